@@ -1,0 +1,28 @@
+# Two commands do everything from nothing: `make demo` and `make test`.
+# Both create .venv when missing (about a minute once) and reuse it afterwards.
+SHELL := /bin/bash
+VENV ?= .venv
+OUT ?= out
+ENV := source $(VENV)/ros_env.sh &&
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test lint bench clean
+
+venv:
+	@tools/setup_env.sh $(VENV)
+
+demo: venv
+	@$(ENV) depth-anything-ros demo --out $(OUT)/demo
+
+test: venv
+	@$(ENV) fastdds shm clean >/dev/null 2>&1 || true
+	@$(ENV) python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	@$(ENV) ruff check .
+
+bench: venv
+	@$(ENV) python benchmarks/run_all.py --out $(OUT)/bench
+
+clean:
+	rm -rf build install log $(OUT) .pytest_cache

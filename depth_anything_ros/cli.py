@@ -1,0 +1,78 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The ``depth-anything-ros`` command: one entry point, one sub-command per task.
+
+Each sub-command lives in its own module exposing ``add_arguments(parser)`` and
+``main(args) -> int``; modules are imported only when their command runs, so
+``depth-anything-ros --help`` stays fast and a missing optional dependency of one command
+never breaks another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    'run': ('depth_anything_ros.node', 'run the depth node (same as "ros2 run ... depth_node")'),
+    'demo': ('depth_anything_ros.demo', 'run the node on a bundled camera stream; write pictures'),
+    'infer': ('depth_anything_ros.infer_cli', 'estimate depth for image files; write depth + PNG'),
+    'download': ('depth_anything_ros.model.hub', 'fetch an official checkpoint by name'),
+    'bench': ('depth_anything_ros.bench', 'measure latency/throughput of the model and backends'),
+    'export': ('depth_anything_ros.backends.export', 'export a checkpoint to ONNX / OpenVINO'),
+    'synth': ('depth_anything_ros.training.synth', 'generate a procedural RGB-D dataset'),
+    'train': ('depth_anything_ros.training.train', 'fine-tune a metric depth model'),
+    'eval': ('depth_anything_ros.training.evaluate', 'evaluate a checkpoint on a dataset'),
+    'pseudo-label': ('depth_anything_ros.training.pseudo_label',
+                     'label unlabeled images/video/rosbag2 with a teacher model'),
+    'distill': ('depth_anything_ros.training.distill', 'train a student on pseudo-labels'),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser; sub-command modules are imported lazily in :func:`main`."""
+    parser = argparse.ArgumentParser(
+        prog='depth-anything-ros',
+        description='Depth Anything V2 for ROS 2: node, tools, training and benchmarks.')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch ``depth-anything-ros COMMAND ...`` to the command's module."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] in ('-h', '--help'):
+        parser.print_help()
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        parser.error(f'unknown command {name!r}; choose from {", ".join(COMMANDS)}')
+    module_name, help_text = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    if name == 'run':  # the node parses ROS arguments itself
+        return int(module.main(rest) or 0)
+    cmd_parser = argparse.ArgumentParser(prog=f'depth-anything-ros {name}', description=help_text)
+    module.add_arguments(cmd_parser)
+    return int(module.main(cmd_parser.parse_args(rest)) or 0)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,58 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""ament_python package definition for depth_anything_ros."""
+
+from glob import glob
+import os
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'depth_anything_ros'
+
+
+def _share(subdir: str, pattern: str) -> tuple[str, list[str]]:
+    """Install every file matching ``subdir/pattern`` into ``share/PACKAGE/subdir``."""
+    return (os.path.join('share', PACKAGE, subdir), sorted(glob(os.path.join(subdir, pattern))))
+
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*']),
+    package_data={PACKAGE: ['py.typed']},
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        _share('launch', '*.launch.py'),
+        _share('config', '*.yaml'),
+        _share('config', '*.xml'),
+        _share('config/training', '*.yaml'),
+        _share('rviz', '*.rviz'),
+    ],
+    install_requires=['setuptools', 'numpy', 'pyyaml'],
+    zip_safe=True,
+    maintainer='depth_anything_ros maintainers',
+    maintainer_email='maintainers@depth-anything-ros.dev',
+    description='Depth Anything V2 monocular depth for ROS 2: depth images, point clouds, '
+                'metric fine-tuning and distillation.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'depth_node = depth_anything_ros.node:main',
+            'depth-anything-ros = depth_anything_ros.cli:main',
+        ],
+    },
+)
