@@ -48,7 +48,6 @@ setup(
     description='Depth Anything V2 monocular depth for ROS 2: depth images, point clouds, '
                 'metric fine-tuning and distillation.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'depth_node = depth_anything_ros.node:main',

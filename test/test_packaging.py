@@ -1,0 +1,140 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The package installs the way a robot's ``ros2 launch`` / ``ros2 run`` expect.
+
+A colcon build must lay out ``share/`` (index marker, package.xml, launch, config) and
+``lib/depth_anything_ros/`` (the executables ``ros2 run`` looks for); an installed copy must
+resolve its share directory through ament_index.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PKG = 'depth_anything_ros'
+VENV_BIN = Path(sys.executable).parent
+
+
+def _env(prefix: Path) -> dict[str, str]:
+    env = os.environ.copy()
+    env['AMENT_PREFIX_PATH'] = str(prefix)
+    return env
+
+
+def _share_dir_seen_by_ament(prefix: Path, extra_path: Path | None = None) -> Path:
+    """Ask ament_index (in a fresh interpreter) where the package's share directory is."""
+    code = ('from ament_index_python.packages import get_package_share_directory as g; '
+            f'print(g({PKG!r}))')
+    env = _env(prefix)
+    if extra_path is not None:
+        env['PYTHONPATH'] = str(extra_path)
+    out = subprocess.run([sys.executable, '-c', code], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return Path(out.strip())
+
+
+def _assert_share_layout(share: Path) -> None:
+    assert (share / 'package.xml').is_file()
+    assert (share / 'launch' / 'depth.launch.py').is_file()
+    assert (share / 'config' / 'depth.yaml').is_file()
+    assert (share / 'config' / 'fastdds_localhost_shm.xml').is_file()
+
+
+def test_package_xml_is_format3_with_runtime_dependencies() -> None:
+    root = ElementTree.parse(REPO / 'package.xml').getroot()
+    assert root.get('format') == '3'
+    assert root.findtext('name') == PKG
+    assert root.findtext('license') == 'Apache-2.0'
+    setup_version = re.search(r"version='([^']+)'", (REPO / 'setup.py').read_text()).group(1)
+    assert root.findtext('version') == setup_version
+    exec_deps = {e.text for e in root.findall('exec_depend')}
+    for dep in ('rclpy', 'sensor_msgs', 'std_msgs', 'geometry_msgs', 'diagnostic_msgs',
+                'cv_bridge', 'sensor_msgs_py', 'message_filters', 'launch', 'launch_ros',
+                'python3-numpy', 'python3-opencv'):
+        assert dep in exec_deps, f'package.xml lacks <exec_depend>{dep}</exec_depend>'
+    assert root.find('export/build_type').text == 'ament_python'
+    assert (REPO / 'resource' / PKG).is_file()
+
+
+@pytest.mark.skipif(not (VENV_BIN / 'colcon').exists() and shutil.which('colcon') is None,
+                    reason='colcon is not installed (pip install colcon-common-extensions)')
+def test_colcon_build_lays_out_share_and_lib(tmp_path: Path) -> None:
+    colcon = str(VENV_BIN / 'colcon') if (VENV_BIN / 'colcon').exists() else 'colcon'
+    result = subprocess.run(
+        [colcon, 'build', '--base-paths', str(REPO), '--build-base', str(tmp_path / 'build'),
+         '--install-base', str(tmp_path / 'install'), '--event-handlers', 'console_direct-'],
+        cwd=tmp_path, capture_output=True, text=True, env=os.environ.copy())
+    assert result.returncode == 0, result.stdout + result.stderr
+    prefix = tmp_path / 'install' / PKG
+    marker = prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' / PKG
+    assert marker.is_file()
+    _assert_share_layout(prefix / 'share' / PKG)
+    # `ros2 run depth_anything_ros depth_node` executes <prefix>/lib/<package>/<executable>.
+    for exe in ('depth_node', 'depth-anything-ros'):
+        path = prefix / 'lib' / PKG / exe
+        assert path.is_file() and os.access(path, os.X_OK), f'{path} is missing or not executable'
+    site = next((prefix / 'lib').glob('python3*/site-packages'))
+    assert (site / PKG / 'node.py').is_file()
+    assert _share_dir_seen_by_ament(prefix, site) == prefix / 'share' / PKG
+    # The installed console script runs from the installed copy.
+    env = _env(prefix)
+    env['PYTHONPATH'] = str(site)
+    help_out = subprocess.run([sys.executable, str(prefix / 'lib' / PKG / 'depth-anything-ros'),
+                               '--help'], env=env, capture_output=True, text=True, check=True)
+    assert 'train' in help_out.stdout and 'pseudo-label' in help_out.stdout
+
+
+def test_pip_installed_copy_resolves_share_through_ament_index(tmp_path: Path) -> None:
+    prefix = tmp_path / 'prefix'
+    result = subprocess.run(
+        [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation',
+         '--prefix', str(prefix), str(REPO)],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    share = _share_dir_seen_by_ament(prefix)
+    assert share == prefix / 'share' / PKG
+    _assert_share_layout(share)
+
+
+def test_every_cli_command_module_exposes_its_entry_points() -> None:
+    import importlib
+
+    from depth_anything_ros import cli
+    for name, (module_name, _) in cli.COMMANDS.items():
+        module = importlib.import_module(module_name)
+        assert callable(getattr(module, 'main', None)), f'{module_name} lacks main()'
+        if name != 'run':
+            assert callable(getattr(module, 'add_arguments', None)), (
+                f'{module_name} lacks add_arguments(parser)')
+
+
+def test_cli_help_lists_commands_and_rejects_unknown(capsys: pytest.CaptureFixture) -> None:
+    from depth_anything_ros import cli
+    assert cli.main(['--help']) == 0
+    out = capsys.readouterr().out
+    for name in cli.COMMANDS:
+        assert name in out
+    with pytest.raises(SystemExit):
+        cli.main(['no-such-command'])
+    assert 'unknown command' in capsys.readouterr().err
