@@ -1,0 +1,261 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Camera geometry: intrinsics, their rescaling, the cached ray grid and point-cloud packing.
+
+Pure numpy, no ROS. Conventions (REP 103/118): optical frame, x right, y down, z forward;
+depth is the z coordinate in metres, NaN where invalid. Pixel ``(u, v)`` is the centre of column
+``u`` and row ``v``; back-projection is ``X = (u - cx) / fx * Z``, ``Y = (v - cy) / fy * Z``.
+Lens distortion is not modelled: feed rectified images (``image_rect``) for exact clouds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+
+import numpy as np
+
+__all__ = [
+    'CLOUD_FIELDS_XYZ', 'CLOUD_FIELDS_XYZRGB', 'Intrinsics', 'PixelMap', 'RayGrid',
+    'adapt_intrinsics', 'backproject', 'pack_cloud', 'pack_rgb', 'scale_intrinsics',
+    'subsample_intrinsics',
+]
+
+# (name, byte offset) of each float32 field of the packed clouds; point_step = 4 * len(fields).
+CLOUD_FIELDS_XYZ: tuple[tuple[str, int], ...] = (('x', 0), ('y', 4), ('z', 8))
+CLOUD_FIELDS_XYZRGB: tuple[tuple[str, int], ...] = CLOUD_FIELDS_XYZ + (('rgb', 12),)
+
+# Relative tolerance on the aspect ratio when deciding whether a calibration of another size
+# is a plain rescaling of the image (drivers round odd sizes, e.g. 1280x720 -> 427x240).
+_ASPECT_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole intrinsics in pixels for an image of ``width`` x ``height`` pixels."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        values = (self.fx, self.fy, self.cx, self.cy)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f'intrinsics must be finite, got fx, fy, cx, cy = {values}')
+        if self.fx <= 0.0 or self.fy <= 0.0:
+            raise ValueError(
+                f'focal lengths must be positive, got fx={self.fx}, fy={self.fy}: the camera '
+                'is not calibrated (CameraInfo K is zero); calibrate it or set the fx, fy, cx, cy '
+                'parameters')
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f'image size must be positive, got {self.width}x{self.height}')
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Return ``(width, height)`` in pixels."""
+        return self.width, self.height
+
+    def k_matrix(self) -> np.ndarray:
+        """Return the 3x3 camera matrix K (float64)."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+
+def scale_intrinsics(intr: Intrinsics, width: int, height: int) -> Intrinsics:
+    """Return intrinsics for the same camera resampled to ``width`` x ``height`` pixels.
+
+    Resampling (a driver's resize, ``cv2.resize``) maps pixel centres, so
+    ``cx' = (cx + 0.5) * sx - 0.5`` with ``sx = width / intr.width`` (likewise y).
+    """
+    sx = width / intr.width
+    sy = height / intr.height
+    return Intrinsics(intr.fx * sx, intr.fy * sy, (intr.cx + 0.5) * sx - 0.5,
+                      (intr.cy + 0.5) * sy - 0.5, int(width), int(height))
+
+
+def subsample_intrinsics(intr: Intrinsics, stride: int) -> Intrinsics:
+    """Return intrinsics of ``image[::stride, ::stride]``: pixel ``u'`` is pixel ``stride*u'``."""
+    if stride < 1:
+        raise ValueError(f'stride must be >= 1, got {stride}')
+    if stride == 1:
+        return intr
+    return Intrinsics(intr.fx / stride, intr.fy / stride, intr.cx / stride, intr.cy / stride,
+                      -(-intr.width // stride), -(-intr.height // stride))
+
+
+def adapt_intrinsics(intr: Intrinsics, width: int, height: int) -> Intrinsics:
+    """Return ``intr`` for a ``width`` x ``height`` image, rescaling a calibration of another size.
+
+    Raises:
+        ValueError: the sizes differ in aspect ratio, so the calibration is for another camera
+            mode (crop or different sensor window) and cannot be used safely.
+
+    """
+    if (width, height) == intr.size:
+        return intr
+    sx, sy = width / intr.width, height / intr.height
+    if abs(sx - sy) > _ASPECT_TOLERANCE * max(sx, sy):
+        raise ValueError(
+            f'camera_info is for {intr.width}x{intr.height} but the image is {width}x{height}: '
+            'not a rescaling (aspect ratios differ); publish camera_info that matches the image '
+            'or set the calibration size parameters (calib_width, calib_height)')
+    return scale_intrinsics(intr, width, height)
+
+
+@dataclass(frozen=True)
+class PixelMap:
+    """An axis-aligned pixel-coordinate map ``u' = su * u + ou``, ``v' = sv * v + ov``.
+
+    Every image operation the node applies between a calibration and its output (ROI crop,
+    binning, resampling, striding) is such a map; composing them and applying the result to K
+    and P keeps camera_info exact for the image it is published with.
+    """
+
+    su: float = 1.0
+    ou: float = 0.0
+    sv: float = 1.0
+    ov: float = 0.0
+
+    @staticmethod
+    def crop(x_offset: float, y_offset: float) -> PixelMap:
+        """Return the map of a crop whose top-left pixel is ``(x_offset, y_offset)``."""
+        return PixelMap(1.0, -float(x_offset), 1.0, -float(y_offset))
+
+    @staticmethod
+    def resample(src_w: int, src_h: int, dst_w: int, dst_h: int) -> PixelMap:
+        """Return the map of an area/bilinear resample (pixel centres map to pixel centres)."""
+        su, sv = dst_w / src_w, dst_h / src_h
+        return PixelMap(su, 0.5 * su - 0.5, sv, 0.5 * sv - 0.5)
+
+    @staticmethod
+    def binning(bx: int, by: int) -> PixelMap:
+        """Return the map of ``bx`` x ``by`` binning (a binned pixel averages a bx*by block)."""
+        return PixelMap(1.0 / bx, 0.5 / bx - 0.5, 1.0 / by, 0.5 / by - 0.5)
+
+    @staticmethod
+    def stride(step: int) -> PixelMap:
+        """Return the map of ``image[::step, ::step]``."""
+        return PixelMap(1.0 / step, 0.0, 1.0 / step, 0.0)
+
+    def then(self, other: PixelMap) -> PixelMap:
+        """Return the map that applies ``self`` first, then ``other``."""
+        return PixelMap(other.su * self.su, other.su * self.ou + other.ou,
+                        other.sv * self.sv, other.sv * self.ov + other.ov)
+
+    def apply(self, matrix: np.ndarray) -> np.ndarray:
+        """Return K (3x3) or P (3x4) for the mapped image: rows 0/1 += offset * row 2."""
+        m = np.array(matrix, dtype=np.float64)
+        out = m.copy()
+        out[0] = self.su * m[0] + self.ou * m[2]
+        out[1] = self.sv * m[1] + self.ov * m[2]
+        return out
+
+
+class RayGrid:
+    """Per-pixel ray directions ``(x/z, y/z)`` for one intrinsics, cached until they change.
+
+    ``get(intr)`` returns float32 arrays ``(H, W)`` each; it rebuilds only when the intrinsics
+    or size differ from the last call, so a static camera costs one allocation per run.
+    """
+
+    def __init__(self) -> None:
+        self._key: Intrinsics | None = None
+        self._rays: tuple[np.ndarray, np.ndarray] | None = None
+        self.builds = 0  # how many times the grid was (re)computed; tests and diagnostics read it
+
+    def get(self, intr: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(x_over_z, y_over_z)``, both float32 ``(H, W)``."""
+        if self._rays is None or intr != self._key:
+            u = (np.arange(intr.width, dtype=np.float64) - intr.cx) / intr.fx    # (W,)
+            v = (np.arange(intr.height, dtype=np.float64) - intr.cy) / intr.fy   # (H,)
+            xz = np.broadcast_to(u.astype(np.float32)[None, :], (intr.height, intr.width))
+            yz = np.broadcast_to(v.astype(np.float32)[:, None], (intr.height, intr.width))
+            self._rays = (np.ascontiguousarray(xz), np.ascontiguousarray(yz))
+            self._key = intr
+            self.builds += 1
+        return self._rays
+
+
+def backproject(depth: np.ndarray, rays: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Return points ``(H, W, 3)`` float32 in metres from depth ``(H, W)`` (z, metres).
+
+    NaN depth gives NaN points; ``rays`` comes from :class:`RayGrid` for the depth's intrinsics.
+    """
+    xz, yz = rays
+    if depth.shape != xz.shape:
+        raise ValueError(f'depth is {depth.shape[::-1]} (WxH) but the rays are for '
+                         f'{xz.shape[::-1]}; intrinsics must describe the depth image')
+    z = depth.astype(np.float32, copy=False)
+    out = np.empty(depth.shape + (3,), np.float32)                          # (H, W, 3)
+    np.multiply(xz, z, out=out[..., 0])
+    np.multiply(yz, z, out=out[..., 1])
+    out[..., 2] = z
+    return out
+
+
+def pack_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Return ``(H, W)`` float32 whose bits are ``0x00RRGGBB``: the PCL/RViz ``rgb`` field.
+
+    ``rgb`` is uint8 ``(H, W, 3)`` in R, G, B order.
+    """
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f'rgb must be uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}')
+    c = rgb.astype(np.uint32)
+    packed = (c[..., 0] << 16) | (c[..., 1] << 8) | c[..., 2]                # (H, W) uint32
+    return packed.view(np.float32)
+
+
+def pack_cloud(depth: np.ndarray, rays: tuple[np.ndarray, np.ndarray],
+               rgb: np.ndarray | None = None, *, stride: int = 1, min_range: float = 0.0,
+               max_range: float = math.inf) -> np.ndarray:
+    """Return an organized cloud as float32 ``(H', W', 3 or 4)``, ready to be sent as bytes.
+
+    Args:
+        depth: ``(H, W)`` z in metres, NaN invalid.
+        rays: :class:`RayGrid` output for the depth's intrinsics (full resolution).
+        rgb: optional uint8 ``(H, W, 3)`` R, G, B colours for the XYZRGB layout.
+        stride: keep every ``stride``-th row and column (``H' = ceil(H / stride)``).
+        min_range, max_range: points whose distance from the camera centre (metres) is outside
+            ``[min_range, max_range]`` become NaN (organized clouds keep every cell).
+
+    The last axis follows :data:`CLOUD_FIELDS_XYZ` / :data:`CLOUD_FIELDS_XYZRGB`; invalid points
+    are NaN in x, y and z, so the message has ``is_dense = False``.
+
+    """
+    if stride < 1:
+        raise ValueError(f'stride must be >= 1, got {stride}')
+    xz, yz = rays
+    if depth.shape != xz.shape:
+        raise ValueError(f'depth is {depth.shape[::-1]} (WxH) but the rays are for '
+                         f'{xz.shape[::-1]}; intrinsics must describe the depth image')
+    if stride > 1:
+        depth, xz, yz = depth[::stride, ::stride], xz[::stride, ::stride], yz[::stride, ::stride]
+        rgb = None if rgb is None else rgb[::stride, ::stride]
+    channels = 3 if rgb is None else 4
+    out = np.empty(depth.shape + (channels,), np.float32)                   # (H', W', C)
+    z = out[..., 2]
+    z[...] = depth
+    np.multiply(xz, z, out=out[..., 0])
+    np.multiply(yz, z, out=out[..., 1])
+    if min_range > 0.0 or math.isfinite(max_range):
+        sq = np.einsum('hwc,hwc->hw', out[..., :3], out[..., :3])            # (H', W') m^2
+        with np.errstate(invalid='ignore'):
+            bad = (sq < min_range * min_range) | (sq > max_range * max_range)
+        out[bad, :3] = np.nan
+    if rgb is not None:
+        out[..., 3] = pack_rgb(rgb)
+    return out

@@ -1,0 +1,162 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Geometry: intrinsics rescaling, ray grid cache, back-projection and cloud packing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from depth_anything_ros.geometry import (
+    adapt_intrinsics, backproject, Intrinsics, pack_cloud, pack_rgb, PixelMap, RayGrid,
+    scale_intrinsics, subsample_intrinsics)
+
+# Principal point deliberately away from the image centre (320, 240).
+INTR = Intrinsics(fx=500.0, fy=520.0, cx=300.0, cy=200.0, width=640, height=480)
+
+
+def project(intr: Intrinsics, xyz: np.ndarray) -> np.ndarray:
+    """Pixel coordinates (N, 2) of points (N, 3) through a pinhole."""
+    return np.stack([intr.fx * xyz[:, 0] / xyz[:, 2] + intr.cx,
+                     intr.fy * xyz[:, 1] / xyz[:, 2] + intr.cy], axis=1)
+
+
+def plane_depth(intr: Intrinsics, normal: tuple[float, float, float], d: float) -> np.ndarray:
+    """Depth (H, W) of the plane n . P = d seen by each pixel ray."""
+    u = (np.arange(intr.width) - intr.cx) / intr.fx
+    v = (np.arange(intr.height) - intr.cy) / intr.fy
+    uu, vv = np.meshgrid(u, v)
+    a, b, c = normal
+    return (d / (a * uu + b * vv + c)).astype(np.float32)
+
+
+def test_fronto_parallel_plane_comes_back_at_its_depth() -> None:
+    depth = np.full((480, 640), 2.0, np.float32)
+    pts = pack_cloud(depth, RayGrid().get(INTR))
+    assert pts.shape == (480, 640, 3) and pts.dtype == np.float32
+    np.testing.assert_allclose(pts[..., 2], 2.0)
+    # the principal point (row cy, column cx) is on the optical axis, not the image centre
+    np.testing.assert_allclose(pts[200, 300, :2], [0.0, 0.0], atol=1e-7)
+    assert abs(pts[240, 320, 0]) > 0.05
+    # one pixel to the right is 1/fx of the depth further along x
+    np.testing.assert_allclose(pts[200, 301, 0], 2.0 / 500.0, rtol=1e-6)
+    np.testing.assert_allclose(pts[201, 300, 1], 2.0 / 520.0, rtol=1e-6)
+
+
+def test_backprojection_inverts_projection() -> None:
+    rng = np.random.default_rng(0)
+    xyz = np.column_stack([rng.uniform(-1, 1, 50), rng.uniform(-1, 1, 50), rng.uniform(1, 5, 50)])
+    uv = project(INTR, xyz)
+    keep = (uv[:, 0] >= 0) & (uv[:, 0] < 639) & (uv[:, 1] >= 0) & (uv[:, 1] < 479)
+    xyz, uv = xyz[keep], uv[keep]
+    # put each point's depth at the pixel nearest to it and move the point onto that pixel's ray
+    cols, rows = np.rint(uv[:, 0]).astype(int), np.rint(uv[:, 1]).astype(int)
+    depth = np.full((480, 640), np.nan, np.float32)
+    depth[rows, cols] = xyz[:, 2]
+    pts = backproject(depth, RayGrid().get(INTR))
+    expect_x = (cols - INTR.cx) / INTR.fx * xyz[:, 2]
+    expect_y = (rows - INTR.cy) / INTR.fy * xyz[:, 2]
+    np.testing.assert_allclose(pts[rows, cols, 0], expect_x, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pts[rows, cols, 1], expect_y, rtol=1e-5, atol=1e-6)
+    assert np.isnan(pts[0, 0]).all()
+
+
+def test_tilted_plane_stays_planar() -> None:
+    normal = np.array([0.3, -0.2, 1.0]) / np.linalg.norm([0.3, -0.2, 1.0])
+    depth = plane_depth(INTR, tuple(normal), 2.5)
+    pts = pack_cloud(depth, RayGrid().get(INTR)).reshape(-1, 3).astype(np.float64)
+    residual = pts @ normal - 2.5
+    assert np.abs(residual).max() < 1e-5
+    centred = pts - pts.mean(axis=0)
+    singular = np.linalg.svd(centred, compute_uv=False)
+    assert singular[2] / singular[1] < 1e-5  # rank-2 point set: a plane
+
+
+def test_ray_grid_is_cached_until_intrinsics_change() -> None:
+    grid = RayGrid()
+    first = grid.get(INTR)
+    assert grid.get(Intrinsics(500.0, 520.0, 300.0, 200.0, 640, 480))[0] is first[0]
+    assert grid.builds == 1
+    grid.get(scale_intrinsics(INTR, 320, 240))
+    assert grid.builds == 2 and grid.get(INTR)[0].shape == (480, 640)
+    assert grid.builds == 3
+
+
+def test_stride_range_nan_and_rgb_layout() -> None:
+    depth = np.full((480, 640), 3.0, np.float32)
+    depth[10, 20] = np.nan
+    rgb = np.zeros((480, 640, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 100, 7
+    rays = RayGrid().get(INTR)
+    full = pack_cloud(depth, rays)
+    strided = pack_cloud(depth, rays, rgb, stride=3)
+    assert strided.shape == (160, 214, 4)
+    np.testing.assert_array_equal(strided[..., :3], full[::3, ::3])
+    bits = strided[..., 3].view(np.uint32)
+    assert (bits == (200 << 16 | 100 << 8 | 7)).all()
+    assert np.isnan(full[10, 20]).all() and np.isfinite(full[11, 20]).all()
+    # a 3 m plane: only the rays within ~12 degrees of the axis are closer than 3.07 m
+    ranged = pack_cloud(depth, rays, min_range=0.5, max_range=3.07)
+    dist = np.linalg.norm(full, axis=2)
+    keep = np.isfinite(ranged[..., 2])
+    np.testing.assert_array_equal(keep, dist <= 3.07)
+    assert 0 < keep.sum() < keep.size
+    assert np.isnan(pack_cloud(depth, rays, min_range=4.0)[..., :3]).all()
+
+
+def test_pack_rgb_bits_and_errors() -> None:
+    rgb = np.array([[[255, 0, 1], [1, 2, 3]]], np.uint8)
+    assert pack_rgb(rgb).view(np.uint32).tolist() == [[0xFF0001, 0x010203]]
+    with pytest.raises(ValueError, match='uint8'):
+        pack_rgb(rgb.astype(np.float32))
+    with pytest.raises(ValueError, match='intrinsics must describe'):
+        pack_cloud(np.zeros((10, 10), np.float32), RayGrid().get(INTR))
+
+
+def test_scaled_intrinsics_follow_pixel_centres() -> None:
+    xyz = np.array([[0.4, -0.3, 2.0], [-1.0, 0.5, 4.0]])
+    half = scale_intrinsics(INTR, 320, 240)
+    uv_full, uv_half = project(INTR, xyz), project(half, xyz)
+    np.testing.assert_allclose(uv_half, (uv_full + 0.5) * 0.5 - 0.5)
+    assert adapt_intrinsics(INTR, 640, 480) is INTR
+    assert adapt_intrinsics(INTR, 320, 240) == half
+    with pytest.raises(ValueError, match='aspect ratios differ'):
+        adapt_intrinsics(INTR, 640, 360)
+
+
+def test_pixel_maps_compose_and_apply_to_k_and_p() -> None:
+    assert subsample_intrinsics(INTR, 2) == Intrinsics(250.0, 260.0, 150.0, 100.0, 320, 240)
+    assert subsample_intrinsics(Intrinsics(1, 1, 0, 0, 641, 481), 2).size == (321, 241)
+    chain = PixelMap.crop(10, 20).then(PixelMap.binning(2, 2)).then(PixelMap.stride(2))
+    k = INTR.k_matrix()
+    step = PixelMap.stride(2).apply(PixelMap.binning(2, 2).apply(PixelMap.crop(10, 20).apply(k)))
+    np.testing.assert_allclose(chain.apply(k), step)
+    # P with a stereo baseline term: Tx scales with fx, the last row is untouched
+    p = np.array([[500.0, 0, 300, -50.0], [0, 520, 200, 0], [0, 0, 1, 0]])
+    mapped = PixelMap.resample(640, 480, 320, 240).apply(p)
+    assert mapped[0, 3] == pytest.approx(-25.0) and mapped[2].tolist() == [0, 0, 1, 0]
+    # binning 2 = resampling to half size for even sizes
+    np.testing.assert_allclose(PixelMap.binning(2, 2).apply(k),
+                               PixelMap.resample(640, 480, 320, 240).apply(k))
+
+
+@pytest.mark.parametrize('bad', [{'fx': 0.0}, {'fy': -1.0}, {'cx': math.nan}, {'width': 0}])
+def test_intrinsics_reject_uncalibrated_values(bad: dict) -> None:
+    values = {'fx': 500.0, 'fy': 500.0, 'cx': 320.0, 'cy': 240.0, 'width': 640, 'height': 480}
+    values.update(bad)
+    with pytest.raises(ValueError):
+        Intrinsics(**values)
