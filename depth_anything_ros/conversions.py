@@ -1,0 +1,299 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""sensor_msgs <-> numpy: Image, CompressedImage, CameraInfo and PointCloud2.
+
+Message types only, no rclpy: usable from tools, tests and bag readers. Every function that
+reads a message validates it and raises :class:`ImageFormatError` (a ``ValueError``) whose
+message names the problem and the fix; the node turns those into throttled errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+import sys
+
+import cv2
+import numpy as np
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
+from std_msgs.msg import Header
+
+from depth_anything_ros.geometry import CLOUD_FIELDS_XYZ, CLOUD_FIELDS_XYZRGB, Intrinsics, PixelMap
+
+__all__ = [
+    'INPUT_ENCODINGS', 'CameraModel', 'ImageFormatError', 'array_to_image', 'camera_info_from_k',
+    'camera_model', 'cloud_message', 'cloud_to_array', 'compressed_to_array', 'depth_to_mm',
+    'image_to_array', 'output_camera_info', 'to_rgb',
+]
+
+# encoding -> (numpy dtype, channels), for every encoding this module reads or writes.
+_ENCODINGS: dict[str, tuple[np.dtype, int]] = {
+    'rgb8': (np.dtype(np.uint8), 3), 'bgr8': (np.dtype(np.uint8), 3),
+    'rgba8': (np.dtype(np.uint8), 4), 'bgra8': (np.dtype(np.uint8), 4),
+    'mono8': (np.dtype(np.uint8), 1), '8UC1': (np.dtype(np.uint8), 1),
+    'mono16': (np.dtype(np.uint16), 1), '16UC1': (np.dtype(np.uint16), 1),
+    '32FC1': (np.dtype(np.float32), 1),
+}
+# Colour encodings the depth network accepts as camera input.
+INPUT_ENCODINGS: tuple[str, ...] = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
+
+_LITTLE = sys.byteorder == 'little'
+
+
+class ImageFormatError(ValueError):
+    """A message that cannot be converted; the text says what is wrong and how to fix it."""
+
+
+def image_to_array(msg: Image, encodings: tuple[str, ...] | None = None) -> np.ndarray:
+    """Return the pixels of ``msg`` as ``(H, W)`` or ``(H, W, C)`` in native byte order.
+
+    Row padding (``step > width * pixel size``) is dropped; the result is a view of the message
+    buffer when no byte swap is needed. ``encodings`` restricts what is accepted.
+    """
+    enc = msg.encoding
+    allowed = tuple(_ENCODINGS) if encodings is None else encodings
+    if enc not in allowed or enc not in _ENCODINGS:
+        raise ImageFormatError(
+            f'unsupported image encoding {enc!r}; publish one of {", ".join(allowed)} '
+            '(e.g. the camera driver\'s rgb8/bgr8 stream, or image_proc\'s debayered output)')
+    dtype, channels = _ENCODINGS[enc]
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    if h == 0 or w == 0:
+        raise ImageFormatError(f'empty image ({w}x{h}); the camera published no pixels')
+    row = w * channels * dtype.itemsize
+    if step < row:
+        raise ImageFormatError(
+            f'image step {step} is smaller than width*pixel size = {row} bytes ({enc}, width {w})')
+    if len(msg.data) != h * step:
+        raise ImageFormatError(
+            f'image data is {len(msg.data)} bytes but height*step = {h}*{step} = {h * step}; '
+            'the message is truncated or its step is wrong')
+    buf = np.frombuffer(msg.data, np.uint8).reshape(h, step)[:, :row]       # (H, row bytes)
+    if dtype.itemsize > 1:
+        order = '>' if msg.is_bigendian else '<'
+        arr = np.ascontiguousarray(buf).view(dtype.newbyteorder(order)).astype(dtype, copy=False)
+    else:
+        arr = buf
+    return arr.reshape(h, w) if channels == 1 else arr.reshape(h, w, channels)
+
+
+def compressed_to_array(msg: CompressedImage) -> tuple[np.ndarray, str]:
+    """Decode a JPEG/PNG ``CompressedImage``; return ``(pixels, encoding)``, bgr8/bgra8/mono8."""
+    fmt = msg.format.lower()
+    if 'compresseddepth' in fmt:
+        raise ImageFormatError(
+            f'CompressedImage format {msg.format!r} is a depth transport, not a camera image; '
+            'subscribe the node to the colour camera\'s image/compressed topic')
+    if len(msg.data) == 0:
+        raise ImageFormatError('empty CompressedImage: the camera published no bytes')
+    img = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageFormatError(
+            f'CompressedImage (format {msg.format!r}, {len(msg.data)} bytes) could not be '
+            'decoded; only JPEG and PNG are supported')
+    if img.dtype != np.uint8:
+        raise ImageFormatError(f'CompressedImage decodes to {img.dtype}; only 8-bit images are '
+                               'supported (use a jpeg or 8-bit png transport)')
+    if img.ndim == 2:
+        return img, 'mono8'
+    if img.shape[2] == 3:
+        return img, 'bgr8'
+    if img.shape[2] == 4:
+        return img, 'bgra8'
+    raise ImageFormatError(
+        f'CompressedImage decodes to {img.shape[2]} channels; expected 1, 3 or 4')
+
+
+def to_rgb(pixels: np.ndarray, encoding: str) -> np.ndarray:
+    """Return uint8 ``(H, W, 3)`` R, G, B for any input encoding (for coloured clouds)."""
+    if encoding == 'rgb8':
+        return pixels
+    if encoding == 'bgr8':
+        return pixels[..., ::-1]
+    if encoding == 'rgba8':
+        return pixels[..., :3]
+    if encoding == 'bgra8':
+        return pixels[..., 2::-1]
+    if encoding == 'mono8':
+        return np.repeat(pixels[..., None], 3, axis=2)
+    raise ImageFormatError(f'cannot colour a cloud from encoding {encoding!r}')
+
+
+def array_to_image(pixels: np.ndarray, encoding: str, header: Header) -> Image:
+    """Return an ``Image`` holding ``pixels`` (native order, dense rows) with ``header`` as is."""
+    if encoding not in _ENCODINGS:
+        raise ImageFormatError(f'cannot write encoding {encoding!r}')
+    dtype, channels = _ENCODINGS[encoding]
+    expect_ndim = 2 if channels == 1 else 3
+    if pixels.dtype != dtype or pixels.ndim != expect_ndim or (
+            channels > 1 and pixels.shape[2] != channels):
+        raise ImageFormatError(
+            f'{encoding} needs {dtype} with {channels} channel(s), got {pixels.dtype} '
+            f'{pixels.shape}')
+    h, w = pixels.shape[:2]
+    msg = Image()
+    msg.header = header
+    msg.height, msg.width = h, w
+    msg.encoding = encoding
+    msg.is_bigendian = 0 if _LITTLE else 1
+    msg.step = w * channels * dtype.itemsize
+    msg.data = np.ascontiguousarray(pixels).tobytes()   # bytes assignment: fastest setter
+    return msg
+
+
+def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
+    """Return 16UC1 millimetres from float metres: NaN / non-positive / over 65.535 m -> 0."""
+    with np.errstate(invalid='ignore'):
+        mm = np.rint(depth_m * 1000.0)
+        valid = np.isfinite(mm) & (mm > 0) & (mm <= 65535)
+    return np.where(valid, mm, 0).astype(np.uint16)
+
+
+@dataclass(frozen=True)
+class CameraModel:
+    """A CameraInfo made to describe one image exactly.
+
+    ``intrinsics`` (from P, or K when P is unset) are for the image's own pixel grid; ``k`` and
+    ``p`` have ROI, binning and any rescaling folded in.
+    """
+
+    intrinsics: Intrinsics
+    k: np.ndarray
+    p: np.ndarray
+    d: tuple[float, ...]
+    r: np.ndarray
+    distortion_model: str
+
+    def mapped(self, pixel_map: PixelMap, width: int, height: int) -> CameraModel:
+        """Return the model of the image transformed by ``pixel_map`` to ``width`` x ``height``."""
+        k, p = pixel_map.apply(self.k), pixel_map.apply(self.p)
+        return CameraModel(_intrinsics(k, p, width, height), k, p, self.d, self.r,
+                           self.distortion_model)
+
+
+def _intrinsics(k: np.ndarray, p: np.ndarray, width: int, height: int) -> Intrinsics:
+    # Like image_geometry: P is the projection of the (rectified) image; K when no P is set.
+    m = p if p[0, 0] != 0.0 else k
+    return Intrinsics(float(m[0, 0]), float(m[1, 1]), float(m[0, 2]), float(m[1, 2]),
+                      int(width), int(height))
+
+
+def camera_model(info: CameraInfo, width: int, height: int) -> CameraModel:
+    """Return the camera model of ``info`` for an image of ``width`` x ``height``.
+
+    Applies the ROI and binning of ``info``; a calibration of another size with the same aspect
+    ratio (a driver's scaled mode) is rescaled.
+
+    Raises:
+        ImageFormatError: zero/invalid focal length, NaNs, or a size that matches neither the
+            image nor a rescaling of it.
+
+    """
+    k = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
+    p = np.asarray(info.p, dtype=np.float64).reshape(3, 4)
+    if not (np.isfinite(k).all() and np.isfinite(p).all()):
+        raise ImageFormatError('camera_info K or P contains NaN/inf; recalibrate the camera')
+    if k[0, 0] <= 0.0 or k[1, 1] <= 0.0:
+        raise ImageFormatError(
+            f'camera_info has focal length fx={k[0, 0]}, fy={k[1, 1]}: the camera is not '
+            'calibrated; calibrate it, or set the fx, fy, cx, cy, calib_width, calib_height '
+            'parameters')
+    cw, ch = int(info.width), int(info.height)
+    if cw == 0 or ch == 0:
+        raise ImageFormatError(f'camera_info size is {cw}x{ch}; it must give the calibrated size')
+    bx, by = max(int(info.binning_x), 1), max(int(info.binning_y), 1)
+    roi = info.roi
+    pixel_map = PixelMap()
+    if roi.width and roi.height:
+        pixel_map = pixel_map.then(PixelMap.crop(roi.x_offset, roi.y_offset))
+        cw, ch = int(roi.width), int(roi.height)
+    if bx > 1 or by > 1:
+        pixel_map = pixel_map.then(PixelMap.binning(bx, by))
+        cw, ch = cw // bx, ch // by
+    if (cw, ch) != (width, height):
+        sx, sy = width / cw, height / ch
+        if abs(sx - sy) > 0.01 * max(sx, sy):
+            raise ImageFormatError(
+                f'camera_info is for {cw}x{ch} pixels but the image is {width}x{height}, '
+                'not a rescaling of it (aspect ratios differ); publish the camera_info of this '
+                'camera mode, or set calib_width/calib_height with the fx, fy, cx, cy parameters')
+        pixel_map = pixel_map.then(PixelMap.resample(cw, ch, width, height))
+    base = CameraModel(_intrinsics(k, p, cw, ch), k, p, tuple(float(x) for x in info.d),
+                       np.asarray(info.r, dtype=np.float64).reshape(3, 3), info.distortion_model)
+    return base.mapped(pixel_map, width, height)
+
+
+def camera_info_from_k(fx: float, fy: float, cx: float, cy: float, width: int,
+                       height: int) -> CameraInfo:
+    """Return a distortion-free CameraInfo (K = P) from intrinsics given as parameters."""
+    if min(fx, fy) <= 0.0 or not all(math.isfinite(v) for v in (fx, fy, cx, cy)):
+        raise ImageFormatError(f'intrinsics parameters fx={fx}, fy={fy}, cx={cx}, cy={cy} are '
+                               'not a calibration (focal lengths must be > 0)')
+    info = CameraInfo()
+    info.width, info.height = int(width), int(height)
+    info.distortion_model = 'plumb_bob'
+    info.d = [0.0] * 5
+    info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return info
+
+
+def output_camera_info(model: CameraModel, header: Header) -> CameraInfo:
+    """Return the CameraInfo of an output image described by ``model`` (binning/ROI folded in)."""
+    info = CameraInfo()
+    info.header = header
+    info.width, info.height = model.intrinsics.width, model.intrinsics.height
+    info.distortion_model = model.distortion_model
+    info.d = list(model.d)
+    info.k = model.k.reshape(-1).tolist()
+    info.r = model.r.reshape(-1).tolist()
+    info.p = model.p.reshape(-1).tolist()
+    return info
+
+
+def cloud_message(points: np.ndarray, header: Header) -> PointCloud2:
+    """Return an organized PointCloud2 from float32 ``(H, W, 3|4)`` (see geometry.pack_cloud)."""
+    if points.dtype != np.float32 or points.ndim != 3 or points.shape[2] not in (3, 4):
+        raise ValueError(f'points must be float32 (H, W, 3|4), got {points.dtype} {points.shape}')
+    h, w, c = points.shape
+    layout = CLOUD_FIELDS_XYZ if c == 3 else CLOUD_FIELDS_XYZRGB
+    msg = PointCloud2()
+    msg.header = header
+    msg.height, msg.width = h, w
+    msg.fields = [PointField(name=n, offset=o, datatype=PointField.FLOAT32, count=1)
+                  for n, o in layout]
+    msg.is_bigendian = not _LITTLE
+    msg.point_step = 4 * c
+    msg.row_step = 4 * c * w
+    msg.is_dense = False  # organized: invalid cells are NaN
+    msg.data = np.ascontiguousarray(points).tobytes()
+    return msg
+
+
+_POINTFIELD_DTYPES = {PointField.INT8: 'i1', PointField.UINT8: 'u1', PointField.INT16: 'i2',
+                      PointField.UINT16: 'u2', PointField.INT32: 'i4', PointField.UINT32: 'u4',
+                      PointField.FLOAT32: 'f4', PointField.FLOAT64: 'f8'}
+
+
+def cloud_to_array(msg: PointCloud2) -> np.ndarray:
+    """Return the cloud as a structured array ``(height, width)`` with one field per PointField."""
+    order = '>' if msg.is_bigendian else '<'
+    dtype = np.dtype({'names': [f.name for f in msg.fields],
+                      'formats': [order + _POINTFIELD_DTYPES[f.datatype] for f in msg.fields],
+                      'offsets': [f.offset for f in msg.fields],
+                      'itemsize': msg.point_step})
+    rows = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.row_step)
+    return rows[:, :msg.width * msg.point_step].copy().view(dtype).reshape(msg.height, msg.width)

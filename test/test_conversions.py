@@ -1,0 +1,209 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Message <-> numpy conversions: every encoding, padding, byte order, CameraInfo, clouds."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+
+from depth_anything_ros.conversions import (
+    array_to_image, camera_info_from_k, camera_model, cloud_message, cloud_to_array,
+    compressed_to_array, depth_to_mm, image_to_array, ImageFormatError, INPUT_ENCODINGS,
+    output_camera_info, to_rgb)
+from depth_anything_ros.geometry import pack_cloud, PixelMap, RayGrid
+
+CHANNELS = {'rgb8': 3, 'bgr8': 3, 'rgba8': 4, 'bgra8': 4, 'mono8': 1}
+
+
+def header(sec: int = 12, nsec: int = 345, frame: str = 'cam_optical') -> Header:
+    h = Header(frame_id=frame)
+    h.stamp.sec, h.stamp.nanosec = sec, nsec
+    return h
+
+
+def padded_image(pixels: np.ndarray, encoding: str, pad: int, bigendian: bool = False) -> Image:
+    """Build an Image by hand with ``pad`` bytes of garbage after every row."""
+    h, w = pixels.shape[:2]
+    data = pixels.astype(pixels.dtype.newbyteorder('>' if bigendian else '<'))
+    rows = data.reshape(h, -1).view(np.uint8)
+    garbage = np.full((h, pad), 0xAB, np.uint8)
+    msg = Image(header=header(), height=h, width=w, encoding=encoding,
+                is_bigendian=int(bigendian), step=rows.shape[1] + pad)
+    msg.data = np.hstack([rows, garbage]).tobytes()
+    return msg
+
+
+@pytest.mark.parametrize('encoding', INPUT_ENCODINGS)
+@pytest.mark.parametrize('pad', [0, 5])
+def test_colour_encodings_with_row_padding(encoding: str, pad: int) -> None:
+    rng = np.random.default_rng(1)
+    c = CHANNELS[encoding]
+    shape = (7, 9) if c == 1 else (7, 9, c)
+    pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+    out = image_to_array(padded_image(pixels, encoding, pad), INPUT_ENCODINGS)
+    np.testing.assert_array_equal(out, pixels)
+
+
+@pytest.mark.parametrize('bigendian', [False, True])
+def test_multibyte_encodings_honour_byte_order(bigendian: bool) -> None:
+    depth = np.array([[0.5, np.nan], [2.25, 70.0]], np.float32)
+    mm = np.array([[1, 258], [65535, 0]], np.uint16)
+    np.testing.assert_array_equal(
+        image_to_array(padded_image(depth, '32FC1', 3, bigendian)), depth)
+    got = image_to_array(padded_image(mm, '16UC1', 2, bigendian))
+    assert got.dtype == np.uint16 and got.tolist() == mm.tolist()
+
+
+@pytest.mark.parametrize(('mutate', 'match'), [
+    (lambda m: setattr(m, 'encoding', 'bayer_rggb8'), 'unsupported image encoding'),
+    (lambda m: setattr(m, 'height', 0), 'empty image'),
+    (lambda m: setattr(m, 'step', 20), 'smaller than width'),
+    (lambda m: setattr(m, 'data', bytes(10)), 'height\\*step'),
+])
+def test_bad_images_raise_a_clear_error(mutate, match: str) -> None:
+    msg = padded_image(np.zeros((4, 8, 3), np.uint8), 'rgb8', 0)
+    mutate(msg)
+    with pytest.raises(ImageFormatError, match=match):
+        image_to_array(msg, INPUT_ENCODINGS)
+
+
+def test_compressed_png_and_jpeg() -> None:
+    rng = np.random.default_rng(2)
+    bgr = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    png = CompressedImage(format='png', data=cv2.imencode('.png', bgr)[1].tobytes())
+    out, enc = compressed_to_array(png)
+    assert enc == 'bgr8'
+    np.testing.assert_array_equal(out, bgr)
+    smooth = np.full((16, 24, 3), (10, 120, 230), np.uint8)
+    jpg = CompressedImage(format='rgb8; jpeg compressed bgr8',
+                          data=cv2.imencode('.jpg', smooth)[1].tobytes())
+    out, enc = compressed_to_array(jpg)
+    assert enc == 'bgr8' and np.abs(out.astype(int) - smooth).max() <= 3
+    gray = CompressedImage(format='png', data=cv2.imencode('.png', bgr[..., 0])[1].tobytes())
+    assert compressed_to_array(gray)[1] == 'mono8'
+    with pytest.raises(ImageFormatError, match='could not be decoded'):
+        compressed_to_array(CompressedImage(format='jpeg', data=b'not a jpeg'))
+    with pytest.raises(ImageFormatError, match='depth transport'):
+        compressed_to_array(CompressedImage(format='16UC1; compressedDepth png', data=b'x'))
+
+
+def test_to_rgb_for_every_encoding() -> None:
+    rgb = np.array([[[10, 20, 30]]], np.uint8)
+    as_enc = {'rgb8': rgb, 'bgr8': rgb[..., ::-1], 'rgba8': np.dstack([rgb, [[255]]]),
+              'bgra8': np.dstack([rgb[..., ::-1], [[255]]])}
+    for enc, px in as_enc.items():
+        assert to_rgb(px.astype(np.uint8), enc).tolist() == [[[10, 20, 30]]], enc
+    assert to_rgb(np.array([[7]], np.uint8), 'mono8').tolist() == [[[7, 7, 7]]]
+
+
+def test_output_images_round_trip_and_keep_the_header() -> None:
+    h = header(99, 1234, 'front_optical')
+    depth = np.array([[1.5, np.nan, 3.0]], np.float32)
+    msg = array_to_image(depth, '32FC1', h)
+    assert (msg.encoding, msg.step, msg.width, msg.height) == ('32FC1', 12, 3, 1)
+    assert msg.header.stamp.sec == 99 and msg.header.stamp.nanosec == 1234
+    assert msg.header.frame_id == 'front_optical'
+    np.testing.assert_array_equal(image_to_array(msg), depth)
+    mm = depth_to_mm(np.array([[1.2346, np.nan, -1.0, 0.0, 65.6, 0.0004]], np.float32))
+    assert mm.dtype == np.uint16 and mm.tolist() == [[1235, 0, 0, 0, 0, 0]]
+    assert image_to_array(array_to_image(mm, '16UC1', h)).tolist() == mm.tolist()
+    with pytest.raises(ImageFormatError, match='needs float32'):
+        array_to_image(depth.astype(np.float64), '32FC1', h)
+
+
+def calibrated_info(width: int = 640, height: int = 480) -> CameraInfo:
+    info = camera_info_from_k(500.0, 510.0, 300.0, 220.0, width, height)
+    info.d = [0.1, -0.05, 0.0, 0.0, 0.0]
+    return info
+
+
+def test_camera_model_same_size_uses_p_and_keeps_distortion() -> None:
+    info = calibrated_info()
+    info.p = [480.0, 0.0, 310.0, 0.0, 0.0, 490.0, 230.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    model = camera_model(info, 640, 480)
+    intr = model.intrinsics
+    assert (intr.fx, intr.fy, intr.cx, intr.cy, intr.size) == (480, 490, 310, 230, (640, 480))
+    out = output_camera_info(model, header(5, 6, 'cam'))
+    assert out.d.tolist() == [0.1, -0.05, 0.0, 0.0, 0.0] and out.header.stamp.sec == 5
+    assert (out.width, out.height, out.binning_x, out.roi.width) == (640, 480, 0, 0)
+
+
+def test_camera_model_rescales_a_calibration_of_another_size() -> None:
+    model = camera_model(calibrated_info(1280, 960), 640, 480)
+    intr = model.intrinsics
+    assert intr.fx == pytest.approx(250.0) and intr.cx == pytest.approx(149.75)
+    with pytest.raises(ImageFormatError, match='not a rescaling'):
+        camera_model(calibrated_info(1280, 720), 640, 480)
+
+
+def test_camera_model_applies_roi_and_binning() -> None:
+    sensor = camera_info_from_k(1000.0, 1000.0, 640.0, 480.0, 1280, 960)
+    roi = sensor.roi
+    roi.x_offset, roi.y_offset, roi.width, roi.height = 100, 60, 640, 480
+    sensor.binning_x = sensor.binning_y = 2
+    model = camera_model(sensor, 320, 240)
+    xyz = np.array([0.3, -0.2, 2.0])
+    u_sensor = 1000.0 * xyz[0] / xyz[2] + 640.0
+    v_sensor = 1000.0 * xyz[1] / xyz[2] + 480.0
+    # crop, then 2x2 binning: binned pixel i is centred on sensor pixel 2i + 0.5
+    u_img, v_img = (u_sensor - 100 + 0.5) / 2 - 0.5, (v_sensor - 60 + 0.5) / 2 - 0.5
+    intr = model.intrinsics
+    assert intr.fx * xyz[0] / xyz[2] + intr.cx == pytest.approx(u_img)
+    assert intr.fy * xyz[1] / xyz[2] + intr.cy == pytest.approx(v_img)
+    k = np.asarray(output_camera_info(model, header()).k).reshape(3, 3)
+    assert k[0, 0] == pytest.approx(500.0) and k[0, 2] == pytest.approx(intr.cx)
+
+
+@pytest.mark.parametrize(('k', 'match'), [
+    ([0.0] * 9, 'not calibrated'),
+    ([500.0, 0, 320, 0, float('nan'), 240, 0, 0, 1], 'NaN'),
+])
+def test_camera_model_rejects_bad_calibrations(k: list, match: str) -> None:
+    info = calibrated_info()
+    info.k = k
+    with pytest.raises(ImageFormatError, match=match):
+        camera_model(info, 640, 480)
+
+
+def test_strided_output_info_matches_the_strided_image() -> None:
+    model = camera_model(calibrated_info(), 640, 480).mapped(PixelMap.stride(2), 320, 240)
+    out = output_camera_info(model, header())
+    assert (out.width, out.height) == (320, 240)
+    assert out.k[0] == pytest.approx(250.0) and out.k[2] == pytest.approx(150.0)
+    assert out.p[0] == pytest.approx(250.0) and out.p[6] == pytest.approx(110.0)
+
+
+def test_cloud_message_layout_and_round_trip() -> None:
+    intr = camera_model(calibrated_info(), 640, 480).intrinsics
+    depth = np.full((480, 640), 2.0, np.float32)
+    depth[0, 0] = np.nan
+    rgb = np.zeros((480, 640, 3), np.uint8)
+    rgb[..., 1] = 255
+    pts = pack_cloud(depth, RayGrid().get(intr), rgb, stride=2)
+    msg = cloud_message(pts, header(3, 4, 'cam'))
+    assert (msg.height, msg.width, msg.point_step, msg.row_step) == (240, 320, 16, 16 * 320)
+    assert [(f.name, f.offset, f.datatype, f.count) for f in msg.fields] == [
+        ('x', 0, 7, 1), ('y', 4, 7, 1), ('z', 8, 7, 1), ('rgb', 12, 7, 1)]
+    assert msg.is_dense is False and msg.header.frame_id == 'cam'
+    cloud = cloud_to_array(msg)
+    assert cloud.shape == (240, 320)
+    assert np.isnan(cloud['x'][0, 0]) and np.nanmax(np.abs(cloud['z'] - 2.0)) < 1e-6
+    assert (cloud['rgb'].view(np.uint32)[1:, 1:] == 0x00FF00).all()
+    xyz = cloud_message(pts[..., :3].copy(), header())
+    assert xyz.point_step == 12 and [f.name for f in xyz.fields] == ['x', 'y', 'z']
