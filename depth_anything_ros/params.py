@@ -1,0 +1,325 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The depth node's parameters: one typed schema, pure validation, YAML loading.
+
+The node declares exactly :data:`SCHEMA` (with descriptions, ranges and read-only flags) and
+checks every start-up value and runtime change with :func:`validate`, so the rules live in
+one place and are tested without ROS. Read-only parameters change the loaded model or the
+node's wiring and need a restart; all others apply from the next frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+import math
+from pathlib import Path
+import re
+from typing import Any
+
+import yaml
+
+__all__ = ['SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig', 'ParamSpec', 'default_values',
+           'describe', 'load_params_file', 'markdown_table', 'spec', 'validate']
+
+Value = bool | int | float | str
+
+# Metric training range of the official checkpoints (metres): Hypersim indoor, VKITTI outdoor.
+SCENE_MAX_DEPTH: dict[str, float] = {'indoor': 20.0, 'outdoor': 80.0}
+COLORMAPS: tuple[str, ...] = ('turbo', 'inferno', 'magma', 'plasma', 'viridis', 'jet', 'gray')
+_DEVICE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: its default fixes the type (bool, int, float or str)."""
+
+    name: str
+    default: Value
+    description: str
+    choices: tuple[str, ...] = ()
+    range: tuple[float, float] | None = None   # inclusive bounds for int/float
+    step: int = 0                               # int ranges: valid values are lo + k*step
+    read_only: bool = False
+
+    @property
+    def type(self) -> type:
+        """Return the Python type of the value."""
+        return type(self.default)
+
+
+SCHEMA: tuple[ParamSpec, ...] = (
+    # --- model (read-only: changing them means loading another network) ---
+    ParamSpec('encoder', 'vits', 'ViT encoder size of the checkpoint',
+              ('vits', 'vitb', 'vitl', 'vitg'), read_only=True),
+    ParamSpec('mode', 'metric', 'metric: depth in metres; relative: affine-invariant disparity',
+              ('metric', 'relative'), read_only=True),
+    ParamSpec('scene', 'indoor', 'metric training domain: indoor (max 20 m) or outdoor (80 m)',
+              ('indoor', 'outdoor'), read_only=True),
+    ParamSpec('checkpoint', '', 'checkpoint file or name; empty: derived from mode, scene and '
+              'encoder (e.g. metric_indoor_vits, relative_vits)', read_only=True),
+    ParamSpec('weights_dir', '', 'directory searched for checkpoint names; empty: the model '
+              "layer's default", read_only=True),
+    ParamSpec('allow_untrained_weights', False, "accept checkpoint 'untrained' (deterministic "
+              'weights, meaningless depth: for tests only)', read_only=True),
+    ParamSpec('model_max_depth', 0.0, 'output scale of a metric head in metres (the training '
+              'max depth); 0: 20 indoor / 80 outdoor', range=(0.0, 1000.0), read_only=True),
+    ParamSpec('device', 'auto', 'auto, cpu, cuda, cuda:N or mps', read_only=True),
+    ParamSpec('precision', 'fp32', 'inference precision', ('fp32', 'fp16', 'bf16'),
+              read_only=True),
+    ParamSpec('backend', 'torch', 'inference runtime', ('torch', 'openvino', 'onnxruntime',
+                                                         'tensorrt'), read_only=True),
+    ParamSpec('image_transport', 'raw', 'raw: subscribe to image; compressed: to '
+              'image/compressed (JPEG/PNG)', ('raw', 'compressed'), read_only=True),
+    ParamSpec('diagnostics_period', 1.0, 'seconds between /diagnostics messages',
+              range=(0.1, 60.0), read_only=True),
+    # --- runtime (apply from the next frame) ---
+    ParamSpec('input_size', 518, 'network input short side in pixels (multiple of 14); '
+              'smaller is faster and coarser', range=(70, 2044), step=14),
+    ParamSpec('min_depth', 0.1, 'metres; nearer pixels are invalid (NaN / 0)',
+              range=(0.0, 1000.0)),
+    ParamSpec('max_depth', 0.0, 'metres; farther pixels are invalid; 0: the scene range '
+              '(20 indoor / 80 outdoor)', range=(0.0, 1000.0)),
+    ParamSpec('depth_encoding', '32FC1', '32FC1 metres (NaN invalid) or 16UC1 millimetres '
+              '(0 invalid)', ('32FC1', '16UC1')),
+    ParamSpec('output_stride', 1, 'publish depth/disparity at every Nth pixel (camera_info '
+              'scaled to match)', range=(1, 8), step=1),
+    ParamSpec('publish_depth', True, 'publish depth/image (or disparity/image) + '
+              'depth/camera_info'),
+    ParamSpec('publish_colored', True, 'publish depth/colored (bgr8) when subscribed'),
+    ParamSpec('publish_points', True, 'publish the points cloud when subscribed'),
+    ParamSpec('cloud_stride', 1, 'use every Nth row and column for the cloud',
+              range=(1, 16), step=1),
+    ParamSpec('cloud_rgb', True, 'XYZRGB cloud coloured from the camera image (else XYZ)'),
+    ParamSpec('cloud_min_range', 0.0, 'metres from the camera; nearer points are NaN',
+              range=(0.0, 1000.0)),
+    ParamSpec('cloud_max_range', 0.0, 'metres from the camera; farther points are NaN; '
+              '0: no limit beyond max_depth', range=(0.0, 1000.0)),
+    ParamSpec('colormap', 'turbo', 'colour map of depth/colored', COLORMAPS),
+    ParamSpec('color_min', 0.0, 'value shown with the first colour (metres, or disparity); '
+              'color_min = color_max = 0: automatic per frame', range=(0.0, 1000.0)),
+    ParamSpec('color_max', 0.0, 'value shown with the last colour; see color_min',
+              range=(0.0, 1000.0)),
+    ParamSpec('disparity_scale', 0.0, 'relative mode: fixed inverse-depth calibration '
+              '1/depth[m] = scale * d + shift; 0: off', range=(0.0, 1.0e6)),
+    ParamSpec('disparity_shift', 0.0, 'relative mode: see disparity_scale (1/m)',
+              range=(-1.0e6, 1.0e6)),
+    ParamSpec('fx', 0.0, 'focal length x in pixels for cameras without camera_info; 0: use '
+              'camera_info', range=(0.0, 1.0e6)),
+    ParamSpec('fy', 0.0, 'focal length y in pixels (with fx)', range=(0.0, 1.0e6)),
+    ParamSpec('cx', 0.0, 'principal point x in pixels (with fx)', range=(-1.0e6, 1.0e6)),
+    ParamSpec('cy', 0.0, 'principal point y in pixels (with fx)', range=(-1.0e6, 1.0e6)),
+    ParamSpec('calib_width', 0, 'image width the fx..cy parameters were calibrated at',
+              range=(0, 100000), step=1),
+    ParamSpec('calib_height', 0, 'image height the fx..cy parameters were calibrated at',
+              range=(0, 100000), step=1),
+    ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info with the '
+              "image's exact stamp before using the latest one", range=(0.0, 1.0)),
+)
+_BY_NAME = {s.name: s for s in SCHEMA}
+
+
+def spec(name: str) -> ParamSpec:
+    """Return the schema entry of ``name`` (KeyError names the known parameters)."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f'unknown parameter {name!r}; known: {", ".join(_BY_NAME)}') from None
+
+
+def default_values() -> dict[str, Value]:
+    """Return ``{name: default}`` for every parameter."""
+    return {s.name: s.default for s in SCHEMA}
+
+
+@dataclass(frozen=True)
+class DepthConfig:
+    """A validated, immutable set of parameter values plus the values derived from them."""
+
+    encoder: str
+    mode: str
+    scene: str
+    checkpoint: str
+    weights_dir: str
+    allow_untrained_weights: bool
+    model_max_depth: float
+    device: str
+    precision: str
+    backend: str
+    image_transport: str
+    diagnostics_period: float
+    input_size: int
+    min_depth: float
+    max_depth: float
+    depth_encoding: str
+    output_stride: int
+    publish_depth: bool
+    publish_colored: bool
+    publish_points: bool
+    cloud_stride: int
+    cloud_rgb: bool
+    cloud_min_range: float
+    cloud_max_range: float
+    colormap: str
+    color_min: float
+    color_max: float
+    disparity_scale: float
+    disparity_shift: float
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    calib_width: int
+    calib_height: int
+    camera_info_wait: float
+
+    @property
+    def resolved_checkpoint(self) -> str:
+        """Return the checkpoint to load: the parameter, or the name derived from the mode."""
+        if self.checkpoint:
+            return self.checkpoint
+        if self.mode == 'metric':
+            return f'metric_{self.scene}_{self.encoder}'
+        return f'relative_{self.encoder}'
+
+    @property
+    def resolved_model_max_depth(self) -> float:
+        """Return the metric head's output scale in metres."""
+        return self.model_max_depth or SCENE_MAX_DEPTH[self.scene]
+
+    @property
+    def resolved_max_depth(self) -> float:
+        """Return the farthest valid depth in metres."""
+        return self.max_depth or SCENE_MAX_DEPTH[self.scene]
+
+    @property
+    def metric_output(self) -> bool:
+        """Return True when the node publishes metric depth (and can build clouds)."""
+        return self.mode == 'metric' or self.disparity_scale > 0.0
+
+    @property
+    def has_intrinsics(self) -> bool:
+        """Return True when intrinsics come from parameters instead of camera_info."""
+        return self.fx > 0.0
+
+    @property
+    def color_range(self) -> tuple[float, float] | None:
+        """Return the fixed colour range, or None for automatic."""
+        if self.color_min == 0.0 and self.color_max == 0.0:
+            return None
+        return self.color_min, self.color_max
+
+
+def _check_value(s: ParamSpec, value: Any) -> tuple[Value, str | None]:
+    """Return ``(coerced value, error or None)`` for one parameter."""
+    if s.type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)   # YAML '20' for a float parameter
+    if type(value) is not s.type:
+        return value, (f'{s.name} must be {s.type.__name__}, got {type(value).__name__} '
+                       f'{value!r}')
+    if s.choices and value not in s.choices:
+        return value, f'{s.name} must be one of {", ".join(s.choices)}, got {value!r}'
+    if s.range is not None:
+        lo, hi = s.range
+        if isinstance(value, float) and not math.isfinite(value):
+            return value, f'{s.name} must be finite, got {value!r}'
+        if not lo <= value <= hi:
+            return value, f'{s.name} must be in [{lo:g}, {hi:g}], got {value!r}'
+        if s.step > 1 and (value - lo) % s.step:
+            return value, (f'{s.name} must be {lo:g} + a multiple of {s.step} '
+                           f'(e.g. {int(lo + (value - lo) // s.step * s.step)}), got {value!r}')
+    return value, None
+
+
+def validate(values: Mapping[str, Any]) -> DepthConfig:
+    """Return the :class:`DepthConfig` of ``values`` (missing names take their defaults).
+
+    Raises:
+        ValueError: listing every problem, one per line, each naming the parameter and the fix.
+
+    """
+    errors = [f'unknown parameter {k!r}' for k in values if k not in _BY_NAME]
+    merged: dict[str, Value] = {}
+    for s in SCHEMA:
+        value, error = _check_value(s, values.get(s.name, s.default))
+        merged[s.name] = value
+        if error:
+            errors.append(error)
+    if not errors:
+        errors += _cross_checks(merged)
+    if errors:
+        raise ValueError('invalid depth node parameters:\n  ' + '\n  '.join(errors))
+    return DepthConfig(**merged)
+
+
+def _cross_checks(v: Mapping[str, Any]) -> list[str]:
+    errors = []
+    if not _DEVICE.match(v['device']):
+        errors.append(f"device must be auto, cpu, cuda, cuda:N or mps, got {v['device']!r}")
+    max_depth = v['max_depth'] or SCENE_MAX_DEPTH[v['scene']]
+    if v['min_depth'] >= max_depth:
+        errors.append(f"min_depth ({v['min_depth']:g}) must be below max_depth ({max_depth:g})")
+    if v['cloud_max_range'] and v['cloud_min_range'] >= v['cloud_max_range']:
+        errors.append('cloud_min_range must be below cloud_max_range')
+    if (v['color_min'], v['color_max']) != (0.0, 0.0) and v['color_min'] >= v['color_max']:
+        errors.append('color_min must be below color_max (both 0 = automatic range)')
+    if v['mode'] == 'metric' and (v['disparity_scale'] or v['disparity_shift']):
+        errors.append('disparity_scale/disparity_shift calibrate relative mode only; the metric '
+                      'model already outputs metres (set them to 0)')
+    if v['disparity_shift'] and not v['disparity_scale']:
+        errors.append('disparity_shift needs disparity_scale > 0')
+    intr = [v[k] for k in ('fx', 'fy', 'cx', 'cy')]
+    size = [v['calib_width'], v['calib_height']]
+    if any(intr) or any(size):
+        if v['fx'] <= 0 or v['fy'] <= 0 or min(size) <= 0:
+            errors.append('intrinsics parameters need fx > 0, fy > 0, cx, cy and the calibrated '
+                          'calib_width, calib_height (all 0 = use camera_info)')
+    return errors
+
+
+def describe(cfg: DepthConfig) -> str:
+    """Return a one-parameter-per-line summary of the resolved configuration (start-up log)."""
+    lines = [f'  {f.name} = {getattr(cfg, f.name)!r}' for f in fields(cfg)]
+    lines.insert(0, f'  -> checkpoint {cfg.resolved_checkpoint!r}, output '
+                 f"{'metric depth' if cfg.metric_output else 'relative disparity'}, valid depth "
+                 f'[{cfg.min_depth:g}, {cfg.resolved_max_depth:g}] m')
+    return '\n'.join(lines)
+
+
+def load_params_file(path: str | Path, node_name: str = 'depth_node') -> dict[str, Any]:
+    """Return the parameters a ROS params file gives ``node_name``.
+
+    Keys ``/**``, ``node_name`` and ``/node_name`` apply, later ones overriding earlier ones,
+    as rcl merges them.
+    """
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    out: dict[str, Any] = {}
+    for key in ('/**', node_name, '/' + node_name):
+        section = data.get(key) or {}
+        out.update(section.get('ros__parameters') or {})
+    return out
+
+
+def markdown_table() -> str:
+    """Return the parameter reference as a Markdown table (docs/node.md)."""
+    rows = ['| name | type | default | range / choices | runtime | description |',
+            '|---|---|---|---|---|---|']
+    for s in SCHEMA:
+        allowed = ', '.join(s.choices) if s.choices else (
+            f'{s.range[0]:g} .. {s.range[1]:g}' + (f' step {s.step}' if s.step > 1 else '')
+            if s.range else '')
+        rows.append(f'| `{s.name}` | {s.type.__name__} | `{s.default!r}` | {allowed} | '
+                    f"{'no (restart)' if s.read_only else 'yes'} | {s.description} |")
+    return '\n'.join(rows)

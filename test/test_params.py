@@ -1,0 +1,146 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Parameter schema, validation rules and the shipped YAML files."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+import yaml
+
+from depth_anything_ros.params import (
+    default_values, DepthConfig, describe, load_params_file, markdown_table, SCHEMA, spec,
+    validate)
+
+REPO = Path(__file__).resolve().parents[1]
+YAML_FILES = ['depth.yaml', 'depth_indoor.yaml', 'depth_outdoor.yaml']
+
+
+def test_schema_is_consistent_with_the_config_type() -> None:
+    names = [s.name for s in SCHEMA]
+    assert len(names) == len(set(names))
+    assert names == [f.name for f in fields(DepthConfig)]
+    for s in SCHEMA:
+        assert s.description, s.name
+        assert s.type in (bool, int, float, str), s.name
+        if s.choices:
+            assert s.default in s.choices, s.name
+        if s.range:
+            assert s.range[0] <= s.default <= s.range[1], s.name
+    assert validate({}) == validate(default_values())
+
+
+@pytest.mark.parametrize(('values', 'checkpoint', 'max_depth', 'metric'), [
+    ({}, 'metric_indoor_vits', 20.0, True),
+    ({'scene': 'outdoor', 'encoder': 'vitl'}, 'metric_outdoor_vitl', 80.0, True),
+    ({'mode': 'relative', 'encoder': 'vitb'}, 'relative_vitb', 20.0, False),
+    ({'mode': 'relative', 'disparity_scale': 0.5}, 'relative_vits', 20.0, True),
+    ({'checkpoint': '/w/my.pth', 'max_depth': 12}, '/w/my.pth', 12.0, True),
+])
+def test_derived_values(values: dict, checkpoint: str, max_depth: float, metric: bool) -> None:
+    cfg = validate(values)
+    assert cfg.resolved_checkpoint == checkpoint
+    assert cfg.resolved_max_depth == max_depth
+    assert cfg.metric_output is metric
+    assert isinstance(cfg.max_depth, float)  # an int from YAML becomes a float
+
+
+def test_model_scale_and_colour_range() -> None:
+    assert validate({'scene': 'outdoor'}).resolved_model_max_depth == 80.0
+    assert validate({'model_max_depth': 25.0}).resolved_model_max_depth == 25.0
+    assert validate({}).color_range is None
+    assert validate({'color_min': 0.5, 'color_max': 4.0}).color_range == (0.5, 4.0)
+
+
+@pytest.mark.parametrize(('values', 'message'), [
+    ({'encoder': 'vitx'}, 'encoder must be one of vits, vitb, vitl, vitg'),
+    ({'input_size': 500}, 'input_size must be 70 \\+ a multiple of 14 \\(e.g. 490\\)'),
+    ({'input_size': 14}, 'input_size must be in \\[70, 2044\\]'),
+    ({'input_size': 518.0}, 'input_size must be int'),
+    ({'publish_points': 1}, 'publish_points must be bool'),
+    ({'max_depth': float('nan')}, 'max_depth must be finite'),
+    ({'min_depth': 30.0}, 'min_depth \\(30\\) must be below max_depth \\(20\\)'),
+    ({'mode': 'metric', 'disparity_scale': 1.0}, 'calibrate relative mode only'),
+    ({'mode': 'relative', 'disparity_shift': 1.0}, 'needs disparity_scale'),
+    ({'fx': 500.0, 'fy': 500.0}, 'calib_width, calib_height'),
+    ({'device': 'gpu'}, 'device must be auto'),
+    ({'color_min': 5.0, 'color_max': 1.0}, 'color_min must be below color_max'),
+    ({'cloud_min_range': 5.0, 'cloud_max_range': 1.0}, 'cloud_min_range must be below'),
+    ({'inference_rate': 10}, "unknown parameter 'inference_rate'"),
+])
+def test_invalid_values_name_the_problem(values: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate(values)
+
+
+def test_all_errors_are_reported_at_once() -> None:
+    with pytest.raises(ValueError) as info:
+        validate({'encoder': 'x', 'precision': 'fp8', 'cloud_stride': 0})
+    text = str(info.value)
+    assert 'encoder' in text and 'precision' in text and 'cloud_stride' in text
+
+
+def test_intrinsics_parameters_complete_set() -> None:
+    cfg = validate({'fx': 500.0, 'fy': 500.0, 'cx': 320.0, 'cy': 240.0, 'calib_width': 640,
+                    'calib_height': 480})
+    assert cfg.has_intrinsics and not validate({}).has_intrinsics
+
+
+def test_model_parameters_are_read_only_and_output_ones_are_live() -> None:
+    for name in ('encoder', 'mode', 'scene', 'checkpoint', 'device', 'precision', 'backend',
+                 'allow_untrained_weights', 'image_transport'):
+        assert spec(name).read_only, name
+    for name in ('input_size', 'min_depth', 'max_depth', 'colormap', 'cloud_stride',
+                 'output_stride', 'depth_encoding', 'disparity_scale'):
+        assert not spec(name).read_only, name
+    with pytest.raises(KeyError, match='unknown parameter'):
+        spec('nope')
+
+
+@pytest.mark.parametrize('name', YAML_FILES)
+def test_shipped_yaml_files_are_valid_and_typed_for_ros(name: str) -> None:
+    path = REPO / 'config' / name
+    raw = yaml.safe_load(path.read_text())
+    assert list(raw) == ['/**'], 'keyed with /** so that any node name/namespace gets them'
+    values = load_params_file(path)
+    assert values, name
+    validate(values)
+    for key, value in values.items():
+        # ROS refuses an int for a double parameter: the file must carry the exact type
+        assert type(value) is spec(key).type, f'{name}: {key}: {value!r}'
+
+
+def test_default_yaml_lists_every_parameter_with_its_default() -> None:
+    values = load_params_file(REPO / 'config' / 'depth.yaml')
+    assert values == default_values()
+
+
+def test_params_file_merging(tmp_path: Path) -> None:
+    f = tmp_path / 'p.yaml'
+    f.write_text('/**:\n  ros__parameters:\n    input_size: 196\n    colormap: jet\n'
+                 'depth_node:\n  ros__parameters:\n    input_size: 154\n'
+                 'other_node:\n  ros__parameters:\n    colormap: gray\n')
+    assert load_params_file(f) == {'input_size': 154, 'colormap': 'jet'}
+
+
+def test_describe_and_markdown_cover_every_parameter() -> None:
+    text = describe(validate({}))
+    table = markdown_table()
+    assert "checkpoint 'metric_indoor_vits'" in text and '[0.1, 20] m' in text
+    for s in SCHEMA:
+        assert f'{s.name} = ' in text
+        assert f'| `{s.name}` |' in table
