@@ -1,0 +1,152 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Running statistics for the node's /diagnostics: rates, latency percentiles, counters.
+
+Pure Python and thread-safe (the image callback and the worker both record). The node turns
+:meth:`NodeStats.report` into a ``diagnostic_msgs/DiagnosticStatus``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+import threading
+import time
+
+import numpy as np
+
+__all__ = ['DiagnosticReport', 'NodeStats', 'RateMeter', 'RollingPercentiles']
+
+OK, WARN, ERROR = 0, 1, 2   # diagnostic_msgs/DiagnosticStatus levels
+
+
+class RateMeter:
+    """Events per second over a sliding window of ``window`` seconds."""
+
+    def __init__(self, window: float = 5.0) -> None:
+        self.window = window
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float) -> None:
+        """Record one event at monotonic time ``now`` (seconds)."""
+        self._times.append(now)
+        self._trim(now)
+
+    def rate(self, now: float) -> float:
+        """Return events per second over the last ``window`` seconds (0 with < 2 events)."""
+        self._trim(now)
+        if len(self._times) < 2:
+            return 0.0
+        span = max(now - self._times[0], self._times[-1] - self._times[0])
+        return (len(self._times) - 1) / span if span > 0 else 0.0
+
+    def _trim(self, now: float) -> None:
+        while self._times and self._times[0] < now - self.window:
+            self._times.popleft()
+
+
+class RollingPercentiles:
+    """Percentiles of the last ``size`` samples."""
+
+    def __init__(self, size: int = 200) -> None:
+        self._values: deque[float] = deque(maxlen=size)
+
+    def add(self, value: float) -> None:
+        """Record one sample."""
+        self._values.append(value)
+
+    def percentile(self, q: float) -> float:
+        """Return the ``q``-th percentile (0..100), NaN when empty."""
+        if not self._values:
+            return float('nan')
+        return float(np.percentile(np.fromiter(self._values, float), q))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+@dataclass(frozen=True)
+class DiagnosticReport:
+    """One status: level (0 OK, 1 WARN, 2 ERROR), a message and key/value strings."""
+
+    level: int
+    message: str
+    values: tuple[tuple[str, str], ...]
+
+
+class NodeStats:
+    """Counters and timings of the depth node."""
+
+    def __init__(self, window: float = 5.0) -> None:
+        self._lock = threading.Lock()
+        self.input_rate = RateMeter(window)
+        self.output_rate = RateMeter(window)
+        self.latency_ms = RollingPercentiles()
+        self.infer_ms = RollingPercentiles()
+        self.received = 0
+        self.processed = 0
+        self.dropped = 0
+        self.bad_frames = 0
+        self.idle_skipped = 0
+        self.last_error = ''
+
+    def frame_in(self, now: float, dropped: bool) -> None:
+        """Record an image arriving; ``dropped`` if it replaced an unprocessed frame."""
+        with self._lock:
+            self.received += 1
+            self.dropped += int(dropped)
+            self.input_rate.tick(now)
+
+    def frame_idle(self) -> None:
+        """Record an image ignored because no output had subscribers."""
+        with self._lock:
+            self.idle_skipped += 1
+
+    def frame_out(self, now: float, latency_ms: float, infer_ms: float) -> None:
+        """Record a published frame: stamp-to-publish latency and inference time (ms)."""
+        with self._lock:
+            self.processed += 1
+            self.output_rate.tick(now)
+            self.latency_ms.add(latency_ms)
+            self.infer_ms.add(infer_ms)
+
+    def frame_bad(self, reason: str) -> None:
+        """Record a frame skipped because of bad input."""
+        with self._lock:
+            self.bad_frames += 1
+            self.last_error = reason
+
+    def report(self, now: float | None = None, **extra: object) -> DiagnosticReport:
+        """Return the current status; ``extra`` key/values (model, device, ...) are appended."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            rate_in, rate_out = self.input_rate.rate(now), self.output_rate.rate(now)
+            values = [
+                ('input_rate_hz', f'{rate_in:.2f}'), ('output_rate_hz', f'{rate_out:.2f}'),
+                ('latency_p50_ms', f'{self.latency_ms.percentile(50):.1f}'),
+                ('latency_p95_ms', f'{self.latency_ms.percentile(95):.1f}'),
+                ('inference_p50_ms', f'{self.infer_ms.percentile(50):.1f}'),
+                ('frames_received', str(self.received)), ('frames_processed', str(self.processed)),
+                ('frames_dropped', str(self.dropped)), ('frames_bad', str(self.bad_frames)),
+                ('frames_idle', str(self.idle_skipped)), ('last_error', self.last_error),
+            ]
+        values += [(k, str(v)) for k, v in extra.items()]
+        if rate_in == 0.0:
+            level, message = WARN, 'no camera images'
+        elif rate_out == 0.0 and self.idle_skipped == 0:
+            level, message = WARN, 'images arrive but no depth is published'
+        else:
+            level, message = OK, f'{rate_out:.1f} Hz out of {rate_in:.1f} Hz in'
+        return DiagnosticReport(level, message, tuple(values))
