@@ -1,0 +1,171 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Inference backends: one callable ``Runner`` per runtime, built by :func:`make_runner`.
+
+A runner maps a normalised image batch ``[B, 3, H, W]`` float32 (H, W multiples of 14) to the
+network output ``[B, H, W]`` float32 — relative disparity or metres, exactly like the torch
+model's ``forward``. Pre- and post-processing stay in the estimator, so every backend returns the
+same depth semantics.
+
+Runtimes are imported lazily: a CPU-only robot needs no CUDA stack, a GPU robot no OpenVINO.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+import threading
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import nn
+
+from depth_anything_ros.backends.common import (
+    BackendUnavailableError,
+    default_cache_dir,
+    model_metadata,
+    PRECISIONS,
+    Runner,
+)
+
+__all__ = [
+    'BACKENDS', 'PRECISIONS', 'BackendUnavailableError', 'Runner', 'TorchRunner',
+    'available_backends', 'default_cache_dir', 'make_runner',
+]
+
+# backend name -> (module that implements it, runtime module it needs, install hint)
+BACKENDS: dict[str, tuple[str, str, str]] = {
+    'torch': ('depth_anything_ros.backends', 'torch', 'pip install torch'),
+    'onnxruntime': ('depth_anything_ros.backends.onnxruntime_runner', 'onnxruntime',
+                    'pip install onnxruntime (CPU) or onnxruntime-gpu (CUDA/TensorRT EPs)'),
+    'openvino': ('depth_anything_ros.backends.openvino_runner', 'openvino',
+                 'pip install openvino'),
+    'tensorrt': ('depth_anything_ros.backends.tensorrt_runner', 'tensorrt',
+                 'pip install tensorrt (x86_64) or apt install python3-libnvinfer '
+                 '(JetPack); it needs an NVIDIA GPU with CUDA'),
+}
+
+# File suffixes each backend can load directly.
+_SUFFIXES = {'.onnx': 'onnx', '.xml': 'openvino', '.engine': 'tensorrt', '.plan': 'tensorrt'}
+
+
+class TorchRunner(Runner):
+    """The torch module itself behind the Runner interface (fp32, or bf16/fp16 autocast)."""
+
+    def __init__(self, model: nn.Module, *, device: torch.device | str = 'cpu',
+                 precision: str = 'fp32') -> None:
+        meta = model_metadata(model)
+        super().__init__(backend='torch', precision=precision, metadata=meta)
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self._autocast = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[precision]
+        self._lock = threading.Lock()
+
+    @torch.inference_mode()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Run ``x`` [B,3,H,W] float32 through the module; return [B,H,W] float32."""
+        self.check_input(x)
+        with self._lock:
+            x = x.to(self.device, torch.float32)
+            if self._autocast is None:
+                y = self.model(x)
+            else:
+                with torch.autocast(self.device.type, dtype=self._autocast):
+                    y = self.model(x)
+        return y.float()  # (B, H, W)
+
+
+def import_runtime(backend: str) -> ModuleType:
+    """Import the runtime a backend needs, or raise an error saying what to install."""
+    if backend not in BACKENDS:
+        raise ValueError(f'unknown backend {backend!r}; choose from {", ".join(BACKENDS)}')
+    _, module, hint = BACKENDS[backend]
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # also OSError-free: a broken CUDA lib raises ImportError here
+        raise BackendUnavailableError(
+            f'backend {backend!r} needs the Python module {module!r}, which cannot be imported '
+            f'({exc}); install it: {hint}') from exc
+
+
+def available_backends() -> list[str]:
+    """Return the backends whose runtime imports on this machine (torch always)."""
+    found = []
+    for name in BACKENDS:
+        try:
+            import_runtime(name)
+        except BackendUnavailableError:
+            continue
+        found.append(name)
+    return found
+
+
+def make_runner(backend: str, model: nn.Module | str | Path, *,
+                device: torch.device | str = 'cpu', precision: str = 'fp32',
+                cache_dir: Path | None = None, **options: Any) -> Runner:
+    """Build a runner for ``backend`` from a torch module or an exported file.
+
+    Args:
+        backend: ``torch``, ``onnxruntime``, ``openvino`` or ``tensorrt``.
+        model: a DA-V2 ``nn.Module`` (exported/converted internally and cached on disk by a
+            hash of its weights and the export options) or a path to an exported file
+            (``.onnx``; ``.xml`` for OpenVINO; ``.engine``/``.plan`` for TensorRT) with its
+            sidecar (``model.onnx`` -> ``model.json``).
+        device: torch device the caller works on; ``cuda`` selects GPU execution where the
+            backend has it.
+        precision: ``fp32`` (exact), ``bf16`` (OpenVINO on AMX/AVX512-bf16 CPUs, torch) or
+            ``fp16`` (TensorRT, onnxruntime's TensorRT EP, torch on CUDA).
+        cache_dir: where exported/compiled artifacts are kept; default
+            ``~/.cache/depth_anything_ros/engines``.
+        **options: backend-specific options (see each runner, e.g. ``num_threads``,
+            ``static_shapes``, ``providers``, ``min_shape``/``opt_shape``/``max_shape``).
+
+    Raises:
+        ValueError: unknown backend/precision, or a file the backend cannot load.
+        BackendUnavailableError: the runtime is not installed (the message names the package).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f'unknown precision {precision!r}; choose from {", ".join(PRECISIONS)}')
+    import_runtime(backend)  # fail early, with the install hint, before any export work
+    if isinstance(model, (str, Path)):
+        path = Path(model).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f'exported model {path} does not exist; create it with '
+                                    '"depth-anything-ros export"')
+        kind = _SUFFIXES.get(path.suffix.lower())
+        if kind is None or (kind == 'openvino' and backend != 'openvino') or (
+                kind == 'tensorrt' and backend != 'tensorrt'):
+            raise ValueError(
+                f'backend {backend!r} cannot load {path.name}: use a .onnx file (any backend), '
+                '.xml (openvino) or .engine/.plan (tensorrt), or pass the torch model')
+        if backend == 'torch':
+            raise ValueError('backend "torch" needs the torch model, not an exported file; '
+                             'load the checkpoint with depth_anything_ros.model.load_model')
+    elif not isinstance(model, nn.Module):
+        raise TypeError(f'model must be an nn.Module or a path, got {type(model).__name__}')
+    cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+
+    if backend == 'torch':
+        _no_options(backend, options)
+        return TorchRunner(model, device=device, precision=precision)
+    module = importlib.import_module(BACKENDS[backend][0])
+    return module.create(model, device=torch.device(device), precision=precision,
+                         cache_dir=cache_dir, **options)
+
+
+def _no_options(backend: str, options: dict[str, Any]) -> None:
+    if options:
+        raise TypeError(f'backend {backend!r} takes no options; got {", ".join(options)}')

@@ -1,0 +1,197 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Pieces every backend shares: the Runner interface, metadata sidecars, the artifact cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+import tempfile
+from typing import Any
+
+import torch
+from torch import nn
+
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+SIDECAR_FORMAT = 'depth_anything_ros.checkpoint/1'
+PATCH = 14  # ViT patch size: network inputs are multiples of it
+INPUT_NAME = 'image'
+OUTPUT_NAME = 'depth'
+
+
+class BackendUnavailableError(ImportError):
+    """The runtime a backend needs is not installed (the message names the package)."""
+
+
+class Runner:
+    """A compiled network: ``runner(x [B,3,H,W] float32) -> [B,H,W] float32``.
+
+    ``x`` is the normalised network input (H, W multiples of 14) and the result is what the torch
+    model's ``forward`` returns: affine-invariant disparity (relative) or metres (metric).
+    """
+
+    def __init__(self, *, backend: str, precision: str, metadata: dict[str, Any]) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(
+                f'unknown precision {precision!r}; choose from {", ".join(PRECISIONS)}')
+        self.backend = backend
+        self.precision = precision
+        self.metadata = dict(metadata)
+        self.encoder: str | None = metadata.get('encoder')
+        self.is_metric: bool = bool(metadata.get('is_metric', metadata.get('head') == 'metric'))
+        max_depth = metadata.get('max_depth')
+        self.max_depth: float | None = float(max_depth) if self.is_metric and max_depth else None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @staticmethod
+    def check_input(x: torch.Tensor) -> None:
+        """Raise ``ValueError`` unless ``x`` is a [B,3,H,W] float batch with H, W % 14 == 0."""
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f'expected a [B, 3, H, W] tensor, got {shape}')
+        if x.shape[2] % PATCH or x.shape[3] % PATCH:
+            raise ValueError(f'input height and width must be multiples of {PATCH}, got '
+                             f'{x.shape[2]}x{x.shape[3]}; resize with the estimator\'s '
+                             'preprocessing')
+        if not x.is_floating_point():
+            raise ValueError(f'expected a float tensor (normalised image), got {x.dtype}')
+
+    def __repr__(self) -> str:
+        kind = f'metric, max_depth={self.max_depth:g} m' if self.is_metric else 'relative'
+        return f'{type(self).__name__}(backend={self.backend!r}, ' \
+               f'precision={self.precision!r}, encoder={self.encoder!r}, {kind})'
+
+
+def default_cache_dir() -> Path:
+    """Return ``$XDG_CACHE_HOME/depth_anything_ros/engines`` (``~/.cache/...`` by default)."""
+    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
+    return Path(base) / 'depth_anything_ros' / 'engines'
+
+
+def model_metadata(model: nn.Module) -> dict[str, Any]:
+    """Describe a DA-V2 module for a sidecar: encoder, head, max_depth and the full config."""
+    config = getattr(model, 'config', None)
+    if hasattr(config, 'to_dict'):
+        config_dict = _jsonable(config.to_dict())
+    elif dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config_dict = _jsonable(dataclasses.asdict(config))
+    elif isinstance(config, dict):
+        config_dict = _jsonable(config)
+    else:
+        config_dict = {}
+    head = config_dict.get('head', 'relative')
+    return {
+        'format': SIDECAR_FORMAT,
+        'encoder': config_dict.get('encoder'),
+        'head': head,
+        'max_depth': config_dict.get('max_depth'),
+        'is_metric': head == 'metric',
+        'config': config_dict,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn tuples/paths/dataclass leftovers into plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def sidecar_path(path: Path) -> Path:
+    """Return the metadata file next to an exported model: ``model.onnx`` -> ``model.json``.
+
+    The same rule as checkpoints (``model.pth`` -> ``model.json``), so the estimator and
+    checkpoint loader read an export's metadata the same way.
+    """
+    return Path(path).with_suffix('.json')
+
+
+def write_sidecar(path: Path, metadata: dict[str, Any]) -> Path:
+    """Write ``<path>.json`` atomically and return its path."""
+    side = sidecar_path(path)
+    atomic_write_bytes(side, (json.dumps(metadata, indent=2, sort_keys=True) + '\n').encode())
+    return side
+
+
+def read_sidecar(path: Path, *, required: bool = True) -> dict[str, Any]:
+    """Read ``<path>.json``; check its format tag.
+
+    Raises:
+        FileNotFoundError: the sidecar is missing and ``required``.
+        ValueError: the file is not a depth_anything_ros sidecar.
+    """
+    side = sidecar_path(path)
+    if not side.is_file():
+        if required:
+            raise FileNotFoundError(
+                f'{side} is missing: exported model {Path(path).name} needs its metadata '
+                'sidecar (encoder, head, max_depth); re-export with "depth-anything-ros '
+                'export", which writes both')
+        return {}
+    meta = json.loads(side.read_text())
+    if meta.get('format') != SIDECAR_FORMAT:
+        raise ValueError(f'{side} has format {meta.get("format")!r}, expected '
+                         f'{SIDECAR_FORMAT!r}; re-export the model')
+    return meta
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def weights_fingerprint(model: nn.Module) -> str:
+    """Return a sha256 over the module's state (names, dtypes, shapes, bytes) and config."""
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        t = tensor.detach().to('cpu').contiguous()
+        h.update(f'{name}|{t.dtype}|{tuple(t.shape)}|'.encode())
+        # View as bytes so bf16 and other dtypes numpy lacks hash the same way.
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    h.update(json.dumps(model_metadata(model), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def cache_key(fingerprint: str, **options: Any) -> str:
+    """Return a short hex key for ``fingerprint`` plus every option that changes an artifact."""
+    blob = json.dumps({'weights': fingerprint, 'torch': torch.__version__, **options},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def file_digest(path: Path) -> str:
+    """Return the sha256 of a file's bytes (streamed)."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,148 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``depth-anything-ros export``: checkpoint -> ONNX or OpenVINO IR (static or dynamic H/W).
+
+Examples::
+
+    depth-anything-ros export --checkpoint vits --dynamic --out da_vits.onnx
+    depth-anything-ros export --checkpoint vits --format openvino \
+        --input-size 518 --height 480 --width 640 --out da_vits_480x640.xml
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from depth_anything_ros.backends.common import PATCH
+
+log = logging.getLogger(__name__)
+
+FORMATS = {'onnx': '.onnx', 'openvino': '.xml'}
+# Sizes checked after a dynamic export: the official no-interpolation 518x518 path, a
+# non-square size and a small one.
+VERIFY_SIZES_DYNAMIC = [(518, 518), (266, 350), (140, 182)]
+VERIFY_ATOL = 1e-4
+
+
+def network_input_hw(input_size: int | None, height: int | None,
+                     width: int | None) -> tuple[int, int]:
+    """Network input (h, w) of a static export.
+
+    With a camera ``height`` x ``width``, the estimator's keep-aspect rule at ``input_size``
+    (480x640 at 518 -> 518x686); without one, a square ``input_size`` x ``input_size``; with a
+    camera size but no input size, the camera size itself (must be multiples of 14).
+    """
+    from depth_anything_ros.model.transforms import target_size, validate_input_size
+    if (height is None) != (width is None):
+        raise ValueError('give both --height and --width (the camera image size), or neither')
+    if input_size is not None:
+        validate_input_size(input_size)
+        if height is None:
+            return input_size, input_size
+        return target_size(height, width, input_size)
+    if height is None:
+        raise ValueError('a static export needs --input-size N (and optionally the camera '
+                         '--height/--width), or use --dynamic')
+    if height % PATCH or width % PATCH:
+        raise ValueError(f'--height/--width without --input-size are the network input and '
+                         f'must be multiples of {PATCH}; got {height}x{width}. Add '
+                         '--input-size 518 to derive the network size from the camera size')
+    return height, width
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the export command's flags."""
+    parser.add_argument('--checkpoint', required=True,
+                        help='checkpoint file or official name (vits, metric_indoor_vits, ...); '
+                             '"untrained:ENC" = deterministic test weights (needs '
+                             '--allow-untrained)')
+    parser.add_argument('--encoder', default=None,
+                        help='encoder override (vits, vitb, vitl, vitg, tiny)')
+    parser.add_argument('--head', choices=('relative', 'metric'), default=None,
+                        help='head override (default: what the checkpoint says)')
+    parser.add_argument('--max-depth', type=float, default=None,
+                        help='metric models: depth ceiling in metres')
+    parser.add_argument('--weights-dir', default=None, help='where named checkpoints live')
+    parser.add_argument('--allow-untrained', action='store_true',
+                        help='allow "untrained[:ENC]" weights (pipeline tests only)')
+    parser.add_argument('--format', choices=sorted(FORMATS), default='onnx',
+                        help='onnx (any backend) or openvino (IR .xml + .bin)')
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument('--dynamic', action='store_true',
+                       help='symbolic batch/height/width: one file for every input size')
+    shape.add_argument('--input-size', type=int, default=None,
+                       help='static export: short side of the network input (518, 364, 266)')
+    parser.add_argument('--height', type=int, default=None,
+                        help='camera image height (static export with --input-size)')
+    parser.add_argument('--width', type=int, default=None,
+                        help='camera image width (static export with --input-size)')
+    parser.add_argument('--batch', type=int, default=1, help='static export batch size')
+    parser.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
+    parser.add_argument('--exporter', choices=('torchscript', 'dynamo'), default='torchscript',
+                        help='torch ONNX exporter (default torchscript: fast and robust here)')
+    parser.add_argument('--no-verify', action='store_true',
+                        help='skip running the ONNX file in onnxruntime against torch')
+    parser.add_argument('--out', required=True, type=Path,
+                        help='output file (.onnx, or .xml for --format openvino); metadata '
+                             'goes next to it as .json')
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the export command; returns a process exit code."""
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
+    from depth_anything_ros.backends.onnx_export import (export_onnx, export_openvino,
+                                                         verify_onnx)
+    from depth_anything_ros.model.checkpoint import CheckpointError, load_model
+    suffix = FORMATS[args.format]
+    out = args.out
+    if out.suffix.lower() != suffix:
+        print(f'error: --format {args.format} writes a {suffix} file; got --out {out}')
+        return 2
+    try:
+        if args.dynamic:
+            if args.height is not None or args.width is not None:
+                raise ValueError('--height/--width make a static export; drop them or --dynamic')
+            hw = None
+        else:
+            hw = network_input_hw(args.input_size, args.height, args.width)
+        model = load_model(args.checkpoint, encoder=args.encoder, head=args.head,
+                           max_depth=args.max_depth, weights_dir=args.weights_dir,
+                           allow_untrained=args.allow_untrained)
+    except (ValueError, FileNotFoundError, CheckpointError) as exc:
+        print(f'error: {exc}')
+        return 2
+    shape_kw = {'dynamic': True} if hw is None else {'height': hw[0], 'width': hw[1]}
+    if args.format == 'openvino':
+        export_openvino(model, out, opset=args.opset, **shape_kw)
+    else:
+        export_onnx(model, out, opset=args.opset, exporter=args.exporter, batch=args.batch,
+                    **shape_kw)
+        if not args.no_verify:
+            sizes = VERIFY_SIZES_DYNAMIC if hw is None else [hw]
+            errors = verify_onnx(model, out, sizes, batch=1 if hw is None else args.batch)
+            for (h, w), err in errors.items():
+                log.info('verify %dx%d: max |onnxruntime - torch| = %.2e', h, w, err)
+            # Metric outputs are metres up to max_depth: allow the same relative error.
+            scale = max(1.0, model.config.max_depth / 10) if model.is_metric else 1.0
+            if max(errors.values()) > VERIFY_ATOL * scale:
+                print(f'error: {out} differs from torch by more than {VERIFY_ATOL * scale:g}: '
+                      f'{errors}')
+                return 1
+    print(f'wrote {out} and {out.with_suffix(".json")}'
+          + (f' (+ {out.with_suffix(".bin")})' if args.format == 'openvino' else '')
+          + (', dynamic H/W' if hw is None else f', input {args.batch}x3x{hw[0]}x{hw[1]}'))
+    return 0

@@ -1,0 +1,251 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""ONNX / OpenVINO IR export of a DA-V2 module, static or with dynamic H/W, plus checks.
+
+The model computes its position-embedding interpolation and head output size from tensor
+shapes, so one trace at a small non-square size yields a graph valid for any H, W that are
+multiples of 14. A static export instead constant-folds the interpolated position embedding for
+that one resolution (what a fixed camera wants: ~15% faster in OpenVINO).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+import shutil
+import tempfile
+import time
+from typing import Any
+import warnings
+
+import torch
+from torch import nn
+
+from depth_anything_ros.backends.common import (
+    cache_key,
+    INPUT_NAME,
+    model_metadata,
+    OUTPUT_NAME,
+    PATCH,
+    read_sidecar,
+    sidecar_path,
+    weights_fingerprint,
+    write_sidecar,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OPSET = 17
+EXPORTERS = ('torchscript', 'dynamo')
+# Traced size for dynamic exports: small (fast) and non-square, so no 518x518-only path and no
+# square-only shortcut can be baked into the graph.
+_TRACE_HW = (10 * PATCH, 13 * PATCH)
+
+
+def check_hw(height: int, width: int) -> None:
+    """Raise ``ValueError`` unless both sides are positive multiples of the patch size (14)."""
+    if height <= 0 or width <= 0 or height % PATCH or width % PATCH:
+        raise ValueError(f'network input {height}x{width} is not a multiple of {PATCH} on both '
+                         f'sides; use e.g. {max(1, round(height / PATCH)) * PATCH}x'
+                         f'{max(1, round(width / PATCH)) * PATCH}')
+
+
+def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None,
+                width: int | None = None, dynamic: bool = False, batch: int = 1,
+                opset: int = DEFAULT_OPSET, exporter: str = 'torchscript',
+                extra_metadata: dict[str, Any] | None = None) -> Path:
+    """Export ``model`` to ONNX at ``path`` and write the ``<path>.json`` sidecar.
+
+    Args:
+        model: DA-V2 module mapping [B,3,H,W] to [B,H,W]; exported on CPU in fp32.
+        path: output ``.onnx`` file.
+        height, width: static network input size (multiples of 14); required unless dynamic.
+        dynamic: symbolic batch, height and width (any multiple of 14 at run time).
+        batch: batch size of a static export.
+        opset: ONNX opset.
+        exporter: ``torchscript`` (the tracing exporter: fast, robust for this graph) or
+            ``dynamo`` (torch.export based; needs onnxscript).
+        extra_metadata: more fields for the sidecar.
+
+    Returns:
+        The path written.
+    """
+    if exporter not in EXPORTERS:
+        raise ValueError(f'unknown exporter {exporter!r}; choose from {", ".join(EXPORTERS)}')
+    if dynamic:
+        height, width = height or _TRACE_HW[0], width or _TRACE_HW[1]
+        batch = 1
+    elif height is None or width is None:
+        raise ValueError('a static export needs height and width (network input, multiples '
+                         'of 14); pass both, or dynamic=True')
+    check_hw(height, width)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.to('cpu', torch.float32)
+    was_training = model.training
+    model.eval()
+    x = torch.zeros(batch, 3, height, width)  # (B, 3, H, W): values do not matter for a trace
+    start = time.perf_counter()
+    # Write next to the target, then move, so a concurrent reader never sees half a file.
+    tmp_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix='.export-'))
+    tmp = tmp_dir / path.name
+    try:
+        with warnings.catch_warnings():
+            # The tracer warns about every shape-to-int conversion; the graph is checked below.
+            warnings.simplefilter('ignore', torch.jit.TracerWarning)
+            warnings.filterwarnings('ignore', category=DeprecationWarning)
+            warnings.filterwarnings('ignore', category=FutureWarning)
+            if exporter == 'torchscript':
+                _export_torchscript(model, x, tmp, dynamic=dynamic, opset=opset)
+            else:
+                _export_dynamo(model, x, tmp, dynamic=dynamic, opset=opset)
+        tmp.replace(path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        model.train(was_training)
+    meta = model_metadata(model)
+    meta.update({
+        'input_names': [INPUT_NAME],
+        'output_names': [OUTPUT_NAME],
+        'input_shape': ['batch', 3, 'height', 'width'] if dynamic else [batch, 3, height, width],
+        'dynamic': dynamic,
+        'opset': opset,
+        'exporter': exporter,
+        'torch_version': torch.__version__,
+        **(extra_metadata or {}),
+    })
+    write_sidecar(path, meta)
+    log.info('exported %s (%s, %.1f s)', path, 'dynamic H/W' if dynamic else
+             f'static {batch}x3x{height}x{width}', time.perf_counter() - start)
+    return path
+
+
+def _export_torchscript(model: nn.Module, x: torch.Tensor, path: Path, *, dynamic: bool,
+                        opset: int) -> None:
+    axes = {INPUT_NAME: {0: 'batch', 2: 'height', 3: 'width'},
+            OUTPUT_NAME: {0: 'batch', 1: 'height', 2: 'width'}} if dynamic else None
+    torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=[INPUT_NAME],
+                      output_names=[OUTPUT_NAME], dynamic_axes=axes, opset_version=opset,
+                      do_constant_folding=True)
+
+
+def _export_dynamo(model: nn.Module, x: torch.Tensor, path: Path, *, dynamic: bool,
+                   opset: int) -> None:
+    shapes = None
+    if dynamic:
+        dim = torch.export.Dim
+        # H and W are 14 x (patch rows / cols); the range only bounds the symbolic sizes.
+        rows, cols = dim('rows', min=2, max=512), dim('cols', min=2, max=512)
+        shapes = ({0: dim('batch', min=1, max=64), 2: PATCH * rows, 3: PATCH * cols},)
+    program = torch.onnx.export(model, (x,), dynamo=True, input_names=[INPUT_NAME],
+                                output_names=[OUTPUT_NAME], dynamic_shapes=shapes,
+                                opset_version=opset, optimize=True, verbose=False)
+    program.save(str(path))
+
+
+def export_openvino(model: nn.Module, path: Path | str, *, height: int | None = None,
+                    width: int | None = None, dynamic: bool = False,
+                    opset: int = DEFAULT_OPSET) -> Path:
+    """Export ``model`` to OpenVINO IR (``path`` = ``.xml``, weights in ``.bin``) in fp32.
+
+    Goes through ONNX (static exports get the position embedding constant-folded, which also
+    sidesteps OpenVINO's bicubic resize, which differs from torch's). The IR keeps fp32 weights:
+    the run-time precision is chosen when compiling (``INFERENCE_PRECISION_HINT``).
+    """
+    from depth_anything_ros.backends import import_runtime
+    ov = import_runtime('openvino')
+    path = Path(path)
+    if path.suffix.lower() != '.xml':
+        raise ValueError(f'an OpenVINO IR path must end in .xml, got {path.name}')
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = export_onnx(model, Path(tmp) / 'model.onnx', height=height, width=width,
+                                dynamic=dynamic, opset=opset)
+        meta = read_sidecar(onnx_path)
+        ov_model = ov.Core().read_model(str(onnx_path))
+        # compress_to_fp16 defaults to True, which would change fp32 results.
+        ov.save_model(ov_model, str(path), compress_to_fp16=False)
+    meta['format_detail'] = 'openvino_ir'
+    meta['openvino_version'] = ov.__version__
+    write_sidecar(path, meta)
+    return path
+
+
+def cached_onnx(model: nn.Module, cache_dir: Path, *, shape: tuple[int, int, int] | None = None,
+                opset: int = DEFAULT_OPSET, fingerprint: str | None = None) -> Path:
+    """Return an ONNX export of ``model`` from the cache, exporting it on first use.
+
+    Args:
+        shape: ``(batch, height, width)`` for a static export, ``None`` for dynamic H/W.
+        fingerprint: precomputed :func:`weights_fingerprint` (hashing vits takes ~0.3 s).
+    """
+    fingerprint = fingerprint or weights_fingerprint(model)
+    key = cache_key(fingerprint, kind='onnx', shape=shape, opset=opset, exporter='torchscript')
+    tag = 'dynamic' if shape is None else 'x'.join(map(str, shape))
+    # One folder per set of weights, so a stale model's artifacts are easy to delete.
+    path = Path(cache_dir) / fingerprint[:16] / f'{tag}-{key[:12]}.onnx'
+    if path.is_file() and sidecar_path(path).is_file():
+        log.debug('ONNX cache hit: %s', path)
+        return path
+    if shape is None:
+        return export_onnx(model, path, dynamic=True, opset=opset,
+                           extra_metadata={'weights_sha256': fingerprint})
+    batch, height, width = shape
+    return export_onnx(model, path, height=height, width=width, batch=batch, opset=opset,
+                       extra_metadata={'weights_sha256': fingerprint})
+
+
+def onnx_input_hw(path: Path | str) -> tuple[int, int] | None:
+    """Return the static (H, W) of an exported file from its sidecar; ``None`` if dynamic."""
+    meta = read_sidecar(Path(path), required=False)
+    shape = meta.get('input_shape')
+    if not shape or meta.get('dynamic') or not all(isinstance(s, int) for s in shape):
+        return None
+    return int(shape[2]), int(shape[3])
+
+
+@torch.inference_mode()
+def verify_onnx(model: nn.Module, path: Path | str,
+                sizes: list[tuple[int, int]], batch: int = 1) -> dict[tuple[int, int], float]:
+    """Run ``path`` in onnxruntime (CPU) at each (H, W) and return max |onnx - torch| per size.
+
+    Inputs are a fixed smooth pattern (no RNG), so the check is reproducible.
+    """
+    from depth_anything_ros.backends import import_runtime
+    ort = import_runtime('onnxruntime')
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, torch.get_num_threads())
+    session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
+    model = model.to('cpu', torch.float32).eval()
+    errors = {}
+    for height, width in sizes:
+        check_hw(height, width)
+        x = probe_input(height, width, batch)  # (B, 3, H, W)
+        ref = model(x)  # (B, H, W)
+        out = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+        if tuple(out.shape) != tuple(ref.shape):
+            raise AssertionError(f'{path} returned {tuple(out.shape)} for a {height}x{width} '
+                                 f'input, torch {tuple(ref.shape)}: the export baked in a size')
+        errors[(height, width)] = float((torch.from_numpy(out) - ref).abs().max())
+    return errors
+
+
+def probe_input(height: int, width: int, batch: int = 1) -> torch.Tensor:
+    """Return a deterministic normalised-image-like tensor [B,3,H,W] (smooth waves, |x| < 2.2)."""
+    ys = torch.linspace(0, 1, height)[:, None]
+    xs = torch.linspace(0, 1, width)[None, :]
+    chans = [torch.sin(6.0 * xs + 4.0 * ys + c) + 0.5 * torch.cos(17.0 * ys * (c + 1) - 9.0 * xs)
+             for c in range(3)]
+    x = torch.stack(chans)[None].repeat(batch, 1, 1, 1)  # (B, 3, H, W)
+    return (x * 1.4).contiguous()

@@ -1,0 +1,158 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""onnxruntime runner: CPU execution provider, plus CUDA / TensorRT EPs where installed.
+
+One dynamic-H/W ONNX file serves every input size. On CPU only fp32 exists (the x86 CPU EP has
+no bf16 switch; use OpenVINO for that); fp16 runs through the TensorRT EP.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+import threading
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from depth_anything_ros.backends import BackendUnavailableError, import_runtime
+from depth_anything_ros.backends.common import (
+    INPUT_NAME,
+    model_metadata,
+    OUTPUT_NAME,
+    read_sidecar,
+    Runner,
+)
+from depth_anything_ros.backends.onnx_export import cached_onnx, DEFAULT_OPSET, onnx_input_hw
+
+log = logging.getLogger(__name__)
+
+
+def choose_providers(device: torch.device, precision: str, available: list[str]) -> list[str]:
+    """Return the execution providers, best first, for a device and precision.
+
+    Raises:
+        BackendUnavailableError: CUDA requested but this onnxruntime build has no CUDA EP.
+        ValueError: a precision no available provider can run.
+    """
+    if precision == 'bf16':
+        raise ValueError('onnxruntime has no bf16 mode; use backend "openvino" with bf16 on '
+                         'Intel CPUs, or precision "fp32"')
+    if device.type != 'cuda':
+        if precision != 'fp32':
+            raise ValueError(f'onnxruntime on CPU runs fp32 only, not {precision}; use '
+                             'precision "fp32", or backend "openvino" for a faster CPU path')
+        return ['CPUExecutionProvider']
+    if 'CUDAExecutionProvider' not in available:
+        raise BackendUnavailableError(
+            'this onnxruntime has no CUDAExecutionProvider (providers: '
+            f'{", ".join(available)}); pip install onnxruntime-gpu')
+    if precision == 'fp16':
+        if 'TensorrtExecutionProvider' not in available:
+            raise ValueError('fp16 in onnxruntime needs the TensorrtExecutionProvider (an '
+                             'onnxruntime-gpu build with TensorRT); use backend "tensorrt" or '
+                             'precision "fp32"')
+        return ['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']
+    return ['CUDAExecutionProvider', 'CPUExecutionProvider']
+
+
+class OnnxRuntimeRunner(Runner):
+    """Run an ONNX export of DA-V2 in an onnxruntime ``InferenceSession``."""
+
+    def __init__(self, source: nn.Module | Path, *, device: torch.device, precision: str,
+                 cache_dir: Path, providers: list[str] | None = None,
+                 num_threads: int | None = None, opset: int = DEFAULT_OPSET) -> None:
+        """Create the session.
+
+        Args:
+            source: torch module (exported once to a dynamic ONNX in ``cache_dir``) or ``.onnx``.
+            device: ``cpu`` or ``cuda[:N]``.
+            precision: ``fp32``; ``fp16`` with the TensorRT EP.
+            providers: explicit execution providers (overrides the choice by device).
+            num_threads: CPU intra-op threads; default ``torch.get_num_threads()``.
+        """
+        ort = import_runtime('onnxruntime')
+        if isinstance(source, nn.Module):
+            metadata = model_metadata(source)
+            path = cached_onnx(source, Path(cache_dir), shape=None, opset=opset)
+        else:
+            path = Path(source)
+            metadata = read_sidecar(path)
+        super().__init__(backend='onnxruntime', precision=precision, metadata=metadata)
+        self.device = device
+        self.path = path
+        self._static_hw = onnx_input_hw(path)
+        available = ort.get_available_providers()
+        names = providers or choose_providers(device, precision, available)
+        provider_list: list[Any] = []
+        for name in names:
+            if name not in available:
+                raise BackendUnavailableError(
+                    f'onnxruntime provider {name} is not available here (have '
+                    f'{", ".join(available)})')
+            if name == 'TensorrtExecutionProvider':
+                provider_list.append((name, {
+                    'trt_fp16_enable': precision == 'fp16',
+                    'trt_engine_cache_enable': True,
+                    'trt_engine_cache_path': str(Path(cache_dir) / 'ort_tensorrt'),
+                }))
+            elif name == 'CUDAExecutionProvider':
+                provider_list.append((name, {'device_id': device.index or 0}))
+            else:
+                provider_list.append(name)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(num_threads or torch.get_num_threads())
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), opts, providers=provider_list)
+        self.providers = self.session.get_providers()
+        self._lock = threading.Lock()
+        log.info('onnxruntime session for %s with %s', path.name, ', '.join(self.providers))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device."""
+        self.check_input(x)
+        if self._static_hw is not None and tuple(x.shape[2:]) != self._static_hw:
+            raise ValueError(f'{self.path.name} was exported for {self._static_hw[0]}x'
+                             f'{self._static_hw[1]} inputs, got {x.shape[2]}x{x.shape[3]}; '
+                             'export with --dynamic or for this size')
+        with self._lock:
+            if x.device.type == 'cuda' and 'CUDAExecutionProvider' in self.providers:
+                return self._run_cuda(x)
+            array = np.ascontiguousarray(x.detach().to('cpu', torch.float32).numpy())
+            out = self.session.run([OUTPUT_NAME], {INPUT_NAME: array})[0]
+        return torch.from_numpy(out).to(x.device)  # (B, H, W)
+
+    def _run_cuda(self, x: torch.Tensor) -> torch.Tensor:
+        """Zero-copy run on CUDA tensors through IO binding."""
+        x = x.detach().to(torch.float32).contiguous()
+        y = torch.empty((x.shape[0], x.shape[2], x.shape[3]), device=x.device)  # (B, H, W)
+        binding = self.session.io_binding()
+        index = x.device.index or 0
+        binding.bind_input(INPUT_NAME, 'cuda', index, np.float32, tuple(x.shape), x.data_ptr())
+        binding.bind_output(OUTPUT_NAME, 'cuda', index, np.float32, tuple(y.shape), y.data_ptr())
+        torch.cuda.current_stream(x.device).synchronize()  # x must be ready before ORT reads it
+        self.session.run_with_iobinding(binding)
+        return y
+
+
+def create(model: nn.Module | Path, *, device: torch.device, precision: str, cache_dir: Path,
+           **options: Any) -> OnnxRuntimeRunner:
+    """Build an :class:`OnnxRuntimeRunner` (``make_runner`` entry point)."""
+    return OnnxRuntimeRunner(model, device=device, precision=precision, cache_dir=cache_dir,
+                             **options)
