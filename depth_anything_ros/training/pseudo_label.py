@@ -1,0 +1,242 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``depth-anything-ros pseudo-label``: label a robot's own unlabeled images with a teacher.
+
+The Depth Anything V2 recipe: a large teacher (ViT-L) pseudo-labels many real, unlabeled
+images; a small student (ViT-S or smaller) trained on those labels (``depth-anything-ros
+distill``) learns better than from sparse real labels. Sources are a folder of images, a video
+file or a rosbag2 (see :mod:`.sources`); labels go to a label directory (see :mod:`.labels`).
+
+Runs are resumable (frames already in the index are skipped) and shardable: ``--shard i/n``
+takes a fixed, hash-based part of the frames, so ``n`` machines (or processes) can label one
+set into one shared directory, or into separate directories that ``distill`` reads together.
+
+A teacher is any function ``images -> disparities``: BGR uint8 (H, W, 3) frames in, float32
+(H, W) disparity at the same resolution out. A metric teacher's depth (metres) is turned into
+disparity 1/depth (1/m); relative students are trained with affine-invariant losses, so the
+unit does not matter.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+import logging
+import os
+from pathlib import Path
+import time
+from typing import Any
+
+import numpy as np
+
+from depth_anything_ros.training.labels import LABEL_FORMATS, LabelWriter
+from depth_anything_ros.training.sources import (FrameRef, open_source, parse_shard,
+                                                  select_frames, SelectionStats, source_kind)
+
+LOG = logging.getLogger(__name__)
+
+#: BGR uint8 (H, W, 3) images -> float32 (H, W) disparity each, same resolution.
+Teacher = Callable[[Sequence[np.ndarray]], list[np.ndarray]]
+
+
+def depth_to_disparity(depth: np.ndarray) -> np.ndarray:
+    """Metric depth (H, W) in metres -> disparity 1/depth in 1/m; non-positive depth -> 0."""
+    depth = np.asarray(depth, np.float32)
+    out = np.zeros_like(depth)
+    good = np.isfinite(depth) & (depth > 0)
+    out[good] = 1.0 / depth[good]
+    return out
+
+
+def flip_tta(teacher: Teacher) -> Teacher:
+    """Average the teacher's disparity on each image and on its mirror image (flipped back)."""
+    def teach(images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        plain = teacher(images)
+        mirrored = teacher([np.ascontiguousarray(im[:, ::-1]) for im in images])
+        return [0.5 * (a + b[:, ::-1]) for a, b in zip(plain, mirrored)]
+    return teach
+
+
+def estimator_teacher(estimator: Any, *, tta_flip: bool = False) -> Teacher:
+    """Wrap a :class:`~depth_anything_ros.estimator.DepthEstimator` as a disparity teacher."""
+    metric = bool(estimator.is_metric)
+
+    def teach(images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        out = estimator.infer_batch(list(images), 'bgr8')  # (H, W) float32 each
+        return [depth_to_disparity(d) if metric else np.asarray(d, np.float32) for d in out]
+
+    return flip_tta(teach) if tta_flip else teach
+
+
+@dataclass
+class LabelRunResult:
+    """Outcome of :func:`label_frames`: how many written, what selection skipped, speed."""
+
+    written: int
+    stats: SelectionStats
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return self.written / self.seconds if self.seconds > 0 else 0.0
+
+
+def _batches(items: Iterable[tuple[FrameRef, np.ndarray]], size: int
+             ) -> Iterable[list[tuple[FrameRef, np.ndarray]]]:
+    batch: list[tuple[FrameRef, np.ndarray]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def label_frames(source: str | os.PathLike, teacher: Teacher, out: str | os.PathLike, *,
+                 meta: dict[str, Any] | None = None, topic: str | None = None,
+                 every: int = 1, dedup: float = 0.0, shard: tuple[int, int] = (0, 1),
+                 batch_size: int = 4, label_format: str = 'png16', image_mode: str = 'auto',
+                 progress: bool = True) -> LabelRunResult:
+    """Pseudo-label the frames of ``source`` this run is responsible for, into ``out``.
+
+    Args:
+        source: folder of images, video file or rosbag2 (directory, .mcap or .db3).
+        teacher: ``images -> disparities`` (see :data:`Teacher`).
+        out: label directory (created; reopened to resume).
+        meta: teacher description stored in meta.json (``teacher``, ``teacher_head``, ...).
+        topic: image topic for rosbag2 sources.
+        every: label every N-th frame.
+        dedup: near-duplicate threshold (mean thumbnail difference, grey levels / 255).
+        shard: ``(i, n)`` part of the frames to label.
+        batch_size: frames per teacher call.
+        label_format: ``png16`` or ``npy16``.
+        image_mode: ``auto``, ``copy`` or ``reference`` (see :class:`LabelWriter`).
+        progress: show a tqdm bar (images/s).
+    """
+    if batch_size < 1:
+        raise ValueError(f'--batch must be >= 1; got {batch_size}')
+    kind = source_kind(source)
+    run_meta = {**(meta or {}), 'source': str(source), 'source_kind': kind, 'topic': topic,
+                'every': every, 'dedup': dedup}
+    stats = SelectionStats()
+    written = 0
+    t0 = time.perf_counter()
+    with LabelWriter(out, run_meta, shard=shard, label_format=label_format,
+                     image_mode=image_mode, source_kind=kind) as writer:
+        done = frozenset(writer.done_keys())
+        frames = select_frames(open_source(source, topic), every=every, dedup=dedup,
+                               shard=shard, done=done, stats=stats)
+        bar = _progress(progress, shard)
+        try:
+            for batch in _batches(frames, batch_size):
+                images = [img for _, img in batch]
+                labels = teacher(images)
+                if len(labels) != len(images):
+                    raise ValueError(f'the teacher returned {len(labels)} maps for '
+                                     f'{len(images)} images')
+                for (frame, image), disp in zip(batch, labels):
+                    writer.write(frame.key, image, disp, index=frame.index,
+                                 stamp_ns=frame.stamp_ns, image_path=frame.path)
+                written += len(batch)
+                if bar is not None:
+                    bar.update(len(batch))
+                    bar.set_postfix(seen=stats.seen, skipped=stats.seen - stats.selected)
+        finally:
+            if bar is not None:
+                bar.close()
+    seconds = time.perf_counter() - t0
+    LOG.info('labelled %d frames into %s in %.1f s (%.2f images/s); seen %d, skipped: '
+             '%d sub-sampled, %d near-duplicates, %d other shards, %d already done', written,
+             out, seconds, written / seconds if seconds else 0.0, stats.seen, stats.subsampled,
+             stats.duplicates, stats.other_shard, stats.done)
+    return LabelRunResult(written, stats, seconds)
+
+
+def _progress(enabled: bool, shard: tuple[int, int]) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    desc = 'pseudo-label' if shard[1] == 1 else f'pseudo-label {shard[0]}/{shard[1]}'
+    return tqdm(desc=desc, unit='img', dynamic_ncols=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the flags of ``depth-anything-ros pseudo-label`` to ``parser``."""
+    parser.add_argument('--teacher', required=True,
+                        help='official name (e.g. vitl, metric_indoor_vitl) or checkpoint path')
+    parser.add_argument('--images', required=True,
+                        help='folder of images, video file, or rosbag2 (dir, .mcap, .db3)')
+    parser.add_argument('--out', required=True, help='label directory (resumed if it exists)')
+    parser.add_argument('--topic', default=None,
+                        help='rosbag2 image topic (Image or CompressedImage)')
+    parser.add_argument('--every', type=int, default=1, help='label every N-th frame')
+    parser.add_argument('--dedup', type=float, default=0.0,
+                        help='skip near-duplicates: mean 32x32 grey thumbnail difference below '
+                             'this (0..1, e.g. 0.02); 0 disables')
+    parser.add_argument('--shard', default='0/1', help='i/n: label only shard i of n (0-based)')
+    parser.add_argument('--batch', type=int, default=4, help='frames per teacher forward')
+    parser.add_argument('--tta-flip', action='store_true',
+                        help='average the teacher on each frame and its mirror image')
+    parser.add_argument('--input-size', type=int, default=518,
+                        help='teacher network short side, pixels (multiple of 14)')
+    parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
+    parser.add_argument('--precision', default='fp32', choices=('fp32', 'fp16', 'bf16'),
+                        help='teacher precision')
+    parser.add_argument('--label-format', default='png16', choices=LABEL_FORMATS,
+                        help='png16: 16-bit PNG + per-image scale; npy16: float16 .npy')
+    parser.add_argument('--image-mode', default='auto', choices=('auto', 'copy', 'reference'),
+                        help='copy frames into the label dir, or reference image files '
+                             '(auto: reference for folders, copy for video / rosbag2)')
+    parser.add_argument('--weights-dir', default=None, help='where named checkpoints live')
+    parser.add_argument('--allow-untrained', action='store_true',
+                        help='accept --teacher untrained[:ENC] (deterministic test weights)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``depth-anything-ros pseudo-label``."""
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.model import load_model
+
+    shard = parse_shard(args.shard)
+    model = load_model(args.teacher, weights_dir=args.weights_dir,
+                       allow_untrained=args.allow_untrained)
+    estimator = DepthEstimator(model, device=args.device, precision=args.precision,
+                               input_size=args.input_size)
+    cfg = model.config
+    LOG.info('teacher %s: %s, %s head, input size %d, %s, flip TTA %s', args.teacher,
+             cfg.encoder, cfg.head, args.input_size, estimator.device,
+             'on' if args.tta_flip else 'off')
+    meta = {'teacher': str(args.teacher), 'teacher_encoder': cfg.encoder,
+            'teacher_head': cfg.head, 'teacher_max_depth': cfg.max_depth,
+            'input_size': args.input_size, 'tta_flip': bool(args.tta_flip),
+            'disparity': ('1 / depth (1/m) from a metric teacher' if cfg.is_metric else
+                          'affine-invariant disparity from a relative teacher')}
+    teacher = estimator_teacher(estimator, tta_flip=args.tta_flip)
+    result = label_frames(Path(args.images), teacher, Path(args.out), meta=meta,
+                          topic=args.topic, every=args.every, dedup=args.dedup, shard=shard,
+                          batch_size=args.batch, label_format=args.label_format,
+                          image_mode=args.image_mode, progress=not args.no_progress)
+    print(f'{result.written} new labels in {args.out} ({result.images_per_second:.2f} images/s;'
+          f' {result.stats.done} already done, {result.stats.duplicates} near-duplicates '
+          f'skipped)')
+    return 0
