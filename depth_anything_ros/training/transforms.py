@@ -61,10 +61,10 @@ def lower_bound_size(height: int, width: int, target: int, multiple: int = PATCH
 def _model_size_rule(height: int, width: int, target: int) -> tuple[int, int]:
     """Prefer the model package's size rule (one definition for inference and training)."""
     try:
-        from depth_anything_ros.model.transforms import lower_bound_size as model_rule
+        from depth_anything_ros.model.transforms import target_size
     except ImportError:
         return lower_bound_size(height, width, target)
-    return tuple(model_rule(height, width, target))  # type: ignore[return-value]
+    return target_size(height, width, target)
 
 
 def normalize(rgb_float: np.ndarray) -> torch.Tensor:
