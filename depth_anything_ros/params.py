@@ -69,7 +69,7 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('scene', 'indoor', 'metric training domain: indoor (max 20 m) or outdoor (80 m)',
               ('indoor', 'outdoor'), read_only=True),
     ParamSpec('checkpoint', '', 'checkpoint file or name; empty: derived from mode, scene and '
-              'encoder (e.g. metric_indoor_vits, relative_vits)', read_only=True),
+              'encoder (e.g. metric_indoor_vits, or vits for relative)', read_only=True),
     ParamSpec('weights_dir', '', 'directory searched for checkpoint names; empty: the model '
               "layer's default", read_only=True),
     ParamSpec('allow_untrained_weights', False, "accept checkpoint 'untrained' (deterministic "
@@ -192,7 +192,7 @@ class DepthConfig:
             return self.checkpoint
         if self.mode == 'metric':
             return f'metric_{self.scene}_{self.encoder}'
-        return f'relative_{self.encoder}'
+        return self.encoder   # the official relative checkpoints are named by encoder alone
 
     @property
     def resolved_model_max_depth(self) -> float:

@@ -47,8 +47,8 @@ def test_schema_is_consistent_with_the_config_type() -> None:
 @pytest.mark.parametrize(('values', 'checkpoint', 'max_depth', 'metric'), [
     ({}, 'metric_indoor_vits', 20.0, True),
     ({'scene': 'outdoor', 'encoder': 'vitl'}, 'metric_outdoor_vitl', 80.0, True),
-    ({'mode': 'relative', 'encoder': 'vitb'}, 'relative_vitb', 20.0, False),
-    ({'mode': 'relative', 'disparity_scale': 0.5}, 'relative_vits', 20.0, True),
+    ({'mode': 'relative', 'encoder': 'vitb'}, 'vitb', 20.0, False),
+    ({'mode': 'relative', 'disparity_scale': 0.5}, 'vits', 20.0, True),
     ({'checkpoint': '/w/my.pth', 'max_depth': 12}, '/w/my.pth', 12.0, True),
 ])
 def test_derived_values(values: dict, checkpoint: str, max_depth: float, metric: bool) -> None:

@@ -1,0 +1,378 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""depth_node: camera images in; depth, camera_info, colourised depth and point clouds out.
+
+Wiring only: decoding, geometry and the maths live in conversions, geometry, pipeline and
+colorize. The image callback never runs the network: it drops the frame into a one-frame slot
+(replacing, and counting as dropped, any frame still pending) and one worker thread runs
+inference on the newest frame and publishes. Outputs nobody subscribes to are not computed.
+
+Run: ``ros2 run depth_anything_ros depth_node --ros-args -r image:=/camera/image_raw ...``,
+``python -m depth_anything_ros.node --ros-args ...`` or ``depth-anything-ros run --ros-args ...``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+import math
+import sys
+import threading
+import time
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import rclpy
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                ParameterType, SetParametersResult)
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+from rclpy.node import Node
+from rclpy.qos import (QoSProfile, qos_profile_sensor_data, QoSReliabilityPolicy)
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+from depth_anything_ros.colorize import colorize
+from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, camera_model,
+                                            CameraModel, cloud_message, compressed_to_array,
+                                            image_to_array, ImageFormatError, INPUT_ENCODINGS,
+                                            output_camera_info, to_rgb)
+from depth_anything_ros.diagnostics import NodeStats
+from depth_anything_ros.geometry import pack_cloud, PixelMap, RayGrid
+from depth_anything_ros.params import DepthConfig, describe, SCHEMA, validate
+from depth_anything_ros.pipeline import encode_depth, split_prediction, stride_image
+from depth_anything_ros.sync import LatestSlot, StampMatcher
+
+RCLError = _rclpy.RCLError   # not exported by rclpy.exceptions
+
+NODE_NAME = 'depth_node'
+_THROTTLE_S = 5.0
+_TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+          float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
+# Sensor-data QoS (best effort) with depth 1: a late frame is worth nothing (REP 2003).
+_CAMERA_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT,
+                         durability=qos_profile_sensor_data.durability,
+                         history=qos_profile_sensor_data.history)
+# Outputs: reliable (REP 2003 default for publishers) and shallow, clouds are large.
+_OUTPUT_QOS = QoSProfile(depth=2, reliability=QoSReliabilityPolicy.RELIABLE)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    msg: Image | CompressedImage
+    received: float   # time.monotonic() at arrival
+
+
+def _descriptor(spec: Any) -> ParameterDescriptor:
+    d = ParameterDescriptor(name=spec.name, type=_TYPES[spec.type], read_only=spec.read_only,
+                            description=spec.description)
+    if spec.choices:
+        d.additional_constraints = 'one of: ' + ', '.join(spec.choices)
+    if spec.range is not None and spec.type is float:
+        d.floating_point_range = [FloatingPointRange(from_value=float(spec.range[0]),
+                                                     to_value=float(spec.range[1]), step=0.0)]
+    elif spec.range is not None and spec.type is int:
+        d.integer_range = [IntegerRange(from_value=int(spec.range[0]),
+                                        to_value=int(spec.range[1]), step=max(spec.step, 0))]
+    return d
+
+
+def build_estimator(cfg: DepthConfig) -> Any:
+    """Load the checkpoint named by ``cfg`` and wrap it in a DepthEstimator.
+
+    Raises:
+        FileNotFoundError: the checkpoint is missing (the message says where to get it).
+        ValueError: the checkpoint does not match ``encoder``/``mode``, or bad device/precision.
+
+    """
+    from depth_anything_ros.estimator import DepthEstimator
+    try:
+        from depth_anything_ros.model import load_model
+    except ImportError:
+        from depth_anything_ros.model.checkpoint import load_model
+    name = cfg.resolved_checkpoint
+    exported = name.endswith(('.onnx', '.xml', '.engine', '.plan'))
+    if exported:
+        model: Any = name   # an exported engine for a non-torch backend
+    else:
+        untrained = name == 'untrained' or name.startswith('untrained:')
+        if untrained and ':' not in name:
+            name = f'untrained:{cfg.encoder}'
+        model = load_model(
+            name, head=cfg.mode,
+            max_depth=cfg.resolved_model_max_depth if cfg.mode == 'metric' else None,
+            weights_dir=cfg.weights_dir or None, allow_untrained=cfg.allow_untrained_weights)
+        encoder = getattr(getattr(model, 'config', None), 'encoder', cfg.encoder)
+        if encoder != cfg.encoder:
+            raise ValueError(f'checkpoint {name!r} holds a {encoder} model but encoder is '
+                             f'{cfg.encoder!r}; set encoder:={encoder} or pick another checkpoint')
+    est = DepthEstimator(model, device=cfg.device, precision=cfg.precision,
+                         input_size=cfg.input_size, backend=cfg.backend)
+    if est.is_metric != (cfg.mode == 'metric'):
+        kind = 'metric' if est.is_metric else 'relative'
+        raise ValueError(f'checkpoint {name!r} is a {kind} model but mode is {cfg.mode!r}; set '
+                         f'mode:={kind} or pick a {cfg.mode} checkpoint')
+    return est
+
+
+class DepthNode(Node):
+    """Depth Anything V2 on a camera stream (see docs/node.md for topics and parameters)."""
+
+    def __init__(self, *, estimator: Any = None, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        for spec in SCHEMA:
+            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        self._cfg = validate({s.name: self.get_parameter(s.name).value for s in SCHEMA})
+        cfg = self._cfg
+        self.get_logger().info('configuration:\n' + describe(cfg))
+        self._estimator = estimator if estimator is not None else build_estimator(cfg)
+        self._model_label = f'{cfg.resolved_checkpoint} ({cfg.mode}, {cfg.encoder})'
+        if cfg.resolved_checkpoint.startswith('untrained'):
+            self.get_logger().warning('UNTRAINED WEIGHTS: depth output is meaningless (test mode)')
+        self.get_logger().info(f'model {self._model_label} on {self._estimator.device}, '
+                               f'backend {cfg.backend}, precision {cfg.precision}')
+        self._stats = NodeStats()
+        self._slot: LatestSlot[_Frame] = LatestSlot()
+        self._infos: StampMatcher[CameraInfo] = StampMatcher()
+        self._rays = RayGrid()
+        self._param_info: CameraInfo | None = None
+        self._update_param_info(cfg)
+
+        overrides = QoSOverridingOptions.with_default_policies()
+
+        def pub(msg_type: type, topic: str) -> Any:
+            return self.create_publisher(msg_type, topic, _OUTPUT_QOS,
+                                         qos_overriding_options=overrides)
+
+        # Depth names only carry metric depth; relative mode publishes disparity.
+        self._metric_pubs = cfg.metric_output
+        self._pub_depth = pub(Image, 'depth/image') if self._metric_pubs else None
+        self._pub_points = pub(PointCloud2, 'points') if self._metric_pubs else None
+        self._pub_disparity = pub(Image, 'disparity/image') if cfg.mode == 'relative' else None
+        self._pub_info = pub(CameraInfo, 'depth/camera_info')
+        self._pub_colored = pub(Image, 'depth/colored')
+        # /diagnostics is absolute by convention: the aggregator listens there.
+        self._pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        if cfg.image_transport == 'compressed':
+            self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
+                                     _CAMERA_QOS, qos_overriding_options=overrides)
+        else:
+            self.create_subscription(Image, 'image', self._on_image, _CAMERA_QOS,
+                                     qos_overriding_options=overrides)
+        self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
+                                 qos_profile_sensor_data, qos_overriding_options=overrides)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
+        self._worker = threading.Thread(target=self._work, name='depth_worker', daemon=True)
+        self._worker.start()
+
+    # ------------------------------------------------------------------ callbacks (executor)
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        now = time.monotonic()
+        if not self._any_output_wanted():
+            self._stats.frame_in(now, dropped=False)
+            self._stats.frame_idle()
+            return
+        self._stats.frame_in(now, dropped=self._slot.put(_Frame(msg, now)))
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._infos.add(_stamp_ns(msg.header), msg)
+
+    def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
+        names = {s.name for s in SCHEMA}
+        changes = {p.name: p.value for p in params if p.name in names}
+        if not changes:
+            return SetParametersResult(successful=True)
+        try:
+            new = validate({**asdict(self._cfg), **changes})
+        except ValueError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        if new.metric_output and not self._metric_pubs:
+            return SetParametersResult(
+                successful=False,
+                reason='this node started without metric output, so it has no depth/image or '
+                       'points publisher; restart it with disparity_scale > 0')
+        self._cfg = new   # one assignment: the worker reads a consistent snapshot per frame
+        self._update_param_info(new)
+        self.get_logger().info('parameters changed: ' + ', '.join(
+            f'{k}={v!r}' for k, v in changes.items()))
+        return SetParametersResult(successful=True)
+
+    def _publish_diagnostics(self) -> None:
+        report = self._stats.report(model=self._model_label, device=str(self._estimator.device),
+                                    input_size=self._cfg.input_size)
+        status = DiagnosticStatus(level=bytes([report.level]), name=f'{self.get_name()}: depth',
+                                  message=report.message, hardware_id=str(self._estimator.device),
+                                  values=[KeyValue(key=k, value=v) for k, v in report.values])
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._publish(self._pub_diag, msg)
+
+    # ------------------------------------------------------------------ worker thread
+    def _work(self) -> None:
+        while not self._slot.closed:
+            frame = self._slot.take(timeout=0.5)
+            if frame is None:
+                continue
+            try:
+                self._process(frame)
+            except (ImageFormatError, ValueError) as exc:
+                self._stats.frame_bad(str(exc))
+                self.get_logger().error(f'frame skipped: {exc}',
+                                        throttle_duration_sec=_THROTTLE_S)
+            except RuntimeError as exc:   # e.g. out of device memory: keep serving frames
+                self._stats.frame_bad(f'inference failed: {exc}')
+                self.get_logger().error(f'inference failed, frame skipped: {exc}',
+                                        throttle_duration_sec=_THROTTLE_S)
+
+    def _process(self, frame: _Frame) -> None:
+        cfg = self._cfg
+        if isinstance(frame.msg, CompressedImage):
+            pixels, encoding = compressed_to_array(frame.msg)
+        else:
+            pixels, encoding = image_to_array(frame.msg, INPUT_ENCODINGS), frame.msg.encoding
+        want = self._wanted(cfg)
+        if not any(want.values()):
+            self._stats.frame_idle()
+            return
+        if self._estimator.input_size != cfg.input_size:
+            self._estimator.input_size = cfg.input_size
+        t0 = time.perf_counter()
+        raw = self._estimator.infer(pixels, encoding)                       # (H, W) float32
+        infer_ms = 1e3 * (time.perf_counter() - t0)
+        pred = split_prediction(raw, metric_model=self._estimator.is_metric,
+                                min_depth=cfg.min_depth, max_depth=cfg.resolved_max_depth,
+                                disparity_scale=cfg.disparity_scale,
+                                disparity_shift=cfg.disparity_shift)
+        header = frame.msg.header
+        h, w = raw.shape
+        model = self._camera_model(header, w, h, cfg, frame.received)
+        if want['image'] or want['info']:
+            self._publish_depth(pred, model, header, cfg)
+        if want['colored']:
+            values = pred.depth if pred.depth is not None else pred.disparity
+            bgr, _ = colorize(stride_image(values, cfg.output_stride), cfg.colormap,
+                              cfg.color_range, near_is_high=pred.depth is None)
+            self._publish(self._pub_colored, array_to_image(bgr, 'bgr8', header))
+        if want['points'] and pred.depth is not None:
+            if model is None:
+                self.get_logger().warning(
+                    'no intrinsics: nothing received on camera_info and fx/fy/cx/cy unset; '
+                    'points are not published', throttle_duration_sec=_THROTTLE_S)
+            else:
+                rgb = to_rgb(pixels, encoding) if cfg.cloud_rgb else None
+                points = pack_cloud(pred.depth, self._rays.get(model.intrinsics), rgb,
+                                    stride=cfg.cloud_stride, min_range=cfg.cloud_min_range,
+                                    max_range=cfg.cloud_max_range or math.inf)
+                self._publish(self._pub_points, cloud_message(points, header))
+        latency_ms = 1e-6 * (self.get_clock().now().nanoseconds - _stamp_ns(header))
+        self._stats.frame_out(time.monotonic(), latency_ms, infer_ms)
+
+    def _publish_depth(self, pred: Any, model: CameraModel | None, header: Any,
+                       cfg: DepthConfig) -> None:
+        s = cfg.output_stride
+        if pred.depth is not None and _has_subscribers(self._pub_depth):
+            depth = encode_depth(stride_image(pred.depth, s), cfg.depth_encoding)
+            self._publish(self._pub_depth, array_to_image(depth, cfg.depth_encoding, header))
+        if pred.disparity is not None and _has_subscribers(self._pub_disparity):
+            disparity = stride_image(pred.disparity, s)
+            self._publish(self._pub_disparity, array_to_image(disparity, '32FC1', header))
+        if model is not None:
+            h, w = model.intrinsics.height, model.intrinsics.width
+            out = model.mapped(PixelMap.stride(s), -(-w // s), -(-h // s)) if s > 1 else model
+            self._publish(self._pub_info, output_camera_info(out, header))
+
+    # ------------------------------------------------------------------ helpers
+    def _camera_model(self, header: Any, width: int, height: int, cfg: DepthConfig,
+                      received: float) -> CameraModel | None:
+        info = self._param_info
+        if info is None:
+            wait = max(0.0, cfg.camera_info_wait - (time.monotonic() - received))
+            info, _ = self._infos.match(_stamp_ns(header), wait)
+        return None if info is None else camera_model(info, width, height)
+
+    def _update_param_info(self, cfg: DepthConfig) -> None:
+        self._param_info = camera_info_from_k(
+            cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
+            cfg.calib_height) if cfg.has_intrinsics else None
+
+    def _wanted(self, cfg: DepthConfig) -> dict[str, bool]:
+        """Which outputs have subscribers and are enabled."""
+        subs = _has_subscribers
+        return {
+            'image': cfg.publish_depth and (subs(self._pub_disparity) or (
+                cfg.metric_output and subs(self._pub_depth))),
+            'info': cfg.publish_depth and subs(self._pub_info),
+            'colored': cfg.publish_colored and subs(self._pub_colored),
+            'points': cfg.publish_points and cfg.metric_output and subs(self._pub_points),
+        }
+
+    def _any_output_wanted(self) -> bool:
+        return any(self._wanted(self._cfg).values())
+
+    def _publish(self, publisher: Any, msg: Any) -> None:
+        if self.context.ok():   # the signal handler may have shut the context down
+            publisher.publish(msg)
+
+    def stop_worker(self) -> None:
+        """Stop and join the worker; call before destroy_node()."""
+        self._slot.close()
+        if self._worker.is_alive():
+            self._worker.join(timeout=10.0)
+
+    @property
+    def stats(self) -> NodeStats:
+        """Return the running statistics (also published on /diagnostics)."""
+        return self._stats
+
+
+def _has_subscribers(publisher: Any) -> bool:
+    return publisher is not None and publisher.get_subscription_count() > 0
+
+
+def _stamp_ns(header: Any) -> int:
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the node until SIGINT/SIGTERM; return the exit code (0 on a clean shutdown)."""
+    argv = sys.argv if args is None else [sys.argv[0], *args]
+    try:
+        with rclpy.init(args=argv):
+            try:
+                node = DepthNode()
+            except (FileNotFoundError, ValueError, InvalidParameterTypeException,
+                    InvalidParameterValueException) as exc:
+                print(f'[depth_node] start-up failed: {exc}', file=sys.stderr, flush=True)
+                return 1
+            # A bounded wait: a missed wake-up can never hang spin() on shutdown.
+            node.create_timer(0.5, lambda: None)
+            try:
+                rclpy.spin(node)
+            except ExternalShutdownException:
+                pass
+            except RCLError:
+                if node.context.ok():
+                    raise   # a real error, not a shutdown race
+            finally:
+                node.stop_worker()   # join before the context goes away
+                node.destroy_node()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
