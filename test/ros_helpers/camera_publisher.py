@@ -15,7 +15,7 @@
 """A synthetic camera for the node tests: Image + CameraInfo at a fixed rate, same stamps.
 
     python camera_publisher.py --rate 30 --duration 5 [--width 320 --height 240]
-        [--encoding rgb8] [--pad 8] [--bad EVERY] [--no-info] [--info-size WxH]
+        [--encoding rgb8] [--pad 8] [--bad EVERY] [--no-info] [--info-size WxH] [--compressed]
 
 Prints ``PUBLISHED <n>`` when done. ``--bad N`` makes every Nth frame malformed (cycling
 through unsupported encoding, truncated data and an uncalibrated CameraInfo).
@@ -27,12 +27,13 @@ import argparse
 import sys
 import time
 
+import cv2
 import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 FX, FY = 200.0, 210.0
 
@@ -57,6 +58,8 @@ def main() -> int:
     parser.add_argument('--bad', type=int, default=0, help='every Nth frame is malformed')
     parser.add_argument('--no-info', action='store_true')
     parser.add_argument('--info-size', default='', help='WxH calibration size (default: image)')
+    parser.add_argument('--compressed', action='store_true',
+                        help='publish JPEG CompressedImage on camera/image/compressed instead')
     args, ros_args = parser.parse_known_args()
     channels = {'rgb8': 3, 'bgr8': 3, 'rgba8': 4, 'bgra8': 4, 'mono8': 1}[args.encoding]
     iw, ih = (map(int, args.info_size.split('x')) if args.info_size
@@ -66,6 +69,8 @@ def main() -> int:
         with rclpy.init(args=[sys.argv[0], *ros_args]):
             node = Node('synthetic_camera')
             pub_img = node.create_publisher(Image, 'camera/image', qos_profile_sensor_data)
+            pub_jpeg = node.create_publisher(CompressedImage, 'camera/image/compressed',
+                                             qos_profile_sensor_data)
             pub_info = node.create_publisher(CameraInfo, 'camera/camera_info',
                                              qos_profile_sensor_data)
             period = 1.0 / args.rate
@@ -99,7 +104,14 @@ def main() -> int:
                         info.p = [0.0] * 12
                 if not args.no_info:
                     pub_info.publish(info)
-                pub_img.publish(img)
+                if args.compressed:
+                    bgr = px[..., 2::-1] if channels >= 3 else px
+                    jpeg = CompressedImage(format='jpeg',
+                                           data=cv2.imencode('.jpg', bgr)[1].tobytes())
+                    jpeg.header = img.header
+                    pub_jpeg.publish(jpeg)
+                else:
+                    pub_img.publish(img)
                 next_t += period
                 time.sleep(max(0.0, next_t - time.monotonic()))
             node.destroy_node()
