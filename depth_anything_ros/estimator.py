@@ -1,0 +1,264 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""DepthEstimator: camera images in, depth maps at the camera resolution out, on a device.
+
+The estimator owns the device, the numeric precision and the pre/post-processing; the network
+itself runs through a *runner* (``x [B,3,h,w] float32 normalised -> [B,h,w]``): the torch
+model here, or an exported ONNX / OpenVINO / TensorRT engine from
+``depth_anything_ros.backends``. All backends share the same pre/post-processing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+import contextlib
+import logging
+import os
+from pathlib import Path
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn, Tensor
+
+from .model.checkpoint import load_model, read_sidecar
+from .model.config import ModelConfig
+from .model.transforms import (postprocess, preprocess_exact, preprocess_fast, target_size,
+                               validate_image, validate_input_size)
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ('fp32', 'fp16', 'bf16')
+BACKENDS = ('torch', 'openvino', 'onnxruntime', 'tensorrt')
+_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+Runner = Callable[[Tensor], Tensor]
+
+
+def resolve_device(device: str | torch.device = 'auto') -> torch.device:
+    """'auto' -> cuda if available else cpu; validates explicit cuda devices."""
+    if str(device) == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f'invalid device {device!r}; use auto, cpu, cuda or cuda:N') from exc
+    if dev.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise ValueError(f'device {device!r} requested but CUDA is not available here; use '
+                             'device="cpu" or "auto"')
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f'device {device!r} does not exist: {torch.cuda.device_count()} '
+                             'CUDA device(s) present')
+    elif dev.type != 'cpu':
+        raise ValueError(f'unsupported device {device!r}; use auto, cpu, cuda or cuda:N')
+    return dev
+
+
+def check_precision(precision: str, device: torch.device) -> str:
+    """Validate ``precision`` for ``device`` (fp16 needs CUDA; bf16 needs support)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
+    if precision == 'fp16' and device.type == 'cpu':
+        raise ValueError('precision="fp16" needs a CUDA device (CPUs have no fast fp16 path); '
+                         'use precision="bf16" on CPU (AVX512-BF16/AMX) or "fp32"')
+    if precision == 'bf16' and device.type == 'cuda' and not torch.cuda.is_bf16_supported():
+        raise ValueError(f'{device} does not support bf16; use precision="fp16" or "fp32"')
+    return precision
+
+
+class DepthEstimator:
+    """Run a Depth Anything V2 model on uint8 camera images.
+
+    ``model``: a :class:`~depth_anything_ros.model.DepthAnythingV2` (moved to ``device``, put
+    in eval mode), a checkpoint path/name for ``backend='torch'``, or an exported file
+    (``.onnx``, ``.xml``) for the other backends. ``input_size``: short side of the network
+    input (multiple of 14; smaller is faster, coarser). ``exact=True``: official float64
+    OpenCV preprocessing (bit-exact input tensors); otherwise preprocessing runs on the device
+    in float32 (<= 1e-3 different in depth, see docs/model.md). Outputs are float32 HxW at the
+    image resolution: disparity for relative models, metres for metric ones.
+    """
+
+    def __init__(self, model: nn.Module | str | os.PathLike, *,
+                 device: str | torch.device = 'auto', precision: str = 'fp32',
+                 input_size: int = 518, exact: bool = False, compile: bool = False,
+                 backend: str = 'torch', channels_last: bool | None = None) -> None:
+        self.device = resolve_device(device)
+        self.precision = check_precision(precision, self.device)
+        self.input_size = input_size
+        self.exact = bool(exact)
+        if backend not in BACKENDS:
+            raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
+        self.backend = backend
+        self.last_timings: dict[str, float] = {}
+        self._host_buffers: dict[tuple, Tensor] = {}
+        if backend == 'torch':
+            if isinstance(model, (str, os.PathLike)):
+                model = load_model(model)
+            self.model: nn.Module | None = model
+            self.config: ModelConfig | None = model.config
+            self._runner = self._make_torch_runner(model, compile, channels_last)
+        else:
+            self.model = model if isinstance(model, nn.Module) else None
+            self.config, self._metric, self._max_depth = self._backend_metadata(model)
+            try:
+                from .backends import make_runner
+            except ImportError as exc:
+                raise ValueError(f'backend {backend!r} is not available: '
+                                 f'depth_anything_ros.backends cannot be imported ({exc}); '
+                                 'use backend="torch"') from exc
+            self._runner = make_runner(backend, model, device=self.device,
+                                       precision=self.precision)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def input_size(self) -> int:
+        """Short side of the network input in pixels (multiple of 14); settable at runtime."""
+        return self._input_size
+
+    @input_size.setter
+    def input_size(self, value: int) -> None:
+        self._input_size = validate_input_size(value)
+
+    @property
+    def is_metric(self) -> bool:
+        """True when outputs are metres; False for relative (affine-invariant) disparity."""
+        if self.config is not None:
+            return self.config.is_metric
+        return self._metric
+
+    @property
+    def max_depth(self) -> float | None:
+        """Metric ceiling in metres (None for relative models)."""
+        if self.config is not None:
+            return self.config.max_depth if self.config.is_metric else None
+        return self._max_depth
+
+    # ------------------------------------------------------------------ set-up
+    def _make_torch_runner(self, model: nn.Module, compile: bool,
+                           channels_last: bool | None) -> Runner:
+        model.eval().to(self.device)
+        # channels_last speeds up the convolutions (patch embed + DPT head), most in bf16.
+        self._channels_last = True if channels_last is None else bool(channels_last)
+        if self._channels_last:
+            model.to(memory_format=torch.channels_last)
+        net: Callable[[Tensor], Tensor] = model
+        if compile:
+            net = torch.compile(model)
+        dtype = _DTYPES.get(self.precision)
+
+        def run(x: Tensor) -> Tensor:
+            if self._channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            amp = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None
+                   else contextlib.nullcontext())
+            with amp:
+                return net(x)  # (B, h, w)
+
+        return run
+
+    @staticmethod
+    def _backend_metadata(model: Any) -> tuple[ModelConfig | None, bool, float | None]:
+        if isinstance(model, nn.Module):
+            return model.config, model.config.is_metric, model.config.max_depth
+        meta = read_sidecar(model)
+        if meta is None:
+            raise ValueError(f'{model}: no metadata sidecar {Path(model).with_suffix(".json")} '
+                             'next to the exported model; re-export it with '
+                             '`depth-anything-ros export` (the sidecar says whether the output '
+                             'is metric)')
+        cfg = ModelConfig.from_dict(meta['config']) if 'config' in meta else None
+        metric = meta.get('head') == 'metric'
+        return cfg, metric, meta.get('max_depth') if metric else None
+
+    # ------------------------------------------------------------------ stages
+    def _upload(self, batch: np.ndarray) -> Tensor:
+        """uint8 numpy -> tensor on the device (pinned, reused staging buffer for CUDA)."""
+        t = torch.from_numpy(batch)
+        if self.device.type == 'cpu':
+            return t
+        key = tuple(batch.shape)
+        buf = self._host_buffers.get(key)
+        if buf is None:
+            self._host_buffers = {key: torch.empty(key, dtype=torch.uint8).pin_memory()}
+            buf = self._host_buffers[key]
+        buf.copy_(t)
+        return buf.to(self.device, non_blocking=True)
+
+    def preprocess(self, images: Sequence[np.ndarray], encoding: str = 'bgr8') -> Tensor:
+        """Same-size uint8 images -> network input [B,3,h,w] float32 on the device."""
+        if self.exact:
+            x = torch.cat([preprocess_exact(im, encoding, self.input_size) for im in images])
+            return x.to(self.device)
+        batch = np.stack([validate_image(im, encoding) for im in images])  # (B, H, W, C)
+        return preprocess_fast(self._upload(batch), encoding, self.input_size)
+
+    @torch.inference_mode()
+    def forward(self, x: Tensor) -> Tensor:
+        """Network input [B,3,h,w] (normalised) -> prediction [B,h,w] float32 on the device."""
+        return self._runner(x).float().to(self.device)
+
+    def _sync(self) -> None:
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+
+    # ------------------------------------------------------------------ public API
+    @torch.inference_mode()
+    def infer_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8'
+                    ) -> list[np.ndarray]:
+        """Depth for several frames; same-size frames share one forward pass.
+
+        Returns float32 HxW arrays in input order (disparity, or metres for metric models).
+        """
+        if len(images) == 0:
+            return []
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, im in enumerate(images):
+            im = validate_image(im, encoding)
+            groups.setdefault(im.shape[:2], []).append(i)
+        out: list[np.ndarray | None] = [None] * len(images)
+        times = {'preprocess_ms': 0.0, 'forward_ms': 0.0, 'postprocess_ms': 0.0}
+        for size, idx in groups.items():
+            t0 = time.perf_counter()
+            x = self.preprocess([images[i] for i in idx], encoding)  # (B, 3, h, w)
+            self._sync()
+            t1 = time.perf_counter()
+            pred = self.forward(x)  # (B, h, w)
+            self._sync()
+            t2 = time.perf_counter()
+            depth = postprocess(pred, size).cpu().numpy()  # (B, H, W) float32
+            t3 = time.perf_counter()
+            for j, i in enumerate(idx):
+                out[i] = depth[j]
+            times['preprocess_ms'] += 1e3 * (t1 - t0)
+            times['forward_ms'] += 1e3 * (t2 - t1)
+            times['postprocess_ms'] += 1e3 * (t3 - t2)
+        self.last_timings = times
+        return out  # type: ignore[return-value]
+
+    def infer(self, image: np.ndarray, encoding: str = 'bgr8') -> np.ndarray:
+        """Depth for one uint8 frame -> float32 HxW at the frame's resolution."""
+        return self.infer_batch([image], encoding)[0]
+
+    def network_size(self, height: int, width: int) -> tuple[int, int]:
+        """Network input (h, w) used for a height x width frame at the current input_size."""
+        return target_size(height, width, self.input_size)
+
+    def __repr__(self) -> str:
+        enc = self.config.encoder if self.config is not None else '?'
+        return (f'DepthEstimator({enc}, {"metric" if self.is_metric else "relative"}, '
+                f'backend={self.backend}, device={self.device}, precision={self.precision}, '
+                f'input_size={self.input_size}, exact={self.exact})')

@@ -1,0 +1,311 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Read and write Depth Anything V2 checkpoints; build a ready model from any of them.
+
+Accepted files: official bare state dicts (``.pth``), ``.safetensors``, training checkpoints
+(``{'model': state_dict, ...}``, ``module.`` / ``_orig_mod.`` prefixes stripped) and
+transformers-format weights (``Depth-Anything-V2-*-hf``). The architecture comes from, in
+order: a sidecar ``<file>.json`` written by :func:`export_model`, the checkpoint's own
+``model_config`` entry, the official file name, and finally the tensor shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import json
+import logging
+import os
+from pathlib import Path
+import pickle
+import re
+from typing import Any
+import zipfile
+
+import torch
+from torch import nn, Tensor
+
+from .config import config_for, ENCODERS, HEADS, ModelConfig
+from .hf_keys import hf_to_official, is_hf_state_dict
+from .hub import checkpoint_info, resolve_checkpoint
+from .network import build_model, DepthAnythingV2
+from .weights import untrained_model
+
+log = logging.getLogger(__name__)
+
+SIDECAR_FORMAT = 'depth_anything_ros.checkpoint/1'
+_PREFIXES = ('module.', '_orig_mod.', 'model.')
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is unreadable or does not fit the requested model."""
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """``model.pth`` -> ``model.json`` (metadata written by :func:`export_model`)."""
+    return Path(path).with_suffix('.json')
+
+
+def read_sidecar(path: str | os.PathLike) -> dict[str, Any] | None:
+    """Return the metadata sidecar next to ``path``, or None if there is none."""
+    side = sidecar_path(path)
+    if not side.is_file() or side == Path(path):
+        return None
+    try:
+        meta = json.loads(side.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f'metadata sidecar {side} is not valid JSON ({exc}); fix or '
+                              'delete it') from exc
+    if not isinstance(meta, dict) or meta.get('format') != SIDECAR_FORMAT:
+        log.warning('ignoring %s: not a %s sidecar', side, SIDECAR_FORMAT)
+        return None
+    return meta
+
+
+def _strip_prefixes(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Drop DDP ``module.``, torch.compile ``_orig_mod.`` and wrapper ``model.`` prefixes."""
+    out = {}
+    for key, t in sd.items():
+        while True:
+            p = next((p for p in _PREFIXES if key.startswith(p)), None)
+            if p is None:
+                break
+            key = key[len(p):]
+        out[key] = t
+    return out
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Load ``path`` -> (official-layout state dict, metadata of a training checkpoint).
+
+    Raises :class:`CheckpointError` naming the file when it is corrupt, truncated or not a
+    Depth Anything checkpoint.
+    """
+    path = Path(path)
+    meta: dict[str, Any] = {}
+    try:
+        if path.suffix == '.safetensors':
+            from safetensors import safe_open
+            with safe_open(str(path), framework='pt', device='cpu') as f:
+                obj: Any = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+                file_meta = f.metadata() or {}
+            if 'depth_anything_ros' in file_meta:
+                meta = {'sidecar': json.loads(file_meta['depth_anything_ros'])}
+        else:
+            obj = torch.load(path, map_location='cpu', weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError,
+            zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise CheckpointError(
+            f'cannot read checkpoint {path}: {type(exc).__name__}: {str(exc)[:300]}. The file is '
+            'corrupt, truncated (interrupted download?) or not a weights_only-loadable '
+            'PyTorch/safetensors file; download it again.') from exc
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f'{path} holds a {type(obj).__name__}, not a state dict')
+    for key in ('model', 'state_dict', 'model_state_dict'):
+        if isinstance(obj.get(key), Mapping):
+            meta.update({k: v for k, v in obj.items() if k != key and not isinstance(v, Tensor)})
+            obj = obj[key]
+            break
+    sd = {k: v for k, v in obj.items() if isinstance(v, Tensor)}
+    if not sd:
+        raise CheckpointError(f'{path} contains no tensors (keys: {list(obj)[:8]})')
+    sd = _strip_prefixes(sd)
+    if is_hf_state_dict(sd):
+        try:
+            sd = hf_to_official(sd)
+        except KeyError as exc:
+            raise CheckpointError(f'{path}: {exc.args[0]}') from exc
+    return sd, meta
+
+
+def config_from_state_dict(sd: Mapping[str, Tensor]) -> ModelConfig:
+    """Work out the architecture from tensor shapes (official configs when they match).
+
+    Shapes fix widths, depth and FFN kind; the head count and the tapped blocks are not
+    visible in shapes: for non-official widths they are guessed (head_dim 64, evenly spaced
+    blocks) with a warning — ship a sidecar (:func:`export_model`) for custom models.
+    """
+    try:
+        pos = sd['pretrained.pos_embed']
+        dim = pos.shape[-1]
+        depth = 1 + max(int(m.group(1)) for k in sd
+                        if (m := re.match(r'pretrained\.blocks\.(\d+)\.', k)))
+        swiglu = 'pretrained.blocks.0.mlp.w12.weight' in sd
+        hidden = (sd['pretrained.blocks.0.mlp.w3.weight'].shape[1] if swiglu
+                  else sd['pretrained.blocks.0.mlp.fc1.weight'].shape[0])
+        features = sd['depth_head.scratch.layer1_rn.weight'].shape[0]
+        out_channels = tuple(sd[f'depth_head.projects.{i}.weight'].shape[0] for i in range(4))
+        head_hidden = sd['depth_head.scratch.output_conv2.0.weight'].shape[0]
+        patch = sd['pretrained.patch_embed.proj.weight'].shape[-1]
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f'not a Depth Anything V2 state dict (missing or malformed '
+                              f'{exc}); keys start with {sorted(sd)[:4]}') from exc
+    grid = round((pos.shape[1] - 1) ** 0.5)
+    for cfg in ENCODERS.values():
+        if (cfg.embed_dim, cfg.depth, cfg.ffn_hidden, cfg.features, cfg.out_channels) == (
+                dim, depth, hidden, features, out_channels):
+            return cfg
+    heads = max(1, dim // 64)
+    layers = tuple(sorted({max(0, depth * (i + 1) // 4 - 1) for i in range(4)}))
+    if len(layers) != 4:
+        layers = tuple(range(depth - 4, depth)) if depth >= 4 else (0,) * 4
+    log.warning('custom architecture (embed_dim %d, depth %d) without metadata: guessing '
+                'num_heads=%d and intermediate_layers=%s; save it with export_model() so a '
+                'sidecar records the real values', dim, depth, heads, layers)
+    return ModelConfig(encoder='custom', embed_dim=dim, depth=depth, num_heads=heads,
+                       ffn='swiglu' if swiglu else 'mlp', ffn_hidden=hidden,
+                       intermediate_layers=layers, features=features,
+                       out_channels=out_channels, head_hidden=head_hidden, patch_size=patch,
+                       pos_grid=grid)
+
+
+def _find_model_meta(meta: Mapping[str, Any]) -> tuple[ModelConfig | None, dict[str, Any]]:
+    """Model facts stored in a training checkpoint / sidecar: (config, {head, max_depth})."""
+    facts: dict[str, Any] = {}
+    cfg = None
+    stack = [meta]
+    while stack:
+        d = stack.pop(0)
+        for key in ('model_config', 'config'):
+            value = d.get(key)
+            if isinstance(value, Mapping) and 'embed_dim' in value and cfg is None:
+                cfg = ModelConfig.from_dict(value)
+            elif isinstance(value, Mapping):
+                stack.append(value)
+        if isinstance(d.get('sidecar'), Mapping):
+            stack.append(d['sidecar'])
+        if isinstance(d.get('model'), Mapping):
+            stack.append(d['model'])
+        for key in ('head', 'max_depth', 'encoder'):
+            if key in d and key not in facts and not isinstance(d[key], Mapping):
+                facts[key] = d[key]
+    if facts.get('head') not in (None, *HEADS):
+        facts.pop('head')
+    if cfg is not None:
+        facts.setdefault('head', cfg.head)
+        facts.setdefault('max_depth', cfg.max_depth)
+    return cfg, facts
+
+
+def check_state_dict(model: nn.Module, sd: Mapping[str, Tensor], source: str) -> None:
+    """Raise :class:`CheckpointError` listing missing/unexpected keys and shape mismatches."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in sd]
+    unexpected = [k for k in sd if k not in expected]
+    wrong = [f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}'
+             for k in expected if k in sd and sd[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        def fmt(items: list[str]) -> str:
+            return ', '.join(items[:6]) + (f' ... (+{len(items) - 6})' if len(items) > 6 else '')
+        parts = [f'{len(x)} {name}: {fmt(x)}' for name, x in
+                 (('missing keys', missing), ('unexpected keys', unexpected),
+                  ('shape mismatches', wrong)) if x]
+        raise CheckpointError(f'{source} does not fit {model.config.encoder} '
+                              f'(embed_dim {model.config.embed_dim}): ' + '; '.join(parts) +
+                              '. Pass the right --encoder, or a matching checkpoint.')
+
+
+def _untrained(spec: str, encoder: str | ModelConfig | None, head: str | None,
+               max_depth: float | None) -> DepthAnythingV2:
+    enc = spec.partition(':')[2] or encoder or 'vits'
+    return untrained_model(enc, head or 'relative', max_depth if head == 'metric' else None)
+
+
+def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | None = None,
+               head: str | None = None, max_depth: float | None = None,
+               weights_dir: str | os.PathLike | None = None,
+               allow_untrained: bool = False) -> DepthAnythingV2:
+    """Load a checkpoint file or official name into a model (eval mode, float32, CPU).
+
+    ``'untrained'`` / ``'untrained:<encoder>'`` gives deterministic test weights, only with
+    ``allow_untrained=True``. ``encoder``/``head``/``max_depth`` override what the file says;
+    asking for a metric model from a relative checkpoint (or the reverse) is refused.
+    """
+    spec = os.fspath(path_or_name)
+    if spec == 'untrained' or spec.startswith('untrained:'):
+        if not allow_untrained:
+            raise ValueError(f'{spec!r} means deterministic test weights with meaningless '
+                             'output; pass allow_untrained=True (CLI: --allow-untrained) if '
+                             'that is really wanted, or give a real checkpoint')
+        return _untrained(spec, encoder, head, max_depth)
+    if head is not None and head not in HEADS:
+        raise ValueError(f'head must be one of {HEADS}, got {head!r}')
+    path = resolve_checkpoint(spec, weights_dir)
+    sd, meta = read_checkpoint(path)
+    sidecar = read_sidecar(path)
+    if sidecar is not None:
+        meta = {**meta, 'sidecar': sidecar}
+    cfg, facts = _find_model_meta(meta)
+    info = checkpoint_info(path)
+    if info is not None:
+        facts.setdefault('head', info.head)
+        facts.setdefault('max_depth', info.max_depth)
+    if cfg is None:
+        cfg = config_from_state_dict(sd)
+    if encoder is not None:
+        wanted = config_for(encoder)
+        if isinstance(encoder, ModelConfig) or wanted.encoder != cfg.encoder:
+            cfg = wanted
+    known_head = facts.get('head')
+    if head is not None and known_head is not None and head != known_head:
+        what = {'relative': 'relative (affine-invariant disparity, no metric scale)',
+                'metric': 'metric (depth in metres)'}
+        raise CheckpointError(
+            f'{path.name} is a {what[known_head]} checkpoint, but head={head!r} was requested. '
+            f'A {known_head} network cannot produce {what[head].split(" (")[0]} output by '
+            f'swapping the head: use a {head} checkpoint (e.g. '
+            f'{"metric_indoor_vits" if head == "metric" else "vits"}), or fine-tune one '
+            '(depth-anything-ros train).')
+    head = head or known_head or 'relative'
+    if head == 'metric':
+        known_max = facts.get('max_depth')
+        if max_depth is not None and known_max is not None and abs(max_depth - known_max) > 1e-9:
+            log.warning('%s was trained with max_depth=%s m; overriding it with %s m rescales '
+                        'every output', path.name, known_max, max_depth)
+        max_depth = max_depth if max_depth is not None else known_max
+    elif max_depth is not None:
+        raise CheckpointError(f'max_depth={max_depth} only applies to metric models; '
+                              f'{path.name} is relative')
+    cfg = cfg.with_head(head, max_depth)
+    model = build_model(cfg, head, cfg.max_depth, device='meta')
+    check_state_dict(model, sd, str(path))
+    model.load_state_dict({k: v.to(torch.float32) for k, v in sd.items()}, strict=True,
+                          assign=True)
+    log.info('loaded %s: %s, %s head%s', path, cfg.encoder, head,
+             f', max_depth {cfg.max_depth} m' if head == 'metric' else '')
+    return model.eval()
+
+
+def sidecar_dict(config: ModelConfig) -> dict[str, Any]:
+    """Return the JSON metadata :func:`export_model` writes next to a checkpoint."""
+    return {'format': SIDECAR_FORMAT, 'encoder': config.encoder, 'head': config.head,
+            'max_depth': config.max_depth, 'config': config.to_dict()}
+
+
+def export_model(model: DepthAnythingV2, path: str | os.PathLike) -> Path:
+    """Write the official-layout state dict (``.pth``, or ``.safetensors``) + JSON sidecar."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = {k: v.detach().to('cpu', torch.float32).contiguous()
+          for k, v in model.state_dict().items()}
+    meta = sidecar_dict(model.config)
+    if path.suffix == '.safetensors':
+        from safetensors.torch import save_file
+        save_file(sd, str(path), metadata={'depth_anything_ros': json.dumps(meta)})
+    else:
+        torch.save(sd, path)
+    sidecar_path(path).write_text(json.dumps(meta, indent=2) + '\n')
+    return path
