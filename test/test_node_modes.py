@@ -1,0 +1,129 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The depth node in relative mode, with bad frames, lazy outputs and other inputs (over DDS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import signal
+import subprocess
+
+import numpy as np
+import pytest
+
+from depth_anything_ros.conversions import cloud_to_array, image_to_array
+from ros_helpers.harness import CAMERA, log_of, NODE_ARGS, Recorder, stamp_ns
+
+pytestmark = pytest.mark.ros
+
+
+def test_relative_mode_lazy_outputs_and_recovery_from_bad_frames(ros_node, spawn,
+                                                                 tmp_path: Path) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+
+    log = tmp_path / 'node.log'
+    node = spawn(*NODE_ARGS, '-p', 'mode:=relative', stdout=log.open('w'))
+    # every 4th frame is malformed: unsupported encoding, truncated data, uncalibrated info
+    spawn(CAMERA, '--rate', '30', '--duration', '60', '--width', 96, '--height', 64,
+          '--encoding', 'rgba8', '--bad', '4')
+    rec = Recorder(ros_node)
+    rec.listen(DiagnosticArray, '/diagnostics')
+
+    # nobody subscribes to an output: frames arrive, nothing is computed
+    assert rec.spin_until(lambda: int(rec.diagnostics().get('frames_received', 0)) > 20, 60,
+                          node), log_of(log)
+    diag = rec.diagnostics()
+    assert diag['frames_processed'] == '0' and int(diag['frames_idle']) > 20
+
+    rec.listen(Image, 'disparity/image')
+    m = rec.msgs
+    assert rec.spin_until(lambda: len(m['disparity/image']) >= 6
+                          and int(rec.diagnostics().get('frames_bad', 0)) >= 2, 60, node)
+    msg = m['disparity/image'][-1]
+    assert (msg.encoding, msg.width, msg.height) == ('32FC1', 96, 64)
+    disparity = image_to_array(msg)
+    assert np.isfinite(disparity).all() and disparity.min() >= 0.0
+    assert disparity.std() > 0
+    # relative output never appears under a depth name, and without metres there is no cloud
+    topics = dict(ros_node.get_topic_names_and_types())
+    assert '/disparity/image' in topics
+    assert '/depth/image' not in topics and '/points' not in topics
+    # bad frames were skipped with a reason, later good frames kept flowing
+    diag = rec.diagnostics()
+    assert int(diag['frames_processed']) >= 6
+    assert rec.spin_until(lambda: len(m['disparity/image']) >= 10, 30, node)
+    node.send_signal(signal.SIGINT)
+    assert node.wait(timeout=15) == 0, log_of(log)
+    text = log_of(log)
+    assert "unsupported image encoding 'bayer_rggb8'" in text
+    assert 'frame skipped' in text
+
+
+def test_compressed_input_params_file_and_intrinsics_parameters(ros_node, spawn,
+                                                                tmp_path: Path) -> None:
+    from sensor_msgs.msg import CameraInfo, PointCloud2
+
+    params = tmp_path / 'params.yaml'
+    params.write_text(
+        '/**:\n  ros__parameters:\n'
+        '    image_transport: compressed\n    cloud_rgb: false\n'
+        # calibrated at twice the streamed size: rescaled to 160x120
+        '    fx: 300.0\n    fy: 300.0\n    cx: 100.0\n    cy: 150.0\n'
+        '    calib_width: 320\n    calib_height: 240\n')
+    log = tmp_path / 'node.log'
+    node = spawn(*NODE_ARGS, '--params-file', params, stdout=log.open('w'))
+    spawn(CAMERA, '--rate', '15', '--duration', '60', '--width', 160, '--height', 120,
+          '--compressed', '--no-info')
+    rec = Recorder(ros_node)
+    rec.listen(PointCloud2, 'points')
+    rec.listen(CameraInfo, 'depth/camera_info')
+    m = rec.msgs
+    assert rec.spin_until(lambda: len(m['points']) >= 2 and len(m['depth/camera_info']) >= 2,
+                          60, node), log_of(log)
+    cloud_msg = m['points'][-1]
+    assert [f.name for f in cloud_msg.fields] == ['x', 'y', 'z'] and cloud_msg.point_step == 12
+    cloud = cloud_to_array(cloud_msg)
+    fx, cx, cy = 150.0, (100.0 + 0.5) / 2 - 0.5, (150.0 + 0.5) / 2 - 0.5
+    v, u = np.mgrid[0:120, 0:160]
+    np.testing.assert_allclose(cloud['x'], (u - cx) / fx * cloud['z'], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(cloud['y'], (v - cy) / fx * cloud['z'], rtol=1e-5, atol=1e-6)
+    info = m['depth/camera_info'][-1]
+    assert (info.width, info.height) == (160, 120)
+    np.testing.assert_allclose(info.k, [fx, 0, cx, 0, fx, cy, 0, 0, 1])
+    assert stamp_ns(info.header) in {stamp_ns(c.header) for c in m['points']} | {
+        stamp_ns(i.header) for i in m['depth/camera_info']}
+    node.send_signal(signal.SIGINT)
+    assert node.wait(timeout=15) == 0, log_of(log)
+
+
+@pytest.mark.parametrize(('argv', 'expect'), [
+    (('-m', 'depth_anything_ros.node', '--ros-args', '-p', 'checkpoint:=untrained'),
+     'allow_untrained'),
+    (('-m', 'depth_anything_ros.cli', 'run', '--ros-args', '-p', 'weights_dir:={tmp}'),
+     'depth_anything_v2_metric_hypersim_vits'),
+    (('-m', 'depth_anything_ros.node', '--ros-args', '-p', 'mode:=relative',
+      '-p', 'disparity_shift:=2.0'), 'disparity_shift needs disparity_scale'),
+])
+def test_startup_failures_exit_1_with_the_reason(spawn, tmp_path: Path, argv: tuple,
+                                                 expect: str) -> None:
+    argv = tuple(a.replace('{tmp}', str(tmp_path)) for a in argv)
+    proc = spawn(*argv)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail('the node did not exit on a bad configuration')
+    assert proc.returncode == 1, out
+    assert expect in out, out
