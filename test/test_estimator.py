@@ -1,0 +1,229 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""DepthEstimator: official numerics end to end, fast-path bounds, encodings, batching, errors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from depth_anything_ros.estimator import DepthEstimator
+from depth_anything_ros.model import build_model, export_model, ModelConfig, untrained_model
+from depth_anything_ros.model.transforms import (preprocess_exact, preprocess_fast,
+                                                 target_size)
+
+DATA = Path(__file__).resolve().parent / 'data'
+GOLDEN = np.load(DATA / 'model_goldens.npz', allow_pickle=False)
+IMAGE = GOLDEN['image_bgr']  # (480, 640, 3) uint8 BGR
+
+
+@pytest.fixture(scope='module')
+def vits() -> torch.nn.Module:
+    return untrained_model('vits', warn=False)
+
+
+@pytest.fixture(scope='module')
+def tiny() -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig.tiny(), 'metric', max_depth=10.0)  # sigmoid: never 0
+    return model.eval()
+
+
+def test_target_size_follows_official_rule() -> None:
+    cases = {(480, 640, 518): (518, 686), (640, 480, 518): (686, 518),
+             (720, 1280, 518): (518, 924), (1080, 1920, 518): (518, 924),
+             (375, 1242, 518): (518, 1722), (768, 1024, 518): (518, 686),
+             (300, 300, 518): (518, 518), (480, 640, 364): (364, 490),
+             (720, 1280, 364): (364, 644)}
+    for (h, w, s), want in cases.items():
+        assert target_size(h, w, s) == want, (h, w, s)
+
+
+@pytest.mark.parametrize('size', [518, 364])
+def test_exact_preprocessing_matches_official_input(size: int) -> None:
+    x = preprocess_exact(IMAGE, 'bgr8', size)
+    assert x.dtype == torch.float32 and x.shape == (1, 3, size, {518: 686, 364: 490}[size])
+    np.testing.assert_allclose(x[..., ::4, ::4].numpy(), GOLDEN[f'input_{size}_stride4'],
+                               rtol=0, atol=1e-6)
+
+
+def test_fast_preprocessing_is_close_to_exact() -> None:
+    exact = preprocess_exact(IMAGE, 'bgr8', 518)
+    fast = preprocess_fast(torch.from_numpy(IMAGE)[None], 'bgr8', 518)
+    assert fast.shape == exact.shape
+    # float32 torch bicubic vs float64 OpenCV bicubic: same kernel, rounding only.
+    assert (fast - exact).abs().max().item() < 1e-4
+
+
+def test_exact_infer_matches_official_at_518_364_and_square(vits: torch.nn.Module) -> None:
+    est = DepthEstimator(vits, device='cpu', exact=True)
+    depth = est.infer(IMAGE)
+    assert depth.shape == (480, 640) and depth.dtype == np.float32
+    np.testing.assert_allclose(depth[::4, ::4], GOLDEN['depth_stride4'], rtol=0, atol=1e-4)
+    assert set(est.last_timings) == {'preprocess_ms', 'forward_ms', 'postprocess_ms'}
+    assert all(v >= 0 for v in est.last_timings.values())
+    est.input_size = 364  # takes effect on the next frame
+    np.testing.assert_allclose(est.infer(IMAGE)[::4, ::4], GOLDEN['depth_364_stride4'],
+                               rtol=0, atol=1e-4)
+    est.input_size = 518
+    square = est.infer(np.ascontiguousarray(IMAGE[:, 80:560]))  # 518x518: no pos interp
+    np.testing.assert_allclose(square[::4, ::4], GOLDEN['depth_square_518_stride4'], rtol=0,
+                               atol=1e-4)
+
+
+def test_fast_and_bf16_paths_stay_within_documented_bounds(vits: torch.nn.Module) -> None:
+    ref = GOLDEN['depth_stride4']  # official fp32, range ~0.18..5.2
+    fast = DepthEstimator(vits, device='cpu', exact=False).infer(IMAGE)[::4, ::4]
+    assert np.abs(fast - ref).max() < 1e-4  # measured 1.4e-5
+    bf16 = DepthEstimator(vits, device='cpu', precision='bf16').infer(IMAGE)[::4, ::4]
+    rel = np.abs(bf16 - ref) / ref
+    # measured: max abs 5.5e-2, median rel 3.0e-3, p99 rel 1.7e-2 (docs/model.md)
+    assert np.abs(bf16 - ref).max() < 0.15
+    assert np.median(rel) < 1e-2 and np.percentile(rel, 99) < 5e-2
+    assert np.abs(bf16 - ref).max() > 0  # really ran in reduced precision
+
+
+@pytest.mark.parametrize('exact', [False, True])
+def test_every_encoding_gives_the_same_depth(tiny: torch.nn.Module, exact: bool) -> None:
+    est = DepthEstimator(tiny, device='cpu', exact=exact, input_size=98)
+    bgr = IMAGE[::4, ::4].copy()  # (120, 160, 3)
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    alpha = np.full(bgr.shape[:2] + (1,), 77, np.uint8)
+    ref = est.infer(bgr, 'bgr8')
+    assert ref.shape == (120, 160)
+    np.testing.assert_allclose(est.infer(rgb, 'rgb8'), ref, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(est.infer(np.concatenate([bgr, alpha], 2), 'bgra8'), ref,
+                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(est.infer(np.concatenate([rgb, alpha], 2), 'rgba8'), ref,
+                               rtol=0, atol=1e-6)
+    gray = bgr[:, :, 1].copy()
+    mono = est.infer(gray, 'mono8')
+    np.testing.assert_allclose(est.infer(gray[:, :, None], 'mono8'), mono, rtol=0, atol=0)
+    np.testing.assert_allclose(est.infer(np.repeat(gray[:, :, None], 3, 2), 'bgr8'), mono,
+                               rtol=0, atol=1e-6)
+    assert not np.allclose(mono, ref)  # colour matters: channel order is really applied
+
+
+def test_batch_equals_single_and_keeps_order(tiny: torch.nn.Module) -> None:
+    est = DepthEstimator(tiny, device='cpu', input_size=70)
+    a, b = IMAGE[::4, ::4].copy(), IMAGE[::5, ::3].copy()
+    c = np.ascontiguousarray(a[::-1])
+    out = est.infer_batch([a, b, c])
+    assert [o.shape for o in out] == [a.shape[:2], b.shape[:2], c.shape[:2]]
+    for img, got in zip((a, b, c), out):
+        np.testing.assert_allclose(got, est.infer(img), rtol=0, atol=1e-5)
+    assert est.infer_batch([]) == []
+
+
+def test_metric_flags_and_runtime_input_size(tiny: torch.nn.Module) -> None:
+    est = DepthEstimator(tiny, device='cpu', input_size=42)
+    assert est.is_metric and est.max_depth == 10.0 and est.config.encoder == 'tiny'
+    assert est.device == torch.device('cpu') and est.precision == 'fp32'
+    assert est.network_size(120, 160) == (42, 56)
+    depth = est.infer(IMAGE[::4, ::4].copy())
+    assert (depth > 0).all() and (depth < 10.0).all()
+    est.input_size = 56
+    assert est.network_size(120, 160) == (56, 70)
+    rel = DepthEstimator(untrained_model(ModelConfig.tiny(), warn=False), device='cpu')
+    assert not rel.is_metric and rel.max_depth is None
+
+
+@pytest.mark.parametrize('image, encoding, match', [
+    (np.zeros((0, 5, 3), np.uint8), 'bgr8', 'empty'),
+    (np.zeros((8, 8, 3), np.float32), 'bgr8', 'uint8'),
+    (np.full((8, 8, 3), np.nan, np.float32), 'bgr8', 'NaN'),
+    (np.zeros((8, 8, 3), np.uint16), 'bgr8', 'uint8'),
+    (np.zeros((8, 8, 4), np.uint8), 'bgr8', 'HxWx3'),
+    (np.zeros((8, 8), np.uint8), 'rgb8', 'HxWx3'),
+    (np.zeros((8, 8, 3), np.uint8), 'mono8', 'HxWx1'),
+    (np.zeros((8, 8, 3), np.uint8), 'yuv422', 'unsupported encoding'),
+    (np.zeros((1, 8, 3), np.uint8), 'bgr8', 'too small'),
+    ([[1, 2], [3, 4]], 'mono8', 'numpy array'),
+])
+def test_bad_images_are_rejected_with_a_reason(tiny: torch.nn.Module, image: object,
+                                                encoding: str, match: str) -> None:
+    est = DepthEstimator(tiny, device='cpu', input_size=42)
+    with pytest.raises(ValueError, match=match):
+        est.infer(image, encoding)  # type: ignore[arg-type]
+
+
+def test_bad_settings_are_rejected(tiny: torch.nn.Module) -> None:
+    with pytest.raises(ValueError, match='multiple of 14'):
+        DepthEstimator(tiny, device='cpu', input_size=500)
+    est = DepthEstimator(tiny, device='cpu', input_size=42)
+    with pytest.raises(ValueError, match='use 504 or 518'):
+        est.input_size = 510
+    assert est.input_size == 42
+    with pytest.raises(ValueError, match='fp16.*CUDA'):
+        DepthEstimator(tiny, device='cpu', precision='fp16')
+    with pytest.raises(ValueError, match='precision'):
+        DepthEstimator(tiny, device='cpu', precision='int4')
+    with pytest.raises(ValueError, match='device'):
+        DepthEstimator(tiny, device='tpu')
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='CUDA is not available'):
+            DepthEstimator(tiny, device='cuda:0')
+    with pytest.raises(ValueError, match='backend'):
+        DepthEstimator(tiny, device='cpu', backend='tflite')
+
+
+def test_backend_hook_shares_pre_and_postprocessing(tiny: torch.nn.Module, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def make_runner(backend: str, model: object, *, device: torch.device, precision: str):
+        calls.append((backend, model, device, precision))
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return tiny(x)  # stands in for an exported engine
+        return run
+
+    fake = types.ModuleType('depth_anything_ros.backends')
+    fake.make_runner = make_runner  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, 'depth_anything_ros.backends', fake)
+    img = IMAGE[::4, ::4].copy()
+    ref = DepthEstimator(tiny, device='cpu', input_size=42).infer(img)
+    est = DepthEstimator(tiny, device='cpu', input_size=42, backend='openvino')
+    np.testing.assert_allclose(est.infer(img), ref, rtol=0, atol=1e-6)
+    assert calls[-1][0] == 'openvino' and calls[-1][2] == torch.device('cpu')
+    # An exported file: metadata comes from its sidecar.
+    onnx = tmp_path / 'tiny.onnx'
+    onnx.write_bytes(b'stand-in')
+    with pytest.raises(ValueError, match='sidecar'):
+        DepthEstimator(onnx, device='cpu', backend='onnxruntime')
+    export_model(tiny, tmp_path / 'tiny.pth')  # writes tiny.json, shared by tiny.onnx
+    est = DepthEstimator(onnx, device='cpu', backend='onnxruntime', input_size=42)
+    assert calls[-1][1] == onnx and est.is_metric and est.max_depth == 10.0
+    np.testing.assert_allclose(est.infer(img), ref, rtol=0, atol=1e-6)
+
+
+def test_missing_backends_package_gives_clear_error(tiny: torch.nn.Module,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, 'depth_anything_ros.backends', None)  # import fails
+    with pytest.raises(ValueError, match='backend .openvino. is not available'):
+        DepthEstimator(tiny, device='cpu', backend='openvino')
+
+
+def test_untrained_warning_is_loud(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        untrained_model(ModelConfig.tiny())
+    assert 'UNTRAINED' in caplog.text
