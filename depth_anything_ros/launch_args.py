@@ -1,0 +1,91 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The launch file's logic as plain functions: argument table, node parameters, remappings.
+
+``launch/depth.launch.py`` stays a thin shell around these, so they are unit-tested without
+the ``launch`` packages and behave the same under every ROS 2 distribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from depth_anything_ros.params import spec
+
+__all__ = ['LAUNCH_ARGUMENTS', 'LaunchArgument', 'node_parameters', 'remappings']
+
+
+@dataclass(frozen=True)
+class LaunchArgument:
+    """One ``ros2 launch`` argument: name, default (a string) and help text."""
+
+    name: str
+    default: str
+    description: str
+
+
+# launch argument -> node parameter it sets; '' leaves the params file's value in force.
+_PARAMETER_OF = {'model': 'encoder', 'mode': 'mode', 'scene': 'scene',
+                 'checkpoint': 'checkpoint', 'device': 'device', 'precision': 'precision',
+                 'backend': 'backend'}
+
+LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
+    LaunchArgument('model', '', 'encoder: vits | vitb | vitl | vitg (empty: params_file value)'),
+    LaunchArgument('mode', '', 'metric (depth in metres) | relative (disparity)'),
+    LaunchArgument('scene', '', 'indoor (max 20 m) | outdoor (max 80 m)'),
+    LaunchArgument('checkpoint', '', 'checkpoint file or name (empty: derived from the model)'),
+    LaunchArgument('device', '', 'auto | cpu | cuda | cuda:N'),
+    LaunchArgument('precision', '', 'fp32 | fp16 | bf16'),
+    LaunchArgument('backend', '', 'torch | openvino | onnxruntime | tensorrt '
+                   '(empty: params_file value, torch in depth.yaml)'),
+    LaunchArgument('namespace', '', 'namespace of the node (and of RViz)'),
+    LaunchArgument('image', 'image', 'camera image topic (its /compressed sibling is used with '
+                   'image_transport compressed)'),
+    LaunchArgument('camera_info', 'camera_info', 'camera_info topic of that camera'),
+    LaunchArgument('params_file', '', 'parameters YAML (default: the package\'s '
+                   'config/depth.yaml)'),
+    LaunchArgument('rviz', 'false', 'also open RViz with rviz/depth.rviz'),
+    LaunchArgument('fixed_frame', 'camera_optical_frame',
+                   "RViz fixed frame: the camera's optical frame_id"),
+)
+
+
+def node_parameters(values: Mapping[str, str]) -> dict[str, str]:
+    """Return the parameters given on the launch command line (empty ones are left out).
+
+    Raises:
+        ValueError: a value is not one the parameter accepts (names the choices).
+
+    """
+    params: dict[str, str] = {}
+    for arg, name in _PARAMETER_OF.items():
+        value = str(values.get(arg, '')).strip()
+        if not value:
+            continue
+        choices = spec(name).choices
+        if choices and value not in choices:
+            raise ValueError(f'launch argument {arg}:={value} is not valid; use one of '
+                             f'{", ".join(choices)}')
+        params[name] = value
+    return params
+
+
+def remappings(values: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Return the node's topic remappings for the ``image`` and ``camera_info`` arguments."""
+    image = str(values.get('image') or 'image')
+    info = str(values.get('camera_info') or 'camera_info')
+    return [('image', image), ('image/compressed', image.rstrip('/') + '/compressed'),
+            ('camera_info', info)]

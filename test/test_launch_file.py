@@ -1,0 +1,128 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""launch/depth.launch.py under stand-in launch modules, and the pure launch_args logic."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+import py_compile
+import sys
+import types
+
+import pytest
+
+from depth_anything_ros.launch_args import LAUNCH_ARGUMENTS, node_parameters, remappings
+
+REPO = Path(__file__).resolve().parents[1]
+LAUNCH_FILE = REPO / 'launch' / 'depth.launch.py'
+
+
+@pytest.fixture
+def stubs(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    import launch_stubs
+    for name, module in launch_stubs.modules().items():
+        monkeypatch.setitem(sys.modules, name, module)
+    return launch_stubs
+
+
+def load(stubs: types.ModuleType, **overrides: str):
+    """Run the launch file as ``ros2 launch ... name:=value`` would; return its entities."""
+    spec = importlib.util.spec_from_file_location('depth_launch', LAUNCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    ld = module.generate_launch_description()
+    # the source tree has the installed share/ layout (config/, rviz/, launch/)
+    ctx = stubs.Context({'depth_anything_ros': REPO}, {})
+    declared = [e for e in ld.entities if isinstance(e, stubs.DeclareLaunchArgument)]
+    for arg in declared:
+        value = overrides.get(arg.name, arg.kwargs['default_value'])
+        ctx.launch_configurations[arg.name] = stubs.perform(value, ctx)
+    nodes = [e for e in ld.entities if isinstance(e, stubs.Node)]
+    for fn in (e for e in ld.entities if isinstance(e, stubs.OpaqueFunction)):
+        nodes += fn.execute(ctx)
+    return declared, nodes, ctx
+
+
+def test_launch_file_compiles() -> None:
+    py_compile.compile(str(LAUNCH_FILE), doraise=True)
+
+
+def test_arguments_and_defaults(stubs) -> None:
+    declared, nodes, ctx = load(stubs)
+    assert [a.name for a in declared] == [a.name for a in LAUNCH_ARGUMENTS]
+    assert all(a.kwargs['description'] for a in declared)
+    for name in ('model', 'mode', 'scene', 'checkpoint', 'device', 'precision', 'backend',
+                 'namespace', 'image', 'camera_info', 'params_file', 'rviz'):
+        assert name in ctx.launch_configurations, name
+    (depth,) = [n for n in nodes if n.kwargs['executable'] == 'depth_node']
+    assert depth.kwargs['package'] == 'depth_anything_ros'
+    assert depth.kwargs['name'] == 'depth_node' and depth.kwargs['namespace'] == ''
+    params_file, overrides = depth.kwargs['parameters']
+    assert Path(params_file) == REPO / 'config' / 'depth.yaml' and Path(params_file).is_file()
+    assert overrides == {}   # nothing given: the params file decides
+    assert depth.kwargs['remappings'] == [('image', 'image'),
+                                          ('image/compressed', 'image/compressed'),
+                                          ('camera_info', 'camera_info')]
+
+
+def test_every_argument_reaches_the_node(stubs, tmp_path: Path) -> None:
+    preset = REPO / 'config' / 'depth_outdoor.yaml'
+    _, nodes, _ = load(stubs, model='vitl', mode='relative', scene='outdoor',
+                       checkpoint='/weights/mine.pth', device='cuda:1', precision='fp16',
+                       backend='onnxruntime', namespace='front', image='/cam/color/image_raw',
+                       camera_info='/cam/color/camera_info', params_file=str(preset))
+    (depth,) = [n for n in nodes if n.kwargs['executable'] == 'depth_node']
+    assert depth.kwargs['namespace'] == 'front'
+    params_file, overrides = depth.kwargs['parameters']
+    assert params_file == str(preset)
+    assert overrides == {'encoder': 'vitl', 'mode': 'relative', 'scene': 'outdoor',
+                         'checkpoint': '/weights/mine.pth', 'device': 'cuda:1',
+                         'precision': 'fp16', 'backend': 'onnxruntime'}
+    assert dict(depth.kwargs['remappings']) == {
+        'image': '/cam/color/image_raw', 'image/compressed': '/cam/color/image_raw/compressed',
+        'camera_info': '/cam/color/camera_info'}
+
+
+def test_rviz_only_when_asked(stubs) -> None:
+    for flag, expect in (('false', False), ('true', True)):
+        _, nodes, ctx = load(stubs, rviz=flag, namespace='front')
+        (rviz,) = [n for n in nodes if n.kwargs['executable'] == 'rviz2']
+        assert rviz.kwargs['condition'].evaluate(ctx) is expect
+        args = [stubs.perform(a, ctx) for a in rviz.kwargs['arguments']]
+        assert args[0] == '-d' and Path(args[1]) == REPO / 'rviz' / 'depth.rviz'
+        assert Path(args[1]).is_file() and args[2:] == ['-f', 'camera_optical_frame']
+        assert stubs.perform(rviz.kwargs['namespace'], ctx) == 'front'
+
+
+def test_bad_argument_value_fails_with_the_choices(stubs) -> None:
+    with pytest.raises(ValueError, match='model:=vitx .* vits, vitb, vitl, vitg'):
+        load(stubs, model='vitx')
+
+
+def test_pure_helpers() -> None:
+    assert node_parameters({'model': ' vitb ', 'scene': ''}) == {'encoder': 'vitb'}
+    assert node_parameters({'device': 'cuda:0'}) == {'device': 'cuda:0'}
+    assert remappings({'image': '/a/b/', 'camera_info': ''})[1] == ('image/compressed',
+                                                                      '/a/b/compressed')
+
+
+def test_rviz_config_shows_colourised_depth_and_cloud() -> None:
+    import yaml
+    config = yaml.safe_load((REPO / 'rviz' / 'depth.rviz').read_text())
+    displays = {d['Class']: d for d in config['Visualization Manager']['Displays']}
+    assert displays['rviz_default_plugins/PointCloud2']['Topic']['Value'] == 'points'
+    assert displays['rviz_default_plugins/Image']['Topic']['Value'] == 'depth/colored'
+    assert displays['rviz_default_plugins/PointCloud2']['Color Transformer'] == 'RGB8'
