@@ -22,6 +22,8 @@ that one resolution (what a fixed camera wants: ~15% faster in OpenVINO).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+import contextlib
 import logging
 from pathlib import Path
 import shutil
@@ -86,7 +88,8 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
         raise ValueError(f'unknown exporter {exporter!r}; choose from {", ".join(EXPORTERS)}')
     if dynamic:
         height, width = height or _TRACE_HW[0], width or _TRACE_HW[1]
-        batch = 1
+        # torch.export specialises a dimension of size 1, so trace a batch of 2 there.
+        batch = 2 if exporter == 'dynamo' else 1
     elif height is None or width is None:
         raise ValueError('a static export needs height and width (network input, multiples '
                          'of 14); pass both, or dynamic=True')
@@ -107,10 +110,12 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
             warnings.simplefilter('ignore', torch.jit.TracerWarning)
             warnings.filterwarnings('ignore', category=DeprecationWarning)
             warnings.filterwarnings('ignore', category=FutureWarning)
-            if exporter == 'torchscript':
-                _export_torchscript(model, x, tmp, dynamic=dynamic, opset=opset)
-            else:
-                _export_dynamo(model, x, tmp, dynamic=dynamic, opset=opset)
+            frozen = contextlib.nullcontext() if dynamic else frozen_pos_embed(model, x)
+            with frozen:
+                if exporter == 'torchscript':
+                    _export_torchscript(model, x, tmp, dynamic=dynamic, opset=opset)
+                else:
+                    _export_dynamo(model, x, tmp, dynamic=dynamic, opset=opset)
         tmp.replace(path)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -130,6 +135,33 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
     log.info('exported %s (%s, %.1f s)', path, 'dynamic H/W' if dynamic else
              f'static {batch}x3x{height}x{width}', time.perf_counter() - start)
     return path
+
+
+@contextlib.contextmanager
+def frozen_pos_embed(model: nn.Module, x: torch.Tensor) -> Iterator[None]:
+    """Within the block, the encoder's position embedding is a constant for ``x``'s size.
+
+    A static export then stores the interpolated embedding (computed by torch, exact) as a
+    weight, instead of the shape-derived resize-matrix ops that the exporter does not fold:
+    smaller graph, no run-time work, and no resize a runtime could compute differently.
+    """
+    encoder = getattr(model, 'pretrained', None)
+    interpolate = getattr(encoder, 'interpolate_pos_embed', None)
+    if interpolate is None:  # not a DA-V2 encoder: export as is
+        yield
+        return
+    patch = model.config.patch_size
+    with torch.no_grad():
+        table = interpolate(x.shape[-2] // patch, x.shape[-1] // patch).detach().clone()
+
+    def constant(ph: object, pw: object) -> torch.Tensor:
+        return table
+
+    encoder.interpolate_pos_embed = constant  # instance attribute shadows the method
+    try:
+        yield
+    finally:
+        del encoder.interpolate_pos_embed
 
 
 def _export_torchscript(model: nn.Module, x: torch.Tensor, path: Path, *, dynamic: bool,
