@@ -48,6 +48,16 @@ SIDECAR_FORMAT = 'depth_anything_ros.checkpoint/1'
 _PREFIXES = ('module.', '_orig_mod.', 'model.')
 
 
+try:
+    from safetensors import SafetensorError
+except ImportError:  # safetensors is optional at run time
+    class SafetensorError(Exception):  # type: ignore[no-redef]
+        """Placeholder so the except clause below stays valid."""
+
+_READ_ERRORS = (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError,
+                zipfile.BadZipFile, SafetensorError)
+
+
 class CheckpointError(ValueError):
     """A checkpoint file is unreadable or does not fit the requested model."""
 
@@ -86,6 +96,19 @@ def _strip_prefixes(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
+def _load_file(path: Path) -> tuple[Any, dict[str, Any]]:
+    """Raw file contents and metadata embedded in it (safetensors header)."""
+    if path.suffix != '.safetensors':
+        return torch.load(path, map_location='cpu', weights_only=True), {}
+    from safetensors import safe_open
+    with safe_open(str(path), framework='pt', device='cpu') as f:
+        obj = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+        file_meta = f.metadata() or {}
+    if 'depth_anything_ros' in file_meta:
+        return obj, {'sidecar': json.loads(file_meta['depth_anything_ros'])}
+    return obj, {}
+
+
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Load ``path`` -> (official-layout state dict, metadata of a training checkpoint).
 
@@ -93,21 +116,11 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[st
     Depth Anything checkpoint.
     """
     path = Path(path)
-    meta: dict[str, Any] = {}
     try:
-        if path.suffix == '.safetensors':
-            from safetensors import safe_open
-            with safe_open(str(path), framework='pt', device='cpu') as f:
-                obj: Any = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-                file_meta = f.metadata() or {}
-            if 'depth_anything_ros' in file_meta:
-                meta = {'sidecar': json.loads(file_meta['depth_anything_ros'])}
-        else:
-            obj = torch.load(path, map_location='cpu', weights_only=True)
+        obj, meta = _load_file(path)
     except FileNotFoundError:
         raise
-    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError,
-            zipfile.BadZipFile, json.JSONDecodeError) as exc:
+    except _READ_ERRORS as exc:
         raise CheckpointError(
             f'cannot read checkpoint {path}: {type(exc).__name__}: {str(exc)[:300]}. The file is '
             'corrupt, truncated (interrupted download?) or not a weights_only-loadable '

@@ -1,0 +1,250 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Checkpoint files: formats, round trips, name resolution, metadata and error messages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+import sys
+import types
+
+import pytest
+from safetensors.torch import save_file
+import torch
+
+from depth_anything_ros.model import (build_model, CheckpointError, export_model, load_model,
+                                      ModelConfig, resolve_checkpoint, untrained_model)
+from depth_anything_ros.model import hub
+from depth_anything_ros.model.hf_keys import hf_to_official, official_to_hf
+
+X = torch.linspace(-2, 2, 3 * 42 * 56).reshape(1, 3, 42, 56)
+
+
+@pytest.fixture(scope='module')
+def vits_sd() -> dict[str, torch.Tensor]:
+    return untrained_model('vits', warn=False).state_dict()
+
+
+@pytest.fixture
+def tiny() -> torch.nn.Module:
+    torch.manual_seed(1)
+    return build_model(ModelConfig.tiny(), 'metric', max_depth=30.0).eval()
+
+
+def out(model: torch.nn.Module) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(X)
+
+
+def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb)
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+@pytest.mark.parametrize('suffix', ['.pth', '.safetensors'])
+def test_export_round_trip_with_sidecar(tiny: torch.nn.Module, tmp_path: Path,
+                                        suffix: str) -> None:
+    path = export_model(tiny, tmp_path / f'student{suffix}')
+    side = json.loads(path.with_suffix('.json').read_text())
+    assert side['format'] == 'depth_anything_ros.checkpoint/1'
+    assert side['head'] == 'metric' and side['max_depth'] == 30.0
+    assert ModelConfig.from_dict(side['config']) == tiny.config
+    loaded = load_model(path)
+    assert loaded.config == tiny.config and not loaded.training
+    assert_same_weights(tiny, loaded)
+    torch.testing.assert_close(out(loaded), out(tiny), rtol=0, atol=0)
+    bare = torch.load(tmp_path / 'student.pth', weights_only=True) if suffix == '.pth' else None
+    if bare is not None:  # the .pth is an official-layout bare state dict
+        assert list(bare) == list(tiny.state_dict())
+
+
+def test_official_names_resolve_in_weights_dir(vits_sd: dict, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(hub.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(hub, 'DEFAULT_WEIGHTS_DIR', tmp_path / 'nowhere')
+    torch.save(vits_sd, tmp_path / 'depth_anything_v2_vits.pth')
+    torch.save(vits_sd, tmp_path / 'depth_anything_v2_metric_vkitti_vits.pth')
+    assert resolve_checkpoint('vits', tmp_path) == tmp_path / 'depth_anything_v2_vits.pth'
+    model = load_model('vits', weights_dir=tmp_path)  # config from shapes + name
+    assert model.config.encoder == 'vits' and not model.is_metric
+    outdoor = load_model('metric_outdoor_vits', weights_dir=tmp_path)
+    assert outdoor.is_metric and outdoor.config.max_depth == 80.0
+    # The environment variable is searched too.
+    monkeypatch.setenv(hub.WEIGHTS_ENV, str(tmp_path))
+    assert resolve_checkpoint('metric_vkitti_vits').parent == tmp_path
+    ref = untrained_model('vits', warn=False)
+    torch.testing.assert_close(out(model), out(ref), rtol=0, atol=0)
+
+
+def test_relative_checkpoint_is_not_loaded_as_metric(vits_sd: dict, tmp_path: Path,
+                                                     tiny: torch.nn.Module) -> None:
+    rel = tmp_path / 'depth_anything_v2_vits.pth'
+    torch.save(vits_sd, rel)
+    with pytest.raises(CheckpointError, match='relative .*head=.metric. was requested'):
+        load_model(rel, head='metric')
+    metric = export_model(tiny, tmp_path / 'tiny_metric.pth')
+    with pytest.raises(CheckpointError, match='metric .*head=.relative. was requested'):
+        load_model(metric, head='relative')
+    # Without any metadata the head is whatever is asked for.
+    plain = tmp_path / 'my_weights.pth'
+    torch.save(vits_sd, plain)
+    assert load_model(plain, head='metric', max_depth=5.0).config.max_depth == 5.0
+
+
+def test_training_checkpoint_with_ddp_prefix(tiny: torch.nn.Module, tmp_path: Path) -> None:
+    path = tmp_path / 'last.pt'
+    torch.save({'model': {f'module.{k}': v for k, v in tiny.state_dict().items()},
+                'optimizer': {'state': {}}, 'step': 12, 'best': 0.5,
+                'model_config': tiny.config.to_dict()}, path)
+    loaded = load_model(path)
+    assert loaded.config == tiny.config
+    assert_same_weights(tiny, loaded)
+
+
+def test_hugging_face_converter_round_trip(vits_sd: dict, tiny: torch.nn.Module,
+                                           tmp_path: Path) -> None:
+    for sd in (vits_sd, tiny.state_dict(), build_model('vitg', device='meta').state_dict()):
+        hf = official_to_hf(sd)
+        assert any(k.endswith('attention.attention.query.weight') for k in hf)
+        assert 'neck.fusion_stage.layers.0.projection.weight' in hf  # refinenet4 first
+        back = hf_to_official(hf)
+        assert set(back) == set(sd)
+        for k in sd:
+            assert back[k].shape == sd[k].shape, k
+            if sd[k].device.type != 'meta':
+                assert torch.equal(back[k], sd[k]), k
+    # A transformers-format file loads directly (safetensors, like the -hf repos).
+    path = tmp_path / 'model.safetensors'
+    save_file(official_to_hf(vits_sd), str(path))
+    model = load_model(path)
+    assert model.config.encoder == 'vits'
+    assert torch.equal(model.state_dict()['pretrained.blocks.3.attn.qkv.weight'],
+                       vits_sd['pretrained.blocks.3.attn.qkv.weight'])
+
+
+def test_bare_safetensors_without_sidecar(vits_sd: dict, tmp_path: Path) -> None:
+    path = tmp_path / 'depth_anything_v2_vits.safetensors'
+    save_file({k: v.contiguous() for k, v in vits_sd.items()}, str(path))
+    model = load_model(path)
+    assert model.config.encoder == 'vits'
+    assert torch.equal(model.state_dict()['pretrained.pos_embed'],
+                       vits_sd['pretrained.pos_embed'])
+
+
+def test_corrupt_and_truncated_files_name_the_file(tiny: torch.nn.Module,
+                                                   tmp_path: Path) -> None:
+    good = export_model(tiny, tmp_path / 'good.pth')
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(good.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match='truncated.pth.*download it again'):
+        load_model(truncated)
+    junk = tmp_path / 'junk.safetensors'
+    junk.write_bytes(b'\x00' * 64)
+    with pytest.raises(CheckpointError, match='junk.safetensors'):
+        load_model(junk)
+    pickled = tmp_path / 'not_weights.pth'
+    torch.save([1, 2, 3], pickled)
+    with pytest.raises(CheckpointError, match='not a state dict'):
+        load_model(pickled)
+
+
+def test_strict_load_names_missing_unexpected_and_mismatched_keys(
+        tiny: torch.nn.Module, tmp_path: Path) -> None:
+    sd = dict(tiny.state_dict())
+    sd.pop('depth_head.scratch.output_conv1.bias')
+    sd['depth_head.extra.weight'] = torch.zeros(1)
+    sd['pretrained.cls_token'] = torch.zeros(1, 1, 65)
+    path = tmp_path / 'broken.pt'
+    torch.save({'model': sd, 'model_config': tiny.config.to_dict()}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_model(path)
+    msg = str(err.value)
+    assert 'missing keys: depth_head.scratch.output_conv1.bias' in msg
+    assert 'unexpected keys: depth_head.extra.weight' in msg
+    assert 'pretrained.cls_token: checkpoint (1, 1, 65) vs model (1, 1, 64)' in msg
+    good = export_model(tiny, tmp_path / 'tiny.pth')
+    with pytest.raises(CheckpointError, match='shape mismatches'):
+        load_model(good, encoder='vits')
+
+
+def test_missing_checkpoint_explains_where_to_get_it(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(hub.WEIGHTS_ENV, raising=False)
+    with pytest.raises(FileNotFoundError) as err:
+        resolve_checkpoint('metric_indoor_vitl', tmp_path)
+    msg = str(err.value)
+    for part in ('depth_anything_v2_metric_hypersim_vitl.pth', str(tmp_path),
+                 'https://huggingface.co/depth-anything/Depth-Anything-V2-Metric-Hypersim-Large',
+                 'CC-BY-NC-4.0', 'depth-anything-ros download metric_hypersim_vitl'):
+        assert part in msg
+    with pytest.raises(FileNotFoundError, match='Apache-2.0'):
+        resolve_checkpoint('vits', tmp_path)
+    with pytest.raises(FileNotFoundError, match='not been published'):
+        resolve_checkpoint('vitg', tmp_path)
+    with pytest.raises(FileNotFoundError, match='Known names: .*metric_indoor_vits'):
+        resolve_checkpoint('vitz', tmp_path)
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        load_model(tmp_path / 'absent.pth')
+
+
+def test_untrained_needs_explicit_permission(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(ValueError, match='allow_untrained=True'):
+        load_model('untrained')
+    with caplog.at_level(logging.WARNING):
+        model = load_model('untrained:tiny', allow_untrained=True, head='metric')
+    assert 'UNTRAINED' in caplog.text
+    assert model.config.encoder == 'tiny' and model.is_metric
+    again = load_model('untrained:tiny', allow_untrained=True, head='metric')
+    assert_same_weights(model, again)  # deterministic
+
+
+def test_download_error_paths_without_network(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, 'huggingface_hub', None)  # not installed
+    with pytest.raises(RuntimeError, match='pip install huggingface_hub.*resolve/main'):
+        hub.download('vits', tmp_path)
+    calls = []
+
+    def offline(**kwargs: object) -> str:
+        calls.append(kwargs)
+        raise OSError('network is unreachable')
+
+    fake = types.ModuleType('huggingface_hub')
+    fake.hf_hub_download = offline  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, 'huggingface_hub', fake)
+    with pytest.raises(RuntimeError, match='depth_anything_v2_vitb.pth.*unreachable'):
+        hub.download('vitb', tmp_path)
+    assert calls == [{'repo_id': 'depth-anything/Depth-Anything-V2-Base',
+                      'filename': 'depth_anything_v2_vitb.pth', 'local_dir': str(tmp_path)}]
+    fake.hf_hub_download = lambda **kw: str(Path(kw['local_dir']) / kw['filename'])
+    assert hub.download('metric_outdoor_vits', tmp_path) == (
+        tmp_path / 'depth_anything_v2_metric_vkitti_vits.pth')
+    with pytest.raises(ValueError, match='unknown model name'):
+        hub.download('vitq', tmp_path)
+    with pytest.raises(RuntimeError, match='not been published'):
+        hub.download('vitg', tmp_path)
+
+
+def test_download_cli_lists_names(capsys: pytest.CaptureFixture) -> None:
+    import argparse
+    parser = argparse.ArgumentParser()
+    hub.add_arguments(parser)
+    assert hub.main(parser.parse_args(['--list'])) == 0
+    text = capsys.readouterr().out
+    assert 'metric_indoor_vits' in text and 'Apache-2.0' in text and '(not published)' in text
