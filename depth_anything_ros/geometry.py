@@ -24,11 +24,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+import sys
+from typing import NamedTuple
 
+import cv2
 import numpy as np
 
 __all__ = [
-    'CLOUD_FIELDS_XYZ', 'CLOUD_FIELDS_XYZRGB', 'Intrinsics', 'PixelMap', 'RayGrid',
+    'CLOUD_FIELDS_XYZ', 'CLOUD_FIELDS_XYZRGB', 'Intrinsics', 'PixelMap', 'RayGrid', 'Rays',
     'adapt_intrinsics', 'backproject', 'pack_cloud', 'pack_rgb', 'scale_intrinsics',
     'subsample_intrinsics',
 ]
@@ -165,44 +168,62 @@ class PixelMap:
         return out
 
 
-class RayGrid:
-    """Per-pixel ray directions ``(x/z, y/z)`` for one intrinsics, cached until they change.
+class Rays(NamedTuple):
+    """Per-pixel ray of one intrinsics, float32 ``(H, W)`` each.
 
-    ``get(intr)`` returns float32 arrays ``(H, W)`` each; it rebuilds only when the intrinsics
-    or size differ from the last call, so a static camera costs one allocation per run.
+    ``x``, ``y``: ``x/z`` and ``y/z`` of the pixel's ray; ``norm``: the ray's length per unit
+    depth, ``sqrt(1 + x^2 + y^2)``, so that range = depth * norm without a per-frame sqrt.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    norm: np.ndarray
+
+
+class RayGrid:
+    """Per-pixel rays for one intrinsics, cached until they change.
+
+    ``get(intr)`` returns :class:`Rays`; it rebuilds only when the intrinsics or size differ
+    from the last call, so a static camera costs one allocation per run.
     """
 
     def __init__(self) -> None:
         self._key: Intrinsics | None = None
-        self._rays: tuple[np.ndarray, np.ndarray] | None = None
+        self._rays: Rays | None = None
         self.builds = 0  # how many times the grid was (re)computed; tests and diagnostics read it
 
-    def get(self, intr: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(x_over_z, y_over_z)``, both float32 ``(H, W)``."""
+    def get(self, intr: Intrinsics) -> Rays:
+        """Return the rays of ``intr``, float32 ``(H, W)`` each."""
         if self._rays is None or intr != self._key:
             u = (np.arange(intr.width, dtype=np.float64) - intr.cx) / intr.fx    # (W,)
             v = (np.arange(intr.height, dtype=np.float64) - intr.cy) / intr.fy   # (H,)
-            xz = np.broadcast_to(u.astype(np.float32)[None, :], (intr.height, intr.width))
-            yz = np.broadcast_to(v.astype(np.float32)[:, None], (intr.height, intr.width))
-            self._rays = (np.ascontiguousarray(xz), np.ascontiguousarray(yz))
+            norm = np.sqrt(1.0 + u[None, :] ** 2 + v[:, None] ** 2)              # (H, W)
+            shape = (intr.height, intr.width)
+            self._rays = Rays(
+                np.ascontiguousarray(np.broadcast_to(u.astype(np.float32)[None, :], shape)),
+                np.ascontiguousarray(np.broadcast_to(v.astype(np.float32)[:, None], shape)),
+                norm.astype(np.float32))
             self._key = intr
             self.builds += 1
         return self._rays
 
 
-def backproject(depth: np.ndarray, rays: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _check_shape(depth: np.ndarray, rays: Rays) -> None:
+    if depth.shape != rays.x.shape:
+        raise ValueError(f'depth is {depth.shape[::-1]} (WxH) but the rays are for '
+                         f'{rays.x.shape[::-1]}; intrinsics must describe the depth image')
+
+
+def backproject(depth: np.ndarray, rays: Rays) -> np.ndarray:
     """Return points ``(H, W, 3)`` float32 in metres from depth ``(H, W)`` (z, metres).
 
     NaN depth gives NaN points; ``rays`` comes from :class:`RayGrid` for the depth's intrinsics.
     """
-    xz, yz = rays
-    if depth.shape != xz.shape:
-        raise ValueError(f'depth is {depth.shape[::-1]} (WxH) but the rays are for '
-                         f'{xz.shape[::-1]}; intrinsics must describe the depth image')
+    _check_shape(depth, rays)
     z = depth.astype(np.float32, copy=False)
     out = np.empty(depth.shape + (3,), np.float32)                          # (H, W, 3)
-    np.multiply(xz, z, out=out[..., 0])
-    np.multiply(yz, z, out=out[..., 1])
+    np.multiply(rays.x, z, out=out[..., 0])
+    np.multiply(rays.y, z, out=out[..., 1])
     out[..., 2] = z
     return out
 
@@ -214,13 +235,31 @@ def pack_rgb(rgb: np.ndarray) -> np.ndarray:
     """
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f'rgb must be uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}')
-    c = rgb.astype(np.uint32)
-    packed = (c[..., 0] << 16) | (c[..., 1] << 8) | c[..., 2]                # (H, W) uint32
-    return packed.view(np.float32)
+    out = np.empty(rgb.shape[:2], np.float32)
+    _write_rgb(out, rgb)
+    return out
 
 
-def pack_cloud(depth: np.ndarray, rays: tuple[np.ndarray, np.ndarray],
-               rgb: np.ndarray | None = None, *, stride: int = 1, min_range: float = 0.0,
+def _write_rgb(dst: np.ndarray, rgb: np.ndarray) -> None:
+    """Write packed ``0x00RRGGBB`` bits of uint8 ``rgb (H, W, 3)`` into float32 ``dst (H, W)``.
+
+    On little-endian hosts those bits are the bytes B, G, R, 0: one OpenCV channel shuffle
+    (RGB -> BGRA) builds them several times faster than integer shifts on a uint32 image.
+    """
+    if sys.byteorder == 'little':
+        bgra = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGRA)   # (H, W, 4)
+        bgra[..., 3] = 0     # alpha 0: the float's exponent never becomes all-ones (NaN/inf)
+        dst[...] = bgra.view(np.float32)[..., 0]
+        return
+    as_bytes = dst[..., None].view(np.uint8)                                 # (H, W, 4)
+    as_bytes[..., 0] = 0
+    as_bytes[..., 1] = rgb[..., 0]
+    as_bytes[..., 2] = rgb[..., 1]
+    as_bytes[..., 3] = rgb[..., 2]
+
+
+def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
+               stride: int = 1, min_range: float = 0.0,
                max_range: float = math.inf) -> np.ndarray:
     """Return an organized cloud as float32 ``(H', W', 3 or 4)``, ready to be sent as bytes.
 
@@ -238,24 +277,24 @@ def pack_cloud(depth: np.ndarray, rays: tuple[np.ndarray, np.ndarray],
     """
     if stride < 1:
         raise ValueError(f'stride must be >= 1, got {stride}')
-    xz, yz = rays
-    if depth.shape != xz.shape:
-        raise ValueError(f'depth is {depth.shape[::-1]} (WxH) but the rays are for '
-                         f'{xz.shape[::-1]}; intrinsics must describe the depth image')
+    _check_shape(depth, rays)
+    if rgb is not None and (rgb.dtype != np.uint8 or rgb.shape != depth.shape + (3,)):
+        raise ValueError(f'rgb must be uint8 {depth.shape + (3,)}, got {rgb.dtype} {rgb.shape}')
+    xz, yz, norm = rays
     if stride > 1:
-        depth, xz, yz = depth[::stride, ::stride], xz[::stride, ::stride], yz[::stride, ::stride]
+        depth, xz, yz, norm = (a[::stride, ::stride] for a in (depth, xz, yz, norm))
         rgb = None if rgb is None else rgb[::stride, ::stride]
+    z = depth.astype(np.float32, copy=False)                                # (H', W')
+    if min_range > 0.0 or math.isfinite(max_range):
+        distance = z * norm                                                 # metres
+        with np.errstate(invalid='ignore'):
+            inside = (distance >= min_range) & (distance <= max_range)
+        z = np.where(inside, z, np.float32(np.nan))
     channels = 3 if rgb is None else 4
-    out = np.empty(depth.shape + (channels,), np.float32)                   # (H', W', C)
-    z = out[..., 2]
-    z[...] = depth
+    out = np.empty(z.shape + (channels,), np.float32)                       # (H', W', C)
     np.multiply(xz, z, out=out[..., 0])
     np.multiply(yz, z, out=out[..., 1])
-    if min_range > 0.0 or math.isfinite(max_range):
-        sq = np.einsum('hwc,hwc->hw', out[..., :3], out[..., :3])            # (H', W') m^2
-        with np.errstate(invalid='ignore'):
-            bad = (sq < min_range * min_range) | (sq > max_range * max_range)
-        out[bad, :3] = np.nan
+    out[..., 2] = z
     if rgb is not None:
-        out[..., 3] = pack_rgb(rgb)
+        _write_rgb(out[..., 3], rgb)
     return out

@@ -1,0 +1,103 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Point-cloud packing cost for a 640x480 depth image (target: < 5 ms per frame).
+
+    python benchmarks/bench_cloud.py [--quick] [--out out/bench]
+
+Times what the node does per frame after inference: back-projection with the cached ray grid
+and packing into float32 XYZ / XYZRGB (``geometry.pack_cloud``), then building the
+PointCloud2 message (``conversions.cloud_message``, one ``tobytes``). Prints median / p90 and
+writes ``bench_cloud.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+import json
+import math
+from pathlib import Path
+import platform
+import time
+from typing import Any
+
+import numpy as np
+from std_msgs.msg import Header
+
+from depth_anything_ros.conversions import cloud_message
+from depth_anything_ros.geometry import Intrinsics, pack_cloud, RayGrid
+
+TARGET_MS = 5.0
+
+
+def timeit(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> dict[str, float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(1e3 * (time.perf_counter() - t0))
+    a = np.asarray(times)
+    return {'median_ms': float(np.median(a)), 'p90_ms': float(np.percentile(a, 90)),
+            'min_ms': float(a.min()), 'n': repeats}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description='point-cloud packing benchmark')
+    parser.add_argument('--quick', action='store_true', help='fewer repetitions')
+    parser.add_argument('--out', type=Path, default=Path('out/bench'))
+    parser.add_argument('--width', type=int, default=640)
+    parser.add_argument('--height', type=int, default=480)
+    args = parser.parse_args()
+    repeats = 20 if args.quick else 200
+    w, h = args.width, args.height
+    intr = Intrinsics(525.0, 525.0, 319.5, 239.5, w, h)
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(0.5, 8.0, (h, w)).astype(np.float32)
+    depth[rng.random((h, w)) < 0.05] = np.nan
+    rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    grid = RayGrid()
+    rays = grid.get(intr)
+    header = Header(frame_id='camera_optical_frame')
+    cases = {
+        'ray grid build (cold, once per intrinsics)': lambda: RayGrid().get(intr),
+        'pack XYZ': lambda: pack_cloud(depth, rays),
+        'pack XYZRGB': lambda: pack_cloud(depth, rays, rgb),
+        'pack XYZRGB + range limits': lambda: pack_cloud(depth, rays, rgb, min_range=0.3,
+                                                         max_range=6.0),
+        'pack XYZRGB stride 2': lambda: pack_cloud(depth, rays, rgb, stride=2),
+        'pack XYZRGB + PointCloud2 message': lambda: cloud_message(
+            pack_cloud(depth, rays, rgb), header),
+    }
+    results = {name: timeit(fn, repeats) for name, fn in cases.items()}
+    per_frame = results['pack XYZRGB + PointCloud2 message']['median_ms']
+    report = {'benchmark': 'cloud', 'size': [w, h], 'target_ms': TARGET_MS,
+              'meets_target': per_frame < TARGET_MS, 'machine': platform.processor() or
+              platform.machine(), 'python': platform.python_version(), 'results': results}
+    print(f'\npoint cloud packing, {w}x{h} ({"quick" if args.quick else "full"}, '
+          f'{repeats} runs)')
+    print(f'  {"case":<44} {"median ms":>10} {"p90 ms":>8}')
+    for name, r in results.items():
+        print(f'  {name:<44} {r["median_ms"]:10.2f} {r["p90_ms"]:8.2f}')
+    verdict = 'meets' if report['meets_target'] else 'MISSES'
+    print(f'  per-frame cost {per_frame:.2f} ms {verdict} the {TARGET_MS:g} ms target\n')
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / 'bench_cloud.json').write_text(json.dumps(report, indent=2) + '\n')
+    return 0 if math.isfinite(per_frame) else 1
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
