@@ -1,0 +1,286 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``depth-anything-ros bench``: latency, throughput and accuracy of the depth pipeline.
+
+Axes (comma-separated lists, every combination is measured): encoder, input size, precision,
+preprocessing mode (exact | fast), batch size and backend (torch, or an exported runtime from
+``depth_anything_ros.backends``). For each point it times the network alone
+(``DepthEstimator.forward`` on a preprocessed tensor) and ``infer_batch`` end to end on a
+480x640 frame, and compares the depth with the fp32 exact torch reference (max abs, median and
+99th-percentile relative difference).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass
+import itertools
+import json
+import logging
+import os
+from pathlib import Path
+import platform
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchPoint:
+    """One measured configuration."""
+
+    encoder: str
+    input_size: int
+    precision: str
+    mode: str  # 'exact' (official float64 preprocessing) or 'fast' (on-device float32)
+    batch: int
+    backend: str
+    device: str
+
+
+def synthetic_frame(height: int = 480, width: int = 640, seed: int = 0) -> np.ndarray:
+    """Deterministic textured BGR frame (uint8 HxWx3): gradients, discs and noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = np.stack([x / width * 255, y / height * 255,
+                    127 + 100 * np.sin(x / 23.0) * np.cos(y / 17.0)], axis=-1)
+    for _ in range(12):
+        cy, cx, r = rng.uniform(0, height), rng.uniform(0, width), rng.uniform(15, 90)
+        img[(y - cy) ** 2 + (x - cx) ** 2 < r * r] = rng.uniform(0, 255, 3)
+    img += rng.normal(0, 6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def accuracy(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """Max abs, median and p99 relative difference of ``pred`` vs ``ref`` (same shape)."""
+    diff = np.abs(pred.astype(np.float64) - ref)
+    rel = diff / np.maximum(np.abs(ref), 1e-6)
+    return {'max_abs': float(diff.max()), 'median_rel': float(np.median(rel)),
+            'p99_rel': float(np.percentile(rel, 99))}
+
+
+def _timed(fn: Any, runs: int, warmup: int, sync: Any) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(1e3 * (time.perf_counter() - t0))
+    return times
+
+
+def _stats(times_ms: list[float], batch: int) -> dict[str, float]:
+    med = float(np.median(times_ms))
+    return {'median_ms': med, 'p90_ms': float(np.percentile(times_ms, 90)),
+            'min_ms': float(np.min(times_ms)), 'fps': 1e3 * batch / med}
+
+
+def _load(checkpoint: str, encoder: str, weights_dir: str | None) -> torch.nn.Module:
+    from depth_anything_ros.model import load_model, untrained_model
+    if checkpoint == 'untrained':
+        return untrained_model(encoder, warn=False)
+    return load_model(checkpoint, encoder=encoder, weights_dir=weights_dir)
+
+
+def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
+            reference: np.ndarray | None, runs: int, warmup: int,
+            compile: bool = False) -> dict[str, Any]:
+    """Time one configuration; returns a JSON-able row."""
+    from depth_anything_ros.estimator import DepthEstimator
+    est = DepthEstimator(model, device=point.device, precision=point.precision,
+                         input_size=point.input_size, exact=point.mode == 'exact',
+                         backend=point.backend, compile=compile)
+
+    def sync() -> None:
+        if est.device.type == 'cuda':
+            torch.cuda.synchronize(est.device)
+
+    frames = [frame] * point.batch
+    x = est.preprocess(frames)  # (B, 3, h, w)
+    forward = _timed(lambda: est.forward(x), runs, warmup, sync)
+    timings: list[dict[str, float]] = []
+
+    def infer() -> None:
+        est.infer_batch(frames)
+        timings.append(dict(est.last_timings))
+
+    end_to_end = _timed(infer, runs, warmup, sync)
+    stages = {k: float(np.median([t[k] for t in timings[warmup:]])) for k in timings[0]}
+    row: dict[str, Any] = {**asdict(point), 'net_input': list(x.shape[-2:]),
+                           'forward': _stats(forward, point.batch),
+                           'infer': _stats(end_to_end, point.batch), 'stages_ms': stages}
+    if reference is not None:
+        row['accuracy'] = accuracy(est.infer(frame), reference)
+    return row
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts recorded with every result."""
+    cpu = platform.processor()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next((line.split(':', 1)[1].strip() for line in f
+                        if line.startswith('model name')), cpu)
+    except OSError:
+        pass
+    env = {'torch': torch.__version__, 'numpy': np.__version__,
+           'python': platform.python_version(), 'cpu': cpu, 'logical_cpus': os.cpu_count(),
+           'torch_threads': torch.get_num_threads(),
+           'cuda': torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+    try:
+        import cv2
+        env['opencv'] = cv2.__version__
+    except ImportError:
+        pass
+    return env
+
+
+def run(encoders: list[str], input_sizes: list[int], precisions: list[str], modes: list[str],
+        batches: list[int], backends: list[str], device: str = 'cpu',
+        checkpoint: str = 'untrained', weights_dir: str | None = None, runs: int = 10,
+        warmup: int = 2, with_accuracy: bool = True, compile: bool = False) -> list[dict]:
+    """Measure every combination of the axes; returns one row per point."""
+    from depth_anything_ros.estimator import DepthEstimator
+    from tqdm import tqdm
+
+    frame = synthetic_frame()
+    rows = []
+    points = list(itertools.product(encoders, input_sizes, precisions, modes, batches,
+                                    backends))
+    bar = tqdm(points, desc='bench', unit='cfg')
+    for encoder in encoders:
+        model = _load(checkpoint, encoder, weights_dir)
+        refs: dict[int, np.ndarray] = {}
+        for enc, size, precision, mode, batch, backend in points:
+            if enc != encoder:
+                continue
+            if with_accuracy and size not in refs:
+                ref_est = DepthEstimator(model, device='cpu', exact=True, input_size=size,
+                                         channels_last=False)
+                refs[size] = ref_est.infer(frame)  # fp32 exact torch reference
+            point = BenchPoint(encoder, size, precision, mode, batch, backend, device)
+            bar.set_postfix_str(f'{encoder} {size} {precision} {mode} b{batch} {backend}')
+            try:
+                row = measure(point, model, frame, refs.get(size), runs, warmup, compile)
+            except (ValueError, RuntimeError, ImportError) as exc:
+                log.warning('skipped %s: %s', point, exc)
+                row = {**asdict(point), 'error': str(exc)}
+            rows.append(row)
+            bar.update()
+        del model
+    bar.close()
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """Plain-text table of the rows."""
+    head = (f'{"encoder":<7} {"size":>4} {"prec":<4} {"mode":<5} {"B":>2} {"backend":<11} '
+            f'{"net in":>9} {"fwd med":>8} {"fwd p90":>8} {"infer med":>9} {"infer p90":>9} '
+            f'{"fps":>6} {"max abs":>8} {"med rel":>8} {"p99 rel":>8}')
+    lines = [head, '-' * len(head)]
+    for r in rows:
+        left = (f'{r["encoder"]:<7} {r["input_size"]:>4} {r["precision"]:<4} {r["mode"]:<5} '
+                f'{r["batch"]:>2} {r["backend"]:<11} ')
+        if 'error' in r:
+            lines.append(left + f'error: {r["error"][:80]}')
+            continue
+        acc = r.get('accuracy', {})
+        accs = ' '.join(f'{acc[k]:8.1e}' if k in acc else f'{"-":>8}'
+                        for k in ('max_abs', 'median_rel', 'p99_rel'))
+        lines.append(left + f'{"x".join(map(str, r["net_input"])):>9} '
+                     f'{r["forward"]["median_ms"]:8.1f} {r["forward"]["p90_ms"]:8.1f} '
+                     f'{r["infer"]["median_ms"]:9.1f} {r["infer"]["p90_ms"]:9.1f} '
+                     f'{r["infer"]["fps"]:6.2f} {accs}')
+    return '\n'.join(lines)
+
+
+def _csv(kind: type) -> Any:
+    return lambda s: [kind(v) for v in s.split(',') if v]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the command's flags."""
+    parser.add_argument('--encoder', type=_csv(str), default=['vits'],
+                        help='comma list of vits,vitb,vitl,vitg,tiny (default vits)')
+    parser.add_argument('--input-size', type=_csv(int), default=None,
+                        help='comma list of network short sides (default 518,364,266; '
+                             '266 with --quick)')
+    parser.add_argument('--precision', type=_csv(str), default=['fp32', 'bf16'],
+                        help='comma list of fp32,bf16,fp16 (default fp32,bf16)')
+    parser.add_argument('--mode', type=_csv(str), default=None,
+                        help='preprocessing: comma list of exact,fast (default both; fast '
+                             'with --quick)')
+    parser.add_argument('--batch', type=_csv(int), default=[1], help='comma list (default 1)')
+    parser.add_argument('--backend', type=_csv(str), default=['torch'],
+                        help='comma list of torch,openvino,onnxruntime,tensorrt')
+    parser.add_argument('--device', default='cpu', help='cpu | cuda | cuda:N')
+    parser.add_argument('--checkpoint', default='untrained',
+                        help='weights (default: deterministic untrained weights, which time '
+                             'exactly like real ones)')
+    parser.add_argument('--weights-dir', default=None)
+    parser.add_argument('--runs', type=int, default=None,
+                        help='timed runs per point (default 10; 2 with --quick)')
+    parser.add_argument('--warmup', type=int, default=None,
+                        help='untimed runs first (default 2; 1 with --quick)')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--compile', action='store_true', help='torch.compile the model')
+    parser.add_argument('--no-accuracy', action='store_true',
+                        help='skip the comparison with the fp32 exact reference')
+    parser.add_argument('--quick', action='store_true',
+                        help='smoke run: input 266, fast mode, 2 runs, 1 warm-up (unless '
+                             'given explicitly)')
+    parser.add_argument('--json', type=Path, default=None, help='write results here')
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the benchmark, print the table, optionally write JSON."""
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    threads = torch.get_num_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        return _main(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _main(args: argparse.Namespace) -> int:
+    defaults = ({'input_size': [266], 'mode': ['fast'], 'runs': 2, 'warmup': 1} if args.quick
+                else {'input_size': [518, 364, 266], 'mode': ['exact', 'fast'], 'runs': 10,
+                      'warmup': 2})
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    rows = run(args.encoder, args.input_size, args.precision, args.mode, args.batch,
+               args.backend, args.device, args.checkpoint, args.weights_dir, args.runs,
+               args.warmup, not args.no_accuracy, args.compile)
+    print(format_table(rows))
+    result = {'what': 'depth-anything-ros bench: 480x640 synthetic frame; forward = network '
+                      'alone, infer = preprocess + forward + upsample; accuracy vs fp32 exact '
+                      'torch on the same weights',
+              'checkpoint': args.checkpoint, 'runs': args.runs, 'warmup': args.warmup,
+              'environment': environment(), 'results': rows}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + '\n')
+        print(f'wrote {args.json}')
+    return 1 if any('error' in r for r in rows) else 0
