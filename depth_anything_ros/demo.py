@@ -165,7 +165,7 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def _ros_environment() -> Any:
+def ros_environment() -> Any:
     """Localhost-only discovery and, where possible, a ROS domain no one else uses."""
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     if 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ:
@@ -201,7 +201,7 @@ def main(args: argparse.Namespace) -> int:
     pairs = read_stream(args.bag, args.frames)
     print(f'demo: {len(pairs)} frames from {args.bag}, checkpoint {checkpoint!r}, '
           f'input_size {args.input_size}', flush=True)
-    with _ros_environment():
+    with ros_environment():
         code = _run(args, pairs, checkpoint, untrained)
     if untrained:
         print(UNTRAINED_BANNER, flush=True)

@@ -1,0 +1,223 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Depth node end-to-end latency vs the estimator's own inference time, 640x480 frames.
+
+    python benchmarks/bench_node.py [--quick] [--input-size 518] [--out out/bench]
+
+1. In this process: ``DepthEstimator.infer`` on a 640x480 bgr8 frame (the floor).
+2. The node as its own process, fed over DDS one frame at a time (the next frame is sent when
+   the previous one's output arrived, so nothing is dropped): stamp -> receipt of
+   ``depth/image`` alone, then with ``points`` and ``depth/colored`` subscribed too, and the
+   node's own stamp -> publish latency and inference time from /diagnostics.
+
+Target: node latency (stamp -> publish) within 5 % of its inference time. Prints median / p90
+tables and writes ``bench_node.json``. Without ``--checkpoint``, untrained weights (same speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import platform
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from depth_anything_ros.demo import ros_environment
+
+TARGET_OVERHEAD = 0.05
+
+
+def frame(width: int = 640, height: int = 480) -> np.ndarray:
+    """Return a deterministic bgr8 test frame with structure."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    img = np.stack([(xx * 255 // width), (yy * 255 // height), ((xx + yy) % 256)], -1)
+    img = img.astype(np.uint8)
+    img[height // 3:height // 2, width // 4:width // 2] = 240
+    return img
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values, dtype=np.float64)
+    return {'median_ms': float(np.median(a)), 'p90_ms': float(np.percentile(a, 90)),
+            'min_ms': float(a.min()), 'n': int(a.size)}
+
+
+def bench_estimator(args: argparse.Namespace, img: np.ndarray) -> dict[str, float]:
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.model.checkpoint import load_model
+    model = load_model(args.checkpoint, head='metric', max_depth=20.0,
+                       allow_untrained=args.checkpoint.startswith('untrained'))
+    est = DepthEstimator(model, device=args.device, input_size=args.input_size)
+    for _ in range(2):
+        est.infer(img, 'bgr8')
+    times = []
+    for _ in range(args.frames):
+        t0 = time.perf_counter()
+        est.infer(img, 'bgr8')
+        times.append(1e3 * (time.perf_counter() - t0))
+    return stats(times)
+
+
+def bench_node(args: argparse.Namespace, img: np.ndarray, log_path: Path) -> dict[str, Any]:
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from depth_anything_ros.conversions import array_to_image
+    cmd = [sys.executable, '-m', 'depth_anything_ros.node', '--ros-args',
+           '-r', '__ns:=/bench', '-p', f'checkpoint:={args.checkpoint}',
+           '-p', 'allow_untrained_weights:=true', '-p', f'input_size:={args.input_size}',
+           '-p', f'device:={args.device}', '-p', 'diagnostics_period:=0.5']
+    proc = subprocess.Popen(cmd, stdout=log_path.open('w'), stderr=subprocess.STDOUT,
+                            env=os.environ.copy())
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    node = Node('bench_node_player', context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    qos = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
+    arrivals: dict[str, dict[int, float]] = {'depth': {}, 'points': {}, 'colored': {}}
+    diag: list[Any] = []
+
+    def keep(kind: str):
+        return lambda m: arrivals[kind].setdefault(
+            m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, time.monotonic())
+
+    pub_img = node.create_publisher(Image, '/bench/image', qos)
+    pub_info = node.create_publisher(CameraInfo, '/bench/camera_info', qos)
+    node.create_subscription(Image, '/bench/depth/image', keep('depth'), qos)
+    node.create_subscription(DiagnosticArray, '/diagnostics', diag.append, 10)
+    info = CameraInfo(width=img.shape[1], height=img.shape[0], distortion_model='plumb_bob')
+    info.k = [525.0, 0.0, 319.5, 0.0, 525.0, 239.5, 0.0, 0.0, 1.0]
+    info.p = [525.0, 0.0, 319.5, 0.0, 0.0, 525.0, 239.5, 0.0, 0.0, 0.0, 1.0, 0.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.d = [0.0] * 5
+
+    def spin_until(pred: Any, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not pred():
+            if proc.poll() is not None:
+                break
+            ex.spin_once(timeout_sec=0.01)
+        return pred()
+
+    def node_values() -> dict[str, str]:
+        for msg in reversed(diag):
+            for status in msg.status:
+                if 'depth' in status.name:
+                    return {kv.key: kv.value for kv in status.values}
+        return {}
+
+    def run(kinds: tuple[str, ...]) -> dict[str, Any]:
+        rows: dict[str, list[float]] = {k: [] for k in kinds}
+        for i in range(args.frames + 2):
+            msg = array_to_image(img, 'bgr8', info.header)
+            msg.header.stamp = node.get_clock().now().to_msg()
+            msg.header.frame_id = 'camera_optical_frame'
+            info.header = msg.header
+            stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            sent = time.monotonic()
+            pub_info.publish(info)
+            pub_img.publish(msg)
+            if not spin_until(lambda s=stamp: all(s in arrivals[k] for k in kinds), 120):
+                raise RuntimeError('the node stopped answering; see ' + str(log_path))
+            if i >= 2:   # two warm-up frames
+                for k in kinds:
+                    rows[k].append(1e3 * (arrivals[k][stamp] - sent))
+        spin_until(lambda: False, 1.1)   # let a /diagnostics message cover these frames
+        values = node_values()
+        return {'receipt': {k: stats(v) for k, v in rows.items()},
+                'node_latency_p50_ms': float(values.get('latency_p50_ms', 'nan')),
+                'node_latency_p95_ms': float(values.get('latency_p95_ms', 'nan')),
+                'node_inference_p50_ms': float(values.get('inference_p50_ms', 'nan'))}
+
+    try:
+        if not spin_until(lambda: node.count_subscribers('/bench/image') > 0
+                          and node.count_publishers('/bench/depth/image') > 0, 180):
+            raise RuntimeError('the node did not start; see ' + str(log_path))
+        spin_until(lambda: False, 0.5)
+        depth_only = run(('depth',))
+        node.create_subscription(PointCloud2, '/bench/points', keep('points'), qos)
+        node.create_subscription(Image, '/bench/depth/colored', keep('colored'), qos)
+        spin_until(lambda: False, 0.5)
+        all_outputs = run(('depth', 'points', 'colored'))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+    return {'depth_only': depth_only, 'all_outputs': all_outputs}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description='depth node latency benchmark')
+    parser.add_argument('--quick', action='store_true', help='small input, few frames')
+    parser.add_argument('--input-size', type=int, default=0, help='default 518 (quick: 154)')
+    parser.add_argument('--frames', type=int, default=0, help='default 30 (quick: 8)')
+    parser.add_argument('--checkpoint', default='untrained:vits')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--out', type=Path, default=Path('out/bench'))
+    args = parser.parse_args()
+    args.input_size = args.input_size or (154 if args.quick else 518)
+    args.frames = args.frames or (8 if args.quick else 30)
+    args.out.mkdir(parents=True, exist_ok=True)
+    img = frame()
+    print(f'estimator.infer, 640x480, input_size {args.input_size}, {args.frames} frames ...',
+          flush=True)
+    infer = bench_estimator(args, img)
+    print('depth node over DDS ...', flush=True)
+    with ros_environment():
+        node = bench_node(args, img, args.out / 'bench_node.log')
+    a = node['depth_only']
+    overhead = a['node_latency_p50_ms'] / a['node_inference_p50_ms'] - 1.0
+    report = {'benchmark': 'node', 'image': [640, 480], 'input_size': args.input_size,
+              'checkpoint': args.checkpoint, 'device': args.device,
+              'machine': platform.processor() or platform.machine(), 'estimator_infer': infer,
+              'node': node, 'node_overhead': overhead, 'target_overhead': TARGET_OVERHEAD,
+              'meets_target': overhead <= TARGET_OVERHEAD}
+    (args.out / 'bench_node.json').write_text(json.dumps(report, indent=2) + '\n')
+    print(f'\n  {"640x480, input_size " + str(args.input_size):<52} {"median ms":>10} '
+          f'{"p90 ms":>8}')
+    print(f'  {"estimator.infer (this process)":<52} {infer["median_ms"]:10.1f} '
+          f'{infer["p90_ms"]:8.1f}')
+    for case, label in (('depth_only', 'depth only'), ('all_outputs', 'all outputs')):
+        r = node[case]
+        for kind, st in r['receipt'].items():
+            print(f'  {f"{label}: stamp -> {kind} received":<52} {st["median_ms"]:10.1f} '
+                  f'{st["p90_ms"]:8.1f}')
+        print(f'  {f"{label}: node inference | stamp->publish p50":<52} '
+              f'{r["node_inference_p50_ms"]:10.1f} {r["node_latency_p50_ms"]:8.1f}')
+    verdict = 'meets' if report['meets_target'] else 'MISSES'
+    print(f'\n  node overhead (stamp->publish vs inference, depth only): {100 * overhead:.1f} % '
+          f'{verdict} the {100 * TARGET_OVERHEAD:.0f} % target\n')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
