@@ -1,0 +1,289 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Compare inference backends x precisions x input sizes on whole camera frames.
+
+Each row runs ``DepthEstimator.infer`` on one 480x640 BGR frame (preprocessing + network +
+upsampling back to the frame: what a node pays per frame) and reports the median / p90 / min
+latency, the forward-only median, and the accuracy against torch fp32 at the same input size
+(max |d|, median and p99 of |d| / |ref|). Results go to JSON and a Markdown table.
+
+    python benchmarks/bench_backends.py                       # vits, all installed backends
+    python benchmarks/bench_backends.py --quick --input-sizes 266
+    python benchmarks/bench_backends.py --backends openvino --precisions bf16 --threads 2
+
+Without ``--checkpoint`` the network has deterministic untrained weights: latency is that of
+the real model, accuracy figures are for those weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from depth_anything_ros.backends import available_backends, BackendUnavailableError
+from depth_anything_ros.estimator import DepthEstimator
+from depth_anything_ros.model.checkpoint import load_model
+
+log = logging.getLogger('bench_backends')
+
+# Targets on a 2-vCPU AMX machine, ViT-S, 480x640 frame, end to end, fastest CPU backend.
+TARGETS = {'518_max_ms': 150.0, '266_min_fps': 30.0, 'p99_rel_max': 0.03}
+
+
+def synthetic_frame(height: int, width: int) -> np.ndarray:
+    """Return a deterministic BGR uint8 frame with gradients, edges and texture (no RNG)."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    b = 128 + 100 * np.sin(xx / 37.0) * np.cos(yy / 23.0)
+    g = 255 * yy / max(1, height - 1)
+    r = np.where((xx // 80 + yy // 60) % 2 == 0, 200.0, 40.0) + 20 * np.sin(xx * yy / 500.0)
+    return np.clip(np.stack([b, g, r], axis=-1), 0, 255).astype(np.uint8)
+
+
+def cpu_name() -> str:
+    """CPU model string from /proc/cpuinfo (Linux), else platform.processor()."""
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'unknown'
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    """Where the numbers come from: CPU, cores, threads, library versions."""
+    info: dict[str, Any] = {'cpu': cpu_name(), 'cpu_count': os.cpu_count(), 'threads': threads,
+                            'python': platform.python_version(), 'torch': torch.__version__,
+                            'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available()
+                            else None}
+    for module in ('openvino', 'onnxruntime', 'tensorrt'):
+        try:
+            info[module] = __import__(module).__version__
+        except ImportError:
+            info[module] = None
+    return info
+
+
+def accuracy(depth: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """Return max |d - ref| and the median and p99 of |d - ref| / |ref| over all pixels."""
+    diff = np.abs(depth.astype(np.float64) - ref)
+    rel = diff / np.maximum(np.abs(ref), 1e-6)
+    return {'max_abs': float(diff.max()), 'median_rel': float(np.median(rel)),
+            'p99_rel': float(np.quantile(rel, 0.99))}
+
+
+def skip_reason(backend: str, precision: str, device: torch.device) -> str | None:
+    """Why a backend x precision pair cannot run here (None when it can)."""
+    if backend not in available_backends():
+        return f'{backend} is not installed'
+    if backend == 'onnxruntime' and precision == 'bf16':
+        return 'onnxruntime has no bf16 mode'
+    if backend == 'onnxruntime' and precision == 'fp16' and device.type != 'cuda':
+        return 'onnxruntime fp16 needs the TensorRT EP'
+    if backend == 'tensorrt' and device.type != 'cuda':
+        return 'TensorRT needs a CUDA GPU'
+    if backend == 'openvino' and device.type == 'cuda':
+        return 'OpenVINO does not run on CUDA devices'
+    if precision == 'fp16' and device.type == 'cpu':
+        return 'fp16 needs a CUDA device'
+    return None
+
+
+def time_frames(est: DepthEstimator, frame: np.ndarray, warmup: int,
+                repeats: int) -> tuple[np.ndarray, dict[str, float]]:
+    """Run ``est.infer`` warmup + repeats times; return the last depth and latency statistics."""
+    start = time.perf_counter()
+    depth = est.infer(frame)  # first call: export / compile for this input shape
+    first_s = time.perf_counter() - start
+    for _ in range(max(0, warmup - 1)):
+        est.infer(frame)
+    total, forward, pre = [], [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        depth = est.infer(frame)
+        total.append(1e3 * (time.perf_counter() - start))
+        forward.append(est.last_timings.get('forward_ms', float('nan')))
+        pre.append(est.last_timings.get('preprocess_ms', float('nan')))
+    total_sorted = sorted(total)
+    stats = {
+        'first_call_s': first_s,
+        'median_ms': statistics.median(total),
+        'p90_ms': total_sorted[min(len(total) - 1, int(round(0.9 * (len(total) - 1))))],
+        'min_ms': total_sorted[0],
+        'forward_median_ms': statistics.median(forward),
+        'preprocess_median_ms': statistics.median(pre),
+    }
+    stats['fps'] = 1e3 / stats['median_ms']
+    return depth, stats
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Benchmark every requested combination; return the JSON document."""
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if args.checkpoint:
+        model = load_model(args.checkpoint, encoder=args.encoder)
+        weights = args.checkpoint
+    else:
+        model = load_model(f'untrained:{args.encoder}', allow_untrained=True)
+        weights = f'untrained:{args.encoder} (deterministic; accuracy is for these weights)'
+    frame_h, frame_w = args.frame
+    frame = synthetic_frame(frame_h, frame_w)
+    cache = Path(args.cache_dir) if args.cache_dir else Path(tempfile.mkdtemp(prefix='bench-'))
+    # The estimator uses the default engine cache, $XDG_CACHE_HOME/depth_anything_ros/engines.
+    os.environ['XDG_CACHE_HOME'] = str(cache)
+    doc: dict[str, Any] = {'machine': machine_info(args.threads), 'weights': weights,
+                           'encoder': model.config.encoder, 'frame': [frame_h, frame_w],
+                           'exact_preprocessing': args.exact, 'warmup': args.warmup,
+                           'repeats': args.repeats, 'targets': TARGETS, 'results': []}
+    combos = [(b, p) for b in args.backends for p in args.precisions]
+    refs: dict[int, np.ndarray] = {}
+    bar = tqdm(total=len(combos) * len(args.input_sizes) + len(args.input_sizes),
+               desc='bench', unit='run')
+    # torch fp32 first: it is the accuracy reference for every other row.
+    ref_est = DepthEstimator(model, device=device, precision='fp32', exact=args.exact)
+    for size in args.input_sizes:
+        ref_est.input_size = size
+        depth, stats = time_frames(ref_est, frame, 1, args.ref_repeats)
+        refs[size] = depth.astype(np.float64)
+        if ('torch', 'fp32') in combos:
+            doc['results'].append(_row('torch', 'fp32', size, ref_est, frame, stats,
+                                       accuracy(depth, refs[size])))
+        bar.update(1)
+    for backend, precision in combos:
+        if (backend, precision) == ('torch', 'fp32'):
+            bar.update(len(args.input_sizes))
+            continue
+        reason = skip_reason(backend, precision, device)
+        est = None
+        if reason is None:
+            try:
+                est = DepthEstimator(model, device=device, precision=precision,
+                                     exact=args.exact, backend=backend,
+                                     input_size=args.input_sizes[0])
+            except (BackendUnavailableError, ValueError) as exc:
+                reason = str(exc)
+        for size in args.input_sizes:
+            bar.set_postfix_str(f'{backend} {precision} {size}')
+            if est is None:
+                doc['results'].append({'backend': backend, 'precision': precision,
+                                       'input_size': size, 'skipped': reason})
+            else:
+                est.input_size = size
+                depth, stats = time_frames(est, frame, args.warmup, args.repeats)
+                doc['results'].append(_row(backend, precision, size, est, frame, stats,
+                                           accuracy(depth, refs[size])))
+            bar.update(1)
+    bar.close()
+    doc['cache_dir'] = str(cache / 'depth_anything_ros' / 'engines')
+    return doc
+
+
+def _row(backend: str, precision: str, size: int, est: DepthEstimator, frame: np.ndarray,
+         stats: dict[str, float], acc: dict[str, float]) -> dict[str, Any]:
+    h, w = est.network_size(*frame.shape[:2])
+    return {'backend': backend, 'precision': precision, 'input_size': size,
+            'network_hw': [h, w], **stats, **acc}
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """Return the results as a Markdown table (skipped rows listed with their reason)."""
+    m = doc['machine']
+    lines = [f'{doc["encoder"]}, frame {doc["frame"][0]}x{doc["frame"][1]}, {m["cpu"]}, '
+             f'{m["threads"]} threads, torch {m["torch"]}, openvino {m["openvino"]}, '
+             f'onnxruntime {m["onnxruntime"]}; {doc["repeats"]} timed frames per row', '',
+             '| backend | precision | input | network | median ms | p90 ms | min ms | fps | '
+             'forward ms | preprocess ms | first call s | max abs | median rel | p99 rel |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    for r in doc['results']:
+        if 'skipped' in r:
+            lines.append(f'| {r["backend"]} | {r["precision"]} | {r["input_size"]} | '
+                         f'skipped: {r["skipped"]} |||||||||||')
+            continue
+        lines.append(
+            f'| {r["backend"]} | {r["precision"]} | {r["input_size"]} | '
+            f'{r["network_hw"][0]}x{r["network_hw"][1]} | {r["median_ms"]:.1f} | '
+            f'{r["p90_ms"]:.1f} | {r["min_ms"]:.1f} | {r["fps"]:.1f} | '
+            f'{r["forward_median_ms"]:.1f} | {r["preprocess_median_ms"]:.1f} | '
+            f'{r["first_call_s"]:.1f} | {r["max_abs"]:.1e} | {r["median_rel"]:.1e} | '
+            f'{r["p99_rel"]:.1e} |')
+    return '\n'.join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags."""
+    def csv(kind: type) -> Any:
+        return lambda s: [kind(v) for v in s.split(',') if v]
+
+    def hw(s: str) -> tuple[int, int]:
+        h, w = s.lower().split('x')
+        return int(h), int(w)
+
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--encoder', default='vits', help='vits | vitb | vitl | tiny (default vits)')
+    p.add_argument('--checkpoint', default=None, help='real checkpoint (default: untrained)')
+    p.add_argument('--backends', type=csv(str), default=['torch', 'openvino', 'onnxruntime'],
+                   help='comma list of torch, openvino, onnxruntime, tensorrt')
+    p.add_argument('--precisions', type=csv(str), default=['fp32', 'bf16'],
+                   help='comma list of fp32, bf16, fp16')
+    p.add_argument('--input-sizes', type=csv(int), default=[518, 364, 266])
+    p.add_argument('--frame', type=hw, default=(480, 640), help='camera frame HxW')
+    p.add_argument('--device', default='cpu', help='cpu or cuda')
+    p.add_argument('--threads', type=int, default=torch.get_num_threads())
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--repeats', type=int, default=10)
+    p.add_argument('--ref-repeats', type=int, default=3,
+                   help='timed frames of the torch fp32 reference (slow on CPU)')
+    p.add_argument('--exact', action='store_true', help='official float64 preprocessing')
+    p.add_argument('--quick', action='store_true', help='1 warm-up, 3 timed frames per row')
+    p.add_argument('--cache-dir', default=None,
+                   help='cache root for exported engines (default: a fresh temp dir, so '
+                        '"first call" includes the export)')
+    p.add_argument('--out', type=Path, default=Path('out/bench/backends.json'))
+    args = p.parse_args(argv)
+    if args.quick:
+        args.warmup, args.repeats, args.ref_repeats = 1, 3, 1
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, write JSON + Markdown next to each other, print the table."""
+    logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(name)s: %(message)s')
+    args = parse_args(argv)
+    doc = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=2) + '\n')
+    table = markdown(doc)
+    args.out.with_suffix('.md').write_text(table + '\n')
+    print(table)
+    print(f'\nwrote {args.out} and {args.out.with_suffix(".md")}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
