@@ -1,0 +1,283 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Evaluate a checkpoint on an RGB-D split: ``depth-anything-ros eval``.
+
+The network sees the image resized as in training (short side ``input_size``); its output is
+upsampled (bilinear, align_corners=True) to the ground-truth resolution and scored there with
+:mod:`.metrics`. Metric models are scored as they are; relative models (disparity) after a
+least-squares scale-and-shift fit in disparity space per image (``--align scale_shift``, the
+default for them). ``--pairs`` adds DA-2K-style ordinal accuracy on point pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from depth_anything_ros.training import distributed as dist_utils
+from depth_anything_ros.training.metrics import (
+    align_disparity_to_depth, crop_mask, depth_metrics, HIGHER_IS_BETTER, METRIC_NAMES,
+    MetricAccumulator, ordinal_accuracy, PointPair, read_pairs, valid_depth_mask)
+
+LOG = logging.getLogger(__name__)
+
+
+def upsample_to(pred: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear (align_corners=True) resize of a prediction (h, w) to ``size`` -> (H, W)."""
+    if tuple(pred.shape[-2:]) == tuple(size):
+        return pred
+    return F.interpolate(pred[None, None], size=size, mode='bilinear',
+                         align_corners=True)[0, 0]
+
+
+def predict(model: nn.Module, image: torch.Tensor, size: tuple[int, int],
+            autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Normalised image (3, h, w) -> float32 prediction (H, W) at ground-truth ``size``."""
+    device = next(model.parameters()).device
+    x = image[None].to(device)                                 # (1, 3, h, w)
+    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
+                        enabled=autocast_dtype is not None):
+        pred = model(x)[0]                                      # (h, w)
+    return upsample_to(pred.float(), size)
+
+
+def score_prediction(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, *,
+                     min_depth: float, max_depth: float, is_metric: bool,
+                     align: str | None = None, crop: str | None = None
+                     ) -> tuple[dict[str, float] | None, torch.Tensor, torch.Tensor]:
+    """Score one image. Returns (metrics or None, depth prediction (H, W), mask (H, W)).
+
+    ``align``: None/'none' (metric models), or 'scale_shift' (fit in disparity space; the
+    prediction is read as disparity).
+    """
+    mask = valid_depth_mask(gt, valid, min_depth, max_depth)
+    mask &= crop_mask(*gt.shape[-2:], crop).to(mask.device)
+    if align in (None, 'none'):
+        if not is_metric:
+            raise ValueError('a relative model predicts affine-invariant disparity, not metres: '
+                             'evaluate it with --align scale_shift')
+        depth = pred
+    elif align == 'scale_shift':
+        if int(mask.sum()) < 2:
+            return None, pred, mask
+        if is_metric:
+            # fit a metric model's output as disparity too: 1 / depth
+            pred = 1.0 / pred.clamp(min=1e-6)
+        depth = align_disparity_to_depth(pred, gt, mask, max_depth).to(gt.device)
+    else:
+        raise ValueError(f'unknown align {align!r}; use none or scale_shift')
+    # predictions are not clipped (as in the official evaluation), only kept positive for logs
+    metrics = depth_metrics(depth.clamp(min=1e-6), gt, mask)
+    return metrics, depth, mask
+
+
+@torch.no_grad()
+def evaluate_model(model: nn.Module, dataset: Any, *, min_depth: float, max_depth: float,
+                   align: str | None = None, crop: str | None = None,
+                   pairs: dict[str, list[PointPair]] | None = None,
+                   autocast_dtype: torch.dtype | None = None, progress: bool = False,
+                   on_image: Callable[[str, dict[str, Any]], None] | None = None,
+                   dist: dist_utils.DistInfo | None = None) -> dict[str, float]:
+    """Average metrics of ``model`` over ``dataset`` (an eval-transformed DepthDataset).
+
+    Under torchrun each rank scores a strided share and the sums are all-reduced, so every
+    rank returns the same result. ``on_image(name, record)`` receives per-image results
+    (``metrics``, ``pred``, ``gt``, ``mask``) for error maps.
+    """
+    from tqdm import tqdm
+    dist = dist or dist_utils.DistInfo()
+    was_training = model.training
+    model.eval()
+    base = getattr(model, 'module', model)
+    is_metric = bool(getattr(base, 'is_metric', True))
+    acc = MetricAccumulator()
+    correct_pairs = total_pairs = 0
+    indices = range(dist.rank, len(dataset), dist.world_size)
+    for i in tqdm(indices, desc='eval', unit='img', disable=not (progress and dist.is_main)):
+        sample = dataset[i]
+        gt = sample['depth']                                    # (H, W) metres
+        pred = predict(model, sample['image'], tuple(gt.shape[-2:]), autocast_dtype).cpu()
+        metrics, depth, mask = score_prediction(pred, gt, sample['valid_mask'],
+                                                min_depth=min_depth, max_depth=max_depth,
+                                                is_metric=is_metric, align=align, crop=crop)
+        acc.add(metrics)
+        name = sample.get('name', str(i))
+        if pairs is not None and name in pairs:
+            # ordinal order is judged on the raw output: disparity for relative models
+            acc_i = ordinal_accuracy(pred, pairs[name], disparity=not is_metric)
+            correct_pairs += round(acc_i * len(pairs[name]))
+            total_pairs += len(pairs[name])
+        if on_image is not None:
+            on_image(name, {'metrics': metrics, 'pred': depth, 'gt': gt, 'mask': mask})
+    sums, n_images, n_skipped = acc.sums, acc.n_images, acc.n_skipped
+    if dist.world_size > 1:
+        keys = list(METRIC_NAMES)
+        vec = torch.tensor([sums.get(k, 0.0) for k in keys] +
+                           [n_images, n_skipped, correct_pairs, total_pairs], dtype=torch.float64)
+        vec = dist_utils.all_reduce_sum(vec)
+        sums = dict(zip(keys, vec[:len(keys)].tolist()))
+        n_images, n_skipped, correct_pairs, total_pairs = (int(v) for v in vec[len(keys):])
+    total = MetricAccumulator()
+    total.merge_sums(sums, n_images, n_skipped)
+    result = total.result()
+    if total_pairs:
+        result['ordinal_acc'] = correct_pairs / total_pairs
+        result['n_pairs'] = total_pairs
+    if was_training:
+        model.train()
+    return result
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    """Text table: one column per evaluated model, one row per metric (arrow = better)."""
+    names = list(results)
+    keys = [k for k in (*METRIC_NAMES, 'ordinal_acc', 'n_images', 'n_skipped', 'n_pairs')
+            if any(k in r for r in results.values())]
+    width = max(12, *(len(n) for n in names))
+    lines = [f'{"metric":<14}' + ''.join(f'{n:>{width + 2}}' for n in names)]
+    for k in keys:
+        arrow = '' if k.startswith('n_') else (' ^' if k in HIGHER_IS_BETTER else ' v')
+        cells = []
+        for n in names:
+            v = results[n].get(k)
+            cells.append(f'{"-":>{width + 2}}' if v is None else
+                         f'{int(v):>{width + 2}d}' if k.startswith('n_') else
+                         f'{v:>{width + 2}.4f}')
+        lines.append(f'{k + arrow:<14}' + ''.join(cells))
+    return '\n'.join(lines)
+
+
+def save_error_map(path: Path, record: dict[str, Any]) -> None:
+    """PNG: prediction | ground truth | AbsRel error (0..0.5 mapped to the colour map)."""
+    import cv2
+    gt, pred, mask = record['gt'].numpy(), record['pred'].numpy(), record['mask'].numpy()
+    hi = float(np.percentile(gt[mask], 98)) if mask.any() else float(pred.max() or 1.0)
+
+    def color(values: np.ndarray, vmax: float, valid: np.ndarray) -> np.ndarray:
+        v = np.clip(np.nan_to_num(values) / max(vmax, 1e-6), 0, 1)
+        img = cv2.applyColorMap((v * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
+        img[~valid] = 0
+        return img
+
+    err = np.where(mask, np.abs(pred - gt) / np.maximum(gt, 1e-6), 0)
+    panel = np.concatenate([color(pred, hi, np.ones_like(mask)), color(gt, hi, mask),
+                            color(err, 0.5, mask)], 1)
+    cv2.imwrite(str(path), panel)
+
+
+def load_eval_model(checkpoint: str, device: torch.device, *, allow_untrained: bool = False
+                    ) -> nn.Module:
+    """Any checkpoint ``load_model`` reads (export, run checkpoint, official file/name)."""
+    from depth_anything_ros.model import load_model
+    return load_model(checkpoint, allow_untrained=allow_untrained).to(device).eval()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--checkpoint', required=True,
+                        help='RUN/export/model.pth, RUN/best.pt, an official file or name')
+    parser.add_argument('--data', required=True, help='dataset root')
+    parser.add_argument('--dataset', default='generic',
+                        choices=('generic', 'nyu', 'kitti', 'vkitti2', 'hypersim'))
+    parser.add_argument('--split', default='val', help='split name or split-file path')
+    parser.add_argument('--json', required=True, help='write the results here')
+    parser.add_argument('--align', choices=('auto', 'none', 'scale_shift'), default='auto',
+                        help='auto: none for metric models, scale_shift for relative ones')
+    parser.add_argument('--pairs', help='pairs file "image, (x1,y1), (x2,y2), closer"')
+    parser.add_argument('--crop', choices=('none', 'garg', 'eigen', 'nyu'), default='none')
+    parser.add_argument('--min-depth', type=float, default=1e-3, help='metres')
+    parser.add_argument('--max-depth', type=float, default=None,
+                        help='metres (default: the model max_depth, else the dataset cap)')
+    parser.add_argument('--input-size', type=int, default=518,
+                        help='network short side in pixels (multiple of 14)')
+    parser.add_argument('--limit', type=int, default=0, help='evaluate the first N images only')
+    parser.add_argument('--error-maps', help='folder for per-image prediction/GT/error PNGs')
+    parser.add_argument('--compare', help='a second checkpoint evaluated the same way')
+    parser.add_argument('--device', default='auto')
+    parser.add_argument('--allow-untrained', action='store_true',
+                        help='accept "untrained[:encoder]" (deterministic test weights)')
+
+
+def run_eval(args: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate ``args.checkpoint`` (and ``args.compare``); return the JSON document."""
+    from depth_anything_ros.estimator import resolve_device
+    from depth_anything_ros.training.datasets import build_dataset
+    from depth_anything_ros.training.transforms import EvalTransform
+    device = resolve_device(args.device)
+    pairs: dict[str, list[PointPair]] | None = None
+    if args.pairs:
+        pairs = {}
+        for p in read_pairs(args.pairs):
+            pairs.setdefault(Path(p.image).stem, []).append(p)
+    results: dict[str, dict[str, float]] = {}
+    settings: dict[str, Any] = {}
+    for label, ckpt in (('model', args.checkpoint), ('compare', args.compare)):
+        if ckpt is None:
+            continue
+        model = load_eval_model(ckpt, device, allow_untrained=args.allow_untrained)
+        is_metric = bool(model.is_metric)
+        align = args.align if args.align != 'auto' else ('none' if is_metric else 'scale_shift')
+        max_depth = args.max_depth or (model.config.max_depth if is_metric else None)
+        dataset = build_dataset(args.dataset, args.data, args.split,
+                                EvalTransform(args.input_size), min_depth=args.min_depth,
+                                max_depth=max_depth).limit(args.limit)
+        cap = max_depth or dataset.max_depth
+        if not np.isfinite(cap):
+            raise ValueError('relative models need --max-depth (metres) to cap aligned depth')
+        maps_dir = Path(args.error_maps) / label if args.error_maps else None
+        if maps_dir is not None:
+            maps_dir.mkdir(parents=True, exist_ok=True)
+
+        def on_image(name: str, record: dict[str, Any], maps_dir: Path | None = maps_dir
+                     ) -> None:
+            if maps_dir is not None:
+                save_error_map(maps_dir / f'{name}.png', record)
+
+        LOG.info('evaluating %s (%s, align %s) on %d images', ckpt,
+                 'metric' if is_metric else 'relative', align, len(dataset))
+        results[label] = evaluate_model(model, dataset, min_depth=args.min_depth,
+                                        max_depth=cap, align=align,
+                                        crop=None if args.crop == 'none' else args.crop,
+                                        pairs=pairs, progress=True, on_image=on_image)
+        settings[label] = {'checkpoint': str(ckpt), 'align': align, 'max_depth': cap,
+                           'head': 'metric' if is_metric else 'relative'}
+    doc: dict[str, Any] = dict(results['model'])
+    doc['settings'] = {'data': str(args.data), 'dataset': args.dataset, 'split': args.split,
+                       'crop': args.crop, 'min_depth': args.min_depth,
+                       'input_size': args.input_size, **settings['model']}
+    if 'compare' in results:
+        doc['compare'] = {**results['compare'], 'settings': settings['compare']}
+    print(format_table({Path(settings[k]['checkpoint']).name + ('' if k == 'model' else ' (2)'):
+                        v for k, v in results.items()}))
+    return doc
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    doc = run_eval(args)
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + '\n')
+    print(f'wrote {os.fspath(out)}')
+    return 0

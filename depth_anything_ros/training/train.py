@@ -1,0 +1,408 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Metric fine-tuning of Depth Anything V2: ``depth-anything-ros train``.
+
+The official metric recipe: encoder from a relative checkpoint (or a whole metric model), a
+fresh DPT head ending in sigmoid * max_depth, SiLog loss on valid pixels, AdamW with the head at
+10x the encoder learning rate and poly decay per iteration. One flat loop; a run folder holds
+the resolved config, logs, complete checkpoints (``--resume`` continues bit-for-bit), the val
+metrics before the first and after the last step and the exported model.
+
+Several GPUs: ``torchrun --nproc_per_node=N -m depth_anything_ros.cli train ...`` (DDP, one
+process per GPU, DistributedSampler order, rank 0 logs and saves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import math
+from pathlib import Path
+import random
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+
+from depth_anything_ros.training import distributed as dist_utils
+from depth_anything_ros.training.config import (
+    apply_overrides, dataclass_to_dict, load_config, load_dataclass, TrainConfig)
+from depth_anything_ros.training.datasets import build_dataset, DepthDataset
+from depth_anything_ros.training.evaluate import evaluate_model
+from depth_anything_ros.training.losses import silog_loss
+from depth_anything_ros.training.runs import (
+    load_checkpoint, prepare_run_dir, rng_state, RunLogger, save_checkpoint, set_rng_state,
+    write_json)
+from depth_anything_ros.training.transforms import EvalTransform, TrainTransform
+
+LOG = logging.getLogger(__name__)
+CHECKPOINT_FORMAT = 'depth_anything_ros.train/1'
+
+
+def get_lr(step: int, base_lr: float, max_steps: int, power: float = 0.9,
+           warmup_steps: int = 0) -> float:
+    """Learning rate for optimiser step ``step`` (0-based): linear warm-up, then poly decay.
+
+    ``base_lr * (1 - step / max_steps) ** power`` as in the official recipe (per iteration).
+    """
+    if warmup_steps > 0 and step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    return base_lr * max(0.0, 1.0 - step / max_steps) ** power
+
+
+# ---------------------------------------------------------------------------------------------
+# model
+
+
+def _init_head_kind(path: Path, meta: dict[str, Any], requested: str) -> str:
+    """Return what the init checkpoint holds: config, else sidecar, metadata or file name."""
+    if requested != 'auto':
+        return requested
+    from depth_anything_ros.model import read_sidecar
+    from depth_anything_ros.model.hub import checkpoint_info
+    side = read_sidecar(path) or {}
+    model_cfg = meta.get('model_config') if isinstance(meta.get('model_config'), dict) else {}
+    info = checkpoint_info(path)
+    return (side.get('head') or model_cfg.get('head') or (info.head if info else None) or
+            ('metric' if 'metric' in path.name else 'relative'))
+
+
+def build_training_model(cfg: TrainConfig) -> nn.Module:
+    """Metric-head model for ``cfg``: untrained, encoder-from-relative, or a whole metric model.
+
+    From a relative checkpoint only ``pretrained.*`` (encoder) weights are taken and the DPT
+    head keeps PyTorch's default init, as in the official recipe; a metric checkpoint is
+    loaded whole (strict).
+    """
+    from depth_anything_ros.model import build_model, read_checkpoint, resolve_checkpoint
+    from depth_anything_ros.model.checkpoint import check_state_dict
+    model = build_model(cfg.encoder, head='metric', max_depth=cfg.max_depth)
+    if cfg.init == 'untrained':
+        LOG.info('model: %s encoder, metric head (max_depth %.1f m), default init',
+                 cfg.encoder, cfg.max_depth)
+        return model
+    path = resolve_checkpoint(cfg.init)
+    sd, meta = read_checkpoint(path)
+    kind = _init_head_kind(path, meta, cfg.init_head)
+    if kind == 'relative':
+        encoder_sd = {k: v for k, v in sd.items() if k.startswith('pretrained.')}
+        try:
+            missing, unexpected = model.load_state_dict(encoder_sd, strict=False)
+        except RuntimeError as exc:  # shape mismatch
+            raise ValueError(f'{path}: encoder weights do not fit encoder={cfg.encoder!r} '
+                             f'({str(exc)[:300]}); set encoder= to the checkpoint\'s') from exc
+        missing = [k for k in missing if k.startswith('pretrained.')]
+        if missing or unexpected:
+            raise ValueError(f'{path}: encoder keys do not match encoder={cfg.encoder!r} '
+                             f'(missing {missing[:4]}, unexpected {unexpected[:4]}); set '
+                             'encoder= to the checkpoint\'s')
+        LOG.info('model: encoder from relative checkpoint %s (%d tensors), fresh metric head '
+                 '(max_depth %.1f m)', path, len(encoder_sd), cfg.max_depth)
+    else:
+        check_state_dict(model, sd, str(path))
+        model.load_state_dict(sd, strict=True)
+        LOG.info('model: whole metric checkpoint %s (output rescaled to max_depth %.1f m)',
+                 path, cfg.max_depth)
+    return model
+
+
+def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Return groups: encoder at ``lr``, the rest at ``lr * head_lr_mult`` (key ``lr_mult``)."""
+    encoder, head = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (encoder if name.startswith('pretrained.') else head).append(p)
+    groups = [{'params': head, 'lr_mult': cfg.head_lr_mult, 'name': 'head'}]
+    if encoder:
+        groups.insert(0, {'params': encoder, 'lr_mult': 1.0, 'name': 'encoder'})
+    return groups
+
+
+def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """Mixed-precision dtype: ``auto`` = bf16 (or fp16) on CUDA, full precision on CPU."""
+    if cfg.amp == 'none' or (cfg.amp == 'auto' and device.type != 'cuda'):
+        return None
+    if cfg.amp == 'fp16' and device.type != 'cuda':
+        raise ValueError('amp=fp16 needs a CUDA device; use amp=bf16 or amp=none on CPU')
+    if cfg.amp == 'auto':
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cfg.amp == 'bf16' else torch.float16
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+class BatchStream:
+    """Endless, resumable stream of training micro-batches.
+
+    Epoch ``e`` visits the samples in ``DistributedSampler(seed, epoch=e)`` order (each rank its
+    share); every sample's augmentation is seeded by ``(seed, epoch, rank, position)``. So the
+    stream depends only on the micro-batch counter: resuming at counter ``m`` replays exactly
+    what an uninterrupted run would see, with any number of workers.
+    """
+
+    def __init__(self, dataset: DepthDataset, batch_size: int, seed: int,
+                 dist: dist_utils.DistInfo, num_workers: int = 0, start: int = 0,
+                 pin_memory: bool = False) -> None:
+        self.dataset, self.batch_size, self.seed, self.dist = dataset, batch_size, seed, dist
+        self.num_workers, self.pin_memory = num_workers, pin_memory
+        self.per_epoch = len(dataset) // dist.world_size // batch_size
+        if self.per_epoch == 0:
+            raise ValueError(f'the training split has {len(dataset)} samples, fewer than '
+                             f'batch_size {batch_size} x {dist.world_size} process(es); lower '
+                             'batch_size or add data')
+        self.counter = start
+
+    def epoch_batches(self, epoch: int) -> list[list[tuple[int, tuple[int, ...]]]]:
+        """Keys ``(index, augmentation seed)`` of every batch of ``epoch`` for this rank."""
+        sampler = DistributedSampler(self.dataset, num_replicas=self.dist.world_size,
+                                     rank=self.dist.rank, shuffle=True, seed=self.seed,
+                                     drop_last=True)
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        return [[(order[b * self.batch_size + j],
+                  (self.seed, epoch, self.dist.rank, b * self.batch_size + j))
+                 for j in range(self.batch_size)] for b in range(self.per_epoch)]
+
+    def __iter__(self):
+        while True:
+            epoch, first = divmod(self.counter, self.per_epoch)
+            loader = DataLoader(self.dataset, batch_sampler=self.epoch_batches(epoch)[first:],
+                                num_workers=self.num_workers, pin_memory=self.pin_memory)
+            for batch in loader:
+                self.counter += 1
+                yield batch
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: int | None = None,
+          progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) a fine-tuning run into ``out``; return a summary dict.
+
+    ``stop_at``: save ``last.pt`` and return after that many optimiser steps (to split a run
+    over job time limits; continue with ``resume=True``).
+    """
+    from tqdm import tqdm
+    cfg.validate()
+    if not cfg.data:
+        raise ValueError('no dataset: pass --data DIR (or data=DIR)')
+    info, device = dist_utils.init_distributed(cfg.device)
+    run = Path(out)
+    if info.is_main:
+        prepare_run_dir(run, cfg, resume=resume, command='train',
+                        extra={'world_size': info.world_size, 'device': str(device)})
+    dist_utils.barrier()
+    _seed_everything(cfg.seed + info.rank)
+
+    model = build_training_model(cfg).to(device)
+    if cfg.freeze_encoder:
+        model.pretrained.requires_grad_(False)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr,
+                                  betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    amp = autocast_dtype(cfg, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+    step, best, best_step = 0, math.inf, -1
+    if resume:
+        ck = load_checkpoint(run / 'last.pt')
+        if ck.get('format') != CHECKPOINT_FORMAT:
+            raise ValueError(f'{run / "last.pt"} is not a training checkpoint of this tool')
+        model.load_state_dict(ck['model'])
+        optimizer.load_state_dict(ck['optimizer'])
+        scaler.load_state_dict(ck['scaler'])
+        step, best, best_step = ck['step'], ck['best_metric'], ck['best_step']
+        set_rng_state(ck['rng'])
+        LOG.info('resumed %s at step %d (best val abs_rel %.4f)', run, step, best)
+    base = model
+    if info.enabled:
+        # find_unused_parameters: the encoder's mask_token and refinenet4's first residual
+        # unit exist in the checkpoint layout but take no part in the forward pass
+        model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == 'cuda' else None,
+            find_unused_parameters=True)
+
+    train_ds = build_dataset(cfg.dataset, cfg.data, cfg.train_split,
+                             TrainTransform(cfg.input_size, hflip=cfg.hflip,
+                                            jitter=cfg.color_jitter),
+                             min_depth=cfg.min_depth, max_depth=cfg.max_depth)
+    val_ds = build_dataset(cfg.dataset, cfg.data, cfg.val_split, EvalTransform(cfg.input_size),
+                           min_depth=cfg.min_depth, max_depth=cfg.max_depth
+                           ).limit(cfg.max_val_images)
+    logger = RunLogger(run, tensorboard=cfg.tensorboard, enabled=info.is_main)
+    LOG.info('data: %d train / %d val samples from %s (%s)', len(train_ds), len(val_ds),
+             cfg.data, cfg.dataset)
+
+    def validate(at_step: int) -> dict[str, float]:
+        result = evaluate_model(model, val_ds, min_depth=cfg.min_depth, max_depth=cfg.max_depth,
+                                autocast_dtype=amp, progress=progress, dist=info)
+        logger.log(at_step, {k: v for k, v in result.items() if not k.startswith('n_')},
+                   prefix='val/')
+        LOG.info('step %d val: abs_rel %.4f rmse %.3f delta1 %.3f (%d images)', at_step,
+                 result['abs_rel'], result['rmse'], result['delta1'], result['n_images'])
+        return result
+
+    def checkpoint(path: Path, at_step: int) -> None:
+        if info.is_main:
+            save_checkpoint(path, {
+                'format': CHECKPOINT_FORMAT, 'model': base.state_dict(),
+                'model_config': base.config.to_dict(), 'optimizer': optimizer.state_dict(),
+                'scaler': scaler.state_dict(), 'step': at_step, 'best_metric': best,
+                'best_step': best_step, 'config': dataclass_to_dict(cfg), 'rng': rng_state()})
+
+    summary: dict[str, Any] = {'run': str(run)}
+    if not resume:
+        summary['val_start'] = validate(0)
+        if info.is_main:
+            write_json(run / 'val_start.json', summary['val_start'])
+
+    end = cfg.max_steps if stop_at is None else min(stop_at, cfg.max_steps)
+    stream = iter(BatchStream(train_ds, cfg.batch_size, cfg.seed, info, cfg.num_workers,
+                              start=step * cfg.grad_accum, pin_memory=device.type == 'cuda'))
+    model.train()
+    losses: list[float] = []
+    t_last = time.perf_counter()
+    bar = tqdm(total=cfg.max_steps, initial=step, desc='train', unit='step',
+               disable=not (progress and info.is_main))
+    while step < end:
+        lr = get_lr(step, cfg.lr, cfg.max_steps, cfg.lr_power, cfg.warmup_steps)
+        for group in optimizer.param_groups:
+            group['lr'] = lr * group['lr_mult']
+        loss_value = 0.0
+        for micro in range(cfg.grad_accum):
+            batch = next(stream)
+            image = batch['image'].to(device, non_blocking=True)      # (B, 3, S, S)
+            depth = batch['depth'].to(device, non_blocking=True)      # (B, S, S) metres
+            mask = batch['valid_mask'].to(device) & (depth >= cfg.min_depth) & \
+                (depth <= cfg.max_depth)                               # (B, S, S)
+            last_micro = micro == cfg.grad_accum - 1
+            # DDP: all-reduce gradients only on the last micro-step of an accumulation
+            sync = contextlib.nullcontext() if (last_micro or not info.enabled) \
+                else model.no_sync()
+            with sync:
+                with torch.autocast(device.type, dtype=amp or torch.float32,
+                                    enabled=amp is not None):
+                    pred = model(image)                                # (B, S, S) metres
+                loss = silog_loss(pred.float(), depth, mask, cfg.silog_lambda)
+                scaler.scale(loss / cfg.grad_accum).backward()
+            loss_value += float(loss.detach()) / cfg.grad_accum
+        if cfg.grad_clip > 0:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        losses.append(loss_value)
+        bar.update(1)
+        bar.set_postfix(loss=f'{loss_value:.4f}', lr=f'{lr:.2e}')
+        if step % cfg.log_every == 0 or step == end:
+            now = time.perf_counter()
+            logger.log(step, {'loss': loss_value, 'lr': lr,
+                              'sec_per_step': (now - t_last) / cfg.log_every}, prefix='train/')
+            t_last = now
+        if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.max_steps:
+            result = validate(step)
+            if result['abs_rel'] < best:
+                best, best_step = result['abs_rel'], step
+                checkpoint(run / 'best.pt', step)
+            model.train()
+        if step % cfg.save_every == 0 or step == end:
+            checkpoint(run / 'last.pt', step)
+    bar.close()
+    summary.update({'step': step, 'losses': losses})
+    if step < cfg.max_steps:
+        LOG.info('stopped at step %d of %d; continue with --resume', step, cfg.max_steps)
+        logger.close()
+        return summary
+
+    summary['val_end'] = validate(step)
+    if summary['val_end']['abs_rel'] < best or best_step < 0:
+        best, best_step = summary['val_end']['abs_rel'], step
+        checkpoint(run / 'best.pt', step)
+    checkpoint(run / 'last.pt', step)
+    if info.is_main:
+        write_json(run / 'val_end.json', summary['val_end'])
+        if cfg.export:
+            from depth_anything_ros.model import export_model
+            summary['export'] = str(export_model(base, run / 'export' / 'model.pth'))
+            LOG.info('exported %s (load with load_model / DepthEstimator / the node)',
+                     summary['export'])
+    logger.close()
+    dist_utils.barrier()
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--config', default=None,
+                        help='preset (debug, indoor, outdoor) or a YAML file; on --resume the '
+                             "run's own config.yaml is used")
+    parser.add_argument('--data', help='dataset root (sets data=)')
+    parser.add_argument('--out', required=True, help='run folder')
+    parser.add_argument('--resume', action='store_true', help='continue RUN/last.pt exactly')
+    parser.add_argument('--stop-at', type=int, default=None,
+                        help='save and exit after this many steps (continue with --resume)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    parser.add_argument('overrides', nargs='*', metavar='key=value',
+                        help='config overrides, e.g. max_steps=2000 lr=1e-5 freeze_encoder=true')
+
+
+def resolve_config(args: argparse.Namespace) -> TrainConfig:
+    """Config for the command line: preset + overrides, or the run's saved config on resume."""
+    overrides = list(args.overrides)
+    if args.data:
+        overrides.append(f'data={args.data}')
+    if args.resume:
+        saved = Path(args.out) / 'config.yaml'
+        if not saved.is_file():
+            raise FileNotFoundError(f'--resume: {saved} not found; is {args.out} a run folder?')
+        return apply_overrides(load_dataclass(TrainConfig, saved), overrides).validate()
+    if args.config is None:
+        raise ValueError('--config is required for a new run (debug, indoor, outdoor or a '
+                         'YAML file)')
+    return load_config(args.config, overrides)
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s',
+                        datefmt='%H:%M:%S')
+    cfg = resolve_config(args)
+    try:
+        summary = train(cfg, args.out, resume=args.resume, stop_at=args.stop_at,
+                        progress=not args.no_progress)
+    finally:
+        dist_utils.cleanup()
+    if 'val_end' in summary and dist_utils.env_dist_info().is_main:
+        start = summary.get('val_start', {}).get('abs_rel', float('nan'))
+        print(f'val abs_rel: {start:.4f} -> {summary["val_end"]["abs_rel"]:.4f}; '
+              f'run folder {args.out}')
+    return 0
