@@ -1,0 +1,82 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The depth node with ``backend:=openvino`` on an exported file, over DDS.
+
+The deployment path of a CPU robot: export once, point ``checkpoint`` at the ``.onnx`` and pick
+the OpenVINO backend. The published disparity must match what torch computes for the same
+frame size (the node's own output is compared with an in-process torch estimator on a frame
+rebuilt from the received camera image).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from depth_anything_ros.backends.onnx_export import export_onnx
+from depth_anything_ros.conversions import image_to_array
+from depth_anything_ros.estimator import DepthEstimator
+from depth_anything_ros.model import ModelConfig, untrained_model
+from ros_helpers.harness import CAMERA, log_of, Recorder, stamp_ns
+
+pytestmark = [pytest.mark.ros,
+              pytest.mark.skipif(importlib.util.find_spec('openvino') is None,
+                                 reason='openvino is not installed')]
+W, H, INPUT_SIZE = 96, 64, 140
+
+
+def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    torch.set_num_threads(1)
+    model = untrained_model(ModelConfig.tiny(), warn=False)
+    onnx_path = export_onnx(model, tmp_path / 'tiny.onnx', dynamic=True)
+    cache = tmp_path / 'xdg'
+    monkeypatch.setenv('XDG_CACHE_HOME', str(cache))  # inherited by the node process
+    log = tmp_path / 'node.log'
+    node = spawn('-m', 'depth_anything_ros.node', '--ros-args',
+                 '-r', 'image:=camera/image', '-r', 'camera_info:=camera/camera_info',
+                 '-p', f'checkpoint:={onnx_path}', '-p', 'backend:=openvino',
+                 '-p', 'mode:=relative', '-p', 'device:=cpu',
+                 '-p', f'input_size:={INPUT_SIZE}', stdout=log.open('w'))
+    spawn(CAMERA, '--rate', '10', '--duration', '60', '--width', W, '--height', H,
+          '--encoding', 'bgr8')
+    rec = Recorder(ros_node)
+    rec.listen(Image, 'camera/image', qos_profile_sensor_data)
+    rec.listen(Image, 'disparity/image')
+    m = rec.msgs
+    assert rec.spin_until(lambda: len(m['disparity/image']) >= 3, 90, node), log_of(log)
+    node.send_signal(signal.SIGINT)
+    assert node.wait(timeout=15) == 0, log_of(log)
+    assert 'backend openvino' in log_of(log)
+
+    frames = {stamp_ns(i.header): i for i in m['camera/image']}
+    # The newest output whose input frame this process also received (best-effort camera QoS).
+    out = next(d for d in reversed(m['disparity/image']) if stamp_ns(d.header) in frames)
+    assert (out.encoding, out.width, out.height) == ('32FC1', W, H)
+    frame = frames[stamp_ns(out.header)]
+    disparity = image_to_array(out)
+    expected = DepthEstimator(model, device='cpu', input_size=INPUT_SIZE).infer(
+        image_to_array(frame), encoding=frame.encoding)
+    assert np.abs(disparity - expected).max() <= 1e-4
+    # The file was used as is: nothing was exported into the engine cache.
+    assert not list(cache.rglob('*.onnx'))
