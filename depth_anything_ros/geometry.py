@@ -259,8 +259,8 @@ def _write_rgb(dst: np.ndarray, rgb: np.ndarray) -> None:
 
 
 def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
-               stride: int = 1, min_range: float = 0.0,
-               max_range: float = math.inf) -> np.ndarray:
+               stride: int = 1, min_range: float = 0.0, max_range: float = math.inf,
+               out: np.ndarray | None = None) -> np.ndarray:
     """Return an organized cloud as float32 ``(H', W', 3 or 4)``, ready to be sent as bytes.
 
     Args:
@@ -270,6 +270,8 @@ def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
         stride: keep every ``stride``-th row and column (``H' = ceil(H / stride)``).
         min_range, max_range: points whose distance from the camera centre (metres) is outside
             ``[min_range, max_range]`` become NaN (organized clouds keep every cell).
+        out: optional float32 ``(H', W', C)`` array to write into (e.g. the reusable buffer
+            of :class:`~depth_anything_ros.conversions.CloudBuffer`).
 
     The last axis follows :data:`CLOUD_FIELDS_XYZ` / :data:`CLOUD_FIELDS_XYZRGB`; invalid points
     are NaN in x, y and z, so the message has ``is_dense = False``.
@@ -284,17 +286,23 @@ def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
     if stride > 1:
         depth, xz, yz, norm = (a[::stride, ::stride] for a in (depth, xz, yz, norm))
         rgb = None if rgb is None else rgb[::stride, ::stride]
-    z = depth.astype(np.float32, copy=False)                                # (H', W')
-    if min_range > 0.0 or math.isfinite(max_range):
-        distance = z * norm                                                 # metres
-        with np.errstate(invalid='ignore'):
-            inside = (distance >= min_range) & (distance <= max_range)
-        z = np.where(inside, z, np.float32(np.nan))
     channels = 3 if rgb is None else 4
-    out = np.empty(z.shape + (channels,), np.float32)                       # (H', W', C)
+    shape = depth.shape + (channels,)                                       # (H', W', C)
+    if out is None:
+        out = np.empty(shape, np.float32)
+    elif out.shape != shape or out.dtype != np.float32:
+        raise ValueError(f'out must be float32 {shape}, got {out.dtype} {out.shape}')
+    z = out[..., 2]
+    z[...] = depth
+    if min_range > 0.0 or math.isfinite(max_range):
+        # out[..., 0] is free until x is written: use it for the range, no temporaries
+        distance = np.multiply(z, norm, out=out[..., 0])                     # metres
+        with np.errstate(invalid='ignore'):
+            outside = distance < min_range
+            outside |= distance > max_range
+        np.copyto(z, np.float32(np.nan), where=outside)
     np.multiply(xz, z, out=out[..., 0])
     np.multiply(yz, z, out=out[..., 1])
-    out[..., 2] = z
     if rgb is not None:
         _write_rgb(out[..., 3], rgb)
     return out

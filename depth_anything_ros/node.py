@@ -46,7 +46,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from depth_anything_ros.colorize import colorize
 from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, camera_model,
-                                            CameraModel, cloud_message, compressed_to_array,
+                                            CameraModel, CloudBuffer, compressed_to_array,
                                             image_to_array, ImageFormatError, INPUT_ENCODINGS,
                                             output_camera_info, to_rgb)
 from depth_anything_ros.diagnostics import NodeStats
@@ -147,6 +147,7 @@ class DepthNode(Node):
         self._slot: LatestSlot[_Frame] = LatestSlot()
         self._infos: StampMatcher[CameraInfo] = StampMatcher()
         self._rays = RayGrid()
+        self._cloud = CloudBuffer()   # reused every frame: no multi-megabyte allocations
         self._param_info: CameraInfo | None = None
         self._update_param_info(cfg)
 
@@ -273,10 +274,12 @@ class DepthNode(Node):
                     'points are not published', throttle_duration_sec=_THROTTLE_S)
             else:
                 rgb = to_rgb(pixels, encoding) if cfg.cloud_rgb else None
-                points = pack_cloud(pred.depth, self._rays.get(model.intrinsics), rgb,
-                                    stride=cfg.cloud_stride, min_range=cfg.cloud_min_range,
-                                    max_range=cfg.cloud_max_range or math.inf)
-                self._publish(self._pub_points, cloud_message(points, header))
+                k = cfg.cloud_stride
+                out = self._cloud.points(-(-h // k), -(-w // k), 3 if rgb is None else 4)
+                pack_cloud(pred.depth, self._rays.get(model.intrinsics), rgb, stride=k,
+                           min_range=cfg.cloud_min_range,
+                           max_range=cfg.cloud_max_range or math.inf, out=out)
+                self._publish(self._pub_points, self._cloud.message(header))
         latency_ms = 1e-6 * (self.get_clock().now().nanoseconds - _stamp_ns(header))
         self._stats.frame_out(time.monotonic(), latency_ms, infer_ms)
 

@@ -23,7 +23,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from depth_anything_ros.conversions import (
-    array_to_image, camera_info_from_k, camera_model, cloud_message, cloud_to_array,
+    array_to_image, camera_info_from_k, camera_model, CloudBuffer, cloud_message, cloud_to_array,
     compressed_to_array, depth_to_mm, image_to_array, ImageFormatError, INPUT_ENCODINGS,
     output_camera_info, to_rgb)
 from depth_anything_ros.geometry import pack_cloud, PixelMap, RayGrid
@@ -207,3 +207,23 @@ def test_cloud_message_layout_and_round_trip() -> None:
     assert (cloud['rgb'].view(np.uint32)[1:, 1:] == 0x00FF00).all()
     xyz = cloud_message(pts[..., :3].copy(), header())
     assert xyz.point_step == 12 and [f.name for f in xyz.fields] == ['x', 'y', 'z']
+
+
+def test_cloud_buffer_reuses_its_storage_and_matches_cloud_message() -> None:
+    intr = camera_model(calibrated_info(), 640, 480).intrinsics
+    rays = RayGrid().get(intr)
+    rgb = np.full((480, 640, 3), 9, np.uint8)
+    buf = CloudBuffer()
+    for z in (2.0, 3.0):
+        depth = np.full((480, 640), z, np.float32)
+        out = buf.points(240, 320, 4)
+        pack_cloud(depth, rays, rgb, stride=2, out=out)
+        msg = buf.message(header())
+        expect = cloud_message(pack_cloud(depth, rays, rgb, stride=2), header())
+        assert bytes(msg.data) == bytes(expect.data)
+        assert (msg.height, msg.width, msg.point_step, msg.row_step) == (240, 320, 16, 5120)
+        assert np.allclose(cloud_to_array(msg)['z'], z)
+    assert buf.points(240, 320, 4) is out                  # same size: same memory
+    assert buf.points(480, 640, 3).shape == (480, 640, 3)  # new size: new buffer
+    with pytest.raises(ValueError, match='out must be float32'):
+        pack_cloud(depth, rays, rgb, out=np.empty((2, 2, 4), np.float32))

@@ -144,3 +144,12 @@ def test_describe_and_markdown_cover_every_parameter() -> None:
     for s in SCHEMA:
         assert f'{s.name} = ' in text
         assert f'| `{s.name}` |' in table
+
+
+def test_docs_parameter_table_is_current() -> None:
+    text = (REPO / 'docs' / 'node.md').read_text()
+    begin = text.index('<!-- parameters:begin')
+    block = text[text.index('\n', begin) + 1:text.index('<!-- parameters:end -->')]
+    assert block.strip() == markdown_table(), (
+        'docs/node.md is out of date: paste depth_anything_ros.params.markdown_table() '
+        'between the parameters markers')
