@@ -74,23 +74,35 @@ def test_relative_mode_lazy_outputs_and_recovery_from_bad_frames(ros_node, spawn
 
 def test_compressed_input_params_file_and_intrinsics_parameters(ros_node, spawn,
                                                                 tmp_path: Path) -> None:
-    from sensor_msgs.msg import CameraInfo, PointCloud2
+    from rclpy.parameter import Parameter
+    from rclpy.parameter_client import AsyncParameterClient
+    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
     params = tmp_path / 'params.yaml'
-    params.write_text(
-        '/**:\n  ros__parameters:\n'
-        '    image_transport: compressed\n    cloud_rgb: false\n'
-        # calibrated at twice the streamed size: rescaled to 160x120
-        '    fx: 300.0\n    fy: 300.0\n    cx: 100.0\n    cy: 150.0\n'
-        '    calib_width: 320\n    calib_height: 240\n')
+    params.write_text('/**:\n  ros__parameters:\n'
+                      '    image_transport: compressed\n    cloud_rgb: false\n')
     log = tmp_path / 'node.log'
     node = spawn(*NODE_ARGS, '--params-file', params, stdout=log.open('w'))
     spawn(CAMERA, '--rate', '15', '--duration', '60', '--width', 160, '--height', 120,
           '--compressed', '--no-info')
     rec = Recorder(ros_node)
+    rec.listen(Image, 'depth/image')
     rec.listen(PointCloud2, 'points')
     rec.listen(CameraInfo, 'depth/camera_info')
     m = rec.msgs
+    # no camera_info and no intrinsics parameters: depth flows, the cloud is skipped
+    assert rec.spin_until(lambda: len(m['depth/image']) >= 3, 60, node), log_of(log)
+    assert not m['points'] and not m['depth/camera_info']
+    assert 'no intrinsics' in log_of(log)
+
+    # intrinsics calibrated at twice the streamed size, set live (all at once)
+    client = AsyncParameterClient(ros_node, 'depth_node')
+    assert client.wait_for_services(timeout_sec=10.0)
+    values = {'fx': 300.0, 'fy': 300.0, 'cx': 100.0, 'cy': 150.0, 'calib_width': 320,
+              'calib_height': 240}
+    result = rec.call(client.set_parameters_atomically(
+        [Parameter(k, value=v) for k, v in values.items()]))
+    assert result.result.successful, result.result.reason
     assert rec.spin_until(lambda: len(m['points']) >= 2 and len(m['depth/camera_info']) >= 2,
                           60, node), log_of(log)
     cloud_msg = m['points'][-1]
@@ -103,8 +115,7 @@ def test_compressed_input_params_file_and_intrinsics_parameters(ros_node, spawn,
     info = m['depth/camera_info'][-1]
     assert (info.width, info.height) == (160, 120)
     np.testing.assert_allclose(info.k, [fx, 0, cx, 0, fx, cy, 0, 0, 1])
-    assert stamp_ns(info.header) in {stamp_ns(c.header) for c in m['points']} | {
-        stamp_ns(i.header) for i in m['depth/camera_info']}
+    assert stamp_ns(info.header) in {stamp_ns(d.header) for d in m['depth/image']}
     node.send_signal(signal.SIGINT)
     assert node.wait(timeout=15) == 0, log_of(log)
 
