@@ -183,3 +183,28 @@ def test_init_from_relative_and_metric_checkpoints(tmp_path) -> None:
 
     with pytest.raises(ValueError, match='encoder'):
         build_training_model(load_config('debug', [f'init={path}', 'encoder=vits']))
+
+
+def test_torchrun_two_processes_match_single_process_eval(indoor, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    over = ['max_steps=4', 'batch_size=2', 'max_val_images=8', 'log_every=1', 'export=false']
+    single = train(load_config('debug', [f'data={indoor}', *over]), tmp_path / 'one',
+                   progress=False)
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    proc = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
+         '-m', 'depth_anything_ros.cli', 'train', '--config', 'debug', '--data', indoor,
+         '--out', str(tmp_path / 'two'), '--no-progress', *over],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    two = tmp_path / 'two'
+    # same seed -> same initial weights; the val split is sharded over ranks and all-reduced
+    start = json.loads((two / 'val_start.json').read_text())
+    assert start['n_images'] == single['val_start']['n_images'] == 8
+    assert start['abs_rel'] == pytest.approx(single['val_start']['abs_rel'], rel=1e-5)
+    # rank 0 alone logs: one row per step
+    losses = read_log(two / 'log.csv')['train/loss']
+    assert [s for s, _ in losses] == [1, 2, 3, 4] and all(np.isfinite(v) for _, v in losses)
+    assert json.loads((two / 'val_end.json').read_text())['n_images'] == 8

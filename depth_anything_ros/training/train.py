@@ -154,7 +154,7 @@ class BatchStream:
     """Endless, resumable stream of training micro-batches.
 
     Epoch ``e`` visits the samples in ``DistributedSampler(seed, epoch=e)`` order (each rank its
-    share); every sample's augmentation is seeded by ``(seed, epoch, rank, position)``. So the
+    share); every sample's augmentation is seeded by ``(seed, epoch, position)``. So the
     stream depends only on the micro-batch counter: resuming at counter ``m`` replays exactly
     what an uninterrupted run would see, with any number of workers.
     """
@@ -178,8 +178,12 @@ class BatchStream:
                                      drop_last=True)
         sampler.set_epoch(epoch)
         order = list(sampler)
+        world, rank = self.dist.world_size, self.dist.rank
+        # seed by the position in the epoch's global order (DistributedSampler gives rank r
+        # the positions r, r + world, ...): the same sample gets the same augmentation for
+        # any number of processes
         return [[(order[b * self.batch_size + j],
-                  (self.seed, epoch, self.dist.rank, b * self.batch_size + j))
+                  (self.seed, epoch, (b * self.batch_size + j) * world + rank))
                  for j in range(self.batch_size)] for b in range(self.per_epoch)]
 
     def __iter__(self):
@@ -393,8 +397,9 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s',
-                        datefmt='%H:%M:%S')
+    # under torchrun only rank 0 reports progress; the others log warnings and errors
+    level = logging.INFO if dist_utils.env_dist_info().is_main else logging.WARNING
+    logging.basicConfig(level=level, format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
     cfg = resolve_config(args)
     try:
         summary = train(cfg, args.out, resume=args.resume, stop_at=args.stop_at,
