@@ -197,6 +197,22 @@ def test_cache_key_depends_on_weights(tiny: torch.nn.Module, tmp_path: Path) -> 
 
 
 @needs_ov
+def test_openvino_dynamic_file_static_or_dynamic_compile(tiny: torch.nn.Module,
+                                                         tiny_onnx: Path) -> None:
+    per_shape = make_runner('openvino', tiny_onnx, max_shapes=2)
+    one_graph = make_runner('openvino', tiny_onnx, static_shapes=False)
+    for h, w in SIZES:
+        x = probe_input(h, w)
+        ref = reference(tiny, x)
+        assert float((per_shape(x) - ref).abs().max()) <= 1e-4
+        assert float((one_graph(x) - ref).abs().max()) <= 1e-4
+    # One reshaped, compiled model per shape, the oldest dropped beyond max_shapes ...
+    assert list(per_shape._compiled) == [(1, 3, *SIZES[1]), (1, 3, *SIZES[2])]
+    # ... or a single dynamic-shape model.
+    assert not one_graph._compiled and one_graph._dynamic_request is not None
+
+
+@needs_ov
 def test_openvino_static_file_serves_only_its_shape(tiny: torch.nn.Module, tmp_path: Path) -> None:
     path = export_onnx(tiny, tmp_path / 'static.onnx', height=140, width=182)
     runner = make_runner('openvino', path)

@@ -14,10 +14,12 @@
 
 """OpenVINO runner (Intel CPUs; bf16 on AMX / AVX512-bf16 is the fastest CPU path).
 
-From a torch module, every new input shape gets a static ONNX export (the interpolated position
-embedding is constant-folded for that resolution, which is exact and ~15% faster than a dynamic
-graph) compiled once and kept. From an exported file (``.onnx`` / ``.xml``), a dynamic-H/W model is
-compiled once for all shapes; a static one serves its own shape only.
+Static shapes run ~15% faster than a dynamic graph, so by default every new input shape gets its
+own compiled model, kept for the next frame of that size: from a torch module through a static
+ONNX export that stores the torch-computed position embedding for that resolution (exact); from
+a dynamic-H/W file (``.onnx`` / ``.xml``) by reshaping it to the shape before compiling. With
+``static_shapes=False`` a dynamic model is compiled once for all shapes. A static file serves its
+own shape only.
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ class OpenVINORunner(Runner):
 
     def __init__(self, source: nn.Module | Path, *, precision: str = 'fp32',
                  cache_dir: Path, ov_device: str = 'CPU', num_threads: int | None = None,
-                 static_shapes: bool | None = None, opset: int = DEFAULT_OPSET,
-                 ov_config: dict[str, Any] | None = None) -> None:
+                 static_shapes: bool | None = None, max_shapes: int = 4,
+                 opset: int = DEFAULT_OPSET, ov_config: dict[str, Any] | None = None) -> None:
         """Prepare the runner; compilation happens on the first call for each shape.
 
         Args:
@@ -76,8 +78,9 @@ class OpenVINORunner(Runner):
             cache_dir: where static ONNX exports of a module are kept.
             ov_device: OpenVINO device (``CPU``, ``GPU``, ``NPU``, ``AUTO``).
             num_threads: ``INFERENCE_NUM_THREADS``; default ``torch.get_num_threads()``.
-            static_shapes: module sources only: one static export per shape (default) or one
-                dynamic graph for all shapes.
+            static_shapes: one static compiled model per input shape (default; ~3 s compile
+                each for ViT-S) or one dynamic graph for all shapes (faster start, slower frames).
+            max_shapes: compiled static models kept (least recently compiled dropped first).
             opset: ONNX opset of the internal exports.
             ov_config: extra OpenVINO compile properties.
         """
@@ -96,18 +99,15 @@ class OpenVINORunner(Runner):
         self._lock = threading.Lock()
         self._compiled: dict[tuple[int, ...], Any] = {}  # shape key -> infer request
         self._module: nn.Module | None = None
+        self._file_model: Any = None  # a dynamic-H/W model read from a file
         self._dynamic_request: Any = None
         self._static_shape: tuple[int, ...] | None = None
+        self.static_shapes = True if static_shapes is None else bool(static_shapes)
+        self.max_shapes = max(1, int(max_shapes))
         if isinstance(source, nn.Module):
             self._module = source.to('cpu', torch.float32).eval()
             self._fingerprint = weights_fingerprint(self._module)
-            self.static_shapes = True if static_shapes is None else bool(static_shapes)
         else:
-            if static_shapes:
-                raise ValueError('static_shapes applies to torch modules only; for a fixed '
-                                 'camera size export a static file ("depth-anything-ros export '
-                                 '--height H --width W") or pass the module')
-            self.static_shapes = False
             self._load_file(Path(source))
 
     def _check_precision(self, ov_device: str, precision: str) -> None:
@@ -131,12 +131,13 @@ class OpenVINORunner(Runner):
     def _load_file(self, path: Path) -> None:
         ov_model = self._core.read_model(str(path))
         shape = ov_model.inputs[0].get_partial_shape()
-        request = self._compile(ov_model)
         if shape.is_static:
             self._static_shape = tuple(int(d.get_length()) for d in shape)
-            self._compiled[self._static_shape] = request
+            self._compiled[self._static_shape] = self._compile(ov_model)
+        elif self.static_shapes:
+            self._file_model = ov_model  # compiled per shape on first use
         else:
-            self._dynamic_request = request
+            self._dynamic_request = self._compile(ov_model)
 
     def _request(self, shape: tuple[int, ...]) -> Any:
         request = self._compiled.get(shape)
@@ -144,6 +145,10 @@ class OpenVINORunner(Runner):
             return request
         if self._dynamic_request is not None:
             return self._dynamic_request
+        if self._file_model is not None:
+            ov_model = self._file_model.clone()
+            ov_model.reshape({ov_model.inputs[0]: list(shape)})
+            return self._keep(shape, self._compile(ov_model))
         if self._module is None:
             raise ValueError(
                 f'this OpenVINO model was exported for input {list(self._static_shape or ())}, '
@@ -153,10 +158,16 @@ class OpenVINORunner(Runner):
                                 shape=(batch, height, width) if self.static_shapes else None,
                                 opset=self._opset, fingerprint=self._fingerprint)
         request = self._compile(self._core.read_model(str(onnx_path)))
-        if self.static_shapes:
-            self._compiled[shape] = request
-        else:
+        if not self.static_shapes:
             self._dynamic_request = request
+            return request
+        return self._keep(shape, request)
+
+    def _keep(self, shape: tuple[int, ...], request: Any) -> Any:
+        """Cache a compiled request; bound the cache (each ViT-S model holds ~100 MB)."""
+        while len(self._compiled) >= self.max_shapes:
+            self._compiled.pop(next(iter(self._compiled)))
+        self._compiled[shape] = request
         return request
 
     def warmup(self, height: int, width: int, batch: int = 1) -> None:
