@@ -1,0 +1,637 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``depth-anything-ros distill``: train a small relative student on a teacher's pseudo-labels.
+
+One flat loop (nanoGPT style): the student (any encoder, or the ``tiny`` config) predicts
+disparity on random crops of pseudo-labelled frames; the loss is the DA-V2 recipe from
+:mod:`.relative_losses` (scale-and-shift-invariant + 2 x gradient matching, the 10 % largest
+residuals of each sample ignored), optionally plus feature alignment to a frozen teacher.
+
+Run folder, logs, checkpoints and export follow ``depth-anything-ros train``
+(:mod:`.runs`): ``RUN/config.yaml``, ``run.json``, ``log.csv`` (+ ``tb/``), complete
+``last.pt`` / ``best.pt`` (``--resume`` continues exactly), ``val_start.json`` /
+``val_end.json`` and ``RUN/export/model.pth`` + sidecar, a relative model that the node and
+``depth-anything-ros eval`` load directly. Several GPUs: ``torchrun --nproc_per_node N -m
+depth_anything_ros.training.distill ...`` (each rank draws its own part of every step).
+
+Validation (relative, scale-and-shift aligned): on ``val_data`` (an RGB-D dataset with true
+depth, generic format) aligned AbsRel / delta1 in depth and pairwise ordinal accuracy; on the
+held-out ``val_fraction`` of the labels, agreement with the teacher (AbsRel in disparity after
+alignment, ordinal agreement).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+import logging
+import math
+import os
+from pathlib import Path
+import sys
+import time
+from typing import Any
+import zlib
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from depth_anything_ros.training.config import load_dataclass
+from depth_anything_ros.training.labels import LabelSet
+from depth_anything_ros.training.relative_losses import (ALIGNMENTS, feature_alignment_loss,
+                                                         relative_loss, RelativeLossConfig)
+
+LOG = logging.getLogger(__name__)
+STUDENTS = ('tiny', 'vits', 'vitb', 'vitl', 'vitg')
+
+
+@dataclass
+class DistillConfig:
+    """Everything a distillation run needs; saved resolved as ``RUN/config.yaml``."""
+
+    # --- student ---
+    student: str = 'vits'          # tiny | vits | vitb | vitl | vitg
+    init: str = 'scratch'          # scratch | untrained | relative checkpoint path / name
+    weights_dir: str = ''          # where named checkpoints live ('' = default places)
+    # --- data ---
+    labels: list[str] = field(default_factory=list)  # label directories (the CLI's --labels)
+    val_fraction: float = 0.05     # labels held out for validation (by key hash); 0 = none
+    val_data: str = ''             # optional RGB-D dataset (generic format) with true depth
+    val_split: str = 'val'
+    max_val_images: int = 0        # 0 = all
+    input_size: int = 518          # training crop side and eval short side (multiple of 14)
+    hflip: bool = True
+    color_jitter: float = 0.0
+    num_workers: int = 2
+    # --- loss ---
+    alignment: str = 'median'      # median (MiDaS median/MAD) | lstsq (closed-form fit)
+    trim: float = 0.1              # per-sample share of largest-residual pixels ignored
+    grad_weight: float = 2.0       # L = L_ssi + grad_weight * L_gm (DA-V2: 1:2)
+    grad_scales: int = 4
+    feature_teacher: str = ''      # '' = off; else frozen teacher for feature alignment
+    feature_weight: float = 1.0
+    feature_margin: float = 0.85   # cosine similarity above which a token is left alone
+    # --- optimisation ---
+    batch_size: int = 8            # per process, per micro-step
+    grad_accum: int = 1
+    max_steps: int = 20000
+    lr: float = 5e-6               # encoder learning rate; the head uses lr * head_lr_mult
+    head_lr_mult: float = 10.0
+    weight_decay: float = 0.01
+    beta1: float = 0.9
+    beta2: float = 0.999
+    lr_power: float = 0.9          # poly decay exponent
+    warmup_steps: int = 0
+    grad_clip: float = 0.0         # max global grad norm; 0 disables
+    amp: str = 'auto'              # auto (bf16 on CUDA if supported) | none | bf16 | fp16
+    # --- bookkeeping ---
+    seed: int = 0
+    log_every: int = 10
+    eval_every: int = 0            # optimiser steps between val runs; 0 = only start and end
+    save_every: int = 500
+    device: str = 'auto'
+    tensorboard: bool = True
+    export: bool = True
+
+    def validate(self) -> DistillConfig:
+        """Raise ``ValueError`` naming every bad field and its fix; return self."""
+        problems = []
+        if self.student not in STUDENTS:
+            problems.append(f'student={self.student!r}: choose one of {", ".join(STUDENTS)}')
+        if not self.labels:
+            problems.append('labels: give at least one label directory (--labels DIR), made '
+                            'by "depth-anything-ros pseudo-label"')
+        if self.input_size <= 0 or self.input_size % 14:
+            problems.append(f'input_size={self.input_size}: must be a positive multiple of 14')
+        if self.alignment not in ALIGNMENTS:
+            problems.append(f'alignment={self.alignment!r}: use {" or ".join(ALIGNMENTS)}')
+        if not 0 <= self.trim < 1:
+            problems.append(f'trim={self.trim}: must be in [0, 1)')
+        if not 0 <= self.val_fraction < 1:
+            problems.append(f'val_fraction={self.val_fraction}: must be in [0, 1)')
+        for name in ('batch_size', 'grad_accum', 'max_steps', 'log_every', 'grad_scales'):
+            if getattr(self, name) < 1:
+                problems.append(f'{name}={getattr(self, name)}: must be >= 1')
+        for name in ('lr', 'head_lr_mult'):
+            if getattr(self, name) <= 0:
+                problems.append(f'{name}={getattr(self, name)}: must be > 0')
+        if self.amp not in ('auto', 'none', 'bf16', 'fp16'):
+            problems.append(f'amp={self.amp!r}: use auto, none, bf16 or fp16')
+        if problems:
+            raise ValueError('invalid distillation config:\n  ' + '\n  '.join(problems))
+        return self
+
+    def loss_config(self) -> RelativeLossConfig:
+        return RelativeLossConfig(self.alignment, self.trim, self.grad_weight, self.grad_scales)
+
+
+def load_distill_config(name_or_path: str | os.PathLike | None,
+                        overrides: list[str] | tuple[str, ...] = ()) -> DistillConfig:
+    """Load a preset (``distill_debug``, ``distill``) or YAML file, apply ``key=value``."""
+    return load_dataclass(DistillConfig, name_or_path, overrides).validate()
+
+
+def get_lr(step: int, cfg: DistillConfig) -> float:
+    """Return the encoder learning rate at optimiser ``step`` (warm-up, then poly decay)."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+    return cfg.lr * max(0.0, 1.0 - progress) ** cfg.lr_power
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+def is_val_key(key: str, fraction: float) -> bool:
+    """Deterministic hold-out: a key is in validation when its hash falls below ``fraction``."""
+    return fraction > 0 and (zlib.crc32(key.encode('utf-8')) % 10_000) < fraction * 10_000
+
+
+class LabelDataset(torch.utils.data.Dataset):
+    """Pseudo-labelled frames as training samples; index with ``(i, seed)``.
+
+    Each sample is ``{'image': (3, S, S) normalised, 'disparity': (S, S), 'valid_mask':
+    (S, S) bool}`` after the train transform of ``depth-anything-ros train`` (lower-bound
+    resize, random square crop, flip; nearest resize for the label).
+    """
+
+    def __init__(self, labels: LabelSet, indices: list[int], transform: Any) -> None:
+        self.labels = labels
+        self.indices = indices
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
+        i, seed = key
+        j = self.indices[i]
+        rgb = cv2.cvtColor(self.labels.load_image(j), cv2.COLOR_BGR2RGB)
+        disp = self.labels.load_label(j)
+        if disp.shape != rgb.shape[:2]:
+            raise ValueError(f'{self.labels.record(j).key}: label {disp.shape} and image '
+                             f'{rgb.shape[:2]} sizes differ')
+        sample = {'image': rgb, 'depth': disp, 'valid_mask': np.isfinite(disp)}
+        out = self.transform(sample, np.random.default_rng(seed))
+        return {'image': out['image'], 'disparity': out['depth'],
+                'valid_mask': out['valid_mask']}
+
+
+class StepSampler(torch.utils.data.Sampler):
+    """Batches of ``(index, seed)`` from a global sample position, so a resume is exact.
+
+    Position ``p`` (counted over all ranks) maps to epoch ``p // n`` of a seeded permutation;
+    each rank takes its own ``batch_size`` slice of every micro-step.
+    """
+
+    def __init__(self, n: int, batch_size: int, *, seed: int, start_micro_step: int,
+                 rank: int = 0, world: int = 1) -> None:
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.micro_step, self.rank, self.world = start_micro_step, rank, world
+        self._perms: dict[int, np.ndarray] = {}
+
+    def _index(self, pos: int) -> int:
+        epoch, offset = divmod(pos, self.n)
+        if epoch not in self._perms:
+            self._perms = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.n)}
+        return int(self._perms[epoch][offset])
+
+    def __iter__(self):  # endless: the loop stops at max_steps
+        while True:
+            base = (self.micro_step * self.world + self.rank) * self.batch_size
+            yield [(self._index(p), self.seed * 1_000_003 + p)
+                   for p in range(base, base + self.batch_size)]
+            self.micro_step += 1
+
+
+# ---------------------------------------------------------------------------------------------
+# model
+
+
+def build_student(cfg: DistillConfig) -> nn.Module:
+    """Build the student: from a relative checkpoint, deterministic weights or scratch."""
+    from depth_anything_ros.model import build_model, load_model
+    if cfg.init == 'scratch':
+        model = build_model(cfg.student, 'relative')
+        # The relative head ends in ReLU: a pixel predicted negative gets no gradient. A
+        # positive bias on the last conv starts every pixel in the live part of the ReLU.
+        last = [m for m in model.depth_head.modules() if isinstance(m, nn.Conv2d)][-1]
+        with torch.no_grad():
+            last.bias.fill_(1.0)
+        return model
+    if cfg.init == 'untrained' or cfg.init.startswith('untrained:'):
+        return load_model(f'untrained:{cfg.student}', allow_untrained=True)
+    model = load_model(cfg.init, head='relative', weights_dir=cfg.weights_dir or None)
+    if model.config.encoder != cfg.student:
+        raise ValueError(f'init={cfg.init!r} holds a {model.config.encoder} network but '
+                         f'student={cfg.student!r}; set student={model.config.encoder} or '
+                         'another init')
+    return model
+
+
+def param_groups(model: nn.Module, cfg: DistillConfig) -> list[dict[str, Any]]:
+    """Split parameters: encoder at ``lr``, the rest (head, projector) at x head_lr_mult."""
+    enc, rest = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (enc if name.startswith(('pretrained.', 'net.pretrained.')) else rest).append(p)
+    return [{'params': enc, 'lr_mult': 1.0}, {'params': rest, 'lr_mult': cfg.head_lr_mult}]
+
+
+class Student(nn.Module):
+    """The student network plus (with feature alignment) a linear projector to the teacher.
+
+    ``forward(x) -> (disparity (B, H, W), projected last-level tokens (B, N, Dt) or None)``.
+    """
+
+    def __init__(self, net: nn.Module, teacher_dim: int | None) -> None:
+        super().__init__()
+        self.net = net
+        self.projector = (nn.Linear(net.config.embed_dim, teacher_dim)
+                          if teacher_dim is not None else None)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.projector is None:
+            return self.net(x), None
+        p = self.net.config.patch_size
+        feats = self.net.forward_features(x)  # 4 x ((B, N, D), (B, D))
+        out = self.net.depth_head(feats, x.shape[-2] // p, x.shape[-1] // p, x.shape[-2:])
+        return torch.relu(out).squeeze(1), self.projector(feats[-1][0])  # (B,H,W), (B,N,Dt)
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+def dense_ordinal_accuracy(pred_disp: np.ndarray, ref: np.ndarray, mask: np.ndarray, *,
+                           ref_is_depth: bool, pairs: int = 2000, min_ratio: float = 1.05,
+                           seed: int = 0) -> float:
+    """Share of random pixel pairs whose nearer point the prediction picks (ties are wrong).
+
+    Pairs are drawn from ``mask`` with a fixed seed; pairs whose reference values differ by
+    less than ``min_ratio`` are not counted (no clear answer).
+
+    Args:
+        pred_disp: (H, W) predicted disparity (larger = nearer).
+        ref: (H, W) reference: depth in metres (``ref_is_depth``) or disparity.
+        mask: (H, W) bool valid reference pixels.
+    """
+    ys, xs = np.nonzero(mask)
+    if len(ys) < 2:
+        return math.nan
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, len(ys), pairs), rng.integers(0, len(ys), pairs)
+    ra, rb = ref[ys[a], xs[a]].astype(np.float64), ref[ys[b], xs[b]].astype(np.float64)
+    near_a = ra < rb if ref_is_depth else ra > rb
+    lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
+    clear = (lo > 0) & (hi >= min_ratio * lo)
+    if not clear.any():
+        return math.nan
+    pa, pb = pred_disp[ys[a], xs[a]], pred_disp[ys[b], xs[b]]
+    right = np.where(near_a, pa > pb, pb > pa)
+    return float(right[clear].mean())
+
+
+def relative_scores(pred_disp: np.ndarray, ref: np.ndarray, mask: np.ndarray, *,
+                    ref_is_depth: bool) -> dict[str, float] | None:
+    """Aligned AbsRel (+ delta1 against depth) and ordinal accuracy of one prediction (H, W).
+
+    Against true depth: the disparity is fitted (least squares, scale and shift) to 1/depth
+    and inverted (the Depth Anything relative protocol). Against a teacher's disparity: the
+    fit and AbsRel are in disparity.
+    """
+    from depth_anything_ros.training.metrics import (align_disparity_to_depth, depth_metrics,
+                                                     fit_scale_shift)
+    if mask.sum() < 10:
+        return None
+    if ref_is_depth:
+        max_depth = float(ref[mask].max())
+        aligned = align_disparity_to_depth(pred_disp, ref, mask, max_depth).numpy()
+        m = depth_metrics(aligned, ref, mask)
+        if m is None:
+            return None
+        out = {'abs_rel': m['abs_rel'], 'delta1': m['delta1']}
+    else:
+        s, t = fit_scale_shift(pred_disp, ref, mask)
+        aligned = s * pred_disp.astype(np.float64) + t
+        good = mask & (ref > 1e-6)
+        out = {'abs_rel': float(np.mean(np.abs(aligned[good] - ref[good]) / ref[good]))}
+    out['ordinal_acc'] = dense_ordinal_accuracy(pred_disp, ref, mask, ref_is_depth=ref_is_depth)
+    return out
+
+
+@torch.no_grad()
+def predict_disparity(model: nn.Module, rgb: np.ndarray, input_size: int,
+                      device: torch.device) -> np.ndarray:
+    """Student disparity (H, W) float32 for an RGB uint8 image, at the image's resolution."""
+    from depth_anything_ros.training.transforms import EvalTransform
+    h, w = rgb.shape[:2]
+    sample = EvalTransform(input_size)({'image': rgb, 'depth': np.zeros((h, w), np.float32),
+                                        'valid_mask': np.ones((h, w), bool)})
+    x = sample['image'][None].to(device)  # (1, 3, h', w')
+    pred = model(x)[:, None]  # (1, 1, h', w')
+    up = F.interpolate(pred.float(), size=(h, w), mode='bilinear', align_corners=True)
+    return up[0, 0].cpu().numpy()
+
+
+def evaluate(model: nn.Module, cfg: DistillConfig, val_sets: list[tuple[str, Any]],
+             device: torch.device) -> dict[str, float]:
+    """Mean relative scores over every validation set, prefixed ``gt_`` / ``teacher_``."""
+    was_training = model.training
+    model.eval()
+    out: dict[str, float] = {}
+    for name, items in val_sets:
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for rgb, ref, mask, is_depth in items():
+            scores = relative_scores(predict_disparity(model, rgb, cfg.input_size, device),
+                                     ref, mask, ref_is_depth=is_depth)
+            for k, v in (scores or {}).items():
+                if not math.isnan(v):
+                    sums[k] = sums.get(k, 0.0) + v
+                    counts[k] = counts.get(k, 0) + 1
+        out.update({f'{name}_{k}': sums[k] / counts[k] for k in sums})
+    model.train(was_training)
+    return out
+
+
+def build_val_sets(cfg: DistillConfig, labels: LabelSet, val_idx: list[int]
+                   ) -> list[tuple[str, Any]]:
+    """Return ``[(name, factory of (rgb, ref, mask, ref_is_depth) iterators)]``."""
+    sets: list[tuple[str, Any]] = []
+    if cfg.val_data:
+        from depth_anything_ros.training.datasets import GenericDataset
+        ds = GenericDataset(cfg.val_data, cfg.val_split).limit(cfg.max_val_images)
+
+        def gt_items():
+            for i in range(len(ds)):
+                s = ds.load(i)
+                yield s['image'], s['depth'], s['valid_mask'], True
+
+        sets.append(('gt', gt_items))
+    if val_idx:
+        idx = val_idx[:cfg.max_val_images] if cfg.max_val_images > 0 else val_idx
+
+        def teacher_items():
+            for j in idx:
+                rgb = cv2.cvtColor(labels.load_image(j), cv2.COLOR_BGR2RGB)
+                disp = labels.load_label(j)
+                yield rgb, disp, np.isfinite(disp), False
+
+        sets.append(('teacher', teacher_items))
+    return sets
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, local_rank, world) from torchrun's environment; initialises the process group."""
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    if world <= 1:
+        return 0, 0, 1
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+    return dist.get_rank(), int(os.environ.get('LOCAL_RANK', '0')), world
+
+
+def _device(cfg: DistillConfig, local_rank: int, world: int) -> torch.device:
+    if cfg.device == 'auto':
+        if torch.cuda.is_available():
+            return torch.device('cuda', local_rank if world > 1 else 0)
+        return torch.device('cpu')
+    return torch.device(cfg.device)
+
+
+def _amp_dtype(cfg: DistillConfig, device: torch.device) -> torch.dtype | None:
+    if device.type != 'cuda' or cfg.amp == 'none':
+        return None
+    if cfg.amp == 'auto':
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cfg.amp == 'bf16' else torch.float16
+
+
+def _teacher_features(cfg: DistillConfig, device: torch.device) -> nn.Module | None:
+    if not cfg.feature_teacher:
+        return None
+    from depth_anything_ros.model import load_model
+    teacher = load_model(cfg.feature_teacher, weights_dir=cfg.weights_dir or None,
+                         allow_untrained=cfg.feature_teacher.startswith('untrained'))
+    teacher.eval().requires_grad_(False).to(device)
+    return teacher
+
+
+def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
+            progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) a distillation into run folder ``out``; return the final summary."""
+    from depth_anything_ros.model import export_model
+    from depth_anything_ros.training.runs import (load_checkpoint, prepare_run_dir, rng_state,
+                                                  RunLogger, save_checkpoint, set_rng_state,
+                                                  write_json)
+    from depth_anything_ros.training.transforms import TrainTransform
+
+    rank, local_rank, world = _distributed()
+    main_proc = rank == 0
+    device = _device(cfg, local_rank, world)
+    torch.manual_seed(cfg.seed + rank)
+    run = Path(out)
+    if main_proc:
+        prepare_run_dir(run, cfg, resume=resume, command='distill')
+
+    labels = LabelSet([Path(p) for p in cfg.labels])
+    if len(labels) == 0:
+        raise ValueError(f'no labels in {", ".join(cfg.labels)}; run pseudo-label first')
+    val_idx = [i for i in range(len(labels)) if is_val_key(labels.record(i).key,
+                                                             cfg.val_fraction)]
+    held = set(val_idx)
+    train_idx = [i for i in range(len(labels)) if i not in held]
+    if not train_idx:
+        raise ValueError(f'all {len(labels)} labels fell into validation; lower val_fraction')
+    dataset = LabelDataset(labels, train_idx, TrainTransform(cfg.input_size, hflip=cfg.hflip,
+                                                             jitter=cfg.color_jitter))
+
+    teacher = _teacher_features(cfg, device)
+    student = Student(build_student(cfg), teacher.config.embed_dim if teacher else None)
+    student.to(device).train()
+    groups = param_groups(student, cfg)
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                                  weight_decay=cfg.weight_decay)
+    step, best = 0, math.inf
+    if resume:
+        ckpt = load_checkpoint(run / 'last.pt', map_location=device)
+        student.load_state_dict(ckpt['model'])
+        optimizer.load_state_dict(ckpt['optimizer'])
+        step, best = int(ckpt['step']), float(ckpt['best'])
+        set_rng_state(ckpt['rng'])
+        LOG.info('resumed %s at step %d', run, step)
+    model: nn.Module = student
+    if world > 1:
+        # refinenet4's first residual unit is unused by design: find_unused_parameters.
+        model = nn.parallel.DistributedDataParallel(
+            student, device_ids=[device.index] if device.type == 'cuda' else None,
+            find_unused_parameters=True)
+    amp_dtype = _amp_dtype(cfg, device)
+    scaler = torch.amp.GradScaler('cuda', enabled=amp_dtype == torch.float16)
+    loss_cfg = cfg.loss_config()
+
+    sampler = StepSampler(len(dataset), cfg.batch_size, seed=cfg.seed,
+                          start_micro_step=step * cfg.grad_accum, rank=rank, world=world)
+    loader = iter(torch.utils.data.DataLoader(dataset, batch_sampler=sampler,
+                                              num_workers=cfg.num_workers,
+                                              pin_memory=device.type == 'cuda'))
+    logger = RunLogger(run, tensorboard=cfg.tensorboard, enabled=main_proc)
+    val_sets = build_val_sets(cfg, labels, val_idx) if main_proc else []
+
+    def validate(tag: str) -> dict[str, float]:
+        scores = evaluate(predict_module, cfg, val_sets, device) if val_sets else {}
+        logger.log(step, scores, prefix='val/')
+        LOG.info('%s step %d: %s', tag, step, ', '.join(f'{k} {v:.4f}' for k, v in
+                                                        scores.items()) or 'no val data')
+        return scores
+
+    predict_module = student.net
+    summary: dict[str, Any] = {'labels': len(labels), 'train_items': len(train_idx),
+                               'val_items': len(val_idx)}
+    if main_proc and not resume:
+        write_json(run / 'val_start.json', {'step': step, **validate('val_start')})
+    LOG.info('distilling %s (%s init) on %d pseudo-labelled frames (%d held out), %d steps, '
+             'batch %d x %d x %d, %s', cfg.student, cfg.init, len(train_idx), len(val_idx),
+             cfg.max_steps, cfg.batch_size, cfg.grad_accum, world, device)
+
+    from tqdm import tqdm
+    bar = tqdm(total=cfg.max_steps, initial=step, desc='distill', unit='step',
+               disable=not (progress and main_proc), dynamic_ncols=True)
+    t_last = time.perf_counter()
+    while step < cfg.max_steps:
+        lr = get_lr(step, cfg)
+        for group in optimizer.param_groups:
+            group['lr'] = lr * group['lr_mult']
+        parts_sum: dict[str, float] = {}
+        for _ in range(cfg.grad_accum):
+            batch = next(loader)
+            x = batch['image'].to(device, non_blocking=True)            # (B, 3, S, S)
+            target = batch['disparity'].to(device, non_blocking=True)   # (B, S, S)
+            mask = batch['valid_mask'].to(device, non_blocking=True)    # (B, S, S)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                pred, tokens = model(x)  # (B, S, S), (B, N, Dt) | None
+            loss, parts = relative_loss(pred.float(), target, mask, loss_cfg)
+            if teacher is not None:
+                with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype,
+                                                     enabled=amp_dtype is not None):
+                    t_tokens = teacher.forward_features(x)[-1][0]  # (B, N, Dt)
+                l_feat = feature_alignment_loss(tokens.float(), t_tokens.float(),
+                                                cfg.feature_margin)
+                loss = loss + cfg.feature_weight * l_feat
+                parts['feat'] = float(l_feat.detach())
+                parts['loss'] = float(loss.detach())
+            scaler.scale(loss / cfg.grad_accum).backward()
+            for k, v in parts.items():
+                parts_sum[k] = parts_sum.get(k, 0.0) + v / cfg.grad_accum
+        if not math.isfinite(parts_sum['loss']):
+            raise FloatingPointError(f'loss is {parts_sum["loss"]} at step {step}; lower lr '
+                                     'or check the labels')
+        if cfg.grad_clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f'{parts_sum["loss"]:.4f}')
+        if step % cfg.log_every == 0 or step == cfg.max_steps:
+            now = time.perf_counter()
+            logger.log(step, {**parts_sum, 'lr': lr,
+                              'steps_per_s': cfg.log_every / max(now - t_last, 1e-9)},
+                       prefix='train/')
+            t_last = now
+        if main_proc and cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.max_steps:
+            scores = validate('val')
+            key = 'gt_abs_rel' if 'gt_abs_rel' in scores else 'teacher_abs_rel'
+            if key in scores and scores[key] < best:
+                best = scores[key]
+                save_checkpoint(run / 'best.pt', _state(student, optimizer, cfg, step, best,
+                                                        rng_state()))
+        if main_proc and (step % cfg.save_every == 0 or step == cfg.max_steps):
+            save_checkpoint(run / 'last.pt', _state(student, optimizer, cfg, step, best,
+                                                    rng_state()))
+    bar.close()
+    if main_proc:
+        end = validate('val_end')
+        write_json(run / 'val_end.json', {'step': step, **end})
+        summary['val_end'] = end
+        if cfg.export:
+            path = export_model(student.net, run / 'export' / 'model.pth')
+            summary['export'] = str(path)
+            LOG.info('exported the student to %s (relative model: load it in the node with '
+                     'model:=%s)', path, path)
+    logger.close()
+    summary['step'] = step
+    return summary
+
+
+def _state(student: Student, optimizer: torch.optim.Optimizer, cfg: DistillConfig, step: int,
+           best: float, rng: dict[str, Any]) -> dict[str, Any]:
+    from depth_anything_ros.training.config import dataclass_to_dict
+    return {'model': student.state_dict(), 'optimizer': optimizer.state_dict(),
+            'config': dataclass_to_dict(cfg), 'student_config': student.net.config.to_dict(),
+            'step': step, 'best': best, 'rng': rng}
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the flags of ``depth-anything-ros distill`` to ``parser``."""
+    parser.add_argument('--config', default='distill_debug',
+                        help='preset name (distill_debug, distill) or YAML file')
+    parser.add_argument('--labels', nargs='+', default=None,
+                        help='label directories from "depth-anything-ros pseudo-label"')
+    parser.add_argument('--out', required=True, help='run folder')
+    parser.add_argument('--resume', action='store_true', help='continue RUN/last.pt exactly')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    parser.add_argument('overrides', nargs='*', metavar='key=value',
+                        help='config overrides, e.g. max_steps=200 student=tiny')
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``depth-anything-ros distill``."""
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    overrides = list(args.overrides)
+    if args.labels:
+        overrides.append('labels=' + ','.join(args.labels))
+    if args.resume:
+        cfg = load_distill_config(Path(args.out) / 'config.yaml', overrides)
+    else:
+        cfg = load_distill_config(args.config, overrides)
+    summary = distill(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    end = summary.get('val_end', {})
+    print(f'distilled {cfg.student} for {summary["step"]} steps into {args.out}; '
+          + ', '.join(f'{k} {v:.4f}' for k, v in end.items())
+          + (f'; export: {summary["export"]}' if 'export' in summary else ''))
+    return 0
+
+
+if __name__ == '__main__':  # torchrun --nproc_per_node N -m depth_anything_ros.training.distill
+    _parser = argparse.ArgumentParser(prog='depth_anything_ros.training.distill')
+    add_arguments(_parser)
+    sys.exit(main(_parser.parse_args()))

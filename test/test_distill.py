@@ -1,0 +1,221 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Distillation end to end: rosbag2 -> oracle pseudo-labels -> tiny student -> export.
+
+Scenes come from the project's procedural renderer (exact depth); the "teacher" is an oracle
+that knows each frame's true disparity, so the test checks the student pipeline itself: a
+student distilled on the labels must beat its starting weights on held-out scenes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from test_sources import write_image_bag
+
+from depth_anything_ros import cli
+from depth_anything_ros.training import runs
+from depth_anything_ros.training.distill import (dense_ordinal_accuracy, DistillConfig, get_lr,
+                                                 is_val_key, load_distill_config, StepSampler)
+from depth_anything_ros.training.pseudo_label import label_frames
+from depth_anything_ros.training.synth import render_sample
+
+SIZE = (56, 70)  # H, W: small enough for a CPU test, 4x5 patches at input_size 56
+
+
+class Oracle:
+    """Teacher that returns the true disparity (1/depth, sky 0) of every frame it renders."""
+
+    def __init__(self, frames: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.table = {self._h(bgr): np.where(np.isfinite(depth), 1.0 / depth, 0.0)
+                      .astype(np.float32) for bgr, depth in frames}
+
+    @staticmethod
+    def _h(img: np.ndarray) -> str:
+        return hashlib.sha1(np.ascontiguousarray(img).tobytes()).hexdigest()
+
+    def __call__(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        return [self.table[self._h(im)] for im in images]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Train on one thread: CI shares two cores with other work (and results stay exact)."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope='module')
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Record 32 indoor frames to MCAP, oracle-label them; write 8 held-out RGB-D scenes."""
+    from depth_anything_ros.training.datasets import GenericWriter
+    root = tmp_path_factory.mktemp('distill')
+    frames = []
+    for i in range(32):
+        rgb, depth, _ = render_sample('indoor', i, 0, SIZE)
+        frames.append((cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), depth))
+    bag = write_image_bag(root / 'bag', [bgr for bgr, _ in frames], storage='mcap')
+    label_frames(bag, Oracle(frames), root / 'labels', meta={'teacher': 'oracle'},
+                 progress=False)
+    val = GenericWriter(root / 'val')
+    for i in range(8):
+        rgb, depth, _ = render_sample('indoor', 1000 + i, 0, SIZE)  # scenes never labelled
+        val.add(f'held_out_{i}', rgb, depth, 'val')
+    val.close()
+    return {'root': root, 'labels': root / 'labels', 'val': root / 'val', 'bag': bag}
+
+
+def _distill(workspace: dict[str, Path], out: Path, *extra: str) -> int:
+    return cli.main(['distill', '--config', 'distill_debug', '--labels',
+                     str(workspace['labels']), '--out', str(out), '--no-progress',
+                     f'val_data={workspace["val"]}', *extra])
+
+
+def test_distilled_student_beats_its_start_and_exports(workspace: dict[str, Path]) -> None:
+    run = workspace['root'] / 'run'
+    # The real command in its own process; one OpenMP thread (CI shares two cores).
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    proc = subprocess.run(
+        [sys.executable, '-m', 'depth_anything_ros.cli', 'distill', '--config', 'distill_debug',
+         '--labels', str(workspace['labels']), '--out', str(run), '--no-progress',
+         f'val_data={workspace["val"]}', 'max_steps=100', 'val_fraction=0.1'],
+        env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'export: ' in proc.stdout
+    start = json.loads((run / 'val_start.json').read_text())
+    end = json.loads((run / 'val_end.json').read_text())
+    # held-out scenes with true depth, scale-and-shift aligned
+    assert end['gt_abs_rel'] < 0.92 * start['gt_abs_rel'], (start, end)
+    assert end['gt_ordinal_acc'] > start['gt_ordinal_acc'] + 0.1, (start, end)
+    assert end['gt_ordinal_acc'] > 0.65
+    # held-out pseudo-labels: closer to the teacher than at the start
+    assert end['teacher_abs_rel'] < start['teacher_abs_rel']
+    log = runs.read_log(run / 'log.csv')
+    losses = [v for _, v in log['train/loss']]
+    assert np.mean(losses[-4:]) < np.mean(losses[:4])
+    assert {'train/ssi', 'train/grad', 'train/lr', 'val/gt_abs_rel'} <= set(log)
+
+    # the export is a relative model that load_model and the DepthEstimator accept
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.model import load_model
+    from depth_anything_ros.training.datasets import GenericDataset
+    model = load_model(run / 'export' / 'model.pth')
+    assert model.config.encoder == 'tiny' and not model.is_metric
+    last = runs.load_checkpoint(run / 'last.pt')['model']
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, last[f'net.{k}'], rtol=0, atol=0)
+    estimator = DepthEstimator(run / 'export' / 'model.pth', device='cpu', input_size=56)
+    assert not estimator.is_metric
+    sample = GenericDataset(workspace['val'], 'val').load(0)
+    disp = estimator.infer(cv2.cvtColor(sample['image'], cv2.COLOR_RGB2BGR), 'bgr8')
+    assert disp.shape == SIZE and np.isfinite(disp).all()
+    assert dense_ordinal_accuracy(disp, sample['depth'], sample['valid_mask'],
+                                  ref_is_depth=True) > 0.6
+
+
+def test_resume_continues_exactly(workspace: dict[str, Path],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    common = ('max_steps=8', 'save_every=4', 'val_fraction=0', 'max_val_images=1', 'seed=3',
+              'export=false')
+    straight = workspace['root'] / 'straight'
+    assert _distill(workspace, straight, *common) == 0
+
+    original = runs.save_checkpoint
+
+    def save_then_die(path: Path, state: dict) -> None:
+        original(path, state)
+        if state['step'] == 4:
+            raise KeyboardInterrupt  # killed right after the step-4 checkpoint
+
+    broken = workspace['root'] / 'broken'
+    monkeypatch.setattr(runs, 'save_checkpoint', save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _distill(workspace, broken, *common)
+    monkeypatch.setattr(runs, 'save_checkpoint', original)
+    with pytest.raises(FileExistsError, match='--resume'):
+        _distill(workspace, broken, *common)
+    assert cli.main(['distill', '--out', str(broken), '--resume', '--no-progress']) == 0
+
+    a = runs.load_checkpoint(straight / 'last.pt')
+    b = runs.load_checkpoint(broken / 'last.pt')
+    assert a['step'] == b['step'] == 8
+    for k, v in a['model'].items():
+        torch.testing.assert_close(b['model'][k], v, rtol=0, atol=0)
+
+
+def test_feature_alignment_runs_against_a_frozen_teacher(workspace: dict[str, Path]) -> None:
+    run = workspace['root'] / 'feat'
+    assert _distill(workspace, run, 'max_steps=3', 'log_every=1', 'val_fraction=0',
+                    'max_val_images=1', 'feature_teacher=untrained:vits', 'export=false') == 0
+    log = runs.read_log(run / 'log.csv')
+    feats = [v for _, v in log['train/feat']]
+    assert len(feats) == 3 and all(0 < f < 2 for f in feats)
+    state = runs.load_checkpoint(run / 'last.pt')['model']
+    assert state['projector.weight'].shape == (384, 64)  # tiny (64) -> ViT-S teacher (384)
+
+
+def test_config_presets_overrides_and_errors(workspace: dict[str, Path]) -> None:
+    cfg = load_distill_config('distill', ['labels=a,b', 'max_steps=7'])
+    assert cfg.student == 'vits' and cfg.labels == ['a', 'b'] and cfg.max_steps == 7
+    assert (cfg.trim, cfg.grad_weight, cfg.grad_scales) == (0.1, 2.0, 4)
+    with pytest.raises(ValueError, match='student=.*choose one of'):
+        load_distill_config('distill_debug', ['labels=a', 'student=vitx'])
+    with pytest.raises(ValueError, match='--labels DIR'):
+        load_distill_config('distill_debug')
+    with pytest.raises(ValueError, match='unknown key'):
+        load_distill_config('distill_debug', ['labels=a', 'lr_encoder=1'])
+    with pytest.raises(FileNotFoundError, match='not a label directory'):
+        _distill({**workspace, 'labels': workspace['val']}, workspace['root'] / 'bad')
+
+
+def test_lr_schedule_holdout_and_sampler() -> None:
+    cfg = DistillConfig(labels=['x'], lr=1.0, max_steps=10, warmup_steps=2, lr_power=1.0)
+    assert [round(get_lr(s, cfg), 6) for s in (0, 1, 2, 6, 10)] == [0.5, 1.0, 1.0, 0.5, 0.0]
+    keys = [f'/cam#{i:08d}' for i in range(2000)]
+    share = np.mean([is_val_key(k, 0.1) for k in keys])
+    assert 0.08 < share < 0.12 and not any(is_val_key(k, 0.0) for k in keys)
+    # the sampler at micro-step 5 continues the stream of a sampler started at 0
+    full = iter(StepSampler(7, 3, seed=1, start_micro_step=0))
+    batches = [next(full) for _ in range(8)]
+    later = iter(StepSampler(7, 3, seed=1, start_micro_step=5))
+    assert [next(later) for _ in range(3)] == batches[5:]
+    # every epoch visits each item once
+    flat = [i for b in batches[:7] for i, _ in b]  # 21 positions = 3 epochs of 7
+    assert all(sorted(flat[e * 7:(e + 1) * 7]) == list(range(7)) for e in range(3))
+    # two ranks draw disjoint halves of each step
+    r0 = next(iter(StepSampler(8, 2, seed=0, start_micro_step=0, rank=0, world=2)))
+    r1 = next(iter(StepSampler(8, 2, seed=0, start_micro_step=0, rank=1, world=2)))
+    assert not {s for _, s in r0} & {s for _, s in r1}
+
+
+def test_dense_ordinal_accuracy_by_hand() -> None:
+    depth = np.array([[1.0, 2.0], [4.0, 8.0]])
+    mask = np.ones((2, 2), bool)
+    assert dense_ordinal_accuracy(1.0 / depth, depth, mask, ref_is_depth=True) == 1.0
+    assert dense_ordinal_accuracy(depth, depth, mask, ref_is_depth=True) == 0.0
+    assert dense_ordinal_accuracy(depth, depth, mask, ref_is_depth=False) == 1.0
+    flat = np.ones((2, 2))
+    assert dense_ordinal_accuracy(flat, depth, mask, ref_is_depth=True) == 0.0  # ties are wrong
