@@ -181,9 +181,9 @@ class OpenVINORunner(Runner):
         array = np.ascontiguousarray(x.detach().to('cpu', torch.float32).numpy())
         with self._lock:
             request = self._request(tuple(array.shape))
-            request.infer({0: array}, share_inputs=True)
-            # The output buffer belongs to the request and is reused by the next call: copy.
-            out = np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
+            result = request.infer({0: array}, share_inputs=True, share_outputs=True)
+            # The output buffer belongs to the request and is reused by the next call: copy once.
+            out = np.array(result[0], dtype=np.float32, copy=True)
         return torch.from_numpy(out).to(device)  # (B, H, W)
 
 
