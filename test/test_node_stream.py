@@ -47,18 +47,34 @@ def test_metric_stream_end_to_end(ros_node, spawn, tmp_path: Path) -> None:
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
     log = tmp_path / 'node.log'
-    node = spawn(*NODE_ARGS, '-p', 'output_stride:=2', stdout=log.open('w'))
+    node = spawn(*NODE_ARGS, '-p', 'output_stride:=2',
+                 '-p', 'qos_overrides./depth/colored.publisher.reliability:=best_effort',
+                 stdout=log.open('w'))
     camera = spawn(CAMERA, '--rate', '30', '--duration', '60', '--width', W, '--height', H,
                    '--encoding', 'bgr8', '--pad', '8', '--info-size', '320x240')
     rec = Recorder(ros_node)
     rec.listen(Image, 'camera/image', qos_profile_sensor_data)
     for msg_type, topic in ((Image, 'depth/image'), (CameraInfo, 'depth/camera_info'),
-                            (PointCloud2, 'points'), (Image, 'depth/colored'),
-                            (DiagnosticArray, '/diagnostics')):
+                            (PointCloud2, 'points'), (DiagnosticArray, '/diagnostics')):
         rec.listen(msg_type, topic)
+    rec.listen(Image, 'depth/colored', qos_profile_sensor_data)   # overridden to best effort
     m = rec.msgs
     assert rec.spin_until(lambda: min(len(m['depth/image']), len(m['points']),
                                       len(m['depth/colored'])) >= 4, 90, node), log_of(log)
+
+    # --- QoS (REP 2003): best-effort camera input, reliable outputs, overridable by parameter
+    from rclpy.qos import QoSReliabilityPolicy
+
+    def qos(infos: list) -> object:
+        (info,) = [i for i in infos if i.node_name == 'depth_node']
+        return info.qos_profile.reliability
+
+    assert qos(ros_node.get_subscriptions_info_by_topic('/camera/image')) == \
+        QoSReliabilityPolicy.BEST_EFFORT
+    assert qos(ros_node.get_publishers_info_by_topic('/depth/image')) == \
+        QoSReliabilityPolicy.RELIABLE
+    assert qos(ros_node.get_publishers_info_by_topic('/depth/colored')) == \
+        QoSReliabilityPolicy.BEST_EFFORT
 
     # --- every output carries an input header, unchanged
     inputs = {stamp_ns(i.header) for i in m['camera/image']}
