@@ -229,6 +229,10 @@ class DepthNode(Node):
                 continue
             try:
                 self._process(frame)
+            except RCLError:
+                if not self.context.ok():
+                    return   # shut down between the context check and publish()
+                raise
             except (ImageFormatError, ValueError) as exc:
                 self._stats.frame_bad(str(exc))
                 self.get_logger().error(f'frame skipped: {exc}',
@@ -302,7 +306,8 @@ class DepthNode(Node):
                       received: float) -> CameraModel | None:
         info = self._param_info
         if info is None:
-            wait = max(0.0, cfg.camera_info_wait - (time.monotonic() - received))
+            wait = max(0.0, cfg.camera_info_wait - (time.monotonic() - received)) \
+                if self._infos.worth_waiting() else 0.0
             info, _ = self._infos.match(_stamp_ns(header), wait)
         return None if info is None else camera_model(info, width, height)
 

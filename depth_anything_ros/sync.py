@@ -102,6 +102,14 @@ class StampMatcher(Generic[T]):
         """Return the most recently added item, or None."""
         return self._latest
 
+    def worth_waiting(self) -> bool:
+        """Return False when waiting for an exact stamp would only add latency.
+
+        That is before any item arrived (a camera without camera_info) and when the stream
+        never pairs exactly (a driver stamping camera_info on its own clock).
+        """
+        return self._latest is not None and (self.exact > 0 or self.fallback < 10)
+
     def match(self, stamp_ns: int, wait: float = 0.0) -> tuple[T | None, bool]:
         """Return ``(item, exact)``: the item stamped ``stamp_ns``, waiting up to ``wait`` s.
 

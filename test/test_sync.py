@@ -100,3 +100,16 @@ def test_matcher_waits_for_a_late_exact_stamp() -> None:
 def test_matcher_rejects_empty_history() -> None:
     with pytest.raises(ValueError, match='history'):
         StampMatcher(history=0)
+
+
+def test_matcher_stops_waiting_when_waiting_cannot_help() -> None:
+    m: StampMatcher[str] = StampMatcher()
+    assert not m.worth_waiting()                 # nothing received: a camera without info
+    m.add(1, 'a')
+    assert m.worth_waiting()
+    for stamp in range(100, 110):                # ten lookups, never an exact stamp
+        m.match(stamp)
+    assert not m.worth_waiting()
+    m.add(200, 'b')
+    m.match(200)
+    assert m.worth_waiting()                     # pairs exactly after all
