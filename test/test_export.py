@@ -139,13 +139,16 @@ def test_export_command_dynamic_onnx(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.skipif(not HAS_OV, reason='openvino is not installed')
-def test_export_command_static_openvino_for_a_camera(tmp_path: Path) -> None:
+def test_export_command_static_openvino_for_a_camera(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / 'cam.xml'
-    rc = cli.main(['export', '--checkpoint', 'untrained:tiny', '--allow-untrained',
-                   '--format', 'openvino', '--input-size', '266', '--height', '480',
-                   '--width', '640', '--out', str(out)])
+    with caplog.at_level('INFO'):
+        rc = cli.main(['export', '--checkpoint', 'untrained:tiny', '--allow-untrained',
+                       '--format', 'openvino', '--input-size', '266', '--height', '480',
+                       '--width', '640', '--out', str(out)])
     assert rc == 0
     assert read_sidecar(out)['input_shape'] == [1, 3, 266, 350]
+    assert 'verify 266x350: max |OpenVINO f32 - torch|' in caplog.text  # checked after export
 
 
 @pytest.mark.parametrize('argv,message', [

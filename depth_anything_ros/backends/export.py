@@ -95,7 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--exporter', choices=('torchscript', 'dynamo'), default='torchscript',
                         help='torch ONNX exporter (default torchscript: fast and robust here)')
     parser.add_argument('--no-verify', action='store_true',
-                        help='skip running the ONNX file in onnxruntime against torch')
+                        help='skip running the exported file (onnxruntime for ONNX, OpenVINO '
+                             'f32 for IR) against torch')
     parser.add_argument('--out', required=True, type=Path,
                         help='output file (.onnx, or .xml for --format openvino); metadata '
                              'goes next to it as .json')
@@ -105,7 +106,7 @@ def main(args: argparse.Namespace) -> int:
     """Run the export command; returns a process exit code."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
     from depth_anything_ros.backends.onnx_export import (export_onnx, export_openvino,
-                                                         verify_onnx)
+                                                         verify_export)
     from depth_anything_ros.model.checkpoint import CheckpointError, load_model
     suffix = FORMATS[args.format]
     out = args.out
@@ -127,21 +128,22 @@ def main(args: argparse.Namespace) -> int:
         return 2
     shape_kw = {'dynamic': True} if hw is None else {'height': hw[0], 'width': hw[1]}
     if args.format == 'openvino':
-        export_openvino(model, out, opset=args.opset, **shape_kw)
+        export_openvino(model, out, opset=args.opset, batch=args.batch, **shape_kw)
     else:
         export_onnx(model, out, opset=args.opset, exporter=args.exporter, batch=args.batch,
                     **shape_kw)
-        if not args.no_verify:
-            sizes = VERIFY_SIZES_DYNAMIC if hw is None else [hw]
-            errors = verify_onnx(model, out, sizes, batch=1 if hw is None else args.batch)
-            for (h, w), err in errors.items():
-                log.info('verify %dx%d: max |onnxruntime - torch| = %.2e', h, w, err)
-            # Metric outputs are metres up to max_depth: allow the same relative error.
-            scale = max(1.0, model.config.max_depth / 10) if model.is_metric else 1.0
-            if max(errors.values()) > VERIFY_ATOL * scale:
-                print(f'error: {out} differs from torch by more than {VERIFY_ATOL * scale:g}: '
-                      f'{errors}')
-                return 1
+    if not args.no_verify:
+        sizes = VERIFY_SIZES_DYNAMIC if hw is None else [hw]
+        errors = verify_export(model, out, sizes, batch=1 if hw is None else args.batch)
+        runtime = 'OpenVINO f32' if args.format == 'openvino' else 'onnxruntime'
+        for (h, w), err in errors.items():
+            log.info('verify %dx%d: max |%s - torch| = %.2e', h, w, runtime, err)
+        # Metric outputs are metres up to max_depth: allow the same relative error.
+        scale = max(1.0, model.config.max_depth / 10) if model.is_metric else 1.0
+        if max(errors.values()) > VERIFY_ATOL * scale:
+            print(f'error: {out} differs from torch by more than {VERIFY_ATOL * scale:g}: '
+                  f'{errors}')
+            return 1
     print(f'wrote {out} and {out.with_suffix(".json")}'
           + (f' (+ {out.with_suffix(".bin")})' if args.format == 'openvino' else '')
           + (', dynamic H/W' if hw is None else f', input {args.batch}x3x{hw[0]}x{hw[1]}'))

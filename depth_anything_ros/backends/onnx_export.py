@@ -188,7 +188,7 @@ def _export_dynamo(model: nn.Module, x: torch.Tensor, path: Path, *, dynamic: bo
 
 
 def export_openvino(model: nn.Module, path: Path | str, *, height: int | None = None,
-                    width: int | None = None, dynamic: bool = False,
+                    width: int | None = None, dynamic: bool = False, batch: int = 1,
                     opset: int = DEFAULT_OPSET) -> Path:
     """Export ``model`` to OpenVINO IR (``path`` = ``.xml``, weights in ``.bin``) in fp32.
 
@@ -203,7 +203,7 @@ def export_openvino(model: nn.Module, path: Path | str, *, height: int | None = 
         raise ValueError(f'an OpenVINO IR path must end in .xml, got {path.name}')
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_onnx(model, Path(tmp) / 'model.onnx', height=height, width=width,
-                                dynamic=dynamic, opset=opset)
+                                dynamic=dynamic, batch=batch, opset=opset)
         meta = read_sidecar(onnx_path)
         ov_model = ov.Core().read_model(str(onnx_path))
         # compress_to_fp16 defaults to True, which would change fp32 results.
@@ -270,6 +270,23 @@ def verify_onnx(model: nn.Module, path: Path | str,
             raise AssertionError(f'{path} returned {tuple(out.shape)} for a {height}x{width} '
                                  f'input, torch {tuple(ref.shape)}: the export baked in a size')
         errors[(height, width)] = float((torch.from_numpy(out) - ref).abs().max())
+    return errors
+
+
+@torch.inference_mode()
+def verify_export(model: nn.Module, path: Path | str, sizes: list[tuple[int, int]],
+                  batch: int = 1) -> dict[tuple[int, int], float]:
+    """Max |exported - torch| per (H, W): ``.onnx`` in onnxruntime, ``.xml`` in OpenVINO f32."""
+    path = Path(path)
+    if path.suffix.lower() != '.xml':
+        return verify_onnx(model, path, sizes, batch)
+    from depth_anything_ros.backends import make_runner
+    runner = make_runner('openvino', path, precision='fp32')
+    model = model.to('cpu', torch.float32).eval()
+    errors = {}
+    for height, width in sizes:
+        x = probe_input(height, width, batch)  # (B, 3, H, W)
+        errors[(height, width)] = float((runner(x) - model(x)).abs().max())
     return errors
 
 

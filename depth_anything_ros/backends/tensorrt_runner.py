@@ -111,6 +111,9 @@ def build_engine(onnx_path: Path, *, precision: str, profile: tuple[Shape, Shape
     if precision == 'fp16':
         config.set_flag(trt.BuilderFlag.FP16)
     elif precision == 'bf16':
+        if not hasattr(trt.BuilderFlag, 'BF16'):
+            raise ValueError(f'TensorRT {trt.__version__} has no bf16 mode (needs 9+); use '
+                             'precision "fp16"')
         config.set_flag(trt.BuilderFlag.BF16)
     opt = builder.create_optimization_profile()
     (b0, h0, w0), (b1, h1, w1), (b2, h2, w2) = profile
