@@ -162,7 +162,7 @@ def test_param_groups_and_frozen_encoder() -> None:
     assert [g['name'] for g in param_groups(model, cfg)] == ['head']
 
 
-def test_init_from_relative_and_metric_checkpoints(tmp_path) -> None:
+def test_init_from_relative_and_metric_checkpoints(tmp_path, caplog) -> None:
     from depth_anything_ros.model import build_model, export_model
     torch.manual_seed(0)
     relative = build_model('tiny', 'relative')
@@ -180,6 +180,9 @@ def test_init_from_relative_and_metric_checkpoints(tmp_path) -> None:
     mpath = export_model(metric, tmp_path / 'met' / 'model.pth')
     loaded = build_training_model(load_config('debug', [f'init={mpath}']))
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in metric.state_dict().items())
+    assert 'rescaled' not in caplog.text
+    build_training_model(load_config('debug', [f'init={mpath}', 'max_depth=20']))
+    assert 'trained with max_depth 10.0 m' in caplog.text      # a silent x2 would be a trap
 
     with pytest.raises(ValueError, match='encoder'):
         build_training_model(load_config('debug', [f'init={path}', 'encoder=vits']))

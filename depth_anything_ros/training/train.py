@@ -83,6 +83,17 @@ def _init_head_kind(path: Path, meta: dict[str, Any], requested: str) -> str:
             ('metric' if 'metric' in path.name else 'relative'))
 
 
+def _known_max_depth(path: Path, meta: dict[str, Any]) -> float | None:
+    """Return the max_depth (metres) a metric checkpoint was trained with, if recorded."""
+    from depth_anything_ros.model import read_sidecar
+    from depth_anything_ros.model.hub import checkpoint_info
+    side = read_sidecar(path) or {}
+    model_cfg = meta.get('model_config') if isinstance(meta.get('model_config'), dict) else {}
+    info = checkpoint_info(path)
+    value = side.get('max_depth') or model_cfg.get('max_depth') or (info and info.max_depth)
+    return float(value) if value else None
+
+
 def build_training_model(cfg: TrainConfig) -> nn.Module:
     """Metric-head model for ``cfg``: untrained, encoder-from-relative, or a whole metric model.
 
@@ -117,8 +128,13 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
     else:
         check_state_dict(model, sd, str(path))
         model.load_state_dict(sd, strict=True)
-        LOG.info('model: whole metric checkpoint %s (output rescaled to max_depth %.1f m)',
-                 path, cfg.max_depth)
+        trained_max = _known_max_depth(path, meta)
+        if trained_max is not None and abs(trained_max - cfg.max_depth) > 1e-6:
+            LOG.warning('%s was trained with max_depth %.1f m but the config says %.1f m: its '
+                        'outputs are rescaled by %.3f until fine-tuning adapts them; set '
+                        'max_depth=%g to keep them', path, trained_max, cfg.max_depth,
+                        cfg.max_depth / trained_max, trained_max)
+        LOG.info('model: whole metric checkpoint %s (max_depth %.1f m)', path, cfg.max_depth)
     return model
 
 
