@@ -101,3 +101,13 @@ def test_generate_writes_a_loadable_dataset(tmp_path) -> None:
     np.testing.assert_allclose(s['intrinsics'], cam.matrix(), atol=1e-5)
     with pytest.raises(ValueError, match='--num'):
         generate(tmp_path / 'e', 'indoor', num=0)
+
+
+def test_synth_command(tmp_path) -> None:
+    from depth_anything_ros.cli import main
+    assert main(['synth', '--scene', 'indoor', '--num', '3', '--size', '28x42', '--seed', '2',
+                 '--out', str(tmp_path / 'd'), '--val-fraction', '0.34']) == 0
+    assert (len(GenericDataset(tmp_path / 'd', 'train')),
+            len(GenericDataset(tmp_path / 'd', 'val'))) == (2, 1)
+    with pytest.raises(SystemExit):
+        main(['synth', '--size', '28by42', '--out', str(tmp_path / 'e')])

@@ -114,3 +114,17 @@ def test_rng_state_round_trip_through_checkpoint(tmp_path) -> None:
     assert list(unwrap_state_dict(ck)) == ['w']
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / 'missing.pt')
+
+
+def test_tensorboard_events_are_written(tmp_path) -> None:
+    pytest.importorskip('tensorboard')
+    log = RunLogger(tmp_path, tensorboard=True)
+    log.log(3, {'abs_rel': 0.25}, prefix='val/')
+    log.close()
+    events = list((tmp_path / 'tb').glob('events.out.tfevents.*'))
+    assert events and events[0].stat().st_size > 0
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(str(tmp_path / 'tb'))
+    acc.Reload()
+    (scalar,) = acc.Scalars('val/abs_rel')
+    assert (scalar.step, scalar.value) == (3, pytest.approx(0.25))

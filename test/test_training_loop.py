@@ -211,3 +211,14 @@ def test_torchrun_two_processes_match_single_process_eval(indoor, tmp_path) -> N
     losses = read_log(two / 'log.csv')['train/loss']
     assert [s for s, _ in losses] == [1, 2, 3, 4] and all(np.isfinite(v) for _, v in losses)
     assert json.loads((two / 'val_end.json').read_text())['n_images'] == 8
+
+
+def test_bf16_autocast_and_grad_clip_on_cpu(indoor, tmp_path) -> None:
+    cfg = load_config('debug', [f'data={indoor}', 'max_steps=2', 'amp=bf16', 'grad_clip=0.5',
+                                'max_val_images=2', 'batch_size=2', 'export=false'])
+    summary = train(cfg, tmp_path / 'bf16', progress=False)
+    assert len(summary['losses']) == 2 and all(np.isfinite(summary['losses']))
+    assert np.isfinite(summary['val_end']['abs_rel'])
+    with pytest.raises(ValueError, match='fp16 needs a CUDA'):
+        train(load_config('debug', [f'data={indoor}', 'amp=fp16']), tmp_path / 'fp16',
+              progress=False)

@@ -77,7 +77,10 @@ def read_depth(path: str | os.PathLike, scale: float) -> np.ndarray:
             os.environ.setdefault('OPENCV_IO_ENABLE_OPENEXR', '1')
         arr = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_UNCHANGED)
         if arr is None:
-            raise FileNotFoundError(f'cannot read depth {path} (missing or unsupported format)')
+            hint = (' — this OpenCV build may lack OpenEXR support; convert to float32 .npy '
+                    'or .tiff' if path.suffix == '.exr' and path.is_file() else '')
+            raise FileNotFoundError(f'cannot read depth {path} (missing or unsupported '
+                                    f'format){hint}')
     if arr.ndim == 3:
         arr = arr[..., 0]
     if np.issubdtype(arr.dtype, np.integer):
