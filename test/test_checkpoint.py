@@ -138,6 +138,17 @@ def test_hugging_face_converter_round_trip(vits_sd: dict, tiny: torch.nn.Module,
                        vits_sd['pretrained.blocks.3.attn.qkv.weight'])
 
 
+def test_hugging_face_snapshot_folder_with_metric_config(vits_sd: dict,
+                                                        tmp_path: Path) -> None:
+    save_file(official_to_hf(vits_sd), str(tmp_path / 'model.safetensors'))
+    (tmp_path / 'config.json').write_text(json.dumps(
+        {'model_type': 'depth_anything', 'depth_estimation_type': 'metric', 'max_depth': 80}))
+    model = load_model(tmp_path)  # the folder, as huggingface_hub downloads it
+    assert model.is_metric and model.config.max_depth == 80.0
+    with pytest.raises(CheckpointError, match='metric'):
+        load_model(tmp_path, head='relative')
+
+
 def test_bare_safetensors_without_sidecar(vits_sd: dict, tmp_path: Path) -> None:
     path = tmp_path / 'depth_anything_v2_vits.safetensors'
     save_file({k: v.contiguous() for k, v in vits_sd.items()}, str(path))

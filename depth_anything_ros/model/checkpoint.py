@@ -213,6 +213,22 @@ def _find_model_meta(meta: Mapping[str, Any]) -> tuple[ModelConfig | None, dict[
     return cfg, facts
 
 
+def hf_config_facts(path: Path) -> dict[str, Any]:
+    """Head and max_depth from a transformers ``config.json`` beside ``path`` (if any)."""
+    cfg_path = path.parent / 'config.json'
+    if not cfg_path.is_file():
+        return {}
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(cfg, dict) or cfg.get('model_type') != 'depth_anything':
+        return {}
+    if cfg.get('depth_estimation_type') == 'metric':
+        return {'head': 'metric', 'max_depth': float(cfg.get('max_depth') or 20.0)}
+    return {'head': 'relative'}
+
+
 def check_state_dict(model: nn.Module, sd: Mapping[str, Tensor], source: str) -> None:
     """Raise :class:`CheckpointError` listing missing/unexpected keys and shape mismatches."""
     expected = model.state_dict()
@@ -266,6 +282,8 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | 
     if info is not None:
         facts.setdefault('head', info.head)
         facts.setdefault('max_depth', info.max_depth)
+    for key, value in hf_config_facts(path).items():
+        facts.setdefault(key, value)
     if cfg is None:
         cfg = config_from_state_dict(sd)
     if encoder is not None:

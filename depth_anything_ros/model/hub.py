@@ -127,6 +127,12 @@ def resolve_checkpoint(name_or_path: str | os.PathLike,
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():  # a Hugging Face snapshot folder (transformers layout)
+        for name in ('model.safetensors', 'pytorch_model.bin'):
+            if (path / name).is_file():
+                return path / name
+        raise FileNotFoundError(f'{path} is a directory without model.safetensors or '
+                                'pytorch_model.bin; pass the checkpoint file itself')
     info = checkpoint_info(name_or_path)
     dirs = weights_dirs(weights_dir)
     looks_like_path = path.suffix in CHECKPOINT_SUFFIXES or len(path.parts) > 1
