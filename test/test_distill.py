@@ -93,17 +93,31 @@ def _distill(workspace: dict[str, Path], out: Path, *extra: str) -> int:
                      f'val_data={workspace["val"]}', *extra])
 
 
+def _command(*argv: str) -> subprocess.CompletedProcess:
+    """Run ``depth-anything-ros ARGV`` in its own process with one OpenMP thread.
+
+    Training runs in a fresh process: CI shares two cores, and an OpenMP pool that other
+    tests already started in this process slows a one-thread run down many times over.
+    """
+    proc = subprocess.run([sys.executable, '-m', 'depth_anything_ros.cli', *argv],
+                          env={**os.environ, 'OMP_NUM_THREADS': '1'},
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def _distill_command(workspace: dict[str, Path], out: Path, *extra: str,
+                     flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    # key=value overrides go last: --labels takes every word up to the next flag
+    return _command('distill', '--labels', str(workspace['labels']), '--config', 'distill_debug',
+                    '--out', str(out), '--no-progress', *flags, f'val_data={workspace["val"]}',
+                    *extra)
+
+
 def test_distilled_student_beats_its_start_and_exports(workspace: dict[str, Path]) -> None:
     run = workspace['root'] / 'run'
-    # The real command in its own process; one OpenMP thread (CI shares two cores).
-    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    proc = subprocess.run(
-        [sys.executable, '-m', 'depth_anything_ros.cli', 'distill', '--config', 'distill_debug',
-         '--labels', str(workspace['labels']), '--out', str(run), '--no-progress',
-         f'val_data={workspace["val"]}', 'max_steps=100', 'val_fraction=0.1'],
-        env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
-        timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = _distill_command(workspace, run, 'max_steps=100', 'val_fraction=0.1')
     assert 'export: ' in proc.stdout
     start = json.loads((run / 'val_start.json').read_text())
     end = json.loads((run / 'val_end.json').read_text())
@@ -134,42 +148,42 @@ def test_distilled_student_beats_its_start_and_exports(workspace: dict[str, Path
     assert disp.shape == SIZE and np.isfinite(disp).all()
     assert dense_ordinal_accuracy(disp, sample['depth'], sample['valid_mask'],
                                   ref_is_depth=True) > 0.6
+    # and "depth-anything-ros eval" scores it as a relative model (scale-and-shift aligned)
+    report = workspace['root'] / 'eval.json'
+    assert cli.main(['eval', '--checkpoint', str(run / 'export' / 'model.pth'), '--data',
+                     str(workspace['val']), '--json', str(report), '--input-size', '56',
+                     '--max-depth', '10', '--device', 'cpu']) == 0
+    assert 'abs_rel' in report.read_text()
 
 
-def test_resume_continues_exactly(workspace: dict[str, Path],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_continues_exactly(workspace: dict[str, Path]) -> None:
     common = ('max_steps=8', 'save_every=4', 'val_fraction=0', 'max_val_images=1', 'seed=3',
               'export=false')
     straight = workspace['root'] / 'straight'
-    assert _distill(workspace, straight, *common) == 0
-
-    original = runs.save_checkpoint
-
-    def save_then_die(path: Path, state: dict) -> None:
-        original(path, state)
-        if state['step'] == 4:
-            raise KeyboardInterrupt  # killed right after the step-4 checkpoint
-
-    broken = workspace['root'] / 'broken'
-    monkeypatch.setattr(runs, 'save_checkpoint', save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        _distill(workspace, broken, *common)
-    monkeypatch.setattr(runs, 'save_checkpoint', original)
+    _distill_command(workspace, straight, *common)
+    # the same run stopped after step 4 (a job time limit), then resumed in a new process
+    split = workspace['root'] / 'split'
+    _distill_command(workspace, split, *common, flags=('--stop-at', '4'))
+    assert runs.load_checkpoint(split / 'last.pt')['step'] == 4
+    assert not (split / 'val_end.json').exists()
     with pytest.raises(FileExistsError, match='--resume'):
-        _distill(workspace, broken, *common)
-    assert cli.main(['distill', '--out', str(broken), '--resume', '--no-progress']) == 0
+        _distill(workspace, split, *common)
+    _command('distill', '--out', str(split), '--resume', '--no-progress')
 
     a = runs.load_checkpoint(straight / 'last.pt')
-    b = runs.load_checkpoint(broken / 'last.pt')
+    b = runs.load_checkpoint(split / 'last.pt')
     assert a['step'] == b['step'] == 8
     for k, v in a['model'].items():
         torch.testing.assert_close(b['model'][k], v, rtol=0, atol=0)
+    for k, v in a['optimizer']['state'].items():
+        torch.testing.assert_close(b['optimizer']['state'][k]['exp_avg'], v['exp_avg'],
+                                   rtol=0, atol=0)
 
 
 def test_feature_alignment_runs_against_a_frozen_teacher(workspace: dict[str, Path]) -> None:
     run = workspace['root'] / 'feat'
-    assert _distill(workspace, run, 'max_steps=3', 'log_every=1', 'val_fraction=0',
-                    'max_val_images=1', 'feature_teacher=untrained:vits', 'export=false') == 0
+    _distill_command(workspace, run, 'max_steps=3', 'log_every=1', 'val_fraction=0',
+                     'max_val_images=1', 'feature_teacher=untrained:vits', 'export=false')
     log = runs.read_log(run / 'log.csv')
     feats = [v for _, v in log['train/feat']]
     assert len(feats) == 3 and all(0 < f < 2 for f in feats)
@@ -189,6 +203,9 @@ def test_config_presets_overrides_and_errors(workspace: dict[str, Path]) -> None
         load_distill_config('distill_debug', ['labels=a', 'lr_encoder=1'])
     with pytest.raises(FileNotFoundError, match='not a label directory'):
         _distill({**workspace, 'labels': workspace['val']}, workspace['root'] / 'bad')
+    with pytest.raises(ValueError, match='--config is required'):
+        cli.main(['distill', '--labels', str(workspace['labels']), '--out',
+                  str(workspace['root'] / 'bad2')])
 
 
 def test_lr_schedule_holdout_and_sampler() -> None:

@@ -35,6 +35,7 @@ alignment, ordinal agreement).
 from __future__ import annotations
 
 import argparse
+import contextlib
 from dataclasses import dataclass, field
 import logging
 import math
@@ -51,13 +52,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from depth_anything_ros.training.config import load_dataclass
+from depth_anything_ros.training.config import (apply_overrides, dataclass_to_dict,
+                                                load_dataclass)
 from depth_anything_ros.training.labels import LabelSet
 from depth_anything_ros.training.relative_losses import (ALIGNMENTS, feature_alignment_loss,
                                                          relative_loss, RelativeLossConfig)
 
 LOG = logging.getLogger(__name__)
 STUDENTS = ('tiny', 'vits', 'vitb', 'vitl', 'vitg')
+CHECKPOINT_FORMAT = 'depth_anything_ros.distill/1'
 
 
 @dataclass
@@ -402,25 +405,6 @@ def build_val_sets(cfg: DistillConfig, labels: LabelSet, val_idx: list[int]
 # the loop
 
 
-def _distributed() -> tuple[int, int, int]:
-    """(rank, local_rank, world) from torchrun's environment; initialises the process group."""
-    world = int(os.environ.get('WORLD_SIZE', '1'))
-    if world <= 1:
-        return 0, 0, 1
-    import torch.distributed as dist
-    if not dist.is_initialized():
-        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
-    return dist.get_rank(), int(os.environ.get('LOCAL_RANK', '0')), world
-
-
-def _device(cfg: DistillConfig, local_rank: int, world: int) -> torch.device:
-    if cfg.device == 'auto':
-        if torch.cuda.is_available():
-            return torch.device('cuda', local_rank if world > 1 else 0)
-        return torch.device('cpu')
-    return torch.device(cfg.device)
-
-
 def _amp_dtype(cfg: DistillConfig, device: torch.device) -> torch.dtype | None:
     if device.type != 'cuda' or cfg.amp == 'none':
         return None
@@ -440,27 +424,33 @@ def _teacher_features(cfg: DistillConfig, device: torch.device) -> nn.Module | N
 
 
 def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
-            progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) a distillation into run folder ``out``; return the final summary."""
+            stop_at: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) a distillation into run folder ``out``; return a summary dict.
+
+    ``stop_at``: save ``last.pt`` and return after that many optimiser steps (continue with
+    ``resume=True``), e.g. to split a run over job time limits.
+    """
+    from tqdm import tqdm
+
     from depth_anything_ros.model import export_model
-    from depth_anything_ros.training.runs import (load_checkpoint, prepare_run_dir, rng_state,
-                                                  RunLogger, save_checkpoint, set_rng_state,
-                                                  write_json)
+    from depth_anything_ros.training import distributed as dist_utils
+    from depth_anything_ros.training import runs
     from depth_anything_ros.training.transforms import TrainTransform
 
-    rank, local_rank, world = _distributed()
-    main_proc = rank == 0
-    device = _device(cfg, local_rank, world)
-    torch.manual_seed(cfg.seed + rank)
+    cfg.validate()
+    info, device = dist_utils.init_distributed(cfg.device)
     run = Path(out)
-    if main_proc:
-        prepare_run_dir(run, cfg, resume=resume, command='distill')
+    if info.is_main:
+        runs.prepare_run_dir(run, cfg, resume=resume, command='distill',
+                             extra={'world_size': info.world_size, 'device': str(device)})
+    dist_utils.barrier()
+    torch.manual_seed(cfg.seed + info.rank)
 
     labels = LabelSet([Path(p) for p in cfg.labels])
     if len(labels) == 0:
         raise ValueError(f'no labels in {", ".join(cfg.labels)}; run pseudo-label first')
-    val_idx = [i for i in range(len(labels)) if is_val_key(labels.record(i).key,
-                                                             cfg.val_fraction)]
+    val_idx = [i for i in range(len(labels))
+               if is_val_key(labels.record(i).key, cfg.val_fraction)]
     held = set(val_idx)
     train_idx = [i for i in range(len(labels)) if i not in held]
     if not train_idx:
@@ -471,78 +461,98 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
     teacher = _teacher_features(cfg, device)
     student = Student(build_student(cfg), teacher.config.embed_dim if teacher else None)
     student.to(device).train()
-    groups = param_groups(student, cfg)
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                                  weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(param_groups(student, cfg), lr=cfg.lr,
+                                  betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    amp_dtype = _amp_dtype(cfg, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     step, best = 0, math.inf
     if resume:
-        ckpt = load_checkpoint(run / 'last.pt', map_location=device)
+        ckpt = runs.load_checkpoint(run / 'last.pt', map_location=device)
+        if ckpt.get('format') != CHECKPOINT_FORMAT:
+            raise ValueError(f'{run / "last.pt"} is not a distillation checkpoint; resume it '
+                             'with the command that made it')
         student.load_state_dict(ckpt['model'])
         optimizer.load_state_dict(ckpt['optimizer'])
-        step, best = int(ckpt['step']), float(ckpt['best'])
-        set_rng_state(ckpt['rng'])
+        scaler.load_state_dict(ckpt['scaler'])
+        step, best = int(ckpt['step']), float(ckpt['best_metric'])
+        runs.set_rng_state(ckpt['rng'])
         LOG.info('resumed %s at step %d', run, step)
     model: nn.Module = student
-    if world > 1:
-        # refinenet4's first residual unit is unused by design: find_unused_parameters.
+    if info.enabled:
+        # refinenet4's first residual unit and mask_token are in the checkpoint layout but take
+        # no part in the forward pass: find_unused_parameters.
         model = nn.parallel.DistributedDataParallel(
             student, device_ids=[device.index] if device.type == 'cuda' else None,
             find_unused_parameters=True)
-    amp_dtype = _amp_dtype(cfg, device)
-    scaler = torch.amp.GradScaler('cuda', enabled=amp_dtype == torch.float16)
     loss_cfg = cfg.loss_config()
-
     sampler = StepSampler(len(dataset), cfg.batch_size, seed=cfg.seed,
-                          start_micro_step=step * cfg.grad_accum, rank=rank, world=world)
+                          start_micro_step=step * cfg.grad_accum, rank=info.rank,
+                          world=info.world_size)
     loader = iter(torch.utils.data.DataLoader(dataset, batch_sampler=sampler,
                                               num_workers=cfg.num_workers,
                                               pin_memory=device.type == 'cuda'))
-    logger = RunLogger(run, tensorboard=cfg.tensorboard, enabled=main_proc)
-    val_sets = build_val_sets(cfg, labels, val_idx) if main_proc else []
+    logger = runs.RunLogger(run, tensorboard=cfg.tensorboard, enabled=info.is_main)
+    val_sets = build_val_sets(cfg, labels, val_idx) if info.is_main else []
 
-    def validate(tag: str) -> dict[str, float]:
-        scores = evaluate(predict_module, cfg, val_sets, device) if val_sets else {}
-        logger.log(step, scores, prefix='val/')
-        LOG.info('%s step %d: %s', tag, step, ', '.join(f'{k} {v:.4f}' for k, v in
-                                                        scores.items()) or 'no val data')
+    def validate(tag: str, at_step: int) -> dict[str, float]:
+        scores = evaluate(student.net, cfg, val_sets, device) if val_sets else {}
+        logger.log(at_step, scores, prefix='val/')
+        LOG.info('%s step %d: %s', tag, at_step,
+                 ', '.join(f'{k} {v:.4f}' for k, v in scores.items()) or 'no validation data')
         return scores
 
-    predict_module = student.net
-    summary: dict[str, Any] = {'labels': len(labels), 'train_items': len(train_idx),
-                               'val_items': len(val_idx)}
-    if main_proc and not resume:
-        write_json(run / 'val_start.json', {'step': step, **validate('val_start')})
+    def checkpoint(path: Path, at_step: int) -> None:
+        if info.is_main:
+            runs.save_checkpoint(path, {
+                'format': CHECKPOINT_FORMAT, 'model': student.state_dict(),
+                'model_config': student.net.config.to_dict(),
+                'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
+                'step': at_step, 'best_metric': best, 'config': dataclass_to_dict(cfg),
+                'rng': runs.rng_state()})
+
+    summary: dict[str, Any] = {'run': str(run), 'labels': len(labels),
+                               'train_items': len(train_idx), 'val_items': len(val_idx)}
+    if info.is_main and not resume:
+        summary['val_start'] = validate('val_start', 0)
+        runs.write_json(run / 'val_start.json', summary['val_start'])
     LOG.info('distilling %s (%s init) on %d pseudo-labelled frames (%d held out), %d steps, '
              'batch %d x %d x %d, %s', cfg.student, cfg.init, len(train_idx), len(val_idx),
-             cfg.max_steps, cfg.batch_size, cfg.grad_accum, world, device)
+             cfg.max_steps, cfg.batch_size, cfg.grad_accum, info.world_size, device)
 
-    from tqdm import tqdm
+    end = cfg.max_steps if stop_at is None else min(stop_at, cfg.max_steps)
     bar = tqdm(total=cfg.max_steps, initial=step, desc='distill', unit='step',
-               disable=not (progress and main_proc), dynamic_ncols=True)
+               disable=not (progress and info.is_main), dynamic_ncols=True)
     t_last = time.perf_counter()
-    while step < cfg.max_steps:
+    while step < end:
         lr = get_lr(step, cfg)
         for group in optimizer.param_groups:
             group['lr'] = lr * group['lr_mult']
         parts_sum: dict[str, float] = {}
-        for _ in range(cfg.grad_accum):
+        for micro in range(cfg.grad_accum):
             batch = next(loader)
             x = batch['image'].to(device, non_blocking=True)            # (B, 3, S, S)
             target = batch['disparity'].to(device, non_blocking=True)   # (B, S, S)
             mask = batch['valid_mask'].to(device, non_blocking=True)    # (B, S, S)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                pred, tokens = model(x)  # (B, S, S), (B, N, Dt) | None
-            loss, parts = relative_loss(pred.float(), target, mask, loss_cfg)
-            if teacher is not None:
-                with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype,
-                                                     enabled=amp_dtype is not None):
-                    t_tokens = teacher.forward_features(x)[-1][0]  # (B, N, Dt)
-                l_feat = feature_alignment_loss(tokens.float(), t_tokens.float(),
-                                                cfg.feature_margin)
-                loss = loss + cfg.feature_weight * l_feat
-                parts['feat'] = float(l_feat.detach())
-                parts['loss'] = float(loss.detach())
-            scaler.scale(loss / cfg.grad_accum).backward()
+            # DDP: all-reduce gradients only on the last micro-step of an accumulation
+            last_micro = micro == cfg.grad_accum - 1
+            sync = (contextlib.nullcontext() if last_micro or not info.enabled
+                    else model.no_sync())
+            with sync:
+                with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
+                                    enabled=amp_dtype is not None):
+                    pred, tokens = model(x)  # (B, S, S), (B, N, Dt) | None
+                loss, parts = relative_loss(pred.float(), target, mask, loss_cfg)
+                if teacher is not None:
+                    with torch.no_grad(), torch.autocast(device.type,
+                                                         dtype=amp_dtype or torch.float32,
+                                                         enabled=amp_dtype is not None):
+                        t_tokens = teacher.forward_features(x)[-1][0]  # (B, N, Dt)
+                    l_feat = feature_alignment_loss(tokens.float(), t_tokens.float(),
+                                                    cfg.feature_margin)
+                    loss = loss + cfg.feature_weight * l_feat
+                    parts['feat'] = float(l_feat.detach())
+                    parts['loss'] = float(loss.detach())
+                scaler.scale(loss / cfg.grad_accum).backward()
             for k, v in parts.items():
                 parts_sum[k] = parts_sum.get(k, 0.0) + v / cfg.grad_accum
         if not math.isfinite(parts_sum['loss']):
@@ -550,50 +560,45 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
                                      'or check the labels')
         if cfg.grad_clip > 0:
             scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
+            nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
         scaler.step(optimizer)
         scaler.update()
         optimizer.zero_grad(set_to_none=True)
         step += 1
         bar.update(1)
-        bar.set_postfix(loss=f'{parts_sum["loss"]:.4f}')
-        if step % cfg.log_every == 0 or step == cfg.max_steps:
+        bar.set_postfix(loss=f'{parts_sum["loss"]:.4f}', lr=f'{lr:.2e}')
+        if step % cfg.log_every == 0 or step == end:
             now = time.perf_counter()
             logger.log(step, {**parts_sum, 'lr': lr,
-                              'steps_per_s': cfg.log_every / max(now - t_last, 1e-9)},
-                       prefix='train/')
+                              'sec_per_step': (now - t_last) / cfg.log_every}, prefix='train/')
             t_last = now
-        if main_proc and cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.max_steps:
-            scores = validate('val')
+        if info.is_main and cfg.eval_every and step % cfg.eval_every == 0 \
+                and step < cfg.max_steps:
+            scores = validate('val', step)
             key = 'gt_abs_rel' if 'gt_abs_rel' in scores else 'teacher_abs_rel'
             if key in scores and scores[key] < best:
                 best = scores[key]
-                save_checkpoint(run / 'best.pt', _state(student, optimizer, cfg, step, best,
-                                                        rng_state()))
-        if main_proc and (step % cfg.save_every == 0 or step == cfg.max_steps):
-            save_checkpoint(run / 'last.pt', _state(student, optimizer, cfg, step, best,
-                                                    rng_state()))
+                checkpoint(run / 'best.pt', step)
+        if step % cfg.save_every == 0 or step == end:
+            checkpoint(run / 'last.pt', step)
     bar.close()
-    if main_proc:
-        end = validate('val_end')
-        write_json(run / 'val_end.json', {'step': step, **end})
-        summary['val_end'] = end
+    summary['step'] = step
+    if step < cfg.max_steps:
+        LOG.info('stopped at step %d of %d; continue with --resume', step, cfg.max_steps)
+        logger.close()
+        return summary
+
+    if info.is_main:
+        summary['val_end'] = validate('val_end', step)
+        runs.write_json(run / 'val_end.json', summary['val_end'])
         if cfg.export:
             path = export_model(student.net, run / 'export' / 'model.pth')
             summary['export'] = str(path)
-            LOG.info('exported the student to %s (relative model: load it in the node with '
-                     'model:=%s)', path, path)
+            LOG.info('exported the student to %s: a relative model for load_model, '
+                     'DepthEstimator, "depth-anything-ros eval" and the node', path)
     logger.close()
-    summary['step'] = step
+    dist_utils.barrier()
     return summary
-
-
-def _state(student: Student, optimizer: torch.optim.Optimizer, cfg: DistillConfig, step: int,
-           best: float, rng: dict[str, Any]) -> dict[str, Any]:
-    from depth_anything_ros.training.config import dataclass_to_dict
-    return {'model': student.state_dict(), 'optimizer': optimizer.state_dict(),
-            'config': dataclass_to_dict(cfg), 'student_config': student.net.config.to_dict(),
-            'step': step, 'best': best, 'rng': rng}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -602,32 +607,55 @@ def _state(student: Student, optimizer: torch.optim.Optimizer, cfg: DistillConfi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``depth-anything-ros distill`` to ``parser``."""
-    parser.add_argument('--config', default='distill_debug',
-                        help='preset name (distill_debug, distill) or YAML file')
+    parser.add_argument('--config', default=None,
+                        help='preset (distill_debug, distill) or a YAML file; on --resume the '
+                             "run's own config.yaml is used")
     parser.add_argument('--labels', nargs='+', default=None,
                         help='label directories from "depth-anything-ros pseudo-label"')
     parser.add_argument('--out', required=True, help='run folder')
     parser.add_argument('--resume', action='store_true', help='continue RUN/last.pt exactly')
+    parser.add_argument('--stop-at', type=int, default=None,
+                        help='save and exit after this many steps (continue with --resume)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     parser.add_argument('overrides', nargs='*', metavar='key=value',
-                        help='config overrides, e.g. max_steps=200 student=tiny')
+                        help='config overrides, e.g. max_steps=2000 student=tiny trim=0.2')
 
 
-def main(args: argparse.Namespace) -> int:
-    """Run ``depth-anything-ros distill``."""
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+def resolve_config(args: argparse.Namespace) -> DistillConfig:
+    """Config for the command line: preset + overrides, or the run's saved config on resume."""
     overrides = list(args.overrides)
     if args.labels:
         overrides.append('labels=' + ','.join(args.labels))
     if args.resume:
-        cfg = load_distill_config(Path(args.out) / 'config.yaml', overrides)
-    else:
-        cfg = load_distill_config(args.config, overrides)
-    summary = distill(cfg, args.out, resume=args.resume, progress=not args.no_progress)
-    end = summary.get('val_end', {})
-    print(f'distilled {cfg.student} for {summary["step"]} steps into {args.out}; '
-          + ', '.join(f'{k} {v:.4f}' for k, v in end.items())
-          + (f'; export: {summary["export"]}' if 'export' in summary else ''))
+        saved = Path(args.out) / 'config.yaml'
+        if not saved.is_file():
+            raise FileNotFoundError(f'--resume: {saved} not found; is {args.out} a run folder?')
+        return apply_overrides(load_dataclass(DistillConfig, saved), overrides).validate()
+    if args.config is None:
+        raise ValueError('--config is required for a new run (distill_debug, distill or a '
+                         'YAML file)')
+    return load_distill_config(args.config, overrides)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``depth-anything-ros distill``."""
+    from depth_anything_ros.training import distributed as dist_utils
+    # under torchrun only rank 0 reports progress; the others log warnings and errors
+    main_proc = dist_utils.env_dist_info().is_main
+    logging.basicConfig(level=logging.INFO if main_proc else logging.WARNING,
+                        format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
+    cfg = resolve_config(args)
+    try:
+        summary = distill(cfg, args.out, resume=args.resume, stop_at=args.stop_at,
+                          progress=not args.no_progress)
+    finally:
+        dist_utils.cleanup()
+    if 'val_end' in summary and main_proc:
+        start = summary.get('val_start', {})
+        print(f'distilled {cfg.student} for {summary["step"]} steps into {args.out}; '
+              + ', '.join(f'{k} {start.get(k, math.nan):.4f} -> {v:.4f}'
+                          for k, v in summary['val_end'].items())
+              + (f'; export: {summary["export"]}' if 'export' in summary else ''))
     return 0
 
 
