@@ -21,6 +21,7 @@ no-interpolation path), and compared with torch fp32 (<= 1e-4).
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -92,6 +93,15 @@ def test_static_export_folds_the_position_embedding(tiny: torch.nn.Module,
     errors = verify_onnx(tiny, path, [(266, 350)], batch=2)
     assert errors[(266, 350)] <= 1e-4
     assert read_sidecar(path)['input_shape'] == [2, 3, 266, 350]
+
+
+def test_export_leaves_the_callers_module_alone(tiny: torch.nn.Module, tmp_path: Path) -> None:
+    half = copy.deepcopy(tiny).to(torch.bfloat16).train()
+    path = export_onnx(half, tmp_path / 'from_bf16.onnx', height=140, width=182)
+    assert next(half.parameters()).dtype == torch.bfloat16 and half.training
+    # The export ran in fp32 on the bf16-rounded weights.
+    fp32_of_half = copy.deepcopy(half).float().eval()
+    assert verify_onnx(fp32_of_half, path, [(140, 182)])[(140, 182)] <= 1e-4
 
 
 def test_export_rejects_sizes_that_are_not_multiples_of_14(tiny: torch.nn.Module,

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -77,6 +78,19 @@ class Runner:
         kind = f'metric, max_depth={self.max_depth:g} m' if self.is_metric else 'relative'
         return f'{type(self).__name__}(backend={self.backend!r}, ' \
                f'precision={self.precision!r}, encoder={self.encoder!r}, {kind})'
+
+
+def cpu_fp32(model: nn.Module) -> nn.Module:
+    """Return ``model`` if it is on the CPU in float32, else a CPU float32 copy (eval mode).
+
+    Exports trace on the CPU in fp32; copying instead of ``model.to()`` leaves the caller's
+    module (perhaps on a GPU, perhaps in bf16) untouched.
+    """
+    tensors = list(model.parameters()) + list(model.buffers())
+    if all(t.device.type == 'cpu' and t.dtype == torch.float32 for t in tensors
+           if t.is_floating_point()):
+        return model
+    return copy.deepcopy(model).to('cpu', torch.float32).eval()
 
 
 def default_cache_dir() -> Path:

@@ -37,6 +37,7 @@ from torch import nn
 
 from depth_anything_ros.backends.common import (
     cache_key,
+    cpu_fp32,
     INPUT_NAME,
     model_metadata,
     OUTPUT_NAME,
@@ -96,7 +97,7 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
     check_hw(height, width)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = model.to('cpu', torch.float32)
+    model = cpu_fp32(model)
     was_training = model.training
     model.eval()
     x = torch.zeros(batch, 3, height, width)  # (B, 3, H, W): values do not matter for a trace
@@ -259,7 +260,7 @@ def verify_onnx(model: nn.Module, path: Path | str,
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = max(1, torch.get_num_threads())
     session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
-    model = model.to('cpu', torch.float32).eval()
+    model = cpu_fp32(model)
     errors = {}
     for height, width in sizes:
         check_hw(height, width)
@@ -282,7 +283,7 @@ def verify_export(model: nn.Module, path: Path | str, sizes: list[tuple[int, int
         return verify_onnx(model, path, sizes, batch)
     from depth_anything_ros.backends import make_runner
     runner = make_runner('openvino', path, precision='fp32')
-    model = model.to('cpu', torch.float32).eval()
+    model = cpu_fp32(model)
     errors = {}
     for height, width in sizes:
         x = probe_input(height, width, batch)  # (B, 3, H, W)

@@ -36,6 +36,7 @@ from torch import nn
 
 from depth_anything_ros.backends import import_runtime
 from depth_anything_ros.backends.common import (
+    cpu_fp32,
     model_metadata,
     read_sidecar,
     Runner,
@@ -105,7 +106,7 @@ class OpenVINORunner(Runner):
         self.static_shapes = True if static_shapes is None else bool(static_shapes)
         self.max_shapes = max(1, int(max_shapes))
         if isinstance(source, nn.Module):
-            self._module = source.to('cpu', torch.float32).eval()
+            self._module = cpu_fp32(source)
             self._fingerprint = weights_fingerprint(self._module)
         else:
             self._load_file(Path(source))
