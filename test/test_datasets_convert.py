@@ -92,6 +92,16 @@ def test_bag_conversion_pairs_by_stamp_and_keeps_values(tool, tmp_path) -> None:
     np.testing.assert_allclose(s['depth'][1:], mm[1:] / 1000.0)
     assert not s['valid_mask'][0, 0]
     np.testing.assert_allclose(s['intrinsics'], [[20, 0, 6.5], [0, 21, 4.5], [0, 0, 1]])
+    # every 2nd pair; explicit intrinsics win over CameraInfo
+    tool.main(['bag', str(tmp_path / 'bag'), '--rgb-topic', '/cam/color', '--depth-topic',
+               '/cam/depth', '--info-topic', '/cam/info', '--out', str(tmp_path / 'ds2'),
+               '--val-fraction', '0', '--every', '2', '--fx', '30', '--fy', '31', '--cx', '7',
+               '--cy', '5'])
+    ds2 = GenericDataset(tmp_path / 'ds2', 'train')
+    assert len(ds2) == 3
+    # pairs are frames 0, 1, 2, 4, 5 (3 has no depth): every 2nd -> 0, 2, 5
+    np.testing.assert_allclose(ds2.load(2)['depth'][1:], frames[5][1][1:] / 1000.0, rtol=1e-6)
+    assert ds2.load(0)['intrinsics'][1, 1] == pytest.approx(31)
     with pytest.raises(SystemExit, match='/cam/nope'):
         tool.main(['bag', str(tmp_path / 'bag'), '--rgb-topic', '/cam/nope', '--depth-topic',
                    '/cam/depth', '--out', str(tmp_path / 'x')])

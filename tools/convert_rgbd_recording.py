@@ -111,34 +111,81 @@ def _stamp_ns(msg: object, fallback: int) -> int:
     return ns or fallback
 
 
-def read_bag(bag: Path, rgb_topic: str, depth_topic: str, info_topic: str | None
-             ) -> tuple[list[tuple[int, np.ndarray]], list[tuple[int, np.ndarray]],
-                        np.ndarray | None]:
-    """Read (stamp, RGB) and (stamp, depth metres) lists and the first camera K (3, 3)."""
-    from rosbags.highlevel import AnyReader
-    from rosbags.typesys import get_typestore, Stores
-    from tqdm import tqdm
-    rgb, depth, k = [], [], None
-    with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
-        topics = {c.topic: c for c in reader.connections}
-        for topic in (rgb_topic, depth_topic, info_topic):
-            if topic is not None and topic not in topics:
-                raise SystemExit(f'topic {topic} is not in {bag}; it has: '
-                                 f'{", ".join(sorted(topics))}')
-        wanted = [topics[t] for t in (rgb_topic, depth_topic, info_topic) if t is not None]
-        total = sum(c.msgcount for c in wanted)
-        for conn, t, raw in tqdm(reader.messages(connections=wanted), total=total,
-                                 desc='read bag', unit='msg'):
-            msg = reader.deserialize(raw, conn.msgtype)
-            if conn.topic == rgb_topic:
-                rgb.append((_stamp_ns(msg, t), colour_message_to_rgb(msg, conn.msgtype)))
-            elif conn.topic == depth_topic:
-                depth.append((_stamp_ns(msg, t), depth_message_to_metres(msg)))
-            elif k is None:
-                k = np.asarray(msg.k, np.float64).reshape(3, 3)
-    rgb.sort(key=lambda x: x[0])
-    depth.sort(key=lambda x: x[0])
-    return rgb, depth, k
+class BagSource:
+    """Two passes over a rosbag2, so memory stays bounded for long recordings.
+
+    :meth:`scan` reads header stamps (and the first CameraInfo); :meth:`pairs` then streams
+    the bag again and yields each selected colour/depth pair as soon as both halves are read.
+    """
+
+    def __init__(self, bag: Path, rgb_topic: str, depth_topic: str,
+                 info_topic: str | None) -> None:
+        self.bag, self.rgb_topic, self.depth_topic = bag, rgb_topic, depth_topic
+        self.info_topic = info_topic
+        self.rgb_stamps: list[int] = []      # header stamps (ns) in bag order
+        self.depth_stamps: list[int] = []
+        self.k: np.ndarray | None = None
+
+    def _messages(self, desc: str, topics: tuple[str | None, ...]
+                  ) -> Iterator[tuple[str, str, int, object]]:
+        from rosbags.highlevel import AnyReader
+        from rosbags.typesys import get_typestore, Stores
+        from tqdm import tqdm
+        with AnyReader([self.bag], default_typestore=get_typestore(Stores.ROS2_KILTED)
+                       ) as reader:
+            by_topic = {c.topic: c for c in reader.connections}
+            for topic in topics:
+                if topic is not None and topic not in by_topic:
+                    raise SystemExit(f'topic {topic} is not in {self.bag}; it has: '
+                                     f'{", ".join(sorted(by_topic))}')
+            wanted = [by_topic[t] for t in topics if t is not None]
+            for conn, t, raw in tqdm(reader.messages(connections=wanted), desc=desc, unit='msg',
+                                     total=sum(c.msgcount for c in wanted)):
+                yield conn.topic, conn.msgtype, t, reader.deserialize(raw, conn.msgtype)
+
+    def scan(self) -> None:
+        """First pass: stamps of every colour and depth message, first camera matrix."""
+        topics = (self.rgb_topic, self.depth_topic, self.info_topic)
+        for topic, _, t, msg in self._messages('scan bag', topics):
+            if topic == self.rgb_topic:
+                self.rgb_stamps.append(_stamp_ns(msg, t))
+            elif topic == self.depth_topic:
+                self.depth_stamps.append(_stamp_ns(msg, t))
+            elif self.k is None:
+                self.k = np.asarray(msg.k, np.float64).reshape(3, 3)
+
+    def match(self, max_dt_ns: int) -> list[tuple[int, int]]:
+        """Pairs of (colour, depth) message numbers in bag order, nearest stamps."""
+        r_order = sorted(range(len(self.rgb_stamps)), key=self.rgb_stamps.__getitem__)
+        d_order = sorted(range(len(self.depth_stamps)), key=self.depth_stamps.__getitem__)
+        pairs = pair_by_stamp([self.rgb_stamps[i] for i in r_order],
+                              [self.depth_stamps[j] for j in d_order], max_dt_ns)
+        return [(r_order[i], d_order[j]) for i, j in pairs]
+
+    def pairs(self, selected: list[tuple[int, int]]
+              ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Second pass: yield (stamp ns, RGB, depth metres) for each selected pair."""
+        want_rgb = dict(selected)
+        want_depth = {j: i for i, j in selected}
+        rgb_buf: dict[int, np.ndarray] = {}
+        depth_buf: dict[int, np.ndarray] = {}
+        n_rgb = n_depth = 0
+        for topic, msgtype, _, msg in self._messages('convert', (self.rgb_topic,
+                                                                 self.depth_topic)):
+            if topic == self.rgb_topic:
+                i, n_rgb = n_rgb, n_rgb + 1
+                if i not in want_rgb:
+                    continue
+                rgb_buf[i] = colour_message_to_rgb(msg, msgtype)
+                j = want_rgb[i]
+            else:
+                j, n_depth = n_depth, n_depth + 1
+                if j not in want_depth:
+                    continue
+                depth_buf[j] = depth_message_to_metres(msg)
+                i = want_depth[j]
+            if i in rgb_buf and j in depth_buf:
+                yield self.rgb_stamps[i], rgb_buf.pop(i), depth_buf.pop(j)
 
 
 def folder_pairs(rgb_dir: Path, depth_dir: Path) -> list[tuple[Path, Path]]:
@@ -171,18 +218,17 @@ def _fit_depth(depth: np.ndarray, shape: tuple[int, int], resize: bool, name: st
 def frames(args: argparse.Namespace) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Yield (name, RGB uint8, depth metres) for the chosen source; sets args.k if found."""
     if args.source == 'bag':
-        rgb, depth, k = read_bag(Path(args.recording), args.rgb_topic, args.depth_topic,
-                                 args.info_topic)
-        if k is not None and args.k is None:     # explicit --fx/--fy/--cx/--cy win
-            args.k = k
-        pairs = pair_by_stamp([s for s, _ in rgb], [s for s, _ in depth],
-                              int(args.max_dt * 1e9))
-        LOG.info('%d colour and %d depth frames -> %d pairs within %.3f s', len(rgb),
-                 len(depth), len(pairs), args.max_dt)
-        for n, (i, j) in enumerate(pairs[::args.every]):
-            name = f'{n:06d}_{rgb[i][0]}'
-            yield name, rgb[i][1], _fit_depth(depth[j][1], rgb[i][1].shape[:2],
-                                              args.resize_depth, name)
+        source = BagSource(Path(args.recording), args.rgb_topic, args.depth_topic,
+                           args.info_topic)
+        source.scan()
+        if source.k is not None and args.k is None:     # explicit --fx/--fy/--cx/--cy win
+            args.k = source.k
+        pairs = source.match(int(args.max_dt * 1e9))
+        LOG.info('%d colour and %d depth frames -> %d pairs within %.3f s',
+                 len(source.rgb_stamps), len(source.depth_stamps), len(pairs), args.max_dt)
+        for n, (stamp, rgb, depth) in enumerate(source.pairs(pairs[::args.every])):
+            name = f'{n:06d}_{stamp}'
+            yield name, rgb, _fit_depth(depth, rgb.shape[:2], args.resize_depth, name)
     else:
         for rgb_path, depth_path in folder_pairs(Path(args.rgb_dir),
                                                  Path(args.depth_dir))[::args.every]:
@@ -202,8 +248,9 @@ def convert(args: argparse.Namespace) -> Path:
     n = 0
     for n, (name, rgb, depth) in enumerate(tqdm(frames(args), desc='write', unit='frame'), 1):
         if writer is None:
-            max_m = float(depth.max(initial=0))
-            scale = 1e-3 if max_m < 60 else 1 / 256       # keep 16-bit PNG range with margin
+            scale = args.out_depth_scale
+            if scale is None:    # mm unless the first frame already reaches far
+                scale = 1e-3 if float(depth.max(initial=0)) < 40 else 1 / 256
             camera = None if args.k is None else {
                 'fx': args.k[0, 0], 'fy': args.k[1, 1], 'cx': args.k[0, 2], 'cy': args.k[1, 2]}
             writer = GenericWriter(args.out, depth_scale=scale, depth_format=args.depth_format,
@@ -243,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument('--resize-depth', action='store_true',
                        help='nearest-resize registered depth to the colour resolution')
         p.add_argument('--depth-format', choices=('png16', 'npy'), default='png16')
+        p.add_argument('--out-depth-scale', type=float, default=None,
+                       help='metres per unit of the written 16-bit PNGs (default: 0.001, or '
+                            '1/256 when the first frame exceeds 40 m)')
         for name in ('fx', 'fy', 'cx', 'cy'):
             p.add_argument(f'--{name}', type=float, help='intrinsics in pixels (overrides '
                                                           'CameraInfo)')
