@@ -208,6 +208,22 @@ def test_config_presets_overrides_and_errors(workspace: dict[str, Path]) -> None
                   str(workspace['root'] / 'bad2')])
 
 
+def test_custom_student_architecture_from_json(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from depth_anything_ros.model import ModelConfig
+    from depth_anything_ros.training.distill import build_student
+    small = replace(ModelConfig.tiny(), encoder='narrow', embed_dim=32, ffn_hidden=128)
+    path = tmp_path / 'student.json'
+    path.write_text(json.dumps({'config': small.to_dict()}))  # the sidecar layout
+    for init in ('scratch', 'untrained'):
+        model = build_student(DistillConfig(labels=['x'], student=str(path), init=init))
+        assert model.config == small and model.pretrained.cls_token.shape[-1] == 32
+        assert model(torch.zeros(1, 3, 28, 28)).shape == (1, 28, 28)
+    with pytest.raises(FileNotFoundError, match='ModelConfig JSON'):
+        build_student(DistillConfig(labels=['x'], student=str(tmp_path / 'nope.json')))
+
+
 def test_lr_schedule_holdout_and_sampler() -> None:
     cfg = DistillConfig(labels=['x'], lr=1.0, max_steps=10, warmup_steps=2, lr_power=1.0)
     assert [round(get_lr(s, cfg), 6) for s in (0, 1, 2, 6, 10)] == [0.5, 1.0, 1.0, 0.5, 0.0]

@@ -68,7 +68,7 @@ class DistillConfig:
     """Everything a distillation run needs; saved resolved as ``RUN/config.yaml``."""
 
     # --- student ---
-    student: str = 'vits'          # tiny | vits | vitb | vitl | vitg
+    student: str = 'vits'          # tiny | vits | vitb | vitl | vitg | path to a ModelConfig .json
     init: str = 'scratch'          # scratch | untrained | relative checkpoint path / name
     weights_dir: str = ''          # where named checkpoints live ('' = default places)
     # --- data ---
@@ -114,8 +114,9 @@ class DistillConfig:
     def validate(self) -> DistillConfig:
         """Raise ``ValueError`` naming every bad field and its fix; return self."""
         problems = []
-        if self.student not in STUDENTS:
-            problems.append(f'student={self.student!r}: choose one of {", ".join(STUDENTS)}')
+        if self.student not in STUDENTS and not self.student.endswith('.json'):
+            problems.append(f'student={self.student!r}: choose one of {", ".join(STUDENTS)} '
+                            'or give a ModelConfig JSON file (e.g. a sidecar\'s "config")')
         if not self.labels:
             problems.append('labels: give at least one label directory (--labels DIR), made '
                             'by "depth-anything-ros pseudo-label"')
@@ -227,11 +228,30 @@ class StepSampler(torch.utils.data.Sampler):
 # model
 
 
+def student_architecture(student: str) -> Any:
+    """Return an encoder name, or the :class:`ModelConfig` of a ``.json`` student file.
+
+    The JSON holds ModelConfig fields (as in an export sidecar's ``config``), so a custom,
+    smaller network (fewer blocks, narrower) can be distilled and later loaded from its export.
+    """
+    if not student.endswith('.json'):
+        return student
+    import json
+
+    from depth_anything_ros.model import ModelConfig
+    path = Path(student)
+    if not path.is_file():
+        raise FileNotFoundError(f'student={student}: no such ModelConfig JSON file')
+    data = json.loads(path.read_text())
+    return ModelConfig.from_dict(data.get('config', data)).with_head('relative')
+
+
 def build_student(cfg: DistillConfig) -> nn.Module:
     """Build the student: from a relative checkpoint, deterministic weights or scratch."""
     from depth_anything_ros.model import build_model, load_model
+    arch = student_architecture(cfg.student)
     if cfg.init == 'scratch':
-        model = build_model(cfg.student, 'relative')
+        model = build_model(arch, 'relative')
         # The relative head ends in ReLU: a pixel predicted negative gets no gradient. A
         # positive bias on the last conv starts every pixel in the live part of the ReLU.
         last = [m for m in model.depth_head.modules() if isinstance(m, nn.Conv2d)][-1]
@@ -239,9 +259,11 @@ def build_student(cfg: DistillConfig) -> nn.Module:
             last.bias.fill_(1.0)
         return model
     if cfg.init == 'untrained' or cfg.init.startswith('untrained:'):
-        return load_model(f'untrained:{cfg.student}', allow_untrained=True)
+        from depth_anything_ros.model import untrained_model
+        return untrained_model(arch, 'relative')
     model = load_model(cfg.init, head='relative', weights_dir=cfg.weights_dir or None)
-    if model.config.encoder != cfg.student:
+    wanted = arch.encoder if not isinstance(arch, str) else arch
+    if model.config.encoder != wanted:
         raise ValueError(f'init={cfg.init!r} holds a {model.config.encoder} network but '
                          f'student={cfg.student!r}; set student={model.config.encoder} or '
                          'another init')
