@@ -222,3 +222,14 @@ def test_bf16_autocast_and_grad_clip_on_cpu(indoor, tmp_path) -> None:
     with pytest.raises(ValueError, match='fp16 needs a CUDA'):
         train(load_config('debug', [f'data={indoor}', 'amp=fp16']), tmp_path / 'fp16',
               progress=False)
+
+
+def test_train_command_line_accepts_overrides_between_options() -> None:
+    from depth_anything_ros.training import train as train_module
+    parser = argparse.ArgumentParser()
+    train_module.add_arguments(parser)
+    args = parser.parse_args(['--config', 'debug', 'max_steps=5', '--data', '/d', '--out', '/o',
+                              'lr=1e-3', '--stop-at', '2'])
+    assert args.overrides == ['max_steps=5', 'lr=1e-3'] and args.stop_at == 2
+    cfg = resolve_config(args)
+    assert (cfg.max_steps, cfg.lr, cfg.data) == (5, 1e-3, '/d')

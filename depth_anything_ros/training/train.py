@@ -394,6 +394,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
     parser.add_argument('overrides', nargs='*', metavar='key=value',
                         help='config overrides, e.g. max_steps=2000 lr=1e-5 freeze_encoder=true')
+    # let key=value overrides sit anywhere among the options (plain parse_args stops
+    # collecting positionals at the first option that follows them)
+    parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
