@@ -17,7 +17,7 @@
     python benchmarks/bench_cloud.py [--quick] [--out out/bench]
 
 Times what the node does per frame after inference: back-projection with the cached ray grid
-and packing into float32 XYZ / XYZRGB (``geometry.pack_cloud``), then building the
+and packing into a structured XYZ / XYZRGB array (``geometry.pack_cloud``), then building the
 PointCloud2 message (``conversions.cloud_message``, one ``tobytes``). Prints median / p90 and
 writes ``bench_cloud.json``.
 """
@@ -76,7 +76,7 @@ def main() -> int:
 
     def node_path() -> object:
         # what the node does: pack into the reused message buffer, wrap without copying
-        pack_cloud(depth, rays, rgb, out=buffer.points(h, w, 4))
+        pack_cloud(depth, rays, rgb, out=buffer.points(h, w, rgb=True))
         return buffer.message(header)
 
     cases = {

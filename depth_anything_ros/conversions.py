@@ -31,7 +31,7 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from depth_anything_ros.geometry import CLOUD_FIELDS_XYZ, CLOUD_FIELDS_XYZRGB, Intrinsics, PixelMap
+from depth_anything_ros.geometry import cloud_dtype, Intrinsics, PixelMap
 
 __all__ = [
     'INPUT_ENCODINGS', 'CameraModel', 'CloudBuffer', 'ImageFormatError', 'array_to_image',
@@ -267,26 +267,35 @@ def output_camera_info(model: CameraModel, header: Header) -> CameraInfo:
 
 
 def cloud_message(points: np.ndarray, header: Header) -> PointCloud2:
-    """Return an organized PointCloud2 from float32 ``(H, W, 3|4)`` (see geometry.pack_cloud)."""
-    if points.dtype != np.float32 or points.ndim != 3 or points.shape[2] not in (3, 4):
-        raise ValueError(f'points must be float32 (H, W, 3|4), got {points.dtype} {points.shape}')
-    msg = _cloud_header(points.shape, header)
+    """Return an organized PointCloud2 from a structured ``(H, W)`` cloud (geometry.pack_cloud)."""
+    if points.ndim != 2 or points.dtype.names is None:
+        raise ValueError(f'points must be a structured (H, W) array, got {points.dtype} '
+                         f'{points.shape}')
+    msg = _cloud_header(points.shape, points.dtype, header)
     msg.data = np.ascontiguousarray(points).tobytes()
     return msg
 
 
-def _cloud_header(shape: tuple[int, ...], header: Header) -> PointCloud2:
-    """Return a PointCloud2 with every field but ``data`` set for float32 ``(H, W, C)``."""
-    h, w, c = shape
-    layout = CLOUD_FIELDS_XYZ if c == 3 else CLOUD_FIELDS_XYZRGB
+_FIELD_TYPES = {np.dtype('float32'): PointField.FLOAT32, np.dtype('float64'): PointField.FLOAT64,
+                np.dtype('uint8'): PointField.UINT8, np.dtype('uint32'): PointField.UINT32,
+                np.dtype('int32'): PointField.INT32, np.dtype('uint16'): PointField.UINT16}
+
+
+def _cloud_header(shape: tuple[int, ...], dtype: np.dtype, header: Header) -> PointCloud2:
+    """Return a PointCloud2 with every field but ``data`` set, from a structured dtype."""
+    h, w = shape
     msg = PointCloud2()
     msg.header = header
     msg.height, msg.width = h, w
-    msg.fields = [PointField(name=n, offset=o, datatype=PointField.FLOAT32, count=1)
-                  for n, o in layout]
+    fields = []
+    for name in dtype.names:
+        ftype, offset = dtype.fields[name][:2]
+        fields.append(PointField(name=name, offset=offset, count=1,
+                                 datatype=_FIELD_TYPES[ftype.newbyteorder('=')]))
+    msg.fields = fields
     msg.is_bigendian = not _LITTLE
-    msg.point_step = 4 * c
-    msg.row_step = 4 * c * w
+    msg.point_step = dtype.itemsize
+    msg.row_step = dtype.itemsize * w
     msg.is_dense = False  # organized: invalid cells are NaN
     return msg
 
@@ -297,7 +306,7 @@ class CloudBuffer:
     A 640x480 XYZRGB cloud is 4.9 MB. Building it with ``tobytes()`` and the message's
     ``data`` setter costs two fresh copies per frame, and fresh multi-megabyte allocations
     page-fault on every frame (measured: 1 ms with reused memory, 10-20 ms without). Here
-    :meth:`points` returns a float32 view of a persistent ``array.array('B')`` and
+    :meth:`points` returns a structured view of a persistent ``array.array('B')`` and
     :meth:`message` hands that array to the message without copying. ``publish()`` serialises
     synchronously, so the buffer can be refilled for the next frame once it returns.
     """
@@ -306,19 +315,20 @@ class CloudBuffer:
         self._data = array.array('B')
         self._view: np.ndarray | None = None
 
-    def points(self, height: int, width: int, channels: int) -> np.ndarray:
-        """Return a writable float32 ``(height, width, channels)`` view of the buffer."""
-        size = height * width * channels * 4
-        if self._view is None or self._view.shape != (height, width, channels):
-            self._data = array.array('B', bytes(size))
-            self._view = np.frombuffer(self._data, np.float32).reshape(height, width, channels)
+    def points(self, height: int, width: int, rgb: bool) -> np.ndarray:
+        """Return a writable structured ``(height, width)`` view of the buffer."""
+        dtype = cloud_dtype(rgb)
+        if self._view is None or self._view.shape != (height, width) or \
+                self._view.dtype != dtype:
+            self._data = array.array('B', bytes(height * width * dtype.itemsize))
+            self._view = np.frombuffer(self._data, dtype).reshape(height, width)
         return self._view
 
     def message(self, header: Header) -> PointCloud2:
         """Return the cloud message over the last :meth:`points` view (no copy)."""
         if self._view is None:
             raise RuntimeError('CloudBuffer.message() before points()')
-        msg = _cloud_header(self._view.shape, header)
+        msg = _cloud_header(self._view.shape, self._view.dtype, header)
         msg._data = self._data   # the generated setter would copy; this array is already 'B'
         return msg
 

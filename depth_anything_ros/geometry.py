@@ -32,13 +32,25 @@ import numpy as np
 
 __all__ = [
     'CLOUD_FIELDS_XYZ', 'CLOUD_FIELDS_XYZRGB', 'Intrinsics', 'PixelMap', 'RayGrid', 'Rays',
-    'adapt_intrinsics', 'backproject', 'pack_cloud', 'pack_rgb', 'scale_intrinsics',
-    'subsample_intrinsics',
+    'adapt_intrinsics', 'backproject', 'cloud_dtype', 'pack_cloud', 'pack_rgb',
+    'scale_intrinsics', 'subsample_intrinsics',
 ]
 
 # (name, byte offset) of each float32 field of the packed clouds; point_step = 4 * len(fields).
 CLOUD_FIELDS_XYZ: tuple[tuple[str, int], ...] = (('x', 0), ('y', 4), ('z', 8))
 CLOUD_FIELDS_XYZRGB: tuple[tuple[str, int], ...] = CLOUD_FIELDS_XYZ + (('rgb', 12),)
+
+
+
+def cloud_dtype(rgb: bool) -> np.dtype:
+    """Return the structured dtype of one cloud point: native float32 x, y, z [, rgb].
+
+    Offsets 0, 4, 8 [, 12], no padding: point_step 12 (XYZ) or 16 (XYZRGB).
+    """
+    layout = CLOUD_FIELDS_XYZRGB if rgb else CLOUD_FIELDS_XYZ
+    return np.dtype({'names': [n for n, _ in layout], 'formats': ['=f4'] * len(layout),
+                     'offsets': [o for _, o in layout], 'itemsize': 4 * len(layout)})
+
 
 # Relative tolerance on the aspect ratio when deciding whether a calibration of another size
 # is a plain rescaling of the image (drivers round odd sizes, e.g. 1280x720 -> 427x240).
@@ -261,7 +273,7 @@ def _write_rgb(dst: np.ndarray, rgb: np.ndarray) -> None:
 def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
                stride: int = 1, min_range: float = 0.0, max_range: float = math.inf,
                out: np.ndarray | None = None) -> np.ndarray:
-    """Return an organized cloud as float32 ``(H', W', 3 or 4)``, ready to be sent as bytes.
+    """Return an organized cloud: a structured ``(H', W')`` array of :func:`cloud_dtype`.
 
     Args:
         depth: ``(H, W)`` z in metres, NaN invalid.
@@ -270,11 +282,10 @@ def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
         stride: keep every ``stride``-th row and column (``H' = ceil(H / stride)``).
         min_range, max_range: points whose distance from the camera centre (metres) is outside
             ``[min_range, max_range]`` become NaN (organized clouds keep every cell).
-        out: optional float32 ``(H', W', C)`` array to write into (e.g. the reusable buffer
-            of :class:`~depth_anything_ros.conversions.CloudBuffer`).
+        out: optional array of the same shape and dtype to write into (e.g. the reusable
+            buffer of :class:`~depth_anything_ros.conversions.CloudBuffer`).
 
-    The last axis follows :data:`CLOUD_FIELDS_XYZ` / :data:`CLOUD_FIELDS_XYZRGB`; invalid points
-    are NaN in x, y and z, so the message has ``is_dense = False``.
+    Invalid points are NaN in x, y and z, so the message has ``is_dense = False``.
 
     """
     if stride < 1:
@@ -286,23 +297,22 @@ def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
     if stride > 1:
         depth, xz, yz, norm = (a[::stride, ::stride] for a in (depth, xz, yz, norm))
         rgb = None if rgb is None else rgb[::stride, ::stride]
-    channels = 3 if rgb is None else 4
-    shape = depth.shape + (channels,)                                       # (H', W', C)
+    dtype = cloud_dtype(rgb is not None)
     if out is None:
-        out = np.empty(shape, np.float32)
-    elif out.shape != shape or out.dtype != np.float32:
-        raise ValueError(f'out must be float32 {shape}, got {out.dtype} {out.shape}')
-    z = out[..., 2]
+        out = np.empty(depth.shape, dtype)                                  # (H', W')
+    elif out.shape != depth.shape or out.dtype != dtype:
+        raise ValueError(f'out must be {depth.shape} of {dtype}, got {out.shape} of {out.dtype}')
+    z = out['z']
     z[...] = depth
     if min_range > 0.0 or math.isfinite(max_range):
-        # out[..., 0] is free until x is written: use it for the range, no temporaries
-        distance = np.multiply(z, norm, out=out[..., 0])                     # metres
+        # x is free until written below: use it for the range, no temporaries
+        distance = np.multiply(z, norm, out=out['x'])                       # metres
         with np.errstate(invalid='ignore'):
             outside = distance < min_range
             outside |= distance > max_range
         np.copyto(z, np.float32(np.nan), where=outside)
-    np.multiply(xz, z, out=out[..., 0])
-    np.multiply(yz, z, out=out[..., 1])
+    np.multiply(xz, z, out=out['x'])
+    np.multiply(yz, z, out=out['y'])
     if rgb is not None:
-        _write_rgb(out[..., 3], rgb)
+        _write_rgb(out['rgb'], rgb)
     return out

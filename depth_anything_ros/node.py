@@ -279,7 +279,7 @@ class DepthNode(Node):
             else:
                 rgb = to_rgb(pixels, encoding) if cfg.cloud_rgb else None
                 k = cfg.cloud_stride
-                out = self._cloud.points(-(-h // k), -(-w // k), 3 if rgb is None else 4)
+                out = self._cloud.points(-(-h // k), -(-w // k), rgb=rgb is not None)
                 pack_cloud(pred.depth, self._rays.get(model.intrinsics), rgb, stride=k,
                            min_range=cfg.cloud_min_range,
                            max_range=cfg.cloud_max_range or math.inf, out=out)

@@ -205,8 +205,10 @@ def test_cloud_message_layout_and_round_trip() -> None:
     assert cloud.shape == (240, 320)
     assert np.isnan(cloud['x'][0, 0]) and np.nanmax(np.abs(cloud['z'] - 2.0)) < 1e-6
     assert (cloud['rgb'].view(np.uint32)[1:, 1:] == 0x00FF00).all()
-    xyz = cloud_message(pts[..., :3].copy(), header())
+    xyz = cloud_message(pack_cloud(depth, RayGrid().get(intr)), header())
     assert xyz.point_step == 12 and [f.name for f in xyz.fields] == ['x', 'y', 'z']
+    with pytest.raises(ValueError, match='structured'):
+        cloud_message(np.zeros((2, 2, 3), np.float32), header())
 
 
 def test_cloud_buffer_reuses_its_storage_and_matches_cloud_message() -> None:
@@ -216,14 +218,14 @@ def test_cloud_buffer_reuses_its_storage_and_matches_cloud_message() -> None:
     buf = CloudBuffer()
     for z in (2.0, 3.0):
         depth = np.full((480, 640), z, np.float32)
-        out = buf.points(240, 320, 4)
+        out = buf.points(240, 320, rgb=True)
         pack_cloud(depth, rays, rgb, stride=2, out=out)
         msg = buf.message(header())
         expect = cloud_message(pack_cloud(depth, rays, rgb, stride=2), header())
         assert bytes(msg.data) == bytes(expect.data)
         assert (msg.height, msg.width, msg.point_step, msg.row_step) == (240, 320, 16, 5120)
         assert np.allclose(cloud_to_array(msg)['z'], z)
-    assert buf.points(240, 320, 4) is out                  # same size: same memory
-    assert buf.points(480, 640, 3).shape == (480, 640, 3)  # new size: new buffer
-    with pytest.raises(ValueError, match='out must be float32'):
+    assert buf.points(240, 320, rgb=True) is out              # same layout: same memory
+    assert buf.points(480, 640, rgb=False).dtype.itemsize == 12  # new layout: new buffer
+    with pytest.raises(ValueError, match='out must be'):
         pack_cloud(depth, rays, rgb, out=np.empty((2, 2, 4), np.float32))

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from depth_anything_ros.geometry import (
-    adapt_intrinsics, backproject, Intrinsics, pack_cloud, pack_rgb, PixelMap, RayGrid,
-    scale_intrinsics, subsample_intrinsics)
+    adapt_intrinsics, backproject, cloud_dtype, Intrinsics, pack_cloud, pack_rgb, PixelMap,
+    RayGrid, scale_intrinsics, subsample_intrinsics)
 
 # Principal point deliberately away from the image centre (320, 240).
 INTR = Intrinsics(fx=500.0, fy=520.0, cx=300.0, cy=200.0, width=640, height=480)
@@ -33,6 +33,11 @@ def project(intr: Intrinsics, xyz: np.ndarray) -> np.ndarray:
     """Pixel coordinates (N, 2) of points (N, 3) through a pinhole."""
     return np.stack([intr.fx * xyz[:, 0] / xyz[:, 2] + intr.cx,
                      intr.fy * xyz[:, 1] / xyz[:, 2] + intr.cy], axis=1)
+
+
+def xyz(cloud: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float view of a structured cloud's coordinates."""
+    return np.stack([cloud['x'], cloud['y'], cloud['z']], axis=-1)
 
 
 def plane_depth(intr: Intrinsics, normal: tuple[float, float, float], d: float) -> np.ndarray:
@@ -46,8 +51,10 @@ def plane_depth(intr: Intrinsics, normal: tuple[float, float, float], d: float) 
 
 def test_fronto_parallel_plane_comes_back_at_its_depth() -> None:
     depth = np.full((480, 640), 2.0, np.float32)
-    pts = pack_cloud(depth, RayGrid().get(INTR))
-    assert pts.shape == (480, 640, 3) and pts.dtype == np.float32
+    cloud = pack_cloud(depth, RayGrid().get(INTR))
+    assert cloud.shape == (480, 640) and cloud.dtype == cloud_dtype(rgb=False)
+    assert cloud.dtype.itemsize == 12 and cloud.dtype.names == ('x', 'y', 'z')
+    pts = xyz(cloud)
     np.testing.assert_allclose(pts[..., 2], 2.0)
     # the principal point (row cy, column cx) is on the optical axis, not the image centre
     np.testing.assert_allclose(pts[200, 300, :2], [0.0, 0.0], atol=1e-7)
@@ -78,7 +85,7 @@ def test_backprojection_inverts_projection() -> None:
 def test_tilted_plane_stays_planar() -> None:
     normal = np.array([0.3, -0.2, 1.0]) / np.linalg.norm([0.3, -0.2, 1.0])
     depth = plane_depth(INTR, tuple(normal), 2.5)
-    pts = pack_cloud(depth, RayGrid().get(INTR)).reshape(-1, 3).astype(np.float64)
+    pts = xyz(pack_cloud(depth, RayGrid().get(INTR))).reshape(-1, 3).astype(np.float64)
     residual = pts @ normal - 2.5
     assert np.abs(residual).max() < 1e-5
     centred = pts - pts.mean(axis=0)
@@ -102,20 +109,23 @@ def test_stride_range_nan_and_rgb_layout() -> None:
     rgb = np.zeros((480, 640, 3), np.uint8)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 100, 7
     rays = RayGrid().get(INTR)
-    full = pack_cloud(depth, rays)
+    full = xyz(pack_cloud(depth, rays))
     strided = pack_cloud(depth, rays, rgb, stride=3)
-    assert strided.shape == (160, 214, 4)
-    np.testing.assert_array_equal(strided[..., :3], full[::3, ::3])
-    bits = strided[..., 3].view(np.uint32)
+    assert strided.shape == (160, 214) and strided.dtype.names == ('x', 'y', 'z', 'rgb')
+    assert [strided.dtype.fields[n][1] for n in 'xyz'] + [strided.dtype.fields['rgb'][1]] == [
+        0, 4, 8, 12]
+    np.testing.assert_array_equal(xyz(strided), full[::3, ::3])
+    bits = strided['rgb'].view(np.uint32)
     assert (bits == (200 << 16 | 100 << 8 | 7)).all()
     assert np.isnan(full[10, 20]).all() and np.isfinite(full[11, 20]).all()
     # a 3 m plane: only the rays within ~12 degrees of the axis are closer than 3.07 m
     ranged = pack_cloud(depth, rays, min_range=0.5, max_range=3.07)
     dist = np.linalg.norm(full, axis=2)
-    keep = np.isfinite(ranged[..., 2])
+    keep = np.isfinite(ranged['z'])
+    assert (np.isfinite(ranged['x']) == keep).all()
     np.testing.assert_array_equal(keep, dist <= 3.07)
     assert 0 < keep.sum() < keep.size
-    assert np.isnan(pack_cloud(depth, rays, min_range=4.0)[..., :3]).all()
+    assert np.isnan(xyz(pack_cloud(depth, rays, min_range=4.0))).all()
 
 
 def test_pack_rgb_bits_and_errors() -> None:
