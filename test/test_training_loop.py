@@ -233,3 +233,10 @@ def test_train_command_line_accepts_overrides_between_options() -> None:
     assert args.overrides == ['max_steps=5', 'lr=1e-3'] and args.stop_at == 2
     cfg = resolve_config(args)
     assert (cfg.max_steps, cfg.lr, cfg.data) == (5, 1e-3, '/d')
+
+
+def test_data_stream_does_not_depend_on_worker_count(indoor, tmp_path) -> None:
+    over = [f'data={indoor}', 'max_steps=2', 'max_val_images=1', 'batch_size=2', 'export=false']
+    a = train(load_config('debug', over + ['num_workers=0']), tmp_path / 'a', progress=False)
+    b = train(load_config('debug', over + ['num_workers=2']), tmp_path / 'b', progress=False)
+    assert a['losses'] == b['losses']
