@@ -28,7 +28,7 @@ import torch
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import build_model, export_model, ModelConfig, untrained_model
 from depth_anything_ros.model.transforms import (preprocess_exact, preprocess_fast,
-                                                 target_size)
+                                                 preprocess_fast_cpu, target_size)
 
 DATA = Path(__file__).resolve().parent / 'data'
 GOLDEN = np.load(DATA / 'model_goldens.npz', allow_pickle=False)
@@ -67,10 +67,25 @@ def test_exact_preprocessing_matches_official_input(size: int) -> None:
 
 def test_fast_preprocessing_is_close_to_exact() -> None:
     exact = preprocess_exact(IMAGE, 'bgr8', 518)
-    fast = preprocess_fast(torch.from_numpy(IMAGE)[None], 'bgr8', 518)
-    assert fast.shape == exact.shape
-    # float32 torch bicubic vs float64 OpenCV bicubic: same kernel, rounding only.
-    assert (fast - exact).abs().max().item() < 1e-4
+    fast = preprocess_fast(torch.from_numpy(IMAGE)[None], 'bgr8', 518)  # device path
+    fast_cpu = preprocess_fast_cpu(IMAGE, 'bgr8', 518)  # OpenCV float32 path
+    assert fast.shape == fast_cpu.shape == exact.shape
+    # float32 vs float64 bicubic with the same kernel (A=-0.75, half-pixel): rounding only.
+    assert 0 < (fast - exact).abs().max().item() < 1e-4
+    assert 0 < (fast_cpu - exact).abs().max().item() < 1e-4
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu() -> None:
+    vits = untrained_model('vits', warn=False)  # its own copy: the estimator moves it
+    ref = GOLDEN['depth_stride4']
+    for precision, atol in (('fp32', 1e-3), ('fp16', 0.15), ('bf16', 0.15)):
+        est = DepthEstimator(vits, device='cuda', precision=precision)
+        depth = est.infer(IMAGE)
+        assert depth.shape == (480, 640) and depth.dtype == np.float32
+        assert np.abs(depth[::4, ::4] - ref).max() < atol, precision
+        batch = est.infer_batch([IMAGE, IMAGE])
+        np.testing.assert_allclose(batch[1], depth, rtol=0, atol=atol / 10)
 
 
 def test_exact_infer_matches_official_at_518_364_and_square(vits: torch.nn.Module) -> None:

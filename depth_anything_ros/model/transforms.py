@@ -20,7 +20,9 @@ multiples of 14, short side on ``input_size`` keeping the aspect ratio):
 * :func:`preprocess_exact` reproduces the official pipeline bit for bit: float64 OpenCV
   bicubic resize of the [0,1] image, float64 normalisation, cast to float32.
 * :func:`preprocess_fast` does the same maths on the device in float32 with torch's bicubic
-  (uint8 goes to the device, not floats): a few 1e-5 away from exact in the final depth.
+  (uint8 goes to the device, not floats); on CPU :func:`preprocess_fast_cpu` uses OpenCV's
+  float32 resize instead (about 2x faster there). Both are a few 1e-5 away from exact in
+  the final depth.
 
 :func:`postprocess` resizes the prediction back to the camera resolution (bilinear,
 align_corners=True, as the official code does).
@@ -128,6 +130,23 @@ def preprocess_exact(image: np.ndarray, encoding: str = 'bgr8',
     rgb = (rgb - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
     chw = np.ascontiguousarray(rgb.transpose(2, 0, 1)).astype(np.float32)  # (3, h, w)
     return torch.from_numpy(chw)[None]
+
+
+def preprocess_fast_cpu(image: np.ndarray, encoding: str = 'bgr8',
+                        input_size: int = 518) -> Tensor:
+    """CPU fast path: float32 OpenCV bicubic, HxWxC uint8 -> [1,3,h,w] float32.
+
+    Same maths as :func:`preprocess_exact` in float32 (normalised first, then resized); on a
+    CPU OpenCV's SIMD resize is about twice as fast as torch's bicubic kernel.
+    """
+    image = validate_image(image, encoding)
+    rgb = image[:, :, list(ENCODINGS[encoding][1])].astype(np.float32)  # (H, W, 3) RGB
+    std = np.array(IMAGENET_STD, np.float32)
+    rgb *= (1.0 / (255.0 * std)).astype(np.float32)
+    rgb -= (np.array(IMAGENET_MEAN, np.float32) / std).astype(np.float32)
+    th, tw = target_size(image.shape[0], image.shape[1], input_size)
+    rgb = cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_CUBIC)  # (h, w, 3)
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
 
 
 def preprocess_fast(images: Tensor, encoding: str = 'bgr8', input_size: int = 518) -> Tensor:
