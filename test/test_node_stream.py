@@ -43,7 +43,7 @@ def test_metric_stream_end_to_end(ros_node, spawn, tmp_path: Path) -> None:
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.parameter import Parameter
     from rclpy.parameter_client import AsyncParameterClient
-    from rclpy.qos import qos_profile_sensor_data
+    from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
     log = tmp_path / 'node.log'
@@ -53,7 +53,9 @@ def test_metric_stream_end_to_end(ros_node, spawn, tmp_path: Path) -> None:
     camera = spawn(CAMERA, '--rate', '30', '--duration', '60', '--width', W, '--height', H,
                    '--encoding', 'bgr8', '--pad', '8', '--info-size', '320x240')
     rec = Recorder(ros_node)
-    rec.listen(Image, 'camera/image', qos_profile_sensor_data)
+    # a deep best-effort history: the harness must see every input stamp, even under load
+    rec.listen(Image, 'camera/image',
+               QoSProfile(depth=100, reliability=QoSReliabilityPolicy.BEST_EFFORT))
     for msg_type, topic in ((Image, 'depth/image'), (CameraInfo, 'depth/camera_info'),
                             (PointCloud2, 'points'), (DiagnosticArray, '/diagnostics')):
         rec.listen(msg_type, topic)
@@ -63,7 +65,6 @@ def test_metric_stream_end_to_end(ros_node, spawn, tmp_path: Path) -> None:
                                       len(m['depth/colored'])) >= 4, 90, node), log_of(log)
 
     # --- QoS (REP 2003): best-effort camera input, reliable outputs, overridable by parameter
-    from rclpy.qos import QoSReliabilityPolicy
 
     def qos(infos: list) -> object:
         (info,) = [i for i in infos if i.node_name == 'depth_node']
