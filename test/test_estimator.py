@@ -125,6 +125,10 @@ def test_every_encoding_gives_the_same_depth(tiny: torch.nn.Module, exact: bool)
     ref = est.infer(bgr, 'bgr8')
     assert ref.shape == (120, 160)
     np.testing.assert_allclose(est.infer(rgb, 'rgb8'), ref, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(est.infer(bgr[:, :, ::-1], 'rgb8'), ref, rtol=0, atol=1e-6)
+    readonly = bgr.copy()
+    readonly.flags.writeable = False  # as np.frombuffer gives for ROS message data
+    np.testing.assert_allclose(est.infer(readonly, 'bgr8'), ref, rtol=0, atol=0)
     np.testing.assert_allclose(est.infer(np.concatenate([bgr, alpha], 2), 'bgra8'), ref,
                                rtol=0, atol=1e-6)
     np.testing.assert_allclose(est.infer(np.concatenate([rgb, alpha], 2), 'rgba8'), ref,
