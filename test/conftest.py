@@ -21,12 +21,12 @@ other's topics; every spawned process is stopped (SIGINT, then SIGKILL) even whe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import os
 from pathlib import Path
 import signal
 import subprocess
 import sys
-from typing import Iterator
 
 import pytest
 
