@@ -208,6 +208,22 @@ def test_config_presets_overrides_and_errors(workspace: dict[str, Path]) -> None
                   str(workspace['root'] / 'bad2')])
 
 
+def test_vits_student_export_loads_in_the_node_as_relative(workspace: dict[str, Path]) -> None:
+    run = workspace['root'] / 'vits'
+    _distill_command(workspace, run, 'student=vits', 'init=untrained', 'max_steps=1',
+                     'batch_size=1', 'val_fraction=0', 'max_val_images=1')
+    from depth_anything_ros.node import build_estimator
+    from depth_anything_ros.params import validate
+    est = build_estimator(validate({'checkpoint': str(run / 'export' / 'model.pth'),
+                                    'mode': 'relative', 'encoder': 'vits', 'device': 'cpu',
+                                    'input_size': 70}))
+    assert not est.is_metric and est.config.encoder == 'vits'
+    assert est.infer(np.zeros((40, 60, 3), np.uint8)).shape == (40, 60)
+    with pytest.raises(ValueError, match='is a relative'):
+        build_estimator(validate({'checkpoint': str(run / 'export' / 'model.pth'),
+                                  'mode': 'metric', 'encoder': 'vits', 'device': 'cpu'}))
+
+
 def test_custom_student_architecture_from_json(tmp_path: Path) -> None:
     from dataclasses import replace
 
