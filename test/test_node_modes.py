@@ -74,21 +74,25 @@ def test_relative_mode_lazy_outputs_and_recovery_from_bad_frames(ros_node, spawn
         "unsupported image encoding 'bayer_rggb8'", 'height*step', 'not calibrated'))
 
 
-def test_compressed_input_params_file_and_intrinsics_parameters(ros_node, spawn,
+def test_compressed_calibrated_relative_params_file_live_intrinsics(ros_node, spawn,
                                                                 tmp_path: Path) -> None:
     from rclpy.parameter import Parameter
     from rclpy.parameter_client import AsyncParameterClient
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
     params = tmp_path / 'params.yaml'
+    # relative model + a fixed inverse-depth calibration: metric depth and clouds too
     params.write_text('/**:\n  ros__parameters:\n'
-                      '    image_transport: compressed\n    cloud_rgb: false\n')
+                      '    image_transport: compressed\n    cloud_rgb: false\n'
+                      '    mode: relative\n    disparity_scale: 0.5\n'
+                      '    disparity_shift: 0.05\n')
     log = tmp_path / 'node.log'
     node = spawn(*NODE_ARGS, '--params-file', params, stdout=log.open('w'))
     spawn(CAMERA, '--rate', '15', '--duration', '60', '--width', 160, '--height', 120,
           '--compressed', '--no-info')
     rec = Recorder(ros_node)
     rec.listen(Image, 'depth/image')
+    rec.listen(Image, 'disparity/image')
     rec.listen(PointCloud2, 'points')
     rec.listen(CameraInfo, 'depth/camera_info')
     m = rec.msgs
@@ -96,6 +100,10 @@ def test_compressed_input_params_file_and_intrinsics_parameters(ros_node, spawn,
     assert rec.spin_until(lambda: len(m['depth/image']) >= 3, 60, node), log_of(log)
     assert not m['points'] and not m['depth/camera_info']
     assert 'no intrinsics' in log_of(log)
+    disparity = {stamp_ns(d.header): image_to_array(d) for d in m['disparity/image']}
+    d_msg = next(d for d in m['depth/image'] if stamp_ns(d.header) in disparity)
+    expect = 1.0 / (0.5 * disparity[stamp_ns(d_msg.header)] + 0.05)
+    np.testing.assert_allclose(image_to_array(d_msg), expect, rtol=1e-5)
 
     # intrinsics calibrated at twice the streamed size, set live (all at once)
     client = AsyncParameterClient(ros_node, 'depth_node')
