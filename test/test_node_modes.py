@@ -74,8 +74,8 @@ def test_relative_mode_lazy_outputs_and_recovery_from_bad_frames(ros_node, spawn
         "unsupported image encoding 'bayer_rggb8'", 'height*step', 'not calibrated'))
 
 
-def test_compressed_calibrated_relative_params_file_live_intrinsics(ros_node, spawn,
-                                                                tmp_path: Path) -> None:
+def test_compressed_calibrated_relative_params_file_live_intrinsics(
+        ros_node, spawn, tmp_path: Path) -> None:
     from rclpy.parameter import Parameter
     from rclpy.parameter_client import AsyncParameterClient
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
