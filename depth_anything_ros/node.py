@@ -361,9 +361,13 @@ def main(args: list[str] | None = None) -> int:
         with rclpy.init(args=argv):
             try:
                 node = DepthNode()
-            except (FileNotFoundError, ValueError, InvalidParameterTypeException,
-                    InvalidParameterValueException) as exc:
-                print(f'[depth_node] start-up failed: {exc}', file=sys.stderr, flush=True)
+            except InvalidParameterTypeException as exc:
+                rclpy.logging.get_logger(NODE_NAME).fatal(
+                    f'start-up failed: {exc}; in YAML write floats with a decimal point '
+                    '(20.0, not 20)')
+                return 1
+            except (FileNotFoundError, ValueError, InvalidParameterValueException) as exc:
+                rclpy.logging.get_logger(NODE_NAME).fatal(f'start-up failed: {exc}')
                 return 1
             # A bounded wait: a missed wake-up can never hang spin() on shutdown.
             node.create_timer(0.5, lambda: None)
