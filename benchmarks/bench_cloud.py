@@ -17,9 +17,11 @@
     python benchmarks/bench_cloud.py [--quick] [--out out/bench]
 
 Times what the node does per frame after inference: back-projection with the cached ray grid
-and packing into a structured XYZ / XYZRGB array (``geometry.pack_cloud``), then building the
-PointCloud2 message (``conversions.cloud_message``, one ``tobytes``). Prints median / p90 and
-writes ``bench_cloud.json``.
+and packing into a structured XYZ / XYZRGB array (``geometry.pack_cloud``), then the
+PointCloud2 message, both the plain way (``conversions.cloud_message``: ``tobytes`` + copy)
+and the node's way (packing into a reused ``CloudBuffer``); plus, for comparison, the node's
+other per-frame work (depth limits, depth message, colourised depth). Prints median / p90 / min
+and writes ``bench_cloud.json``.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ from typing import Any
 import numpy as np
 from std_msgs.msg import Header
 
-from depth_anything_ros.conversions import CloudBuffer, cloud_message
+from depth_anything_ros.colorize import colorize
+from depth_anything_ros.conversions import array_to_image, CloudBuffer, cloud_message
 from depth_anything_ros.geometry import Intrinsics, pack_cloud, RayGrid
+from depth_anything_ros.pipeline import split_prediction
 
 TARGET_MS = 5.0
 
@@ -89,6 +93,11 @@ def main() -> int:
         'pack XYZRGB + PointCloud2 (tobytes copy)': lambda: cloud_message(
             pack_cloud(depth, rays, rgb), header),
         'pack XYZRGB + PointCloud2 (reused buffer, node)': node_path,
+        # the node's other per-frame work around inference, for comparison
+        'other: depth limits (split_prediction)': lambda: split_prediction(
+            depth, metric_model=True, min_depth=0.1, max_depth=20.0),
+        'other: 32FC1 depth Image message': lambda: array_to_image(depth, '32FC1', header),
+        'other: colourised depth (auto range, turbo)': lambda: colorize(depth, 'turbo'),
     }
     results = {name: timeit(fn, repeats) for name, fn in cases.items()}
     per_frame = results['pack XYZRGB + PointCloud2 (reused buffer, node)']['median_ms']
