@@ -302,15 +302,13 @@ def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
         out = np.empty(depth.shape, dtype)                                  # (H', W')
     elif out.shape != depth.shape or out.dtype != dtype:
         raise ValueError(f'out must be {depth.shape} of {dtype}, got {out.shape} of {out.dtype}')
+    if min_range > 0.0 or math.isfinite(max_range):
+        distance = np.multiply(depth, norm, dtype=np.float32)               # metres
+        # cv2.inRange: branch-free, inclusive bounds, NaN is outside (numpy masks are 3x slower)
+        inside = cv2.inRange(distance, float(min_range), float(max_range)) > 0
+        depth = np.where(inside, depth, np.float32(np.nan))
     z = out['z']
     z[...] = depth
-    if min_range > 0.0 or math.isfinite(max_range):
-        # x is free until written below: use it for the range, no temporaries
-        distance = np.multiply(z, norm, out=out['x'])                       # metres
-        with np.errstate(invalid='ignore'):
-            outside = distance < min_range
-            outside |= distance > max_range
-        np.copyto(z, np.float32(np.nan), where=outside)
     np.multiply(xz, z, out=out['x'])
     np.multiply(yz, z, out=out['y'])
     if rgb is not None:
