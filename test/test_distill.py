@@ -224,6 +224,21 @@ def test_vits_student_export_loads_in_the_node_as_relative(workspace: dict[str, 
                                   'mode': 'metric', 'encoder': 'vits', 'device': 'cpu'}))
 
 
+def test_torchrun_two_processes(workspace: dict[str, Path]) -> None:
+    run = workspace['root'] / 'ddp'
+    proc = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+         '-m', 'depth_anything_ros.training.distill', '--labels', str(workspace['labels']),
+         '--config', 'distill_debug', '--out', str(run), '--no-progress', 'max_steps=2',
+         'val_fraction=0', 'max_val_images=1', f'val_data={workspace["val"]}'],
+        env={**os.environ, 'OMP_NUM_THREADS': '1'}, cwd=Path(__file__).resolve().parents[1],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads((run / 'run.json').read_text())['world_size'] == 2
+    assert runs.load_checkpoint(run / 'last.pt')['step'] == 2
+    assert (run / 'export' / 'model.pth').is_file() and (run / 'val_end.json').is_file()
+
+
 def test_custom_student_architecture_from_json(tmp_path: Path) -> None:
     from dataclasses import replace
 

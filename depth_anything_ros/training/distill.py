@@ -674,10 +674,12 @@ def main(args: argparse.Namespace) -> int:
         dist_utils.cleanup()
     if 'val_end' in summary and main_proc:
         start = summary.get('val_start', {})
-        print(f'distilled {cfg.student} for {summary["step"]} steps into {args.out}; '
-              + ', '.join(f'{k} {start.get(k, math.nan):.4f} -> {v:.4f}'
-                          for k, v in summary['val_end'].items())
-              + (f'; export: {summary["export"]}' if 'export' in summary else ''))
+        parts = [f'distilled {cfg.student} for {summary["step"]} steps into {args.out}']
+        parts += [f'{k} {start.get(k, math.nan):.4f} -> {v:.4f}'
+                  for k, v in summary['val_end'].items()]
+        if 'export' in summary:
+            parts.append(f'export: {summary["export"]}')
+        print('; '.join(parts))
     return 0
 
 
