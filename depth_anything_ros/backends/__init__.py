@@ -124,8 +124,8 @@ def make_runner(backend: str, model: nn.Module | str | Path, *,
             hash of its weights and the export options) or a path to an exported file
             (``.onnx``; ``.xml`` for OpenVINO; ``.engine``/``.plan`` for TensorRT) with its
             sidecar (``model.onnx`` -> ``model.json``).
-        device: torch device the caller works on; ``cuda`` selects GPU execution where the
-            backend has it.
+        device: torch device the caller works on (or ``auto``); ``cuda`` selects GPU execution
+            where the backend has it.
         precision: ``fp32`` (exact), ``bf16`` (OpenVINO on AMX/AVX512-bf16 CPUs, torch) or
             ``fp16`` (TensorRT, onnxruntime's TensorRT EP, torch on CUDA).
         cache_dir: where exported/compiled artifacts are kept; default
@@ -158,6 +158,8 @@ def make_runner(backend: str, model: nn.Module | str | Path, *,
         raise TypeError(f'model must be an nn.Module or a path, got {type(model).__name__}')
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
 
+    if str(device) == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if backend == 'torch':
         _no_options(backend, options)
         return TorchRunner(model, device=device, precision=precision)
