@@ -201,6 +201,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             bar.update(1)
     bar.close()
     doc['cache_dir'] = str(cache / 'depth_anything_ros' / 'engines')
+    doc['targets_check'] = check_targets(doc)
     return doc
 
 
@@ -209,6 +210,27 @@ def _row(backend: str, precision: str, size: int, est: DepthEstimator, frame: np
     h, w = est.network_size(*frame.shape[:2])
     return {'backend': backend, 'precision': precision, 'input_size': size,
             'network_hw': [h, w], **stats, **acc}
+
+
+def check_targets(doc: dict[str, Any]) -> list[str]:
+    """Compare the fastest measured row per input size with :data:`TARGETS` (518 and 266)."""
+    rows = [r for r in doc['results'] if 'skipped' not in r]
+    lines = []
+    for size, key in ((518, '518_max_ms'), (266, '266_min_fps')):
+        at = [r for r in rows if r['input_size'] == size]
+        if not at:
+            continue
+        best = min(at, key=lambda r: r['median_ms'])
+        ok_time = (best['median_ms'] <= TARGETS[key] if size == 518
+                   else best['fps'] >= TARGETS[key])
+        ok_acc = best['p99_rel'] <= TARGETS['p99_rel_max']
+        goal = f'<= {TARGETS[key]:g} ms' if size == 518 else f'>= {TARGETS[key]:g} fps'
+        lines.append(f'input {size}: fastest {best["backend"]} {best["precision"]} '
+                     f'{best["median_ms"]:.1f} ms ({best["fps"]:.1f} fps), p99 rel '
+                     f'{best["p99_rel"]:.1e}; target {goal} and p99 <= '
+                     f'{TARGETS["p99_rel_max"]:g}: '
+                     f'{"met" if ok_time and ok_acc else "NOT met"}')
+    return lines
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -232,6 +254,9 @@ def markdown(doc: dict[str, Any]) -> str:
             f'{r["forward_median_ms"]:.1f} | {r["preprocess_median_ms"]:.1f} | '
             f'{r["first_call_s"]:.1f} | {r["max_abs"]:.1e} | {r["median_rel"]:.1e} | '
             f'{r["p99_rel"]:.1e} |')
+    targets = check_targets(doc)
+    if targets:
+        lines += ['', *[f'* {t}' for t in targets]]
     return '\n'.join(lines)
 
 
