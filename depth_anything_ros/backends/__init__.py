@@ -95,7 +95,7 @@ def import_runtime(backend: str) -> ModuleType:
     _, module, hint = BACKENDS[backend]
     try:
         return importlib.import_module(module)
-    except ImportError as exc:  # also OSError-free: a broken CUDA lib raises ImportError here
+    except (ImportError, OSError) as exc:  # OSError: a native library failed to load
         raise BackendUnavailableError(
             f'backend {backend!r} needs the Python module {module!r}, which cannot be imported '
             f'({exc}); install it: {hint}') from exc
