@@ -138,9 +138,9 @@ def test_distilled_student_beats_its_start_and_exports(workspace: dict[str, Path
     from depth_anything_ros.training.datasets import GenericDataset
     model = load_model(run / 'export' / 'model.pth')
     assert model.config.encoder == 'tiny' and not model.is_metric
-    last = runs.load_checkpoint(run / 'last.pt')['model']
+    last = load_model(run / 'last.pt')  # run checkpoints load like exports
     for k, v in model.state_dict().items():
-        torch.testing.assert_close(v, last[f'net.{k}'], rtol=0, atol=0)
+        torch.testing.assert_close(v, last.state_dict()[k], rtol=0, atol=0)
     estimator = DepthEstimator(run / 'export' / 'model.pth', device='cpu', input_size=56)
     assert not estimator.is_metric
     sample = GenericDataset(workspace['val'], 'val').load(0)
@@ -187,8 +187,8 @@ def test_feature_alignment_runs_against_a_frozen_teacher(workspace: dict[str, Pa
     log = runs.read_log(run / 'log.csv')
     feats = [v for _, v in log['train/feat']]
     assert len(feats) == 3 and all(0 < f < 2 for f in feats)
-    state = runs.load_checkpoint(run / 'last.pt')['model']
-    assert state['projector.weight'].shape == (384, 64)  # tiny (64) -> ViT-S teacher (384)
+    state = runs.load_checkpoint(run / 'last.pt')['projector']
+    assert state['weight'].shape == (384, 64)  # tiny (64) -> ViT-S teacher (384)
 
 
 def test_config_presets_overrides_and_errors(workspace: dict[str, Path]) -> None:

@@ -493,7 +493,12 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
         if ckpt.get('format') != CHECKPOINT_FORMAT:
             raise ValueError(f'{run / "last.pt"} is not a distillation checkpoint; resume it '
                              'with the command that made it')
-        student.load_state_dict(ckpt['model'])
+        student.net.load_state_dict(ckpt['model'])
+        if student.projector is not None:
+            if ckpt.get('projector') is None:
+                raise ValueError(f'{run / "last.pt"} was trained without feature_teacher; '
+                                 'resume without it or start a new run')
+            student.projector.load_state_dict(ckpt['projector'])
         optimizer.load_state_dict(ckpt['optimizer'])
         scaler.load_state_dict(ckpt['scaler'])
         step, best = int(ckpt['step']), float(ckpt['best_metric'])
@@ -526,7 +531,11 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
     def checkpoint(path: Path, at_step: int) -> None:
         if info.is_main:
             runs.save_checkpoint(path, {
-                'format': CHECKPOINT_FORMAT, 'model': student.state_dict(),
+                # 'model' holds the bare network (official keys), as train's checkpoints do,
+                # so load_model / eval read RUN/last.pt and RUN/best.pt directly
+                'format': CHECKPOINT_FORMAT, 'model': student.net.state_dict(),
+                'projector': (student.projector.state_dict()
+                              if student.projector is not None else None),
                 'model_config': student.net.config.to_dict(),
                 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
                 'step': at_step, 'best_metric': best, 'config': dataclass_to_dict(cfg),
