@@ -182,7 +182,12 @@ class DepthEstimator:
                              'next to the exported model; re-export it with '
                              '`depth-anything-ros export` (the sidecar says whether the output '
                              'is metric)')
-        cfg = ModelConfig.from_dict(meta['config']) if 'config' in meta else None
+        cfg = None
+        if isinstance(meta.get('config'), dict):
+            try:
+                cfg = ModelConfig.from_dict(meta['config'])
+            except (TypeError, ValueError) as exc:  # written by a newer/older version
+                log.warning('%s: ignoring the sidecar config (%s)', model, exc)
         metric = meta.get('head') == 'metric'
         return cfg, metric, meta.get('max_depth') if metric else None
 
