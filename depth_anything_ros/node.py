@@ -97,6 +97,9 @@ def build_estimator(cfg: DepthConfig) -> Any:
         ValueError: the checkpoint does not match ``encoder``/``mode``, or bad device/precision.
 
     """
+    if cfg.cpu_threads > 0:
+        import torch
+        torch.set_num_threads(cfg.cpu_threads)   # process-wide; the worker thread inherits it
     from depth_anything_ros.estimator import DepthEstimator
     try:
         from depth_anything_ros.model import load_model

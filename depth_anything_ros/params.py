@@ -81,6 +81,9 @@ SCHEMA: tuple[ParamSpec, ...] = (
               read_only=True),
     ParamSpec('backend', 'torch', 'inference runtime', ('torch', 'openvino', 'onnxruntime',
                                                          'tensorrt'), read_only=True),
+    ParamSpec('cpu_threads', 0, 'CPU threads for inference; 0: the torch default (all cores). '
+              'Fewer leaves a core for DDS and the camera driver', range=(0, 256), step=1,
+              read_only=True),
     ParamSpec('image_transport', 'raw', 'raw: subscribe to image; compressed: to '
               'image/compressed (JPEG/PNG)', ('raw', 'compressed'), read_only=True),
     ParamSpec('diagnostics_period', 1.0, 'seconds between /diagnostics messages',
@@ -158,6 +161,7 @@ class DepthConfig:
     device: str
     precision: str
     backend: str
+    cpu_threads: int
     image_transport: str
     diagnostics_period: float
     input_size: int
