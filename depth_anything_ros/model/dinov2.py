@@ -125,14 +125,19 @@ def cubic_resize_matrix(n_out: int, n_in: int, square: Tensor | bool = False,
 
     Reproduces ``F.interpolate(scale_factor=(n_out + 0.1) / n_in, mode='bicubic',
     align_corners=False)`` along one axis: source = scale * (o + 0.5) - 0.5 with
-    scale = float32(1 / scale_factor) computed in float64 as PyTorch does, cubic kernel
+    scale = float32(1 / scale_factor) as PyTorch computes it, cubic kernel
     A = -0.75, taps clamped to the border (clamped taps accumulate). ``square`` (bool or a
     0-d bool tensor) selects the identity instead, mirroring DINOv2's shortcut for an exactly
     square, full-size grid. Everything derives from tensor shapes so it traces dynamically.
     """
     o = torch.arange(n_out, device=device, dtype=torch.float32)  # (n_out,)
-    n = torch.ones_like(o, dtype=torch.float64).sum()  # n_out as a traced 0-d tensor
-    scale = (1.0 / ((n + POS_INTERP_OFFSET) / n_in)).to(torch.float32)
+    n = torch.ones_like(o).sum()  # n_out as a traced 0-d tensor (exact in float32)
+    # PyTorch uses float32(1 / float64((n + 0.1) / n_in)). 10*n_in / (10*n + 1) divides two
+    # exactly representable integers, so float32 division rounds the same true value the same
+    # way (checked for n < 3000), with no float64 ops in exported graphs (TensorRT has none).
+    k = round(1 / POS_INTERP_OFFSET)
+    # tensor / tensor: ``scalar / tensor`` would be reciprocal-then-multiply (two roundings).
+    scale = torch.full_like(n, k * n_in) / (k * n + 1)
     # scale 1 makes every source index integral -> weights (0, 1, 0, 0): exact identity.
     scale = torch.where(torch.as_tensor(square, device=o.device), torch.ones_like(scale), scale)
     src = scale * (o + 0.5) - 0.5  # (n_out,) source coordinate, float32 like torch's kernel
