@@ -61,7 +61,8 @@ def write_image_bag(path: Path, images: list[np.ndarray], *, topic: str = '/came
             rows[:, :w * c] = pix.reshape(h, w * c)
             msg = types[image_t](header=header, height=h, width=w, encoding=encoding,
                                  is_bigendian=0, step=w * c + pad, data=rows.reshape(-1))
-            writer.write(conn, stamp_ns, store.serialize_cdr(msg, image_t))
+            # recorded 5 ms after the camera stamped it: readers must use the header stamp
+            writer.write(conn, stamp_ns + 5_000_000, store.serialize_cdr(msg, image_t))
             if cconn is not None:
                 ok, buf = cv2.imencode('.png', bgr)
                 cmsg = types[comp_t](header=header, format='png', data=buf.reshape(-1))

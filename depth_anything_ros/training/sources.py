@@ -29,8 +29,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+import functools
 import logging
 from pathlib import Path
+import struct
+from typing import Any
 import zlib
 
 import cv2
@@ -171,12 +174,22 @@ def bag_image_topics(path: str | Path) -> dict[str, str]:
         return {c.topic: c.msgtype for c in reader.connections if c.msgtype in IMAGE_TYPES}
 
 
-def _stamp_ns(msg: object, fallback: int) -> int:
-    header = getattr(msg, 'header', None)
-    if header is None:
+def header_stamp_ns(raw: bytes | memoryview, fallback: int) -> int:
+    """Read ``header.stamp`` of a serialised Image / CompressedImage without deserialising.
+
+    Both messages start with a std_msgs/Header, whose stamp (int32 sec, uint32 nanosec) comes
+    right after the 4-byte CDR encapsulation header; byte 1 of that header gives the byte order.
+    """
+    if len(raw) < 12 or raw[1] not in (0, 1):
         return fallback
-    stamp = header.stamp
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+    sec, nanosec = struct.unpack('<iI' if raw[1] == 1 else '>iI', bytes(raw[4:12]))
+    return sec * 1_000_000_000 + nanosec
+
+
+@functools.lru_cache(maxsize=1)
+def _typestore() -> Any:
+    from rosbags.typesys import get_typestore, Stores
+    return get_typestore(Stores.ROS2_KILTED)  # Image/CompressedImage: same in every distro
 
 
 def rosbag_frames(path: str | Path, topic: str | None = None) -> Iterator[FrameRef]:
@@ -201,12 +214,16 @@ def rosbag_frames(path: str | Path, topic: str | None = None) -> Iterator[FrameR
                              f'{", ".join(sorted(images)) or "none"}')
         conns = [c for c in reader.connections if c.topic == topic]
         for index, (conn, bag_time, raw) in enumerate(reader.messages(connections=conns)):
-            # CDR deserialisation is a copy; the pixel decoding waits until the frame is chosen.
-            msg = reader.deserialize(raw, conn.msgtype)
             decode = (compressed_msg_to_bgr if conn.msgtype.endswith('CompressedImage')
                       else image_msg_to_bgr)
-            yield FrameRef(index, f'{topic}#{index:08d}', lambda m=msg, d=decode: d(m),
-                           stamp_ns=_stamp_ns(msg, bag_time))
+
+            def load(raw: bytes = raw, msgtype: str = conn.msgtype, decode: Any = decode
+                     ) -> np.ndarray:
+                # the standard type store, not the reader's: valid after the bag is closed
+                return decode(_typestore().deserialize_cdr(raw, msgtype))
+
+            yield FrameRef(index, f'{topic}#{index:08d}', load,
+                           stamp_ns=header_stamp_ns(raw, bag_time))
 
 
 def source_kind(path: str | Path) -> str:
