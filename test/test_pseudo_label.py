@@ -173,6 +173,24 @@ def test_metric_teacher_depth_becomes_disparity() -> None:
     np.testing.assert_allclose(depth_to_disparity(depth), [[2.0, 0.5], [0.0, 0.0]])
 
 
+def test_estimator_teacher_turns_metric_depth_into_disparity() -> None:
+    from depth_anything_ros.training.pseudo_label import estimator_teacher
+
+    class FakeEstimator:
+        def __init__(self, is_metric: bool) -> None:
+            self.is_metric = is_metric
+
+        def infer_batch(self, images: list[np.ndarray], encoding: str) -> list[np.ndarray]:
+            assert encoding == 'bgr8'
+            return [1.0 + im[:, :, 0].astype(np.float32) for im in images]  # metres
+
+    img = np.random.default_rng(1).integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    (metric,) = estimator_teacher(FakeEstimator(True))([img])
+    (relative,) = estimator_teacher(FakeEstimator(False))([img])
+    np.testing.assert_allclose(metric, 1.0 / (1.0 + img[:, :, 0]), rtol=1e-6)
+    np.testing.assert_allclose(relative, 1.0 + img[:, :, 0])
+
+
 def test_flip_tta_averages_with_the_mirrored_prediction() -> None:
     def lopsided(images: list[np.ndarray]) -> list[np.ndarray]:
         # a teacher biased towards the right edge, plus the image content
