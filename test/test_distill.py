@@ -255,6 +255,22 @@ def test_custom_student_architecture_from_json(tmp_path: Path) -> None:
         build_student(DistillConfig(labels=['x'], student=str(tmp_path / 'nope.json')))
 
 
+def test_student_init_from_a_relative_checkpoint(tmp_path: Path) -> None:
+    from depth_anything_ros.model import build_model, export_model, ModelConfig
+    from depth_anything_ros.training.distill import build_student
+    torch.manual_seed(0)
+    source = build_model(ModelConfig.tiny())
+    ckpt = export_model(source, tmp_path / 'tiny.pth')
+    model = build_student(DistillConfig(labels=['x'], student='tiny', init=str(ckpt)))
+    for k, v in source.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[k], v, rtol=0, atol=0)
+    with pytest.raises(ValueError, match='set student=tiny'):
+        build_student(DistillConfig(labels=['x'], student='vits', init=str(ckpt)))
+    metric = export_model(build_model(ModelConfig.tiny(), 'metric'), tmp_path / 'metric.pth')
+    with pytest.raises(ValueError, match='relative'):
+        build_student(DistillConfig(labels=['x'], student='tiny', init=str(metric)))
+
+
 def test_lr_schedule_holdout_and_sampler() -> None:
     cfg = DistillConfig(labels=['x'], lr=1.0, max_steps=10, warmup_steps=2, lr_power=1.0)
     assert [round(get_lr(s, cfg), 6) for s in (0, 1, 2, 6, 10)] == [0.5, 1.0, 1.0, 0.5, 0.0]
