@@ -123,6 +123,20 @@ def test_cubic_matrix_equals_torch_bicubic_scale_factor() -> None:
     assert not torch.equal(cubic_resize_matrix(37, g, square=False), torch.eye(g))
 
 
+def test_cubic_matrix_weights_equal_torch_for_every_grid_size() -> None:
+    g = 37
+    basis = torch.eye(g)[None, :, :, None]  # channel c = unit impulse at row c
+    for n in range(1, 160):
+        # Resampling the impulses gives torch's weight matrix, transposed, column by column.
+        want = torch.nn.functional.interpolate(basis, scale_factor=((n + 0.1) / g, 1.0),
+                                               mode='bicubic', align_corners=False)
+        got = cubic_resize_matrix(n, g)
+        # float32 rounding of the source coordinate differs by a few ulp (<= 2.6e-6 in a
+        # weight); a wrong mapping (size= instead of scale_factor=, no +0.1) is off by > 1e-2.
+        torch.testing.assert_close(got, want[0, :, :, 0].T, rtol=0, atol=5e-6, msg=f'n={n}')
+        torch.testing.assert_close(got.sum(1), torch.ones(n), rtol=0, atol=1e-6)
+
+
 def test_pos_embed_cache_follows_weight_updates(vits: torch.nn.Module) -> None:
     enc = vits.pretrained
     with torch.inference_mode():
