@@ -89,9 +89,18 @@ def _values(key: str, t: Tensor, n: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def fill_deterministic_(state_dict: MutableMapping[str, Tensor]) -> MutableMapping[str, Tensor]:
-    """Overwrite every floating-point tensor of ``state_dict`` in place; returns it."""
+def fill_deterministic_(state_dict: MutableMapping[str, Tensor],
+                        progress: bool = False) -> MutableMapping[str, Tensor]:
+    """Overwrite every floating-point tensor of ``state_dict`` in place; returns it.
+
+    ``progress`` shows a tqdm bar (elements filled): about a minute for ViT-G on 2 cores.
+    """
+    from tqdm import tqdm
+    total = sum(t.numel() for t in state_dict.values() if torch.is_floating_point(t))
+    bar = tqdm(total=total, unit='el', unit_scale=True, desc='deterministic weights',
+               disable=not progress)
     for key, t in state_dict.items():
+        bar.update(t.numel() if torch.is_floating_point(t) else 0)
         if not torch.is_floating_point(t):
             continue
         if not t.is_contiguous():  # e.g. channels_last conv weights: fill a contiguous copy
@@ -101,6 +110,7 @@ def fill_deterministic_(state_dict: MutableMapping[str, Tensor]) -> MutableMappi
         for start in range(0, t.numel(), _CHUNK):
             stop = min(start + _CHUNK, t.numel())
             flat[start:stop].copy_(_values(key, t, key_noise(key, start, stop)))
+    bar.close()
     return state_dict
 
 
@@ -109,7 +119,8 @@ def untrained_model(encoder: str | ModelConfig, head: str = 'relative',
     """Model with :func:`fill_deterministic_` weights (eval mode, CPU); logs a loud warning."""
     model = build_model(encoder, head, max_depth, device='meta')
     model.to_empty(device='cpu')
-    fill_deterministic_(model.state_dict())
+    n_params = sum(p.numel() for p in model.parameters())
+    fill_deterministic_(model.state_dict(), progress=n_params > 200_000_000)
     if warn:
         log.warning(UNTRAINED_WARNING)
     return model.eval()
