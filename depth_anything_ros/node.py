@@ -360,32 +360,35 @@ def _stamp_ns(header: Any) -> int:
 def main(args: list[str] | None = None) -> int:
     """Run the node until SIGINT/SIGTERM; return the exit code (0 on a clean shutdown)."""
     argv = sys.argv if args is None else [sys.argv[0], *args]
+    # init/try_shutdown rather than ``with rclpy.init()``: Humble's init is no context manager.
+    rclpy.init(args=argv)
     try:
-        with rclpy.init(args=argv):
-            try:
-                node = DepthNode()
-            except InvalidParameterTypeException as exc:
-                rclpy.logging.get_logger(NODE_NAME).fatal(
-                    f'start-up failed: {exc}; in YAML write floats with a decimal point '
-                    '(20.0, not 20)')
-                return 1
-            except (FileNotFoundError, ValueError, InvalidParameterValueException) as exc:
-                rclpy.logging.get_logger(NODE_NAME).fatal(f'start-up failed: {exc}')
-                return 1
-            # A bounded wait: a missed wake-up can never hang spin() on shutdown.
-            node.create_timer(0.5, lambda: None)
-            try:
-                rclpy.spin(node)
-            except ExternalShutdownException:
-                pass
-            except RCLError:
-                if node.context.ok():
-                    raise   # a real error, not a shutdown race
-            finally:
-                node.stop_worker()   # join before the context goes away
-                node.destroy_node()
+        try:
+            node = DepthNode()
+        except InvalidParameterTypeException as exc:
+            rclpy.logging.get_logger(NODE_NAME).fatal(
+                f'start-up failed: {exc}; in YAML write floats with a decimal point '
+                '(20.0, not 20)')
+            return 1
+        except (FileNotFoundError, ValueError, InvalidParameterValueException) as exc:
+            rclpy.logging.get_logger(NODE_NAME).fatal(f'start-up failed: {exc}')
+            return 1
+        # A bounded wait: a missed wake-up can never hang spin() on shutdown.
+        node.create_timer(0.5, lambda: None)
+        try:
+            rclpy.spin(node)
+        except ExternalShutdownException:
+            pass
+        except RCLError:
+            if node.context.ok():
+                raise   # a real error, not a shutdown race
+        finally:
+            node.stop_worker()   # join before the context goes away
+            node.destroy_node()
     except KeyboardInterrupt:
         pass
+    finally:
+        rclpy.try_shutdown()
     return 0
 
 
