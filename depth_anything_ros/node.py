@@ -118,7 +118,7 @@ def build_estimator(cfg: DepthConfig) -> Any:
             max_depth=cfg.resolved_model_max_depth if cfg.mode == 'metric' else None,
             weights_dir=cfg.weights_dir or None, allow_untrained=cfg.allow_untrained_weights)
         encoder = getattr(getattr(model, 'config', None), 'encoder', cfg.encoder)
-        if encoder != cfg.encoder:
+        if cfg.encoder != 'auto' and encoder != cfg.encoder:
             raise ValueError(f'checkpoint {name!r} holds a {encoder} model but encoder is '
                              f'{cfg.encoder!r}; set encoder:={encoder} or pick another checkpoint')
     est = DepthEstimator(model, device=cfg.device, precision=cfg.precision,

@@ -62,8 +62,9 @@ class ParamSpec:
 
 SCHEMA: tuple[ParamSpec, ...] = (
     # --- model (read-only: changing them means loading another network) ---
-    ParamSpec('encoder', 'vits', 'ViT encoder size of the checkpoint',
-              ('vits', 'vitb', 'vitl', 'vitg'), read_only=True),
+    ParamSpec('encoder', 'vits', 'ViT encoder size of the checkpoint; auto: whatever the '
+              'checkpoint holds (custom or distilled students; needs checkpoint)',
+              ('vits', 'vitb', 'vitl', 'vitg', 'auto'), read_only=True),
     ParamSpec('mode', 'metric', 'metric: depth in metres; relative: affine-invariant disparity',
               ('metric', 'relative'), read_only=True),
     ParamSpec('scene', 'indoor', 'metric training domain: indoor (max 20 m) or outdoor (80 m)',
@@ -270,6 +271,9 @@ def validate(values: Mapping[str, Any]) -> DepthConfig:
 
 def _cross_checks(v: Mapping[str, Any]) -> list[str]:
     errors = []
+    if v['encoder'] == 'auto' and (not v['checkpoint'] or v['checkpoint'] == 'untrained'):
+        errors.append('encoder auto takes the architecture from the checkpoint: set checkpoint '
+                      'to a file (or untrained:<encoder>), or name the encoder')
     if not _DEVICE.match(v['device']):
         errors.append(f"device must be auto, cpu, cuda, cuda:N or mps, got {v['device']!r}")
     max_depth = v['max_depth'] or SCENE_MAX_DEPTH[v['scene']]

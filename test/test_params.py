@@ -68,6 +68,7 @@ def test_model_scale_and_colour_range() -> None:
 
 @pytest.mark.parametrize(('values', 'message'), [
     ({'encoder': 'vitx'}, 'encoder must be one of vits, vitb, vitl, vitg'),
+    ({'encoder': 'auto'}, 'encoder auto takes the architecture from the checkpoint'),
     ({'input_size': 500}, 'input_size must be 70 \\+ a multiple of 14 \\(e.g. 490\\)'),
     ({'input_size': 14}, 'input_size must be in \\[70, 2044\\]'),
     ({'input_size': 518.0}, 'input_size must be int'),
@@ -153,3 +154,18 @@ def test_docs_parameter_table_is_current() -> None:
     assert block.strip() == markdown_table(), (
         'docs/node.md is out of date: paste depth_anything_ros.params.markdown_table() '
         'between the parameters markers')
+
+
+def test_encoder_auto_runs_a_custom_student_export(tmp_path: Path) -> None:
+    import numpy as np
+
+    from depth_anything_ros.model import build_model, export_model, ModelConfig
+    from depth_anything_ros.node import build_estimator
+    path = export_model(build_model(ModelConfig.tiny()), tmp_path / 'student.pth')
+    est = build_estimator(validate({'checkpoint': str(path), 'mode': 'relative',
+                                    'encoder': 'auto', 'device': 'cpu', 'input_size': 70}))
+    assert est.config == ModelConfig.tiny() and not est.is_metric
+    assert est.infer(np.zeros((40, 60, 3), np.uint8)).shape == (40, 60)
+    with pytest.raises(ValueError, match='holds a .* model but encoder is'):
+        build_estimator(validate({'checkpoint': str(path), 'mode': 'relative',
+                                  'encoder': 'vits', 'device': 'cpu'}))
