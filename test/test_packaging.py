@@ -108,13 +108,19 @@ def test_colcon_build_lays_out_share_and_lib(tmp_path: Path) -> None:
 def test_pip_installed_copy_resolves_share_through_ament_index(tmp_path: Path) -> None:
     prefix = tmp_path / 'prefix'
     result = subprocess.run(
+        # --ignore-installed: without it pip removes the venv's own (editable) install first.
         [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation',
-         '--prefix', str(prefix), str(REPO)],
+         '--ignore-installed', '--prefix', str(prefix), str(REPO)],
         capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     share = _share_dir_seen_by_ament(prefix)
     assert share == prefix / 'share' / PKG
     _assert_share_layout(share)
+    import depth_anything_ros
+    assert Path(depth_anything_ros.__file__).parent.parent == REPO
+    still = subprocess.run([sys.executable, '-m', 'pip', 'show', '--quiet', PKG],
+                           capture_output=True, text=True)
+    assert still.returncode == 0, 'installing a copy elsewhere removed the development install'
 
 
 def test_every_cli_command_module_exposes_its_entry_points() -> None:

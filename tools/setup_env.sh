@@ -17,7 +17,9 @@ VENV=$(cd "$VENV" && pwd)
 
 stamp="$VENV/.depth_anything_ros.stamp"
 want=$(cat "$REQ" "$ROOT/setup.py" "$ROOT/setup.cfg" | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+# Reinstall when the requirements changed, or when the package itself went missing.
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
+   || ! "$VENV/bin/pip" show -q depth_anything_ros >/dev/null 2>&1; then
   echo "setup_env: installing requirements into $VENV (first run takes about a minute)"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" 2> >(grep -v "is ignored: it is neither" >&2)
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$ROOT" 2> >(grep -v "is ignored: it is neither" >&2)

@@ -54,6 +54,7 @@ from torch import nn
 
 from depth_anything_ros.training.config import (apply_overrides, dataclass_to_dict,
                                                 load_dataclass)
+from depth_anything_ros.training.distributed import loader_context
 from depth_anything_ros.training.labels import LabelSet
 from depth_anything_ros.training.relative_losses import (ALIGNMENTS, feature_alignment_loss,
                                                          relative_loss, RelativeLossConfig)
@@ -517,7 +518,9 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
                           world=info.world_size)
     loader = iter(torch.utils.data.DataLoader(dataset, batch_sampler=sampler,
                                               num_workers=cfg.num_workers,
-                                              pin_memory=device.type == 'cuda'))
+                                              pin_memory=device.type == 'cuda',
+                                              multiprocessing_context=loader_context(
+                                                  cfg.num_workers)))
     logger = runs.RunLogger(run, tensorboard=cfg.tensorboard, enabled=info.is_main)
     val_sets = build_val_sets(cfg, labels, val_idx) if info.is_main else []
 

@@ -95,3 +95,16 @@ def barrier() -> None:
 def cleanup() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def loader_context(num_workers: int) -> str | None:
+    """Return the multiprocessing start method for DataLoader workers (None: no workers).
+
+    ``forkserver`` rather than the Linux default ``fork``: forking a process that already runs
+    threads (DDS, OpenVINO/oneDNN pools, CUDA) can deadlock or crash the child; forkserver
+    workers start from a clean single-threaded server instead.
+    """
+    if num_workers <= 0:
+        return None
+    import multiprocessing
+    return 'forkserver' if 'forkserver' in multiprocessing.get_all_start_methods() else 'spawn'

@@ -206,7 +206,10 @@ class BatchStream:
         while True:
             epoch, first = divmod(self.counter, self.per_epoch)
             loader = DataLoader(self.dataset, batch_sampler=self.epoch_batches(epoch)[first:],
-                                num_workers=self.num_workers, pin_memory=self.pin_memory)
+                                num_workers=self.num_workers, pin_memory=self.pin_memory,
+                                multiprocessing_context=dist_utils.loader_context(
+                                    self.num_workers),
+                                persistent_workers=False)
             for batch in loader:
                 self.counter += 1
                 yield batch
