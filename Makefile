@@ -12,7 +12,7 @@ venv:
 	@tools/setup_env.sh $(VENV)
 
 demo: venv
-	@$(ENV) depth-anything-ros demo --out $(OUT)/demo
+	@$(ENV) depth-anything-ros demo --out $(OUT)/demo $(DEMO_ARGS)
 
 test: venv
 	@$(ENV) fastdds shm clean >/dev/null 2>&1 || true

@@ -61,7 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f'metric checkpoint file or name (default: {DEFAULT_CHECKPOINT} '
                         'if present in the weights directory, else untrained weights)')
     parser.add_argument('--weights-dir', default='', help='where checkpoint names are looked up')
-    parser.add_argument('--encoder', default='vits', choices=('vits', 'vitb', 'vitl', 'vitg'))
+    parser.add_argument('--encoder', default='vits',
+                        choices=('vits', 'vitb', 'vitl', 'vitg', 'auto'),
+                        help='auto: the architecture the checkpoint file holds')
     parser.add_argument('--scene', default='indoor', choices=('indoor', 'outdoor'))
     parser.add_argument('--input-size', type=int, default=364,
                         help='network input short side (multiple of 14); 518 = full quality')

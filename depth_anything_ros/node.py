@@ -113,9 +113,13 @@ def build_estimator(cfg: DepthConfig) -> Any:
         untrained = name == 'untrained' or name.startswith('untrained:')
         if untrained and ':' not in name:
             name = f'untrained:{cfg.encoder}'
+        # A metric checkpoint knows its own output scale (sidecar or official name); the scene's
+        # 20/80 m is the fallback, model_max_depth > 0 a deliberate override.
+        metric = cfg.mode == 'metric'
         model = load_model(
             name, head=cfg.mode,
-            max_depth=cfg.resolved_model_max_depth if cfg.mode == 'metric' else None,
+            max_depth=(cfg.model_max_depth or None) if metric else None,
+            default_max_depth=cfg.resolved_model_max_depth if metric else None,
             weights_dir=cfg.weights_dir or None, allow_untrained=cfg.allow_untrained_weights)
         encoder = getattr(getattr(model, 'config', None), 'encoder', cfg.encoder)
         if cfg.encoder != 'auto' and encoder != cfg.encoder:

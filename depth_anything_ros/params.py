@@ -76,7 +76,8 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('allow_untrained_weights', False, "accept checkpoint 'untrained' (deterministic "
               'weights, meaningless depth: for tests only)', read_only=True),
     ParamSpec('model_max_depth', 0.0, 'output scale of a metric head in metres (the training '
-              'max depth); 0: 20 indoor / 80 outdoor', range=(0.0, 1000.0), read_only=True),
+              "max depth); 0: the checkpoint's own (sidecar or official name), else 20 indoor "
+              '/ 80 outdoor', range=(0.0, 1000.0), read_only=True),
     ParamSpec('device', 'auto', 'auto, cpu, cuda, cuda:N or mps', read_only=True),
     ParamSpec('precision', 'fp32', 'inference precision', ('fp32', 'fp16', 'bf16'),
               read_only=True),

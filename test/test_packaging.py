@@ -59,6 +59,8 @@ def _assert_share_layout(share: Path) -> None:
     assert (share / 'launch' / 'depth.launch.py').is_file()
     assert (share / 'config' / 'depth.yaml').is_file()
     assert (share / 'config' / 'fastdds_localhost_shm.xml').is_file()
+    assert (share / 'config' / 'training' / 'debug.yaml').is_file()
+    assert (share / 'rviz' / 'depth.rviz').is_file()
 
 
 def test_package_xml_is_format3_with_runtime_dependencies() -> None:

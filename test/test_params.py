@@ -147,12 +147,13 @@ def test_describe_and_markdown_cover_every_parameter() -> None:
         assert f'| `{s.name}` |' in table
 
 
-def test_docs_parameter_table_is_current() -> None:
-    text = (REPO / 'docs' / 'node.md').read_text()
+@pytest.mark.parametrize('doc', ['README.md', 'docs/node.md'])
+def test_docs_parameter_table_is_current(doc: str) -> None:
+    text = (REPO / doc).read_text()
     begin = text.index('<!-- parameters:begin')
     block = text[text.index('\n', begin) + 1:text.index('<!-- parameters:end -->')]
     assert block.strip() == markdown_table(), (
-        'docs/node.md is out of date: paste depth_anything_ros.params.markdown_table() '
+        f'{doc} is out of date: paste depth_anything_ros.params.markdown_table() '
         'between the parameters markers')
 
 
@@ -169,3 +170,16 @@ def test_encoder_auto_runs_a_custom_student_export(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match='holds a .* model but encoder is'):
         build_estimator(validate({'checkpoint': str(path), 'mode': 'relative',
                                   'encoder': 'vits', 'device': 'cpu'}))
+
+
+def test_metric_checkpoint_keeps_its_own_output_scale(tmp_path: Path) -> None:
+    from depth_anything_ros.model import build_model, export_model, ModelConfig
+    from depth_anything_ros.node import build_estimator
+    path = export_model(build_model(ModelConfig.tiny(), 'metric', 10.0), tmp_path / 'm.pth')
+    base = {'checkpoint': str(path), 'mode': 'metric', 'encoder': 'auto', 'device': 'cpu',
+            'input_size': 70}
+    assert build_estimator(validate({**base, 'scene': 'outdoor'})).max_depth == 10.0
+    assert build_estimator(validate({**base, 'model_max_depth': 15.0})).max_depth == 15.0
+    untrained = validate({'checkpoint': 'untrained:vits', 'allow_untrained_weights': True,
+                          'scene': 'outdoor', 'device': 'cpu', 'input_size': 70})
+    assert build_estimator(untrained).max_depth == 80.0

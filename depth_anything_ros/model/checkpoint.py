@@ -256,12 +256,15 @@ def _untrained(spec: str, encoder: str | ModelConfig | None, head: str | None,
 def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | None = None,
                head: str | None = None, max_depth: float | None = None,
                weights_dir: str | os.PathLike | None = None,
-               allow_untrained: bool = False) -> DepthAnythingV2:
+               allow_untrained: bool = False,
+               default_max_depth: float | None = None) -> DepthAnythingV2:
     """Load a checkpoint file or official name into a model (eval mode, float32, CPU).
 
     ``'untrained'`` / ``'untrained:<encoder>'`` gives deterministic test weights, only with
     ``allow_untrained=True``. ``encoder``/``head``/``max_depth`` override what the file says;
     asking for a metric model from a relative checkpoint (or the reverse) is refused.
+    ``default_max_depth`` (metres) applies to a metric head only when neither ``max_depth`` nor
+    the checkpoint (sidecar, metadata, official file name) gives one.
     """
     spec = os.fspath(path_or_name)
     if spec == 'untrained' or spec.startswith('untrained:'):
@@ -269,7 +272,8 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | 
             raise ValueError(f'{spec!r} means deterministic test weights with meaningless '
                              'output; pass allow_untrained=True (CLI: --allow-untrained) if '
                              'that is really wanted, or give a real checkpoint')
-        return _untrained(spec, encoder, head, max_depth)
+        return _untrained(spec, encoder, head,
+                          max_depth if max_depth is not None else default_max_depth)
     if head is not None and head not in HEADS:
         raise ValueError(f'head must be one of {HEADS}, got {head!r}')
     path = resolve_checkpoint(spec, weights_dir)
@@ -307,6 +311,8 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | 
             log.warning('%s was trained with max_depth=%s m; overriding it with %s m rescales '
                         'every output', path.name, known_max, max_depth)
         max_depth = max_depth if max_depth is not None else known_max
+        if max_depth is None:
+            max_depth = default_max_depth
     elif max_depth is not None:
         raise CheckpointError(f'max_depth={max_depth} only applies to metric models; '
                               f'{path.name} is relative')
