@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from depth_anything_ros.cli_args import add_checkpoint_arguments, load_model_from_args
+
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
@@ -40,18 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('images', nargs='+', type=Path,
                         help='image files or directories of images')
     parser.add_argument('--out', type=Path, required=True, help='output directory')
-    parser.add_argument('--checkpoint', required=True,
-                        help='checkpoint file or name (vits, metric_indoor_vits, ...; '
-                             '"untrained:vits" needs --allow-untrained)')
-    parser.add_argument('--encoder', default=None, help='vits|vitb|vitl|vitg (default: from '
-                        'the checkpoint)')
-    parser.add_argument('--head', choices=('relative', 'metric'), default=None,
-                        help='default: from the checkpoint')
-    parser.add_argument('--max-depth', type=float, default=None,
-                        help='metric ceiling in metres (default: from the checkpoint)')
-    parser.add_argument('--weights-dir', default=None, help='where named checkpoints live')
-    parser.add_argument('--allow-untrained', action='store_true',
-                        help='permit deterministic test weights (meaningless output)')
+    add_checkpoint_arguments(parser)
     parser.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     parser.add_argument('--precision', default='fp32', choices=('fp32', 'fp16', 'bf16'))
     parser.add_argument('--input-size', type=int, default=518,
@@ -84,7 +75,6 @@ def main(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from depth_anything_ros.estimator import DepthEstimator
-    from depth_anything_ros.model import load_model
 
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     files = collect_images(args.images)
@@ -92,9 +82,7 @@ def main(args: argparse.Namespace) -> int:
         print('error: no images found in', ', '.join(map(str, args.images)))
         return 2
     try:
-        model = load_model(args.checkpoint, encoder=args.encoder, head=args.head,
-                           max_depth=args.max_depth, weights_dir=args.weights_dir,
-                           allow_untrained=args.allow_untrained)
+        model = load_model_from_args(args)
         est = DepthEstimator(model, device=args.device, precision=args.precision,
                              input_size=args.input_size, exact=args.exact)
     except (FileNotFoundError, ValueError) as exc:

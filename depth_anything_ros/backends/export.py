@@ -28,6 +28,7 @@ import logging
 from pathlib import Path
 
 from depth_anything_ros.backends.common import PATCH
+from depth_anything_ros.cli_args import add_checkpoint_arguments, load_model_from_args
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +67,7 @@ def network_input_hw(input_size: int | None, height: int | None,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the export command's flags."""
-    parser.add_argument('--checkpoint', required=True,
-                        help='checkpoint file or official name (vits, metric_indoor_vits, ...); '
-                             '"untrained:ENC" = deterministic test weights (needs '
-                             '--allow-untrained)')
-    parser.add_argument('--encoder', default=None,
-                        help='encoder override (vits, vitb, vitl, vitg, tiny)')
-    parser.add_argument('--head', choices=('relative', 'metric'), default=None,
-                        help='head override (default: what the checkpoint says)')
-    parser.add_argument('--max-depth', type=float, default=None,
-                        help='metric models: depth ceiling in metres')
-    parser.add_argument('--weights-dir', default=None, help='where named checkpoints live')
-    parser.add_argument('--allow-untrained', action='store_true',
-                        help='allow "untrained[:ENC]" weights (pipeline tests only)')
+    add_checkpoint_arguments(parser)
     parser.add_argument('--format', choices=sorted(FORMATS), default='onnx',
                         help='onnx (any backend) or openvino (IR .xml + .bin)')
     shape = parser.add_mutually_exclusive_group()
@@ -107,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
     from depth_anything_ros.backends.onnx_export import (export_onnx, export_openvino,
                                                          verify_export)
-    from depth_anything_ros.model.checkpoint import CheckpointError, load_model
+    from depth_anything_ros.model.checkpoint import CheckpointError
     suffix = FORMATS[args.format]
     out = args.out
     if out.suffix.lower() != suffix:
@@ -120,9 +109,7 @@ def main(args: argparse.Namespace) -> int:
             hw = None
         else:
             hw = network_input_hw(args.input_size, args.height, args.width)
-        model = load_model(args.checkpoint, encoder=args.encoder, head=args.head,
-                           max_depth=args.max_depth, weights_dir=args.weights_dir,
-                           allow_untrained=args.allow_untrained)
+        model = load_model_from_args(args)
     except (ValueError, FileNotFoundError, CheckpointError) as exc:
         print(f'error: {exc}')
         return 2

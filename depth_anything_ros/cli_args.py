@@ -1,0 +1,55 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The checkpoint flags every model-loading command shares, and the load they drive.
+
+Imports nothing heavy: commands register these flags before torch is loaded, so that
+``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from depth_anything_ros.model import DepthAnythingV2
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register --checkpoint, --encoder, --head, --max-depth, --weights-dir, --allow-untrained."""
+    parser.add_argument('--checkpoint', required=True,
+                        help='checkpoint file or official name (vits, metric_indoor_vits, ...); '
+                             '"untrained:ENC" = deterministic test weights (needs '
+                             '--allow-untrained)')
+    parser.add_argument('--encoder', default=None,
+                        help='encoder override (vits, vitb, vitl, vitg, tiny; default: from the '
+                             'checkpoint)')
+    parser.add_argument('--head', choices=('relative', 'metric'), default=None,
+                        help='head override (default: what the checkpoint says)')
+    parser.add_argument('--max-depth', type=float, default=None,
+                        help='metric models: depth ceiling in metres (default: from the '
+                             'checkpoint)')
+    parser.add_argument('--weights-dir', default=None, help='where named checkpoints live')
+    parser.add_argument('--allow-untrained', action='store_true',
+                        help='allow "untrained[:ENC]" weights (meaningless output, pipeline '
+                             'tests only)')
+
+
+def load_model_from_args(args: argparse.Namespace) -> DepthAnythingV2:
+    """Load the model the flags of :func:`add_checkpoint_arguments` name."""
+    from depth_anything_ros.model import load_model
+    return load_model(args.checkpoint, encoder=args.encoder, head=args.head,
+                      max_depth=args.max_depth, weights_dir=args.weights_dir,
+                      allow_untrained=args.allow_untrained)
