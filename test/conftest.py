@@ -111,6 +111,27 @@ def spawn(ros_domain: int):
         stop_process(proc)
 
 
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread for the test, then restore the previous count.
+
+    Tiny models run fastest on one thread, and CI's two cores are oversubscribed when
+    multi-threaded torch shares them with DDS and child processes.
+    """
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope='module')
+def tiny():
+    """Return the tiny relative test model with deterministic weights (one per test module)."""
+    from depth_anything_ros.model import ModelConfig, untrained_model
+    return untrained_model(ModelConfig.tiny(), warn=False)
+
+
 def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> int:
     """Stop a process the way a launch system does: SIGINT, wait, then SIGKILL."""
     if proc.poll() is None:

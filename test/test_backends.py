@@ -45,14 +45,7 @@ needs_ort = pytest.mark.skipif(not HAS_ORT, reason='onnxruntime is not installed
 SIZES = [(140, 182), (518, 518), (266, 350)]  # incl. the 518x518 no-interpolation path
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)  # CI has 2 shared cores
-
-
-@pytest.fixture(scope='module')
-def tiny() -> torch.nn.Module:
-    return untrained_model(ModelConfig.tiny(), warn=False)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')

@@ -36,14 +36,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec('openvino') is None,
 INPUT_SIZE = 140
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope='module')
-def tiny() -> torch.nn.Module:
-    return untrained_model(ModelConfig.tiny(), warn=False)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')

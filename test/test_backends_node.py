@@ -28,7 +28,6 @@ import signal
 
 import numpy as np
 import pytest
-import torch
 
 from depth_anything_ros.backends.onnx_export import export_onnx
 from depth_anything_ros.conversions import image_to_array
@@ -42,12 +41,12 @@ pytestmark = [pytest.mark.ros,
 W, H, INPUT_SIZE = 96, 64, 140
 
 
+@pytest.mark.usefixtures('one_torch_thread')
 def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
-    torch.set_num_threads(1)
     model = untrained_model(ModelConfig.tiny(), warn=False)
     onnx_path = export_onnx(model, tmp_path / 'tiny.onnx', dynamic=True)
     cache = tmp_path / 'xdg'

@@ -45,14 +45,7 @@ HAS_OV = importlib.util.find_spec('openvino') is not None
 DYNAMIC_SIZES = [(518, 518), (266, 350), (364, 490), (532, 518), (140, 182)]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope='module')
-def tiny() -> torch.nn.Module:
-    return untrained_model(ModelConfig.tiny(), warn=False)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def graph_input_dims(path: Path) -> list[int | str]:
