@@ -75,9 +75,39 @@ def cpu_name() -> str:
     return platform.processor() or 'unknown'
 
 
+def cpu_mhz() -> float | None:
+    """Nominal clock from /proc/cpuinfo (in a VM: the host's TSC rate), else None."""
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('cpu MHz'):
+                return float(line.split(':', 1)[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def host_probe(seconds: float = 0.5) -> dict[str, float]:
+    """GEMM throughput now (GFLOP/s, fp32 and bf16, 1536x1536): how fast the host runs today.
+
+    Shared VMs swing by tens of percent; recording this before and after the rows lets two
+    runs (or two machines) be compared by what the CPU delivered, not only by its name.
+    """
+    out = {}
+    for name, dtype in (('fp32', torch.float32), ('bf16', torch.bfloat16)):
+        a = torch.randn(1536, 1536).to(dtype)
+        a @ a  # warm-up: thread pool, kernels
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / 2:
+            a @ a
+            count += 1
+        out[f'gemm_{name}_gflops'] = 2 * 1536 ** 3 * count / (time.perf_counter() - start) / 1e9
+    return out
+
+
 def machine_info(threads: int) -> dict[str, Any]:
     """Where the numbers come from: CPU, cores, threads, library versions."""
-    info: dict[str, Any] = {'cpu': cpu_name(), 'cpu_count': os.cpu_count(), 'threads': threads,
+    info: dict[str, Any] = {'cpu': cpu_name(), 'cpu_mhz': cpu_mhz(),
+                            'cpu_count': os.cpu_count(), 'threads': threads,
                             'python': platform.python_version(), 'torch': torch.__version__,
                             'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available()
                             else None}
@@ -160,7 +190,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     doc: dict[str, Any] = {'machine': machine_info(args.threads), 'weights': weights,
                            'encoder': model.config.encoder, 'frame': [frame_h, frame_w],
                            'exact_preprocessing': args.exact, 'warmup': args.warmup,
-                           'repeats': args.repeats, 'targets': TARGETS, 'results': []}
+                           'repeats': args.repeats, 'targets': TARGETS, 'results': [],
+                           'host_probe_before': host_probe()}
     combos = [(b, p) for b in args.backends for p in args.precisions]
     refs: dict[int, np.ndarray] = {}
     bar = tqdm(total=len(combos) * len(args.input_sizes) + len(args.input_sizes),
@@ -200,6 +231,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                            accuracy(depth, refs[size])))
             bar.update(1)
     bar.close()
+    doc['host_probe_after'] = host_probe()
     doc['cache_dir'] = str(cache / 'depth_anything_ros' / 'engines')
     doc['targets_check'] = check_targets(doc)
     return doc
@@ -233,12 +265,22 @@ def check_targets(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _probe(probe: dict[str, float] | None) -> str:
+    if not probe:
+        return '?'
+    return f'{probe["gemm_fp32_gflops"]:.0f} / {probe["gemm_bf16_gflops"]:.0f}'
+
+
 def markdown(doc: dict[str, Any]) -> str:
     """Return the results as a Markdown table (skipped rows listed with their reason)."""
     m = doc['machine']
     lines = [f'{doc["encoder"]}, frame {doc["frame"][0]}x{doc["frame"][1]}, {m["cpu"]}, '
              f'{m["threads"]} threads, torch {m["torch"]}, openvino {m["openvino"]}, '
              f'onnxruntime {m["onnxruntime"]}; {doc["repeats"]} timed frames per row', '',
+             f'host: {m.get("cpu_mhz") or "?"} MHz; GEMM 1536² fp32 / bf16 GFLOP/s before '
+             f'{_probe(doc.get("host_probe_before"))}, '
+             f'after {_probe(doc.get("host_probe_after"))}',
+             '',
              '| backend | precision | input | network | median ms | p90 ms | min ms | fps | '
              'forward ms | preprocess ms | first call s | max abs | median rel | p99 rel |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']

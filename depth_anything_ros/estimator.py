@@ -209,7 +209,8 @@ class DepthEstimator:
         """Same-size uint8 images -> network input [B,3,h,w] float32 on the device."""
         if self.exact or self.device.type == 'cpu':
             prep = preprocess_exact if self.exact else preprocess_fast_cpu
-            x = torch.cat([prep(im, encoding, self.input_size) for im in images])
+            parts = [prep(im, encoding, self.input_size) for im in images]
+            x = parts[0] if len(parts) == 1 else torch.cat(parts)  # one frame: no copy
             return x.to(self.device)
         batch = np.stack([validate_image(im, encoding) for im in images])  # (B, H, W, C)
         return preprocess_fast(self._upload(batch), encoding, self.input_size)

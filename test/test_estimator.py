@@ -21,13 +21,15 @@ from pathlib import Path
 import sys
 import types
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import build_model, export_model, ModelConfig, untrained_model
-from depth_anything_ros.model.transforms import (preprocess_exact, preprocess_fast,
+from depth_anything_ros.model.transforms import (IMAGENET_MEAN, IMAGENET_STD,
+                                                 preprocess_exact, preprocess_fast,
                                                  preprocess_fast_cpu, target_size)
 
 DATA = Path(__file__).resolve().parent / 'data'
@@ -73,6 +75,34 @@ def test_fast_preprocessing_is_close_to_exact() -> None:
     # float32 vs float64 bicubic with the same kernel (A=-0.75, half-pixel): rounding only.
     assert 0 < (fast - exact).abs().max().item() < 1e-4
     assert 0 < (fast_cpu - exact).abs().max().item() < 1e-4
+
+
+def _in_encoding(bgr: np.ndarray, encoding: str) -> np.ndarray:
+    if encoding == 'mono8':
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    code = {'bgr8': None, 'rgb8': cv2.COLOR_BGR2RGB, 'bgra8': cv2.COLOR_BGR2BGRA,
+            'rgba8': cv2.COLOR_BGR2RGBA}[encoding]
+    return bgr.copy() if code is None else cv2.cvtColor(bgr, code)
+
+
+@pytest.mark.parametrize('encoding', ['bgr8', 'rgb8', 'bgra8', 'rgba8', 'mono8'])
+def test_fast_cpu_preprocessing_handles_every_encoding(encoding: str) -> None:
+    image = _in_encoding(IMAGE[:97, :131], encoding)  # odd size: resize both ways
+    exact = preprocess_exact(image, encoding, 266)
+    fast_cpu = preprocess_fast_cpu(image, encoding, 266)
+    device = preprocess_fast(torch.from_numpy(image.reshape(97, 131, -1))[None], encoding, 266)
+    assert fast_cpu.shape == exact.shape == (1, 3, 266, 364)
+    assert fast_cpu.dtype == torch.float32 and fast_cpu.is_contiguous()
+    assert (fast_cpu - exact).abs().max().item() < 1e-4
+    assert (fast_cpu - device).abs().max().item() < 1e-4
+    if encoding == 'mono8':  # grey replicated, then normalised per channel
+        grey = (fast_cpu[0] * torch.tensor(IMAGENET_STD)[:, None, None]
+                + torch.tensor(IMAGENET_MEAN)[:, None, None])
+        assert (grey[0] - grey[1]).abs().max().item() < 1e-5
+    else:  # the same picture in any channel order gives the same input
+        same = preprocess_fast_cpu(np.ascontiguousarray(IMAGE[:97, :131]), 'bgr8', 266)
+        assert (fast_cpu - same).abs().max().item() < 1e-5
+        assert (fast_cpu[:, [2, 1, 0]] - same).abs().max().item() > 0.1
 
 
 @pytest.mark.gpu

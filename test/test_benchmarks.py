@@ -1,0 +1,65 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The backend benchmark runs end to end on a tiny model and writes what it promises."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+import subprocess
+import sys
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_bench_backends_writes_table_and_json(tmp_path: Path) -> None:
+    pytest.importorskip('openvino')
+    out = tmp_path / 'backends.json'
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / 'benchmarks' / 'bench_backends.py'), '--encoder', 'tiny',
+         '--backends', 'torch,openvino,tensorrt', '--precisions', 'fp32,bf16',
+         '--input-sizes', '70,42', '--frame', '60x80', '--threads', '1', '--quick',
+         '--cache-dir', str(tmp_path / 'cache'), '--out', str(out)],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    rows = {(r['backend'], r['precision'], r['input_size']): r for r in doc['results']}
+    assert len(rows) == 3 * 2 * 2
+    # torch fp32 is the accuracy reference: identical to itself.
+    assert rows['torch', 'fp32', 70]['max_abs'] == 0.0
+    for key in (('openvino', 'fp32', 70), ('openvino', 'fp32', 42)):
+        assert rows[key]['max_abs'] < 1e-4, key  # OpenVINO fp32 is exact
+    assert rows['openvino', 'fp32', 42]['network_hw'] == [42, 56]
+    for row in rows.values():
+        if 'skipped' in row:
+            assert row['backend'] == 'tensorrt' and row['skipped'] in {
+                'tensorrt is not installed', 'TensorRT needs a CUDA GPU'}
+            continue
+        assert 0 < row['min_ms'] <= row['median_ms'] <= row['p90_ms']
+        assert row['fps'] == pytest.approx(1e3 / row['median_ms'])
+        assert row['p99_rel'] >= row['median_rel'] >= 0
+    assert rows['openvino', 'bf16', 70]['p99_rel'] > 0  # bf16 is not bit-exact
+    for probe in (doc['host_probe_before'], doc['host_probe_after']):
+        assert probe['gemm_fp32_gflops'] > 0 and probe['gemm_bf16_gflops'] > 0
+    assert doc['machine']['threads'] == 1 and doc['machine']['openvino']
+    table = out.with_suffix('.md').read_text()
+    assert '| openvino | bf16 | 42 | 42x56 |' in table
+    assert '| tensorrt | fp32 | 70 | skipped: ' in table
+    assert table.strip() in proc.stdout
