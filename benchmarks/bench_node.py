@@ -31,12 +31,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 import platform
-import signal
-import subprocess
-import sys
 import threading
 import time
 from typing import Any
@@ -44,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from depth_anything_ros.demo import ros_environment
+from depth_anything_ros.node_process import NodeProcess
 
 TARGET_OVERHEAD = 0.05
 
@@ -87,26 +84,23 @@ def bench_estimator(args: argparse.Namespace, img: np.ndarray) -> dict[str, floa
 
 
 def bench_node(args: argparse.Namespace, img: np.ndarray, log_path: Path) -> dict[str, Any]:
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.node import Node
+    ros_args = ['-r', '__ns:=/bench', '-p', f'checkpoint:={args.checkpoint}',
+                '-p', 'allow_untrained_weights:=true', '-p', f'input_size:={args.input_size}',
+                '-p', f'device:={args.device}', '-p', f'cpu_threads:={args.threads}',
+                '-p', 'diagnostics_period:=0.5']
+    with NodeProcess(ros_args, log_path, 'bench_node_player', spin_period=0.01) as player:
+        return _measure(args, img, player)
+
+
+def _measure(args: argparse.Namespace, img: np.ndarray, player: NodeProcess
+             ) -> dict[str, Any]:
+    """Latencies of the running node: depth only, then with every output subscribed."""
+    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-    from diagnostic_msgs.msg import DiagnosticArray
 
     from depth_anything_ros.conversions import array_to_image
-    cmd = [sys.executable, '-m', 'depth_anything_ros.node', '--ros-args',
-           '-r', '__ns:=/bench', '-p', f'checkpoint:={args.checkpoint}',
-           '-p', 'allow_untrained_weights:=true', '-p', f'input_size:={args.input_size}',
-           '-p', f'device:={args.device}', '-p', f'cpu_threads:={args.threads}',
-           '-p', 'diagnostics_period:=0.5']
-    proc = subprocess.Popen(cmd, stdout=log_path.open('w'), stderr=subprocess.STDOUT,
-                            env=os.environ.copy())
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    node = Node('bench_node_player', context=ctx)
-    ex = SingleThreadedExecutor(context=ctx)
-    ex.add_node(node)
+    node, spin_until, log_path = player.node, player.spin_until, player.log_path
     qos = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
     arrivals: dict[str, dict[int, float]] = {'depth': {}, 'points': {}, 'colored': {}}
     diag: list[Any] = []
@@ -124,14 +118,6 @@ def bench_node(args: argparse.Namespace, img: np.ndarray, log_path: Path) -> dic
     info.p = [525.0, 0.0, 319.5, 0.0, 0.0, 525.0, 239.5, 0.0, 0.0, 0.0, 1.0, 0.0]
     info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     info.d = [0.0] * 5
-
-    def spin_until(pred: Any, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and not pred():
-            if proc.poll() is not None:
-                break
-            ex.spin_once(timeout_sec=0.01)
-        return pred()
 
     def node_values() -> dict[str, str]:
         for msg in reversed(diag):
@@ -163,25 +149,15 @@ def bench_node(args: argparse.Namespace, img: np.ndarray, log_path: Path) -> dic
                 'node_latency_p95_ms': float(values.get('latency_p95_ms', 'nan')),
                 'node_inference_p50_ms': float(values.get('inference_p50_ms', 'nan'))}
 
-    try:
-        if not spin_until(lambda: node.count_subscribers('/bench/image') > 0
-                          and node.count_publishers('/bench/depth/image') > 0, 180):
-            raise RuntimeError('the node did not start; see ' + str(log_path))
-        spin_until(lambda: False, 0.5)
-        depth_only = run(('depth',))
-        node.create_subscription(PointCloud2, '/bench/points', keep('points'), qos)
-        node.create_subscription(Image, '/bench/depth/colored', keep('colored'), qos)
-        spin_until(lambda: False, 0.5)
-        all_outputs = run(('depth', 'points', 'colored'))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        ex.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=ctx)
+    if not spin_until(lambda: node.count_subscribers('/bench/image') > 0
+                      and node.count_publishers('/bench/depth/image') > 0, 180):
+        raise RuntimeError('the node did not start; see ' + str(log_path))
+    spin_until(lambda: False, 0.5)
+    depth_only = run(('depth',))
+    node.create_subscription(PointCloud2, '/bench/points', keep('points'), qos)
+    node.create_subscription(Image, '/bench/depth/colored', keep('colored'), qos)
+    spin_until(lambda: False, 0.5)
+    all_outputs = run(('depth', 'points', 'colored'))
     return {'depth_only': depth_only, 'all_outputs': all_outputs}
 
 

@@ -34,14 +34,14 @@ import json
 import math
 import os
 from pathlib import Path
-import signal
-import subprocess
 import sys
 import time
 from typing import Any
 
 import cv2
 import numpy as np
+
+from depth_anything_ros.node_process import NodeProcess
 
 DATA = Path(__file__).resolve().parent / 'data' / 'demo_stream'
 DEFAULT_CHECKPOINT = 'metric_indoor_vits'
@@ -212,16 +212,9 @@ def main(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: str,
          untrained: bool) -> int:
-    import rclpy
-    from rclpy.node import Node
-    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
-    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-
-    from depth_anything_ros.conversions import (array_to_image, cloud_to_array,
-                                                compressed_to_array, image_to_array)
+    """Start the depth node, play ``pairs`` to it, stop it; return the exit code."""
     log_path = args.out / 'node.log'
-    node_cmd = [sys.executable, '-m', 'depth_anything_ros.node', '--ros-args',
-                '-r', '__ns:=/demo', '-r', 'image:=/demo/camera/image',
+    ros_args = ['-r', '__ns:=/demo', '-r', 'image:=/demo/camera/image',
                 '-r', 'camera_info:=/demo/camera/camera_info',
                 '-p', f'checkpoint:={checkpoint}', '-p', f'encoder:={args.encoder}',
                 '-p', f'scene:={args.scene}', '-p', 'mode:=metric',
@@ -229,16 +222,26 @@ def _run(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: str
                 '-p', f'allow_untrained_weights:={"true" if untrained else "false"}',
                 '-p', 'diagnostics_period:=0.5']
     if args.weights_dir:
-        node_cmd += ['-p', f'weights_dir:={args.weights_dir}']
-    with log_path.open('w') as log:
-        proc = subprocess.Popen(node_cmd, stdout=log, stderr=subprocess.STDOUT,
-                                env=os.environ.copy())
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    harness = Node('depth_demo_player', context=ctx)
-    from rclpy.executors import SingleThreadedExecutor
-    executor = SingleThreadedExecutor(context=ctx)
-    executor.add_node(harness)
+        ros_args += ['-p', f'weights_dir:={args.weights_dir}']
+    with NodeProcess(ros_args, log_path, 'depth_demo_player', spin_period=0.02) as node:
+        code = _play(args, pairs, checkpoint, untrained, node)
+    if code == 0 and node.process.returncode != 0:
+        print(f'demo: the node exited with code {node.process.returncode}; see {log_path}',
+              file=sys.stderr)
+        return 1
+    return code
+
+
+def _play(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: str,
+          untrained: bool, node: NodeProcess) -> int:
+    """Feed ``pairs`` to the running node one at a time; write pictures and latencies."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+    from depth_anything_ros.conversions import (array_to_image, cloud_to_array,
+                                                compressed_to_array, image_to_array)
+    log_path, harness, spin_until = node.log_path, node.node, node.spin_until
     reliable = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
     got: dict[str, dict[int, tuple[Any, float]]] = {'depth': {}, 'colored': {}, 'points': {},
                                                      'info': {}}
@@ -254,77 +257,52 @@ def _run(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: str
     harness.create_subscription(CameraInfo, '/demo/depth/camera_info', keep('info'), reliable)
     pub_image = harness.create_publisher(Image, '/demo/camera/image', reliable)
     pub_info = harness.create_publisher(CameraInfo, '/demo/camera/camera_info', reliable)
-    from diagnostic_msgs.msg import DiagnosticArray
     diagnostics: list[Any] = []
     harness.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
 
-    def spin_until(predicate: Any, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and not predicate():
-            if proc.poll() is not None:
-                return predicate()
-            executor.spin_once(timeout_sec=0.02)
-        return predicate()
-
-    try:
-        print('demo: starting the depth node ...', flush=True)
-        ready = spin_until(lambda: harness.count_subscribers('/demo/camera/image') > 0
-                           and harness.count_publishers('/demo/points') > 0, args.timeout)
-        if not ready:
-            print(f'demo: the depth node did not start; its log ({log_path}):\n'
+    print('demo: starting the depth node ...', flush=True)
+    ready = spin_until(lambda: harness.count_subscribers('/demo/camera/image') > 0
+                       and harness.count_publishers('/demo/points') > 0, args.timeout)
+    if not ready:
+        print(f'demo: the depth node did not start; its log ({log_path}):\n'
+              + log_path.read_text(), file=sys.stderr)
+        return 1
+    spin_until(lambda: False, 0.5)   # let the reliable subscriptions match
+    rows = []
+    last = None
+    for i, (jpeg, info) in enumerate(pairs):
+        pixels, encoding = compressed_to_array(jpeg)
+        stamp_msg = harness.get_clock().now().to_msg()
+        image = array_to_image(pixels, encoding, jpeg.header)
+        image.header.stamp = stamp_msg
+        info.header.stamp = stamp_msg
+        stamp = _stamp(image.header)
+        sent = time.monotonic()
+        pub_info.publish(info)
+        pub_image.publish(image)
+        done = spin_until(lambda s=stamp: all(s in got[k] for k in
+                                              ('depth', 'colored', 'points', 'info')),
+                          args.timeout)
+        if not done:
+            print(f'demo: no answer for frame {i} within {args.timeout:.0f} s; node log:\n'
                   + log_path.read_text(), file=sys.stderr)
             return 1
-        spin_until(lambda: False, 0.5)   # let the reliable subscriptions match
-        rows = []
-        last = None
-        for i, (jpeg, info) in enumerate(pairs):
-            pixels, encoding = compressed_to_array(jpeg)
-            stamp_msg = harness.get_clock().now().to_msg()
-            image = array_to_image(pixels, encoding, jpeg.header)
-            image.header.stamp = stamp_msg
-            info.header.stamp = stamp_msg
-            stamp = _stamp(image.header)
-            sent = time.monotonic()
-            pub_info.publish(info)
-            pub_image.publish(image)
-            done = spin_until(lambda s=stamp: all(s in got[k] for k in
-                                                  ('depth', 'colored', 'points', 'info')),
-                              args.timeout)
-            if not done:
-                print(f'demo: no answer for frame {i} within {args.timeout:.0f} s; node log:\n'
-                      + log_path.read_text(), file=sys.stderr)
-                return 1
-            rows.append({'frame': i,
-                         'depth_ms': 1e3 * (got['depth'][stamp][1] - sent),
-                         'points_ms': 1e3 * (got['points'][stamp][1] - sent)})
-            last = (pixels, stamp)
-            print(f'  frame {i:2d}: depth {rows[-1]["depth_ms"]:7.1f} ms, cloud '
-                  f'{rows[-1]["points_ms"]:7.1f} ms', flush=True)
-        spin_until(lambda: False, 1.2)   # one more /diagnostics period
-        pixels, stamp = last
-        depth = image_to_array(got['depth'][stamp][0])
-        colored = image_to_array(got['colored'][stamp][0])
-        cloud = cloud_to_array(got['points'][stamp][0])
-        _write_pictures(args.out, pixels, depth, colored, cloud, untrained)
-        summary = _summary(rows, diagnostics, checkpoint, untrained, args, depth)
-        (args.out / 'latency.json').write_text(json.dumps(summary, indent=2) + '\n')
-        _print_table(summary)
-        print(f'demo: wrote {args.out}/depth.png, cloud.png, latency.json', flush=True)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        executor.shutdown()
-        harness.destroy_node()
-        rclpy.try_shutdown(context=ctx)
-    if proc.returncode != 0:
-        print(f'demo: the node exited with code {proc.returncode}; see {log_path}',
-              file=sys.stderr)
-        return 1
+        rows.append({'frame': i,
+                     'depth_ms': 1e3 * (got['depth'][stamp][1] - sent),
+                     'points_ms': 1e3 * (got['points'][stamp][1] - sent)})
+        last = (pixels, stamp)
+        print(f'  frame {i:2d}: depth {rows[-1]["depth_ms"]:7.1f} ms, cloud '
+              f'{rows[-1]["points_ms"]:7.1f} ms', flush=True)
+    spin_until(lambda: False, 1.2)   # one more /diagnostics period
+    pixels, stamp = last
+    depth = image_to_array(got['depth'][stamp][0])
+    colored = image_to_array(got['colored'][stamp][0])
+    cloud = cloud_to_array(got['points'][stamp][0])
+    _write_pictures(args.out, pixels, depth, colored, cloud, untrained)
+    summary = _summary(rows, diagnostics, checkpoint, untrained, args, depth)
+    (args.out / 'latency.json').write_text(json.dumps(summary, indent=2) + '\n')
+    _print_table(summary)
+    print(f'demo: wrote {args.out}/depth.png, cloud.png, latency.json', flush=True)
     return 0
 
 

@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Training configuration: one dataclass, loadable from YAML, overridable by ``key=value``.
+"""Training configuration: flat dataclasses, loadable from YAML, overridable by ``key=value``.
+
+:class:`TrainingLoopConfig` holds the optimisation and bookkeeping fields every training
+command shares; :class:`TrainConfig` (``train``) adds the model, data and loss fields.
 
 The helpers (:func:`load_dataclass`, :func:`apply_overrides`, :func:`dataclass_to_dict`) work for
 any flat dataclass, so other training commands can reuse them with their own config class.
@@ -39,7 +42,57 @@ DATASETS = ('generic', 'nyu', 'kitti', 'vkitti2', 'hypersim')
 
 
 @dataclass
-class TrainConfig:
+class TrainingLoopConfig:
+    """Optimisation and bookkeeping settings of the training loop (train and distill share it).
+
+    Subclasses add their model, data and loss fields; the YAML keys stay flat.
+    """
+
+    # --- optimisation ---
+    batch_size: int = 4            # per process, per micro-step
+    grad_accum: int = 1            # micro-steps per optimiser step
+    max_steps: int = 20000         # optimiser steps
+    lr: float = 5e-6               # encoder learning rate; the head uses lr * head_lr_mult
+    head_lr_mult: float = 10.0
+    weight_decay: float = 0.01
+    beta1: float = 0.9
+    beta2: float = 0.999
+    lr_power: float = 0.9          # poly decay exponent
+    warmup_steps: int = 0
+    grad_clip: float = 0.0         # max global grad norm; 0 disables
+    amp: str = 'auto'              # auto (bf16, else fp16, on CUDA) | none | bf16 | fp16
+    # --- bookkeeping ---
+    seed: int = 0
+    log_every: int = 10            # optimiser steps between train log rows
+    eval_every: int = 0            # optimiser steps between val runs; 0 = only start and end
+    save_every: int = 500          # optimiser steps between last.pt writes
+    device: str = 'auto'           # auto | cpu | cuda | cuda:N
+    tensorboard: bool = True
+    export: bool = True            # write RUN/export/model.pth at the end
+
+    def loop_problems(self) -> list[str]:
+        """Return a message for every bad optimisation field (empty when all are fine)."""
+        problems = []
+        for name in ('batch_size', 'grad_accum', 'max_steps', 'log_every'):
+            if getattr(self, name) < 1:
+                problems.append(f'{name}={getattr(self, name)}: must be >= 1')
+        for name in ('lr', 'head_lr_mult'):
+            if getattr(self, name) <= 0:
+                problems.append(f'{name}={getattr(self, name)}: must be > 0')
+        if self.amp not in ('auto', 'none', 'bf16', 'fp16'):
+            problems.append(f'amp={self.amp!r}: use auto, none, bf16 or fp16')
+        return problems
+
+    def validate(self) -> TrainingLoopConfig:
+        """Raise ``ValueError`` naming every bad field and its fix; return self."""
+        problems = self.loop_problems()
+        if problems:
+            raise ValueError('invalid training config:\n  ' + '\n  '.join(problems))
+        return self
+
+
+@dataclass
+class TrainConfig(TrainingLoopConfig):
     """Everything a metric fine-tuning run needs; saved resolved as ``RUN/config.yaml``."""
 
     # --- model ---
@@ -59,28 +112,8 @@ class TrainConfig:
     color_jitter: float = 0.0      # 0 disables; else brightness/contrast/saturation strength
     max_val_images: int = 0        # 0 = the whole val split
     num_workers: int = 2
-    # --- optimisation ---
-    batch_size: int = 4            # per process, per micro-step
-    grad_accum: int = 1            # micro-steps per optimiser step
-    max_steps: int = 20000         # optimiser steps
-    lr: float = 5e-6               # encoder learning rate; the head uses lr * head_lr_mult
-    head_lr_mult: float = 10.0
-    weight_decay: float = 0.01
-    beta1: float = 0.9
-    beta2: float = 0.999
-    lr_power: float = 0.9          # poly decay exponent
-    warmup_steps: int = 0
-    grad_clip: float = 0.0         # max global grad norm; 0 disables
+    # --- loss ---
     silog_lambda: float = 0.5
-    amp: str = 'auto'              # auto (bf16/fp16 on CUDA, off on CPU) | none | bf16 | fp16
-    # --- bookkeeping ---
-    seed: int = 0
-    log_every: int = 10            # optimiser steps between train log rows
-    eval_every: int = 0            # optimiser steps between val runs; 0 = only start and end
-    save_every: int = 500          # optimiser steps between last.pt writes
-    device: str = 'auto'           # auto | cpu | cuda | cuda:N
-    tensorboard: bool = True
-    export: bool = True            # write RUN/export/model.pth at the end
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the bad field and the fix; return self."""
@@ -97,14 +130,7 @@ class TrainConfig:
         if not 0 < self.min_depth < self.max_depth:
             problems.append(f'min_depth={self.min_depth}, max_depth={self.max_depth}: '
                             'need 0 < min_depth < max_depth (metres)')
-        for name in ('batch_size', 'grad_accum', 'max_steps', 'log_every'):
-            if getattr(self, name) < 1:
-                problems.append(f'{name}={getattr(self, name)}: must be >= 1')
-        for name in ('lr', 'head_lr_mult'):
-            if getattr(self, name) <= 0:
-                problems.append(f'{name}={getattr(self, name)}: must be > 0')
-        if self.amp not in ('auto', 'none', 'bf16', 'fp16'):
-            problems.append(f'amp={self.amp!r}: use auto, none, bf16 or fp16')
+        problems += self.loop_problems()
         if not 0 <= self.silog_lambda <= 1:
             problems.append(f'silog_lambda={self.silog_lambda}: must be in [0, 1]')
         if problems:

@@ -292,27 +292,45 @@ def _search_root(root: Path, split: str) -> Path:
     return root / split if (root / split).is_dir() else root
 
 
-def _require(refs: list[SampleRef], what: str, root: Path) -> list[SampleRef]:
-    if not refs:
-        raise FileNotFoundError(f'no {what} samples found under {root}; check --data and the '
-                                'dataset type (see docs/training.md for the expected layout)')
-    return refs
+class PublicDataset(DepthDataset):
+    """A public dataset in its own layout under ``root``.
+
+    Subclasses set ``TITLE`` (for errors) and ``MAX_DEPTH`` (metres, the default upper bound of
+    the valid range; a ``max_depth`` keyword overrides it) and list the samples of ``split`` in
+    :meth:`find_samples`; finding none is an error.
+    """
+
+    TITLE = 'public'
+    MAX_DEPTH = float('inf')
+
+    def __init__(self, root: str | os.PathLike, split: str = 'train',
+                 transform: Transform | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault('max_depth', self.MAX_DEPTH)
+        super().__init__(transform, **kwargs)
+        self.root = Path(root)
+        self.refs = self.find_samples(split)
+        if not self.refs:
+            raise FileNotFoundError(f'no {self.TITLE} samples found under {self.root}; check '
+                                    '--data and the dataset type (see docs/training.md for the '
+                                    'expected layout)')
+
+    def find_samples(self, split: str) -> list[SampleRef]:
+        """Return the samples of ``split`` under ``self.root``, in a fixed order."""
+        raise NotImplementedError
 
 
-class NYUDepthV2(DepthDataset):
+class NYUDepthV2(PublicDataset):
     """NYU Depth v2 "sync" layout: ``<scene>/rgb_00000.jpg`` + ``sync_depth_00000.png`` (mm).
 
     Split files in the common ``/scene/rgb_X.jpg /scene/sync_depth_X.png focal`` form are used
     when ``split`` names one; otherwise ``ROOT/<split>/`` (or ROOT) is searched.
     """
 
+    TITLE = 'NYU'
+    MAX_DEPTH = 10.0
     K = intrinsics_matrix(518.8579, 519.4696, 325.5824, 253.7362)
 
-    def __init__(self, root: str | os.PathLike, split: str = 'train',
-                 transform: Transform | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault('max_depth', 10.0)
-        super().__init__(transform, **kwargs)
-        self.root = Path(root)
+    def find_samples(self, split: str) -> list[SampleRef]:
         lines = _split_lines(self.root, split)
         if lines is not None:
             pairs = [(self.root / p[0].lstrip('/'), self.root / p[1].lstrip('/')) for p in lines]
@@ -320,14 +338,13 @@ class NYUDepthV2(DepthDataset):
             base = _search_root(self.root, split)
             pairs = [(p, p.with_name(p.name.replace('rgb_', 'sync_depth_')).with_suffix('.png'))
                      for p in sorted(base.rglob('rgb_*.jpg'))]
-        self.refs = _require([SampleRef(r, d, self.K, f'{r.parent.name}_{r.stem}')
-                              for r, d in pairs], 'NYU', self.root)
+        return [SampleRef(r, d, self.K, f'{r.parent.name}_{r.stem}') for r, d in pairs]
 
     def load_depth(self, ref: SampleRef) -> np.ndarray:
         return read_depth(ref.depth, 1e-3)
 
 
-class KITTIDepth(DepthDataset):
+class KITTIDepth(PublicDataset):
     """KITTI depth (annotated): sparse 16-bit PNG / 256 m, 0 = invalid.
 
     Split lines ``rgb_rel depth_rel [focal]`` relative to ROOT; without a split file,
@@ -335,11 +352,10 @@ class KITTIDepth(DepthDataset):
     ``<date>/<drive>/image_0X/data/NAME.png`` (or ``<drive>/image_0X/data/NAME.png``).
     """
 
-    def __init__(self, root: str | os.PathLike, split: str = 'train',
-                 transform: Transform | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault('max_depth', 80.0)
-        super().__init__(transform, **kwargs)
-        self.root = Path(root)
+    TITLE = 'KITTI'
+    MAX_DEPTH = 80.0
+
+    def find_samples(self, split: str) -> list[SampleRef]:
         lines = _split_lines(self.root, split)
         refs = []
         if lines is not None:
@@ -362,7 +378,7 @@ class KITTIDepth(DepthDataset):
                               self.root / drive / cam / 'data' / d.name]
                 rgb = next((c for c in candidates if c.is_file()), candidates[0])
                 refs.append(SampleRef(rgb, d, None, f'{drive}_{cam}_{d.stem}'))
-        self.refs = _require(refs, 'KITTI', self.root)
+        return refs
 
     def load(self, index: int) -> dict[str, Any]:
         sample = super().load(index)
@@ -391,18 +407,17 @@ def _vkitti_intrinsics(rgb: Path) -> np.ndarray:
     return intrinsics_matrix(725.0087, 725.0087, 620.5, 187.0)
 
 
-class VirtualKITTI2(DepthDataset):
+class VirtualKITTI2(PublicDataset):
     """Virtual KITTI 2: ``frames/rgb/Camera_X/rgb_N.jpg`` + ``frames/depth/...depth_N.png`` (cm).
 
     Depth is 16-bit centimetres; the sky (655.35 m) falls outside ``max_depth`` (80 m) and is
     invalid, as in the official recipe.
     """
 
-    def __init__(self, root: str | os.PathLike, split: str = 'train',
-                 transform: Transform | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault('max_depth', 80.0)
-        super().__init__(transform, **kwargs)
-        self.root = Path(root)
+    TITLE = 'Virtual KITTI 2'
+    MAX_DEPTH = 80.0
+
+    def find_samples(self, split: str) -> list[SampleRef]:
         lines = _split_lines(self.root, split)
         if lines is not None:
             rgbs = [self.root / p[0].lstrip('/') for p in lines]
@@ -414,7 +429,7 @@ class VirtualKITTI2(DepthDataset):
             depth = depth.with_name(depth.name.replace('rgb_', 'depth_')).with_suffix('.png')
             name = f'{rgb.parents[4].name}_{rgb.parents[3].name}_{rgb.parent.name}_{rgb.stem}'
             refs.append(SampleRef(rgb, depth, _vkitti_intrinsics(rgb), name))
-        self.refs = _require(refs, 'Virtual KITTI 2', self.root)
+        return refs
 
     def load_depth(self, ref: SampleRef) -> np.ndarray:
         return read_depth(ref.depth, 0.01)
@@ -439,7 +454,7 @@ def hypersim_distance_to_depth(distance: np.ndarray, focal: float | None = None)
     return (distance * (f / norm)).astype(np.float32)
 
 
-class Hypersim(DepthDataset):
+class Hypersim(PublicDataset):
     """Hypersim: tonemapped JPEG + ``depth_meters.hdf5`` (distance along the ray, NaN invalid).
 
     With ``metadata_images_split_scene_v1.csv`` in ROOT, ``split`` selects its partition
@@ -447,11 +462,10 @@ class Hypersim(DepthDataset):
     under ``ROOT/<split>`` (or ROOT) are used.
     """
 
-    def __init__(self, root: str | os.PathLike, split: str = 'train',
-                 transform: Transform | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault('max_depth', 20.0)
-        super().__init__(transform, **kwargs)
-        self.root = Path(root)
+    TITLE = 'Hypersim'
+    MAX_DEPTH = 20.0
+
+    def find_samples(self, split: str) -> list[SampleRef]:
         meta = self.root / 'metadata_images_split_scene_v1.csv'
         lines = _split_lines(self.root, split)
         if lines is not None:
@@ -475,7 +489,7 @@ class Hypersim(DepthDataset):
             frame = rgb.name.replace('.tonemap.jpg', '.depth_meters.hdf5')
             refs.append(SampleRef(rgb, rgb.parents[1] / geo / frame, None,
                                   f'{rgb.parents[2].name}_{rgb.parent.name[6:12]}_{rgb.stem}'))
-        self.refs = _require(refs, 'Hypersim', self.root)
+        return refs
 
     def load_depth(self, ref: SampleRef) -> np.ndarray:
         import h5py

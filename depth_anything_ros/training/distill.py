@@ -52,8 +52,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from depth_anything_ros.training.config import (apply_overrides, dataclass_to_dict,
-                                                load_dataclass)
+from depth_anything_ros.training import loop
+from depth_anything_ros.training.config import (dataclass_to_dict, load_dataclass,
+                                                TrainingLoopConfig)
 from depth_anything_ros.training.distributed import loader_context
 from depth_anything_ros.training.labels import LabelSet
 from depth_anything_ros.training.relative_losses import (ALIGNMENTS, feature_alignment_loss,
@@ -62,10 +63,11 @@ from depth_anything_ros.training.relative_losses import (ALIGNMENTS, feature_ali
 LOG = logging.getLogger(__name__)
 STUDENTS = ('tiny', 'vits', 'vitb', 'vitl', 'vitg')
 CHECKPOINT_FORMAT = 'depth_anything_ros.distill/1'
+PRESETS = 'distill_debug, distill'
 
 
 @dataclass
-class DistillConfig:
+class DistillConfig(TrainingLoopConfig):
     """Everything a distillation run needs; saved resolved as ``RUN/config.yaml``."""
 
     # --- student ---
@@ -90,27 +92,8 @@ class DistillConfig:
     feature_teacher: str = ''      # '' = off; else frozen teacher for feature alignment
     feature_weight: float = 1.0
     feature_margin: float = 0.85   # cosine similarity above which a token is left alone
-    # --- optimisation ---
+    # --- optimisation (the rest: TrainingLoopConfig) ---
     batch_size: int = 8            # per process, per micro-step
-    grad_accum: int = 1
-    max_steps: int = 20000
-    lr: float = 5e-6               # encoder learning rate; the head uses lr * head_lr_mult
-    head_lr_mult: float = 10.0
-    weight_decay: float = 0.01
-    beta1: float = 0.9
-    beta2: float = 0.999
-    lr_power: float = 0.9          # poly decay exponent
-    warmup_steps: int = 0
-    grad_clip: float = 0.0         # max global grad norm; 0 disables
-    amp: str = 'auto'              # auto (bf16 on CUDA if supported) | none | bf16 | fp16
-    # --- bookkeeping ---
-    seed: int = 0
-    log_every: int = 10
-    eval_every: int = 0            # optimiser steps between val runs; 0 = only start and end
-    save_every: int = 500
-    device: str = 'auto'
-    tensorboard: bool = True
-    export: bool = True
 
     def validate(self) -> DistillConfig:
         """Raise ``ValueError`` naming every bad field and its fix; return self."""
@@ -129,14 +112,9 @@ class DistillConfig:
             problems.append(f'trim={self.trim}: must be in [0, 1)')
         if not 0 <= self.val_fraction < 1:
             problems.append(f'val_fraction={self.val_fraction}: must be in [0, 1)')
-        for name in ('batch_size', 'grad_accum', 'max_steps', 'log_every', 'grad_scales'):
-            if getattr(self, name) < 1:
-                problems.append(f'{name}={getattr(self, name)}: must be >= 1')
-        for name in ('lr', 'head_lr_mult'):
-            if getattr(self, name) <= 0:
-                problems.append(f'{name}={getattr(self, name)}: must be > 0')
-        if self.amp not in ('auto', 'none', 'bf16', 'fp16'):
-            problems.append(f'amp={self.amp!r}: use auto, none, bf16 or fp16')
+        if self.grad_scales < 1:
+            problems.append(f'grad_scales={self.grad_scales}: must be >= 1')
+        problems += self.loop_problems()
         if problems:
             raise ValueError('invalid distillation config:\n  ' + '\n  '.join(problems))
         return self
@@ -455,18 +433,11 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
     """
     from tqdm import tqdm
 
-    from depth_anything_ros.model import export_model
-    from depth_anything_ros.training import distributed as dist_utils
     from depth_anything_ros.training import runs
     from depth_anything_ros.training.transforms import TrainTransform
 
     cfg.validate()
-    info, device = dist_utils.init_distributed(cfg.device)
-    run = Path(out)
-    if info.is_main:
-        runs.prepare_run_dir(run, cfg, resume=resume, command='distill',
-                             extra={'world_size': info.world_size, 'device': str(device)})
-    dist_utils.barrier()
+    run, info, device = loop.start_run(out, cfg, resume=resume, command='distill')
     torch.manual_seed(cfg.seed + info.rank)
 
     labels = LabelSet([Path(p) for p in cfg.labels])
@@ -507,11 +478,7 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
         LOG.info('resumed %s at step %d', run, step)
     model: nn.Module = student
     if info.enabled:
-        # refinenet4's first residual unit and mask_token are in the checkpoint layout but take
-        # no part in the forward pass: find_unused_parameters.
-        model = nn.parallel.DistributedDataParallel(
-            student, device_ids=[device.index] if device.type == 'cuda' else None,
-            find_unused_parameters=True)
+        model = loop.data_parallel(student, device)
     loss_cfg = cfg.loss_config()
     sampler = StepSampler(len(dataset), cfg.batch_size, seed=cfg.seed,
                           start_micro_step=step * cfg.grad_accum, rank=info.rank,
@@ -559,8 +526,7 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
     t_last = time.perf_counter()
     while step < end:
         lr = get_lr(step, cfg)
-        for group in optimizer.param_groups:
-            group['lr'] = lr * group['lr_mult']
+        loop.set_lr(optimizer, lr)
         parts_sum: dict[str, float] = {}
         for micro in range(cfg.grad_accum):
             batch = next(loader)
@@ -592,12 +558,7 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
         if not math.isfinite(parts_sum['loss']):
             raise FloatingPointError(f'loss is {parts_sum["loss"]} at step {step}; lower lr '
                                      'or check the labels')
-        if cfg.grad_clip > 0:
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
+        loop.optimizer_step(optimizer, scaler, student.parameters(), cfg.grad_clip)
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f'{parts_sum["loss"]:.4f}', lr=f'{lr:.2e}')
@@ -617,22 +578,14 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
             checkpoint(run / 'last.pt', step)
     bar.close()
     summary['step'] = step
-    if step < cfg.max_steps:
-        LOG.info('stopped at step %d of %d; continue with --resume', step, cfg.max_steps)
-        logger.close()
+    if loop.stopped_early(step, cfg.max_steps, logger):
         return summary
 
     if info.is_main:
         summary['val_end'] = validate('val_end', step)
-        runs.write_json(run / 'val_end.json', summary['val_end'])
-        if cfg.export:
-            path = export_model(student.net, run / 'export' / 'model.pth')
-            summary['export'] = str(path)
-            LOG.info('exported the student to %s: a relative model for load_model, '
-                     'DepthEstimator, "depth-anything-ros eval" and the node', path)
-    logger.close()
-    dist_utils.barrier()
-    return summary
+    return loop.finish_run(run, summary, info, logger, student.net if cfg.export else None,
+                           'exported the student to %s: a relative model for load_model, '
+                           'DepthEstimator, "depth-anything-ros eval" and the node')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -641,18 +594,10 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``depth-anything-ros distill`` to ``parser``."""
-    parser.add_argument('--config', default=None,
-                        help='preset (distill_debug, distill) or a YAML file; on --resume the '
-                             "run's own config.yaml is used")
+    loop.add_config_argument(parser, PRESETS)
     parser.add_argument('--labels', nargs='+', default=None,
                         help='label directories from "depth-anything-ros pseudo-label"')
-    parser.add_argument('--out', required=True, help='run folder')
-    parser.add_argument('--resume', action='store_true', help='continue RUN/last.pt exactly')
-    parser.add_argument('--stop-at', type=int, default=None,
-                        help='save and exit after this many steps (continue with --resume)')
-    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
-    parser.add_argument('overrides', nargs='*', metavar='key=value',
-                        help='config overrides, e.g. max_steps=2000 student=tiny trim=0.2')
+    loop.add_run_arguments(parser, 'max_steps=2000 student=tiny trim=0.2')
 
 
 def resolve_config(args: argparse.Namespace) -> DistillConfig:
@@ -660,30 +605,12 @@ def resolve_config(args: argparse.Namespace) -> DistillConfig:
     overrides = list(args.overrides)
     if args.labels:
         overrides.append('labels=' + ','.join(args.labels))
-    if args.resume:
-        saved = Path(args.out) / 'config.yaml'
-        if not saved.is_file():
-            raise FileNotFoundError(f'--resume: {saved} not found; is {args.out} a run folder?')
-        return apply_overrides(load_dataclass(DistillConfig, saved), overrides).validate()
-    if args.config is None:
-        raise ValueError('--config is required for a new run (distill_debug, distill or a '
-                         'YAML file)')
-    return load_distill_config(args.config, overrides)
+    return loop.resolve_run_config(DistillConfig, args, overrides, PRESETS)
 
 
 def main(args: argparse.Namespace) -> int:
     """Run ``depth-anything-ros distill``."""
-    from depth_anything_ros.training import distributed as dist_utils
-    # under torchrun only rank 0 reports progress; the others log warnings and errors
-    main_proc = dist_utils.env_dist_info().is_main
-    logging.basicConfig(level=logging.INFO if main_proc else logging.WARNING,
-                        format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
-    cfg = resolve_config(args)
-    try:
-        summary = distill(cfg, args.out, resume=args.resume, stop_at=args.stop_at,
-                          progress=not args.no_progress)
-    finally:
-        dist_utils.cleanup()
+    cfg, summary, main_proc = loop.run_command(distill, resolve_config, args)
     if 'val_end' in summary and main_proc:
         start = summary.get('val_start', {})
         parts = [f'distilled {cfg.student} for {summary["step"]} steps into {args.out}']

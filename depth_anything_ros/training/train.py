@@ -41,18 +41,18 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from depth_anything_ros.training import distributed as dist_utils
-from depth_anything_ros.training.config import (
-    apply_overrides, dataclass_to_dict, load_config, load_dataclass, TrainConfig)
+from depth_anything_ros.training import loop
+from depth_anything_ros.training.config import dataclass_to_dict, TrainConfig
 from depth_anything_ros.training.datasets import build_dataset, DepthDataset
 from depth_anything_ros.training.evaluate import evaluate_model
 from depth_anything_ros.training.losses import silog_loss
 from depth_anything_ros.training.runs import (
-    load_checkpoint, prepare_run_dir, rng_state, RunLogger, save_checkpoint, set_rng_state,
-    write_json)
+    load_checkpoint, rng_state, RunLogger, save_checkpoint, set_rng_state, write_json)
 from depth_anything_ros.training.transforms import EvalTransform, TrainTransform
 
 LOG = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = 'depth_anything_ros.train/1'
+PRESETS = 'debug, indoor, outdoor'
 
 
 def get_lr(step: int, base_lr: float, max_steps: int, power: float = 0.9,
@@ -236,12 +236,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
     cfg.validate()
     if not cfg.data:
         raise ValueError('no dataset: pass --data DIR (or data=DIR)')
-    info, device = dist_utils.init_distributed(cfg.device)
-    run = Path(out)
-    if info.is_main:
-        prepare_run_dir(run, cfg, resume=resume, command='train',
-                        extra={'world_size': info.world_size, 'device': str(device)})
-    dist_utils.barrier()
+    run, info, device = loop.start_run(out, cfg, resume=resume, command='train')
     _seed_everything(cfg.seed + info.rank)
 
     model = build_training_model(cfg).to(device)
@@ -264,11 +259,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
         LOG.info('resumed %s at step %d (best val abs_rel %.4f)', run, step, best)
     base = model
     if info.enabled:
-        # find_unused_parameters: the encoder's mask_token and refinenet4's first residual
-        # unit exist in the checkpoint layout but take no part in the forward pass
-        model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == 'cuda' else None,
-            find_unused_parameters=True)
+        model = loop.data_parallel(model, device)
 
     train_ds = build_dataset(cfg.dataset, cfg.data, cfg.train_split,
                              TrainTransform(cfg.input_size, hflip=cfg.hflip,
@@ -314,8 +305,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
                disable=not (progress and info.is_main))
     while step < end:
         lr = get_lr(step, cfg.lr, cfg.max_steps, cfg.lr_power, cfg.warmup_steps)
-        for group in optimizer.param_groups:
-            group['lr'] = lr * group['lr_mult']
+        loop.set_lr(optimizer, lr)
         loss_value = 0.0
         for micro in range(cfg.grad_accum):
             batch = next(stream)
@@ -334,12 +324,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
                 loss = silog_loss(pred.float(), depth, mask, cfg.silog_lambda)
                 scaler.scale(loss / cfg.grad_accum).backward()
             loss_value += float(loss.detach()) / cfg.grad_accum
-        if cfg.grad_clip > 0:
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
+        loop.optimizer_step(optimizer, scaler, model.parameters(), cfg.grad_clip)
         step += 1
         losses.append(loss_value)
         bar.update(1)
@@ -359,9 +344,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
             checkpoint(run / 'last.pt', step)
     bar.close()
     summary.update({'step': step, 'losses': losses})
-    if step < cfg.max_steps:
-        LOG.info('stopped at step %d of %d; continue with --resume', step, cfg.max_steps)
-        logger.close()
+    if loop.stopped_early(step, cfg.max_steps, logger):
         return summary
 
     summary['val_end'] = validate(step)
@@ -369,16 +352,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
         best, best_step = summary['val_end']['abs_rel'], step
         checkpoint(run / 'best.pt', step)
     checkpoint(run / 'last.pt', step)
-    if info.is_main:
-        write_json(run / 'val_end.json', summary['val_end'])
-        if cfg.export:
-            from depth_anything_ros.model import export_model
-            summary['export'] = str(export_model(base, run / 'export' / 'model.pth'))
-            LOG.info('exported %s (load with load_model / DepthEstimator / the node)',
-                     summary['export'])
-    logger.close()
-    dist_utils.barrier()
-    return summary
+    return loop.finish_run(run, summary, info, logger, base if cfg.export else None,
+                           'exported %s (load with load_model / DepthEstimator / the node)')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,17 +361,10 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--config', default=None,
-                        help='preset (debug, indoor, outdoor) or a YAML file; on --resume the '
-                             "run's own config.yaml is used")
+    """Add the flags of ``depth-anything-ros train`` to ``parser``."""
+    loop.add_config_argument(parser, PRESETS)
     parser.add_argument('--data', help='dataset root (sets data=)')
-    parser.add_argument('--out', required=True, help='run folder')
-    parser.add_argument('--resume', action='store_true', help='continue RUN/last.pt exactly')
-    parser.add_argument('--stop-at', type=int, default=None,
-                        help='save and exit after this many steps (continue with --resume)')
-    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
-    parser.add_argument('overrides', nargs='*', metavar='key=value',
-                        help='config overrides, e.g. max_steps=2000 lr=1e-5 freeze_encoder=true')
+    loop.add_run_arguments(parser, 'max_steps=2000 lr=1e-5 freeze_encoder=true')
     # let key=value overrides sit anywhere among the options (plain parse_args stops
     # collecting positionals at the first option that follows them)
     parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
@@ -407,28 +375,13 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     overrides = list(args.overrides)
     if args.data:
         overrides.append(f'data={args.data}')
-    if args.resume:
-        saved = Path(args.out) / 'config.yaml'
-        if not saved.is_file():
-            raise FileNotFoundError(f'--resume: {saved} not found; is {args.out} a run folder?')
-        return apply_overrides(load_dataclass(TrainConfig, saved), overrides).validate()
-    if args.config is None:
-        raise ValueError('--config is required for a new run (debug, indoor, outdoor or a '
-                         'YAML file)')
-    return load_config(args.config, overrides)
+    return loop.resolve_run_config(TrainConfig, args, overrides, PRESETS)
 
 
 def main(args: argparse.Namespace) -> int:
-    # under torchrun only rank 0 reports progress; the others log warnings and errors
-    level = logging.INFO if dist_utils.env_dist_info().is_main else logging.WARNING
-    logging.basicConfig(level=level, format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
-    cfg = resolve_config(args)
-    try:
-        summary = train(cfg, args.out, resume=args.resume, stop_at=args.stop_at,
-                        progress=not args.no_progress)
-    finally:
-        dist_utils.cleanup()
-    if 'val_end' in summary and dist_utils.env_dist_info().is_main:
+    """Run ``depth-anything-ros train``."""
+    _, summary, main_proc = loop.run_command(train, resolve_config, args)
+    if 'val_end' in summary and main_proc:
         start = summary.get('val_start', {}).get('abs_rel', float('nan'))
         print(f'val abs_rel: {start:.4f} -> {summary["val_end"]["abs_rel"]:.4f}; '
               f'run folder {args.out}')

@@ -1,0 +1,109 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The depth node as its own process, driven over DDS from this one (demo, benchmarks).
+
+:class:`NodeProcess` starts ``python -m depth_anything_ros.node --ros-args ...`` with its
+output in a log file, and in this process a player node on a private rclpy context that
+publishes frames to it and subscribes to its outputs. Leaving the ``with`` block stops the
+node (SIGINT, then SIGKILL after 15 s) and shuts the context down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+STOP_TIMEOUT = 15.0  # seconds the node gets to exit after SIGINT before it is killed
+
+
+class NodeProcess:
+    """The depth node in a child process plus a player node here.
+
+    ``ros_args``: what follows ``--ros-args`` (remappings, ``-p name:=value``); ``log_path``:
+    the node's stdout and stderr; ``name``: the player node's name; ``spin_period``: seconds
+    one executor turn waits in :meth:`spin_until`. Inside ``with``: ``node`` (the player
+    ``rclpy`` node), ``process`` (the :class:`subprocess.Popen` of the depth node).
+    """
+
+    def __init__(self, ros_args: list[str], log_path: Path, name: str,
+                 spin_period: float = 0.01) -> None:
+        self.command = [sys.executable, '-m', 'depth_anything_ros.node', '--ros-args',
+                        *ros_args]
+        self.log_path = log_path
+        self.name = name
+        self.spin_period = spin_period
+        self.process: subprocess.Popen | None = None
+        self.node: Any = None
+        self._context: Any = None
+        self._executor: Any = None
+
+    def __enter__(self) -> NodeProcess:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        with self.log_path.open('w') as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
+                                            env=os.environ.copy())
+        try:
+            self._context = rclpy.Context()
+            rclpy.init(context=self._context)
+            self.node = Node(self.name, context=self._context)
+            self._executor = SingleThreadedExecutor(context=self._context)
+            self._executor.add_node(self.node)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def spin_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Spin the player until ``predicate()`` holds, ``timeout`` s pass or the node exits.
+
+        Returns ``predicate()`` at that moment.
+        """
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not predicate():
+            if self.process.poll() is not None:
+                break
+            self._executor.spin_once(timeout_sec=self.spin_period)
+        return predicate()
+
+    def stop(self) -> None:
+        """Stop the node process (SIGINT, then kill) and shut the player's context down."""
+        import rclpy
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+        if self.node is not None:
+            self.node.destroy_node()
+            self.node = None
+        if self._context is not None:
+            rclpy.try_shutdown(context=self._context)
+            self._context = None

@@ -1,0 +1,179 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The parts of a training loop that ``train`` and ``distill`` share.
+
+Each command keeps its own flat loop (model, data, loss, validation); this module holds what
+is the same in both: the command line (preset, run folder, resume, overrides), joining the
+process group and preparing the run folder, the optimiser step with clipping and the AMP
+scaler, and the end of a run (stop for a later ``--resume``, or write ``val_end.json``, export
+and wait for every rank).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+import logging
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from depth_anything_ros.training import distributed as dist_utils
+from depth_anything_ros.training.config import load_dataclass, TrainingLoopConfig
+from depth_anything_ros.training.runs import prepare_run_dir, RunLogger, write_json
+
+LOG = logging.getLogger(__name__)
+C = TypeVar('C', bound=TrainingLoopConfig)
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def add_config_argument(parser: argparse.ArgumentParser, presets: str) -> None:
+    """Add ``--config``: one of ``presets`` (e.g. ``'debug, indoor'``) or a YAML file."""
+    parser.add_argument('--config', default=None,
+                        help=f'preset ({presets}) or a YAML file; on --resume the '
+                             "run's own config.yaml is used")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, overrides_example: str) -> None:
+    """Add ``--out``, ``--resume``, ``--stop-at``, ``--no-progress`` and the overrides."""
+    parser.add_argument('--out', required=True, help='run folder')
+    parser.add_argument('--resume', action='store_true', help='continue RUN/last.pt exactly')
+    parser.add_argument('--stop-at', type=int, default=None,
+                        help='save and exit after this many steps (continue with --resume)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    parser.add_argument('overrides', nargs='*', metavar='key=value',
+                        help=f'config overrides, e.g. {overrides_example}')
+
+
+def resolve_run_config(cls: type[C], args: argparse.Namespace, overrides: list[str],
+                       presets: str) -> C:
+    """Return the validated config: preset + overrides, or the run's saved one on ``--resume``.
+
+    ``args`` holds ``config``, ``out`` and ``resume``; ``overrides`` are ``key=value`` strings
+    (the positional ones and those the command's own flags stand for); ``presets`` names the
+    presets in the error for a new run without ``--config``.
+    """
+    if args.resume:
+        saved = Path(args.out) / 'config.yaml'
+        if not saved.is_file():
+            raise FileNotFoundError(f'--resume: {saved} not found; is {args.out} a run folder?')
+        cfg = load_dataclass(cls, saved, overrides)
+    elif args.config is None:
+        raise ValueError(f'--config is required for a new run ({presets} or a YAML file)')
+    else:
+        cfg = load_dataclass(cls, args.config, overrides)
+    cfg.validate()
+    return cfg
+
+
+def run_command(loop: Callable[..., dict[str, Any]], resolve: Callable[[argparse.Namespace], C],
+                args: argparse.Namespace) -> tuple[C, dict[str, Any], bool]:
+    """Set up logging, resolve the config and run ``loop(cfg, args.out, ...)``.
+
+    Returns ``(config, loop's summary, whether this is the main process)``; the process group
+    (torchrun) is left whatever happens.
+    """
+    # under torchrun only rank 0 reports progress; the others log warnings and errors
+    main_proc = dist_utils.env_dist_info().is_main
+    logging.basicConfig(level=logging.INFO if main_proc else logging.WARNING,
+                        format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
+    cfg = resolve(args)
+    try:
+        summary = loop(cfg, args.out, resume=args.resume, stop_at=args.stop_at,
+                       progress=not args.no_progress)
+    finally:
+        dist_utils.cleanup()
+    return cfg, summary, main_proc
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+def start_run(out: str | os.PathLike, cfg: TrainingLoopConfig, *, resume: bool, command: str
+              ) -> tuple[Path, dist_utils.DistInfo, torch.device]:
+    """Join the process group (under torchrun) and prepare the run folder on rank 0.
+
+    Returns ``(run folder, this process's place in the job, its device)`` once rank 0 has
+    written ``config.yaml`` and ``run.json``.
+    """
+    info, device = dist_utils.init_distributed(cfg.device)
+    run = Path(out)
+    if info.is_main:
+        prepare_run_dir(run, cfg, resume=resume, command=command,
+                        extra={'world_size': info.world_size, 'device': str(device)})
+    dist_utils.barrier()
+    return run, info, device
+
+
+def data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+    """Wrap ``model`` in DistributedDataParallel on ``device`` (one process per device)."""
+    # find_unused_parameters: the encoder's mask_token and refinenet4's first residual unit
+    # exist in the checkpoint layout but take no part in the forward pass
+    return nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == 'cuda' else None,
+        find_unused_parameters=True)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every parameter group to ``lr`` times its ``lr_mult``."""
+    for group in optimizer.param_groups:
+        group['lr'] = lr * group['lr_mult']
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                   parameters: Iterable[nn.Parameter], grad_clip: float) -> None:
+    """Step on the accumulated (scaled) gradients, clipped to ``grad_clip`` when > 0; zero them."""
+    if grad_clip > 0:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(parameters, grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def stopped_early(step: int, max_steps: int, logger: RunLogger) -> bool:
+    """Return True (and close the log) when the run stopped before ``max_steps`` (``stop_at``)."""
+    if step >= max_steps:
+        return False
+    LOG.info('stopped at step %d of %d; continue with --resume', step, max_steps)
+    logger.close()
+    return True
+
+
+def finish_run(run: Path, summary: dict[str, Any], info: dist_utils.DistInfo,
+               logger: RunLogger, export: nn.Module | None, export_note: str
+               ) -> dict[str, Any]:
+    """End a completed run: rank 0 writes ``val_end.json`` and exports; every rank waits.
+
+    ``summary['val_end']`` holds the final scores; with ``export`` (the bare network) rank 0
+    writes ``RUN/export/model.pth``, stores its path as ``summary['export']`` and logs
+    ``export_note % path``. Returns ``summary``.
+    """
+    if info.is_main:
+        write_json(run / 'val_end.json', summary['val_end'])
+        if export is not None:
+            from depth_anything_ros.model import export_model
+            summary['export'] = str(export_model(export, run / 'export' / 'model.pth'))
+            LOG.info(export_note, summary['export'])
+    logger.close()
+    dist_utils.barrier()
+    return summary
