@@ -30,6 +30,7 @@ the real model, accuracy figures are for those weights.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 import json
 import logging
 import os
@@ -302,6 +303,17 @@ def markdown(doc: dict[str, Any]) -> str:
     return '\n'.join(lines)
 
 
+def write_report(doc: dict[str, Any], to_markdown: Callable[[dict[str, Any]], str],
+                 out: Path) -> None:
+    """Write ``doc`` to ``out`` (JSON) and its table next to it (``.md``); print the table."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + '\n')
+    table = to_markdown(doc)
+    out.with_suffix('.md').write_text(table + '\n')
+    print(table)
+    print(f'\nwrote {out} and {out.with_suffix(".md")}')
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags."""
     def csv(kind: type) -> Any:
@@ -342,13 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, write JSON + Markdown next to each other, print the table."""
     logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(name)s: %(message)s')
     args = parse_args(argv)
-    doc = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=2) + '\n')
-    table = markdown(doc)
-    args.out.with_suffix('.md').write_text(table + '\n')
-    print(table)
-    print(f'\nwrote {args.out} and {args.out.with_suffix(".md")}')
+    write_report(run(args), markdown, args.out)
     return 0
 
 
