@@ -46,7 +46,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from depth_anything_ros.backends import available_backends, BackendUnavailableError
+from depth_anything_ros.backends import BackendUnavailableError
+from depth_anything_ros.bench import skip_reason
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model.checkpoint import load_model
 
@@ -126,23 +127,6 @@ def accuracy(depth: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     rel = diff / np.maximum(np.abs(ref), 1e-6)
     return {'max_abs': float(diff.max()), 'median_rel': float(np.median(rel)),
             'p99_rel': float(np.quantile(rel, 0.99))}
-
-
-def skip_reason(backend: str, precision: str, device: torch.device) -> str | None:
-    """Why a backend x precision pair cannot run here (None when it can)."""
-    if backend not in available_backends():
-        return f'{backend} is not installed'
-    if backend == 'onnxruntime' and precision == 'bf16':
-        return 'onnxruntime has no bf16 mode'
-    if backend == 'onnxruntime' and precision == 'fp16' and device.type != 'cuda':
-        return 'onnxruntime fp16 needs the TensorRT EP'
-    if backend == 'tensorrt' and device.type != 'cuda':
-        return 'TensorRT needs a CUDA GPU'
-    if backend == 'openvino' and device.type == 'cuda':
-        return 'OpenVINO does not run on CUDA devices'
-    if precision == 'fp16' and device.type == 'cpu':
-        return 'fp16 needs a CUDA device'
-    return None
 
 
 def time_frames(est: DepthEstimator, frame: np.ndarray, warmup: int,

@@ -154,6 +154,36 @@ def environment() -> dict[str, Any]:
     return env
 
 
+def skip_reason(backend: str, precision: str, device: torch.device | str) -> str | None:
+    """Why ``backend`` x ``precision`` cannot run on ``device`` here (None when it can)."""
+    from depth_anything_ros.backends import available_backends
+    kind = torch.device(device).type
+    if backend not in available_backends():
+        return f'{backend} is not installed'
+    if backend == 'onnxruntime' and precision == 'bf16':
+        return 'onnxruntime has no bf16 mode'
+    if backend == 'onnxruntime' and precision == 'fp16' and kind != 'cuda':
+        return 'onnxruntime fp16 needs the TensorRT EP'
+    if backend == 'tensorrt' and kind != 'cuda':
+        return 'TensorRT needs a CUDA GPU'
+    if backend == 'openvino' and kind == 'cuda':
+        return 'OpenVINO does not run on CUDA devices'
+    if precision == 'fp16' and kind == 'cpu':
+        return 'fp16 needs a CUDA device'
+    return None
+
+
+def expand_backends(requested: list[str]) -> list[str]:
+    """``all`` -> every installed backend (torch first); other names pass through, in order."""
+    from depth_anything_ros.backends import available_backends
+    out: list[str] = []
+    for name in requested:
+        for backend in (available_backends() if name == 'all' else [name]):
+            if backend not in out:
+                out.append(backend)
+    return out
+
+
 def run(encoders: list[str], input_sizes: list[int], precisions: list[str], modes: list[str],
         batches: list[int], backends: list[str], device: str = 'cpu',
         checkpoint: str = 'untrained', weights_dir: str | None = None, runs: int = 10,
@@ -179,6 +209,11 @@ def run(encoders: list[str], input_sizes: list[int], precisions: list[str], mode
                 refs[size] = ref_est.infer(frame)  # fp32 exact torch reference
             point = BenchPoint(encoder, size, precision, mode, batch, backend, device)
             bar.set_postfix_str(f'{encoder} {size} {precision} {mode} b{batch} {backend}')
+            reason = skip_reason(backend, precision, device)
+            if reason is not None:  # a combination this machine cannot run: say so, go on
+                rows.append({**asdict(point), 'skipped': reason})
+                bar.update()
+                continue
             try:
                 row = measure(point, model, frame, refs.get(size), runs, warmup, compile)
             except (ValueError, RuntimeError, ImportError) as exc:
@@ -200,8 +235,9 @@ def format_table(rows: list[dict]) -> str:
     for r in rows:
         left = (f'{r["encoder"]:<7} {r["input_size"]:>4} {r["precision"]:<4} {r["mode"]:<5} '
                 f'{r["batch"]:>2} {r["backend"]:<11} ')
-        if 'error' in r:
-            lines.append(left + f'error: {r["error"][:80]}')
+        if 'error' in r or 'skipped' in r:
+            lines.append(left + (f'error: {r["error"][:80]}' if 'error' in r
+                                 else f'skipped: {r["skipped"]}'))
             continue
         acc = r.get('accuracy', {})
         accs = ' '.join(f'{acc[k]:8.1e}' if k in acc else f'{"-":>8}'
@@ -231,7 +267,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'with --quick)')
     parser.add_argument('--batch', type=_csv(int), default=[1], help='comma list (default 1)')
     parser.add_argument('--backend', type=_csv(str), default=['torch'],
-                        help='comma list of torch,openvino,onnxruntime,tensorrt')
+                        help='comma list of torch,openvino,onnxruntime,tensorrt, or all (every '
+                             'installed one; combinations a backend cannot run here are '
+                             'listed as skipped)')
     parser.add_argument('--device', default='cpu', help='cpu | cuda | cuda:N')
     parser.add_argument('--checkpoint', default='untrained',
                         help='weights (default: deterministic untrained weights, which time '
@@ -271,8 +309,8 @@ def _main(args: argparse.Namespace) -> int:
         if getattr(args, key) is None:
             setattr(args, key, value)
     rows = run(args.encoder, args.input_size, args.precision, args.mode, args.batch,
-               args.backend, args.device, args.checkpoint, args.weights_dir, args.runs,
-               args.warmup, not args.no_accuracy, args.compile)
+               expand_backends(args.backend), args.device, args.checkpoint,
+               args.weights_dir, args.runs, args.warmup, not args.no_accuracy, args.compile)
     print(format_table(rows))
     result = {'what': 'depth-anything-ros bench: 480x640 synthetic frame; forward = network '
                       'alone, infer = preprocess + forward + upsample; accuracy vs fp32 exact '

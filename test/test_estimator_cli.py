@@ -84,6 +84,44 @@ def test_bench_quick_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert 'fwd med' in capsys.readouterr().out
 
 
+def test_bench_all_backends_runs_what_is_installed(tmp_path: Path) -> None:
+    from depth_anything_ros.backends import available_backends
+    path = tmp_path / 'bench.json'
+    rc = cli(['bench', '--quick', '--encoder', 'tiny', '--precision', 'fp32,bf16,fp16',
+              '--input-size', '42', '--backend', 'all,tensorrt', '--threads', '1',
+              '--json', str(path)])
+    assert rc == 0  # combinations this machine cannot run are skipped, not errors
+    rows = json.loads(path.read_text())['results']
+    installed = available_backends()
+    assert installed[0] == 'torch'
+    backends = installed + [b for b in ['tensorrt'] if b not in installed]
+    assert len(rows) == 3 * len(backends)  # precision x backend, backends innermost
+    assert [r['backend'] for r in rows[:len(backends)]] == backends
+    by = {(r['backend'], r['precision']): r for r in rows}
+    assert 'error' not in by['torch', 'fp32'] and 'skipped' not in by['torch', 'fp32']
+    assert by['tensorrt', 'fp32']['skipped'] in {'tensorrt is not installed',
+                                                 'TensorRT needs a CUDA GPU'}
+    assert by['torch', 'fp16']['skipped'] == 'fp16 needs a CUDA device'
+    if 'onnxruntime' in installed:
+        assert by['onnxruntime', 'bf16']['skipped'] == 'onnxruntime has no bf16 mode'
+        assert by['onnxruntime', 'fp32']['accuracy']['max_abs'] < 1e-4
+    if 'openvino' in installed:
+        assert by['openvino', 'fp16']['skipped'] == 'fp16 needs a CUDA device'
+        assert by['openvino', 'fp32']['accuracy']['max_abs'] < 1e-4
+
+
+def test_skip_reason_follows_device_and_precision() -> None:
+    from depth_anything_ros.backends import available_backends
+    assert bench.skip_reason('torch', 'fp32', 'cpu') is None
+    assert bench.skip_reason('torch', 'fp16', 'cpu') == 'fp16 needs a CUDA device'
+    assert bench.skip_reason('nope', 'fp32', 'cpu') == 'nope is not installed'
+    if 'openvino' in available_backends():
+        assert bench.skip_reason('openvino', 'bf16', 'cpu') is None
+        assert bench.skip_reason('openvino', 'fp32', 'cuda') == \
+            'OpenVINO does not run on CUDA devices'
+    assert bench.expand_backends(['torch', 'all']) == available_backends()
+
+
 def test_accuracy_metrics() -> None:
     ref = np.array([1.0, 2.0, 4.0, 8.0])
     acc = bench.accuracy(np.array([1.0, 2.2, 4.0, 8.0]), ref)
