@@ -17,7 +17,8 @@
 Pure numpy, no ROS. Conventions (REP 103/118): optical frame, x right, y down, z forward;
 depth is the z coordinate in metres, NaN where invalid. Pixel ``(u, v)`` is the centre of column
 ``u`` and row ``v``; back-projection is ``X = (u - cx) / fx * Z``, ``Y = (v - cy) / fy * Z``.
-Lens distortion is not modelled: feed rectified images (``image_rect``) for exact clouds.
+Lens distortion: the intrinsics describe a rectified image (``image_rect``, or a raw image
+rectified with :class:`Rectifier`, as image_proc does).
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from dataclasses import dataclass
 import math
 import sys
 from typing import NamedTuple
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 __all__ = [
-    'CLOUD_FIELDS_XYZ', 'CLOUD_FIELDS_XYZRGB', 'Intrinsics', 'PixelMap', 'RayGrid', 'Rays',
-    'adapt_intrinsics', 'backproject', 'cloud_dtype', 'pack_cloud', 'pack_rgb',
-    'scale_intrinsics', 'subsample_intrinsics',
+    'CLOUD_FIELDS_XYZ', 'CLOUD_FIELDS_XYZRGB', 'DISTORTION_MODELS', 'Intrinsics', 'PixelMap',
+    'RayGrid', 'Rays', 'Rectifier', 'adapt_intrinsics', 'backproject', 'cloud_dtype',
+    'pack_cloud', 'pack_rgb', 'rectify_maps', 'scale_intrinsics', 'subsample_intrinsics',
 ]
 
 # (name, byte offset) of each float32 field of the packed clouds; point_step = 4 * len(fields).
@@ -314,3 +316,81 @@ def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
     if rgb is not None:
         _write_rgb(out['rgb'], rgb)
     return out
+
+
+#: CameraInfo distortion models :func:`rectify_maps` handles (sensor_msgs distortion_models).
+DISTORTION_MODELS = ('plumb_bob', 'rational_polynomial', 'equidistant')
+
+
+def rectify_maps(k: np.ndarray, d: Sequence[float], r: np.ndarray, p: np.ndarray,
+                 distortion_model: str, width: int, height: int, *,
+                 fixed_point: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return the ``cv2.remap`` maps that rectify a raw ``width`` x ``height`` image, or None.
+
+    Follows image_geometry: the rectified image is the projection ``P`` (``K`` when P is unset)
+    of the rays the raw camera ``K, D`` sees, rotated by ``R``. None when rectifying changes
+    nothing (no distortion, R = I and P = K). K and P must describe this image's own pixel
+    grid (ROI, binning and rescaling already folded in); D is in normalised coordinates and
+    does not change with them.
+
+    Args:
+        fixed_point: CV_16SC2 maps (fast remap, 1/32 pixel); else float32 maps.
+
+    Raises:
+        ValueError: a distortion model other than :data:`DISTORTION_MODELS`, or too few
+            coefficients for it.
+    """
+    k = np.asarray(k, np.float64).reshape(3, 3)
+    r = np.asarray(r, np.float64).reshape(3, 3)
+    p = np.asarray(p, np.float64).reshape(3, 4)
+    coeffs = np.asarray(d, np.float64).ravel()
+    new_k = p[:, :3] if p[0, 0] != 0.0 else k
+    if not r.any():
+        r = np.eye(3)  # an all-zero R means "not set" in many drivers
+    if not coeffs.any() and np.allclose(r, np.eye(3)) and np.allclose(new_k, k):
+        return None
+    kind = cv2.CV_16SC2 if fixed_point else cv2.CV_32FC1
+    if distortion_model == 'equidistant':
+        if coeffs.size < 4:
+            raise ValueError(f'equidistant distortion needs 4 coefficients, camera_info has '
+                             f'{coeffs.size}; recalibrate with the fisheye model')
+        return cv2.fisheye.initUndistortRectifyMap(k, coeffs[:4], r, new_k, (width, height),
+                                                   kind)
+    if distortion_model not in DISTORTION_MODELS and coeffs.any():
+        raise ValueError(f'distortion model {distortion_model!r} is not supported for '
+                         f'rectification (supported: {", ".join(DISTORTION_MODELS)}); '
+                         'rectify with image_proc and set rectify: false')
+    if coeffs.size not in (0, 4, 5, 8, 12, 14):
+        raise ValueError(f'{distortion_model} distortion with {coeffs.size} coefficients; '
+                         'expected 5 (plumb_bob) or 8 (rational_polynomial)')
+    return cv2.initUndistortRectifyMap(k, coeffs if coeffs.size else None, r, new_k,
+                                       (width, height), kind)
+
+
+class Rectifier:
+    """Rectify raw frames for one camera calibration at a time (maps rebuilt when it changes)."""
+
+    def __init__(self) -> None:
+        """Start with no maps; the first frame builds them."""
+        self._key: tuple | None = None
+        self._maps: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __call__(self, image: np.ndarray, k: np.ndarray, d: Sequence[float], r: np.ndarray,
+                 p: np.ndarray, distortion_model: str) -> np.ndarray:
+        """Return ``image`` (HxW[xC] uint8) rectified; the input itself when nothing changes.
+
+        Bilinear interpolation, as image_proc's default; pixels that see nothing of the raw
+        image are black.
+        """
+        height, width = image.shape[:2]
+        key = (np.asarray(k, np.float64).tobytes(), tuple(float(c) for c in d),
+               np.asarray(r, np.float64).tobytes(), np.asarray(p, np.float64).tobytes(),
+               distortion_model, width, height)
+        if key != self._key:
+            self._maps = rectify_maps(k, d, r, p, distortion_model, width, height)
+            self._key = key
+        if self._maps is None:
+            return image
+        out = cv2.remap(image, self._maps[0], self._maps[1], cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return out.reshape(image.shape)  # OpenCV drops a single channel axis

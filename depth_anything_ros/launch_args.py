@@ -40,7 +40,7 @@ class LaunchArgument:
 # launch argument -> node parameter it sets; '' leaves the params file's value in force.
 _PARAMETER_OF = {'model': 'encoder', 'mode': 'mode', 'scene': 'scene',
                  'checkpoint': 'checkpoint', 'device': 'device', 'precision': 'precision',
-                 'backend': 'backend'}
+                 'backend': 'backend', 'rectify': 'rectify'}
 
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument('model', '', 'encoder: vits | vitb | vitl | vitg (empty: params_file value)'),
@@ -51,6 +51,8 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument('precision', '', 'fp32 | fp16 | bf16'),
     LaunchArgument('backend', '', 'torch | openvino | onnxruntime | tensorrt '
                    '(empty: params_file value, torch in depth.yaml)'),
+    LaunchArgument('rectify', '', 'true: undistort a raw image topic with its camera_info '
+                   'before inference (empty: params_file value, false in depth.yaml)'),
     LaunchArgument('namespace', '', 'namespace of the node (and of RViz)'),
     LaunchArgument('image', 'image', 'camera image topic (its /compressed sibling is used with '
                    'image_transport compressed)'),
@@ -63,17 +65,25 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
 )
 
 
-def node_parameters(values: Mapping[str, str]) -> dict[str, str]:
+def node_parameters(values: Mapping[str, str]) -> dict[str, str | bool]:
     """Return the parameters given on the launch command line (empty ones are left out).
+
+    Boolean parameters take ``true``/``false`` (any case) and are passed on as bools.
 
     Raises:
         ValueError: a value is not one the parameter accepts (names the choices).
 
     """
-    params: dict[str, str] = {}
+    params: dict[str, str | bool] = {}
     for arg, name in _PARAMETER_OF.items():
         value = str(values.get(arg, '')).strip()
         if not value:
+            continue
+        if spec(name).type is bool:
+            if value.lower() not in ('true', 'false'):
+                raise ValueError(f'launch argument {arg}:={value} is not valid; use true or '
+                                 'false')
+            params[name] = value.lower() == 'true'
             continue
         choices = spec(name).choices
         if choices and value not in choices:

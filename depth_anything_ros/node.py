@@ -50,7 +50,7 @@ from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, 
                                             image_to_array, ImageFormatError, INPUT_ENCODINGS,
                                             output_camera_info, to_rgb)
 from depth_anything_ros.diagnostics import NodeStats
-from depth_anything_ros.geometry import pack_cloud, PixelMap, RayGrid
+from depth_anything_ros.geometry import pack_cloud, PixelMap, RayGrid, Rectifier
 from depth_anything_ros.params import DepthConfig, describe, SCHEMA, validate
 from depth_anything_ros.pipeline import encode_depth, split_prediction, stride_image
 from depth_anything_ros.sync import LatestSlot, StampMatcher
@@ -154,6 +154,7 @@ class DepthNode(Node):
         self._slot: LatestSlot[_Frame] = LatestSlot()
         self._infos: StampMatcher[CameraInfo] = StampMatcher()
         self._rays = RayGrid()
+        self._rectifier = Rectifier()  # maps cached per calibration
         self._cloud = CloudBuffer()   # reused every frame: no multi-megabyte allocations
         self._param_info: CameraInfo | None = None
         self._update_param_info(cfg)
@@ -261,6 +262,17 @@ class DepthNode(Node):
             return
         if self._estimator.input_size != cfg.input_size:
             self._estimator.input_size = cfg.input_size
+        header = frame.msg.header
+        model = None
+        if cfg.rectify:   # the calibration is needed before inference: undistort first
+            model = self._camera_model(header, pixels.shape[1], pixels.shape[0], cfg,
+                                       frame.received)
+            if model is None:
+                raise ImageFormatError('rectify is on but no camera_info arrived (and fx/fy/'
+                                       'cx/cy are unset); publish camera_info or set '
+                                       'rectify: false')
+            pixels = self._rectifier(pixels, model.k, model.d, model.r, model.p,
+                                     model.distortion_model)
         t0 = time.perf_counter()
         raw = self._estimator.infer(pixels, encoding)                       # (H, W) float32
         infer_ms = 1e3 * (time.perf_counter() - t0)
@@ -268,9 +280,9 @@ class DepthNode(Node):
                                 min_depth=cfg.min_depth, max_depth=cfg.resolved_max_depth,
                                 disparity_scale=cfg.disparity_scale,
                                 disparity_shift=cfg.disparity_shift)
-        header = frame.msg.header
         h, w = raw.shape
-        model = self._camera_model(header, w, h, cfg, frame.received)
+        if model is None:
+            model = self._camera_model(header, w, h, cfg, frame.received)
         if want['image'] or want['info']:
             self._publish_depth(pred, model, header, cfg)
         if want['colored']:

@@ -130,6 +130,9 @@ SCHEMA: tuple[ParamSpec, ...] = (
               range=(0, 100000), step=1),
     ParamSpec('calib_height', 0, 'image height the fx..cy parameters were calibrated at',
               range=(0, 100000), step=1),
+    ParamSpec('rectify', False, 'undistort raw images (image_raw) with camera_info D, R and P '
+              'before inference, as image_proc does; leave off for image_rect inputs (their '
+              'camera_info still lists the raw distortion)'),
     ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info with the '
               "image's exact stamp before using the latest one", range=(0.0, 1.0)),
 )
@@ -189,6 +192,7 @@ class DepthConfig:
     cy: float
     calib_width: int
     calib_height: int
+    rectify: bool
     camera_info_wait: float
 
     @property

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
 from depth_anything_ros.geometry import (
     adapt_intrinsics, backproject, cloud_dtype, Intrinsics, pack_cloud, pack_rgb, PixelMap,
-    RayGrid, scale_intrinsics, subsample_intrinsics)
+    RayGrid, Rectifier, rectify_maps, scale_intrinsics, subsample_intrinsics)
 
 # Principal point deliberately away from the image centre (320, 240).
 INTR = Intrinsics(fx=500.0, fy=520.0, cx=300.0, cy=200.0, width=640, height=480)
@@ -170,3 +171,89 @@ def test_intrinsics_reject_uncalibrated_values(bad: dict) -> None:
     values.update(bad)
     with pytest.raises(ValueError):
         Intrinsics(**values)
+
+
+# --------------------------------------------------------------------------- rectification
+_K = np.array([[300.0, 0.0, 158.0], [0.0, 310.0, 122.0], [0.0, 0.0, 1.0]])
+_P = np.array([[280.0, 0.0, 161.0, 0.0], [0.0, 280.0, 119.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+_R = cv2.Rodrigues(np.array([0.01, -0.02, 0.005]))[0]
+_DIST = {
+    'plumb_bob': [-0.28, 0.09, 0.001, -0.002, 0.0],
+    'rational_polynomial': [-0.2, 0.05, 0.001, -0.001, 0.0, 0.1, 0.02, 0.0],
+    'equidistant': [0.05, -0.01, 0.002, -0.001],
+}
+
+
+def _raw_pixels(model: str, u: np.ndarray, v: np.ndarray, r: np.ndarray,
+                new_k: np.ndarray) -> np.ndarray:
+    """Where the raw camera sees the ray of rectified pixel (u, v): independent of the maps."""
+    rays = np.linalg.inv(new_k) @ np.stack([u, v, np.ones_like(u)])  # (3, N) rectified
+    rays = (r.T @ rays).T[:, None, :]  # (N, 1, 3) in the raw camera
+    zero = np.zeros(3)
+    d = np.array(_DIST[model])
+    if model == 'equidistant':
+        pix, _ = cv2.fisheye.projectPoints(rays, zero, zero, _K, d)
+    else:
+        pix, _ = cv2.projectPoints(rays, zero, zero, _K, d)
+    return pix[:, 0, :]  # (N, 2)
+
+
+@pytest.mark.parametrize('model', list(_DIST))
+def test_rectify_maps_sample_the_raw_pixel_of_each_rectified_ray(model: str) -> None:
+    mx, my = rectify_maps(_K, _DIST[model], _R, _P, model, 320, 240, fixed_point=False)
+    assert mx.shape == my.shape == (240, 320) and mx.dtype == np.float32
+    v, u = np.mgrid[10:230:37, 12:310:41].reshape(2, -1).astype(np.float64)
+    want = _raw_pixels(model, u, v, _R, _P[:, :3])
+    got = np.stack([mx[v.astype(int), u.astype(int)], my[v.astype(int), u.astype(int)]], -1)
+    np.testing.assert_allclose(got, want, atol=2e-3)
+    # distortion really moves pixels here (the check above is not the identity)
+    assert np.abs(want - np.stack([u, v], -1)).max() > 3.0
+
+
+def test_rectify_maps_identity_and_unset_p() -> None:
+    eye = np.eye(3)
+    assert rectify_maps(_K, [0.0] * 5, eye, np.zeros((3, 4)), 'plumb_bob', 320, 240) is None
+    assert rectify_maps(_K, [], np.zeros((3, 3)), np.hstack([_K, np.zeros((3, 1))]),
+                        'plumb_bob', 320, 240) is None
+    # P unset: the rectified image keeps K (image_geometry's rule), only D is removed
+    mx, my = rectify_maps(_K, _DIST['plumb_bob'], eye, np.zeros((3, 4)), 'plumb_bob', 320, 240,
+                          fixed_point=False)
+    want = _raw_pixels('plumb_bob', np.array([40.0]), np.array([200.0]), eye, _K)
+    np.testing.assert_allclose([mx[200, 40], my[200, 40]], want[0], atol=2e-3)
+    fixed = rectify_maps(_K, _DIST['plumb_bob'], eye, _P, 'plumb_bob', 320, 240)
+    assert fixed[0].dtype == np.int16 and fixed[0].shape == (240, 320, 2)
+
+
+@pytest.mark.parametrize(('model', 'd', 'message'), [
+    ('unified', [0.1, 0.0, 0.0, 0.0, 0.0], "'unified' is not supported"),
+    ('equidistant', [0.1, 0.0], 'needs 4 coefficients'),
+    ('plumb_bob', [0.1, 0.0, 0.0], '3 coefficients'),
+])
+def test_rectify_maps_reject_what_they_cannot_model(model: str, d: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        rectify_maps(_K, d, np.eye(3), _P, model, 320, 240)
+
+
+@pytest.mark.parametrize('channels', [0, 3])
+def test_rectifier_undoes_a_synthetic_distortion(channels: int) -> None:
+    # A smooth scene as the rectified camera sees it ...
+    v, u = np.mgrid[0:240, 0:320].astype(np.float32)
+    scene = (127 + 60 * np.sin(u / 9.0) + 60 * np.cos(v / 7.0)).astype(np.uint8)
+    if channels:
+        scene = np.dstack([scene, scene[::-1], 255 - scene])
+    # ... and as the distorted raw camera sees it: each raw pixel looks up its rectified one.
+    raw_uv = np.stack([u.ravel(), v.ravel()], -1)[:, None, :].astype(np.float64)
+    rect = cv2.undistortPoints(raw_uv, _K, np.array(_DIST['plumb_bob']), R=_R, P=_P)
+    rect = rect.reshape(240, 320, 2).astype(np.float32)
+    raw = cv2.remap(scene, rect[..., 0], rect[..., 1], cv2.INTER_LINEAR)
+    rectifier = Rectifier()
+    out = rectifier(raw, _K, _DIST['plumb_bob'], _R, _P, 'plumb_bob')
+    assert out.shape == scene.shape and out.dtype == np.uint8
+    inner = (slice(40, 200), slice(50, 270))
+    err = np.abs(out[inner].astype(int) - scene[inner]).mean()
+    assert err < 2.0, err  # two bilinear resamplings of a smooth pattern
+    assert np.abs(raw[inner].astype(int) - scene[inner]).mean() > 10 * err
+    # the maps are cached per calibration; a distortion-free one passes frames through
+    assert rectifier(raw, _K, _DIST['plumb_bob'], _R, _P, 'plumb_bob') is not raw
+    plain = rectifier(raw, _K, [0.0] * 5, np.eye(3), np.zeros((3, 4)), 'plumb_bob')
+    assert plain is raw

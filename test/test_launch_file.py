@@ -65,7 +65,7 @@ def test_arguments_and_defaults(stubs) -> None:
     assert [a.name for a in declared] == [a.name for a in LAUNCH_ARGUMENTS]
     assert all(a.kwargs['description'] for a in declared)
     for name in ('model', 'mode', 'scene', 'checkpoint', 'device', 'precision', 'backend',
-                 'namespace', 'image', 'camera_info', 'params_file', 'rviz'):
+                 'rectify', 'namespace', 'image', 'camera_info', 'params_file', 'rviz'):
         assert name in ctx.launch_configurations, name
     (depth,) = [n for n in nodes if n.kwargs['executable'] == 'depth_node']
     assert depth.kwargs['package'] == 'depth_anything_ros'
@@ -82,7 +82,8 @@ def test_every_argument_reaches_the_node(stubs, tmp_path: Path) -> None:
     preset = REPO / 'config' / 'depth_outdoor.yaml'
     _, nodes, _ = load(stubs, model='vitl', mode='relative', scene='outdoor',
                        checkpoint='/weights/mine.pth', device='cuda:1', precision='fp16',
-                       backend='onnxruntime', namespace='front', image='/cam/color/image_raw',
+                       backend='onnxruntime', rectify='True', namespace='front',
+                       image='/cam/color/image_raw',
                        camera_info='/cam/color/camera_info', params_file=str(preset))
     (depth,) = [n for n in nodes if n.kwargs['executable'] == 'depth_node']
     assert depth.kwargs['namespace'] == 'front'
@@ -90,7 +91,7 @@ def test_every_argument_reaches_the_node(stubs, tmp_path: Path) -> None:
     assert params_file == str(preset)
     assert overrides == {'encoder': 'vitl', 'mode': 'relative', 'scene': 'outdoor',
                          'checkpoint': '/weights/mine.pth', 'device': 'cuda:1',
-                         'precision': 'fp16', 'backend': 'onnxruntime'}
+                         'precision': 'fp16', 'backend': 'onnxruntime', 'rectify': True}
     assert dict(depth.kwargs['remappings']) == {
         'image': '/cam/color/image_raw', 'image/compressed': '/cam/color/image_raw/compressed',
         'camera_info': '/cam/color/camera_info'}
@@ -115,6 +116,9 @@ def test_bad_argument_value_fails_with_the_choices(stubs) -> None:
 def test_pure_helpers() -> None:
     assert node_parameters({'model': ' vitb ', 'scene': ''}) == {'encoder': 'vitb'}
     assert node_parameters({'device': 'cuda:0'}) == {'device': 'cuda:0'}
+    assert node_parameters({'rectify': 'false'}) == {'rectify': False}
+    with pytest.raises(ValueError, match='rectify:=yes is not valid; use true or false'):
+        node_parameters({'rectify': 'yes'})
     assert remappings({'image': '/a/b/', 'camera_info': ''})[1] == ('image/compressed',
                                                                       '/a/b/compressed')
 

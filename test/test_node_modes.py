@@ -148,3 +148,71 @@ def test_startup_failures_exit_1_with_the_reason(spawn, tmp_path: Path, argv: tu
         pytest.fail('the node did not exit on a bad configuration')
     assert proc.returncode == 1, out
     assert expect in out, out
+
+
+def _cloud_rgb(msg) -> np.ndarray:
+    """(H, W, 3) uint8 colours of an XYZRGB cloud (rgb packed as 0x00RRGGBB in a float32)."""
+    packed = np.ascontiguousarray(cloud_to_array(msg)['rgb']).view(np.uint32)
+    return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255],
+                    -1).astype(np.uint8)
+
+
+def test_raw_images_are_rectified_with_their_camera_info(ros_node, spawn,
+                                                         tmp_path: Path) -> None:
+    from rclpy.parameter import Parameter
+    from rclpy.parameter_client import AsyncParameterClient
+    from ros_helpers.camera_publisher import make_pixels
+    from sensor_msgs.msg import CameraInfo, PointCloud2
+
+    from depth_anything_ros.geometry import Rectifier
+
+    log = tmp_path / 'node.log'
+    node = spawn(*NODE_ARGS, '-p', 'rectify:=true', stdout=log.open('w'))
+    spawn(CAMERA, '--rate', '15', '--duration', '90', '--width', 96, '--height', 64,
+          '--distort', '-2.0', '--static')
+    rec = Recorder(ros_node)
+    rec.listen(PointCloud2, 'points')
+    rec.listen(CameraInfo, 'depth/camera_info')
+    m = rec.msgs
+    assert rec.spin_until(lambda: len(m['points']) >= 2 and len(m['depth/camera_info']) >= 1,
+                          60, node), log_of(log)
+    info = m['depth/camera_info'][-1]
+    assert info.distortion_model == 'plumb_bob' and info.d[0] == pytest.approx(-2.0)
+    raw = make_pixels(96, 64, 3, 0)
+    rectified = Rectifier()(raw, np.reshape(info.k, (3, 3)), info.d, np.reshape(info.r, (3, 3)),
+                            np.reshape(info.p, (3, 4)), info.distortion_model)
+    # the cloud is coloured from what the network saw: the rectified frame, not the raw one
+    colours = _cloud_rgb(m['points'][-1])
+    np.testing.assert_array_equal(colours, rectified)
+    moved = np.abs(rectified.astype(int) - raw).max(-1) > 20  # the bright square's edges
+    assert moved.sum() >= 10
+
+    # rectify is a live parameter: switched off, frames pass through unchanged
+    client = AsyncParameterClient(ros_node, 'depth_node')
+    assert client.wait_for_services(timeout_sec=10.0)
+    result = rec.call(client.set_parameters([Parameter('rectify', value=False)]))
+    assert result.results[0].successful
+    assert rec.spin_until(lambda: np.array_equal(_cloud_rgb(m['points'][-1]), raw), 60,
+                          node), log_of(log)
+    node.send_signal(signal.SIGINT)
+    assert node.wait(timeout=15) == 0, log_of(log)
+
+
+def test_rectify_without_camera_info_skips_frames_with_the_reason(ros_node, spawn,
+                                                                   tmp_path: Path) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+
+    log = tmp_path / 'node.log'
+    node = spawn(*NODE_ARGS, '-p', 'rectify:=true', stdout=log.open('w'))
+    spawn(CAMERA, '--rate', '15', '--duration', '60', '--width', 96, '--height', 64,
+          '--no-info')
+    rec = Recorder(ros_node)
+    rec.listen(Image, 'depth/image')
+    rec.listen(DiagnosticArray, '/diagnostics')
+    assert rec.spin_until(lambda: int(rec.diagnostics().get('frames_bad', 0)) >= 3, 60,
+                          node), log_of(log)
+    assert not rec.msgs['depth/image']
+    node.send_signal(signal.SIGINT)
+    assert node.wait(timeout=15) == 0, log_of(log)
+    assert 'rectify is on but no camera_info arrived' in log_of(log)

@@ -58,6 +58,9 @@ def main() -> int:
     parser.add_argument('--bad', type=int, default=0, help='every Nth frame is malformed')
     parser.add_argument('--no-info', action='store_true')
     parser.add_argument('--info-size', default='', help='WxH calibration size (default: image)')
+    parser.add_argument('--distort', type=float, default=0.0,
+                        help='k1 of a plumb_bob distortion in camera_info (pixels unchanged)')
+    parser.add_argument('--static', action='store_true', help='the same picture every frame')
     parser.add_argument('--compressed', action='store_true',
                         help='publish JPEG CompressedImage on camera/image/compressed instead')
     args, ros_args = parser.parse_known_args()
@@ -79,7 +82,8 @@ def main() -> int:
             while time.monotonic() < end and rclpy.ok():
                 sent += 1
                 stamp = node.get_clock().now().to_msg()
-                px = make_pixels(args.width, args.height, channels, sent)
+                px = make_pixels(args.width, args.height, channels,
+                                 0 if args.static else sent)
                 rows = px.reshape(args.height, -1)
                 rows = np.hstack([rows, np.zeros((args.height, args.pad), np.uint8)])
                 img = Image(height=args.height, width=args.width, encoding=args.encoding,
@@ -90,7 +94,7 @@ def main() -> int:
                 cx, cy = 0.45 * iw, 0.55 * ih   # deliberately not the image centre
                 info.k = [FX * sx, 0.0, cx, 0.0, FY * sy, cy, 0.0, 0.0, 1.0]
                 info.p = [FX * sx, 0.0, cx, 0.0, 0.0, FY * sy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-                info.d = [0.0] * 5
+                info.d = [args.distort, 0.0, 0.0, 0.0, 0.0]
                 info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
                 info.header = img.header
                 if args.bad and sent % args.bad == 0:
