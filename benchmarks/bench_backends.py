@@ -129,32 +129,48 @@ def accuracy(depth: np.ndarray, ref: np.ndarray) -> dict[str, float]:
             'p99_rel': float(np.quantile(rel, 0.99))}
 
 
-def time_frames(est: DepthEstimator, frame: np.ndarray, warmup: int,
-                repeats: int) -> tuple[np.ndarray, dict[str, float]]:
-    """Run ``est.infer`` warmup + repeats times; return the last depth and latency statistics."""
-    start = time.perf_counter()
-    depth = est.infer(frame)  # first call: export / compile for this input shape
-    first_s = time.perf_counter() - start
-    for _ in range(max(0, warmup - 1)):
-        est.infer(frame)
-    total, forward, pre = [], [], []
-    for _ in range(repeats):
+class Timing:
+    """Latency samples of one row, gathered over one or more rounds."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self.total: list[float] = []
+        self.forward: list[float] = []
+        self.pre: list[float] = []
+        self.first_s = float('nan')
+        self.depth: np.ndarray | None = None
+
+    def first_call(self, est: DepthEstimator, frame: np.ndarray) -> None:
+        """Time the first frame of this row: export / compile for its input shape."""
         start = time.perf_counter()
-        depth = est.infer(frame)
-        total.append(1e3 * (time.perf_counter() - start))
-        forward.append(est.last_timings.get('forward_ms', float('nan')))
-        pre.append(est.last_timings.get('preprocess_ms', float('nan')))
-    total_sorted = sorted(total)
-    stats = {
-        'first_call_s': first_s,
-        'median_ms': statistics.median(total),
-        'p90_ms': total_sorted[min(len(total) - 1, int(round(0.9 * (len(total) - 1))))],
-        'min_ms': total_sorted[0],
-        'forward_median_ms': statistics.median(forward),
-        'preprocess_median_ms': statistics.median(pre),
-    }
-    stats['fps'] = 1e3 / stats['median_ms']
-    return depth, stats
+        self.depth = est.infer(frame)
+        self.first_s = time.perf_counter() - start
+
+    def measure(self, est: DepthEstimator, frame: np.ndarray, warmup: int, repeats: int) -> None:
+        """Run ``warmup`` untimed then ``repeats`` timed frames; keep the last depth."""
+        for _ in range(warmup):
+            est.infer(frame)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            self.depth = est.infer(frame)
+            self.total.append(1e3 * (time.perf_counter() - start))
+            self.forward.append(est.last_timings.get('forward_ms', float('nan')))
+            self.pre.append(est.last_timings.get('preprocess_ms', float('nan')))
+
+    def stats(self) -> dict[str, float]:
+        """Median / p90 / min of the whole frame, forward and preprocessing medians, fps."""
+        total = sorted(self.total)
+        out = {
+            'first_call_s': self.first_s,
+            'frames': len(total),
+            'median_ms': statistics.median(total),
+            'p90_ms': total[min(len(total) - 1, int(round(0.9 * (len(total) - 1))))],
+            'min_ms': total[0],
+            'forward_median_ms': statistics.median(self.forward),
+            'preprocess_median_ms': statistics.median(self.pre),
+        }
+        out['fps'] = 1e3 / out['median_ms']
+        return out
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -175,7 +191,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     doc: dict[str, Any] = {'machine': machine_info(args.threads), 'weights': weights,
                            'encoder': model.config.encoder, 'frame': [frame_h, frame_w],
                            'exact_preprocessing': args.exact, 'warmup': args.warmup,
-                           'repeats': args.repeats, 'targets': TARGETS, 'results': [],
+                           'repeats': args.repeats, 'rounds': args.rounds,
+                           'targets': TARGETS, 'results': [],
                            'host_probe_before': host_probe()}
     combos = [(b, p) for b in args.backends for p in args.precisions]
     refs: dict[int, np.ndarray] = {}
@@ -185,15 +202,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ref_est = DepthEstimator(model, device=device, precision='fp32', exact=args.exact)
     for size in args.input_sizes:
         ref_est.input_size = size
-        depth, stats = time_frames(ref_est, frame, 1, args.ref_repeats)
-        refs[size] = depth.astype(np.float64)
+        timing = Timing()
+        timing.first_call(ref_est, frame)
+        timing.measure(ref_est, frame, 0, args.ref_repeats)
+        refs[size] = timing.depth.astype(np.float64)
         if ('torch', 'fp32') in combos:
-            doc['results'].append(_row('torch', 'fp32', size, ref_est, frame, stats,
-                                       accuracy(depth, refs[size])))
+            doc['results'].append(_row('torch', 'fp32', size, ref_est, frame, timing.stats(),
+                                       accuracy(timing.depth, refs[size])))
         bar.update(1)
+    rows: list[tuple[str, str, int, DepthEstimator | None, str | None]] = []
     for backend, precision in combos:
         if (backend, precision) == ('torch', 'fp32'):
-            bar.update(len(args.input_sizes))
             continue
         reason = skip_reason(backend, precision, device)
         est = None
@@ -204,17 +223,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                      input_size=args.input_sizes[0])
             except (BackendUnavailableError, ValueError) as exc:
                 reason = str(exc)
-        for size in args.input_sizes:
-            bar.set_postfix_str(f'{backend} {precision} {size}')
+        rows += [(backend, precision, size, est, reason) for size in args.input_sizes]
+    timings = {row[:3]: Timing() for row in rows if row[3] is not None}
+    for backend, precision, size, est, _ in rows:  # export / compile every shape first
+        if est is not None:
+            bar.set_postfix_str(f'{backend} {precision} {size}: first call')
+            est.input_size = size
+            timings[backend, precision, size].first_call(est, frame)
+    # Interleaved rounds: a shared host's slow spells spread over every row alike.
+    per_round = max(1, -(-args.repeats // args.rounds))
+    for round_index in range(args.rounds):
+        for backend, precision, size, est, _ in rows:
             if est is None:
-                doc['results'].append({'backend': backend, 'precision': precision,
-                                       'input_size': size, 'skipped': reason})
-            else:
-                est.input_size = size
-                depth, stats = time_frames(est, frame, args.warmup, args.repeats)
-                doc['results'].append(_row(backend, precision, size, est, frame, stats,
-                                           accuracy(depth, refs[size])))
-            bar.update(1)
+                continue
+            bar.set_postfix_str(f'{backend} {precision} {size} round {round_index + 1}')
+            est.input_size = size
+            warmup = max(0, args.warmup - 1) if round_index == 0 else min(1, args.warmup)
+            timings[backend, precision, size].measure(est, frame, warmup, per_round)
+    for backend, precision, size, est, reason in rows:
+        if est is None:
+            doc['results'].append({'backend': backend, 'precision': precision,
+                                   'input_size': size, 'skipped': reason})
+        else:
+            timing = timings[backend, precision, size]
+            est.input_size = size
+            doc['results'].append(_row(backend, precision, size, est, frame, timing.stats(),
+                                       accuracy(timing.depth, refs[size])))
+        bar.update(1)
     bar.close()
     doc['host_probe_after'] = host_probe()
     doc['cache_dir'] = str(cache / 'depth_anything_ros' / 'engines')
@@ -259,9 +294,11 @@ def _probe(probe: dict[str, float] | None) -> str:
 def markdown(doc: dict[str, Any]) -> str:
     """Return the results as a Markdown table (skipped rows listed with their reason)."""
     m = doc['machine']
+    rounds = f' in {doc["rounds"]} interleaved rounds' if doc.get('rounds', 1) > 1 else ''
     lines = [f'{doc["encoder"]}, frame {doc["frame"][0]}x{doc["frame"][1]}, {m["cpu"]}, '
              f'{m["threads"]} threads, torch {m["torch"]}, openvino {m["openvino"]}, '
-             f'onnxruntime {m["onnxruntime"]}; {doc["repeats"]} timed frames per row', '',
+             f'onnxruntime {m["onnxruntime"]}; {doc["repeats"]} timed frames per row{rounds}',
+             '',
              f'host: {m.get("cpu_mhz") or "?"} MHz; GEMM 1536² fp32 / bf16 GFLOP/s before '
              f'{_probe(doc.get("host_probe_before"))}, '
              f'after {_probe(doc.get("host_probe_after"))}',
@@ -320,6 +357,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--threads', type=int, default=torch.get_num_threads())
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--repeats', type=int, default=10)
+    p.add_argument('--rounds', type=int, default=1,
+                   help='split the timed frames of every row over this many interleaved '
+                        'rounds (use 3+ on a shared host)')
     p.add_argument('--ref-repeats', type=int, default=3,
                    help='timed frames of the torch fp32 reference (slow on CPU)')
     p.add_argument('--exact', action='store_true', help='official float64 preprocessing')

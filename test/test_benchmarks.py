@@ -36,10 +36,12 @@ def test_bench_backends_writes_table_and_json(tmp_path: Path) -> None:
         [sys.executable, str(ROOT / 'benchmarks' / 'bench_backends.py'), '--encoder', 'tiny',
          '--backends', 'torch,openvino,tensorrt', '--precisions', 'fp32,bf16',
          '--input-sizes', '70,42', '--frame', '60x80', '--threads', '1', '--quick',
+         '--rounds', '2',
          '--cache-dir', str(tmp_path / 'cache'), '--out', str(out)],
         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())
+    assert (doc['rounds'], doc['repeats']) == (2, 3)  # --quick: 3 timed frames, 2 per round
     rows = {(r['backend'], r['precision'], r['input_size']): r for r in doc['results']}
     assert len(rows) == 3 * 2 * 2
     # torch fp32 is the accuracy reference: identical to itself.
@@ -53,6 +55,9 @@ def test_bench_backends_writes_table_and_json(tmp_path: Path) -> None:
                 'tensorrt is not installed', 'TensorRT needs a CUDA GPU'}
             continue
         assert 0 < row['min_ms'] <= row['median_ms'] <= row['p90_ms']
+        # the reference row: --quick's 1 frame; the others: 2 rounds x ceil(3 / 2) frames
+        assert row['frames'] == (1 if row['backend'] == 'torch' and row['precision'] == 'fp32'
+                                 else 4)
         assert row['fps'] == pytest.approx(1e3 / row['median_ms'])
         assert row['p99_rel'] >= row['median_rel'] >= 0
     assert rows['openvino', 'bf16', 70]['p99_rel'] > 0  # bf16 is not bit-exact
@@ -60,6 +65,7 @@ def test_bench_backends_writes_table_and_json(tmp_path: Path) -> None:
         assert probe['gemm_fp32_gflops'] > 0 and probe['gemm_bf16_gflops'] > 0
     assert doc['machine']['threads'] == 1 and doc['machine']['openvino']
     table = out.with_suffix('.md').read_text()
+    assert '3 timed frames per row in 2 interleaved rounds' in table
     assert '| openvino | bf16 | 42 | 42x56 |' in table
     assert '| tensorrt | fp32 | 70 | skipped: ' in table
     assert table.strip() in proc.stdout
