@@ -76,9 +76,21 @@ def check_precision(precision: str, device: torch.device) -> str:
     if precision == 'fp16' and device.type == 'cpu':
         raise ValueError('precision="fp16" needs a CUDA device (CPUs have no fast fp16 path); '
                          'use precision="bf16" on CPU (AVX512-BF16/AMX) or "fp32"')
-    if precision == 'bf16' and device.type == 'cuda' and not torch.cuda.is_bf16_supported():
+    if precision == 'bf16' and device.type == 'cuda' and not cuda_bf16_native(device):
         raise ValueError(f'{device} does not support bf16; use precision="fp16" or "fp32"')
     return precision
+
+
+def cuda_bf16_native(device: torch.device) -> bool:
+    """Whether CUDA ``device`` computes in bf16 natively (compute capability 8.0+, or ROCm).
+
+    ``torch.cuda.is_bf16_supported()`` asks about the current device, not ``device``, and
+    since torch 2.4 also says yes where bf16 is only emulated (Volta, Turing, Jetson Xavier),
+    which runs slower than fp32 and which TensorRT cannot build.
+    """
+    if torch.version.hip:
+        return True
+    return torch.cuda.get_device_capability(device)[0] >= 8
 
 
 class DepthEstimator:
@@ -106,7 +118,8 @@ class DepthEstimator:
             raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
         self.backend = backend
         self.last_timings: dict[str, float] = {}
-        self._host_buffers: dict[tuple, Tensor] = {}
+        # Pinned staging buffer for the latest batch shape, with the event of its last upload.
+        self._host_buffers: dict[tuple, tuple[Tensor, torch.cuda.Event]] = {}
         if backend == 'torch':
             if isinstance(model, (str, os.PathLike)):
                 model = load_model(model)
@@ -198,12 +211,18 @@ class DepthEstimator:
         if self.device.type == 'cpu':
             return t
         key = tuple(batch.shape)
-        buf = self._host_buffers.get(key)
-        if buf is None:
-            self._host_buffers = {key: torch.empty(key, dtype=torch.uint8).pin_memory()}
-            buf = self._host_buffers[key]
+        if key in self._host_buffers:
+            buf, uploaded = self._host_buffers[key]
+            # The previous non_blocking copy may still be reading buf: wait before overwriting.
+            uploaded.synchronize()
+        else:
+            buf = torch.empty(key, dtype=torch.uint8).pin_memory()
         buf.copy_(t)
-        return buf.to(self.device, non_blocking=True)
+        x = buf.to(self.device, non_blocking=True)
+        uploaded = torch.cuda.Event()
+        uploaded.record(torch.cuda.current_stream(self.device))
+        self._host_buffers = {key: (buf, uploaded)}
+        return x
 
     def preprocess(self, images: Sequence[np.ndarray], encoding: str = 'bgr8') -> Tensor:
         """Same-size uint8 images -> network input [B,3,h,w] float32 on the device."""

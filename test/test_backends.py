@@ -24,6 +24,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 import sys
+import types
+from typing import Any
 
 import pytest
 import torch
@@ -32,7 +34,10 @@ from depth_anything_ros.backends import (available_backends, BackendUnavailableE
                                          make_runner, Runner)
 from depth_anything_ros.backends import common
 from depth_anything_ros.backends.onnx_export import cached_onnx, export_onnx, probe_input
-from depth_anything_ros.backends.onnxruntime_runner import choose_providers
+from depth_anything_ros.backends import onnxruntime_runner, tensorrt_runner
+from depth_anything_ros.backends.onnxruntime_runner import (choose_providers,
+                                                            ort_engine_cache_dir,
+                                                            provider_options)
 from depth_anything_ros.backends.tensorrt_runner import (check_profile, engine_cache_key,
                                                          in_profile)
 from depth_anything_ros.model import ModelConfig, untrained_model
@@ -293,6 +298,261 @@ def test_tensorrt_profile_and_cache_key() -> None:
                engine_cache_key('abc', 'fp16', 'Orin (sm_87)', '10.3.0',
                                 (profile[0], profile[1], (1, 1036, 1848)))]
     assert len({base, *changed}) == 6
+
+
+def test_onnxruntime_provider_options() -> None:
+    trt_ep = provider_options('TensorrtExecutionProvider', device_id=1, precision='fp16',
+                              engine_cache=Path('/c/ort_tensorrt/ab'))
+    assert trt_ep == {'device_id': 1, 'trt_fp16_enable': True, 'trt_engine_cache_enable': True,
+                      'trt_engine_cache_path': '/c/ort_tensorrt/ab'}
+    assert provider_options('TensorrtExecutionProvider', device_id=0, precision='fp32',
+                            engine_cache=Path('/c'))['trt_fp16_enable'] is False
+    assert provider_options('CUDAExecutionProvider', device_id=1, precision='fp32',
+                            engine_cache=Path('/c')) == {'device_id': 1}
+    assert provider_options('CPUExecutionProvider', device_id=0, precision='fp32',
+                            engine_cache=Path('/c')) == {}
+
+
+def test_onnxruntime_engine_cache_follows_file_content(tmp_path: Path) -> None:
+    model = tmp_path / 'model.onnx'
+    model.write_bytes(b'graph one')
+    cache = tmp_path / 'not' / 'yet' / 'there'
+    first = ort_engine_cache_dir(cache, model)
+    assert first.is_dir() and first.parent == cache / 'ort_tensorrt'  # parents created too
+    assert ort_engine_cache_dir(cache, model) == first
+    model.write_bytes(b'graph two, same file name')  # re-exported with other weights
+    assert ort_engine_cache_dir(cache, model) != first
+
+
+@needs_ort
+def test_onnxruntime_gpu_session_options(tiny_onnx: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session for cuda:1 fp16 gets TensorRT + CUDA EPs on GPU 1 and a fresh cache dir."""
+    import onnxruntime
+    seen: dict[str, Any] = {}
+
+    class Session:
+        def __init__(self, path: str, opts: Any, providers: list[Any]) -> None:
+            seen['providers'] = providers
+
+        def get_providers(self) -> list[str]:
+            return [p[0] if isinstance(p, tuple) else p for p in seen['providers']]
+
+    eps = ['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']
+    monkeypatch.setattr(onnxruntime, 'get_available_providers', lambda: eps)
+    monkeypatch.setattr(onnxruntime, 'InferenceSession', Session)
+    onnxruntime_runner.OnnxRuntimeRunner(tiny_onnx, device=torch.device('cuda', 1),
+                                         precision='fp16', cache_dir=tmp_path / 'cache')
+    (trt_name, trt_opts), (cuda_name, cuda_opts), cpu = seen['providers']
+    assert (trt_name, cuda_name, cpu) == tuple(eps)
+    assert trt_opts['device_id'] == cuda_opts['device_id'] == 1
+    assert trt_opts['trt_fp16_enable'] is True
+    assert Path(trt_opts['trt_engine_cache_path']).is_dir()
+
+
+# ----------------------------------------------------------------------------- TensorRT versions
+class FakeEnum:
+    """A pybind11 enum value as tensorrt has them: ``int()`` and ``.name``."""
+
+    def __init__(self, name: str, value: int = 0) -> None:
+        self.name, self.value = name, value
+
+    def __int__(self) -> int:
+        return self.value
+
+
+class Recorder:
+    """Records every method call as (name, args) in ``calls``; returns ``results[name]``."""
+
+    def __init__(self, methods: list[str], results: dict[str, Any] | None = None,
+                 **attrs: Any) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+        results = results or {}
+        for name in methods:
+            setattr(self, name, self._method(name, results.get(name, True)))
+        for key, value in attrs.items():
+            setattr(self, key, value)
+
+    def _method(self, name: str, result: Any) -> Any:
+        def call(*args: Any) -> Any:
+            self.calls.append((name, args))
+            return result
+        return call
+
+
+V3_CONTEXT = ['set_input_shape', 'get_tensor_shape', 'set_tensor_address', 'execute_async_v3']
+V2_CONTEXT = ['set_binding_shape', 'get_binding_shape', 'execute_async_v2']
+
+
+def engine_84() -> Recorder:
+    """Return a TensorRT 8.4 engine: I/O by binding index (output first, to catch mix-ups)."""
+    index = {'depth': 0, 'image': 1}
+    engine = Recorder([], num_bindings=2)
+    engine.get_binding_index = index.__getitem__
+    engine.get_binding_name = ['depth', 'image'].__getitem__
+    engine.get_binding_dtype = {0: FakeEnum('HALF'), 1: FakeEnum('FLOAT')}.__getitem__
+    return engine
+
+
+def test_tensorrt_io_uses_tensor_names_from_8_5() -> None:
+    engine = Recorder([], num_io_tensors=2)
+    engine.get_tensor_name = ['image', 'depth'].__getitem__
+    engine.get_tensor_dtype = {'image': FakeEnum('FLOAT'), 'depth': FakeEnum('HALF')}.__getitem__
+    context = Recorder(V3_CONTEXT, {'get_tensor_shape': (2, 518, 686)})
+    assert tensorrt_runner.io_tensor_names(engine) == ['image', 'depth']
+    assert tensorrt_runner.io_dtype(engine, 'image') == torch.float32
+    assert tensorrt_runner.io_dtype(engine, 'depth') == torch.float16
+    assert tensorrt_runner.set_input_shape(engine, context, (2, 3, 518, 686)) == (2, 518, 686)
+    tensorrt_runner.enqueue(engine, context, 1000, 2000, 77)
+    assert context.calls == [
+        ('set_input_shape', ('image', (2, 3, 518, 686))), ('get_tensor_shape', ('depth',)),
+        ('set_tensor_address', ('image', 1000)), ('set_tensor_address', ('depth', 2000)),
+        ('execute_async_v3', (77,))]
+
+
+def test_tensorrt_io_falls_back_to_bindings_on_8_4() -> None:
+    engine = engine_84()
+    context = Recorder(V2_CONTEXT, {'get_binding_shape': (1, 70, 98)})
+    assert not tensorrt_runner.uses_tensor_names(context)
+    assert tensorrt_runner.io_tensor_names(engine) == ['depth', 'image']
+    assert tensorrt_runner.io_dtype(engine, 'image') == torch.float32
+    assert tensorrt_runner.io_dtype(engine, 'depth') == torch.float16
+    assert tensorrt_runner.set_input_shape(engine, context, (1, 3, 70, 98)) == (1, 70, 98)
+    tensorrt_runner.enqueue(engine, context, 1000, 2000, 77)
+    assert context.calls == [('set_binding_shape', (1, (1, 3, 70, 98))),
+                             ('get_binding_shape', (0,)),
+                             ('execute_async_v2', ([2000, 1000], 77))]
+
+
+def test_tensorrt_io_failures_are_errors() -> None:
+    engine = engine_84()
+    refused = Recorder(V3_CONTEXT, {'set_input_shape': False, 'get_tensor_shape': (1, 1, 1)})
+    with pytest.raises(ValueError, match='refused input shape'):
+        tensorrt_runner.set_input_shape(engine, refused, (1, 3, 14, 14))
+    with pytest.raises(RuntimeError, match='execution failed'):
+        tensorrt_runner.enqueue(engine, Recorder(V3_CONTEXT, {'execute_async_v3': False}),
+                                1, 2, 0)
+    with pytest.raises(RuntimeError, match='execution failed'):
+        tensorrt_runner.enqueue(engine, Recorder(V2_CONTEXT, {'execute_async_v2': False}),
+                                1, 2, 0)
+    with pytest.raises(ValueError, match='INT8'):
+        tensorrt_runner.torch_dtype(FakeEnum('INT8'))
+
+
+def fake_tensorrt(version: str, *, bf16: bool, parse_ok: bool = True,
+                  built: bytes | None = b'plan') -> types.ModuleType:
+    """Return a stand-in ``tensorrt`` module that records what build_engine asks of it."""
+    trt = types.ModuleType('tensorrt')
+    trt.__version__ = version
+    log: dict[str, Any] = {'flags': [], 'shapes': [], 'parsers': 0}
+    trt.log = log
+
+    class Logger:
+        WARNING = 'warning'
+
+        def __init__(self, level: str) -> None:
+            log['loggers'] = log.get('loggers', 0) + 1
+
+    class Config:
+        def set_memory_pool_limit(self, pool: Any, size: int) -> None:
+            log['workspace'] = (pool, size)
+
+        def set_flag(self, flag: FakeEnum) -> None:
+            log['flags'].append(flag.name)
+
+        def add_optimization_profile(self, profile: Any) -> None:
+            log['profiles'] = log.get('profiles', 0) + 1
+
+    class Profile:
+        def set_shape(self, name: str, *shapes: tuple) -> None:
+            log['shapes'].append((name, *shapes))
+
+    class Builder:
+        def __init__(self, logger: Logger) -> None:
+            pass
+
+        def create_network(self, flags: int) -> str:
+            log['network_flags'] = flags
+            return 'network'
+
+        create_builder_config = staticmethod(Config)
+        create_optimization_profile = staticmethod(Profile)
+
+        def build_serialized_network(self, network: str, config: Config) -> bytes | None:
+            return built
+
+    class OnnxParser:
+        num_errors = 0 if parse_ok else 1
+
+        def __init__(self, network: str, logger: Logger) -> None:
+            log['parsers'] += 1
+
+        def parse_from_file(self, path: str) -> bool:
+            return parse_ok
+
+        def get_error(self, i: int) -> str:
+            return 'node 7: unsupported op Foo'
+
+    trt.Logger, trt.Builder, trt.OnnxParser = Logger, Builder, OnnxParser
+    trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(
+        EXPLICIT_BATCH=FakeEnum('EXPLICIT_BATCH', 0))
+    trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE='workspace')
+    flags = {'FP16': FakeEnum('FP16')}
+    if bf16:
+        flags['BF16'] = FakeEnum('BF16')
+    trt.BuilderFlag = types.SimpleNamespace(**flags)
+    return trt
+
+
+PROFILE = ((1, 70, 70), (1, 518, 686), (2, 1036, 1372))
+
+
+@pytest.mark.parametrize('version, explicit_batch', [('8.4.1.5', 1), ('8.5.2.2', 1),
+                                                     ('8.6.2.3', 1), ('10.3.0', 0)])
+def test_tensorrt_build_engine_by_version(version: str, explicit_batch: int,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    trt = fake_tensorrt(version, bf16=version.startswith('10'))
+    monkeypatch.setitem(sys.modules, 'tensorrt', trt)
+    monkeypatch.setattr(tensorrt_runner, '_logger', None)
+    plan = tensorrt_runner.build_engine(Path('m.onnx'), precision='fp16', profile=PROFILE,
+                                        workspace_bytes=1 << 20)
+    assert plan == b'plan'
+    assert trt.log['network_flags'] == explicit_batch  # TensorRT 10 ignores the flag
+    assert trt.log['flags'] == ['FP16'] and trt.log['workspace'] == ('workspace', 1 << 20)
+    assert trt.log['shapes'] == [('image', (1, 3, 70, 70), (1, 3, 518, 686),
+                                  (2, 3, 1036, 1372))]
+    assert trt.log['profiles'] == 1
+    tensorrt_runner.build_engine(Path('m.onnx'), precision='fp32', profile=PROFILE)
+    assert trt.log['flags'] == ['FP16'] and trt.log['loggers'] == 1  # one shared logger
+
+
+def test_tensorrt_build_engine_bf16_and_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tensorrt_runner, '_logger', None)
+    old = fake_tensorrt('8.6.2.3', bf16=False)
+    monkeypatch.setitem(sys.modules, 'tensorrt', old)
+    with pytest.raises(ValueError, match='no bf16 mode'):
+        tensorrt_runner.build_engine(Path('m.onnx'), precision='bf16', profile=PROFILE)
+    assert old.log['parsers'] == 0  # refused before the (slow) parse
+
+    new = fake_tensorrt('10.3.0', bf16=True)
+    monkeypatch.setitem(sys.modules, 'tensorrt', new)
+    tensorrt_runner.build_engine(Path('m.onnx'), precision='bf16', profile=PROFILE)
+    assert new.log['flags'] == ['BF16']
+
+    monkeypatch.setitem(sys.modules, 'tensorrt', fake_tensorrt('10.3.0', bf16=True,
+                                                               parse_ok=False))
+    with pytest.raises(RuntimeError, match='unsupported op Foo'):
+        tensorrt_runner.build_engine(Path('m.onnx'), precision='fp16', profile=PROFILE)
+    monkeypatch.setitem(sys.modules, 'tensorrt', fake_tensorrt('10.3.0', bf16=True,
+                                                               built=None))
+    with pytest.raises(RuntimeError, match='failed to build'):
+        tensorrt_runner.build_engine(Path('m.onnx'), precision='fp16', profile=PROFILE)
+
+
+def test_tensorrt_network_flags_without_explicit_batch_enum() -> None:
+    trt = fake_tensorrt('11.0.0', bf16=True)
+    trt.NetworkDefinitionCreationFlag = types.SimpleNamespace()  # removed in a later release
+    assert tensorrt_runner.network_flags(trt) == 0
 
 
 # ----------------------------------------------------------------------------- GPU

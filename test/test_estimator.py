@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 import torch
 
-from depth_anything_ros.estimator import DepthEstimator
+from depth_anything_ros import estimator
+from depth_anything_ros.estimator import check_precision, DepthEstimator
 from depth_anything_ros.model import build_model, export_model, ModelConfig, untrained_model
 from depth_anything_ros.model.transforms import (IMAGENET_MEAN, IMAGENET_STD,
                                                  preprocess_exact, preprocess_fast,
@@ -109,7 +110,10 @@ def test_fast_cpu_preprocessing_handles_every_encoding(encoding: str) -> None:
 def test_cuda_matches_cpu() -> None:
     vits = untrained_model('vits', warn=False)  # its own copy: the estimator moves it
     ref = GOLDEN['depth_stride4']
-    for precision, atol in (('fp32', 1e-3), ('fp16', 0.15), ('bf16', 0.15)):
+    cases = [('fp32', 1e-3), ('fp16', 0.15)]
+    if estimator.cuda_bf16_native(torch.device('cuda')):
+        cases.append(('bf16', 0.15))
+    for precision, atol in cases:
         est = DepthEstimator(vits, device='cuda', precision=precision)
         depth = est.infer(IMAGE)
         assert depth.shape == (480, 640) and depth.dtype == np.float32
@@ -212,6 +216,25 @@ def test_bad_images_are_rejected_with_a_reason(tiny: torch.nn.Module, image: obj
     est = DepthEstimator(tiny, device='cpu', input_size=42)
     with pytest.raises(ValueError, match=match):
         est.infer(image, encoding)  # type: ignore[arg-type]
+
+
+def test_cuda_bf16_needs_native_support_on_that_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bf16 on CUDA needs compute capability 8+ on the chosen GPU, not emulation."""
+    capability = {0: (8, 6), 1: (7, 5), 2: (7, 2)}  # RTX 30xx, T4, Jetson Xavier
+    asked: list[torch.device] = []
+
+    def get_device_capability(device: torch.device) -> tuple[int, int]:
+        asked.append(device)
+        return capability[device.index]
+
+    monkeypatch.setattr(torch.cuda, 'get_device_capability', get_device_capability)
+    monkeypatch.setattr(torch.version, 'hip', None)
+    assert check_precision('bf16', torch.device('cuda', 0)) == 'bf16'
+    for index in (1, 2):
+        with pytest.raises(ValueError, match='does not support bf16'):
+            check_precision('bf16', torch.device('cuda', index))
+    assert [d.index for d in asked] == [0, 1, 2]
+    assert check_precision('fp16', torch.device('cuda', 2)) == 'fp16'
 
 
 def test_bad_settings_are_rejected(tiny: torch.nn.Module) -> None:

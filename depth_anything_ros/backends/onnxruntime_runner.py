@@ -31,6 +31,7 @@ from torch import nn
 
 from depth_anything_ros.backends import BackendUnavailableError, import_runtime
 from depth_anything_ros.backends.common import (
+    file_digest,
     INPUT_NAME,
     model_metadata,
     OUTPUT_NAME,
@@ -70,6 +71,35 @@ def choose_providers(device: torch.device, precision: str, available: list[str])
     return ['CUDAExecutionProvider', 'CPUExecutionProvider']
 
 
+def provider_options(name: str, *, device_id: int, precision: str,
+                     engine_cache: Path) -> dict[str, Any]:
+    """Return the options of execution provider ``name`` (empty for the CPU provider).
+
+    The TensorRT provider names its cached engines after the ONNX file *name* and graph, not
+    the weights, so ``engine_cache`` must be specific to the file's content (see
+    :func:`ort_engine_cache_dir`). Both GPU providers get the same ``device_id``.
+    """
+    if name == 'TensorrtExecutionProvider':
+        return {'device_id': device_id,
+                'trt_fp16_enable': precision == 'fp16',
+                'trt_engine_cache_enable': True,
+                'trt_engine_cache_path': str(engine_cache)}
+    if name == 'CUDAExecutionProvider':
+        return {'device_id': device_id}
+    return {}
+
+
+def ort_engine_cache_dir(cache_dir: Path, onnx_path: Path) -> Path:
+    """Return (and create) the TensorRT provider's engine cache folder for one ONNX file.
+
+    Keyed by the file's sha256, so a re-export under the same name never reuses a stale engine;
+    created here with its parents because the provider creates only the last folder level.
+    """
+    path = Path(cache_dir) / 'ort_tensorrt' / file_digest(onnx_path)[:16]
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 class OnnxRuntimeRunner(Runner):
     """Run an ONNX export of DA-V2 in an onnxruntime ``InferenceSession``."""
 
@@ -98,22 +128,20 @@ class OnnxRuntimeRunner(Runner):
         self._static_hw = onnx_input_hw(path)
         available = ort.get_available_providers()
         names = providers or choose_providers(device, precision, available)
+        self._device_id = device.index or 0
+        if device.type == 'cuda' and device.index is None and torch.cuda.is_available():
+            self._device_id = torch.cuda.current_device()  # 'cuda' means the current device
         provider_list: list[Any] = []
         for name in names:
             if name not in available:
                 raise BackendUnavailableError(
                     f'onnxruntime provider {name} is not available here (have '
                     f'{", ".join(available)})')
-            if name == 'TensorrtExecutionProvider':
-                provider_list.append((name, {
-                    'trt_fp16_enable': precision == 'fp16',
-                    'trt_engine_cache_enable': True,
-                    'trt_engine_cache_path': str(Path(cache_dir) / 'ort_tensorrt'),
-                }))
-            elif name == 'CUDAExecutionProvider':
-                provider_list.append((name, {'device_id': device.index or 0}))
-            else:
-                provider_list.append(name)
+            engine_cache = (ort_engine_cache_dir(cache_dir, path)
+                            if name == 'TensorrtExecutionProvider' else Path(cache_dir))
+            options = provider_options(name, device_id=self._device_id, precision=precision,
+                                       engine_cache=engine_cache)
+            provider_list.append((name, options) if options else name)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(num_threads or torch.get_num_threads())
         opts.inter_op_num_threads = 1
@@ -140,15 +168,20 @@ class OnnxRuntimeRunner(Runner):
 
     def _run_cuda(self, x: torch.Tensor) -> torch.Tensor:
         """Zero-copy run on CUDA tensors through IO binding."""
-        x = x.detach().to(torch.float32).contiguous()
-        y = torch.empty((x.shape[0], x.shape[2], x.shape[3]), device=x.device)  # (B, H, W)
+        src_device = x.device
+        dev = torch.device('cuda', self._device_id)  # the session's GPU
+        x = x.detach().to(dev, torch.float32).contiguous()  # (B, 3, H, W)
+        y = torch.empty((x.shape[0], x.shape[2], x.shape[3]), device=dev)  # (B, H, W)
         binding = self.session.io_binding()
-        index = x.device.index or 0
-        binding.bind_input(INPUT_NAME, 'cuda', index, np.float32, tuple(x.shape), x.data_ptr())
-        binding.bind_output(OUTPUT_NAME, 'cuda', index, np.float32, tuple(y.shape), y.data_ptr())
-        torch.cuda.current_stream(x.device).synchronize()  # x must be ready before ORT reads it
+        binding.bind_input(INPUT_NAME, 'cuda', self._device_id, np.float32, tuple(x.shape),
+                           x.data_ptr())
+        binding.bind_output(OUTPUT_NAME, 'cuda', self._device_id, np.float32, tuple(y.shape),
+                            y.data_ptr())
+        # onnxruntime runs on its own stream: x must be written before it reads x. run returns
+        # after synchronising that stream, so y is complete then.
+        torch.cuda.current_stream(dev).synchronize()
         self.session.run_with_iobinding(binding)
-        return y
+        return y.to(src_device)
 
 
 def create(model: nn.Module | Path, *, device: torch.device, precision: str, cache_dir: Path,

@@ -18,6 +18,10 @@ An engine is specific to the GPU model and the TensorRT version, so the cache ke
 plus the ONNX file's hash, the precision and the optimisation profile (the range of input shapes
 the engine accepts). Building takes minutes on a Jetson; later starts deserialise in seconds.
 Inputs and outputs stay on the GPU as torch tensors (no host copies).
+
+TensorRT 8.5 introduced the name-based I/O API (``set_input_shape``, ``set_tensor_address``,
+``execute_async_v3``) and TensorRT 10 removed the binding-index one (``set_binding_shape``,
+``execute_async_v2``); the runner uses the former where it exists and the latter on 8.4.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ Shape = tuple[int, int, int]  # (batch, height, width) of the network input
 #: tuned for 518x686. Wider cameras need a larger ``max_shape`` (e.g. (1, 518, 924) for 16:9).
 DEFAULT_PROFILE: tuple[Shape, Shape, Shape] = ((1, 70, 70), (1, 518, 686), (1, 1036, 1372))
 DEFAULT_WORKSPACE_BYTES = 2 << 30
+_DTYPES = {'FLOAT': torch.float32, 'HALF': torch.float16, 'BF16': torch.bfloat16}
+_logger: Any = None
 
 
 def check_profile(min_shape: Shape, opt_shape: Shape, max_shape: Shape) -> None:
@@ -88,20 +94,119 @@ def gpu_name(device: torch.device) -> str:
     return f'{torch.cuda.get_device_name(device)} (sm_{major}{minor})'
 
 
+def trt_logger(trt: Any) -> Any:
+    """Return the process-wide ``trt.Logger``.
+
+    TensorRT keeps one logger pointer for all builders and runtimes; a second ``Logger`` object
+    only draws a warning and is not used, so every builder and runtime here shares this one.
+    """
+    global _logger
+    if _logger is None:
+        _logger = trt.Logger(trt.Logger.WARNING)
+    return _logger
+
+
+def trt_major(trt: Any) -> int:
+    """Return the major version of the imported ``tensorrt`` module (8 for ``8.5.2.2``)."""
+    return int(str(trt.__version__).split('.')[0])
+
+
+def network_flags(trt: Any) -> int:
+    """Return the ``Builder.create_network`` flags: explicit batch before TensorRT 10.
+
+    ONNX networks need ``EXPLICIT_BATCH`` on TensorRT 8.x and 9.x; from 10 every network is
+    explicit-batch and the flag is deprecated and ignored, so none is passed.
+    """
+    flag = getattr(trt.NetworkDefinitionCreationFlag, 'EXPLICIT_BATCH', None)
+    if trt_major(trt) >= 10 or flag is None:
+        return 0
+    return 1 << int(flag)
+
+
+def torch_dtype(trt_dtype: Any) -> torch.dtype:
+    """Map a ``trt.DataType`` of an engine input or output to the torch dtype.
+
+    Raises:
+        ValueError: a type this runner cannot feed or read (int8, int32, ...).
+    """
+    name = str(getattr(trt_dtype, 'name', trt_dtype)).rsplit('.', 1)[-1].upper()
+    if name not in _DTYPES:
+        raise ValueError(f'engine tensor type {name} is not supported; the engine input '
+                         f'and output must be float32, float16 or bfloat16')
+    return _DTYPES[name]
+
+
+def uses_tensor_names(context: Any) -> bool:
+    """Whether the execution context has TensorRT 8.5+'s name-based I/O API."""
+    return hasattr(context, 'execute_async_v3')
+
+
+def io_tensor_names(engine: Any) -> list[str]:
+    """Return the engine's input and output tensor names (8.5+ API, else 8.4 bindings)."""
+    if hasattr(engine, 'num_io_tensors'):
+        return [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    return [engine.get_binding_name(i) for i in range(engine.num_bindings)]
+
+
+def io_dtype(engine: Any, name: str) -> torch.dtype:
+    """Return the torch dtype of the engine tensor ``name``."""
+    if hasattr(engine, 'get_tensor_dtype'):
+        return torch_dtype(engine.get_tensor_dtype(name))
+    return torch_dtype(engine.get_binding_dtype(engine.get_binding_index(name)))
+
+
+def set_input_shape(engine: Any, context: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Set the input shape on ``context``; return the output shape TensorRT derives from it.
+
+    Raises:
+        ValueError: TensorRT refused the shape (outside the engine's optimisation profile).
+    """
+    if uses_tensor_names(context):
+        ok = context.set_input_shape(INPUT_NAME, shape)
+        out = context.get_tensor_shape(OUTPUT_NAME)
+    else:  # TensorRT 8.4
+        ok = context.set_binding_shape(engine.get_binding_index(INPUT_NAME), shape)
+        out = context.get_binding_shape(engine.get_binding_index(OUTPUT_NAME))
+    if not ok:
+        raise ValueError(f'TensorRT refused input shape {shape} (outside the engine\'s '
+                         'optimisation profile?)')
+    return tuple(int(d) for d in out)
+
+
+def enqueue(engine: Any, context: Any, x_ptr: int, y_ptr: int, stream_handle: int) -> None:
+    """Queue one inference reading device address ``x_ptr``, writing ``y_ptr``, on a stream.
+
+    Raises:
+        RuntimeError: TensorRT reported a failure (details in the TensorRT log).
+    """
+    if uses_tensor_names(context):
+        context.set_tensor_address(INPUT_NAME, x_ptr)
+        context.set_tensor_address(OUTPUT_NAME, y_ptr)
+        ok = context.execute_async_v3(stream_handle)
+    else:  # TensorRT 8.4
+        bindings = [0] * engine.num_bindings
+        bindings[engine.get_binding_index(INPUT_NAME)] = x_ptr
+        bindings[engine.get_binding_index(OUTPUT_NAME)] = y_ptr
+        ok = context.execute_async_v2(bindings, stream_handle)
+    if not ok:
+        raise RuntimeError('TensorRT execution failed (see the TensorRT log)')
+
+
 def build_engine(onnx_path: Path, *, precision: str, profile: tuple[Shape, Shape, Shape],
                  workspace_bytes: int = DEFAULT_WORKSPACE_BYTES) -> bytes:
     """Build a serialized TensorRT engine from a dynamic-H/W ONNX file.
 
     Raises:
         RuntimeError: the ONNX parser or the builder failed (messages included).
+        ValueError: bf16 asked of a TensorRT without it (before 9.0).
     """
     trt = import_runtime('tensorrt')
-    logger = trt.Logger(trt.Logger.WARNING)
+    if precision == 'bf16' and not hasattr(trt.BuilderFlag, 'BF16'):
+        raise ValueError(f'TensorRT {trt.__version__} has no bf16 mode (needs 9+); use '
+                         'precision "fp16"')
+    logger = trt_logger(trt)
     builder = trt.Builder(logger)
-    flags = 0
-    if hasattr(trt.NetworkDefinitionCreationFlag, 'EXPLICIT_BATCH'):  # TensorRT 8.x
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
-    network = builder.create_network(flags)
+    network = builder.create_network(network_flags(trt))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         errors = '; '.join(str(parser.get_error(i)) for i in range(parser.num_errors))
@@ -111,9 +216,6 @@ def build_engine(onnx_path: Path, *, precision: str, profile: tuple[Shape, Shape
     if precision == 'fp16':
         config.set_flag(trt.BuilderFlag.FP16)
     elif precision == 'bf16':
-        if not hasattr(trt.BuilderFlag, 'BF16'):
-            raise ValueError(f'TensorRT {trt.__version__} has no bf16 mode (needs 9+); use '
-                             'precision "fp16"')
         config.set_flag(trt.BuilderFlag.BF16)
     opt = builder.create_optimization_profile()
     (b0, h0, w0), (b1, h1, w1), (b2, h2, w2) = profile
@@ -150,7 +252,8 @@ class TensorRTRunner(Runner):
         if device.type != 'cuda' or not torch.cuda.is_available():
             raise BackendUnavailableError('the TensorRT backend needs a CUDA device and a CUDA '
                                           'build of torch; none is available here')
-        self.device = torch.device('cuda', device.index or 0)
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        self.device = torch.device('cuda', index)
         defaults = DEFAULT_PROFILE
         profile = (tuple(min_shape or defaults[0]), tuple(opt_shape or defaults[1]),
                    tuple(max_shape or defaults[2]))
@@ -186,14 +289,27 @@ class TensorRTRunner(Runner):
                                             'profile': [list(s) for s in profile]})
         super().__init__(backend='tensorrt', precision=precision, metadata=metadata)
         self.profile = profile
-        self._trt_logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._trt_logger)
+        self._runtime = trt.Runtime(trt_logger(trt))
         with torch.cuda.device(self.device):
             self.engine = self._runtime.deserialize_cuda_engine(engine_bytes)
             if self.engine is None:
                 raise RuntimeError('TensorRT could not deserialize the engine; rebuild it '
                                    'from the .onnx file')
             self.context = self.engine.create_execution_context()
+            if self.context is None:
+                raise RuntimeError('TensorRT could not create an execution context (out of GPU '
+                                   'memory?)')
+            # Its own stream: on the legacy default stream (torch's default) enqueueV3 adds
+            # stream synchronisations and logs a warning.
+            self._stream = torch.cuda.Stream(self.device)
+        names = io_tensor_names(self.engine)
+        if INPUT_NAME not in names or OUTPUT_NAME not in names:
+            raise ValueError(f'engine tensors are {names}; expected {INPUT_NAME!r} and '
+                             f'{OUTPUT_NAME!r} (export with depth-anything-ros export)')
+        # Engines built here keep float32 I/O whatever the precision; an engine built
+        # elsewhere may take or return float16.
+        self._in_dtype = io_dtype(self.engine, INPUT_NAME)
+        self._out_dtype = io_dtype(self.engine, OUTPUT_NAME)
         self._lock = threading.Lock()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -205,16 +321,21 @@ class TensorRTRunner(Runner):
                              f'{self.profile[0]}..{self.profile[2]}; rebuild with min_shape/'
                              'max_shape covering it')
         src_device = x.device
-        xin = x.detach().to(self.device, torch.float32).contiguous()
-        y = torch.empty(shape, device=self.device, dtype=torch.float32)  # (B, H, W)
         with self._lock, torch.cuda.device(self.device):
-            stream = torch.cuda.current_stream(self.device)
-            self.context.set_input_shape(INPUT_NAME, tuple(xin.shape))
-            self.context.set_tensor_address(INPUT_NAME, xin.data_ptr())
-            self.context.set_tensor_address(OUTPUT_NAME, y.data_ptr())
-            if not self.context.execute_async_v3(stream.cuda_stream):
-                raise RuntimeError('TensorRT execution failed (see the TensorRT log)')
-        return y.to(src_device)
+            xin = x.detach().to(self.device, self._in_dtype).contiguous()  # (B, 3, H, W)
+            out_shape = set_input_shape(self.engine, self.context, tuple(xin.shape))
+            if out_shape != shape:
+                raise RuntimeError(f'engine output shape {out_shape} for input {tuple(xin.shape)}'
+                                   f'; expected {shape} (B, H, W)')
+            y = torch.empty(shape, device=self.device, dtype=self._out_dtype)  # (B, H, W)
+            caller = torch.cuda.current_stream(self.device)
+            # xin and y belong to the caller's stream: TensorRT starts after the work that
+            # wrote xin, and the caller's later work (and reuse of both blocks) waits for it.
+            self._stream.wait_stream(caller)
+            enqueue(self.engine, self.context, xin.data_ptr(), y.data_ptr(),
+                    self._stream.cuda_stream)
+            caller.wait_stream(self._stream)
+        return y.to(src_device, torch.float32)
 
 
 def create(model: nn.Module | Path, *, device: torch.device, precision: str, cache_dir: Path,
