@@ -240,3 +240,20 @@ def test_data_stream_does_not_depend_on_worker_count(indoor, tmp_path) -> None:
     a = train(load_config('debug', over + ['num_workers=0']), tmp_path / 'a', progress=False)
     b = train(load_config('debug', over + ['num_workers=2']), tmp_path / 'b', progress=False)
     assert a['losses'] == b['losses']
+
+
+@pytest.mark.parametrize(('capability', 'want'), [((8, 6), torch.bfloat16),
+                                                  ((7, 5), torch.float16)])
+def test_auto_amp_picks_bf16_only_where_the_gpu_computes_it(monkeypatch: pytest.MonkeyPatch,
+                                                           capability: tuple, want) -> None:
+    from depth_anything_ros.training import distill
+    from depth_anything_ros.training.train import autocast_dtype
+    asked = []
+    monkeypatch.setattr(torch.version, 'hip', None)
+    monkeypatch.setattr(torch.cuda, 'get_device_capability',
+                        lambda device=None: asked.append(device) or capability)
+    gpu = torch.device('cuda', 1)
+    assert autocast_dtype(load_config('debug', ['amp=auto']), gpu) is want
+    assert distill._amp_dtype(distill.DistillConfig(labels=['x'], amp='auto'), gpu) is want
+    assert asked == [gpu, gpu]  # the training device, not whichever GPU is current
+    assert autocast_dtype(load_config('debug', ['amp=auto']), torch.device('cpu')) is None

@@ -52,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from depth_anything_ros.estimator import cuda_bf16_native
 from depth_anything_ros.training import loop
 from depth_anything_ros.training.config import (dataclass_to_dict, load_dataclass,
                                                 TrainingLoopConfig)
@@ -410,7 +411,7 @@ def _amp_dtype(cfg: DistillConfig, device: torch.device) -> torch.dtype | None:
     if device.type != 'cuda' or cfg.amp == 'none':
         return None
     if cfg.amp == 'auto':
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cuda_bf16_native(device) else torch.float16
     return torch.bfloat16 if cfg.amp == 'bf16' else torch.float16
 
 

@@ -40,6 +40,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
+from depth_anything_ros.estimator import cuda_bf16_native
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training import loop
 from depth_anything_ros.training.config import dataclass_to_dict, TrainConfig
@@ -158,7 +159,7 @@ def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None
     if cfg.amp == 'fp16' and device.type != 'cuda':
         raise ValueError('amp=fp16 needs a CUDA device; use amp=bf16 or amp=none on CPU')
     if cfg.amp == 'auto':
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cuda_bf16_native(device) else torch.float16
     return torch.bfloat16 if cfg.amp == 'bf16' else torch.float16
 
 
