@@ -210,6 +210,8 @@ class DepthEstimator:
         t = torch.from_numpy(batch)
         if self.device.type == 'cpu':
             return t
+        if self.device.type != 'cuda':  # e.g. mps: no pinned staging, a plain copy
+            return t.to(self.device)
         key = tuple(batch.shape)
         if key in self._host_buffers:
             buf, uploaded = self._host_buffers[key]
