@@ -65,7 +65,8 @@ def bench_estimator(args: argparse.Namespace, img: np.ndarray) -> dict[str, floa
     from depth_anything_ros.model.checkpoint import load_model
     model = load_model(args.checkpoint, head='metric', max_depth=20.0,
                        allow_untrained=args.checkpoint.startswith('untrained'))
-    est = DepthEstimator(model, device=args.device, input_size=args.input_size)
+    est = DepthEstimator(model, device=args.device, input_size=args.input_size,
+                         backend=args.backend, precision=args.precision)
     times: list[float] = []
 
     def loop() -> None:
@@ -87,7 +88,8 @@ def bench_node(args: argparse.Namespace, img: np.ndarray, log_path: Path) -> dic
     ros_args = ['-r', '__ns:=/bench', '-p', f'checkpoint:={args.checkpoint}',
                 '-p', 'allow_untrained_weights:=true', '-p', f'input_size:={args.input_size}',
                 '-p', f'device:={args.device}', '-p', f'cpu_threads:={args.threads}',
-                '-p', 'diagnostics_period:=0.5']
+                '-p', 'diagnostics_period:=0.5', '-p', f'backend:={args.backend}',
+                '-p', f'precision:={args.precision}']
     with NodeProcess(ros_args, log_path, 'bench_node_player', spin_period=0.01) as player:
         return _measure(args, img, player)
 
@@ -168,6 +170,9 @@ def main() -> int:
     parser.add_argument('--frames', type=int, default=0, help='default 30 (quick: 8)')
     parser.add_argument('--checkpoint', default='untrained:vits')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--backend', default='torch',
+                        help='torch | openvino | onnxruntime | tensorrt (both measurements)')
+    parser.add_argument('--precision', default='fp32', help='fp32 | bf16 | fp16')
     parser.add_argument('--threads', type=int, default=0,
                         help='torch CPU threads in both measurements (0: torch default)')
     parser.add_argument('--out', type=Path, default=Path('out/bench'))
@@ -190,11 +195,13 @@ def main() -> int:
     report = {'benchmark': 'node', 'image': [640, 480], 'input_size': args.input_size,
               'threads': args.threads,
               'checkpoint': args.checkpoint, 'device': args.device,
+              'backend': args.backend, 'precision': args.precision,
               'machine': platform.processor() or platform.machine(), 'estimator_infer': infer,
               'node': node, 'node_overhead': overhead, 'target_overhead': TARGET_OVERHEAD,
               'meets_target': overhead <= TARGET_OVERHEAD}
     (args.out / 'bench_node.json').write_text(json.dumps(report, indent=2) + '\n')
-    print(f'\n  {"640x480, input_size " + str(args.input_size):<52} {"median ms":>10} '
+    title = f'640x480, input_size {args.input_size}, {args.backend} {args.precision}'
+    print(f'\n  {title:<52} {"median ms":>10} '
           f'{"p90 ms":>8}')
     print(f'  {"estimator.infer (this process)":<52} {infer["median_ms"]:10.1f} '
           f'{infer["p90_ms"]:8.1f}')
