@@ -47,7 +47,7 @@ import torch
 from tqdm import tqdm
 
 from depth_anything_ros.backends import BackendUnavailableError
-from depth_anything_ros.bench import skip_reason
+from depth_anything_ros.bench import accuracy, cpuinfo, skip_reason
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model.checkpoint import load_model
 
@@ -68,24 +68,16 @@ def synthetic_frame(height: int, width: int) -> np.ndarray:
 
 def cpu_name() -> str:
     """CPU model string from /proc/cpuinfo (Linux), else platform.processor()."""
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown'
+    return cpuinfo('model name') or platform.processor() or 'unknown'
 
 
 def cpu_mhz() -> float | None:
     """Nominal clock from /proc/cpuinfo (in a VM: the host's TSC rate), else None."""
+    value = cpuinfo('cpu MHz')
     try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('cpu MHz'):
-                return float(line.split(':', 1)[1])
-    except (OSError, ValueError):
-        pass
-    return None
+        return float(value) if value else None
+    except ValueError:
+        return None
 
 
 def host_probe(seconds: float = 0.5) -> dict[str, float]:
@@ -119,14 +111,6 @@ def machine_info(threads: int) -> dict[str, Any]:
         except ImportError:
             info[module] = None
     return info
-
-
-def accuracy(depth: np.ndarray, ref: np.ndarray) -> dict[str, float]:
-    """Return max |d - ref| and the median and p99 of |d - ref| / |ref| over all pixels."""
-    diff = np.abs(depth.astype(np.float64) - ref)
-    rel = diff / np.maximum(np.abs(ref), 1e-6)
-    return {'max_abs': float(diff.max()), 'median_rel': float(np.median(rel)),
-            'p99_rel': float(np.quantile(rel, 0.99))}
 
 
 class Timing:

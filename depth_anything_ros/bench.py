@@ -133,17 +133,21 @@ def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
     return row
 
 
-def environment() -> dict[str, Any]:
-    """Versions and machine facts recorded with every result."""
-    cpu = platform.processor()
+def cpuinfo(field: str) -> str | None:
+    """Return the first ``field`` value of /proc/cpuinfo (e.g. ``model name``), else None."""
     try:
         with open('/proc/cpuinfo') as f:
-            cpu = next((line.split(':', 1)[1].strip() for line in f
-                        if line.startswith('model name')), cpu)
+            return next((line.split(':', 1)[1].strip() for line in f
+                         if line.startswith(field)), None)
     except OSError:
-        pass
+        return None
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts recorded with every result."""
     env = {'torch': torch.__version__, 'numpy': np.__version__,
-           'python': platform.python_version(), 'cpu': cpu, 'logical_cpus': os.cpu_count(),
+           'python': platform.python_version(),
+           'cpu': cpuinfo('model name') or platform.processor(), 'logical_cpus': os.cpu_count(),
            'torch_threads': torch.get_num_threads(),
            'cuda': torch.cuda.get_device_name() if torch.cuda.is_available() else None}
     try:
@@ -235,9 +239,11 @@ def format_table(rows: list[dict]) -> str:
     for r in rows:
         left = (f'{r["encoder"]:<7} {r["input_size"]:>4} {r["precision"]:<4} {r["mode"]:<5} '
                 f'{r["batch"]:>2} {r["backend"]:<11} ')
-        if 'error' in r or 'skipped' in r:
-            lines.append(left + (f'error: {r["error"][:80]}' if 'error' in r
-                                 else f'skipped: {r["skipped"]}'))
+        if 'error' in r:
+            lines.append(left + f'error: {r["error"][:80]}')
+            continue
+        if 'skipped' in r:
+            lines.append(left + f'skipped: {r["skipped"]}')
             continue
         acc = r.get('accuracy', {})
         accs = ' '.join(f'{acc[k]:8.1e}' if k in acc else f'{"-":>8}'

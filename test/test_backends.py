@@ -579,3 +579,13 @@ def test_onnxruntime_cuda_matches_torch(tiny: torch.nn.Module, tiny_onnx: Path) 
     runner = make_runner('onnxruntime', tiny_onnx, device='cuda')
     x = probe_input(266, 350).cuda()
     assert float((runner(x).cpu() - reference(tiny, x.cpu())).abs().max()) <= 1e-3
+
+
+def test_cuda_index_plain_cuda_means_the_current_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    from depth_anything_ros.backends.common import cuda_index
+    assert cuda_index(torch.device('cuda', 2)) == 2
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'current_device', lambda: 3)
+    assert cuda_index(torch.device('cuda')) == 3
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert cuda_index(torch.device('cuda')) == 0

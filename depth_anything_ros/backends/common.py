@@ -80,6 +80,13 @@ class Runner:
                f'precision={self.precision!r}, encoder={self.encoder!r}, {kind})'
 
 
+def cuda_index(device: torch.device) -> int:
+    """Return the CUDA device index ``device`` names; plain ``cuda`` means the current device."""
+    if device.index is not None:
+        return device.index
+    return torch.cuda.current_device() if torch.cuda.is_available() else 0
+
+
 def cpu_fp32(model: nn.Module) -> nn.Module:
     """Return ``model`` if it is on the CPU in float32, else a CPU float32 copy (eval mode).
 

@@ -31,6 +31,7 @@ from torch import nn
 
 from depth_anything_ros.backends import BackendUnavailableError, import_runtime
 from depth_anything_ros.backends.common import (
+    cuda_index,
     file_digest,
     INPUT_NAME,
     model_metadata,
@@ -128,9 +129,7 @@ class OnnxRuntimeRunner(Runner):
         self._static_hw = onnx_input_hw(path)
         available = ort.get_available_providers()
         names = providers or choose_providers(device, precision, available)
-        self._device_id = device.index or 0
-        if device.type == 'cuda' and device.index is None and torch.cuda.is_available():
-            self._device_id = torch.cuda.current_device()  # 'cuda' means the current device
+        self._device_id = cuda_index(device) if device.type == 'cuda' else 0
         provider_list: list[Any] = []
         for name in names:
             if name not in available:

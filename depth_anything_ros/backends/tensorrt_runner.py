@@ -40,6 +40,7 @@ from torch import nn
 from depth_anything_ros.backends import BackendUnavailableError, import_runtime
 from depth_anything_ros.backends.common import (
     atomic_write_bytes,
+    cuda_index,
     file_digest,
     INPUT_NAME,
     OUTPUT_NAME,
@@ -252,8 +253,7 @@ class TensorRTRunner(Runner):
         if device.type != 'cuda' or not torch.cuda.is_available():
             raise BackendUnavailableError('the TensorRT backend needs a CUDA device and a CUDA '
                                           'build of torch; none is available here')
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        self.device = torch.device('cuda', index)
+        self.device = torch.device('cuda', cuda_index(device))
         defaults = DEFAULT_PROFILE
         profile = (tuple(min_shape or defaults[0]), tuple(opt_shape or defaults[1]),
                    tuple(max_shape or defaults[2]))
