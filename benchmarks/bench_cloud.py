@@ -78,7 +78,7 @@ def main() -> int:
     header = Header(frame_id='camera_optical_frame')
     buffer = CloudBuffer()
     rectifier = Rectifier()  # a typical webcam calibration: barrel distortion, P != K
-    k = np.array([[525.0, 0.0, 319.5], [0.0, 525.0, 239.5], [0.0, 0.0, 1.0]])
+    k = np.array([[intr.fx, 0.0, intr.cx], [0.0, intr.fy, intr.cy], [0.0, 0.0, 1.0]])
     p = np.array([[500.0, 0.0, 321.0, 0.0], [0.0, 500.0, 238.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
     dist = [-0.25, 0.08, 0.0005, -0.0004, 0.0]
 
