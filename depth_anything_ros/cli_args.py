@@ -47,6 +47,23 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
                              'tests only)')
 
 
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register --device, --backend, --precision, --exact and --cache-dir (defaults: auto).
+
+    The names, choices and defaults are the node parameters' (``depth_anything_ros.params``), so
+    a concept has one name and one default on the command line, in parameters and in launch.
+    """
+    from depth_anything_ros.params import spec
+    parser.add_argument('--device', default=spec('device').default,
+                        help='auto | cpu | cuda | cuda:N')
+    for name in ('backend', 'precision'):
+        parser.add_argument(f'--{name}', default=spec(name).default,
+                            choices=spec(name).choices, help=spec(name).description)
+    parser.add_argument('--exact', action='store_true', help=spec('exact').description)
+    parser.add_argument('--cache-dir', default=spec('cache_dir').default or None,
+                        help=spec('cache_dir').description)
+
+
 def load_model_from_args(args: argparse.Namespace) -> DepthAnythingV2:
     """Load the model the flags of :func:`add_checkpoint_arguments` name."""
     from depth_anything_ros.model import load_model
