@@ -66,9 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=('vits', 'vitb', 'vitl', 'vitg', 'auto'),
                         help='auto: the architecture the checkpoint file holds')
     parser.add_argument('--scene', default='indoor', choices=('indoor', 'outdoor'))
-    parser.add_argument('--input-size', type=int, default=364,
-                        help='network input short side (multiple of 14); 518 = full quality')
-    add_runtime_arguments(parser)
+    # 364: a smooth stream on a CPU; 518 = full quality.
+    add_runtime_arguments(parser, input_size=364)
     parser.add_argument('--frames', type=int, default=0, help='play only the first N frames')
     parser.add_argument('--bag', type=Path, default=DATA, help='rosbag2 directory to play')
     parser.add_argument('--timeout', type=float, default=120.0,

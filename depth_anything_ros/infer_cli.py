@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from depth_anything_ros.cli_args import (add_checkpoint_arguments, add_runtime_arguments,
-                                         load_model_from_args)
+                                         build_estimator_from_args)
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', type=Path, required=True, help='output directory')
     add_checkpoint_arguments(parser)
     add_runtime_arguments(parser)
-    parser.add_argument('--input-size', type=int, default=518,
-                        help='network short side, multiple of 14 (default 518)')
     parser.add_argument('--colormap', default='turbo', help='colour map of the PNG')
 
 
@@ -72,18 +70,13 @@ def main(args: argparse.Namespace) -> int:
     import cv2
     from tqdm import tqdm
 
-    from depth_anything_ros.estimator import DepthEstimator
-
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     files = collect_images(args.images)
     if not files:
         print('error: no images found in', ', '.join(map(str, args.images)))
         return 2
     try:
-        model = load_model_from_args(args)
-        est = DepthEstimator(model, device=args.device, precision=args.precision,
-                             backend=args.backend, input_size=args.input_size,
-                             exact=args.exact, cache_dir=args.cache_dir)
+        est = build_estimator_from_args(args)
     except (FileNotFoundError, ValueError) as exc:
         print(f'error: {exc}')
         return 2
