@@ -184,3 +184,18 @@ def test_find_peak_limits() -> None:
     assert none.rate_hz is None and min(r for r, _ in none.trials) == 0.5
     with pytest.raises(ValueError, match='factor > 1'):
         find_peak(lambda rate: True, 10.0, factor=1.0)
+
+
+def test_cli_routes_bench_soak_to_its_adapter(capsys: pytest.CaptureFixture) -> None:
+    import importlib
+
+    from depth_anything_ros import cli
+    module = importlib.import_module(cli.SUBCOMMANDS['bench']['soak'][0])
+    assert callable(module.add_arguments) and callable(module.main)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(['bench', 'soak', '--help'])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ('--duration', '--rate', '--bad-fraction', '--json', '--plot', '--find-peak',
+                 '--param', '--checkpoint', '--warmup', '--bag'):
+        assert flag in text
