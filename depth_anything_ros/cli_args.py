@@ -21,7 +21,7 @@ Imports nothing heavy: commands register these flags before torch is loaded, so 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from depth_anything_ros.model import DepthAnythingV2
@@ -53,3 +53,38 @@ def load_model_from_args(args: argparse.Namespace) -> DepthAnythingV2:
     return load_model(args.checkpoint, encoder=args.encoder, head=args.head,
                       max_depth=args.max_depth, weights_dir=args.weights_dir,
                       allow_untrained=args.allow_untrained)
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register --device, --precision, --backend and --input-size (the node's parameter names).
+
+    Choices and defaults come from the node's parameter schema, so a concept has one name and
+    one set of values on the command line, in parameters and in launch arguments.
+    """
+    from depth_anything_ros.params import SCHEMA
+    spec = {s.name: s for s in SCHEMA}
+    parser.add_argument('--device', default=spec['device'].default,
+                        help=spec['device'].description)
+    parser.add_argument('--precision', default=spec['precision'].default,
+                        choices=spec['precision'].choices, help=spec['precision'].description)
+    parser.add_argument('--backend', default=spec['backend'].default,
+                        choices=spec['backend'].choices,
+                        help=spec['backend'].description + '; other than torch, --checkpoint '
+                        'names the exported model file (see "depth-anything-ros export")')
+    parser.add_argument('--input-size', type=int, default=spec['input_size'].default,
+                        help='network short side, multiple of 14 (default '
+                             f'{spec["input_size"].default})')
+
+
+def build_estimator_from_args(args: argparse.Namespace, *, exact: bool = False) -> Any:
+    """Return the DepthEstimator the checkpoint and runtime flags name.
+
+    Raises:
+        FileNotFoundError: the checkpoint is missing.
+        ValueError: flags that do not fit the checkpoint or the device.
+
+    """
+    from depth_anything_ros.estimator import DepthEstimator
+    model: Any = load_model_from_args(args) if args.backend == 'torch' else args.checkpoint
+    return DepthEstimator(model, device=args.device, precision=args.precision,
+                          input_size=args.input_size, backend=args.backend, exact=exact)

@@ -125,6 +125,75 @@ def test_pip_installed_copy_resolves_share_through_ament_index(tmp_path: Path) -
     assert still.returncode == 0, 'installing a copy elsewhere removed the development install'
 
 
+def _load_overlay_tool():
+    """Import tools/ament_overlay.py (a script, not part of the package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('ament_overlay',
+                                                  REPO / 'tools' / 'ament_overlay.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _launch_files_found_like_ros2launch(share: Path, name: str) -> list[Path]:
+    """Walk the share folder as ``ros2 launch PACKAGE FILE`` does: symlinked folders unfollowed."""
+    return [Path(root) / name for root, _, files in os.walk(share) if name in files]
+
+
+def test_overlay_lays_out_the_prefix_like_colcon_symlink_install(tmp_path: Path) -> None:
+    overlay = _load_overlay_tool()
+    prefix = tmp_path / 'prefix'
+    (prefix / 'share' / PKG).mkdir(parents=True)
+    # the older layout linked whole folders; a re-run must replace those with real folders
+    (prefix / 'share' / PKG / 'launch').symlink_to(REPO / 'launch')
+    overlay.make_overlay(REPO, prefix)
+    overlay.make_overlay(REPO, prefix)   # idempotent
+    share = prefix / 'share' / PKG
+    assert _share_dir_seen_by_ament(prefix, REPO) == share
+    _assert_share_layout(share)
+    for folder in (share, share / 'launch', share / 'config', share / 'config' / 'training',
+                   share / 'rviz'):
+        assert folder.is_dir() and not folder.is_symlink(), f'{folder} must be a real folder'
+    links = [p for p in share.rglob('*') if not p.is_dir()]
+    for link in links:
+        assert link.is_symlink(), f'{link} is a copy, not a link into the checkout'
+        assert link.resolve().is_relative_to(REPO), f'{link} points outside the checkout'
+    # exactly the files a pip install lays out, taken from the same setup.py data_files
+    data_files, scripts = overlay.setup_arguments(REPO)
+    wanted = {Path(dest) / Path(f).name for dest, files in data_files for f in files}
+    assert {p.relative_to(prefix) for p in links} | {
+        Path('share/ament_index/resource_index/packages') / PKG} == wanted
+    assert _launch_files_found_like_ros2launch(share, 'depth.launch.py') == [
+        share / 'launch' / 'depth.launch.py']
+    # launch_ros and `ros2 run` execute <prefix>/lib/<package>/<executable>
+    names = {entry.split('=')[0].strip() for entry in scripts}
+    assert 'depth_node' in names
+    for name in names:
+        exe = prefix / 'lib' / PKG / name
+        assert exe.is_file() and os.access(exe, os.X_OK), f'{exe} is missing or not executable'
+        assert exe.read_text().startswith(f'#!{sys.executable}\n')
+    env = _env(prefix)
+    env['PYTHONPATH'] = str(REPO)
+    help_out = subprocess.run([str(prefix / 'lib' / PKG / 'depth-anything-ros'), '--help'],
+                              env=env, capture_output=True, text=True, check=True)
+    assert 'infer' in help_out.stdout
+
+
+def test_overlay_depth_node_executable_starts_the_node(tmp_path: Path, ros_domain: int) -> None:
+    overlay = _load_overlay_tool()
+    overlay.make_overlay(REPO, tmp_path)
+    env = _env(tmp_path)
+    env['PYTHONPATH'] = str(REPO)
+    missing = tmp_path / 'missing.pth'
+    result = subprocess.run(
+        [str(tmp_path / 'lib' / PKG / 'depth_node'), '--ros-args', '-p',
+         f'checkpoint:={missing}', '-p', 'encoder:=vits'],
+        env=env, capture_output=True, text=True, timeout=120)
+    # the node ran: it read its parameters and refused the missing checkpoint by name
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'start-up failed' in result.stderr and str(missing) in result.stderr
+
+
 def test_every_cli_command_module_exposes_its_entry_points() -> None:
     import importlib
 
