@@ -82,7 +82,7 @@ ROSDEP_KEYS = {
     'ament_index_python': 'ament_index_python', 'launch': 'launch', 'launch_ros': 'launch_ros',
     'domain_coordinator': 'domain_coordinator', 'numpy': 'python3-numpy',
     'cv2': 'python3-opencv', 'yaml': 'python3-yaml', 'tqdm': 'python3-tqdm',
-    'h5py': 'python3-h5py',
+    'h5py': 'python3-h5py', 'psutil': 'python3-psutil', 'matplotlib': 'python3-matplotlib',
 }
 # Installed with pip (no rosdep key gives a usable build); package.xml names them in a comment.
 PIP_ONLY = ('torch', 'rosbags', 'safetensors', 'huggingface_hub')
