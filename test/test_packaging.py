@@ -63,20 +63,68 @@ def _assert_share_layout(share: Path) -> None:
     assert (share / 'rviz' / 'depth.rviz').is_file()
 
 
-def test_package_xml_is_format3_with_runtime_dependencies() -> None:
+def test_package_xml_is_format3() -> None:
     root = ElementTree.parse(REPO / 'package.xml').getroot()
     assert root.get('format') == '3'
     assert root.findtext('name') == PKG
     assert root.findtext('license') == 'Apache-2.0'
     setup_version = re.search(r"version='([^']+)'", (REPO / 'setup.py').read_text()).group(1)
     assert root.findtext('version') == setup_version
-    exec_deps = {e.text for e in root.findall('exec_depend')}
-    for dep in ('rclpy', 'sensor_msgs', 'std_msgs', 'geometry_msgs', 'diagnostic_msgs',
-                'cv_bridge', 'sensor_msgs_py', 'message_filters', 'launch', 'launch_ros',
-                'python3-numpy', 'python3-opencv'):
-        assert dep in exec_deps, f'package.xml lacks <exec_depend>{dep}</exec_depend>'
     assert root.find('export/build_type').text == 'ament_python'
     assert (REPO / 'resource' / PKG).is_file()
+
+
+# Import name -> rosdep key, for what the package imports from outside the standard library.
+ROSDEP_KEYS = {
+    'rclpy': 'rclpy', 'rcl_interfaces': 'rcl_interfaces', 'sensor_msgs': 'sensor_msgs',
+    'std_msgs': 'std_msgs', 'diagnostic_msgs': 'diagnostic_msgs',
+    'builtin_interfaces': 'builtin_interfaces', 'lifecycle_msgs': 'lifecycle_msgs',
+    'ament_index_python': 'ament_index_python', 'launch': 'launch', 'launch_ros': 'launch_ros',
+    'domain_coordinator': 'domain_coordinator', 'numpy': 'python3-numpy',
+    'cv2': 'python3-opencv', 'yaml': 'python3-yaml', 'tqdm': 'python3-tqdm',
+    'h5py': 'python3-h5py', 'psutil': 'python3-psutil', 'matplotlib': 'python3-matplotlib',
+}
+# Installed with pip (no rosdep key gives a usable build); package.xml names them in a comment.
+PIP_ONLY = ('torch', 'rosbags', 'safetensors', 'huggingface_hub')
+
+
+def _runtime_imports() -> dict[str, set[str]]:
+    """Return ``{top-level module: {files}}`` of every import in the package and launch files.
+
+    Imports inside functions count: a command's lazy import is still a run-time dependency.
+    """
+    import ast
+    found: dict[str, set[str]] = {}
+    files = [*(REPO / PKG).rglob('*.py'), *(REPO / 'launch').glob('*.launch.py')]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0
+                     and node.module else [])
+            for name in names:
+                top = name.split('.')[0]
+                if top not in sys.stdlib_module_names and top not in (PKG, '__future__'):
+                    found.setdefault(top, set()).add(str(path.relative_to(REPO)))
+    return found
+
+
+def test_every_runtime_import_is_declared_in_package_xml() -> None:
+    text = (REPO / 'package.xml').read_text()
+    exec_deps = {e.text for e in ElementTree.parse(REPO / 'package.xml').getroot()
+                 .findall('exec_depend')}
+    imports = _runtime_imports()
+    unknown = {m: sorted(f) for m, f in imports.items() if m not in ROSDEP_KEYS
+               and m not in PIP_ONLY}
+    assert not unknown, f'imports with no known dependency key (add to ROSDEP_KEYS): {unknown}'
+    missing = {ROSDEP_KEYS[m]: sorted(f) for m, f in imports.items()
+               if m in ROSDEP_KEYS and ROSDEP_KEYS[m] not in exec_deps}
+    assert not missing, f'package.xml lacks <exec_depend> for {missing}'
+    for module in PIP_ONLY:
+        assert module in imports, f'{module} is no longer imported: drop it from PIP_ONLY'
+        assert module in text, f'package.xml does not mention pip-installed {module}'
+    # and nothing declared that the package never imports (cv_bridge and friends)
+    imported_keys = {ROSDEP_KEYS[m] for m in imports if m in ROSDEP_KEYS}
+    assert exec_deps <= imported_keys, f'declared but never imported: {exec_deps - imported_keys}'
 
 
 @pytest.mark.skipif(not (VENV_BIN / 'colcon').exists() and shutil.which('colcon') is None,
