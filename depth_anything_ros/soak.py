@@ -68,6 +68,8 @@ RSS_SLOPE_LIMIT_MB_PER_HOUR = 20.0
 COUNTERS: tuple[str, ...] = ('frames_received', 'frames_processed', 'frames_dropped',
                              'frames_bad', 'frames_idle', 'images_bad', 'camera_info_bad',
                              'bad_messages', 'worker_restarts')
+# Node /diagnostics strings copied into the report (what ran: model, device, runtime).
+NODE_INFO: tuple[str, ...] = ('model', 'device', 'backend', 'precision', 'input_size')
 
 
 # --------------------------------------------------------------------------- pure: stream
@@ -160,7 +162,8 @@ class Recording:
     ``sent``: ``(stamp_ns, kind, t)`` per event (kind is ``valid`` or a bad kind);
     ``outputs``: topic -> ``[(stamp_ns, t)]``; ``samples``: ``(t, rss_bytes, cpu_percent)`` of
     the node process; ``diagnostics``: ``(t, counters)`` from the node's status;
-    ``baseline``: the node's counters before the run (deltas are reported);
+    ``baseline``: the node's counters before the run (deltas are reported); ``node_info``:
+    :data:`NODE_INFO` strings of the node's latest status;
     ``measure_from``: end of warm-up; ``send_end``: the last event sent.
     """
 
@@ -174,6 +177,7 @@ class Recording:
     measure_from: float = 0.0
     send_end: float = 0.0
     node_exit_code: int | None = None
+    node_info: dict[str, str] = field(default_factory=dict)
 
 
 def node_counters(values: dict[str, str]) -> dict[str, int | None]:
@@ -251,6 +255,7 @@ def summarize(rec: Recording) -> dict[str, Any]:
         'cpu_percent': float(np.mean([c for _, _, c in after])) if after else None,
         'cpu_percent_p90': float(np.percentile([c for _, _, c in after], 90)) if after else None,
         'measured_s': duration, 'node_exit_code': rec.node_exit_code,
+        'node_info': rec.node_info,
     }
     report['checks'] = checks(report)
     return report
@@ -438,6 +443,7 @@ class Player:
             if status.name.endswith(': depth'):
                 values = {kv.key: kv.value for kv in status.values}
                 self._rec.diagnostics.append((self._now(), node_counters(values)))
+                self._rec.node_info = {k: values[k] for k in NODE_INFO if k in values}
                 self._diag_count += 1
 
     def wait_ready(self, timeout: float) -> bool:
@@ -459,7 +465,8 @@ class Player:
         time after warm-up. Returns early if the node process exits.
         """
         baseline = dict(self._rec.diagnostics[-1][1]) if self._rec.diagnostics else {}
-        rec = self._rec = Recording(time.time_ns(), baseline=baseline)
+        rec = self._rec = Recording(time.time_ns(), baseline=baseline,
+                                   node_info=dict(self._rec.node_info))
         self._last_output = 0.0
         period = 1.0 / rate_hz
         start = self._now()
