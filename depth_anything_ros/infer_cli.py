@@ -45,8 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', type=Path, required=True, help='output directory')
     add_checkpoint_arguments(parser)
     add_runtime_arguments(parser)
-    parser.add_argument('--exact', action='store_true',
-                        help='official float64 OpenCV preprocessing (bit-exact inputs)')
     parser.add_argument('--colormap', default='turbo', help='colour map of the PNG')
 
 
@@ -78,12 +76,12 @@ def main(args: argparse.Namespace) -> int:
         print('error: no images found in', ', '.join(map(str, args.images)))
         return 2
     try:
-        est = build_estimator_from_args(args, exact=args.exact)
+        est = build_estimator_from_args(args)
     except (FileNotFoundError, ValueError) as exc:
         print(f'error: {exc}')
         return 2
     unit = 'm' if est.is_metric else '(disparity)'
-    log.info('%r', est)
+    log.info('%r (%s)', est, est.choice.reason)
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     used: set[str] = set()

@@ -284,6 +284,8 @@ class SustainRule:
     min_delivered: float = 0.95        # published / valid sent
     max_latency_growth: float = 0.5    # last-third median over first-third median, relative
     latency_growth_floor_ms: float = 50.0   # growth always tolerated (scheduling noise)
+    min_frames: int = 40               # a trial lasts at least this many frames: one lost
+                                       # frame in 20 would otherwise decide the verdict
 
 
 def is_sustained(report: dict[str, Any], rule: SustainRule) -> bool:
@@ -544,29 +546,48 @@ def trial_summary(rate_hz: float, report: dict[str, Any], ok: bool) -> dict[str,
             'output_rate_hz': report['output_rate_hz']}
 
 
+class NodeExited(RuntimeError):
+    """The node under test exited during a run."""
+
+
 def search_peak(player: Player, start_hz: float, trial_s: float, bad_fraction: float,
                 rule: SustainRule = SustainRule(), max_hz: float = 60.0,
-                refine_steps: int = 3, progress: Progress | None = None) -> dict[str, Any]:
-    """Run :func:`find_peak` with real trials of ``trial_s`` seconds on the running node."""
+                refine_steps: int = 3, warmup: float = 0.0,
+                progress: Progress | None = None) -> dict[str, Any]:
+    """Run :func:`find_peak` with real trials of ``trial_s`` seconds on the running node.
+
+    A trial lasts ``trial_s`` or ``rule.min_frames`` frames, whichever is longer. First
+    ``warmup`` s at ``start_hz``, not measured (the first inferences are slow). If the node
+    exits, the search stops: ``rate_hz`` is None and ``error`` says why.
+    """
     rows: list[dict[str, Any]] = []
+    out = {'rate_hz': None, 'rule': asdict(rule), 'trial_s': trial_s, 'trials': rows}
 
     def trial(rate: float) -> bool:
-        log.info('peak search: trial at %.2f Hz for %.0f s', rate, trial_s)
+        seconds = max(trial_s, rule.min_frames / rate)
+        log.info('peak search: trial at %.2f Hz for %.0f s', rate, seconds)
         phase = f'trial {rate:.2f} Hz'
         report = summarize(player.play(
-            rate, trial_s, bad_fraction,
+            rate, seconds, bad_fraction,
             progress=None if progress is None else lambda _, d, t: progress(phase, d, t)))
-        ok = is_sustained(report, rule) and report['node_exit_code'] is None
+        ok = is_sustained(report, rule)
         rows.append(trial_summary(rate, report, ok))
+        if report['node_exit_code'] is not None:
+            raise NodeExited(f'the node exited with code {report["node_exit_code"]} during '
+                             f'the trial at {rate:.2f} Hz')
         log.info('peak search: %.2f Hz %s (delivered %s, latency p50 %s ms, growth %s ms)',
                  rate, 'sustained' if ok else 'NOT sustained', _fmt(report['delivered']),
                  _fmt(report['latency_ms']['p50']), _fmt(report['latency_growth_ms']))
         return ok
 
-    result = find_peak(trial, start_hz, max_hz=max_hz, min_hz=min(0.25, start_hz),
-                       refine_steps=refine_steps)
-    return {'rate_hz': result.rate_hz, 'rule': asdict(rule), 'trial_s': trial_s,
-            'trials': rows}
+    if warmup > 0:
+        player.play(start_hz, 0.0, bad_fraction, warmup=warmup)
+    try:
+        out['rate_hz'] = find_peak(trial, start_hz, max_hz=max_hz, min_hz=min(0.25, start_hz),
+                                   refine_steps=refine_steps).rate_hz
+    except NodeExited as exc:
+        out['error'] = str(exc)
+    return out
 
 
 def _fmt(value: float | None) -> str:
