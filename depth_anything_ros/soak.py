@@ -68,6 +68,8 @@ RSS_SLOPE_LIMIT_MB_PER_HOUR = 20.0
 COUNTERS: tuple[str, ...] = ('frames_received', 'frames_processed', 'frames_dropped',
                              'frames_bad', 'frames_idle', 'images_bad', 'camera_info_bad',
                              'bad_messages', 'worker_restarts')
+# Node /diagnostics strings copied into the report (what ran: model, device, runtime).
+NODE_INFO: tuple[str, ...] = ('model', 'device', 'backend', 'precision', 'input_size')
 
 
 # --------------------------------------------------------------------------- pure: stream
@@ -160,7 +162,8 @@ class Recording:
     ``sent``: ``(stamp_ns, kind, t)`` per event (kind is ``valid`` or a bad kind);
     ``outputs``: topic -> ``[(stamp_ns, t)]``; ``samples``: ``(t, rss_bytes, cpu_percent)`` of
     the node process; ``diagnostics``: ``(t, counters)`` from the node's status;
-    ``baseline``: the node's counters before the run (deltas are reported);
+    ``baseline``: the node's counters before the run (deltas are reported); ``node_info``:
+    :data:`NODE_INFO` strings of the node's latest status;
     ``measure_from``: end of warm-up; ``send_end``: the last event sent.
     """
 
@@ -174,6 +177,7 @@ class Recording:
     measure_from: float = 0.0
     send_end: float = 0.0
     node_exit_code: int | None = None
+    node_info: dict[str, str] = field(default_factory=dict)
 
 
 def node_counters(values: dict[str, str]) -> dict[str, int | None]:
@@ -251,6 +255,7 @@ def summarize(rec: Recording) -> dict[str, Any]:
         'cpu_percent': float(np.mean([c for _, _, c in after])) if after else None,
         'cpu_percent_p90': float(np.percentile([c for _, _, c in after], 90)) if after else None,
         'measured_s': duration, 'node_exit_code': rec.node_exit_code,
+        'node_info': rec.node_info,
     }
     report['checks'] = checks(report)
     return report
@@ -284,6 +289,8 @@ class SustainRule:
     min_delivered: float = 0.95        # published / valid sent
     max_latency_growth: float = 0.5    # last-third median over first-third median, relative
     latency_growth_floor_ms: float = 50.0   # growth always tolerated (scheduling noise)
+    min_frames: int = 40               # a trial lasts at least this many frames: one lost
+                                       # frame in 20 would otherwise decide the verdict
 
 
 def is_sustained(report: dict[str, Any], rule: SustainRule) -> bool:
@@ -436,6 +443,7 @@ class Player:
             if status.name.endswith(': depth'):
                 values = {kv.key: kv.value for kv in status.values}
                 self._rec.diagnostics.append((self._now(), node_counters(values)))
+                self._rec.node_info = {k: values[k] for k in NODE_INFO if k in values}
                 self._diag_count += 1
 
     def wait_ready(self, timeout: float) -> bool:
@@ -457,7 +465,8 @@ class Player:
         time after warm-up. Returns early if the node process exits.
         """
         baseline = dict(self._rec.diagnostics[-1][1]) if self._rec.diagnostics else {}
-        rec = self._rec = Recording(time.time_ns(), baseline=baseline)
+        rec = self._rec = Recording(time.time_ns(), baseline=baseline,
+                                   node_info=dict(self._rec.node_info))
         self._last_output = 0.0
         period = 1.0 / rate_hz
         start = self._now()
@@ -544,29 +553,48 @@ def trial_summary(rate_hz: float, report: dict[str, Any], ok: bool) -> dict[str,
             'output_rate_hz': report['output_rate_hz']}
 
 
+class NodeExited(RuntimeError):
+    """The node under test exited during a run."""
+
+
 def search_peak(player: Player, start_hz: float, trial_s: float, bad_fraction: float,
                 rule: SustainRule = SustainRule(), max_hz: float = 60.0,
-                refine_steps: int = 3, progress: Progress | None = None) -> dict[str, Any]:
-    """Run :func:`find_peak` with real trials of ``trial_s`` seconds on the running node."""
+                refine_steps: int = 3, warmup: float = 0.0,
+                progress: Progress | None = None) -> dict[str, Any]:
+    """Run :func:`find_peak` with real trials of ``trial_s`` seconds on the running node.
+
+    A trial lasts ``trial_s`` or ``rule.min_frames`` frames, whichever is longer. First
+    ``warmup`` s at ``start_hz``, not measured (the first inferences are slow). If the node
+    exits, the search stops: ``rate_hz`` is None and ``error`` says why.
+    """
     rows: list[dict[str, Any]] = []
+    out = {'rate_hz': None, 'rule': asdict(rule), 'trial_s': trial_s, 'trials': rows}
 
     def trial(rate: float) -> bool:
-        log.info('peak search: trial at %.2f Hz for %.0f s', rate, trial_s)
+        seconds = max(trial_s, rule.min_frames / rate)
+        log.info('peak search: trial at %.2f Hz for %.0f s', rate, seconds)
         phase = f'trial {rate:.2f} Hz'
         report = summarize(player.play(
-            rate, trial_s, bad_fraction,
+            rate, seconds, bad_fraction,
             progress=None if progress is None else lambda _, d, t: progress(phase, d, t)))
-        ok = is_sustained(report, rule) and report['node_exit_code'] is None
+        ok = is_sustained(report, rule)
         rows.append(trial_summary(rate, report, ok))
+        if report['node_exit_code'] is not None:
+            raise NodeExited(f'the node exited with code {report["node_exit_code"]} during '
+                             f'the trial at {rate:.2f} Hz')
         log.info('peak search: %.2f Hz %s (delivered %s, latency p50 %s ms, growth %s ms)',
                  rate, 'sustained' if ok else 'NOT sustained', _fmt(report['delivered']),
                  _fmt(report['latency_ms']['p50']), _fmt(report['latency_growth_ms']))
         return ok
 
-    result = find_peak(trial, start_hz, max_hz=max_hz, min_hz=min(0.25, start_hz),
-                       refine_steps=refine_steps)
-    return {'rate_hz': result.rate_hz, 'rule': asdict(rule), 'trial_s': trial_s,
-            'trials': rows}
+    if warmup > 0:
+        player.play(start_hz, 0.0, bad_fraction, warmup=warmup)
+    try:
+        out['rate_hz'] = find_peak(trial, start_hz, max_hz=max_hz, min_hz=min(0.25, start_hz),
+                                   refine_steps=refine_steps).rate_hz
+    except NodeExited as exc:
+        out['error'] = str(exc)
+    return out
 
 
 def _fmt(value: float | None) -> str:

@@ -24,7 +24,7 @@ import pytest
 from depth_anything_ros.soak import (BAD_KINDS, bad_pair, bad_schedule, COUNTERS, find_peak,
                                      is_sustained, latency_growth, latency_summary,
                                      least_squares_slope, max_gap, node_counters, Recording,
-                                     summarize, SustainRule, VALID)
+                                     search_peak, summarize, SustainRule, VALID)
 
 
 def _pair():
@@ -185,6 +185,41 @@ def test_find_peak_limits() -> None:
     with pytest.raises(ValueError, match='factor > 1'):
         find_peak(lambda rate: True, 10.0, factor=1.0)
 
+
+class _FakePlayer:
+    """Stands in for the ROS player: a node that publishes every frame up to ``capacity`` Hz."""
+
+    def __init__(self, capacity: float, dies_above: float = math.inf) -> None:
+        self.capacity, self.dies_above = capacity, dies_above
+        self.calls: list[tuple[float, float, float]] = []
+
+    def play(self, rate: float, duration: float, bad_fraction: float, warmup: float = 0.0,
+             progress=None) -> Recording:
+        self.calls.append((rate, duration, warmup))
+        rec = Recording(t0_ns=0, measure_from=warmup, send_end=warmup + duration)
+        keep = min(1.0, self.capacity / rate)
+        for i in range(int(rate * (warmup + duration))):
+            stamp, t = 10**9 + i, i / rate
+            rec.sent.append((stamp, VALID, t))
+            if math.floor((i + 1) * keep) > math.floor(i * keep):
+                rec.outputs['depth/image'].append((stamp, t + 0.1))
+        rec.node_exit_code = -6 if rate > self.dies_above else None
+        return rec
+
+
+def test_search_peak_runs_long_enough_trials_and_stops_when_the_node_dies() -> None:
+    player = _FakePlayer(capacity=3.0)
+    peak = search_peak(player, 2.0, 10.0, 0.1, SustainRule(min_frames=40), warmup=5.0)
+    assert 2.9 < peak['rate_hz'] <= 3.0 and 'error' not in peak
+    assert player.calls[0] == (2.0, 0.0, 5.0)                   # the unmeasured warm-up
+    assert player.calls[1] == (2.0, 20.0, 0.0)                  # 40 frames at 2 Hz
+    assert all(d >= 10.0 and d * r >= 40 - 1e-9 for r, d, _ in player.calls[1:])
+    assert [(t['rate_hz'], t['sustained']) for t in peak['trials']][:3] == [
+        (2.0, True), (3.0, True), (4.5, False)]
+    dying = search_peak(_FakePlayer(capacity=30.0, dies_above=4.0), 2.0, 10.0, 0.1)
+    assert dying['rate_hz'] is None
+    assert dying['error'] == 'the node exited with code -6 during the trial at 4.50 Hz'
+    assert [t['rate_hz'] for t in dying['trials']] == [2.0, 3.0, 4.5]
 
 def test_cli_routes_bench_soak_to_its_adapter(capsys: pytest.CaptureFixture) -> None:
     import importlib

@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--find-peak', action='store_true',
                         help='search the highest sustained rate first and soak at it')
     parser.add_argument('--trial', type=float, default=10.0,
-                        help='seconds per peak-search trial')
+                        help='seconds per peak-search trial (at least 40 frames)')
     parser.add_argument('--max-rate', type=float, default=60.0,
                         help='highest rate the peak search tries')
     parser.add_argument('--warmup', type=float, default=10.0,
@@ -119,12 +119,12 @@ def _run(args: argparse.Namespace, node: NodeProcess, stream: Stream) -> dict[st
     if args.find_peak:
         progress = _Progress()
         peak = search_peak(player, args.rate, args.trial, args.bad_fraction, SustainRule(),
-                           args.max_rate, progress=progress)
+                           args.max_rate, warmup=args.warmup, progress=progress)
         progress.close()
         result['peak'] = peak
         if peak['rate_hz'] is None:
-            print('bench soak: no tried rate was sustained; see "peak" in the report',
-                  file=sys.stderr)
+            print('bench soak: ' + peak.get('error', 'no tried rate was sustained') +
+                  '; see "peak" in the report and ' + str(node.log_path), file=sys.stderr)
             return result
         rate = peak['rate_hz']
     result['rate_hz'] = rate
@@ -141,7 +141,7 @@ def _run(args: argparse.Namespace, node: NodeProcess, stream: Stream) -> dict[st
 
 def _title(args: argparse.Namespace, rate: float) -> str:
     params = ', '.join(args.param) or 'node defaults'
-    return (f'depth node soak: {args.checkpoint} ({params}), {rate:.2f} Hz, '
+    return (f'depth node soak: {args.checkpoint} ({params})\n{rate:.2f} Hz, '
             f'{100 * args.bad_fraction:.0f} % bad messages, {args.duration:.0f} s + '
             f'{args.warmup:.0f} s warm-up')
 
@@ -188,10 +188,14 @@ def format_summary(r: dict[str, Any]) -> str:
                          f'{_num(t["delivered"], ".3f"):>9} {_num(t["latency_p50_ms"]):>8} '
                          f'{_num(t["latency_p95_ms"]):>8} {_num(t["latency_growth_ms"]):>9}')
         lines.append(f'  peak: {_num(r["peak"]["rate_hz"], ".2f")} Hz')
+        if 'error' in r['peak']:
+            lines.append(f'  search stopped: {r["peak"]["error"]}')
     if 'sent' not in r:
         return '\n'.join(lines)
     lat = r['latency_ms']
-    lines += ['', f'soak at {r["rate_hz"]:.2f} Hz for {r["measured_s"]:.0f} s (after warm-up)',
+    node = ', '.join(f'{k} {v}' for k, v in r.get('node_info', {}).items())
+    lines += ['', f'soak at {r["rate_hz"]:.2f} Hz for {r["measured_s"]:.0f} s (after warm-up); '
+              f'node: {node or "?"}',
               f'  {"measure":<34} {"median":>8} {"p90":>8} {"p95":>8} {"p99":>8} {"max":>8}',
               f'  {"stamp -> depth received (ms)":<34} {_num(lat["p50"]):>8} '
               f'{_num(lat["p90"]):>8} {_num(lat["p95"]):>8} {_num(lat["p99"]):>8} '
@@ -211,6 +215,8 @@ def format_summary(r: dict[str, Any]) -> str:
             ('node CPU mean / p90 (%)',
              f'{_num(r["cpu_percent"])} / {_num(r["cpu_percent_p90"])}')]
     lines += [f'  {name:<34} {value}' for name, value in rows]
+    if r['node_exit_code'] is not None:
+        lines.append(f'  THE NODE EXITED with code {r["node_exit_code"]} during the run')
     verdict = {True: 'pass', False: 'FAIL', None: 'n/a (not reported by the node)'}
     lines += ['  checks: ' + ', '.join(f'{k} {verdict[v]}' for k, v in r['checks'].items())]
     return '\n'.join(lines)
