@@ -41,7 +41,10 @@ import time
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
+from depth_anything_ros.estimator import DepthEstimator
+from depth_anything_ros.model import load_model
 from depth_anything_ros.training.labels import LABEL_FORMATS, LabelWriter
 from depth_anything_ros.training.sources import (FrameRef, open_source, parse_shard,
                                                   select_frames, SelectionStats, source_kind)
@@ -169,7 +172,6 @@ def label_frames(source: str | os.PathLike, teacher: Teacher, out: str | os.Path
 def _progress(enabled: bool, shard: tuple[int, int]) -> Any:
     if not enabled:
         return None
-    from tqdm import tqdm
     desc = 'pseudo-label' if shard[1] == 1 else f'pseudo-label {shard[0]}/{shard[1]}'
     return tqdm(desc=desc, unit='img', dynamic_ncols=True)
 
@@ -214,8 +216,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run ``depth-anything-ros pseudo-label``."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    from depth_anything_ros.estimator import DepthEstimator
-    from depth_anything_ros.model import load_model
 
     shard = parse_shard(args.shard)
     model = load_model(args.teacher, weights_dir=args.weights_dir,
