@@ -37,7 +37,7 @@ __all__ = [
     'INPUT_ENCODINGS', 'CameraInfoError', 'CameraModel', 'CloudBuffer', 'ImageFormatError',
     'ImageLimits', 'array_to_image', 'camera_info_from_k', 'camera_model', 'check_camera_info',
     'check_compressed', 'check_image', 'check_image_size', 'cloud_message', 'cloud_to_array',
-    'compressed_header', 'compressed_to_array', 'depth_to_mm', 'image_to_array',
+    'compressed_header', 'compressed_to_array', 'depth_to_mm', 'described_size', 'image_to_array',
     'output_camera_info', 'to_rgb',
 ]
 
@@ -314,7 +314,7 @@ def check_camera_info(msg: CameraInfo, *, rectify: bool = False) -> None:
         if len(getattr(msg, name)) != size:
             raise CameraInfoError(f'camera_info {name.upper()} has {len(getattr(msg, name))} '
                                   f'values, not {size}')
-    model = camera_model(msg, *_binned_size(msg))
+    model = camera_model(msg, *described_size(msg))
     if rectify:
         model.check_rectifiable()
 
@@ -324,8 +324,8 @@ def _roi(info: CameraInfo) -> tuple[int, int, int, int]:
     return int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)
 
 
-def _binned_size(info: CameraInfo) -> tuple[int, int]:
-    """Return the size of the image ``info`` describes (after ROI and binning; >= 1)."""
+def described_size(info: CameraInfo) -> tuple[int, int]:
+    """Return ``(width, height)`` of the image ``info`` describes (after ROI and binning)."""
     x, y, w, h = _roi(info)
     w, h = (w, h) if w and h else (int(info.width), int(info.height))
     return (max(w // max(int(info.binning_x), 1), 1), max(h // max(int(info.binning_y), 1), 1))

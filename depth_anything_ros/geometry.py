@@ -480,7 +480,8 @@ def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
         raise ValueError(f'out must be {depth.shape} of {dtype}, got {out.shape} of {out.dtype}')
     # Always filtered, also without range limits: an infinite depth (or a ray * depth that
     # overflows float32) must become NaN, never inf, in a published cloud.
-    distance = np.multiply(depth, norm, dtype=np.float32)                   # metres
+    with np.errstate(over='ignore', invalid='ignore'):   # overflow -> inf -> outside
+        distance = np.multiply(depth, norm, dtype=np.float32)               # metres
     # cv2.inRange: branch-free, inclusive bounds, NaN is outside (numpy masks are 3x slower)
     inside = cv2.inRange(distance, float(min_range), min(float(max_range), _FLOAT32_MAX)) > 0
     depth = np.where(inside, depth, np.float32(np.nan))

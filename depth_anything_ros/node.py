@@ -47,7 +47,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, camera_model,
                                             CameraInfoError, check_camera_info,
-                                            check_compressed, check_image, compressed_to_array,
+                                            check_compressed, check_image, check_image_size,
+                                            compressed_to_array, described_size,
                                             image_to_array, ImageFormatError, INPUT_ENCODINGS,
                                             output_camera_info)
 from depth_anything_ros.diagnostics import NodeStats
@@ -125,7 +126,8 @@ def build_estimator(cfg: DepthConfig) -> Any:
             raise ValueError(f'checkpoint {name!r} holds a {encoder} model but encoder is '
                              f'{cfg.encoder!r}; set encoder:={encoder} or pick another checkpoint')
     est = DepthEstimator(model, device=cfg.device, precision=cfg.precision,
-                         input_size=cfg.input_size, backend=cfg.backend)
+                         input_size=cfg.input_size, backend=cfg.backend, exact=cfg.exact,
+                         cache_dir=cfg.cache_dir or None)
     if est.is_metric != (cfg.mode == 'metric'):
         kind = 'metric' if est.is_metric else 'relative'
         raise ValueError(f'checkpoint {name!r} is a {kind} model but mode is {cfg.mode!r}; set '
@@ -147,8 +149,19 @@ class DepthNode(Node):
         self._model_label = f'{cfg.resolved_checkpoint} ({cfg.mode}, {cfg.encoder})'
         if cfg.resolved_checkpoint.startswith('untrained'):
             self.get_logger().warning('UNTRAINED WEIGHTS: depth output is meaningless (test mode)')
+        choice = getattr(self._estimator, 'choice', None)
         self.get_logger().info(f'model {self._model_label} on {self._estimator.device}, '
-                               f'backend {cfg.backend}, precision {cfg.precision}')
+                               f'backend {getattr(self._estimator, "backend", cfg.backend)}, '
+                               f'precision {getattr(self._estimator, "precision", cfg.precision)}'
+                               + (f' ({choice.reason})' if choice is not None else ''))
+        # Warm-up: the first frame of a camera size builds that shape's engine. Once the size
+        # is known (camera_info, or the calib_* parameters) the worker runs a dummy frame of
+        # it while no real frame waits. Sizes seen are kept so each is warmed once.
+        self._warm_sizes: set[tuple[int, int]] = set()
+        self._warmup_size: tuple[int, int] | None = None
+        self._warmup_ms: float | None = None
+        if cfg.calib_width > 0 and cfg.calib_height > 0:
+            self._request_warmup(cfg.calib_height, cfg.calib_width)
         self._stats = NodeStats(window=max(5.0, 2 * cfg.diagnostics_period),
                                 watchdog_timeout=cfg.watchdog_timeout)
         self._slot: LatestSlot[_Frame] = LatestSlot()
@@ -217,6 +230,17 @@ class DepthNode(Node):
                                     throttle_duration_sec=_THROTTLE_S)
             return
         self._infos.add(_stamp_ns(msg.header), msg)
+        width, height = described_size(msg)
+        self._request_warmup(height, width)
+
+    def _request_warmup(self, height: int, width: int) -> None:
+        try:   # never warm up (build an engine for) a size whose frames would be refused
+            check_image_size(width, height, image_limits(self._cfg))
+        except ImageFormatError:
+            return
+        if (height, width) not in self._warm_sizes:
+            self._warm_sizes.add((height, width))
+            self._warmup_size = (height, width)
 
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
         names = {s.name for s in SCHEMA}
@@ -240,8 +264,11 @@ class DepthNode(Node):
         return SetParametersResult(successful=True)
 
     def _publish_diagnostics(self) -> None:
+        warmup = '' if self._warmup_ms is None else f'{self._warmup_ms:.0f}'
         report = self._stats.report(model=self._model_label, device=str(self._estimator.device),
-                                    input_size=self._cfg.input_size)
+                                    backend=getattr(self._estimator, 'backend', ''),
+                                    precision=getattr(self._estimator, 'precision', ''),
+                                    input_size=self._cfg.input_size, warmup_ms=warmup)
         status = DiagnosticStatus(level=bytes([report.level]), name=f'{self.get_name()}: depth',
                                   message=report.message, hardware_id=str(self._estimator.device),
                                   values=[KeyValue(key=k, value=v) for k, v in report.values])
@@ -265,8 +292,9 @@ class DepthNode(Node):
 
     def _work(self) -> None:
         while not self._slot.closed:
-            frame = self._slot.take(timeout=0.5)
+            frame = self._slot.take(timeout=0.5 if self._warmup_size is None else 0.02)
             if frame is None:
+                self._warm_up()
                 continue
             try:
                 self._process(frame)
@@ -282,6 +310,19 @@ class DepthNode(Node):
                 self._stats.frame_failed(reason, time.monotonic())
                 self.get_logger().error(f'frame skipped, {reason}',
                                         throttle_duration_sec=_THROTTLE_S)
+
+    def _warm_up(self) -> None:
+        """Run the pending warm-up frame (worker thread, only while no real frame waits)."""
+        size, self._warmup_size = self._warmup_size, None
+        if size is None or not hasattr(self._estimator, 'warmup') or self._slot.closed:
+            return
+        try:
+            self._warmup_ms = self._estimator.warmup(*size)
+        except (ValueError, RuntimeError) as exc:
+            self.get_logger().warning(f'warm-up at {size[1]}x{size[0]} failed: {exc}')
+            return
+        self.get_logger().info(f'warmed up for {size[1]}x{size[0]} images in '
+                               f'{self._warmup_ms:.0f} ms')
 
     def _process(self, frame: _Frame) -> None:
         cfg = self._cfg
@@ -306,6 +347,9 @@ class DepthNode(Node):
             self.get_logger().warning(
                 'no intrinsics: nothing received on camera_info and fx/fy/cx/cy unset; '
                 'points are not published', throttle_duration_sec=_THROTTLE_S)
+        self._warm_sizes.add(pixels.shape[:2])   # a real frame warms its own size
+        if self._warmup_size == pixels.shape[:2]:
+            self._warmup_size = None
         out = self._pipeline.process(pixels, encoding, camera, cfg, wanted)
         self._publish_outputs(out, header, cfg, wanted)
 
