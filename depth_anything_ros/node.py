@@ -126,7 +126,8 @@ def build_estimator(cfg: DepthConfig) -> Any:
             raise ValueError(f'checkpoint {name!r} holds a {encoder} model but encoder is '
                              f'{cfg.encoder!r}; set encoder:={encoder} or pick another checkpoint')
     est = DepthEstimator(model, device=cfg.device, precision=cfg.precision,
-                         input_size=cfg.input_size, backend=cfg.backend)
+                         input_size=cfg.input_size, backend=cfg.backend, exact=cfg.exact,
+                         cache_dir=cfg.cache_dir or None)
     if est.is_metric != (cfg.mode == 'metric'):
         kind = 'metric' if est.is_metric else 'relative'
         raise ValueError(f'checkpoint {name!r} is a {kind} model but mode is {cfg.mode!r}; set '
@@ -148,8 +149,19 @@ class DepthNode(Node):
         self._model_label = f'{cfg.resolved_checkpoint} ({cfg.mode}, {cfg.encoder})'
         if cfg.resolved_checkpoint.startswith('untrained'):
             self.get_logger().warning('UNTRAINED WEIGHTS: depth output is meaningless (test mode)')
+        choice = getattr(self._estimator, 'choice', None)
         self.get_logger().info(f'model {self._model_label} on {self._estimator.device}, '
-                               f'backend {cfg.backend}, precision {cfg.precision}')
+                               f'backend {getattr(self._estimator, "backend", cfg.backend)}, '
+                               f'precision {getattr(self._estimator, "precision", cfg.precision)}'
+                               + (f' ({choice.reason})' if choice is not None else ''))
+        # Warm-up: the first frame of a camera size builds that shape's engine. Once the size
+        # is known (camera_info, or the calib_* parameters) the worker runs a dummy frame of
+        # it while no real frame waits. Sizes seen are kept so each is warmed once.
+        self._warm_sizes: set[tuple[int, int]] = set()
+        self._warmup_size: tuple[int, int] | None = None
+        self._warmup_ms: float | None = None
+        if cfg.calib_width > 0 and cfg.calib_height > 0:
+            self._request_warmup(cfg.calib_height, cfg.calib_width)
         self._stats = NodeStats()
         self._slot: LatestSlot[_Frame] = LatestSlot()
         self._infos: StampMatcher[CameraInfo] = StampMatcher()
@@ -198,6 +210,13 @@ class DepthNode(Node):
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._infos.add(_stamp_ns(msg.header), msg)
+        if msg.height > 0 and msg.width > 0:
+            self._request_warmup(msg.height, msg.width)
+
+    def _request_warmup(self, height: int, width: int) -> None:
+        if (height, width) not in self._warm_sizes:
+            self._warm_sizes.add((height, width))
+            self._warmup_size = (height, width)
 
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
         names = {s.name for s in SCHEMA}
@@ -220,8 +239,11 @@ class DepthNode(Node):
         return SetParametersResult(successful=True)
 
     def _publish_diagnostics(self) -> None:
+        warmup = '' if self._warmup_ms is None else f'{self._warmup_ms:.0f}'
         report = self._stats.report(model=self._model_label, device=str(self._estimator.device),
-                                    input_size=self._cfg.input_size)
+                                    backend=getattr(self._estimator, 'backend', ''),
+                                    precision=getattr(self._estimator, 'precision', ''),
+                                    input_size=self._cfg.input_size, warmup_ms=warmup)
         status = DiagnosticStatus(level=bytes([report.level]), name=f'{self.get_name()}: depth',
                                   message=report.message, hardware_id=str(self._estimator.device),
                                   values=[KeyValue(key=k, value=v) for k, v in report.values])
@@ -232,8 +254,9 @@ class DepthNode(Node):
     # ------------------------------------------------------------------ worker thread
     def _work(self) -> None:
         while not self._slot.closed:
-            frame = self._slot.take(timeout=0.5)
+            frame = self._slot.take(timeout=0.5 if self._warmup_size is None else 0.02)
             if frame is None:
+                self._warm_up()
                 continue
             try:
                 self._process(frame)
@@ -249,6 +272,19 @@ class DepthNode(Node):
                 self._stats.frame_bad(f'inference failed: {exc}')
                 self.get_logger().error(f'inference failed, frame skipped: {exc}',
                                         throttle_duration_sec=_THROTTLE_S)
+
+    def _warm_up(self) -> None:
+        """Run the pending warm-up frame (worker thread, only while no real frame waits)."""
+        size, self._warmup_size = self._warmup_size, None
+        if size is None or not hasattr(self._estimator, 'warmup'):
+            return
+        try:
+            self._warmup_ms = self._estimator.warmup(*size)
+        except (ValueError, RuntimeError) as exc:
+            self.get_logger().warning(f'warm-up at {size[1]}x{size[0]} failed: {exc}')
+            return
+        self.get_logger().info(f'warmed up for {size[1]}x{size[0]} images in '
+                               f'{self._warmup_ms:.0f} ms')
 
     def _process(self, frame: _Frame) -> None:
         cfg = self._cfg
@@ -273,6 +309,9 @@ class DepthNode(Node):
                                        'rectify: false')
             pixels = self._rectifier(pixels, model.k, model.d, model.r, model.p,
                                      model.distortion_model)
+        self._warm_sizes.add(pixels.shape[:2])   # a real frame warms its own size
+        if self._warmup_size == pixels.shape[:2]:
+            self._warmup_size = None
         t0 = time.perf_counter()
         raw = self._estimator.infer(pixels, encoding)                       # (H, W) float32
         infer_ms = 1e3 * (time.perf_counter() - t0)

@@ -79,10 +79,17 @@ SCHEMA: tuple[ParamSpec, ...] = (
               "max depth); 0: the checkpoint's own (sidecar or official name), else 20 indoor "
               '/ 80 outdoor', range=(0.0, 1000.0), read_only=True),
     ParamSpec('device', 'auto', 'auto, cpu, cuda, cuda:N or mps', read_only=True),
-    ParamSpec('precision', 'fp32', 'inference precision', ('fp32', 'fp16', 'bf16'),
+    ParamSpec('precision', 'auto', 'inference precision; auto: the fastest the backend runs '
+              'here within ~3 % p99 (fp16 TensorRT / bf16 on AMX CPUs, see docs/backends.md)',
+              ('auto', 'fp32', 'fp16', 'bf16'), read_only=True),
+    ParamSpec('backend', 'auto', 'inference runtime; auto: the fastest installed for the device '
+              '(TensorRT, OpenVINO, else torch); the choice and why are logged',
+              ('auto', 'torch', 'openvino', 'onnxruntime', 'tensorrt'), read_only=True),
+    ParamSpec('exact', False, 'bit-faithful fp32 torch path with the official float64 '
+              'preprocessing (slowest; needs backend and precision auto, torch or fp32)',
               read_only=True),
-    ParamSpec('backend', 'torch', 'inference runtime', ('torch', 'openvino', 'onnxruntime',
-                                                         'tensorrt'), read_only=True),
+    ParamSpec('cache_dir', '', 'where exported/compiled engines are cached; empty: '
+              '$XDG_CACHE_HOME/depth_anything_ros/engines (~/.cache/...)', read_only=True),
     ParamSpec('cpu_threads', 0, 'CPU threads for inference; 0: the torch default (all cores). '
               'Fewer leaves a core for DDS and the camera driver', range=(0, 256), step=1,
               read_only=True),
@@ -166,6 +173,8 @@ class DepthConfig:
     device: str
     precision: str
     backend: str
+    exact: bool
+    cache_dir: str
     cpu_threads: int
     image_transport: str
     diagnostics_period: float
@@ -279,6 +288,10 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
     if v['encoder'] == 'auto' and (not v['checkpoint'] or v['checkpoint'] == 'untrained'):
         errors.append('encoder auto takes the architecture from the checkpoint: set checkpoint '
                       'to a file (or untrained:<encoder>), or name the encoder')
+    if v['exact'] and (v['backend'] not in ('auto', 'torch')
+                       or v['precision'] not in ('auto', 'fp32')):
+        errors.append(f"exact runs torch fp32; set backend auto/torch and precision auto/fp32 "
+                      f"(got {v['backend']}, {v['precision']}) or exact false")
     if not _DEVICE.match(v['device']):
         errors.append(f"device must be auto, cpu, cuda, cuda:N or mps, got {v['device']!r}")
     max_depth = v['max_depth'] or SCENE_MAX_DEPTH[v['scene']]
