@@ -243,6 +243,8 @@ def summarize(rec: Recording) -> dict[str, Any]:
         'frames_dropped': dropped,
         'valid_unaccounted': (None if dropped is None
                               else max(0, valid_sent - valid_published - dropped)),
+        'images_lost_in_transport': (None if counters['frames_received'] is None
+                                     else len(rec.sent) - counters['frames_received']),
         'node_counters': counters,
         'max_output_gap_s': (max_gap(list(primary.values()), rec.measure_from,
                                      rec.send_end) if duration > 0 else None),
