@@ -15,8 +15,13 @@
 """sensor_msgs <-> numpy: Image, CompressedImage, CameraInfo and PointCloud2.
 
 Message types only, no rclpy: usable from tools, tests and bag readers. Every function that
-reads a message validates it and raises :class:`ImageFormatError` (a ``ValueError``) whose
-message names the problem and the fix; the node turns those into throttled errors.
+reads a message validates it and raises :class:`ImageFormatError` or, for calibrations,
+:class:`CameraInfoError` (both ``ValueError``) whose message names the problem and the fix; the
+node turns those into throttled errors and counters. The cheap checks (:func:`check_image`,
+:func:`check_compressed` from the PNG/JPEG header without decoding, :func:`check_camera_info`)
+run in the node's subscription callbacks, before any work is spent on a message.
+CameraInfo <-> ``geometry.CameraModel`` is a translation only: the calibration rules live in
+geometry.
 """
 
 from __future__ import annotations

@@ -14,10 +14,13 @@
 
 """depth_node: camera images in; depth, camera_info, colourised depth and point clouds out.
 
-Wiring only: decoding, geometry and the maths live in conversions, geometry, pipeline and
-colorize. The image callback never runs the network: it drops the frame into a one-frame slot
-(replacing, and counting as dropped, any frame still pending) and one worker thread runs
-inference on the newest frame and publishes. Outputs nobody subscribes to are not computed.
+Wiring only: the per-frame work is ``pipeline.FramePipeline`` (shared with offline tools),
+the checks and message translations live in conversions, the rules in geometry. The image
+callback checks the message and never runs the network: it drops the frame into a one-frame
+slot (replacing, and counting as dropped, any frame still pending) and one worker thread decodes
+the newest frame, pairs it with its camera_info, runs the pipeline and publishes. Outputs nobody
+subscribes to are not computed. A fault in one frame costs that frame only (docs/node.md,
+failure behaviour).
 
 Run: ``ros2 run depth_anything_ros depth_node --ros-args -r image:=/camera/image_raw ...``,
 ``python -m depth_anything_ros.node --ros-args ...`` or ``depth-anything-ros run --ros-args ...``.
@@ -390,15 +393,18 @@ class DepthNode(Node):
             cfg.calib_height) if cfg.has_intrinsics else None
 
     def _wanted(self, cfg: DepthConfig) -> Wanted:
-        """Which outputs have subscribers and are enabled."""
+        """Which outputs have subscribers and are enabled (none once shutdown began)."""
         subs = _has_subscribers
-        return Wanted(
-            image=cfg.publish_depth and (subs(self._pub_disparity) or (
-                cfg.metric_output and subs(self._pub_depth))),
-            info=cfg.publish_depth and subs(self._pub_info),
-            colored=cfg.publish_colored and subs(self._pub_colored),
-            points=cfg.publish_points and cfg.metric_output and subs(self._pub_points),
-        )
+        with self._publish_lock:   # subscriber counts are rclpy calls too
+            if self._stopping:
+                return Wanted(False, False, False, False)
+            return Wanted(
+                image=cfg.publish_depth and (subs(self._pub_disparity) or (
+                    cfg.metric_output and subs(self._pub_depth))),
+                info=cfg.publish_depth and subs(self._pub_info),
+                colored=cfg.publish_colored and subs(self._pub_colored),
+                points=cfg.publish_points and cfg.metric_output and subs(self._pub_points),
+            )
 
     def begin_shutdown(self) -> None:
         """Stop taking frames and publishing; returns once no publish is in progress."""

@@ -159,7 +159,7 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('watchdog_timeout', 5.0, 'seconds: diagnostics turn ERROR when images arrive '
               'but no output was published for this long', range=(0.1, 3600.0)),
     ParamSpec('shutdown_timeout', 5.0, 'seconds to wait at SIGINT/SIGTERM for an inference in '
-              'flight before exiting without it', range=(0.0, 600.0), read_only=True),
+              'flight before exiting without it', range=(0.0, 600.0)),
 )
 _BY_NAME = {s.name: s for s in SCHEMA}
 
