@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from depth_anything_ros import topics
 from depth_anything_ros.node_process import NodeProcess
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,13 @@ BAD_INFO_KINDS: tuple[str, ...] = ('binning_1000', 'nan_k', 'cx_1e308', 'fx_zero
 BAD_KINDS: tuple[str, ...] = BAD_IMAGE_KINDS + BAD_INFO_KINDS
 VALID = 'valid'
 
-# Outputs recorded, relative to the node's namespace. The first two are the "primary" image
-# (metric depth or relative disparity): a frame counts as published when one of them arrives.
-PRIMARY_TOPICS: tuple[str, ...] = ('depth/image', 'disparity/image')
-OUTPUT_TOPICS: tuple[str, ...] = (*PRIMARY_TOPICS, 'depth/camera_info', 'points')
+# Outputs recorded. The "primary" image is metric depth or relative disparity: a frame counts
+# as published when one of them arrives. depth/colored is not subscribed (the node then skips
+# colourising, as it does on a robot that does not display it).
+PRIMARY: tuple[topics.Topic, ...] = (topics.DEPTH_IMAGE, topics.DISPARITY_IMAGE)
+RECORDED: tuple[topics.Topic, ...] = (*PRIMARY, topics.DEPTH_CAMERA_INFO, topics.POINTS)
+# Where the player publishes, under the node's namespace (remapped to the node's inputs).
+CAMERA_IMAGE, CAMERA_INFO = 'camera/image', 'camera/camera_info'
 
 # Acceptance limits of a soak run (docs/node.md, "Soak test").
 RSS_SLOPE_LIMIT_MB_PER_HOUR = 20.0
@@ -160,7 +164,7 @@ class Recording:
     """Everything one run observed. Times are seconds since the run's start (``t0_ns``).
 
     ``sent``: ``(stamp_ns, kind, t)`` per event (kind is ``valid`` or a bad kind);
-    ``outputs``: topic -> ``[(stamp_ns, t)]``; ``samples``: ``(t, rss_bytes, cpu_percent)`` of
+    ``outputs``: topic name -> ``[(stamp_ns, t)]``; ``samples``: ``(t, rss_bytes, cpu_percent)`` of
     the node process; ``diagnostics``: ``(t, counters)`` from the node's status;
     ``baseline``: the node's counters before the run (deltas are reported); ``node_info``:
     :data:`NODE_INFO` strings of the node's latest status;
@@ -170,7 +174,7 @@ class Recording:
     t0_ns: int
     sent: list[tuple[int, str, float]] = field(default_factory=list)
     outputs: dict[str, list[tuple[int, float]]] = field(
-        default_factory=lambda: {t: [] for t in OUTPUT_TOPICS})
+        default_factory=lambda: {t.name: [] for t in RECORDED})
     samples: list[tuple[float, int, float]] = field(default_factory=list)
     diagnostics: list[tuple[float, dict[str, int | None]]] = field(default_factory=list)
     baseline: dict[str, int | None] = field(default_factory=dict)
@@ -205,8 +209,8 @@ def summarize(rec: Recording) -> dict[str, Any]:
     sent_at = {stamp: t for stamp, _, t in rec.sent}
     valid_sent = sum(kind == VALID for kind in kind_of.values())
     primary: dict[int, float] = {}
-    for topic in PRIMARY_TOPICS:
-        for stamp, t in rec.outputs.get(topic, []):
+    for topic in PRIMARY:
+        for stamp, t in rec.outputs.get(topic.name, []):
             primary.setdefault(stamp, t)
     from_bad: dict[str, int] = {}
     by_kind: dict[str, int] = {}
@@ -239,6 +243,8 @@ def summarize(rec: Recording) -> dict[str, Any]:
         'frames_dropped': dropped,
         'valid_unaccounted': (None if dropped is None
                               else max(0, valid_sent - valid_published - dropped)),
+        'images_lost_in_transport': (None if counters['frames_received'] is None
+                                     else len(rec.sent) - counters['frames_received']),
         'node_counters': counters,
         'max_output_gap_s': (max_gap(list(primary.values()), rec.measure_from,
                                      rec.send_end) if duration > 0 else None),
@@ -379,8 +385,9 @@ class Stream:
 
 def node_arguments(namespace: str, checkpoint: str, params: Sequence[str]) -> list[str]:
     """``--ros-args`` for the node under test: remappings, checkpoint, ``NAME=VALUE`` params."""
-    args = ['-r', f'__ns:={namespace}', '-r', f'image:={namespace}/camera/image',
-            '-r', f'camera_info:={namespace}/camera/camera_info',
+    args = ['-r', f'__ns:={namespace}',
+            '-r', f'{topics.IMAGE.name}:={topics.resolve(namespace, CAMERA_IMAGE)}',
+            '-r', f'{topics.CAMERA_INFO.name}:={topics.resolve(namespace, CAMERA_INFO)}',
             '-p', 'diagnostics_period:=0.5']
     if checkpoint:
         args += ['-p', f'checkpoint:={checkpoint}']
@@ -405,21 +412,19 @@ class Player:
         import psutil
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.qos import QoSProfile, QoSReliabilityPolicy
-        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
         self.node, self.stream, self.namespace = node, stream, namespace
         self.sample_period = sample_period
         self._process = psutil.Process(node.process.pid)
         self._rec = Recording(time.time_ns())
         harness = node.node
         reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-        self._pub_image = harness.create_publisher(Image, f'{namespace}/camera/image', reliable)
-        self._pub_info = harness.create_publisher(CameraInfo, f'{namespace}/camera/camera_info',
-                                                  reliable)
-        types = {'depth/image': Image, 'disparity/image': Image,
-                 'depth/camera_info': CameraInfo, 'points': PointCloud2}
-        for topic in OUTPUT_TOPICS:
-            harness.create_subscription(types[topic], f'{namespace}/{topic}',
-                                        self._keeper(topic), reliable)
+        self._pub_image = harness.create_publisher(
+            topics.IMAGE.message_class(), topics.resolve(namespace, CAMERA_IMAGE), reliable)
+        self._pub_info = harness.create_publisher(
+            topics.CAMERA_INFO.message_class(), topics.resolve(namespace, CAMERA_INFO), reliable)
+        for topic in RECORDED:
+            harness.create_subscription(topic.message_class(), topics.resolve(namespace, topic),
+                                        self._keeper(topic.name), reliable)
         harness.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
         self._last_stamp = 0
         self._last_output = 0.0
@@ -450,8 +455,9 @@ class Player:
         """Wait until the node subscribes to the camera and publishes its outputs."""
         harness = self.node.node
         ready = self.node.spin_until(
-            lambda: harness.count_subscribers(f'{self.namespace}/camera/image') > 0
-            and harness.count_publishers(f'{self.namespace}/depth/camera_info') > 0
+            lambda: harness.count_subscribers(topics.resolve(self.namespace, CAMERA_IMAGE)) > 0
+            and harness.count_publishers(
+                topics.resolve(self.namespace, topics.DEPTH_CAMERA_INFO)) > 0
             and self._diag_count > 0, timeout)
         self.node.spin_until(lambda: False, 1.0)   # let the reliable subscriptions match
         self._process.cpu_percent(None)             # start the CPU measurement
@@ -610,8 +616,8 @@ def plot(rec: Recording, path: Path, title: str) -> None:
     kind_of = {stamp: kind for stamp, kind, _ in rec.sent}
     sent_at = {stamp: t for stamp, _, t in rec.sent}
     primary: dict[int, float] = {}
-    for topic in PRIMARY_TOPICS:
-        for stamp, t in rec.outputs.get(topic, []):
+    for topic in PRIMARY:
+        for stamp, t in rec.outputs.get(topic.name, []):
             primary.setdefault(stamp, t)
     valid = sorted((t, 1e3 * (t - sent_at[s])) for s, t in primary.items()
                    if kind_of.get(s) == VALID)

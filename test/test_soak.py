@@ -117,7 +117,8 @@ def _recording() -> Recording:
     rec.samples = [(float(t), int(500 * 2**20 + t * 2**20 / 3600), 150.0) for t in range(20)]
     rec.baseline = {'frames_dropped': 2, 'bad_messages': 0}
     rec.diagnostics = [(19.0, {**dict.fromkeys(COUNTERS), 'frames_dropped': 3,
-                               'bad_messages': 40, 'worker_restarts': 0})]
+                               'bad_messages': 40, 'worker_restarts': 0,
+                               'frames_received': 198})]
     return rec
 
 
@@ -130,7 +131,7 @@ def test_summarize_counts_and_attributes_every_output() -> None:
     assert r['published_from_bad_by_topic'] == {'depth/camera_info': 1}
     assert r['published_from_bad_by_kind'] == {'nan_k': 1}
     assert (r['frames_dropped'], r['bad_reported'], r['worker_restarts']) == (1, 40, 0)
-    assert r['valid_unaccounted'] == 0
+    assert r['valid_unaccounted'] == 0 and r['images_lost_in_transport'] == 2
     assert r['latency_ms']['p50'] == pytest.approx(50.0)
     assert r['latency_ms']['n'] == 159 - 40     # only frames sent after the warm-up
     assert r['max_output_gap_s'] == pytest.approx(0.3)   # bad event 100, dropped 101
