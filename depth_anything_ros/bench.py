@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from depth_anything_ros.backends.select import cpuinfo
+
 log = logging.getLogger(__name__)
 
 
@@ -125,22 +127,14 @@ def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
 
     end_to_end = _timed(infer, runs, warmup, sync)
     stages = {k: float(np.median([t[k] for t in timings[warmup:]])) for k in timings[0]}
-    row: dict[str, Any] = {**asdict(point), 'net_input': list(x.shape[-2:]),
+    # backend/precision 'auto' are recorded as what they resolved to, with the reason.
+    row: dict[str, Any] = {**asdict(point), 'backend': est.backend, 'precision': est.precision,
+                           'choice': est.choice.reason, 'net_input': list(x.shape[-2:]),
                            'forward': _stats(forward, point.batch),
                            'infer': _stats(end_to_end, point.batch), 'stages_ms': stages}
     if reference is not None:
         row['accuracy'] = accuracy(est.infer(frame), reference)
     return row
-
-
-def cpuinfo(field: str) -> str | None:
-    """Return the first ``field`` value of /proc/cpuinfo (e.g. ``model name``), else None."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            return next((line.split(':', 1)[1].strip() for line in f
-                         if line.startswith(field)), None)
-    except OSError:
-        return None
 
 
 def environment() -> dict[str, Any]:
@@ -160,20 +154,14 @@ def environment() -> dict[str, Any]:
 
 def skip_reason(backend: str, precision: str, device: torch.device | str) -> str | None:
     """Why ``backend`` x ``precision`` cannot run on ``device`` here (None when it can)."""
-    from depth_anything_ros.backends import available_backends
-    kind = torch.device(device).type
-    if backend not in available_backends():
-        return f'{backend} is not installed'
-    if backend == 'onnxruntime' and precision == 'bf16':
-        return 'onnxruntime has no bf16 mode'
-    if backend == 'onnxruntime' and precision == 'fp16' and kind != 'cuda':
-        return 'onnxruntime fp16 needs the TensorRT EP'
-    if backend == 'tensorrt' and kind != 'cuda':
-        return 'TensorRT needs a CUDA GPU'
-    if backend == 'openvino' and kind == 'cuda':
-        return 'OpenVINO does not run on CUDA devices'
-    if precision == 'fp16' and kind == 'cpu':
-        return 'fp16 needs a CUDA device'
+    from depth_anything_ros.backends.select import choose, detect_hardware, installed_backends
+    from depth_anything_ros.estimator import resolve_device
+    device = resolve_device(device) if str(device) == 'auto' else torch.device(device)
+    try:
+        choose(installed_backends(), detect_hardware(str(device)), backend=backend,
+               precision=precision)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -266,14 +254,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--input-size', type=_csv(int), default=None,
                         help='comma list of network short sides (default 518,364,266; '
                              '266 with --quick)')
-    parser.add_argument('--precision', type=_csv(str), default=['fp32', 'bf16'],
-                        help='comma list of fp32,bf16,fp16 (default fp32,bf16)')
+    parser.add_argument('--precision', type=_csv(str), default=['auto'],
+                        help='comma list of auto,fp32,bf16,fp16 (default auto: what the node '
+                             'would run here)')
     parser.add_argument('--mode', type=_csv(str), default=None,
                         help='preprocessing: comma list of exact,fast (default both; fast '
                              'with --quick)')
     parser.add_argument('--batch', type=_csv(int), default=[1], help='comma list (default 1)')
-    parser.add_argument('--backend', type=_csv(str), default=['torch'],
-                        help='comma list of torch,openvino,onnxruntime,tensorrt, or all (every '
+    parser.add_argument('--backend', type=_csv(str), default=['auto'],
+                        help='comma list of auto,torch,openvino,onnxruntime,tensorrt (default '
+                             'auto: what the node would run here), or all (every '
                              'installed one; combinations a backend cannot run here are '
                              'listed as skipped)')
     parser.add_argument('--device', default='cpu', help='cpu | cuda | cuda:N')

@@ -43,6 +43,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'distill': ('depth_anything_ros.training.distill', 'train a student on pseudo-labels'),
 }
 
+# command -> {sub-command -> (module, one-line help)}: ``depth-anything-ros bench soak ...``
+SUBCOMMANDS: dict[str, dict[str, tuple[str, str]]] = {
+    'bench': {'soak': ('depth_anything_ros.commands.soak',
+                       'soak / load test of the node: long mixed stream, peak-rate search')},
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser; sub-command modules are imported lazily in :func:`main`."""
@@ -66,10 +72,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         parser.error(f'unknown command {name!r}; choose from {", ".join(COMMANDS)}')
     module_name, help_text = COMMANDS[name]
+    subcommands = SUBCOMMANDS.get(name, {})
+    if rest and rest[0] in subcommands:
+        module_name, help_text = subcommands[rest[0]]
+        name, rest = f'{name} {rest[0]}', rest[1:]
     module = importlib.import_module(module_name)
     if name == 'run':  # the node parses ROS arguments itself
         return int(module.main(rest) or 0)
-    cmd_parser = argparse.ArgumentParser(prog=f'depth-anything-ros {name}', description=help_text)
+    epilog = ('sub-commands: ' + '; '.join(f'{name} {sub}: {text}' for sub, (_, text)
+                                            in subcommands.items())) if subcommands else None
+    cmd_parser = argparse.ArgumentParser(prog=f'depth-anything-ros {name}', description=help_text,
+                                         epilog=epilog)
     module.add_arguments(cmd_parser)
     return int(module.main(cmd_parser.parse_args(rest)) or 0)
 

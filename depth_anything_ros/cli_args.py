@@ -21,7 +21,8 @@ Imports nothing heavy: commands register these flags before torch is loaded, so 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from depth_anything_ros.model import DepthAnythingV2
@@ -53,3 +54,49 @@ def load_model_from_args(args: argparse.Namespace) -> DepthAnythingV2:
     return load_model(args.checkpoint, encoder=args.encoder, head=args.head,
                       max_depth=args.max_depth, weights_dir=args.weights_dir,
                       allow_untrained=args.allow_untrained)
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser, *,
+                          input_size: int | None = None) -> None:
+    """Register --device, --backend, --precision, --input-size, --exact and --cache-dir.
+
+    Choices and defaults come from the node's parameter schema (backend and precision
+    ``auto``), so a concept has one name and one set of values on the command line, in
+    parameters and in launch arguments. ``input_size`` overrides the schema's default.
+    """
+    from depth_anything_ros.params import spec
+
+    def described(name: str) -> str:
+        return spec(name).description.replace('%', '%%')   # argparse formats help with %
+
+    parser.add_argument('--device', default=spec('device').default, help=described('device'))
+    parser.add_argument('--precision', default=spec('precision').default,
+                        choices=spec('precision').choices, help=described('precision'))
+    parser.add_argument('--backend', default=spec('backend').default,
+                        choices=spec('backend').choices,
+                        help=described('backend') + '; with an exported model file as '
+                        '--checkpoint (see "depth-anything-ros export") the runtimes that load '
+                        'it')
+    size = spec('input_size').default if input_size is None else input_size
+    parser.add_argument('--input-size', type=int, default=size,
+                        help=f'network short side, multiple of 14 (default {size})')
+    parser.add_argument('--exact', action='store_true', help=described('exact'))
+    parser.add_argument('--cache-dir', default=spec('cache_dir').default or None,
+                        help=described('cache_dir'))
+
+
+def build_estimator_from_args(args: argparse.Namespace) -> Any:
+    """Return the DepthEstimator the checkpoint and runtime flags name.
+
+    Raises:
+        FileNotFoundError: the checkpoint is missing.
+        ValueError: flags that do not fit the checkpoint or the device.
+
+    """
+    from depth_anything_ros.backends.select import FILE_BACKENDS
+    from depth_anything_ros.estimator import DepthEstimator
+    exported = Path(args.checkpoint).suffix.lower() in FILE_BACKENDS
+    model: Any = args.checkpoint if exported else load_model_from_args(args)
+    return DepthEstimator(model, device=args.device, precision=args.precision,
+                          input_size=args.input_size, backend=args.backend, exact=args.exact,
+                          cache_dir=args.cache_dir)

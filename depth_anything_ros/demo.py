@@ -41,6 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from depth_anything_ros.cli_args import add_runtime_arguments
 from depth_anything_ros.node_process import NodeProcess
 
 DATA = Path(__file__).resolve().parent / 'data' / 'demo_stream'
@@ -65,9 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=('vits', 'vitb', 'vitl', 'vitg', 'auto'),
                         help='auto: the architecture the checkpoint file holds')
     parser.add_argument('--scene', default='indoor', choices=('indoor', 'outdoor'))
-    parser.add_argument('--input-size', type=int, default=364,
-                        help='network input short side (multiple of 14); 518 = full quality')
-    parser.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
+    # 364: a smooth stream on a CPU; 518 = full quality.
+    add_runtime_arguments(parser, input_size=364)
     parser.add_argument('--frames', type=int, default=0, help='play only the first N frames')
     parser.add_argument('--bag', type=Path, default=DATA, help='rosbag2 directory to play')
     parser.add_argument('--timeout', type=float, default=120.0,
@@ -219,10 +219,14 @@ def _run(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: str
                 '-p', f'checkpoint:={checkpoint}', '-p', f'encoder:={args.encoder}',
                 '-p', f'scene:={args.scene}', '-p', 'mode:=metric',
                 '-p', f'input_size:={args.input_size}', '-p', f'device:={args.device}',
+                '-p', f'backend:={args.backend}', '-p', f'precision:={args.precision}',
+                '-p', f'exact:={"true" if args.exact else "false"}',
                 '-p', f'allow_untrained_weights:={"true" if untrained else "false"}',
                 '-p', 'diagnostics_period:=0.5']
     if args.weights_dir:
         ros_args += ['-p', f'weights_dir:={args.weights_dir}']
+    if args.cache_dir:
+        ros_args += ['-p', f'cache_dir:={args.cache_dir}']
     with NodeProcess(ros_args, log_path, 'depth_demo_player', spin_period=0.02) as node:
         code = _play(args, pairs, checkpoint, untrained, node)
     if code == 0 and node.process.returncode != 0:

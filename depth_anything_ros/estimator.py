@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 
+from .backends.select import AUTO, Choice
 from .model.checkpoint import load_model, read_sidecar
 from .model.config import ModelConfig
 from .model.transforms import (postprocess, preprocess_exact, preprocess_fast,
@@ -109,8 +110,11 @@ class DepthEstimator:
     def __init__(self, model: nn.Module | str | os.PathLike, *,
                  device: str | torch.device = 'auto', precision: str = 'fp32',
                  input_size: int = 518, exact: bool = False, compile: bool = False,
-                 backend: str = 'torch', channels_last: bool | None = None) -> None:
+                 backend: str = 'torch', channels_last: bool | None = None,
+                 cache_dir: str | os.PathLike | None = None) -> None:
         self.device = resolve_device(device)
+        self.choice = self._choose(model, backend, precision, exact)
+        backend, precision = self.choice.backend, self.choice.precision
         self.precision = check_precision(precision, self.device)
         self.input_size = input_size
         self.exact = bool(exact)
@@ -135,8 +139,9 @@ class DepthEstimator:
                 raise ValueError(f'backend {backend!r} is not available: '
                                  f'depth_anything_ros.backends cannot be imported ({exc}); '
                                  'use backend="torch"') from exc
+            options = {'cache_dir': Path(cache_dir)} if cache_dir else {}
             self._runner = make_runner(backend, model, device=self.device,
-                                       precision=self.precision)
+                                       precision=self.precision, **options)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -163,6 +168,16 @@ class DepthEstimator:
         return self._max_depth
 
     # ------------------------------------------------------------------ set-up
+    def _choose(self, model: Any, backend: str, precision: str, exact: bool) -> Choice:
+        """Resolve ``auto`` backend/precision for this machine (explicit pairs pass through)."""
+        if AUTO not in (backend, precision):
+            return Choice(backend, precision, 'requested')
+        from .backends.select import choose, detect_hardware, FILE_BACKENDS, installed_backends
+        exported = isinstance(model, (str, os.PathLike)) and \
+            Path(model).suffix.lower() in FILE_BACKENDS
+        return choose(installed_backends(), detect_hardware(str(self.device)), backend=backend,
+                      precision=precision, exact=exact, model_file=model if exported else None)
+
     def _make_torch_runner(self, model: nn.Module, compile: bool,
                            channels_last: bool | None) -> Runner:
         model.eval().to(self.device)
@@ -282,6 +297,17 @@ class DepthEstimator:
     def infer(self, image: np.ndarray, encoding: str = 'bgr8') -> np.ndarray:
         """Depth for one uint8 frame -> float32 HxW at the frame's resolution."""
         return self.infer_batch([image], encoding)[0]
+
+    def warmup(self, height: int, width: int) -> float:
+        """Run one dummy ``height`` x ``width`` frame and return its wall time in ms.
+
+        The first frame of a size pays for the engine of that network input shape (a cached
+        export read from disk, a compile, first-touch allocations); warming up keeps that cost
+        off the first real frame. The network shape depends on the frame size only.
+        """
+        start = time.perf_counter()
+        self.infer(np.zeros((height, width, 3), np.uint8))
+        return 1e3 * (time.perf_counter() - start)
 
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """Network input (h, w) used for a height x width frame at the current input_size."""

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from depth_anything_ros.cli_args import add_checkpoint_arguments, load_model_from_args
+from depth_anything_ros.cli_args import (add_checkpoint_arguments, add_runtime_arguments,
+                                         build_estimator_from_args)
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='image files or directories of images')
     parser.add_argument('--out', type=Path, required=True, help='output directory')
     add_checkpoint_arguments(parser)
-    parser.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
-    parser.add_argument('--precision', default='fp32', choices=('fp32', 'fp16', 'bf16'))
-    parser.add_argument('--input-size', type=int, default=518,
-                        help='network short side, multiple of 14 (default 518)')
-    parser.add_argument('--exact', action='store_true',
-                        help='official float64 OpenCV preprocessing (bit-exact inputs)')
+    add_runtime_arguments(parser)
     parser.add_argument('--colormap', default='turbo', help='colour map of the PNG')
 
 
@@ -74,22 +70,18 @@ def main(args: argparse.Namespace) -> int:
     import cv2
     from tqdm import tqdm
 
-    from depth_anything_ros.estimator import DepthEstimator
-
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     files = collect_images(args.images)
     if not files:
         print('error: no images found in', ', '.join(map(str, args.images)))
         return 2
     try:
-        model = load_model_from_args(args)
-        est = DepthEstimator(model, device=args.device, precision=args.precision,
-                             input_size=args.input_size, exact=args.exact)
+        est = build_estimator_from_args(args)
     except (FileNotFoundError, ValueError) as exc:
         print(f'error: {exc}')
         return 2
     unit = 'm' if est.is_metric else '(disparity)'
-    log.info('%r', est)
+    log.info('%r (%s)', est, est.choice.reason)
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     used: set[str] = set()

@@ -79,10 +79,17 @@ SCHEMA: tuple[ParamSpec, ...] = (
               "max depth); 0: the checkpoint's own (sidecar or official name), else 20 indoor "
               '/ 80 outdoor', range=(0.0, 1000.0), read_only=True),
     ParamSpec('device', 'auto', 'auto, cpu, cuda, cuda:N or mps', read_only=True),
-    ParamSpec('precision', 'fp32', 'inference precision', ('fp32', 'fp16', 'bf16'),
+    ParamSpec('precision', 'auto', 'inference precision; auto: the fastest the backend runs '
+              'here within ~3 % p99 (fp16 TensorRT / bf16 on AMX CPUs, see docs/backends.md)',
+              ('auto', 'fp32', 'fp16', 'bf16'), read_only=True),
+    ParamSpec('backend', 'auto', 'inference runtime; auto: the fastest installed for the device '
+              '(TensorRT, OpenVINO, else torch); the choice and why are logged',
+              ('auto', 'torch', 'openvino', 'onnxruntime', 'tensorrt'), read_only=True),
+    ParamSpec('exact', False, 'bit-faithful fp32 torch path with the official float64 '
+              'preprocessing (slowest; needs backend and precision auto, torch or fp32)',
               read_only=True),
-    ParamSpec('backend', 'torch', 'inference runtime', ('torch', 'openvino', 'onnxruntime',
-                                                         'tensorrt'), read_only=True),
+    ParamSpec('cache_dir', '', 'where exported/compiled engines are cached; empty: '
+              '$XDG_CACHE_HOME/depth_anything_ros/engines (~/.cache/...)', read_only=True),
     ParamSpec('cpu_threads', 0, 'CPU threads for inference; 0: the torch default (all cores). '
               'Fewer leaves a core for DDS and the camera driver', range=(0, 256), step=1,
               read_only=True),
@@ -133,8 +140,26 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('rectify', False, 'undistort raw images (image_raw) with camera_info D, R and P '
               'before inference, as image_proc does; leave off for image_rect inputs (their '
               'camera_info still lists the raw distortion)'),
-    ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info with the '
-              "image's exact stamp before using the latest one", range=(0.0, 1.0)),
+    ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info stamped within '
+              "camera_info_slop of the image's stamp before using the latest one",
+              range=(0.0, 1.0)),
+    ParamSpec('camera_info_slop', 0.02, 'seconds: an image is paired with the camera_info of '
+              'the nearest stamp within this tolerance (drivers stamp the two a few ms apart); '
+              'a calibration stamped later than this is never used for an image',
+              range=(0.0, 1.0)),
+    # --- robustness: inputs refused before any work, watchdog, shutdown ---
+    ParamSpec('min_image_side', 14, 'pixels; smaller images (after binning) are refused (one '
+              'network patch is 14 pixels)', range=(1, 100000), step=1),
+    ParamSpec('max_aspect_ratio', 8.0, 'long side / short side; more elongated images are '
+              'refused (the network input short side is input_size, so its cost grows with '
+              'the aspect ratio)', range=(1.0, 1000.0)),
+    ParamSpec('max_image_pixels', 20_000_000, 'width * height; larger images are refused, '
+              'compressed ones from their header before decoding (one frame costs about 40 '
+              'bytes a pixel: 0.8 GB at the default)', range=(1, 1_000_000_000), step=1),
+    ParamSpec('watchdog_timeout', 5.0, 'seconds: diagnostics turn ERROR when images arrive '
+              'but no output was published for this long', range=(0.1, 3600.0)),
+    ParamSpec('shutdown_timeout', 5.0, 'seconds to wait at SIGINT/SIGTERM for an inference in '
+              'flight before exiting without it', range=(0.0, 600.0)),
 )
 _BY_NAME = {s.name: s for s in SCHEMA}
 
@@ -166,6 +191,8 @@ class DepthConfig:
     device: str
     precision: str
     backend: str
+    exact: bool
+    cache_dir: str
     cpu_threads: int
     image_transport: str
     diagnostics_period: float
@@ -194,6 +221,12 @@ class DepthConfig:
     calib_height: int
     rectify: bool
     camera_info_wait: float
+    camera_info_slop: float
+    min_image_side: int
+    max_aspect_ratio: float
+    max_image_pixels: int
+    watchdog_timeout: float
+    shutdown_timeout: float
 
     @property
     def resolved_checkpoint(self) -> str:
@@ -279,6 +312,10 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
     if v['encoder'] == 'auto' and (not v['checkpoint'] or v['checkpoint'] == 'untrained'):
         errors.append('encoder auto takes the architecture from the checkpoint: set checkpoint '
                       'to a file (or untrained:<encoder>), or name the encoder')
+    if v['exact'] and (v['backend'] not in ('auto', 'torch')
+                       or v['precision'] not in ('auto', 'fp32')):
+        errors.append(f"exact runs torch fp32; set backend auto/torch and precision auto/fp32 "
+                      f"(got {v['backend']}, {v['precision']}) or exact false")
     if not _DEVICE.match(v['device']):
         errors.append(f"device must be auto, cpu, cuda, cuda:N or mps, got {v['device']!r}")
     max_depth = v['max_depth'] or SCENE_MAX_DEPTH[v['scene']]

@@ -55,6 +55,7 @@ def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Pa
     node = spawn('-m', 'depth_anything_ros.node', '--ros-args',
                  '-r', 'image:=camera/image', '-r', 'camera_info:=camera/camera_info',
                  '-p', f'checkpoint:={onnx_path}', '-p', 'backend:=openvino',
+                 '-p', 'precision:=fp32',
                  '-p', 'mode:=relative', '-p', 'device:=cpu',
                  '-p', f'input_size:={INPUT_SIZE}', stdout=log.open('w'))
     spawn(CAMERA, '--rate', '10', '--duration', '60', '--width', W, '--height', H,
@@ -79,3 +80,43 @@ def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Pa
     assert np.abs(disparity - expected).max() <= 1e-4
     # The file was used as is: nothing was exported into the engine cache.
     assert not list(cache.rglob('*.onnx'))
+
+
+@pytest.mark.usefixtures('one_torch_thread')
+def test_node_defaults_to_auto_and_warms_up_on_camera_info(ros_node, spawn, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """No backend/precision given: the node runs what ``choose`` picks here and says so.
+
+    Only camera_info is published (no image): the node learns the camera size from it and
+    builds that size's engine on a dummy frame, reported as ``warmup_ms`` on /diagnostics.
+    """
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import CameraInfo
+
+    from depth_anything_ros.backends.select import choose, detect_hardware, installed_backends
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))  # inherited by the node
+    log = tmp_path / 'node.log'
+    node = spawn('-m', 'depth_anything_ros.node', '--ros-args',
+                 '-r', 'camera_info:=camera/camera_info', '-p', 'checkpoint:=untrained:tiny',
+                 '-p', 'encoder:=auto', '-p', 'allow_untrained_weights:=true',
+                 '-p', 'mode:=relative', '-p', 'device:=cpu', '-p', 'input_size:=70',
+                 '-p', 'diagnostics_period:=0.3', stdout=log.open('w'))
+    rec = Recorder(ros_node)
+    rec.listen(DiagnosticArray, '/diagnostics')
+    info = CameraInfo(width=W, height=H, k=[50.0, 0, W / 2, 0, 50.0, H / 2, 0, 0, 1])
+    info.header.frame_id = 'camera_optical_frame'
+    pub = ros_node.create_publisher(CameraInfo, 'camera/camera_info', 10)
+    expected = choose(installed_backends(), detect_hardware('cpu'))
+
+    def warmed() -> bool:
+        pub.publish(info)
+        return rec.diagnostics().get('warmup_ms', '') != ''
+    assert rec.spin_until(warmed, 90, node), log_of(log)
+    diag = rec.diagnostics()
+    assert (diag['backend'], diag['precision']) == (expected.backend, expected.precision)
+    assert float(diag['warmup_ms']) > 0 and diag['frames_processed'] == '0'
+    node.send_signal(signal.SIGINT)
+    assert node.wait(timeout=15) == 0, log_of(log)
+    text = log_of(log)
+    assert expected.reason in text and f'warmed up for {W}x{H} images' in text

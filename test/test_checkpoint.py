@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 import sys
 import types
@@ -30,6 +31,7 @@ from depth_anything_ros.model import (build_model, CheckpointError, export_model
                                       ModelConfig, resolve_checkpoint, untrained_model)
 from depth_anything_ros.model import hub
 from depth_anything_ros.model.hf_keys import hf_to_official, official_to_hf
+from depth_anything_ros.training.runs import load_checkpoint
 
 X = torch.linspace(-2, 2, 3 * 42 * 56).reshape(1, 3, 42, 56)
 
@@ -259,3 +261,119 @@ def test_download_cli_lists_names(capsys: pytest.CaptureFixture) -> None:
     assert hub.main(parser.parse_args(['--list'])) == 0
     text = capsys.readouterr().out
     assert 'metric_indoor_vits' in text and 'Apache-2.0' in text and '(not published)' in text
+
+
+def _bad_files(tmp: Path, tiny: torch.nn.Module) -> dict[str, tuple[Path, str]]:
+    """Each malformed input -> (path, what its CheckpointError must say)."""
+    sd = tiny.state_dict()
+    files = {}
+
+    def save(name: str, obj: object) -> Path:
+        torch.save(obj, tmp / name)
+        return tmp / name
+
+    (tmp / 'text.pth').write_text('hello world\n')
+    files['text'] = tmp / 'text.pth', 'text.pth is not a PyTorch .* it is a text file'
+    (tmp / 'lfs.pth').write_text('version https://git-lfs.github.com/spec/v1\noid sha256:0\n')
+    files['git lfs pointer'] = tmp / 'lfs.pth', 'lfs.pth .* Git LFS pointer.*git lfs pull'
+    (tmp / 'page.pth').write_text('<!DOCTYPE html><html>Not Found</html>')
+    files['html page'] = tmp / 'page.pth', 'page.pth .* HTML.*download the file again'
+    (tmp / 'empty.pth').write_bytes(b'')
+    files['empty'] = tmp / 'empty.pth', 'empty.pth is empty .*download or copy it again'
+    files['int keys'] = (save('ints.pth', {1: torch.zeros(2), 2: torch.ones(3)}),
+                         r'ints.pth is not a state dict: .*strings\), found \[1, 2\]')
+    files['rank-0 tensors'] = (save('rank0.pth', {k: torch.tensor(0.0) for k in sd}),
+                               r'rank0.pth: pretrained.pos_embed has shape \(\), expected 3')
+    no_tokens = {**sd, 'pretrained.pos_embed': torch.zeros(1, 0, 64)}
+    files['0-token pos_embed'] = (save('pos0.pth', no_tokens),
+                                  r'pos0.pth: pretrained.pos_embed has shape \(1, 0, 64\)')
+    cls_only = {**sd, 'pretrained.pos_embed': torch.zeros(1, 1, 64)}
+    files['pos_embed without grid'] = (save('cls.pth', cls_only),
+                                       'cls.pth: pretrained.pos_embed holds 1 tokens')
+    integer = {**sd, 'pretrained.cls_token': torch.zeros(1, 1, 64, dtype=torch.int64)}
+    files['integer weights'] = (save('int64.pth', integer),
+                                'int64.pth: 1 tensors are not floating point')
+    for name, change in (('config', {'config': {'embed_dim': 'x', 'depth': [1]}}),
+                         ('head', {'head': ['relative']}), ('max_depth', {'max_depth': 'far'})):
+        path = export_model(tiny, tmp / f'side_{name}.pth')
+        side = json.loads(path.with_suffix('.json').read_text())
+        path.with_suffix('.json').write_text(json.dumps({**side, **change}))
+        files[f'sidecar {name} of the wrong type'] = (
+            path, f'sidecar .*side_{name}.json: invalid .{name}.*fix or delete it')
+    path = export_model(tiny, tmp / 'side_list.pth')
+    path.with_suffix('.json').write_text('[1, 2]')
+    files['sidecar list'] = path, None   # not a sidecar of ours: ignored with a warning
+    files['training metadata of the wrong type'] = (
+        save('meta.pt', {'model': sd, 'model_config': {**tiny.config.to_dict(), 'depth': 2.5}}),
+        "meta.pt: its model metadata is damaged: invalid 'model_config': depth must be a "
+        'positive integer')
+    os.mkfifo(tmp / 'fifo.pth')
+    files['fifo'] = tmp / 'fifo.pth', r'fifo.pth is a FIFO \(named pipe\), not a regular file'
+    files['/dev/zero'] = Path('/dev/zero'), '/dev/zero is a character device, not a regular'
+    (tmp / 'folder').mkdir()
+    files['directory'] = tmp / 'folder', 'folder is a directory without model.safetensors'
+    fifo_side = export_model(tiny, tmp / 'fifo_side.pth')
+    fifo_side.with_suffix('.json').unlink()
+    os.mkfifo(fifo_side.with_suffix('.json'))
+    files['fifo sidecar'] = fifo_side, r'fifo_side.json is a FIFO'
+    return files
+
+
+BAD_FILES = ['text', 'git lfs pointer', 'html page', 'empty', 'int keys', 'rank-0 tensors',
+             '0-token pos_embed', 'pos_embed without grid', 'integer weights',
+             'sidecar config of the wrong type', 'sidecar head of the wrong type',
+             'sidecar max_depth of the wrong type', 'training metadata of the wrong type',
+             'fifo', '/dev/zero', 'directory', 'fifo sidecar']
+
+
+@pytest.mark.parametrize('case', BAD_FILES)
+def test_malformed_files_give_one_checkpoint_error_naming_file_problem_and_fix(
+        tiny: torch.nn.Module, tmp_path: Path, case: str) -> None:
+    path, expect = _bad_files(tmp_path, tiny)[case]
+    with pytest.raises(CheckpointError, match=expect):
+        load_model(path)   # a FIFO or device would block or read forever if it were opened
+
+
+def test_a_sidecar_that_is_not_ours_is_ignored(tiny: torch.nn.Module, tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    path, _ = _bad_files(tmp_path, tiny)['sidecar list']
+    with caplog.at_level(logging.WARNING):
+        assert load_model(path).config.embed_dim == 64   # architecture from the shapes
+    assert 'side_list.json: not a depth_anything_ros.checkpoint/1 sidecar' in caplog.text
+
+
+def test_format_comes_from_the_bytes_not_the_name(tiny: torch.nn.Module, tmp_path: Path) -> None:
+    st = export_model(tiny, tmp_path / 'model.safetensors')
+    renamed = tmp_path / 'renamed.pth'
+    renamed.write_bytes(st.read_bytes())
+    assert_same_weights(load_model(renamed), tiny)
+    with pytest.raises(CheckpointError, match='renamed.pth is a safetensors file'):
+        load_checkpoint(renamed)
+
+
+def test_training_checkpoint_reader_refuses_devices_and_junk(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match='/dev/zero is a character device'):
+        load_checkpoint('/dev/zero')
+    (tmp_path / 'last.pt').write_text('not a checkpoint')
+    with pytest.raises(CheckpointError, match='last.pt is not a PyTorch'):
+        load_checkpoint(tmp_path / 'last.pt')
+    with pytest.raises(FileNotFoundError, match='gone.pt does not exist'):
+        load_checkpoint(tmp_path / 'gone.pt')
+    (tmp_path / 'link.pt').symlink_to(tmp_path / 'nowhere.pt')
+    with pytest.raises(FileNotFoundError, match='link.pt is a broken symbolic link'):
+        load_checkpoint(tmp_path / 'link.pt')
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize('checkpoint', ['/dev/zero', '{tmp}/text.pth'])
+def test_node_prints_one_fatal_line_and_exits_1_for_a_bad_checkpoint(
+        spawn, tmp_path: Path, checkpoint: str) -> None:
+    (tmp_path / 'text.pth').write_text('hello world\n')
+    checkpoint = checkpoint.replace('{tmp}', str(tmp_path))
+    proc = spawn('-m', 'depth_anything_ros.cli', 'run', '--ros-args',
+                 '-p', f'checkpoint:={checkpoint}')
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 1, out
+    assert 'Traceback' not in out, out
+    fatal = [line for line in out.splitlines() if 'FATAL' in line]
+    assert len(fatal) == 1 and checkpoint in fatal[0], out

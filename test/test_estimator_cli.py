@@ -99,26 +99,25 @@ def test_bench_all_backends_runs_what_is_installed(tmp_path: Path) -> None:
     assert [r['backend'] for r in rows[:len(backends)]] == backends
     by = {(r['backend'], r['precision']): r for r in rows}
     assert 'error' not in by['torch', 'fp32'] and 'skipped' not in by['torch', 'fp32']
-    assert by['tensorrt', 'fp32']['skipped'] in {'tensorrt is not installed',
-                                                 'TensorRT needs a CUDA GPU'}
-    assert by['torch', 'fp16']['skipped'] == 'fp16 needs a CUDA device'
+    assert "backend 'tensorrt'" in by['tensorrt', 'fp32']['skipped']
+    assert 'no fast fp16' in by['torch', 'fp16']['skipped']
     if 'onnxruntime' in installed:
-        assert by['onnxruntime', 'bf16']['skipped'] == 'onnxruntime has no bf16 mode'
+        assert 'onnxruntime offers fp32' in by['onnxruntime', 'bf16']['skipped']
         assert by['onnxruntime', 'fp32']['accuracy']['max_abs'] < 1e-4
     if 'openvino' in installed:
-        assert by['openvino', 'fp16']['skipped'] == 'fp16 needs a CUDA device'
+        assert 'no fast fp16' in by['openvino', 'fp16']['skipped']
         assert by['openvino', 'fp32']['accuracy']['max_abs'] < 1e-4
 
 
 def test_skip_reason_follows_device_and_precision() -> None:
     from depth_anything_ros.backends import available_backends
     assert bench.skip_reason('torch', 'fp32', 'cpu') is None
-    assert bench.skip_reason('torch', 'fp16', 'cpu') == 'fp16 needs a CUDA device'
-    assert bench.skip_reason('nope', 'fp32', 'cpu') == 'nope is not installed'
+    assert 'no fast fp16' in bench.skip_reason('torch', 'fp16', 'cpu')
+    assert 'unknown backend' in bench.skip_reason('nope', 'fp32', 'cpu')
+    assert bench.skip_reason('auto', 'auto', 'cpu') is None
     if 'openvino' in available_backends():
         assert bench.skip_reason('openvino', 'bf16', 'cpu') is None
-        assert bench.skip_reason('openvino', 'fp32', 'cuda') == \
-            'OpenVINO does not run on CUDA devices'
+        assert 'does not run on CUDA' in bench.skip_reason('openvino', 'fp32', 'cuda')
     assert bench.expand_backends(['torch', 'all']) == available_backends()
 
 

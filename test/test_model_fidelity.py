@@ -29,8 +29,9 @@ import numpy as np
 import pytest
 import torch
 
-from depth_anything_ros.model import (build_model, ENCODERS, fill_deterministic_, ModelConfig,
-                                      untrained_model)
+from depth_anything_ros.estimator import DepthEstimator
+from depth_anything_ros.model import (build_model, ENCODERS, export_model, fill_deterministic_,
+                                      load_model, ModelConfig, untrained_model)
 from depth_anything_ros.model.dinov2 import cubic_resize_matrix
 
 DATA = Path(__file__).resolve().parent / 'data'
@@ -151,6 +152,26 @@ def test_pos_embed_cache_follows_weight_updates(vits: torch.nn.Module) -> None:
     finally:
         with torch.no_grad():
             enc.pos_embed.sub_(1.0)
+
+
+@pytest.mark.parametrize('context', [torch.inference_mode, torch.no_grad])
+def test_models_built_and_loaded_without_autograd_match_official(
+        vits: torch.nn.Module, context: type, tmp_path: Path) -> None:
+    with context():   # weights made here are inference tensors under inference_mode
+        model = build_model('vits', 'relative')
+        model.load_state_dict(vits.state_dict())
+    _check_forward(model.eval(), GOLDEN['y_vits'], 5e-5)
+    est = DepthEstimator(model, device='cpu', exact=True)
+    for _ in range(2):   # the first frame and the following ones
+        np.testing.assert_allclose(est.infer(GOLDEN['image_bgr'])[::4, ::4],
+                                   GOLDEN['depth_stride4'], rtol=0, atol=1e-4)
+    tiny = build_model(ModelConfig.tiny(), 'relative').eval()
+    path = export_model(tiny, tmp_path / 'tiny.pth')
+    with context():
+        loaded = load_model(path)
+    x = golden_input()
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(x), tiny(x), rtol=0, atol=0)
 
 
 def _check_forward(model: torch.nn.Module, golden: np.ndarray, atol: float) -> None:

@@ -63,20 +63,68 @@ def _assert_share_layout(share: Path) -> None:
     assert (share / 'rviz' / 'depth.rviz').is_file()
 
 
-def test_package_xml_is_format3_with_runtime_dependencies() -> None:
+def test_package_xml_is_format3() -> None:
     root = ElementTree.parse(REPO / 'package.xml').getroot()
     assert root.get('format') == '3'
     assert root.findtext('name') == PKG
     assert root.findtext('license') == 'Apache-2.0'
     setup_version = re.search(r"version='([^']+)'", (REPO / 'setup.py').read_text()).group(1)
     assert root.findtext('version') == setup_version
-    exec_deps = {e.text for e in root.findall('exec_depend')}
-    for dep in ('rclpy', 'sensor_msgs', 'std_msgs', 'geometry_msgs', 'diagnostic_msgs',
-                'cv_bridge', 'sensor_msgs_py', 'message_filters', 'launch', 'launch_ros',
-                'python3-numpy', 'python3-opencv'):
-        assert dep in exec_deps, f'package.xml lacks <exec_depend>{dep}</exec_depend>'
     assert root.find('export/build_type').text == 'ament_python'
     assert (REPO / 'resource' / PKG).is_file()
+
+
+# Import name -> rosdep key, for what the package imports from outside the standard library.
+ROSDEP_KEYS = {
+    'rclpy': 'rclpy', 'rcl_interfaces': 'rcl_interfaces', 'sensor_msgs': 'sensor_msgs',
+    'std_msgs': 'std_msgs', 'diagnostic_msgs': 'diagnostic_msgs',
+    'builtin_interfaces': 'builtin_interfaces', 'lifecycle_msgs': 'lifecycle_msgs',
+    'ament_index_python': 'ament_index_python', 'launch': 'launch', 'launch_ros': 'launch_ros',
+    'domain_coordinator': 'domain_coordinator', 'numpy': 'python3-numpy',
+    'cv2': 'python3-opencv', 'yaml': 'python3-yaml', 'tqdm': 'python3-tqdm',
+    'h5py': 'python3-h5py', 'psutil': 'python3-psutil', 'matplotlib': 'python3-matplotlib',
+}
+# Installed with pip (no rosdep key gives a usable build); package.xml names them in a comment.
+PIP_ONLY = ('torch', 'rosbags', 'safetensors', 'huggingface_hub')
+
+
+def _runtime_imports() -> dict[str, set[str]]:
+    """Return ``{top-level module: {files}}`` of every import in the package and launch files.
+
+    Imports inside functions count: a command's lazy import is still a run-time dependency.
+    """
+    import ast
+    found: dict[str, set[str]] = {}
+    files = [*(REPO / PKG).rglob('*.py'), *(REPO / 'launch').glob('*.launch.py')]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0
+                     and node.module else [])
+            for name in names:
+                top = name.split('.')[0]
+                if top not in sys.stdlib_module_names and top not in (PKG, '__future__'):
+                    found.setdefault(top, set()).add(str(path.relative_to(REPO)))
+    return found
+
+
+def test_every_runtime_import_is_declared_in_package_xml() -> None:
+    text = (REPO / 'package.xml').read_text()
+    exec_deps = {e.text for e in ElementTree.parse(REPO / 'package.xml').getroot()
+                 .findall('exec_depend')}
+    imports = _runtime_imports()
+    unknown = {m: sorted(f) for m, f in imports.items() if m not in ROSDEP_KEYS
+               and m not in PIP_ONLY}
+    assert not unknown, f'imports with no known dependency key (add to ROSDEP_KEYS): {unknown}'
+    missing = {ROSDEP_KEYS[m]: sorted(f) for m, f in imports.items()
+               if m in ROSDEP_KEYS and ROSDEP_KEYS[m] not in exec_deps}
+    assert not missing, f'package.xml lacks <exec_depend> for {missing}'
+    for module in PIP_ONLY:
+        assert module in imports, f'{module} is no longer imported: drop it from PIP_ONLY'
+        assert module in text, f'package.xml does not mention pip-installed {module}'
+    # and nothing declared that the package never imports (cv_bridge and friends)
+    imported_keys = {ROSDEP_KEYS[m] for m in imports if m in ROSDEP_KEYS}
+    assert exec_deps <= imported_keys, f'declared but never imported: {exec_deps - imported_keys}'
 
 
 @pytest.mark.skipif(not (VENV_BIN / 'colcon').exists() and shutil.which('colcon') is None,
@@ -125,6 +173,75 @@ def test_pip_installed_copy_resolves_share_through_ament_index(tmp_path: Path) -
     assert still.returncode == 0, 'installing a copy elsewhere removed the development install'
 
 
+def _load_overlay_tool():
+    """Import tools/ament_overlay.py (a script, not part of the package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('ament_overlay',
+                                                  REPO / 'tools' / 'ament_overlay.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _launch_files_found_like_ros2launch(share: Path, name: str) -> list[Path]:
+    """Walk the share folder as ``ros2 launch PACKAGE FILE`` does: symlinked folders unfollowed."""
+    return [Path(root) / name for root, _, files in os.walk(share) if name in files]
+
+
+def test_overlay_lays_out_the_prefix_like_colcon_symlink_install(tmp_path: Path) -> None:
+    overlay = _load_overlay_tool()
+    prefix = tmp_path / 'prefix'
+    (prefix / 'share' / PKG).mkdir(parents=True)
+    # the older layout linked whole folders; a re-run must replace those with real folders
+    (prefix / 'share' / PKG / 'launch').symlink_to(REPO / 'launch')
+    overlay.make_overlay(REPO, prefix)
+    overlay.make_overlay(REPO, prefix)   # idempotent
+    share = prefix / 'share' / PKG
+    assert _share_dir_seen_by_ament(prefix, REPO) == share
+    _assert_share_layout(share)
+    for folder in (share, share / 'launch', share / 'config', share / 'config' / 'training',
+                   share / 'rviz'):
+        assert folder.is_dir() and not folder.is_symlink(), f'{folder} must be a real folder'
+    links = [p for p in share.rglob('*') if not p.is_dir()]
+    for link in links:
+        assert link.is_symlink(), f'{link} is a copy, not a link into the checkout'
+        assert link.resolve().is_relative_to(REPO), f'{link} points outside the checkout'
+    # exactly the files a pip install lays out, taken from the same setup.py data_files
+    data_files, scripts = overlay.setup_arguments(REPO)
+    wanted = {Path(dest) / Path(f).name for dest, files in data_files for f in files}
+    assert {p.relative_to(prefix) for p in links} | {
+        Path('share/ament_index/resource_index/packages') / PKG} == wanted
+    assert _launch_files_found_like_ros2launch(share, 'depth.launch.py') == [
+        share / 'launch' / 'depth.launch.py']
+    # launch_ros and `ros2 run` execute <prefix>/lib/<package>/<executable>
+    names = {entry.split('=')[0].strip() for entry in scripts}
+    assert 'depth_node' in names
+    for name in names:
+        exe = prefix / 'lib' / PKG / name
+        assert exe.is_file() and os.access(exe, os.X_OK), f'{exe} is missing or not executable'
+        assert exe.read_text().startswith(f'#!{sys.executable}\n')
+    env = _env(prefix)
+    env['PYTHONPATH'] = str(REPO)
+    help_out = subprocess.run([str(prefix / 'lib' / PKG / 'depth-anything-ros'), '--help'],
+                              env=env, capture_output=True, text=True, check=True)
+    assert 'infer' in help_out.stdout
+
+
+def test_overlay_depth_node_executable_starts_the_node(tmp_path: Path, ros_domain: int) -> None:
+    overlay = _load_overlay_tool()
+    overlay.make_overlay(REPO, tmp_path)
+    env = _env(tmp_path)
+    env['PYTHONPATH'] = str(REPO)
+    missing = tmp_path / 'missing.pth'
+    result = subprocess.run(
+        [str(tmp_path / 'lib' / PKG / 'depth_node'), '--ros-args', '-p',
+         f'checkpoint:={missing}', '-p', 'encoder:=vits'],
+        env=env, capture_output=True, text=True, timeout=120)
+    # the node ran: it read its parameters and refused the missing checkpoint by name
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'start-up failed' in result.stderr and str(missing) in result.stderr
+
+
 def test_every_cli_command_module_exposes_its_entry_points() -> None:
     import importlib
 
@@ -135,6 +252,17 @@ def test_every_cli_command_module_exposes_its_entry_points() -> None:
         if name != 'run':
             assert callable(getattr(module, 'add_arguments', None)), (
                 f'{module_name} lacks add_arguments(parser)')
+
+
+def test_every_cli_command_prints_its_help(capsys: pytest.CaptureFixture) -> None:
+    from depth_anything_ros import cli
+    for name in cli.COMMANDS:
+        if name == 'run':   # the node's own ROS argument parsing
+            continue
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([name, '--help'])
+        assert exit_info.value.code == 0, name
+        assert f'depth-anything-ros {name}' in capsys.readouterr().out
 
 
 def test_cli_help_lists_commands_and_rejects_unknown(capsys: pytest.CaptureFixture) -> None:

@@ -26,8 +26,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
   echo "$want" > "$stamp"
 fi
 
-# `pip install -e` skips data_files: link share/ into the venv prefix so that
-# get_package_share_directory('depth_anything_ros') resolves to the live source tree.
+# `pip install -e` skips data_files and puts scripts in bin/: link every share/ file into the
+# venv prefix (real folders, per-file links into the live tree) and write lib/<package>/<script>.
 "$VENV/bin/python" "$ROOT/tools/ament_overlay.py" "$ROOT" "$VENV" >/dev/null
 
 cat > "$VENV/ros_env.sh" <<ENV

@@ -26,17 +26,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 import json
 import logging
+import math
 import os
 from pathlib import Path
-import pickle
 import re
 from typing import Any
-import zipfile
 
 import torch
 from torch import nn, Tensor
 
 from .config import config_for, ENCODERS, HEADS, ModelConfig
+from .files import CheckpointError, open_regular, read_json_file, sniff_format
 from .hf_keys import hf_to_official, is_hf_state_dict
 from .hub import checkpoint_info, resolve_checkpoint
 from .network import build_model, DepthAnythingV2
@@ -47,19 +47,9 @@ log = logging.getLogger(__name__)
 SIDECAR_FORMAT = 'depth_anything_ros.checkpoint/1'
 _PREFIXES = ('module.', '_orig_mod.', 'model.')
 
-
-try:
-    from safetensors import SafetensorError
-except ImportError:  # safetensors is optional at run time
-    class SafetensorError(Exception):  # type: ignore[no-redef]
-        """Placeholder so the except clause below stays valid."""
-
-_READ_ERRORS = (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError,
-                zipfile.BadZipFile, SafetensorError)
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is unreadable or does not fit the requested model."""
+__all__ = ['CheckpointError', 'check_state_dict', 'config_from_state_dict', 'export_model',
+           'load_model', 'load_torch_file', 'read_checkpoint', 'read_sidecar', 'sidecar_dict',
+           'sidecar_path']
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -68,18 +58,23 @@ def sidecar_path(path: str | os.PathLike) -> Path:
 
 
 def read_sidecar(path: str | os.PathLike) -> dict[str, Any] | None:
-    """Return the metadata sidecar next to ``path``, or None if there is none."""
+    """Return the checked metadata sidecar next to ``path``, or None if there is none.
+
+    Raises :class:`CheckpointError` when the sidecar is unreadable or its values have the wrong
+    types (the message names the field and says to fix or delete the file).
+    """
     side = sidecar_path(path)
-    if not side.is_file() or side == Path(path):
+    if side == Path(path) or not (side.exists() or side.is_symlink()):
         return None
-    try:
-        meta = json.loads(side.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f'metadata sidecar {side} is not valid JSON ({exc}); fix or '
-                              'delete it') from exc
+    meta = read_json_file(side, 'metadata sidecar')
     if not isinstance(meta, dict) or meta.get('format') != SIDECAR_FORMAT:
         log.warning('ignoring %s: not a %s sidecar', side, SIDECAR_FORMAT)
         return None
+    try:
+        _find_model_meta(meta)
+    except CheckpointError as exc:
+        raise CheckpointError(f'metadata sidecar {side}: {exc}; fix or delete it (export_model '
+                              'writes a correct one)') from exc
     return meta
 
 
@@ -96,16 +91,46 @@ def _strip_prefixes(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
+def _unreadable(path: Path, exc: Exception) -> CheckpointError:
+    return CheckpointError(
+        f'cannot read checkpoint {path}: {type(exc).__name__}: {str(exc)[:300]}. The file is '
+        'corrupt, truncated (interrupted download?) or not a weights_only-loadable '
+        'PyTorch/safetensors file; download it again.')
+
+
+def load_torch_file(path: str | os.PathLike, map_location: str | torch.device = 'cpu') -> Any:
+    """``torch.load(weights_only=True)`` of a checked regular file; CheckpointError explains."""
+    path = Path(path)
+    with open_regular(path) as f:
+        if sniff_format(f, path) != 'torch':
+            raise CheckpointError(f'{path} is a safetensors file, not a torch.save checkpoint')
+        try:
+            return torch.load(f, map_location=map_location, weights_only=True)
+        # The unpickler raises almost any type on damaged bytes (KeyError, IndexError,
+        # struct.error, RuntimeError, ...): every one of them means the same thing here.
+        except Exception as exc:  # noqa: BLE001 - re-raised as CheckpointError naming the file
+            raise _unreadable(path, exc) from exc
+
+
 def _load_file(path: Path) -> tuple[Any, dict[str, Any]]:
-    """Raw file contents and metadata embedded in it (safetensors header)."""
-    if path.suffix != '.safetensors':
-        return torch.load(path, map_location='cpu', weights_only=True), {}
+    """Raw file contents and metadata embedded in it (safetensors header).
+
+    The format comes from the file's first bytes, not its name.
+    """
+    with open_regular(path) as f:
+        kind = sniff_format(f, path)
+    if kind == 'torch':
+        return load_torch_file(path), {}
     from safetensors import safe_open
-    with safe_open(str(path), framework='pt', device='cpu') as f:
-        obj = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
-        file_meta = f.metadata() or {}
+    with safe_open(str(path), framework='pt', device='cpu') as st:
+        obj = {k: st.get_tensor(k) for k in st.keys()}  # noqa: SIM118 - not a dict
+        file_meta = st.metadata() or {}
     if 'depth_anything_ros' in file_meta:
-        return obj, {'sidecar': json.loads(file_meta['depth_anything_ros'])}
+        try:
+            return obj, {'sidecar': json.loads(file_meta['depth_anything_ros'])}
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f'{path}: the depth_anything_ros metadata in its header is '
+                                  f'not valid JSON ({exc}); re-export the model') from exc
     return obj, {}
 
 
@@ -118,23 +143,32 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[st
     path = Path(path)
     try:
         obj, meta = _load_file(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, CheckpointError):
         raise
-    except _READ_ERRORS as exc:
-        raise CheckpointError(
-            f'cannot read checkpoint {path}: {type(exc).__name__}: {str(exc)[:300]}. The file is '
-            'corrupt, truncated (interrupted download?) or not a weights_only-loadable '
-            'PyTorch/safetensors file; download it again.') from exc
+    except Exception as exc:  # noqa: BLE001 - safetensors' parser, as in load_torch_file
+        raise _unreadable(path, exc) from exc
     if not isinstance(obj, Mapping):
-        raise CheckpointError(f'{path} holds a {type(obj).__name__}, not a state dict')
+        raise CheckpointError(f'{path} holds a {type(obj).__name__}, not a state dict; pass a '
+                              'Depth Anything V2 checkpoint')
     for key in ('model', 'state_dict', 'model_state_dict'):
         if isinstance(obj.get(key), Mapping):
             meta.update({k: v for k, v in obj.items() if k != key and not isinstance(v, Tensor)})
             obj = obj[key]
             break
+    bad_keys = [k for k in obj if not isinstance(k, str)]
+    if bad_keys:
+        raise CheckpointError(f'{path} is not a state dict: its keys must be parameter names '
+                              f'(strings), found {bad_keys[:4]!r}; pass a Depth Anything V2 '
+                              'checkpoint')
     sd = {k: v for k, v in obj.items() if isinstance(v, Tensor)}
     if not sd:
-        raise CheckpointError(f'{path} contains no tensors (keys: {list(obj)[:8]})')
+        raise CheckpointError(f'{path} contains no tensors (keys: {list(obj)[:8]}); pass a '
+                              'Depth Anything V2 checkpoint')
+    not_float = [k for k, v in sd.items() if not v.is_floating_point()]
+    if not_float:
+        raise CheckpointError(f'{path}: {len(not_float)} tensors are not floating point '
+                              f'({not_float[0]}: {sd[not_float[0]].dtype}); Depth Anything '
+                              'weights are float32/float16/bfloat16')
     sd = _strip_prefixes(sd)
     if is_hf_state_dict(sd):
         try:
@@ -144,29 +178,47 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[st
     return sd, meta
 
 
-def config_from_state_dict(sd: Mapping[str, Tensor]) -> ModelConfig:
+def _shape(sd: Mapping[str, Tensor], key: str, ndim: int, source: str) -> tuple[int, ...]:
+    """Shape of ``sd[key]``, which must exist with ``ndim`` dimensions, none of them empty."""
+    if key not in sd:
+        raise CheckpointError(f'{source} is not a Depth Anything V2 state dict: {key} is missing '
+                              f'(keys start with {sorted(sd)[:4]})')
+    shape = tuple(sd[key].shape)
+    if len(shape) != ndim or 0 in shape:
+        raise CheckpointError(f'{source}: {key} has shape {shape}, expected {ndim} non-empty '
+                              'dimensions; the file is damaged or not a Depth Anything V2 '
+                              'checkpoint')
+    return shape
+
+
+def config_from_state_dict(sd: Mapping[str, Tensor], source: str = 'the state dict',
+                           ) -> ModelConfig:
     """Work out the architecture from tensor shapes (official configs when they match).
 
     Shapes fix widths, depth and FFN kind; the head count and the tapped blocks are not
     visible in shapes: for non-official widths they are guessed (head_dim 64, evenly spaced
     blocks) with a warning — ship a sidecar (:func:`export_model`) for custom models.
+    ``source`` names the file in error messages.
     """
-    try:
-        pos = sd['pretrained.pos_embed']
-        dim = pos.shape[-1]
-        depth = 1 + max(int(m.group(1)) for k in sd
-                        if (m := re.match(r'pretrained\.blocks\.(\d+)\.', k)))
-        swiglu = 'pretrained.blocks.0.mlp.w12.weight' in sd
-        hidden = (sd['pretrained.blocks.0.mlp.w3.weight'].shape[1] if swiglu
-                  else sd['pretrained.blocks.0.mlp.fc1.weight'].shape[0])
-        features = sd['depth_head.scratch.layer1_rn.weight'].shape[0]
-        out_channels = tuple(sd[f'depth_head.projects.{i}.weight'].shape[0] for i in range(4))
-        head_hidden = sd['depth_head.scratch.output_conv2.0.weight'].shape[0]
-        patch = sd['pretrained.patch_embed.proj.weight'].shape[-1]
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(f'not a Depth Anything V2 state dict (missing or malformed '
-                              f'{exc}); keys start with {sorted(sd)[:4]}') from exc
-    grid = round((pos.shape[1] - 1) ** 0.5)
+    _, tokens, dim = _shape(sd, 'pretrained.pos_embed', 3, source)  # (1, 1 + g*g, D)
+    grid = math.isqrt(tokens - 1)
+    if grid < 1 or grid * grid != tokens - 1:
+        raise CheckpointError(f'{source}: pretrained.pos_embed holds {tokens} tokens; a ViT '
+                              'stores 1 + g*g (a class token and a square grid), so the file is '
+                              'damaged or not a Depth Anything V2 checkpoint')
+    blocks = [int(m.group(1)) for k in sd if (m := re.match(r'pretrained\.blocks\.(\d+)\.', k))]
+    if not blocks:
+        raise CheckpointError(f'{source} is not a Depth Anything V2 state dict: no '
+                              'pretrained.blocks.* keys')
+    depth = 1 + max(blocks)
+    swiglu = 'pretrained.blocks.0.mlp.w12.weight' in sd
+    hidden = (_shape(sd, 'pretrained.blocks.0.mlp.w3.weight', 2, source)[1] if swiglu
+              else _shape(sd, 'pretrained.blocks.0.mlp.fc1.weight', 2, source)[0])
+    features = _shape(sd, 'depth_head.scratch.layer1_rn.weight', 4, source)[0]
+    out_channels = tuple(_shape(sd, f'depth_head.projects.{i}.weight', 4, source)[0]
+                         for i in range(4))
+    head_hidden = _shape(sd, 'depth_head.scratch.output_conv2.0.weight', 4, source)[0]
+    patch = _shape(sd, 'pretrained.patch_embed.proj.weight', 4, source)[-1]
     for cfg in ENCODERS.values():
         if (cfg.embed_dim, cfg.depth, cfg.ffn_hidden, cfg.features, cfg.out_channels) == (
                 dim, depth, hidden, features, out_channels):
@@ -178,15 +230,27 @@ def config_from_state_dict(sd: Mapping[str, Tensor]) -> ModelConfig:
     log.warning('custom architecture (embed_dim %d, depth %d) without metadata: guessing '
                 'num_heads=%d and intermediate_layers=%s; save it with export_model() so a '
                 'sidecar records the real values', dim, depth, heads, layers)
-    return ModelConfig(encoder='custom', embed_dim=dim, depth=depth, num_heads=heads,
-                       ffn='swiglu' if swiglu else 'mlp', ffn_hidden=hidden,
-                       intermediate_layers=layers, features=features,
-                       out_channels=out_channels, head_hidden=head_hidden, patch_size=patch,
-                       pos_grid=grid)
+    try:
+        return ModelConfig(encoder='custom', embed_dim=dim, depth=depth, num_heads=heads,
+                           ffn='swiglu' if swiglu else 'mlp', ffn_hidden=hidden,
+                           intermediate_layers=layers, features=features,
+                           out_channels=out_channels, head_hidden=head_hidden, patch_size=patch,
+                           pos_grid=grid)
+    except ValueError as exc:
+        raise CheckpointError(f'{source}: the tensor shapes give no valid architecture ({exc}); '
+                              'ship a sidecar (export_model) or pass --encoder') from exc
+
+
+def _positive_metres(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
 
 
 def _find_model_meta(meta: Mapping[str, Any]) -> tuple[ModelConfig | None, dict[str, Any]]:
-    """Model facts stored in a training checkpoint / sidecar: (config, {head, max_depth})."""
+    """Model facts stored in a training checkpoint / sidecar: (config, {head, max_depth}).
+
+    Raises :class:`CheckpointError` naming the field whose value has the wrong type.
+    """
     facts: dict[str, Any] = {}
     cfg = None
     stack = [meta]
@@ -195,7 +259,10 @@ def _find_model_meta(meta: Mapping[str, Any]) -> tuple[ModelConfig | None, dict[
         for key in ('model_config', 'config'):
             value = d.get(key)
             if isinstance(value, Mapping) and 'embed_dim' in value and cfg is None:
-                cfg = ModelConfig.from_dict(value)
+                try:
+                    cfg = ModelConfig.from_dict(value)
+                except (TypeError, ValueError) as exc:
+                    raise CheckpointError(f'invalid {key!r}: {exc}') from exc
             elif isinstance(value, Mapping):
                 stack.append(value)
         if isinstance(d.get('sidecar'), Mapping):
@@ -206,7 +273,14 @@ def _find_model_meta(meta: Mapping[str, Any]) -> tuple[ModelConfig | None, dict[
             if key in d and key not in facts and not isinstance(d[key], Mapping):
                 facts[key] = d[key]
     if facts.get('head') not in (None, *HEADS):
-        facts.pop('head')
+        if isinstance(facts['head'], str):
+            facts.pop('head')   # another program's "head" entry: not ours to judge
+        else:
+            raise CheckpointError(f'invalid \'head\': {facts["head"]!r}, expected one of '
+                                  f'{HEADS}')
+    if facts.get('max_depth') is not None and not _positive_metres(facts['max_depth']):
+        raise CheckpointError(f'invalid \'max_depth\': {facts["max_depth"]!r}, expected a '
+                              'number of metres > 0 or null')
     if cfg is not None:
         facts.setdefault('head', cfg.head)
         facts.setdefault('max_depth', cfg.max_depth)
@@ -219,13 +293,18 @@ def hf_config_facts(path: Path) -> dict[str, Any]:
     if not cfg_path.is_file():
         return {}
     try:
-        cfg = json.loads(cfg_path.read_text())
-    except (OSError, json.JSONDecodeError):
+        cfg = read_json_file(cfg_path, 'transformers config')
+    except CheckpointError as exc:
+        log.warning('ignoring %s', exc)
         return {}
     if not isinstance(cfg, dict) or cfg.get('model_type') != 'depth_anything':
         return {}
     if cfg.get('depth_estimation_type') == 'metric':
-        return {'head': 'metric', 'max_depth': float(cfg.get('max_depth') or 20.0)}
+        max_depth = cfg.get('max_depth') or 20.0
+        if not _positive_metres(max_depth):
+            raise CheckpointError(f'{cfg_path}: max_depth {max_depth!r} is not a number of '
+                                  'metres > 0; fix it or download the file again')
+        return {'head': 'metric', 'max_depth': float(max_depth)}
     return {'head': 'relative'}
 
 
@@ -281,7 +360,11 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | 
     sidecar = read_sidecar(path)
     if sidecar is not None:
         meta = {**meta, 'sidecar': sidecar}
-    cfg, facts = _find_model_meta(meta)
+    try:
+        cfg, facts = _find_model_meta(meta)
+    except CheckpointError as exc:
+        raise CheckpointError(f'{path}: its model metadata is damaged: {exc}; re-export the '
+                              'model (export_model) or pass --encoder') from exc
     info = checkpoint_info(path)
     if info is not None:
         facts.setdefault('head', info.head)
@@ -289,7 +372,7 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | 
     for key, value in hf_config_facts(path).items():
         facts.setdefault(key, value)
     if cfg is None:
-        cfg = config_from_state_dict(sd)
+        cfg = config_from_state_dict(sd, str(path))
     if encoder is not None:
         wanted = config_for(encoder)
         if isinstance(encoder, ModelConfig) or wanted.encoder != cfg.encoder:
@@ -323,6 +406,8 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | 
                           assign=True)
     log.info('loaded %s: %s, %s head%s', path, cfg.encoder, head,
              f', max_depth {cfg.max_depth} m' if head == 'metric' else '')
+    # Engine caches key exports by this file's content hash (backends.common).
+    model.checkpoint_file = path
     return model.eval()
 
 

@@ -30,6 +30,13 @@ FFNS = ('mlp', 'swiglu')
 #: Default metric ceiling in metres (Hypersim/indoor); outdoor (VKITTI) models use 80.
 DEFAULT_MAX_DEPTH = 20.0
 
+_POSITIVE_INTS = ('embed_dim', 'depth', 'num_heads', 'ffn_hidden', 'features', 'head_hidden',
+                  'patch_size', 'pos_grid')
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -58,9 +65,27 @@ class ModelConfig:
     layer_norm_eps: float = 1e-6
 
     def __post_init__(self) -> None:
-        # JSON gives lists; keep tuples so configs stay hashable and comparable.
-        object.__setattr__(self, 'intermediate_layers', tuple(self.intermediate_layers))
-        object.__setattr__(self, 'out_channels', tuple(self.out_channels))
+        # Configs also come from JSON files: check types before any arithmetic on them.
+        if not isinstance(self.encoder, str):
+            raise ValueError(f'encoder must be a name (string), got {self.encoder!r}')
+        for name in _POSITIVE_INTS:
+            if not _is_int(value := getattr(self, name)) or value < 1:
+                raise ValueError(f'{name} must be a positive integer, got {value!r}')
+        for name in ('intermediate_layers', 'out_channels'):
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)) or not all(_is_int(v) for v in value):
+                raise ValueError(f'{name} must be a list of integers, got {value!r}')
+            # JSON gives lists; keep tuples so configs stay hashable and comparable.
+            object.__setattr__(self, name, tuple(value))
+        if not all(c >= 1 for c in self.out_channels):
+            raise ValueError(f'out_channels must be positive, got {self.out_channels}')
+        for name in ('max_depth', 'layer_norm_eps'):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (int, float))
+                                      or isinstance(value, bool)):
+                raise ValueError(f'{name} must be a number, got {value!r}')
+        if not self.layer_norm_eps > 0:
+            raise ValueError(f'layer_norm_eps must be > 0, got {self.layer_norm_eps}')
         if self.head not in HEADS:
             raise ValueError(f'head must be one of {HEADS}, got {self.head!r}')
         if self.ffn not in FFNS:
@@ -103,6 +128,8 @@ class ModelConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
         """Build from a dict such as :meth:`to_dict`'s; unknown keys are an error."""
         known = {f.name for f in fields(cls)}
+        if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
+            raise ValueError(f'a model config is a mapping of field names, got {data!r:.80}')
         unknown = set(data) - known
         if unknown:
             raise ValueError(f'unknown ModelConfig fields {sorted(unknown)}; known: '

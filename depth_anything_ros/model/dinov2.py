@@ -197,10 +197,15 @@ class DinoVisionTransformer(nn.Module):
         return torch.cat([cls_pos, x], dim=1)
 
     def _pos_embed_for(self, ph: int, pw: int) -> Tensor:
-        """Return :meth:`interpolate_pos_embed`, cached in eval mode (reset by weight updates)."""
+        """Return :meth:`interpolate_pos_embed`, cached in eval mode (reset by weight updates).
+
+        Weights created under ``torch.inference_mode()`` are inference tensors, which keep no
+        version counter: an in-place update could not be seen, so they are never cached (the
+        interpolation is two small matmuls).
+        """
         if (self.training or torch.jit.is_tracing() or torch.compiler.is_compiling()
-                or torch.onnx.is_in_onnx_export() or self.pos_embed.requires_grad
-                and torch.is_grad_enabled()):
+                or torch.onnx.is_in_onnx_export() or self.pos_embed.is_inference()
+                or self.pos_embed.requires_grad and torch.is_grad_enabled()):
             return self.interpolate_pos_embed(ph, pw)
         p = self.pos_embed
         key = (int(ph), int(pw), p.device, p.data_ptr(), p._version)

@@ -28,6 +28,8 @@ import os
 from pathlib import Path
 import re
 
+from .files import CheckpointError
+
 log = logging.getLogger(__name__)
 
 WEIGHTS_ENV = 'DEPTH_ANYTHING_WEIGHTS'
@@ -123,16 +125,20 @@ def how_to_get(info: CheckpointInfo, target: Path) -> str:
 
 def resolve_checkpoint(name_or_path: str | os.PathLike,
                        weights_dir: str | os.PathLike | None = None) -> Path:
-    """Return the file for a checkpoint path or official name; FileNotFoundError explains."""
+    """Return the file for a checkpoint path or official name; FileNotFoundError explains.
+
+    A path that exists is returned as it is (a FIFO or device too: the reader refuses it with
+    a :class:`~depth_anything_ros.model.files.CheckpointError` that says what it is).
+    """
     path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return path
     if path.is_dir():  # a Hugging Face snapshot folder (transformers layout)
         for name in ('model.safetensors', 'pytorch_model.bin'):
             if (path / name).is_file():
                 return path / name
-        raise FileNotFoundError(f'{path} is a directory without model.safetensors or '
-                                'pytorch_model.bin; pass the checkpoint file itself')
+        raise CheckpointError(f'{path} is a directory without model.safetensors or '
+                              'pytorch_model.bin; pass the checkpoint file itself')
+    if path.exists():
+        return path
     info = checkpoint_info(name_or_path)
     dirs = weights_dirs(weights_dir)
     looks_like_path = path.suffix in CHECKPOINT_SUFFIXES or len(path.parts) > 1

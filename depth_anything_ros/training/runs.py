@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from depth_anything_ros.model.checkpoint import CheckpointError, load_torch_file
 from depth_anything_ros.training.config import dataclass_to_dict, save_yaml
 
 LOG = logging.getLogger(__name__)
@@ -195,11 +196,14 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 'cpu'
                     ) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f'checkpoint {path} does not exist')
-    return torch.load(path, map_location=map_location, weights_only=True)
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``).
+
+    Raises FileNotFoundError, or CheckpointError for a damaged file or one that is not a file.
+    """
+    obj = load_torch_file(path, map_location)
+    if not isinstance(obj, dict):
+        raise CheckpointError(f'{path} holds a {type(obj).__name__}, not a training checkpoint')
+    return obj
 
 
 def unwrap_state_dict(obj: dict[str, Any]) -> dict[str, torch.Tensor]:

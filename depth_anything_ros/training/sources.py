@@ -29,22 +29,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-import functools
 import logging
 from pathlib import Path
-import struct
 from typing import Any
 import zlib
 
 import cv2
 import numpy as np
 
+from depth_anything_ros.bags import BAG_SUFFIXES, header_stamp_ns, IMAGE_TYPES, typestore
+
 LOG = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.m4v', '.mpg', '.mpeg')
-BAG_SUFFIXES = ('.mcap', '.db3')
-IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 THUMB = 32  # side of the grey thumbnail used for near-duplicate detection, pixels
 
 
@@ -174,24 +172,6 @@ def bag_image_topics(path: str | Path) -> dict[str, str]:
         return {c.topic: c.msgtype for c in reader.connections if c.msgtype in IMAGE_TYPES}
 
 
-def header_stamp_ns(raw: bytes | memoryview, fallback: int) -> int:
-    """Read ``header.stamp`` of a serialised Image / CompressedImage without deserialising.
-
-    Both messages start with a std_msgs/Header, whose stamp (int32 sec, uint32 nanosec) comes
-    right after the 4-byte CDR encapsulation header; byte 1 of that header gives the byte order.
-    """
-    if len(raw) < 12 or raw[1] not in (0, 1):
-        return fallback
-    sec, nanosec = struct.unpack('<iI' if raw[1] == 1 else '>iI', bytes(raw[4:12]))
-    return sec * 1_000_000_000 + nanosec
-
-
-@functools.lru_cache(maxsize=1)
-def _typestore() -> Any:
-    from rosbags.typesys import get_typestore, Stores
-    return get_typestore(Stores.ROS2_KILTED)  # Image/CompressedImage: same in every distro
-
-
 def rosbag_frames(path: str | Path, topic: str | None = None) -> Iterator[FrameRef]:
     """Yield the images of one topic of a rosbag2 (directory, ``.mcap`` or ``.db3``).
 
@@ -220,7 +200,7 @@ def rosbag_frames(path: str | Path, topic: str | None = None) -> Iterator[FrameR
             def load(raw: bytes = raw, msgtype: str = conn.msgtype, decode: Any = decode
                      ) -> np.ndarray:
                 # the standard type store, not the reader's: valid after the bag is closed
-                return decode(_typestore().deserialize_cdr(raw, msgtype))
+                return decode(typestore().deserialize_cdr(raw, msgtype))
 
             yield FrameRef(index, f'{topic}#{index:08d}', load,
                            stamp_ns=header_stamp_ns(raw, bag_time))

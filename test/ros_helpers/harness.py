@@ -24,13 +24,14 @@ from typing import Any
 
 HELPERS = Path(__file__).resolve().parent
 CAMERA = HELPERS / 'camera_publisher.py'
-# Small network input: a frame takes tens of ms on a CPU, so the tests stay short.
+# Small network input: a frame takes tens of ms on a CPU, so the tests stay short. torch fp32
+# (not backend/precision auto): these tests check the node's wiring against torch outputs.
 NODE_ARGS = ('-m', 'depth_anything_ros.node', '--ros-args',
              '-r', 'image:=camera/image', '-r', 'image/compressed:=camera/image/compressed',
              '-r', 'camera_info:=camera/camera_info',
              '-p', 'checkpoint:=untrained', '-p', 'allow_untrained_weights:=true',
              '-p', 'encoder:=vits', '-p', 'input_size:=154', '-p', 'device:=cpu',
-             '-p', 'diagnostics_period:=0.5')
+             '-p', 'diagnostics_period:=0.5', '-p', 'backend:=torch', '-p', 'precision:=fp32')
 
 
 def stamp_ns(header: Any) -> int:

@@ -1,0 +1,269 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Run the depth stage over every frame of a rosbag2 and write what the live node would publish.
+
+The output bag holds every input message unchanged plus, for each image, the node's outputs
+(``depth/image`` or ``disparity/image``, ``depth/camera_info``, ``depth/colored``, ``points``)
+under the image topic's namespace, with the image's header and its recording time. Nothing is
+dropped: every frame is processed in order (offline there is no deadline); a frame the node
+would reject is skipped with its reason and the rest of the bag goes on.
+
+The per-frame work is a :data:`FrameStage` given by the caller (the command builds it from the
+node's own per-frame pipeline), so offline output equals live output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+import posixpath
+import time
+from typing import Any, Protocol
+
+from depth_anything_ros.bags import (bag_storage, header_stamp_ns, IMAGE_TYPES,
+                                     message_type_name, open_writer, typestore)
+from depth_anything_ros.topics import CAMERA_INFO, resolve
+
+__all__ = ['BagSummary', 'BagTopics', 'FrameStage', 'process_bag', 'resolve_topics',
+           'Skipped']
+
+CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
+
+class FrameStage(Protocol):
+    """The per-frame work: camera_info in as it becomes known, images in, output messages out."""
+
+    # camera_info stamped up to this much after an image counts as known when the image is
+    # processed (the live node waits for it; offline the bag already holds it)
+    lookahead_ns: int
+
+    def add_camera_info(self, stamp_ns: int, msg: Any) -> None:
+        """Take a camera_info; raise ValueError when it is refused (the reason is recorded)."""
+
+    def __call__(self, msg: Any, stamp_ns: int) -> Sequence[tuple[str, Any]]:
+        """Return ``[(topic relative to the camera namespace, message)]`` for one image.
+
+        Raises ValueError (ImageFormatError) for a bad frame and RuntimeError when inference
+        fails: the frame is skipped, as the node skips it.
+        """
+
+
+@dataclass(frozen=True)
+class BagTopics:
+    """The input topics of a run and the namespace the outputs go under."""
+
+    image: str
+    image_type: str             # sensor_msgs/msg/Image or .../CompressedImage
+    camera_info: str | None     # None: the bag has none (no points, no depth/camera_info)
+    namespace: str              # the node's namespace: outputs are namespace/<relative name>
+
+    def output(self, relative: str) -> str:
+        """Return the absolute output topic of a node-relative name, e.g. ``depth/image``."""
+        return resolve(self.namespace, relative)
+
+
+def _camera_namespace(image_topic: str, image_type: str) -> str:
+    """Namespace of the node that would subscribe to ``image_topic``.
+
+    The node reads ``image`` (or ``image/compressed``) relative to its namespace, so a camera
+    publishing ``/cam/color/image_raw`` is served by a node in ``/cam/color`` with
+    ``image:=image_raw``; image_transport's ``.../compressed`` suffix is not part of the name.
+    """
+    base = image_topic
+    if image_type == IMAGE_TYPES[1] and base.endswith('/compressed'):
+        base = base[:-len('/compressed')]
+    return posixpath.dirname(base) or '/'
+
+
+def resolve_topics(connections: dict[str, str], image_topic: str | None = None,
+                   camera_info_topic: str | None = None) -> BagTopics:
+    """Pick the image and camera_info topics from ``{topic: msgtype}`` of a bag.
+
+    Without ``image_topic`` the bag must hold exactly one image topic. Without
+    ``camera_info_topic`` the ``camera_info`` beside the image is used when the bag has it.
+
+    Raises:
+        ValueError: naming the topics there are and the flag that picks one.
+
+    """
+    images = {t: m for t, m in connections.items() if m in IMAGE_TYPES}
+    listed = ', '.join(sorted(images)) or 'none'
+    if image_topic is None:
+        if len(images) != 1:
+            raise ValueError(f'the bag has {len(images)} image topics ({listed}); pick one with '
+                             '--image-topic')
+        image_topic = next(iter(images))
+    if image_topic not in images:
+        raise ValueError(f'the bag has no image topic {image_topic!r}; image topics: {listed}')
+    namespace = _camera_namespace(image_topic, images[image_topic])
+    infos = sorted(t for t, m in connections.items() if m == CAMERA_INFO_TYPE)
+    if camera_info_topic is None:
+        sibling = resolve(namespace, CAMERA_INFO)
+        camera_info_topic = sibling if sibling in infos else None
+    elif camera_info_topic not in infos:
+        raise ValueError(f'the bag has no CameraInfo topic {camera_info_topic!r}; CameraInfo '
+                         f'topics: {", ".join(infos) or "none"}')
+    return BagTopics(image_topic, images[image_topic], camera_info_topic, namespace)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A frame that produced no output, and why."""
+
+    index: int       # position among the image topic's messages, 0-based
+    stamp_ns: int    # header stamp (the recording time when the header is unreadable)
+    reason: str
+
+
+@dataclass
+class BagSummary:
+    """What a run did."""
+
+    input: str
+    output: str
+    storage: str
+    image_topic: str
+    camera_info_topic: str | None
+    frames: int = 0                                     # image messages read
+    processed: int = 0                                  # frames with outputs written
+    skipped: list[Skipped] = field(default_factory=list)
+    written: dict[str, int] = field(default_factory=dict)  # output topic -> messages
+    refused_camera_info: list[str] = field(default_factory=list)   # reasons
+    copied: int = 0                                     # input messages copied
+    seconds: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        """Return frames per second over the whole run."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the summary as plain JSON-ready values."""
+        return {**asdict(self), 'fps': self.fps}
+
+
+class _Output:
+    """The output bag: input connections mirrored, output connections added on first use."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+        self._mirrored: dict[int, Any] = {}
+        self._outputs: dict[str, Any] = {}
+
+    def copy(self, conn: Any, bag_time: int, raw: bytes | memoryview) -> None:
+        out = self._mirrored.get(conn.id)
+        if out is None:
+            kwargs: dict[str, Any] = {'typestore': typestore()}
+            if conn.msgdef.data and conn.digest:   # the bag's own definition (custom types)
+                kwargs = {'msgdef': conn.msgdef.data, 'rihs01': conn.digest}
+            ext = conn.ext
+            out = self._writer.add_connection(
+                conn.topic, conn.msgtype, serialization_format=ext.serialization_format,
+                offered_qos_profiles=ext.offered_qos_profiles, **kwargs)
+            self._mirrored[conn.id] = out
+        self._writer.write(out, bag_time, raw)
+
+    def write(self, topic: str, msg: Any, bag_time: int) -> None:
+        from rclpy.serialization import serialize_message
+        out = self._outputs.get(topic)
+        if out is None:
+            out = self._writer.add_connection(topic, message_type_name(msg),
+                                              typestore=typestore())
+            self._outputs[topic] = out
+        self._writer.write(out, bag_time, serialize_message(msg))
+
+
+def _camera_infos(reader: Any, topic: str | None) -> list[tuple[int, Any]]:
+    """Return ``[(stamp_ns, CameraInfo)]`` of ``topic``, sorted by stamp."""
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import CameraInfo
+    if topic is None:
+        return []
+    conns = [c for c in reader.connections if c.topic == topic]
+    infos = []
+    for _, bag_time, raw in reader.messages(connections=conns):
+        infos.append((header_stamp_ns(raw, bag_time), deserialize_message(bytes(raw), CameraInfo)))
+    return sorted(infos, key=lambda item: item[0])
+
+
+def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
+                image_topic: str | None = None, camera_info_topic: str | None = None,
+                storage: str | None = None,
+                progress: Callable[[int, int], None] | None = None) -> BagSummary:
+    """Copy bag ``src`` to ``dst`` with the outputs of ``stage`` for every image added.
+
+    Args:
+        src: input rosbag2 (directory, ``.mcap`` or ``.db3``).
+        dst: output bag directory; must not exist.
+        stage: the per-frame work (see :data:`FrameStage`).
+        image_topic, camera_info_topic: see :func:`resolve_topics`.
+        storage: ``mcap`` or ``sqlite3``; default: the input's.
+        progress: called as ``progress(done, total)`` after each frame.
+
+    Raises:
+        FileNotFoundError: ``src`` does not exist.
+        FileExistsError: ``dst`` exists.
+        ValueError: no usable image topic (the message lists the bag's topics).
+
+    """
+    from rclpy.serialization import deserialize_message
+    from rosbags.highlevel import AnyReader
+    from sensor_msgs.msg import CompressedImage, Image
+
+    src, dst = Path(src), Path(dst)
+    if not src.exists():
+        raise FileNotFoundError(f'input bag {src} does not exist')
+    storage = storage or bag_storage(src)
+    writer = open_writer(dst, storage)   # refuses an existing dst before any work is done
+    start = time.perf_counter()
+    with AnyReader([src]) as reader:
+        topics = resolve_topics({c.topic: c.msgtype for c in reader.connections}, image_topic,
+                                camera_info_topic)
+        summary = BagSummary(str(src), str(dst), storage, topics.image, topics.camera_info)
+        total = sum(c.msgcount for c in reader.connections if c.topic == topics.image)
+        pending = _camera_infos(reader, topics.camera_info)
+        known = 0   # pending[:known] were given to the stage, in stamp order
+        msg_type = CompressedImage if topics.image_type == IMAGE_TYPES[1] else Image
+        with writer:
+            out = _Output(writer)
+            for conn, bag_time, raw in reader.messages():
+                out.copy(conn, bag_time, raw)
+                summary.copied += 1
+                if conn.topic != topics.image:
+                    continue
+                index = summary.frames
+                summary.frames += 1
+                stamp = header_stamp_ns(raw, bag_time)
+                while known < len(pending) and pending[known][0] <= stamp + stage.lookahead_ns:
+                    try:
+                        stage.add_camera_info(*pending[known])
+                    except ValueError as exc:
+                        summary.refused_camera_info.append(str(exc))
+                    known += 1
+                try:
+                    msg = deserialize_message(bytes(raw), msg_type)
+                    produced = stage(msg, stamp)
+                except (ValueError, RuntimeError) as exc:   # ImageFormatError is a ValueError
+                    summary.skipped.append(Skipped(index, stamp, str(exc)))
+                else:
+                    summary.processed += 1
+                    for relative, output in produced:
+                        topic = topics.output(relative)
+                        out.write(topic, output, bag_time)
+                        summary.written[topic] = summary.written.get(topic, 0) + 1
+                if progress is not None:
+                    progress(summary.frames, total)
+    summary.seconds = time.perf_counter() - start
+    return summary

@@ -1,0 +1,89 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""rosbag2 helpers shared by every command that reads or writes bags (no rclpy, no ROS install).
+
+Bags are read and written with the pure-Python ``rosbags`` library: a bag is a directory with
+``metadata.yaml`` plus one SQLite3 (``.db3``) or MCAP (``.mcap``) file, or a single such file.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+import struct
+from typing import Any
+
+__all__ = ['BAG_SUFFIXES', 'IMAGE_TYPES', 'STORAGES', 'bag_storage', 'header_stamp_ns',
+           'message_type_name', 'open_writer', 'typestore']
+
+BAG_SUFFIXES = ('.mcap', '.db3')
+IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
+STORAGES = ('mcap', 'sqlite3')
+
+
+@functools.lru_cache(maxsize=1)
+def typestore() -> Any:
+    """Return the rosbags type store of the standard ROS 2 messages."""
+    from rosbags.typesys import get_typestore, Stores
+    return get_typestore(Stores.ROS2_KILTED)  # sensor_msgs etc.: same in every distro
+
+
+def header_stamp_ns(raw: bytes | memoryview, fallback: int) -> int:
+    """Read ``header.stamp`` of a serialised message that starts with a std_msgs/Header.
+
+    The stamp (int32 sec, uint32 nanosec) comes right after the 4-byte CDR encapsulation
+    header, whose byte 1 gives the byte order. Returns ``fallback`` for anything shorter.
+    """
+    if len(raw) < 12 or raw[1] not in (0, 1):
+        return fallback
+    sec, nanosec = struct.unpack('<iI' if raw[1] == 1 else '>iI', bytes(raw[4:12]))
+    return sec * 1_000_000_000 + nanosec
+
+
+def bag_storage(path: str | Path) -> str:
+    """Return ``'mcap'`` or ``'sqlite3'``: the storage of a bag directory or file."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(path.iterdir()) if path.is_dir() else []
+    for f in files:
+        if f.suffix == '.mcap':
+            return 'mcap'
+        if f.suffix == '.db3':
+            return 'sqlite3'
+    raise ValueError(f'{path} is not a rosbag2 (no .mcap or .db3 file); give the bag directory '
+                     'or its storage file')
+
+
+def open_writer(path: str | Path, storage: str) -> Any:
+    """Return an unopened rosbags ``Writer`` for a new bag directory ``path``.
+
+    Raises:
+        FileExistsError: ``path`` exists (rosbag2 never appends to a bag).
+        ValueError: unknown ``storage``.
+
+    """
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f'{path} exists; remove it or choose another output bag')
+    if storage not in STORAGES:
+        raise ValueError(f'storage must be one of {", ".join(STORAGES)}, got {storage!r}')
+    plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
+    return Writer(path, version=9, storage_plugin=plugin)
+
+
+def message_type_name(msg: Any) -> str:
+    """Return the ROS type name of a generated message, e.g. ``'sensor_msgs/msg/Image'``."""
+    cls = type(msg)
+    return f'{cls.__module__.split(".")[0]}/msg/{cls.__name__}'
