@@ -39,6 +39,7 @@ setup(
         _share('config', '*.yaml'),
         _share('config', '*.xml'),
         _share('config/training', '*.yaml'),
+        _share('config/examples', '*.yaml'),
         _share('rviz', '*.rviz'),
     ],
     install_requires=['setuptools', 'numpy', 'pyyaml'],

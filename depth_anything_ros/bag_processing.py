@@ -31,20 +31,33 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import posixpath
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from depth_anything_ros.bags import (bag_storage, header_stamp_ns, IMAGE_TYPES,
                                      message_type_name, open_writer, typestore)
+from depth_anything_ros.topics import CAMERA_INFO, resolve
 
 __all__ = ['BagSummary', 'BagTopics', 'FrameStage', 'process_bag', 'resolve_topics',
            'Skipped']
 
 CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 
-# (image message, paired camera_info or None) -> [(topic relative to the camera namespace,
-# message)]. Raises ValueError (ImageFormatError) for a bad frame, RuntimeError if inference
-# fails: the frame is skipped, as the node skips it.
-FrameStage = Callable[[Any, Any], Sequence[tuple[str, Any]]]
+class FrameStage(Protocol):
+    """The per-frame work: camera_info in as it becomes known, images in, output messages out."""
+
+    # camera_info stamped up to this much after an image counts as known when the image is
+    # processed (the live node waits for it; offline the bag already holds it)
+    lookahead_ns: int
+
+    def add_camera_info(self, stamp_ns: int, msg: Any) -> None:
+        """Take a camera_info; raise ValueError when it is refused (the reason is recorded)."""
+
+    def __call__(self, msg: Any, stamp_ns: int) -> Sequence[tuple[str, Any]]:
+        """Return ``[(topic relative to the camera namespace, message)]`` for one image.
+
+        Raises ValueError (ImageFormatError) for a bad frame and RuntimeError when inference
+        fails: the frame is skipped, as the node skips it.
+        """
 
 
 @dataclass(frozen=True)
@@ -58,7 +71,7 @@ class BagTopics:
 
     def output(self, relative: str) -> str:
         """Return the absolute output topic of a node-relative name, e.g. ``depth/image``."""
-        return posixpath.join(self.namespace, relative)
+        return resolve(self.namespace, relative)
 
 
 def _camera_namespace(image_topic: str, image_type: str) -> str:
@@ -97,7 +110,7 @@ def resolve_topics(connections: dict[str, str], image_topic: str | None = None,
     namespace = _camera_namespace(image_topic, images[image_topic])
     infos = sorted(t for t, m in connections.items() if m == CAMERA_INFO_TYPE)
     if camera_info_topic is None:
-        sibling = posixpath.join(namespace, 'camera_info')
+        sibling = resolve(namespace, CAMERA_INFO)
         camera_info_topic = sibling if sibling in infos else None
     elif camera_info_topic not in infos:
         raise ValueError(f'the bag has no CameraInfo topic {camera_info_topic!r}; CameraInfo '
@@ -127,6 +140,7 @@ class BagSummary:
     processed: int = 0                                  # frames with outputs written
     skipped: list[Skipped] = field(default_factory=list)
     written: dict[str, int] = field(default_factory=dict)  # output topic -> messages
+    refused_camera_info: list[str] = field(default_factory=list)   # reasons
     copied: int = 0                                     # input messages copied
     seconds: float = 0.0
 
@@ -208,8 +222,6 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
     from rosbags.highlevel import AnyReader
     from sensor_msgs.msg import CompressedImage, Image
 
-    from depth_anything_ros.sync import StampMatcher
-
     src, dst = Path(src), Path(dst)
     if not src.exists():
         raise FileNotFoundError(f'input bag {src} does not exist')
@@ -222,9 +234,7 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
         summary = BagSummary(str(src), str(dst), storage, topics.image, topics.camera_info)
         total = sum(c.msgcount for c in reader.connections if c.topic == topics.image)
         pending = _camera_infos(reader, topics.camera_info)
-        known = 0   # pending[:known] were offered to the matcher
-        # camera_info becomes known in stamp order, as it would have reached the live node
-        infos: StampMatcher[Any] = StampMatcher(history=max(32, len(pending)))
+        known = 0   # pending[:known] were given to the stage, in stamp order
         msg_type = CompressedImage if topics.image_type == IMAGE_TYPES[1] else Image
         with writer:
             out = _Output(writer)
@@ -236,13 +246,15 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
                 index = summary.frames
                 summary.frames += 1
                 stamp = header_stamp_ns(raw, bag_time)
-                while known < len(pending) and pending[known][0] <= stamp:
-                    infos.add(*pending[known])
+                while known < len(pending) and pending[known][0] <= stamp + stage.lookahead_ns:
+                    try:
+                        stage.add_camera_info(*pending[known])
+                    except ValueError as exc:
+                        summary.refused_camera_info.append(str(exc))
                     known += 1
                 try:
                     msg = deserialize_message(bytes(raw), msg_type)
-                    info, _ = infos.match(stamp)
-                    produced = stage(msg, info)
+                    produced = stage(msg, stamp)
                 except (ValueError, RuntimeError) as exc:   # ImageFormatError is a ValueError
                     summary.skipped.append(Skipped(index, stamp, str(exc)))
                 else:

@@ -40,7 +40,10 @@ class LaunchArgument:
 # launch argument -> node parameter it sets; '' leaves the params file's value in force.
 _PARAMETER_OF = {'model': 'encoder', 'mode': 'mode', 'scene': 'scene',
                  'checkpoint': 'checkpoint', 'device': 'device', 'precision': 'precision',
-                 'backend': 'backend', 'exact': 'exact', 'rectify': 'rectify'}
+                 'backend': 'backend', 'exact': 'exact', 'rectify': 'rectify',
+                 'use_sim_time': 'use_sim_time'}
+# parameters every rclpy node declares itself (not in the node's schema)
+_ROS_BOOL_PARAMETERS = ('use_sim_time',)
 
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument('model', '', 'encoder: vits | vitb | vitl | vitg (empty: params_file value)'),
@@ -56,6 +59,8 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
                    'false in depth.yaml)'),
     LaunchArgument('rectify', '', 'true: undistort a raw image topic with its camera_info '
                    'before inference (empty: params_file value, false in depth.yaml)'),
+    LaunchArgument('use_sim_time', '', 'true: use the /clock time (bags played with ros2 bag '
+                   'play --clock) (empty: params_file value, false)'),
     LaunchArgument('namespace', '', 'namespace of the node (and of RViz)'),
     LaunchArgument('image', 'image', 'camera image topic (its /compressed sibling is used with '
                    'image_transport compressed)'),
@@ -82,7 +87,7 @@ def node_parameters(values: Mapping[str, str]) -> dict[str, str | bool]:
         value = str(values.get(arg, '')).strip()
         if not value:
             continue
-        if spec(name).type is bool:
+        if name in _ROS_BOOL_PARAMETERS or spec(name).type is bool:
             if value.lower() not in ('true', 'false'):
                 raise ValueError(f'launch argument {arg}:={value} is not valid; use true or '
                                  'false')

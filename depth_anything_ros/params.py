@@ -141,8 +141,26 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('rectify', False, 'undistort raw images (image_raw) with camera_info D, R and P '
               'before inference, as image_proc does; leave off for image_rect inputs (their '
               'camera_info still lists the raw distortion)'),
-    ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info with the '
-              "image's exact stamp before using the latest one", range=(0.0, 1.0)),
+    ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info stamped within '
+              "camera_info_slop of the image's stamp before using the latest one",
+              range=(0.0, 1.0)),
+    ParamSpec('camera_info_slop', 0.02, 'seconds: an image is paired with the camera_info of '
+              'the nearest stamp within this tolerance (drivers stamp the two a few ms apart); '
+              'a calibration stamped later than this is never used for an image',
+              range=(0.0, 1.0)),
+    # --- robustness: inputs refused before any work, watchdog, shutdown ---
+    ParamSpec('min_image_side', 14, 'pixels; smaller images (after binning) are refused (one '
+              'network patch is 14 pixels)', range=(1, 100000), step=1),
+    ParamSpec('max_aspect_ratio', 8.0, 'long side / short side; more elongated images are '
+              'refused (the network input short side is input_size, so its cost grows with '
+              'the aspect ratio)', range=(1.0, 1000.0)),
+    ParamSpec('max_image_pixels', 20_000_000, 'width * height; larger images are refused, '
+              'compressed ones from their header before decoding (one frame costs about 40 '
+              'bytes a pixel: 0.8 GB at the default)', range=(1, 1_000_000_000), step=1),
+    ParamSpec('watchdog_timeout', 5.0, 'seconds: diagnostics turn ERROR when images arrive '
+              'but no output was published for this long', range=(0.1, 3600.0)),
+    ParamSpec('shutdown_timeout', 5.0, 'seconds to wait at SIGINT/SIGTERM for an inference in '
+              'flight before exiting without it', range=(0.0, 600.0)),
 )
 _BY_NAME = {s.name: s for s in SCHEMA}
 
@@ -204,6 +222,12 @@ class DepthConfig:
     calib_height: int
     rectify: bool
     camera_info_wait: float
+    camera_info_slop: float
+    min_image_side: int
+    max_aspect_ratio: float
+    max_image_pixels: int
+    watchdog_timeout: float
+    shutdown_timeout: float
 
     @property
     def resolved_checkpoint(self) -> str:

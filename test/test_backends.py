@@ -27,6 +27,7 @@ import sys
 import types
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -160,7 +161,9 @@ def test_openvino_compiles_once_per_shape_and_reuses_disk_exports(
     original = openvino_runner.OpenVINORunner._compile
 
     def spy(self: openvino_runner.OpenVINORunner, ov_model: object) -> object:
-        compiles.append(str(ov_model.inputs[0].get_partial_shape()))
+        # A cached export is compiled from its path, named after its shape.
+        assert isinstance(ov_model, str)
+        compiles.append(Path(ov_model).name.split('-')[0])
         return original(self, ov_model)
 
     monkeypatch.setattr(openvino_runner.OpenVINORunner, '_compile', spy)
@@ -168,7 +171,7 @@ def test_openvino_compiles_once_per_shape_and_reuses_disk_exports(
     first = runner(a)
     runner(b)
     again = runner(a)
-    assert compiles == ['[1,3,140,182]', '[1,3,266,350]']  # static shapes, once each
+    assert compiles == ['1x140x182', '1x266x350']  # static shapes, once each
     assert torch.equal(first, again)
     exports = sorted(p.name for p in tmp_path.rglob('*.onnx'))
     assert len(exports) == 2 and all(p.startswith(('1x140x182', '1x266x350')) for p in exports)
@@ -180,6 +183,47 @@ def test_openvino_compiles_once_per_shape_and_reuses_disk_exports(
     monkeypatch.setattr(onnx_export, 'export_onnx', no_export)
     fresh = make_runner('openvino', tiny, cache_dir=tmp_path)
     assert torch.equal(fresh(a), first)
+
+
+@needs_ov
+def test_a_second_start_from_a_checkpoint_file_exports_and_hashes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warm start: the export, the file hash and OpenVINO's compiled blob all come from disk."""
+    from depth_anything_ros.backends import onnx_export
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.model import load_model
+    from depth_anything_ros.model.checkpoint import export_model
+    checkpoint = export_model(untrained_model(ModelConfig.tiny(), warn=False),
+                              tmp_path / 'tiny.pth')
+    cache = tmp_path / 'engines'
+    exports: list[object] = []
+    hashes: list[object] = []
+    export, digest = onnx_export.export_onnx, common.file_digest
+    monkeypatch.setattr(onnx_export, 'export_onnx',
+                        lambda *a, **k: exports.append(a) or export(*a, **k))
+    monkeypatch.setattr(common, 'file_digest', lambda p: hashes.append(p) or digest(p))
+
+    def start() -> np.ndarray:
+        est = DepthEstimator(load_model(checkpoint), device='cpu', backend='openvino',
+                             precision='fp32', input_size=70, cache_dir=cache)
+        est.warmup(48, 64)
+        return est.infer(np.full((48, 64, 3), 90, np.uint8))
+
+    first = start()
+    assert (len(exports), len(hashes)) == (1, 1)
+    blobs = sorted((cache / 'openvino').glob('*.blob'))
+    assert len(blobs) == 1
+    second = start()
+    assert (len(exports), len(hashes)) == (1, 1)  # nothing exported or hashed again
+    assert sorted((cache / 'openvino').glob('*.blob')) == blobs  # compiled blob reused
+    np.testing.assert_array_equal(first, second)
+    # New weights in the same file (new mtime/size): hashed and exported again.
+    other = untrained_model(ModelConfig.tiny(), warn=False)
+    with torch.no_grad():
+        other.depth_head.scratch.output_conv2[0].bias.add_(1.0)
+    export_model(other, checkpoint)
+    start()
+    assert (len(exports), len(hashes)) == (2, 2)
 
 
 def test_cache_key_depends_on_weights(tiny: torch.nn.Module, tmp_path: Path) -> None:

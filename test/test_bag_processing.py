@@ -33,20 +33,34 @@ from depth_anything_ros.bag_processing import process_bag, resolve_topics
 pytest.importorskip('rosbags')
 
 
-def _echo_stage(msg: Any, info: Any) -> list[tuple[str, Any]]:
-    from depth_anything_ros.conversions import array_to_image, image_to_array
-    pixels = image_to_array(msg)
-    out = [('depth/colored', array_to_image(pixels[..., ::-1].copy(), 'bgr8', msg.header))]
-    if info is not None:
-        out.append(('depth/camera_info', info))
-    return out
+class _EchoStage:
+    """Stand-in stage: the node's image decoding, the frame echoed, the same-stamp camera_info."""
+
+    lookahead_ns = 0
+
+    def __init__(self) -> None:
+        self.infos: dict[int, Any] = {}
+
+    def add_camera_info(self, stamp_ns: int, msg: Any) -> None:
+        if msg.k[0] <= 0:
+            raise ValueError('zero focal length')
+        self.infos[stamp_ns] = msg
+
+    def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
+        from depth_anything_ros.conversions import array_to_image, image_to_array
+        pixels = image_to_array(msg)
+        out = [('depth/colored', array_to_image(pixels[..., ::-1].copy(), 'bgr8', msg.header))]
+        if stamp_ns in self.infos:
+            out.append(('depth/camera_info', self.infos[stamp_ns]))
+        return out
 
 
 @pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
 def test_every_frame_is_processed_and_the_input_copied(tmp_path: Path, storage: str) -> None:
-    src = write_camera_bag(tmp_path / 'in', 5, storage=storage, corrupt=(1,), undecodable=(3,))
+    src = write_camera_bag(tmp_path / 'in', 5, storage=storage, corrupt=(1,), undecodable=(3,),
+                           bad_info=(4,))
     seen: list[tuple[int, int]] = []
-    summary = process_bag(src, tmp_path / 'out', _echo_stage,
+    summary = process_bag(src, tmp_path / 'out', _EchoStage(),
                           progress=lambda done, total: seen.append((done, total)))
     assert summary.storage == storage and summary.image_topic == IMAGE_TOPIC
     assert summary.camera_info_topic == INFO_TOPIC
@@ -69,22 +83,23 @@ def test_every_frame_is_processed_and_the_input_copied(tmp_path: Path, storage: 
     for (_, msg), i in zip(colored, good):
         assert msg.header == inp[IMAGE_TOPIC][i][1].header
         assert msg.header.frame_id == FRAME_ID
-    # camera_info recorded after its image still pairs by stamp
+    # camera_info recorded after its image still pairs by stamp; a refused one is not used
     assert [m.header.stamp for _, m in infos] == [inp[IMAGE_TOPIC][i][1].header.stamp
-                                                 for i in good]
+                                                 for i in (0, 2)]
+    assert summary.refused_camera_info == ['zero focal length']
     assert summary.written == {CAMERA_NS + '/depth/colored': 3,
-                               CAMERA_NS + '/depth/camera_info': 3}
+                               CAMERA_NS + '/depth/camera_info': 2}
     assert topic_types(tmp_path / 'out')[CAMERA_NS + '/depth/colored'] == 'sensor_msgs/msg/Image'
 
 
 def test_output_storage_can_differ_and_existing_output_is_refused(tmp_path: Path) -> None:
     src = write_camera_bag(tmp_path / 'in', 2, storage='sqlite3')
-    summary = process_bag(src, tmp_path / 'out', _echo_stage, storage='mcap')
+    summary = process_bag(src, tmp_path / 'out', _EchoStage(), storage='mcap')
     assert summary.storage == 'mcap' and list((tmp_path / 'out').glob('*.mcap'))
     with pytest.raises(FileExistsError, match='remove it or choose another'):
-        process_bag(src, tmp_path / 'out', _echo_stage)
+        process_bag(src, tmp_path / 'out', _EchoStage())
     with pytest.raises(FileNotFoundError, match='does not exist'):
-        process_bag(tmp_path / 'nope', tmp_path / 'out2', _echo_stage)
+        process_bag(tmp_path / 'nope', tmp_path / 'out2', _EchoStage())
 
 
 def test_topics_resolve_under_the_image_namespace() -> None:

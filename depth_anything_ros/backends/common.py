@@ -183,6 +183,42 @@ def weights_fingerprint(model: nn.Module) -> str:
     return h.hexdigest()
 
 
+def module_fingerprint(model: nn.Module, cache_dir: Path) -> str:
+    """Return the weights identity used in cache keys, without re-hashing what is known.
+
+    A module that :func:`~depth_anything_ros.model.load_model` read from a file
+    (``model.checkpoint_file``) is identified by that file's sha256 (remembered in
+    ``cache_dir`` by path, mtime and size, so a warm start reads no weights) plus its
+    configuration; any other module by :func:`weights_fingerprint` of its state. A module
+    changed in memory after loading (e.g. trained further) should drop ``checkpoint_file``.
+    """
+    source = getattr(model, 'checkpoint_file', None)
+    if source is None or not Path(source).is_file():
+        return weights_fingerprint(model)
+    blob = json.dumps({'file_sha256': cached_file_digest(Path(source), Path(cache_dir)),
+                       'metadata': model_metadata(model)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def cached_file_digest(path: Path, cache_dir: Path) -> str:
+    """Return :func:`file_digest` of ``path``, memoised in ``cache_dir`` by path, mtime, size.
+
+    Hashing a ViT-L checkpoint (1.3 GB) takes seconds; a file whose path, modification time
+    and size are unchanged is taken to have unchanged contents.
+    """
+    stat = path.stat()
+    key = f'{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}'
+    index_path = Path(cache_dir) / 'file_hashes.json'
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        index = {}
+    if key not in index:
+        index[key] = file_digest(path)
+        atomic_write_bytes(index_path, json.dumps(index, indent=1, sort_keys=True).encode())
+    return index[key]
+
+
 def cache_key(fingerprint: str, **options: Any) -> str:
     """Return a short hex key for ``fingerprint`` plus every option that changes an artifact."""
     blob = json.dumps({'weights': fingerprint, 'torch': torch.__version__, **options},

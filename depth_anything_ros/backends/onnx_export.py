@@ -44,7 +44,7 @@ from depth_anything_ros.backends.common import (
     PATCH,
     read_sidecar,
     sidecar_path,
-    weights_fingerprint,
+    module_fingerprint,
     write_sidecar,
 )
 
@@ -221,9 +221,9 @@ def cached_onnx(model: nn.Module, cache_dir: Path, *, shape: tuple[int, int, int
 
     Args:
         shape: ``(batch, height, width)`` for a static export, ``None`` for dynamic H/W.
-        fingerprint: precomputed :func:`weights_fingerprint` (hashing vits takes ~0.3 s).
+        fingerprint: precomputed :func:`module_fingerprint` (hashing vits takes ~0.3 s).
     """
-    fingerprint = fingerprint or weights_fingerprint(model)
+    fingerprint = fingerprint or module_fingerprint(model, cache_dir)
     key = cache_key(fingerprint, kind='onnx', shape=shape, opset=opset, exporter='torchscript')
     tag = 'dynamic' if shape is None else 'x'.join(map(str, shape))
     # One folder per set of weights, so a stale model's artifacts are easy to delete.

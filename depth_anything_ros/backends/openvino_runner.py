@@ -40,7 +40,7 @@ from depth_anything_ros.backends.common import (
     model_metadata,
     read_sidecar,
     Runner,
-    weights_fingerprint,
+    module_fingerprint,
 )
 from depth_anything_ros.backends.onnx_export import cached_onnx, DEFAULT_OPSET
 
@@ -94,8 +94,12 @@ class OpenVINORunner(Runner):
         super().__init__(backend='openvino', precision=precision, metadata=metadata)
         self._check_precision(ov_device, precision)
         self.ov_device = ov_device
-        self.config = openvino_config(precision, num_threads, ov_config)
         self.cache_dir = Path(cache_dir)
+        # OpenVINO keeps compiled blobs there (keyed by model, device and properties): a warm
+        # start loads the blob instead of compiling again.
+        self.config = openvino_config(precision, num_threads,
+                                      {'CACHE_DIR': str(self.cache_dir / 'openvino'),
+                                       **(ov_config or {})})
         self._opset = opset
         self._lock = threading.Lock()
         self._compiled: dict[tuple[int, ...], Any] = {}  # shape key -> infer request
@@ -107,7 +111,7 @@ class OpenVINORunner(Runner):
         self.max_shapes = max(1, int(max_shapes))
         if isinstance(source, nn.Module):
             self._module = cpu_fp32(source)
-            self._fingerprint = weights_fingerprint(self._module)
+            self._fingerprint = module_fingerprint(self._module, self.cache_dir)
         else:
             self._load_file(Path(source))
 
@@ -121,10 +125,11 @@ class OpenVINORunner(Runner):
                 f'{", ".join(caps)}); use precision "fp32" on this machine')
 
     def _compile(self, ov_model: Any) -> Any:
+        """Compile a model, or a file path (then a cached blob skips even reading the file)."""
         start = time.perf_counter()
         compiled = self._core.compile_model(ov_model, self.ov_device, self.config)
         log.info('OpenVINO compiled %s on %s (%s, %d threads) in %.2f s',
-                 ov_model.inputs[0].get_partial_shape(), self.ov_device,
+                 compiled.inputs[0].get_partial_shape(), self.ov_device,
                  self.config['INFERENCE_PRECISION_HINT'], self.config['INFERENCE_NUM_THREADS'],
                  time.perf_counter() - start)
         return compiled.create_infer_request()
@@ -158,7 +163,7 @@ class OpenVINORunner(Runner):
         onnx_path = cached_onnx(self._module, self.cache_dir,
                                 shape=(batch, height, width) if self.static_shapes else None,
                                 opset=self._opset, fingerprint=self._fingerprint)
-        request = self._compile(self._core.read_model(str(onnx_path)))
+        request = self._compile(str(onnx_path))
         if not self.static_shapes:
             self._dynamic_request = request
             return request

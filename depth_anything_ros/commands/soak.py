@@ -141,7 +141,7 @@ def _run(args: argparse.Namespace, node: NodeProcess, stream: Stream) -> dict[st
 
 def _title(args: argparse.Namespace, rate: float) -> str:
     params = ', '.join(args.param) or 'node defaults'
-    return (f'depth node soak: {args.checkpoint} ({params}), {rate:.2f} Hz, '
+    return (f'depth node soak: {args.checkpoint} ({params})\n{rate:.2f} Hz, '
             f'{100 * args.bad_fraction:.0f} % bad messages, {args.duration:.0f} s + '
             f'{args.warmup:.0f} s warm-up')
 
@@ -193,7 +193,9 @@ def format_summary(r: dict[str, Any]) -> str:
     if 'sent' not in r:
         return '\n'.join(lines)
     lat = r['latency_ms']
-    lines += ['', f'soak at {r["rate_hz"]:.2f} Hz for {r["measured_s"]:.0f} s (after warm-up)',
+    node = ', '.join(f'{k} {v}' for k, v in r.get('node_info', {}).items())
+    lines += ['', f'soak at {r["rate_hz"]:.2f} Hz for {r["measured_s"]:.0f} s (after warm-up); '
+              f'node: {node or "?"}',
               f'  {"measure":<34} {"median":>8} {"p90":>8} {"p95":>8} {"p99":>8} {"max":>8}',
               f'  {"stamp -> depth received (ms)":<34} {_num(lat["p50"]):>8} '
               f'{_num(lat["p90"]):>8} {_num(lat["p95"]):>8} {_num(lat["p99"]):>8} '
@@ -205,6 +207,7 @@ def format_summary(r: dict[str, Any]) -> str:
             ('bad reported by the node', _num(r['bad_reported'], 'd')),
             ('keep-newest drops', _num(r['frames_dropped'], 'd')),
             ('valid frames unaccounted', _num(r['valid_unaccounted'], 'd')),
+            ('images lost in transport', _num(r['images_lost_in_transport'], 'd')),
             ('worker restarts', _num(r['worker_restarts'], 'd')),
             ('max output gap (s)', _num(r['max_output_gap_s'], '.2f')),
             ('output rate (Hz)', _num(r['output_rate_hz'], '.2f')),

@@ -417,6 +417,8 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | 
                           assign=True)
     log.info('loaded %s: %s, %s head%s', path, cfg.encoder, head,
              f', max_depth {cfg.max_depth} m' if head == 'metric' else '')
+    # Engine caches key exports by this file's content hash (backends.common).
+    model.checkpoint_file = path
     return model.eval()
 
 

@@ -48,6 +48,7 @@ from depth_anything_ros.model import load_model
 from depth_anything_ros.training.labels import LABEL_FORMATS, LabelWriter
 from depth_anything_ros.training.sources import (FrameRef, open_source, parse_shard,
                                                   select_frames, SelectionStats, source_kind)
+from depth_anything_ros.vocabulary import PRECISIONS
 
 LOG = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--input-size', type=int, default=518,
                         help='teacher network short side, pixels (multiple of 14)')
     parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
-    parser.add_argument('--precision', default='fp32', choices=('fp32', 'fp16', 'bf16'),
+    parser.add_argument('--precision', default='fp32', choices=PRECISIONS,
                         help='teacher precision')
     parser.add_argument('--label-format', default='png16', choices=LABEL_FORMATS,
                         help='png16: 16-bit PNG + per-image scale; npy16: float16 .npy')

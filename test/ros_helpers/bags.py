@@ -35,11 +35,13 @@ def stamp_ns(i: int) -> int:
 
 def write_camera_bag(path: Path, n: int = 4, *, storage: str = 'mcap', h: int = 24,
                      w: int = 32, corrupt: tuple[int, ...] = (), undecodable: tuple[int, ...] = (),
-                     compressed: bool = False, info_late_ns: int = 2_000_000) -> Path:
+                     bad_info: tuple[int, ...] = (), compressed: bool = False,
+                     info_late_ns: int = 2_000_000) -> Path:
     """Write ``n`` rgb8 frames with camera_info and an unrelated topic.
 
     Frames in ``corrupt`` carry fewer bytes than height*step (the node rejects them); frames in
-    ``undecodable`` are not valid CDR at all. camera_info is stamped like its image and recorded
+    ``undecodable`` are not valid CDR at all; the camera_info of frames in ``bad_info`` has a
+    zero focal length. camera_info is stamped like its image and recorded
     ``info_late_ns`` after it, as a driver publishing both would be recorded.
     """
     from rclpy.serialization import serialize_message
@@ -73,7 +75,7 @@ def write_camera_bag(path: Path, n: int = 4, *, storage: str = 'mcap', h: int = 
             writer.write(c_img, t + 1_000_000, raw[:20] if i in undecodable else raw)
             info = CameraInfo(height=h, width=w, distortion_model='plumb_bob', d=[0.0] * 5)
             info.header = msg.header
-            f = 0.8 * w
+            f = 0.0 if i in bad_info else 0.8 * w
             info.k = [f, 0.0, w / 2, 0.0, f, h / 2, 0.0, 0.0, 1.0]
             info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
             info.p = [f, 0.0, w / 2, 0.0, 0.0, f, h / 2, 0.0, 0.0, 0.0, 1.0, 0.0]

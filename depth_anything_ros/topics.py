@@ -1,0 +1,63 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The node's topics: relative names and message types, listed once.
+
+The node creates its subscriptions and publishers from these; ``process-bag`` writes its outputs
+under the same names; the example configurations for consumers (Nav2 costmaps,
+depthimage_to_laserscan) are tested against them. Names are relative to the node's namespace
+and wired by remapping; ``/diagnostics`` is absolute by convention and not listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import importlib
+import posixpath
+
+__all__ = ['CAMERA_INFO', 'DEPTH_CAMERA_INFO', 'DEPTH_COLORED', 'DEPTH_IMAGE', 'DISPARITY_IMAGE',
+           'IMAGE', 'IMAGE_COMPRESSED', 'INPUTS', 'OUTPUTS', 'POINTS', 'Topic', 'resolve']
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic relative to the node's namespace and its ROS message type."""
+
+    name: str       # e.g. 'depth/image'
+    msgtype: str    # e.g. 'sensor_msgs/msg/Image'
+
+    def message_class(self) -> type:
+        """Return the generated message class (imports the message package on first use)."""
+        package, _, name = self.msgtype.split('/')
+        return getattr(importlib.import_module(f'{package}.msg'), name)
+
+
+IMAGE = Topic('image', 'sensor_msgs/msg/Image')
+IMAGE_COMPRESSED = Topic('image/compressed', 'sensor_msgs/msg/CompressedImage')
+CAMERA_INFO = Topic('camera_info', 'sensor_msgs/msg/CameraInfo')
+INPUTS: tuple[Topic, ...] = (IMAGE, IMAGE_COMPRESSED, CAMERA_INFO)
+
+DEPTH_IMAGE = Topic('depth/image', 'sensor_msgs/msg/Image')              # metric depth only
+DISPARITY_IMAGE = Topic('disparity/image', 'sensor_msgs/msg/Image')      # relative mode
+DEPTH_CAMERA_INFO = Topic('depth/camera_info', 'sensor_msgs/msg/CameraInfo')
+DEPTH_COLORED = Topic('depth/colored', 'sensor_msgs/msg/Image')
+POINTS = Topic('points', 'sensor_msgs/msg/PointCloud2')                  # metric depth only
+OUTPUTS: tuple[Topic, ...] = (DEPTH_IMAGE, DISPARITY_IMAGE, DEPTH_CAMERA_INFO, DEPTH_COLORED,
+                              POINTS)
+
+
+def resolve(namespace: str, topic: Topic | str) -> str:
+    """Return the absolute name of ``topic`` for a node in ``namespace`` (e.g. ``/cam``)."""
+    name = topic.name if isinstance(topic, Topic) else topic
+    return posixpath.join('/' + namespace.strip('/'), name) if namespace.strip('/') else '/' + name
