@@ -65,21 +65,24 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, *,
     parameters and in launch arguments. ``input_size`` overrides the schema's default.
     """
     from depth_anything_ros.params import spec
-    parser.add_argument('--device', default=spec('device').default,
-                        help=spec('device').description)
+
+    def described(name: str) -> str:
+        return spec(name).description.replace('%', '%%')   # argparse formats help with %
+
+    parser.add_argument('--device', default=spec('device').default, help=described('device'))
     parser.add_argument('--precision', default=spec('precision').default,
-                        choices=spec('precision').choices, help=spec('precision').description)
+                        choices=spec('precision').choices, help=described('precision'))
     parser.add_argument('--backend', default=spec('backend').default,
                         choices=spec('backend').choices,
-                        help=spec('backend').description + '; with an exported model file as '
+                        help=described('backend') + '; with an exported model file as '
                         '--checkpoint (see "depth-anything-ros export") the runtimes that load '
                         'it')
     size = spec('input_size').default if input_size is None else input_size
     parser.add_argument('--input-size', type=int, default=size,
                         help=f'network short side, multiple of 14 (default {size})')
-    parser.add_argument('--exact', action='store_true', help=spec('exact').description)
+    parser.add_argument('--exact', action='store_true', help=described('exact'))
     parser.add_argument('--cache-dir', default=spec('cache_dir').default or None,
-                        help=spec('cache_dir').description)
+                        help=described('cache_dir'))
 
 
 def build_estimator_from_args(args: argparse.Namespace) -> Any:

@@ -15,8 +15,13 @@
 """sensor_msgs <-> numpy: Image, CompressedImage, CameraInfo and PointCloud2.
 
 Message types only, no rclpy: usable from tools, tests and bag readers. Every function that
-reads a message validates it and raises :class:`ImageFormatError` (a ``ValueError``) whose
-message names the problem and the fix; the node turns those into throttled errors.
+reads a message validates it and raises :class:`ImageFormatError` or, for calibrations,
+:class:`CameraInfoError` (both ``ValueError``) whose message names the problem and the fix; the
+node turns those into throttled errors and counters. The cheap checks (:func:`check_image`,
+:func:`check_compressed` from the PNG/JPEG header without decoding, :func:`check_camera_info`)
+run in the node's subscription callbacks, before any work is spent on a message.
+CameraInfo <-> ``geometry.CameraModel`` is a translation only: the calibration rules live in
+geometry.
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from depth_anything_ros.geometry import cloud_dtype, Intrinsics, PixelMap
+from depth_anything_ros.geometry import CameraInfoError, CameraModel, cloud_dtype
 
 __all__ = [
-    'INPUT_ENCODINGS', 'CameraModel', 'CloudBuffer', 'ImageFormatError', 'array_to_image',
-    'camera_info_from_k',
-    'camera_model', 'cloud_message', 'cloud_to_array', 'compressed_to_array', 'depth_to_mm',
-    'image_to_array', 'output_camera_info', 'to_rgb',
+    'INPUT_ENCODINGS', 'CameraInfoError', 'CameraModel', 'CloudBuffer', 'ImageFormatError',
+    'ImageLimits', 'array_to_image', 'camera_info_from_k', 'camera_model', 'check_camera_info',
+    'check_compressed', 'check_image', 'check_image_size', 'cloud_message', 'cloud_to_array',
+    'compressed_header', 'compressed_to_array', 'depth_to_mm', 'described_size', 'image_to_array',
+    'output_camera_info', 'to_rgb',
 ]
 
 # encoding -> (numpy dtype, channels), for every encoding this module reads or writes.
@@ -58,11 +64,45 @@ class ImageFormatError(ValueError):
     """A message that cannot be converted; the text says what is wrong and how to fix it."""
 
 
-def image_to_array(msg: Image, encodings: tuple[str, ...] | None = None) -> np.ndarray:
-    """Return the pixels of ``msg`` as ``(H, W)`` or ``(H, W, C)`` in native byte order.
+@dataclass(frozen=True)
+class ImageLimits:
+    """The image sizes worth running the network on (parameters of the same names).
 
-    Row padding (``step > width * pixel size``) is dropped; the result is a view of the message
-    buffer when no byte swap is needed. ``encodings`` restricts what is accepted.
+    ``max_pixels`` bounds the memory of one frame (decoded pixels, depth, cloud: about 40 bytes
+    a pixel); ``max_aspect_ratio`` bounds the network input, whose short side is scaled to
+    ``input_size``, so its token count grows with the aspect ratio; ``min_side`` is one
+    14-pixel patch.
+    """
+
+    min_side: int = 14
+    max_aspect_ratio: float = 8.0
+    max_pixels: int = 20_000_000
+
+
+def check_image_size(width: int, height: int, limits: ImageLimits) -> None:
+    """Raise ImageFormatError when a ``width`` x ``height`` image is outside ``limits``."""
+    if min(width, height) < limits.min_side:
+        raise ImageFormatError(
+            f'image is {width}x{height}: a side is below min_image_side ({limits.min_side} '
+            'pixels); publish a larger image or lower min_image_side')
+    if width * height > limits.max_pixels:
+        raise ImageFormatError(
+            f'image is {width}x{height} = {width * height} pixels, over max_image_pixels '
+            f'({limits.max_pixels}); downscale it (image_proc resize) or raise max_image_pixels')
+    aspect = max(width, height) / min(width, height)
+    if aspect > limits.max_aspect_ratio:
+        raise ImageFormatError(
+            f'image is {width}x{height}: aspect ratio {aspect:.1f} is over max_aspect_ratio '
+            f'({limits.max_aspect_ratio:g}); crop it or raise max_aspect_ratio')
+
+
+def check_image(msg: Image, limits: ImageLimits | None = None,
+                encodings: tuple[str, ...] | None = INPUT_ENCODINGS) -> None:
+    """Check the structure of a raw ``Image`` (encoding, size, step, data length) cheaply.
+
+    Raises:
+        ImageFormatError: naming the problem and the fix.
+
     """
     enc = msg.encoding
     allowed = tuple(_ENCODINGS) if encodings is None else encodings
@@ -82,6 +122,20 @@ def image_to_array(msg: Image, encodings: tuple[str, ...] | None = None) -> np.n
         raise ImageFormatError(
             f'image data is {len(msg.data)} bytes but height*step = {h}*{step} = {h * step}; '
             'the message is truncated or its step is wrong')
+    if limits is not None:
+        check_image_size(w, h, limits)
+
+
+def image_to_array(msg: Image, encodings: tuple[str, ...] | None = None) -> np.ndarray:
+    """Return the pixels of ``msg`` as ``(H, W)`` or ``(H, W, C)`` in native byte order.
+
+    Row padding (``step > width * pixel size``) is dropped; the result is a view of the message
+    buffer when no byte swap is needed. ``encodings`` restricts what is accepted.
+    """
+    check_image(msg, None, encodings)
+    dtype, channels = _ENCODINGS[msg.encoding]
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    row = w * channels * dtype.itemsize
     buf = np.frombuffer(msg.data, np.uint8).reshape(h, step)[:, :row]       # (H, row bytes)
     if dtype.itemsize > 1:
         order = '>' if msg.is_bigendian else '<'
@@ -91,8 +145,56 @@ def image_to_array(msg: Image, encodings: tuple[str, ...] | None = None) -> np.n
     return arr.reshape(h, w) if channels == 1 else arr.reshape(h, w, channels)
 
 
-def compressed_to_array(msg: CompressedImage) -> tuple[np.ndarray, str]:
-    """Decode a JPEG/PNG ``CompressedImage``; return ``(pixels, encoding)``, bgr8/bgra8/mono8."""
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+# JPEG start-of-frame markers (baseline, progressive, lossless, ...): they carry the size.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def compressed_header(data: bytes) -> tuple[str, int, int, int] | None:
+    """Return ``(format, width, height, bits per sample)`` from a PNG or JPEG header, else None.
+
+    Reads the PNG IHDR chunk or walks the JPEG markers to the first start-of-frame segment:
+    a few bytes, no decoding.
+    """
+    if data[:8] == _PNG_SIGNATURE:
+        if len(data) < 25 or data[12:16] != b'IHDR':
+            return None
+        width, height = int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
+        return 'png', width, height, data[24]
+    if data[:2] != b'\xff\xd8':
+        return None
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:              # fill byte
+            i += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):   # standalone markers: no length
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2:i + 4], 'big')
+        if marker in _JPEG_SOF:
+            if i + 9 > len(data):
+                return None
+            height = int.from_bytes(data[i + 5:i + 7], 'big')
+            width = int.from_bytes(data[i + 7:i + 9], 'big')
+            return 'jpeg', width, height, data[i + 4]
+        if marker == 0xDA or length < 2:          # scan data before any frame header
+            return None
+        i += 2 + length
+    return None
+
+
+def check_compressed(msg: CompressedImage, limits: ImageLimits | None = None) -> tuple[int, int]:
+    """Check a ``CompressedImage`` from its header bytes before decoding; return ``(w, h)``.
+
+    Raises:
+        ImageFormatError: a depth transport, no bytes, not an 8-bit JPEG/PNG, or a size outside
+            ``limits`` (so a small file that decodes to gigabytes is never decoded).
+
+    """
     fmt = msg.format.lower()
     if 'compresseddepth' in fmt:
         raise ImageFormatError(
@@ -100,11 +202,37 @@ def compressed_to_array(msg: CompressedImage) -> tuple[np.ndarray, str]:
             'subscribe the node to the colour camera\'s image/compressed topic')
     if len(msg.data) == 0:
         raise ImageFormatError('empty CompressedImage: the camera published no bytes')
+    header = compressed_header(bytes(msg.data[:65536]))
+    if header is None:
+        raise ImageFormatError(
+            f'CompressedImage (format {msg.format!r}, {len(msg.data)} bytes) has no JPEG or PNG '
+            'header; only JPEG and PNG are supported')
+    kind, width, height, bits = header
+    if bits != 8:
+        raise ImageFormatError(f'CompressedImage is a {bits}-bit {kind}; only 8-bit images are '
+                               'supported (use a jpeg or 8-bit png transport)')
+    if width == 0 or height == 0:
+        raise ImageFormatError(f'CompressedImage {kind} header gives a {width}x{height} image')
+    if limits is not None:
+        check_image_size(width, height, limits)
+    return width, height
+
+
+def compressed_to_array(msg: CompressedImage,
+                        limits: ImageLimits | None = None) -> tuple[np.ndarray, str]:
+    """Decode a JPEG/PNG ``CompressedImage``; return ``(pixels, encoding)``, bgr8/bgra8/mono8.
+
+    The header is checked first (:func:`check_compressed`, with ``limits`` or the defaults).
+    """
+    width, height = check_compressed(msg, ImageLimits() if limits is None else limits)
     img = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ImageFormatError(
             f'CompressedImage (format {msg.format!r}, {len(msg.data)} bytes) could not be '
             'decoded; only JPEG and PNG are supported')
+    if img.shape[:2] != (height, width):
+        raise ImageFormatError(f'CompressedImage decodes to {img.shape[1]}x{img.shape[0]}, '
+                               f'not the {width}x{height} of its header')
     if img.dtype != np.uint8:
         raise ImageFormatError(f'CompressedImage decodes to {img.dtype}; only 8-bit images are '
                                'supported (use a jpeg or 8-bit png transport)')
@@ -163,78 +291,49 @@ def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
     return np.where(valid, mm, 0).astype(np.uint16)
 
 
-@dataclass(frozen=True)
-class CameraModel:
-    """A CameraInfo made to describe one image exactly.
-
-    ``intrinsics`` (from P, or K when P is unset) are for the image's own pixel grid; ``k`` and
-    ``p`` have ROI, binning and any rescaling folded in.
-    """
-
-    intrinsics: Intrinsics
-    k: np.ndarray
-    p: np.ndarray
-    d: tuple[float, ...]
-    r: np.ndarray
-    distortion_model: str
-
-    def mapped(self, pixel_map: PixelMap, width: int, height: int) -> CameraModel:
-        """Return the model of the image transformed by ``pixel_map`` to ``width`` x ``height``."""
-        k, p = pixel_map.apply(self.k), pixel_map.apply(self.p)
-        return CameraModel(_intrinsics(k, p, width, height), k, p, self.d, self.r,
-                           self.distortion_model)
-
-
-def _intrinsics(k: np.ndarray, p: np.ndarray, width: int, height: int) -> Intrinsics:
-    # Like image_geometry: P is the projection of the (rectified) image; K when no P is set.
-    m = p if p[0, 0] != 0.0 else k
-    return Intrinsics(float(m[0, 0]), float(m[1, 1]), float(m[0, 2]), float(m[1, 2]),
-                      int(width), int(height))
-
-
 def camera_model(info: CameraInfo, width: int, height: int) -> CameraModel:
     """Return the camera model of ``info`` for an image of ``width`` x ``height``.
 
     Applies the ROI and binning of ``info``; a calibration of another size with the same aspect
-    ratio (a driver's scaled mode) is rescaled.
+    ratio (a driver's scaled mode) is rescaled (see ``CameraModel.from_calibration``).
 
     Raises:
-        ImageFormatError: zero/invalid focal length, NaNs, or a size that matches neither the
-            image nor a rescaling of it.
+        CameraInfoError: a bad field (named), or a size that matches neither the image nor a
+            rescaling of it.
 
     """
-    k = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
-    p = np.asarray(info.p, dtype=np.float64).reshape(3, 4)
-    if not (np.isfinite(k).all() and np.isfinite(p).all()):
-        raise ImageFormatError('camera_info K or P contains NaN/inf; recalibrate the camera')
-    if k[0, 0] <= 0.0 or k[1, 1] <= 0.0:
-        raise ImageFormatError(
-            f'camera_info has focal length fx={k[0, 0]}, fy={k[1, 1]}: the camera is not '
-            'calibrated; calibrate it, or set the fx, fy, cx, cy, calib_width, calib_height '
-            'parameters')
-    cw, ch = int(info.width), int(info.height)
-    if cw == 0 or ch == 0:
-        raise ImageFormatError(f'camera_info size is {cw}x{ch}; it must give the calibrated size')
-    bx, by = max(int(info.binning_x), 1), max(int(info.binning_y), 1)
+    return CameraModel.from_calibration(
+        info.k, info.p, info.d, info.r, info.distortion_model, int(info.width),
+        int(info.height), binning_x=int(info.binning_x), binning_y=int(info.binning_y),
+        roi=_roi(info), image_width=width, image_height=height)
+
+
+def check_camera_info(msg: CameraInfo, *, rectify: bool = False) -> None:
+    """Check every field of ``msg`` that the node uses, without an image (on arrival).
+
+    Raises:
+        CameraInfoError: naming the bad field and the fix.
+
+    """
+    for name, size in (('k', 9), ('p', 12), ('r', 9)):
+        if len(getattr(msg, name)) != size:
+            raise CameraInfoError(f'camera_info {name.upper()} has {len(getattr(msg, name))} '
+                                  f'values, not {size}')
+    model = camera_model(msg, *described_size(msg))
+    if rectify:
+        model.check_rectifiable()
+
+
+def _roi(info: CameraInfo) -> tuple[int, int, int, int]:
     roi = info.roi
-    pixel_map = PixelMap()
-    if roi.width and roi.height:
-        pixel_map = pixel_map.then(PixelMap.crop(roi.x_offset, roi.y_offset))
-        cw, ch = int(roi.width), int(roi.height)
-    if bx > 1 or by > 1:
-        pixel_map = pixel_map.then(PixelMap.binning(bx, by))
-        cw, ch = cw // bx, ch // by
-    if (cw, ch) != (width, height):
-        sx, sy = width / cw, height / ch
-        if abs(sx - sy) > 0.01 * max(sx, sy):
-            raise ImageFormatError(
-                f'camera_info is for {cw}x{ch} pixels but the image is {width}x{height}, '
-                'not a rescaling of it (aspect ratios differ); publish the camera_info of this '
-                'camera mode, or set calib_width/calib_height with the fx, fy, cx, cy parameters')
-        pixel_map = pixel_map.then(PixelMap.resample(cw, ch, width, height))
-    base = CameraModel(_intrinsics(k, p, cw, ch), k, p, tuple(float(x) for x in info.d),
-                       np.asarray(info.r, dtype=np.float64).reshape(3, 3), info.distortion_model)
-    return base.mapped(pixel_map, width, height)
+    return int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)
+
+
+def described_size(info: CameraInfo) -> tuple[int, int]:
+    """Return ``(width, height)`` of the image ``info`` describes (after ROI and binning)."""
+    x, y, w, h = _roi(info)
+    w, h = (w, h) if w and h else (int(info.width), int(info.height))
+    return (max(w // max(int(info.binning_x), 1), 1), max(h // max(int(info.binning_y), 1), 1))
 
 
 def camera_info_from_k(fx: float, fy: float, cx: float, cy: float, width: int,

@@ -87,10 +87,18 @@ class DiagnosticReport:
 
 
 class NodeStats:
-    """Counters and timings of the depth node."""
+    """Counters and timings of the depth node.
 
-    def __init__(self, window: float = 5.0) -> None:
+    Bad input is counted where it is found: ``image_bad`` / ``camera_info_bad`` on arrival
+    (structure, sizes) or decoding; ``frame_bad`` for a valid image refused in the worker
+    (e.g. no usable calibration for rectify); ``frame_failed`` for an exception while
+    processing. ``frames_bad`` totals the refused and failed frames.
+    """
+
+    def __init__(self, window: float = 5.0, watchdog_timeout: float = 5.0) -> None:
         self._lock = threading.Lock()
+        self.window = window
+        self.watchdog_timeout = watchdog_timeout
         self.input_rate = RateMeter(window)
         self.output_rate = RateMeter(window)
         self.latency_ms = RollingPercentiles()
@@ -99,15 +107,26 @@ class NodeStats:
         self.processed = 0
         self.dropped = 0
         self.bad_frames = 0
+        self.images_bad = 0
+        self.camera_info_bad = 0
+        self.failed = 0
+        self.worker_restarts = 0
         self.idle_skipped = 0
+        self.camera_info = {'exact': 0, 'nearest': 0, 'fallback': 0}
         self.last_error = ''
+        self.first_input: float | None = None
+        self.last_input: float | None = None
+        self.last_output: float | None = None
+        self.last_failure: float | None = None
 
     def frame_in(self, now: float, dropped: bool) -> None:
-        """Record an image arriving; ``dropped`` if it replaced an unprocessed frame."""
+        """Record a valid image arriving; ``dropped`` if it replaced an unprocessed frame."""
         with self._lock:
             self.received += 1
             self.dropped += int(dropped)
             self.input_rate.tick(now)
+            self.first_input = now if self.first_input is None else self.first_input
+            self.last_input = now
 
     def frame_idle(self) -> None:
         """Record an image ignored because no output had subscribers."""
@@ -121,18 +140,60 @@ class NodeStats:
             self.output_rate.tick(now)
             self.latency_ms.add(latency_ms)
             self.infer_ms.add(infer_ms)
+            self.last_output = now
+
+    def image_bad(self, reason: str, now: float | None = None) -> None:
+        """Record an image refused on arrival (``now``: counted as received) or at decoding."""
+        with self._lock:
+            if now is not None:
+                self.received += 1
+                self.input_rate.tick(now)
+                self.first_input = now if self.first_input is None else self.first_input
+                self.last_input = now
+            self.images_bad += 1
+            self.bad_frames += 1
+            self.last_error = reason
+
+    def camera_info_refused(self, reason: str) -> None:
+        """Record a CameraInfo refused on arrival (the last good calibration is kept)."""
+        with self._lock:
+            self.camera_info_bad += 1
+            self.last_error = reason
 
     def frame_bad(self, reason: str) -> None:
-        """Record a frame skipped because of bad input."""
+        """Record a valid image the worker could not use (e.g. rectify without camera_info)."""
         with self._lock:
             self.bad_frames += 1
             self.last_error = reason
+
+    def frame_failed(self, reason: str, now: float) -> None:
+        """Record an exception while processing a frame."""
+        with self._lock:
+            self.bad_frames += 1
+            self.failed += 1
+            self.last_error = reason
+            self.last_failure = now
+
+    def worker_restarted(self, reason: str) -> None:
+        """Record the worker loop dying and being started again."""
+        with self._lock:
+            self.worker_restarts += 1
+            self.last_error = reason
+
+    def paired(self, kind: str) -> None:
+        """Record how a frame found its camera_info: exact, nearest or fallback."""
+        with self._lock:
+            self.camera_info[kind] += 1
 
     def report(self, now: float | None = None, **extra: object) -> DiagnosticReport:
         """Return the current status; ``extra`` key/values (model, device, ...) are appended."""
         now = time.monotonic() if now is None else now
         with self._lock:
             rate_in, rate_out = self.input_rate.rate(now), self.output_rate.rate(now)
+            since_output = now - (self.last_output if self.last_output is not None
+                                  else self.first_input if self.first_input is not None
+                                  else now)
+            age = '' if self.last_output is None else f'{now - self.last_output:.2f}'
             values = [
                 ('input_rate_hz', f'{rate_in:.2f}'), ('output_rate_hz', f'{rate_out:.2f}'),
                 ('latency_p50_ms', f'{self.latency_ms.percentile(50):.1f}'),
@@ -140,12 +201,30 @@ class NodeStats:
                 ('inference_p50_ms', f'{self.infer_ms.percentile(50):.1f}'),
                 ('frames_received', str(self.received)), ('frames_processed', str(self.processed)),
                 ('frames_dropped', str(self.dropped)), ('frames_bad', str(self.bad_frames)),
+                ('images_bad', str(self.images_bad)),
+                ('camera_info_bad', str(self.camera_info_bad)),
+                ('bad_messages', str(self.images_bad + self.camera_info_bad)),
+                ('frames_failed', str(self.failed)),
+                ('worker_restarts', str(self.worker_restarts)),
+                ('camera_info_exact', str(self.camera_info['exact'])),
+                ('camera_info_nearest', str(self.camera_info['nearest'])),
+                ('camera_info_fallback', str(self.camera_info['fallback'])),
                 ('frames_idle', str(self.idle_skipped)), ('last_error', self.last_error),
+                ('last_output_age_s', age),
             ]
+            recent_input = self.last_input is not None and now - self.last_input <= self.window
+            recent_failure = self.last_failure is not None and \
+                now - self.last_failure <= self.window
+            failed, last_error, idle = self.failed, self.last_error, self.idle_skipped
         values += [(k, str(v)) for k, v in extra.items()]
-        if rate_in == 0.0:
+        if recent_input and since_output > self.watchdog_timeout and idle == 0:
+            level, message = ERROR, (f'no depth published for {since_output:.0f} s while images '
+                                     f'arrive; last error: {last_error or "none"}')
+        elif recent_failure:
+            level, message = ERROR, f'{failed} frames failed; last: {last_error}'
+        elif rate_in == 0.0:
             level, message = WARN, 'no camera images'
-        elif rate_out == 0.0 and self.idle_skipped == 0:
+        elif rate_out == 0.0 and idle == 0:
             level, message = WARN, 'images arrive but no depth is published'
         else:
             level, message = OK, f'{rate_out:.1f} Hz out of {rate_in:.1f} Hz in'

@@ -33,9 +33,10 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'CLOUD_FIELDS_XYZ', 'CLOUD_FIELDS_XYZRGB', 'DISTORTION_MODELS', 'Intrinsics', 'PixelMap',
-    'RayGrid', 'Rays', 'Rectifier', 'adapt_intrinsics', 'backproject', 'cloud_dtype',
-    'pack_cloud', 'pack_rgb', 'rectify_maps', 'scale_intrinsics', 'subsample_intrinsics',
+    'CLOUD_FIELDS_XYZ', 'CLOUD_FIELDS_XYZRGB', 'DISTORTION_MODELS', 'CameraInfoError',
+    'CameraModel', 'Intrinsics', 'PixelMap', 'RayGrid', 'Rays', 'Rectifier', 'adapt_intrinsics',
+    'backproject', 'check_calibration', 'cloud_dtype', 'is_rescaling', 'pack_cloud', 'pack_rgb',
+    'rectify_maps', 'scale_intrinsics', 'strided_size', 'subsample_intrinsics',
 ]
 
 # (name, byte offset) of each float32 field of the packed clouds; point_step = 4 * len(fields).
@@ -57,6 +58,30 @@ def cloud_dtype(rgb: bool) -> np.dtype:
 # Relative tolerance on the aspect ratio when deciding whether a calibration of another size
 # is a plain rescaling of the image (drivers round odd sizes, e.g. 1280x720 -> 427x240).
 _ASPECT_TOLERANCE = 0.01
+# A principal point farther than this many image sizes from the image is no calibration.
+_PRINCIPAL_POINT_SPAN = 10.0
+# Rays steeper than this (|x/z| or |y/z|) are NaN: no pinhole lens sees them, and bounding
+# them keeps ray * depth finite in float32 whatever the calibration.
+_MAX_RAY_SLOPE = 1.0e6
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+class CameraInfoError(ValueError):
+    """A calibration (CameraInfo) that cannot describe its image; the text names the field."""
+
+
+def is_rescaling(src_w: int, src_h: int, dst_w: int, dst_h: int) -> bool:
+    """Return True when ``dst`` is ``src`` resampled with one scale for both axes.
+
+    Drivers round odd sizes (1280x720 -> 427x240), so the scales may differ by 1 %.
+    """
+    sx, sy = dst_w / src_w, dst_h / src_h
+    return abs(sx - sy) <= _ASPECT_TOLERANCE * max(sx, sy)
+
+
+def strided_size(size: int, stride: int) -> int:
+    """Return the length of ``range(0, size, stride)``: pixels kept by ``image[::stride]``."""
+    return -(-int(size) // int(stride))
 
 
 @dataclass(frozen=True)
@@ -98,10 +123,8 @@ def scale_intrinsics(intr: Intrinsics, width: int, height: int) -> Intrinsics:
     Resampling (a driver's resize, ``cv2.resize``) maps pixel centres, so
     ``cx' = (cx + 0.5) * sx - 0.5`` with ``sx = width / intr.width`` (likewise y).
     """
-    sx = width / intr.width
-    sy = height / intr.height
-    return Intrinsics(intr.fx * sx, intr.fy * sy, (intr.cx + 0.5) * sx - 0.5,
-                      (intr.cy + 0.5) * sy - 0.5, int(width), int(height))
+    return PixelMap.resample(intr.width, intr.height, width, height).map_intrinsics(
+        intr, width, height)
 
 
 def subsample_intrinsics(intr: Intrinsics, stride: int) -> Intrinsics:
@@ -110,8 +133,8 @@ def subsample_intrinsics(intr: Intrinsics, stride: int) -> Intrinsics:
         raise ValueError(f'stride must be >= 1, got {stride}')
     if stride == 1:
         return intr
-    return Intrinsics(intr.fx / stride, intr.fy / stride, intr.cx / stride, intr.cy / stride,
-                      -(-intr.width // stride), -(-intr.height // stride))
+    return PixelMap.stride(stride).map_intrinsics(
+        intr, strided_size(intr.width, stride), strided_size(intr.height, stride))
 
 
 def adapt_intrinsics(intr: Intrinsics, width: int, height: int) -> Intrinsics:
@@ -124,8 +147,7 @@ def adapt_intrinsics(intr: Intrinsics, width: int, height: int) -> Intrinsics:
     """
     if (width, height) == intr.size:
         return intr
-    sx, sy = width / intr.width, height / intr.height
-    if abs(sx - sy) > _ASPECT_TOLERANCE * max(sx, sy):
+    if not is_rescaling(intr.width, intr.height, width, height):
         raise ValueError(
             f'camera_info is for {intr.width}x{intr.height} but the image is {width}x{height}: '
             'not a rescaling (aspect ratios differ); publish camera_info that matches the image '
@@ -181,6 +203,156 @@ class PixelMap:
         out[1] = self.sv * m[1] + self.ov * m[2]
         return out
 
+    def map_intrinsics(self, intr: Intrinsics, width: int, height: int) -> Intrinsics:
+        """Return ``intr`` for the mapped image of ``width`` x ``height`` pixels."""
+        return Intrinsics(self.su * intr.fx, self.sv * intr.fy, self.su * intr.cx + self.ou,
+                          self.sv * intr.cy + self.ov, int(width), int(height))
+
+
+def _calibration_error(field: str, problem: str, fix: str) -> CameraInfoError:
+    return CameraInfoError(f'camera_info {field} {problem}; {fix}')
+
+
+def check_calibration(k: np.ndarray, p: np.ndarray, d: Sequence[float], r: np.ndarray,
+                      width: int, height: int, binning_x: int = 0, binning_y: int = 0,
+                      roi: tuple[int, int, int, int] = (0, 0, 0, 0)) -> None:
+    """Check a calibration as CameraInfo states it (K 3x3, P 3x4, D, R 3x3, size, binning, ROI).
+
+    Binning 0 means 1; an all-zero ROI means the full image; an all-zero P means "use K".
+
+    Raises:
+        CameraInfoError: naming the first bad field and the fix.
+
+    """
+    recalibrate = 'recalibrate the camera or fix the driver'
+    if width <= 0 or height <= 0:
+        raise _calibration_error('width/height', f'is {width}x{height}',
+                                 'it must give the calibrated image size')
+    x, y, rw, rh = (int(v) for v in roi)
+    if rw or rh or x or y:
+        if rw == 0 or rh == 0 or x + rw > width or y + rh > height:
+            raise _calibration_error(
+                'roi', f'(x {x}, y {y}, {rw}x{rh}) is not inside the {width}x{height} image',
+                'publish the ROI of the image, or all zeros for the full image')
+        width, height = rw, rh
+    for name, b, size in (('binning_x', binning_x, width), ('binning_y', binning_y, height)):
+        if max(int(b), 1) > size:
+            raise _calibration_error(name, f'{b} is larger than the image ({size} pixels)',
+                                     'publish the binning the image was taken with (0 or 1: '
+                                     'none)')
+    for name, m in (('K', k), ('P', p), ('D', np.asarray(d, np.float64)), ('R', r)):
+        if not np.isfinite(m).all():
+            raise _calibration_error(name, 'contains NaN or inf', recalibrate)
+    use_p = p[0, 0] != 0.0
+    fx, fy = (p[0, 0], p[1, 1]) if use_p else (k[0, 0], k[1, 1])
+    if k[0, 0] <= 0.0 or k[1, 1] <= 0.0 or fx <= 0.0 or fy <= 0.0:
+        raise _calibration_error(
+            'K/P', f'has focal length fx={fx}, fy={fy} (K fx={k[0, 0]}, fy={k[1, 1]}): the '
+            'camera is not calibrated', 'calibrate it, or set the fx, fy, cx, cy, calib_width, '
+            'calib_height parameters')
+    span = _PRINCIPAL_POINT_SPAN
+    for name, m in (('K', k), ('P', p)) if use_p else (('K', k),):
+        cx, cy = m[0, 2], m[1, 2]
+        if abs(cx) > span * width or abs(cy) > span * height:
+            raise _calibration_error(name, f'principal point ({cx}, {cy}) is far outside the '
+                                     f'{width}x{height} image', recalibrate)
+        if m[2, 2] == 0.0:
+            raise _calibration_error(name, 'has 0 in its last diagonal entry', recalibrate)
+
+
+@dataclass(frozen=True, eq=False)
+class CameraModel:
+    """A calibration made to describe one image exactly.
+
+    ``intrinsics`` (from P, or K when P is unset) are for the image's own pixel grid; ``k`` and
+    ``p`` have ROI, binning and any rescaling folded in.
+    """
+
+    intrinsics: Intrinsics
+    k: np.ndarray                   # (3, 3)
+    p: np.ndarray                   # (3, 4)
+    d: tuple[float, ...]
+    r: np.ndarray                   # (3, 3)
+    distortion_model: str
+
+    @classmethod
+    def from_calibration(cls, k: Sequence[float], p: Sequence[float], d: Sequence[float],
+                         r: Sequence[float], distortion_model: str, width: int, height: int, *,
+                         binning_x: int = 0, binning_y: int = 0,
+                         roi: tuple[int, int, int, int] = (0, 0, 0, 0),
+                         image_width: int, image_height: int) -> CameraModel:
+        """Return the model of a ``width`` x ``height`` calibration for an image of its camera.
+
+        Applies the ROI ``(x, y, w, h)`` and binning; a calibration of another size with the
+        same aspect ratio (a driver's scaled mode) is rescaled to ``image_width`` x
+        ``image_height``.
+
+        Raises:
+            CameraInfoError: a bad field (see :func:`check_calibration`), or a size that is
+                neither the image's nor a rescaling of it.
+
+        """
+        k3 = np.asarray(k, dtype=np.float64).reshape(3, 3)
+        p3 = np.asarray(p, dtype=np.float64).reshape(3, 4)
+        r3 = np.asarray(r, dtype=np.float64).reshape(3, 3)
+        check_calibration(k3, p3, d, r3, width, height, binning_x, binning_y, roi)
+        cw, ch = int(width), int(height)
+        pixel_map = PixelMap()
+        if any(roi):
+            pixel_map = pixel_map.then(PixelMap.crop(roi[0], roi[1]))
+            cw, ch = int(roi[2]), int(roi[3])
+        bx, by = max(int(binning_x), 1), max(int(binning_y), 1)
+        if bx > 1 or by > 1:
+            pixel_map = pixel_map.then(PixelMap.binning(bx, by))
+            cw, ch = cw // bx, ch // by
+        if (cw, ch) != (image_width, image_height):
+            if not is_rescaling(cw, ch, image_width, image_height):
+                raise CameraInfoError(
+                    f'camera_info is for {cw}x{ch} pixels but the image is {image_width}x'
+                    f'{image_height}, not a rescaling of it (aspect ratios differ); publish the '
+                    'camera_info of this camera mode, or set calib_width/calib_height with the '
+                    'fx, fy, cx, cy parameters')
+            pixel_map = pixel_map.then(PixelMap.resample(cw, ch, image_width, image_height))
+        base = cls(_intrinsics(k3, p3, cw, ch), k3, p3, tuple(float(x) for x in d), r3,
+                   distortion_model)
+        return base.mapped(pixel_map, image_width, image_height)
+
+    def mapped(self, pixel_map: PixelMap, width: int, height: int) -> CameraModel:
+        """Return the model of the image transformed by ``pixel_map`` to ``width`` x ``height``."""
+        k, p = pixel_map.apply(self.k), pixel_map.apply(self.p)
+        return CameraModel(_intrinsics(k, p, width, height), k, p, self.d, self.r,
+                           self.distortion_model)
+
+    def strided(self, stride: int) -> CameraModel:
+        """Return the model of ``image[::stride, ::stride]``."""
+        if stride == 1:
+            return self
+        return self.mapped(PixelMap.stride(stride), strided_size(self.intrinsics.width, stride),
+                           strided_size(self.intrinsics.height, stride))
+
+    def check_rectifiable(self) -> None:
+        """Raise CameraInfoError unless :class:`Rectifier` can undistort with this model."""
+        coeffs = np.asarray(self.d, np.float64)
+        if coeffs.any() and self.distortion_model not in DISTORTION_MODELS:
+            raise CameraInfoError(
+                f'camera_info distortion_model {self.distortion_model!r} is not supported for '
+                f'rectification (supported: {", ".join(DISTORTION_MODELS)}); rectify with '
+                'image_proc and set rectify: false')
+        if coeffs.any() and coeffs.size not in (4, 5, 8, 12, 14):
+            raise CameraInfoError(
+                f'camera_info D has {coeffs.size} coefficients; {self.distortion_model} needs '
+                '5 (plumb_bob), 8 (rational_polynomial) or 4 (equidistant); recalibrate')
+        if self.r.any() and not np.allclose(self.r @ self.r.T, np.eye(3), atol=1e-3):
+            raise CameraInfoError('camera_info R is not a rotation (R R^T != I); recalibrate '
+                                  'the camera or publish R = identity')
+
+
+def _intrinsics(k: np.ndarray, p: np.ndarray, width: int, height: int) -> Intrinsics:
+    # Like image_geometry: P is the projection of the (rectified) image; K when no P is set.
+    m = p if p[0, 0] != 0.0 else k
+    return Intrinsics(float(m[0, 0]), float(m[1, 1]), float(m[0, 2]), float(m[1, 2]),
+                      int(width), int(height))
+
 
 class Rays(NamedTuple):
     """Per-pixel ray of one intrinsics, float32 ``(H, W)`` each.
@@ -209,8 +381,8 @@ class RayGrid:
     def get(self, intr: Intrinsics) -> Rays:
         """Return the rays of ``intr``, float32 ``(H, W)`` each."""
         if self._rays is None or intr != self._key:
-            u = (np.arange(intr.width, dtype=np.float64) - intr.cx) / intr.fx    # (W,)
-            v = (np.arange(intr.height, dtype=np.float64) - intr.cy) / intr.fy   # (H,)
+            u = _bounded((np.arange(intr.width, dtype=np.float64) - intr.cx) / intr.fx)
+            v = _bounded((np.arange(intr.height, dtype=np.float64) - intr.cy) / intr.fy)
             norm = np.sqrt(1.0 + u[None, :] ** 2 + v[:, None] ** 2)              # (H, W)
             shape = (intr.height, intr.width)
             self._rays = Rays(
@@ -220,6 +392,12 @@ class RayGrid:
             self._key = intr
             self.builds += 1
         return self._rays
+
+
+def _bounded(slopes: np.ndarray) -> np.ndarray:
+    """Return ``slopes`` with NaN where ``|slope| > _MAX_RAY_SLOPE`` or not finite."""
+    with np.errstate(invalid='ignore'):
+        return np.where(np.abs(slopes) <= _MAX_RAY_SLOPE, slopes, np.nan)
 
 
 def _check_shape(depth: np.ndarray, rays: Rays) -> None:
@@ -304,11 +482,13 @@ def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
         out = np.empty(depth.shape, dtype)                                  # (H', W')
     elif out.shape != depth.shape or out.dtype != dtype:
         raise ValueError(f'out must be {depth.shape} of {dtype}, got {out.shape} of {out.dtype}')
-    if min_range > 0.0 or math.isfinite(max_range):
+    # Always filtered, also without range limits: an infinite depth (or a ray * depth that
+    # overflows float32) must become NaN, never inf, in a published cloud.
+    with np.errstate(over='ignore', invalid='ignore'):   # overflow -> inf -> outside
         distance = np.multiply(depth, norm, dtype=np.float32)               # metres
-        # cv2.inRange: branch-free, inclusive bounds, NaN is outside (numpy masks are 3x slower)
-        inside = cv2.inRange(distance, float(min_range), float(max_range)) > 0
-        depth = np.where(inside, depth, np.float32(np.nan))
+    # cv2.inRange: branch-free, inclusive bounds, NaN is outside (numpy masks are 3x slower)
+    inside = cv2.inRange(distance, float(min_range), min(float(max_range), _FLOAT32_MAX)) > 0
+    depth = np.where(inside, depth, np.float32(np.nan))
     z = out['z']
     z[...] = depth
     np.multiply(xz, z, out=out['x'])

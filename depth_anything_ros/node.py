@@ -14,10 +14,13 @@
 
 """depth_node: camera images in; depth, camera_info, colourised depth and point clouds out.
 
-Wiring only: decoding, geometry and the maths live in conversions, geometry, pipeline and
-colorize. The image callback never runs the network: it drops the frame into a one-frame slot
-(replacing, and counting as dropped, any frame still pending) and one worker thread runs
-inference on the newest frame and publishes. Outputs nobody subscribes to are not computed.
+Wiring only: the per-frame work is ``pipeline.FramePipeline`` (shared with offline tools),
+the checks and message translations live in conversions, the rules in geometry. The image
+callback checks the message and never runs the network: it drops the frame into a one-frame
+slot (replacing, and counting as dropped, any frame still pending) and one worker thread decodes
+the newest frame, pairs it with its camera_info, runs the pipeline and publishes. Outputs nobody
+subscribes to are not computed. A fault in one frame costs that frame only (docs/node.md,
+failure behaviour).
 
 Run: ``ros2 run depth_anything_ros depth_node --ros-args -r image:=/camera/image_raw ...``,
 ``python -m depth_anything_ros.node --ros-args ...`` or ``depth-anything-ros run --ros-args ...``.
@@ -26,7 +29,8 @@ Run: ``ros2 run depth_anything_ros depth_node --ros-args -r image:=/camera/image
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-import math
+import os
+import signal
 import sys
 import threading
 import time
@@ -38,24 +42,23 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
                                 ParameterType, SetParametersResult)
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
-from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.qos import (QoSProfile, qos_profile_sensor_data, QoSReliabilityPolicy)
 from rclpy.qos_overriding_options import QoSOverridingOptions
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
-from depth_anything_ros.colorize import colorize
 from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, camera_model,
-                                            CameraModel, CloudBuffer, compressed_to_array,
+                                            CameraInfoError, check_camera_info,
+                                            check_compressed, check_image, check_image_size,
+                                            compressed_to_array, described_size,
                                             image_to_array, ImageFormatError, INPUT_ENCODINGS,
-                                            output_camera_info, to_rgb)
+                                            output_camera_info)
 from depth_anything_ros.diagnostics import NodeStats
-from depth_anything_ros.geometry import pack_cloud, PixelMap, RayGrid, Rectifier
+from depth_anything_ros.geometry import CameraModel
 from depth_anything_ros.params import DepthConfig, describe, SCHEMA, validate
-from depth_anything_ros.pipeline import encode_depth, split_prediction, stride_image
+from depth_anything_ros.pipeline import FrameOutputs, FramePipeline, image_limits, Wanted
 from depth_anything_ros.sync import LatestSlot, StampMatcher
-
-RCLError = _rclpy.RCLError   # not exported by rclpy.exceptions
 
 NODE_NAME = 'depth_node'
 _THROTTLE_S = 5.0
@@ -162,12 +165,15 @@ class DepthNode(Node):
         self._warmup_ms: float | None = None
         if cfg.calib_width > 0 and cfg.calib_height > 0:
             self._request_warmup(cfg.calib_height, cfg.calib_width)
-        self._stats = NodeStats()
+        self._stats = NodeStats(window=max(5.0, 2 * cfg.diagnostics_period),
+                                watchdog_timeout=cfg.watchdog_timeout)
         self._slot: LatestSlot[_Frame] = LatestSlot()
         self._infos: StampMatcher[CameraInfo] = StampMatcher()
-        self._rays = RayGrid()
-        self._rectifier = Rectifier()  # maps cached per calibration
-        self._cloud = CloudBuffer()   # reused every frame: no multi-megabyte allocations
+        self._pipeline = FramePipeline(self._estimator)
+        # Held while publishing; begin_shutdown() takes it to flip _stopping, so no thread
+        # calls rclpy once shutdown has begun (context.ok() alone races with the signal).
+        self._publish_lock = threading.Lock()
+        self._stopping = False
         self._param_info: CameraInfo | None = None
         self._update_param_info(cfg)
 
@@ -196,24 +202,45 @@ class DepthNode(Node):
                                  qos_profile_sensor_data, qos_overriding_options=overrides)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
-        self._worker = threading.Thread(target=self._work, name='depth_worker', daemon=True)
+        self._worker = threading.Thread(target=self._run_worker, name='depth_worker',
+                                        daemon=True)
         self._worker.start()
 
     # ------------------------------------------------------------------ callbacks (executor)
     def _on_image(self, msg: Image | CompressedImage) -> None:
         now = time.monotonic()
-        if not self._any_output_wanted():
+        try:   # structural checks on arrival: every bad message is counted, even if replaced
+            if isinstance(msg, CompressedImage):
+                check_compressed(msg, image_limits(self._cfg))
+            else:
+                check_image(msg, image_limits(self._cfg), INPUT_ENCODINGS)
+        except ImageFormatError as exc:
+            self._stats.image_bad(str(exc), now)
+            self.get_logger().error(f'image refused: {exc}', throttle_duration_sec=_THROTTLE_S)
+            return
+        if not self._subscribed(self._cfg).any():
             self._stats.frame_in(now, dropped=False)
             self._stats.frame_idle()
             return
         self._stats.frame_in(now, dropped=self._slot.put(_Frame(msg, now)))
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            check_camera_info(msg, rectify=self._cfg.rectify)
+        except ValueError as exc:   # CameraInfoError, or values no calibration can hold
+            self._stats.camera_info_refused(str(exc))
+            self.get_logger().error(f'camera_info refused (the last good one is kept): {exc}',
+                                    throttle_duration_sec=_THROTTLE_S)
+            return
         self._infos.add(_stamp_ns(msg.header), msg)
-        if msg.height > 0 and msg.width > 0:
-            self._request_warmup(msg.height, msg.width)
+        width, height = described_size(msg)
+        self._request_warmup(height, width)
 
     def _request_warmup(self, height: int, width: int) -> None:
+        try:   # never warm up (build an engine for) a size whose frames would be refused
+            check_image_size(width, height, image_limits(self._cfg))
+        except ImageFormatError:
+            return
         if (height, width) not in self._warm_sizes:
             self._warm_sizes.add((height, width))
             self._warmup_size = (height, width)
@@ -233,6 +260,7 @@ class DepthNode(Node):
                 reason='this node started without metric output, so it has no depth/image or '
                        'points publisher; restart it with disparity_scale > 0')
         self._cfg = new   # one assignment: the worker reads a consistent snapshot per frame
+        self._stats.watchdog_timeout = new.watchdog_timeout
         self._update_param_info(new)
         self.get_logger().info('parameters changed: ' + ', '.join(
             f'{k}={v!r}' for k, v in changes.items()))
@@ -248,10 +276,23 @@ class DepthNode(Node):
                                   message=report.message, hardware_id=str(self._estimator.device),
                                   values=[KeyValue(key=k, value=v) for k, v in report.values])
         msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self._publish(self._pub_diag, msg)
+        with self._publish_lock:
+            if not self._stopping:
+                msg.header.stamp = self.get_clock().now().to_msg()
+                self._pub_diag.publish(msg)
 
     # ------------------------------------------------------------------ worker thread
+    def _run_worker(self) -> None:
+        """Thread target: the frame loop, started again should it ever die."""
+        while not self._slot.closed:
+            try:
+                self._work()
+            except Exception as exc:   # noqa: BLE001 -- the loop itself must never end
+                self._stats.worker_restarted(f'worker loop died: {type(exc).__name__}: {exc}')
+                self.get_logger().error(f'worker loop died ({type(exc).__name__}: {exc}); '
+                                        'restarting it', throttle_duration_sec=_THROTTLE_S)
+                time.sleep(0.1)   # never a hot loop
+
     def _work(self) -> None:
         while not self._slot.closed:
             frame = self._slot.take(timeout=0.5 if self._warmup_size is None else 0.02)
@@ -260,23 +301,23 @@ class DepthNode(Node):
                 continue
             try:
                 self._process(frame)
-            except RCLError:
-                if not self.context.ok():
-                    return   # shut down between the context check and publish()
-                raise
-            except (ImageFormatError, ValueError) as exc:
+            except (ImageFormatError, CameraInfoError) as exc:   # input found bad in the worker
                 self._stats.frame_bad(str(exc))
                 self.get_logger().error(f'frame skipped: {exc}',
                                         throttle_duration_sec=_THROTTLE_S)
-            except RuntimeError as exc:   # e.g. out of device memory: keep serving frames
-                self._stats.frame_bad(f'inference failed: {exc}')
-                self.get_logger().error(f'inference failed, frame skipped: {exc}',
+            # The one broad catch of the node: whatever one frame raises (a backend error, out
+            # of memory, a bug on an input nobody foresaw) costs that frame only, is counted
+            # and reported, and the stream goes on.
+            except Exception as exc:   # noqa: BLE001
+                reason = f'processing failed ({type(exc).__name__}): {exc}'
+                self._stats.frame_failed(reason, time.monotonic())
+                self.get_logger().error(f'frame skipped, {reason}',
                                         throttle_duration_sec=_THROTTLE_S)
 
     def _warm_up(self) -> None:
         """Run the pending warm-up frame (worker thread, only while no real frame waits)."""
         size, self._warmup_size = self._warmup_size, None
-        if size is None or not hasattr(self._estimator, 'warmup'):
+        if size is None or not hasattr(self._estimator, 'warmup') or self._slot.closed:
             return
         try:
             self._warmup_ms = self._estimator.warmup(*size)
@@ -288,85 +329,62 @@ class DepthNode(Node):
 
     def _process(self, frame: _Frame) -> None:
         cfg = self._cfg
-        if isinstance(frame.msg, CompressedImage):
-            pixels, encoding = compressed_to_array(frame.msg)
-        else:
-            pixels, encoding = image_to_array(frame.msg, INPUT_ENCODINGS), frame.msg.encoding
-        want = self._wanted(cfg)
-        if not any(want.values()):
+        wanted = self._wanted(cfg)
+        if not wanted.any():
             self._stats.frame_idle()
             return
-        if self._estimator.input_size != cfg.input_size:
-            self._estimator.input_size = cfg.input_size
+        if isinstance(frame.msg, CompressedImage):
+            try:
+                pixels, encoding = compressed_to_array(frame.msg, image_limits(cfg))
+            except ImageFormatError as exc:
+                self._stats.image_bad(str(exc))
+                self.get_logger().error(f'image refused: {exc}',
+                                        throttle_duration_sec=_THROTTLE_S)
+                return
+        else:
+            pixels, encoding = image_to_array(frame.msg, INPUT_ENCODINGS), frame.msg.encoding
         header = frame.msg.header
-        model = None
-        if cfg.rectify:   # the calibration is needed before inference: undistort first
-            model = self._camera_model(header, pixels.shape[1], pixels.shape[0], cfg,
-                                       frame.received)
-            if model is None:
-                raise ImageFormatError('rectify is on but no camera_info arrived (and fx/fy/'
-                                       'cx/cy are unset); publish camera_info or set '
-                                       'rectify: false')
-            pixels = self._rectifier(pixels, model.k, model.d, model.r, model.p,
-                                     model.distortion_model)
+        camera = self._camera_model(header, pixels.shape[1], pixels.shape[0], cfg,
+                                    frame.received)
+        if camera is None and wanted.points and not cfg.rectify:
+            self.get_logger().warning(
+                'no intrinsics: nothing received on camera_info and fx/fy/cx/cy unset; '
+                'points are not published', throttle_duration_sec=_THROTTLE_S)
         self._warm_sizes.add(pixels.shape[:2])   # a real frame warms its own size
         if self._warmup_size == pixels.shape[:2]:
             self._warmup_size = None
-        t0 = time.perf_counter()
-        raw = self._estimator.infer(pixels, encoding)                       # (H, W) float32
-        infer_ms = 1e3 * (time.perf_counter() - t0)
-        pred = split_prediction(raw, metric_model=self._estimator.is_metric,
-                                min_depth=cfg.min_depth, max_depth=cfg.resolved_max_depth,
-                                disparity_scale=cfg.disparity_scale,
-                                disparity_shift=cfg.disparity_shift)
-        h, w = raw.shape
-        if model is None:
-            model = self._camera_model(header, w, h, cfg, frame.received)
-        if want['image'] or want['info']:
-            self._publish_depth(pred, model, header, cfg)
-        if want['colored']:
-            values = pred.depth if pred.depth is not None else pred.disparity
-            bgr, _ = colorize(stride_image(values, cfg.output_stride), cfg.colormap,
-                              cfg.color_range, near_is_high=pred.depth is None)
-            self._publish(self._pub_colored, array_to_image(bgr, 'bgr8', header))
-        if want['points'] and pred.depth is not None:
-            if model is None:
-                self.get_logger().warning(
-                    'no intrinsics: nothing received on camera_info and fx/fy/cx/cy unset; '
-                    'points are not published', throttle_duration_sec=_THROTTLE_S)
-            else:
-                rgb = to_rgb(pixels, encoding) if cfg.cloud_rgb else None
-                k = cfg.cloud_stride
-                out = self._cloud.points(-(-h // k), -(-w // k), rgb=rgb is not None)
-                pack_cloud(pred.depth, self._rays.get(model.intrinsics), rgb, stride=k,
-                           min_range=cfg.cloud_min_range,
-                           max_range=cfg.cloud_max_range or math.inf, out=out)
-                self._publish(self._pub_points, self._cloud.message(header))
-        latency_ms = 1e-6 * (self.get_clock().now().nanoseconds - _stamp_ns(header))
-        self._stats.frame_out(time.monotonic(), latency_ms, infer_ms)
+        out = self._pipeline.process(pixels, encoding, camera, cfg, wanted)
+        self._publish_outputs(out, header, cfg, wanted)
 
-    def _publish_depth(self, pred: Any, model: CameraModel | None, header: Any,
-                       cfg: DepthConfig) -> None:
-        s = cfg.output_stride
-        if pred.depth is not None and _has_subscribers(self._pub_depth):
-            depth = encode_depth(stride_image(pred.depth, s), cfg.depth_encoding)
-            self._publish(self._pub_depth, array_to_image(depth, cfg.depth_encoding, header))
-        if pred.disparity is not None and _has_subscribers(self._pub_disparity):
-            disparity = stride_image(pred.disparity, s)
-            self._publish(self._pub_disparity, array_to_image(disparity, '32FC1', header))
-        if model is not None:
-            h, w = model.intrinsics.height, model.intrinsics.width
-            out = model.mapped(PixelMap.stride(s), -(-w // s), -(-h // s)) if s > 1 else model
-            self._publish(self._pub_info, output_camera_info(out, header))
+    def _publish_outputs(self, out: FrameOutputs, header: Any, cfg: DepthConfig,
+                         wanted: Wanted) -> None:
+        with self._publish_lock:
+            if self._stopping:
+                return
+            if out.depth is not None and _has_subscribers(self._pub_depth):
+                self._pub_depth.publish(array_to_image(out.depth, cfg.depth_encoding, header))
+            if out.disparity is not None and _has_subscribers(self._pub_disparity):
+                self._pub_disparity.publish(array_to_image(out.disparity, '32FC1', header))
+            if wanted.info and out.camera is not None:
+                self._pub_info.publish(output_camera_info(out.camera, header))
+            if out.colored is not None:
+                self._pub_colored.publish(array_to_image(out.colored, 'bgr8', header))
+            if out.cloud is not None:
+                self._pub_points.publish(self._pipeline.cloud_buffer.message(header))
+            latency_ms = 1e-6 * (self.get_clock().now().nanoseconds - _stamp_ns(header))
+        self._stats.frame_out(time.monotonic(), latency_ms, out.infer_ms)
 
     # ------------------------------------------------------------------ helpers
     def _camera_model(self, header: Any, width: int, height: int, cfg: DepthConfig,
                       received: float) -> CameraModel | None:
+        """Pair the frame with its calibration now, before inference (see sync.StampMatcher)."""
         info = self._param_info
         if info is None:
             wait = max(0.0, cfg.camera_info_wait - (time.monotonic() - received)) \
                 if self._infos.worth_waiting() else 0.0
-            info, _ = self._infos.match(_stamp_ns(header), wait)
+            info, kind = self._infos.match(_stamp_ns(header), cfg.camera_info_slop, wait)
+            if kind is not None:
+                self._stats.paired(kind)
         return None if info is None else camera_model(info, width, height)
 
     def _update_param_info(self, cfg: DepthConfig) -> None:
@@ -374,29 +392,35 @@ class DepthNode(Node):
             cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
             cfg.calib_height) if cfg.has_intrinsics else None
 
-    def _wanted(self, cfg: DepthConfig) -> dict[str, bool]:
-        """Which outputs have subscribers and are enabled."""
+    def _subscribed(self, cfg: DepthConfig) -> Wanted:
+        """Which outputs have subscribers and are enabled (executor thread)."""
         subs = _has_subscribers
-        return {
-            'image': cfg.publish_depth and (subs(self._pub_disparity) or (
+        return Wanted(
+            image=cfg.publish_depth and (subs(self._pub_disparity) or (
                 cfg.metric_output and subs(self._pub_depth))),
-            'info': cfg.publish_depth and subs(self._pub_info),
-            'colored': cfg.publish_colored and subs(self._pub_colored),
-            'points': cfg.publish_points and cfg.metric_output and subs(self._pub_points),
-        }
+            info=cfg.publish_depth and subs(self._pub_info),
+            colored=cfg.publish_colored and subs(self._pub_colored),
+            points=cfg.publish_points and cfg.metric_output and subs(self._pub_points),
+        )
 
-    def _any_output_wanted(self) -> bool:
-        return any(self._wanted(self._cfg).values())
+    def _wanted(self, cfg: DepthConfig) -> Wanted:
+        """:meth:`_subscribed` for the worker: nothing once shutdown began."""
+        with self._publish_lock:   # subscriber counts are rclpy calls too
+            return Wanted(False, False, False, False) if self._stopping else \
+                self._subscribed(cfg)
 
-    def _publish(self, publisher: Any, msg: Any) -> None:
-        if self.context.ok():   # the signal handler may have shut the context down
-            publisher.publish(msg)
-
-    def stop_worker(self) -> None:
-        """Stop and join the worker; call before destroy_node()."""
+    def begin_shutdown(self) -> None:
+        """Stop taking frames and publishing; returns once no publish is in progress."""
+        with self._publish_lock:
+            self._stopping = True
         self._slot.close()
+
+    def stop_worker(self, timeout: float | None = None) -> bool:
+        """Stop the worker and wait up to ``timeout`` s (shutdown_timeout); True if it ended."""
+        self.begin_shutdown()
         if self._worker.is_alive():
-            self._worker.join(timeout=10.0)
+            self._worker.join(self._cfg.shutdown_timeout if timeout is None else timeout)
+        return not self._worker.is_alive()
 
     @property
     def stats(self) -> NodeStats:
@@ -412,11 +436,29 @@ def _stamp_ns(header: Any) -> int:
     return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
+class _Shutdown(Exception):
+    """Raised in the main thread by SIGINT/SIGTERM to leave spin()."""
+
+
 def main(args: list[str] | None = None) -> int:
-    """Run the node until SIGINT/SIGTERM; return the exit code (0 on a clean shutdown)."""
+    """Run the node until SIGINT/SIGTERM; return the exit code (0 on a clean shutdown).
+
+    The node handles the signals itself (rclpy's handler would shut the context down under a
+    worker that may be publishing): stop taking frames, wait up to ``shutdown_timeout`` for an
+    inference in flight, destroy the node, shut rclpy down. A worker still inside the network
+    after that is left behind with ``os._exit(0)``: letting the interpreter finalise under it
+    unwinds the thread through C++ frames and aborts the process.
+    """
     argv = sys.argv if args is None else [sys.argv[0], *args]
     # init/try_shutdown rather than ``with rclpy.init()``: Humble's init is no context manager.
-    rclpy.init(args=argv)
+    rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        raise _Shutdown(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    node: DepthNode | None = None
+    finished = True
     try:
         try:
             node = DepthNode()
@@ -428,22 +470,29 @@ def main(args: list[str] | None = None) -> int:
         except (FileNotFoundError, ValueError, InvalidParameterValueException) as exc:
             rclpy.logging.get_logger(NODE_NAME).fatal(f'start-up failed: {exc}')
             return 1
-        # A bounded wait: a missed wake-up can never hang spin() on shutdown.
+        # A bounded wait: the signal handler runs within 0.5 s, whatever spin() waits for.
         node.create_timer(0.5, lambda: None)
         try:
             rclpy.spin(node)
-        except ExternalShutdownException:
+        except (_Shutdown, KeyboardInterrupt, ExternalShutdownException):
             pass
-        except RCLError:
-            if node.context.ok():
-                raise   # a real error, not a shutdown race
-        finally:
-            node.stop_worker()   # join before the context goes away
-            node.destroy_node()
-    except KeyboardInterrupt:
-        pass
+    except (_Shutdown, KeyboardInterrupt):
+        return 0   # a signal during start-up
     finally:
+        for s, handler in previous.items():
+            signal.signal(s, signal.SIG_IGN if node is not None else handler)
+        if node is not None:
+            finished = node.stop_worker()
+            if not finished:
+                node.get_logger().warning(
+                    f'an inference is still running after shutdown_timeout '
+                    f'({node._cfg.shutdown_timeout:g} s); exiting without it')
+            node.destroy_node()
         rclpy.try_shutdown()
+    if not finished:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

@@ -26,10 +26,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 import math
 from pathlib import Path
-import re
 from typing import Any
 
 import yaml
+
+from depth_anything_ros.vocabulary import (AUTO, BACKENDS, DEVICE_CHOICES, device_name_error,
+                                          PRECISIONS)
 
 __all__ = ['SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig', 'ParamSpec', 'default_values',
            'describe', 'load_params_file', 'markdown_table', 'spec', 'validate']
@@ -39,7 +41,6 @@ Value = bool | int | float | str
 # Metric training range of the official checkpoints (metres): Hypersim indoor, VKITTI outdoor.
 SCENE_MAX_DEPTH: dict[str, float] = {'indoor': 20.0, 'outdoor': 80.0}
 COLORMAPS: tuple[str, ...] = ('turbo', 'inferno', 'magma', 'plasma', 'viridis', 'jet', 'gray')
-_DEVICE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,13 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('model_max_depth', 0.0, 'output scale of a metric head in metres (the training '
               "max depth); 0: the checkpoint's own (sidecar or official name), else 20 indoor "
               '/ 80 outdoor', range=(0.0, 1000.0), read_only=True),
-    ParamSpec('device', 'auto', 'auto, cpu, cuda, cuda:N or mps', read_only=True),
+    ParamSpec('device', AUTO, DEVICE_CHOICES, read_only=True),
     ParamSpec('precision', 'auto', 'inference precision; auto: the fastest the backend runs '
               'here within ~3 % p99 (fp16 TensorRT / bf16 on AMX CPUs, see docs/backends.md)',
-              ('auto', 'fp32', 'fp16', 'bf16'), read_only=True),
+              (AUTO, *PRECISIONS), read_only=True),
     ParamSpec('backend', 'auto', 'inference runtime; auto: the fastest installed for the device '
               '(TensorRT, OpenVINO, else torch); the choice and why are logged',
-              ('auto', 'torch', 'openvino', 'onnxruntime', 'tensorrt'), read_only=True),
+              (AUTO, *BACKENDS), read_only=True),
     ParamSpec('exact', False, 'bit-faithful fp32 torch path with the official float64 '
               'preprocessing (slowest; needs backend and precision auto, torch or fp32)',
               read_only=True),
@@ -140,8 +141,26 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('rectify', False, 'undistort raw images (image_raw) with camera_info D, R and P '
               'before inference, as image_proc does; leave off for image_rect inputs (their '
               'camera_info still lists the raw distortion)'),
-    ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info with the '
-              "image's exact stamp before using the latest one", range=(0.0, 1.0)),
+    ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info stamped within '
+              "camera_info_slop of the image's stamp before using the latest one",
+              range=(0.0, 1.0)),
+    ParamSpec('camera_info_slop', 0.02, 'seconds: an image is paired with the camera_info of '
+              'the nearest stamp within this tolerance (drivers stamp the two a few ms apart); '
+              'a calibration stamped later than this is never used for an image',
+              range=(0.0, 1.0)),
+    # --- robustness: inputs refused before any work, watchdog, shutdown ---
+    ParamSpec('min_image_side', 14, 'pixels; smaller images (after binning) are refused (one '
+              'network patch is 14 pixels)', range=(1, 100000), step=1),
+    ParamSpec('max_aspect_ratio', 8.0, 'long side / short side; more elongated images are '
+              'refused (the network input short side is input_size, so its cost grows with '
+              'the aspect ratio)', range=(1.0, 1000.0)),
+    ParamSpec('max_image_pixels', 20_000_000, 'width * height; larger images are refused, '
+              'compressed ones from their header before decoding (one frame costs about 40 '
+              'bytes a pixel: 0.8 GB at the default)', range=(1, 1_000_000_000), step=1),
+    ParamSpec('watchdog_timeout', 5.0, 'seconds: diagnostics turn ERROR when images arrive '
+              'but no output was published for this long', range=(0.1, 3600.0)),
+    ParamSpec('shutdown_timeout', 5.0, 'seconds to wait at SIGINT/SIGTERM for an inference in '
+              'flight before exiting without it', range=(0.0, 600.0)),
 )
 _BY_NAME = {s.name: s for s in SCHEMA}
 
@@ -203,6 +222,12 @@ class DepthConfig:
     calib_height: int
     rectify: bool
     camera_info_wait: float
+    camera_info_slop: float
+    min_image_side: int
+    max_aspect_ratio: float
+    max_image_pixels: int
+    watchdog_timeout: float
+    shutdown_timeout: float
 
     @property
     def resolved_checkpoint(self) -> str:
@@ -292,8 +317,8 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
                        or v['precision'] not in ('auto', 'fp32')):
         errors.append(f"exact runs torch fp32; set backend auto/torch and precision auto/fp32 "
                       f"(got {v['backend']}, {v['precision']}) or exact false")
-    if not _DEVICE.match(v['device']):
-        errors.append(f"device must be auto, cpu, cuda, cuda:N or mps, got {v['device']!r}")
+    if (device_error := device_name_error(v['device'])) is not None:
+        errors.append(device_error)
     max_depth = v['max_depth'] or SCENE_MAX_DEPTH[v['scene']]
     if v['min_depth'] >= max_depth:
         errors.append(f"min_depth ({v['min_depth']:g}) must be below max_depth ({max_depth:g})")

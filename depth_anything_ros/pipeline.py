@@ -12,7 +12,24 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""From one network prediction to the node's output arrays (pure numpy, no ROS).
+"""One camera frame in, the node's output arrays out: :class:`FramePipeline` (no rclpy).
+
+The depth node, offline bag processing and the tests share this one per-frame stage::
+
+    pipeline = FramePipeline(estimator)          # one per camera: it caches rays, maps, cloud
+    out = pipeline.process(pixels, encoding, camera, cfg, Wanted(image=True, info=True,
+                                                                  colored=False, points=True))
+    out.depth, out.disparity, out.camera, out.colored, out.cloud, out.infer_ms
+
+``pixels`` is a decoded uint8 frame (``encoding`` one of conversions.INPUT_ENCODINGS),
+``camera`` the ``geometry.CameraModel`` of that frame (or None: no camera_info), ``cfg`` a
+``params.DepthConfig`` and ``wanted`` which outputs to compute. Steps: size limits ->
+rectify (``cfg.rectify``) -> infer -> depth/disparity -> stride and encode -> colourise ->
+cloud. ``process`` raises ``ImageFormatError`` / ``CameraInfoError`` (both ValueError) for bad
+input; anything else it raises is a fault (a broken backend, out of memory).
+
+``FrameOutputs.cloud`` is a view of storage the next ``process`` call overwrites (the node
+publishes it before then); copy it to keep it.
 
 A metric model predicts depth in metres. A relative model predicts affine-invariant disparity
 (inverse depth up to an unknown scale and shift): it is published as disparity, and becomes
@@ -22,12 +39,119 @@ metric depth only through a user-supplied calibration ``1/depth = scale * d + sh
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
+import time
+from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.conversions import depth_to_mm
+from depth_anything_ros.colorize import colorize
+from depth_anything_ros.conversions import (CloudBuffer, depth_to_mm, ImageLimits,
+                                            check_image_size, to_rgb)
+from depth_anything_ros.geometry import (CameraInfoError, CameraModel, pack_cloud, RayGrid,
+                                         Rectifier, strided_size)
+from depth_anything_ros.params import DepthConfig
 
-__all__ = ['Prediction', 'encode_depth', 'split_prediction', 'stride_image']
+__all__ = ['FrameOutputs', 'FramePipeline', 'Prediction', 'Wanted', 'encode_depth',
+           'image_limits', 'split_prediction', 'stride_image']
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """Which outputs to compute for a frame."""
+
+    image: bool = True       # depth (metric) or disparity (relative) image
+    info: bool = True        # the output camera model
+    colored: bool = False    # colourised depth (bgr8)
+    points: bool = False     # organized cloud (metric output and a camera model needed)
+
+    def any(self) -> bool:
+        """Return True when at least one output is wanted."""
+        return self.image or self.info or self.colored or self.points
+
+
+@dataclass(frozen=True)
+class FrameOutputs:
+    """The arrays of one processed frame; None where not wanted or not computable."""
+
+    depth: np.ndarray | None        # strided, encoded per cfg.depth_encoding (32FC1 or 16UC1)
+    disparity: np.ndarray | None    # strided float32, relative mode only
+    camera: CameraModel | None      # the model of the strided outputs
+    colored: np.ndarray | None      # strided bgr8 uint8 (H', W', 3)
+    cloud: np.ndarray | None        # structured (H'', W'') at cfg.cloud_stride; reused storage
+    infer_ms: float                 # network time of this frame
+
+
+def image_limits(cfg: DepthConfig) -> ImageLimits:
+    """Return the image limits the parameters set."""
+    return ImageLimits(cfg.min_image_side, cfg.max_aspect_ratio, cfg.max_image_pixels)
+
+
+class FramePipeline:
+    """The per-frame stage of one camera, with its caches (ray grid, rectify maps, cloud)."""
+
+    def __init__(self, estimator: Any) -> None:
+        """Wrap ``estimator`` (``infer(pixels, encoding)``, ``input_size``, ``is_metric``)."""
+        self.estimator = estimator
+        self.rays = RayGrid()
+        self.rectifier = Rectifier()
+        self.cloud_buffer = CloudBuffer()
+
+    def process(self, pixels: np.ndarray, encoding: str, camera: CameraModel | None,
+                cfg: DepthConfig, wanted: Wanted) -> FrameOutputs:
+        """Run one frame (see the module docstring).
+
+        Raises:
+            ImageFormatError: the image is outside the size limits of ``cfg``.
+            CameraInfoError: ``cfg.rectify`` without a usable camera model, or a model that
+                does not describe the image.
+            ValueError: the network output has no finite value.
+
+        """
+        h, w = pixels.shape[:2]
+        check_image_size(w, h, image_limits(cfg))
+        if camera is not None and camera.intrinsics.size != (w, h):
+            raise CameraInfoError(f'the camera model is for {camera.intrinsics.width}x'
+                                  f'{camera.intrinsics.height} but the image is {w}x{h}')
+        if self.estimator.input_size != cfg.input_size:
+            self.estimator.input_size = cfg.input_size
+        net_pixels = pixels
+        if cfg.rectify:   # the calibration is needed before inference: undistort first
+            if camera is None:
+                raise CameraInfoError('rectify is on but no camera_info arrived (and fx/fy/cx/cy '
+                                      'are unset); publish camera_info or set rectify: false')
+            camera.check_rectifiable()
+            net_pixels = self.rectifier(pixels, camera.k, camera.d, camera.r, camera.p,
+                                        camera.distortion_model)
+        t0 = time.perf_counter()
+        raw = self.estimator.infer(net_pixels, encoding)                    # (H, W) float32
+        infer_ms = 1e3 * (time.perf_counter() - t0)
+        if raw.shape != (h, w):
+            raise ValueError(f'the estimator returned {raw.shape} for a {h}x{w} image')
+        pred = split_prediction(raw, metric_model=self.estimator.is_metric,
+                                min_depth=cfg.min_depth, max_depth=cfg.resolved_max_depth,
+                                disparity_scale=cfg.disparity_scale,
+                                disparity_shift=cfg.disparity_shift)
+        s = cfg.output_stride
+        depth = disparity = colored = cloud = None
+        if wanted.image and pred.depth is not None:
+            depth = encode_depth(stride_image(pred.depth, s), cfg.depth_encoding)
+        if wanted.image and pred.disparity is not None:
+            disparity = stride_image(pred.disparity, s)
+        if wanted.colored:
+            values = pred.depth if pred.depth is not None else pred.disparity
+            colored, _ = colorize(stride_image(values, s), cfg.colormap, cfg.color_range,
+                                  near_is_high=pred.depth is None)
+        if wanted.points and pred.depth is not None and camera is not None:
+            rgb = to_rgb(net_pixels, encoding) if cfg.cloud_rgb else None
+            k = cfg.cloud_stride
+            out = self.cloud_buffer.points(strided_size(h, k), strided_size(w, k),
+                                           rgb=rgb is not None)
+            cloud = pack_cloud(pred.depth, self.rays.get(camera.intrinsics), rgb, stride=k,
+                               min_range=cfg.cloud_min_range,
+                               max_range=cfg.cloud_max_range or math.inf, out=out)
+        out_camera = camera.strided(s) if camera is not None else None
+        return FrameOutputs(depth, disparity, out_camera, colored, cloud, infer_ms)
 
 
 @dataclass(frozen=True)
@@ -73,7 +197,7 @@ def split_prediction(pred: np.ndarray, *, metric_model: bool, min_depth: float,
 
 
 def stride_image(values: np.ndarray, stride: int) -> np.ndarray:
-    """Return ``values[::stride, ::stride]`` (contiguous); intrinsics follow PixelMap.stride."""
+    """Return ``values[::stride, ::stride]`` (contiguous); cameras follow CameraModel.strided."""
     return values if stride == 1 else np.ascontiguousarray(values[::stride, ::stride])
 
 

@@ -17,9 +17,9 @@
 :class:`LatestSlot` is the one-frame mailbox between the image callback and the worker: a
 frame that arrives while the worker is busy replaces the pending one (counted as dropped), so
 latency never grows with a queue. :class:`StampMatcher` pairs each image with the camera_info of
-the same stamp when it arrives within a short window, else with the latest one (a camera's
-calibration rarely changes). message_filters' synchronisers do not fall back to the latest
-message, so the node uses this instead on every ROS distribution.
+the nearest stamp within a tolerance (as message_filters' ApproximateTime policy with one
+message per stream), else with the latest earlier one (a camera's calibration rarely changes).
+message_filters' synchronisers do not fall back, so the node uses this on every ROS distribution.
 """
 
 from __future__ import annotations
@@ -75,24 +75,43 @@ class LatestSlot(Generic[T]):
 
 
 class StampMatcher(Generic[T]):
-    """Remember recent items by stamp (integer nanoseconds) and pair lookups with them."""
+    """Remember recent items by stamp (integer nanoseconds) and pair frames with them.
 
-    def __init__(self, history: int = 32) -> None:
-        if history < 1:
-            raise ValueError(f'history must be >= 1, got {history}')
+    The history is sized in time: items stamped more than ``history_s`` before the newest are
+    forgotten (and ``max_items`` bounds memory at absurd rates). A stamp that jumps back by
+    more than ``history_s`` (a replayed bag, a clock reset) starts a new history.
+
+    :meth:`match` returns the item of the nearest stamp within ``slop``: ``'exact'`` or
+    ``'nearest'``. Without one, ``'fallback'``: the newest item stamped no later than
+    ``stamp + slop`` -- never a later calibration -- or, while the two streams have never paired
+    (a driver stamping camera_info on another clock), the newest item.
+    """
+
+    def __init__(self, history_s: float = 5.0, max_items: int = 1000) -> None:
+        if history_s <= 0.0 or max_items < 1:
+            raise ValueError(f'history must be > 0 s and >= 1 item, got {history_s} s, '
+                             f'{max_items} items')
         self._cond = threading.Condition()
-        self._items: OrderedDict[int, T] = OrderedDict()
-        self._history = history
+        self._items: OrderedDict[int, T] = OrderedDict()   # ascending stamps
+        self._history_ns = int(history_s * 1e9)
+        self._max_items = max_items
         self._latest: T | None = None
         self.exact = 0
+        self.nearest = 0
         self.fallback = 0
 
     def add(self, stamp_ns: int, item: T) -> None:
-        """Store ``item`` under ``stamp_ns`` (the oldest beyond ``history`` are forgotten)."""
+        """Store ``item`` under ``stamp_ns``."""
         with self._cond:
+            newest = next(reversed(self._items), None)
+            if newest is not None and stamp_ns < newest - self._history_ns:
+                self._items.clear()   # time went back: a new recording or clock
             self._items[stamp_ns] = item
-            self._items.move_to_end(stamp_ns)
-            while len(self._items) > self._history:
+            if newest is not None and stamp_ns < newest:
+                self._items = OrderedDict(sorted(self._items.items()))
+            newest = next(reversed(self._items))
+            while len(self._items) > self._max_items or \
+                    next(iter(self._items)) < newest - self._history_ns:
                 self._items.popitem(last=False)
             self._latest = item
             self._cond.notify_all()
@@ -102,29 +121,63 @@ class StampMatcher(Generic[T]):
         """Return the most recently added item, or None."""
         return self._latest
 
+    @property
+    def paired(self) -> bool:
+        """Return True once a lookup found an item within its slop."""
+        return self.exact + self.nearest > 0
+
     def worth_waiting(self) -> bool:
-        """Return False when waiting for an exact stamp would only add latency.
+        """Return False when waiting for a matching stamp would only add latency.
 
         That is before any item arrived (a camera without camera_info) and when the stream
-        never pairs exactly (a driver stamping camera_info on its own clock).
+        never pairs (a driver stamping camera_info on its own clock).
         """
-        return self._latest is not None and (self.exact > 0 or self.fallback < 10)
+        return self._latest is not None and (self.paired or self.fallback < 10)
 
-    def match(self, stamp_ns: int, wait: float = 0.0) -> tuple[T | None, bool]:
-        """Return ``(item, exact)``: the item stamped ``stamp_ns``, waiting up to ``wait`` s.
+    def _lookup(self, stamp_ns: int, slop_ns: int) -> tuple[T | None, str | None]:
+        best: int | None = None
+        for s in self._items:
+            if abs(s - stamp_ns) <= slop_ns and (best is None or
+                                                 abs(s - stamp_ns) < abs(best - stamp_ns)):
+                best = s
+        if best is not None:
+            return self._items[best], 'exact' if best == stamp_ns else 'nearest'
+        return None, None
 
-        Without an exact match in time, return the latest item (or None) and False.
+    def match(self, stamp_ns: int, slop: float = 0.0,
+              wait: float = 0.0) -> tuple[T | None, str | None]:
+        """Return ``(item, kind)`` for a frame stamped ``stamp_ns`` (kinds: see the class).
+
+        Waits up to ``wait`` s for an item within ``slop`` s, unless one stamped later than
+        that has arrived already. ``(None, None)`` when nothing may be used.
         """
+        slop_ns = int(slop * 1e9)
         deadline = time.monotonic() + wait
         with self._cond:
-            while stamp_ns not in self._items:
+            while True:
+                item, kind = self._lookup(stamp_ns, slop_ns)
+                if kind is not None:
+                    if kind == 'exact':
+                        self.exact += 1
+                    else:
+                        self.nearest += 1
+                    return item, kind
+                newest = next(reversed(self._items), None)
                 remaining = deadline - time.monotonic()
-                if remaining <= 0.0:
-                    self.fallback += 1
-                    return self._latest, False
+                if remaining <= 0.0 or (newest is not None and newest > stamp_ns + slop_ns):
+                    break
                 self._cond.wait(remaining)
-            self.exact += 1
-            return self._items[stamp_ns], True
+            earlier = [s for s in self._items if s <= stamp_ns + slop_ns]
+            if earlier:
+                item = self._items[earlier[-1]]
+            elif not self.paired:
+                item = self._latest
+            else:
+                return None, None
+            if item is None:
+                return None, None
+            self.fallback += 1
+            return item, 'fallback'
 
     def clear(self) -> None:
         """Forget everything (e.g. when intrinsics switch to parameters)."""

@@ -142,3 +142,23 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> int:
             proc.kill()
             proc.wait()
     return proc.returncode
+
+
+def _register_hypothesis_profiles() -> None:
+    """``ci`` (default): fixed seed, the fuzz suite in about a minute; ``long``: many more.
+
+    Select with ``HYPOTHESIS_PROFILE=long`` (``make fuzz-long``). Hypothesis' own per-example
+    deadline is off: the fuzz tests time each frame themselves against a generous hang limit,
+    and a shared CI host makes the first example (lazy imports, caches) arbitrarily slow.
+    """
+    try:
+        from hypothesis import settings
+    except ImportError:   # hypothesis is a dev requirement; only the fuzz tests need it
+        return
+    settings.register_profile('ci', derandomize=True, deadline=None, max_examples=40,
+                              print_blob=True)
+    settings.register_profile('long', deadline=None, max_examples=2000, print_blob=True)
+    settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'ci'))
+
+
+_register_hypothesis_profiles()

@@ -23,9 +23,10 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from depth_anything_ros.conversions import (
-    array_to_image, camera_info_from_k, camera_model, CloudBuffer, cloud_message, cloud_to_array,
-    compressed_to_array, depth_to_mm, image_to_array, ImageFormatError, INPUT_ENCODINGS,
-    output_camera_info, to_rgb)
+    array_to_image, camera_info_from_k, CameraInfoError, camera_model, check_camera_info,
+    check_compressed, check_image, CloudBuffer, cloud_message, cloud_to_array, compressed_header,
+    compressed_to_array, depth_to_mm, image_to_array, ImageFormatError, ImageLimits,
+    INPUT_ENCODINGS, output_camera_info, to_rgb)
 from depth_anything_ros.geometry import pack_cloud, PixelMap, RayGrid
 
 CHANNELS = {'rgb8': 3, 'bgr8': 3, 'rgba8': 4, 'bgra8': 4, 'mono8': 1}
@@ -97,8 +98,11 @@ def test_compressed_png_and_jpeg() -> None:
     assert enc == 'bgr8' and np.abs(out.astype(int) - smooth).max() <= 3
     gray = CompressedImage(format='png', data=cv2.imencode('.png', bgr[..., 0])[1].tobytes())
     assert compressed_to_array(gray)[1] == 'mono8'
-    with pytest.raises(ImageFormatError, match='could not be decoded'):
+    with pytest.raises(ImageFormatError, match='no JPEG or PNG header'):
         compressed_to_array(CompressedImage(format='jpeg', data=b'not a jpeg'))
+    truncated = cv2.imencode('.png', bgr)[1].tobytes()[:40]
+    with pytest.raises(ImageFormatError, match='could not be decoded'):
+        compressed_to_array(CompressedImage(format='png', data=truncated))
     with pytest.raises(ImageFormatError, match='depth transport'):
         compressed_to_array(CompressedImage(format='16UC1; compressedDepth png', data=b'x'))
 
@@ -148,7 +152,7 @@ def test_camera_model_rescales_a_calibration_of_another_size() -> None:
     model = camera_model(calibrated_info(1280, 960), 640, 480)
     intr = model.intrinsics
     assert intr.fx == pytest.approx(250.0) and intr.cx == pytest.approx(149.75)
-    with pytest.raises(ImageFormatError, match='not a rescaling'):
+    with pytest.raises(CameraInfoError, match='not a rescaling'):
         camera_model(calibrated_info(1280, 720), 640, 480)
 
 
@@ -177,7 +181,8 @@ def test_camera_model_applies_roi_and_binning() -> None:
 def test_camera_model_rejects_bad_calibrations(k: list, match: str) -> None:
     info = calibrated_info()
     info.k = k
-    with pytest.raises(ImageFormatError, match=match):
+    info.p = [0.0] * 12
+    with pytest.raises(CameraInfoError, match=match):
         camera_model(info, 640, 480)
 
 
@@ -229,3 +234,91 @@ def test_cloud_buffer_reuses_its_storage_and_matches_cloud_message() -> None:
     assert buf.points(480, 640, rgb=False).dtype.itemsize == 12  # new layout: new buffer
     with pytest.raises(ValueError, match='out must be'):
         pack_cloud(depth, rays, rgb, out=np.empty((2, 2, 4), np.float32))
+
+
+def _bad_info(**fields: object) -> CameraInfo:
+    info = calibrated_info()
+    for name, value in fields.items():
+        if name.startswith('roi_'):
+            setattr(info.roi, name[4:], value)
+        else:
+            setattr(info, name, value)
+    return info
+
+
+@pytest.mark.parametrize(('fields', 'match'), [
+    ({'binning_x': 1000}, 'binning_x'),
+    ({'binning_y': 481}, 'binning_y'),
+    ({'roi_x_offset': 600, 'roi_width': 100, 'roi_height': 10}, 'roi'),
+    ({'roi_width': 100}, 'roi'),
+    ({'width': 0}, 'width/height'),
+    ({'k': [500.0, 0, 1e308, 0, 510, 220, 0, 0, 1]}, 'principal point'),
+    ({'p': [500.0, 0, 300, 0, 0, 510, -1e9, 0, 0, 0, 1, 0]}, 'principal point'),
+    ({'k': [-5.0, 0, 300, 0, 510, 220, 0, 0, 1]}, 'focal length'),
+    ({'d': [float('nan')] * 5}, 'D contains NaN'),
+    ({'r': [float('inf')] + [0.0] * 8}, 'R contains NaN'),
+    ({'k': [1.0] * 8}, 'K has 8 values'),
+])
+def test_check_camera_info_names_the_bad_field(fields: dict, match: str) -> None:
+    with pytest.raises(CameraInfoError, match=match):
+        check_camera_info(_bad_info(**fields))
+
+
+def test_check_camera_info_accepts_binning_roi_and_checks_rectification() -> None:
+    check_camera_info(_bad_info(binning_x=0, binning_y=2, roi_x_offset=10, roi_y_offset=4,
+                                roi_width=320, roi_height=240))
+    check_camera_info(_bad_info(distortion_model='weird', d=[0.0] * 5), rectify=True)
+    with pytest.raises(CameraInfoError, match='distortion_model'):
+        check_camera_info(_bad_info(distortion_model='weird'), rectify=True)
+    check_camera_info(_bad_info(distortion_model='weird'))     # no rectify: D is unused
+    with pytest.raises(CameraInfoError, match='D has 3 coefficients'):
+        check_camera_info(_bad_info(d=[0.1, 0.0, 0.0]), rectify=True)
+    with pytest.raises(CameraInfoError, match='rotation'):
+        check_camera_info(_bad_info(r=[2.0, 0, 0, 0, 1, 0, 0, 0, 1]), rectify=True)
+
+
+def _image(width: int, height: int, encoding: str = 'mono8') -> Image:
+    return Image(width=width, height=height, encoding=encoding, step=width,
+                 data=bytes(width * height))
+
+
+@pytest.mark.parametrize(('size', 'match'), [
+    ((2000, 2), 'min_image_side'), ((13, 400), 'min_image_side'),
+    ((200, 20), 'aspect ratio 10.0'), ((5000, 5000), 'max_image_pixels'),
+])
+def test_check_image_limits(size: tuple, match: str) -> None:
+    limits = ImageLimits(min_side=14, max_aspect_ratio=8.0, max_pixels=20_000_000)
+    with pytest.raises(ImageFormatError, match=match):
+        check_image(_image(*size), limits)
+    check_image(_image(160, 20), limits)
+    with pytest.raises(ImageFormatError, match='encoding'):
+        check_image(_image(16, 16, '16UC1'), limits)
+
+
+def test_compressed_size_comes_from_the_header_before_decoding() -> None:
+    big = np.zeros((300, 200, 3), np.uint8)
+    png = cv2.imencode('.png', big)[1].tobytes()
+    jpg = cv2.imencode('.jpg', big)[1].tobytes()
+    prog = cv2.imencode('.jpg', big, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    assert compressed_header(png) == ('png', 200, 300, 8)
+    assert compressed_header(jpg) == ('jpeg', 200, 300, 8)
+    assert compressed_header(prog) == ('jpeg', 200, 300, 8)
+    assert compressed_header(png[:20]) is None and compressed_header(b'GIF89a') is None
+    small = ImageLimits(max_pixels=200 * 299)
+    for data in (png, jpg):
+        msg = CompressedImage(format='png', data=data)
+        assert check_compressed(msg, ImageLimits()) == (200, 300)
+        with pytest.raises(ImageFormatError, match='max_image_pixels'):
+            compressed_to_array(msg, small)
+    sixteen = cv2.imencode('.png', np.zeros((20, 20), np.uint16))[1].tobytes()
+    with pytest.raises(ImageFormatError, match='16-bit png'):
+        check_compressed(CompressedImage(format='png', data=sixteen))
+
+
+def test_a_png_bomb_is_refused_without_decoding() -> None:
+    """A 12000x12000 PNG of zeros compresses to ~140 KB; its header alone refuses it."""
+    bomb = cv2.imencode('.png', np.zeros((12000, 12000), np.uint8),
+                        [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes()
+    assert len(bomb) < 1_000_000
+    with pytest.raises(ImageFormatError, match='144000000 pixels'):
+        compressed_to_array(CompressedImage(format='png', data=bomb))

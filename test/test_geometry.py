@@ -25,6 +25,7 @@ import pytest
 from depth_anything_ros.geometry import (
     adapt_intrinsics, backproject, cloud_dtype, Intrinsics, pack_cloud, pack_rgb, PixelMap,
     RayGrid, Rectifier, rectify_maps, scale_intrinsics, subsample_intrinsics)
+from depth_anything_ros.geometry import is_rescaling, strided_size
 
 # Principal point deliberately away from the image centre (320, 240).
 INTR = Intrinsics(fx=500.0, fy=520.0, cx=300.0, cy=200.0, width=640, height=480)
@@ -257,3 +258,23 @@ def test_rectifier_undoes_a_synthetic_distortion(channels: int) -> None:
     assert rectifier(raw, _K, _DIST['plumb_bob'], _R, _P, 'plumb_bob') is not raw
     plain = rectifier(raw, _K, [0.0] * 5, np.eye(3), np.zeros((3, 4)), 'plumb_bob')
     assert plain is raw
+
+
+def test_cloud_never_holds_inf() -> None:
+    """Steep rays are NaN and an infinite or overflowing depth gives NaN, not inf."""
+    steep = Intrinsics(1e-9, 1e-9, 0.5, 0.5, 4, 3)
+    rays = RayGrid().get(steep)
+    assert np.isnan(rays.x[:, 2:]).all() and np.isnan(rays.norm[:, 2:]).all()
+    depth = np.array([[1.0, np.inf, 3e38, 2.0]] * 3, np.float32)
+    cloud = pack_cloud(depth, RayGrid().get(INTR_SMALL))
+    for name in ('x', 'y', 'z'):
+        assert not np.isinf(cloud[name]).any(), name
+    assert np.isnan(cloud['z'][:, 1]).all() and (cloud['z'][:, 0] == 1.0).all()
+
+
+INTR_SMALL = Intrinsics(2.0, 2.0, 1.5, 1.0, 4, 3)
+
+
+def test_strided_size_and_rescaling_rule() -> None:
+    assert [strided_size(n, 2) for n in (640, 641, 1)] == [320, 321, 1]
+    assert is_rescaling(1280, 720, 427, 240) and not is_rescaling(1280, 720, 640, 480)

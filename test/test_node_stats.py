@@ -55,3 +55,29 @@ def test_report_levels_and_values() -> None:
     assert values['frames_bad'] == '1' and 'encoding' in values['last_error']
     assert values['model'] == 'metric_indoor_vits' and values['device'] == 'cpu'
     assert float(values['input_rate_hz']) > 5.0
+
+
+def test_watchdog_failures_and_bad_input_counters() -> None:
+    stats = NodeStats(window=5.0, watchdog_timeout=2.0)
+    for i in range(30):
+        stats.frame_in(i * 0.1, dropped=False)
+    report = stats.report(now=3.0)
+    assert report.level == 2 and 'no depth published for 3 s while images arrive' in \
+        report.message
+    stats.frame_out(2.9, latency_ms=10.0, infer_ms=5.0)
+    stats.frame_out(3.0, latency_ms=10.0, infer_ms=5.0)
+    assert stats.report(now=3.1).level == 0
+    stats.frame_failed('processing failed (RuntimeError): out of memory', now=3.2)
+    report = stats.report(now=3.3)
+    assert report.level == 2 and 'out of memory' in report.message
+    stats.image_bad('image is 2000x2', now=3.4)
+    stats.camera_info_refused('camera_info binning_x 1000 ...')
+    stats.worker_restarted('worker loop died')
+    stats.paired('nearest')
+    values = dict(stats.report(now=3.5).values)
+    assert (values['images_bad'], values['camera_info_bad'], values['bad_messages']) == \
+        ('1', '1', '2')
+    assert (values['frames_bad'], values['frames_failed'], values['worker_restarts']) == \
+        ('2', '1', '1')
+    assert values['camera_info_nearest'] == '1' and values['frames_received'] == '31'
+    assert values['last_output_age_s'] == '0.50'

@@ -254,6 +254,17 @@ def test_every_cli_command_module_exposes_its_entry_points() -> None:
                 f'{module_name} lacks add_arguments(parser)')
 
 
+def test_every_cli_command_prints_its_help(capsys: pytest.CaptureFixture) -> None:
+    from depth_anything_ros import cli
+    for name in cli.COMMANDS:
+        if name == 'run':   # the node's own ROS argument parsing
+            continue
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([name, '--help'])
+        assert exit_info.value.code == 0, name
+        assert f'depth-anything-ros {name}' in capsys.readouterr().out
+
+
 def test_cli_help_lists_commands_and_rejects_unknown(capsys: pytest.CaptureFixture) -> None:
     from depth_anything_ros import cli
     assert cli.main(['--help']) == 0

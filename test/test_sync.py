@@ -70,36 +70,67 @@ def test_close_wakes_a_waiting_consumer() -> None:
     assert slot.take(timeout=0.0) is None
 
 
-def test_matcher_exact_then_latest_fallback() -> None:
-    m: StampMatcher[str] = StampMatcher(history=3)
-    assert m.match(10) == (None, False)
+MS = 1_000_000
+
+
+def test_matcher_pairs_by_nearest_stamp_within_slop() -> None:
+    m: StampMatcher[str] = StampMatcher(history_s=1.0)
+    assert m.match(10 * MS) == (None, None)
     for stamp in (10, 20, 30, 40):
-        m.add(stamp, f'info{stamp}')
-    assert m.match(30) == ('info30', True)
-    assert m.match(10) == ('info40', False)        # forgotten beyond history: latest
-    assert m.match(35) == ('info40', False)        # never seen: latest
-    assert (m.exact, m.fallback) == (1, 3)
+        m.add(stamp * MS + 3 * MS, f'info{stamp}')           # stamped 3 ms after its image
+    assert m.match(30 * MS, slop=0.005) == ('info30', 'nearest')
+    assert m.match(33 * MS, slop=0.005) == ('info30', 'exact')
+    assert m.match(27 * MS, slop=0.02) == ('info20', 'nearest')   # 4 ms beats 6 ms
+    # nothing within the slop: the newest calibration stamped no later than stamp + slop
+    assert m.match(100 * MS, slop=0.001) == ('info40', 'fallback')
+    assert m.match(25 * MS, slop=0.001) == ('info20', 'fallback')
+    assert m.match(5 * MS, slop=0.001) == (None, None)   # never a later calibration
+    assert (m.exact, m.nearest, m.fallback) == (1, 2, 2)
+
+
+def test_matcher_history_is_sized_in_time_and_restarts_when_time_goes_back() -> None:
+    m: StampMatcher[str] = StampMatcher(history_s=0.1)
+    for i in range(100):
+        m.add(i * 10 * MS, f'info{i}')               # one second at 100 Hz
+    assert m.match(950 * MS, slop=0.001) == ('info95', 'exact')
+    assert m.match(500 * MS, slop=0.001) == (None, None)   # info50 was forgotten
+    m.add(5 * MS, 'replayed')                         # a bag loops: time jumps back
+    assert m.match(5 * MS) == ('replayed', 'exact')
+    m.add(3 * MS, 'late')                             # out of order within the history
+    assert m.match(3 * MS) == ('late', 'exact')
     m.clear()
     assert m.latest is None
 
 
-def test_matcher_waits_for_a_late_exact_stamp() -> None:
+def test_matcher_falls_back_to_the_latest_on_another_clock() -> None:
     m: StampMatcher[str] = StampMatcher()
-    m.add(1, 'old')
-    timer = threading.Timer(0.05, m.add, args=(2, 'exact'))
+    m.add(10_000 * MS, 'driver clock')               # far after every image stamp
+    assert m.match(5 * MS, slop=0.02) == ('driver clock', 'fallback')
+    m.add(5 * MS, 'paired')
+    assert m.match(5 * MS, slop=0.02)[1] == 'exact'
+
+
+def test_matcher_waits_for_a_late_camera_info() -> None:
+    m: StampMatcher[str] = StampMatcher()
+    m.add(1 * MS, 'old')
+    timer = threading.Timer(0.05, m.add, args=(53 * MS, 'own'))
     timer.start()
     t0 = time.monotonic()
-    assert m.match(2, wait=2.0) == ('exact', True)
+    assert m.match(50 * MS, slop=0.01, wait=2.0) == ('own', 'nearest')
     assert time.monotonic() - t0 < 1.5
     timer.join()
     t0 = time.monotonic()
-    assert m.match(3, wait=0.1) == ('exact', False)
+    assert m.match(100 * MS, slop=0.001, wait=0.1) == ('own', 'fallback')
     assert time.monotonic() - t0 >= 0.09
+    m.add(300 * MS, 'newer')                         # a later one arrived: no wait helps
+    t0 = time.monotonic()
+    assert m.match(200 * MS, slop=0.001, wait=2.0) == ('own', 'fallback')
+    assert time.monotonic() - t0 < 1.0
 
 
 def test_matcher_rejects_empty_history() -> None:
     with pytest.raises(ValueError, match='history'):
-        StampMatcher(history=0)
+        StampMatcher(history_s=0.0)
 
 
 def test_matcher_stops_waiting_when_waiting_cannot_help() -> None:
@@ -107,9 +138,9 @@ def test_matcher_stops_waiting_when_waiting_cannot_help() -> None:
     assert not m.worth_waiting()                 # nothing received: a camera without info
     m.add(1, 'a')
     assert m.worth_waiting()
-    for stamp in range(100, 110):                # ten lookups, never an exact stamp
+    for stamp in range(100 * MS, 110 * MS, MS):  # ten lookups, never a stamp within slop
         m.match(stamp)
     assert not m.worth_waiting()
-    m.add(200, 'b')
-    m.match(200)
-    assert m.worth_waiting()                     # pairs exactly after all
+    m.add(200 * MS, 'b')
+    m.match(200 * MS)
+    assert m.worth_waiting()                     # pairs after all

@@ -207,6 +207,7 @@ def format_summary(r: dict[str, Any]) -> str:
             ('bad reported by the node', _num(r['bad_reported'], 'd')),
             ('keep-newest drops', _num(r['frames_dropped'], 'd')),
             ('valid frames unaccounted', _num(r['valid_unaccounted'], 'd')),
+            ('images lost in transport', _num(r['images_lost_in_transport'], 'd')),
             ('worker restarts', _num(r['worker_restarts'], 'd')),
             ('max output gap (s)', _num(r['max_output_gap_s'], '.2f')),
             ('output rate (Hz)', _num(r['output_rate_hz'], '.2f')),
