@@ -55,6 +55,7 @@ from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, 
                                             compressed_to_array, described_size,
                                             image_to_array, ImageFormatError, INPUT_ENCODINGS,
                                             output_camera_info)
+from depth_anything_ros.openmp import prefer_passive_openmp
 from depth_anything_ros.diagnostics import NodeStats
 from depth_anything_ros.geometry import CameraModel
 from depth_anything_ros.params import DepthConfig, describe, SCHEMA, validate
@@ -451,6 +452,7 @@ def main(args: list[str] | None = None) -> int:
     unwinds the thread through C++ frames and aborts the process.
     """
     argv = sys.argv if args is None else [sys.argv[0], *args]
+    prefer_passive_openmp()   # before torch loads: see depth_anything_ros/openmp.py
     # init/try_shutdown rather than ``with rclpy.init()``: Humble's init is no context manager.
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
 
