@@ -180,11 +180,15 @@ class DepthEstimator:
 
     def _make_torch_runner(self, model: nn.Module, compile: bool,
                            channels_last: bool | None) -> Runner:
-        model.eval().to(self.device)
-        # channels_last speeds up the convolutions (patch embed + DPT head), most in bf16.
-        self._channels_last = True if channels_last is None else bool(channels_last)
-        if self._channels_last:
-            model.to(memory_format=torch.channels_last)
+        # Weights made under torch.inference_mode() are inference tensors, which can only be
+        # converted in place (device, memory format) inside inference mode.
+        inference = any(t.is_inference() for t in model.state_dict().values())
+        with torch.inference_mode() if inference else contextlib.nullcontext():
+            model.eval().to(self.device)
+            # channels_last speeds up the convolutions (patch embed + DPT head), most in bf16.
+            self._channels_last = True if channels_last is None else bool(channels_last)
+            if self._channels_last:
+                model.to(memory_format=torch.channels_last)
         net: Callable[[Tensor], Tensor] = model
         if compile:
             net = torch.compile(model)

@@ -240,7 +240,7 @@ class DepthNode(Node):
             self._stats.image_bad(str(exc), now)
             self.get_logger().error(f'image refused: {exc}', throttle_duration_sec=_THROTTLE_S)
             return
-        if not self._wanted(self._cfg).any():
+        if not self._subscribed(self._cfg).any():
             self._stats.frame_in(now, dropped=False)
             self._stats.frame_idle()
             return
@@ -465,19 +465,22 @@ class DepthNode(Node):
             cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
             cfg.calib_height) if cfg.has_intrinsics else None
 
-    def _wanted(self, cfg: DepthConfig) -> Wanted:
-        """Which outputs have subscribers and are enabled (none once shutdown began)."""
+    def _subscribed(self, cfg: DepthConfig) -> Wanted:
+        """Which outputs have subscribers and are enabled (executor thread)."""
         subs = _has_subscribers
+        return Wanted(
+            image=cfg.publish_depth and (subs(self._pub_disparity) or (
+                cfg.metric_output and subs(self._pub_depth))),
+            info=cfg.publish_depth and subs(self._pub_info),
+            colored=cfg.publish_colored and subs(self._pub_colored),
+            points=cfg.publish_points and cfg.metric_output and subs(self._pub_points),
+        )
+
+    def _wanted(self, cfg: DepthConfig) -> Wanted:
+        """:meth:`_subscribed` for the worker: nothing once shutdown began."""
         with self._publish_lock:   # subscriber counts are rclpy calls too
-            if self._stopping:
-                return Wanted(False, False, False, False)
-            return Wanted(
-                image=cfg.publish_depth and (subs(self._pub_disparity) or (
-                    cfg.metric_output and subs(self._pub_depth))),
-                info=cfg.publish_depth and subs(self._pub_info),
-                colored=cfg.publish_colored and subs(self._pub_colored),
-                points=cfg.publish_points and cfg.metric_output and subs(self._pub_points),
-            )
+            return Wanted(False, False, False, False) if self._stopping else \
+                self._subscribed(cfg)
 
     def begin_shutdown(self) -> None:
         """Stop taking frames and publishing; returns once no publish is in progress."""
