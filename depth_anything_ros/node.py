@@ -48,6 +48,7 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
+from depth_anything_ros import topics
 from depth_anything_ros.alignment import transform_matrix
 from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, camera_model,
                                             CameraInfoError, check_camera_info,
@@ -190,34 +191,36 @@ class DepthNode(Node):
 
         overrides = QoSOverridingOptions.with_default_policies()
 
-        def pub(msg_type: type, topic: str) -> Any:
-            return self.create_publisher(msg_type, topic, _OUTPUT_QOS,
+        def pub(topic: topics.Topic) -> Any:
+            return self.create_publisher(topic.message_class(), topic.name, _OUTPUT_QOS,
                                          qos_overriding_options=overrides)
 
         # Depth names only carry metric depth; relative mode publishes disparity.
         self._metric_pubs = cfg.metric_output
-        self._pub_depth = pub(Image, 'depth/image') if self._metric_pubs else None
-        self._pub_points = pub(PointCloud2, 'points') if self._metric_pubs else None
-        self._pub_disparity = pub(Image, 'disparity/image') if cfg.mode == 'relative' else None
-        self._pub_info = pub(CameraInfo, 'depth/camera_info')
-        self._pub_colored = pub(Image, 'depth/colored')
+        self._pub_depth = pub(topics.DEPTH_IMAGE) if self._metric_pubs else None
+        self._pub_points = pub(topics.POINTS) if self._metric_pubs else None
+        self._pub_disparity = pub(topics.DISPARITY_IMAGE) if cfg.mode == 'relative' else None
+        self._pub_info = pub(topics.DEPTH_CAMERA_INFO)
+        self._pub_colored = pub(topics.DEPTH_COLORED)
         # /diagnostics is absolute by convention: the aggregator listens there.
         self._pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         if cfg.image_transport == 'compressed':
-            self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
+            self.create_subscription(CompressedImage, topics.IMAGE_COMPRESSED.name, self._on_image,
                                      _CAMERA_QOS, qos_overriding_options=overrides)
         else:
-            self.create_subscription(Image, 'image', self._on_image, _CAMERA_QOS,
+            self.create_subscription(Image, topics.IMAGE.name, self._on_image, _CAMERA_QOS,
                                      qos_overriding_options=overrides)
-        self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
+        self.create_subscription(CameraInfo, topics.CAMERA_INFO.name, self._on_camera_info,
                                  qos_profile_sensor_data, qos_overriding_options=overrides)
         if cfg.alignment == 'sparse':
-            self.create_subscription(Image, 'anchor/depth', self._on_anchor_depth,
+            self.create_subscription(Image, topics.ANCHOR_DEPTH.name, self._on_anchor_depth,
                                      qos_profile_sensor_data, qos_overriding_options=overrides)
-            self.create_subscription(CameraInfo, 'anchor/camera_info', self._on_anchor_info,
+            self.create_subscription(CameraInfo, topics.ANCHOR_CAMERA_INFO.name,
+                                     self._on_anchor_info,
                                      qos_profile_sensor_data, qos_overriding_options=overrides)
         elif cfg.alignment == 'lidar':
-            self.create_subscription(PointCloud2, 'anchor/points', self._on_anchor_points,
+            self.create_subscription(PointCloud2, topics.ANCHOR_POINTS.name,
+                                     self._on_anchor_points,
                                      qos_profile_sensor_data, qos_overriding_options=overrides)
             if tf2_ros is not None and not cfg.anchor_transform:
                 self._tf_buffer = tf2_ros.Buffer()
