@@ -46,20 +46,27 @@ from rclpy.node import Node
 from rclpy.qos import (QoSProfile, qos_profile_sensor_data, QoSReliabilityPolicy)
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from depth_anything_ros import topics
+from depth_anything_ros.alignment import transform_matrix
 from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, camera_model,
                                             CameraInfoError, check_camera_info,
                                             check_compressed, check_image, check_image_size,
-                                            compressed_to_array, described_size,
-                                            image_to_array, ImageFormatError, INPUT_ENCODINGS,
-                                            output_camera_info)
+                                            cloud_xyz, compressed_to_array, depth_image_metres,
+                                            described_size, image_to_array, ImageFormatError,
+                                            INPUT_ENCODINGS, output_camera_info)
 from depth_anything_ros.diagnostics import NodeStats
 from depth_anything_ros.geometry import CameraModel
 from depth_anything_ros.params import DepthConfig, describe, SCHEMA, validate
-from depth_anything_ros.pipeline import FrameOutputs, FramePipeline, image_limits, Wanted
+from depth_anything_ros.pipeline import (FrameOutputs, FramePipeline, image_limits,
+                                         make_aligner, Wanted)
 from depth_anything_ros.sync import LatestSlot, StampMatcher
+
+try:   # optional: LiDAR anchors in another frame through TF where tf2_ros is installed
+    import tf2_ros
+except ImportError:
+    tf2_ros = None
 
 NODE_NAME = 'depth_node'
 _THROTTLE_S = 5.0
@@ -171,6 +178,10 @@ class DepthNode(Node):
         self._slot: LatestSlot[_Frame] = LatestSlot()
         self._infos: StampMatcher[CameraInfo] = StampMatcher()
         self._pipeline = FramePipeline(self._estimator)
+        self._aligner = make_aligner(cfg)   # None unless alignment sparse / lidar / ground
+        self._anchor_info: CameraInfo | None = None
+        self._image_frame = ''
+        self._tf_buffer: Any = None
         # Held while publishing; begin_shutdown() takes it to flip _stopping, so no thread
         # calls rclpy once shutdown has begun (context.ok() alone races with the signal).
         self._publish_lock = threading.Lock()
@@ -201,6 +212,19 @@ class DepthNode(Node):
                                      qos_overriding_options=overrides)
         self.create_subscription(CameraInfo, topics.CAMERA_INFO.name, self._on_camera_info,
                                  qos_profile_sensor_data, qos_overriding_options=overrides)
+        if cfg.alignment == 'sparse':
+            self.create_subscription(Image, topics.ANCHOR_DEPTH.name, self._on_anchor_depth,
+                                     qos_profile_sensor_data, qos_overriding_options=overrides)
+            self.create_subscription(CameraInfo, topics.ANCHOR_CAMERA_INFO.name,
+                                     self._on_anchor_info,
+                                     qos_profile_sensor_data, qos_overriding_options=overrides)
+        elif cfg.alignment == 'lidar':
+            self.create_subscription(PointCloud2, topics.ANCHOR_POINTS.name,
+                                     self._on_anchor_points,
+                                     qos_profile_sensor_data, qos_overriding_options=overrides)
+            if tf2_ros is not None and not cfg.anchor_transform:
+                self._tf_buffer = tf2_ros.Buffer()
+                self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
         self._worker = threading.Thread(target=self._run_worker, name='depth_worker',
@@ -237,6 +261,46 @@ class DepthNode(Node):
         width, height = described_size(msg)
         self._request_warmup(height, width)
 
+    def _on_anchor_info(self, msg: CameraInfo) -> None:
+        self._anchor_info = msg
+
+    def _on_anchor_depth(self, msg: Image) -> None:
+        try:
+            depth = depth_image_metres(msg)
+            info = self._anchor_info   # None: registered to the camera image
+            k = None if info is None else \
+                camera_model(info, msg.width, msg.height).intrinsics.k_matrix()
+        except ValueError as exc:   # ImageFormatError, CameraInfoError
+            self.get_logger().error(f'anchor/depth refused: {exc}',
+                                    throttle_duration_sec=_THROTTLE_S)
+            return
+        self._aligner.add_depth(_stamp_ns(msg.header), depth, k)
+
+    def _on_anchor_points(self, msg: PointCloud2) -> None:
+        try:
+            points = cloud_xyz(msg)
+            extrinsic = self._anchor_extrinsic(msg.header.frame_id)
+        except ValueError as exc:
+            self.get_logger().error(f'anchor/points refused: {exc}',
+                                    throttle_duration_sec=_THROTTLE_S)
+            return
+        self._aligner.add_points(_stamp_ns(msg.header), points, extrinsic)
+
+    def _anchor_extrinsic(self, frame: str) -> Any:
+        """Return the 4x4 transform anchor frame -> optical frame (None: the parameter's)."""
+        camera = self._image_frame
+        if self._cfg.anchor_transform or not frame or not camera or frame == camera:
+            return None
+        if self._tf_buffer is None:
+            raise ValueError(f'the cloud is in frame {frame!r}, the camera in {camera!r}: set '
+                             'anchor_transform (or install tf2_ros for TF)')
+        try:
+            tf = self._tf_buffer.lookup_transform(camera, frame, rclpy.time.Time())
+        except tf2_ros.TransformException as exc:
+            raise ValueError(f'no transform {frame!r} -> {camera!r}: {exc}') from None
+        t, q = tf.transform.translation, tf.transform.rotation
+        return transform_matrix((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
+
     def _request_warmup(self, height: int, width: int) -> None:
         try:   # never warm up (build an engine for) a size whose frames would be refused
             check_image_size(width, height, image_limits(self._cfg))
@@ -269,10 +333,11 @@ class DepthNode(Node):
 
     def _publish_diagnostics(self) -> None:
         warmup = '' if self._warmup_ms is None else f'{self._warmup_ms:.0f}'
+        extra = self._aligner.status() if self._aligner is not None else {}
         report = self._stats.report(model=self._model_label, device=str(self._estimator.device),
                                     backend=getattr(self._estimator, 'backend', ''),
                                     precision=getattr(self._estimator, 'precision', ''),
-                                    input_size=self._cfg.input_size, warmup_ms=warmup)
+                                    input_size=self._cfg.input_size, warmup_ms=warmup, **extra)
         status = DiagnosticStatus(level=bytes([report.level]), name=f'{self.get_name()}: depth',
                                   message=report.message, hardware_id=str(self._estimator.device),
                                   values=[KeyValue(key=k, value=v) for k, v in report.values])
@@ -354,7 +419,9 @@ class DepthNode(Node):
         self._warm_sizes.add(pixels.shape[:2])   # a real frame warms its own size
         if self._warmup_size == pixels.shape[:2]:
             self._warmup_size = None
-        out = self._pipeline.process(pixels, encoding, camera, cfg, wanted)
+        self._image_frame = header.frame_id
+        out = self._pipeline.process(pixels, encoding, camera, cfg, wanted,
+                                     self._align_hook(header))
         self._publish_outputs(out, header, cfg, wanted)
 
     def _publish_outputs(self, out: FrameOutputs, header: Any, cfg: DepthConfig,
@@ -387,6 +454,14 @@ class DepthNode(Node):
             if kind is not None:
                 self._stats.paired(kind)
         return None if info is None else camera_model(info, width, height)
+
+    def _align_hook(self, header: Any) -> Any:
+        """Return the pipeline's per-frame alignment for this frame (None without one)."""
+        aligner, stamp = self._aligner, _stamp_ns(header)
+        if aligner is None:
+            return None
+        return lambda disparity, camera: aligner.align(
+            disparity, None if camera is None else camera.intrinsics.k_matrix(), stamp)
 
     def _update_param_info(self, cfg: DepthConfig) -> None:
         self._param_info = camera_info_from_k(
