@@ -48,17 +48,26 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
+from depth_anything_ros import topics
+from depth_anything_ros.alignment import transform_matrix
 from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, camera_model,
                                             CameraInfoError, check_camera_info,
                                             check_compressed, check_image, check_image_size,
-                                            compressed_to_array, described_size,
-                                            image_to_array, ImageFormatError, INPUT_ENCODINGS,
-                                            output_camera_info)
+                                            cloud_xyz, compressed_to_array, depth_image_metres,
+                                            described_size, image_to_array, ImageFormatError,
+                                            INPUT_ENCODINGS, output_camera_info)
 from depth_anything_ros.diagnostics import NodeStats
 from depth_anything_ros.geometry import CameraModel
+from depth_anything_ros.openmp import prefer_passive_openmp
 from depth_anything_ros.params import DepthConfig, describe, SCHEMA, validate
-from depth_anything_ros.pipeline import FrameOutputs, FramePipeline, image_limits, Wanted
+from depth_anything_ros.pipeline import (FrameOutputs, FramePipeline, image_limits,
+                                         make_aligner, Wanted)
 from depth_anything_ros.sync import LatestSlot, StampMatcher
+
+try:   # optional: LiDAR anchors in another frame through TF where tf2_ros is installed
+    import tf2_ros
+except ImportError:
+    tf2_ros = None
 
 NODE_NAME = 'depth_node'
 _THROTTLE_S = 5.0
@@ -170,6 +179,10 @@ class DepthNode(Node):
         self._slot: LatestSlot[_Frame] = LatestSlot()
         self._infos: StampMatcher[CameraInfo] = StampMatcher()
         self._pipeline = FramePipeline(self._estimator)
+        self._aligner = make_aligner(cfg)   # None unless alignment sparse / lidar / ground
+        self._anchor_info: CameraInfo | None = None
+        self._image_frame = ''
+        self._tf_buffer: Any = None
         # Held while publishing; begin_shutdown() takes it to flip _stopping, so no thread
         # calls rclpy once shutdown has begun (context.ok() alone races with the signal).
         self._publish_lock = threading.Lock()
@@ -179,27 +192,40 @@ class DepthNode(Node):
 
         overrides = QoSOverridingOptions.with_default_policies()
 
-        def pub(msg_type: type, topic: str) -> Any:
-            return self.create_publisher(msg_type, topic, _OUTPUT_QOS,
+        def pub(topic: topics.Topic) -> Any:
+            return self.create_publisher(topic.message_class(), topic.name, _OUTPUT_QOS,
                                          qos_overriding_options=overrides)
 
         # Depth names only carry metric depth; relative mode publishes disparity.
         self._metric_pubs = cfg.metric_output
-        self._pub_depth = pub(Image, 'depth/image') if self._metric_pubs else None
-        self._pub_points = pub(PointCloud2, 'points') if self._metric_pubs else None
-        self._pub_disparity = pub(Image, 'disparity/image') if cfg.mode == 'relative' else None
-        self._pub_info = pub(CameraInfo, 'depth/camera_info')
-        self._pub_colored = pub(Image, 'depth/colored')
+        self._pub_depth = pub(topics.DEPTH_IMAGE) if self._metric_pubs else None
+        self._pub_points = pub(topics.POINTS) if self._metric_pubs else None
+        self._pub_disparity = pub(topics.DISPARITY_IMAGE) if cfg.mode == 'relative' else None
+        self._pub_info = pub(topics.DEPTH_CAMERA_INFO)
+        self._pub_colored = pub(topics.DEPTH_COLORED)
         # /diagnostics is absolute by convention: the aggregator listens there.
         self._pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         if cfg.image_transport == 'compressed':
-            self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
+            self.create_subscription(CompressedImage, topics.IMAGE_COMPRESSED.name, self._on_image,
                                      _CAMERA_QOS, qos_overriding_options=overrides)
         else:
-            self.create_subscription(Image, 'image', self._on_image, _CAMERA_QOS,
+            self.create_subscription(Image, topics.IMAGE.name, self._on_image, _CAMERA_QOS,
                                      qos_overriding_options=overrides)
-        self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
+        self.create_subscription(CameraInfo, topics.CAMERA_INFO.name, self._on_camera_info,
                                  qos_profile_sensor_data, qos_overriding_options=overrides)
+        if cfg.alignment == 'sparse':
+            self.create_subscription(Image, topics.ANCHOR_DEPTH.name, self._on_anchor_depth,
+                                     qos_profile_sensor_data, qos_overriding_options=overrides)
+            self.create_subscription(CameraInfo, topics.ANCHOR_CAMERA_INFO.name,
+                                     self._on_anchor_info,
+                                     qos_profile_sensor_data, qos_overriding_options=overrides)
+        elif cfg.alignment == 'lidar':
+            self.create_subscription(PointCloud2, topics.ANCHOR_POINTS.name,
+                                     self._on_anchor_points,
+                                     qos_profile_sensor_data, qos_overriding_options=overrides)
+            if tf2_ros is not None and not cfg.anchor_transform:
+                self._tf_buffer = tf2_ros.Buffer()
+                self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
         self._worker = threading.Thread(target=self._run_worker, name='depth_worker',
@@ -218,7 +244,7 @@ class DepthNode(Node):
             self._stats.image_bad(str(exc), now)
             self.get_logger().error(f'image refused: {exc}', throttle_duration_sec=_THROTTLE_S)
             return
-        if not self._wanted(self._cfg).any():
+        if not self._subscribed(self._cfg).any():
             self._stats.frame_in(now, dropped=False)
             self._stats.frame_idle()
             return
@@ -235,6 +261,46 @@ class DepthNode(Node):
         self._infos.add(_stamp_ns(msg.header), msg)
         width, height = described_size(msg)
         self._request_warmup(height, width)
+
+    def _on_anchor_info(self, msg: CameraInfo) -> None:
+        self._anchor_info = msg
+
+    def _on_anchor_depth(self, msg: Image) -> None:
+        try:
+            depth = depth_image_metres(msg)
+            info = self._anchor_info   # None: registered to the camera image
+            k = None if info is None else \
+                camera_model(info, msg.width, msg.height).intrinsics.k_matrix()
+        except ValueError as exc:   # ImageFormatError, CameraInfoError
+            self.get_logger().error(f'anchor/depth refused: {exc}',
+                                    throttle_duration_sec=_THROTTLE_S)
+            return
+        self._aligner.add_depth(_stamp_ns(msg.header), depth, k)
+
+    def _on_anchor_points(self, msg: PointCloud2) -> None:
+        try:
+            points = cloud_xyz(msg)
+            extrinsic = self._anchor_extrinsic(msg.header.frame_id)
+        except ValueError as exc:
+            self.get_logger().error(f'anchor/points refused: {exc}',
+                                    throttle_duration_sec=_THROTTLE_S)
+            return
+        self._aligner.add_points(_stamp_ns(msg.header), points, extrinsic)
+
+    def _anchor_extrinsic(self, frame: str) -> Any:
+        """Return the 4x4 transform anchor frame -> optical frame (None: the parameter's)."""
+        camera = self._image_frame
+        if self._cfg.anchor_transform or not frame or not camera or frame == camera:
+            return None
+        if self._tf_buffer is None:
+            raise ValueError(f'the cloud is in frame {frame!r}, the camera in {camera!r}: set '
+                             'anchor_transform (or install tf2_ros for TF)')
+        try:
+            tf = self._tf_buffer.lookup_transform(camera, frame, rclpy.time.Time())
+        except tf2_ros.TransformException as exc:
+            raise ValueError(f'no transform {frame!r} -> {camera!r}: {exc}') from None
+        t, q = tf.transform.translation, tf.transform.rotation
+        return transform_matrix((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
 
     def _request_warmup(self, height: int, width: int) -> None:
         try:   # never warm up (build an engine for) a size whose frames would be refused
@@ -268,10 +334,11 @@ class DepthNode(Node):
 
     def _publish_diagnostics(self) -> None:
         warmup = '' if self._warmup_ms is None else f'{self._warmup_ms:.0f}'
+        extra = self._aligner.status() if self._aligner is not None else {}
         report = self._stats.report(model=self._model_label, device=str(self._estimator.device),
                                     backend=getattr(self._estimator, 'backend', ''),
                                     precision=getattr(self._estimator, 'precision', ''),
-                                    input_size=self._cfg.input_size, warmup_ms=warmup)
+                                    input_size=self._cfg.input_size, warmup_ms=warmup, **extra)
         status = DiagnosticStatus(level=bytes([report.level]), name=f'{self.get_name()}: depth',
                                   message=report.message, hardware_id=str(self._estimator.device),
                                   values=[KeyValue(key=k, value=v) for k, v in report.values])
@@ -353,7 +420,9 @@ class DepthNode(Node):
         self._warm_sizes.add(pixels.shape[:2])   # a real frame warms its own size
         if self._warmup_size == pixels.shape[:2]:
             self._warmup_size = None
-        out = self._pipeline.process(pixels, encoding, camera, cfg, wanted)
+        self._image_frame = header.frame_id
+        out = self._pipeline.process(pixels, encoding, camera, cfg, wanted,
+                                     self._align_hook(header))
         self._publish_outputs(out, header, cfg, wanted)
 
     def _publish_outputs(self, out: FrameOutputs, header: Any, cfg: DepthConfig,
@@ -387,24 +456,35 @@ class DepthNode(Node):
                 self._stats.paired(kind)
         return None if info is None else camera_model(info, width, height)
 
+    def _align_hook(self, header: Any) -> Any:
+        """Return the pipeline's per-frame alignment for this frame (None without one)."""
+        aligner, stamp = self._aligner, _stamp_ns(header)
+        if aligner is None:
+            return None
+        return lambda disparity, camera: aligner.align(
+            disparity, None if camera is None else camera.intrinsics.k_matrix(), stamp)
+
     def _update_param_info(self, cfg: DepthConfig) -> None:
         self._param_info = camera_info_from_k(
             cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
             cfg.calib_height) if cfg.has_intrinsics else None
 
-    def _wanted(self, cfg: DepthConfig) -> Wanted:
-        """Which outputs have subscribers and are enabled (none once shutdown began)."""
+    def _subscribed(self, cfg: DepthConfig) -> Wanted:
+        """Which outputs have subscribers and are enabled (executor thread)."""
         subs = _has_subscribers
+        return Wanted(
+            image=cfg.publish_depth and (subs(self._pub_disparity) or (
+                cfg.metric_output and subs(self._pub_depth))),
+            info=cfg.publish_depth and subs(self._pub_info),
+            colored=cfg.publish_colored and subs(self._pub_colored),
+            points=cfg.publish_points and cfg.metric_output and subs(self._pub_points),
+        )
+
+    def _wanted(self, cfg: DepthConfig) -> Wanted:
+        """:meth:`_subscribed` for the worker: nothing once shutdown began."""
         with self._publish_lock:   # subscriber counts are rclpy calls too
-            if self._stopping:
-                return Wanted(False, False, False, False)
-            return Wanted(
-                image=cfg.publish_depth and (subs(self._pub_disparity) or (
-                    cfg.metric_output and subs(self._pub_depth))),
-                info=cfg.publish_depth and subs(self._pub_info),
-                colored=cfg.publish_colored and subs(self._pub_colored),
-                points=cfg.publish_points and cfg.metric_output and subs(self._pub_points),
-            )
+            return Wanted(False, False, False, False) if self._stopping else \
+                self._subscribed(cfg)
 
     def begin_shutdown(self) -> None:
         """Stop taking frames and publishing; returns once no publish is in progress."""
@@ -447,6 +527,7 @@ def main(args: list[str] | None = None) -> int:
     unwinds the thread through C++ frames and aborts the process.
     """
     argv = sys.argv if args is None else [sys.argv[0], *args]
+    prefer_passive_openmp()   # before torch loads: see depth_anything_ros/openmp.py
     # init/try_shutdown rather than ``with rclpy.init()``: Humble's init is no context manager.
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
 

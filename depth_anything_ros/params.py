@@ -26,10 +26,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 import math
 from pathlib import Path
-import re
 from typing import Any
 
 import yaml
+
+from depth_anything_ros.alignment import ALIGNMENTS, ANCHORED, parse_transform
+from depth_anything_ros.vocabulary import (AUTO, BACKENDS, DEVICE_CHOICES, device_name_error,
+                                          PRECISIONS)
 
 __all__ = ['SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig', 'ParamSpec', 'default_values',
            'describe', 'load_params_file', 'markdown_table', 'spec', 'validate']
@@ -39,7 +42,6 @@ Value = bool | int | float | str
 # Metric training range of the official checkpoints (metres): Hypersim indoor, VKITTI outdoor.
 SCENE_MAX_DEPTH: dict[str, float] = {'indoor': 20.0, 'outdoor': 80.0}
 COLORMAPS: tuple[str, ...] = ('turbo', 'inferno', 'magma', 'plasma', 'viridis', 'jet', 'gray')
-_DEVICE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
 
 
 @dataclass(frozen=True)
@@ -78,13 +80,13 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('model_max_depth', 0.0, 'output scale of a metric head in metres (the training '
               "max depth); 0: the checkpoint's own (sidecar or official name), else 20 indoor "
               '/ 80 outdoor', range=(0.0, 1000.0), read_only=True),
-    ParamSpec('device', 'auto', 'auto, cpu, cuda, cuda:N or mps', read_only=True),
+    ParamSpec('device', AUTO, DEVICE_CHOICES, read_only=True),
     ParamSpec('precision', 'auto', 'inference precision; auto: the fastest the backend runs '
               'here within ~3 % p99 (fp16 TensorRT / bf16 on AMX CPUs, see docs/backends.md)',
-              ('auto', 'fp32', 'fp16', 'bf16'), read_only=True),
+              (AUTO, *PRECISIONS), read_only=True),
     ParamSpec('backend', 'auto', 'inference runtime; auto: the fastest installed for the device '
               '(TensorRT, OpenVINO, else torch); the choice and why are logged',
-              ('auto', 'torch', 'openvino', 'onnxruntime', 'tensorrt'), read_only=True),
+              (AUTO, *BACKENDS), read_only=True),
     ParamSpec('exact', False, 'bit-faithful fp32 torch path with the official float64 '
               'preprocessing (slowest; needs backend and precision auto, torch or fp32)',
               read_only=True),
@@ -128,6 +130,29 @@ SCHEMA: tuple[ParamSpec, ...] = (
               '1/depth[m] = scale * d + shift; 0: off', range=(0.0, 1.0e6)),
     ParamSpec('disparity_shift', 0.0, 'relative mode: see disparity_scale (1/m)',
               range=(-1.0e6, 1.0e6)),
+    ParamSpec('alignment', 'fixed', 'relative mode: how disparity becomes metres. fixed: '
+              'disparity_scale/shift (0: disparity only); sparse: fit per frame to anchor/depth '
+              '(+ anchor/camera_info); lidar: to anchor/points; ground: to the floor under a '
+              'camera at camera_height/pitch/roll; none: disparity only (docs/alignment.md)',
+              ALIGNMENTS, read_only=True),
+    ParamSpec('anchor_slop', 0.05, 'seconds: a frame is aligned to the anchor of the nearest '
+              'stamp within this tolerance', range=(0.0, 10.0), read_only=True),
+    ParamSpec('anchor_transform', '', 'pose of the anchor frame in the camera optical frame, '
+              '"x y z yaw pitch roll" or "x y z qx qy qz qw"; empty: anchors in the optical '
+              'frame, or TF where tf2_ros is installed', read_only=True),
+    ParamSpec('camera_height', 0.0, 'alignment ground: metres from the camera centre down to '
+              'the floor', range=(0.0, 100.0), read_only=True),
+    ParamSpec('camera_pitch', 0.0, 'alignment ground: radians, > 0 when the optical axis points '
+              'below the horizon', range=(-1.6, 1.6), read_only=True),
+    ParamSpec('camera_roll', 0.0, 'alignment ground: radians about the optical axis, > 0 '
+              'turned clockwise seen from behind', range=(-3.2, 3.2), read_only=True),
+    ParamSpec('alignment_time_constant', 2.0, 'seconds: longest memory of the alignment '
+              'filter', range=(0.01, 3600.0), read_only=True),
+    ParamSpec('alignment_max_jump', 0.3, 'largest believable frame-to-frame change of the '
+              'scale (0.3 = 30 %); larger fits are ignored unless three in a row agree',
+              range=(0.01, 10.0), read_only=True),
+    ParamSpec('alignment_hold', 1.0, 'seconds to keep the last alignment without a good fit; '
+              'then only disparity is published', range=(0.0, 3600.0), read_only=True),
     ParamSpec('fx', 0.0, 'focal length x in pixels for cameras without camera_info; 0: use '
               'camera_info', range=(0.0, 1.0e6)),
     ParamSpec('fy', 0.0, 'focal length y in pixels (with fx)', range=(0.0, 1.0e6)),
@@ -213,6 +238,15 @@ class DepthConfig:
     color_max: float
     disparity_scale: float
     disparity_shift: float
+    alignment: str
+    anchor_slop: float
+    anchor_transform: str
+    camera_height: float
+    camera_pitch: float
+    camera_roll: float
+    alignment_time_constant: float
+    alignment_max_jump: float
+    alignment_hold: float
     fx: float
     fy: float
     cx: float
@@ -250,7 +284,8 @@ class DepthConfig:
     @property
     def metric_output(self) -> bool:
         """Return True when the node publishes metric depth (and can build clouds)."""
-        return self.mode == 'metric' or self.disparity_scale > 0.0
+        return self.mode == 'metric' or self.disparity_scale > 0.0 or \
+            self.alignment in ANCHORED
 
     @property
     def has_intrinsics(self) -> bool:
@@ -316,8 +351,8 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
                        or v['precision'] not in ('auto', 'fp32')):
         errors.append(f"exact runs torch fp32; set backend auto/torch and precision auto/fp32 "
                       f"(got {v['backend']}, {v['precision']}) or exact false")
-    if not _DEVICE.match(v['device']):
-        errors.append(f"device must be auto, cpu, cuda, cuda:N or mps, got {v['device']!r}")
+    if (device_error := device_name_error(v['device'])) is not None:
+        errors.append(device_error)
     max_depth = v['max_depth'] or SCENE_MAX_DEPTH[v['scene']]
     if v['min_depth'] >= max_depth:
         errors.append(f"min_depth ({v['min_depth']:g}) must be below max_depth ({max_depth:g})")
@@ -330,6 +365,20 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
                       'model already outputs metres (set them to 0)')
     if v['disparity_shift'] and not v['disparity_scale']:
         errors.append('disparity_shift needs disparity_scale > 0')
+    if v['alignment'] in ANCHORED and v['mode'] == 'metric':
+        errors.append(f"alignment {v['alignment']} turns relative disparity into metres; a "
+                      'metric model already outputs metres (set alignment none, or mode '
+                      'relative)')
+    if v['disparity_scale'] and v['alignment'] != 'fixed':
+        errors.append(f"disparity_scale applies with alignment fixed, not {v['alignment']} "
+                      '(set disparity_scale 0 or alignment fixed)')
+    if v['alignment'] == 'ground' and v['camera_height'] <= 0.0:
+        errors.append('alignment ground needs camera_height > 0 (metres from the camera '
+                      'centre down to the floor)')
+    try:
+        parse_transform(v['anchor_transform'])
+    except ValueError as exc:
+        errors.append(str(exc))
     intr = [v[k] for k in ('fx', 'fy', 'cx', 'cy')]
     size = [v['calib_width'], v['calib_height']]
     if any(intr) or any(size):

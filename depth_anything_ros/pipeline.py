@@ -33,11 +33,13 @@ publishes it before then); copy it to keep it.
 
 A metric model predicts depth in metres. A relative model predicts affine-invariant disparity
 (inverse depth up to an unknown scale and shift): it is published as disparity, and becomes
-metric depth only through a user-supplied calibration ``1/depth = scale * d + shift``.
+metric depth only through a calibration ``1/depth = scale * d + shift``: the fixed parameters,
+or a per-frame alignment to metric anchors (the ``align`` hook, docs/alignment.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 import math
 import time
@@ -45,15 +47,20 @@ from typing import Any
 
 import numpy as np
 
+from depth_anything_ros.alignment import Aligner, AlignmentFilter, ANCHORED, parse_transform
 from depth_anything_ros.colorize import colorize
 from depth_anything_ros.conversions import (CloudBuffer, depth_to_mm, ImageLimits,
                                             check_image_size, to_rgb)
 from depth_anything_ros.geometry import (CameraInfoError, CameraModel, pack_cloud, RayGrid,
-                                         Rectifier)
+                                         Rectifier, strided_size)
 from depth_anything_ros.params import DepthConfig
 
-__all__ = ['FrameOutputs', 'FramePipeline', 'Prediction', 'Wanted', 'encode_depth',
-           'image_limits', 'split_prediction', 'stride_image']
+__all__ = ['Align', 'FrameOutputs', 'FramePipeline', 'Prediction', 'Wanted', 'encode_depth',
+           'image_limits', 'make_aligner', 'split_prediction', 'stride_image']
+
+
+# the per-frame alignment hook: (disparity, camera) -> (scale, shift) or None
+Align = Callable[[np.ndarray, CameraModel | None], tuple[float, float] | None]
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,17 @@ class FrameOutputs:
     infer_ms: float                 # network time of this frame
 
 
+def make_aligner(cfg: DepthConfig) -> Aligner | None:
+    """Return the per-frame aligner the parameters ask for (None: fixed or no alignment)."""
+    if cfg.alignment not in ANCHORED:
+        return None
+    return Aligner(cfg.alignment, slop_s=cfg.anchor_slop, height_m=cfg.camera_height,
+                   pitch_rad=cfg.camera_pitch, roll_rad=cfg.camera_roll,
+                   extrinsic=parse_transform(cfg.anchor_transform),
+                   filter=AlignmentFilter(cfg.alignment_time_constant, cfg.alignment_max_jump,
+                                          hold_s=cfg.alignment_hold))
+
+
 def image_limits(cfg: DepthConfig) -> ImageLimits:
     """Return the image limits the parameters set."""
     return ImageLimits(cfg.min_image_side, cfg.max_aspect_ratio, cfg.max_image_pixels)
@@ -98,8 +116,12 @@ class FramePipeline:
         self.cloud_buffer = CloudBuffer()
 
     def process(self, pixels: np.ndarray, encoding: str, camera: CameraModel | None,
-                cfg: DepthConfig, wanted: Wanted) -> FrameOutputs:
+                cfg: DepthConfig, wanted: Wanted, align: Align | None = None) -> FrameOutputs:
         """Run one frame (see the module docstring).
+
+        ``align(disparity, camera)`` (relative models) returns this frame's
+        ``(scale, shift)`` of ``1/depth = scale * d + shift``, or None: then the frame has
+        disparity only (never unaligned metres). See ``alignment.Aligner``.
 
         Raises:
             ImageFormatError: the image is outside the size limits of ``cfg``.
@@ -132,6 +154,13 @@ class FramePipeline:
                                 min_depth=cfg.min_depth, max_depth=cfg.resolved_max_depth,
                                 disparity_scale=cfg.disparity_scale,
                                 disparity_shift=cfg.disparity_shift)
+        if align is not None and pred.disparity is not None:
+            scale_shift = align(pred.disparity, camera)
+            if scale_shift is not None:
+                pred = split_prediction(raw, metric_model=False, min_depth=cfg.min_depth,
+                                        max_depth=cfg.resolved_max_depth,
+                                        disparity_scale=scale_shift[0],
+                                        disparity_shift=scale_shift[1])
         s = cfg.output_stride
         depth = disparity = colored = cloud = None
         if wanted.image and pred.depth is not None:
@@ -145,7 +174,8 @@ class FramePipeline:
         if wanted.points and pred.depth is not None and camera is not None:
             rgb = to_rgb(net_pixels, encoding) if cfg.cloud_rgb else None
             k = cfg.cloud_stride
-            out = self.cloud_buffer.points(-(-h // k), -(-w // k), rgb=rgb is not None)
+            out = self.cloud_buffer.points(strided_size(h, k), strided_size(w, k),
+                                           rgb=rgb is not None)
             cloud = pack_cloud(pred.depth, self.rays.get(camera.intrinsics), rgb, stride=k,
                                min_range=cfg.cloud_min_range,
                                max_range=cfg.cloud_max_range or math.inf, out=out)

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-AUTO = 'auto'
+from depth_anything_ros.vocabulary import AUTO
+
 # CPU feature flags (/proc/cpuinfo) that give native bf16 matrix maths.
 BF16_CPU_FLAGS = frozenset({'amx_bf16', 'avx512_bf16'})
 # Runtimes that can load each exported-file suffix.
@@ -233,7 +234,7 @@ def detect_hardware(device: str = 'cpu') -> Hardware:
     if dev.type == 'cuda' and torch.cuda.is_available() and not torch.version.hip:
         capability = tuple(torch.cuda.get_device_capability(dev))
     elif dev.type == 'cuda' and torch.version.hip:
-        capability = (9, 0)  # ROCm GPUs compute bf16 natively (see estimator.cuda_bf16_native)
+        capability = (9, 0)  # ROCm GPUs compute bf16 natively (see devices.cuda_bf16_native)
     return Hardware(device=dev.type, cuda_capability=capability, cpu_flags=cpu_flags())
 
 

@@ -38,6 +38,9 @@ import math
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
+
+from depth_anything_ros.training.datasets import GenericWriter
 
 LOG = logging.getLogger(__name__)
 EPS = 1e-6
@@ -516,9 +519,6 @@ def generate(out: str | Path, scene: str = 'indoor', num: int = 100, seed: int =
              size: tuple[int, int] = (240, 320), val_fraction: float = 0.2,
              depth_format: str = 'png16', progress: bool = True) -> Path:
     """Write ``num`` samples in the generic format (every 1/val_fraction-th goes to val)."""
-    from tqdm import tqdm
-
-    from depth_anything_ros.training.datasets import GenericWriter
     if num < 1:
         raise ValueError(f'--num must be >= 1, got {num}')
     if size[0] < 14 or size[1] < 14:
