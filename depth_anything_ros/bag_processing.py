@@ -257,8 +257,13 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
                 try:
                     msg = deserialize_message(bytes(raw), msg_type)
                     produced = stage(msg, stamp)
-                except (ValueError, RuntimeError) as exc:   # ImageFormatError is a ValueError
+                except (ValueError, RuntimeError) as exc:   # bad input (ImageFormatError, ...)
                     summary.skipped.append(Skipped(index, stamp, str(exc)))
+                # As in the node's worker: whatever one frame raises costs that frame only, is
+                # recorded with its reason, and the rest of the bag is still processed.
+                except Exception as exc:   # noqa: BLE001
+                    summary.skipped.append(Skipped(
+                        index, stamp, f'processing failed ({type(exc).__name__}): {exc}'))
                 else:
                     summary.processed += 1
                     for relative, output in produced:

@@ -92,6 +92,21 @@ def test_every_frame_is_processed_and_the_input_copied(tmp_path: Path, storage: 
     assert topic_types(tmp_path / 'out')[CAMERA_NS + '/depth/colored'] == 'sensor_msgs/msg/Image'
 
 
+def test_an_unforeseen_error_costs_one_frame(tmp_path: Path) -> None:
+    class Flaky(_EchoStage):
+        def __call__(self, msg: Any, stamp: int) -> list[tuple[str, Any]]:
+            if stamp == stamp_ns(1):
+                raise TypeError('a bug on an input nobody foresaw')
+            return super().__call__(msg, stamp)
+
+    src = write_camera_bag(tmp_path / 'in', 3)
+    summary = process_bag(src, tmp_path / 'out', Flaky())
+    assert (summary.frames, summary.processed) == (3, 2)
+    assert summary.skipped[0].index == 1
+    assert summary.skipped[0].reason == ('processing failed (TypeError): a bug on an input '
+                                         'nobody foresaw')
+
+
 def test_output_storage_can_differ_and_existing_output_is_refused(tmp_path: Path) -> None:
     src = write_camera_bag(tmp_path / 'in', 2, storage='sqlite3')
     summary = process_bag(src, tmp_path / 'out', _EchoStage(), storage='mcap')
