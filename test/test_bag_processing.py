@@ -58,7 +58,7 @@ class _EchoStage:
 @pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
 def test_every_frame_is_processed_and_the_input_copied(tmp_path: Path, storage: str) -> None:
     src = write_camera_bag(tmp_path / 'in', 5, storage=storage, corrupt=(1,), undecodable=(3,),
-                           bad_info=(4,))
+                           bad_info=(4,), undecodable_info=(0,))
     seen: list[tuple[int, int]] = []
     summary = process_bag(src, tmp_path / 'out', _EchoStage(),
                           progress=lambda done, total: seen.append((done, total)))
@@ -83,12 +83,13 @@ def test_every_frame_is_processed_and_the_input_copied(tmp_path: Path, storage: 
     for (_, msg), i in zip(colored, good):
         assert msg.header == inp[IMAGE_TOPIC][i][1].header
         assert msg.header.frame_id == FRAME_ID
-    # camera_info recorded after its image still pairs by stamp; a refused one is not used
-    assert [m.header.stamp for _, m in infos] == [inp[IMAGE_TOPIC][i][1].header.stamp
-                                                 for i in (0, 2)]
-    assert summary.refused_camera_info == ['zero focal length']
+    # camera_info recorded after its image still pairs by stamp; refused ones are not used
+    assert [m.header.stamp for _, m in infos] == [inp[IMAGE_TOPIC][2][1].header.stamp]
+    assert len(summary.refused_camera_info) == 2
+    assert 'deserialize' in summary.refused_camera_info[0]
+    assert summary.refused_camera_info[1] == 'zero focal length'
     assert summary.written == {CAMERA_NS + '/depth/colored': 3,
-                               CAMERA_NS + '/depth/camera_info': 2}
+                               CAMERA_NS + '/depth/camera_info': 1}
     assert topic_types(tmp_path / 'out')[CAMERA_NS + '/depth/colored'] == 'sensor_msgs/msg/Image'
 
 
