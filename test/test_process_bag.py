@@ -148,6 +148,10 @@ def test_setup_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFix
     assert rc == 2 and 'exists' in err
     rc, _, err = _run(capsys, src, '--out', tmp_path / 'o2', *MODEL, '--image-topic', '/nope')
     assert rc == 2 and "no image topic '/nope'" in err and IMAGE_TOPIC in err
+    broken = write_camera_bag(tmp_path / 'broken', 2, h=H, w=W, corrupt=(0, 1))
+    rc, out, err = _run(capsys, broken, '--out', tmp_path / 'o4', *MODEL)
+    assert rc == 1 and 'none of the 2 frames could be processed' in err
+    assert 'skipped 2x: ' in out
     with pytest.raises(SystemExit):
         cli.main(['process-bag', str(src), '--out', str(tmp_path / 'o3'), *MODEL,
                   '--outputs', 'depth,mesh'])
