@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 import os
+from pathlib import Path
 import signal
 import sys
 import threading
@@ -57,6 +58,8 @@ from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, 
                                             described_size, image_to_array, ImageFormatError,
                                             INPUT_ENCODINGS, output_camera_info)
 from depth_anything_ros.diagnostics import NodeStats
+from depth_anything_ros.engine_cache import (default_cache_dir, remember_camera_size,
+                                             remembered_camera_size)
 from depth_anything_ros.geometry import CameraModel
 from depth_anything_ros.openmp import prefer_passive_openmp
 from depth_anything_ros.params import DepthConfig, describe, SCHEMA, validate
@@ -172,8 +175,14 @@ class DepthNode(Node):
         self._warm_sizes: set[tuple[int, int]] = set()
         self._warmup_size: tuple[int, int] | None = None
         self._warmup_ms: float | None = None
+        # The camera size of the last run (remembered in the engine cache) is warmed up at
+        # once, so after a restart even the first image finds its engine built.
+        self._cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+        remembered = remembered_camera_size(self._cache_dir, self.get_fully_qualified_name())
         if cfg.calib_width > 0 and cfg.calib_height > 0:
             self._request_warmup(cfg.calib_height, cfg.calib_width)
+        elif remembered is not None:
+            self._request_warmup(*remembered)
         self._stats = NodeStats(window=max(5.0, 2 * cfg.diagnostics_period),
                                 watchdog_timeout=cfg.watchdog_timeout)
         self._slot: LatestSlot[_Frame] = LatestSlot()
@@ -393,6 +402,14 @@ class DepthNode(Node):
             return
         self.get_logger().info(f'warmed up for {size[1]}x{size[0]} images in '
                                f'{self._warmup_ms:.0f} ms')
+        self._remember_size(*size)
+
+    def _remember_size(self, height: int, width: int) -> None:
+        try:
+            remember_camera_size(self._cache_dir, self.get_fully_qualified_name(), height, width)
+        except OSError as exc:   # a read-only cache only costs the next start its warm-up
+            self.get_logger().warning(f'cannot remember the camera size in {self._cache_dir}: '
+                                      f'{exc}', throttle_duration_sec=_THROTTLE_S)
 
     def _process(self, frame: _Frame) -> None:
         cfg = self._cfg
@@ -417,7 +434,9 @@ class DepthNode(Node):
             self.get_logger().warning(
                 'no intrinsics: nothing received on camera_info and fx/fy/cx/cy unset; '
                 'points are not published', throttle_duration_sec=_THROTTLE_S)
-        self._warm_sizes.add(pixels.shape[:2])   # a real frame warms its own size
+        if pixels.shape[:2] not in self._warm_sizes:   # a real frame warms its own size
+            self._warm_sizes.add(pixels.shape[:2])
+            self._remember_size(*pixels.shape[:2])
         if self._warmup_size == pixels.shape[:2]:
             self._warmup_size = None
         self._image_frame = header.frame_id
