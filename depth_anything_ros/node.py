@@ -28,12 +28,16 @@ Run: ``ros2 run depth_anything_ros depth_node --ros-args -r image:=/camera/image
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
+import functools
+import gc
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -43,10 +47,11 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import (QoSProfile, qos_profile_sensor_data, QoSReliabilityPolicy)
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, camera_model,
                                             CameraInfoError, check_camera_info,
@@ -56,9 +61,14 @@ from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, 
                                             output_camera_info)
 from depth_anything_ros.diagnostics import NodeStats
 from depth_anything_ros.geometry import CameraModel
-from depth_anything_ros.params import DepthConfig, describe, SCHEMA, validate
+from depth_anything_ros.params import (camera_names, camera_parameter, CAMERAS_DESCRIPTION,
+                                       DepthConfig, describe, PER_CAMERA, SCHEMA, validate)
+from depth_anything_ros.params import spec as spec_of
 from depth_anything_ros.pipeline import FrameOutputs, FramePipeline, image_limits, Wanted
-from depth_anything_ros.sync import LatestSlot, StampMatcher
+from depth_anything_ros.sync import CameraSlots, StampMatcher
+from depth_anything_ros.topics import (CAMERA_INFO, camera_topic, DEPTH_CAMERA_INFO,
+                                       DEPTH_COLORED, DEPTH_IMAGE, DISPARITY_IMAGE, IMAGE,
+                                       IMAGE_COMPRESSED, POINTS, Topic)
 
 NODE_NAME = 'depth_node'
 _THROTTLE_S = 5.0
@@ -78,9 +88,9 @@ class _Frame:
     received: float   # time.monotonic() at arrival
 
 
-def _descriptor(spec: Any) -> ParameterDescriptor:
-    d = ParameterDescriptor(name=spec.name, type=_TYPES[spec.type], read_only=spec.read_only,
-                            description=spec.description)
+def _descriptor(spec: Any, name: str | None = None) -> ParameterDescriptor:
+    d = ParameterDescriptor(name=name or spec.name, type=_TYPES[spec.type],
+                            read_only=spec.read_only, description=spec.description)
     if spec.choices:
         d.additional_constraints = 'one of: ' + ', '.join(spec.choices)
     if spec.range is not None and spec.type is float:
@@ -138,17 +148,135 @@ def build_estimator(cfg: DepthConfig) -> Any:
     return est
 
 
-class DepthNode(Node):
-    """Depth Anything V2 on a camera stream (see docs/node.md for topics and parameters)."""
+class _Camera:
+    """Everything one camera of the node owns: topics, settings, calibration, caches, counters.
 
-    def __init__(self, *, estimator: Any = None, **kwargs: Any) -> None:
-        super().__init__(NODE_NAME, **kwargs)
+    The model, the worker and the node-level parameters are shared; per camera are the topic
+    namespace (``name``, '' for the plain topics), the values of its own parameters
+    (``overrides``, see params.PER_CAMERA), the resulting settings, its camera_info history,
+    its pipeline caches, its statistics, publishers and subscriptions.
+    """
+
+    def __init__(self, name: str, overrides: dict[str, Any], cfg: DepthConfig,
+                 estimator: Any) -> None:
+        self.name = name
+        self.overrides = overrides
+        self.cfg = cfg
+        self.infos: StampMatcher[CameraInfo] = StampMatcher()
+        self.pipeline = FramePipeline(estimator)
+        self.stats = NodeStats(window=max(5.0, 2 * cfg.diagnostics_period),
+                               watchdog_timeout=cfg.watchdog_timeout)
+        self.pubs: dict[Topic, Any] = {}
+        self.subs: list[Any] = []
+        self.param_info: CameraInfo | None = None
+        self.set_config(cfg, overrides)
+
+    def set_config(self, cfg: DepthConfig, overrides: dict[str, Any]) -> None:
+        """Apply new settings (one assignment each: the worker reads a consistent snapshot)."""
+        self.overrides = overrides
+        self.cfg = cfg
+        self.stats.watchdog_timeout = cfg.watchdog_timeout
+        self.param_info = camera_info_from_k(
+            cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
+            cfg.calib_height) if cfg.has_intrinsics else None
+
+    def topic(self, topic: Topic) -> str:
+        """Return this camera's relative name of ``topic``."""
+        return camera_topic(self.name, topic)
+
+    def pub(self, topic: Topic) -> Any:
+        """Return the publisher of ``topic`` (None where this mode has none)."""
+        return self.pubs.get(topic)
+
+
+class DepthNodeCore:
+    """The depth node's logic, shared by :class:`DepthNode` and the lifecycle node.
+
+    Mixed into an rclpy ``Node`` (or ``LifecycleNode``), it provides the steps a managed node
+    walks through: :meth:`_declare_parameters` (construction), :meth:`_configure` (validate,
+    load the model, create publishers), :meth:`_activate` (subscriptions and the worker),
+    :meth:`_deactivate` and :meth:`_release` (publishers and model freed). The plain node runs
+    the first three in its constructor.
+    """
+
+    _cfg: DepthConfig | None
+    _cameras: list[_Camera]
+
+    # ------------------------------------------------------------------ lifecycle steps
+    def _init_core(self, estimator: Any = None) -> None:
+        self._given_estimator = estimator   # a stand-in (tests) used instead of loading
+        self._cfg = None
+        self._cameras = []
+        self._estimator: Any = None
+        self._model_label = ''
+        self._metric_pubs = False
+        self._pub_diag: Any = None
+        self._diag_timer: Any = None
+        self._slot: CameraSlots[_Camera, _Frame] = CameraSlots()
+        self._slot.close()   # nothing is taken before activation
+        self._worker: threading.Thread | None = None
+        # Held while publishing; begin_shutdown() takes it to flip _stopping, so no thread
+        # calls rclpy once shutdown has begun (context.ok() alone races with the signal).
+        self._publish_lock = threading.Lock()
+        self._stopping = True
+        # Warm-up: the first frame of a camera size builds that shape's engine. Once the size
+        # is known (camera_info, or the calib_* parameters) the worker runs a dummy frame of
+        # it while no real frame waits. Sizes seen are kept so each is warmed once.
+        self._warm_sizes: set[tuple[int, int]] = set()
+        self._warmup_size: tuple[int, int] | None = None
+        self._warmup_ms: float | None = None
+
+    def _declare_parameters(self) -> None:
+        """Declare the schema, ``cameras`` and each camera's own parameters."""
         for spec in SCHEMA:
             self.declare_parameter(spec.name, spec.default, _descriptor(spec))
-        self._cfg = validate({s.name: self.get_parameter(s.name).value for s in SCHEMA})
-        cfg = self._cfg
-        self.get_logger().info('configuration:\n' + describe(cfg))
-        self._estimator = estimator if estimator is not None else build_estimator(cfg)
+        # read-only: the declared value stays (a value never given reads as unset, not [])
+        self._camera_list = names = self.declare_parameter(
+            'cameras', Parameter.Type.STRING_ARRAY,
+            ParameterDescriptor(name='cameras', type=ParameterType.PARAMETER_STRING_ARRAY,
+                                read_only=True, description=CAMERAS_DESCRIPTION)).value
+        try:
+            cameras = camera_names(names)
+        except ValueError:
+            cameras = ()   # refused with the reason by _configure
+        for camera in cameras:   # a camera's default is the node-level value
+            for name in PER_CAMERA:
+                full = camera_parameter(camera, name)
+                self.declare_parameter(full, self.get_parameter(name).value,
+                                       _descriptor(spec_of(name), full))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def _read_parameters(self) -> tuple[DepthConfig, list[tuple[str, dict[str, Any],
+                                                                  DepthConfig]]]:
+        """Return the node's settings and ``(name, overrides, settings)`` of each camera.
+
+        Raises:
+            ValueError: naming every invalid value (and the camera it belongs to).
+
+        """
+        cfg = validate({s.name: self.get_parameter(s.name).value for s in SCHEMA})
+        names = camera_names(self._camera_list)
+        cameras = []
+        for name in names or ('',):
+            overrides = {n: self.get_parameter(camera_parameter(name, n)).value
+                         for n in PER_CAMERA} if name else {}
+            cameras.append((name, overrides, _camera_config(cfg, name, overrides)))
+        return cfg, cameras
+
+    def _configure(self) -> None:
+        """Validate the parameters, load the model and create the publishers.
+
+        Raises:
+            ValueError, OSError, RuntimeError, ImportError: a bad parameter or checkpoint, a
+                device or backend that is not there (the message names the fix).
+
+        """
+        cfg, cameras = self._read_parameters()
+        self.get_logger().info('configuration:\n' + describe(cfg) + ''.join(
+            f'\n  camera {name!r}: ' + ', '.join(f'{k}={v!r}' for k, v in overrides.items())
+            for name, overrides, _ in cameras if name))
+        self._estimator = self._given_estimator if self._given_estimator is not None \
+            else build_estimator(cfg)
         self._model_label = f'{cfg.resolved_checkpoint} ({cfg.mode}, {cfg.encoder})'
         if cfg.resolved_checkpoint.startswith('untrained'):
             self.get_logger().warning('UNTRAINED WEIGHTS: depth output is meaningless (test mode)')
@@ -157,88 +285,121 @@ class DepthNode(Node):
                                f'backend {getattr(self._estimator, "backend", cfg.backend)}, '
                                f'precision {getattr(self._estimator, "precision", cfg.precision)}'
                                + (f' ({choice.reason})' if choice is not None else ''))
-        # Warm-up: the first frame of a camera size builds that shape's engine. Once the size
-        # is known (camera_info, or the calib_* parameters) the worker runs a dummy frame of
-        # it while no real frame waits. Sizes seen are kept so each is warmed once.
-        self._warm_sizes: set[tuple[int, int]] = set()
-        self._warmup_size: tuple[int, int] | None = None
-        self._warmup_ms: float | None = None
-        if cfg.calib_width > 0 and cfg.calib_height > 0:
-            self._request_warmup(cfg.calib_height, cfg.calib_width)
-        self._stats = NodeStats(window=max(5.0, 2 * cfg.diagnostics_period),
-                                watchdog_timeout=cfg.watchdog_timeout)
-        self._slot: LatestSlot[_Frame] = LatestSlot()
-        self._infos: StampMatcher[CameraInfo] = StampMatcher()
-        self._pipeline = FramePipeline(self._estimator)
-        # Held while publishing; begin_shutdown() takes it to flip _stopping, so no thread
-        # calls rclpy once shutdown has begun (context.ok() alone races with the signal).
-        self._publish_lock = threading.Lock()
-        self._stopping = False
-        self._param_info: CameraInfo | None = None
-        self._update_param_info(cfg)
-
+        self._cfg = cfg
+        self._warm_sizes.clear()
+        self._cameras = [_Camera(name, overrides, camera_cfg, self._estimator)
+                         for name, overrides, camera_cfg in cameras]
+        for camera in self._cameras:
+            if camera.cfg.calib_width > 0 and camera.cfg.calib_height > 0:
+                self._request_warmup(camera.cfg.calib_height, camera.cfg.calib_width,
+                                     camera.cfg)
         overrides = QoSOverridingOptions.with_default_policies()
-
-        def pub(msg_type: type, topic: str) -> Any:
-            return self.create_publisher(msg_type, topic, _OUTPUT_QOS,
-                                         qos_overriding_options=overrides)
-
         # Depth names only carry metric depth; relative mode publishes disparity.
         self._metric_pubs = cfg.metric_output
-        self._pub_depth = pub(Image, 'depth/image') if self._metric_pubs else None
-        self._pub_points = pub(PointCloud2, 'points') if self._metric_pubs else None
-        self._pub_disparity = pub(Image, 'disparity/image') if cfg.mode == 'relative' else None
-        self._pub_info = pub(CameraInfo, 'depth/camera_info')
-        self._pub_colored = pub(Image, 'depth/colored')
+        outputs = [DEPTH_CAMERA_INFO, DEPTH_COLORED]
+        outputs += [DEPTH_IMAGE, POINTS] if self._metric_pubs else []
+        outputs += [DISPARITY_IMAGE] if cfg.mode == 'relative' else []
+        for camera in self._cameras:
+            for topic in outputs:
+                # a copy each: a QoS override parameter edits the profile it is given
+                camera.pubs[topic] = self._create_output(
+                    topic.message_class(), camera.topic(topic), copy.copy(_OUTPUT_QOS),
+                    qos_overriding_options=overrides)
         # /diagnostics is absolute by convention: the aggregator listens there.
         self._pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        if cfg.image_transport == 'compressed':
-            self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
-                                     _CAMERA_QOS, qos_overriding_options=overrides)
-        else:
-            self.create_subscription(Image, 'image', self._on_image, _CAMERA_QOS,
-                                     qos_overriding_options=overrides)
-        self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
-                                 qos_profile_sensor_data, qos_overriding_options=overrides)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
-        self._worker = threading.Thread(target=self._run_worker, name='depth_worker',
-                                        daemon=True)
+        self._diag_timer = self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
+
+    def _activate(self) -> None:
+        """Subscribe to every camera and start the worker."""
+        overrides = QoSOverridingOptions.with_default_policies()
+        self._slot = CameraSlots()
+        with self._publish_lock:
+            self._stopping = False
+        for camera in self._cameras:
+            image = IMAGE_COMPRESSED if self._cfg.image_transport == 'compressed' else IMAGE
+            camera.subs = [
+                self.create_subscription(image.message_class(), camera.topic(image),
+                                         functools.partial(self._on_image, camera=camera),
+                                         copy.copy(_CAMERA_QOS),
+                                         qos_overriding_options=overrides),
+                self.create_subscription(CameraInfo, camera.topic(CAMERA_INFO),
+                                         functools.partial(self._on_camera_info, camera=camera),
+                                         copy.copy(qos_profile_sensor_data),
+                                         qos_overriding_options=overrides)]
+        self._worker = threading.Thread(target=self._run_worker, args=(self._slot,),
+                                        name='depth_worker', daemon=True)
         self._worker.start()
 
+    def _deactivate(self) -> bool:
+        """Stop taking frames and the worker; True if the worker ended within shutdown_timeout."""
+        finished = self.stop_worker()
+        for camera in self._cameras:
+            for sub in camera.subs:
+                self.destroy_subscription(sub)
+            camera.subs = []
+        return finished
+
+    def _release(self) -> None:
+        """Destroy the publishers and free the model (and its GPU memory)."""
+        for camera in self._cameras:
+            for pub in camera.pubs.values():
+                self._destroy_output(pub)
+            camera.pubs.clear()
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+        if self._pub_diag is not None:
+            self.destroy_publisher(self._pub_diag)
+        device = str(getattr(self._estimator, 'device', ''))
+        self._diag_timer = self._pub_diag = self._estimator = self._cfg = None
+        self._cameras = []
+        gc.collect()   # the pipelines held the estimator too
+        if device.startswith('cuda'):
+            import torch
+            torch.cuda.empty_cache()
+
+    def _create_output(self, msg_type: type, topic: str, qos: QoSProfile, **kwargs: Any) -> Any:
+        return self.create_publisher(msg_type, topic, qos, **kwargs)
+
+    def _destroy_output(self, publisher: Any) -> None:
+        self.destroy_publisher(publisher)
+
     # ------------------------------------------------------------------ callbacks (executor)
-    def _on_image(self, msg: Image | CompressedImage) -> None:
+    def _on_image(self, msg: Image | CompressedImage, camera: _Camera | None = None) -> None:
+        camera = camera or self._cameras[0]
+        cfg, stats = camera.cfg, camera.stats
         now = time.monotonic()
         try:   # structural checks on arrival: every bad message is counted, even if replaced
             if isinstance(msg, CompressedImage):
-                check_compressed(msg, image_limits(self._cfg))
+                check_compressed(msg, image_limits(cfg))
             else:
-                check_image(msg, image_limits(self._cfg), INPUT_ENCODINGS)
+                check_image(msg, image_limits(cfg), INPUT_ENCODINGS)
         except ImageFormatError as exc:
-            self._stats.image_bad(str(exc), now)
-            self.get_logger().error(f'image refused: {exc}', throttle_duration_sec=_THROTTLE_S)
-            return
-        if not self._wanted(self._cfg).any():
-            self._stats.frame_in(now, dropped=False)
-            self._stats.frame_idle()
-            return
-        self._stats.frame_in(now, dropped=self._slot.put(_Frame(msg, now)))
-
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        try:
-            check_camera_info(msg, rectify=self._cfg.rectify)
-        except ValueError as exc:   # CameraInfoError, or values no calibration can hold
-            self._stats.camera_info_refused(str(exc))
-            self.get_logger().error(f'camera_info refused (the last good one is kept): {exc}',
+            stats.image_bad(str(exc), now)
+            self.get_logger().error(f'{_prefix(camera)}image refused: {exc}',
                                     throttle_duration_sec=_THROTTLE_S)
             return
-        self._infos.add(_stamp_ns(msg.header), msg)
-        width, height = described_size(msg)
-        self._request_warmup(height, width)
+        if not self._wanted(camera, cfg).any():
+            stats.frame_in(now, dropped=False)
+            stats.frame_idle()
+            return
+        stats.frame_in(now, dropped=self._slot.put(camera, _Frame(msg, now)))
 
-    def _request_warmup(self, height: int, width: int) -> None:
+    def _on_camera_info(self, msg: CameraInfo, camera: _Camera | None = None) -> None:
+        camera = camera or self._cameras[0]
+        try:
+            check_camera_info(msg, rectify=camera.cfg.rectify)
+        except ValueError as exc:   # CameraInfoError, or values no calibration can hold
+            camera.stats.camera_info_refused(str(exc))
+            self.get_logger().error(f'{_prefix(camera)}camera_info refused (the last good one '
+                                    f'is kept): {exc}', throttle_duration_sec=_THROTTLE_S)
+            return
+        camera.infos.add(_stamp_ns(msg.header), msg)
+        width, height = described_size(msg)
+        self._request_warmup(height, width, camera.cfg)
+
+    def _request_warmup(self, height: int, width: int, cfg: DepthConfig) -> None:
         try:   # never warm up (build an engine for) a size whose frames would be refused
-            check_image_size(width, height, image_limits(self._cfg))
+            check_image_size(width, height, image_limits(cfg))
         except ImageFormatError:
             return
         if (height, width) not in self._warm_sizes:
@@ -248,10 +409,18 @@ class DepthNode(Node):
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
         names = {s.name for s in SCHEMA}
         changes = {p.name: p.value for p in params if p.name in names}
-        if not changes:
-            return SetParametersResult(successful=True)
+        per_camera = {c.name: {n: p.value for p in params for n in PER_CAMERA
+                               if p.name == camera_parameter(c.name, n)}
+                      for c in self._cameras if c.name}
+        if self._cfg is None or not (changes or any(per_camera.values())):
+            return SetParametersResult(successful=True)   # unconfigured: checked at configure
         try:
             new = validate({**asdict(self._cfg), **changes})
+            cameras = []
+            for camera in self._cameras:
+                overrides = {**camera.overrides, **per_camera.get(camera.name, {})}
+                cameras.append((camera, overrides,
+                                _camera_config(new, camera.name, overrides)))
         except ValueError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         if new.metric_output and not self._metric_pubs:
@@ -259,60 +428,74 @@ class DepthNode(Node):
                 successful=False,
                 reason='this node started without metric output, so it has no depth/image or '
                        'points publisher; restart it with disparity_scale > 0')
-        self._cfg = new   # one assignment: the worker reads a consistent snapshot per frame
-        self._stats.watchdog_timeout = new.watchdog_timeout
-        self._update_param_info(new)
+        self._cfg = new
+        for camera, overrides, camera_cfg in cameras:
+            camera.set_config(camera_cfg, overrides)
         self.get_logger().info('parameters changed: ' + ', '.join(
-            f'{k}={v!r}' for k, v in changes.items()))
+            f'{p.name}={p.value!r}' for p in params))
         return SetParametersResult(successful=True)
 
     def _publish_diagnostics(self) -> None:
+        estimator, cfg = self._estimator, self._cfg
+        if estimator is None or cfg is None:
+            return
         warmup = '' if self._warmup_ms is None else f'{self._warmup_ms:.0f}'
-        report = self._stats.report(model=self._model_label, device=str(self._estimator.device),
-                                    backend=getattr(self._estimator, 'backend', ''),
-                                    precision=getattr(self._estimator, 'precision', ''),
-                                    input_size=self._cfg.input_size, warmup_ms=warmup)
-        status = DiagnosticStatus(level=bytes([report.level]), name=f'{self.get_name()}: depth',
-                                  message=report.message, hardware_id=str(self._estimator.device),
-                                  values=[KeyValue(key=k, value=v) for k, v in report.values])
-        msg = DiagnosticArray(status=[status])
+        statuses = []
+        for camera in self._cameras:
+            report = camera.stats.report(model=self._model_label, device=str(estimator.device),
+                                         backend=getattr(estimator, 'backend', ''),
+                                         precision=getattr(estimator, 'precision', ''),
+                                         input_size=cfg.input_size, warmup_ms=warmup)
+            name = f'{self.get_name()}: depth' + (f' {camera.name}' if camera.name else '')
+            statuses.append(DiagnosticStatus(
+                level=bytes([report.level]), name=name, message=report.message,
+                hardware_id=str(estimator.device),
+                values=[KeyValue(key=k, value=v) for k, v in report.values]))
+        msg = DiagnosticArray(status=statuses)
         with self._publish_lock:
-            if not self._stopping:
+            if self._pub_diag is not None:
                 msg.header.stamp = self.get_clock().now().to_msg()
                 self._pub_diag.publish(msg)
 
     # ------------------------------------------------------------------ worker thread
-    def _run_worker(self) -> None:
-        """Thread target: the frame loop, started again should it ever die."""
-        while not self._slot.closed:
+    def _run_worker(self, slot: CameraSlots[_Camera, _Frame]) -> None:
+        """Thread target: the frame loop on ``slot``, started again should it ever die."""
+        while not slot.closed:   # its own slot: a later activation has another worker
             try:
-                self._work()
+                self._work(slot)
             except Exception as exc:   # noqa: BLE001 -- the loop itself must never end
-                self._stats.worker_restarted(f'worker loop died: {type(exc).__name__}: {exc}')
+                for camera in self._cameras:
+                    camera.stats.worker_restarted(f'worker loop died: {type(exc).__name__}: '
+                                                  f'{exc}')
                 self.get_logger().error(f'worker loop died ({type(exc).__name__}: {exc}); '
                                         'restarting it', throttle_duration_sec=_THROTTLE_S)
                 time.sleep(0.1)   # never a hot loop
 
-    def _work(self) -> None:
-        while not self._slot.closed:
-            frame = self._slot.take(timeout=0.5 if self._warmup_size is None else 0.02)
-            if frame is None:
+    def _work(self, slot: CameraSlots[_Camera, _Frame]) -> None:
+        while not slot.closed:
+            frames = slot.take(timeout=0.5 if self._warmup_size is None else 0.02)
+            if not frames:
                 self._warm_up()
                 continue
-            try:
-                self._process(frame)
-            except (ImageFormatError, CameraInfoError) as exc:   # input found bad in the worker
-                self._stats.frame_bad(str(exc))
-                self.get_logger().error(f'frame skipped: {exc}',
-                                        throttle_duration_sec=_THROTTLE_S)
-            # The one broad catch of the node: whatever one frame raises (a backend error, out
-            # of memory, a bug on an input nobody foresaw) costs that frame only, is counted
-            # and reported, and the stream goes on.
-            except Exception as exc:   # noqa: BLE001
-                reason = f'processing failed ({type(exc).__name__}): {exc}'
-                self._stats.frame_failed(reason, time.monotonic())
-                self.get_logger().error(f'frame skipped, {reason}',
-                                        throttle_duration_sec=_THROTTLE_S)
+            for camera, frame in frames:
+                self._run_frame(camera, frame)
+
+    def _run_frame(self, camera: _Camera, frame: _Frame) -> None:
+        """Process one frame; whatever goes wrong costs that frame only."""
+        try:
+            self._process(camera, frame)
+        except (ImageFormatError, CameraInfoError) as exc:   # input found bad in the worker
+            camera.stats.frame_bad(str(exc))
+            self.get_logger().error(f'{_prefix(camera)}frame skipped: {exc}',
+                                    throttle_duration_sec=_THROTTLE_S)
+        # The one broad catch of the node: whatever one frame raises (a backend error, out
+        # of memory, a bug on an input nobody foresaw) costs that frame only, is counted
+        # and reported, and the stream goes on.
+        except Exception as exc:   # noqa: BLE001
+            reason = f'processing failed ({type(exc).__name__}): {exc}'
+            camera.stats.frame_failed(reason, time.monotonic())
+            self.get_logger().error(f'{_prefix(camera)}frame skipped, {reason}',
+                                    throttle_duration_sec=_THROTTLE_S)
 
     def _warm_up(self) -> None:
         """Run the pending warm-up frame (worker thread, only while no real frame waits)."""
@@ -327,83 +510,79 @@ class DepthNode(Node):
         self.get_logger().info(f'warmed up for {size[1]}x{size[0]} images in '
                                f'{self._warmup_ms:.0f} ms')
 
-    def _process(self, frame: _Frame) -> None:
-        cfg = self._cfg
-        wanted = self._wanted(cfg)
+    def _process(self, camera: _Camera, frame: _Frame) -> None:
+        cfg = camera.cfg
+        wanted = self._wanted(camera, cfg)
         if not wanted.any():
-            self._stats.frame_idle()
+            camera.stats.frame_idle()
             return
         if isinstance(frame.msg, CompressedImage):
             try:
                 pixels, encoding = compressed_to_array(frame.msg, image_limits(cfg))
             except ImageFormatError as exc:
-                self._stats.image_bad(str(exc))
-                self.get_logger().error(f'image refused: {exc}',
+                camera.stats.image_bad(str(exc))
+                self.get_logger().error(f'{_prefix(camera)}image refused: {exc}',
                                         throttle_duration_sec=_THROTTLE_S)
                 return
         else:
             pixels, encoding = image_to_array(frame.msg, INPUT_ENCODINGS), frame.msg.encoding
         header = frame.msg.header
-        camera = self._camera_model(header, pixels.shape[1], pixels.shape[0], cfg,
-                                    frame.received)
-        if camera is None and wanted.points and not cfg.rectify:
+        model = self._camera_model(camera, header, pixels.shape[1], pixels.shape[0], cfg,
+                                   frame.received)
+        if model is None and wanted.points and not cfg.rectify:
             self.get_logger().warning(
-                'no intrinsics: nothing received on camera_info and fx/fy/cx/cy unset; '
-                'points are not published', throttle_duration_sec=_THROTTLE_S)
+                f'{_prefix(camera)}no intrinsics: nothing received on camera_info and '
+                'fx/fy/cx/cy unset; points are not published', throttle_duration_sec=_THROTTLE_S)
         self._warm_sizes.add(pixels.shape[:2])   # a real frame warms its own size
         if self._warmup_size == pixels.shape[:2]:
             self._warmup_size = None
-        out = self._pipeline.process(pixels, encoding, camera, cfg, wanted)
-        self._publish_outputs(out, header, cfg, wanted)
+        out = camera.pipeline.process(pixels, encoding, model, cfg, wanted)
+        self._publish_outputs(camera, out, header, cfg, wanted)
 
-    def _publish_outputs(self, out: FrameOutputs, header: Any, cfg: DepthConfig,
-                         wanted: Wanted) -> None:
+    def _publish_outputs(self, camera: _Camera, out: FrameOutputs, header: Any,
+                         cfg: DepthConfig, wanted: Wanted) -> None:
         with self._publish_lock:
             if self._stopping:
                 return
-            if out.depth is not None and _has_subscribers(self._pub_depth):
-                self._pub_depth.publish(array_to_image(out.depth, cfg.depth_encoding, header))
-            if out.disparity is not None and _has_subscribers(self._pub_disparity):
-                self._pub_disparity.publish(array_to_image(out.disparity, '32FC1', header))
+            depth_pub, disparity_pub = camera.pub(DEPTH_IMAGE), camera.pub(DISPARITY_IMAGE)
+            if out.depth is not None and _has_subscribers(depth_pub):
+                depth_pub.publish(array_to_image(out.depth, cfg.depth_encoding, header))
+            if out.disparity is not None and _has_subscribers(disparity_pub):
+                disparity_pub.publish(array_to_image(out.disparity, '32FC1', header))
             if wanted.info and out.camera is not None:
-                self._pub_info.publish(output_camera_info(out.camera, header))
+                camera.pub(DEPTH_CAMERA_INFO).publish(output_camera_info(out.camera, header))
             if out.colored is not None:
-                self._pub_colored.publish(array_to_image(out.colored, 'bgr8', header))
+                camera.pub(DEPTH_COLORED).publish(array_to_image(out.colored, 'bgr8', header))
             if out.cloud is not None:
-                self._pub_points.publish(self._pipeline.cloud_buffer.message(header))
+                camera.pub(POINTS).publish(camera.pipeline.cloud_buffer.message(header))
             latency_ms = 1e-6 * (self.get_clock().now().nanoseconds - _stamp_ns(header))
-        self._stats.frame_out(time.monotonic(), latency_ms, out.infer_ms)
+        camera.stats.frame_out(time.monotonic(), latency_ms, out.infer_ms)
 
     # ------------------------------------------------------------------ helpers
-    def _camera_model(self, header: Any, width: int, height: int, cfg: DepthConfig,
-                      received: float) -> CameraModel | None:
+    def _camera_model(self, camera: _Camera, header: Any, width: int, height: int,
+                      cfg: DepthConfig, received: float) -> CameraModel | None:
         """Pair the frame with its calibration now, before inference (see sync.StampMatcher)."""
-        info = self._param_info
+        info = camera.param_info
         if info is None:
             wait = max(0.0, cfg.camera_info_wait - (time.monotonic() - received)) \
-                if self._infos.worth_waiting() else 0.0
-            info, kind = self._infos.match(_stamp_ns(header), cfg.camera_info_slop, wait)
+                if camera.infos.worth_waiting() else 0.0
+            info, kind = camera.infos.match(_stamp_ns(header), cfg.camera_info_slop, wait)
             if kind is not None:
-                self._stats.paired(kind)
+                camera.stats.paired(kind)
         return None if info is None else camera_model(info, width, height)
 
-    def _update_param_info(self, cfg: DepthConfig) -> None:
-        self._param_info = camera_info_from_k(
-            cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
-            cfg.calib_height) if cfg.has_intrinsics else None
-
-    def _wanted(self, cfg: DepthConfig) -> Wanted:
+    def _wanted(self, camera: _Camera, cfg: DepthConfig) -> Wanted:
         """Which outputs have subscribers and are enabled (none once shutdown began)."""
         subs = _has_subscribers
         with self._publish_lock:   # subscriber counts are rclpy calls too
             if self._stopping:
                 return Wanted(False, False, False, False)
             return Wanted(
-                image=cfg.publish_depth and (subs(self._pub_disparity) or (
-                    cfg.metric_output and subs(self._pub_depth))),
-                info=cfg.publish_depth and subs(self._pub_info),
-                colored=cfg.publish_colored and subs(self._pub_colored),
-                points=cfg.publish_points and cfg.metric_output and subs(self._pub_points),
+                image=cfg.publish_depth and (subs(camera.pub(DISPARITY_IMAGE)) or (
+                    cfg.metric_output and subs(camera.pub(DEPTH_IMAGE)))),
+                info=cfg.publish_depth and subs(camera.pub(DEPTH_CAMERA_INFO)),
+                colored=cfg.publish_colored and subs(camera.pub(DEPTH_COLORED)),
+                points=cfg.publish_points and cfg.metric_output and subs(camera.pub(POINTS)),
             )
 
     def begin_shutdown(self) -> None:
@@ -415,14 +594,60 @@ class DepthNode(Node):
     def stop_worker(self, timeout: float | None = None) -> bool:
         """Stop the worker and wait up to ``timeout`` s (shutdown_timeout); True if it ended."""
         self.begin_shutdown()
-        if self._worker.is_alive():
-            self._worker.join(self._cfg.shutdown_timeout if timeout is None else timeout)
-        return not self._worker.is_alive()
+        worker = self._worker
+        if worker is not None and worker.is_alive():
+            worker.join(self.shutdown_timeout if timeout is None else timeout)
+        return worker is None or not worker.is_alive()
+
+    @property
+    def shutdown_timeout(self) -> float:
+        """Return the seconds to wait for an inference in flight at shutdown."""
+        return self._cfg.shutdown_timeout if self._cfg is not None else \
+            float(spec_of('shutdown_timeout').default)
 
     @property
     def stats(self) -> NodeStats:
-        """Return the running statistics (also published on /diagnostics)."""
-        return self._stats
+        """Return the first camera's running statistics (also published on /diagnostics)."""
+        return self._cameras[0].stats
+
+    @property
+    def camera_stats(self) -> dict[str, NodeStats]:
+        """Return each camera's running statistics by camera name ('' for the plain topics)."""
+        return {camera.name: camera.stats for camera in self._cameras}
+
+    @property
+    def _pub_depth(self) -> Any:
+        return self._cameras[0].pub(DEPTH_IMAGE) if self._cameras else None
+
+
+class DepthNode(DepthNodeCore, Node):
+    """Depth Anything V2 on camera streams (see docs/node.md for topics and parameters).
+
+    Configured and active from construction; construction raises what a bad configuration
+    raises (ValueError, FileNotFoundError, ...). ``estimator`` replaces the loaded model
+    (tests).
+    """
+
+    def __init__(self, *, estimator: Any = None, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        self._init_core(estimator)
+        self._declare_parameters()
+        self._configure()
+        self._activate()
+
+
+def _camera_config(cfg: DepthConfig, camera: str, overrides: dict[str, Any]) -> DepthConfig:
+    """Return ``camera``'s settings: the node's with the camera's own parameters on top."""
+    if not overrides:
+        return cfg
+    try:
+        return validate({**asdict(cfg), **overrides})
+    except ValueError as exc:
+        raise ValueError(f'camera {camera!r} (parameters {camera}.*): {exc}') from None
+
+
+def _prefix(camera: _Camera) -> str:
+    return f'camera {camera.name}: ' if camera.name else ''
 
 
 def _has_subscribers(publisher: Any) -> bool:
@@ -438,7 +663,12 @@ class _Shutdown(Exception):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the node until SIGINT/SIGTERM; return the exit code (0 on a clean shutdown).
+    """Run depth_node until SIGINT/SIGTERM; return the exit code (0 on a clean shutdown)."""
+    return run(DepthNode, args)
+
+
+def run(node_class: Callable[[], DepthNodeCore], args: list[str] | None = None) -> int:
+    """Run a depth node of ``node_class`` until SIGINT/SIGTERM; return the exit code.
 
     The node handles the signals itself (rclpy's handler would shut the context down under a
     worker that may be publishing): stop taking frames, wait up to ``shutdown_timeout`` for an
@@ -454,11 +684,11 @@ def main(args: list[str] | None = None) -> int:
         raise _Shutdown(signal.Signals(signum).name)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    node: DepthNode | None = None
+    node: DepthNodeCore | None = None
     finished = True
     try:
         try:
-            node = DepthNode()
+            node = node_class()
         except InvalidParameterTypeException as exc:
             rclpy.logging.get_logger(NODE_NAME).fatal(
                 f'start-up failed: {exc}; in YAML write floats with a decimal point '
@@ -483,7 +713,7 @@ def main(args: list[str] | None = None) -> int:
             if not finished:
                 node.get_logger().warning(
                     f'an inference is still running after shutdown_timeout '
-                    f'({node._cfg.shutdown_timeout:g} s); exiting without it')
+                    f'({node.shutdown_timeout:g} s); exiting without it')
             node.destroy_node()
         rclpy.try_shutdown()
     if not finished:

@@ -31,8 +31,9 @@ from typing import Any
 
 import yaml
 
-__all__ = ['SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig', 'ParamSpec', 'default_values',
-           'describe', 'load_params_file', 'markdown_table', 'spec', 'validate']
+__all__ = ['CAMERAS_DESCRIPTION', 'PER_CAMERA', 'SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig',
+           'ParamSpec', 'camera_names', 'camera_parameter', 'default_values', 'describe',
+           'load_params_file', 'markdown_table', 'spec', 'validate']
 
 Value = bool | int | float | str
 
@@ -53,6 +54,7 @@ class ParamSpec:
     range: tuple[float, float] | None = None   # inclusive bounds for int/float
     step: int = 0                               # int ranges: valid values are lo + k*step
     read_only: bool = False
+    per_camera: bool = False                    # each camera may override it (``<camera>.<name>``)
 
     @property
     def type(self) -> type:
@@ -129,17 +131,20 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('disparity_shift', 0.0, 'relative mode: see disparity_scale (1/m)',
               range=(-1.0e6, 1.0e6)),
     ParamSpec('fx', 0.0, 'focal length x in pixels for cameras without camera_info; 0: use '
-              'camera_info', range=(0.0, 1.0e6)),
-    ParamSpec('fy', 0.0, 'focal length y in pixels (with fx)', range=(0.0, 1.0e6)),
-    ParamSpec('cx', 0.0, 'principal point x in pixels (with fx)', range=(-1.0e6, 1.0e6)),
-    ParamSpec('cy', 0.0, 'principal point y in pixels (with fx)', range=(-1.0e6, 1.0e6)),
+              'camera_info', range=(0.0, 1.0e6), per_camera=True),
+    ParamSpec('fy', 0.0, 'focal length y in pixels (with fx)',
+              range=(0.0, 1.0e6), per_camera=True),
+    ParamSpec('cx', 0.0, 'principal point x in pixels (with fx)',
+              range=(-1.0e6, 1.0e6), per_camera=True),
+    ParamSpec('cy', 0.0, 'principal point y in pixels (with fx)',
+              range=(-1.0e6, 1.0e6), per_camera=True),
     ParamSpec('calib_width', 0, 'image width the fx..cy parameters were calibrated at',
-              range=(0, 100000), step=1),
+              range=(0, 100000), step=1, per_camera=True),
     ParamSpec('calib_height', 0, 'image height the fx..cy parameters were calibrated at',
-              range=(0, 100000), step=1),
+              range=(0, 100000), step=1, per_camera=True),
     ParamSpec('rectify', False, 'undistort raw images (image_raw) with camera_info D, R and P '
               'before inference, as image_proc does; leave off for image_rect inputs (their '
-              'camera_info still lists the raw distortion)'),
+              'camera_info still lists the raw distortion)', per_camera=True),
     ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info stamped within '
               "camera_info_slop of the image's stamp before using the latest one",
               range=(0.0, 1.0)),
@@ -162,6 +167,13 @@ SCHEMA: tuple[ParamSpec, ...] = (
               'flight before exiting without it', range=(0.0, 600.0)),
 )
 _BY_NAME = {s.name: s for s in SCHEMA}
+# Parameters each camera of a multi-camera node may set for itself (``<camera>.<name>``).
+PER_CAMERA: tuple[str, ...] = tuple(s.name for s in SCHEMA if s.per_camera)
+CAMERAS_DESCRIPTION = ('camera names sharing this node and its model; camera c uses the topics '
+                       'c/image, c/camera_info, c/depth/image, ... and may set '
+                       + ', '.join(f'c.{n}' for n in PER_CAMERA) + '; empty: one camera on '
+                       'the plain topics')
+_CAMERA_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 
 
 def spec(name: str) -> ParamSpec:
@@ -337,6 +349,29 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
             errors.append('intrinsics parameters need fx > 0, fy > 0, cx, cy and the calibrated '
                           'calib_width, calib_height (all 0 = use camera_info)')
     return errors
+
+
+def camera_names(names: Any) -> tuple[str, ...]:
+    """Return the validated ``cameras`` parameter (None or empty: one unnamed camera).
+
+    Raises:
+        ValueError: a name is not a ROS name token or appears twice.
+
+    """
+    names = tuple(names or ())
+    errors = [f'camera name {n!r} must start with a letter and hold only letters, digits and '
+              '_ (it becomes a topic namespace and a parameter prefix)'
+              for n in names if not isinstance(n, str) or not _CAMERA_NAME.match(n)]
+    errors += [f'camera name {n!r} is listed twice' for n in sorted(set(names))
+               if names.count(n) > 1]
+    if errors:
+        raise ValueError('invalid cameras parameter:\n  ' + '\n  '.join(errors))
+    return names
+
+
+def camera_parameter(camera: str, name: str) -> str:
+    """Return the parameter through which ``camera`` overrides ``name`` (``front.rectify``)."""
+    return f'{camera}.{name}'
 
 
 def describe(cfg: DepthConfig) -> str:

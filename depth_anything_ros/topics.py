@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import importlib
 import posixpath
 
-__all__ = ['CAMERA_INFO', 'DEPTH_CAMERA_INFO', 'DEPTH_COLORED', 'DEPTH_IMAGE', 'DISPARITY_IMAGE',
-           'IMAGE', 'IMAGE_COMPRESSED', 'INPUTS', 'OUTPUTS', 'POINTS', 'Topic', 'resolve']
+__all__ = ['CAMERA_INFO', 'camera_topic', 'DEPTH_CAMERA_INFO', 'DEPTH_COLORED', 'DEPTH_IMAGE',
+           'DISPARITY_IMAGE', 'IMAGE', 'IMAGE_COMPRESSED', 'INPUTS', 'OUTPUTS', 'POINTS', 'Topic',
+           'resolve']
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,14 @@ DEPTH_COLORED = Topic('depth/colored', 'sensor_msgs/msg/Image')
 POINTS = Topic('points', 'sensor_msgs/msg/PointCloud2')                  # metric depth only
 OUTPUTS: tuple[Topic, ...] = (DEPTH_IMAGE, DISPARITY_IMAGE, DEPTH_CAMERA_INFO, DEPTH_COLORED,
                               POINTS)
+
+
+def camera_topic(camera: str, topic: Topic) -> str:
+    """Return ``topic``'s relative name for ``camera`` of a multi-camera node (``front/image``).
+
+    The unnamed camera ('') of a single-camera node uses the plain names.
+    """
+    return f'{camera}/{topic.name}' if camera else topic.name
 
 
 def resolve(namespace: str, topic: Topic | str) -> str:
