@@ -6,7 +6,7 @@ OUT ?= out
 ENV := source $(VENV)/ros_env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test fuzz-long lint bench clean
+.PHONY: venv demo test test-fast fuzz-long lint bench clean
 
 venv:
 	@tools/setup_env.sh $(VENV)
@@ -17,6 +17,11 @@ demo: venv
 test: venv
 	@$(ENV) fastdds shm clean >/dev/null 2>&1 || true
 	@$(ENV) python -m pytest $(PYTEST_ARGS)
+
+# The quick lane while working: everything but the tests marked slow (CI runs `make test`).
+test-fast: venv
+	@$(ENV) fastdds shm clean >/dev/null 2>&1 || true
+	@$(ENV) python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The property-based fuzz tests with many more examples and a fresh seed (tens of minutes).
 fuzz-long: venv

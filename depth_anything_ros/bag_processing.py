@@ -267,3 +267,92 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
                     progress(summary.frames, total)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+OUTPUT_CHOICES = ('depth', 'points', 'colored')   # --outputs vocabulary
+
+
+class NodeStage:
+    """The node's per-frame work, offline: same checks, pairing, pipeline and messages.
+
+    Images are checked and decoded as the node's image callback and worker do, camera_info is
+    checked on arrival and paired by the node's rule (nearest stamp within
+    ``camera_info_slop``, else the newest earlier one), :class:`pipeline.FramePipeline` computes
+    the outputs and the messages are built with the node's conversions and the image's header.
+    """
+
+    def __init__(self, pipeline: Any, cfg: Any, outputs: Sequence[str] = OUTPUT_CHOICES) -> None:
+        from depth_anything_ros.conversions import camera_info_from_k
+        from depth_anything_ros.pipeline import Wanted
+        from depth_anything_ros.sync import StampMatcher
+
+        unknown = set(outputs) - set(OUTPUT_CHOICES)
+        if unknown:
+            raise ValueError(f'unknown outputs {", ".join(sorted(unknown))}; choose from '
+                             f'{", ".join(OUTPUT_CHOICES)}')
+        self._pipeline, self._cfg = pipeline, cfg
+        self.wanted = Wanted(
+            image=cfg.publish_depth and 'depth' in outputs,
+            info=cfg.publish_depth and 'depth' in outputs,
+            colored=cfg.publish_colored and 'colored' in outputs,
+            points=cfg.publish_points and cfg.metric_output and 'points' in outputs)
+        if not self.wanted.any():
+            why = (' (points need metric output: a metric checkpoint, or disparity_scale > 0)'
+                   if 'points' in outputs and not cfg.metric_output else '')
+            raise ValueError(f'nothing to compute for --outputs {",".join(outputs)}{why}')
+        self._infos: Any = StampMatcher()
+        self._param_info = camera_info_from_k(
+            cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
+            cfg.calib_height) if cfg.has_intrinsics else None
+        self.lookahead_ns = int(cfg.camera_info_slop * 1e9)
+        self.without_camera = 0   # frames with no intrinsics: no camera_info, no points
+
+    def add_camera_info(self, stamp_ns: int, msg: Any) -> None:
+        """Check ``msg`` as the node's camera_info callback does, then remember it."""
+        from depth_anything_ros.conversions import check_camera_info
+        check_camera_info(msg, rectify=self._cfg.rectify)
+        self._infos.add(stamp_ns, msg)
+
+    def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
+        """Return the node's output messages for one image."""
+        from sensor_msgs.msg import CompressedImage
+
+        from depth_anything_ros import topics
+        from depth_anything_ros.conversions import (array_to_image, camera_model,
+                                                    check_compressed, check_image,
+                                                    compressed_to_array, image_to_array,
+                                                    INPUT_ENCODINGS, output_camera_info)
+        from depth_anything_ros.pipeline import image_limits
+
+        cfg, limits = self._cfg, image_limits(self._cfg)
+        if isinstance(msg, CompressedImage):
+            check_compressed(msg, limits)
+            pixels, encoding = compressed_to_array(msg, limits)
+        else:
+            check_image(msg, limits, INPUT_ENCODINGS)
+            pixels, encoding = image_to_array(msg, INPUT_ENCODINGS), msg.encoding
+        info = self._param_info
+        if info is None:
+            info, _ = self._infos.match(stamp_ns, cfg.camera_info_slop)
+        height, width = pixels.shape[:2]
+        camera = None if info is None else camera_model(info, width, height)
+        if camera is None:
+            self.without_camera += 1
+        out = self._pipeline.process(pixels, encoding, camera, cfg, self.wanted)
+        header = msg.header
+        produced: list[tuple[str, Any]] = []
+        if out.depth is not None and cfg.metric_output:
+            produced.append((topics.DEPTH_IMAGE.name,
+                             array_to_image(out.depth, cfg.depth_encoding, header)))
+        if out.disparity is not None and cfg.mode == 'relative':
+            produced.append((topics.DISPARITY_IMAGE.name,
+                             array_to_image(out.disparity, '32FC1', header)))
+        if self.wanted.info and out.camera is not None:
+            produced.append((topics.DEPTH_CAMERA_INFO.name,
+                             output_camera_info(out.camera, header)))
+        if out.colored is not None:
+            produced.append((topics.DEPTH_COLORED.name,
+                             array_to_image(out.colored, 'bgr8', header)))
+        if out.cloud is not None:
+            produced.append((topics.POINTS.name, self._pipeline.cloud_buffer.message(header)))
+        return produced

@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'run': ('depth_anything_ros.node', 'run the depth node (same as "ros2 run ... depth_node")'),
     'demo': ('depth_anything_ros.demo', 'run the node on a bundled camera stream; write pictures'),
     'infer': ('depth_anything_ros.infer_cli', 'estimate depth for image files; write depth + PNG'),
+    'process-bag': ('depth_anything_ros.commands.process_bag',
+                    "the node's outputs for every frame of a rosbag2, written to a new bag"),
     'download': ('depth_anything_ros.model.hub', 'fetch an official checkpoint by name'),
     'bench': ('depth_anything_ros.bench', 'measure latency/throughput of the model and backends'),
     'export': ('depth_anything_ros.backends.export', 'export a checkpoint to ONNX / OpenVINO'),

@@ -34,40 +34,20 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 
-from .backends.select import AUTO, Choice
+from .backends.select import Choice
+from .devices import cuda_bf16_native, resolve_device
 from .model.checkpoint import load_model, read_sidecar
 from .model.config import ModelConfig
 from .model.transforms import (postprocess, preprocess_exact, preprocess_fast,
                                preprocess_fast_cpu, target_size, validate_image,
                                validate_input_size)
+from .vocabulary import AUTO, BACKENDS, PRECISIONS
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ('fp32', 'fp16', 'bf16')
-BACKENDS = ('torch', 'openvino', 'onnxruntime', 'tensorrt')
 _DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 Runner = Callable[[Tensor], Tensor]
-
-
-def resolve_device(device: str | torch.device = 'auto') -> torch.device:
-    """'auto' -> cuda if available else cpu; validates explicit cuda devices."""
-    if str(device) == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f'invalid device {device!r}; use auto, cpu, cuda or cuda:N') from exc
-    if dev.type == 'cuda':
-        if not torch.cuda.is_available():
-            raise ValueError(f'device {device!r} requested but CUDA is not available here; use '
-                             'device="cpu" or "auto"')
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f'device {device!r} does not exist: {torch.cuda.device_count()} '
-                             'CUDA device(s) present')
-    elif dev.type != 'cpu':
-        raise ValueError(f'unsupported device {device!r}; use auto, cpu, cuda or cuda:N')
-    return dev
 
 
 def check_precision(precision: str, device: torch.device) -> str:
@@ -80,18 +60,6 @@ def check_precision(precision: str, device: torch.device) -> str:
     if precision == 'bf16' and device.type == 'cuda' and not cuda_bf16_native(device):
         raise ValueError(f'{device} does not support bf16; use precision="fp16" or "fp32"')
     return precision
-
-
-def cuda_bf16_native(device: torch.device) -> bool:
-    """Whether CUDA ``device`` computes in bf16 natively (compute capability 8.0+, or ROCm).
-
-    ``torch.cuda.is_bf16_supported()`` asks about the current device, not ``device``, and
-    since torch 2.4 also says yes where bf16 is only emulated (Volta, Turing, Jetson Xavier),
-    which runs slower than fp32 and which TensorRT cannot build.
-    """
-    if torch.version.hip:
-        return True
-    return torch.cuda.get_device_capability(device)[0] >= 8
 
 
 class DepthEstimator:
@@ -180,11 +148,15 @@ class DepthEstimator:
 
     def _make_torch_runner(self, model: nn.Module, compile: bool,
                            channels_last: bool | None) -> Runner:
-        model.eval().to(self.device)
-        # channels_last speeds up the convolutions (patch embed + DPT head), most in bf16.
-        self._channels_last = True if channels_last is None else bool(channels_last)
-        if self._channels_last:
-            model.to(memory_format=torch.channels_last)
+        # Weights made under torch.inference_mode() are inference tensors, which can only be
+        # converted in place (device, memory format) inside inference mode.
+        inference = any(t.is_inference() for t in model.state_dict().values())
+        with torch.inference_mode() if inference else contextlib.nullcontext():
+            model.eval().to(self.device)
+            # channels_last speeds up the convolutions (patch embed + DPT head), most in bf16.
+            self._channels_last = True if channels_last is None else bool(channels_last)
+            if self._channels_last:
+                model.to(memory_format=torch.channels_last)
         net: Callable[[Tensor], Tensor] = model
         if compile:
             net = torch.compile(model)

@@ -338,6 +338,10 @@ class CameraModel:
                 f'camera_info distortion_model {self.distortion_model!r} is not supported for '
                 f'rectification (supported: {", ".join(DISTORTION_MODELS)}); rectify with '
                 'image_proc and set rectify: false')
+        if coeffs.any() and coeffs.size not in (4, 5, 8, 12, 14):
+            raise CameraInfoError(
+                f'camera_info D has {coeffs.size} coefficients; {self.distortion_model} needs '
+                '5 (plumb_bob), 8 (rational_polynomial) or 4 (equidistant); recalibrate')
         if self.r.any() and not np.allclose(self.r @ self.r.T, np.eye(3), atol=1e-3):
             raise CameraInfoError('camera_info R is not a rotation (R R^T != I); recalibrate '
                                   'the camera or publish R = identity')

@@ -378,7 +378,7 @@ class DepthNodeCore:
             self.get_logger().error(f'{_prefix(camera)}image refused: {exc}',
                                     throttle_duration_sec=_THROTTLE_S)
             return
-        if not self._wanted(camera, cfg).any():
+        if not self._subscribed(camera, cfg).any():
             stats.frame_in(now, dropped=False)
             stats.frame_idle()
             return
@@ -571,19 +571,22 @@ class DepthNodeCore:
                 camera.stats.paired(kind)
         return None if info is None else camera_model(info, width, height)
 
-    def _wanted(self, camera: _Camera, cfg: DepthConfig) -> Wanted:
-        """Which outputs have subscribers and are enabled (none once shutdown began)."""
+    def _subscribed(self, camera: _Camera, cfg: DepthConfig) -> Wanted:
+        """Which outputs of ``camera`` have subscribers and are enabled (executor thread)."""
         subs = _has_subscribers
+        return Wanted(
+            image=cfg.publish_depth and (subs(camera.pub(DISPARITY_IMAGE)) or (
+                cfg.metric_output and subs(camera.pub(DEPTH_IMAGE)))),
+            info=cfg.publish_depth and subs(camera.pub(DEPTH_CAMERA_INFO)),
+            colored=cfg.publish_colored and subs(camera.pub(DEPTH_COLORED)),
+            points=cfg.publish_points and cfg.metric_output and subs(camera.pub(POINTS)),
+        )
+
+    def _wanted(self, camera: _Camera, cfg: DepthConfig) -> Wanted:
+        """:meth:`_subscribed` for the worker: nothing once shutdown began."""
         with self._publish_lock:   # subscriber counts are rclpy calls too
-            if self._stopping:
-                return Wanted(False, False, False, False)
-            return Wanted(
-                image=cfg.publish_depth and (subs(camera.pub(DISPARITY_IMAGE)) or (
-                    cfg.metric_output and subs(camera.pub(DEPTH_IMAGE)))),
-                info=cfg.publish_depth and subs(camera.pub(DEPTH_CAMERA_INFO)),
-                colored=cfg.publish_colored and subs(camera.pub(DEPTH_COLORED)),
-                points=cfg.publish_points and cfg.metric_output and subs(camera.pub(POINTS)),
-            )
+            return Wanted(False, False, False, False) if self._stopping else \
+                self._subscribed(camera, cfg)
 
     def begin_shutdown(self) -> None:
         """Stop taking frames and publishing; returns once no publish is in progress."""

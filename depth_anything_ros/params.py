@@ -31,6 +31,9 @@ from typing import Any
 
 import yaml
 
+from depth_anything_ros.vocabulary import (AUTO, BACKENDS, DEVICE_CHOICES, device_name_error,
+                                          PRECISIONS)
+
 __all__ = ['CAMERAS_DESCRIPTION', 'PER_CAMERA', 'SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig',
            'ParamSpec', 'camera_names', 'camera_parameter', 'default_values', 'describe',
            'load_params_file', 'markdown_table', 'spec', 'validate']
@@ -40,7 +43,6 @@ Value = bool | int | float | str
 # Metric training range of the official checkpoints (metres): Hypersim indoor, VKITTI outdoor.
 SCENE_MAX_DEPTH: dict[str, float] = {'indoor': 20.0, 'outdoor': 80.0}
 COLORMAPS: tuple[str, ...] = ('turbo', 'inferno', 'magma', 'plasma', 'viridis', 'jet', 'gray')
-_DEVICE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,13 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('model_max_depth', 0.0, 'output scale of a metric head in metres (the training '
               "max depth); 0: the checkpoint's own (sidecar or official name), else 20 indoor "
               '/ 80 outdoor', range=(0.0, 1000.0), read_only=True),
-    ParamSpec('device', 'auto', 'auto, cpu, cuda, cuda:N or mps', read_only=True),
+    ParamSpec('device', AUTO, DEVICE_CHOICES, read_only=True),
     ParamSpec('precision', 'auto', 'inference precision; auto: the fastest the backend runs '
               'here within ~3 % p99 (fp16 TensorRT / bf16 on AMX CPUs, see docs/backends.md)',
-              ('auto', 'fp32', 'fp16', 'bf16'), read_only=True),
+              (AUTO, *PRECISIONS), read_only=True),
     ParamSpec('backend', 'auto', 'inference runtime; auto: the fastest installed for the device '
               '(TensorRT, OpenVINO, else torch); the choice and why are logged',
-              ('auto', 'torch', 'openvino', 'onnxruntime', 'tensorrt'), read_only=True),
+              (AUTO, *BACKENDS), read_only=True),
     ParamSpec('exact', False, 'bit-faithful fp32 torch path with the official float64 '
               'preprocessing (slowest; needs backend and precision auto, torch or fp32)',
               read_only=True),
@@ -328,8 +330,8 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
                        or v['precision'] not in ('auto', 'fp32')):
         errors.append(f"exact runs torch fp32; set backend auto/torch and precision auto/fp32 "
                       f"(got {v['backend']}, {v['precision']}) or exact false")
-    if not _DEVICE.match(v['device']):
-        errors.append(f"device must be auto, cpu, cuda, cuda:N or mps, got {v['device']!r}")
+    if (device_error := device_name_error(v['device'])) is not None:
+        errors.append(device_error)
     max_depth = v['max_depth'] or SCENE_MAX_DEPTH[v['scene']]
     if v['min_depth'] >= max_depth:
         errors.append(f"min_depth ({v['min_depth']:g}) must be below max_depth ({max_depth:g})")

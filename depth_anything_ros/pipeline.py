@@ -49,7 +49,7 @@ from depth_anything_ros.colorize import colorize
 from depth_anything_ros.conversions import (CloudBuffer, depth_to_mm, ImageLimits,
                                             check_image_size, to_rgb)
 from depth_anything_ros.geometry import (CameraInfoError, CameraModel, pack_cloud, RayGrid,
-                                         Rectifier)
+                                         Rectifier, strided_size)
 from depth_anything_ros.params import DepthConfig
 
 __all__ = ['FrameOutputs', 'FramePipeline', 'Prediction', 'Wanted', 'encode_depth',
@@ -145,7 +145,8 @@ class FramePipeline:
         if wanted.points and pred.depth is not None and camera is not None:
             rgb = to_rgb(net_pixels, encoding) if cfg.cloud_rgb else None
             k = cfg.cloud_stride
-            out = self.cloud_buffer.points(-(-h // k), -(-w // k), rgb=rgb is not None)
+            out = self.cloud_buffer.points(strided_size(h, k), strided_size(w, k),
+                                           rgb=rgb is not None)
             cloud = pack_cloud(pred.depth, self.rays.get(camera.intrinsics), rgb, stride=k,
                                min_range=cfg.cloud_min_range,
                                max_range=cfg.cloud_max_range or math.inf, out=out)

@@ -20,6 +20,11 @@ structurally bad images and bad camera_infos at a given fraction, gives every ev
 stamp so each output can be traced to what caused it, records every output with its arrival
 time and every ``/diagnostics`` message, and samples the node process's RSS and CPU.
 
+A bad image comes with a valid CameraInfo of its stamp. A bad CameraInfo comes alone, with a
+stamp of its own: the node refuses it and keeps its last good calibration, so a bad
+calibration can only show up as a ``depth/camera_info`` whose K differs from the one sent with
+that frame (``camera_info_altered``), never through a stamp.
+
 Pure parts (tested without ROS): :func:`bad_pair` (the defects), :func:`bad_schedule`,
 :func:`least_squares_slope`, :func:`latency_summary`, :func:`max_gap`, :func:`summarize`
 (a :class:`Recording` -> the report), :func:`is_sustained` and :func:`find_peak`.
@@ -88,7 +93,7 @@ def bad_schedule(index: int, fraction: float) -> bool:
 def bad_pair(kind: str, image: Any, info: Any) -> tuple[Any, Any]:
     """Return copies of ``(image, info)`` (sensor_msgs Image, CameraInfo) with defect ``kind``.
 
-    Image defects leave the CameraInfo valid and vice versa, so each event has one cause.
+    Image defects (:data:`BAD_IMAGE_KINDS`) leave the CameraInfo valid and vice versa.
     """
     image, info = copy.deepcopy(image), copy.deepcopy(info)
     w, h = image.width, image.height
@@ -167,7 +172,8 @@ class Recording:
     ``outputs``: topic name -> ``[(stamp_ns, t)]``; ``samples``: ``(t, rss_bytes, cpu_percent)`` of
     the node process; ``diagnostics``: ``(t, counters)`` from the node's status;
     ``baseline``: the node's counters before the run (deltas are reported); ``node_info``:
-    :data:`NODE_INFO` strings of the node's latest status;
+    :data:`NODE_INFO` strings of the node's latest status; ``sent_k`` / ``output_k``: stamp ->
+    ``(width, height, *K)`` of the CameraInfo sent with a frame / of ``depth/camera_info``;
     ``measure_from``: end of warm-up; ``send_end``: the last event sent.
     """
 
@@ -182,6 +188,8 @@ class Recording:
     send_end: float = 0.0
     node_exit_code: int | None = None
     node_info: dict[str, str] = field(default_factory=dict)
+    sent_k: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    output_k: dict[int, tuple[float, ...]] = field(default_factory=dict)
 
 
 def node_counters(values: dict[str, str]) -> dict[str, int | None]:
@@ -208,6 +216,7 @@ def summarize(rec: Recording) -> dict[str, Any]:
     kind_of = {stamp: kind for stamp, kind, _ in rec.sent}
     sent_at = {stamp: t for stamp, _, t in rec.sent}
     valid_sent = sum(kind == VALID for kind in kind_of.values())
+    images_sent = sum(kind not in BAD_INFO_KINDS for kind in kind_of.values())
     primary: dict[int, float] = {}
     for topic in PRIMARY:
         for stamp, t in rec.outputs.get(topic.name, []):
@@ -243,8 +252,10 @@ def summarize(rec: Recording) -> dict[str, Any]:
         'frames_dropped': dropped,
         'valid_unaccounted': (None if dropped is None
                               else max(0, valid_sent - valid_published - dropped)),
+        'images_sent': images_sent,
         'images_lost_in_transport': (None if counters['frames_received'] is None
-                                     else len(rec.sent) - counters['frames_received']),
+                                     else images_sent - counters['frames_received']),
+        'camera_info_altered': camera_info_altered(rec.sent_k, rec.output_k),
         'node_counters': counters,
         'max_output_gap_s': (max_gap(list(primary.values()), rec.measure_from,
                                      rec.send_end) if duration > 0 else None),
@@ -267,6 +278,19 @@ def summarize(rec: Recording) -> dict[str, Any]:
     return report
 
 
+def camera_info_altered(sent: dict[int, tuple[float, ...]],
+                        published: dict[int, tuple[float, ...]]) -> int | None:
+    """How many ``depth/camera_info`` carry another K than the CameraInfo sent with the frame.
+
+    Both map stamp -> ``(width, height, *K)``. Only outputs at the input size are compared
+    (``output_stride`` > 1 rescales K); None when there is none.
+    """
+    same_size = [(sent[s], k) for s, k in published.items() if s in sent and sent[s][:2] == k[:2]]
+    if not same_size:
+        return None
+    return sum(not np.allclose(a[2:], b[2:], rtol=1e-9, atol=1e-9) for a, b in same_size)
+
+
 def _count(items: Any) -> dict[str, int]:
     out: dict[str, int] = {}
     for item in items:
@@ -282,6 +306,8 @@ def checks(report: dict[str, Any]) -> dict[str, bool | None]:
         'node_alive': report['node_exit_code'] is None,
         'no_worker_restarts': None if restarts is None else restarts == 0,
         'nothing_published_from_bad': report['published_from_bad'] == 0,
+        'calibration_intact': (None if report['camera_info_altered'] is None
+                               else report['camera_info_altered'] == 0),
         'rss_slope_under_limit': None if slope is None else slope < RSS_SLOPE_LIMIT_MB_PER_HOUR,
         'valid_frames_accounted': None if unaccounted is None else unaccounted == 0,
     }
@@ -440,6 +466,8 @@ class Player:
             now = self._now()
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
             self._rec.outputs[topic].append((stamp, now))
+            if topic == topics.DEPTH_CAMERA_INFO.name:
+                self._rec.output_k[stamp] = _calibration(msg)
             self._last_output = now
         return keep
 
@@ -511,11 +539,14 @@ class Player:
         self._index += 1
         stamp = max(time.time_ns(), self._last_stamp + 1)   # unique, increasing
         self._last_stamp = stamp
-        image.header.stamp.sec, image.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
-        info.header.stamp = image.header.stamp
+        sec, nanosec = divmod(stamp, 1_000_000_000)
+        info.header.stamp.sec, info.header.stamp.nanosec = sec, nanosec
         info.header.frame_id = image.header.frame_id
         self._pub_info.publish(info)
-        self._pub_image.publish(image)
+        if kind not in BAD_INFO_KINDS:   # a bad calibration comes alone, on its own stamp
+            image.header.stamp = info.header.stamp
+            self._pub_image.publish(image)
+            self._rec.sent_k[stamp] = _calibration(info)
         self._rec.sent.append((stamp, kind, 1e-9 * (stamp - self._rec.t0_ns)))
 
     def _sample(self, now: float) -> None:
@@ -557,6 +588,11 @@ def trial_summary(rate_hz: float, report: dict[str, Any], ok: bool) -> dict[str,
             'latency_p95_ms': report['latency_ms']['p95'],
             'latency_growth_ms': report['latency_growth_ms'],
             'output_rate_hz': report['output_rate_hz']}
+
+
+def _calibration(info: Any) -> tuple[float, ...]:
+    """``(width, height, *K)`` of a CameraInfo."""
+    return (float(info.width), float(info.height), *map(float, info.k))
 
 
 class NodeExited(RuntimeError):

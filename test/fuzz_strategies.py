@@ -39,7 +39,8 @@ INVALID_ENCODINGS = ('', 'bayer_rggb8', 'rgb16', '8UC3', 'yuv422', 'RGB8', 'mono
                      'rgb8\x00')
 
 # Odd sizes first: 0, 1, 2, and aspect ratios far beyond any camera (a 2000x2 line sensor).
-_SIDES = st.one_of(st.integers(0, 3), st.integers(4, 48), st.sampled_from([97, 255, 1000, 2000]))
+_SIDES = st.one_of(st.integers(0, 3), st.integers(4, 48), st.integers(14, 64),
+                   st.sampled_from([97, 255, 1000, 2000]))
 
 
 def examples(fraction: float) -> int:
@@ -61,25 +62,28 @@ def _image_msg(encoding: str, width: int, height: int, step: int, data: bytes,
 @st.composite
 def images(draw: st.DrawFn, max_bytes: int = 200_000) -> Image:
     """Draw Image messages: any encoding, odd sizes, wrong steps, wrong data lengths."""
-    encoding = draw(st.one_of(st.sampled_from(sorted(PIXEL_LAYOUT)),
+    encoding = draw(st.one_of(st.sampled_from(['rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8']),
+                              st.sampled_from(sorted(PIXEL_LAYOUT)),
                               st.sampled_from(INVALID_ENCODINGS), st.text(max_size=12)))
     width, height = draw(_SIDES), draw(_SIDES)
     size, channels = PIXEL_LAYOUT.get(encoding, (1, 3))
     row = width * size * channels
-    step = draw(st.one_of(st.just(row), st.integers(row, row + 9),
+    step = draw(st.one_of(st.just(row), st.just(row), st.integers(row, row + 9),
                           st.integers(0, max(row - 1, 0)), st.integers(0, 2**32 - 1)))
     length = height * step
     if length > max_bytes:   # keep memory bounded: such a frame is truncated on purpose
         length = draw(st.integers(0, max_bytes))
+    elif draw(st.integers(0, 3)):
+        length = height * step
     else:
-        length = draw(st.one_of(st.just(length), st.just(length), st.integers(0, length + 16)))
+        length = draw(st.integers(0, length + 16))
     seed = draw(st.integers(0, 255))
     data = ((np.arange(length, dtype=np.uint32) * 7 + seed) % 256).astype(np.uint8).tobytes()
     return _image_msg(encoding, width, height, step, data, draw(st.integers(0, 1)))
 
 
 @st.composite
-def valid_images(draw: st.DrawFn, min_side: int = 8, max_side: int = 64) -> Image:
+def valid_images(draw: st.DrawFn, min_side: int = 14, max_side: int = 64) -> Image:
     """Draw well-formed camera images (input encodings, moderate aspect ratio, padded rows)."""
     encoding = draw(st.sampled_from(['rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8']))
     width = draw(st.integers(min_side, max_side))
@@ -139,10 +143,10 @@ def compressed_msg(data: bytes, fmt: str) -> CompressedImage:
 @st.composite
 def compressed_images(draw: st.DrawFn) -> CompressedImage:
     """Draw CompressedImage: valid JPEG/PNG, corrupt or cut bytes, huge-size headers, bombs."""
-    kind = draw(st.sampled_from(['valid', 'valid', 'corrupt', 'cut', 'random', 'bomb',
-                                 'png_header', 'jpeg_header']))
+    kind = draw(st.sampled_from(['valid', 'corrupt', 'cut', 'random', 'bomb', 'png_header',
+                                 'jpeg_header', 'valid', 'valid', 'valid']))
     fmt = draw(st.sampled_from(['jpeg', 'png', 'bgr8; jpeg compressed bgr8', 'rgb8; png',
-                                '16UC1; compressedDepth png', '']))
+                                'jpeg', 'png', '', '16UC1; compressedDepth png']))
     if kind == 'random':
         return compressed_msg(draw(st.binary(max_size=256)), fmt)
     if kind == 'bomb':
@@ -154,7 +158,7 @@ def compressed_images(draw: st.DrawFn) -> CompressedImage:
     if kind == 'jpeg_header':
         return compressed_msg(jpeg_claiming(draw(st.integers(1, 65535)),
                                             draw(st.integers(1, 65535))), fmt)
-    width, height = draw(st.integers(1, 48)), draw(st.integers(1, 48))
+    width, height = draw(st.integers(10, 64)), draw(st.integers(14, 64))
     channels = draw(st.sampled_from([1, 3, 4]))
     ext = '.png' if channels == 4 else draw(st.sampled_from(['.jpg', '.png']))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
@@ -182,42 +186,75 @@ _HOSTILE = st.sampled_from([float('nan'), float('inf'), -float('inf'), 1e308, -1
                             -1.0, 5e-324, 1e-300])
 
 
-def _matrix(draw: st.DrawFn, base: list[float]) -> list[float]:
-    """Return ``base`` or a copy with one to three entries replaced by hostile values."""
-    values = list(base)
-    if draw(st.booleans()):
-        for _ in range(draw(st.integers(1, 3))):
-            values[draw(st.integers(0, len(values) - 1))] = draw(_HOSTILE)
+def _hostile_entry(draw: st.DrawFn, values: list[float]) -> list[float]:
+    """Return a copy of ``values`` with one entry replaced by a hostile number."""
+    values = list(values)
+    values[draw(st.integers(0, len(values) - 1))] = draw(_HOSTILE)
     return values
 
 
 @st.composite
 def camera_infos(draw: st.DrawFn, width: int, height: int) -> CameraInfo:
-    """Draw a CameraInfo for a ``width`` x ``height`` image: plausible, often subtly hostile."""
+    """Draw a CameraInfo for a ``width`` x ``height`` image: plausible, often subtly hostile.
+
+    A consistent calibration (the image's size, a rescaled one, binned, or an ROI of a larger
+    sensor), then, in most examples, one to three kinds of damage.
+    """
     info = CameraInfo()
     info.header.frame_id = 'camera_optical_frame'
-    scale = draw(st.sampled_from([1, 1, 1, 2, 3]))
-    info.width = draw(st.one_of(st.just(width * scale), st.integers(0, 5000)))
-    info.height = draw(st.one_of(st.just(height * scale), st.integers(0, 5000)))
-    fx = draw(st.floats(1.0, 2000.0))
-    fy = draw(st.floats(1.0, 2000.0))
-    cx, cy = 0.5 * info.width, 0.5 * info.height
-    info.k = _matrix(draw, [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0])
-    p_base = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-    info.p = _matrix(draw, draw(st.sampled_from([p_base, [0.0] * 12])))
-    info.r = _matrix(draw, [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0])
-    info.distortion_model = draw(st.sampled_from(
-        ['plumb_bob', 'rational_polynomial', 'equidistant', '', 'fisheye', 'unknown_model']))
-    n_d = draw(st.sampled_from([0, 4, 5, 8, 3, 14]))
-    info.d = [draw(st.one_of(st.floats(-0.5, 0.5), _HOSTILE)) for _ in range(n_d)]
-    binning = st.one_of(st.integers(0, 4), st.integers(5, 2000))
-    info.binning_x, info.binning_y = draw(binning), draw(binning)
-    if draw(st.booleans()):
-        roi = info.roi
-        roi.x_offset = draw(st.integers(0, 6000))
-        roi.y_offset = draw(st.integers(0, 6000))
-        roi.width = draw(st.integers(0, 6000))
-        roi.height = draw(st.integers(0, 6000))
+    layout = draw(st.sampled_from(['plain', 'scaled', 'binned', 'roi']))
+    cw, ch = width, height
+    if layout == 'scaled':
+        scale = draw(st.sampled_from([2, 3, 0.5]))
+        cw, ch = max(1, round(width * scale)), max(1, round(height * scale))
+    elif layout == 'binned':
+        info.binning_x = info.binning_y = b = draw(st.integers(1, 4))
+        cw, ch = width * b, height * b
+    elif layout == 'roi':
+        info.roi.x_offset, info.roi.y_offset = draw(st.integers(0, 50)), draw(st.integers(0, 50))
+        info.roi.width, info.roi.height = width, height
+        cw, ch = width + info.roi.x_offset + 10, height + info.roi.y_offset + 10
+    info.width, info.height = cw, ch
+    fx, fy = draw(st.floats(1.0, 2000.0)), draw(st.floats(1.0, 2000.0))
+    cx, cy = draw(st.floats(0.0, cw)), draw(st.floats(0.0, ch))
+    info.distortion_model = draw(st.sampled_from(['plumb_bob', 'rational_polynomial',
+                                                  'equidistant']))
+    n_d = {'plumb_bob': 5, 'rational_polynomial': 8, 'equidistant': 4}[info.distortion_model]
+    d = [draw(st.floats(-0.3, 0.3)) for _ in range(n_d)]
+    k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+    p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    damages = draw(st.lists(st.sampled_from([
+        'k', 'p', 'p_zero', 'r', 'd', 'd_length', 'model', 'binning', 'roi', 'size',
+        'cx_huge']), max_size=3)) if draw(st.integers(0, 4)) else []
+    for damage in damages:
+        if damage == 'k':
+            k = _hostile_entry(draw, k)
+        elif damage == 'p':
+            p = _hostile_entry(draw, p)
+        elif damage == 'p_zero':
+            p = [0.0] * 12
+        elif damage == 'r':
+            r = _hostile_entry(draw, r)
+        elif damage == 'd':
+            d = _hostile_entry(draw, d or [0.0])
+        elif damage == 'd_length':
+            d = d[:draw(st.integers(0, 3))] + [0.0] * draw(st.sampled_from([0, 9]))
+        elif damage == 'model':
+            info.distortion_model = draw(st.sampled_from(['', 'fisheye', 'unknown_model']))
+        elif damage == 'binning':
+            info.binning_x = draw(st.integers(0, 2000))
+            info.binning_y = draw(st.integers(0, 2000))
+        elif damage == 'roi':
+            info.roi.x_offset = draw(st.integers(0, 6000))
+            info.roi.y_offset = draw(st.integers(0, 6000))
+            info.roi.width = draw(st.integers(0, 6000))
+            info.roi.height = draw(st.integers(0, 6000))
+        elif damage == 'size':
+            info.width, info.height = draw(st.integers(0, 5000)), draw(st.integers(0, 5000))
+        else:
+            k[2] = p[2] = draw(st.sampled_from([1e308, -1e308, 1e30, 1e12]))
+    info.k, info.p, info.r, info.d = k, p, r, d
     return info
 
 

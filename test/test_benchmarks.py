@@ -69,3 +69,19 @@ def test_bench_backends_writes_table_and_json(tmp_path: Path) -> None:
     assert '| openvino | bf16 | 42 | 42x56 |' in table
     assert '| tensorrt | fp32 | 70 | skipped: ' in table
     assert table.strip() in proc.stdout
+
+
+@pytest.mark.slow
+def test_bench_alignment_writes_table_and_json(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / 'benchmarks' / 'bench_alignment.py'), '--quick',
+         '--frames', '100', '--cases', 'sparse,lidar_shuffled', '--no-timing',
+         '--out', str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '| sparse | filtered |' in proc.stdout
+    report = json.loads((tmp_path / 'bench_alignment.json').read_text())
+    cases = {r['case']: r for r in report['results']}
+    assert cases['lidar_shuffled']['refused'] == cases['lidar_shuffled']['frames']
+    sparse = cases['sparse']
+    assert sparse['filtered']['flicker'] < sparse['per_frame']['flicker']

@@ -271,6 +271,8 @@ def test_check_camera_info_accepts_binning_roi_and_checks_rectification() -> Non
     with pytest.raises(CameraInfoError, match='distortion_model'):
         check_camera_info(_bad_info(distortion_model='weird'), rectify=True)
     check_camera_info(_bad_info(distortion_model='weird'))     # no rectify: D is unused
+    with pytest.raises(CameraInfoError, match='D has 3 coefficients'):
+        check_camera_info(_bad_info(d=[0.1, 0.0, 0.0]), rectify=True)
     with pytest.raises(CameraInfoError, match='rotation'):
         check_camera_info(_bad_info(r=[2.0, 0, 0, 0, 1, 0, 0, 0, 1]), rectify=True)
 

@@ -36,8 +36,9 @@ from test_sources import write_image_bag
 
 from depth_anything_ros import cli
 from depth_anything_ros.training import runs
-from depth_anything_ros.training.distill import (dense_ordinal_accuracy, DistillConfig, get_lr,
+from depth_anything_ros.training.distill import (dense_ordinal_accuracy, DistillConfig,
                                                  is_val_key, load_distill_config, StepSampler)
+from depth_anything_ros.training.loop import get_lr
 from depth_anything_ros.training.pseudo_label import label_frames
 from depth_anything_ros.training.synth import render_sample
 
@@ -273,7 +274,9 @@ def test_student_init_from_a_relative_checkpoint(tmp_path: Path) -> None:
 
 def test_lr_schedule_holdout_and_sampler() -> None:
     cfg = DistillConfig(labels=['x'], lr=1.0, max_steps=10, warmup_steps=2, lr_power=1.0)
-    assert [round(get_lr(s, cfg), 6) for s in (0, 1, 2, 6, 10)] == [0.5, 1.0, 1.0, 0.5, 0.0]
+    lrs = [get_lr(s, cfg.lr, cfg.max_steps, cfg.lr_power, cfg.warmup_steps)
+           for s in (0, 1, 2, 6, 10)]
+    assert [round(lr, 6) for lr in lrs] == [0.5, 1.0, 1.0, 0.5, 0.0]
     keys = [f'/cam#{i:08d}' for i in range(2000)]
     share = np.mean([is_val_key(k, 0.1) for k in keys])
     assert 0.08 < share < 0.12 and not any(is_val_key(k, 0.0) for k in keys)

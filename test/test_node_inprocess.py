@@ -237,3 +237,25 @@ def test_shutdown_waits_for_the_inference_in_flight_and_never_publishes_after(
     assert h.node.stop_worker(5.0) is True
     h.spin_until(lambda: False, 0.3)
     assert h.msgs['depth/image'] == [] and h.node.stats.processed == 0
+
+
+def test_each_frame_gets_its_own_calibration_even_behind_a_slow_inference(
+        harness: Harness) -> None:
+    """More camera_infos than any fixed-length history arrive during one inference."""
+    h = harness
+    h.estimator.gate = threading.Event()
+    ms = 1_000_000
+    h.node._on_camera_info(info(1000 * ms + 3 * ms, fx=40.0))
+    h.node._on_image(image(1000 * ms))
+    assert h.estimator.started.wait(5.0)
+    for i in range(1, 60):                           # 2 s at 30 Hz while the worker is busy
+        stamp = (1000 + 33 * i) * ms
+        h.node._on_camera_info(info(stamp + 3 * ms, fx=40.0 + i))
+        h.node._on_image(image(stamp))
+    h.estimator.gate.set()
+    assert h.spin_until(lambda: len(h.msgs['depth/camera_info']) == 2, 10)
+    fx = [m.k[0] for m in h.msgs['depth/camera_info']]
+    stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec
+              for m in h.msgs['depth/camera_info']]
+    assert fx == [40.0, 99.0] and stamps == [1000 * ms, (1000 + 33 * 59) * ms]
+    assert h.node.stats.camera_info['nearest'] == 2

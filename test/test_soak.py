@@ -16,12 +16,18 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+from pathlib import Path
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from depth_anything_ros.soak import (BAD_KINDS, bad_pair, bad_schedule, COUNTERS, find_peak,
+from depth_anything_ros.soak import (BAD_KINDS, bad_pair, bad_schedule, camera_info_altered,
+                                     COUNTERS, find_peak,
                                      is_sustained, latency_growth, latency_summary,
                                      least_squares_slope, max_gap, node_counters, Recording,
                                      search_peak, summarize, SustainRule, VALID)
@@ -106,26 +112,33 @@ def test_node_counters_reads_missing_keys_as_none() -> None:
 def _recording() -> Recording:
     """Ten events a second for 20 s (every 5th bad), warm-up 5 s; the node drops one frame."""
     rec = Recording(t0_ns=0, measure_from=5.0, send_end=19.9)
+    k = (320.0, 240.0, 300.0, 0.0, 150.0, 0.0, 300.0, 110.0, 0.0, 0.0, 1.0)
     for i in range(200):
         t = 0.1 * i
-        rec.sent.append((10**9 + i, VALID if i % 5 else 'nan_k', t))
+        kind = VALID if i % 5 else 'wrong_step' if i % 10 == 0 else 'nan_k'
+        rec.sent.append((10**9 + i, kind, t))
+        if kind != 'nan_k':     # a bad camera_info comes without an image
+            rec.sent_k[10**9 + i] = k
     for stamp, kind, t in rec.sent:
         if kind == VALID and stamp != 10**9 + 101:
             rec.outputs['depth/image'].append((stamp, t + 0.05))
             rec.outputs['points'].append((stamp, t + 0.06))
+            rec.output_k[stamp] = k
     rec.outputs['depth/camera_info'].append((10**9 + 5, 0.6))     # from a bad event
+    rec.output_k[10**9 + 7] = (*k[:2], 0.0, *k[3:])                 # fx = 0 went through
     rec.samples = [(float(t), int(500 * 2**20 + t * 2**20 / 3600), 150.0) for t in range(20)]
     rec.baseline = {'frames_dropped': 2, 'bad_messages': 0}
     rec.diagnostics = [(19.0, {**dict.fromkeys(COUNTERS), 'frames_dropped': 3,
                                'bad_messages': 40, 'worker_restarts': 0,
-                               'frames_received': 198})]
+                               'frames_received': 178})]
     return rec
 
 
 def test_summarize_counts_and_attributes_every_output() -> None:
     r = summarize(_recording())
     assert (r['sent'], r['valid_sent'], r['bad_sent']) == (200, 160, 40)
-    assert r['bad_sent_by_kind'] == {'nan_k': 40}
+    assert r['bad_sent_by_kind'] == {'wrong_step': 20, 'nan_k': 20}
+    assert r['images_sent'] == 180 and r['camera_info_altered'] == 1
     assert (r['published'], r['published_valid']) == (159, 159)
     assert r['published_from_bad'] == 1
     assert r['published_from_bad_by_topic'] == {'depth/camera_info': 1}
@@ -139,7 +152,7 @@ def test_summarize_counts_and_attributes_every_output() -> None:
     assert r['rss_mb']['start'] == pytest.approx(500.0, abs=0.01)
     assert r['cpu_percent'] == 150.0 and r['delivered'] == pytest.approx(159 / 160)
     assert r['checks'] == {'node_alive': True, 'no_worker_restarts': True,
-                           'nothing_published_from_bad': False,
+                           'nothing_published_from_bad': False, 'calibration_intact': False,
                            'rss_slope_under_limit': True, 'valid_frames_accounted': True}
 
 
@@ -150,6 +163,15 @@ def test_summarize_without_the_nodes_new_counters() -> None:
     assert r['bad_reported'] is None and r['worker_restarts'] is None
     assert r['valid_unaccounted'] is None
     assert r['checks']['no_worker_restarts'] is None
+
+
+def test_camera_info_altered_compares_k_at_the_input_size() -> None:
+    k = (64.0, 48.0, 50.0, 0.0, 31.5, 0.0, 50.0, 23.5, 0.0, 0.0, 1.0)
+    sent = {1: k, 2: k, 3: k}
+    assert camera_info_altered(sent, {1: k, 2: k}) == 0
+    assert camera_info_altered(sent, {1: k, 2: (*k[:4], 1e308, *k[5:])}) == 1
+    assert camera_info_altered(sent, {1: (32.0, 24.0, *k[2:])}) is None   # output_stride 2
+    assert camera_info_altered(sent, {9: k}) is None                        # not a frame sent
 
 
 def test_is_sustained() -> None:
@@ -235,3 +257,31 @@ def test_cli_routes_bench_soak_to_its_adapter(capsys: pytest.CaptureFixture) -> 
     for flag in ('--duration', '--rate', '--bad-fraction', '--json', '--plot', '--find-peak',
                  '--param', '--checkpoint', '--warmup', '--bag'):
         assert flag in text
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_soak_command_short_run(ros_domain: int, tmp_path: Path) -> None:
+    out, png = tmp_path / 'soak.json', tmp_path / 'soak.png'
+    cmd = [sys.executable, '-m', 'depth_anything_ros.cli', 'bench', 'soak',
+           '--duration', '8', '--rate', '4', '--bad-fraction', '0.25', '--warmup', '2',
+           '--json', str(out), '--plot', str(png), '--checkpoint', 'untrained:tiny',
+           '--param', 'encoder=auto', '--param', 'input_size=70', '--param', 'device=cpu',
+           '--param', 'cpu_threads=1']
+    proc = subprocess.run(cmd, env=os.environ.copy(), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    for key in ('sent', 'valid_sent', 'bad_sent', 'published', 'bad_reported',
+                'worker_restarts', 'max_output_gap_s', 'latency_ms', 'rss_mb', 'cpu_percent',
+                'published_from_bad', 'frames_dropped', 'valid_unaccounted', 'checks'):
+        assert key in r, key
+    assert set(r['latency_ms']) >= {'p50', 'p95', 'p99', 'max'}
+    assert set(r['rss_mb']) >= {'start', 'end', 'slope_mb_per_hour'}
+    assert r['sent'] == r['valid_sent'] + r['bad_sent'] and r['bad_sent'] > 0
+    assert r['published_valid'] > 0 and r['latency_ms']['p50'] > 0
+    assert r['published_from_bad'] == 0, r['published_from_bad_by_kind']
+    assert r['worker_restarts'] == 0
+    assert r['node_exit_code'] is None
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert 'stamp -> depth received (ms)' in proc.stdout

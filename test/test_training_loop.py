@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 import torch
 
+from depth_anything_ros.devices import amp_dtype
 from depth_anything_ros.training import evaluate
 from depth_anything_ros.training.config import load_config
 from depth_anything_ros.training.datasets import GenericDataset
@@ -111,6 +112,30 @@ def test_debug_run_learns_exports_and_evaluates(indoor, tmp_path) -> None:
     assert cv2.imread(str(maps[0])).shape == (84, 3 * 112, 3)
 
 
+def test_eval_of_an_export_reproduces_the_runs_validation(indoor, tmp_path, capsys) -> None:
+    run = tmp_path / 'run'
+    summary = train(load_config('debug', [f'data={indoor}', 'max_steps=3']), run, progress=False)
+    val_end = json.loads((run / 'val_end.json').read_text())
+    assert val_end['n_images'] == len(GenericDataset(indoor, 'val').limit(16))
+    out = tmp_path / 'eval.json'
+    # only --data: split, input size, depth range and image cap come from the run
+    assert evaluate.main(_eval_args(checkpoint=run / 'export' / 'model.pth', data=indoor,
+                                    json=out)) == 0
+    doc = json.loads(out.read_text())
+    for key, value in val_end.items():
+        assert doc[key] == pytest.approx(value, rel=0, abs=1e-6), key   # n_images too
+    assert doc['settings']['run'] == str(run)
+    assert (doc['settings']['split'], doc['settings']['input_size'],
+            doc['settings']['limit']) == ('val', 112, 16)
+    printed = capsys.readouterr().out
+    assert 'settings: data' in printed and 'input_size 112' in printed and 'limit 16' in printed
+    # a flag still wins over the run's setting
+    assert evaluate.main(_eval_args(checkpoint=run / 'export' / 'model.pth', data=indoor,
+                                    json=out, limit=5)) == 0
+    assert json.loads(out.read_text())['n_images'] == 5
+    assert summary['val_end'] == val_end
+
+
 def test_resume_continues_exactly(indoor, tmp_path) -> None:
     over = [f'data={indoor}', 'max_steps=6', 'log_every=1', 'batch_size=2', 'grad_accum=2',
             'max_val_images=2', 'save_every=100', 'export=false']
@@ -148,18 +173,26 @@ def test_get_lr_poly_decay_and_warmup() -> None:
     assert get_lr(100, 1e-3, 100) == 0.0
     assert get_lr(99, 2.0, 100, power=1.0) == pytest.approx(0.02)
     assert [get_lr(s, 1.0, 100, warmup_steps=4) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
-    assert get_lr(4, 1.0, 100, warmup_steps=4) == pytest.approx(0.96 ** 0.9)
+    # the decay starts from the full rate once warm-up ends, and reaches 0 at max_steps
+    assert get_lr(4, 1.0, 100, warmup_steps=4) == 1.0
+    assert get_lr(52, 1.0, 100, warmup_steps=4) == pytest.approx(0.5 ** 0.9)
+    assert get_lr(100, 1.0, 100, warmup_steps=4) == 0.0
 
 
 def test_param_groups_and_frozen_encoder() -> None:
     cfg = load_config('debug', ['lr=1e-4', 'head_lr_mult=10'])
     model = build_training_model(cfg)
-    groups = {g['name']: g for g in param_groups(model, cfg)}
+    groups = {g['name']: g for g in param_groups(model, cfg.head_lr_mult)}
     n_enc = sum(p.numel() for p in model.pretrained.parameters())
     assert sum(p.numel() for p in groups['encoder']['params']) == n_enc
     assert groups['head']['lr_mult'] == 10 and groups['encoder']['lr_mult'] == 1
     model.pretrained.requires_grad_(False)
-    assert [g['name'] for g in param_groups(model, cfg)] == ['head']
+    assert [g['name'] for g in param_groups(model, cfg.head_lr_mult)] == ['head']
+    model.pretrained.requires_grad_(True)
+    wrapped = torch.nn.ModuleDict({'net': model, 'projector': torch.nn.Linear(2, 2)})
+    groups = {g['name']: g for g in param_groups(wrapped, 3.0)}   # as the distill student
+    assert sum(p.numel() for p in groups['encoder']['params']) == n_enc
+    assert groups['head']['lr_mult'] == 3.0
 
 
 def test_init_from_relative_and_metric_checkpoints(tmp_path, caplog) -> None:
@@ -246,14 +279,11 @@ def test_data_stream_does_not_depend_on_worker_count(indoor, tmp_path) -> None:
                                                   ((7, 5), torch.float16)])
 def test_auto_amp_picks_bf16_only_where_the_gpu_computes_it(monkeypatch: pytest.MonkeyPatch,
                                                            capability: tuple, want) -> None:
-    from depth_anything_ros.training import distill
-    from depth_anything_ros.training.train import autocast_dtype
     asked = []
     monkeypatch.setattr(torch.version, 'hip', None)
     monkeypatch.setattr(torch.cuda, 'get_device_capability',
                         lambda device=None: asked.append(device) or capability)
     gpu = torch.device('cuda', 1)
-    assert autocast_dtype(load_config('debug', ['amp=auto']), gpu) is want
-    assert distill._amp_dtype(distill.DistillConfig(labels=['x'], amp='auto'), gpu) is want
-    assert asked == [gpu, gpu]  # the training device, not whichever GPU is current
-    assert autocast_dtype(load_config('debug', ['amp=auto']), torch.device('cpu')) is None
+    assert amp_dtype('auto', gpu) is want
+    assert asked == [gpu]  # the training device, not whichever GPU is current
+    assert amp_dtype('auto', torch.device('cpu')) is None

@@ -28,9 +28,11 @@ from typing import Any
 import torch
 from torch import nn
 
-PRECISIONS = ('fp32', 'bf16', 'fp16')
-SIDECAR_FORMAT = 'depth_anything_ros.checkpoint/1'
-PATCH = 14  # ViT patch size: network inputs are multiples of it
+from depth_anything_ros.model.checkpoint import read_sidecar as _read_sidecar
+from depth_anything_ros.model.checkpoint import SIDECAR_FORMAT, sidecar_path
+from depth_anything_ros.vocabulary import PATCH_SIZE, PRECISIONS
+
+PATCH = PATCH_SIZE  # ViT patch size: network inputs are multiples of it
 INPUT_NAME = 'image'
 OUTPUT_NAME = 'depth'
 
@@ -139,15 +141,6 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def sidecar_path(path: Path) -> Path:
-    """Return the metadata file next to an exported model: ``model.onnx`` -> ``model.json``.
-
-    The same rule as checkpoints (``model.pth`` -> ``model.json``), so the estimator and
-    checkpoint loader read an export's metadata the same way.
-    """
-    return Path(path).with_suffix('.json')
-
-
 def write_sidecar(path: Path, metadata: dict[str, Any]) -> Path:
     """Write ``<path>.json`` atomically and return its path."""
     side = sidecar_path(path)
@@ -156,25 +149,13 @@ def write_sidecar(path: Path, metadata: dict[str, Any]) -> Path:
 
 
 def read_sidecar(path: Path, *, required: bool = True) -> dict[str, Any]:
-    """Read ``<path>.json``; check its format tag.
+    """Read and check ``<path>.json`` with the checkpoint reader; ``{}`` when absent.
 
     Raises:
         FileNotFoundError: the sidecar is missing and ``required``.
-        ValueError: the file is not a depth_anything_ros sidecar.
+        ValueError: the file is not a depth_anything_ros sidecar, or its values are wrong.
     """
-    side = sidecar_path(path)
-    if not side.is_file():
-        if required:
-            raise FileNotFoundError(
-                f'{side} is missing: exported model {Path(path).name} needs its metadata '
-                'sidecar (encoder, head, max_depth); re-export with "depth-anything-ros '
-                'export", which writes both')
-        return {}
-    meta = json.loads(side.read_text())
-    if meta.get('format') != SIDECAR_FORMAT:
-        raise ValueError(f'{side} has format {meta.get("format")!r}, expected '
-                         f'{SIDECAR_FORMAT!r}; re-export the model')
-    return meta
+    return _read_sidecar(path, required=required) or {}
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-AUTO = 'auto'
+from depth_anything_ros.vocabulary import AUTO
+
 # CPU feature flags (/proc/cpuinfo) that give native bf16 matrix maths.
 BF16_CPU_FLAGS = frozenset({'amx_bf16', 'avx512_bf16'})
 # Runtimes that can load each exported-file suffix.

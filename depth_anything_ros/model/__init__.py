@@ -17,10 +17,12 @@
 from .checkpoint import (CheckpointError, export_model, load_model, read_checkpoint,
                          read_sidecar)
 from .config import config_for, ENCODERS, ModelConfig
+from .files import read_json_file
 from .hub import CHECKPOINTS, resolve_checkpoint
 from .network import build_model, DepthAnythingV2
 from .weights import fill_deterministic_, untrained_model
 
 __all__ = ['CHECKPOINTS', 'CheckpointError', 'DepthAnythingV2', 'ENCODERS', 'ModelConfig',
            'build_model', 'config_for', 'export_model', 'fill_deterministic_', 'load_model',
-           'read_checkpoint', 'read_sidecar', 'resolve_checkpoint', 'untrained_model']
+           'read_checkpoint', 'read_json_file', 'read_sidecar', 'resolve_checkpoint',
+           'untrained_model']

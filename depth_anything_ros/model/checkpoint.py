@@ -57,17 +57,28 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     return Path(path).with_suffix('.json')
 
 
-def read_sidecar(path: str | os.PathLike) -> dict[str, Any] | None:
-    """Return the checked metadata sidecar next to ``path``, or None if there is none.
+def read_sidecar(path: str | os.PathLike, *, required: bool = False) -> dict[str, Any] | None:
+    """Return the checked metadata sidecar next to ``path`` (the one reader of sidecars).
 
-    Raises :class:`CheckpointError` when the sidecar is unreadable or its values have the wrong
-    types (the message names the field and says to fix or delete the file).
+    Without a sidecar: None, or with ``required`` (exported engines need theirs)
+    FileNotFoundError. A JSON file of another program is ignored with a warning, or refused
+    when ``required``. Raises :class:`CheckpointError` when the sidecar is unreadable or its
+    values have the wrong types (the message names the field and says to fix or delete it).
     """
     side = sidecar_path(path)
     if side == Path(path) or not (side.exists() or side.is_symlink()):
+        if required:
+            raise FileNotFoundError(
+                f'{side} is missing: exported model {Path(path).name} needs its metadata '
+                'sidecar (encoder, head, max_depth); re-export with "depth-anything-ros '
+                'export", which writes both')
         return None
     meta = read_json_file(side, 'metadata sidecar')
     if not isinstance(meta, dict) or meta.get('format') != SIDECAR_FORMAT:
+        found = meta.get('format') if isinstance(meta, dict) else type(meta).__name__
+        if required:
+            raise CheckpointError(f'{side} has format {found!r}, expected {SIDECAR_FORMAT!r}; '
+                                  're-export the model')
         log.warning('ignoring %s: not a %s sidecar', side, SIDECAR_FORMAT)
         return None
     try:

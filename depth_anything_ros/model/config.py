@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from depth_anything_ros.vocabulary import PATCH_SIZE
+
 HEADS = ('relative', 'metric')
 FFNS = ('mlp', 'swiglu')
 #: Default metric ceiling in metres (Hypersim/indoor); outdoor (VKITTI) models use 80.
@@ -60,7 +62,7 @@ class ModelConfig:
     head_hidden: int = 32
     head: str = 'relative'
     max_depth: float | None = None
-    patch_size: int = 14
+    patch_size: int = PATCH_SIZE
     pos_grid: int = 37
     layer_norm_eps: float = 1e-6
 

@@ -39,9 +39,11 @@ import torch
 from torch import Tensor
 import torch.nn.functional as F
 
+from depth_anything_ros.vocabulary import PATCH_SIZE
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-PATCH = 14
+PATCH = PATCH_SIZE   # the name this module has always used
 #: uint8 [0,255] -> normalised: x * _SCALE - _OFFSET (float32, per RGB channel)
 _SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32)
 _OFFSET = (np.asarray(IMAGENET_MEAN) / np.asarray(IMAGENET_STD)).astype(np.float32)

@@ -38,6 +38,7 @@ import zlib
 import numpy as np
 import torch
 from torch import Tensor
+from tqdm import tqdm
 
 from .config import ModelConfig
 from .network import build_model, DepthAnythingV2
@@ -95,7 +96,6 @@ def fill_deterministic_(state_dict: MutableMapping[str, Tensor],
 
     ``progress`` shows a tqdm bar (elements filled): about a minute for ViT-G on 2 cores.
     """
-    from tqdm import tqdm
     total = sum(t.numel() for t in state_dict.values() if torch.is_floating_point(t))
     bar = tqdm(total=total, unit='el', unit_scale=True, desc='deterministic weights',
                disable=not progress)

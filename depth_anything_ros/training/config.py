@@ -35,6 +35,8 @@ from typing import Any, TypeVar, Union
 
 import yaml
 
+from depth_anything_ros.vocabulary import AMP_CHOICES, device_name_error
+
 T = TypeVar('T')
 
 ENCODERS = ('tiny', 'vits', 'vitb', 'vitl', 'vitg')
@@ -66,7 +68,7 @@ class TrainingLoopConfig:
     log_every: int = 10            # optimiser steps between train log rows
     eval_every: int = 0            # optimiser steps between val runs; 0 = only start and end
     save_every: int = 500          # optimiser steps between last.pt writes
-    device: str = 'auto'           # auto | cpu | cuda | cuda:N
+    device: str = 'auto'           # auto | cpu | cuda | cuda:N | mps
     tensorboard: bool = True
     export: bool = True            # write RUN/export/model.pth at the end
 
@@ -79,8 +81,10 @@ class TrainingLoopConfig:
         for name in ('lr', 'head_lr_mult'):
             if getattr(self, name) <= 0:
                 problems.append(f'{name}={getattr(self, name)}: must be > 0')
-        if self.amp not in ('auto', 'none', 'bf16', 'fp16'):
-            problems.append(f'amp={self.amp!r}: use auto, none, bf16 or fp16')
+        if self.amp not in AMP_CHOICES:
+            problems.append(f'amp={self.amp!r}: use {", ".join(AMP_CHOICES)}')
+        if (device_error := device_name_error(self.device)) is not None:
+            problems.append(device_error)
         return problems
 
     def validate(self) -> TrainingLoopConfig:

@@ -43,6 +43,7 @@ from typing import Any
 import cv2
 import numpy as np
 from torch.utils.data import Dataset
+import yaml
 
 GENERIC_FORMAT = 'depth_anything_ros/rgbd'
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -169,7 +170,6 @@ class DepthDataset(Dataset):
 
 
 def read_generic_meta(root: Path) -> dict[str, Any]:
-    import yaml
     meta_path = root / 'dataset.yaml'
     if not meta_path.is_file():
         raise FileNotFoundError(f'{meta_path} not found: {root} is not a generic RGB-D dataset '
@@ -260,7 +260,6 @@ class GenericWriter:
 
     def close(self) -> Path:
         """Write ``dataset.yaml`` and the split lists; return the root."""
-        import yaml
         meta: dict[str, Any] = {'format': GENERIC_FORMAT, 'version': 1,
                                 'depth_scale': self.depth_scale}
         if self.camera is not None:

@@ -49,11 +49,19 @@ import zlib
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
-from depth_anything_ros.estimator import cuda_bf16_native
-from depth_anything_ros.training import loop
+from depth_anything_ros.devices import amp_dtype
+from depth_anything_ros.model import (build_model, load_model, ModelConfig, read_json_file,
+                                      untrained_model)
+from depth_anything_ros.training import loop, runs
+from depth_anything_ros.training.datasets import GenericDataset
+from depth_anything_ros.training.evaluate import predict
+from depth_anything_ros.training.loop import get_lr, param_groups
+from depth_anything_ros.training.metrics import (align_disparity_to_depth, depth_metrics,
+                                                 fit_scale_shift)
+from depth_anything_ros.training.transforms import EvalTransform, TrainTransform
 from depth_anything_ros.training.config import (dataclass_to_dict, load_dataclass,
                                                 TrainingLoopConfig)
 from depth_anything_ros.training.distributed import loader_context
@@ -128,14 +136,6 @@ def load_distill_config(name_or_path: str | os.PathLike | None,
                         overrides: list[str] | tuple[str, ...] = ()) -> DistillConfig:
     """Load a preset (``distill_debug``, ``distill``) or YAML file, apply ``key=value``."""
     return load_dataclass(DistillConfig, name_or_path, overrides).validate()
-
-
-def get_lr(step: int, cfg: DistillConfig) -> float:
-    """Return the encoder learning rate at optimiser ``step`` (warm-up, then poly decay)."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
-    return cfg.lr * max(0.0, 1.0 - progress) ** cfg.lr_power
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,19 +216,14 @@ def student_architecture(student: str) -> Any:
     """
     if not student.endswith('.json'):
         return student
-    import json
-
-    from depth_anything_ros.model import ModelConfig
-    path = Path(student)
-    if not path.is_file():
-        raise FileNotFoundError(f'student={student}: no such ModelConfig JSON file')
-    data = json.loads(path.read_text())
+    data = read_json_file(student, 'student ModelConfig JSON file')
+    if not isinstance(data, dict):
+        raise ValueError(f'student={student}: expected a JSON object of ModelConfig fields')
     return ModelConfig.from_dict(data.get('config', data)).with_head('relative')
 
 
 def build_student(cfg: DistillConfig) -> nn.Module:
     """Build the student: from a relative checkpoint, deterministic weights or scratch."""
-    from depth_anything_ros.model import build_model, load_model
     arch = student_architecture(cfg.student)
     if cfg.init == 'scratch':
         model = build_model(arch, 'relative')
@@ -239,7 +234,6 @@ def build_student(cfg: DistillConfig) -> nn.Module:
             last.bias.fill_(1.0)
         return model
     if cfg.init == 'untrained' or cfg.init.startswith('untrained:'):
-        from depth_anything_ros.model import untrained_model
         return untrained_model(arch, 'relative')
     model = load_model(cfg.init, head='relative', weights_dir=cfg.weights_dir or None)
     wanted = arch.encoder if not isinstance(arch, str) else arch
@@ -248,15 +242,6 @@ def build_student(cfg: DistillConfig) -> nn.Module:
                          f'student={cfg.student!r}; set student={model.config.encoder} or '
                          'another init')
     return model
-
-
-def param_groups(model: nn.Module, cfg: DistillConfig) -> list[dict[str, Any]]:
-    """Split parameters: encoder at ``lr``, the rest (head, projector) at x head_lr_mult."""
-    enc, rest = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (enc if name.startswith(('pretrained.', 'net.pretrained.')) else rest).append(p)
-    return [{'params': enc, 'lr_mult': 1.0}, {'params': rest, 'lr_mult': cfg.head_lr_mult}]
 
 
 class Student(nn.Module):
@@ -321,8 +306,6 @@ def relative_scores(pred_disp: np.ndarray, ref: np.ndarray, mask: np.ndarray, *,
     and inverted (the Depth Anything relative protocol). Against a teacher's disparity: the
     fit and AbsRel are in disparity.
     """
-    from depth_anything_ros.training.metrics import (align_disparity_to_depth, depth_metrics,
-                                                     fit_scale_shift)
     if mask.sum() < 10:
         return None
     if ref_is_depth:
@@ -345,14 +328,10 @@ def relative_scores(pred_disp: np.ndarray, ref: np.ndarray, mask: np.ndarray, *,
 def predict_disparity(model: nn.Module, rgb: np.ndarray, input_size: int,
                       device: torch.device) -> np.ndarray:
     """Student disparity (H, W) float32 for an RGB uint8 image, at the image's resolution."""
-    from depth_anything_ros.training.transforms import EvalTransform
     h, w = rgb.shape[:2]
     sample = EvalTransform(input_size)({'image': rgb, 'depth': np.zeros((h, w), np.float32),
                                         'valid_mask': np.ones((h, w), bool)})
-    x = sample['image'][None].to(device)  # (1, 3, h', w')
-    pred = model(x)[:, None]  # (1, 1, h', w')
-    up = F.interpolate(pred.float(), size=(h, w), mode='bilinear', align_corners=True)
-    return up[0, 0].cpu().numpy()
+    return predict(model.to(device), sample['image'], (h, w)).cpu().numpy()  # (H, W)
 
 
 def evaluate(model: nn.Module, cfg: DistillConfig, val_sets: list[tuple[str, Any]],
@@ -381,7 +360,6 @@ def build_val_sets(cfg: DistillConfig, labels: LabelSet, val_idx: list[int]
     """Return ``[(name, factory of (rgb, ref, mask, ref_is_depth) iterators)]``."""
     sets: list[tuple[str, Any]] = []
     if cfg.val_data:
-        from depth_anything_ros.training.datasets import GenericDataset
         ds = GenericDataset(cfg.val_data, cfg.val_split).limit(cfg.max_val_images)
 
         def gt_items():
@@ -407,18 +385,9 @@ def build_val_sets(cfg: DistillConfig, labels: LabelSet, val_idx: list[int]
 # the loop
 
 
-def _amp_dtype(cfg: DistillConfig, device: torch.device) -> torch.dtype | None:
-    if device.type != 'cuda' or cfg.amp == 'none':
-        return None
-    if cfg.amp == 'auto':
-        return torch.bfloat16 if cuda_bf16_native(device) else torch.float16
-    return torch.bfloat16 if cfg.amp == 'bf16' else torch.float16
-
-
 def _teacher_features(cfg: DistillConfig, device: torch.device) -> nn.Module | None:
     if not cfg.feature_teacher:
         return None
-    from depth_anything_ros.model import load_model
     teacher = load_model(cfg.feature_teacher, weights_dir=cfg.weights_dir or None,
                          allow_untrained=cfg.feature_teacher.startswith('untrained'))
     teacher.eval().requires_grad_(False).to(device)
@@ -432,11 +401,6 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
     ``stop_at``: save ``last.pt`` and return after that many optimiser steps (continue with
     ``resume=True``), e.g. to split a run over job time limits.
     """
-    from tqdm import tqdm
-
-    from depth_anything_ros.training import runs
-    from depth_anything_ros.training.transforms import TrainTransform
-
     cfg.validate()
     run, info, device = loop.start_run(out, cfg, resume=resume, command='distill')
     torch.manual_seed(cfg.seed + info.rank)
@@ -456,10 +420,10 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
     teacher = _teacher_features(cfg, device)
     student = Student(build_student(cfg), teacher.config.embed_dim if teacher else None)
     student.to(device).train()
-    optimizer = torch.optim.AdamW(param_groups(student, cfg), lr=cfg.lr,
+    optimizer = torch.optim.AdamW(param_groups(student, cfg.head_lr_mult), lr=cfg.lr,
                                   betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    amp_dtype = _amp_dtype(cfg, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    amp = amp_dtype(cfg.amp, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     step, best = 0, math.inf
     if resume:
         ckpt = runs.load_checkpoint(run / 'last.pt', map_location=device)
@@ -526,7 +490,7 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
                disable=not (progress and info.is_main), dynamic_ncols=True)
     t_last = time.perf_counter()
     while step < end:
-        lr = get_lr(step, cfg)
+        lr = get_lr(step, cfg.lr, cfg.max_steps, cfg.lr_power, cfg.warmup_steps)
         loop.set_lr(optimizer, lr)
         parts_sum: dict[str, float] = {}
         for micro in range(cfg.grad_accum):
@@ -539,14 +503,14 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
             sync = (contextlib.nullcontext() if last_micro or not info.enabled
                     else model.no_sync())
             with sync:
-                with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
-                                    enabled=amp_dtype is not None):
+                with torch.autocast(device.type, dtype=amp or torch.float32,
+                                    enabled=amp is not None):
                     pred, tokens = model(x)  # (B, S, S), (B, N, Dt) | None
                 loss, parts = relative_loss(pred.float(), target, mask, loss_cfg)
                 if teacher is not None:
                     with torch.no_grad(), torch.autocast(device.type,
-                                                         dtype=amp_dtype or torch.float32,
-                                                         enabled=amp_dtype is not None):
+                                                         dtype=amp or torch.float32,
+                                                         enabled=amp is not None):
                         t_tokens = teacher.forward_features(x)[-1][0]  # (B, N, Dt)
                     l_feat = feature_alignment_loss(tokens.float(), t_tokens.float(),
                                                     cfg.feature_margin)

@@ -27,6 +27,8 @@ import os
 import torch
 import torch.distributed as dist
 
+from depth_anything_ros.devices import resolve_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -57,21 +59,18 @@ def env_dist_info() -> DistInfo:
 def init_distributed(device: str = 'auto') -> tuple[DistInfo, torch.device]:
     """Join the process group when started by torchrun; return (info, this process's device).
 
-    ``device``: auto | cpu | cuda | cuda:N. Under torchrun with CUDA, each process gets
+    ``device``: auto | cpu | cuda | cuda:N | mps. Under torchrun with CUDA, each process gets
     ``cuda:LOCAL_RANK``.
     """
     info = env_dist_info()
-    use_cuda = torch.cuda.is_available() and device != 'cpu'
-    if device.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError(f'device={device!r} but CUDA is not available; use device=cpu or auto')
+    dev = resolve_device(device)   # one rule for names and availability
+    use_cuda = dev.type == 'cuda'
     if info.enabled:
         if use_cuda:
             torch.cuda.set_device(info.local_rank)
         if not dist.is_initialized():
             dist.init_process_group(backend='nccl' if use_cuda else 'gloo')
-        dev = torch.device('cuda', info.local_rank) if use_cuda else torch.device('cpu')
-    else:
-        dev = torch.device(device if device != 'auto' else ('cuda' if use_cuda else 'cpu'))
+        dev = torch.device('cuda', info.local_rank) if use_cuda else dev
     return info, dev
 
 

@@ -31,12 +31,20 @@ import os
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
-import torch.nn.functional as F
+from tqdm import tqdm
 
+from depth_anything_ros.devices import amp_dtype, resolve_device
+from depth_anything_ros.model import load_model
+from depth_anything_ros.model.transforms import postprocess
 from depth_anything_ros.training import distributed as dist_utils
+from depth_anything_ros.training.config import load_dataclass, TrainConfig
+from depth_anything_ros.training.datasets import build_dataset
+from depth_anything_ros.training.transforms import EvalTransform
+from depth_anything_ros.vocabulary import AMP_CHOICES
 from depth_anything_ros.training.metrics import (
     align_disparity_to_depth, crop_mask, depth_metrics, HIGHER_IS_BETTER, METRIC_NAMES,
     MetricAccumulator, ordinal_accuracy, PointPair, read_pairs, valid_depth_mask)
@@ -45,11 +53,8 @@ LOG = logging.getLogger(__name__)
 
 
 def upsample_to(pred: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear (align_corners=True) resize of a prediction (h, w) to ``size`` -> (H, W)."""
-    if tuple(pred.shape[-2:]) == tuple(size):
-        return pred
-    return F.interpolate(pred[None, None], size=size, mode='bilinear',
-                         align_corners=True)[0, 0]
+    """Resize one prediction (h, w) to ``size`` (H, W), as :func:`.transforms.postprocess`."""
+    return postprocess(pred[None], size)[0]
 
 
 def predict(model: nn.Module, image: torch.Tensor, size: tuple[int, int],
@@ -59,8 +64,8 @@ def predict(model: nn.Module, image: torch.Tensor, size: tuple[int, int],
     x = image[None].to(device)                                 # (1, 3, h, w)
     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                         enabled=autocast_dtype is not None):
-        pred = model(x)[0]                                      # (h, w)
-    return upsample_to(pred.float(), size)
+        pred = model(x)                                         # (1, h, w)
+    return postprocess(pred, size)[0]                           # (H, W) float32
 
 
 def score_prediction(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, *,
@@ -106,7 +111,6 @@ def evaluate_model(model: nn.Module, dataset: Any, *, min_depth: float, max_dept
     rank returns the same result. ``on_image(name, record)`` receives per-image results
     (``metrics``, ``pred``, ``gt``, ``mask``) for error maps.
     """
-    from tqdm import tqdm
     dist = dist or dist_utils.DistInfo()
     was_training = model.training
     model.eval()
@@ -171,7 +175,6 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
 
 def save_error_map(path: Path, record: dict[str, Any]) -> None:
     """PNG: prediction | ground truth | AbsRel error (0..0.5 mapped to the colour map)."""
-    import cv2
     gt, pred, mask = record['gt'].numpy(), record['pred'].numpy(), record['mask'].numpy()
     hi = float(np.percentile(gt[mask], 98)) if mask.any() else float(pred.max() or 1.0)
 
@@ -190,28 +193,80 @@ def save_error_map(path: Path, record: dict[str, Any]) -> None:
 def load_eval_model(checkpoint: str, device: torch.device, *, allow_untrained: bool = False
                     ) -> nn.Module:
     """Any checkpoint ``load_model`` reads (export, run checkpoint, official file/name)."""
-    from depth_anything_ros.model import load_model
     return load_model(checkpoint, allow_untrained=allow_untrained).to(device).eval()
 
 
+#: ``eval`` settings when neither a flag nor the checkpoint's training run gives them.
+EVAL_DEFAULTS: dict[str, Any] = {'dataset': 'generic', 'split': 'val', 'input_size': 518,
+                                 'min_depth': 1e-3, 'max_depth': None, 'limit': 0,
+                                 'amp': 'none'}
+
+
+def run_folder(checkpoint: str | os.PathLike) -> Path | None:
+    """Return the ``train`` run folder of a checkpoint (``RUN/export/model.pth``, ``RUN/*.pt``)."""
+    path = Path(checkpoint)
+    for folder in (path.parent, path.parent.parent):
+        meta = folder / 'run.json'
+        if (folder / 'config.yaml').is_file() and meta.is_file():
+            try:
+                command = json.loads(meta.read_text()).get('command')
+            except (OSError, ValueError, AttributeError):
+                return None
+            return folder if command == 'train' else None
+    return None
+
+
+def run_eval_settings(folder: Path) -> dict[str, Any]:
+    """Return the settings a ``train`` run validated with: data, val split, size and caps."""
+    cfg = load_dataclass(TrainConfig, folder / 'config.yaml')
+    return {'dataset': cfg.dataset, 'data': cfg.data or None, 'split': cfg.val_split,
+            'input_size': cfg.input_size, 'min_depth': cfg.min_depth,
+            'max_depth': cfg.max_depth, 'limit': cfg.max_val_images, 'amp': cfg.amp}
+
+
+def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Path | None]:
+    """Fill every setting: the flag when given, else the checkpoint's training run, else default.
+
+    So ``eval --checkpoint RUN/export/model.pth`` scores the very images the run validated on,
+    the same way. Returns ``(settings, run folder or None)``.
+    """
+    folder = run_folder(args.checkpoint)
+    from_run = run_eval_settings(folder) if folder is not None else {}
+    settings = {}
+    for key in (*EVAL_DEFAULTS, 'data'):
+        given = getattr(args, key, None)
+        settings[key] = (given if given is not None else
+                         from_run.get(key, EVAL_DEFAULTS.get(key)))
+    if not settings['data']:
+        raise ValueError('--data is required (the checkpoint is not from a train run that '
+                         'names its data)')
+    return settings, folder
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    run = ' (default: the training run\'s own when the checkpoint is in a run folder, else %s)'
     parser.add_argument('--checkpoint', required=True,
                         help='RUN/export/model.pth, RUN/best.pt, an official file or name')
-    parser.add_argument('--data', required=True, help='dataset root')
-    parser.add_argument('--dataset', default='generic',
-                        choices=('generic', 'nyu', 'kitti', 'vkitti2', 'hypersim'))
-    parser.add_argument('--split', default='val', help='split name or split-file path')
+    parser.add_argument('--data', default=None, help='dataset root' + run % 'required')
+    parser.add_argument('--dataset', default=None,
+                        choices=('generic', 'nyu', 'kitti', 'vkitti2', 'hypersim'),
+                        help='dataset format' + run % 'generic')
+    parser.add_argument('--split', default=None,
+                        help='split name or split-file path' + run % 'val')
     parser.add_argument('--json', required=True, help='write the results here')
     parser.add_argument('--align', choices=('auto', 'none', 'scale_shift'), default='auto',
                         help='auto: none for metric models, scale_shift for relative ones')
     parser.add_argument('--pairs', help='pairs file "image, (x1,y1), (x2,y2), closer"')
     parser.add_argument('--crop', choices=('none', 'garg', 'eigen', 'nyu'), default='none')
-    parser.add_argument('--min-depth', type=float, default=1e-3, help='metres')
+    parser.add_argument('--min-depth', type=float, default=None, help='metres' + run % '0.001')
     parser.add_argument('--max-depth', type=float, default=None,
-                        help='metres (default: the model max_depth, else the dataset cap)')
-    parser.add_argument('--input-size', type=int, default=518,
-                        help='network short side in pixels (multiple of 14)')
-    parser.add_argument('--limit', type=int, default=0, help='evaluate the first N images only')
+                        help='metres' + run % 'the model max_depth, else the dataset cap')
+    parser.add_argument('--input-size', type=int, default=None,
+                        help='network short side in pixels (multiple of 14)' + run % '518')
+    parser.add_argument('--limit', type=int, default=None,
+                        help='evaluate the first N images only; 0: all' + run % '0')
+    parser.add_argument('--amp', choices=AMP_CHOICES, default=None,
+                        help='autocast dtype of the forward pass' + run % 'none')
     parser.add_argument('--error-maps', help='folder for per-image prediction/GT/error PNGs')
     parser.add_argument('--compare', help='a second checkpoint evaluated the same way')
     parser.add_argument('--device', default='auto')
@@ -221,10 +276,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate ``args.checkpoint`` (and ``args.compare``); return the JSON document."""
-    from depth_anything_ros.estimator import resolve_device
-    from depth_anything_ros.training.datasets import build_dataset
-    from depth_anything_ros.training.transforms import EvalTransform
     device = resolve_device(args.device)
+    opts, folder = resolve_settings(args)
+    autocast = amp_dtype(opts['amp'], device)
     pairs: dict[str, list[PointPair]] | None = None
     if args.pairs:
         pairs = {}
@@ -238,10 +292,11 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         model = load_eval_model(ckpt, device, allow_untrained=args.allow_untrained)
         is_metric = bool(model.is_metric)
         align = args.align if args.align != 'auto' else ('none' if is_metric else 'scale_shift')
-        max_depth = args.max_depth or (model.config.max_depth if is_metric else None)
-        dataset = build_dataset(args.dataset, args.data, args.split,
-                                EvalTransform(args.input_size), min_depth=args.min_depth,
-                                max_depth=max_depth).limit(args.limit)
+        max_depth = opts['max_depth'] or (model.config.max_depth if is_metric else None)
+        dataset = build_dataset(opts['dataset'], opts['data'], opts['split'],
+                                EvalTransform(opts['input_size']),
+                                min_depth=opts['min_depth'], max_depth=max_depth
+                                ).limit(opts['limit'])
         cap = max_depth or dataset.max_depth
         if not np.isfinite(cap):
             raise ValueError('relative models need --max-depth (metres) to cap aligned depth')
@@ -256,18 +311,23 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
 
         LOG.info('evaluating %s (%s, align %s) on %d images', ckpt,
                  'metric' if is_metric else 'relative', align, len(dataset))
-        results[label] = evaluate_model(model, dataset, min_depth=args.min_depth,
+        results[label] = evaluate_model(model, dataset, min_depth=opts['min_depth'],
                                         max_depth=cap, align=align,
                                         crop=None if args.crop == 'none' else args.crop,
-                                        pairs=pairs, progress=True, on_image=on_image)
+                                        pairs=pairs, autocast_dtype=autocast, progress=True,
+                                        on_image=on_image)
         settings[label] = {'checkpoint': str(ckpt), 'align': align, 'max_depth': cap,
                            'head': 'metric' if is_metric else 'relative'}
     doc: dict[str, Any] = dict(results['model'])
-    doc['settings'] = {'data': str(args.data), 'dataset': args.dataset, 'split': args.split,
-                       'crop': args.crop, 'min_depth': args.min_depth,
-                       'input_size': args.input_size, **settings['model']}
+    doc['settings'] = {'data': str(opts['data']), 'dataset': opts['dataset'],
+                       'split': opts['split'], 'crop': args.crop, 'min_depth': opts['min_depth'],
+                       'input_size': opts['input_size'], 'limit': opts['limit'],
+                       'amp': opts['amp'], 'run': str(folder) if folder else None,
+                       **settings['model']}
     if 'compare' in results:
         doc['compare'] = {**results['compare'], 'settings': settings['compare']}
+    print('settings: ' + ', '.join(f'{k} {v}' for k, v in doc['settings'].items()) +
+          (f' (unset flags from the training run {folder})' if folder else ''))
     print(format_table({Path(settings[k]['checkpoint']).name + ('' if k == 'model' else ' (2)'):
                         v for k, v in results.items()}))
     return doc

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from depth_anything_ros.model import export_model
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training.config import load_dataclass, TrainingLoopConfig
 from depth_anything_ros.training.runs import prepare_run_dir, RunLogger, write_json
@@ -133,6 +134,37 @@ def data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
         find_unused_parameters=True)
 
 
+def get_lr(step: int, base_lr: float, max_steps: int, power: float = 0.9,
+           warmup_steps: int = 0) -> float:
+    """Learning rate for optimiser step ``step`` (0-based): linear warm-up, then poly decay.
+
+    Warm-up rises to ``base_lr`` over ``warmup_steps``; then ``base_lr * (1 - p) ** power``
+    where ``p`` runs from 0 to 1 over the remaining steps (the official per-iteration poly
+    schedule when there is no warm-up).
+    """
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, max_steps - warmup_steps)
+    return base_lr * max(0.0, 1.0 - progress) ** power
+
+
+def param_groups(model: nn.Module, head_lr_mult: float) -> list[dict[str, Any]]:
+    """Trainable parameters in groups: the encoder at ``lr``, the rest at ``lr * head_lr_mult``.
+
+    Encoder parameters are those under a ``pretrained`` module (also inside a wrapper such as
+    the distillation student's ``net.``). Each group has a ``name`` and its ``lr_mult`` (see
+    :func:`set_lr`); a frozen encoder gives no encoder group.
+    """
+    encoder, head = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (encoder if 'pretrained' in name.split('.') else head).append(p)
+    groups = [{'params': head, 'lr_mult': head_lr_mult, 'name': 'head'}]
+    if encoder:
+        groups.insert(0, {'params': encoder, 'lr_mult': 1.0, 'name': 'encoder'})
+    return groups
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Set every parameter group to ``lr`` times its ``lr_mult``."""
     for group in optimizer.param_groups:
@@ -171,7 +203,6 @@ def finish_run(run: Path, summary: dict[str, Any], info: dist_utils.DistInfo,
     if info.is_main:
         write_json(run / 'val_end.json', summary['val_end'])
         if export is not None:
-            from depth_anything_ros.model import export_model
             summary['export'] = str(export_model(export, run / 'export' / 'model.pth'))
             LOG.info(export_note, summary['export'])
     logger.close()

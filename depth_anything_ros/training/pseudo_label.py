@@ -41,10 +41,14 @@ import time
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
+from depth_anything_ros.estimator import DepthEstimator
+from depth_anything_ros.model import load_model
 from depth_anything_ros.training.labels import LABEL_FORMATS, LabelWriter
 from depth_anything_ros.training.sources import (FrameRef, open_source, parse_shard,
                                                   select_frames, SelectionStats, source_kind)
+from depth_anything_ros.vocabulary import PRECISIONS
 
 LOG = logging.getLogger(__name__)
 
@@ -169,7 +173,6 @@ def label_frames(source: str | os.PathLike, teacher: Teacher, out: str | os.Path
 def _progress(enabled: bool, shard: tuple[int, int]) -> Any:
     if not enabled:
         return None
-    from tqdm import tqdm
     desc = 'pseudo-label' if shard[1] == 1 else f'pseudo-label {shard[0]}/{shard[1]}'
     return tqdm(desc=desc, unit='img', dynamic_ncols=True)
 
@@ -198,7 +201,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--input-size', type=int, default=518,
                         help='teacher network short side, pixels (multiple of 14)')
     parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
-    parser.add_argument('--precision', default='fp32', choices=('fp32', 'fp16', 'bf16'),
+    parser.add_argument('--precision', default='fp32', choices=PRECISIONS,
                         help='teacher precision')
     parser.add_argument('--label-format', default='png16', choices=LABEL_FORMATS,
                         help='png16: 16-bit PNG + per-image scale; npy16: float16 .npy')
@@ -214,8 +217,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run ``depth-anything-ros pseudo-label``."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    from depth_anything_ros.estimator import DepthEstimator
-    from depth_anything_ros.model import load_model
 
     shard = parse_shard(args.shard)
     model = load_model(args.teacher, weights_dir=args.weights_dir,

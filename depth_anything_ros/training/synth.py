@@ -32,12 +32,15 @@ for real recordings of the robot's own camera.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import logging
 import math
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
+
+from depth_anything_ros.training.datasets import GenericWriter
 
 LOG = logging.getLogger(__name__)
 EPS = 1e-6
@@ -315,15 +318,47 @@ class Scene:
     sky_horizon: np.ndarray = field(default_factory=lambda: np.array([0.8, 0.85, 0.9]))
 
 
+def cast(scene: Scene, origin: np.ndarray, directions: np.ndarray
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the nearest hit of rays ``origin + t * directions`` (world, (N, 3)): t, primitive.
+
+    ``t`` is inf on a miss, in units of each direction's length (metres along unit directions).
+    """
+    t_all = np.stack([p.intersect(origin, directions) for p in scene.primitives])   # (P, N)
+    hit_id = t_all.argmin(0)                                # (N,)
+    return t_all[hit_id, np.arange(len(directions))], hit_id
+
+
+def camera_path(scene: Scene, num: int, *, static: int = 30, moving: int = 30,
+                pan_rad: float = 0.25, sway_m: float = 0.2) -> list[tuple[Scene, bool]]:
+    """Return a camera trajectory through ``scene``: ``num`` (scene at the pose, moving) pairs.
+
+    The camera stands still for ``static`` frames, then pans (yaw, up to ``pan_rad``) and
+    sways sideways and up (up to ``sway_m``) for ``moving`` frames, and so on; it stays near its
+    start so it never enters the furniture. Use ``render`` on each pose.
+    """
+    out = []
+    phase = 0.0
+    period = static + moving
+    for i in range(num):
+        moving_now = i % period >= static
+        if moving_now:
+            phase += 1.0 / moving
+        a = math.sin(math.pi * phase)                       # 0 -> 1 -> 0 -> -1 ...
+        c, s = math.cos(pan_rad * a), math.sin(pan_rad * a)
+        rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]) @ scene.rotation   # yaw in world
+        origin = scene.origin + np.array([sway_m * a, 0.5 * sway_m * abs(a), 0.0])
+        out.append((replace(scene, origin=origin, rotation=rot), moving_now))
+    return out
+
+
 def render(scene: Scene, camera: Camera, rng: np.random.Generator | None = None
            ) -> tuple[np.ndarray, np.ndarray]:
     """Ray-cast ``scene``: RGB uint8 (H, W, 3) and planar depth float32 (H, W), inf = no hit."""
     d_cam = camera.rays()                                   # (N, 3), z = 1
     d = d_cam @ scene.rotation.T                            # (N, 3) world directions
     o = scene.origin
-    t_all = np.stack([p.intersect(o, d) for p in scene.primitives])   # (P, N)
-    hit_id = t_all.argmin(0)                                # (N,)
-    t = t_all[hit_id, np.arange(len(d))]                    # (N,) == camera z
+    t, hit_id = cast(scene, o, d)                           # t == camera z
     color = np.zeros((len(d), 3))
     hit = np.isfinite(t)
     p_world = o + t[:, None] * d                            # (N, 3)
@@ -484,9 +519,6 @@ def generate(out: str | Path, scene: str = 'indoor', num: int = 100, seed: int =
              size: tuple[int, int] = (240, 320), val_fraction: float = 0.2,
              depth_format: str = 'png16', progress: bool = True) -> Path:
     """Write ``num`` samples in the generic format (every 1/val_fraction-th goes to val)."""
-    from tqdm import tqdm
-
-    from depth_anything_ros.training.datasets import GenericWriter
     if num < 1:
         raise ValueError(f'--num must be >= 1, got {num}')
     if size[0] < 14 or size[1] < 14:

@@ -39,10 +39,15 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
 
-from depth_anything_ros.estimator import cuda_bf16_native
+from depth_anything_ros.devices import amp_dtype
+from depth_anything_ros.model import build_model, read_checkpoint, read_sidecar
+from depth_anything_ros.model.checkpoint import check_state_dict
+from depth_anything_ros.model.hub import checkpoint_info, resolve_checkpoint
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training import loop
+from depth_anything_ros.training.loop import get_lr, param_groups
 from depth_anything_ros.training.config import dataclass_to_dict, TrainConfig
 from depth_anything_ros.training.datasets import build_dataset, DepthDataset
 from depth_anything_ros.training.evaluate import evaluate_model
@@ -56,17 +61,6 @@ CHECKPOINT_FORMAT = 'depth_anything_ros.train/1'
 PRESETS = 'debug, indoor, outdoor'
 
 
-def get_lr(step: int, base_lr: float, max_steps: int, power: float = 0.9,
-           warmup_steps: int = 0) -> float:
-    """Learning rate for optimiser step ``step`` (0-based): linear warm-up, then poly decay.
-
-    ``base_lr * (1 - step / max_steps) ** power`` as in the official recipe (per iteration).
-    """
-    if warmup_steps > 0 and step < warmup_steps:
-        return base_lr * (step + 1) / warmup_steps
-    return base_lr * max(0.0, 1.0 - step / max_steps) ** power
-
-
 # ---------------------------------------------------------------------------------------------
 # model
 
@@ -75,8 +69,6 @@ def _init_head_kind(path: Path, meta: dict[str, Any], requested: str) -> str:
     """Return what the init checkpoint holds: config, else sidecar, metadata or file name."""
     if requested != 'auto':
         return requested
-    from depth_anything_ros.model import read_sidecar
-    from depth_anything_ros.model.hub import checkpoint_info
     side = read_sidecar(path) or {}
     model_cfg = meta.get('model_config') if isinstance(meta.get('model_config'), dict) else {}
     info = checkpoint_info(path)
@@ -86,8 +78,6 @@ def _init_head_kind(path: Path, meta: dict[str, Any], requested: str) -> str:
 
 def _known_max_depth(path: Path, meta: dict[str, Any]) -> float | None:
     """Return the max_depth (metres) a metric checkpoint was trained with, if recorded."""
-    from depth_anything_ros.model import read_sidecar
-    from depth_anything_ros.model.hub import checkpoint_info
     side = read_sidecar(path) or {}
     model_cfg = meta.get('model_config') if isinstance(meta.get('model_config'), dict) else {}
     info = checkpoint_info(path)
@@ -102,8 +92,6 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
     head keeps PyTorch's default init, as in the official recipe; a metric checkpoint is
     loaded whole (strict).
     """
-    from depth_anything_ros.model import build_model, read_checkpoint, resolve_checkpoint
-    from depth_anything_ros.model.checkpoint import check_state_dict
     model = build_model(cfg.encoder, head='metric', max_depth=cfg.max_depth)
     if cfg.init == 'untrained':
         LOG.info('model: %s encoder, metric head (max_depth %.1f m), default init',
@@ -137,30 +125,6 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
                         cfg.max_depth / trained_max, trained_max)
         LOG.info('model: whole metric checkpoint %s (max_depth %.1f m)', path, cfg.max_depth)
     return model
-
-
-def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """Return groups: encoder at ``lr``, the rest at ``lr * head_lr_mult`` (key ``lr_mult``)."""
-    encoder, head = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (encoder if name.startswith('pretrained.') else head).append(p)
-    groups = [{'params': head, 'lr_mult': cfg.head_lr_mult, 'name': 'head'}]
-    if encoder:
-        groups.insert(0, {'params': encoder, 'lr_mult': 1.0, 'name': 'encoder'})
-    return groups
-
-
-def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
-    """Mixed-precision dtype: ``auto`` = bf16 (or fp16) on CUDA, full precision on CPU."""
-    if cfg.amp == 'none' or (cfg.amp == 'auto' and device.type != 'cuda'):
-        return None
-    if cfg.amp == 'fp16' and device.type != 'cuda':
-        raise ValueError('amp=fp16 needs a CUDA device; use amp=bf16 or amp=none on CPU')
-    if cfg.amp == 'auto':
-        return torch.bfloat16 if cuda_bf16_native(device) else torch.float16
-    return torch.bfloat16 if cfg.amp == 'bf16' else torch.float16
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +197,6 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
     ``stop_at``: save ``last.pt`` and return after that many optimiser steps (to split a run
     over job time limits; continue with ``resume=True``).
     """
-    from tqdm import tqdm
     cfg.validate()
     if not cfg.data:
         raise ValueError('no dataset: pass --data DIR (or data=DIR)')
@@ -243,9 +206,9 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
     model = build_training_model(cfg).to(device)
     if cfg.freeze_encoder:
         model.pretrained.requires_grad_(False)
-    optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr,
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.head_lr_mult), lr=cfg.lr,
                                   betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    amp = autocast_dtype(cfg, device)
+    amp = amp_dtype(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     step, best, best_step = 0, math.inf, -1
     if resume:

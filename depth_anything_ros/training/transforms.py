@@ -33,38 +33,16 @@ import cv2
 import numpy as np
 import torch
 
-PATCH = 14
-MEAN = np.array([0.485, 0.456, 0.406])
-STD = np.array([0.229, 0.224, 0.225])
+from depth_anything_ros.model.transforms import (IMAGENET_MEAN, IMAGENET_STD, target_size,
+                                                 validate_input_size)
+from depth_anything_ros.vocabulary import PATCH_SIZE
 
-
-def lower_bound_size(height: int, width: int, target: int, multiple: int = PATCH
-                     ) -> tuple[int, int]:
-    """Return ``(h, w)`` with aspect kept, both >= ``target``, multiples of ``multiple``.
-
-    Scale ``s = max(target / h, target / w)``; each side is rounded (numpy half-to-even) to a
-    multiple, and rounded up instead when rounding would fall below ``target``.
-    """
-    if height <= 0 or width <= 0:
-        raise ValueError(f'image size must be positive, got {height}x{width}')
-    scale = max(target / height, target / width)
-    out = []
-    for side in (height, width):
-        v = scale * side
-        n = int(np.round(v / multiple) * multiple)
-        if n < target:
-            n = int(np.ceil(v / multiple) * multiple)
-        out.append(n)
-    return out[0], out[1]
-
-
-def _model_size_rule(height: int, width: int, target: int) -> tuple[int, int]:
-    """Prefer the model package's size rule (one definition for inference and training)."""
-    try:
-        from depth_anything_ros.model.transforms import target_size
-    except ImportError:
-        return lower_bound_size(height, width, target)
-    return target_size(height, width, target)
+# The model package's names, kept here for the training code that imports them.
+PATCH = PATCH_SIZE
+MEAN = np.array(IMAGENET_MEAN)
+STD = np.array(IMAGENET_STD)
+#: The inference size rule (aspect kept, short side >= target, multiples of 14); an alias.
+lower_bound_size = target_size
 
 
 def normalize(rgb_float: np.ndarray) -> torch.Tensor:
@@ -112,8 +90,7 @@ class TrainTransform:
     """Resize (lower bound), jitter, normalise, random square crop, random h-flip."""
 
     def __init__(self, input_size: int, *, hflip: bool = True, jitter: float = 0.0) -> None:
-        if input_size % PATCH:
-            raise ValueError(f'input_size {input_size} must be a multiple of {PATCH}')
+        validate_input_size(input_size)
         self.size = input_size
         self.hflip = hflip
         self.jitter = jitter
@@ -121,7 +98,7 @@ class TrainTransform:
     def __call__(self, sample: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         image, depth, valid = sample['image'], sample['depth'], sample['valid_mask']
         h0, w0 = depth.shape
-        h, w = _model_size_rule(h0, w0, self.size)
+        h, w = target_size(h0, w0, self.size)
         img = resize_image(image, (h, w))                 # (h, w, 3) float64
         dep = resize_nearest(depth, (h, w))               # (h, w) metres
         val = resize_nearest(valid, (h, w))               # (h, w) bool
@@ -151,14 +128,13 @@ class EvalTransform:
     """Resize + normalise the image only; ground truth stays at native resolution."""
 
     def __init__(self, input_size: int) -> None:
-        if input_size % PATCH:
-            raise ValueError(f'input_size {input_size} must be a multiple of {PATCH}')
+        validate_input_size(input_size)
         self.size = input_size
 
     def __call__(self, sample: dict[str, Any], rng: np.random.Generator | None = None
                  ) -> dict[str, Any]:
         h0, w0 = sample['depth'].shape
-        h, w = _model_size_rule(h0, w0, self.size)
+        h, w = target_size(h0, w0, self.size)
         out = {'image': normalize(resize_image(sample['image'], (h, w))),  # (3, h, w)
                'depth': torch.from_numpy(np.ascontiguousarray(sample['depth'])),
                'valid_mask': torch.from_numpy(np.ascontiguousarray(sample['valid_mask']))}

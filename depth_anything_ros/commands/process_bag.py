@@ -1,0 +1,153 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+r"""``depth-anything-ros process-bag``: the node's outputs for every frame of a rosbag2.
+
+    depth-anything-ros process-bag recording/ --out recording_depth --checkpoint metric_indoor_vits
+    depth-anything-ros process-bag run.mcap --out run_depth --checkpoint vits \
+        --image-topic /cam/color/image_raw --outputs depth,colored --json
+
+Writes a new bag holding every input message plus the node's outputs (``depth/image`` or
+``disparity/image``, ``depth/camera_info``, ``depth/colored``, ``points``) under the image
+topic's namespace, each with its image's header. Every frame is processed; a frame the node
+would refuse is skipped and listed with its reason, and the command still succeeds. Output
+options (depth encoding, strides, ranges, colormap, fixed intrinsics, ...) come from a node
+parameters file (``--params-file``, e.g. config/depth.yaml); the model flags are infer's.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+import dataclasses
+import json
+from pathlib import Path
+import sys
+from typing import Any
+
+from depth_anything_ros.bag_processing import OUTPUT_CHOICES
+from depth_anything_ros.bags import STORAGES
+from depth_anything_ros.cli_args import add_checkpoint_arguments, add_runtime_arguments
+
+_SHOWN_REASONS = 10
+
+
+def _outputs(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(',') if n.strip())
+    unknown = [n for n in names if n not in OUTPUT_CHOICES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f'unknown output(s) {", ".join(unknown) or "(none)"}; use a comma list of '
+            f'{", ".join(OUTPUT_CHOICES)}')
+    return names
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the command's flags."""
+    parser.add_argument('bag', type=Path, help='input rosbag2: directory, .mcap or .db3')
+    parser.add_argument('--out', type=Path, required=True,
+                        help='output bag directory (must not exist)')
+    parser.add_argument('--image-topic', default=None,
+                        help='sensor_msgs/Image or CompressedImage topic (default: the only '
+                             'image topic of the bag)')
+    parser.add_argument('--camera-info-topic', default=None,
+                        help='CameraInfo topic (default: camera_info beside the image topic, '
+                             'if the bag has it)')
+    parser.add_argument('--outputs', type=_outputs, default=OUTPUT_CHOICES,
+                        help=f'comma list of {", ".join(OUTPUT_CHOICES)} (default: all); depth '
+                             'means depth/image (or disparity/image) and depth/camera_info')
+    parser.add_argument('--params-file', type=Path, default=None,
+                        help='node parameters YAML for the output options (default: the '
+                             "node's defaults); the flags below override its model settings")
+    parser.add_argument('--storage', choices=STORAGES, default=None,
+                        help='output storage (default: the input\'s)')
+    add_checkpoint_arguments(parser)
+    add_runtime_arguments(parser)
+    parser.add_argument('--json', action='store_true',
+                        help='print the summary as JSON (on stdout) instead of text')
+
+
+def _config(args: argparse.Namespace, metric: bool) -> Any:
+    """Return the node configuration: defaults, then the params file, then the model flags."""
+    from depth_anything_ros.params import load_params_file, validate
+    values = load_params_file(args.params_file) if args.params_file else {}
+    values.update(checkpoint=args.checkpoint, encoder='auto',
+                  mode='metric' if metric else 'relative',
+                  allow_untrained_weights=args.allow_untrained, device=args.device,
+                  precision=args.precision, backend=args.backend, input_size=args.input_size,
+                  exact=args.exact)
+    if args.weights_dir:
+        values['weights_dir'] = args.weights_dir
+    if args.max_depth:
+        values['model_max_depth'] = float(args.max_depth)
+    if args.cache_dir:
+        values['cache_dir'] = args.cache_dir
+    return validate(values)
+
+
+def _report(summary: Any, without_camera: int) -> str:
+    lines = [f'{summary.frames} frames from {summary.image_topic} '
+             f'(camera_info: {summary.camera_info_topic or "none"}) in {summary.seconds:.1f} s '
+             f'({summary.fps:.2f} frames/s): {summary.processed} processed, '
+             f'{len(summary.skipped)} skipped -> {summary.output} ({summary.storage})']
+    for topic, count in sorted(summary.written.items()):
+        lines.append(f'  {topic}: {count}')
+    for reason, count in Counter(s.reason for s in summary.skipped).most_common(_SHOWN_REASONS):
+        lines.append(f'  skipped {count}x: {reason}')
+    for reason, count in Counter(summary.refused_camera_info).most_common(_SHOWN_REASONS):
+        lines.append(f'  camera_info refused {count}x: {reason}')
+    if without_camera:
+        lines.append(f'  {without_camera} frames had no intrinsics (no camera_info paired, '
+                     'fx..cy unset): no depth/camera_info and no points for them')
+    return '\n'.join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the command; 0 when the bag was written (even with skipped frames)."""
+    from tqdm import tqdm
+
+    from depth_anything_ros.bag_processing import NodeStage, process_bag
+    from depth_anything_ros.cli_args import build_estimator_from_args
+    from depth_anything_ros.pipeline import FramePipeline
+
+    if args.out.exists():
+        print(f'error: {args.out} exists; remove it or choose another --out', file=sys.stderr)
+        return 2
+    try:
+        estimator = build_estimator_from_args(args)
+        cfg = _config(args, estimator.is_metric)
+        stage = NodeStage(FramePipeline(estimator), cfg, args.outputs)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    with tqdm(desc='process-bag', unit='frame', file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            summary = process_bag(args.bag, args.out, stage, image_topic=args.image_topic,
+                                  camera_info_topic=args.camera_info_topic,
+                                  storage=args.storage, progress=progress)
+        except (FileNotFoundError, FileExistsError, ValueError) as exc:
+            print(f'error: {exc}', file=sys.stderr)
+            return 2
+    if args.json:
+        doc = {**summary.as_dict(), 'frames_without_camera': stage.without_camera,
+               'outputs': list(args.outputs),
+               'wanted': dataclasses.asdict(stage.wanted)}
+        print(json.dumps(doc, indent=2))
+    else:
+        print(_report(summary, stage.without_camera))
+    return 0

@@ -1,0 +1,48 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The package's shared words, defined once: runtimes, precisions, devices, the ViT patch size.
+
+Plain Python (no torch, no ROS): the parameter schema, the launch arguments, the model, the
+backends and the training code all import from here.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ['AMP_CHOICES', 'AUTO', 'BACKENDS', 'DEVICE_CHOICES', 'PATCH_SIZE', 'PRECISIONS',
+           'device_name_error']
+
+#: "Pick the best for this machine" wherever a backend, precision or device is chosen.
+AUTO = 'auto'
+#: Inference runtimes (``backend`` parameter, ``--backend``).
+BACKENDS: tuple[str, ...] = ('torch', 'openvino', 'onnxruntime', 'tensorrt')
+#: Inference precisions (``precision`` parameter, ``--precision``).
+PRECISIONS: tuple[str, ...] = ('fp32', 'fp16', 'bf16')
+#: Mixed-precision modes of the training loops (``amp``): auto = bf16, else fp16, on CUDA.
+AMP_CHOICES: tuple[str, ...] = ('auto', 'none', 'bf16', 'fp16')
+#: Device names, as the ``device`` parameter and the training configs spell them.
+DEVICE_CHOICES = 'auto, cpu, cuda, cuda:N or mps'
+#: ViT patch side in pixels: network inputs are multiples of it (DINOv2 /14 encoders).
+PATCH_SIZE = 14
+
+_DEVICE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
+
+
+def device_name_error(device: str) -> str | None:
+    """Return why ``device`` is not a device name (None when it is one)."""
+    if isinstance(device, str) and _DEVICE.match(device):
+        return None
+    return f'device must be {DEVICE_CHOICES}, got {device!r}'

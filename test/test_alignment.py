@@ -1,0 +1,414 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Metric alignment: robust fits, the floor, anchor resampling and the temporal filter."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings, strategies as st
+import numpy as np
+import pytest
+
+from depth_anything_ros import alignment as al
+from depth_anything_ros.training import synth
+
+K = np.array([[200.0, 0.0, 79.5], [0.0, 200.0, 59.5], [0.0, 0.0, 1.0]])
+SHAPE = (120, 160)
+FAST = settings(max_examples=25, deadline=None)
+
+
+def _scene_depth(seed: int = 3, pitch: float = -0.3) -> tuple[np.ndarray, synth.Scene]:
+    """Exact depth of a procedural room, camera looking down at the floor."""
+    scene = synth.random_indoor_scene(np.random.default_rng([seed, 7]))
+    scene.rotation = synth.camera_to_world(0.1, pitch, 0.01)
+    cam = synth.Camera(SHAPE[1], SHAPE[0], K[0, 0], K[1, 1], K[0, 2], K[1, 2])
+    _, depth = synth.render(scene, cam)
+    return depth, scene
+
+
+def _disparity(depth: np.ndarray, scale: float, shift: float) -> np.ndarray:
+    """Return the network output for which ``1/depth = scale * d + shift`` holds exactly."""
+    return ((1.0 / depth - shift) / scale).astype(np.float64)
+
+
+def _affine(draw: st.DrawFn) -> tuple[float, float]:
+    scale = draw(st.floats(0.01, 10.0))
+    # shift as a share of the nearest inverse depth (0.1 m -> 10 1/m): keeps 1/z - t > 0 ...
+    return scale, draw(st.floats(-0.5, 0.05))
+
+
+@st.composite
+def affines(draw: st.DrawFn) -> tuple[float, float]:
+    return _affine(draw)
+
+
+# ---------------------------------------------------------------------------------------------
+# the fit
+
+
+@FAST
+@given(affines(), st.integers(0, 2 ** 16), st.booleans())
+def test_exact_recovery_without_noise(affine: tuple[float, float], seed: int,
+                                      robust: bool) -> None:
+    scale, shift = affine
+    rng = np.random.default_rng(seed)
+    depth = rng.uniform(0.5, 15.0, SHAPE)
+    d = _disparity(depth, scale, shift)
+    fit = al.fit_inverse_depth(d, depth, robust=robust)
+    assert fit.ok, fit.reason
+    assert fit.scale == pytest.approx(scale, rel=1e-6)
+    assert fit.shift == pytest.approx(shift, rel=1e-6, abs=1e-9)
+    assert fit.residual < 1e-6
+    np.testing.assert_allclose(fit.depth(d), depth, rtol=1e-4)
+    # the sparse form: 30 points
+    uv = np.stack([rng.integers(0, SHAPE[1], 30), rng.integers(0, SHAPE[0], 30)], -1)
+    sparse = al.fit_inverse_depth_points(d, uv, depth[uv[:, 1], uv[:, 0]], robust=robust)
+    assert sparse.ok and sparse.scale == pytest.approx(scale, rel=1e-6)
+
+
+@FAST
+@given(affines(), st.integers(0, 2 ** 16), st.floats(0.0, 0.4))
+def test_robust_to_outliers(affine: tuple[float, float], seed: int, outliers: float) -> None:
+    scale, shift = affine
+    rng = np.random.default_rng(seed)
+    depth = rng.uniform(0.5, 10.0, SHAPE)
+    d = _disparity(depth, scale, shift) * (1.0 + rng.normal(0, 0.01, SHAPE))
+    anchor = depth * (1.0 + rng.normal(0, 0.01, SHAPE))
+    bad = rng.random(SHAPE) < outliers
+    anchor[bad] = rng.uniform(0.3, 12.0, bad.sum())
+    anchor[rng.random(SHAPE) < 0.5] = np.nan                 # holes
+    fit = al.fit_inverse_depth(d, anchor)
+    assert fit.ok, fit.reason
+    ratio = np.nanmedian(fit.depth(d) / depth)
+    assert abs(ratio - 1.0) < 0.01
+    assert fit.residual < 0.03
+
+
+def test_plain_least_squares_is_pulled_by_outliers() -> None:
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(0.5, 10.0, SHAPE)
+    d = _disparity(depth, 0.3, 0.02)
+    anchor = depth.copy()
+    bad = rng.random(SHAPE) < 0.2
+    anchor[bad] = 0.3
+    robust = al.fit_inverse_depth(d, anchor)
+    plain = al.fit_inverse_depth(d, anchor, robust=False)
+    assert robust.scale == pytest.approx(0.3, rel=1e-6)
+    assert abs(plain.scale / 0.3 - 1.0) > 0.02
+
+
+@FAST
+@given(st.integers(0, 2 ** 16), st.sampled_from(['shuffled', 'uniform', 'reversed']))
+def test_unrelated_anchors_are_refused(seed: int, kind: str) -> None:
+    rng = np.random.default_rng(seed)
+    depth = rng.uniform(0.5, 10.0, SHAPE)
+    d = _disparity(depth, 0.3, 0.02)
+    if kind == 'shuffled':
+        anchor = rng.permutation(depth.ravel()).reshape(SHAPE)
+    elif kind == 'uniform':
+        anchor = rng.uniform(0.5, 10.0, SHAPE)
+    else:                                                    # far where the image says near
+        anchor = 10.5 - depth
+    fit = al.fit_inverse_depth(d, anchor)
+    assert not fit.ok
+    assert fit.reason
+
+
+def test_refusal_reasons_name_the_problem() -> None:
+    depth = np.full(SHAPE, np.nan)
+    depth[0, :5] = 2.0
+    fit = al.fit_inverse_depth(np.ones(SHAPE), depth)
+    assert not fit.ok and 'only 5 valid anchors' in fit.reason
+    assert math.isnan(fit.scale)
+    flat = np.full(SHAPE, 3.0)                               # a wall: scale and shift not fixed
+    fit = al.fit_inverse_depth(np.random.default_rng(0).uniform(1, 2, SHAPE), flat)
+    assert not fit.ok
+    with pytest.raises(ValueError, match='resample_depth'):
+        al.fit_inverse_depth(np.ones(SHAPE), np.ones((10, 10)))
+
+
+def test_fit_depth_is_nan_where_the_inverse_is_not_positive() -> None:
+    fit = al.Fit(scale=1.0, shift=-1.0, inliers=10, residual=0.0, ok=True)
+    out = fit.depth(np.array([0.5, 1.0, 2.0, np.nan]))
+    assert np.isnan(out[:2]).all() and out[2] == 1.0 and np.isnan(out[3])
+    assert out.dtype == np.float32
+
+
+@FAST
+@given(st.floats(0.5, 2.0), st.integers(0, 2 ** 16))
+def test_fit_scale_corrects_a_metric_model(factor: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.5, 10.0, SHAPE)
+    pred = truth * factor                                    # a metric model off by `factor`
+    anchor = truth.copy()
+    bad = rng.random(SHAPE) < 0.2
+    anchor[bad] = rng.uniform(0.3, 12.0, bad.sum())
+    fit = al.fit_scale(pred, anchor)
+    assert fit.ok and fit.shift == 0.0
+    np.testing.assert_allclose(fit.depth(1.0 / pred), truth, rtol=2e-3)   # outliers in the band
+    uv = np.stack([rng.integers(0, SHAPE[1], 20), rng.integers(0, SHAPE[0], 20)], -1)
+    sparse = al.fit_scale_points(pred, uv, truth[uv[:, 1], uv[:, 0]])
+    assert sparse.ok and sparse.scale == pytest.approx(factor, rel=1e-6)
+
+
+def test_fit_on_a_synthetic_room_with_lidar_like_anchors() -> None:
+    depth, _ = _scene_depth()
+    rng = np.random.default_rng(1)
+    d = _disparity(depth, 0.25, 0.05) * (1.0 + rng.normal(0, 0.01, SHAPE))
+    anchor = np.full(SHAPE, np.nan)
+    rows = np.arange(2, SHAPE[0], 4)                         # a beam every 4th row
+    anchor[rows] = depth[rows] + rng.normal(0, 0.02, (len(rows), SHAPE[1]))
+    bad = rng.random(SHAPE) < 0.2
+    anchor[bad & np.isfinite(anchor)] = 0.5
+    fit = al.fit_inverse_depth(d, anchor)
+    assert fit.ok, fit.reason
+    absrel = np.mean(np.abs(fit.depth(d) - depth) / depth)
+    assert absrel < 0.03
+
+
+# ---------------------------------------------------------------------------------------------
+# anchors on the network grid
+
+
+def test_project_points_round_trip_and_extrinsic() -> None:
+    rng = np.random.default_rng(0)
+    uv = np.stack([rng.uniform(0, SHAPE[1] - 1, 50), rng.uniform(0, SHAPE[0] - 1, 50)], -1)
+    z = rng.uniform(0.5, 5.0, 50)
+    rays = np.linalg.solve(K, np.c_[uv, np.ones(50)].T).T
+    points = rays * z[:, None]
+    got_uv, got_z = al.project_points(points, K, SHAPE)
+    np.testing.assert_allclose(got_uv, uv, atol=1e-9)
+    np.testing.assert_allclose(got_z, z)
+    # the same points in a LiDAR frame (x forward, y left, z up) 10 cm above the camera
+    t = np.array([[0.0, -1.0, 0.0, 0.0], [0.0, 0.0, -1.0, -0.1], [1.0, 0.0, 0.0, 0.0],
+                  [0.0, 0.0, 0.0, 1.0]])
+    inv = np.linalg.inv(t)
+    lidar = points @ inv[:3, :3].T + inv[:3, 3]
+    got_uv, got_z = al.project_points(lidar, K, SHAPE, t)
+    np.testing.assert_allclose(got_uv, uv, atol=1e-9)
+    # behind the camera, outside the image, not finite: dropped
+    extra = np.array([[0.0, 0.0, -1.0], [100.0, 0.0, 1.0], [np.nan, 0.0, 1.0]])
+    got_uv, _ = al.project_points(np.r_[points, extra], K, SHAPE)
+    assert len(got_uv) == 50
+
+
+def test_resample_depth_from_a_half_resolution_camera() -> None:
+    depth, _ = _scene_depth()
+    half = depth[::2, ::2].copy()                            # pixel j is full pixel 2j
+    half[5:20, 10:30] = np.nan                               # a hole
+    k_half = K.copy()
+    k_half[:2] /= 2.0
+    out = al.resample_depth(half, k_half, K, SHAPE)
+    assert out.shape == SHAPE and out.dtype == np.float32
+    even = out[::2, ::2]
+    ok = np.isfinite(half)
+    np.testing.assert_allclose(even[ok], half[ok], rtol=1e-6)
+    assert np.isnan(even[~ok]).all()
+    assert np.isnan(out[1::2]).all()                         # nothing is interpolated
+
+
+def test_resample_depth_keeps_the_nearest_surface() -> None:
+    k_big = K.copy()
+    k_big[:2] *= 2.0                                         # 320x240 camera, same centre
+    big = np.full((240, 320), 4.0, np.float32)
+    big[100, 100] = 1.0                                      # one near pixel among far ones
+    out = al.resample_depth(big, k_big, K, SHAPE)
+    assert np.nanmin(out) == pytest.approx(1.0)
+    assert np.nanmax(out) == pytest.approx(4.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the floor
+
+
+def _floor_only(height: float, pitch: float, roll: float) -> tuple[np.ndarray, synth.Scene]:
+    plain = synth.Material('plain', np.zeros(3), np.zeros(3))
+    floor = synth.Rect(np.zeros(3), np.array([1.0, 0, 0]), np.array([0, 0, 1.0]), 1e4, 1e4,
+                       plain)
+    # synth: pitch > 0 looks up, roll about the view axis
+    scene = synth.Scene([floor], np.array([0.0, height, 0.0]),
+                        synth.camera_to_world(0.3, -pitch, roll), np.array([0.0, 1.0, 0.0]))
+    cam = synth.Camera(SHAPE[1], SHAPE[0], K[0, 0], K[1, 1], K[0, 2], K[1, 2])
+    return synth.render(scene, cam)[1], scene
+
+
+@FAST
+@given(st.floats(0.2, 3.0), st.floats(-0.3, 1.2), st.floats(-0.4, 0.4))
+def test_ground_plane_depth_is_exact_on_floor_pixels(height: float, pitch: float,
+                                                     roll: float) -> None:
+    truth, scene = _floor_only(height, pitch, roll)
+    down = scene.rotation.T @ np.array([0.0, -1.0, 0.0])
+    p, r = al.pitch_roll_from_gravity(down)
+    got = al.ground_plane_depth(K, height, p, r, SHAPE)
+    assert got.dtype == np.float32
+    floor = np.isfinite(truth) & (truth < 1e3)
+    np.testing.assert_allclose(got[floor], truth[floor], rtol=1e-4)
+    beyond = got[np.isinf(truth)]                            # above the horizon (or past the
+    assert not (beyond < 1e3).any()                          # floor's 10 km edge)
+
+
+def test_pitch_roll_convention() -> None:
+    assert al.pitch_roll_from_gravity(np.array([0.0, 1.0, 0.0])) == (0.0, 0.0)
+    pitch, roll = al.pitch_roll_from_gravity(np.array([0.0, 1.0, 1.0]))   # looking down 45 deg
+    assert pitch == pytest.approx(math.pi / 4) and roll == 0.0
+    level = al.ground_plane_depth(K, 1.0, 0.0, 0.0, SHAPE)
+    assert np.isnan(level[:60]).all() and np.isfinite(level[60:]).all()   # horizon at cy
+    # roll > 0: the image x axis tips down, so the floor comes up on the right
+    rolled = al.ground_plane_depth(K, 1.0, 0.0, 0.2, SHAPE)
+    assert np.isfinite(rolled[50, -1]) and np.isnan(rolled[50, 0])
+    with pytest.raises(ValueError, match='height'):
+        al.ground_plane_depth(K, 0.0, 0.0, 0.0, SHAPE)
+
+
+def test_floor_candidates_rule() -> None:
+    ground = al.ground_plane_depth(K, 1.2, 0.1, 0.0, SHAPE)
+    mask = al.floor_candidates(ground, lower_fraction=1 / 3, max_depth=5.0)
+    assert not mask[:80].any()                               # only the bottom third
+    assert (ground[mask] <= 5.0).all()
+    assert mask[-1].all()
+
+
+def test_fit_ground_aligns_the_whole_room_and_ignores_furniture() -> None:
+    depth, scene = _scene_depth()
+    d = _disparity(depth, 0.25, 0.05) * (1.0 + np.random.default_rng(0).normal(0, 0.01, SHAPE))
+    pitch, roll = al.pitch_roll_from_gravity(scene.rotation.T @ np.array([0.0, -1.0, 0.0]))
+    fit = al.fit_ground(d, K, float(scene.origin[1]), pitch, roll)
+    assert fit.ok, fit.reason
+    absrel = np.mean(np.abs(fit.depth(d) - depth) / depth)
+    assert absrel < 0.05
+    # same as the dense form with the rule's mask
+    ground = al.ground_plane_depth(K, float(scene.origin[1]), pitch, roll, SHAPE)
+    dense = al.fit_inverse_depth(d, ground, al.floor_candidates(ground))
+    assert dense.scale == pytest.approx(fit.scale, rel=0.01)
+    # the wrong height is a wrong scale, not a refusal: the shape is still a floor
+    half = al.fit_ground(d, K, float(scene.origin[1]) / 2, pitch, roll)
+    assert half.ok and np.nanmedian(half.depth(d) / depth) == pytest.approx(0.5, rel=0.05)
+
+
+def test_fit_ground_refuses_a_view_without_floor() -> None:
+    depth, scene = _scene_depth(pitch=0.35)                  # looking up: ceiling and walls
+    d = _disparity(depth, 0.25, 0.05)
+    pitch, roll = al.pitch_roll_from_gravity(scene.rotation.T @ np.array([0.0, -1.0, 0.0]))
+    assert not al.fit_ground(d, K, float(scene.origin[1]), pitch, roll).ok
+
+
+# ---------------------------------------------------------------------------------------------
+# the filter
+
+
+def _sparse_fit(rng: np.random.Generator, scale: float, depth: np.ndarray, n: int = 25,
+                noise: float = 0.1) -> al.Fit:
+    d = _disparity(depth, scale, 0.02)
+    uv = np.stack([rng.integers(0, SHAPE[1], n), rng.integers(0, SHAPE[0], n)], -1)
+    z = depth[uv[:, 1], uv[:, 0]] + rng.normal(0, noise, n)
+    return al.fit_inverse_depth_points(d, uv, z)
+
+
+def _ratio(p: al.ScaleShift, scale: float) -> float:
+    """Aligned / true depth at disparity 1 (true: 1/depth = scale * d + 0.02)."""
+    return (scale + 0.02) / (p.scale + p.shift)
+
+
+@pytest.fixture(scope='module')
+def room() -> np.ndarray:
+    return _scene_depth()[0]
+
+
+def test_filter_returns_constant_fits_and_smooths_noisy_ones(room: np.ndarray) -> None:
+    filt = al.AlignmentFilter()
+    exact = al.fit_inverse_depth(_disparity(room, 0.25, 0.02), room)
+    for i in range(10):
+        p = filt.update(exact, i / 30)
+    assert p.scale == pytest.approx(0.25, rel=1e-6) and p.shift == pytest.approx(0.02, rel=1e-5)
+    rng = np.random.default_rng(0)
+    filt = al.AlignmentFilter()
+    raw, out = [], []
+    for i in range(120):
+        fit = _sparse_fit(rng, 0.25, room)
+        raw.append(_ratio(al.ScaleShift(fit.scale, fit.shift), 0.25))
+        out.append(_ratio(filt.update(fit, i / 30), 0.25))
+    flicker_raw = np.mean(np.abs(np.diff(raw[30:])))
+    flicker = np.mean(np.abs(np.diff(out[30:])))
+    assert flicker < flicker_raw / 3
+    assert abs(np.median(out[30:]) - 1.0) < 0.02
+
+
+def test_filter_follows_a_real_step_within_five_frames(room: np.ndarray) -> None:
+    rng = np.random.default_rng(1)
+    filt = al.AlignmentFilter()
+    for i in range(60):
+        filt.update(_sparse_fit(rng, 0.25, room), i / 30)
+    ratios = [_ratio(filt.update(_sparse_fit(rng, 0.25 * 1.2, room), (60 + i) / 30), 0.3)
+              for i in range(10)]
+    assert all(abs(r - 1.0) < 0.03 for r in ratios[5:]), ratios
+
+
+def test_filter_follows_dense_fits_when_the_network_jitters(room: np.ndarray) -> None:
+    rng = np.random.default_rng(2)
+    filt = al.AlignmentFilter()
+    errs = []
+    for i in range(60):
+        scale = 0.25 * math.exp(rng.normal(0, 0.03))
+        fit = al.fit_inverse_depth(_disparity(room, scale, 0.02), room)
+        errs.append(abs(_ratio(filt.update(fit, i / 30), scale) - 1.0))
+    assert np.median(errs[10:]) < 0.005
+
+
+def test_filter_holds_then_loses_then_restarts(room: np.ndarray) -> None:
+    filt = al.AlignmentFilter(hold_s=0.5)
+    good = al.fit_inverse_depth(_disparity(room, 0.25, 0.02), room)
+    bad = al.Fit.refused('no anchors')
+    assert not filt.update(bad, 0.0).valid and filt.state == 'empty'
+    first = filt.update(good, 0.1)
+    assert filt.state == 'tracking'
+    assert filt.update(bad, 0.4) == first and filt.state == 'holding'
+    assert filt.age_s == pytest.approx(0.3)
+    assert not filt.update(bad, 0.7).valid and filt.state == 'lost'
+    other = al.fit_inverse_depth(_disparity(room, 0.3, 0.02), room)
+    p = filt.update(other, 0.8)                              # restarts on the new fit
+    assert filt.state == 'tracking' and p.scale == pytest.approx(0.3, rel=1e-6)
+
+
+def test_filter_rejects_a_jump_unless_it_persists(room: np.ndarray) -> None:
+    filt = al.AlignmentFilter(max_rel_jump=0.3, confirm_frames=3)
+    good = al.fit_inverse_depth(_disparity(room, 0.25, 0.02), room)
+    jump = al.fit_inverse_depth(_disparity(room, 0.5, 0.02), room)
+    for i in range(5):
+        ref = filt.update(good, i / 30)
+    assert filt.update(jump, 5 / 30) == ref                  # one wild fit: ignored
+    assert filt.update(good, 6 / 30).scale == pytest.approx(0.25, rel=1e-6)
+    for i in range(3):
+        p = filt.update(jump, (7 + i) / 30)
+    assert p.scale == pytest.approx(0.5, rel=1e-6)           # three in a row: believed
+
+
+def test_filter_resets_when_time_goes_backwards(room: np.ndarray) -> None:
+    filt = al.AlignmentFilter()
+    rng = np.random.default_rng(3)
+    for i in range(30):
+        filt.update(_sparse_fit(rng, 0.25, room), 100.0 + i / 30)
+    fresh = _sparse_fit(rng, 0.26, room)
+    p = filt.update(fresh, 0.0)                              # bag loop: no memory
+    assert p.scale == pytest.approx(fresh.scale, rel=1e-9)
+    assert p.shift == pytest.approx(fresh.shift, rel=1e-9)
+    assert filt.restarts == 0                                # a reset, not a restart
+
+
+def test_filter_validates_its_parameters() -> None:
+    with pytest.raises(ValueError):
+        al.AlignmentFilter(time_constant_s=0.0)
+    with pytest.raises(ValueError):
+        al.FitOptions(min_inlier_fraction=0.0)
