@@ -64,7 +64,8 @@ from depth_anything_ros.geometry import CameraModel
 from depth_anything_ros.params import (camera_names, camera_parameter, CAMERAS_DESCRIPTION,
                                        DepthConfig, describe, PER_CAMERA, SCHEMA, validate)
 from depth_anything_ros.params import spec as spec_of
-from depth_anything_ros.pipeline import FrameOutputs, FramePipeline, image_limits, Wanted
+from depth_anything_ros.pipeline import (FrameOutputs, FramePipeline, image_limits,
+                                         infer_frames, Wanted)
 from depth_anything_ros.sync import CameraSlots, StampMatcher
 from depth_anything_ros.topics import (CAMERA_INFO, camera_topic, DEPTH_CAMERA_INFO,
                                        DEPTH_COLORED, DEPTH_IMAGE, DISPARITY_IMAGE, IMAGE,
@@ -86,6 +87,23 @@ _OUTPUT_QOS = QoSProfile(depth=2, reliability=QoSReliabilityPolicy.RELIABLE)
 class _Frame:
     msg: Image | CompressedImage
     received: float   # time.monotonic() at arrival
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A frame ready for the network: its camera, header, input and settings."""
+
+    camera: _Camera
+    header: Any
+    net_pixels: Any     # (H, W, C) uint8, rectified with cfg.rectify
+    encoding: str
+    model: CameraModel | None
+    cfg: DepthConfig
+    wanted: Wanted
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
 
 
 def _descriptor(spec: Any, name: str | None = None) -> ParameterDescriptor:
@@ -477,13 +495,32 @@ class DepthNodeCore:
             if not frames:
                 self._warm_up()
                 continue
-            for camera, frame in frames:
-                self._run_frame(camera, frame)
+            # every camera with a pending frame, longest waiting first; frames of one network
+            # input (size and encoding) share a forward pass
+            jobs = [job for camera, frame in frames
+                    if (job := self._guarded(camera, self._prepare, camera, frame)) is not None]
+            groups: dict[tuple[Any, ...], list[_Job]] = {}
+            for job in jobs:
+                groups.setdefault((job.net_pixels.shape, job.encoding), []).append(job)
+            for group in groups.values():
+                self._run_group(group)
 
-    def _run_frame(self, camera: _Camera, frame: _Frame) -> None:
-        """Process one frame; whatever goes wrong costs that frame only."""
+    def _run_group(self, group: list[_Job]) -> None:
+        """Infer ``group`` in one pass and publish each frame; a failure costs those frames."""
         try:
-            self._process(camera, frame)
+            raws, infer_ms = infer_frames(self._estimator, [j.net_pixels for j in group],
+                                          group[0].encoding, group[0].cfg.input_size)
+        except Exception as exc:   # noqa: BLE001 -- counted per frame, as in _guarded
+            for job in group:
+                self._guarded(job.camera, _raise, exc)
+            return
+        for job, raw in zip(group, raws):
+            self._guarded(job.camera, self._finish, job, raw, infer_ms)
+
+    def _guarded(self, camera: _Camera, fn: Callable[..., Any], *args: Any) -> Any:
+        """Return ``fn(*args)``; whatever goes wrong costs that frame only (None)."""
+        try:
+            return fn(*args)
         except (ImageFormatError, CameraInfoError) as exc:   # input found bad in the worker
             camera.stats.frame_bad(str(exc))
             self.get_logger().error(f'{_prefix(camera)}frame skipped: {exc}',
@@ -496,6 +533,7 @@ class DepthNodeCore:
             camera.stats.frame_failed(reason, time.monotonic())
             self.get_logger().error(f'{_prefix(camera)}frame skipped, {reason}',
                                     throttle_duration_sec=_THROTTLE_S)
+        return None
 
     def _warm_up(self) -> None:
         """Run the pending warm-up frame (worker thread, only while no real frame waits)."""
@@ -510,12 +548,13 @@ class DepthNodeCore:
         self.get_logger().info(f'warmed up for {size[1]}x{size[0]} images in '
                                f'{self._warmup_ms:.0f} ms')
 
-    def _process(self, camera: _Camera, frame: _Frame) -> None:
+    def _prepare(self, camera: _Camera, frame: _Frame) -> _Job | None:
+        """Decode a frame, pair it with its calibration and prepare the network input."""
         cfg = camera.cfg
         wanted = self._wanted(camera, cfg)
         if not wanted.any():
             camera.stats.frame_idle()
-            return
+            return None
         if isinstance(frame.msg, CompressedImage):
             try:
                 pixels, encoding = compressed_to_array(frame.msg, image_limits(cfg))
@@ -523,7 +562,7 @@ class DepthNodeCore:
                 camera.stats.image_bad(str(exc))
                 self.get_logger().error(f'{_prefix(camera)}image refused: {exc}',
                                         throttle_duration_sec=_THROTTLE_S)
-                return
+                return None
         else:
             pixels, encoding = image_to_array(frame.msg, INPUT_ENCODINGS), frame.msg.encoding
         header = frame.msg.header
@@ -536,8 +575,13 @@ class DepthNodeCore:
         self._warm_sizes.add(pixels.shape[:2])   # a real frame warms its own size
         if self._warmup_size == pixels.shape[:2]:
             self._warmup_size = None
-        out = camera.pipeline.process(pixels, encoding, model, cfg, wanted)
-        self._publish_outputs(camera, out, header, cfg, wanted)
+        net_pixels = camera.pipeline.prepare(pixels, encoding, model, cfg)
+        return _Job(camera, header, net_pixels, encoding, model, cfg, wanted)
+
+    def _finish(self, job: _Job, raw: Any, infer_ms: float) -> None:
+        out = job.camera.pipeline.finish(job.net_pixels, job.encoding, raw, infer_ms, job.model,
+                                         job.cfg, job.wanted)
+        self._publish_outputs(job.camera, out, job.header, job.cfg, job.wanted)
 
     def _publish_outputs(self, camera: _Camera, out: FrameOutputs, header: Any,
                          cfg: DepthConfig, wanted: Wanted) -> None:
