@@ -18,7 +18,15 @@ The reference implementation runs fp32 eager PyTorch with explicit softmax atten
 tensors and float64 OpenCV preprocessing. This benchmark times that execution style (our
 network, whose outputs match the reference's, with its attention switched to the explicit
 form and channels_last off, through the exact preprocessing path) interleaved, round by round,
-with this package's fast paths, so that a busy or throttled machine slows every row alike.
+with this package's paths, so that a busy or throttled machine slows every row alike.
+
+Rows: the reference style; ``exact`` (the node's ``exact: true``: torch fp32 with the official
+float64 preprocessing); ``default`` (what ``backend: auto`` / ``precision: auto`` run on this
+machine, as the node and ``demo`` do); then every installed backend x precision this machine
+can run (fast preprocessing). Each row: median and p90 ms over interleaved rounds, speed-up
+over the reference style, and accuracy against the reference output (the official fp32
+numerics). The verdicts check that the default is the fastest row within p99 <= 3 %, and the
+speed-up targets of docs/backends.md.
 
     python benchmarks/bench_baseline.py [--input-size 518] [--rounds 8] [--out out/bench]
 """
@@ -29,6 +37,7 @@ import argparse
 from collections.abc import Callable, Iterator
 import contextlib
 import json
+import os
 from pathlib import Path
 import sys
 import time
@@ -38,7 +47,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from depth_anything_ros.bench import accuracy, environment, synthetic_frame
+from depth_anything_ros.backends import BACKENDS, PRECISIONS
+from depth_anything_ros.bench import accuracy, environment, skip_reason, synthetic_frame
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import dinov2, untrained_model
 
@@ -64,67 +74,117 @@ def reference_attention() -> Iterator[None]:
         dinov2.Attention.forward = fused
 
 
-def variants(input_size: int) -> dict[str, Callable[[], DepthEstimator]]:
-    """Name -> factory of the estimator that runs that variant."""
+REFERENCE = 'reference style: fp32 eager, explicit attention, NCHW, float64 preprocessing'
+EXACT = 'exact (torch fp32, float64 preprocessing)'
+P99_LIMIT = 0.03
+TARGETS = {'exact_speedup': 2.0, 'fastest_speedup_518': 9.5}
+
+
+def variants(input_size: int, cache_dir: Path | None = None
+             ) -> dict[str, Callable[[], DepthEstimator]]:
+    """Row name -> factory of the estimator that runs it."""
     def make(**kw: Any) -> Callable[[], DepthEstimator]:
         return lambda: DepthEstimator(untrained_model('vits', warn=False), device='cpu',
-                                      input_size=input_size, **kw)
-    out = {
-        'reference style: fp32 eager, explicit attention, float64 preprocessing':
-            make(exact=True, channels_last=False),
-        'torch fp32, exact preprocessing': make(exact=True),
-        'torch bf16': make(precision='bf16'),
-    }
-    try:
-        import openvino  # noqa: F401
-        out['OpenVINO bf16'] = make(precision='bf16', backend='openvino')
-    except ImportError:
-        pass
+                                      input_size=input_size, cache_dir=cache_dir, **kw)
+    out = {REFERENCE: make(exact=True, channels_last=False),
+           EXACT: make(exact=True, backend='auto', precision='auto'),
+           'default (backend auto, precision auto)': make(backend='auto', precision='auto')}
+    for backend in BACKENDS:
+        for precision in PRECISIONS:
+            if skip_reason(backend, precision, 'cpu') is None:
+                out[f'{backend} {precision}'] = make(backend=backend, precision=precision)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--input-size', type=int, default=518)
-    parser.add_argument('--rounds', type=int, default=8, help='timed frames per variant')
+    parser.add_argument('--rounds', type=int, default=8, help='timed frames per row')
+    parser.add_argument('--rows', default='',
+                        help='comma list of row-name prefixes to run (the reference always '
+                             'runs), e.g. "exact,default,openvino"')
+    parser.add_argument('--cache-dir', type=Path, default=None,
+                        help='engine cache (default: the node\'s)')
     parser.add_argument('--out', type=Path, default=Path('out/bench'))
     args = parser.parse_args(argv)
     frame = synthetic_frame()
-    names = list(variants(args.input_size))
-    estimators = {n: f() for n, f in variants(args.input_size).items()}
-    reference_name = names[0]
+    factories = variants(args.input_size, args.cache_dir)
+    wanted = [w for w in args.rows.split(',') if w]
+    names = [n for n in factories
+             if n == REFERENCE or not wanted or any(n.startswith(w) for w in wanted)]
+    estimators = {n: factories[n]() for n in names}
 
     def run(name: str) -> np.ndarray:
-        if name == reference_name:
+        if name == REFERENCE:
             with reference_attention():
                 return estimators[name].infer(frame)
         return estimators[name].infer(frame)
 
-    outputs = {n: run(n) for n in names}  # warm-up; also the accuracy comparison
+    outputs = {n: run(n) for n in names}  # warm-up (export, compile); also the accuracy check
     times: dict[str, list[float]] = {n: [] for n in names}
-    for _ in range(args.rounds):  # interleaved: machine load hits every variant alike
+    for _ in range(args.rounds):  # interleaved: machine load hits every row alike
         for n in names:
             t0 = time.perf_counter()
             run(n)
             times[n].append(1e3 * (time.perf_counter() - t0))
-    ref_ms = float(np.median(times[reference_name]))
+    ref_ms = float(np.median(times[REFERENCE]))
     rows = []
     print(f'\nViT-S, 480x640 frame, input {args.input_size}, {torch.get_num_threads()} threads, '
-          f'{args.rounds} interleaved rounds')
-    print(f'{"variant":<72} {"median ms":>9} {"p90 ms":>8} {"speed-up":>8} {"p99 rel":>8}')
+          f'{args.rounds} interleaved rounds; load average before: {os.getloadavg()[0]:.1f}')
+    print(f'{"row":<76} {"runs":<15} {"median ms":>9} {"p90 ms":>8} {"speed-up":>8} '
+          f'{"p99 rel":>8}')
     for n in names:
+        est = estimators[n]
         med = float(np.median(times[n]))
-        acc = accuracy(outputs[n], outputs[reference_name])
-        rows.append({'variant': n, 'median_ms': med, 'p90_ms': float(np.percentile(times[n], 90)),
+        acc = accuracy(outputs[n], outputs[REFERENCE])
+        rows.append({'row': n, 'backend': est.backend, 'precision': est.precision,
+                     'exact_preprocessing': est.exact, 'median_ms': med,
+                     'p90_ms': float(np.percentile(times[n], 90)),
                      'min_ms': float(np.min(times[n])), 'speedup': ref_ms / med, **acc})
-        print(f'{n:<72} {med:9.1f} {rows[-1]["p90_ms"]:8.1f} {ref_ms / med:7.2f}x '
-              f'{acc["p99_rel"]:8.1e}')
+        print(f'{n:<76} {est.backend + " " + est.precision:<15} {med:9.1f} '
+              f'{rows[-1]["p90_ms"]:8.1f} {ref_ms / med:7.2f}x {acc["p99_rel"]:8.1e}')
+    verdicts = verdicts_of(rows, args.input_size)
+    for line in verdicts['lines']:
+        print(line)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f'baseline_{args.input_size}.json'
     path.write_text(json.dumps({'input_size': args.input_size, 'rounds': args.rounds,
-                                'environment': environment(), 'rows': rows}, indent=1))
+                                'load_average': os.getloadavg(),
+                                'environment': environment(), 'rows': rows,
+                                'verdicts': verdicts}, indent=1))
     print(f'wrote {path}')
     return 0
+
+
+def verdicts_of(rows: list[dict[str, Any]], input_size: int) -> dict[str, Any]:
+    """Check the default and the speed-up targets against the measured rows."""
+    by = {r['row']: r for r in rows}
+    accurate = [r for r in rows if r['p99_rel'] <= P99_LIMIT and r['row'] != REFERENCE]
+    fastest = min(accurate, key=lambda r: r['median_ms'])
+    out: dict[str, Any] = {'fastest_accurate': fastest['row'], 'lines': []}
+    default = next((r for r in rows if r['row'].startswith('default')), None)
+    if default is not None:
+        # The default row is one of the backend rows run again: compare what it runs.
+        same = (default['backend'], default['precision']) == (fastest['backend'],
+                                                              fastest['precision'])
+        out['default_is_fastest_accurate'] = same
+        out['lines'].append(f'default runs {default["backend"]} {default["precision"]}; fastest '
+                            f'row within p99 <= {P99_LIMIT:.0%}: {fastest["row"]} -> '
+                            + ('met' if same else 'NOT met'))
+    if EXACT in by:
+        value = by[EXACT]['speedup']
+        out['exact_speedup'] = value
+        out['lines'].append(f'exact path {value:.2f}x the reference style (target '
+                            f'{TARGETS["exact_speedup"]:.1f}x) -> '
+                            + ('met' if value >= TARGETS['exact_speedup'] else 'NOT met')
+                            + f', max abs {by[EXACT]["max_abs"]:.1e}')
+    if input_size == 518:
+        value = fastest['speedup']
+        out['fastest_speedup'] = value
+        out['lines'].append(f'fastest accurate row {value:.2f}x the reference style (target '
+                            f'{TARGETS["fastest_speedup_518"]:.1f}x) -> '
+                            + ('met' if value >= TARGETS['fastest_speedup_518'] else 'NOT met'))
+    return out
 
 
 if __name__ == '__main__':

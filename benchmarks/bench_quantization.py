@@ -19,9 +19,18 @@ calibration frames, and times the OpenVINO network forward (f32, bf16, int8 vari
 rounds interleave the variants so a shared host's drift hits all of them alike). Accuracy is
 against OpenVINO f32 on other rendered frames (median and p99 of |d| / |ref|).
 
-Variants: ``int8-linear`` quantises the 48 weight matmuls only (attention and convolutions
-stay bf16); ``int8-transformer`` is NNCF's transformer preset (also attention and
-convolutions).
+Variants (everything not quantised runs in bf16):
+
+* ``int8-transformer``: NNCF's transformer preset (weight matmuls, attention, convolutions);
+* ``int8-linear``: the 48 weight matmuls (qkv, proj, fc1, fc2) only;
+* ``int8-linear-no-fc2``: qkv, proj and fc1 (fc2 reads the GELU output, whose outliers are
+  the usual int8 casualty);
+* ``int8-mlp``: fc1 and fc2 only (the MLP is ~2/3 of the linear FLOPs);
+* ``int8-fc1``: fc1 only (its input is a LayerNorm output: well-behaved);
+* ``int8-mlp-sq05``: ``int8-mlp`` with SmoothQuant at alpha 0.5 (NNCF's default for
+  transformers is 0.95), moving more of the activation range into the weights;
+* ``int8-linear-mixed``: ``int8-linear`` with the first and last two blocks kept in bf16
+  (mixed precision: the blocks whose errors the depth head sees least attenuated).
 
     pip install nncf          # not a dependency of the package
     python benchmarks/bench_quantization.py --input-sizes 518,266 --threads 2
@@ -49,7 +58,19 @@ from depth_anything_ros.model.transforms import preprocess_fast_cpu, target_size
 from depth_anything_ros.training.synth import render_sample
 
 log = logging.getLogger('bench_quantization')
-VARIANTS = ('f32', 'bf16', 'int8-linear', 'int8-transformer')
+# variant -> (weight matmuls to quantise: name -> bool, or None for NNCF's whole preset;
+# SmoothQuant alpha for matmuls, or None for NNCF's default)
+INT8_VARIANTS: dict[str, tuple[Any, float | None]] = {
+    'int8-transformer': (None, None),
+    'int8-linear': (lambda name: True, None),
+    'int8-linear-no-fc2': (lambda name: '/fc2/' not in name, None),
+    'int8-mlp': (lambda name: '/mlp/' in name, None),
+    'int8-fc1': (lambda name: '/fc1/' in name, None),
+    'int8-mlp-sq05': (lambda name: '/mlp/' in name, 0.5),
+    'int8-linear-mixed': (lambda name: not any(f'/blocks.{i}/' in name
+                                               for i in (0, 1, 10, 11)), None),
+}
+VARIANTS = ('f32', 'bf16', *INT8_VARIANTS)
 
 
 def rendered_inputs(count: int, seed: int, frame: tuple[int, int],
@@ -63,20 +84,29 @@ def rendered_inputs(count: int, seed: int, frame: tuple[int, int],
 
 
 def quantize(ov_model: Any, variant: str, calibration: list[np.ndarray]) -> Any:
-    """Return the NNCF-quantised copy of ``ov_model`` for ``variant``."""
+    """Return the NNCF-quantised copy of ``ov_model`` for ``variant`` (see the module doc)."""
     import nncf
+    from nncf.quantization.advanced_parameters import (AdvancedQuantizationParameters,
+                                                       AdvancedSmoothQuantParameters)
+    include, alpha = INT8_VARIANTS[variant]
     ignored: list[str] = []
-    if variant == 'int8-linear':
+    if include is not None:
         for op in ov_model.get_ops():
-            kind = op.get_type_name()
-            weightless = kind == 'MatMul' and not any(
+            kind, name = op.get_type_name(), op.get_friendly_name()
+            weighted = kind == 'MatMul' and any(
                 op.input_value(i).get_node().get_type_name() in ('Constant', 'Convert')
                 for i in range(2))
-            if weightless or kind in ('Convolution', 'ConvolutionBackpropData'):
-                ignored.append(op.get_friendly_name())
+            if (kind == 'MatMul' and not (weighted and include(name))) or kind in (
+                    'Convolution', 'ConvolutionBackpropData'):
+                ignored.append(name)
+    advanced = None
+    if alpha is not None:
+        advanced = AdvancedQuantizationParameters(
+            smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=alpha))
     return nncf.quantize(ov_model, nncf.Dataset(calibration), subset_size=len(calibration),
                          model_type=nncf.ModelType.TRANSFORMER,
-                         ignored_scope=nncf.IgnoredScope(names=ignored, validate=False))
+                         ignored_scope=nncf.IgnoredScope(names=ignored, validate=False),
+                         advanced_parameters=advanced)
 
 
 def relative_error(out: list[np.ndarray], ref: list[np.ndarray]) -> dict[str, float]:
@@ -106,7 +136,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         calibration = rendered_inputs(args.calibration, 1, args.frame, size)
         tests = rendered_inputs(4, 7, args.frame, size)
         models, quantize_s = {'f32': ov_model, 'bf16': ov_model}, {}
-        for variant in VARIANTS[2:]:
+        for variant in args.variants:
             start = time.perf_counter()
             models[variant] = quantize(ov_model, variant, calibration)
             quantize_s[variant] = time.perf_counter() - start
@@ -117,7 +147,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       'PERFORMANCE_HINT': 'LATENCY'}
             requests[variant] = core.compile_model(m, 'CPU', config).create_infer_request()
         outputs = {v: [np.array(r.infer({0: x})[0]) for x in tests] for v, r in requests.items()}
-        times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+        times: dict[str, list[float]] = {v: [] for v in requests}
         for _ in tqdm(range(args.rounds), desc=f'{h}x{w}', unit='round'):
             for variant, request in requests.items():
                 for _ in range(args.warmup):
@@ -126,7 +156,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     start = time.perf_counter()
                     request.infer({0: tests[0]})
                     times[variant].append(1e3 * (time.perf_counter() - start))
-        for variant in VARIANTS:
+        for variant in requests:
             t = sorted(times[variant])
             doc['results'].append({
                 'variant': variant, 'input_size': size, 'network_hw': [h, w],
@@ -164,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--frame', default=(480, 640),
                    type=lambda s: tuple(int(v) for v in s.lower().split('x')))
     p.add_argument('--calibration', type=int, default=16, help='calibration frames')
+    p.add_argument('--variants', default=','.join(INT8_VARIANTS),
+                   type=lambda s: [v for v in s.split(',') if v],
+                   help='int8 variants to try (f32 and bf16 always run)')
     p.add_argument('--threads', type=int, default=torch.get_num_threads())
     p.add_argument('--rounds', type=int, default=3)
     p.add_argument('--warmup', type=int, default=2)

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Metric alignment of relative depth from the metric signals a robot carries (numpy only).
+"""Metric alignment of relative depth from the metric signals a robot carries (no rclpy).
 
 A relative model predicts affine-invariant disparity ``d``: ``1/depth = scale * d + shift`` for
 unknown ``scale``, ``shift`` that the network chooses per image. Anchors of known depth (a
@@ -30,6 +30,7 @@ height) fix them per frame; :class:`AlignmentFilter` smooths the parameters over
 * :class:`AlignmentFilter`: a Kalman filter on the log inverse depth at two reference
   disparities, weighted by each fit's covariance, with fading memory, jump rejection, step
   detection, hold-last-good and reset on stamps that go backwards.
+* :class:`Aligner`: the node's state machine (anchors paired by stamp, fit, filter, status).
 
 Pixel coordinates are ``(u, v)`` = (column, row) with pixel centres at integers (OpenCV, ROS
 CameraInfo); camera frames are optical (x right, y down, z forward); depths are metres.
@@ -44,10 +45,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ['AlignmentFilter', 'Fit', 'FitOptions', 'ScaleShift', 'fit_ground',
-           'fit_inverse_depth', 'fit_inverse_depth_points', 'fit_scale', 'fit_scale_points',
-           'floor_candidates', 'ground_plane_depth', 'pitch_roll_from_gravity',
-           'project_points', 'resample_depth', 'sample_at', 'valid_anchor_pixels']
+from depth_anything_ros.geometry import Intrinsics, scale_intrinsics
+from depth_anything_ros.sync import StampMatcher
+
+__all__ = ['ALIGNMENTS', 'ANCHORED', 'Aligner', 'AlignmentFilter', 'Fit', 'FitOptions',
+           'ScaleShift', 'fit_ground', 'fit_inverse_depth', 'fit_inverse_depth_points',
+           'fit_scale', 'fit_scale_points', 'floor_candidates', 'ground_plane_depth',
+           'parse_transform', 'pitch_roll_from_gravity', 'project_points', 'resample_depth',
+           'sample_at', 'transform_matrix', 'valid_anchor_pixels']
 
 # MAD -> standard deviation of a normal distribution
 _MAD_TO_SIGMA = 1.4826
@@ -657,3 +662,173 @@ class AlignmentFilter:
         self._good_stamp = stamp_s
         self.state = 'tracking'
         return self.value()
+
+
+# ---------------------------------------------------------------------------------------------
+# transforms for anchors given in another frame
+
+
+def transform_matrix(translation: np.ndarray, quaternion_xyzw: np.ndarray) -> np.ndarray:
+    """Return the 4x4 transform of a translation (metres) and a unit quaternion (x, y, z, w)."""
+    x, y, z, w = (float(v) for v in quaternion_xyzw)
+    n = math.sqrt(x * x + y * y + z * z + w * w)
+    if not n > 0:
+        raise ValueError('the rotation quaternion must be non-zero')
+    x, y, z, w = x / n, y / n, z / n, w / n
+    t = np.eye(4)
+    t[:3, :3] = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                 [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                 [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
+    t[:3, 3] = np.asarray(translation, np.float64).reshape(3)
+    return t
+
+
+def parse_transform(text: str) -> np.ndarray | None:
+    """Parse ``'x y z yaw pitch roll'`` (metres, radians) or ``'x y z qx qy qz qw'``.
+
+    The pose of the anchor sensor's frame in the camera optical frame (it maps anchor points
+    into the optical frame), in the argument order of ``static_transform_publisher``; yaw,
+    pitch, roll rotate about z, y, x of the camera frame in that order. Empty: None (the
+    anchors are already in the camera optical frame).
+
+    Raises:
+        ValueError: not 6 or 7 numbers.
+
+    """
+    parts = text.replace(',', ' ').split()
+    if not parts:
+        return None
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) == 7:
+        return transform_matrix(np.array(values[:3]), np.array(values[3:]))
+    if len(values) != 6 or not all(math.isfinite(v) for v in values):
+        raise ValueError(f'anchor_transform {text!r}: expected "x y z yaw pitch roll" or '
+                         '"x y z qx qy qz qw" (metres, radians), the pose of the anchor frame in '
+                         'the camera optical frame')
+    yaw, pitch, roll = values[3:]
+    cy, sy, cp, sp, cr, sr = (math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch),
+                              math.cos(roll), math.sin(roll))
+    rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]])
+    ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]])
+    rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]])
+    t = np.eye(4)
+    t[:3, :3] = rz @ ry @ rx
+    t[:3, 3] = values[:3]
+    return t
+
+
+# ---------------------------------------------------------------------------------------------
+# the node's state machine
+
+
+ALIGNMENTS: tuple[str, ...] = ('none', 'fixed', 'sparse', 'lidar', 'ground')
+ANCHORED: tuple[str, ...] = ('sparse', 'lidar', 'ground')   # per-frame fits
+
+
+class Aligner:
+    """Per-camera alignment the node feeds: anchors in, ``(scale, shift)`` per frame out.
+
+    ``kind``: ``sparse`` (anchor depth images, :meth:`add_depth`), ``lidar`` (points,
+    :meth:`add_points`) or ``ground`` (camera height, pitch, roll). Anchors are paired with a
+    frame by the nearest stamp within ``slop_s``; none within it is a refused fit (the filter
+    holds). :meth:`align` returns the filtered pair, or None when the frame must not be
+    published as metres. Anchors may arrive on other threads than :meth:`align` runs on.
+    """
+
+    def __init__(self, kind: str, *, slop_s: float = 0.05, height_m: float = 0.0,
+                 pitch_rad: float = 0.0, roll_rad: float = 0.0,
+                 extrinsic: np.ndarray | None = None,
+                 filter: AlignmentFilter | None = None,   # noqa: A002 -- the natural name
+                 options: FitOptions = FitOptions()) -> None:
+        if kind not in ANCHORED:
+            raise ValueError(f'alignment {kind!r} has no anchors; use one of {ANCHORED}')
+        if kind == 'ground':
+            _check_height(height_m)
+        self.kind = kind
+        self.slop_s = float(slop_s)
+        self.ground = (float(height_m), float(pitch_rad), float(roll_rad))
+        self.extrinsic = extrinsic
+        self.filter = filter if filter is not None else AlignmentFilter()
+        self.options = options
+        self._anchors: StampMatcher[tuple[np.ndarray, np.ndarray | None]] = StampMatcher()
+        self.last_fit: Fit | None = None
+        self.last_reason = ''
+        self.frames = 0
+        self.aligned = 0
+        self.unpaired = 0
+
+    def add_depth(self, stamp_ns: int, depth_m: np.ndarray, k: np.ndarray | None) -> None:
+        """Store an anchor depth image (metres, NaN/0 = none) with its intrinsics.
+
+        ``k`` None: the image is registered to the camera (same view, e.g. a driver's
+        aligned depth); the camera's intrinsics are rescaled to its size.
+        """
+        self._anchors.add(stamp_ns, (np.asarray(depth_m, np.float32), k))
+
+    def add_points(self, stamp_ns: int, points: np.ndarray,
+                   extrinsic: np.ndarray | None = None) -> None:
+        """Store anchor points (N, 3); ``extrinsic`` (4, 4) maps them into the optical frame."""
+        t = extrinsic if extrinsic is not None else self.extrinsic
+        self._anchors.add(stamp_ns, (np.asarray(points, np.float64).reshape(-1, 3), t))
+
+    def fit(self, disparity: np.ndarray, k: np.ndarray, stamp_ns: int) -> Fit:
+        """Return this frame's fit (refused when no anchor is paired)."""
+        if self.kind == 'ground':
+            return fit_ground(disparity, k, *self.ground, options=self.options)
+        item, kind = self._anchors.match(stamp_ns, self.slop_s)
+        if item is None or kind not in ('exact', 'nearest'):
+            self.unpaired += 1
+            return Fit.refused(f'no anchor stamped within {self.slop_s:g} s of the frame')
+        data, extra = item
+        if self.kind == 'lidar':
+            pixels, depths = project_points(data, k, disparity.shape, extra)
+            return fit_inverse_depth_points(disparity, pixels, depths, options=self.options)
+        h, w = data.shape
+        k_anchor = extra if extra is not None else _rescaled_k(k, disparity.shape, (h, w))
+        anchor = resample_depth(data, k_anchor, k, disparity.shape)
+        return fit_inverse_depth(disparity, anchor, options=self.options)
+
+    def align(self, disparity: np.ndarray, k: np.ndarray | None,
+              stamp_ns: int) -> ScaleShift | None:
+        """Fit and filter one frame; return ``(scale, shift)`` or None (publish no metres)."""
+        self.frames += 1
+        if k is None:
+            fit = Fit.refused('no camera intrinsics (camera_info) for the frame')
+        else:
+            fit = self.fit(disparity, np.asarray(k, np.float64), stamp_ns)
+        self.last_fit = fit
+        if not fit.ok:
+            self.last_reason = fit.reason
+        estimate = self.filter.update(fit, stamp_ns * 1e-9)
+        if not estimate.valid:
+            return None
+        self.aligned += 1
+        return estimate
+
+    def status(self) -> dict[str, str]:
+        """Return key/values for /diagnostics."""
+        fit = self.last_fit
+        est = self.filter.value()
+        age = self.filter.age_s
+        return {
+            'alignment': self.kind, 'alignment_state': self.filter.state,
+            'alignment_scale': f'{est.scale:.6g}', 'alignment_shift': f'{est.shift:.6g}',
+            'alignment_inliers': str(fit.inliers if fit else 0),
+            'alignment_residual': '' if fit is None or not fit.ok else f'{fit.residual:.4f}',
+            'alignment_age_s': '' if math.isinf(age) else f'{age:.2f}',
+            'alignment_frames_aligned': str(self.aligned),
+            'alignment_frames': str(self.frames),
+            'alignment_unpaired': str(self.unpaired),
+            'alignment_restarts': str(self.filter.restarts),
+            'alignment_last_refusal': self.last_reason,
+        }
+
+
+def _rescaled_k(k: np.ndarray, shape: tuple[int, int], to: tuple[int, int]) -> np.ndarray:
+    """Return ``k`` of an ``shape`` (H, W) image for the same view at ``to`` (H, W) pixels."""
+    k = np.asarray(k, np.float64)
+    intr = Intrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2], shape[1], shape[0])
+    return scale_intrinsics(intr, to[1], to[0]).k_matrix()

@@ -55,8 +55,10 @@ class FrameStage(Protocol):
     def __call__(self, msg: Any, stamp_ns: int) -> Sequence[tuple[str, Any]]:
         """Return ``[(topic relative to the camera namespace, message)]`` for one image.
 
-        Raises ValueError (ImageFormatError) for a bad frame and RuntimeError when inference
-        fails: the frame is skipped, as the node skips it.
+        The messages are valid until the next call (the cloud reuses its buffer, as the node's
+        does): serialise them before asking for the next frame. Raises ValueError
+        (ImageFormatError) for a bad frame and RuntimeError when inference fails: the frame is
+        skipped, as the node skips it.
         """
 
 

@@ -27,6 +27,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from depth_anything_ros.openmp import prefer_passive_openmp
+
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     'run': ('depth_anything_ros.node', 'run the depth node (same as "ros2 run ... depth_node")'),
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch ``depth-anything-ros COMMAND ...`` to the command's module."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    prefer_passive_openmp()   # before torch loads: see depth_anything_ros/openmp.py
     parser = build_parser()
     if not argv or argv[0] in ('-h', '--help'):
         parser.print_help()

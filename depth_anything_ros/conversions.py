@@ -42,8 +42,8 @@ __all__ = [
     'INPUT_ENCODINGS', 'CameraInfoError', 'CameraModel', 'CloudBuffer', 'ImageFormatError',
     'ImageLimits', 'array_to_image', 'camera_info_from_k', 'camera_model', 'check_camera_info',
     'check_compressed', 'check_image', 'check_image_size', 'cloud_message', 'cloud_to_array',
-    'compressed_header', 'compressed_to_array', 'depth_to_mm', 'described_size', 'image_to_array',
-    'output_camera_info', 'to_rgb',
+    'cloud_xyz', 'compressed_header', 'compressed_to_array', 'depth_image_metres', 'depth_to_mm',
+    'described_size', 'image_to_array', 'output_camera_info', 'to_rgb',
 ]
 
 # encoding -> (numpy dtype, channels), for every encoding this module reads or writes.
@@ -446,3 +446,33 @@ def cloud_to_array(msg: PointCloud2) -> np.ndarray:
                       'itemsize': msg.point_step})
     rows = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.row_step)
     return rows[:, :msg.width * msg.point_step].copy().view(dtype).reshape(msg.height, msg.width)
+
+
+def depth_image_metres(msg: Image) -> np.ndarray:
+    """Return a depth image (32FC1 metres or 16UC1 millimetres) as float32 metres, NaN = none.
+
+    Raises:
+        ImageFormatError: another encoding, or a malformed message.
+
+    """
+    pixels = image_to_array(msg, ('32FC1', '16UC1'))
+    if msg.encoding == '16UC1':
+        mm = pixels.astype(np.float32)
+        return np.where(pixels > 0, mm * np.float32(1e-3), np.float32(np.nan))
+    with np.errstate(invalid='ignore'):
+        return np.where(pixels > 0, pixels, np.float32(np.nan)).astype(np.float32)
+
+
+def cloud_xyz(msg: PointCloud2) -> np.ndarray:
+    """Return the finite points of a cloud as ``(N, 3)`` float64 (its x, y, z fields).
+
+    Raises:
+        ValueError: the cloud has no x, y and z fields.
+
+    """
+    names = {f.name for f in msg.fields}
+    if not {'x', 'y', 'z'} <= names:
+        raise ValueError(f'the cloud has fields {sorted(names)}; x, y and z are needed')
+    cloud = cloud_to_array(msg).reshape(-1)
+    xyz = np.stack([cloud['x'], cloud['y'], cloud['z']], -1).astype(np.float64)
+    return xyz[np.isfinite(xyz).all(1)]

@@ -346,6 +346,7 @@ def _summary(rows: list[dict], diagnostics: list[Any], checkpoint: str, untraine
         'node_inference_p50_ms': float(node_values.get('inference_p50_ms', 'nan')),
         'node_latency_p50_ms': float(node_values.get('latency_p50_ms', 'nan')),
         'device': node_values.get('device', ''),
+        'backend': node_values.get('backend', ''), 'precision': node_values.get('precision', ''),
         'per_frame': rows,
     }
 
@@ -358,5 +359,6 @@ def _print_table(s: dict[str, Any]) -> None:
         print(f'  {label:<38} {st.get("median", math.nan):9.1f} {st.get("p90", math.nan):9.1f}')
     print(f'  {"node: inference p50 (ms)":<38} {s["node_inference_p50_ms"]:9.1f}')
     print(f'  {"node: stamp -> publish p50 (ms)":<38} {s["node_latency_p50_ms"]:9.1f}')
-    print(f'  first frame (warm-up) {s["first_frame_ms"]:.0f} ms; device {s["device"] or "?"}; '
-          f'{s["frames"]} frames at input_size {s["input_size"]}\n')
+    print(f'  first frame (warm-up) {s["first_frame_ms"]:.0f} ms; device {s["device"] or "?"}, '
+          f'{s["backend"] or "?"} {s["precision"] or "?"}; {s["frames"]} frames at input_size '
+          f'{s["input_size"]}\n')

@@ -51,25 +51,33 @@ from rclpy.parameter import Parameter
 from rclpy.qos import (QoSProfile, qos_profile_sensor_data, QoSReliabilityPolicy)
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
+from depth_anything_ros.alignment import transform_matrix
 from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, camera_model,
                                             CameraInfoError, check_camera_info,
                                             check_compressed, check_image, check_image_size,
-                                            compressed_to_array, described_size,
-                                            image_to_array, ImageFormatError, INPUT_ENCODINGS,
-                                            output_camera_info)
+                                            cloud_xyz, compressed_to_array, depth_image_metres,
+                                            described_size, image_to_array, ImageFormatError,
+                                            INPUT_ENCODINGS, output_camera_info)
 from depth_anything_ros.diagnostics import NodeStats
 from depth_anything_ros.geometry import CameraModel
+from depth_anything_ros.openmp import prefer_passive_openmp
 from depth_anything_ros.params import (camera_names, camera_parameter, CAMERAS_DESCRIPTION,
                                        DepthConfig, describe, PER_CAMERA, SCHEMA, validate)
 from depth_anything_ros.params import spec as spec_of
 from depth_anything_ros.pipeline import (FrameOutputs, FramePipeline, image_limits,
-                                         infer_frames, Wanted)
+                                         infer_frames, make_aligner, Wanted)
 from depth_anything_ros.sync import CameraSlots, StampMatcher
-from depth_anything_ros.topics import (CAMERA_INFO, camera_topic, DEPTH_CAMERA_INFO,
+from depth_anything_ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS,
+                                       CAMERA_INFO, camera_topic, DEPTH_CAMERA_INFO,
                                        DEPTH_COLORED, DEPTH_IMAGE, DISPARITY_IMAGE, IMAGE,
                                        IMAGE_COMPRESSED, POINTS, Topic)
+
+try:   # optional: LiDAR anchors in another frame through TF where tf2_ros is installed
+    import tf2_ros
+except ImportError:
+    tf2_ros = None
 
 NODE_NAME = 'depth_node'
 _THROTTLE_S = 5.0
@@ -172,7 +180,8 @@ class _Camera:
     The model, the worker and the node-level parameters are shared; per camera are the topic
     namespace (``name``, '' for the plain topics), the values of its own parameters
     (``overrides``, see params.PER_CAMERA), the resulting settings, its camera_info history,
-    its pipeline caches, its statistics, publishers and subscriptions.
+    its pipeline caches, its alignment to metric anchors, its statistics, publishers and
+    subscriptions.
     """
 
     def __init__(self, name: str, overrides: dict[str, Any], cfg: DepthConfig,
@@ -187,6 +196,9 @@ class _Camera:
         self.pubs: dict[Topic, Any] = {}
         self.subs: list[Any] = []
         self.param_info: CameraInfo | None = None
+        self.aligner = make_aligner(cfg)   # None unless alignment sparse / lidar / ground
+        self.anchor_info: CameraInfo | None = None   # of anchor/depth (sparse alignment)
+        self.image_frame = ''                         # optical frame of the latest image
         self.set_config(cfg, overrides)
 
     def set_config(self, cfg: DepthConfig, overrides: dict[str, Any]) -> None:
@@ -230,6 +242,7 @@ class DepthNodeCore:
         self._metric_pubs = False
         self._pub_diag: Any = None
         self._diag_timer: Any = None
+        self._tf_buffer: Any = None   # lidar anchors in another frame (tf2_ros installed)
         self._slot: CameraSlots[_Camera, _Frame] = CameraSlots()
         self._slot.close()   # nothing is taken before activation
         self._worker: threading.Thread | None = None
@@ -323,6 +336,11 @@ class DepthNodeCore:
                 camera.pubs[topic] = self._create_output(
                     topic.message_class(), camera.topic(topic), copy.copy(_OUTPUT_QOS),
                     qos_overriding_options=overrides)
+        needs_tf = any(c.cfg.alignment == 'lidar' and not c.cfg.anchor_transform
+                       for c in self._cameras)
+        if needs_tf and tf2_ros is not None and self._tf_buffer is None:
+            self._tf_buffer = tf2_ros.Buffer()
+            self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
         # /diagnostics is absolute by convention: the aggregator listens there.
         self._pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diag_timer = self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
@@ -344,6 +362,14 @@ class DepthNodeCore:
                                          functools.partial(self._on_camera_info, camera=camera),
                                          copy.copy(qos_profile_sensor_data),
                                          qos_overriding_options=overrides)]
+            anchors = {'sparse': ((ANCHOR_DEPTH, self._on_anchor_depth),
+                                  (ANCHOR_CAMERA_INFO, self._on_anchor_info)),
+                       'lidar': ((ANCHOR_POINTS, self._on_anchor_points),)}
+            for topic, callback in anchors.get(camera.cfg.alignment, ()):
+                camera.subs.append(self.create_subscription(
+                    topic.message_class(), camera.topic(topic),
+                    functools.partial(callback, camera=camera),
+                    copy.copy(qos_profile_sensor_data), qos_overriding_options=overrides))
         self._worker = threading.Thread(target=self._run_worker, args=(self._slot,),
                                         name='depth_worker', daemon=True)
         self._worker.start()
@@ -415,6 +441,48 @@ class DepthNodeCore:
         width, height = described_size(msg)
         self._request_warmup(height, width, camera.cfg)
 
+    def _on_anchor_info(self, msg: CameraInfo, camera: _Camera | None = None) -> None:
+        (camera or self._cameras[0]).anchor_info = msg
+
+    def _on_anchor_depth(self, msg: Image, camera: _Camera | None = None) -> None:
+        camera = camera or self._cameras[0]
+        try:
+            depth = depth_image_metres(msg)
+            info = camera.anchor_info   # None: registered to the camera image
+            k = None if info is None else \
+                camera_model(info, msg.width, msg.height).intrinsics.k_matrix()
+        except ValueError as exc:   # ImageFormatError, CameraInfoError
+            self.get_logger().error(f'{_prefix(camera)}anchor/depth refused: {exc}',
+                                    throttle_duration_sec=_THROTTLE_S)
+            return
+        camera.aligner.add_depth(_stamp_ns(msg.header), depth, k)
+
+    def _on_anchor_points(self, msg: PointCloud2, camera: _Camera | None = None) -> None:
+        camera = camera or self._cameras[0]
+        try:
+            points = cloud_xyz(msg)
+            extrinsic = self._anchor_extrinsic(camera, msg.header.frame_id)
+        except ValueError as exc:
+            self.get_logger().error(f'{_prefix(camera)}anchor/points refused: {exc}',
+                                    throttle_duration_sec=_THROTTLE_S)
+            return
+        camera.aligner.add_points(_stamp_ns(msg.header), points, extrinsic)
+
+    def _anchor_extrinsic(self, camera: _Camera, frame: str) -> Any:
+        """Return the 4x4 transform anchor frame -> optical frame (None: the parameter's)."""
+        optical = camera.image_frame
+        if camera.cfg.anchor_transform or not frame or not optical or frame == optical:
+            return None
+        if self._tf_buffer is None:
+            raise ValueError(f'the cloud is in frame {frame!r}, the camera in {optical!r}: set '
+                             'anchor_transform (or install tf2_ros for TF)')
+        try:
+            tf = self._tf_buffer.lookup_transform(optical, frame, rclpy.time.Time())
+        except tf2_ros.TransformException as exc:
+            raise ValueError(f'no transform {frame!r} -> {optical!r}: {exc}') from None
+        t, q = tf.transform.translation, tf.transform.rotation
+        return transform_matrix((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
+
     def _request_warmup(self, height: int, width: int, cfg: DepthConfig) -> None:
         try:   # never warm up (build an engine for) a size whose frames would be refused
             check_image_size(width, height, image_limits(cfg))
@@ -460,10 +528,12 @@ class DepthNodeCore:
         warmup = '' if self._warmup_ms is None else f'{self._warmup_ms:.0f}'
         statuses = []
         for camera in self._cameras:
+            extra = camera.aligner.status() if camera.aligner is not None else {}
             report = camera.stats.report(model=self._model_label, device=str(estimator.device),
                                          backend=getattr(estimator, 'backend', ''),
                                          precision=getattr(estimator, 'precision', ''),
-                                         input_size=cfg.input_size, warmup_ms=warmup)
+                                         input_size=cfg.input_size, warmup_ms=warmup,
+                                         **extra)
             name = f'{self.get_name()}: depth' + (f' {camera.name}' if camera.name else '')
             statuses.append(DiagnosticStatus(
                 level=bytes([report.level]), name=name, message=report.message,
@@ -575,12 +645,14 @@ class DepthNodeCore:
         self._warm_sizes.add(pixels.shape[:2])   # a real frame warms its own size
         if self._warmup_size == pixels.shape[:2]:
             self._warmup_size = None
+        camera.image_frame = header.frame_id
         net_pixels = camera.pipeline.prepare(pixels, encoding, model, cfg)
         return _Job(camera, header, net_pixels, encoding, model, cfg, wanted)
 
     def _finish(self, job: _Job, raw: Any, infer_ms: float) -> None:
         out = job.camera.pipeline.finish(job.net_pixels, job.encoding, raw, infer_ms, job.model,
-                                         job.cfg, job.wanted)
+                                         job.cfg, job.wanted,
+                                         self._align_hook(job.camera, job.header))
         self._publish_outputs(job.camera, out, job.header, job.cfg, job.wanted)
 
     def _publish_outputs(self, camera: _Camera, out: FrameOutputs, header: Any,
@@ -614,6 +686,15 @@ class DepthNodeCore:
             if kind is not None:
                 camera.stats.paired(kind)
         return None if info is None else camera_model(info, width, height)
+
+    @staticmethod
+    def _align_hook(camera: _Camera, header: Any) -> Any:
+        """Return the pipeline's per-frame alignment for this frame (None without one)."""
+        aligner, stamp = camera.aligner, _stamp_ns(header)
+        if aligner is None:
+            return None
+        return lambda disparity, model: aligner.align(
+            disparity, None if model is None else model.intrinsics.k_matrix(), stamp)
 
     def _subscribed(self, camera: _Camera, cfg: DepthConfig) -> Wanted:
         """Which outputs of ``camera`` have subscribers and are enabled (executor thread)."""
@@ -662,9 +743,9 @@ class DepthNodeCore:
         """Return each camera's running statistics by camera name ('' for the plain topics)."""
         return {camera.name: camera.stats for camera in self._cameras}
 
-    @property
-    def _pub_depth(self) -> Any:
-        return self._cameras[0].pub(DEPTH_IMAGE) if self._cameras else None
+    def publisher(self, topic: Topic, camera: str = '') -> Any:
+        """Return the publisher of output ``topic`` for ``camera`` (None where there is none)."""
+        return next((c.pub(topic) for c in self._cameras if c.name == camera), None)
 
 
 class DepthNode(DepthNodeCore, Node):
@@ -724,6 +805,7 @@ def run(node_class: Callable[[], DepthNodeCore], args: list[str] | None = None) 
     unwinds the thread through C++ frames and aborts the process.
     """
     argv = sys.argv if args is None else [sys.argv[0], *args]
+    prefer_passive_openmp()   # before torch loads: see depth_anything_ros/openmp.py
     # init/try_shutdown rather than ``with rclpy.init()``: Humble's init is no context manager.
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
 

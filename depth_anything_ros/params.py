@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from depth_anything_ros.alignment import ALIGNMENTS, ANCHORED, parse_transform
 from depth_anything_ros.vocabulary import (AUTO, BACKENDS, DEVICE_CHOICES, device_name_error,
                                           PRECISIONS)
 
@@ -132,6 +133,31 @@ SCHEMA: tuple[ParamSpec, ...] = (
               '1/depth[m] = scale * d + shift; 0: off', range=(0.0, 1.0e6)),
     ParamSpec('disparity_shift', 0.0, 'relative mode: see disparity_scale (1/m)',
               range=(-1.0e6, 1.0e6)),
+    ParamSpec('alignment', 'fixed', 'relative mode: how disparity becomes metres. fixed: '
+              'disparity_scale/shift (0: disparity only); sparse: fit per frame to anchor/depth '
+              '(+ anchor/camera_info); lidar: to anchor/points; ground: to the floor under a '
+              'camera at camera_height/pitch/roll; none: disparity only (docs/alignment.md)',
+              ALIGNMENTS, read_only=True),
+    ParamSpec('anchor_slop', 0.05, 'seconds: a frame is aligned to the anchor of the nearest '
+              'stamp within this tolerance', range=(0.0, 10.0), read_only=True),
+    ParamSpec('anchor_transform', '', 'pose of the anchor frame in the camera optical frame, '
+              '"x y z yaw pitch roll" or "x y z qx qy qz qw"; empty: anchors in the optical '
+              'frame, or TF where tf2_ros is installed', read_only=True,
+              per_camera=True),
+    ParamSpec('camera_height', 0.0, 'alignment ground: metres from the camera centre down to '
+              'the floor', range=(0.0, 100.0), read_only=True, per_camera=True),
+    ParamSpec('camera_pitch', 0.0, 'alignment ground: radians, > 0 when the optical axis points '
+              'below the horizon', range=(-1.6, 1.6), read_only=True, per_camera=True),
+    ParamSpec('camera_roll', 0.0, 'alignment ground: radians about the optical axis, > 0 '
+              'turned clockwise seen from behind', range=(-3.2, 3.2), read_only=True,
+              per_camera=True),
+    ParamSpec('alignment_time_constant', 2.0, 'seconds: longest memory of the alignment '
+              'filter', range=(0.01, 3600.0), read_only=True),
+    ParamSpec('alignment_max_jump', 0.3, 'largest believable frame-to-frame change of the '
+              'scale (0.3 = 30 %); larger fits are ignored unless three in a row agree',
+              range=(0.01, 10.0), read_only=True),
+    ParamSpec('alignment_hold', 1.0, 'seconds to keep the last alignment without a good fit; '
+              'then only disparity is published', range=(0.0, 3600.0), read_only=True),
     ParamSpec('fx', 0.0, 'focal length x in pixels for cameras without camera_info; 0: use '
               'camera_info', range=(0.0, 1.0e6), per_camera=True),
     ParamSpec('fy', 0.0, 'focal length y in pixels (with fx)',
@@ -227,6 +253,15 @@ class DepthConfig:
     color_max: float
     disparity_scale: float
     disparity_shift: float
+    alignment: str
+    anchor_slop: float
+    anchor_transform: str
+    camera_height: float
+    camera_pitch: float
+    camera_roll: float
+    alignment_time_constant: float
+    alignment_max_jump: float
+    alignment_hold: float
     fx: float
     fy: float
     cx: float
@@ -264,7 +299,8 @@ class DepthConfig:
     @property
     def metric_output(self) -> bool:
         """Return True when the node publishes metric depth (and can build clouds)."""
-        return self.mode == 'metric' or self.disparity_scale > 0.0
+        return self.mode == 'metric' or self.disparity_scale > 0.0 or \
+            self.alignment in ANCHORED
 
     @property
     def has_intrinsics(self) -> bool:
@@ -344,6 +380,20 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
                       'model already outputs metres (set them to 0)')
     if v['disparity_shift'] and not v['disparity_scale']:
         errors.append('disparity_shift needs disparity_scale > 0')
+    if v['alignment'] in ANCHORED and v['mode'] == 'metric':
+        errors.append(f"alignment {v['alignment']} turns relative disparity into metres; a "
+                      'metric model already outputs metres (set alignment none, or mode '
+                      'relative)')
+    if v['disparity_scale'] and v['alignment'] != 'fixed':
+        errors.append(f"disparity_scale applies with alignment fixed, not {v['alignment']} "
+                      '(set disparity_scale 0 or alignment fixed)')
+    if v['alignment'] == 'ground' and v['camera_height'] <= 0.0:
+        errors.append('alignment ground needs camera_height > 0 (metres from the camera '
+                      'centre down to the floor)')
+    try:
+        parse_transform(v['anchor_transform'])
+    except ValueError as exc:
+        errors.append(str(exc))
     intr = [v[k] for k in ('fx', 'fy', 'cx', 'cy')]
     size = [v['calib_width'], v['calib_height']]
     if any(intr) or any(size):

@@ -33,11 +33,13 @@ publishes it before then); copy it to keep it.
 
 A metric model predicts depth in metres. A relative model predicts affine-invariant disparity
 (inverse depth up to an unknown scale and shift): it is published as disparity, and becomes
-metric depth only through a user-supplied calibration ``1/depth = scale * d + shift``.
+metric depth only through a calibration ``1/depth = scale * d + shift``: the fixed parameters,
+or a per-frame alignment to metric anchors (the ``align`` hook, docs/alignment.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 import math
 import time
@@ -45,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from depth_anything_ros.alignment import Aligner, AlignmentFilter, ANCHORED, parse_transform
 from depth_anything_ros.colorize import colorize
 from depth_anything_ros.conversions import (CloudBuffer, depth_to_mm, ImageLimits,
                                             check_image_size, to_rgb)
@@ -52,8 +55,12 @@ from depth_anything_ros.geometry import (CameraInfoError, CameraModel, pack_clou
                                          Rectifier, strided_size)
 from depth_anything_ros.params import DepthConfig
 
-__all__ = ['FrameOutputs', 'FramePipeline', 'Prediction', 'Wanted', 'encode_depth',
-           'image_limits', 'infer_frames', 'split_prediction', 'stride_image']
+__all__ = ['Align', 'FrameOutputs', 'FramePipeline', 'Prediction', 'Wanted', 'encode_depth',
+           'image_limits', 'infer_frames', 'make_aligner', 'split_prediction', 'stride_image']
+
+
+# the per-frame alignment hook: (disparity, camera) -> (scale, shift) or None
+Align = Callable[[np.ndarray, CameraModel | None], tuple[float, float] | None]
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,17 @@ class FrameOutputs:
     infer_ms: float                 # network time of this frame
 
 
+def make_aligner(cfg: DepthConfig) -> Aligner | None:
+    """Return the per-frame aligner the parameters ask for (None: fixed or no alignment)."""
+    if cfg.alignment not in ANCHORED:
+        return None
+    return Aligner(cfg.alignment, slop_s=cfg.anchor_slop, height_m=cfg.camera_height,
+                   pitch_rad=cfg.camera_pitch, roll_rad=cfg.camera_roll,
+                   extrinsic=parse_transform(cfg.anchor_transform),
+                   filter=AlignmentFilter(cfg.alignment_time_constant, cfg.alignment_max_jump,
+                                          hold_s=cfg.alignment_hold))
+
+
 def image_limits(cfg: DepthConfig) -> ImageLimits:
     """Return the image limits the parameters set."""
     return ImageLimits(cfg.min_image_side, cfg.max_aspect_ratio, cfg.max_image_pixels)
@@ -98,8 +116,12 @@ class FramePipeline:
         self.cloud_buffer = CloudBuffer()
 
     def process(self, pixels: np.ndarray, encoding: str, camera: CameraModel | None,
-                cfg: DepthConfig, wanted: Wanted) -> FrameOutputs:
+                cfg: DepthConfig, wanted: Wanted, align: Align | None = None) -> FrameOutputs:
         """Run one frame (see the module docstring): :meth:`prepare`, infer, :meth:`finish`.
+
+        ``align(disparity, camera)`` (relative models) returns this frame's
+        ``(scale, shift)`` of ``1/depth = scale * d + shift``, or None: then the frame has
+        disparity only (never unaligned metres). See ``alignment.Aligner``.
 
         Raises:
             ImageFormatError: the image is outside the size limits of ``cfg``.
@@ -110,7 +132,7 @@ class FramePipeline:
         """
         net_pixels = self.prepare(pixels, encoding, camera, cfg)
         (raw,), infer_ms = infer_frames(self.estimator, [net_pixels], encoding, cfg.input_size)
-        return self.finish(net_pixels, encoding, raw, infer_ms, camera, cfg, wanted)
+        return self.finish(net_pixels, encoding, raw, infer_ms, camera, cfg, wanted, align)
 
     def prepare(self, pixels: np.ndarray, encoding: str, camera: CameraModel | None,
                 cfg: DepthConfig) -> np.ndarray:
@@ -136,7 +158,8 @@ class FramePipeline:
                               camera.distortion_model)
 
     def finish(self, net_pixels: np.ndarray, encoding: str, raw: np.ndarray, infer_ms: float,
-               camera: CameraModel | None, cfg: DepthConfig, wanted: Wanted) -> FrameOutputs:
+               camera: CameraModel | None, cfg: DepthConfig, wanted: Wanted,
+               align: Align | None = None) -> FrameOutputs:
         """Turn the network output ``raw`` of :meth:`prepare`'s pixels into the outputs.
 
         Raises:
@@ -150,6 +173,13 @@ class FramePipeline:
                                 min_depth=cfg.min_depth, max_depth=cfg.resolved_max_depth,
                                 disparity_scale=cfg.disparity_scale,
                                 disparity_shift=cfg.disparity_shift)
+        if align is not None and pred.disparity is not None:
+            scale_shift = align(pred.disparity, camera)
+            if scale_shift is not None:
+                pred = split_prediction(raw, metric_model=False, min_depth=cfg.min_depth,
+                                        max_depth=cfg.resolved_max_depth,
+                                        disparity_scale=scale_shift[0],
+                                        disparity_shift=scale_shift[1])
         s = cfg.output_stride
         depth = disparity = colored = cloud = None
         if wanted.image and pred.depth is not None:

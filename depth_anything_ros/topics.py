@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import importlib
 import posixpath
 
-__all__ = ['CAMERA_INFO', 'camera_topic', 'DEPTH_CAMERA_INFO', 'DEPTH_COLORED', 'DEPTH_IMAGE',
-           'DISPARITY_IMAGE', 'IMAGE', 'IMAGE_COMPRESSED', 'INPUTS', 'OUTPUTS', 'POINTS', 'Topic',
-           'resolve']
+__all__ = ['ANCHOR_CAMERA_INFO', 'ANCHOR_DEPTH', 'ANCHOR_POINTS', 'CAMERA_INFO', 'camera_topic',
+           'DEPTH_CAMERA_INFO', 'DEPTH_COLORED', 'DEPTH_IMAGE', 'DISPARITY_IMAGE',
+           'IMAGE', 'IMAGE_COMPRESSED', 'INPUTS', 'OUTPUTS', 'POINTS', 'Topic', 'resolve']
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,12 @@ class Topic:
 IMAGE = Topic('image', 'sensor_msgs/msg/Image')
 IMAGE_COMPRESSED = Topic('image/compressed', 'sensor_msgs/msg/CompressedImage')
 CAMERA_INFO = Topic('camera_info', 'sensor_msgs/msg/CameraInfo')
-INPUTS: tuple[Topic, ...] = (IMAGE, IMAGE_COMPRESSED, CAMERA_INFO)
+# metric anchors of a relative model (alignment sparse: depth + camera_info; lidar: points)
+ANCHOR_DEPTH = Topic('anchor/depth', 'sensor_msgs/msg/Image')
+ANCHOR_CAMERA_INFO = Topic('anchor/camera_info', 'sensor_msgs/msg/CameraInfo')
+ANCHOR_POINTS = Topic('anchor/points', 'sensor_msgs/msg/PointCloud2')
+INPUTS: tuple[Topic, ...] = (IMAGE, IMAGE_COMPRESSED, CAMERA_INFO, ANCHOR_DEPTH,
+                             ANCHOR_CAMERA_INFO, ANCHOR_POINTS)
 
 DEPTH_IMAGE = Topic('depth/image', 'sensor_msgs/msg/Image')              # metric depth only
 DISPARITY_IMAGE = Topic('disparity/image', 'sensor_msgs/msg/Image')      # relative mode

@@ -412,3 +412,109 @@ def test_filter_validates_its_parameters() -> None:
         al.AlignmentFilter(time_constant_s=0.0)
     with pytest.raises(ValueError):
         al.FitOptions(min_inlier_fraction=0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the node's state machine, transforms, messages, parameters
+
+
+def test_aligner_pairs_anchors_by_stamp(room: np.ndarray) -> None:
+    d = _disparity(room, 0.25, 0.02)
+    aligner = al.Aligner('sparse', slop_s=0.01)
+    assert aligner.align(d, K, 1_000_000_000) is None        # no anchor yet: no metres
+    assert 'no anchor' in aligner.last_reason
+    half = room[::2, ::2].copy()
+    k_half = K.copy()
+    k_half[:2] /= 2.0
+    aligner.add_depth(2_000_000_000, half, k_half)
+    assert aligner.align(d, K, 2_500_000_000) is None        # 0.5 s away: not paired
+    p = aligner.align(d, K, 2_005_000_000)                   # 5 ms away: paired
+    assert p is not None and p.scale == pytest.approx(0.25, rel=1e-5)
+    assert aligner.align(d, None, 2_010_000_000) is not None  # no K: refused, the filter holds
+    assert 'intrinsics' in aligner.last_reason
+    status = aligner.status()
+    assert status['alignment_state'] == 'holding' and status['alignment_unpaired'] == '2'
+    # an anchor image registered to the camera (no intrinsics of its own)
+    registered = al.Aligner('sparse')
+    registered.add_depth(5, room[::2, ::2].copy(), None)
+    p = registered.align(d, K, 5)
+    assert p is not None and p.scale == pytest.approx(0.25, rel=0.02)
+
+
+def test_aligner_lidar_with_a_parameter_extrinsic(room: np.ndarray) -> None:
+    d = _disparity(room, 0.25, 0.02)
+    rows, cols = np.mgrid[0:SHAPE[0]:3, 0:SHAPE[1]:3]
+    z = room[rows, cols].ravel()
+    rays = np.linalg.solve(K, np.stack([cols.ravel(), rows.ravel(), np.ones(z.size)])).T
+    points = rays * z[:, None]                               # optical frame
+    t = al.parse_transform('0.1 0 -0.05 0.3 0 0')            # the anchor frame in the camera
+    lidar = (points - t[:3, 3]) @ t[:3, :3]                  # the same points in that frame
+    aligner = al.Aligner('lidar', extrinsic=t)
+    aligner.add_points(7, lidar)
+    p = aligner.align(d, K, 7)
+    assert p is not None and p.scale == pytest.approx(0.25, rel=1e-5)
+
+
+def test_aligner_ground_and_bad_kinds() -> None:
+    depth, scene = _scene_depth()
+    d = _disparity(depth, 0.25, 0.05)
+    pitch, roll = al.pitch_roll_from_gravity(scene.rotation.T @ np.array([0.0, -1.0, 0.0]))
+    aligner = al.Aligner('ground', height_m=float(scene.origin[1]), pitch_rad=pitch,
+                         roll_rad=roll)
+    p = aligner.align(d, K, 0)
+    assert p is not None and np.nanmedian(p.depth(d) / depth) == pytest.approx(1.0, abs=0.02)
+    with pytest.raises(ValueError, match='no anchors'):
+        al.Aligner('fixed')
+    with pytest.raises(ValueError, match='height'):
+        al.Aligner('ground')
+
+
+def test_parse_transform() -> None:
+    assert al.parse_transform('') is None
+    t = al.parse_transform('1 2 3 0 0 0')
+    np.testing.assert_allclose(t[:3, 3], [1, 2, 3])
+    np.testing.assert_allclose(t[:3, :3], np.eye(3))
+    yaw = al.parse_transform('0 0 0 1.5707963267948966 0 0')
+    np.testing.assert_allclose(yaw[:3, :3] @ [1, 0, 0], [0, 1, 0], atol=1e-12)
+    q = al.parse_transform('0 0 0 0 0 0.7071067811865476 0.7071067811865476')
+    np.testing.assert_allclose(q, yaw, atol=1e-12)
+    with pytest.raises(ValueError, match='x y z yaw pitch roll'):
+        al.parse_transform('1 2 3')
+
+
+def test_anchor_messages_to_arrays() -> None:
+    from sensor_msgs.msg import PointField
+    from std_msgs.msg import Header
+
+    from depth_anything_ros.conversions import (array_to_image, cloud_message, cloud_xyz,
+                                                depth_image_metres)
+    mm = np.array([[0, 1500], [65535, 250]], np.uint16)
+    got = depth_image_metres(array_to_image(mm, '16UC1', Header()))
+    np.testing.assert_allclose(got, [[np.nan, 1.5], [65.535, 0.25]], rtol=1e-6)
+    metres = np.array([[np.nan, 2.0], [-1.0, 0.5]], np.float32)
+    got = depth_image_metres(array_to_image(metres, '32FC1', Header()))
+    np.testing.assert_allclose(got, [[np.nan, 2.0], [np.nan, 0.5]])
+    pts = np.zeros((1, 3), np.dtype([('x', '<f4'), ('y', '<f4'), ('z', '<f4')]))
+    pts['z'] = [[1.0, np.nan, 3.0]]
+    xyz = cloud_xyz(cloud_message(pts, Header()))
+    np.testing.assert_allclose(xyz, [[0, 0, 1.0], [0, 0, 3.0]])
+    msg = cloud_message(pts, Header())
+    msg.fields = [PointField(name='intensity', offset=0, datatype=PointField.FLOAT32, count=1)]
+    with pytest.raises(ValueError, match='x, y and z'):
+        cloud_xyz(msg)
+
+
+def test_alignment_parameters() -> None:
+    from depth_anything_ros.params import validate
+    cfg = validate({})
+    assert cfg.alignment == 'fixed' and cfg.metric_output          # metric mode: unchanged
+    assert not validate({'mode': 'relative'}).metric_output        # today's default: disparity
+    assert validate({'mode': 'relative', 'alignment': 'sparse'}).metric_output
+    for bad, match in (({'alignment': 'lidar'}, 'metric model already outputs metres'),
+                       ({'mode': 'relative', 'alignment': 'ground'}, 'camera_height > 0'),
+                       ({'mode': 'relative', 'alignment': 'sparse', 'disparity_scale': 1.0},
+                        'applies with alignment fixed'),
+                       ({'mode': 'relative', 'alignment': 'lidar', 'anchor_transform': '1 2'},
+                        'x y z yaw pitch roll')):
+        with pytest.raises(ValueError, match=match):
+            validate(bad)

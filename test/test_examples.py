@@ -16,9 +16,9 @@
 
 Nav2's costmap layers and depthimage_to_laserscan are not installable here; these tests check
 what can be checked without them: the YAML loads as a ROS parameters file, every topic a
-consumer reads is one of the node's outputs (``topics.OUTPUTS``, the one list of its
-output topics) under the camera namespace the examples use, with the matching message type, and
-the parameters are of the kinds the consumers expect.
+consumer reads is one of the node's outputs (``topics.OUTPUTS``, from which the node creates its
+publishers; a live node's graph is checked against it) under the camera namespace the examples
+use, with the matching message type, and the parameters are of the kinds the consumers expect.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 import re
 
+import numpy as np
+import pytest
 import yaml
 
 from depth_anything_ros import topics
@@ -114,3 +116,43 @@ def test_every_output_topic_has_a_message_type() -> None:
     for topic in (*topics.INPUTS, *topics.OUTPUTS):
         assert topic.message_class().__name__ == topic.msgtype.rsplit('/', 1)[1]
         assert not topic.name.startswith('/'), 'node topics are relative (remap them)'
+
+
+class _ConstantDepth:
+    """Estimator stand-in (constant 2 m): the node's graph, not its output, is under test."""
+
+    device = 'cpu'
+    input_size = 154
+
+    def __init__(self, metric: bool) -> None:
+        self.is_metric = metric
+
+    def infer(self, pixels: np.ndarray, encoding: str) -> np.ndarray:
+        return np.full(pixels.shape[:2], 2.0, np.float32)
+
+
+@pytest.mark.parametrize('mode', ['metric', 'relative'])
+def test_the_live_node_publishes_exactly_the_listed_outputs(ros_domain: int, mode: str) -> None:
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    from depth_anything_ros.node import DepthNode
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=ros_domain)
+    node = DepthNode(estimator=_ConstantDepth(mode == 'metric'), context=ctx, namespace=CAMERA_NS,
+                     parameter_overrides=[Parameter('mode', value=mode)])
+    try:
+        published = dict(node.get_publisher_names_and_types_by_node('depth_node', CAMERA_NS))
+        subscribed = dict(node.get_subscriber_names_and_types_by_node('depth_node', CAMERA_NS))
+    finally:
+        node.stop_worker(5.0)
+        node.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+    ours = {name: types for name, types in published.items()
+            if name.startswith(CAMERA_NS + '/') and not name.endswith('/transition_event')}
+    metric_only = {topics.DEPTH_IMAGE, topics.POINTS}
+    expected = [t for t in topics.OUTPUTS if (t in metric_only) == (mode == 'metric')
+                or t in (topics.DEPTH_CAMERA_INFO, topics.DEPTH_COLORED)]
+    assert ours == {topics.resolve(CAMERA_NS, t): [t.msgtype] for t in expected}
+    assert {n: t for n, t in subscribed.items() if n.startswith(CAMERA_NS + '/')} == {
+        topics.resolve(CAMERA_NS, t): [t.msgtype] for t in (topics.IMAGE, topics.CAMERA_INFO)}

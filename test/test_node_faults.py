@@ -172,7 +172,7 @@ def test_camera_info_is_paired_by_nearest_stamp(ros_node, spawn, tmp_path: Path,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('shutdown_timeout', [30.0, 0.5])
+@pytest.mark.parametrize('shutdown_timeout', [300.0, 0.5])
 def test_sigint_during_a_long_inference_exits_0(ros_node, spawn, tmp_path: Path,
                                                 shutdown_timeout: float) -> None:
     """A large input size makes one inference take seconds; SIGINT arrives in the middle.

@@ -87,6 +87,7 @@ class Harness:
         from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
         from depth_anything_ros.node import DepthNode
+        from depth_anything_ros.topics import DEPTH_IMAGE
         self.estimator = FakeEstimator()
         overrides = [Parameter(k, value=v) for k, v in {'diagnostics_period': 0.1,
                                                         **params}.items()]
@@ -101,7 +102,8 @@ class Harness:
         self.executor = SingleThreadedExecutor(context=ctx)
         self.executor.add_node(self.node)
         self.executor.add_node(self.sub)
-        self.spin_until(lambda: self.node._pub_depth.get_subscription_count() > 0, 10)
+        self.spin_until(lambda: self.node.publisher(DEPTH_IMAGE).get_subscription_count() > 0,
+                        10)
 
     def spin_until(self, predicate, timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -259,3 +261,20 @@ def test_each_frame_gets_its_own_calibration_even_behind_a_slow_inference(
               for m in h.msgs['depth/camera_info']]
     assert fx == [40.0, 99.0] and stamps == [1000 * ms, (1000 + 33 * 59) * ms]
     assert h.node.stats.camera_info['nearest'] == 2
+
+
+def test_a_compressed_bomb_is_refused_from_its_header(harness: Harness) -> None:
+    """Only the PNG header says 12000x12000: it is refused on arrival, never decoded."""
+    import struct
+    import zlib
+
+    from sensor_msgs.msg import CompressedImage
+    h = harness
+    ihdr = struct.pack('>IIBBBBB', 12000, 12000, 8, 0, 0, 0, 0)
+    chunk = struct.pack('>I', len(ihdr)) + b'IHDR' + ihdr + \
+        struct.pack('>I', zlib.crc32(b'IHDR' + ihdr))
+    bomb = CompressedImage(format='png', data=b'\x89PNG\r\n\x1a\n' + chunk + bytes(100))
+    h.node._on_image(bomb)
+    _, values = h.diag()
+    assert values['images_bad'] == '1' and 'max_image_pixels' in values['last_error']
+    assert h.estimator.calls == 0

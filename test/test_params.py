@@ -119,10 +119,10 @@ def test_camera_names_and_per_camera_parameters() -> None:
         camera_names(['front', 'front'])
     with pytest.raises(ValueError, match="'a/b' must start with a letter"):
         camera_names(['a/b'])
-    # the calibration and how to use it are per camera; the model and its outputs are shared
+    # a camera's calibration and pose are its own; the model and its outputs are shared
     assert set(PER_CAMERA) == {'rectify', 'fx', 'fy', 'cx', 'cy', 'calib_width',
-                               'calib_height'}
-    assert all(not spec(name).read_only for name in PER_CAMERA)
+                               'calib_height', 'anchor_transform', 'camera_height',
+                               'camera_pitch', 'camera_roll'}
     assert camera_parameter('front', 'fx') == 'front.fx'
 
 

@@ -234,7 +234,7 @@ def detect_hardware(device: str = 'cpu') -> Hardware:
     if dev.type == 'cuda' and torch.cuda.is_available() and not torch.version.hip:
         capability = tuple(torch.cuda.get_device_capability(dev))
     elif dev.type == 'cuda' and torch.version.hip:
-        capability = (9, 0)  # ROCm GPUs compute bf16 natively (see estimator.cuda_bf16_native)
+        capability = (9, 0)  # ROCm GPUs compute bf16 natively (see devices.cuda_bf16_native)
     return Hardware(device=dev.type, cuda_capability=capability, cpu_flags=cpu_flags())
 
 

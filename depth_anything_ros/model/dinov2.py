@@ -115,8 +115,10 @@ class Block(nn.Module):
         self.ls2 = LayerScale(d)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.ls1(self.attn(self.norm1(x)))
-        return x + self.ls2(self.mlp(self.norm2(x)))
+        # x + gamma * branch in one pass (addcmul) instead of a multiply, then an add: one
+        # memory sweep fewer per branch (24 fewer per ViT-S frame), the same value to ~1 ulp.
+        x = torch.addcmul(x, self.attn(self.norm1(x)), self.ls1.gamma)
+        return torch.addcmul(x, self.mlp(self.norm2(x)), self.ls2.gamma)
 
 
 def cubic_resize_matrix(n_out: int, n_in: int, square: Tensor | bool = False,

@@ -1,0 +1,117 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The depth node in relative mode aligned to a sparse anchor depth topic (over DDS).
+
+The untrained network's disparity means nothing, so the anchors are made from it: the first
+frames (no anchor yet) come out as disparity only; their disparity ``d`` gives anchors
+``1 / (0.5 d + 0.1)`` m on a half-resolution grid with its own camera_info, published with the
+stamps of the following frames (the same picture, so the same ``d``). Those frames must then
+come out as metric depth equal to the anchors' law, and as clouds, with the image's header.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, cloud_to_array,
+                                            image_to_array)
+from ros_helpers.camera_publisher import make_pixels
+from ros_helpers.harness import log_of, NODE_ARGS, Recorder, stamp_ns
+
+pytestmark = pytest.mark.ros
+
+W, H = 96, 64
+FX, CX, CY = 80.0, (W - 1) / 2, (H - 1) / 2
+SCALE, SHIFT = 0.5, 0.1
+
+
+def test_sparse_alignment_publishes_metric_depth_and_points(ros_node, spawn,
+                                                            tmp_path: Path) -> None:
+    from builtin_interfaces.msg import Time
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+    from std_msgs.msg import Header
+
+    log = tmp_path / 'node.log'
+    node = spawn(*NODE_ARGS, '-p', 'mode:=relative', '-p', 'alignment:=sparse',
+                 '-p', 'anchor_slop:=0.01', stdout=log.open('w'))
+    pub_image = ros_node.create_publisher(Image, 'camera/image', 10)
+    pub_info = ros_node.create_publisher(CameraInfo, 'camera/camera_info', 10)
+    pub_anchor = ros_node.create_publisher(Image, 'anchor/depth', 10)
+    pub_anchor_info = ros_node.create_publisher(CameraInfo, 'anchor/camera_info', 10)
+    rec = Recorder(ros_node)
+    for msg_type, topic in ((Image, 'disparity/image'), (Image, 'depth/image'),
+                            (PointCloud2, 'points'), (DiagnosticArray, '/diagnostics')):
+        rec.listen(msg_type, topic)
+    m = rec.msgs
+    pixels = make_pixels(W, H, 3, 0)                          # a static picture
+    anchor_info = camera_info_from_k(FX / 2, FX / 2, CX / 2, CY / 2, W // 2, H // 2)
+    anchor: np.ndarray | None = None
+    unanchored: set[int] = set()
+    k = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and node.poll() is None:
+        header = Header(stamp=Time(sec=1000 + k // 10, nanosec=(k % 10) * 100_000_000),
+                        frame_id='camera_optical')
+        if anchor is None and m['disparity/image']:
+            d = image_to_array(m['disparity/image'][0])
+            # the anchor camera sees every second pixel: its pixel j is the image's pixel 2j
+            anchor = (1.0 / (SCALE * d[::2, ::2] + SHIFT)).astype(np.float32)
+        if anchor is not None:
+            anchor_info.header = header
+            pub_anchor_info.publish(anchor_info)
+            pub_anchor.publish(array_to_image(anchor, '32FC1', header))
+        else:
+            unanchored.add(stamp_ns(header))
+        info = camera_info_from_k(FX, FX, CX, CY, W, H)
+        info.header = header
+        pub_info.publish(info)
+        pub_image.publish(array_to_image(pixels, 'rgb8', header))
+        k += 1
+        if rec.spin_until(lambda: len(m['depth/image']) >= 3 and len(m['points']) >= 1, 0.3):
+            break
+    assert len(m['depth/image']) >= 3 and m['points'], log_of(log)
+
+    # the same frame's disparity is published right after its depth
+    assert rec.spin_until(lambda: {stamp_ns(msg.header) for msg in m['depth/image']} <= {
+        stamp_ns(msg.header) for msg in m['disparity/image']}, 10, node)
+    disparity = {stamp_ns(msg.header): msg for msg in m['disparity/image']}
+    for msg in m['depth/image']:
+        stamp = stamp_ns(msg.header)
+        assert stamp not in unanchored                       # never unaligned metres
+        assert msg.header.frame_id == 'camera_optical' and msg.encoding == '32FC1'
+        assert (msg.width, msg.height) == (W, H)
+        depth = image_to_array(msg)
+        d = image_to_array(disparity[stamp])
+        np.testing.assert_allclose(depth, 1.0 / (SCALE * d + SHIFT), rtol=1e-4)
+    cloud = m['points'][-1]
+    assert cloud.header.frame_id == 'camera_optical'
+    assert stamp_ns(cloud.header) in {stamp_ns(msg.header) for msg in m['depth/image']}
+    xyz = cloud_to_array(cloud)
+    assert (cloud.height, cloud.width) == (H, W) and np.isfinite(xyz['z']).all()
+    # the fit's state reaches /diagnostics
+    assert rec.spin_until(
+        lambda: rec.diagnostics().get('alignment_state') == 'tracking', 10, node)
+    diag = rec.diagnostics()
+    assert diag['alignment'] == 'sparse'
+    assert float(diag['alignment_scale']) == pytest.approx(SCALE, rel=1e-3)
+    assert int(diag['alignment_inliers']) > 100
+    node.send_signal(signal.SIGINT)
+    assert node.wait(timeout=15) == 0, log_of(log)
