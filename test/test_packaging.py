@@ -80,7 +80,7 @@ ROSDEP_KEYS = {
     'std_msgs': 'std_msgs', 'diagnostic_msgs': 'diagnostic_msgs',
     'builtin_interfaces': 'builtin_interfaces', 'lifecycle_msgs': 'lifecycle_msgs',
     'ament_index_python': 'ament_index_python', 'launch': 'launch', 'launch_ros': 'launch_ros',
-    'domain_coordinator': 'domain_coordinator', 'numpy': 'python3-numpy',
+    'domain_coordinator': 'domain_coordinator', 'tf2_ros': 'tf2_ros', 'numpy': 'python3-numpy',
     'cv2': 'python3-opencv', 'yaml': 'python3-yaml', 'tqdm': 'python3-tqdm',
     'h5py': 'python3-h5py', 'psutil': 'python3-psutil', 'matplotlib': 'python3-matplotlib',
 }
