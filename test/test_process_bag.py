@@ -226,7 +226,7 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
         return predicate()
 
     try:
-        assert spin_until(lambda: node._pub_points.get_subscription_count() > 0 and
+        assert spin_until(lambda: node.publisher(topics.POINTS).get_subscription_count() > 0 and
                           pub_image.get_subscription_count() > 0, 10)
         for i, (image, info) in enumerate(zip(images, infos)):   # one at a time: no drops
             pub_info.publish(info)
