@@ -148,6 +148,10 @@ def test_setup_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFix
     assert rc == 2 and 'exists' in err
     rc, _, err = _run(capsys, src, '--out', tmp_path / 'o2', *MODEL, '--image-topic', '/nope')
     assert rc == 2 and "no image topic '/nope'" in err and IMAGE_TOPIC in err
+    broken = write_camera_bag(tmp_path / 'broken', 2, h=H, w=W, corrupt=(0, 1))
+    rc, out, err = _run(capsys, broken, '--out', tmp_path / 'o4', *MODEL)
+    assert rc == 1 and 'none of the 2 frames could be processed' in err
+    assert 'skipped 2x: ' in out
     with pytest.raises(SystemExit):
         cli.main(['process-bag', str(src), '--out', str(tmp_path / 'o3'), *MODEL,
                   '--outputs', 'depth,mesh'])
@@ -222,7 +226,7 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
         return predicate()
 
     try:
-        assert spin_until(lambda: node._pub_points.get_subscription_count() > 0 and
+        assert spin_until(lambda: node.publisher(topics.POINTS).get_subscription_count() > 0 and
                           pub_image.get_subscription_count() > 0, 10)
         for i, (image, info) in enumerate(zip(images, infos)):   # one at a time: no drops
             pub_info.publish(info)
@@ -242,3 +246,20 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
         assert len(offline[name]) == len(live[name]) == 3
         for mine, theirs in zip(offline[name], live[name]):
             assert mine == theirs, f'{name}: offline and live messages differ'
+
+
+def test_alignment_ground_runs_and_anchored_alignment_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+    src = write_camera_bag(tmp_path / 'in', 2, h=H, w=W)
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    alignment: ground\n'
+                      '    camera_height: 1.0\n    camera_pitch: 0.3\n')
+    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out', *MODEL, '--params-file', params,
+                        '--json')
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert (doc['frames'], doc['processed']) == (2, 2)
+    assert _out(topics.DISPARITY_IMAGE) in doc['written']
+    params.write_text('/**:\n  ros__parameters:\n    alignment: sparse\n')
+    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out2', *MODEL, '--params-file', params)
+    assert rc == 2 and 'process-bag does not replay' in err
