@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'infer': ('depth_anything_ros.infer_cli', 'estimate depth for image files; write depth + PNG'),
     'process-bag': ('depth_anything_ros.commands.process_bag',
                     "the node's outputs for every frame of a rosbag2, written to a new bag"),
-    'download': ('depth_anything_ros.model.hub', 'fetch an official checkpoint by name'),
+    'download': ('depth_anything_ros.commands.download', 'fetch an official checkpoint by name'),
     'bench': ('depth_anything_ros.bench', 'measure latency/throughput of the model and backends'),
     'export': ('depth_anything_ros.backends.export', 'export a checkpoint to ONNX / OpenVINO'),
     'synth': ('depth_anything_ros.training.synth', 'generate a procedural RGB-D dataset'),
