@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                     "the node's outputs for every frame of a rosbag2, written to a new bag"),
     'download': ('depth_anything_ros.commands.download', 'fetch an official checkpoint by name'),
     'bench': ('depth_anything_ros.bench', 'measure latency/throughput of the model and backends'),
-    'export': ('depth_anything_ros.backends.export', 'export a checkpoint to ONNX / OpenVINO'),
+    'export': ('depth_anything_ros.commands.export', 'export a checkpoint to ONNX / OpenVINO'),
     'synth': ('depth_anything_ros.training.synth', 'generate a procedural RGB-D dataset'),
     'train': ('depth_anything_ros.training.train', 'fine-tune a metric depth model'),
     'eval': ('depth_anything_ros.training.evaluate', 'evaluate a checkpoint on a dataset'),
