@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'download': ('depth_anything_ros.commands.download', 'fetch an official checkpoint by name'),
     'bench': ('depth_anything_ros.bench', 'measure latency/throughput of the model and backends'),
     'export': ('depth_anything_ros.commands.export', 'export a checkpoint to ONNX / OpenVINO'),
-    'synth': ('depth_anything_ros.training.synth', 'generate a procedural RGB-D dataset'),
+    'synth': ('depth_anything_ros.commands.synth', 'generate a procedural RGB-D dataset'),
     'train': ('depth_anything_ros.training.train', 'fine-tune a metric depth model'),
     'eval': ('depth_anything_ros.training.evaluate', 'evaluate a checkpoint on a dataset'),
     'pseudo-label': ('depth_anything_ros.training.pseudo_label',
