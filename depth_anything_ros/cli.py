@@ -33,7 +33,8 @@ from depth_anything_ros.openmp import prefer_passive_openmp
 COMMANDS: dict[str, tuple[str, str]] = {
     'run': ('depth_anything_ros.node', 'run the depth node (same as "ros2 run ... depth_node")'),
     'demo': ('depth_anything_ros.demo', 'run the node on a bundled camera stream; write pictures'),
-    'infer': ('depth_anything_ros.infer_cli', 'estimate depth for image files; write depth + PNG'),
+    'infer': ('depth_anything_ros.commands.infer',
+              'estimate depth for image files; write depth + PNG'),
     'process-bag': ('depth_anything_ros.commands.process_bag',
                     "the node's outputs for every frame of a rosbag2, written to a new bag"),
     'download': ('depth_anything_ros.commands.download', 'fetch an official checkpoint by name'),
