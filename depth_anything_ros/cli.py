@@ -32,7 +32,8 @@ from depth_anything_ros.openmp import prefer_passive_openmp
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     'run': ('depth_anything_ros.node', 'run the depth node (same as "ros2 run ... depth_node")'),
-    'demo': ('depth_anything_ros.demo', 'run the node on a bundled camera stream; write pictures'),
+    'demo': ('depth_anything_ros.commands.demo',
+             'run the node on a bundled camera stream; write pictures'),
     'infer': ('depth_anything_ros.commands.infer',
               'estimate depth for image files; write depth + PNG'),
     'process-bag': ('depth_anything_ros.commands.process_bag',
