@@ -294,7 +294,7 @@ class NodeStage:
 
     def __init__(self, pipeline: Any, cfg: Any, outputs: Sequence[str] = OUTPUT_CHOICES) -> None:
         from depth_anything_ros.conversions import camera_info_from_k
-        from depth_anything_ros.pipeline import Wanted
+        from depth_anything_ros.pipeline import make_aligner, Wanted
         from depth_anything_ros.sync import StampMatcher
 
         unknown = set(outputs) - set(OUTPUT_CHOICES)
@@ -311,6 +311,11 @@ class NodeStage:
             why = (' (points need metric output: a metric checkpoint, or disparity_scale > 0)'
                    if 'points' in outputs and not cfg.metric_output else '')
             raise ValueError(f'nothing to compute for --outputs {",".join(outputs)}{why}')
+        if cfg.alignment in ('sparse', 'lidar'):
+            raise ValueError(f'alignment {cfg.alignment} fits each frame to anchor topics, which '
+                             'process-bag does not replay; use alignment fixed, ground or none '
+                             'in the params file')
+        self._aligner = make_aligner(cfg)   # ground alignment needs no anchors
         self._infos: Any = StampMatcher()
         self._param_info = camera_info_from_k(
             cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
@@ -323,6 +328,14 @@ class NodeStage:
         from depth_anything_ros.conversions import check_camera_info
         check_camera_info(msg, rectify=self._cfg.rectify)
         self._infos.add(stamp_ns, msg)
+
+    def _align_hook(self, stamp_ns: int) -> Any:
+        """Return the pipeline's per-frame alignment, as the node builds it (None without)."""
+        aligner = self._aligner
+        if aligner is None:
+            return None
+        return lambda disparity, model: aligner.align(
+            disparity, None if model is None else model.intrinsics.k_matrix(), stamp_ns)
 
     def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
         """Return the node's output messages for one image."""
@@ -349,7 +362,8 @@ class NodeStage:
         camera = None if info is None else camera_model(info, width, height)
         if camera is None:
             self.without_camera += 1
-        out = self._pipeline.process(pixels, encoding, camera, cfg, self.wanted)
+        out = self._pipeline.process(pixels, encoding, camera, cfg, self.wanted,
+                                     self._align_hook(stamp_ns))
         header = msg.header
         produced: list[tuple[str, Any]] = []
         if out.depth is not None and cfg.metric_output:

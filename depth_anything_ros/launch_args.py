@@ -23,9 +23,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from depth_anything_ros.params import spec
+from depth_anything_ros.params import camera_names, spec
 
-__all__ = ['LAUNCH_ARGUMENTS', 'LaunchArgument', 'node_parameters', 'remappings']
+__all__ = ['LAUNCH_ARGUMENTS', 'LaunchArgument', 'cameras', 'executable', 'node_parameters',
+           'remappings']
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
                    'before inference (empty: params_file value, false in depth.yaml)'),
     LaunchArgument('use_sim_time', '', 'true: use the /clock time (bags played with ros2 bag '
                    'play --clock) (empty: params_file value, false)'),
+    LaunchArgument('lifecycle', 'false', 'true: run depth_lifecycle_node, a managed node that '
+                   'waits for configure/activate (ros2 lifecycle set, a lifecycle manager)'),
+    LaunchArgument('cameras', '', 'several cameras sharing one model, e.g. [front,rear] or '
+                   'front,rear: camera c uses c/image, c/camera_info, c/depth/image, ... '
+                   '(empty: params_file value, else one camera on image and camera_info)'),
     LaunchArgument('namespace', '', 'namespace of the node (and of RViz)'),
     LaunchArgument('image', 'image', 'camera image topic (its /compressed sibling is used with '
                    'image_transport compressed)'),
@@ -73,7 +79,34 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
 )
 
 
-def node_parameters(values: Mapping[str, str]) -> dict[str, str | bool]:
+def executable(values: Mapping[str, str]) -> str:
+    """Return the node executable the ``lifecycle`` argument picks.
+
+    Raises:
+        ValueError: ``lifecycle`` is not true or false.
+
+    """
+    value = str(values.get('lifecycle') or 'false').strip().lower()
+    if value not in ('true', 'false'):
+        raise ValueError(f'launch argument lifecycle:={value} is not valid; use true or false')
+    return 'depth_lifecycle_node' if value == 'true' else 'depth_node'
+
+
+def cameras(value: str) -> list[str]:
+    """Return the camera names of a ``cameras`` argument: ``[front,rear]`` or ``front,rear``.
+
+    Raises:
+        ValueError: a name that is no valid camera name (see params.camera_names).
+
+    """
+    text = value.strip()
+    if text.startswith('[') and text.endswith(']'):
+        text = text[1:-1]
+    names = [n.strip().strip('\'"') for n in text.split(',')]
+    return list(camera_names([n for n in names if n]))
+
+
+def node_parameters(values: Mapping[str, str]) -> dict[str, str | bool | list[str]]:
     """Return the parameters given on the launch command line (empty ones are left out).
 
     Boolean parameters take ``true``/``false`` (any case) and are passed on as bools.
@@ -82,7 +115,9 @@ def node_parameters(values: Mapping[str, str]) -> dict[str, str | bool]:
         ValueError: a value is not one the parameter accepts (names the choices).
 
     """
-    params: dict[str, str | bool] = {}
+    params: dict[str, str | bool | list[str]] = {}
+    if str(values.get('cameras', '')).strip():
+        params['cameras'] = cameras(str(values['cameras']))
     for arg, name in _PARAMETER_OF.items():
         value = str(values.get(arg, '')).strip()
         if not value:
@@ -102,7 +137,21 @@ def node_parameters(values: Mapping[str, str]) -> dict[str, str | bool]:
 
 
 def remappings(values: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Return the node's topic remappings for the ``image`` and ``camera_info`` arguments."""
+    """Return the node's topic remappings for the ``image`` and ``camera_info`` arguments.
+
+    They wire the single camera; several cameras are wired by their own names (``c/image``
+    in the node's namespace, or remapped in a launch file of your own).
+
+    Raises:
+        ValueError: ``image``/``camera_info`` given together with ``cameras``.
+
+    """
+    if str(values.get('cameras', '')).strip() and (
+            values.get('image', 'image') != 'image'
+            or values.get('camera_info', 'camera_info') != 'camera_info'):
+        raise ValueError('launch arguments image and camera_info wire a single camera; with '
+                         'cameras, each camera c subscribes to c/image and c/camera_info '
+                         '(set namespace, or remap them in a launch file)')
     image = str(values.get('image') or 'image')
     info = str(values.get('camera_info') or 'camera_info')
     return [('image', image), ('image/compressed', image.rstrip('/') + '/compressed'),

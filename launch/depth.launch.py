@@ -16,6 +16,8 @@
 
     ros2 launch depth_anything_ros depth.launch.py model:=vits mode:=metric scene:=indoor \
         image:=/camera/color/image_raw camera_info:=/camera/color/camera_info rviz:=true
+    ros2 launch depth_anything_ros depth.launch.py lifecycle:=true     # managed node
+    ros2 launch depth_anything_ros depth.launch.py cameras:=[front,rear]   # one model, two cameras
 
 Arguments and their effect live in depth_anything_ros/launch_args.py (unit-tested);
 ``ros2 launch depth_anything_ros depth.launch.py --show-args`` lists them.
@@ -28,7 +30,8 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from depth_anything_ros.launch_args import LAUNCH_ARGUMENTS, node_parameters, remappings
+from depth_anything_ros.launch_args import (executable, LAUNCH_ARGUMENTS, node_parameters,
+                                            remappings)
 
 PACKAGE = 'depth_anything_ros'
 
@@ -36,7 +39,7 @@ PACKAGE = 'depth_anything_ros'
 def _depth_node(context, *args, **kwargs):
     values = {a.name: LaunchConfiguration(a.name).perform(context) for a in LAUNCH_ARGUMENTS}
     return [Node(
-        package=PACKAGE, executable='depth_node', name='depth_node',
+        package=PACKAGE, executable=executable(values), name='depth_node',
         namespace=values['namespace'],
         # the file first, then only the arguments given on the command line
         parameters=[values['params_file'], node_parameters(values)],

@@ -113,6 +113,29 @@ def test_bad_argument_value_fails_with_the_choices(stubs) -> None:
         load(stubs, model='vitx')
 
 
+def test_lifecycle_argument_picks_the_managed_node(stubs) -> None:
+    _, nodes, _ = load(stubs, lifecycle='true', namespace='front')
+    (depth,) = [n for n in nodes if n.kwargs['package'] == 'depth_anything_ros']
+    assert depth.kwargs['executable'] == 'depth_lifecycle_node'
+    assert depth.kwargs['name'] == 'depth_node' and depth.kwargs['namespace'] == 'front'
+    _, nodes, _ = load(stubs, lifecycle='false')
+    assert [n.kwargs['executable'] for n in nodes if n.kwargs['package'] ==
+            'depth_anything_ros'] == ['depth_node']
+    with pytest.raises(ValueError, match='lifecycle:=yes is not valid'):
+        load(stubs, lifecycle='yes')
+
+
+def test_cameras_argument_as_a_list_or_a_comma_string(stubs) -> None:
+    for value in ('[front,rear]', 'front, rear', "['front', 'rear']"):
+        _, nodes, _ = load(stubs, cameras=value)
+        (depth,) = [n for n in nodes if n.kwargs['executable'] == 'depth_node']
+        assert depth.kwargs['parameters'][1] == {'cameras': ['front', 'rear']}
+    with pytest.raises(ValueError, match="camera name '2nd' must start with a letter"):
+        load(stubs, cameras='[front,2nd]')
+    with pytest.raises(ValueError, match='image and camera_info wire a single camera'):
+        load(stubs, cameras='[front,rear]', image='/cam/image_raw')
+
+
 def test_pure_helpers() -> None:
     assert node_parameters({'model': ' vitb ', 'scene': ''}) == {'encoder': 'vitb'}
     assert node_parameters({'device': 'cuda:0'}) == {'device': 'cuda:0'}

@@ -226,7 +226,7 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
         return predicate()
 
     try:
-        assert spin_until(lambda: node._pub_points.get_subscription_count() > 0 and
+        assert spin_until(lambda: node.publisher(topics.POINTS).get_subscription_count() > 0 and
                           pub_image.get_subscription_count() > 0, 10)
         for i, (image, info) in enumerate(zip(images, infos)):   # one at a time: no drops
             pub_info.publish(info)
@@ -246,3 +246,20 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
         assert len(offline[name]) == len(live[name]) == 3
         for mine, theirs in zip(offline[name], live[name]):
             assert mine == theirs, f'{name}: offline and live messages differ'
+
+
+def test_alignment_ground_runs_and_anchored_alignment_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+    src = write_camera_bag(tmp_path / 'in', 2, h=H, w=W)
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    alignment: ground\n'
+                      '    camera_height: 1.0\n    camera_pitch: 0.3\n')
+    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out', *MODEL, '--params-file', params,
+                        '--json')
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert (doc['frames'], doc['processed']) == (2, 2)
+    assert _out(topics.DISPARITY_IMAGE) in doc['written']
+    params.write_text('/**:\n  ros__parameters:\n    alignment: sparse\n')
+    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out2', *MODEL, '--params-file', params)
+    assert rc == 2 and 'process-bag does not replay' in err
