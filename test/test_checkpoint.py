@@ -258,9 +258,10 @@ def test_download_error_paths_without_network(tmp_path: Path,
 
 def test_download_cli_lists_names(capsys: pytest.CaptureFixture) -> None:
     import argparse
+    from depth_anything_ros.commands import download
     parser = argparse.ArgumentParser()
-    hub.add_arguments(parser)
-    assert hub.main(parser.parse_args(['--list'])) == 0
+    download.add_arguments(parser)
+    assert download.main(parser.parse_args(['--list'])) == 0
     text = capsys.readouterr().out
     assert 'metric_indoor_vits' in text and 'Apache-2.0' in text and '(not published)' in text
 

@@ -81,7 +81,7 @@ def _damaged_tensor(draw: st.DrawFn, t: torch.Tensor) -> torch.Tensor:
     if how == 'dtype':
         return t.to(draw(_DTYPES))
     if how == 'shape':
-        return torch.zeros(*(s + draw(st.integers(-1, 2)) for s in t.shape))
+        return torch.zeros(tuple(max(0, s + draw(st.integers(-1, 2))) for s in t.shape))
     if how == 'empty':
         return t.new_zeros((0,) + tuple(t.shape[1:]))
     return torch.full_like(t, float('nan'))
