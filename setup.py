@@ -52,6 +52,7 @@ setup(
     entry_points={
         'console_scripts': [
             'depth_node = depth_anything_ros.node:main',
+            'depth_lifecycle_node = depth_anything_ros.lifecycle_node:main',
             'depth-anything-ros = depth_anything_ros.cli:main',
         ],
     },

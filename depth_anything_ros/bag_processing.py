@@ -20,8 +20,9 @@ under the image topic's namespace, with the image's header and its recording tim
 dropped: every frame is processed in order (offline there is no deadline); a frame the node
 would reject is skipped with its reason and the rest of the bag goes on.
 
-The per-frame work is a :data:`FrameStage` given by the caller (the command builds it from the
-node's own per-frame pipeline), so offline output equals live output.
+The per-frame work is a :class:`FrameStage` given by the caller; :class:`NodeStage` is the
+node's own (its checks, camera_info pairing, per-frame pipeline and message encoding), so
+offline output equals live output.
 """
 
 from __future__ import annotations
@@ -37,10 +38,9 @@ from depth_anything_ros.bags import (bag_storage, header_stamp_ns, IMAGE_TYPES,
                                      message_type_name, open_writer, typestore)
 from depth_anything_ros.topics import CAMERA_INFO, resolve
 
-__all__ = ['BagSummary', 'BagTopics', 'FrameStage', 'process_bag', 'resolve_topics',
-           'Skipped']
+__all__ = ['BagSummary', 'BagTopics', 'FrameStage', 'NodeStage', 'OUTPUT_CHOICES',
+           'process_bag', 'resolve_topics', 'Skipped']
 
-CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 
 class FrameStage(Protocol):
     """The per-frame work: camera_info in as it becomes known, images in, output messages out."""
@@ -55,8 +55,10 @@ class FrameStage(Protocol):
     def __call__(self, msg: Any, stamp_ns: int) -> Sequence[tuple[str, Any]]:
         """Return ``[(topic relative to the camera namespace, message)]`` for one image.
 
-        Raises ValueError (ImageFormatError) for a bad frame and RuntimeError when inference
-        fails: the frame is skipped, as the node skips it.
+        The messages are valid until the next call (the cloud reuses its buffer, as the node's
+        does): serialise them before asking for the next frame. Raises ValueError
+        (ImageFormatError) for a bad frame and RuntimeError when inference fails: the frame is
+        skipped, as the node skips it.
         """
 
 
@@ -108,7 +110,7 @@ def resolve_topics(connections: dict[str, str], image_topic: str | None = None,
     if image_topic not in images:
         raise ValueError(f'the bag has no image topic {image_topic!r}; image topics: {listed}')
     namespace = _camera_namespace(image_topic, images[image_topic])
-    infos = sorted(t for t, m in connections.items() if m == CAMERA_INFO_TYPE)
+    infos = sorted(t for t, m in connections.items() if m == CAMERA_INFO.msgtype)
     if camera_info_topic is None:
         sibling = resolve(namespace, CAMERA_INFO)
         camera_info_topic = sibling if sibling in infos else None
@@ -185,17 +187,21 @@ class _Output:
         self._writer.write(out, bag_time, serialize_message(msg))
 
 
-def _camera_infos(reader: Any, topic: str | None) -> list[tuple[int, Any]]:
-    """Return ``[(stamp_ns, CameraInfo)]`` of ``topic``, sorted by stamp."""
+def _camera_infos(reader: Any, topic: str | None) -> tuple[list[tuple[int, Any]], list[str]]:
+    """Return ``[(stamp_ns, CameraInfo)]`` of ``topic`` sorted by stamp, and unreadable ones."""
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import CameraInfo
     if topic is None:
-        return []
+        return [], []
     conns = [c for c in reader.connections if c.topic == topic]
-    infos = []
+    infos, unreadable = [], []
     for _, bag_time, raw in reader.messages(connections=conns):
-        infos.append((header_stamp_ns(raw, bag_time), deserialize_message(bytes(raw), CameraInfo)))
-    return sorted(infos, key=lambda item: item[0])
+        try:
+            infos.append((header_stamp_ns(raw, bag_time),
+                          deserialize_message(bytes(raw), CameraInfo)))
+        except RuntimeError as exc:   # not valid CDR
+            unreadable.append(str(exc))
+    return sorted(infos, key=lambda item: item[0]), unreadable
 
 
 def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
@@ -207,7 +213,7 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
     Args:
         src: input rosbag2 (directory, ``.mcap`` or ``.db3``).
         dst: output bag directory; must not exist.
-        stage: the per-frame work (see :data:`FrameStage`).
+        stage: the per-frame work (see :class:`FrameStage`).
         image_topic, camera_info_topic: see :func:`resolve_topics`.
         storage: ``mcap`` or ``sqlite3``; default: the input's.
         progress: called as ``progress(done, total)`` after each frame.
@@ -233,7 +239,7 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
                                 camera_info_topic)
         summary = BagSummary(str(src), str(dst), storage, topics.image, topics.camera_info)
         total = sum(c.msgcount for c in reader.connections if c.topic == topics.image)
-        pending = _camera_infos(reader, topics.camera_info)
+        pending, summary.refused_camera_info = _camera_infos(reader, topics.camera_info)
         known = 0   # pending[:known] were given to the stage, in stamp order
         msg_type = CompressedImage if topics.image_type == IMAGE_TYPES[1] else Image
         with writer:
@@ -255,8 +261,13 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
                 try:
                     msg = deserialize_message(bytes(raw), msg_type)
                     produced = stage(msg, stamp)
-                except (ValueError, RuntimeError) as exc:   # ImageFormatError is a ValueError
+                except (ValueError, RuntimeError) as exc:   # bad input (ImageFormatError, ...)
                     summary.skipped.append(Skipped(index, stamp, str(exc)))
+                # As in the node's worker: whatever one frame raises costs that frame only, is
+                # recorded with its reason, and the rest of the bag is still processed.
+                except Exception as exc:   # noqa: BLE001
+                    summary.skipped.append(Skipped(
+                        index, stamp, f'processing failed ({type(exc).__name__}): {exc}'))
                 else:
                     summary.processed += 1
                     for relative, output in produced:
@@ -283,7 +294,7 @@ class NodeStage:
 
     def __init__(self, pipeline: Any, cfg: Any, outputs: Sequence[str] = OUTPUT_CHOICES) -> None:
         from depth_anything_ros.conversions import camera_info_from_k
-        from depth_anything_ros.pipeline import Wanted
+        from depth_anything_ros.pipeline import make_aligner, Wanted
         from depth_anything_ros.sync import StampMatcher
 
         unknown = set(outputs) - set(OUTPUT_CHOICES)
@@ -300,6 +311,11 @@ class NodeStage:
             why = (' (points need metric output: a metric checkpoint, or disparity_scale > 0)'
                    if 'points' in outputs and not cfg.metric_output else '')
             raise ValueError(f'nothing to compute for --outputs {",".join(outputs)}{why}')
+        if cfg.alignment in ('sparse', 'lidar'):
+            raise ValueError(f'alignment {cfg.alignment} fits each frame to anchor topics, which '
+                             'process-bag does not replay; use alignment fixed, ground or none '
+                             'in the params file')
+        self._aligner = make_aligner(cfg)   # ground alignment needs no anchors
         self._infos: Any = StampMatcher()
         self._param_info = camera_info_from_k(
             cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
@@ -312,6 +328,14 @@ class NodeStage:
         from depth_anything_ros.conversions import check_camera_info
         check_camera_info(msg, rectify=self._cfg.rectify)
         self._infos.add(stamp_ns, msg)
+
+    def _align_hook(self, stamp_ns: int) -> Any:
+        """Return the pipeline's per-frame alignment, as the node builds it (None without)."""
+        aligner = self._aligner
+        if aligner is None:
+            return None
+        return lambda disparity, model: aligner.align(
+            disparity, None if model is None else model.intrinsics.k_matrix(), stamp_ns)
 
     def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
         """Return the node's output messages for one image."""
@@ -338,7 +362,8 @@ class NodeStage:
         camera = None if info is None else camera_model(info, width, height)
         if camera is None:
             self.without_camera += 1
-        out = self._pipeline.process(pixels, encoding, camera, cfg, self.wanted)
+        out = self._pipeline.process(pixels, encoding, camera, cfg, self.wanted,
+                                     self._align_hook(stamp_ns))
         header = msg.header
         produced: list[tuple[str, Any]] = []
         if out.depth is not None and cfg.metric_output:

@@ -27,17 +27,21 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from depth_anything_ros.openmp import prefer_passive_openmp
+
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     'run': ('depth_anything_ros.node', 'run the depth node (same as "ros2 run ... depth_node")'),
-    'demo': ('depth_anything_ros.demo', 'run the node on a bundled camera stream; write pictures'),
-    'infer': ('depth_anything_ros.infer_cli', 'estimate depth for image files; write depth + PNG'),
+    'demo': ('depth_anything_ros.commands.demo',
+             'run the node on a bundled camera stream; write pictures'),
+    'infer': ('depth_anything_ros.commands.infer',
+              'estimate depth for image files; write depth + PNG'),
     'process-bag': ('depth_anything_ros.commands.process_bag',
                     "the node's outputs for every frame of a rosbag2, written to a new bag"),
-    'download': ('depth_anything_ros.model.hub', 'fetch an official checkpoint by name'),
+    'download': ('depth_anything_ros.commands.download', 'fetch an official checkpoint by name'),
     'bench': ('depth_anything_ros.bench', 'measure latency/throughput of the model and backends'),
-    'export': ('depth_anything_ros.backends.export', 'export a checkpoint to ONNX / OpenVINO'),
-    'synth': ('depth_anything_ros.training.synth', 'generate a procedural RGB-D dataset'),
+    'export': ('depth_anything_ros.commands.export', 'export a checkpoint to ONNX / OpenVINO'),
+    'synth': ('depth_anything_ros.commands.synth', 'generate a procedural RGB-D dataset'),
     'train': ('depth_anything_ros.training.train', 'fine-tune a metric depth model'),
     'eval': ('depth_anything_ros.training.evaluate', 'evaluate a checkpoint on a dataset'),
     'pseudo-label': ('depth_anything_ros.training.pseudo_label',
@@ -66,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch ``depth-anything-ros COMMAND ...`` to the command's module."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    prefer_passive_openmp()   # before torch loads: see depth_anything_ros/openmp.py
     parser = build_parser()
     if not argv or argv[0] in ('-h', '--help'):
         parser.print_help()

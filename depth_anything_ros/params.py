@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 import math
 from pathlib import Path
+import re
 from typing import Any
 
 import yaml
@@ -34,8 +35,9 @@ from depth_anything_ros.alignment import ALIGNMENTS, ANCHORED, parse_transform
 from depth_anything_ros.vocabulary import (AUTO, BACKENDS, DEVICE_CHOICES, device_name_error,
                                           PRECISIONS)
 
-__all__ = ['SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig', 'ParamSpec', 'default_values',
-           'describe', 'load_params_file', 'markdown_table', 'spec', 'validate']
+__all__ = ['CAMERAS_DESCRIPTION', 'PER_CAMERA', 'SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig',
+           'ParamSpec', 'camera_names', 'camera_parameter', 'default_values', 'describe',
+           'load_params_file', 'markdown_table', 'spec', 'validate']
 
 Value = bool | int | float | str
 
@@ -55,6 +57,7 @@ class ParamSpec:
     range: tuple[float, float] | None = None   # inclusive bounds for int/float
     step: int = 0                               # int ranges: valid values are lo + k*step
     read_only: bool = False
+    per_camera: bool = False                    # each camera may override it (``<camera>.<name>``)
 
     @property
     def type(self) -> type:
@@ -139,13 +142,15 @@ SCHEMA: tuple[ParamSpec, ...] = (
               'stamp within this tolerance', range=(0.0, 10.0), read_only=True),
     ParamSpec('anchor_transform', '', 'pose of the anchor frame in the camera optical frame, '
               '"x y z yaw pitch roll" or "x y z qx qy qz qw"; empty: anchors in the optical '
-              'frame, or TF where tf2_ros is installed', read_only=True),
+              'frame, or TF where tf2_ros is installed', read_only=True,
+              per_camera=True),
     ParamSpec('camera_height', 0.0, 'alignment ground: metres from the camera centre down to '
-              'the floor', range=(0.0, 100.0), read_only=True),
+              'the floor', range=(0.0, 100.0), read_only=True, per_camera=True),
     ParamSpec('camera_pitch', 0.0, 'alignment ground: radians, > 0 when the optical axis points '
-              'below the horizon', range=(-1.6, 1.6), read_only=True),
+              'below the horizon', range=(-1.6, 1.6), read_only=True, per_camera=True),
     ParamSpec('camera_roll', 0.0, 'alignment ground: radians about the optical axis, > 0 '
-              'turned clockwise seen from behind', range=(-3.2, 3.2), read_only=True),
+              'turned clockwise seen from behind', range=(-3.2, 3.2), read_only=True,
+              per_camera=True),
     ParamSpec('alignment_time_constant', 2.0, 'seconds: longest memory of the alignment '
               'filter', range=(0.01, 3600.0), read_only=True),
     ParamSpec('alignment_max_jump', 0.3, 'largest believable frame-to-frame change of the '
@@ -154,17 +159,20 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('alignment_hold', 1.0, 'seconds to keep the last alignment without a good fit; '
               'then only disparity is published', range=(0.0, 3600.0), read_only=True),
     ParamSpec('fx', 0.0, 'focal length x in pixels for cameras without camera_info; 0: use '
-              'camera_info', range=(0.0, 1.0e6)),
-    ParamSpec('fy', 0.0, 'focal length y in pixels (with fx)', range=(0.0, 1.0e6)),
-    ParamSpec('cx', 0.0, 'principal point x in pixels (with fx)', range=(-1.0e6, 1.0e6)),
-    ParamSpec('cy', 0.0, 'principal point y in pixels (with fx)', range=(-1.0e6, 1.0e6)),
+              'camera_info', range=(0.0, 1.0e6), per_camera=True),
+    ParamSpec('fy', 0.0, 'focal length y in pixels (with fx)',
+              range=(0.0, 1.0e6), per_camera=True),
+    ParamSpec('cx', 0.0, 'principal point x in pixels (with fx)',
+              range=(-1.0e6, 1.0e6), per_camera=True),
+    ParamSpec('cy', 0.0, 'principal point y in pixels (with fx)',
+              range=(-1.0e6, 1.0e6), per_camera=True),
     ParamSpec('calib_width', 0, 'image width the fx..cy parameters were calibrated at',
-              range=(0, 100000), step=1),
+              range=(0, 100000), step=1, per_camera=True),
     ParamSpec('calib_height', 0, 'image height the fx..cy parameters were calibrated at',
-              range=(0, 100000), step=1),
+              range=(0, 100000), step=1, per_camera=True),
     ParamSpec('rectify', False, 'undistort raw images (image_raw) with camera_info D, R and P '
               'before inference, as image_proc does; leave off for image_rect inputs (their '
-              'camera_info still lists the raw distortion)'),
+              'camera_info still lists the raw distortion)', per_camera=True),
     ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info stamped within '
               "camera_info_slop of the image's stamp before using the latest one",
               range=(0.0, 1.0)),
@@ -187,6 +195,13 @@ SCHEMA: tuple[ParamSpec, ...] = (
               'flight before exiting without it', range=(0.0, 600.0)),
 )
 _BY_NAME = {s.name: s for s in SCHEMA}
+# Parameters each camera of a multi-camera node may set for itself (``<camera>.<name>``).
+PER_CAMERA: tuple[str, ...] = tuple(s.name for s in SCHEMA if s.per_camera)
+CAMERAS_DESCRIPTION = ('camera names sharing this node and its model; camera c uses the topics '
+                       'c/image, c/camera_info, c/depth/image, ... and may set '
+                       + ', '.join(f'c.{n}' for n in PER_CAMERA) + '; empty: one camera on '
+                       'the plain topics')
+_CAMERA_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 
 
 def spec(name: str) -> ParamSpec:
@@ -386,6 +401,29 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
             errors.append('intrinsics parameters need fx > 0, fy > 0, cx, cy and the calibrated '
                           'calib_width, calib_height (all 0 = use camera_info)')
     return errors
+
+
+def camera_names(names: Any) -> tuple[str, ...]:
+    """Return the validated ``cameras`` parameter (None or empty: one unnamed camera).
+
+    Raises:
+        ValueError: a name is not a ROS name token or appears twice.
+
+    """
+    names = tuple(names or ())
+    errors = [f'camera name {n!r} must start with a letter and hold only letters, digits and '
+              '_ (it becomes a topic namespace and a parameter prefix)'
+              for n in names if not isinstance(n, str) or not _CAMERA_NAME.match(n)]
+    errors += [f'camera name {n!r} is listed twice' for n in sorted(set(names))
+               if names.count(n) > 1]
+    if errors:
+        raise ValueError('invalid cameras parameter:\n  ' + '\n  '.join(errors))
+    return names
+
+
+def camera_parameter(camera: str, name: str) -> str:
+    """Return the parameter through which ``camera`` overrides ``name`` (``front.rectify``)."""
+    return f'{camera}.{name}'
 
 
 def describe(cfg: DepthConfig) -> str:

@@ -56,7 +56,7 @@ from depth_anything_ros.geometry import (CameraInfoError, CameraModel, pack_clou
 from depth_anything_ros.params import DepthConfig
 
 __all__ = ['Align', 'FrameOutputs', 'FramePipeline', 'Prediction', 'Wanted', 'encode_depth',
-           'image_limits', 'make_aligner', 'split_prediction', 'stride_image']
+           'image_limits', 'infer_frames', 'make_aligner', 'split_prediction', 'stride_image']
 
 
 # the per-frame alignment hook: (disparity, camera) -> (scale, shift) or None
@@ -117,7 +117,7 @@ class FramePipeline:
 
     def process(self, pixels: np.ndarray, encoding: str, camera: CameraModel | None,
                 cfg: DepthConfig, wanted: Wanted, align: Align | None = None) -> FrameOutputs:
-        """Run one frame (see the module docstring).
+        """Run one frame (see the module docstring): :meth:`prepare`, infer, :meth:`finish`.
 
         ``align(disparity, camera)`` (relative models) returns this frame's
         ``(scale, shift)`` of ``1/depth = scale * d + shift``, or None: then the frame has
@@ -130,24 +130,43 @@ class FramePipeline:
             ValueError: the network output has no finite value.
 
         """
+        net_pixels = self.prepare(pixels, encoding, camera, cfg)
+        (raw,), infer_ms = infer_frames(self.estimator, [net_pixels], encoding, cfg.input_size)
+        return self.finish(net_pixels, encoding, raw, infer_ms, camera, cfg, wanted, align)
+
+    def prepare(self, pixels: np.ndarray, encoding: str, camera: CameraModel | None,
+                cfg: DepthConfig) -> np.ndarray:
+        """Check a frame and return the pixels the network sees (rectified with ``cfg.rectify``).
+
+        Raises:
+            ImageFormatError, CameraInfoError: as :meth:`process`.
+
+        """
         h, w = pixels.shape[:2]
         check_image_size(w, h, image_limits(cfg))
         if camera is not None and camera.intrinsics.size != (w, h):
             raise CameraInfoError(f'the camera model is for {camera.intrinsics.width}x'
                                   f'{camera.intrinsics.height} but the image is {w}x{h}')
-        if self.estimator.input_size != cfg.input_size:
-            self.estimator.input_size = cfg.input_size
-        net_pixels = pixels
-        if cfg.rectify:   # the calibration is needed before inference: undistort first
-            if camera is None:
-                raise CameraInfoError('rectify is on but no camera_info arrived (and fx/fy/cx/cy '
-                                      'are unset); publish camera_info or set rectify: false')
-            camera.check_rectifiable()
-            net_pixels = self.rectifier(pixels, camera.k, camera.d, camera.r, camera.p,
-                                        camera.distortion_model)
-        t0 = time.perf_counter()
-        raw = self.estimator.infer(net_pixels, encoding)                    # (H, W) float32
-        infer_ms = 1e3 * (time.perf_counter() - t0)
+        if not cfg.rectify:
+            return pixels
+        # the calibration is needed before inference: undistort first
+        if camera is None:
+            raise CameraInfoError('rectify is on but no camera_info arrived (and fx/fy/cx/cy '
+                                  'are unset); publish camera_info or set rectify: false')
+        camera.check_rectifiable()
+        return self.rectifier(pixels, camera.k, camera.d, camera.r, camera.p,
+                              camera.distortion_model)
+
+    def finish(self, net_pixels: np.ndarray, encoding: str, raw: np.ndarray, infer_ms: float,
+               camera: CameraModel | None, cfg: DepthConfig, wanted: Wanted,
+               align: Align | None = None) -> FrameOutputs:
+        """Turn the network output ``raw`` of :meth:`prepare`'s pixels into the outputs.
+
+        Raises:
+            ValueError: ``raw`` is not the image's size or has no finite value.
+
+        """
+        h, w = net_pixels.shape[:2]
         if raw.shape != (h, w):
             raise ValueError(f'the estimator returned {raw.shape} for a {h}x{w} image')
         pred = split_prediction(raw, metric_model=self.estimator.is_metric,
@@ -181,6 +200,24 @@ class FramePipeline:
                                max_range=cfg.cloud_max_range or math.inf, out=out)
         out_camera = camera.strided(s) if camera is not None else None
         return FrameOutputs(depth, disparity, out_camera, colored, cloud, infer_ms)
+
+
+def infer_frames(estimator: Any, frames: list[np.ndarray], encoding: str,
+                 input_size: int) -> tuple[list[np.ndarray], float]:
+    """Run the network on ``frames`` (one encoding) at ``input_size``; return outputs and ms.
+
+    Frames of one size share a forward pass where the estimator has ``infer_batch``
+    (several cameras of one node); the time is that of the whole call.
+    """
+    if estimator.input_size != input_size:
+        estimator.input_size = input_size
+    batch = getattr(estimator, 'infer_batch', None)
+    t0 = time.perf_counter()
+    if batch is not None and len(frames) > 1:
+        raws = list(batch(frames, encoding))                           # each (H, W) float32
+    else:
+        raws = [estimator.infer(f, encoding) for f in frames]          # each (H, W) float32
+    return raws, 1e3 * (time.perf_counter() - t0)
 
 
 @dataclass(frozen=True)

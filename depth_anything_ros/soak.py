@@ -174,6 +174,9 @@ class Recording:
     ``baseline``: the node's counters before the run (deltas are reported); ``node_info``:
     :data:`NODE_INFO` strings of the node's latest status; ``sent_k`` / ``output_k``: stamp ->
     ``(width, height, *K)`` of the CameraInfo sent with a frame / of ``depth/camera_info``;
+    ``host``: ``(t, player_cpu_percent, loadavg_1min)``: how busy this process and the (shared)
+    machine were; ``node_timing``: ``(t, inference_p50_ms, latency_p50_ms)`` as the node
+    reports them (its own stamp -> publish latency, without the way back to the player);
     ``measure_from``: end of warm-up; ``send_end``: the last event sent.
     """
 
@@ -190,6 +193,8 @@ class Recording:
     node_info: dict[str, str] = field(default_factory=dict)
     sent_k: dict[int, tuple[float, ...]] = field(default_factory=dict)
     output_k: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    host: list[tuple[float, float, float]] = field(default_factory=list)
+    node_timing: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 def node_counters(values: dict[str, str]) -> dict[str, int | None]:
@@ -273,6 +278,14 @@ def summarize(rec: Recording) -> dict[str, Any]:
         'cpu_percent_p90': float(np.percentile([c for _, _, c in after], 90)) if after else None,
         'measured_s': duration, 'node_exit_code': rec.node_exit_code,
         'node_info': rec.node_info,
+        'node_inference_p50_ms': _median([i for t, i, _ in rec.node_timing
+                                          if t >= rec.measure_from]),
+        'node_latency_p50_ms': _median([lat for t, _, lat in rec.node_timing
+                                        if t >= rec.measure_from]),
+        'player_cpu_percent': _mean([c for t, c, _ in rec.host if t >= rec.measure_from]),
+        'host_loadavg_1min': {'mean': _mean([x for t, _, x in rec.host if t >= rec.measure_from]),
+                              'max': max((x for t, _, x in rec.host if t >= rec.measure_from),
+                                         default=None)},
     }
     report['checks'] = checks(report)
     return report
@@ -289,6 +302,15 @@ def camera_info_altered(sent: dict[int, tuple[float, ...]],
     if not same_size:
         return None
     return sum(not np.allclose(a[2:], b[2:], rtol=1e-9, atol=1e-9) for a, b in same_size)
+
+
+def _median(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.median(finite)) if finite else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
 
 
 def _count(items: Any) -> dict[str, int]:
@@ -441,6 +463,7 @@ class Player:
         self.node, self.stream, self.namespace = node, stream, namespace
         self.sample_period = sample_period
         self._process = psutil.Process(node.process.pid)
+        self._self = psutil.Process()
         self._rec = Recording(time.time_ns())
         harness = node.node
         reliable = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
@@ -477,6 +500,8 @@ class Player:
                 values = {kv.key: kv.value for kv in status.values}
                 self._rec.diagnostics.append((self._now(), node_counters(values)))
                 self._rec.node_info = {k: values[k] for k in NODE_INFO if k in values}
+                self._rec.node_timing.append((self._now(), _float(values, 'inference_p50_ms'),
+                                              _float(values, 'latency_p50_ms')))
                 self._diag_count += 1
 
     def wait_ready(self, timeout: float) -> bool:
@@ -488,7 +513,8 @@ class Player:
                 topics.resolve(self.namespace, topics.DEPTH_CAMERA_INFO)) > 0
             and self._diag_count > 0, timeout)
         self.node.spin_until(lambda: False, 1.0)   # let the reliable subscriptions match
-        self._process.cpu_percent(None)             # start the CPU measurement
+        self._process.cpu_percent(None)             # start the CPU measurements
+        self._self.cpu_percent(None)
         return ready
 
     def play(self, rate_hz: float, duration: float, bad_fraction: float, warmup: float = 0.0,
@@ -557,6 +583,7 @@ class Player:
         except psutil.Error:   # the node exited; play() notices
             return
         self._rec.samples.append((now, rss, cpu))
+        self._rec.host.append((now, self._self.cpu_percent(None), os.getloadavg()[0]))
 
     def _drain(self, quiet: float) -> None:
         """Wait for the last outputs (``quiet`` s without any), then two fresh diagnostics."""
@@ -583,11 +610,21 @@ def trial_summary(rate_hz: float, report: dict[str, Any], ok: bool) -> dict[str,
     """Return the fields of a peak-search trial kept in the report."""
     return {'rate_hz': rate_hz, 'sustained': ok, 'delivered': report['delivered'],
             'valid_sent': report['valid_sent'], 'published_valid': report['published_valid'],
-            'frames_dropped': report['frames_dropped'],
+            'frames_dropped': report['frames_dropped'], 'bad_sent': report['bad_sent'],
+            'bad_reported': report['bad_reported'],
+            'published_from_bad': report['published_from_bad'],
+            'worker_restarts': report['worker_restarts'],
             'latency_p50_ms': report['latency_ms']['p50'],
             'latency_p95_ms': report['latency_ms']['p95'],
             'latency_growth_ms': report['latency_growth_ms'],
             'output_rate_hz': report['output_rate_hz']}
+
+
+def _float(values: dict[str, str], key: str) -> float:
+    try:
+        return float(values[key])
+    except (KeyError, ValueError):
+        return math.nan
 
 
 def _calibration(info: Any) -> tuple[float, ...]:
@@ -657,14 +694,24 @@ def plot(rec: Recording, path: Path, title: str) -> None:
             primary.setdefault(stamp, t)
     valid = sorted((t, 1e3 * (t - sent_at[s])) for s, t in primary.items()
                    if kind_of.get(s) == VALID)
+    # rates and running medians over windows of ~1/60 of the run (1 s at least)
+    window = max(1.0, round(rec.send_end / 60.0))
+    bins = np.arange(0.0, rec.send_end + 1e-9, window)   # whole windows only: no partial last
+    if bins.size < 2:
+        bins = np.array([0.0, max(rec.send_end, 1e-3)])
+    centres = bins[:-1] + window / 2
     fig, (ax_lat, ax_rate, ax_mem) = plt.subplots(3, 1, figsize=(10, 8.5), sharex=True)
     fig.suptitle(title, fontsize=10)
     if valid:
         t, ms = np.array(valid).T
-        ax_lat.plot(t, ms, '.', ms=2, color='tab:blue', label='stamp -> depth received')
+        ax_lat.plot(t, ms, '.', ms=2, color='tab:blue', alpha=0.5,
+                    label='stamp -> depth received')
+        which = np.digitize(t, bins) - 1
+        med = [np.median(ms[which == i]) if (which == i).any() else np.nan
+               for i in range(len(centres))]
+        ax_lat.plot(centres, med, color='navy', lw=1.2, label=f'median per {window:.0f} s')
     ax_lat.set_ylabel('latency (ms)')
     ax_lat.legend(loc='upper right', fontsize=8)
-    bins = np.arange(0.0, max(math.floor(rec.send_end), 1) + 1.0, 1.0)   # whole seconds
     sent_valid = [t for _, kind, t in rec.sent if kind == VALID]
     sent_bad = [t for _, kind, t in rec.sent if kind != VALID]
     for times, label, colour, style in (
@@ -672,17 +719,29 @@ def plot(rec: Recording, path: Path, title: str) -> None:
             (sent_bad, 'bad messages sent', 'tab:red', '-'),
             ([t for t, _ in valid], 'depth published (valid frames)', 'tab:green', '-')):
         counts, _ = np.histogram(times, bins)
-        ax_rate.step(bins[:-1], counts, where='post', color=colour, ls=style, label=label, lw=1)
-    ax_rate.set_ylabel('messages / s')
-    ax_rate.legend(loc='upper right', fontsize=8)
+        ax_rate.plot(centres, counts / window, color=colour, ls=style, label=label, lw=1.2)
+    ax_rate.set_ylabel(f'messages / s ({window:.0f} s bins)')
+    ax_rate.set_ylim(bottom=0)
+    ax_rate.legend(loc='center right', fontsize=8)
     if rec.samples:
         t, rss, cpu = np.array(rec.samples).T
-        ax_mem.plot(t, rss / 2**20, color='tab:purple', label='node RSS (MB)')
+        rss_mb = rss / 2**20
+        ax_mem.plot(t, rss_mb, color='tab:purple', label='node RSS (MB)')
+        after = t >= rec.measure_from
+        slope = least_squares_slope(t[after], rss_mb[after])
+        if slope is not None:
+            fit = rss_mb[after].mean() + slope * (t[after] - t[after].mean())
+            ax_mem.plot(t[after], fit, color='black', lw=0.8, ls=':',
+                        label=f'fit after warm-up: {3600 * slope:+.1f} MB/h')
+            low, high = rss_mb[after].min(), rss_mb[after].max()
+            pad = max(5.0, 0.5 * (high - low))
+            ax_mem.set_ylim(low - pad, high + pad)   # warm-up growth would flatten the rest
         ax_cpu = ax_mem.twinx()
-        ax_cpu.plot(t, cpu, color='tab:orange', lw=0.6, alpha=0.6, label='node CPU (%)')
-        ax_cpu.set_ylabel('CPU (% of one core)')
+        ax_cpu.plot(t, cpu, color='tab:orange', lw=0.5, alpha=0.5, label='node CPU (%)')
+        ax_cpu.set_ylabel('node CPU (% of one core)')
+        ax_cpu.set_ylim(bottom=0)
         ax_cpu.legend(loc='lower right', fontsize=8)
-    ax_mem.set_ylabel('RSS (MB)')
+    ax_mem.set_ylabel('node RSS (MB)')
     ax_mem.set_xlabel('time since start (s)')
     ax_mem.legend(loc='upper left', fontsize=8)
     for ax in (ax_lat, ax_rate, ax_mem):

@@ -16,10 +16,13 @@
 
 :class:`LatestSlot` is the one-frame mailbox between the image callback and the worker: a
 frame that arrives while the worker is busy replaces the pending one (counted as dropped), so
-latency never grows with a queue. :class:`StampMatcher` pairs each image with the camera_info of
-the nearest stamp within a tolerance (as message_filters' ApproximateTime policy with one
-message per stream), else with the latest earlier one (a camera's calibration rarely changes).
-message_filters' synchronisers do not fall back, so the node uses this on every ROS distribution.
+latency never grows with a queue; :class:`CameraSlots` is the same for several cameras sharing
+one worker, which takes every pending frame at once, the camera waiting longest first, so no
+camera starves however fast another one publishes. :class:`StampMatcher` pairs each image with
+the camera_info of the nearest stamp within a tolerance (as message_filters' ApproximateTime
+policy with one message per stream), else with the latest earlier one (a camera's calibration
+rarely changes). message_filters' synchronisers do not fall back, so the node uses this on every
+ROS distribution.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ import threading
 import time
 from typing import Generic, TypeVar
 
-__all__ = ['LatestSlot', 'StampMatcher']
+__all__ = ['CameraSlots', 'LatestSlot', 'StampMatcher']
 
+K = TypeVar('K')
 T = TypeVar('T')
 
 
@@ -64,6 +68,54 @@ class LatestSlot(Generic[T]):
 
     def close(self) -> None:
         """Wake every waiter; later ``take`` calls return None at once."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """Return True once :meth:`close` was called."""
+        return self._closed
+
+
+class CameraSlots(Generic[K, T]):
+    """One newest-item slot per key (camera); :meth:`take` empties them all, oldest first.
+
+    A camera whose frame is replaced keeps its place in the order (the time it has been
+    waiting), so a camera that floods the node is served once per round like every other.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._items: dict[K, T] = {}   # insertion order: the order the slots filled
+        self._closed = False
+        self.put_count = 0
+        self.dropped = 0
+
+    def put(self, key: K, item: T) -> bool:
+        """Offer ``item`` for ``key``; return True when it replaced that key's pending item."""
+        with self._cond:
+            replaced = key in self._items
+            self._items[key] = item   # an update keeps the key's place
+            self.put_count += 1
+            self.dropped += int(replaced)
+            self._cond.notify()
+            return replaced
+
+    def take(self, timeout: float | None = None) -> list[tuple[K, T]]:
+        """Return every pending ``(key, item)``, longest waiting first, waiting up to ``timeout``.
+
+        Empty on timeout and once closed.
+        """
+        with self._cond:
+            if not self._items and not self._closed:
+                self._cond.wait(timeout)
+            items = list(self._items.items())
+            self._items.clear()
+            return [] if self._closed else items
+
+    def close(self) -> None:
+        """Wake every waiter; later ``take`` calls return nothing at once."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()

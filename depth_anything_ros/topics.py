@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import importlib
 import posixpath
 
-__all__ = ['ANCHOR_CAMERA_INFO', 'ANCHOR_DEPTH', 'ANCHOR_POINTS', 'CAMERA_INFO',
+__all__ = ['ANCHOR_CAMERA_INFO', 'ANCHOR_DEPTH', 'ANCHOR_POINTS', 'CAMERA_INFO', 'camera_topic',
            'DEPTH_CAMERA_INFO', 'DEPTH_COLORED', 'DEPTH_IMAGE', 'DISPARITY_IMAGE',
            'IMAGE', 'IMAGE_COMPRESSED', 'INPUTS', 'OUTPUTS', 'POINTS', 'Topic', 'resolve']
 
@@ -61,6 +61,14 @@ DEPTH_COLORED = Topic('depth/colored', 'sensor_msgs/msg/Image')
 POINTS = Topic('points', 'sensor_msgs/msg/PointCloud2')                  # metric depth only
 OUTPUTS: tuple[Topic, ...] = (DEPTH_IMAGE, DISPARITY_IMAGE, DEPTH_CAMERA_INFO, DEPTH_COLORED,
                               POINTS)
+
+
+def camera_topic(camera: str, topic: Topic) -> str:
+    """Return ``topic``'s relative name for ``camera`` of a multi-camera node (``front/image``).
+
+    The unnamed camera ('') of a single-camera node uses the plain names.
+    """
+    return f'{camera}/{topic.name}' if camera else topic.name
 
 
 def resolve(namespace: str, topic: Topic | str) -> str:

@@ -58,7 +58,7 @@ class _EchoStage:
 @pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
 def test_every_frame_is_processed_and_the_input_copied(tmp_path: Path, storage: str) -> None:
     src = write_camera_bag(tmp_path / 'in', 5, storage=storage, corrupt=(1,), undecodable=(3,),
-                           bad_info=(4,))
+                           bad_info=(4,), undecodable_info=(0,))
     seen: list[tuple[int, int]] = []
     summary = process_bag(src, tmp_path / 'out', _EchoStage(),
                           progress=lambda done, total: seen.append((done, total)))
@@ -83,13 +83,29 @@ def test_every_frame_is_processed_and_the_input_copied(tmp_path: Path, storage: 
     for (_, msg), i in zip(colored, good):
         assert msg.header == inp[IMAGE_TOPIC][i][1].header
         assert msg.header.frame_id == FRAME_ID
-    # camera_info recorded after its image still pairs by stamp; a refused one is not used
-    assert [m.header.stamp for _, m in infos] == [inp[IMAGE_TOPIC][i][1].header.stamp
-                                                 for i in (0, 2)]
-    assert summary.refused_camera_info == ['zero focal length']
+    # camera_info recorded after its image still pairs by stamp; refused ones are not used
+    assert [m.header.stamp for _, m in infos] == [inp[IMAGE_TOPIC][2][1].header.stamp]
+    assert len(summary.refused_camera_info) == 2
+    assert 'deserialize' in summary.refused_camera_info[0]
+    assert summary.refused_camera_info[1] == 'zero focal length'
     assert summary.written == {CAMERA_NS + '/depth/colored': 3,
-                               CAMERA_NS + '/depth/camera_info': 2}
+                               CAMERA_NS + '/depth/camera_info': 1}
     assert topic_types(tmp_path / 'out')[CAMERA_NS + '/depth/colored'] == 'sensor_msgs/msg/Image'
+
+
+def test_an_unforeseen_error_costs_one_frame(tmp_path: Path) -> None:
+    class Flaky(_EchoStage):
+        def __call__(self, msg: Any, stamp: int) -> list[tuple[str, Any]]:
+            if stamp == stamp_ns(1):
+                raise TypeError('a bug on an input nobody foresaw')
+            return super().__call__(msg, stamp)
+
+    src = write_camera_bag(tmp_path / 'in', 3)
+    summary = process_bag(src, tmp_path / 'out', Flaky())
+    assert (summary.frames, summary.processed) == (3, 2)
+    assert summary.skipped[0].index == 1
+    assert summary.skipped[0].reason == ('processing failed (TypeError): a bug on an input '
+                                         'nobody foresaw')
 
 
 def test_output_storage_can_differ_and_existing_output_is_refused(tmp_path: Path) -> None:

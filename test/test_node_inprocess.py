@@ -87,6 +87,7 @@ class Harness:
         from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
         from depth_anything_ros.node import DepthNode
+        from depth_anything_ros.topics import DEPTH_IMAGE
         self.estimator = FakeEstimator()
         overrides = [Parameter(k, value=v) for k, v in {'diagnostics_period': 0.1,
                                                         **params}.items()]
@@ -101,7 +102,8 @@ class Harness:
         self.executor = SingleThreadedExecutor(context=ctx)
         self.executor.add_node(self.node)
         self.executor.add_node(self.sub)
-        self.spin_until(lambda: self.node._pub_depth.get_subscription_count() > 0, 10)
+        self.spin_until(lambda: self.node.publisher(DEPTH_IMAGE).get_subscription_count() > 0,
+                        10)
 
     def spin_until(self, predicate, timeout: float) -> bool:
         end = time.monotonic() + timeout

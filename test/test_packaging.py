@@ -80,7 +80,7 @@ ROSDEP_KEYS = {
     'std_msgs': 'std_msgs', 'diagnostic_msgs': 'diagnostic_msgs',
     'builtin_interfaces': 'builtin_interfaces', 'lifecycle_msgs': 'lifecycle_msgs',
     'ament_index_python': 'ament_index_python', 'launch': 'launch', 'launch_ros': 'launch_ros',
-    'domain_coordinator': 'domain_coordinator', 'numpy': 'python3-numpy',
+    'domain_coordinator': 'domain_coordinator', 'tf2_ros': 'tf2_ros', 'numpy': 'python3-numpy',
     'cv2': 'python3-opencv', 'yaml': 'python3-yaml', 'tqdm': 'python3-tqdm',
     'h5py': 'python3-h5py', 'psutil': 'python3-psutil', 'matplotlib': 'python3-matplotlib',
 }
@@ -129,6 +129,7 @@ def test_every_runtime_import_is_declared_in_package_xml() -> None:
 
 @pytest.mark.skipif(not (VENV_BIN / 'colcon').exists() and shutil.which('colcon') is None,
                     reason='colcon is not installed (pip install colcon-common-extensions)')
+@pytest.mark.slow
 def test_colcon_build_lays_out_share_and_lib(tmp_path: Path) -> None:
     colcon = str(VENV_BIN / 'colcon') if (VENV_BIN / 'colcon').exists() else 'colcon'
     result = subprocess.run(
@@ -141,7 +142,7 @@ def test_colcon_build_lays_out_share_and_lib(tmp_path: Path) -> None:
     assert marker.is_file()
     _assert_share_layout(prefix / 'share' / PKG)
     # `ros2 run depth_anything_ros depth_node` executes <prefix>/lib/<package>/<executable>.
-    for exe in ('depth_node', 'depth-anything-ros'):
+    for exe in ('depth_node', 'depth_lifecycle_node', 'depth-anything-ros'):
         path = prefix / 'lib' / PKG / exe
         assert path.is_file() and os.access(path, os.X_OK), f'{path} is missing or not executable'
     site = next((prefix / 'lib').glob('python3*/site-packages'))
@@ -155,6 +156,7 @@ def test_colcon_build_lays_out_share_and_lib(tmp_path: Path) -> None:
     assert 'train' in help_out.stdout and 'pseudo-label' in help_out.stdout
 
 
+@pytest.mark.slow
 def test_pip_installed_copy_resolves_share_through_ament_index(tmp_path: Path) -> None:
     prefix = tmp_path / 'prefix'
     result = subprocess.run(
@@ -215,7 +217,7 @@ def test_overlay_lays_out_the_prefix_like_colcon_symlink_install(tmp_path: Path)
         share / 'launch' / 'depth.launch.py']
     # launch_ros and `ros2 run` execute <prefix>/lib/<package>/<executable>
     names = {entry.split('=')[0].strip() for entry in scripts}
-    assert 'depth_node' in names
+    assert {'depth_node', 'depth_lifecycle_node'} <= names
     for name in names:
         exe = prefix / 'lib' / PKG / name
         assert exe.is_file() and os.access(exe, os.X_OK), f'{exe} is missing or not executable'
@@ -227,6 +229,8 @@ def test_overlay_lays_out_the_prefix_like_colcon_symlink_install(tmp_path: Path)
     assert 'infer' in help_out.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.ros
 def test_overlay_depth_node_executable_starts_the_node(tmp_path: Path, ros_domain: int) -> None:
     overlay = _load_overlay_tool()
     overlay.make_overlay(REPO, tmp_path)

@@ -112,6 +112,20 @@ def test_model_parameters_are_read_only_and_output_ones_are_live() -> None:
         spec('nope')
 
 
+def test_camera_names_and_per_camera_parameters() -> None:
+    from depth_anything_ros.params import camera_names, camera_parameter, PER_CAMERA
+    assert camera_names(None) == () and camera_names(['front', 'rear_2']) == ('front', 'rear_2')
+    with pytest.raises(ValueError, match="'front' is listed twice"):
+        camera_names(['front', 'front'])
+    with pytest.raises(ValueError, match="'a/b' must start with a letter"):
+        camera_names(['a/b'])
+    # a camera's calibration and pose are its own; the model and its outputs are shared
+    assert set(PER_CAMERA) == {'rectify', 'fx', 'fy', 'cx', 'cy', 'calib_width',
+                               'calib_height', 'anchor_transform', 'camera_height',
+                               'camera_pitch', 'camera_roll'}
+    assert camera_parameter('front', 'fx') == 'front.fx'
+
+
 @pytest.mark.parametrize('name', YAML_FILES)
 def test_shipped_yaml_files_are_valid_and_typed_for_ros(name: str) -> None:
     path = REPO / 'config' / name
@@ -157,6 +171,7 @@ def test_docs_parameter_table_is_current(doc: str) -> None:
         'between the parameters markers')
 
 
+@pytest.mark.slow
 def test_encoder_auto_runs_a_custom_student_export(tmp_path: Path) -> None:
     import numpy as np
 
@@ -172,6 +187,7 @@ def test_encoder_auto_runs_a_custom_student_export(tmp_path: Path) -> None:
                                   'encoder': 'vits', 'device': 'cpu'}))
 
 
+@pytest.mark.slow
 def test_metric_checkpoint_keeps_its_own_output_scale(tmp_path: Path) -> None:
     from depth_anything_ros.model import build_model, export_model, ModelConfig
     from depth_anything_ros.node import build_estimator

@@ -16,7 +16,8 @@
 
 The tiny deterministic model runs the node's real per-frame pipeline; the tests read the output
 bag back and check topics, types, headers, recording times, the point cloud's field layout and
-that the cloud is the back-projection of the depth image written beside it.
+that the cloud is the back-projection of the depth image written beside it; and the same frames
+through process-bag's stage and through a running node give equal messages.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def test_compressed_images_and_a_params_file(tmp_path: Path, capsys: pytest.Capt
     params = tmp_path / 'params.yaml'
     params.write_text('/**:\n  ros__parameters:\n    depth_encoding: 16UC1\n'
                       '    output_stride: 2\n    publish_colored: false\n')
-    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out', *MODEL, '--head', 'metric',
+    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out', *MODEL, '--mode', 'metric',
                         '--params-file', params, '--json')
     assert rc == 0, err
     assert json.loads(out)['processed'] == 2
@@ -147,7 +148,118 @@ def test_setup_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFix
     assert rc == 2 and 'exists' in err
     rc, _, err = _run(capsys, src, '--out', tmp_path / 'o2', *MODEL, '--image-topic', '/nope')
     assert rc == 2 and "no image topic '/nope'" in err and IMAGE_TOPIC in err
+    broken = write_camera_bag(tmp_path / 'broken', 2, h=H, w=W, corrupt=(0, 1))
+    rc, out, err = _run(capsys, broken, '--out', tmp_path / 'o4', *MODEL)
+    assert rc == 1 and 'none of the 2 frames could be processed' in err
+    assert 'skipped 2x: ' in out
     with pytest.raises(SystemExit):
         cli.main(['process-bag', str(src), '--out', str(tmp_path / 'o3'), *MODEL,
                   '--outputs', 'depth,mesh'])
     assert 'unknown output(s) mesh' in capsys.readouterr().err
+
+
+def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
+                                                     one_torch_thread: None) -> None:
+    """The same frames through process-bag's stage and through a running node: same bytes."""
+    import time
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from rclpy.qos import qos_profile_sensor_data
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    from depth_anything_ros.bag_processing import NodeStage
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.model import ModelConfig, untrained_model
+    from depth_anything_ros.node import DepthNode
+    from depth_anything_ros.params import validate
+    from depth_anything_ros.pipeline import FramePipeline
+
+    values = {'mode': 'metric', 'device': 'cpu', 'precision': 'fp32', 'backend': 'torch',
+              'input_size': 70, 'cloud_stride': 2, 'depth_encoding': '32FC1'}
+    cfg = validate(values)
+
+    def estimator() -> DepthEstimator:
+        return DepthEstimator(untrained_model(ModelConfig.tiny(), 'metric', 20.0, warn=False),
+                              device='cpu',
+                              precision='fp32', input_size=70, backend='torch')
+
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = read_bag(write_camera_bag(Path(tmp) / 'in', 3, h=H, w=W))
+    images = [m for _, m in frames[IMAGE_TOPIC]]
+    infos = [m for _, m in frames[INFO_TOPIC]]
+
+    stage = NodeStage(FramePipeline(estimator()), cfg)
+    offline: dict[str, list] = {}
+    for image, info in zip(images, infos):
+        stamp = image.header.stamp.sec * 1_000_000_000 + image.header.stamp.nanosec
+        stage.add_camera_info(stamp, info)
+        for name, msg in stage(image, stamp):   # valid until the next frame: keep a copy
+            copy = deserialize_message(serialize_message(msg), type(msg))
+            offline.setdefault(name, []).append(copy)
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=ros_domain)
+    node = DepthNode(estimator=estimator(), context=ctx,
+                     parameter_overrides=[Parameter(k, value=v) for k, v in values.items()])
+    peer = Node('peer', context=ctx)
+    live: dict[str, list] = {}
+    for topic in (topics.DEPTH_IMAGE, topics.DEPTH_CAMERA_INFO, topics.DEPTH_COLORED,
+                  topics.POINTS):
+        peer.create_subscription(topic.message_class(), topic.name,
+                                 lambda m, n=topic.name: live.setdefault(n, []).append(m), 10)
+    pub_image = peer.create_publisher(topics.IMAGE.message_class(), topics.IMAGE.name,
+                                      qos_profile_sensor_data)
+    pub_info = peer.create_publisher(topics.CAMERA_INFO.message_class(),
+                                     topics.CAMERA_INFO.name, qos_profile_sensor_data)
+    executor = SingleThreadedExecutor(context=ctx)
+    executor.add_node(node)
+    executor.add_node(peer)
+
+    def spin_until(predicate, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not predicate():
+            executor.spin_once(timeout_sec=0.02)
+        return predicate()
+
+    try:
+        assert spin_until(lambda: node.publisher(topics.POINTS).get_subscription_count() > 0 and
+                          pub_image.get_subscription_count() > 0, 10)
+        for i, (image, info) in enumerate(zip(images, infos)):   # one at a time: no drops
+            pub_info.publish(info)
+            spin_until(lambda: False, 0.1)
+            pub_image.publish(image)
+            assert spin_until(lambda i=i: all(len(live.get(t.name, [])) > i for t in (
+                topics.DEPTH_IMAGE, topics.DEPTH_CAMERA_INFO, topics.DEPTH_COLORED,
+                topics.POINTS)), 60), f'frame {i}: the node published {live.keys()}'
+    finally:
+        node.stop_worker(5.0)
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+    assert set(offline) == set(live)
+    for name in offline:
+        assert len(offline[name]) == len(live[name]) == 3
+        for mine, theirs in zip(offline[name], live[name]):
+            assert mine == theirs, f'{name}: offline and live messages differ'
+
+
+def test_alignment_ground_runs_and_anchored_alignment_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+    src = write_camera_bag(tmp_path / 'in', 2, h=H, w=W)
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    alignment: ground\n'
+                      '    camera_height: 1.0\n    camera_pitch: 0.3\n')
+    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out', *MODEL, '--params-file', params,
+                        '--json')
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert (doc['frames'], doc['processed']) == (2, 2)
+    assert _out(topics.DISPARITY_IMAGE) in doc['written']
+    params.write_text('/**:\n  ros__parameters:\n    alignment: sparse\n')
+    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out2', *MODEL, '--params-file', params)
+    assert rc == 2 and 'process-bag does not replay' in err

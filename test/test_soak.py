@@ -29,8 +29,8 @@ import pytest
 from depth_anything_ros.soak import (BAD_KINDS, bad_pair, bad_schedule, camera_info_altered,
                                      COUNTERS, find_peak,
                                      is_sustained, latency_growth, latency_summary,
-                                     least_squares_slope, max_gap, node_counters, Recording,
-                                     search_peak, summarize, SustainRule, VALID)
+                                     least_squares_slope, max_gap, node_counters, plot,
+                                     Recording, search_peak, summarize, SustainRule, VALID)
 
 
 def _pair():
@@ -127,6 +127,8 @@ def _recording() -> Recording:
     rec.outputs['depth/camera_info'].append((10**9 + 5, 0.6))     # from a bad event
     rec.output_k[10**9 + 7] = (*k[:2], 0.0, *k[3:])                 # fx = 0 went through
     rec.samples = [(float(t), int(500 * 2**20 + t * 2**20 / 3600), 150.0) for t in range(20)]
+    rec.host = [(float(t), 40.0, 3.0 + t % 2) for t in range(20)]
+    rec.node_timing = [(float(t), 100.0 + t, math.nan if t < 10 else 120.0) for t in range(20)]
     rec.baseline = {'frames_dropped': 2, 'bad_messages': 0}
     rec.diagnostics = [(19.0, {**dict.fromkeys(COUNTERS), 'frames_dropped': 3,
                                'bad_messages': 40, 'worker_restarts': 0,
@@ -151,9 +153,36 @@ def test_summarize_counts_and_attributes_every_output() -> None:
     assert r['rss_mb']['slope_mb_per_hour'] == pytest.approx(1.0, rel=0.05)
     assert r['rss_mb']['start'] == pytest.approx(500.0, abs=0.01)
     assert r['cpu_percent'] == 150.0 and r['delivered'] == pytest.approx(159 / 160)
+    assert r['player_cpu_percent'] == 40.0
+    assert r['host_loadavg_1min'] == {'mean': pytest.approx(3.5, abs=0.05), 'max': 4.0}
+    assert r['node_inference_p50_ms'] == 112.0 and r['node_latency_p50_ms'] == 120.0
     assert r['checks'] == {'node_alive': True, 'no_worker_restarts': True,
                            'nothing_published_from_bad': False, 'calibration_intact': False,
                            'rss_slope_under_limit': True, 'valid_frames_accounted': True}
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    path = tmp_path / 'plots' / 'soak.png'
+    plot(_recording(), path, 'title\nsecond line')
+    assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_summary_table_prints_percentiles_counters_and_checks() -> None:
+    from depth_anything_ros.commands.soak import format_summary
+    report = {**summarize(_recording()), 'rate_hz': 10.0,
+              'peak': {'rate_hz': 10.0, 'rule': {'min_delivered': 0.95},
+                       'trials': [{'rate_hz': 10.0, 'sustained': True, 'delivered': 1.0,
+                                   'latency_p50_ms': 50.0, 'latency_p95_ms': None,
+                                   'latency_growth_ms': None}]}}
+    text = format_summary(report)
+    assert 'stamp -> depth received (ms)' in text and '50.0' in text
+    assert 'sent (valid + bad)' in text and '200 (160 + 40)' in text
+    assert 'nothing_published_from_bad FAIL' in text and 'no_worker_restarts pass' in text
+    assert 'peak: 10.00 Hz' in text
+    rec = _recording()
+    rec.diagnostics = [(19.0, dict.fromkeys(COUNTERS))]
+    text = format_summary({**summarize(rec), 'rate_hz': 10.0})
+    assert 'worker restarts' in text and 'n/a (not reported by the node)' in text
 
 
 def test_summarize_without_the_nodes_new_counters() -> None:

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from depth_anything_ros.sync import LatestSlot, StampMatcher
+from depth_anything_ros.sync import CameraSlots, LatestSlot, StampMatcher
 
 
 def test_slot_keeps_only_the_newest_and_counts_drops() -> None:
@@ -144,3 +144,61 @@ def test_matcher_stops_waiting_when_waiting_cannot_help() -> None:
     m.add(200 * MS, 'b')
     m.match(200 * MS)
     assert m.worth_waiting()                     # pairs after all
+
+
+def test_camera_slots_keep_the_newest_per_camera_longest_waiting_first() -> None:
+    slots: CameraSlots[str, int] = CameraSlots()
+    assert slots.put('a', 1) is False and slots.put('b', 2) is False
+    assert slots.put('a', 3) is True           # replaces a's frame, keeps a's place
+    assert slots.take(timeout=0.0) == [('a', 3), ('b', 2)]
+    assert slots.take(timeout=0.0) == []
+    slots.put('b', 4)
+    slots.put('a', 5)
+    assert slots.take(timeout=0.0) == [('b', 4), ('a', 5)]
+    assert (slots.put_count, slots.dropped) == (5, 1)
+    slots.close()
+    slots.put('a', 6)
+    assert slots.take(timeout=1.0) == [] and slots.closed
+
+
+def test_camera_slots_serve_a_slow_camera_beside_a_flooding_one() -> None:
+    """One camera publishes as fast as it can; the slow one waits one round at most."""
+    slots: CameraSlots[str, int] = CameraSlots()
+    log: list[tuple[str, int]] = []
+    served = threading.Event()
+    stop = threading.Event()
+
+    def flood() -> None:
+        i = 0
+        while not stop.is_set():
+            slots.put('flood', i)
+            i += 1
+            time.sleep(0)   # let the others run (a camera driver thread)
+
+    def consumer() -> None:
+        while frames := slots.take(timeout=1.0):
+            for key, item in frames:
+                time.sleep(0.002)   # the network
+                log.append((key, item))
+                if key == 'slow':
+                    served.set()
+
+    threads = [threading.Thread(target=flood), threading.Thread(target=consumer)]
+    for t in threads:
+        t.start()
+    waits = []
+    for i in range(20):
+        served.clear()
+        mark = len(log)
+        slots.put('slow', i)
+        assert served.wait(5.0), f'slow frame {i} was never served'
+        # frames served between the slow frame's arrival and its turn: the round in
+        # progress and the flood frame ahead of it in its own round
+        waits.append(sum(1 for key, _ in log[mark:] if key == 'flood'))
+    stop.set()
+    slots.close()
+    for t in threads:
+        t.join(timeout=5.0)
+    assert [item for key, item in log if key == 'slow'] == list(range(20))
+    assert max(waits) <= 2, waits
+    assert slots.dropped > 0   # the flooding camera lost frames, not the slow one

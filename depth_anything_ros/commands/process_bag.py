@@ -114,7 +114,11 @@ def _report(summary: Any, without_camera: int) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the command; 0 when the bag was written (even with skipped frames)."""
+    """Run the command; return its exit code.
+
+    0 when the bag was written, even with skipped frames; 1 when no frame could be processed;
+    2 for a problem found before any frame (flags, files, topics).
+    """
     from tqdm import tqdm
 
     from depth_anything_ros.bag_processing import NodeStage, process_bag
@@ -143,6 +147,7 @@ def main(args: argparse.Namespace) -> int:
         except (FileNotFoundError, FileExistsError, ValueError) as exc:
             print(f'error: {exc}', file=sys.stderr)
             return 2
+    failed = summary.frames > 0 and summary.processed == 0
     if args.json:
         doc = {**summary.as_dict(), 'frames_without_camera': stage.without_camera,
                'outputs': list(args.outputs),
@@ -150,4 +155,7 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
     else:
         print(_report(summary, stage.without_camera))
-    return 0
+    if failed:
+        print(f'error: none of the {summary.frames} frames could be processed (reasons above)',
+              file=sys.stderr)
+    return 1 if failed else 0

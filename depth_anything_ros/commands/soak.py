@@ -213,9 +213,14 @@ def format_summary(r: dict[str, Any]) -> str:
             ('output rate (Hz)', _num(r['output_rate_hz'], '.2f')),
             ('RSS start / end (MB)', f'{_num(rss["start"])} / {_num(rss["end"])}'),
             ('RSS slope (MB/h)', _num(rss['slope_mb_per_hour'])),
-            ('node CPU mean / p90 (%)',
-             f'{_num(r["cpu_percent"])} / {_num(r["cpu_percent_p90"])}')]
-    lines += [f'  {name:<34} {value}' for name, value in rows]
+            ('node CPU mean / p90 (% of a core)',
+             f'{_num(r["cpu_percent"])} / {_num(r["cpu_percent_p90"])}'),
+            ('node: inference p50 / stamp->publish p50 (ms)',
+             f'{_num(r["node_inference_p50_ms"])} / {_num(r["node_latency_p50_ms"])}'),
+            ('player CPU mean (% of a core)', _num(r['player_cpu_percent'])),
+            ('host load average (1 min) mean / max',
+             f'{_num(r["host_loadavg_1min"]["mean"])} / {_num(r["host_loadavg_1min"]["max"])}')]
+    lines += [f'  {name:<46} {value}' for name, value in rows]
     if r['node_exit_code'] is not None:
         lines.append(f'  THE NODE EXITED with code {r["node_exit_code"]} during the run')
     verdict = {True: 'pass', False: 'FAIL', None: 'n/a (not reported by the node)'}

@@ -35,14 +35,16 @@ def stamp_ns(i: int) -> int:
 
 def write_camera_bag(path: Path, n: int = 4, *, storage: str = 'mcap', h: int = 24,
                      w: int = 32, corrupt: tuple[int, ...] = (), undecodable: tuple[int, ...] = (),
-                     bad_info: tuple[int, ...] = (), compressed: bool = False,
+                     bad_info: tuple[int, ...] = (), undecodable_info: tuple[int, ...] = (),
+                     compressed: bool = False,
                      info_late_ns: int = 2_000_000) -> Path:
     """Write ``n`` rgb8 frames with camera_info and an unrelated topic.
 
     Frames in ``corrupt`` carry fewer bytes than height*step (the node rejects them); frames in
     ``undecodable`` are not valid CDR at all; the camera_info of frames in ``bad_info`` has a
-    zero focal length. camera_info is stamped like its image and recorded
-    ``info_late_ns`` after it, as a driver publishing both would be recorded.
+    zero focal length, that of frames in ``undecodable_info`` is not valid CDR. camera_info is
+    stamped like its image and recorded ``info_late_ns`` after it, as a driver publishing both
+    would be recorded.
     """
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -79,7 +81,9 @@ def write_camera_bag(path: Path, n: int = 4, *, storage: str = 'mcap', h: int = 
             info.k = [f, 0.0, w / 2, 0.0, f, h / 2, 0.0, 0.0, 1.0]
             info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
             info.p = [f, 0.0, w / 2, 0.0, 0.0, f, h / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
-            writer.write(c_info, t + 1_000_000 + info_late_ns, serialize_message(info))
+            raw_info = serialize_message(info)
+            writer.write(c_info, t + 1_000_000 + info_late_ns,
+                         raw_info[:30] if i in undecodable_info else raw_info)
     return path
 
 
