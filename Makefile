@@ -6,7 +6,7 @@ OUT ?= out
 ENV := source $(VENV)/ros_env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast fuzz-long lint bench clean
+.PHONY: venv demo test test-fast fuzz-long lint bench soak clean
 
 venv:
 	@tools/setup_env.sh $(VENV)
@@ -32,6 +32,13 @@ lint: venv
 
 bench: venv
 	@$(ENV) python benchmarks/run_all.py --out $(OUT)/bench
+
+# The node's soak test as in docs/node.md: peak-rate search, then ten minutes at that rate.
+SOAK_ARGS ?= --find-peak --rate 4 --trial 10 --duration 600 --warmup 20 --bad-fraction 0.1 \
+	--checkpoint untrained:vits --param input_size=266
+soak: venv
+	@$(ENV) depth-anything-ros bench soak $(SOAK_ARGS) --json $(OUT)/soak/soak.json \
+		--plot $(OUT)/soak/soak.png
 
 clean:
 	rm -rf build install log $(OUT) .pytest_cache

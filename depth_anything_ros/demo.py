@@ -12,66 +12,24 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``depth-anything-ros demo``: run the depth node on the bundled camera stream; write pictures.
+"""The demo's camera stream (a bundled rosbag2), default checkpoint, cloud renderer and ROS setup.
 
-The node runs as its own process and talks DDS, exactly as on a robot. This process plays the
-bundled rosbag2 (a procedurally rendered room, JPEG + camera_info) frame by frame, waits for
-each frame's outputs, and writes to ``--out``:
-
-* ``depth.png``: camera image beside the colourised depth of the last frame,
-* ``cloud.png``: the point cloud rendered from an oblique viewpoint,
-* ``latency.json``: stamp -> receipt latency of depth and cloud, node-side inference time.
-
-Without a real checkpoint it runs deterministic untrained weights and says so loudly: the
-pictures then show the pipeline working, not real depth.
+The ``depth-anything-ros demo`` command (depth_anything_ros/commands/demo.py) plays the stream
+to the depth node; the soak test and the node benchmarks reuse the stream and the environment.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import math
 import os
 from pathlib import Path
-import sys
-import time
 from typing import Any
 
-import cv2
 import numpy as np
-
-from depth_anything_ros.cli_args import add_runtime_arguments
-from depth_anything_ros.node_process import NodeProcess
 
 DATA = Path(__file__).resolve().parent / 'data' / 'demo_stream'
 DEFAULT_CHECKPOINT = 'metric_indoor_vits'
-UNTRAINED_BANNER = '\n'.join([
-    '#' * 78,
-    '#  NO CHECKPOINT FOUND: USING UNTRAINED (DETERMINISTIC) WEIGHTS.',
-    '#  The node, topics, camera_info and clouds are real; the DEPTH VALUES ARE NOT.',
-    f'#  For real depth: depth-anything-ros download {DEFAULT_CHECKPOINT}',
-    '#  then run the demo again (or pass --checkpoint FILE).',
-    '#' * 78])
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the demo's command-line flags."""
-    parser.add_argument('--out', type=Path, required=True, help='output directory')
-    parser.add_argument('--checkpoint', default='',
-                        help=f'metric checkpoint file or name (default: {DEFAULT_CHECKPOINT} '
-                        'if present in the weights directory, else untrained weights)')
-    parser.add_argument('--weights-dir', default='', help='where checkpoint names are looked up')
-    parser.add_argument('--encoder', default='vits',
-                        choices=('vits', 'vitb', 'vitl', 'vitg', 'auto'),
-                        help='auto: the architecture the checkpoint file holds')
-    parser.add_argument('--scene', default='indoor', choices=('indoor', 'outdoor'))
-    # 364: a smooth stream on a CPU; 518 = full quality.
-    add_runtime_arguments(parser, input_size=364)
-    parser.add_argument('--frames', type=int, default=0, help='play only the first N frames')
-    parser.add_argument('--bag', type=Path, default=DATA, help='rosbag2 directory to play')
-    parser.add_argument('--timeout', type=float, default=120.0,
-                        help='seconds to wait for the node to start or to answer a frame')
 
 
 def resolve_checkpoint(checkpoint: str, weights_dir: str) -> tuple[str, bool]:
@@ -148,24 +106,6 @@ def render_cloud(points: np.ndarray, colours: np.ndarray, size: tuple[int, int] 
     return canvas
 
 
-def _label(img: np.ndarray, text: str, untrained: bool) -> np.ndarray:
-    out = img.copy()
-    cv2.putText(out, text, (8, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
-                cv2.LINE_AA)
-    if untrained:
-        cv2.putText(out, 'UNTRAINED WEIGHTS - NOT REAL DEPTH', (8, out.shape[0] - 10),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 2, cv2.LINE_AA)
-    return out
-
-
-def _stats(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    a = np.asarray(values)
-    return {'median': float(np.median(a)), 'p90': float(np.percentile(a, 90)),
-            'min': float(a.min()), 'max': float(a.max()), 'n': int(a.size)}
-
-
 @contextlib.contextmanager
 def ros_environment() -> Any:
     """Localhost-only discovery and, where possible, a ROS domain no one else uses."""
@@ -194,171 +134,3 @@ def ros_environment() -> Any:
             os.environ.pop('ROS_DOMAIN_ID', None)
 
 
-def main(args: argparse.Namespace) -> int:
-    """Run the demo; return 0 on success."""
-    args.out.mkdir(parents=True, exist_ok=True)
-    checkpoint, untrained = resolve_checkpoint(args.checkpoint, args.weights_dir)
-    if untrained:
-        print(UNTRAINED_BANNER, flush=True)
-    pairs = read_stream(args.bag, args.frames)
-    print(f'demo: {len(pairs)} frames from {args.bag}, checkpoint {checkpoint!r}, '
-          f'input_size {args.input_size}', flush=True)
-    with ros_environment():
-        code = _run(args, pairs, checkpoint, untrained)
-    if untrained:
-        print(UNTRAINED_BANNER, flush=True)
-    return code
-
-
-def _run(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: str,
-         untrained: bool) -> int:
-    """Start the depth node, play ``pairs`` to it, stop it; return the exit code."""
-    log_path = args.out / 'node.log'
-    ros_args = ['-r', '__ns:=/demo', '-r', 'image:=/demo/camera/image',
-                '-r', 'camera_info:=/demo/camera/camera_info',
-                '-p', f'checkpoint:={checkpoint}', '-p', f'encoder:={args.encoder}',
-                '-p', f'scene:={args.scene}', '-p', 'mode:=metric',
-                '-p', f'input_size:={args.input_size}', '-p', f'device:={args.device}',
-                '-p', f'backend:={args.backend}', '-p', f'precision:={args.precision}',
-                '-p', f'exact:={"true" if args.exact else "false"}',
-                '-p', f'allow_untrained_weights:={"true" if untrained else "false"}',
-                '-p', 'diagnostics_period:=0.5']
-    if args.weights_dir:
-        ros_args += ['-p', f'weights_dir:={args.weights_dir}']
-    if args.cache_dir:
-        ros_args += ['-p', f'cache_dir:={args.cache_dir}']
-    with NodeProcess(ros_args, log_path, 'depth_demo_player', spin_period=0.02) as node:
-        code = _play(args, pairs, checkpoint, untrained, node)
-    if code == 0 and node.process.returncode != 0:
-        print(f'demo: the node exited with code {node.process.returncode}; see {log_path}',
-              file=sys.stderr)
-        return 1
-    return code
-
-
-def _play(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: str,
-          untrained: bool, node: NodeProcess) -> int:
-    """Feed ``pairs`` to the running node one at a time; write pictures and latencies."""
-    from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
-    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-
-    from depth_anything_ros.conversions import (array_to_image, cloud_to_array,
-                                                compressed_to_array, image_to_array)
-    log_path, harness, spin_until = node.log_path, node.node, node.spin_until
-    reliable = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
-    got: dict[str, dict[int, tuple[Any, float]]] = {'depth': {}, 'colored': {}, 'points': {},
-                                                     'info': {}}
-
-    def keep(kind: str):
-        def callback(msg: Any) -> None:
-            got[kind][_stamp(msg.header)] = (msg, time.monotonic())
-        return callback
-
-    harness.create_subscription(Image, '/demo/depth/image', keep('depth'), reliable)
-    harness.create_subscription(Image, '/demo/depth/colored', keep('colored'), reliable)
-    harness.create_subscription(PointCloud2, '/demo/points', keep('points'), reliable)
-    harness.create_subscription(CameraInfo, '/demo/depth/camera_info', keep('info'), reliable)
-    pub_image = harness.create_publisher(Image, '/demo/camera/image', reliable)
-    pub_info = harness.create_publisher(CameraInfo, '/demo/camera/camera_info', reliable)
-    diagnostics: list[Any] = []
-    harness.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
-
-    print('demo: starting the depth node ...', flush=True)
-    ready = spin_until(lambda: harness.count_subscribers('/demo/camera/image') > 0
-                       and harness.count_publishers('/demo/points') > 0, args.timeout)
-    if not ready:
-        print(f'demo: the depth node did not start; its log ({log_path}):\n'
-              + log_path.read_text(), file=sys.stderr)
-        return 1
-    spin_until(lambda: False, 0.5)   # let the reliable subscriptions match
-    rows = []
-    last = None
-    for i, (jpeg, info) in enumerate(pairs):
-        pixels, encoding = compressed_to_array(jpeg)
-        stamp_msg = harness.get_clock().now().to_msg()
-        image = array_to_image(pixels, encoding, jpeg.header)
-        image.header.stamp = stamp_msg
-        info.header.stamp = stamp_msg
-        stamp = _stamp(image.header)
-        sent = time.monotonic()
-        pub_info.publish(info)
-        pub_image.publish(image)
-        done = spin_until(lambda s=stamp: all(s in got[k] for k in
-                                              ('depth', 'colored', 'points', 'info')),
-                          args.timeout)
-        if not done:
-            print(f'demo: no answer for frame {i} within {args.timeout:.0f} s; node log:\n'
-                  + log_path.read_text(), file=sys.stderr)
-            return 1
-        rows.append({'frame': i,
-                     'depth_ms': 1e3 * (got['depth'][stamp][1] - sent),
-                     'points_ms': 1e3 * (got['points'][stamp][1] - sent)})
-        last = (pixels, stamp)
-        print(f'  frame {i:2d}: depth {rows[-1]["depth_ms"]:7.1f} ms, cloud '
-              f'{rows[-1]["points_ms"]:7.1f} ms', flush=True)
-    spin_until(lambda: False, 1.2)   # one more /diagnostics period
-    pixels, stamp = last
-    depth = image_to_array(got['depth'][stamp][0])
-    colored = image_to_array(got['colored'][stamp][0])
-    cloud = cloud_to_array(got['points'][stamp][0])
-    _write_pictures(args.out, pixels, depth, colored, cloud, untrained)
-    summary = _summary(rows, diagnostics, checkpoint, untrained, args, depth)
-    (args.out / 'latency.json').write_text(json.dumps(summary, indent=2) + '\n')
-    _print_table(summary)
-    print(f'demo: wrote {args.out}/depth.png, cloud.png, latency.json', flush=True)
-    return 0
-
-
-def _stamp(header: Any) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-
-
-def _write_pictures(out: Path, bgr: np.ndarray, depth: np.ndarray, colored: np.ndarray,
-                    cloud: np.ndarray, untrained: bool) -> None:
-    finite = depth[np.isfinite(depth)]
-    span = f'{finite.min():.2f}-{finite.max():.2f} m' if finite.size else 'no valid depth'
-    side = np.hstack([_label(bgr, 'camera', False),
-                      _label(colored, f'depth (near = red) {span}', untrained)])
-    cv2.imwrite(str(out / 'depth.png'), side)
-    xyz = np.stack([cloud['x'], cloud['y'], cloud['z']], -1).reshape(-1, 3)
-    rgb = cloud['rgb'].view(np.uint32).reshape(-1)
-    bgr_points = np.stack([rgb & 0xFF, (rgb >> 8) & 0xFF, (rgb >> 16) & 0xFF], -1)
-    picture = render_cloud(xyz, bgr_points.astype(np.uint8))
-    cv2.imwrite(str(out / 'cloud.png'), _label(picture, 'point cloud, oblique view', untrained))
-
-
-def _summary(rows: list[dict], diagnostics: list[Any], checkpoint: str, untrained: bool,
-             args: argparse.Namespace, depth: np.ndarray) -> dict[str, Any]:
-    node_values: dict[str, str] = {}
-    for msg in diagnostics:
-        for status in msg.status:
-            if 'depth' in status.name:
-                node_values = {kv.key: kv.value for kv in status.values}
-    steady = rows[1:] or rows     # the first frame includes one-off warm-up work
-    return {
-        'checkpoint': checkpoint, 'untrained_weights': untrained,
-        'input_size': args.input_size, 'frames': len(rows),
-        'image_size': [int(depth.shape[1]), int(depth.shape[0])],
-        'first_frame_ms': rows[0]['depth_ms'],
-        'depth_latency_ms': _stats([r['depth_ms'] for r in steady]),
-        'cloud_latency_ms': _stats([r['points_ms'] for r in steady]),
-        'node_inference_p50_ms': float(node_values.get('inference_p50_ms', 'nan')),
-        'node_latency_p50_ms': float(node_values.get('latency_p50_ms', 'nan')),
-        'device': node_values.get('device', ''),
-        'backend': node_values.get('backend', ''), 'precision': node_values.get('precision', ''),
-        'per_frame': rows,
-    }
-
-
-def _print_table(s: dict[str, Any]) -> None:
-    print(f'\n  {"measure":<38} {"median":>9} {"p90":>9}')
-    for key, label in (('depth_latency_ms', 'stamp -> depth/image received (ms)'),
-                       ('cloud_latency_ms', 'stamp -> points received (ms)')):
-        st = s[key]
-        print(f'  {label:<38} {st.get("median", math.nan):9.1f} {st.get("p90", math.nan):9.1f}')
-    print(f'  {"node: inference p50 (ms)":<38} {s["node_inference_p50_ms"]:9.1f}')
-    print(f'  {"node: stamp -> publish p50 (ms)":<38} {s["node_latency_p50_ms"]:9.1f}')
-    print(f'  first frame (warm-up) {s["first_frame_ms"]:.0f} ms; device {s["device"] or "?"}, '
-          f'{s["backend"] or "?"} {s["precision"] or "?"}; {s["frames"]} frames at input_size '
-          f'{s["input_size"]}\n')

@@ -118,6 +118,7 @@ class NodeStats:
         self.last_input: float | None = None
         self.last_output: float | None = None
         self.last_failure: float | None = None
+        self.last_refusal: float | None = None   # an image or CameraInfo refused
 
     def frame_in(self, now: float, dropped: bool) -> None:
         """Record a valid image arriving; ``dropped`` if it replaced an unprocessed frame."""
@@ -153,12 +154,14 @@ class NodeStats:
             self.images_bad += 1
             self.bad_frames += 1
             self.last_error = reason
+            self.last_refusal = time.monotonic() if now is None else now
 
-    def camera_info_refused(self, reason: str) -> None:
+    def camera_info_refused(self, reason: str, now: float | None = None) -> None:
         """Record a CameraInfo refused on arrival (the last good calibration is kept)."""
         with self._lock:
             self.camera_info_bad += 1
             self.last_error = reason
+            self.last_refusal = time.monotonic() if now is None else now
 
     def frame_bad(self, reason: str) -> None:
         """Record a valid image the worker could not use (e.g. rectify without camera_info)."""
@@ -215,6 +218,9 @@ class NodeStats:
             recent_input = self.last_input is not None and now - self.last_input <= self.window
             recent_failure = self.last_failure is not None and \
                 now - self.last_failure <= self.window
+            recent_refusal = self.last_refusal is not None and \
+                now - self.last_refusal <= self.window
+            refused = self.images_bad + self.camera_info_bad
             failed, last_error, idle = self.failed, self.last_error, self.idle_skipped
         values += [(k, str(v)) for k, v in extra.items()]
         if recent_input and since_output > self.watchdog_timeout and idle == 0:
@@ -226,6 +232,8 @@ class NodeStats:
             level, message = WARN, 'no camera images'
         elif rate_out == 0.0 and idle == 0:
             level, message = WARN, 'images arrive but no depth is published'
+        elif recent_refusal:   # output flows, but from part of the input or a stale calibration
+            level, message = WARN, f'{refused} bad messages refused; last: {last_error}'
         else:
             level, message = OK, f'{rate_out:.1f} Hz out of {rate_in:.1f} Hz in'
         return DiagnosticReport(level, message, tuple(values))

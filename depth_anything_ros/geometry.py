@@ -320,8 +320,15 @@ class CameraModel:
     def mapped(self, pixel_map: PixelMap, width: int, height: int) -> CameraModel:
         """Return the model of the image transformed by ``pixel_map`` to ``width`` x ``height``."""
         k, p = pixel_map.apply(self.k), pixel_map.apply(self.p)
-        return CameraModel(_intrinsics(k, p, width, height), k, p, self.d, self.r,
-                           self.distortion_model)
+        try:   # finite but huge entries (1e308) can overflow or flip sign once rescaled
+            if not (np.isfinite(k).all() and np.isfinite(p).all()):
+                raise ValueError('K or P overflows')
+            intrinsics = _intrinsics(k, p, width, height)
+        except ValueError as exc:
+            raise CameraInfoError(f'camera_info K/P mapped to the {width}x{height} image give no '
+                                  f'usable intrinsics ({exc}); recalibrate the camera or fix '
+                                  'the driver') from exc
+        return CameraModel(intrinsics, k, p, self.d, self.r, self.distortion_model)
 
     def strided(self, stride: int) -> CameraModel:
         """Return the model of ``image[::stride, ::stride]``."""

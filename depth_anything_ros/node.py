@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 import functools
 import gc
 import os
+from pathlib import Path
 import signal
 import sys
 import threading
@@ -61,6 +62,8 @@ from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, 
                                             described_size, image_to_array, ImageFormatError,
                                             INPUT_ENCODINGS, output_camera_info)
 from depth_anything_ros.diagnostics import NodeStats
+from depth_anything_ros.engine_cache import (default_cache_dir, remember_camera_size,
+                                             remembered_camera_size)
 from depth_anything_ros.geometry import CameraModel
 from depth_anything_ros.openmp import prefer_passive_openmp
 from depth_anything_ros.params import (camera_names, camera_parameter, CAMERAS_DESCRIPTION,
@@ -320,10 +323,18 @@ class DepthNodeCore:
         self._warm_sizes.clear()
         self._cameras = [_Camera(name, overrides, camera_cfg, self._estimator)
                          for name, overrides, camera_cfg in cameras]
+        # Each camera's size of the last run (remembered in the engine cache) is warmed up at
+        # once, so after a restart even the first image finds its engine built.
+        self._cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+        self._remembered: dict[str, tuple[int, int]] = {}
         for camera in self._cameras:
+            remembered = remembered_camera_size(self._cache_dir, self._size_key(camera))
             if camera.cfg.calib_width > 0 and camera.cfg.calib_height > 0:
                 self._request_warmup(camera.cfg.calib_height, camera.cfg.calib_width,
                                      camera.cfg)
+            elif remembered is not None:
+                self._remembered[self._size_key(camera)] = remembered
+                self._request_warmup(*remembered, camera.cfg)
         overrides = QoSOverridingOptions.with_default_policies()
         # Depth names only carry metric depth; relative mode publishes disparity.
         self._metric_pubs = cfg.metric_output
@@ -440,6 +451,7 @@ class DepthNodeCore:
         camera.infos.add(_stamp_ns(msg.header), msg)
         width, height = described_size(msg)
         self._request_warmup(height, width, camera.cfg)
+        self._remember_size(camera, height, width)
 
     def _on_anchor_info(self, msg: CameraInfo, camera: _Camera | None = None) -> None:
         (camera or self._cameras[0]).anchor_info = msg
@@ -482,6 +494,21 @@ class DepthNodeCore:
             raise ValueError(f'no transform {frame!r} -> {optical!r}: {exc}') from None
         t, q = tf.transform.translation, tf.transform.rotation
         return transform_matrix((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
+
+    def _size_key(self, camera: _Camera) -> str:
+        return self.get_fully_qualified_name() + (f'/{camera.name}' if camera.name else '')
+
+    def _remember_size(self, camera: _Camera, height: int, width: int) -> None:
+        """Keep ``camera``'s size for the next start (a file write only when it changes)."""
+        key = self._size_key(camera)
+        if self._remembered.get(key) == (height, width):
+            return
+        self._remembered[key] = (height, width)
+        try:
+            remember_camera_size(self._cache_dir, key, height, width)
+        except OSError as exc:   # a read-only cache only costs the next start its warm-up
+            self.get_logger().warning(f'cannot remember the camera size in {self._cache_dir}: '
+                                      f'{exc}', throttle_duration_sec=_THROTTLE_S)
 
     def _request_warmup(self, height: int, width: int, cfg: DepthConfig) -> None:
         try:   # never warm up (build an engine for) a size whose frames would be refused
@@ -643,6 +670,7 @@ class DepthNodeCore:
                 f'{_prefix(camera)}no intrinsics: nothing received on camera_info and '
                 'fx/fy/cx/cy unset; points are not published', throttle_duration_sec=_THROTTLE_S)
         self._warm_sizes.add(pixels.shape[:2])   # a real frame warms its own size
+        self._remember_size(camera, *pixels.shape[:2])
         if self._warmup_size == pixels.shape[:2]:
             self._warmup_size = None
         camera.image_frame = header.frame_id

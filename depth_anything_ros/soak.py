@@ -696,7 +696,9 @@ def plot(rec: Recording, path: Path, title: str) -> None:
                    if kind_of.get(s) == VALID)
     # rates and running medians over windows of ~1/60 of the run (1 s at least)
     window = max(1.0, round(rec.send_end / 60.0))
-    bins = np.arange(0.0, rec.send_end + window, window)
+    bins = np.arange(0.0, rec.send_end + 1e-9, window)   # whole windows only: no partial last
+    if bins.size < 2:
+        bins = np.array([0.0, max(rec.send_end, 1e-3)])
     centres = bins[:-1] + window / 2
     fig, (ax_lat, ax_rate, ax_mem) = plt.subplots(3, 1, figsize=(10, 8.5), sharex=True)
     fig.suptitle(title, fontsize=10)

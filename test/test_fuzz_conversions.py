@@ -22,13 +22,22 @@ limit to convert (a hang detector, not a benchmark).
 
 from __future__ import annotations
 
+import math
 import time
 
-from fuzz_strategies import images, PIXEL_LAYOUT
-from hypothesis import given
+from fuzz_strategies import (camera_infos, compressed_images, compressed_msg, examples,
+                             good_camera_info, images, jpeg_claiming, PIXEL_LAYOUT, png_bomb,
+                             png_header_only)
+from hypothesis import example, given, HealthCheck, settings
 from hypothesis import strategies as st
+import numpy as np
+import pytest
+from sensor_msgs.msg import CameraInfo
 
-from depth_anything_ros.conversions import image_to_array, ImageFormatError
+from depth_anything_ros.conversions import (camera_model, CameraInfoError, check_camera_info,
+                                            compressed_to_array, image_to_array,
+                                            ImageFormatError, output_camera_info)
+from depth_anything_ros.geometry import pack_cloud, RayGrid
 from depth_anything_ros.params import SCHEMA, validate
 
 # A conversion slower than this is a hang or a decompression bomb, not a slow host.
@@ -59,6 +68,73 @@ def test_image_to_array_accepts_or_names_the_problem(msg) -> None:
     expect = (msg.height, msg.width) if channels == 1 else (msg.height, msg.width, channels)
     assert pixels.shape == expect and pixels.dtype.itemsize == size
     assert pixels.dtype.isnative
+
+
+# Bombs are built once per example set (about 0.4 s for the 12000x12000 one).
+@settings(max_examples=examples(1.0), suppress_health_check=[HealthCheck.too_slow])
+@given(compressed_images())
+@example(compressed_msg(png_header_only(100000, 100000), 'png'))   # over OpenCV's own limit
+@example(compressed_msg(jpeg_claiming(60000, 60000), 'jpeg'))
+@example(compressed_msg(jpeg_claiming(20000, 20000), 'jpeg'))      # 600 bytes -> 400 MB
+def test_compressed_to_array_accepts_or_names_the_problem_quickly(msg) -> None:
+    with Timer():
+        try:
+            pixels, encoding = compressed_to_array(msg)
+        except ImageFormatError as exc:
+            assert str(exc)
+            return
+    assert encoding in ('mono8', 'bgr8', 'bgra8')
+    assert pixels.dtype == np.uint8 and min(pixels.shape[:2]) >= 1
+
+
+@pytest.mark.parametrize('channels', [1, 3])
+def test_png_decompression_bomb_is_refused_quickly(channels: int) -> None:
+    """About 140 KB of PNG that would decode to 12000x12000 pixels is refused from its header."""
+    msg = compressed_msg(png_bomb(12000, 12000, channels), 'png')
+    with Timer(), pytest.raises(ImageFormatError):
+        compressed_to_array(msg)
+
+
+_IMAGE_SIZES = st.tuples(st.integers(1, 64), st.integers(1, 64))
+
+
+def _one_pixel_calibration(entry: str, index: int, value: float) -> CameraInfo:
+    """Return a 1x1 calibration (rescaled x2 to a 2x2 image) with K or P[index] = value."""
+    info = good_camera_info(1, 1, fx=1.0)
+    getattr(info, entry)[index] = value
+    return info
+
+
+@settings(max_examples=examples(3.0))
+@given(_IMAGE_SIZES.flatmap(lambda wh: st.tuples(st.just(wh), camera_infos(*wh))))
+# finite entries that overflow or flip the focal length once the calibration is rescaled
+@example(((2, 2), _one_pixel_calibration('p', 8, -1e308)))
+@example(((2, 2), _one_pixel_calibration('p', 0, 1e308)))
+@example(((2, 2), _one_pixel_calibration('k', 0, 1e308)))
+def test_camera_model_accepts_or_names_the_problem(case) -> None:
+    (width, height), info = case
+    with Timer():
+        try:
+            check_camera_info(info)        # on arrival, without an image
+        except CameraInfoError as exc:
+            assert str(exc)
+        try:
+            model = camera_model(info, width, height)
+        except CameraInfoError as exc:
+            assert str(exc)
+            return
+    intr = model.intrinsics
+    assert (intr.width, intr.height) == (width, height)
+    assert all(math.isfinite(v) for v in (intr.fx, intr.fy, intr.cx, intr.cy))
+    out = output_camera_info(model, info.header)
+    assert (out.width, out.height) == (width, height)
+    assert np.isfinite(out.k).all() and np.isfinite(out.p).all()
+    # the cloud from these intrinsics holds numbers or NaN, never inf
+    rays = RayGrid().get(intr)
+    depth = np.full((height, width), 2.0, np.float32)
+    cloud = pack_cloud(depth, rays)
+    for axis in 'xyz':
+        assert not np.isinf(cloud[axis]).any(), axis
 
 
 _PARAM_VALUES = st.one_of(st.booleans(), st.integers(-2**40, 2**40), st.floats(),

@@ -42,6 +42,7 @@ FX, CX, CY = 80.0, (W - 1) / 2, (H - 1) / 2
 SCALE, SHIFT = 0.5, 0.1
 
 
+@pytest.mark.slow
 def test_sparse_alignment_publishes_metric_depth_and_points(ros_node, spawn,
                                                             tmp_path: Path) -> None:
     from builtin_interfaces.msg import Time

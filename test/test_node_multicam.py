@@ -155,6 +155,7 @@ def test_a_flooding_camera_never_starves_the_others(harness_ctx) -> None:
         h.close()
 
 
+@pytest.mark.slow
 def test_two_cameras_over_dds_keep_their_own_headers_and_calibration(
         ros_node, spawn, tmp_path: Path) -> None:
     from diagnostic_msgs.msg import DiagnosticArray

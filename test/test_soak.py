@@ -167,6 +167,24 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
+def test_summary_table_prints_percentiles_counters_and_checks() -> None:
+    from depth_anything_ros.commands.soak import format_summary
+    report = {**summarize(_recording()), 'rate_hz': 10.0,
+              'peak': {'rate_hz': 10.0, 'rule': {'min_delivered': 0.95},
+                       'trials': [{'rate_hz': 10.0, 'sustained': True, 'delivered': 1.0,
+                                   'latency_p50_ms': 50.0, 'latency_p95_ms': None,
+                                   'latency_growth_ms': None}]}}
+    text = format_summary(report)
+    assert 'stamp -> depth received (ms)' in text and '50.0' in text
+    assert 'sent (valid + bad)' in text and '200 (160 + 40)' in text
+    assert 'nothing_published_from_bad FAIL' in text and 'no_worker_restarts pass' in text
+    assert 'peak: 10.00 Hz' in text
+    rec = _recording()
+    rec.diagnostics = [(19.0, dict.fromkeys(COUNTERS))]
+    text = format_summary({**summarize(rec), 'rate_hz': 10.0})
+    assert 'worker restarts' in text and 'n/a (not reported by the node)' in text
+
+
 def test_summarize_without_the_nodes_new_counters() -> None:
     rec = _recording()
     rec.diagnostics = [(19.0, dict.fromkeys(COUNTERS))]

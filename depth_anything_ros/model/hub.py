@@ -21,7 +21,6 @@ NAME`` fetches the official file from Hugging Face into the first of those direc
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 import logging
 import os
@@ -185,30 +184,3 @@ def download(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
                            'by hand.') from exc
     return Path(got)
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """CLI: ``depth-anything-ros download NAME [--weights-dir DIR]``."""
-    parser.add_argument('name', nargs='?', help='model name, e.g. vits, metric_indoor_vitl '
-                        '(see --list)')
-    parser.add_argument('--weights-dir', default=None,
-                        help=f'target directory (default ${WEIGHTS_ENV} or '
-                             f'{DEFAULT_WEIGHTS_DIR})')
-    parser.add_argument('--list', action='store_true', help='list known names and exit')
-
-
-def main(args: argparse.Namespace) -> int:
-    """Run the download command."""
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
-    if args.list or not args.name:
-        print(f'{"name":<22} {"file":<45} {"licence":<13} repository')
-        for name, info in sorted(CHECKPOINTS.items()):
-            print(f'{name:<22} {info.filename:<45} {info.licence:<13} '
-                  f'{info.repo or "(not published)"}')
-        return 0 if args.list else 2
-    try:
-        path = download(args.name, args.weights_dir)
-    except (RuntimeError, ValueError) as exc:
-        print(f'error: {exc}')
-        return 1
-    print(path)
-    return 0

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Procedural RGB-D scenes with exact depth: ``depth-anything-ros synth``.
+"""Procedural RGB-D scenes with exact depth (the ``depth-anything-ros synth`` dataset).
 
 A pinhole camera casts one ray per pixel (vectorised numpy, no per-pixel Python) into a scene
 of textured rectangles, boxes, spheres and vertical cylinders; the nearest hit gives the planar
@@ -31,7 +31,6 @@ for real recordings of the robot's own camera.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field, replace
 import logging
 import math
@@ -539,30 +538,3 @@ def generate(out: str | Path, scene: str = 'indoor', num: int = 100, seed: int =
     LOG.info('wrote %d %s samples to %s', num, scene, root)
     return root
 
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'--size {text!r}: expected HxW, e.g. 240x320') from None
-    return h, w
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--scene', choices=sorted(SCENES), default='indoor')
-    parser.add_argument('--num', type=int, default=100, help='number of images')
-    parser.add_argument('--out', required=True, help='output dataset folder')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--size', type=_size, default=(240, 320), help='HxW (default 240x320)')
-    parser.add_argument('--val-fraction', type=float, default=0.2,
-                        help='share of images in the val split (default 0.2)')
-    parser.add_argument('--depth-format', choices=('png16', 'npy'), default='png16',
-                        help='16-bit PNG (indoor mm, outdoor 1/256 m) or float32 .npy metres')
-
-
-def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format='%(message)s')
-    root = generate(args.out, args.scene, args.num, args.seed, args.size, args.val_fraction,
-                    args.depth_format)
-    print(f'wrote {args.num} {args.scene} samples to {root} (train.txt, val.txt, dataset.yaml)')
-    return 0

@@ -32,10 +32,9 @@ import numpy as np
 
 from depth_anything_ros.cli_args import (add_checkpoint_arguments, add_runtime_arguments,
                                          build_estimator_from_args)
+from depth_anything_ros.training.sources import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,51 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``depth-anything-ros download NAME``: fetch an official checkpoint (see model/hub.py)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from depth_anything_ros.model.hub import (CHECKPOINTS, DEFAULT_WEIGHTS_DIR, download,
+                                          WEIGHTS_ENV)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``NAME [--weights-dir DIR] [--list]``."""
+    parser.add_argument('name', nargs='?', help='model name, e.g. vits, metric_indoor_vitl '
+                        '(see --list)')
+    parser.add_argument('--weights-dir', default=None,
+                        help=f'target directory (default ${WEIGHTS_ENV} or '
+                             f'{DEFAULT_WEIGHTS_DIR})')
+    parser.add_argument('--list', action='store_true', help='list known names and exit')
+
+
+def main(args: argparse.Namespace) -> int:
+    """List the known names, or download one and print where it went."""
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
+    if args.list or not args.name:
+        print(f'{"name":<22} {"file":<45} {"licence":<13} repository')
+        for name, info in sorted(CHECKPOINTS.items()):
+            print(f'{name:<22} {info.filename:<45} {info.licence:<13} '
+                  f'{info.repo or "(not published)"}')
+        return 0 if args.list else 2
+    try:
+        path = download(args.name, args.weights_dir)
+    except (RuntimeError, ValueError) as exc:
+        print(f'error: {exc}')
+        return 1
+    print(path)
+    return 0

@@ -1,0 +1,106 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``depth-anything-ros export``: checkpoint -> ONNX or OpenVINO IR (static or dynamic H/W).
+
+Examples::
+
+    depth-anything-ros export --checkpoint vits --dynamic --out da_vits.onnx
+    depth-anything-ros export --checkpoint vits --format openvino \
+        --input-size 518 --height 480 --width 640 --out da_vits_480x640.xml
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from depth_anything_ros.backends.export import (FORMATS, network_input_hw, VERIFY_ATOL,
+                                                VERIFY_SIZES_DYNAMIC)
+from depth_anything_ros.cli_args import add_checkpoint_arguments, load_model_from_args
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the export command's flags."""
+    add_checkpoint_arguments(parser)
+    parser.add_argument('--format', choices=sorted(FORMATS), default='onnx',
+                        help='onnx (any backend) or openvino (IR .xml + .bin)')
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument('--dynamic', action='store_true',
+                       help='symbolic batch/height/width: one file for every input size')
+    shape.add_argument('--input-size', type=int, default=None,
+                       help='static export: short side of the network input (518, 364, 266)')
+    parser.add_argument('--height', type=int, default=None,
+                        help='camera image height (static export with --input-size)')
+    parser.add_argument('--width', type=int, default=None,
+                        help='camera image width (static export with --input-size)')
+    parser.add_argument('--batch', type=int, default=1, help='static export batch size')
+    parser.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
+    parser.add_argument('--exporter', choices=('torchscript', 'dynamo'), default='torchscript',
+                        help='torch ONNX exporter (default torchscript: fast and robust here)')
+    parser.add_argument('--no-verify', action='store_true',
+                        help='skip running the exported file (onnxruntime for ONNX, OpenVINO '
+                             'f32 for IR) against torch')
+    parser.add_argument('--out', required=True, type=Path,
+                        help='output file (.onnx, or .xml for --format openvino); metadata '
+                             'goes next to it as .json')
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the export command; returns a process exit code."""
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
+    from depth_anything_ros.backends.onnx_export import (export_onnx, export_openvino,
+                                                         verify_export)
+    from depth_anything_ros.model.checkpoint import CheckpointError
+    suffix = FORMATS[args.format]
+    out = args.out
+    if out.suffix.lower() != suffix:
+        print(f'error: --format {args.format} writes a {suffix} file; got --out {out}')
+        return 2
+    try:
+        if args.dynamic:
+            if args.height is not None or args.width is not None:
+                raise ValueError('--height/--width make a static export; drop them or --dynamic')
+            hw = None
+        else:
+            hw = network_input_hw(args.input_size, args.height, args.width)
+        model = load_model_from_args(args)
+    except (ValueError, FileNotFoundError, CheckpointError) as exc:
+        print(f'error: {exc}')
+        return 2
+    shape_kw = {'dynamic': True} if hw is None else {'height': hw[0], 'width': hw[1]}
+    if args.format == 'openvino':
+        export_openvino(model, out, opset=args.opset, batch=args.batch, **shape_kw)
+    else:
+        export_onnx(model, out, opset=args.opset, exporter=args.exporter, batch=args.batch,
+                    **shape_kw)
+    if not args.no_verify:
+        sizes = VERIFY_SIZES_DYNAMIC if hw is None else [hw]
+        errors = verify_export(model, out, sizes, batch=1 if hw is None else args.batch)
+        runtime = 'OpenVINO f32' if args.format == 'openvino' else 'onnxruntime'
+        for (h, w), err in errors.items():
+            log.info('verify %dx%d: max |%s - torch| = %.2e', h, w, runtime, err)
+        # Metric outputs are metres up to max_depth: allow the same relative error.
+        scale = max(1.0, model.config.max_depth / 10) if model.is_metric else 1.0
+        if max(errors.values()) > VERIFY_ATOL * scale:
+            print(f'error: {out} differs from torch by more than {VERIFY_ATOL * scale:g}: '
+                  f'{errors}')
+            return 1
+    print(f'wrote {out} and {out.with_suffix(".json")}'
+          + (f' (+ {out.with_suffix(".bin")})' if args.format == 'openvino' else '')
+          + (', dynamic H/W' if hw is None else f', input {args.batch}x3x{hw[0]}x{hw[1]}'))
+    return 0
