@@ -42,6 +42,7 @@ W, H, INPUT_SIZE = 96, 64, 140
 
 
 @pytest.mark.usefixtures('one_torch_thread')
+@pytest.mark.slow
 def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from rclpy.qos import qos_profile_sensor_data
@@ -83,6 +84,7 @@ def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Pa
 
 
 @pytest.mark.usefixtures('one_torch_thread')
+@pytest.mark.slow
 def test_node_defaults_to_auto_and_warms_up_on_camera_info(ros_node, spawn, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:

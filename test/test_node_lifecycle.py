@@ -62,6 +62,7 @@ def _node_entities(ros_node, topic: str, kind: str) -> int:
     return sum(1 for i in infos if i.node_name == 'depth_node')
 
 
+@pytest.mark.slow
 def test_lifecycle_transitions_gate_the_outputs(ros_node, spawn, tmp_path: Path) -> None:
     from sensor_msgs.msg import Image
 
@@ -109,6 +110,7 @@ def test_lifecycle_transitions_gate_the_outputs(ros_node, spawn, tmp_path: Path)
     assert 'Traceback' not in log_of(log)
 
 
+@pytest.mark.slow
 def test_configure_with_a_bad_checkpoint_fails_and_stays_unconfigured(
         ros_node, spawn, tmp_path: Path) -> None:
     log = tmp_path / 'node.log'
