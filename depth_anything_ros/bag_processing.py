@@ -342,10 +342,9 @@ class NodeStage:
         from sensor_msgs.msg import CompressedImage
 
         from depth_anything_ros import topics
-        from depth_anything_ros.conversions import (array_to_image, camera_model,
-                                                    check_compressed, check_image,
+        from depth_anything_ros.conversions import (camera_model, check_compressed, check_image,
                                                     compressed_to_array, image_to_array,
-                                                    INPUT_ENCODINGS, output_camera_info)
+                                                    INPUT_ENCODINGS, output_messages)
         from depth_anything_ros.pipeline import image_limits
 
         cfg, limits = self._cfg, image_limits(self._cfg)
@@ -364,20 +363,7 @@ class NodeStage:
             self.without_camera += 1
         out = self._pipeline.process(pixels, encoding, camera, cfg, self.wanted,
                                      self._align_hook(stamp_ns))
-        header = msg.header
-        produced: list[tuple[str, Any]] = []
-        if out.depth is not None and cfg.metric_output:
-            produced.append((topics.DEPTH_IMAGE.name,
-                             array_to_image(out.depth, cfg.depth_encoding, header)))
-        if out.disparity is not None and cfg.mode == 'relative':
-            produced.append((topics.DISPARITY_IMAGE.name,
-                             array_to_image(out.disparity, '32FC1', header)))
-        if self.wanted.info and out.camera is not None:
-            produced.append((topics.DEPTH_CAMERA_INFO.name,
-                             output_camera_info(out.camera, header)))
-        if out.colored is not None:
-            produced.append((topics.DEPTH_COLORED.name,
-                             array_to_image(out.colored, 'bgr8', header)))
-        if out.cloud is not None:
-            produced.append((topics.POINTS.name, self._pipeline.cloud_buffer.message(header)))
-        return produced
+        only = None if self.wanted.info else [t.name for t in topics.OUTPUTS
+                                              if t != topics.DEPTH_CAMERA_INFO]
+        return list(output_messages(out, msg.header, cfg.depth_encoding,
+                                    self._pipeline.cloud_buffer, only).items())

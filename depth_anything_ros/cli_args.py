@@ -22,14 +22,42 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+import sys
 from typing import Any, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from depth_anything_ros.model import DepthAnythingV2
 
 
+class _Renamed(argparse.Action):
+    """Store the value like argparse's default action; an old name also prints a one-line note."""
+
+    def __init__(self, option_strings: list[str], dest: str, *, new: str, **kwargs: Any) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if option_string is not None and option_string != self.new:
+            print(f'{parser.prog}: {option_string} is deprecated; use {self.new}',
+                  file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed_argument(parser: argparse.ArgumentParser | Any, new: str, *old: str,
+                         **kwargs: Any) -> argparse.Action:
+    """Register flag ``new`` that still accepts its ``old`` names, with a deprecation note.
+
+    ``kwargs`` are those of ``add_argument`` for a storing flag (type, choices, nargs, ...);
+    the value lands in ``new``'s dest.
+    """
+    if kwargs.get('help') not in (None, argparse.SUPPRESS):
+        kwargs['help'] += f' ({", ".join(old)}: deprecated name)'
+    return parser.add_argument(new, *old, action=_Renamed, new=new, **kwargs)
+
+
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register --checkpoint, --encoder, --head, --max-depth, --weights-dir, --allow-untrained."""
+    """Register --checkpoint, --encoder, --mode, --max-depth, --weights-dir, --allow-untrained."""
     parser.add_argument('--checkpoint', required=True,
                         help='checkpoint file or official name (vits, metric_indoor_vits, ...); '
                              '"untrained:ENC" = deterministic test weights (needs '
@@ -37,8 +65,10 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--encoder', default=None,
                         help='encoder override (vits, vitb, vitl, vitg, tiny; default: from the '
                              'checkpoint)')
-    parser.add_argument('--head', choices=('relative', 'metric'), default=None,
-                        help='head override (default: what the checkpoint says)')
+    from depth_anything_ros.params import spec
+    add_renamed_argument(parser, '--mode', '--head', choices=spec('mode').choices, default=None,
+                         help='head override: metric (metres) or relative (disparity); default: '
+                              'what the checkpoint says')
     parser.add_argument('--max-depth', type=float, default=None,
                         help='metric models: depth ceiling in metres (default: from the '
                              'checkpoint)')
@@ -51,7 +81,7 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
 def load_model_from_args(args: argparse.Namespace) -> DepthAnythingV2:
     """Load the model the flags of :func:`add_checkpoint_arguments` name."""
     from depth_anything_ros.model import load_model
-    return load_model(args.checkpoint, encoder=args.encoder, head=args.head,
+    return load_model(args.checkpoint, encoder=args.encoder, head=args.mode,
                       max_depth=args.max_depth, weights_dir=args.weights_dir,
                       allow_untrained=args.allow_untrained)
 

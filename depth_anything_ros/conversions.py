@@ -27,23 +27,30 @@ geometry.
 from __future__ import annotations
 
 import array
+from collections.abc import Container
 from dataclasses import dataclass
 import math
 import sys
+from typing import Any, TYPE_CHECKING
 
 import cv2
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
+from depth_anything_ros import topics
 from depth_anything_ros.geometry import CameraInfoError, CameraModel, cloud_dtype
+
+if TYPE_CHECKING:   # the pipeline builds on this module; only its output type is named here
+    from depth_anything_ros.pipeline import FrameOutputs
 
 __all__ = [
     'INPUT_ENCODINGS', 'CameraInfoError', 'CameraModel', 'CloudBuffer', 'ImageFormatError',
     'ImageLimits', 'array_to_image', 'camera_info_from_k', 'camera_model', 'check_camera_info',
     'check_compressed', 'check_image', 'check_image_size', 'cloud_message', 'cloud_to_array',
     'cloud_xyz', 'compressed_header', 'compressed_to_array', 'depth_image_metres', 'depth_to_mm',
-    'described_size', 'image_to_array', 'output_camera_info', 'to_rgb',
+    'described_size', 'image_to_array', 'output_camera_info', 'output_messages', 'stamp_ns',
+    'to_rgb',
 ]
 
 # encoding -> (numpy dtype, channels), for every encoding this module reads or writes.
@@ -430,6 +437,39 @@ class CloudBuffer:
         msg = _cloud_header(self._view.shape, self._view.dtype, header)
         msg._data = self._data   # the generated setter would copy; this array is already 'B'
         return msg
+
+
+def output_messages(outputs: FrameOutputs, header: Header, depth_encoding: str,
+                    cloud: CloudBuffer, only: Container[str] | None = None) -> dict[str, Any]:
+    """Return one processed frame's messages by output topic name (see topics.py).
+
+    The node publishes them and ``process-bag`` writes them, so a frame gives the same messages
+    live and offline. Every message carries ``header`` unchanged. ``depth_encoding`` is the one
+    ``outputs.depth`` is encoded in (32FC1 metres or 16UC1 millimetres); ``cloud`` is the
+    buffer the pipeline packed ``outputs.cloud`` into. ``only``: the topic names to build
+    (None: every output present); messages nobody reads are never built.
+    """
+    def wanted(topic: topics.Topic, value: object) -> bool:
+        return value is not None and (only is None or topic.name in only)
+
+    messages: dict[str, Any] = {}
+    if wanted(topics.DEPTH_IMAGE, outputs.depth):
+        messages[topics.DEPTH_IMAGE.name] = array_to_image(outputs.depth, depth_encoding, header)
+    if wanted(topics.DISPARITY_IMAGE, outputs.disparity):
+        messages[topics.DISPARITY_IMAGE.name] = array_to_image(outputs.disparity, '32FC1',
+                                                               header)
+    if wanted(topics.DEPTH_CAMERA_INFO, outputs.camera):
+        messages[topics.DEPTH_CAMERA_INFO.name] = output_camera_info(outputs.camera, header)
+    if wanted(topics.DEPTH_COLORED, outputs.colored):
+        messages[topics.DEPTH_COLORED.name] = array_to_image(outputs.colored, 'bgr8', header)
+    if wanted(topics.POINTS, outputs.cloud):
+        messages[topics.POINTS.name] = cloud.message(header)
+    return messages
+
+
+def stamp_ns(header: Header) -> int:
+    """Return ``header.stamp`` in integer nanoseconds."""
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
 _POINTFIELD_DTYPES = {PointField.INT8: 'i1', PointField.UINT8: 'u1', PointField.INT16: 'i2',

@@ -34,7 +34,8 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 
-from .backends.select import Choice
+from .backends.select import (choose, Choice, detect_hardware, FILE_BACKENDS,
+                              installed_backends)
 from .devices import cuda_bf16_native, resolve_device
 from .model.checkpoint import load_model, read_sidecar
 from .model.config import ModelConfig
@@ -140,7 +141,6 @@ class DepthEstimator:
         """Resolve ``auto`` backend/precision for this machine (explicit pairs pass through)."""
         if AUTO not in (backend, precision):
             return Choice(backend, precision, 'requested')
-        from .backends.select import choose, detect_hardware, FILE_BACKENDS, installed_backends
         exported = isinstance(model, (str, os.PathLike)) and \
             Path(model).suffix.lower() in FILE_BACKENDS
         return choose(installed_backends(), detect_hardware(str(self.device)), backend=backend,

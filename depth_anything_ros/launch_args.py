@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from depth_anything_ros.params import camera_names, spec
 
-__all__ = ['LAUNCH_ARGUMENTS', 'LaunchArgument', 'cameras', 'executable', 'node_parameters',
-           'remappings']
+__all__ = ['DEPRECATED_ARGUMENTS', 'LAUNCH_ARGUMENTS', 'LaunchArgument', 'cameras',
+           'deprecation_notes', 'executable', 'markdown_table', 'node_parameters', 'remappings']
 
 
 @dataclass(frozen=True)
@@ -39,15 +39,19 @@ class LaunchArgument:
 
 
 # launch argument -> node parameter it sets; '' leaves the params file's value in force.
-_PARAMETER_OF = {'model': 'encoder', 'mode': 'mode', 'scene': 'scene',
+# Each argument is named after its parameter.
+_PARAMETER_OF = {'encoder': 'encoder', 'mode': 'mode', 'scene': 'scene',
                  'checkpoint': 'checkpoint', 'device': 'device', 'precision': 'precision',
                  'backend': 'backend', 'exact': 'exact', 'rectify': 'rectify',
                  'use_sim_time': 'use_sim_time'}
 # parameters every rclpy node declares itself (not in the node's schema)
 _ROS_BOOL_PARAMETERS = ('use_sim_time',)
+#: old launch argument -> the one that replaced it (still accepted, with a note)
+DEPRECATED_ARGUMENTS = {'model': 'encoder'}
 
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
-    LaunchArgument('model', '', 'encoder: vits | vitb | vitl | vitg (empty: params_file value)'),
+    LaunchArgument('encoder', '', 'vits | vitb | vitl | vitg (empty: params_file value)'),
+    LaunchArgument('model', '', 'deprecated name of encoder'),
     LaunchArgument('mode', '', 'metric (depth in metres) | relative (disparity)'),
     LaunchArgument('scene', '', 'indoor (max 20 m) | outdoor (max 80 m)'),
     LaunchArgument('checkpoint', '', 'checkpoint file or name (empty: derived from the model)'),
@@ -106,10 +110,37 @@ def cameras(value: str) -> list[str]:
     return list(camera_names([n for n in names if n]))
 
 
+def deprecation_notes(values: Mapping[str, str]) -> list[str]:
+    """Return one line per deprecated argument given on the command line."""
+    return [f'launch argument {old}:= is deprecated; use {new}:=' for old, new
+            in DEPRECATED_ARGUMENTS.items() if str(values.get(old, '')).strip()]
+
+
+def _given(values: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Return argument -> (value, the name it was given as), deprecated names folded in.
+
+    Raises:
+        ValueError: an argument given under its old and its new name with two values.
+
+    """
+    given = {arg: (str(value).strip(), arg) for arg, value in values.items()
+             if str(value).strip() and arg not in DEPRECATED_ARGUMENTS}
+    for old, new in DEPRECATED_ARGUMENTS.items():
+        value = str(values.get(old, '')).strip()
+        if not value:
+            continue
+        if new in given and given[new][0] != value:
+            raise ValueError(f'launch arguments {old}:={value} and {new}:={given[new][0]} '
+                             f'disagree; give only {new}:=')
+        given[new] = (value, old)
+    return given
+
+
 def node_parameters(values: Mapping[str, str]) -> dict[str, str | bool | list[str]]:
     """Return the parameters given on the launch command line (empty ones are left out).
 
     Boolean parameters take ``true``/``false`` (any case) and are passed on as bools.
+    Deprecated argument names (:data:`DEPRECATED_ARGUMENTS`) set their new name's parameter.
 
     Raises:
         ValueError: a value is not one the parameter accepts (names the choices).
@@ -118,10 +149,11 @@ def node_parameters(values: Mapping[str, str]) -> dict[str, str | bool | list[st
     params: dict[str, str | bool | list[str]] = {}
     if str(values.get('cameras', '')).strip():
         params['cameras'] = cameras(str(values['cameras']))
-    for arg, name in _PARAMETER_OF.items():
-        value = str(values.get(arg, '')).strip()
-        if not value:
+    given = _given(values)
+    for key, name in _PARAMETER_OF.items():
+        if key not in given:
             continue
+        value, arg = given[key]
         if name in _ROS_BOOL_PARAMETERS or spec(name).type is bool:
             if value.lower() not in ('true', 'false'):
                 raise ValueError(f'launch argument {arg}:={value} is not valid; use true or '
@@ -156,3 +188,15 @@ def remappings(values: Mapping[str, str]) -> list[tuple[str, str]]:
     info = str(values.get('camera_info') or 'camera_info')
     return [('image', image), ('image/compressed', image.rstrip('/') + '/compressed'),
             ('camera_info', info)]
+
+
+def markdown_table() -> str:
+    """Return the launch arguments as a Markdown table (README.md, docs/node.md)."""
+    rows = ['| argument | default | node parameter | meaning |', '|---|---|---|---|']
+    for a in LAUNCH_ARGUMENTS:
+        name = DEPRECATED_ARGUMENTS.get(a.name, a.name)
+        target = 'cameras' if name == 'cameras' else _PARAMETER_OF.get(name, '')
+        default = f'`{a.default}`' if a.default else ''
+        meaning = a.description.replace('|', '\\|')
+        rows.append(f'| `{a.name}` | {default} | {f"`{target}`" if target else ""} | {meaning} |')
+    return '\n'.join(rows)

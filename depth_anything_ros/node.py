@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 import functools
 import gc
 import os
+from pathlib import Path
 import signal
 import sys
 import threading
@@ -54,13 +55,15 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from depth_anything_ros.alignment import transform_matrix
-from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, camera_model,
-                                            CameraInfoError, check_camera_info,
-                                            check_compressed, check_image, check_image_size,
-                                            cloud_xyz, compressed_to_array, depth_image_metres,
-                                            described_size, image_to_array, ImageFormatError,
-                                            INPUT_ENCODINGS, output_camera_info)
+from depth_anything_ros.conversions import (camera_info_from_k, camera_model, CameraInfoError,
+                                            check_camera_info, check_compressed, check_image,
+                                            check_image_size, cloud_xyz, compressed_to_array,
+                                            depth_image_metres, described_size, image_to_array,
+                                            ImageFormatError, INPUT_ENCODINGS, output_messages,
+                                            stamp_ns)
 from depth_anything_ros.diagnostics import NodeStats
+from depth_anything_ros.engine_cache import (default_cache_dir, remember_camera_size,
+                                             remembered_camera_size)
 from depth_anything_ros.geometry import CameraModel
 from depth_anything_ros.openmp import prefer_passive_openmp
 from depth_anything_ros.params import (camera_names, camera_parameter, CAMERAS_DESCRIPTION,
@@ -72,7 +75,7 @@ from depth_anything_ros.sync import CameraSlots, StampMatcher
 from depth_anything_ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS,
                                        CAMERA_INFO, camera_topic, DEPTH_CAMERA_INFO,
                                        DEPTH_COLORED, DEPTH_IMAGE, DISPARITY_IMAGE, IMAGE,
-                                       IMAGE_COMPRESSED, POINTS, Topic)
+                                       IMAGE_COMPRESSED, OUTPUTS, POINTS, Topic)
 
 try:   # optional: LiDAR anchors in another frame through TF where tf2_ros is installed
     import tf2_ros
@@ -89,6 +92,7 @@ _CAMERA_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT,
                          history=qos_profile_sensor_data.history)
 # Outputs: reliable (REP 2003 default for publishers) and shallow, clouds are large.
 _OUTPUT_QOS = QoSProfile(depth=2, reliability=QoSReliabilityPolicy.RELIABLE)
+_OUTPUT_TOPICS = {t.name: t for t in OUTPUTS}   # conversions.output_messages keys -> topics
 
 
 @dataclass(frozen=True)
@@ -320,10 +324,18 @@ class DepthNodeCore:
         self._warm_sizes.clear()
         self._cameras = [_Camera(name, overrides, camera_cfg, self._estimator)
                          for name, overrides, camera_cfg in cameras]
+        # Each camera's size of the last run (remembered in the engine cache) is warmed up at
+        # once, so after a restart even the first image finds its engine built.
+        self._cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+        self._remembered: dict[str, tuple[int, int]] = {}
         for camera in self._cameras:
+            remembered = remembered_camera_size(self._cache_dir, self._size_key(camera))
             if camera.cfg.calib_width > 0 and camera.cfg.calib_height > 0:
                 self._request_warmup(camera.cfg.calib_height, camera.cfg.calib_width,
                                      camera.cfg)
+            elif remembered is not None:
+                self._remembered[self._size_key(camera)] = remembered
+                self._request_warmup(*remembered, camera.cfg)
         overrides = QoSOverridingOptions.with_default_policies()
         # Depth names only carry metric depth; relative mode publishes disparity.
         self._metric_pubs = cfg.metric_output
@@ -437,9 +449,10 @@ class DepthNodeCore:
             self.get_logger().error(f'{_prefix(camera)}camera_info refused (the last good one '
                                     f'is kept): {exc}', throttle_duration_sec=_THROTTLE_S)
             return
-        camera.infos.add(_stamp_ns(msg.header), msg)
+        camera.infos.add(stamp_ns(msg.header), msg)
         width, height = described_size(msg)
         self._request_warmup(height, width, camera.cfg)
+        self._remember_size(camera, height, width)
 
     def _on_anchor_info(self, msg: CameraInfo, camera: _Camera | None = None) -> None:
         (camera or self._cameras[0]).anchor_info = msg
@@ -455,7 +468,7 @@ class DepthNodeCore:
             self.get_logger().error(f'{_prefix(camera)}anchor/depth refused: {exc}',
                                     throttle_duration_sec=_THROTTLE_S)
             return
-        camera.aligner.add_depth(_stamp_ns(msg.header), depth, k)
+        camera.aligner.add_depth(stamp_ns(msg.header), depth, k)
 
     def _on_anchor_points(self, msg: PointCloud2, camera: _Camera | None = None) -> None:
         camera = camera or self._cameras[0]
@@ -466,7 +479,7 @@ class DepthNodeCore:
             self.get_logger().error(f'{_prefix(camera)}anchor/points refused: {exc}',
                                     throttle_duration_sec=_THROTTLE_S)
             return
-        camera.aligner.add_points(_stamp_ns(msg.header), points, extrinsic)
+        camera.aligner.add_points(stamp_ns(msg.header), points, extrinsic)
 
     def _anchor_extrinsic(self, camera: _Camera, frame: str) -> Any:
         """Return the 4x4 transform anchor frame -> optical frame (None: the parameter's)."""
@@ -482,6 +495,21 @@ class DepthNodeCore:
             raise ValueError(f'no transform {frame!r} -> {optical!r}: {exc}') from None
         t, q = tf.transform.translation, tf.transform.rotation
         return transform_matrix((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
+
+    def _size_key(self, camera: _Camera) -> str:
+        return self.get_fully_qualified_name() + (f'/{camera.name}' if camera.name else '')
+
+    def _remember_size(self, camera: _Camera, height: int, width: int) -> None:
+        """Keep ``camera``'s size for the next start (a file write only when it changes)."""
+        key = self._size_key(camera)
+        if self._remembered.get(key) == (height, width):
+            return
+        self._remembered[key] = (height, width)
+        try:
+            remember_camera_size(self._cache_dir, key, height, width)
+        except OSError as exc:   # a read-only cache only costs the next start its warm-up
+            self.get_logger().warning(f'cannot remember the camera size in {self._cache_dir}: '
+                                      f'{exc}', throttle_duration_sec=_THROTTLE_S)
 
     def _request_warmup(self, height: int, width: int, cfg: DepthConfig) -> None:
         try:   # never warm up (build an engine for) a size whose frames would be refused
@@ -643,6 +671,7 @@ class DepthNodeCore:
                 f'{_prefix(camera)}no intrinsics: nothing received on camera_info and '
                 'fx/fy/cx/cy unset; points are not published', throttle_duration_sec=_THROTTLE_S)
         self._warm_sizes.add(pixels.shape[:2])   # a real frame warms its own size
+        self._remember_size(camera, *pixels.shape[:2])
         if self._warmup_size == pixels.shape[:2]:
             self._warmup_size = None
         camera.image_frame = header.frame_id
@@ -660,18 +689,16 @@ class DepthNodeCore:
         with self._publish_lock:
             if self._stopping:
                 return
-            depth_pub, disparity_pub = camera.pub(DEPTH_IMAGE), camera.pub(DISPARITY_IMAGE)
-            if out.depth is not None and _has_subscribers(depth_pub):
-                depth_pub.publish(array_to_image(out.depth, cfg.depth_encoding, header))
-            if out.disparity is not None and _has_subscribers(disparity_pub):
-                disparity_pub.publish(array_to_image(out.disparity, '32FC1', header))
-            if wanted.info and out.camera is not None:
-                camera.pub(DEPTH_CAMERA_INFO).publish(output_camera_info(out.camera, header))
-            if out.colored is not None:
-                camera.pub(DEPTH_COLORED).publish(array_to_image(out.colored, 'bgr8', header))
-            if out.cloud is not None:
-                camera.pub(POINTS).publish(camera.pipeline.cloud_buffer.message(header))
-            latency_ms = 1e-6 * (self.get_clock().now().nanoseconds - _stamp_ns(header))
+            # images nobody reads are not built (the pipeline computes depth and disparity
+            # together); the rest was computed only when wanted
+            only = {t.name for t in (DEPTH_IMAGE, DISPARITY_IMAGE)
+                    if _has_subscribers(camera.pub(t))} | {DEPTH_COLORED.name, POINTS.name}
+            if wanted.info:
+                only.add(DEPTH_CAMERA_INFO.name)
+            for name, msg in output_messages(out, header, cfg.depth_encoding,
+                                             camera.pipeline.cloud_buffer, only).items():
+                camera.pub(_OUTPUT_TOPICS[name]).publish(msg)
+            latency_ms = 1e-6 * (self.get_clock().now().nanoseconds - stamp_ns(header))
         camera.stats.frame_out(time.monotonic(), latency_ms, out.infer_ms)
 
     # ------------------------------------------------------------------ helpers
@@ -682,7 +709,7 @@ class DepthNodeCore:
         if info is None:
             wait = max(0.0, cfg.camera_info_wait - (time.monotonic() - received)) \
                 if camera.infos.worth_waiting() else 0.0
-            info, kind = camera.infos.match(_stamp_ns(header), cfg.camera_info_slop, wait)
+            info, kind = camera.infos.match(stamp_ns(header), cfg.camera_info_slop, wait)
             if kind is not None:
                 camera.stats.paired(kind)
         return None if info is None else camera_model(info, width, height)
@@ -690,7 +717,7 @@ class DepthNodeCore:
     @staticmethod
     def _align_hook(camera: _Camera, header: Any) -> Any:
         """Return the pipeline's per-frame alignment for this frame (None without one)."""
-        aligner, stamp = camera.aligner, _stamp_ns(header)
+        aligner, stamp = camera.aligner, stamp_ns(header)
         if aligner is None:
             return None
         return lambda disparity, model: aligner.align(
@@ -780,10 +807,6 @@ def _prefix(camera: _Camera) -> str:
 
 def _has_subscribers(publisher: Any) -> bool:
     return publisher is not None and publisher.get_subscription_count() > 0
-
-
-def _stamp_ns(header: Any) -> int:
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
 class _Shutdown(Exception):

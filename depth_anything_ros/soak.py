@@ -485,9 +485,11 @@ class Player:
         return 1e-9 * (time.time_ns() - self._rec.t0_ns)
 
     def _keeper(self, topic: str) -> Callable[[Any], None]:
+        from depth_anything_ros.conversions import stamp_ns
+
         def keep(msg: Any) -> None:
             now = self._now()
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            stamp = stamp_ns(msg.header)
             self._rec.outputs[topic].append((stamp, now))
             if topic == topics.DEPTH_CAMERA_INFO.name:
                 self._rec.output_k[stamp] = _calibration(msg)

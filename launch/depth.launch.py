@@ -14,7 +14,7 @@
 
 """Depth Anything V2 depth node, optionally with RViz.
 
-    ros2 launch depth_anything_ros depth.launch.py model:=vits mode:=metric scene:=indoor \
+    ros2 launch depth_anything_ros depth.launch.py encoder:=vits mode:=metric scene:=indoor \
         image:=/camera/color/image_raw camera_info:=/camera/color/camera_info rviz:=true
     ros2 launch depth_anything_ros depth.launch.py lifecycle:=true     # managed node
     ros2 launch depth_anything_ros depth.launch.py cameras:=[front,rear]   # one model, two cameras
@@ -23,6 +23,8 @@ Arguments and their effect live in depth_anything_ros/launch_args.py (unit-teste
 ``ros2 launch depth_anything_ros depth.launch.py --show-args`` lists them.
 """
 
+import sys
+
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
@@ -30,14 +32,16 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from depth_anything_ros.launch_args import (executable, LAUNCH_ARGUMENTS, node_parameters,
-                                            remappings)
+from depth_anything_ros.launch_args import (deprecation_notes, executable, LAUNCH_ARGUMENTS,
+                                            node_parameters, remappings)
 
 PACKAGE = 'depth_anything_ros'
 
 
 def _depth_node(context, *args, **kwargs):
     values = {a.name: LaunchConfiguration(a.name).perform(context) for a in LAUNCH_ARGUMENTS}
+    for note in deprecation_notes(values):
+        print(f'depth.launch.py: {note}', file=sys.stderr)
     return [Node(
         package=PACKAGE, executable=executable(values), name='depth_node',
         namespace=values['namespace'],

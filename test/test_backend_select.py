@@ -139,3 +139,16 @@ def test_the_estimator_runs_what_auto_chose(one_torch_thread: None) -> None:
     exact = DepthEstimator(untrained_model('tiny', warn=False), device='cpu', backend='auto',
                            precision='auto', exact=True, input_size=70)
     assert (exact.backend, exact.precision) == ('torch', 'fp32')
+
+
+def test_camera_sizes_are_remembered_per_key(tmp_path) -> None:
+    from depth_anything_ros.engine_cache import remember_camera_size, remembered_camera_size
+    assert remembered_camera_size(tmp_path, '/depth_node') is None
+    remember_camera_size(tmp_path, '/depth_node', 480, 640)
+    remember_camera_size(tmp_path, '/front/depth_node', 720, 1280)
+    assert remembered_camera_size(tmp_path, '/depth_node') == (480, 640)
+    remember_camera_size(tmp_path, '/depth_node', 240, 320)   # the camera changed
+    assert remembered_camera_size(tmp_path, '/depth_node') == (240, 320)
+    assert remembered_camera_size(tmp_path, '/front/depth_node') == (720, 1280)
+    (tmp_path / 'camera_sizes.json').write_text('{"/depth_node": [0, "x"]')   # damaged
+    assert remembered_camera_size(tmp_path, '/depth_node') is None

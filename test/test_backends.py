@@ -84,6 +84,7 @@ def rel_stats(y: torch.Tensor, ref: torch.Tensor) -> tuple[float, float]:
 @pytest.mark.parametrize('backend', [
     pytest.param('onnxruntime', marks=needs_ort), pytest.param('openvino', marks=needs_ov),
     'torch'])
+@pytest.mark.slow
 def test_fp32_backend_matches_torch_from_module(backend: str, tiny: torch.nn.Module,
                                                 cache: Path) -> None:
     runner = make_runner(backend, tiny, precision='fp32', cache_dir=cache)
@@ -153,6 +154,7 @@ def test_openvino_default_threads_follow_torch(tiny: torch.nn.Module, cache: Pat
 
 # ----------------------------------------------------------------------------- caching
 @needs_ov
+@pytest.mark.slow
 def test_openvino_compiles_once_per_shape_and_reuses_disk_exports(
         tiny: torch.nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from depth_anything_ros.backends import onnx_export, openvino_runner
@@ -186,6 +188,7 @@ def test_openvino_compiles_once_per_shape_and_reuses_disk_exports(
 
 
 @needs_ov
+@pytest.mark.slow
 def test_a_second_start_from_a_checkpoint_file_exports_and_hashes_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Warm start: the export, the file hash and OpenVINO's compiled blob all come from disk."""
@@ -239,6 +242,7 @@ def test_cache_key_depends_on_weights(tiny: torch.nn.Module, tmp_path: Path) -> 
 
 
 @needs_ov
+@pytest.mark.slow
 def test_openvino_dynamic_file_static_or_dynamic_compile(tiny: torch.nn.Module,
                                                          tiny_onnx: Path) -> None:
     per_shape = make_runner('openvino', tiny_onnx, max_shapes=2)

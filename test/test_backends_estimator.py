@@ -31,12 +31,10 @@ from depth_anything_ros.backends.onnx_export import export_onnx, export_openvino
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import ModelConfig, untrained_model
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec('openvino') is None,
-                                reason='openvino is not installed')
+pytestmark = [pytest.mark.skipif(importlib.util.find_spec('openvino') is None,
+                                 reason='openvino is not installed'),
+              pytest.mark.usefixtures('one_torch_thread')]
 INPUT_SIZE = 140
-
-
-pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')
@@ -76,6 +74,7 @@ def test_onnxruntime_estimator_matches_torch(tiny: torch.nn.Module, frames: list
     assert np.abs(est.infer(frames[0]) - torch_depth[0]).max() <= 1e-4
 
 
+@pytest.mark.slow
 def test_openvino_bf16_estimator_within_bound(tiny: torch.nn.Module, frames: list[np.ndarray],
                                               torch_depth: list[np.ndarray],
                                               tmp_path: Path, monkeypatch) -> None:

@@ -42,6 +42,7 @@ W, H, INPUT_SIZE = 96, 64, 140
 
 
 @pytest.mark.usefixtures('one_torch_thread')
+@pytest.mark.slow
 def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from rclpy.qos import qos_profile_sensor_data
@@ -83,13 +84,15 @@ def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Pa
 
 
 @pytest.mark.usefixtures('one_torch_thread')
+@pytest.mark.slow
 def test_node_defaults_to_auto_and_warms_up_on_camera_info(ros_node, spawn, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
     """No backend/precision given: the node runs what ``choose`` picks here and says so.
 
     Only camera_info is published (no image): the node learns the camera size from it and
-    builds that size's engine on a dummy frame, reported as ``warmup_ms`` on /diagnostics.
+    builds that size's engine on a dummy frame, reported as ``warmup_ms`` on /diagnostics. A
+    second start on the same engine cache warms that size up before any camera_info.
     """
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import CameraInfo
@@ -97,11 +100,11 @@ def test_node_defaults_to_auto_and_warms_up_on_camera_info(ros_node, spawn, tmp_
     from depth_anything_ros.backends.select import choose, detect_hardware, installed_backends
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))  # inherited by the node
     log = tmp_path / 'node.log'
-    node = spawn('-m', 'depth_anything_ros.node', '--ros-args',
-                 '-r', 'camera_info:=camera/camera_info', '-p', 'checkpoint:=untrained:tiny',
-                 '-p', 'encoder:=auto', '-p', 'allow_untrained_weights:=true',
-                 '-p', 'mode:=relative', '-p', 'device:=cpu', '-p', 'input_size:=70',
-                 '-p', 'diagnostics_period:=0.3', stdout=log.open('w'))
+    args = ('-r', 'camera_info:=camera/camera_info', '-p', 'checkpoint:=untrained:tiny',
+            '-p', 'encoder:=auto', '-p', 'allow_untrained_weights:=true',
+            '-p', 'mode:=relative', '-p', 'device:=cpu', '-p', 'input_size:=70',
+            '-p', 'diagnostics_period:=0.3')
+    node = spawn('-m', 'depth_anything_ros.node', '--ros-args', *args, stdout=log.open('w'))
     rec = Recorder(ros_node)
     rec.listen(DiagnosticArray, '/diagnostics')
     info = CameraInfo(width=W, height=H, k=[50.0, 0, W / 2, 0, 50.0, H / 2, 0, 0, 1])
@@ -120,3 +123,12 @@ def test_node_defaults_to_auto_and_warms_up_on_camera_info(ros_node, spawn, tmp_
     assert node.wait(timeout=15) == 0, log_of(log)
     text = log_of(log)
     assert expected.reason in text and f'warmed up for {W}x{H} images' in text
+
+    rec.msgs.clear()
+    log2 = tmp_path / 'node2.log'
+    node = spawn('-m', 'depth_anything_ros.node', '--ros-args', *args, stdout=log2.open('w'))
+    assert rec.spin_until(lambda: rec.diagnostics().get('warmup_ms', '') != '', 90, node), \
+        log_of(log2)
+    node.send_signal(signal.SIGINT)
+    assert node.wait(timeout=15) == 0, log_of(log2)
+    assert f'warmed up for {W}x{H} images' in log_of(log2)

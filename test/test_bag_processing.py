@@ -140,3 +140,29 @@ def test_topics_resolve_under_the_image_namespace() -> None:
         resolve_topics(bag, '/nope')
     with pytest.raises(ValueError, match='no CameraInfo topic'):
         resolve_topics(bag, '/image', '/cam/color/image_raw')
+
+
+def test_output_messages_carry_the_header_and_build_only_what_is_asked() -> None:
+    import numpy as np
+    from std_msgs.msg import Header
+
+    from depth_anything_ros import topics
+    from depth_anything_ros.conversions import CloudBuffer, output_messages
+    from depth_anything_ros.pipeline import FrameOutputs
+
+    header = Header(frame_id='cam_optical')
+    header.stamp.sec, header.stamp.nanosec = 12, 345
+    cloud = CloudBuffer()
+    points = cloud.points(2, 3, rgb=False)
+    points['z'] = 1.5
+    out = FrameOutputs(depth=np.full((2, 3), 1000, np.uint16), disparity=None, camera=None,
+                       colored=np.zeros((2, 3, 3), np.uint8), cloud=points, infer_ms=1.0)
+    messages = output_messages(out, header, '16UC1', cloud)
+    # no disparity and no camera model: no disparity image and no camera_info
+    assert list(messages) == [topics.DEPTH_IMAGE.name, topics.DEPTH_COLORED.name,
+                              topics.POINTS.name]
+    assert all(m.header == header for m in messages.values())
+    assert messages[topics.DEPTH_IMAGE.name].encoding == '16UC1'
+    assert (messages[topics.POINTS.name].height, messages[topics.POINTS.name].width) == (2, 3)
+    only = output_messages(out, header, '16UC1', cloud, only={topics.DEPTH_COLORED.name})
+    assert list(only) == [topics.DEPTH_COLORED.name]

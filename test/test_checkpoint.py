@@ -76,6 +76,7 @@ def test_export_round_trip_with_sidecar(tiny: torch.nn.Module, tmp_path: Path,
         assert list(bare) == list(tiny.state_dict())
 
 
+@pytest.mark.slow
 def test_official_names_resolve_in_weights_dir(vits_sd: dict, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(hub.WEIGHTS_ENV, raising=False)
@@ -119,6 +120,7 @@ def test_training_checkpoint_with_ddp_prefix(tiny: torch.nn.Module, tmp_path: Pa
     assert_same_weights(tiny, loaded)
 
 
+@pytest.mark.slow
 def test_hugging_face_converter_round_trip(vits_sd: dict, tiny: torch.nn.Module,
                                            tmp_path: Path) -> None:
     for sd in (vits_sd, tiny.state_dict(), build_model('vitg', device='meta').state_dict()):
@@ -367,6 +369,7 @@ def test_training_checkpoint_reader_refuses_devices_and_junk(tmp_path: Path) -> 
 
 @pytest.mark.ros
 @pytest.mark.parametrize('checkpoint', ['/dev/zero', '{tmp}/text.pth'])
+@pytest.mark.slow
 def test_node_prints_one_fatal_line_and_exits_1_for_a_bad_checkpoint(
         spawn, tmp_path: Path, checkpoint: str) -> None:
     (tmp_path / 'text.pth').write_text('hello world\n')

@@ -315,6 +315,7 @@ def test_compressed_size_comes_from_the_header_before_decoding() -> None:
         check_compressed(CompressedImage(format='png', data=sixteen))
 
 
+@pytest.mark.slow
 def test_a_png_bomb_is_refused_without_decoding() -> None:
     """A 12000x12000 PNG of zeros compresses to ~140 KB; its header alone refuses it."""
     bomb = cv2.imencode('.png', np.zeros((12000, 12000), np.uint8),

@@ -62,6 +62,7 @@ def test_checkpoint_fallback(tmp_path: Path) -> None:
 
 
 @pytest.mark.ros
+@pytest.mark.slow
 def test_demo_runs_the_node_and_writes_pictures(ros_domain: int, tmp_path: Path) -> None:
     out = tmp_path / 'demo'
     cmd = [sys.executable, '-m', 'depth_anything_ros.cli', 'demo', '--out', str(out),

@@ -116,6 +116,7 @@ def _distill_command(workspace: dict[str, Path], out: Path, *extra: str,
                     *extra)
 
 
+@pytest.mark.slow
 def test_distilled_student_beats_its_start_and_exports(workspace: dict[str, Path]) -> None:
     run = workspace['root'] / 'run'
     proc = _distill_command(workspace, run, 'max_steps=100', 'val_fraction=0.1')
@@ -157,6 +158,7 @@ def test_distilled_student_beats_its_start_and_exports(workspace: dict[str, Path
     assert 'abs_rel' in report.read_text()
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(workspace: dict[str, Path]) -> None:
     common = ('max_steps=8', 'save_every=4', 'val_fraction=0', 'max_val_images=1', 'seed=3',
               'export=false')
@@ -181,6 +183,7 @@ def test_resume_continues_exactly(workspace: dict[str, Path]) -> None:
                                    rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_feature_alignment_runs_against_a_frozen_teacher(workspace: dict[str, Path]) -> None:
     run = workspace['root'] / 'feat'
     _distill_command(workspace, run, 'max_steps=3', 'log_every=1', 'val_fraction=0',
@@ -209,6 +212,7 @@ def test_config_presets_overrides_and_errors(workspace: dict[str, Path]) -> None
                   str(workspace['root'] / 'bad2')])
 
 
+@pytest.mark.slow
 def test_vits_student_export_loads_in_the_node_as_relative(workspace: dict[str, Path]) -> None:
     run = workspace['root'] / 'vits'
     _distill_command(workspace, run, 'student=vits', 'init=untrained', 'max_steps=1',
@@ -225,6 +229,7 @@ def test_vits_student_export_loads_in_the_node_as_relative(workspace: dict[str, 
                                   'mode': 'metric', 'encoder': 'vits', 'device': 'cpu'}))
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes(workspace: dict[str, Path]) -> None:
     run = workspace['root'] / 'ddp'
     proc = subprocess.run(
@@ -240,6 +245,7 @@ def test_torchrun_two_processes(workspace: dict[str, Path]) -> None:
     assert (run / 'export' / 'model.pth').is_file() and (run / 'val_end.json').is_file()
 
 
+@pytest.mark.slow
 def test_custom_student_architecture_from_json(tmp_path: Path) -> None:
     from dataclasses import replace
 

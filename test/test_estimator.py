@@ -122,6 +122,7 @@ def test_cuda_matches_cpu() -> None:
         np.testing.assert_allclose(batch[1], depth, rtol=0, atol=atol / 10)
 
 
+@pytest.mark.slow
 def test_exact_infer_matches_official_at_518_364_and_square(vits: torch.nn.Module) -> None:
     est = DepthEstimator(vits, device='cpu', exact=True)
     depth = est.infer(IMAGE)
@@ -138,6 +139,7 @@ def test_exact_infer_matches_official_at_518_364_and_square(vits: torch.nn.Modul
                                atol=1e-4)
 
 
+@pytest.mark.slow
 def test_fast_and_bf16_paths_stay_within_documented_bounds(vits: torch.nn.Module) -> None:
     ref = GOLDEN['depth_stride4']  # official fp32, range ~0.18..5.2
     fast = DepthEstimator(vits, device='cpu', exact=False).infer(IMAGE)[::4, ::4]
@@ -151,6 +153,7 @@ def test_fast_and_bf16_paths_stay_within_documented_bounds(vits: torch.nn.Module
 
 
 @pytest.mark.parametrize('exact', [False, True])
+@pytest.mark.slow
 def test_every_encoding_gives_the_same_depth(tiny: torch.nn.Module, exact: bool) -> None:
     est = DepthEstimator(tiny, device='cpu', exact=exact, input_size=98)
     bgr = IMAGE[::4, ::4].copy()  # (120, 160, 3)
@@ -257,6 +260,7 @@ def test_bad_settings_are_rejected(tiny: torch.nn.Module) -> None:
         DepthEstimator(tiny, device='cpu', backend='tflite')
 
 
+@pytest.mark.slow
 def test_backend_hook_shares_pre_and_postprocessing(tiny: torch.nn.Module, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []

@@ -38,14 +38,12 @@ from depth_anything_ros.backends.onnx_export import (export_onnx, export_openvin
                                                      verify_onnx)
 from depth_anything_ros.model import ModelConfig, untrained_model
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     importlib.util.find_spec('onnxruntime') is None or importlib.util.find_spec('onnx') is None,
-    reason='export checks need onnx and onnxruntime')
+    reason='export checks need onnx and onnxruntime'),
+    pytest.mark.usefixtures('one_torch_thread')]
 HAS_OV = importlib.util.find_spec('openvino') is not None
 DYNAMIC_SIZES = [(518, 518), (266, 350), (364, 490), (532, 518), (140, 182)]
-
-
-pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def graph_input_dims(path: Path) -> list[int | str]:
@@ -60,6 +58,7 @@ def op_types(path: Path) -> set[str]:
     return {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
 
 
+@pytest.mark.slow
 def test_dynamic_export_is_really_dynamic(tiny: torch.nn.Module, tmp_path: Path) -> None:
     path = export_onnx(tiny, tmp_path / 'tiny.onnx', dynamic=True)
     dims = graph_input_dims(path)
@@ -75,6 +74,7 @@ def test_dynamic_export_is_really_dynamic(tiny: torch.nn.Module, tmp_path: Path)
     assert path.with_suffix('.json').is_file()  # model.onnx -> model.json, like checkpoints
 
 
+@pytest.mark.slow
 def test_static_export_folds_the_position_embedding(tiny: torch.nn.Module,
                                                     tmp_path: Path) -> None:
     path = export_onnx(tiny, tmp_path / 'static.onnx', height=266, width=350, batch=2)
@@ -106,6 +106,7 @@ def test_export_rejects_sizes_that_are_not_multiples_of_14(tiny: torch.nn.Module
 
 
 @pytest.mark.skipif(not HAS_OV, reason='openvino is not installed')
+@pytest.mark.slow
 def test_openvino_ir_export_keeps_fp32(tiny: torch.nn.Module, tmp_path: Path) -> None:
     path = export_openvino(tiny, tmp_path / 'tiny.xml', dynamic=True)
     assert path.with_suffix('.bin').is_file()

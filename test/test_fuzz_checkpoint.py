@@ -206,6 +206,7 @@ def _load_or_checkpoint_error(path: Path) -> None:
 
 @settings(max_examples=examples(2.0), suppress_health_check=[HealthCheck.too_slow])
 @given(checkpoint_files())
+@pytest.mark.slow
 def test_malformed_checkpoint_gives_checkpoint_error(case) -> None:
     kind, payload = case
     with tempfile.TemporaryDirectory() as tmp:

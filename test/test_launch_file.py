@@ -64,8 +64,8 @@ def test_arguments_and_defaults(stubs) -> None:
     declared, nodes, ctx = load(stubs)
     assert [a.name for a in declared] == [a.name for a in LAUNCH_ARGUMENTS]
     assert all(a.kwargs['description'] for a in declared)
-    for name in ('model', 'mode', 'scene', 'checkpoint', 'device', 'precision', 'backend',
-                 'rectify', 'namespace', 'image', 'camera_info', 'params_file', 'rviz'):
+    for name in ('encoder', 'model', 'mode', 'scene', 'checkpoint', 'device', 'precision',
+                 'backend', 'rectify', 'namespace', 'image', 'camera_info', 'params_file', 'rviz'):
         assert name in ctx.launch_configurations, name
     (depth,) = [n for n in nodes if n.kwargs['executable'] == 'depth_node']
     assert depth.kwargs['package'] == 'depth_anything_ros'
@@ -80,7 +80,7 @@ def test_arguments_and_defaults(stubs) -> None:
 
 def test_every_argument_reaches_the_node(stubs, tmp_path: Path) -> None:
     preset = REPO / 'config' / 'depth_outdoor.yaml'
-    _, nodes, _ = load(stubs, model='vitl', mode='relative', scene='outdoor',
+    _, nodes, _ = load(stubs, encoder='vitl', mode='relative', scene='outdoor',
                        checkpoint='/weights/mine.pth', device='cuda:1', precision='fp16',
                        backend='onnxruntime', rectify='True', namespace='front',
                        image='/cam/color/image_raw',
@@ -109,8 +109,24 @@ def test_rviz_only_when_asked(stubs) -> None:
 
 
 def test_bad_argument_value_fails_with_the_choices(stubs) -> None:
+    with pytest.raises(ValueError, match='encoder:=vitx .* vits, vitb, vitl, vitg'):
+        load(stubs, encoder='vitx')
     with pytest.raises(ValueError, match='model:=vitx .* vits, vitb, vitl, vitg'):
-        load(stubs, model='vitx')
+        load(stubs, model='vitx')   # the deprecated name is the one the message names
+
+
+def test_deprecated_model_argument_sets_the_encoder_with_a_note(
+        stubs, capsys: pytest.CaptureFixture) -> None:
+    _, nodes, _ = load(stubs, model='vitb')
+    (depth,) = [n for n in nodes if n.kwargs['executable'] == 'depth_node']
+    assert depth.kwargs['parameters'][1] == {'encoder': 'vitb'}
+    assert capsys.readouterr().err.strip() == (
+        'depth.launch.py: launch argument model:= is deprecated; use encoder:=')
+    _, nodes, _ = load(stubs, encoder='vitb')
+    assert capsys.readouterr().err == ''
+    _, nodes, _ = load(stubs, model='vitb', encoder='vitb')   # the same value twice: fine
+    with pytest.raises(ValueError, match='model:=vitb and encoder:=vitl disagree'):
+        load(stubs, model='vitb', encoder='vitl')
 
 
 def test_lifecycle_argument_picks_the_managed_node(stubs) -> None:
@@ -137,13 +153,25 @@ def test_cameras_argument_as_a_list_or_a_comma_string(stubs) -> None:
 
 
 def test_pure_helpers() -> None:
-    assert node_parameters({'model': ' vitb ', 'scene': ''}) == {'encoder': 'vitb'}
+    assert node_parameters({'encoder': ' vitb ', 'scene': ''}) == {'encoder': 'vitb'}
+    assert node_parameters({'model': ' vitb ', 'encoder': ''}) == {'encoder': 'vitb'}
     assert node_parameters({'device': 'cuda:0'}) == {'device': 'cuda:0'}
     assert node_parameters({'rectify': 'false'}) == {'rectify': False}
     with pytest.raises(ValueError, match='rectify:=yes is not valid; use true or false'):
         node_parameters({'rectify': 'yes'})
     assert remappings({'image': '/a/b/', 'camera_info': ''})[1] == ('image/compressed',
                                                                       '/a/b/compressed')
+
+
+@pytest.mark.parametrize('doc', ['README.md', 'docs/node.md'])
+def test_docs_launch_argument_table_is_current(doc: str) -> None:
+    from depth_anything_ros.launch_args import markdown_table
+    text = (REPO / doc).read_text()
+    begin = text.index('<!-- launch-arguments:begin')
+    block = text[text.index('\n', begin) + 1:text.index('<!-- launch-arguments:end -->')]
+    assert block.strip() == markdown_table(), (
+        f'{doc} is out of date: paste depth_anything_ros.launch_args.markdown_table() '
+        'between the launch-arguments markers')
 
 
 def test_rviz_config_shows_colourised_depth_and_cloud() -> None:

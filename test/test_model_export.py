@@ -33,6 +33,7 @@ ort = pytest.importorskip('onnxruntime')
 pytest.importorskip('onnx')
 
 
+@pytest.mark.slow
 def test_dynamic_onnx_export_matches_eager_at_other_sizes(tmp_path: Path) -> None:
     model = untrained_model(ModelConfig.tiny(), warn=False)
     path = tmp_path / 'tiny.onnx'

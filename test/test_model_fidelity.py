@@ -92,6 +92,7 @@ def test_state_dict_keys_shapes_and_order_match_official(encoder: str) -> None:
     assert sum(p.numel() for p in model.parameters()) == PARAMS[encoder]
 
 
+@pytest.mark.slow
 def test_forward_features_and_pos_embed_match_official(vits: torch.nn.Module) -> None:
     x = golden_input()
     with torch.inference_mode():
@@ -155,6 +156,7 @@ def test_pos_embed_cache_follows_weight_updates(vits: torch.nn.Module) -> None:
 
 
 @pytest.mark.parametrize('context', [torch.inference_mode, torch.no_grad])
+@pytest.mark.slow
 def test_models_built_and_loaded_without_autograd_match_official(
         vits: torch.nn.Module, context: type, tmp_path: Path) -> None:
     with context():   # weights made here are inference tensors under inference_mode
@@ -185,6 +187,7 @@ def test_forward_vits_matches_official(vits: torch.nn.Module) -> None:
     _check_forward(vits, GOLDEN['y_vits'], 5e-5)
 
 
+@pytest.mark.slow
 def test_forward_metric_vits_matches_official() -> None:
     model = untrained_model('vits', 'metric', warn=False)
     assert model.config.max_depth == 20.0 and model.is_metric
@@ -193,9 +196,8 @@ def test_forward_metric_vits_matches_official() -> None:
     assert 0 < y.min() and y.max() < 20.0  # metres in (0, max_depth)
 
 
-@pytest.mark.parametrize('encoder', [
-    'vitb', pytest.param('vitl', marks=pytest.mark.slow), pytest.param('vitg',
-                                                                       marks=pytest.mark.slow)])
+@pytest.mark.parametrize('encoder', ['vitb', 'vitl', 'vitg'])
+@pytest.mark.slow
 def test_forward_large_encoders_match_official(encoder: str) -> None:
     model = untrained_model(encoder, warn=False)  # built on meta, filled in place: one copy
     try:
@@ -205,6 +207,7 @@ def test_forward_large_encoders_match_official(encoder: str) -> None:
         gc.collect()
 
 
+@pytest.mark.slow
 def test_training_mode_gradients_flow_through_pos_embed() -> None:
     model = build_model(ModelConfig.tiny(), 'metric')  # sigmoid: no ReLU dead zone at init
     model.train()

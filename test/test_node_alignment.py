@@ -42,6 +42,7 @@ FX, CX, CY = 80.0, (W - 1) / 2, (H - 1) / 2
 SCALE, SHIFT = 0.5, 0.1
 
 
+@pytest.mark.slow
 def test_sparse_alignment_publishes_metric_depth_and_points(ros_node, spawn,
                                                             tmp_path: Path) -> None:
     from builtin_interfaces.msg import Time
@@ -100,7 +101,7 @@ def test_sparse_alignment_publishes_metric_depth_and_points(ros_node, spawn,
         assert (msg.width, msg.height) == (W, H)
         depth = image_to_array(msg)
         d = image_to_array(disparity[stamp])
-        np.testing.assert_allclose(depth, 1.0 / (SCALE * d + SHIFT), rtol=1e-4)
+        np.testing.assert_allclose(depth, 1.0 / (SCALE * d + SHIFT), rtol=1e-3)   # filtered
     cloud = m['points'][-1]
     assert cloud.header.frame_id == 'camera_optical'
     assert stamp_ns(cloud.header) in {stamp_ns(msg.header) for msg in m['depth/image']}

@@ -99,6 +99,7 @@ def _listen(ros_node) -> Recorder:
     return rec
 
 
+@pytest.mark.slow
 def test_bad_binning_is_refused_and_the_node_keeps_publishing(ros_node, spawn,
                                                               tmp_path: Path) -> None:
     node, log = _start(spawn, tmp_path)
@@ -128,6 +129,7 @@ def test_bad_binning_is_refused_and_the_node_keeps_publishing(ros_node, spawn,
     assert node.poll() is None
 
 
+@pytest.mark.slow
 def test_extreme_aspect_frame_is_refused_and_the_next_frame_processed(ros_node, spawn,
                                                                      tmp_path: Path) -> None:
     node, log = _start(spawn, tmp_path)
@@ -147,6 +149,7 @@ def test_extreme_aspect_frame_is_refused_and_the_next_frame_processed(ros_node, 
 
 
 @pytest.mark.parametrize('offset_ms', [3, -3])
+@pytest.mark.slow
 def test_camera_info_is_paired_by_nearest_stamp(ros_node, spawn, tmp_path: Path,
                                                 offset_ms: int) -> None:
     """Each frame has its own calibration (fx = 50 + i), stamped ``offset_ms`` off the image.

@@ -29,6 +29,7 @@ from ros_helpers.harness import CAMERA, log_of, NODE_ARGS, Recorder, stamp_ns
 pytestmark = pytest.mark.ros
 
 
+@pytest.mark.slow
 def test_relative_mode_lazy_outputs_and_recovery_from_bad_frames(ros_node, spawn,
                                                                  tmp_path: Path) -> None:
     from diagnostic_msgs.msg import DiagnosticArray
@@ -78,6 +79,7 @@ def test_relative_mode_lazy_outputs_and_recovery_from_bad_frames(ros_node, spawn
     assert 'not calibrated' in text
 
 
+@pytest.mark.slow
 def test_compressed_calibrated_relative_params_file_live_intrinsics(
         ros_node, spawn, tmp_path: Path) -> None:
     from rclpy.parameter import Parameter
@@ -142,6 +144,7 @@ def test_compressed_calibrated_relative_params_file_live_intrinsics(
     (('-m', 'depth_anything_ros.node', '--ros-args', '-p', 'mode:=relative',
       '-p', 'disparity_shift:=2.0'), 'disparity_shift needs disparity_scale'),
 ])
+@pytest.mark.slow
 def test_startup_failures_exit_1_with_the_reason(spawn, tmp_path: Path, argv: tuple,
                                                  expect: str) -> None:
     argv = tuple(a.replace('{tmp}', str(tmp_path)) for a in argv)
@@ -161,6 +164,7 @@ def _cloud_rgb(msg) -> np.ndarray:
                     -1).astype(np.uint8)
 
 
+@pytest.mark.slow
 def test_raw_images_are_rectified_with_their_camera_info(ros_node, spawn,
                                                          tmp_path: Path) -> None:
     from rclpy.parameter import Parameter
@@ -202,6 +206,7 @@ def test_raw_images_are_rectified_with_their_camera_info(ros_node, spawn,
     assert node.wait(timeout=15) == 0, log_of(log)
 
 
+@pytest.mark.slow
 def test_rectify_without_camera_info_skips_frames_with_the_reason(ros_node, spawn,
                                                                    tmp_path: Path) -> None:
     from diagnostic_msgs.msg import DiagnosticArray

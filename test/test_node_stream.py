@@ -39,6 +39,7 @@ CX = (0.45 * 320 + 0.5) * 0.5 - 0.5       # rescaled to the 160x120 image: 71.75
 CY = (0.55 * 240 + 0.5) * 0.5 - 0.5       # 65.75
 
 
+@pytest.mark.slow
 def test_metric_stream_end_to_end(ros_node, spawn, tmp_path: Path) -> None:
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.parameter import Parameter

@@ -129,6 +129,7 @@ def test_every_runtime_import_is_declared_in_package_xml() -> None:
 
 @pytest.mark.skipif(not (VENV_BIN / 'colcon').exists() and shutil.which('colcon') is None,
                     reason='colcon is not installed (pip install colcon-common-extensions)')
+@pytest.mark.slow
 def test_colcon_build_lays_out_share_and_lib(tmp_path: Path) -> None:
     colcon = str(VENV_BIN / 'colcon') if (VENV_BIN / 'colcon').exists() else 'colcon'
     result = subprocess.run(
@@ -155,6 +156,7 @@ def test_colcon_build_lays_out_share_and_lib(tmp_path: Path) -> None:
     assert 'train' in help_out.stdout and 'pseudo-label' in help_out.stdout
 
 
+@pytest.mark.slow
 def test_pip_installed_copy_resolves_share_through_ament_index(tmp_path: Path) -> None:
     prefix = tmp_path / 'prefix'
     result = subprocess.run(
@@ -227,6 +229,8 @@ def test_overlay_lays_out_the_prefix_like_colcon_symlink_install(tmp_path: Path)
     assert 'infer' in help_out.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.ros
 def test_overlay_depth_node_executable_starts_the_node(tmp_path: Path, ros_domain: int) -> None:
     overlay = _load_overlay_tool()
     overlay.make_overlay(REPO, tmp_path)

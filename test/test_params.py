@@ -171,6 +171,7 @@ def test_docs_parameter_table_is_current(doc: str) -> None:
         'between the parameters markers')
 
 
+@pytest.mark.slow
 def test_encoder_auto_runs_a_custom_student_export(tmp_path: Path) -> None:
     import numpy as np
 
@@ -186,6 +187,7 @@ def test_encoder_auto_runs_a_custom_student_export(tmp_path: Path) -> None:
                                   'encoder': 'vits', 'device': 'cpu'}))
 
 
+@pytest.mark.slow
 def test_metric_checkpoint_keeps_its_own_output_scale(tmp_path: Path) -> None:
     from depth_anything_ros.model import build_model, export_model, ModelConfig
     from depth_anything_ros.node import build_estimator

@@ -126,7 +126,7 @@ def test_compressed_images_and_a_params_file(tmp_path: Path, capsys: pytest.Capt
     params = tmp_path / 'params.yaml'
     params.write_text('/**:\n  ros__parameters:\n    depth_encoding: 16UC1\n'
                       '    output_stride: 2\n    publish_colored: false\n')
-    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out', *MODEL, '--head', 'metric',
+    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out', *MODEL, '--mode', 'metric',
                         '--params-file', params, '--json')
     assert rc == 0, err
     assert json.loads(out)['processed'] == 2

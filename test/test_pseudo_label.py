@@ -205,6 +205,7 @@ def test_flip_tta_averages_with_the_mirrored_prediction() -> None:
     np.testing.assert_allclose(tta, 3.5 + img[:, :, 0] / 255.0, atol=1e-6)  # bias cancels
 
 
+@pytest.mark.slow
 def test_cli_labels_a_bag_with_an_exported_checkpoint(tmp_path: Path) -> None:
     import torch
 

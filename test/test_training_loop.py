@@ -64,6 +64,7 @@ def _eval_args(**kw) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@pytest.mark.slow
 def test_debug_run_learns_exports_and_evaluates(indoor, tmp_path) -> None:
     cfg = load_config('debug', [f'data={indoor}', 'max_steps=60', 'log_every=1'])
     run = tmp_path / 'run'
@@ -136,6 +137,7 @@ def test_eval_of_an_export_reproduces_the_runs_validation(indoor, tmp_path, caps
     assert summary['val_end'] == val_end
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(indoor, tmp_path) -> None:
     over = [f'data={indoor}', 'max_steps=6', 'log_every=1', 'batch_size=2', 'grad_accum=2',
             'max_val_images=2', 'save_every=100', 'export=false']
@@ -221,6 +223,7 @@ def test_init_from_relative_and_metric_checkpoints(tmp_path, caplog) -> None:
         build_training_model(load_config('debug', [f'init={path}', 'encoder=vits']))
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_match_single_process_eval(indoor, tmp_path) -> None:
     import os
     import subprocess
@@ -268,6 +271,7 @@ def test_train_command_line_accepts_overrides_between_options() -> None:
     assert (cfg.max_steps, cfg.lr, cfg.data) == (5, 1e-3, '/d')
 
 
+@pytest.mark.slow
 def test_data_stream_does_not_depend_on_worker_count(indoor, tmp_path) -> None:
     over = [f'data={indoor}', 'max_steps=2', 'max_val_images=1', 'batch_size=2', 'export=false']
     a = train(load_config('debug', over + ['num_workers=0']), tmp_path / 'a', progress=False)

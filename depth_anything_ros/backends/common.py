@@ -20,14 +20,14 @@ import copy
 import dataclasses
 import hashlib
 import json
-import os
 from pathlib import Path
-import tempfile
 from typing import Any
 
 import torch
 from torch import nn
 
+# The engine cache's home, re-exported for the backends (defined once, without torch).
+from depth_anything_ros.engine_cache import atomic_write_bytes, default_cache_dir  # noqa: F401
 from depth_anything_ros.model.checkpoint import read_sidecar as _read_sidecar
 from depth_anything_ros.model.checkpoint import SIDECAR_FORMAT, sidecar_path
 from depth_anything_ros.vocabulary import PATCH_SIZE, PRECISIONS
@@ -102,12 +102,6 @@ def cpu_fp32(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model).to('cpu', torch.float32).eval()
 
 
-def default_cache_dir() -> Path:
-    """Return ``$XDG_CACHE_HOME/depth_anything_ros/engines`` (``~/.cache/...`` by default)."""
-    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
-    return Path(base) / 'depth_anything_ros' / 'engines'
-
-
 def model_metadata(model: nn.Module) -> dict[str, Any]:
     """Describe a DA-V2 module for a sidecar: encoder, head, max_depth and the full config."""
     config = getattr(model, 'config', None)
@@ -156,19 +150,6 @@ def read_sidecar(path: Path, *, required: bool = True) -> dict[str, Any]:
         ValueError: the file is not a depth_anything_ros sidecar, or its values are wrong.
     """
     return _read_sidecar(path, required=required) or {}
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def weights_fingerprint(model: nn.Module) -> str:

@@ -141,7 +141,7 @@ def _play(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: st
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
     from depth_anything_ros.conversions import (array_to_image, cloud_to_array,
-                                                compressed_to_array, image_to_array)
+                                                compressed_to_array, image_to_array, stamp_ns)
     log_path, harness, spin_until = node.log_path, node.node, node.spin_until
     reliable = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
     got: dict[str, dict[int, tuple[Any, float]]] = {'depth': {}, 'colored': {}, 'points': {},
@@ -149,7 +149,7 @@ def _play(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: st
 
     def keep(kind: str):
         def callback(msg: Any) -> None:
-            got[kind][_stamp(msg.header)] = (msg, time.monotonic())
+            got[kind][stamp_ns(msg.header)] = (msg, time.monotonic())
         return callback
 
     harness.create_subscription(Image, '/demo/depth/image', keep('depth'), reliable)
@@ -177,7 +177,7 @@ def _play(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: st
         image = array_to_image(pixels, encoding, jpeg.header)
         image.header.stamp = stamp_msg
         info.header.stamp = stamp_msg
-        stamp = _stamp(image.header)
+        stamp = stamp_ns(image.header)
         sent = time.monotonic()
         pub_info.publish(info)
         pub_image.publish(image)
@@ -205,10 +205,6 @@ def _play(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: st
     _print_table(summary)
     print(f'demo: wrote {args.out}/depth.png, cloud.png, latency.json', flush=True)
     return 0
-
-
-def _stamp(header: Any) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 def _write_pictures(out: Path, bgr: np.ndarray, depth: np.ndarray, colored: np.ndarray,

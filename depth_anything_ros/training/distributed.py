@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import multiprocessing
 import os
 
 import torch
@@ -105,5 +106,4 @@ def loader_context(num_workers: int) -> str | None:
     """
     if num_workers <= 0:
         return None
-    import multiprocessing
     return 'forkserver' if 'forkserver' in multiprocessing.get_all_start_methods() else 'spawn'
