@@ -47,6 +47,7 @@ import numpy as np
 
 from depth_anything_ros.geometry import Intrinsics, scale_intrinsics
 from depth_anything_ros.sync import StampMatcher
+from depth_anything_ros.vocabulary import ALIGNMENTS, ANCHORED, transform_values
 
 __all__ = ['ALIGNMENTS', 'ANCHORED', 'Aligner', 'AlignmentFilter', 'Fit', 'FitOptions',
            'ScaleShift', 'fit_ground', 'fit_inverse_depth', 'fit_inverse_depth_points',
@@ -706,19 +707,11 @@ def parse_transform(text: str) -> np.ndarray | None:
         ValueError: not 6 or 7 numbers.
 
     """
-    parts = text.replace(',', ' ').split()
-    if not parts:
+    values = transform_values(text)
+    if values is None:
         return None
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        values = []
     if len(values) == 7:
         return transform_matrix(np.array(values[:3]), np.array(values[3:]))
-    if len(values) != 6 or not all(math.isfinite(v) for v in values):
-        raise ValueError(f'anchor_transform {text!r}: expected "x y z yaw pitch roll" or '
-                         '"x y z qx qy qz qw" (metres, radians), the pose of the anchor frame in '
-                         'the camera optical frame')
     yaw, pitch, roll = values[3:]
     cy, sy, cp, sp, cr, sr = (math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch),
                               math.cos(roll), math.sin(roll))
@@ -734,9 +727,6 @@ def parse_transform(text: str) -> np.ndarray | None:
 # ---------------------------------------------------------------------------------------------
 # the node's state machine
 
-
-ALIGNMENTS: tuple[str, ...] = ('none', 'fixed', 'sparse', 'lidar', 'ground')
-ANCHORED: tuple[str, ...] = ('sparse', 'lidar', 'ground')   # per-frame fits
 
 
 class Aligner:
