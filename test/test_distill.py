@@ -234,7 +234,7 @@ def test_torchrun_two_processes(workspace: dict[str, Path]) -> None:
     run = workspace['root'] / 'ddp'
     proc = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-         '-m', 'depth_anything_ros.training.distill', '--labels', str(workspace['labels']),
+         '-m', 'depth_anything_ros.cli', 'distill', '--labels', str(workspace['labels']),
          '--config', 'distill_debug', '--out', str(run), '--no-progress', 'max_steps=2',
          'val_fraction=0', 'max_val_images=1', f'val_data={workspace["val"]}'],
         env={**os.environ, 'OMP_NUM_THREADS': '1'}, cwd=Path(__file__).resolve().parents[1],

@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 import torch
 
+from depth_anything_ros.commands.train import resolve_config
 from depth_anything_ros.devices import amp_dtype
 from depth_anything_ros.training import evaluate
 from depth_anything_ros.training.config import load_config
@@ -34,8 +35,7 @@ from depth_anything_ros.training.datasets import GenericDataset
 from depth_anything_ros.training.metrics import depth_metrics
 from depth_anything_ros.training.runs import read_log
 from depth_anything_ros.training.synth import generate
-from depth_anything_ros.training.train import (
-    build_training_model, get_lr, param_groups, resolve_config, train)
+from depth_anything_ros.training.train import build_training_model, get_lr, param_groups, train
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -261,9 +261,9 @@ def test_bf16_autocast_and_grad_clip_on_cpu(indoor, tmp_path) -> None:
 
 
 def test_train_command_line_accepts_overrides_between_options() -> None:
-    from depth_anything_ros.training import train as train_module
+    from depth_anything_ros.commands import train as train_command
     parser = argparse.ArgumentParser()
-    train_module.add_arguments(parser)
+    train_command.add_arguments(parser)
     args = parser.parse_args(['--config', 'debug', 'max_steps=5', '--data', '/d', '--out', '/o',
                               'lr=1e-3', '--stop-at', '2'])
     assert args.overrides == ['max_steps=5', 'lr=1e-3'] and args.stop_at == 2
