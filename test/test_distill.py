@@ -153,8 +153,8 @@ def test_distilled_student_beats_its_start_and_exports(workspace: dict[str, Path
     # and "depth-anything-ros eval" scores it as a relative model (scale-and-shift aligned)
     report = workspace['root'] / 'eval.json'
     assert cli.main(['eval', '--checkpoint', str(run / 'export' / 'model.pth'), '--data',
-                     str(workspace['val']), '--json', str(report), '--input-size', '56',
-                     '--max-depth', '10', '--device', 'cpu']) == 0
+                     str(workspace['val']), '--out', str(report), '--input-size', '56',
+                     '--eval-max-depth', '10', '--device', 'cpu']) == 0
     assert 'abs_rel' in report.read_text()
 
 
