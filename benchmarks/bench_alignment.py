@@ -163,7 +163,8 @@ def network_outputs(frames: list[Frame], rng: np.random.Generator, noise: float,
 
 
 def fit_case(case: str, frames: list[Frame], disp: list[np.ndarray], cam: synth.Camera,
-             rng: np.random.Generator, other: list[Frame]) -> list[al.Fit]:
+             rng: np.random.Generator, other: list[Frame],
+             options: al.FitOptions) -> list[al.Fit]:
     k = cam.matrix().astype(np.float64)
     shape = (cam.height, cam.width)
     fits = []
@@ -173,17 +174,17 @@ def fit_case(case: str, frames: list[Frame], disp: list[np.ndarray], cam: synth.
             uv, z = al.project_points(lidar_scan(src.scene, rng), k, shape, LIDAR_TO_CAMERA)
             if case == 'lidar_shuffled':
                 z = rng.permutation(z)
-            fits.append(al.fit_inverse_depth_points(d, uv, z))
+            fits.append(al.fit_inverse_depth_points(d, uv, z, options=options))
         elif case == 'sparse':
             uv, z = sparse_points(f.depth, rng)
-            fits.append(al.fit_inverse_depth_points(d, uv, z))
+            fits.append(al.fit_inverse_depth_points(d, uv, z, options=options))
         elif case == 'rgbd':
             k_half = np.array([[k[0, 0] / 2, 0, k[0, 2] / 2], [0, k[1, 1] / 2, k[1, 2] / 2],
                                [0, 0, 1]])
             anchor = al.resample_depth(rgbd_anchor(f.depth, rng), k_half, k, shape)
-            fits.append(al.fit_inverse_depth(d, anchor))
+            fits.append(al.fit_inverse_depth(d, anchor, options=options))
         elif case == 'ground':
-            fits.append(al.fit_ground(d, k, *gravity_pose(f.scene)))
+            fits.append(al.fit_ground(d, k, *gravity_pose(f.scene), options=options))
         else:
             raise ValueError(case)
     return fits
@@ -238,8 +239,8 @@ def evaluate(frames: list[Frame], disp: list[np.ndarray], clean: list[np.ndarray
 
 def run_case(case: str, frames: list[Frame], disp: list[np.ndarray], clean: list[np.ndarray],
              cam: synth.Camera, other: list[Frame], step_at: int, seed: int,
-             filter_args: dict[str, float]) -> dict[str, Any]:
-    fits = fit_case(case, frames, disp, cam, np.random.default_rng([seed, 11]), other)
+             filter_args: dict[str, float], options: al.FitOptions) -> dict[str, Any]:
+    fits = fit_case(case, frames, disp, cam, np.random.default_rng([seed, 11]), other, options)
     per_frame = [al.ScaleShift(f.scale, f.shift) if f.ok else al.ScaleShift(math.nan, math.nan)
                  for f in fits]
     filt = al.AlignmentFilter(**filter_args)
@@ -297,14 +298,22 @@ def timing(repeats: int, seed: int) -> dict[str, dict[str, float]]:
 
 
 def load_student(path: str, input_size: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Return ``rgb -> disparity`` of a relative checkpoint on the CPU (one thread), cached."""
     import torch
 
     from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.model.checkpoint import load_model
     torch.set_num_threads(1)
-    est = DepthEstimator.from_checkpoint(path, input_size=input_size)
+    est = DepthEstimator(load_model(path, head='relative'), device='cpu', input_size=input_size)
+    if est.is_metric:
+        raise SystemExit(f'{path} is a metric model; --student needs a relative one')
+    cache: dict[bytes, np.ndarray] = {}
 
     def predict(rgb: np.ndarray) -> np.ndarray:
-        return est.infer(rgb)
+        key = rgb.tobytes()
+        if key not in cache:
+            cache[key] = est.infer(rgb, 'rgb8')
+        return cache[key]
     return predict
 
 
@@ -343,6 +352,8 @@ def main() -> int:
                         help='AlignmentFilter time_constant_s')
     parser.add_argument('--drift', type=float, default=None,
                         help='AlignmentFilter drift_per_sqrt_s (default: its own)')
+    parser.add_argument('--max-residual', type=float, default=al.FitOptions.max_residual,
+                        help='FitOptions.max_residual (raise it for a weak network)')
     parser.add_argument('--cases', default=','.join(CASES), help='comma-separated subset')
     parser.add_argument('--no-timing', action='store_true', help='skip the cost table')
     parser.add_argument('--out', type=Path, default=Path('out/bench'))
@@ -353,6 +364,7 @@ def main() -> int:
         size = (size[0] // 2, size[1] // 2)
     step_at = num * 2 // 3 if not args.quick else 90
     student = load_student(args.student, args.input_size) if args.student else None
+    options = al.FitOptions(max_residual=args.max_residual)
     filter_args = {'time_constant_s': args.time_constant}
     if args.drift is not None:
         filter_args['drift_per_sqrt_s'] = args.drift
@@ -366,7 +378,8 @@ def main() -> int:
         frames, cam = seqs[jitter]
         rng = np.random.default_rng([args.seed, 5])
         disp, clean = network_outputs(frames, rng, args.noise, student)
-        r = run_case(case, frames, disp, clean, cam, other, step_at, args.seed, filter_args)
+        r = run_case(case, frames, disp, clean, cam, other, step_at, args.seed, filter_args,
+                     options)
         r['network_jitter'] = jitter
         results.append(r)
         print(f"{case}: {r['refused']}/{r['frames']} refused "
@@ -380,7 +393,7 @@ def main() -> int:
     print('\n'.join(cost_lines))
     args.out.mkdir(parents=True, exist_ok=True)
     report = {'network': args.student or 'exact disparity', 'noise': args.noise,
-              'filter': filter_args,
+              'filter': filter_args, 'max_residual': args.max_residual,
               'frames': num, 'size': size, 'step_at': step_at, 'step': STEP,
               'results': results, 'cost_640x480': cost, 'environment': environment()}
     path = args.out / 'bench_alignment.json'

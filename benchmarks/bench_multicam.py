@@ -15,21 +15,22 @@
 """Several cameras: one depth node with ``cameras`` (one model) vs one depth node per camera.
 
     python benchmarks/bench_multicam.py [--quick] [--cameras 2 4] [--input-size 154] \
-        [--rate 30] [--seconds 20] [--cpu-threads 1] [--out out/bench]
+        [--rate 30] [--seconds 20] [--device cpu] [--cpu-threads 1] [--out out/bench]
 
 For each camera count N, this process plays N synthetic 320x240 bgr8 cameras at ``--rate`` Hz
 each on ``/cam<i>/image`` + ``camera_info`` (faster than the node can follow: the node keeps the
 newest frame per camera) and listens to every ``/cam<i>/depth/image``, against
 
 * **one process**: ``depth_node`` with ``cameras:=[cam0, ..., camN-1]``: one model, one worker,
-  frames pending together batched into one forward pass;
-* **N processes**: N ``depth_node`` processes, one per camera namespace (``__ns:=/cam<i>``).
+  frames pending together batched into one forward pass, N x ``--cpu-threads`` torch threads;
+* **N processes**: N ``depth_node`` processes, one per camera namespace (``__ns:=/cam<i>``),
+  ``--cpu-threads`` each (the same CPU budget).
 
 Both see the same topics. Per setup: resident memory (sum of the node processes' RSS, and the
 peak), depth frames/s per camera (median over cameras, and the slowest camera), and latency
 from the image stamp to the receipt of its depth here (p50, p90 over all cameras). Untrained
-deterministic ViT-S weights on the CPU (same speed as trained ones). Prints a table and writes
-``bench_multicam.json``.
+deterministic ViT-S weights (same speed as trained ones) on ``--device`` (cpu by default).
+Prints a table and writes ``bench_multicam.json``.
 """
 
 from __future__ import annotations
@@ -52,11 +53,11 @@ from depth_anything_ros.demo import ros_environment
 W, H = 320, 240
 
 
-def node_args(args: argparse.Namespace) -> list[str]:
+def node_args(args: argparse.Namespace, threads: int) -> list[str]:
     """Return the model parameters every node of the comparison gets."""
     params = {'checkpoint': 'untrained', 'allow_untrained_weights': 'true', 'encoder': 'vits',
-              'device': 'cpu', 'backend': 'torch', 'precision': 'fp32',
-              'input_size': str(args.input_size), 'cpu_threads': str(args.cpu_threads)}
+              'device': args.device, 'backend': 'torch', 'precision': 'fp32',
+              'input_size': str(args.input_size), 'cpu_threads': str(threads)}
     return [a for k, v in params.items() for a in ('-p', f'{k}:={v}')]
 
 
@@ -69,11 +70,13 @@ def rss_kib(pid: int) -> tuple[int, int]:
 
 def start_nodes(setup: str, names: list[str], args: argparse.Namespace,
                 logs: Path) -> list[subprocess.Popen]:
-    base = [sys.executable, '-m', 'depth_anything_ros.node', '--ros-args', *node_args(args)]
-    if setup == 'one process':
-        commands = [base + ['-p', f'cameras:=[{",".join(names)}]']]
+    base = [sys.executable, '-m', 'depth_anything_ros.node', '--ros-args']
+    if setup == 'one process':   # the same CPU budget: the threads of all the processes
+        commands = [base + node_args(args, args.cpu_threads * len(names)) +
+                    ['-p', f'cameras:=[{",".join(names)}]']]
     else:
-        commands = [base + ['-r', f'__ns:=/{n}'] for n in names]
+        commands = [base + node_args(args, args.cpu_threads) + ['-r', f'__ns:=/{n}']
+                    for n in names]
     procs = []
     for i, command in enumerate(commands):
         with (logs / f'{setup.replace(" ", "_")}_{len(names)}_{i}.log').open('w') as log:
@@ -184,12 +187,14 @@ def main() -> int:
     parser.add_argument('--input-size', type=int, default=154)
     parser.add_argument('--rate', type=float, default=30.0, help='Hz per camera')
     parser.add_argument('--seconds', type=float, default=20.0, help='measurement per setup')
+    parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:N')
     parser.add_argument('--cpu-threads', type=int, default=1,
-                        help='torch threads of each node process')
+                        help='torch threads per camera: each process of one per camera, '
+                        'N times that for the one process of N cameras')
     parser.add_argument('--out', type=Path, default=Path('out/bench'))
     args = parser.parse_args()
     if args.quick:
-        args.cameras, args.seconds = [2], 5.0
+        args.cameras, args.seconds = [2], min(args.seconds, 5.0)
     args.out.mkdir(parents=True, exist_ok=True)
     logs = args.out / 'bench_multicam_logs'
     logs.mkdir(exist_ok=True)
@@ -199,7 +204,8 @@ def main() -> int:
             for setup in ('one process', 'one process per camera'):
                 rows.append(measure(setup, n, args, logs))
     print(f'\n{W}x{H} bgr8 cameras at {args.rate:g} Hz each, ViT-S (untrained weights) at '
-          f'input {args.input_size}, CPU, {args.cpu_threads} torch thread(s) per process, '
+          f'input {args.input_size}, {args.device}, {args.cpu_threads} torch thread(s) per '
+          'camera, '
           f'{args.seconds:g} s per setup')
     head = (f'  {"cameras":>7} {"setup":<24} {"RSS MiB":>8} {"peak MiB":>8} '
             f'{"fps/cam":>8} {"min fps":>8} {"p50 ms":>8} {"p90 ms":>8}')
@@ -210,6 +216,7 @@ def main() -> int:
               f'{r["fps_per_camera_min"]:8.2f} {r["latency_p50_ms"] or float("nan"):8.0f} '
               f'{r["latency_p90_ms"] or float("nan"):8.0f}')
     report = {'benchmark': 'multicam', 'image': [W, H], 'rate_hz': args.rate,
+              'device': args.device,
               'input_size': args.input_size, 'cpu_threads': args.cpu_threads,
               'seconds': args.seconds, 'machine': platform.processor() or platform.machine(),
               'cpus': os.cpu_count(), 'python': platform.python_version(), 'results': rows}

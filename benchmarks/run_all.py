@@ -39,6 +39,7 @@ def commands(out: Path, quick: bool) -> list[list[str]]:
         ['bench_baseline.py', '--out', str(out), *(['--rounds', '2'] if quick else [])],
         ['bench_backends.py', '--out', str(out / 'backends.json'), *q],
         ['bench_node.py', '--out', str(out), *q],
+        ['bench_multicam.py', '--out', str(out), *q],
     ]
 
 

@@ -47,6 +47,7 @@ import numpy as np
 
 from depth_anything_ros.geometry import Intrinsics, scale_intrinsics
 from depth_anything_ros.sync import StampMatcher
+from depth_anything_ros.vocabulary import ALIGNMENTS, ANCHORED, transform_values
 
 __all__ = ['ALIGNMENTS', 'ANCHORED', 'Aligner', 'AlignmentFilter', 'Fit', 'FitOptions',
            'ScaleShift', 'fit_ground', 'fit_inverse_depth', 'fit_inverse_depth_points',
@@ -521,6 +522,10 @@ class AlignmentFilter:
       constant) and adds ``drift_per_sqrt_s**2 * dt`` (how fast the network's scale wanders);
     * a good fit updates the state with its covariance (``Fit.cov``, from its support and
       residual): dense precise anchors pull the state to the fit, few noisy ones barely move it;
+      a fit beyond ``huber_sigmas`` counts as a noisier one (Huber);
+    * innovations that stay larger than expected (running means over ``adapt_s``; a geometric
+      mean, so one wild fit barely counts) become process noise: a network whose scale jitters
+      is followed where the anchors see it; this learnt jitter survives restarts;
     * a fit that moves the depth by more than ``max_rel_jump`` is rejected, unless
       ``confirm_frames`` such fits in a row agree, which restarts the filter on them;
     * a two-sided CUSUM of the normalised innovation detects a real step (the network's scale
@@ -537,6 +542,7 @@ class AlignmentFilter:
             raise ValueError('time_constant_s and max_rel_jump must be > 0, hold_s >= 0')
         self.time_constant_s = float(time_constant_s)
         self.max_rel_jump = float(max_rel_jump)
+        self._jump2 = math.log1p(self.max_rel_jump) ** 2
         self.drift = float(drift_per_sqrt_s)
         self.hold_s = float(hold_s)
         self.confirm_frames = int(confirm_frames)
@@ -557,6 +563,7 @@ class AlignmentFilter:
         self._jumps = 0
         self._cusum = [0.0, 0.0]
         self._nu2 = 0.0                         # running mean square innovation ...
+        self._log_nu2: float | None = None      # (its log, running)
         self._s2 = 0.0                          # ... and its expected value
         self.state = 'empty'                   # empty | tracking | holding | lost
         self.restarts = 0
@@ -588,8 +595,9 @@ class AlignmentFilter:
         self._good_stamp = stamp_s
         self._jumps = 0
         self._cusum = [0.0, 0.0]
-        self._nu2 = 0.0
-        self._s2 = float(np.trace(self._p)) / 2.0
+        if self._log_nu2 is None:   # the learnt jitter belongs to the network: kept on restarts
+            self._s2 = float(np.trace(self._p)) / 2.0
+            self._log_nu2 = math.log(max(self._s2, 1e-30))
         self.state = 'tracking'
         return self.value()
 
@@ -637,8 +645,8 @@ class AlignmentFilter:
         self._jumps = 0
         # process noise learnt from the past innovations: when the fits keep moving by more
         # than the filter expects (the network's scale jitters), follow them instead of
-        # averaging; this frame's innovation counts from the next frame on
-        # (both running means over adapt_s: a single precise fit must not look like a jitter)
+        # averaging; this frame's innovation counts from the next frame on; the expectation is
+        # a running mean too, so a single precise fit does not make the past look like jitter
         beta = 1.0 - math.exp(-dt / self.adapt_s) if dt > 0 else 1.0
         self._s2 += beta * (float(np.trace(self._p + r)) / 2.0 - self._s2)
         self._p = self._p + max(0.0, self._nu2 - 2.0 * self._s2) * np.eye(2)
@@ -646,7 +654,11 @@ class AlignmentFilter:
         # a fit further than huber_sigmas from the prediction counts as a noisier one (Huber)
         d2 = float(nu @ np.linalg.solve(s, nu))
         weight = min(1.0, self.huber_sigmas ** 2 / max(d2, 1e-30))
-        self._nu2 += beta * (weight * float(np.mean(nu ** 2)) - self._nu2)
+        # a geometric running mean: one wild fit barely moves it, a jitter in every frame does
+        # (exp E[log(chi2_2 / 2)] = exp(-0.577): the factor 1.78 makes it a mean square again)
+        self._log_nu2 += beta * (math.log(max(min(float(np.mean(nu ** 2)), self._jump2), 1e-30))
+                                 - self._log_nu2)
+        self._nu2 = 1.78 * math.exp(self._log_nu2)
         s = self._p + r / weight
         # step test on the common mode (a change of scale moves both references alike)
         common = float(nu.mean()) / math.sqrt(max(float(s.sum()) / 4.0, 1e-30))
@@ -695,19 +707,11 @@ def parse_transform(text: str) -> np.ndarray | None:
         ValueError: not 6 or 7 numbers.
 
     """
-    parts = text.replace(',', ' ').split()
-    if not parts:
+    values = transform_values(text)
+    if values is None:
         return None
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        values = []
     if len(values) == 7:
         return transform_matrix(np.array(values[:3]), np.array(values[3:]))
-    if len(values) != 6 or not all(math.isfinite(v) for v in values):
-        raise ValueError(f'anchor_transform {text!r}: expected "x y z yaw pitch roll" or '
-                         '"x y z qx qy qz qw" (metres, radians), the pose of the anchor frame in '
-                         'the camera optical frame')
     yaw, pitch, roll = values[3:]
     cy, sy, cp, sp, cr, sr = (math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch),
                               math.cos(roll), math.sin(roll))
@@ -723,9 +727,6 @@ def parse_transform(text: str) -> np.ndarray | None:
 # ---------------------------------------------------------------------------------------------
 # the node's state machine
 
-
-ALIGNMENTS: tuple[str, ...] = ('none', 'fixed', 'sparse', 'lidar', 'ground')
-ANCHORED: tuple[str, ...] = ('sparse', 'lidar', 'ground')   # per-frame fits
 
 
 class Aligner:

@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from depth_anything_ros.alignment import ALIGNMENTS, ANCHORED, parse_transform
-from depth_anything_ros.vocabulary import (AUTO, BACKENDS, DEVICE_CHOICES, device_name_error,
-                                          PRECISIONS)
+from depth_anything_ros.vocabulary import (ALIGNMENTS, ANCHORED, AUTO, BACKENDS,
+                                          DEVICE_CHOICES, device_name_error, PRECISIONS,
+                                          transform_values)
 
 __all__ = ['CAMERAS_DESCRIPTION', 'PER_CAMERA', 'SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig',
            'ParamSpec', 'camera_names', 'camera_parameter', 'default_values', 'describe',
@@ -391,7 +391,7 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
         errors.append('alignment ground needs camera_height > 0 (metres from the camera '
                       'centre down to the floor)')
     try:
-        parse_transform(v['anchor_transform'])
+        transform_values(v['anchor_transform'])
     except ValueError as exc:
         errors.append(str(exc))
     intr = [v[k] for k in ('fx', 'fy', 'cx', 'cy')]

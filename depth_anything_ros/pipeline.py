@@ -47,13 +47,14 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.alignment import Aligner, AlignmentFilter, ANCHORED, parse_transform
+from depth_anything_ros.alignment import Aligner, AlignmentFilter, parse_transform
 from depth_anything_ros.colorize import colorize
 from depth_anything_ros.conversions import (CloudBuffer, depth_to_mm, ImageLimits,
                                             check_image_size, to_rgb)
 from depth_anything_ros.geometry import (CameraInfoError, CameraModel, pack_cloud, RayGrid,
                                          Rectifier, strided_size)
 from depth_anything_ros.params import DepthConfig
+from depth_anything_ros.vocabulary import ANCHORED
 
 __all__ = ['Align', 'FrameOutputs', 'FramePipeline', 'Prediction', 'Wanted', 'encode_depth',
            'image_limits', 'infer_frames', 'make_aligner', 'split_prediction', 'stride_image']

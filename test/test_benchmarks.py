@@ -85,3 +85,20 @@ def test_bench_alignment_writes_table_and_json(tmp_path: Path) -> None:
     assert cases['lidar_shuffled']['refused'] == cases['lidar_shuffled']['frames']
     sparse = cases['sparse']
     assert sparse['filtered']['flicker'] < sparse['per_frame']['flicker']
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+def test_bench_multicam_writes_table_and_json(tmp_path: Path, ros_domain: int) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / 'benchmarks' / 'bench_multicam.py'), '--quick',
+         '--seconds', '2', '--input-size', '70', '--out', str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=False, env=os.environ.copy())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((tmp_path / 'bench_multicam.json').read_text())
+    rows = {r['setup']: r for r in report['results']}
+    assert set(rows) == {'one process', 'one process per camera'}
+    assert (rows['one process']['processes'], rows['one process per camera']['processes']) \
+        == (1, 2)
+    assert all(r['frames'] > 0 and r['rss_mib'] > 0 for r in rows.values())
+    assert '2 one process per camera' in ' '.join(proc.stdout.split())

@@ -40,8 +40,9 @@ from depth_anything_ros.conversions import (camera_model, CameraInfoError, check
 from depth_anything_ros.geometry import pack_cloud, RayGrid
 from depth_anything_ros.params import SCHEMA, validate
 
-# A conversion slower than this is a hang or a decompression bomb, not a slow host.
-HANG_S = 2.0
+# A conversion slower than this is a hang or a decompression bomb, not a slow host (the shared
+# CI host stalls for 2 s; bombs are also refused by type in the explicit tests below).
+HANG_S = 5.0
 
 
 class Timer:
@@ -87,11 +88,12 @@ def test_compressed_to_array_accepts_or_names_the_problem_quickly(msg) -> None:
     assert pixels.dtype == np.uint8 and min(pixels.shape[:2]) >= 1
 
 
-@pytest.mark.parametrize('channels', [1, 3])
-def test_png_decompression_bomb_is_refused_quickly(channels: int) -> None:
-    """About 140 KB of PNG that would decode to 12000x12000 pixels is refused from its header."""
-    msg = compressed_msg(png_bomb(12000, 12000, channels), 'png')
-    with Timer(), pytest.raises(ImageFormatError):
+@pytest.mark.parametrize('bomb', ['png1', 'png3', 'jpeg'])
+def test_decompression_bomb_is_refused_quickly(bomb: str) -> None:
+    """Small files that would decode to 144 to 400 Mpx are refused from their header."""
+    msg = compressed_msg(jpeg_claiming(20000, 20000), 'jpeg') if bomb == 'jpeg' else \
+        compressed_msg(png_bomb(12000, 12000, int(bomb[-1])), 'png')
+    with Timer(), pytest.raises(ImageFormatError, match='pixels'):
         compressed_to_array(msg)
 
 

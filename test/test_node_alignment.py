@@ -101,7 +101,7 @@ def test_sparse_alignment_publishes_metric_depth_and_points(ros_node, spawn,
         assert (msg.width, msg.height) == (W, H)
         depth = image_to_array(msg)
         d = image_to_array(disparity[stamp])
-        np.testing.assert_allclose(depth, 1.0 / (SCALE * d + SHIFT), rtol=1e-4)
+        np.testing.assert_allclose(depth, 1.0 / (SCALE * d + SHIFT), rtol=1e-3)   # filtered
     cloud = m['points'][-1]
     assert cloud.header.frame_id == 'camera_optical'
     assert stamp_ns(cloud.header) in {stamp_ns(msg.header) for msg in m['depth/image']}

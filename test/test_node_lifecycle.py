@@ -128,3 +128,34 @@ def test_configure_with_a_bad_checkpoint_fails_and_stays_unconfigured(
     assert manager.transition('shutdown') and manager.state() == 'finalized'
     node.send_signal(signal.SIGINT)
     assert node.wait(timeout=15) == 0, log_of(log)
+
+
+def test_cleanup_frees_the_model(ros_domain: int, one_torch_thread: None) -> None:
+    """In process: after cleanup nothing holds the loaded network any more."""
+    import gc
+    import weakref
+
+    import rclpy
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+
+    from depth_anything_ros.lifecycle_node import DepthLifecycleNode
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=ros_domain)
+    params = {'checkpoint': 'untrained', 'allow_untrained_weights': True, 'encoder': 'vits',
+              'device': 'cpu', 'backend': 'torch', 'precision': 'fp32', 'input_size': 70}
+    node = DepthLifecycleNode(context=ctx, parameter_overrides=[
+        Parameter(k, value=v) for k, v in params.items()])
+    try:
+        for _ in range(2):   # configure twice: cleanup leaves nothing behind
+            assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+            model = weakref.ref(node._estimator.model)
+            assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+            assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+            assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+            gc.collect()
+            assert model() is None, gc.get_referrers(model())
+    finally:
+        node.trigger_shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=ctx)

@@ -244,3 +244,26 @@ def test_two_cameras_over_dds_keep_their_own_headers_and_calibration(
     assert m['front/depth/camera_info'][-1].k[0] == 50.0
     node.send_signal(signal.SIGINT)
     assert node.wait(timeout=15) == 0, log_of(log)
+
+
+def test_the_two_cameras_example_configures_both_cameras(ros_domain: int) -> None:
+    import rclpy
+
+    from depth_anything_ros.node import DepthNode
+    from depth_anything_ros.topics import DEPTH_IMAGE
+    example = Path(__file__).resolve().parents[1] / 'config' / 'examples' / 'two_cameras.yaml'
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=ros_domain,
+               args=['node', '--ros-args', '--params-file', str(example)])
+    node = DepthNode(estimator=FakeEstimator(), context=ctx)
+    try:
+        front, rear = node._cameras
+        assert (front.name, rear.name) == ('front', 'rear')
+        assert front.cfg.rectify and not front.cfg.has_intrinsics
+        assert not rear.cfg.rectify and rear.param_info.k[0] == 615.0
+        assert node.publisher(DEPTH_IMAGE, 'rear').topic_name == '/rear/depth/image'
+        assert node.get_parameter('rear.calib_width').value == 640
+    finally:
+        node.stop_worker(5.0)
+        node.destroy_node()
+        rclpy.try_shutdown(context=ctx)

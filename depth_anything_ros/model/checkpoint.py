@@ -46,10 +46,12 @@ log = logging.getLogger(__name__)
 
 SIDECAR_FORMAT = 'depth_anything_ros.checkpoint/1'
 _PREFIXES = ('module.', '_orig_mod.', 'model.')
+# Keys under which training checkpoints keep the network's state dict.
+_WRAPPER_KEYS = ('model', 'state_dict', 'model_state_dict')
 
 __all__ = ['CheckpointError', 'check_state_dict', 'config_from_state_dict', 'export_model',
            'load_model', 'load_torch_file', 'read_checkpoint', 'read_sidecar', 'sidecar_dict',
-           'sidecar_path']
+           'sidecar_path', 'unwrap_state_dict']
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -100,6 +102,19 @@ def _strip_prefixes(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
             key = key[len(p):]
         out[key] = t
     return out
+
+
+def unwrap_state_dict(obj: Mapping[str, Any]) -> dict[str, Tensor]:
+    """Return the bare state dict of a bare dict, a training checkpoint or a DDP save.
+
+    ``{'model' | 'state_dict' | 'model_state_dict': sd}`` wrappers are opened; ``module.``
+    (DDP), ``_orig_mod.`` (torch.compile) and ``model.`` prefixes are stripped.
+    """
+    for key in _WRAPPER_KEYS:
+        if isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+            break
+    return _strip_prefixes({k: v for k, v in obj.items() if isinstance(v, Tensor)})
 
 
 def _unreadable(path: Path, exc: Exception) -> CheckpointError:
@@ -161,7 +176,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[st
     if not isinstance(obj, Mapping):
         raise CheckpointError(f'{path} holds a {type(obj).__name__}, not a state dict; pass a '
                               'Depth Anything V2 checkpoint')
-    for key in ('model', 'state_dict', 'model_state_dict'):
+    for key in _WRAPPER_KEYS:
         if isinstance(obj.get(key), Mapping):
             meta.update({k: v for k, v in obj.items() if k != key and not isinstance(v, Tensor)})
             obj = obj[key]

@@ -41,6 +41,8 @@ import numpy as np
 import torch
 
 from depth_anything_ros.model.checkpoint import CheckpointError, load_torch_file
+# importable from here as before; the one definition is the checkpoint reader's
+from depth_anything_ros.model.checkpoint import unwrap_state_dict  # noqa: F401
 from depth_anything_ros.training.config import dataclass_to_dict, save_yaml
 
 LOG = logging.getLogger(__name__)
@@ -204,15 +206,3 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not isinstance(obj, dict):
         raise CheckpointError(f'{path} holds a {type(obj).__name__}, not a training checkpoint')
     return obj
-
-
-def unwrap_state_dict(obj: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Return a bare model state dict from a bare dict, a run checkpoint or a DDP save.
-
-    Accepts ``{'model': sd}`` / ``{'state_dict': sd}`` wrappers and strips ``module.``.
-    """
-    for key in ('model', 'state_dict'):
-        if key in obj and isinstance(obj[key], dict):
-            obj = obj[key]
-            break
-    return {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in obj.items()}
