@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'synth': ('depth_anything_ros.commands.synth', 'generate a procedural RGB-D dataset'),
     'train': ('depth_anything_ros.commands.train', 'fine-tune a metric depth model'),
     'eval': ('depth_anything_ros.commands.evaluate', 'evaluate a checkpoint on a dataset'),
-    'pseudo-label': ('depth_anything_ros.training.pseudo_label',
+    'pseudo-label': ('depth_anything_ros.commands.pseudo_label',
                      'label unlabeled images/video/rosbag2 with a teacher model'),
     'distill': ('depth_anything_ros.commands.distill', 'train a student on pseudo-labels'),
 }

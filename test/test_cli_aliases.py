@@ -33,6 +33,8 @@ RENAMED = [
     ('eval', EVAL + ['--out', 'r.json'], ['--max-depth', '10'], 'eval_max_depth', 10.0,
      '--eval-max-depth'),
     ('eval', EVAL, ['--json', 'r.json'], 'out', 'r.json', '--out'),
+    ('pseudo-label', ['--teacher', 'vitl', '--out', 'labels'], ['--images', 'a.mp4'], 'inputs',
+     'a.mp4', '--inputs'),
 ]
 
 
