@@ -42,11 +42,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'bench': ('depth_anything_ros.bench', 'measure latency/throughput of the model and backends'),
     'export': ('depth_anything_ros.commands.export', 'export a checkpoint to ONNX / OpenVINO'),
     'synth': ('depth_anything_ros.commands.synth', 'generate a procedural RGB-D dataset'),
-    'train': ('depth_anything_ros.training.train', 'fine-tune a metric depth model'),
-    'eval': ('depth_anything_ros.training.evaluate', 'evaluate a checkpoint on a dataset'),
-    'pseudo-label': ('depth_anything_ros.training.pseudo_label',
+    'train': ('depth_anything_ros.commands.train', 'fine-tune a metric depth model'),
+    'eval': ('depth_anything_ros.commands.evaluate', 'evaluate a checkpoint on a dataset'),
+    'pseudo-label': ('depth_anything_ros.commands.pseudo_label',
                      'label unlabeled images/video/rosbag2 with a teacher model'),
-    'distill': ('depth_anything_ros.training.distill', 'train a student on pseudo-labels'),
+    'distill': ('depth_anything_ros.commands.distill', 'train a student on pseudo-labels'),
 }
 
 # command -> {sub-command -> (module, one-line help)}: ``depth-anything-ros bench soak ...``

@@ -12,15 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The checkpoint flags every model-loading command shares, and the load they drive.
+"""The flags several commands share, defined once: checkpoint, runtime, training run.
 
-Imports nothing heavy: commands register these flags before torch is loaded, so that
-``--help`` stays fast.
+Also the deprecation helper for renamed flags. Imports nothing heavy: commands register these
+flags before torch is loaded, so that ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+import logging
 from pathlib import Path
 import sys
 from typing import Any, TYPE_CHECKING
@@ -130,3 +132,53 @@ def build_estimator_from_args(args: argparse.Namespace) -> Any:
     return DepthEstimator(model, device=args.device, precision=args.precision,
                           input_size=args.input_size, backend=args.backend, exact=args.exact,
                           cache_dir=args.cache_dir)
+
+
+def add_config_argument(parser: argparse.ArgumentParser, presets: str) -> None:
+    """Register ``--config``: one of ``presets`` (e.g. ``'debug, indoor'``) or a YAML file."""
+    parser.add_argument('--config', default=None,
+                        help=f'preset ({presets}) or a YAML file; on --resume the '
+                             "run's own config.yaml is used")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, overrides_example: str) -> None:
+    """Register ``--out``, ``--resume``, ``--stop-at``, ``--no-progress`` and the overrides."""
+    parser.add_argument('--out', required=True, help='run folder')
+    parser.add_argument('--resume', action='store_true', help='continue RUN/last.pt exactly')
+    parser.add_argument('--stop-at', type=int, default=None,
+                        help='save and exit after this many steps (continue with --resume)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    parser.add_argument('overrides', nargs='*', metavar='key=value',
+                        help=f'config overrides, e.g. {overrides_example}')
+
+
+def run_config(cls: type, args: argparse.Namespace, presets: str,
+               extra_overrides: list[str] = ()) -> Any:
+    """Return the run config the flags of :func:`add_run_arguments` name (see loop.py).
+
+    ``extra_overrides``: ``key=value`` strings that the command's own flags stand for.
+    """
+    from depth_anything_ros.training.loop import resolve_run_config
+    return resolve_run_config(cls, config=args.config, out=args.out, resume=args.resume,
+                              overrides=[*args.overrides, *extra_overrides], presets=presets)
+
+
+def run_training(loop: Callable[..., dict[str, Any]], cfg_of: Callable[[argparse.Namespace], Any],
+                 args: argparse.Namespace) -> tuple[Any, dict[str, Any], bool]:
+    """Set up logging, resolve the config and run ``loop(cfg, args.out, ...)``.
+
+    Returns ``(config, loop's summary, whether this is the main process)``; the process group
+    (torchrun) is left whatever happens.
+    """
+    from depth_anything_ros.training import distributed as dist_utils
+    # under torchrun only rank 0 reports progress; the others log warnings and errors
+    main_proc = dist_utils.env_dist_info().is_main
+    logging.basicConfig(level=logging.INFO if main_proc else logging.WARNING,
+                        format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
+    cfg = cfg_of(args)
+    try:
+        summary = loop(cfg, args.out, resume=args.resume, stop_at=args.stop_at,
+                       progress=not args.no_progress)
+    finally:
+        dist_utils.cleanup()
+    return cfg, summary, main_proc

@@ -22,6 +22,13 @@ the newest frame, pairs it with its camera_info, runs the pipeline and publishes
 subscribes to are not computed. A fault in one frame costs that frame only (docs/node.md,
 failure behaviour).
 
+With ``cameras`` one node serves several cameras (topics ``c/image``, ``c/depth/image``, ...)
+with one model and one worker: each camera has its own slot, calibration, caches and
+statistics (``_Camera``); the worker takes every pending frame, longest-waiting camera first,
+and batches frames of one network input into one forward pass. :class:`DepthNodeCore` holds
+all of this; :class:`DepthNode` runs it at construction, ``lifecycle_node.DepthLifecycleNode``
+step by step through the managed-node transitions.
+
 Run: ``ros2 run depth_anything_ros depth_node --ros-args -r image:=/camera/image_raw ...``,
 ``python -m depth_anything_ros.node --ros-args ...`` or ``depth-anything-ros run --ros-args ...``.
 """

@@ -23,16 +23,19 @@ import pytest
 
 from depth_anything_ros import cli
 
-# (command, old flag and value, dest, parsed value, new flag); the other required flags come
-# from REQUIRED.
+INFER = ['--checkpoint', 'vits', '--out', 'o', 'a.png']
+BAG = ['--checkpoint', 'vits', '--out', 'o', 'in.bag']
+EVAL = ['--checkpoint', 'vits']
+# (command, its other required flags, old flag and value, dest, parsed value, new flag)
 RENAMED = [
-    ('infer', ['--head', 'metric'], 'mode', 'metric', '--mode'),
-    ('process-bag', ['--head', 'relative'], 'mode', 'relative', '--mode'),
+    ('infer', INFER, ['--head', 'metric'], 'mode', 'metric', '--mode'),
+    ('process-bag', BAG, ['--head', 'relative'], 'mode', 'relative', '--mode'),
+    ('eval', EVAL + ['--out', 'r.json'], ['--max-depth', '10'], 'eval_max_depth', 10.0,
+     '--eval-max-depth'),
+    ('eval', EVAL, ['--json', 'r.json'], 'out', 'r.json', '--out'),
+    ('pseudo-label', ['--teacher', 'vitl', '--out', 'labels'], ['--images', 'a.mp4'], 'inputs',
+     'a.mp4', '--inputs'),
 ]
-REQUIRED = {
-    'infer': ['--checkpoint', 'vits', '--out', 'o', 'a.png'],
-    'process-bag': ['--checkpoint', 'vits', '--out', 'o', 'in.bag'],
-}
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -42,15 +45,15 @@ def _parser(command: str) -> argparse.ArgumentParser:
     return parser
 
 
-@pytest.mark.parametrize('command, old, dest, value, new', RENAMED)
-def test_old_flag_sets_the_new_one_with_a_note(command: str, old: list[str], dest: str,
-                                               value: object, new: str,
-                                               capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize('command, required, old, dest, value, new', RENAMED)
+def test_old_flag_sets_the_new_one_with_a_note(command: str, required: list[str],
+                                               old: list[str], dest: str, value: object,
+                                               new: str, capsys: pytest.CaptureFixture) -> None:
     parser = _parser(command)
-    args = parser.parse_args(REQUIRED[command] + old)
+    args = parser.parse_args(required + old)
     assert getattr(args, dest) == value
     err = capsys.readouterr().err
     assert err == f'depth-anything-ros {command}: {old[0]} is deprecated; use {new}\n'
-    args = parser.parse_args(REQUIRED[command] + [new, *old[1:]])
+    args = parser.parse_args(required + [new, *old[1:]])
     assert getattr(args, dest) == value
     assert capsys.readouterr().err == ''
