@@ -35,6 +35,7 @@ RENAMED = [
     ('eval', EVAL, ['--json', 'r.json'], 'out', 'r.json', '--out'),
     ('pseudo-label', ['--teacher', 'vitl', '--out', 'labels'], ['--images', 'a.mp4'], 'inputs',
      'a.mp4', '--inputs'),
+    ('bench', [], ['--mode', 'exact,fast'], 'preprocess', ['exact', 'fast'], '--preprocess'),
 ]
 
 
