@@ -30,6 +30,8 @@ EVAL = ['--checkpoint', 'vits']
 RENAMED = [
     ('infer', INFER, ['--head', 'metric'], 'mode', 'metric', '--mode'),
     ('process-bag', BAG, ['--head', 'relative'], 'mode', 'relative', '--mode'),
+    ('export', ['--checkpoint', 'vits', '--out', 'm.onnx'], ['--max-depth', '20'],
+     'model_max_depth', 20.0, '--model-max-depth'),
     ('eval', EVAL + ['--out', 'r.json'], ['--max-depth', '10'], 'eval_max_depth', 10.0,
      '--eval-max-depth'),
     ('eval', EVAL, ['--json', 'r.json'], 'out', 'r.json', '--out'),
