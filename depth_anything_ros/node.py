@@ -769,7 +769,14 @@ class DepthNodeCore:
 
     @property
     def stats(self) -> NodeStats:
-        """Return the first camera's running statistics (also published on /diagnostics)."""
+        """Return the first camera's running statistics (also published on /diagnostics).
+
+        Raises:
+            RuntimeError: no camera exists yet (a lifecycle node before ``configure``).
+
+        """
+        if not self._cameras:
+            raise RuntimeError('the node has no camera yet: configure it first')
         return self._cameras[0].stats
 
     @property
