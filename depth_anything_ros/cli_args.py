@@ -59,7 +59,7 @@ def add_renamed_argument(parser: argparse.ArgumentParser | Any, new: str, *old: 
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register --checkpoint, --encoder, --mode, --max-depth, --weights-dir, --allow-untrained."""
+    """Register the model flags: checkpoint, encoder, mode, head ceiling, weights dir."""
     parser.add_argument('--checkpoint', required=True,
                         help='checkpoint file or official name (vits, metric_indoor_vits, ...); '
                              '"untrained:ENC" = deterministic test weights (needs '
@@ -71,9 +71,9 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     add_renamed_argument(parser, '--mode', '--head', choices=spec('mode').choices, default=None,
                          help='head override: metric (metres) or relative (disparity); default: '
                               'what the checkpoint says')
-    parser.add_argument('--max-depth', type=float, default=None,
-                        help='metric models: depth ceiling in metres (default: from the '
-                             'checkpoint)')
+    add_renamed_argument(parser, '--model-max-depth', '--max-depth', type=float, default=None,
+                         help="metric models: the head's ceiling in metres, as the node's "
+                              'model_max_depth (default: from the checkpoint)')
     parser.add_argument('--weights-dir', default=None, help='where named checkpoints live')
     parser.add_argument('--allow-untrained', action='store_true',
                         help='allow "untrained[:ENC]" weights (meaningless output, pipeline '
@@ -84,7 +84,7 @@ def load_model_from_args(args: argparse.Namespace) -> DepthAnythingV2:
     """Load the model the flags of :func:`add_checkpoint_arguments` name."""
     from depth_anything_ros.model import load_model
     return load_model(args.checkpoint, encoder=args.encoder, head=args.mode,
-                      max_depth=args.max_depth, weights_dir=args.weights_dir,
+                      max_depth=args.model_max_depth, weights_dir=args.weights_dir,
                       allow_untrained=args.allow_untrained)
 
 

@@ -30,6 +30,8 @@ EVAL = ['--checkpoint', 'vits']
 RENAMED = [
     ('infer', INFER, ['--head', 'metric'], 'mode', 'metric', '--mode'),
     ('process-bag', BAG, ['--head', 'relative'], 'mode', 'relative', '--mode'),
+    ('export', ['--checkpoint', 'vits', '--out', 'm.onnx'], ['--max-depth', '20'],
+     'model_max_depth', 20.0, '--model-max-depth'),
     ('eval', EVAL + ['--out', 'r.json'], ['--max-depth', '10'], 'eval_max_depth', 10.0,
      '--eval-max-depth'),
     ('eval', EVAL, ['--json', 'r.json'], 'out', 'r.json', '--out'),
@@ -58,3 +60,41 @@ def test_old_flag_sets_the_new_one_with_a_note(command: str, required: list[str]
     args = parser.parse_args(required + [new, *old[1:]])
     assert getattr(args, dest) == value
     assert capsys.readouterr().err == ''
+
+
+def _flags_by_command() -> dict[str, set[str]]:
+    """Every command's option strings, as its parser registers them (old names left out)."""
+    commands = {name: module for name, (module, _) in cli.COMMANDS.items() if name != 'run'}
+    for name, subs in cli.SUBCOMMANDS.items():
+        commands.update({f'{name} {sub}': module for sub, (module, _) in subs.items()})
+    out = {}
+    for name, module_name in commands.items():
+        parser = argparse.ArgumentParser()
+        importlib.import_module(module_name).add_arguments(parser)
+        out[name] = {s for a in parser._actions
+                     for s in ([a.new] if hasattr(a, 'new') else a.option_strings)}
+    return out
+
+
+def test_readme_flag_glossary_lists_the_commands_that_take_each_flag() -> None:
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / 'README.md').read_text()
+    begin = text.index('<!-- flags:begin')
+    rows = text[text.index('\n', begin) + 1:text.index('<!-- flags:end -->')].strip()
+    flags = _flags_by_command()
+    checked = 0
+    for row in rows.splitlines()[2:]:
+        cells = [c.strip() for c in row.strip('|').split(' | ')]
+        names = re.findall(r'`(--[a-z-]+)`', cells[0].split('(')[0])
+        listed = {c.strip() for c in cells[3].split(',')}
+        for name in names:
+            taking = {cmd for cmd, options in flags.items() if name in options}
+            assert taking == listed, f'README flag table, {name}: commands {sorted(taking)}'
+            checked += 1
+    assert checked >= 20
+    # every renamed flag is in the table with its old name, and no other old name is
+    documented = {(new, old) for row in rows.splitlines()[2:]
+                  for new in re.findall(r'`(--[a-z-]+)`', row.split(' | ')[0].split('(')[0])
+                  for old in re.findall(r'old[^`]*`(--[a-z-]+)`', row.split(' | ')[0])}
+    assert documented == {(new, old[0]) for _, _, old, _, _, new in RENAMED}

@@ -89,8 +89,8 @@ def _config(args: argparse.Namespace, metric: bool) -> Any:
                   exact=args.exact)
     if args.weights_dir:
         values['weights_dir'] = args.weights_dir
-    if args.max_depth:
-        values['model_max_depth'] = float(args.max_depth)
+    if args.model_max_depth:
+        values['model_max_depth'] = float(args.model_max_depth)
     if args.cache_dir:
         values['cache_dir'] = args.cache_dir
     return validate(values)
