@@ -315,7 +315,7 @@ class NodeStage:
             raise ValueError(f'alignment {cfg.alignment} fits each frame to anchor topics, which '
                              'process-bag does not replay; use alignment fixed, ground or none '
                              'in the params file')
-        self._aligner = make_aligner(cfg)   # ground alignment needs no anchors
+        self._aligner = make_aligner(cfg, pipeline.estimator.is_metric)
         self._infos: Any = StampMatcher()
         self._param_info = camera_info_from_k(
             cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,

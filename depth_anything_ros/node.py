@@ -207,7 +207,7 @@ class _Camera:
         self.pubs: dict[Topic, Any] = {}
         self.subs: list[Any] = []
         self.param_info: CameraInfo | None = None
-        self.aligner = make_aligner(cfg)   # None unless alignment sparse / lidar / ground
+        self.aligner = make_aligner(cfg, estimator.is_metric)   # None unless anchored
         self.anchor_info: CameraInfo | None = None   # of anchor/depth (sparse alignment)
         self.image_frame = ''                         # optical frame of the latest image
         self.set_config(cfg, overrides)

@@ -133,10 +133,12 @@ SCHEMA: tuple[ParamSpec, ...] = (
               '1/depth[m] = scale * d + shift; 0: off', range=(0.0, 1.0e6)),
     ParamSpec('disparity_shift', 0.0, 'relative mode: see disparity_scale (1/m)',
               range=(-1.0e6, 1.0e6)),
-    ParamSpec('alignment', 'fixed', 'relative mode: how disparity becomes metres. fixed: '
-              'disparity_scale/shift (0: disparity only); sparse: fit per frame to anchor/depth '
+    ParamSpec('alignment', 'fixed', 'how disparity becomes metres (relative mode) or how a '
+              "metric model's scale is corrected. fixed: disparity_scale/shift (0: disparity "
+              'only; metric: no correction); sparse: fit per frame to anchor/depth '
               '(+ anchor/camera_info); lidar: to anchor/points; ground: to the floor under a '
-              'camera at camera_height/pitch/roll; none: disparity only (docs/alignment.md)',
+              'camera at camera_height/pitch/roll; none: disparity only or no correction '
+              '(docs/alignment.md)',
               ALIGNMENTS, read_only=True),
     ParamSpec('anchor_slop', 0.05, 'seconds: a frame is aligned to the anchor of the nearest '
               'stamp within this tolerance', range=(0.0, 10.0), read_only=True),
@@ -380,10 +382,6 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
                       'model already outputs metres (set them to 0)')
     if v['disparity_shift'] and not v['disparity_scale']:
         errors.append('disparity_shift needs disparity_scale > 0')
-    if v['alignment'] in ANCHORED and v['mode'] == 'metric':
-        errors.append(f"alignment {v['alignment']} turns relative disparity into metres; a "
-                      'metric model already outputs metres (set alignment none, or mode '
-                      'relative)')
     if v['disparity_scale'] and v['alignment'] != 'fixed':
         errors.append(f"disparity_scale applies with alignment fixed, not {v['alignment']} "
                       '(set disparity_scale 0 or alignment fixed)')
