@@ -45,13 +45,12 @@ from dataclasses import dataclass
 import json
 import math
 from pathlib import Path
-import time
 from typing import Any
 
 import numpy as np
 
 from depth_anything_ros import alignment as al
-from depth_anything_ros.bench import environment
+from depth_anything_ros.bench import environment, latency_stats, timed_ms
 from depth_anything_ros.training import synth
 
 FPS = 30.0
@@ -254,15 +253,8 @@ def run_case(case: str, frames: list[Frame], disp: list[np.ndarray], clean: list
 
 
 def timeit(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(1e3 * (time.perf_counter() - t0))
-    t = np.asarray(times)
-    return {'median_ms': float(np.median(t)), 'p90_ms': float(np.percentile(t, 90))}
+    """Median and p90 milliseconds of ``fn`` (see depth_anything_ros.bench)."""
+    return latency_stats(timed_ms(fn, repeats))
 
 
 def timing(repeats: int, seed: int) -> dict[str, dict[str, float]]:

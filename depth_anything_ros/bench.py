@@ -24,6 +24,7 @@ preprocessing mode (exact | fast), batch size and backend (torch, or an exported
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 import itertools
 import logging
@@ -74,7 +75,12 @@ def accuracy(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
             'p99_rel': float(np.percentile(rel, 99))}
 
 
-def _timed(fn: Any, runs: int, warmup: int, sync: Any) -> list[float]:
+def timed_ms(fn: Callable[[], Any], runs: int, warmup: int = 3,
+             sync: Callable[[], Any] = lambda: None) -> list[float]:
+    """Call ``fn`` ``warmup`` times untimed, then ``runs`` times; return each run's milliseconds.
+
+    ``sync`` waits for queued device work (``torch.cuda.synchronize``) so it is counted.
+    """
     for _ in range(warmup):
         fn()
     sync()
@@ -87,10 +93,11 @@ def _timed(fn: Any, runs: int, warmup: int, sync: Any) -> list[float]:
     return times
 
 
-def _stats(times_ms: list[float], batch: int) -> dict[str, float]:
+def latency_stats(times_ms: list[float], batch: int = 1) -> dict[str, float]:
+    """Median, p90 and minimum of ``times_ms``, and items per second at the median."""
     med = float(np.median(times_ms))
     return {'median_ms': med, 'p90_ms': float(np.percentile(times_ms, 90)),
-            'min_ms': float(np.min(times_ms)), 'fps': 1e3 * batch / med}
+            'min_ms': float(np.min(times_ms)), 'fps': 1e3 * batch / med, 'n': len(times_ms)}
 
 
 def _load(checkpoint: str, encoder: str, weights_dir: str | None) -> torch.nn.Module:
@@ -115,20 +122,20 @@ def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
 
     frames = [frame] * point.batch
     x = est.preprocess(frames)  # (B, 3, h, w)
-    forward = _timed(lambda: est.forward(x), runs, warmup, sync)
+    forward = timed_ms(lambda: est.forward(x), runs, warmup, sync)
     timings: list[dict[str, float]] = []
 
     def infer() -> None:
         est.infer_batch(frames)
         timings.append(dict(est.last_timings))
 
-    end_to_end = _timed(infer, runs, warmup, sync)
+    end_to_end = timed_ms(infer, runs, warmup, sync)
     stages = {k: float(np.median([t[k] for t in timings[warmup:]])) for k in timings[0]}
     # backend/precision 'auto' are recorded as what they resolved to, with the reason.
     row: dict[str, Any] = {**asdict(point), 'backend': est.backend, 'precision': est.precision,
                            'choice': est.choice.reason, 'net_input': list(x.shape[-2:]),
-                           'forward': _stats(forward, point.batch),
-                           'infer': _stats(end_to_end, point.batch), 'stages_ms': stages}
+                           'forward': latency_stats(forward, point.batch),
+                           'infer': latency_stats(end_to_end, point.batch), 'stages_ms': stages}
     if reference is not None:
         row['accuracy'] = accuracy(est.infer(frame), reference)
     return row

@@ -82,3 +82,12 @@ def test_core_and_conversions_never_reach_rclpy_or_the_node(rel: str, tree: ast.
     bad = sorted(i for i in imports if i.split('.')[0] == 'rclpy' or i.startswith((
         'depth_anything_ros.node', 'depth_anything_ros.lifecycle_node')))
     assert not bad, f'{rel} imports {bad}'
+
+
+def test_readme_layout_names_every_module_and_package() -> None:
+    text = (PKG.parent / 'README.md').read_text()
+    layout = text[text.index('## Layout'):]
+    names = [p.name for p in PKG.glob('*.py') if p.name != '__init__.py']
+    names += [f'{p.name}/' for p in PKG.iterdir() if (p / '__init__.py').is_file()]
+    missing = sorted(n for n in names if n not in layout)
+    assert not missing, f'README "Layout" does not show {missing}'
