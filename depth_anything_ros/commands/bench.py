@@ -71,7 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--quick', action='store_true',
                         help='smoke run: input 266, fast mode, 2 runs, 1 warm-up (unless '
                              'given explicitly)')
-    parser.add_argument('--json', type=Path, default=None, help='write results here')
+    add_renamed_argument(parser, '--out', '--json', type=Path, default=None,
+                         help='write the results (JSON) here')
 
 
 def main(args: argparse.Namespace) -> int:
@@ -103,8 +104,8 @@ def _main(args: argparse.Namespace) -> int:
                       'torch on the same weights',
               'checkpoint': args.checkpoint, 'runs': args.runs, 'warmup': args.warmup,
               'environment': environment(), 'results': rows}
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + '\n')
-        print(f'wrote {args.json}')
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + '\n')
+        print(f'wrote {args.out}')
     return 1 if any('error' in r for r in rows) else 0
