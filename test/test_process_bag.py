@@ -248,8 +248,8 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
             assert mine == theirs, f'{name}: offline and live messages differ'
 
 
-def test_alignment_ground_runs_and_anchored_alignment_is_refused(
-        tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+def test_alignment_ground_runs(tmp_path: Path, capsys: pytest.CaptureFixture,
+                               one_torch_thread: None) -> None:
     src = write_camera_bag(tmp_path / 'in', 2, h=H, w=W)
     params = tmp_path / 'params.yaml'
     params.write_text('/**:\n  ros__parameters:\n    alignment: ground\n'
@@ -260,6 +260,98 @@ def test_alignment_ground_runs_and_anchored_alignment_is_refused(
     doc = json.loads(out)
     assert (doc['frames'], doc['processed']) == (2, 2)
     assert _out(topics.DISPARITY_IMAGE) in doc['written']
-    params.write_text('/**:\n  ros__parameters:\n    alignment: sparse\n')
-    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out2', *MODEL, '--params-file', params)
-    assert rc == 2 and 'process-bag does not replay' in err
+
+
+SCALE = 0.5   # the anchors' law: 1 / depth = SCALE * disparity + shift
+
+
+def _add_anchors(src: Path, dst: Path, disparity: dict[int, np.ndarray],
+                 recorded_after_ns: int) -> float:
+    """Copy bag ``src`` to ``dst`` with anchor/depth + anchor/camera_info beside the images.
+
+    Each frame's anchors are ``1 / (SCALE d + shift)`` metres from its disparity ``d`` on a
+    half-resolution grid with its own camera_info, stamped like the image and recorded
+    ``recorded_after_ns`` after it. Returns ``shift``.
+    """
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import Image
+
+    from depth_anything_ros.bags import open_writer, typestore
+    from depth_anything_ros.conversions import array_to_image, camera_info_from_k
+    from ros_helpers.bags import stamp_ns as frame_stamp
+
+    bag, types, store = read_bag(src), topic_types(src), typestore()
+    shift = max(0.1, 0.1 - SCALE * min(float(np.nanmin(d)) for d in disparity.values()))
+    with open_writer(dst, 'mcap') as writer:
+        for topic, messages in bag.items():
+            conn = writer.add_connection(topic, types[topic], typestore=store)
+            for t, msg in messages:
+                writer.write(conn, t, serialize_message(msg))
+        c_depth = writer.add_connection(_out(topics.ANCHOR_DEPTH), 'sensor_msgs/msg/Image',
+                                        typestore=store)
+        c_info = writer.add_connection(_out(topics.ANCHOR_CAMERA_INFO),
+                                       'sensor_msgs/msg/CameraInfo', typestore=store)
+        for t, image in bag[IMAGE_TOPIC]:
+            assert isinstance(image, Image)
+            d = disparity[frame_stamp(0) + (t - bag[IMAGE_TOPIC][0][0])]
+            anchor = (1.0 / (SCALE * d[::2, ::2] + shift)).astype(np.float32)
+            f = 0.8 * W / 2                                   # write_camera_bag's camera, halved
+            info = camera_info_from_k(f, f, W / 4, H / 4, W // 2, H // 2)
+            info.header = image.header
+            writer.write(c_info, t + recorded_after_ns, serialize_message(info))
+            writer.write(c_depth, t + recorded_after_ns,
+                         serialize_message(array_to_image(anchor, '32FC1', image.header)))
+    return shift
+
+
+def test_sparse_anchors_replayed_from_the_bag_give_metric_depth(
+        tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+    from depth_anything_ros.conversions import image_to_array
+    from ros_helpers.harness import stamp_ns
+
+    plain = write_camera_bag(tmp_path / 'plain', 4, h=H, w=W)
+    rc, _, err = _run(capsys, plain, '--out', tmp_path / 'relative', *MODEL, '--outputs',
+                      'depth')
+    assert rc == 0, err
+    disparity = {stamp_ns(msg.header): image_to_array(msg)
+                 for _, msg in read_bag(tmp_path / 'relative')[_out(topics.DISPARITY_IMAGE)]}
+    assert len(disparity) == 4
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    alignment: sparse\n'
+                      '    anchor_slop: 0.01\n    max_depth: 1000.0\n')
+
+    # anchors recorded before their images (as a driver publishing both would be recorded)
+    shift = _add_anchors(plain, tmp_path / 'before', disparity, -500_000)
+    rc, out, err = _run(capsys, tmp_path / 'before', '--out', tmp_path / 'out', *MODEL,
+                        '--params-file', params, '--json')
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc['anchor_topics'] == {'anchor/depth': _out(topics.ANCHOR_DEPTH),
+                                    'anchor/camera_info': _out(topics.ANCHOR_CAMERA_INFO)}
+    assert (doc['anchors'], doc['refused_anchors'], doc['processed']) == (8, [], 4)
+    bag = read_bag(tmp_path / 'out')
+    depths = bag[_out(topics.DEPTH_IMAGE)]
+    assert len(depths) == 4 and len(bag[_out(topics.POINTS)]) == 4
+    for _, msg in depths:
+        d = disparity[stamp_ns(msg.header)]
+        np.testing.assert_allclose(image_to_array(msg), 1.0 / (SCALE * d + shift), rtol=1e-3)
+
+    # anchors recorded after their images: live (and by default offline) a frame cannot pair
+    # with them; --anchor-lookahead pairs each frame with the anchor stamped like it
+    _add_anchors(plain, tmp_path / 'after', disparity, 5_000_000)
+    rc, out, err = _run(capsys, tmp_path / 'after', '--out', tmp_path / 'out2', *MODEL,
+                        '--params-file', params)
+    assert rc == 0, err
+    assert _out(topics.DEPTH_IMAGE) not in topic_types(tmp_path / 'out2')   # disparity only
+    assert '8 anchors from ' in out
+    rc, out, err = _run(capsys, tmp_path / 'after', '--out', tmp_path / 'out3', *MODEL,
+                        '--params-file', params, '--anchor-lookahead')
+    assert rc == 0, err
+    assert len(read_bag(tmp_path / 'out3')[_out(topics.DEPTH_IMAGE)]) == 4
+
+    # a bag without the anchor topic: the error names the topic and the flag
+    rc, _, err = _run(capsys, plain, '--out', tmp_path / 'out4', *MODEL, '--params-file', params)
+    assert rc == 2 and _out(topics.ANCHOR_DEPTH) in err and '--anchor-depth-topic' in err
+    rc, _, err = _run(capsys, tmp_path / 'before', '--out', tmp_path / 'out5', *MODEL,
+                      '--params-file', params, '--anchor-depth-topic', '/nope')
+    assert rc == 2 and "'/nope'" in err
