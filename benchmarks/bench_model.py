@@ -18,7 +18,7 @@ Examples::
 
     python benchmarks/bench_model.py --quick
     python benchmarks/bench_model.py --encoder vits --input-size 518,364,266 \
-        --precision fp32,bf16 --preprocess exact,fast --json out/bench/model.json
+        --precision fp32,bf16 --preprocess exact,fast --out out/bench/model.json
 
 Run it on an otherwise idle machine: the numbers are wall-clock latencies.
 """

@@ -477,14 +477,6 @@ class NodeStage:
             raise ValueError(f'{topic.name} is not an anchor topic of alignment '
                              f'{self._cfg.alignment}')
 
-    def _align_hook(self, stamp_ns: int) -> Any:
-        """Return the pipeline's per-frame alignment, as the node builds it (None without)."""
-        aligner = self._aligner
-        if aligner is None:
-            return None
-        return lambda disparity, model: aligner.align(
-            disparity, None if model is None else model.intrinsics.k_matrix(), stamp_ns)
-
     def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
         """Return the node's output messages for one image."""
         from sensor_msgs.msg import CompressedImage
@@ -493,7 +485,7 @@ class NodeStage:
         from depth_anything_ros.conversions import (camera_model, check_compressed, check_image,
                                                     compressed_to_array, image_to_array,
                                                     INPUT_ENCODINGS, output_messages)
-        from depth_anything_ros.pipeline import image_limits
+        from depth_anything_ros.pipeline import frame_alignment, image_limits
 
         cfg, limits = self._cfg, image_limits(self._cfg)
         if isinstance(msg, CompressedImage):
@@ -511,7 +503,7 @@ class NodeStage:
         if camera is None:
             self.without_camera += 1
         out = self._pipeline.process(pixels, encoding, camera, cfg, self.wanted,
-                                     self._align_hook(stamp_ns))
+                                     frame_alignment(self._aligner, stamp_ns))
         only = None if self.wanted.info else [t.name for t in topics.OUTPUTS
                                               if t != topics.DEPTH_CAMERA_INFO]
         return list(output_messages(out, msg.header, cfg.depth_encoding,

@@ -74,10 +74,34 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     add_renamed_argument(parser, '--model-max-depth', '--max-depth', type=float, default=None,
                          help="metric models: the head's ceiling in metres, as the node's "
                               'model_max_depth (default: from the checkpoint)')
-    parser.add_argument('--weights-dir', default=None, help='where named checkpoints live')
+    add_weights_dir_argument(parser)
+    add_allow_untrained_argument(parser)
+
+
+def _described(name: str) -> str:
+    """Help text of a flag from the node parameter of the same concept."""
+    from depth_anything_ros.params import spec
+    return spec(name).description.replace('%', '%%')   # argparse formats help with %
+
+
+def add_weights_dir_argument(parser: argparse.ArgumentParser, default: str | None = None
+                             ) -> None:
+    """Register ``--weights-dir`` (the node's ``weights_dir``)."""
+    parser.add_argument('--weights-dir', default=default, help=_described('weights_dir'))
+
+
+def add_allow_untrained_argument(parser: argparse.ArgumentParser) -> None:
+    """Register ``--allow-untrained`` (the node's ``allow_untrained_weights``)."""
     parser.add_argument('--allow-untrained', action='store_true',
-                        help='allow "untrained[:ENC]" weights (meaningless output, pipeline '
-                             'tests only)')
+                        help='accept "untrained[:ENC]": deterministic weights, meaningless '
+                             'depth, for pipeline tests only')
+
+
+def add_device_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """Register ``--device`` (the node's ``device``; default: the schema's, auto)."""
+    from depth_anything_ros.params import spec
+    parser.add_argument('--device', default=spec('device').default if default is None
+                        else default, help=_described('device'))
 
 
 def load_model_from_args(args: argparse.Namespace) -> DepthAnythingV2:
@@ -97,24 +121,20 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, *,
     parameters and in launch arguments. ``input_size`` overrides the schema's default.
     """
     from depth_anything_ros.params import spec
-
-    def described(name: str) -> str:
-        return spec(name).description.replace('%', '%%')   # argparse formats help with %
-
-    parser.add_argument('--device', default=spec('device').default, help=described('device'))
+    add_device_argument(parser)
     parser.add_argument('--precision', default=spec('precision').default,
-                        choices=spec('precision').choices, help=described('precision'))
+                        choices=spec('precision').choices, help=_described('precision'))
     parser.add_argument('--backend', default=spec('backend').default,
                         choices=spec('backend').choices,
-                        help=described('backend') + '; with an exported model file as '
+                        help=_described('backend') + '; with an exported model file as '
                         '--checkpoint (see "depth-anything-ros export") the runtimes that load '
                         'it')
     size = spec('input_size').default if input_size is None else input_size
     parser.add_argument('--input-size', type=int, default=size,
                         help=f'network short side, multiple of 14 (default {size})')
-    parser.add_argument('--exact', action='store_true', help=described('exact'))
+    parser.add_argument('--exact', action='store_true', help=_described('exact'))
     parser.add_argument('--cache-dir', default=spec('cache_dir').default or None,
-                        help=described('cache_dir'))
+                        help=_described('cache_dir'))
 
 
 def build_estimator_from_args(args: argparse.Namespace) -> Any:

@@ -76,8 +76,8 @@ from depth_anything_ros.openmp import prefer_passive_openmp
 from depth_anything_ros.params import (camera_names, camera_parameter, CAMERAS_DESCRIPTION,
                                        DepthConfig, describe, PER_CAMERA, SCHEMA, validate)
 from depth_anything_ros.params import spec as spec_of
-from depth_anything_ros.pipeline import (FrameOutputs, FramePipeline, image_limits,
-                                         infer_frames, make_aligner, Wanted)
+from depth_anything_ros.pipeline import (frame_alignment, FrameOutputs, FramePipeline,
+                                         image_limits, infer_frames, make_aligner, Wanted)
 from depth_anything_ros.sync import CameraSlots, StampMatcher
 from depth_anything_ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS,
                                        CAMERA_INFO, camera_topic, DEPTH_CAMERA_INFO,
@@ -688,7 +688,8 @@ class DepthNodeCore:
     def _finish(self, job: _Job, raw: Any, infer_ms: float) -> None:
         out = job.camera.pipeline.finish(job.net_pixels, job.encoding, raw, infer_ms, job.model,
                                          job.cfg, job.wanted,
-                                         self._align_hook(job.camera, job.header))
+                                         frame_alignment(job.camera.aligner,
+                                                         stamp_ns(job.header)))
         self._publish_outputs(job.camera, out, job.header, job.cfg, job.wanted)
 
     def _publish_outputs(self, camera: _Camera, out: FrameOutputs, header: Any,
@@ -720,15 +721,6 @@ class DepthNodeCore:
             if kind is not None:
                 camera.stats.paired(kind)
         return None if info is None else camera_model(info, width, height)
-
-    @staticmethod
-    def _align_hook(camera: _Camera, header: Any) -> Any:
-        """Return the pipeline's per-frame alignment for this frame (None without one)."""
-        aligner, stamp = camera.aligner, stamp_ns(header)
-        if aligner is None:
-            return None
-        return lambda disparity, model: aligner.align(
-            disparity, None if model is None else model.intrinsics.k_matrix(), stamp)
 
     def _subscribed(self, camera: _Camera, cfg: DepthConfig) -> Wanted:
         """Which outputs of ``camera`` have subscribers and are enabled (executor thread)."""

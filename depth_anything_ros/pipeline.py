@@ -58,7 +58,8 @@ from depth_anything_ros.params import DepthConfig
 from depth_anything_ros.vocabulary import ANCHORED
 
 __all__ = ['Align', 'FrameOutputs', 'FramePipeline', 'Prediction', 'Wanted', 'encode_depth',
-           'image_limits', 'infer_frames', 'make_aligner', 'split_prediction', 'stride_image']
+           'frame_alignment', 'image_limits', 'infer_frames', 'make_aligner', 'split_prediction',
+           'stride_image']
 
 
 # the per-frame alignment hook: (disparity, or a metric model's depth, camera) ->
@@ -104,6 +105,17 @@ def make_aligner(cfg: DepthConfig, metric: bool) -> Aligner | None:
                    extrinsic=parse_transform(cfg.anchor_transform), metric=metric,
                    filter=AlignmentFilter(cfg.alignment_time_constant, cfg.alignment_max_jump,
                                           hold_s=cfg.alignment_hold, scale_only=metric))
+
+
+def frame_alignment(aligner: Aligner | None, stamp_ns: int) -> Align | None:
+    """Return the per-frame alignment of the frame stamped ``stamp_ns`` (None: no aligner).
+
+    The node and process-bag hand it to :meth:`FramePipeline.process` / ``finish``.
+    """
+    if aligner is None:
+        return None
+    return lambda values, model: aligner.align(
+        values, None if model is None else model.intrinsics.k_matrix(), stamp_ns)
 
 
 def image_limits(cfg: DepthConfig) -> ImageLimits:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -38,11 +39,15 @@ RENAMED = [
     ('pseudo-label', ['--teacher', 'vitl', '--out', 'labels'], ['--images', 'a.mp4'], 'inputs',
      'a.mp4', '--inputs'),
     ('bench', [], ['--mode', 'exact,fast'], 'preprocess', ['exact', 'fast'], '--preprocess'),
+    ('bench', [], ['--json', 'b.json'], 'out', Path('b.json'), '--out'),
+    ('bench soak', ['--duration', '1', '--rate', '1'], ['--json', 's.json'], 'out',
+     Path('s.json'), '--out'),
 ]
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    module_name = cli.COMMANDS[command][0]
+    name, _, sub = command.partition(' ')
+    module_name = cli.SUBCOMMANDS[name][sub][0] if sub else cli.COMMANDS[command][0]
     parser = argparse.ArgumentParser(prog=f'depth-anything-ros {command}')
     importlib.import_module(module_name).add_arguments(parser)
     return parser
@@ -78,7 +83,6 @@ def _flags_by_command() -> dict[str, set[str]]:
 
 def test_readme_flag_glossary_lists_the_commands_that_take_each_flag() -> None:
     import re
-    from pathlib import Path
     text = (Path(__file__).resolve().parents[1] / 'README.md').read_text()
     begin = text.index('<!-- flags:begin')
     rows = text[text.index('\n', begin) + 1:text.index('<!-- flags:end -->')].strip()

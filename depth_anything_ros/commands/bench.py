@@ -28,7 +28,8 @@ from typing import Any
 import torch
 
 from depth_anything_ros.bench import environment, expand_backends, format_table, run
-from depth_anything_ros.cli_args import add_renamed_argument
+from depth_anything_ros.cli_args import (add_device_argument, add_renamed_argument,
+                                         add_weights_dir_argument)
 
 
 def _csv(kind: type) -> Any:
@@ -55,11 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'auto: what the node would run here), or all (every '
                              'installed one; combinations a backend cannot run here are '
                              'listed as skipped)')
-    parser.add_argument('--device', default='cpu', help='cpu | cuda | cuda:N')
+    add_device_argument(parser, default='cpu')
     parser.add_argument('--checkpoint', default='untrained',
                         help='weights (default: deterministic untrained weights, which time '
                              'exactly like real ones)')
-    parser.add_argument('--weights-dir', default=None)
+    add_weights_dir_argument(parser)
     parser.add_argument('--runs', type=int, default=None,
                         help='timed runs per point (default 10; 2 with --quick)')
     parser.add_argument('--warmup', type=int, default=None,
@@ -71,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--quick', action='store_true',
                         help='smoke run: input 266, fast mode, 2 runs, 1 warm-up (unless '
                              'given explicitly)')
-    parser.add_argument('--json', type=Path, default=None, help='write results here')
+    add_renamed_argument(parser, '--out', '--json', type=Path, default=None,
+                         help='write the results (JSON) here')
 
 
 def main(args: argparse.Namespace) -> int:
@@ -103,8 +105,8 @@ def _main(args: argparse.Namespace) -> int:
                       'torch on the same weights',
               'checkpoint': args.checkpoint, 'runs': args.runs, 'warmup': args.warmup,
               'environment': environment(), 'results': rows}
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + '\n')
-        print(f'wrote {args.json}')
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + '\n')
+        print(f'wrote {args.out}')
     return 1 if any('error' in r for r in rows) else 0

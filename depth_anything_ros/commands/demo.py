@@ -39,7 +39,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from depth_anything_ros.cli_args import add_runtime_arguments
+from depth_anything_ros.cli_args import add_runtime_arguments, add_weights_dir_argument
 from depth_anything_ros.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
                                      resolve_checkpoint, ros_environment)
 from depth_anything_ros.node_process import NodeProcess
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--checkpoint', default='',
                         help=f'metric checkpoint file or name (default: {DEFAULT_CHECKPOINT} '
                         'if present in the weights directory, else untrained weights)')
-    parser.add_argument('--weights-dir', default='', help='where checkpoint names are looked up')
+    add_weights_dir_argument(parser, default='')
     parser.add_argument('--encoder', default='vits', choices=spec('encoder').choices,
                         help='auto: the architecture the checkpoint file holds')
     parser.add_argument('--scene', default='indoor', choices=spec('scene').choices)

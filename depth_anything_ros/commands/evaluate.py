@@ -24,7 +24,8 @@ import json
 import logging
 from pathlib import Path
 
-from depth_anything_ros.cli_args import add_renamed_argument
+from depth_anything_ros.cli_args import (add_allow_untrained_argument, add_device_argument,
+                                         add_renamed_argument)
 from depth_anything_ros.vocabulary import AMP_CHOICES
 
 
@@ -59,9 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='autocast dtype of the forward pass' + run % 'none')
     parser.add_argument('--error-maps', help='folder for per-image prediction/GT/error PNGs')
     parser.add_argument('--compare', help='a second checkpoint evaluated the same way')
-    parser.add_argument('--device', default='auto')
-    parser.add_argument('--allow-untrained', action='store_true',
-                        help='accept "untrained[:encoder]" (deterministic test weights)')
+    add_device_argument(parser)
+    add_allow_untrained_argument(parser)
 
 
 def main(args: argparse.Namespace) -> int:

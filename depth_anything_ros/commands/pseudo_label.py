@@ -23,7 +23,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from depth_anything_ros.cli_args import add_renamed_argument
+from depth_anything_ros.cli_args import (add_allow_untrained_argument, add_device_argument,
+                                         add_renamed_argument, add_weights_dir_argument)
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import load_model
 from depth_anything_ros.training.labels import LABEL_FORMATS
@@ -53,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='average the teacher on each frame and its mirror image')
     parser.add_argument('--input-size', type=int, default=518,
                         help='teacher network short side, pixels (multiple of 14)')
-    parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
+    add_device_argument(parser)
     parser.add_argument('--precision', default='fp32', choices=PRECISIONS,
                         help='teacher precision')
     parser.add_argument('--label-format', default='png16', choices=LABEL_FORMATS,
@@ -61,9 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--image-mode', default='auto', choices=('auto', 'copy', 'reference'),
                         help='copy frames into the label dir, or reference image files '
                              '(auto: reference for folders, copy for video / rosbag2)')
-    parser.add_argument('--weights-dir', default=None, help='where named checkpoints live')
-    parser.add_argument('--allow-untrained', action='store_true',
-                        help='accept --teacher untrained[:ENC] (deterministic test weights)')
+    add_weights_dir_argument(parser)
+    add_allow_untrained_argument(parser)
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
