@@ -479,21 +479,14 @@ class NodeStage:
 
     def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
         """Return the node's output messages for one image."""
-        from sensor_msgs.msg import CompressedImage
-
         from depth_anything_ros import topics
-        from depth_anything_ros.conversions import (camera_model, check_compressed, check_image,
-                                                    compressed_to_array, image_to_array,
-                                                    INPUT_ENCODINGS, output_messages)
+        from depth_anything_ros.conversions import (camera_frame_to_array, camera_model,
+                                                    check_camera_frame, output_messages)
         from depth_anything_ros.pipeline import frame_alignment, image_limits
 
         cfg, limits = self._cfg, image_limits(self._cfg)
-        if isinstance(msg, CompressedImage):
-            check_compressed(msg, limits)
-            pixels, encoding = compressed_to_array(msg, limits)
-        else:
-            check_image(msg, limits, INPUT_ENCODINGS)
-            pixels, encoding = image_to_array(msg, INPUT_ENCODINGS), msg.encoding
+        check_camera_frame(msg, limits)
+        pixels, encoding = camera_frame_to_array(msg, limits)
         self._image_frame = msg.header.frame_id
         info = self._param_info
         if info is None:

@@ -62,12 +62,11 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from depth_anything_ros.alignment import transform_matrix
-from depth_anything_ros.conversions import (camera_info_from_k, camera_model, CameraInfoError,
-                                            check_camera_info, check_compressed, check_image,
-                                            check_image_size, cloud_xyz, compressed_to_array,
-                                            depth_image_metres, described_size, image_to_array,
-                                            ImageFormatError, INPUT_ENCODINGS, output_messages,
-                                            stamp_ns)
+from depth_anything_ros.conversions import (camera_frame_to_array, camera_info_from_k,
+                                            camera_model, CameraInfoError, check_camera_frame,
+                                            check_camera_info, check_image_size, cloud_xyz,
+                                            depth_image_metres, described_size,
+                                            ImageFormatError, output_messages, stamp_ns)
 from depth_anything_ros.diagnostics import NodeStats
 from depth_anything_ros.engine_cache import (default_cache_dir, remember_camera_size,
                                              remembered_camera_size)
@@ -432,10 +431,7 @@ class DepthNodeCore:
         cfg, stats = camera.cfg, camera.stats
         now = time.monotonic()
         try:   # structural checks on arrival: every bad message is counted, even if replaced
-            if isinstance(msg, CompressedImage):
-                check_compressed(msg, image_limits(cfg))
-            else:
-                check_image(msg, image_limits(cfg), INPUT_ENCODINGS)
+            check_camera_frame(msg, image_limits(cfg))
         except ImageFormatError as exc:
             stats.image_bad(str(exc), now)
             self.get_logger().error(f'{_prefix(camera)}image refused: {exc}',
@@ -660,16 +656,13 @@ class DepthNodeCore:
         if not wanted.any():
             camera.stats.frame_idle()
             return None
-        if isinstance(frame.msg, CompressedImage):
-            try:
-                pixels, encoding = compressed_to_array(frame.msg, image_limits(cfg))
-            except ImageFormatError as exc:
-                camera.stats.image_bad(str(exc))
-                self.get_logger().error(f'{_prefix(camera)}image refused: {exc}',
-                                        throttle_duration_sec=_THROTTLE_S)
-                return None
-        else:
-            pixels, encoding = image_to_array(frame.msg, INPUT_ENCODINGS), frame.msg.encoding
+        try:   # a compressed frame is decoded only now, in the worker
+            pixels, encoding = camera_frame_to_array(frame.msg, image_limits(cfg))
+        except ImageFormatError as exc:
+            camera.stats.image_bad(str(exc))
+            self.get_logger().error(f'{_prefix(camera)}image refused: {exc}',
+                                    throttle_duration_sec=_THROTTLE_S)
+            return None
         header = frame.msg.header
         model = self._camera_model(camera, header, pixels.shape[1], pixels.shape[0], cfg,
                                    frame.received)
