@@ -40,6 +40,8 @@ RENAMED = [
      'a.mp4', '--inputs'),
     ('bench', [], ['--mode', 'exact,fast'], 'preprocess', ['exact', 'fast'], '--preprocess'),
     ('bench', [], ['--json', 'b.json'], 'out', Path('b.json'), '--out'),
+    ('pseudo-label', ['--teacher', 'vitl', '--out', 'labels', '--inputs', 'a.bag'],
+     ['--topic', '/cam/image'], 'image_topic', '/cam/image', '--image-topic'),
     ('bench soak', ['--duration', '1', '--rate', '1'], ['--json', 's.json'], 'out',
      Path('s.json'), '--out'),
 ]

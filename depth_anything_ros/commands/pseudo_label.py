@@ -42,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_renamed_argument(parser, '--inputs', '--images', required=True,
                          help='folder of images, video file, or rosbag2 (dir, .mcap, .db3)')
     parser.add_argument('--out', required=True, help='label directory (resumed if it exists)')
-    parser.add_argument('--topic', default=None,
-                        help='rosbag2 image topic (Image or CompressedImage)')
+    add_renamed_argument(parser, '--image-topic', '--topic', default=None,
+                         help='rosbag2 image topic (Image or CompressedImage), as process-bag')
     parser.add_argument('--every', type=int, default=1, help='label every N-th frame')
     parser.add_argument('--dedup', type=float, default=0.0,
                         help='skip near-duplicates: mean 32x32 grey thumbnail difference below '
@@ -87,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
                           'affine-invariant disparity from a relative teacher')}
     teacher = estimator_teacher(estimator, tta_flip=args.tta_flip)
     result = label_frames(Path(args.inputs), teacher, Path(args.out), meta=meta,
-                          topic=args.topic, every=args.every, dedup=args.dedup, shard=shard,
+                          topic=args.image_topic, every=args.every, dedup=args.dedup, shard=shard,
                           batch_size=args.batch, label_format=args.label_format,
                           image_mode=args.image_mode, progress=not args.no_progress)
     print(f'{result.written} new labels in {args.out} ({result.images_per_second:.2f} images/s;'
