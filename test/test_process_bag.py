@@ -158,9 +158,25 @@ def test_setup_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFix
     assert 'unknown output(s) mesh' in capsys.readouterr().err
 
 
-def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
-                                                     one_torch_thread: None) -> None:
-    """The same frames through process-bag's stage and through a running node: same bytes."""
+def _points_along_rays(depth: np.ndarray, k: np.ndarray, header: object) -> object:
+    """Return a PointCloud2: every 2nd pixel's ray at ``depth`` metres, in ``header``'s frame."""
+    from depth_anything_ros.conversions import cloud_message
+    v, u = np.mgrid[0:depth.shape[0]:2, 0:depth.shape[1]:2]
+    rays = np.linalg.solve(k, np.stack([u.ravel(), v.ravel(), np.ones(u.size)])).T
+    xyz = (rays * depth[v, u].ravel()[:, None]).astype(np.float32)
+    pts = np.zeros((1, len(xyz)), np.dtype([('x', '<f4'), ('y', '<f4'), ('z', '<f4')]))
+    pts['x'][0], pts['y'][0], pts['z'][0] = xyz.T
+    return cloud_message(pts, header)
+
+
+@pytest.mark.parametrize('anchored', [False, True])
+def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int, one_torch_thread: None,
+                                                     anchored: bool) -> None:
+    """The same frames through process-bag's stage and through a running node: same bytes.
+
+    ``anchored``: LiDAR anchors 10 % nearer than the metric model's depth correct its scale,
+    offline and live alike.
+    """
     import time
 
     import rclpy
@@ -192,14 +208,31 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
     images = [m for _, m in frames[IMAGE_TOPIC]]
     infos = [m for _, m in frames[INFO_TOPIC]]
 
-    stage = NodeStage(FramePipeline(estimator()), cfg)
-    offline: dict[str, list] = {}
-    for image, info in zip(images, infos):
-        stamp = image.header.stamp.sec * 1_000_000_000 + image.header.stamp.nanosec
-        stage.add_camera_info(stamp, info)
-        for name, msg in stage(image, stamp):   # valid until the next frame: keep a copy
-            copy = deserialize_message(serialize_message(msg), type(msg))
-            offline.setdefault(name, []).append(copy)
+    def run_offline(stage: NodeStage, clouds: list | None = None) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for i, (image, info) in enumerate(zip(images, infos)):
+            stamp = image.header.stamp.sec * 1_000_000_000 + image.header.stamp.nanosec
+            if clouds is not None:
+                stage.add_anchor(topics.ANCHOR_POINTS, stamp, clouds[i])
+            stage.add_camera_info(stamp, info)
+            for name, msg in stage(image, stamp):   # valid until the next frame: keep a copy
+                copy = deserialize_message(serialize_message(msg), type(msg))
+                out.setdefault(name, []).append(copy)
+        return out
+
+    offline = run_offline(NodeStage(FramePipeline(estimator()), cfg))
+    clouds = None
+    if anchored:
+        from depth_anything_ros.conversions import image_to_array
+        uncorrected = offline[topics.DEPTH_IMAGE.name]
+        clouds = [_points_along_rays(image_to_array(msg) / 1.1,
+                                     np.asarray(info.k, np.float64).reshape(3, 3), msg.header)
+                  for msg, info in zip(uncorrected, infos)]
+        values['alignment'] = 'lidar'
+        offline = run_offline(NodeStage(FramePipeline(estimator()), validate(values)), clouds)
+        for mine, theirs in zip(offline[topics.DEPTH_IMAGE.name], uncorrected):
+            np.testing.assert_allclose(image_to_array(mine), image_to_array(theirs) / 1.1,
+                                       rtol=1e-3)
 
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=ros_domain)
@@ -215,6 +248,8 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
                                       qos_profile_sensor_data)
     pub_info = peer.create_publisher(topics.CAMERA_INFO.message_class(),
                                      topics.CAMERA_INFO.name, qos_profile_sensor_data)
+    pub_points = peer.create_publisher(topics.ANCHOR_POINTS.message_class(),
+                                       topics.ANCHOR_POINTS.name, qos_profile_sensor_data)
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
     executor.add_node(peer)
@@ -228,7 +263,10 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
     try:
         assert spin_until(lambda: node.publisher(topics.POINTS).get_subscription_count() > 0 and
                           pub_image.get_subscription_count() > 0, 10)
+        assert not anchored or spin_until(lambda: pub_points.get_subscription_count() > 0, 10)
         for i, (image, info) in enumerate(zip(images, infos)):   # one at a time: no drops
+            if clouds is not None:
+                pub_points.publish(clouds[i])
             pub_info.publish(info)
             spin_until(lambda: False, 0.1)
             pub_image.publish(image)
@@ -365,7 +403,7 @@ def test_sparse_anchors_replayed_from_the_bag_give_metric_depth(
 
 def test_lidar_anchors_correct_a_metric_model_in_a_bag(
         tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
-    from depth_anything_ros.conversions import cloud_message, image_to_array
+    from depth_anything_ros.conversions import image_to_array
     from ros_helpers.bags import FRAME_ID
     from ros_helpers.harness import stamp_ns
 
@@ -377,18 +415,12 @@ def test_lidar_anchors_correct_a_metric_model_in_a_bag(
              for _, msg in read_bag(tmp_path / 'uncorrected')[_out(topics.DEPTH_IMAGE)]}
     f = 0.8 * W                                               # write_camera_bag's camera
     k = np.array([[f, 0.0, W / 2], [0.0, f, H / 2], [0.0, 0.0, 1.0]])
-    v, u = np.mgrid[0:H:2, 0:W:2]
-    rays = np.linalg.solve(k, np.stack([u.ravel(), v.ravel(), np.ones(u.size)])).T
 
     def with_points(dst: Path, frame: str) -> None:
         clouds = []
         for t, image in read_bag(plain)[IMAGE_TOPIC]:
-            z = model[stamp_ns(image.header)][v, u].ravel() / 1.1   # the model is 10 % too far
-            xyz = (rays * z[:, None]).astype(np.float32)
-            pts = np.zeros((1, len(xyz)), np.dtype([('x', '<f4'), ('y', '<f4'), ('z', '<f4')]))
-            pts['x'][0], pts['y'][0], pts['z'][0] = xyz.T
-            header = image.header
-            msg = cloud_message(pts, header)
+            # the model is 10 % too far
+            msg = _points_along_rays(model[stamp_ns(image.header)] / 1.1, k, image.header)
             msg.header.frame_id = frame
             clouds.append((t - 500_000, msg))
         _copy_with(plain, dst, {'/lidar/points': clouds})
