@@ -159,7 +159,8 @@ SCHEMA: tuple[ParamSpec, ...] = (
               'scale (0.3 = 30 %); larger fits are ignored unless three in a row agree',
               range=(0.01, 10.0), read_only=True),
     ParamSpec('alignment_hold', 1.0, 'seconds to keep the last alignment without a good fit; '
-              'then only disparity is published', range=(0.0, 3600.0), read_only=True),
+              "then only disparity is published (a metric model: its own metres, uncorrected)",
+              range=(0.0, 3600.0), read_only=True),
     ParamSpec('fx', 0.0, 'focal length x in pixels for cameras without camera_info; 0: use '
               'camera_info', range=(0.0, 1.0e6), per_camera=True),
     ParamSpec('fy', 0.0, 'focal length y in pixels (with fx)',

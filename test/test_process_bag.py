@@ -265,6 +265,25 @@ def test_alignment_ground_runs(tmp_path: Path, capsys: pytest.CaptureFixture,
 SCALE = 0.5   # the anchors' law: 1 / depth = SCALE * disparity + shift
 
 
+def _copy_with(src: Path, dst: Path, extra: dict[str, list[tuple[int, object]]]) -> None:
+    """Copy bag ``src`` to ``dst`` (MCAP) with the messages ``{topic: [(time, msg)]}`` added."""
+    from rclpy.serialization import serialize_message
+
+    from depth_anything_ros.bags import message_type_name, open_writer, typestore
+
+    bag, types, store = read_bag(src), topic_types(src), typestore()
+    with open_writer(dst, 'mcap') as writer:
+        for topic, messages in bag.items():
+            conn = writer.add_connection(topic, types[topic], typestore=store)
+            for t, msg in messages:
+                writer.write(conn, t, serialize_message(msg))
+        for topic, messages in extra.items():
+            conn = writer.add_connection(topic, message_type_name(messages[0][1]),
+                                         typestore=store)
+            for t, msg in messages:
+                writer.write(conn, t, serialize_message(msg))
+
+
 def _add_anchors(src: Path, dst: Path, disparity: dict[int, np.ndarray],
                  recorded_after_ns: int) -> float:
     """Copy bag ``src`` to ``dst`` with anchor/depth + anchor/camera_info beside the images.
@@ -273,34 +292,21 @@ def _add_anchors(src: Path, dst: Path, disparity: dict[int, np.ndarray],
     half-resolution grid with its own camera_info, stamped like the image and recorded
     ``recorded_after_ns`` after it. Returns ``shift``.
     """
-    from rclpy.serialization import serialize_message
-    from sensor_msgs.msg import Image
-
-    from depth_anything_ros.bags import open_writer, typestore
     from depth_anything_ros.conversions import array_to_image, camera_info_from_k
-    from ros_helpers.bags import stamp_ns as frame_stamp
+    from ros_helpers.harness import stamp_ns
 
-    bag, types, store = read_bag(src), topic_types(src), typestore()
     shift = max(0.1, 0.1 - SCALE * min(float(np.nanmin(d)) for d in disparity.values()))
-    with open_writer(dst, 'mcap') as writer:
-        for topic, messages in bag.items():
-            conn = writer.add_connection(topic, types[topic], typestore=store)
-            for t, msg in messages:
-                writer.write(conn, t, serialize_message(msg))
-        c_depth = writer.add_connection(_out(topics.ANCHOR_DEPTH), 'sensor_msgs/msg/Image',
-                                        typestore=store)
-        c_info = writer.add_connection(_out(topics.ANCHOR_CAMERA_INFO),
-                                       'sensor_msgs/msg/CameraInfo', typestore=store)
-        for t, image in bag[IMAGE_TOPIC]:
-            assert isinstance(image, Image)
-            d = disparity[frame_stamp(0) + (t - bag[IMAGE_TOPIC][0][0])]
-            anchor = (1.0 / (SCALE * d[::2, ::2] + shift)).astype(np.float32)
-            f = 0.8 * W / 2                                   # write_camera_bag's camera, halved
-            info = camera_info_from_k(f, f, W / 4, H / 4, W // 2, H // 2)
-            info.header = image.header
-            writer.write(c_info, t + recorded_after_ns, serialize_message(info))
-            writer.write(c_depth, t + recorded_after_ns,
-                         serialize_message(array_to_image(anchor, '32FC1', image.header)))
+    depths, infos = [], []
+    for t, image in read_bag(src)[IMAGE_TOPIC]:
+        d = disparity[stamp_ns(image.header)]
+        anchor = (1.0 / (SCALE * d[::2, ::2] + shift)).astype(np.float32)
+        f = 0.8 * W / 2                                       # write_camera_bag's camera, halved
+        info = camera_info_from_k(f, f, W / 4, H / 4, W // 2, H // 2)
+        info.header = image.header
+        infos.append((t + recorded_after_ns, info))
+        depths.append((t + recorded_after_ns, array_to_image(anchor, '32FC1', image.header)))
+    _copy_with(src, dst, {_out(topics.ANCHOR_CAMERA_INFO): infos,
+                          _out(topics.ANCHOR_DEPTH): depths})
     return shift
 
 
@@ -355,3 +361,65 @@ def test_sparse_anchors_replayed_from_the_bag_give_metric_depth(
     rc, _, err = _run(capsys, tmp_path / 'before', '--out', tmp_path / 'out5', *MODEL,
                       '--params-file', params, '--anchor-depth-topic', '/nope')
     assert rc == 2 and "'/nope'" in err
+
+
+def test_lidar_anchors_correct_a_metric_model_in_a_bag(
+        tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+    from depth_anything_ros.conversions import cloud_message, image_to_array
+    from ros_helpers.bags import FRAME_ID
+    from ros_helpers.harness import stamp_ns
+
+    plain = write_camera_bag(tmp_path / 'plain', 3, h=H, w=W)
+    rc, _, err = _run(capsys, plain, '--out', tmp_path / 'uncorrected', *MODEL, '--mode',
+                      'metric', '--outputs', 'depth')
+    assert rc == 0, err
+    model = {stamp_ns(msg.header): image_to_array(msg)
+             for _, msg in read_bag(tmp_path / 'uncorrected')[_out(topics.DEPTH_IMAGE)]}
+    f = 0.8 * W                                               # write_camera_bag's camera
+    k = np.array([[f, 0.0, W / 2], [0.0, f, H / 2], [0.0, 0.0, 1.0]])
+    v, u = np.mgrid[0:H:2, 0:W:2]
+    rays = np.linalg.solve(k, np.stack([u.ravel(), v.ravel(), np.ones(u.size)])).T
+
+    def with_points(dst: Path, frame: str) -> None:
+        clouds = []
+        for t, image in read_bag(plain)[IMAGE_TOPIC]:
+            z = model[stamp_ns(image.header)][v, u].ravel() / 1.1   # the model is 10 % too far
+            xyz = (rays * z[:, None]).astype(np.float32)
+            pts = np.zeros((1, len(xyz)), np.dtype([('x', '<f4'), ('y', '<f4'), ('z', '<f4')]))
+            pts['x'][0], pts['y'][0], pts['z'][0] = xyz.T
+            header = image.header
+            msg = cloud_message(pts, header)
+            msg.header.frame_id = frame
+            clouds.append((t - 500_000, msg))
+        _copy_with(plain, dst, {'/lidar/points': clouds})
+
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    alignment: lidar\n')
+    with_points(tmp_path / 'lidar', FRAME_ID)
+    rc, out, err = _run(capsys, tmp_path / 'lidar', '--out', tmp_path / 'out', *MODEL,
+                        '--mode', 'metric', '--params-file', params, '--anchor-points-topic',
+                        '/lidar/points', '--json')
+    assert rc == 0, err
+    assert json.loads(out)['anchors'] == 3
+    bag = read_bag(tmp_path / 'out')
+    assert len(bag[_out(topics.POINTS)]) == 3
+    for _, msg in bag[_out(topics.DEPTH_IMAGE)]:
+        np.testing.assert_allclose(image_to_array(msg), model[stamp_ns(msg.header)] / 1.1,
+                                   rtol=1e-3)
+    # points in another frame and no anchor_transform (there is no TF offline): refused once
+    # the image's frame is known (as live, the first cloud came before any image); without a
+    # correction (no hold here) the metric model publishes its own metres
+    with_points(tmp_path / 'other', 'velodyne')
+    params.write_text('/**:\n  ros__parameters:\n    alignment: lidar\n'
+                      '    alignment_hold: 0.0\n')
+    rc, out, err = _run(capsys, tmp_path / 'other', '--out', tmp_path / 'out2', *MODEL,
+                        '--mode', 'metric', '--params-file', params, '--anchor-points-topic',
+                        '/lidar/points')
+    assert rc == 0, err
+    assert 'anchor refused 2x' in out and 'set anchor_transform' in out
+    depths = read_bag(tmp_path / 'out2')[_out(topics.DEPTH_IMAGE)]
+    assert len(depths) == 3
+    for i, (_, msg) in enumerate(depths):
+        factor = 1.1 if i == 0 else 1.0
+        np.testing.assert_allclose(image_to_array(msg), model[stamp_ns(msg.header)] / factor,
+                                   rtol=1e-3)
