@@ -104,3 +104,13 @@ def test_readme_flag_glossary_lists_the_commands_that_take_each_flag() -> None:
                   for new in re.findall(r'`(--[a-z-]+)`', row.split(' | ')[0].split('(')[0])
                   for old in re.findall(r'old[^`]*`(--[a-z-]+)`', row.split(' | ')[0])}
     assert documented == {(new, old[0]) for _, _, old, _, _, new in RENAMED}
+
+
+def test_former_distill_module_entry_still_runs_the_command() -> None:
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, '-m', 'depth_anything_ros.training.distill', '--help'],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert 'depth-anything-ros distill' in proc.stdout
+    assert 'is deprecated; use python -m depth_anything_ros.cli distill' in proc.stderr
