@@ -42,8 +42,6 @@ RENAMED = [
     ('bench', [], ['--json', 'b.json'], 'out', Path('b.json'), '--out'),
     ('pseudo-label', ['--teacher', 'vitl', '--out', 'labels', '--inputs', 'a.bag'],
      ['--topic', '/cam/image'], 'image_topic', '/cam/image', '--image-topic'),
-    ('bench soak', ['--duration', '1', '--rate', '1'], ['--json', 's.json'], 'out',
-     Path('s.json'), '--out'),
 ]
 
 
@@ -66,6 +64,14 @@ def test_old_flag_sets_the_new_one_with_a_note(command: str, required: list[str]
     assert err == f'depth-anything-ros {command}: {old[0]} is deprecated; use {new}\n'
     args = parser.parse_args(required + [new, *old[1:]])
     assert getattr(args, dest) == value
+    assert capsys.readouterr().err == ''
+
+
+@pytest.mark.parametrize('flag', ['--json', '--out'])
+def test_bench_soak_takes_json_and_out_alike(flag: str, capsys: pytest.CaptureFixture) -> None:
+    """``bench soak --json OUT`` is the documented form; ``--out`` is the same flag."""
+    args = _parser('bench soak').parse_args(['--duration', '1', '--rate', '1', flag, 's.json'])
+    assert args.out == Path('s.json')
     assert capsys.readouterr().err == ''
 
 

@@ -15,7 +15,7 @@
 """``depth-anything-ros bench soak``: soak / load test of the node (see depth_anything_ros.soak).
 
     depth-anything-ros bench soak --duration 600 --rate 4 --bad-fraction 0.1
-        --out out/soak.json --plot out/soak.png --param input_size=266 [--find-peak]
+        --json out/soak.json --plot out/soak.png --param input_size=266 [--find-peak]
 
 With ``--find-peak`` a peak-rate search runs first (short trials from ``--rate`` up and down,
 then bisection); the soak then runs at the rate found (``--duration 0``: the search only).
@@ -30,7 +30,6 @@ from pathlib import Path
 import sys
 from typing import Any
 
-from depth_anything_ros.cli_args import add_renamed_argument
 from depth_anything_ros.demo import DATA, ros_environment
 from depth_anything_ros.node_process import NodeProcess
 from depth_anything_ros.soak import (BAD_KINDS, Player, plot, RSS_SLOPE_LIMIT_MB_PER_HOUR,
@@ -50,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--bad-fraction', type=float, default=0.1,
                         help='share of events that carry a bad image or bad camera_info '
                              f'(kinds: {", ".join(BAD_KINDS)})')
-    add_renamed_argument(parser, '--out', '--json', type=Path, required=True,
-                         help='report file (JSON)')
+    # --json is the documented name of the soak report; --out is accepted as everywhere else
+    parser.add_argument('--json', '--out', dest='out', type=Path, required=True,
+                        help='report file (JSON); --out is the same flag')
     parser.add_argument('--plot', type=Path, default=None,
                         help='PNG of latency, rates, RSS and CPU over time')
     parser.add_argument('--find-peak', action='store_true',
