@@ -17,7 +17,10 @@
 Each row runs ``DepthEstimator.infer`` on one 480x640 BGR frame (preprocessing + network +
 upsampling back to the frame: what a node pays per frame) and reports the median / p90 / min
 latency, the forward-only median, and the accuracy against torch fp32 at the same input size
-(max |d|, median and p99 of |d| / |ref|). Results go to JSON and a Markdown table.
+(max |d|, median and p99 of |d| / |ref|). Results go to JSON and a Markdown table. The frame,
+the timing, the statistics, the accuracy and the skip rule are those of
+``depth-anything-ros bench`` (depth_anything_ros/bench.py); this script adds interleaved
+rounds, first-call times and the host probe.
 
     python benchmarks/bench_backends.py                       # vits, all installed backends
     python benchmarks/bench_backends.py --quick --input-sizes 266
@@ -35,7 +38,6 @@ import json
 import logging
 import os
 from pathlib import Path
-import platform
 import statistics
 import sys
 import tempfile
@@ -47,28 +49,14 @@ import torch
 from tqdm import tqdm
 
 from depth_anything_ros.backends import BackendUnavailableError
-from depth_anything_ros.bench import accuracy, cpuinfo, skip_reason
+from depth_anything_ros.bench import (accuracy, cpuinfo, environment, latency_stats,
+                                      load_network, skip_reason, synthetic_frame, timed_ms)
 from depth_anything_ros.estimator import DepthEstimator
-from depth_anything_ros.model.checkpoint import load_model
 
 log = logging.getLogger('bench_backends')
 
 # Targets on a 2-vCPU AMX machine, ViT-S, 480x640 frame, end to end, fastest CPU backend.
 TARGETS = {'518_max_ms': 150.0, '266_min_fps': 30.0, 'p99_rel_max': 0.03}
-
-
-def synthetic_frame(height: int, width: int) -> np.ndarray:
-    """Return a deterministic BGR uint8 frame with gradients, edges and texture (no RNG)."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    b = 128 + 100 * np.sin(xx / 37.0) * np.cos(yy / 23.0)
-    g = 255 * yy / max(1, height - 1)
-    r = np.where((xx // 80 + yy // 60) % 2 == 0, 200.0, 40.0) + 20 * np.sin(xx * yy / 500.0)
-    return np.clip(np.stack([b, g, r], axis=-1), 0, 255).astype(np.uint8)
-
-
-def cpu_name() -> str:
-    """CPU model string from /proc/cpuinfo (Linux), else platform.processor()."""
-    return cpuinfo('model name') or platform.processor() or 'unknown'
 
 
 def cpu_mhz() -> float | None:
@@ -99,12 +87,9 @@ def host_probe(seconds: float = 0.5) -> dict[str, float]:
 
 
 def machine_info(threads: int) -> dict[str, Any]:
-    """Where the numbers come from: CPU, cores, threads, library versions."""
-    info: dict[str, Any] = {'cpu': cpu_name(), 'cpu_mhz': cpu_mhz(),
-                            'cpu_count': os.cpu_count(), 'threads': threads,
-                            'python': platform.python_version(), 'torch': torch.__version__,
-                            'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available()
-                            else None}
+    """Where the numbers come from: the bench engine's environment, clock, threads, runtimes."""
+    info: dict[str, Any] = {**environment(), 'cpu_mhz': cpu_mhz(), 'cpu_count': os.cpu_count(),
+                            'threads': threads}
     for module in ('openvino', 'onnxruntime', 'tensorrt'):
         try:
             info[module] = __import__(module).__version__
@@ -124,49 +109,39 @@ class Timing:
         self.first_s = float('nan')
         self.depth: np.ndarray | None = None
 
+    def _infer(self, est: DepthEstimator, frame: np.ndarray) -> None:
+        self.depth = est.infer(frame)
+        self.forward.append(est.last_timings.get('forward_ms', float('nan')))
+        self.pre.append(est.last_timings.get('preprocess_ms', float('nan')))
+
     def first_call(self, est: DepthEstimator, frame: np.ndarray) -> None:
         """Time the first frame of this row: export / compile for its input shape."""
-        start = time.perf_counter()
-        self.depth = est.infer(frame)
-        self.first_s = time.perf_counter() - start
+        self.first_s = 1e-3 * timed_ms(lambda: self._infer(est, frame), 1, warmup=0)[0]
+        del self.forward[-1:], self.pre[-1:]   # not a timed frame
 
     def measure(self, est: DepthEstimator, frame: np.ndarray, warmup: int, repeats: int) -> None:
         """Run ``warmup`` untimed then ``repeats`` timed frames; keep the last depth."""
-        for _ in range(warmup):
-            est.infer(frame)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            self.depth = est.infer(frame)
-            self.total.append(1e3 * (time.perf_counter() - start))
-            self.forward.append(est.last_timings.get('forward_ms', float('nan')))
-            self.pre.append(est.last_timings.get('preprocess_ms', float('nan')))
+        done = len(self.forward)
+        self.total += timed_ms(lambda: self._infer(est, frame), repeats, warmup)
+        del self.forward[done:done + warmup], self.pre[done:done + warmup]   # warm-up frames
 
     def stats(self) -> dict[str, float]:
         """Median / p90 / min of the whole frame, forward and preprocessing medians, fps."""
-        total = sorted(self.total)
-        out = {
-            'first_call_s': self.first_s,
-            'frames': len(total),
-            'median_ms': statistics.median(total),
-            'p90_ms': total[min(len(total) - 1, int(round(0.9 * (len(total) - 1))))],
-            'min_ms': total[0],
-            'forward_median_ms': statistics.median(self.forward),
-            'preprocess_median_ms': statistics.median(self.pre),
-        }
-        out['fps'] = 1e3 / out['median_ms']
-        return out
+        frame = latency_stats(self.total)
+        return {'first_call_s': self.first_s, 'frames': frame['n'],
+                'median_ms': frame['median_ms'], 'p90_ms': frame['p90_ms'],
+                'min_ms': frame['min_ms'],
+                'forward_median_ms': statistics.median(self.forward),
+                'preprocess_median_ms': statistics.median(self.pre), 'fps': frame['fps']}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Benchmark every requested combination; return the JSON document."""
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    if args.checkpoint:
-        model = load_model(args.checkpoint, encoder=args.encoder)
-        weights = args.checkpoint
-    else:
-        model = load_model(f'untrained:{args.encoder}', allow_untrained=True)
-        weights = f'untrained:{args.encoder} (deterministic; accuracy is for these weights)'
+    model = load_network(args.checkpoint or 'untrained', args.encoder)
+    weights = args.checkpoint or \
+        f'untrained:{args.encoder} (deterministic; accuracy is for these weights)'
     frame_h, frame_w = args.frame
     frame = synthetic_frame(frame_h, frame_w)
     cache = Path(args.cache_dir) if args.cache_dir else Path(tempfile.mkdtemp(prefix='bench-'))

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.demo import ros_environment
+from depth_anything_ros.node_process import ros_environment
 
 W, H = 320, 240
 

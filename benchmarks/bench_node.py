@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.demo import ros_environment
+from depth_anything_ros.node_process import ros_environment
 from depth_anything_ros.node_process import NodeProcess
 
 TARGET_OVERHEAD = 0.05

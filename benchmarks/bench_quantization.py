@@ -47,12 +47,13 @@ import tempfile
 import time
 from typing import Any
 
-from bench_backends import cpu_mhz, cpu_name, host_probe, write_report
+from bench_backends import cpu_mhz, host_probe, write_report
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from depth_anything_ros.backends.onnx_export import export_onnx
+from depth_anything_ros.bench import cpu_name
 from depth_anything_ros.model.checkpoint import load_model
 from depth_anything_ros.model.transforms import preprocess_fast_cpu, target_size
 from depth_anything_ros.training.synth import render_sample

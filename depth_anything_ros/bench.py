@@ -100,11 +100,12 @@ def latency_stats(times_ms: list[float], batch: int = 1) -> dict[str, float]:
             'min_ms': float(np.min(times_ms)), 'fps': 1e3 * batch / med, 'n': len(times_ms)}
 
 
-def _load(checkpoint: str, encoder: str, weights_dir: str | None) -> torch.nn.Module:
-    from depth_anything_ros.model import load_model, untrained_model
-    if checkpoint == 'untrained':
-        return untrained_model(encoder, warn=False)
-    return load_model(checkpoint, encoder=encoder, weights_dir=weights_dir)
+def load_network(checkpoint: str, encoder: str, weights_dir: str | None = None
+                 ) -> torch.nn.Module:
+    """Load the network to time: ``checkpoint`` (untrained: test weights) as ``encoder``."""
+    from depth_anything_ros.estimator import load_checked_model
+    return load_checked_model(checkpoint, encoder=encoder, weights_dir=weights_dir,
+                              allow_untrained=checkpoint.startswith('untrained'))
 
 
 def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
@@ -141,11 +142,16 @@ def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
     return row
 
 
+def cpu_name() -> str:
+    """CPU model string from /proc/cpuinfo (Linux), else platform.processor()."""
+    return cpuinfo('model name') or platform.processor() or 'unknown'
+
+
 def environment() -> dict[str, Any]:
     """Versions and machine facts recorded with every result."""
     env = {'torch': torch.__version__, 'numpy': np.__version__,
            'python': platform.python_version(),
-           'cpu': cpuinfo('model name') or platform.processor(), 'logical_cpus': os.cpu_count(),
+           'cpu': cpu_name(), 'logical_cpus': os.cpu_count(),
            'torch_threads': torch.get_num_threads(),
            'cuda': torch.cuda.get_device_name() if torch.cuda.is_available() else None}
     try:
@@ -194,7 +200,7 @@ def run(encoders: list[str], input_sizes: list[int], precisions: list[str], mode
                                     backends))
     bar = tqdm(points, desc='bench', unit='cfg')
     for encoder in encoders:
-        model = _load(checkpoint, encoder, weights_dir)
+        model = load_network(checkpoint, encoder, weights_dir)
         refs: dict[int, np.ndarray] = {}
         for enc, size, precision, mode, batch, backend in points:
             if enc != encoder:

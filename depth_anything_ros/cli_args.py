@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 import logging
-from pathlib import Path
 import sys
 from typing import Any, TYPE_CHECKING
 
@@ -104,12 +103,20 @@ def add_device_argument(parser: argparse.ArgumentParser, default: str | None = N
                         else default, help=_described('device'))
 
 
+def _model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the model flags as load_checked_model's keyword arguments."""
+    return {'encoder': args.encoder, 'mode': args.mode, 'model_max_depth': args.model_max_depth,
+            'weights_dir': args.weights_dir, 'allow_untrained': args.allow_untrained}
+
+
 def load_model_from_args(args: argparse.Namespace) -> DepthAnythingV2:
-    """Load the model the flags of :func:`add_checkpoint_arguments` name."""
-    from depth_anything_ros.model import load_model
-    return load_model(args.checkpoint, encoder=args.encoder, head=args.mode,
-                      max_depth=args.model_max_depth, weights_dir=args.weights_dir,
-                      allow_untrained=args.allow_untrained)
+    """Load the model the flags of :func:`add_checkpoint_arguments` name (a torch checkpoint)."""
+    from depth_anything_ros.estimator import load_checked_model
+    model = load_checked_model(args.checkpoint, **_model_kwargs(args))
+    if isinstance(model, str):
+        raise ValueError(f'{model} is an exported model; give the torch checkpoint it was '
+                         'exported from')
+    return model
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser, *,
@@ -138,20 +145,18 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, *,
 
 
 def build_estimator_from_args(args: argparse.Namespace) -> Any:
-    """Return the DepthEstimator the checkpoint and runtime flags name.
+    """Return the DepthEstimator the checkpoint and runtime flags name (see from_config).
 
     Raises:
         FileNotFoundError: the checkpoint is missing.
         ValueError: flags that do not fit the checkpoint or the device.
 
     """
-    from depth_anything_ros.backends.select import FILE_BACKENDS
     from depth_anything_ros.estimator import DepthEstimator
-    exported = Path(args.checkpoint).suffix.lower() in FILE_BACKENDS
-    model: Any = args.checkpoint if exported else load_model_from_args(args)
-    return DepthEstimator(model, device=args.device, precision=args.precision,
-                          input_size=args.input_size, backend=args.backend, exact=args.exact,
-                          cache_dir=args.cache_dir)
+    return DepthEstimator.from_config(
+        args.checkpoint, **_model_kwargs(args), device=args.device, precision=args.precision,
+        backend=args.backend, input_size=args.input_size, exact=args.exact,
+        cache_dir=args.cache_dir)
 
 
 def add_config_argument(parser: argparse.ArgumentParser, presets: str) -> None:

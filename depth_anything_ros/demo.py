@@ -12,17 +12,15 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The demo's camera stream (a bundled rosbag2), default checkpoint, cloud renderer and ROS setup.
+"""The demo's camera stream (a bundled rosbag2), default checkpoint and cloud renderer.
 
 The ``depth-anything-ros demo`` command (depth_anything_ros/commands/demo.py) plays the stream
-to the depth node; the soak test and the node benchmarks reuse the stream and the environment.
+to the depth node; the soak test and the node benchmarks reuse the stream.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -104,33 +102,3 @@ def render_cloud(points: np.ndarray, colours: np.ndarray, size: tuple[int, int] 
             inside = (u + du >= 0) & (u + du < width) & (v + dv >= 0) & (v + dv < height)
             canvas[v[inside] + dv, u[inside] + du] = colours[inside]
     return canvas
-
-
-@contextlib.contextmanager
-def ros_environment() -> Any:
-    """Localhost-only discovery and, where possible, a ROS domain no one else uses."""
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    if 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ:
-        # large clouds need the bigger shared-memory segment of the bundled profile
-        with contextlib.suppress(Exception):
-            from ament_index_python.packages import get_package_share_directory
-            xml = (Path(get_package_share_directory('depth_anything_ros')) / 'config' /
-                   'fastdds_localhost_shm.xml')
-            if xml.is_file():
-                os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(xml)
-    if 'ROS_DOMAIN_ID' in os.environ:
-        yield
-        return
-    try:
-        from domain_coordinator import domain_id
-    except ImportError:
-        yield
-        return
-    with domain_id() as domain:
-        os.environ['ROS_DOMAIN_ID'] = str(domain)
-        try:
-            yield
-        finally:
-            os.environ.pop('ROS_DOMAIN_ID', None)
-
-

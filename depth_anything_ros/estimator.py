@@ -63,6 +63,43 @@ def check_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
+def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = None,
+                       mode: str | None = None, model_max_depth: float | None = None,
+                       default_max_depth: float | None = None,
+                       weights_dir: str | os.PathLike | None = None,
+                       allow_untrained: bool = False) -> nn.Module | str:
+    """Load the network ``checkpoint`` names and check it is the one asked for.
+
+    An exported file (``.onnx``, ``.xml``, ``.engine``, ...: backends.select.FILE_BACKENDS) is
+    returned as its path, for the backend that runs it. ``encoder`` (None or ``'auto'``: what
+    the checkpoint holds) and ``mode`` (None: what the checkpoint says) are checks, except for
+    ``'untrained'`` weights, which they build. A metric checkpoint knows its own output scale
+    (sidecar or official name); ``default_max_depth`` (metres) is the fallback and
+    ``model_max_depth`` (metres, 0/None: none) a deliberate override; with
+    ``mode='relative'`` neither applies.
+
+    Raises:
+        FileNotFoundError: the checkpoint is missing (the message says where to get it).
+        ValueError: the checkpoint does not match ``encoder`` or ``mode``.
+
+    """
+    name = os.fspath(checkpoint)
+    if Path(name).suffix.lower() in FILE_BACKENDS:
+        return name
+    encoder = None if encoder == AUTO else encoder
+    untrained = name == 'untrained' or name.startswith('untrained:')
+    metric = mode != 'relative'   # None: whatever the checkpoint holds
+    model = load_model(name, encoder=encoder if untrained else None, head=mode,
+                       max_depth=(model_max_depth or None) if metric else None,
+                       default_max_depth=default_max_depth if metric else None,
+                       weights_dir=weights_dir or None, allow_untrained=allow_untrained)
+    if encoder is not None and model.config.encoder != encoder:
+        raise ValueError(f'checkpoint {name!r} holds a {model.config.encoder} model but encoder '
+                         f'is {encoder!r}; set encoder:={model.config.encoder} or pick another '
+                         'checkpoint')
+    return model
+
+
 class DepthEstimator:
     """Run a Depth Anything V2 model on uint8 camera images.
 
@@ -112,6 +149,38 @@ class DepthEstimator:
             options = {'cache_dir': Path(cache_dir)} if cache_dir else {}
             self._runner = make_runner(backend, model, device=self.device,
                                        precision=self.precision, **options)
+
+    @classmethod
+    def from_config(cls, checkpoint: str | os.PathLike, *, encoder: str | None = None,
+                    mode: str | None = None, model_max_depth: float | None = None,
+                    default_max_depth: float | None = None,
+                    weights_dir: str | os.PathLike | None = None, allow_untrained: bool = False,
+                    device: str | torch.device = 'auto', precision: str = AUTO,
+                    backend: str = AUTO, input_size: int = 518, exact: bool = False,
+                    cache_dir: str | os.PathLike | None = None) -> DepthEstimator:
+        """Build the estimator a node or command configures: checked model, runtime settings.
+
+        The model arguments are those of :func:`load_checked_model`, the runtime ones those of
+        the constructor. ``mode`` is checked once more on the result, which also covers
+        exported files (their sidecar says what they are).
+
+        Raises:
+            FileNotFoundError: the checkpoint is missing (the message says where to get it).
+            ValueError: the checkpoint does not match ``encoder``/``mode``, or bad
+                device/precision/backend.
+
+        """
+        model = load_checked_model(checkpoint, encoder=encoder, mode=mode,
+                                   model_max_depth=model_max_depth,
+                                   default_max_depth=default_max_depth, weights_dir=weights_dir,
+                                   allow_untrained=allow_untrained)
+        est = cls(model, device=device, precision=precision, input_size=input_size,
+                  backend=backend, exact=exact, cache_dir=cache_dir or None)
+        if mode is not None and est.is_metric != (mode == 'metric'):
+            kind = 'metric' if est.is_metric else 'relative'
+            raise ValueError(f'checkpoint {os.fspath(checkpoint)!r} is a {kind} model but mode '
+                             f'is {mode!r}; set mode:={kind} or pick a {mode} checkpoint')
+        return est
 
     # ------------------------------------------------------------------ properties
     @property

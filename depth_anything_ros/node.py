@@ -139,7 +139,7 @@ def _descriptor(spec: Any, name: str | None = None) -> ParameterDescriptor:
 
 
 def build_estimator(cfg: DepthConfig) -> Any:
-    """Load the checkpoint named by ``cfg`` and wrap it in a DepthEstimator.
+    """Return the DepthEstimator ``cfg`` names (see DepthEstimator.from_config).
 
     Raises:
         FileNotFoundError: the checkpoint is missing (the message says where to get it).
@@ -150,38 +150,12 @@ def build_estimator(cfg: DepthConfig) -> Any:
         import torch
         torch.set_num_threads(cfg.cpu_threads)   # process-wide; the worker thread inherits it
     from depth_anything_ros.estimator import DepthEstimator
-    try:
-        from depth_anything_ros.model import load_model
-    except ImportError:
-        from depth_anything_ros.model.checkpoint import load_model
-    name = cfg.resolved_checkpoint
-    exported = name.endswith(('.onnx', '.xml', '.engine', '.plan'))
-    if exported:
-        model: Any = name   # an exported engine for a non-torch backend
-    else:
-        untrained = name == 'untrained' or name.startswith('untrained:')
-        if untrained and ':' not in name:
-            name = f'untrained:{cfg.encoder}'
-        # A metric checkpoint knows its own output scale (sidecar or official name); the scene's
-        # 20/80 m is the fallback, model_max_depth > 0 a deliberate override.
-        metric = cfg.mode == 'metric'
-        model = load_model(
-            name, head=cfg.mode,
-            max_depth=(cfg.model_max_depth or None) if metric else None,
-            default_max_depth=cfg.resolved_model_max_depth if metric else None,
-            weights_dir=cfg.weights_dir or None, allow_untrained=cfg.allow_untrained_weights)
-        encoder = getattr(getattr(model, 'config', None), 'encoder', cfg.encoder)
-        if cfg.encoder != 'auto' and encoder != cfg.encoder:
-            raise ValueError(f'checkpoint {name!r} holds a {encoder} model but encoder is '
-                             f'{cfg.encoder!r}; set encoder:={encoder} or pick another checkpoint')
-    est = DepthEstimator(model, device=cfg.device, precision=cfg.precision,
-                         input_size=cfg.input_size, backend=cfg.backend, exact=cfg.exact,
-                         cache_dir=cfg.cache_dir or None)
-    if est.is_metric != (cfg.mode == 'metric'):
-        kind = 'metric' if est.is_metric else 'relative'
-        raise ValueError(f'checkpoint {name!r} is a {kind} model but mode is {cfg.mode!r}; set '
-                         f'mode:={kind} or pick a {cfg.mode} checkpoint')
-    return est
+    return DepthEstimator.from_config(
+        cfg.resolved_checkpoint, encoder=cfg.encoder, mode=cfg.mode,
+        model_max_depth=cfg.model_max_depth, default_max_depth=cfg.resolved_model_max_depth,
+        weights_dir=cfg.weights_dir, allow_untrained=cfg.allow_untrained_weights,
+        device=cfg.device, precision=cfg.precision, backend=cfg.backend,
+        input_size=cfg.input_size, exact=cfg.exact, cache_dir=cfg.cache_dir)
 
 
 class _Camera:

@@ -17,12 +17,14 @@
 :class:`NodeProcess` starts ``python -m depth_anything_ros.node --ros-args ...`` with its
 output in a log file, and in this process a player node on a private rclpy context that
 publishes frames to it and subscribes to its outputs. Leaving the ``with`` block stops the
-node (SIGINT, then SIGKILL after 15 s) and shuts the context down.
+node (SIGINT, then SIGKILL after 15 s) and shuts the context down. :func:`ros_environment`
+keeps such a session off the network and out of other sessions' ROS domain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+import contextlib
 import os
 from pathlib import Path
 import signal
@@ -32,6 +34,34 @@ import time
 from typing import Any
 
 STOP_TIMEOUT = 15.0  # seconds the node gets to exit after SIGINT before it is killed
+
+
+@contextlib.contextmanager
+def ros_environment() -> Iterator[None]:
+    """Localhost-only discovery and, where possible, a ROS domain no one else uses."""
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    if 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ:
+        # large clouds need the bigger shared-memory segment of the bundled profile
+        with contextlib.suppress(Exception):
+            from ament_index_python.packages import get_package_share_directory
+            xml = (Path(get_package_share_directory('depth_anything_ros')) / 'config' /
+                   'fastdds_localhost_shm.xml')
+            if xml.is_file():
+                os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(xml)
+    if 'ROS_DOMAIN_ID' in os.environ:
+        yield
+        return
+    try:
+        from domain_coordinator import domain_id
+    except ImportError:
+        yield
+        return
+    with domain_id() as domain:
+        os.environ['ROS_DOMAIN_ID'] = str(domain)
+        try:
+            yield
+        finally:
+            os.environ.pop('ROS_DOMAIN_ID', None)
 
 
 class NodeProcess:

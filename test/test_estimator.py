@@ -303,3 +303,36 @@ def test_untrained_warning_is_loud(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         untrained_model(ModelConfig.tiny())
     assert 'UNTRAINED' in caplog.text
+
+
+def test_from_config_checks_the_checkpoint_against_encoder_and_mode(tmp_path: Path) -> None:
+    metric = untrained_model(ModelConfig.tiny(), 'metric', 10.0, warn=False)
+    path = export_model(metric, tmp_path / 'metric.pth')
+    est = DepthEstimator.from_config(path, encoder='auto', mode='metric', device='cpu',
+                                     precision='fp32', backend='torch', input_size=70)
+    assert est.is_metric and est.max_depth == 10.0 and est.config.encoder == 'tiny'
+    with pytest.raises(ValueError, match="holds a tiny model but encoder is 'vits'; set "
+                       'encoder:=tiny'):
+        DepthEstimator.from_config(path, encoder='vits', device='cpu')
+    with pytest.raises(ValueError, match='is a metric .* checkpoint, but head=.relative.'):
+        DepthEstimator.from_config(path, mode='relative', device='cpu')
+
+
+def test_from_config_checks_an_exported_file_by_its_sidecar(tmp_path: Path) -> None:
+    pytest.importorskip('openvino')
+    from depth_anything_ros.backends.onnx_export import export_openvino
+    metric = untrained_model(ModelConfig.tiny(), 'metric', 10.0, warn=False)
+    path = export_openvino(metric, tmp_path / 'cam.xml', height=70, width=84)
+    with pytest.raises(ValueError, match="is a metric model but mode is 'relative'; set "
+                       'mode:=metric'):
+        DepthEstimator.from_config(path, mode='relative', device='cpu', backend='openvino',
+                                   precision='fp32', input_size=70)
+
+
+def test_from_config_builds_untrained_weights_of_the_encoder_asked_for() -> None:
+    with pytest.raises(ValueError, match='allow_untrained'):
+        DepthEstimator.from_config('untrained', encoder='tiny', device='cpu')
+    est = DepthEstimator.from_config('untrained', encoder='tiny', mode='metric',
+                                     default_max_depth=20.0, allow_untrained=True, device='cpu',
+                                     precision='fp32', backend='torch', input_size=70)
+    assert est.config.encoder == 'tiny' and est.max_depth == 20.0

@@ -41,8 +41,8 @@ import numpy as np
 
 from depth_anything_ros.cli_args import add_runtime_arguments, add_weights_dir_argument
 from depth_anything_ros.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
-                                     resolve_checkpoint, ros_environment)
-from depth_anything_ros.node_process import NodeProcess
+                                     resolve_checkpoint)
+from depth_anything_ros.node_process import NodeProcess, ros_environment
 from depth_anything_ros.params import spec
 
 

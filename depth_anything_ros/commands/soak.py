@@ -30,7 +30,8 @@ from pathlib import Path
 import sys
 from typing import Any
 
-from depth_anything_ros.demo import DATA, ros_environment
+from depth_anything_ros.demo import DATA
+from depth_anything_ros.node_process import ros_environment
 from depth_anything_ros.node_process import NodeProcess
 from depth_anything_ros.soak import (BAD_KINDS, Player, plot, RSS_SLOPE_LIMIT_MB_PER_HOUR,
                                      search_peak, Stream, summarize, SustainRule, environment,
