@@ -37,7 +37,7 @@ bench: venv
 SOAK_ARGS ?= --find-peak --rate 4 --trial 10 --duration 600 --warmup 20 --bad-fraction 0.1 \
 	--checkpoint untrained:vits --param input_size=266
 soak: venv
-	@$(ENV) depth-anything-ros bench soak $(SOAK_ARGS) --json $(OUT)/soak/soak.json \
+	@$(ENV) depth-anything-ros bench soak $(SOAK_ARGS) --out $(OUT)/soak/soak.json \
 		--plot $(OUT)/soak/soak.png
 
 clean:

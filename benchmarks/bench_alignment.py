@@ -27,7 +27,10 @@ or, with ``--student``, a trained relative checkpoint run on the rendered RGB. A
 * ``sparse``: 25 random points per frame (10 cm noise, 10 % outliers);
 * ``rgbd``: a holey, noisy 16-bit depth image at half resolution with its own intrinsics,
   resampled onto the network grid; the network's scale jitters 3 % per frame here;
-* ``ground``: only the floor, from the camera's height, pitch and roll.
+* ``ground``: only the floor, from the camera's height, pitch and roll;
+* ``metric_lidar``: a *metric* network 10 % too far (the true depth times 1.1, with the same
+  1 % pixel noise) corrected by the ``lidar`` anchors (a scale only, ``fit_scale_points`` and
+  ``AlignmentFilter(scale_only=True)``); its ``uncorrected`` row is the network as it is.
 
 Per case: AbsRel of the aligned depth against the truth, the scale error (median aligned /
 true depth ratio - 1), flicker (mean frame-to-frame relative change of the aligned noise-free
@@ -45,13 +48,12 @@ from dataclasses import dataclass
 import json
 import math
 from pathlib import Path
-import time
 from typing import Any
 
 import numpy as np
 
 from depth_anything_ros import alignment as al
-from depth_anything_ros.bench import environment
+from depth_anything_ros.bench import environment, latency_stats, timed_ms
 from depth_anything_ros.training import synth
 
 FPS = 30.0
@@ -64,7 +66,8 @@ LIDAR_TO_CAMERA = np.array([[0.0, -1.0, 0.0, 0.0], [0.0, 0.0, -1.0, -0.08],
 
 # case -> the network's per-frame scale jitter (relative std)
 CASES = {'lidar': 0.001, 'lidar_shuffled': 0.001, 'lidar_other_room': 0.001, 'sparse': 0.001,
-         'rgbd': 0.03, 'ground': 0.001}
+         'rgbd': 0.03, 'ground': 0.001, 'metric_lidar': 0.001}
+METRIC_ERROR = 1.1         # the metric network's scale error (metric_lidar)
 
 
 @dataclass
@@ -169,12 +172,14 @@ def fit_case(case: str, frames: list[Frame], disp: list[np.ndarray], cam: synth.
     shape = (cam.height, cam.width)
     fits = []
     for i, (f, d) in enumerate(zip(frames, disp)):
-        if case in ('lidar', 'lidar_shuffled', 'lidar_other_room'):
+        if case in ('lidar', 'lidar_shuffled', 'lidar_other_room', 'metric_lidar'):
             src = other[i % len(other)] if case == 'lidar_other_room' else f
             uv, z = al.project_points(lidar_scan(src.scene, rng), k, shape, LIDAR_TO_CAMERA)
             if case == 'lidar_shuffled':
                 z = rng.permutation(z)
-            fits.append(al.fit_inverse_depth_points(d, uv, z, options=options))
+            fit_points = al.fit_scale_points if case == 'metric_lidar' else \
+                al.fit_inverse_depth_points
+            fits.append(fit_points(d, uv, z, options=options))
         elif case == 'sparse':
             uv, z = sparse_points(f.depth, rng)
             fits.append(al.fit_inverse_depth_points(d, uv, z, options=options))
@@ -190,8 +195,20 @@ def fit_case(case: str, frames: list[Frame], disp: list[np.ndarray], cam: synth.
     return fits
 
 
+def metric_outputs(frames: list[Frame], rng: np.random.Generator,
+                   noise: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Return a metric network's noisy depths (METRIC_ERROR too far) and noise-free ones."""
+    noisy, clean = [], []
+    for f in frames:
+        base = np.where(np.isfinite(f.depth), METRIC_ERROR * f.depth, np.nan)
+        noisy.append((base * (1.0 + rng.normal(0, noise, base.shape))).astype(np.float32))
+        clean.append(base.astype(np.float32))
+    return noisy, clean
+
+
 def evaluate(frames: list[Frame], disp: list[np.ndarray], clean: list[np.ndarray],
-             params: list[al.ScaleShift], step_at: int) -> dict[str, Any]:
+             params: list[al.ScaleShift], step_at: int, metric: bool = False) -> dict[str, Any]:
+    """Score the aligned depths (``metric``: ``disp`` are metric depths to correct)."""
     absrel, ratio, aligned_clean = [], [], []
     for f, d, dc, p in zip(frames, disp, clean, params):
         valid = np.isfinite(f.depth)
@@ -200,11 +217,11 @@ def evaluate(frames: list[Frame], disp: list[np.ndarray], clean: list[np.ndarray
             ratio.append(math.nan)
             aligned_clean.append(None)
             continue
-        est = p.depth(d)
+        est = p.correct(d) if metric else p.depth(d)
         ok = valid & np.isfinite(est)
         absrel.append(float(np.mean(np.abs(est[ok] - f.depth[ok]) / f.depth[ok])))
         ratio.append(float(np.median(est[ok] / f.depth[ok])))
-        aligned_clean.append(p.depth(dc))
+        aligned_clean.append(p.correct(dc) if metric else p.depth(dc))
     flick = []
     for i in range(WARMUP + 1, len(frames)):
         if frames[i].moving or frames[i - 1].moving or i == step_at:
@@ -243,26 +260,24 @@ def run_case(case: str, frames: list[Frame], disp: list[np.ndarray], clean: list
     fits = fit_case(case, frames, disp, cam, np.random.default_rng([seed, 11]), other, options)
     per_frame = [al.ScaleShift(f.scale, f.shift) if f.ok else al.ScaleShift(math.nan, math.nan)
                  for f in fits]
-    filt = al.AlignmentFilter(**filter_args)
+    metric = case.startswith('metric')
+    filt = al.AlignmentFilter(**filter_args, scale_only=metric)
     filtered = [filt.update(f, i / FPS) for i, f in enumerate(fits)]
     refused = [f.reason for f in fits if not f.ok]
-    return {'case': case, 'frames': len(fits), 'refused': len(refused),
-            'refusal_example': refused[0] if refused else '',
-            'per_frame': evaluate(frames, disp, clean, per_frame, step_at),
-            'filtered': evaluate(frames, disp, clean, filtered, step_at),
-            'filter_restarts': filt.restarts}
+    result = {'case': case, 'frames': len(fits), 'refused': len(refused),
+              'refusal_example': refused[0] if refused else ''}
+    if metric:   # the metric network as it is: no correction
+        result['uncorrected'] = evaluate(frames, disp, clean, [al.ScaleShift(1.0, 0.0)] *
+                                         len(fits), step_at, metric)
+    result.update(per_frame=evaluate(frames, disp, clean, per_frame, step_at, metric),
+                  filtered=evaluate(frames, disp, clean, filtered, step_at, metric),
+                  filter_restarts=filt.restarts)
+    return result
 
 
 def timeit(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(1e3 * (time.perf_counter() - t0))
-    t = np.asarray(times)
-    return {'median_ms': float(np.median(t)), 'p90_ms': float(np.percentile(t, 90))}
+    """Median and p90 milliseconds of ``fn`` (see depth_anything_ros.bench)."""
+    return latency_stats(timed_ms(fn, repeats))
 
 
 def timing(repeats: int, seed: int) -> dict[str, dict[str, float]]:
@@ -328,7 +343,9 @@ def format_table(results: list[dict[str, Any]]) -> str:
             '| step frames | no depth |')
     lines = [head, '|' + '---|' * 8]
     for r in results:
-        for mode in ('per_frame', 'filtered'):
+        for mode in ('uncorrected', 'per_frame', 'filtered'):
+            if mode not in r:
+                continue
             m = r[mode]
             lines.append(
                 f"| {r['case']} | {mode.replace('_', '-')} | {fmt(m['absrel_median'])} / "
@@ -377,7 +394,10 @@ def main() -> int:
             seqs[jitter] = make_sequence(num, size, args.seed, jitter, step_at)
         frames, cam = seqs[jitter]
         rng = np.random.default_rng([args.seed, 5])
-        disp, clean = network_outputs(frames, rng, args.noise, student)
+        if case.startswith('metric'):
+            disp, clean = metric_outputs(frames, rng, args.noise)
+        else:
+            disp, clean = network_outputs(frames, rng, args.noise, student)
         r = run_case(case, frames, disp, clean, cam, other, step_at, args.seed, filter_args,
                      options)
         r['network_jitter'] = jitter

@@ -32,12 +32,12 @@ import json
 import math
 from pathlib import Path
 import platform
-import time
 from typing import Any
 
 import numpy as np
 from std_msgs.msg import Header
 
+from depth_anything_ros.bench import latency_stats, timed_ms
 from depth_anything_ros.colorize import colorize
 from depth_anything_ros.conversions import array_to_image, CloudBuffer, cloud_message
 from depth_anything_ros.geometry import Intrinsics, pack_cloud, RayGrid, Rectifier
@@ -46,17 +46,9 @@ from depth_anything_ros.pipeline import split_prediction
 TARGET_MS = 5.0
 
 
-def timeit(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> dict[str, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(1e3 * (time.perf_counter() - t0))
-    a = np.asarray(times)
-    return {'median_ms': float(np.median(a)), 'p90_ms': float(np.percentile(a, 90)),
-            'min_ms': float(a.min()), 'n': repeats}
+def timeit(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
+    """Median and p90 milliseconds of ``fn`` (see depth_anything_ros.bench)."""
+    return latency_stats(timed_ms(fn, repeats))
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ Examples::
 
     python benchmarks/bench_model.py --quick
     python benchmarks/bench_model.py --encoder vits --input-size 518,364,266 \
-        --precision fp32,bf16 --mode exact,fast --json out/bench/model.json
+        --precision fp32,bf16 --preprocess exact,fast --out out/bench/model.json
 
 Run it on an otherwise idle machine: the numbers are wall-clock latencies.
 """
@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from depth_anything_ros import bench
+from depth_anything_ros.commands import bench
 
 
 def main(argv: list[str] | None = None) -> int:

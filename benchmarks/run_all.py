@@ -35,7 +35,7 @@ def commands(out: Path, quick: bool) -> list[list[str]]:
     return [
         ['bench_cloud.py', '--out', str(out), *q],
         ['bench_alignment.py', '--out', str(out), *q],
-        ['bench_model.py', '--json', str(out / 'model.json'), *q],
+        ['bench_model.py', '--out', str(out / 'model.json'), *q],
         ['bench_baseline.py', '--out', str(out), *(['--rounds', '2'] if quick else [])],
         ['bench_backends.py', '--out', str(out / 'backends.json'), *q],
         ['bench_node.py', '--out', str(out), *q],

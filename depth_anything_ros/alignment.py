@@ -47,6 +47,7 @@ import numpy as np
 
 from depth_anything_ros.geometry import Intrinsics, scale_intrinsics
 from depth_anything_ros.sync import StampMatcher
+from depth_anything_ros.vocabulary import ALIGNMENTS, ANCHORED, transform_values
 
 __all__ = ['ALIGNMENTS', 'ANCHORED', 'Aligner', 'AlignmentFilter', 'Fit', 'FitOptions',
            'ScaleShift', 'fit_ground', 'fit_inverse_depth', 'fit_inverse_depth_points',
@@ -138,6 +139,10 @@ class ScaleShift(NamedTuple):
     def depth(self, disparity: np.ndarray) -> np.ndarray:
         """Metres (float32) as :meth:`Fit.depth`."""
         return Fit(self.scale, self.shift, 0, 0.0, self.valid).depth(disparity)
+
+    def correct(self, depth: np.ndarray) -> np.ndarray:
+        """Return a metric model's corrected depth ``depth / scale`` (see :func:`fit_scale`)."""
+        return (np.asarray(depth, np.float32) / np.float32(self.scale)).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,12 +486,13 @@ def floor_candidates(ground_depth: np.ndarray, *, lower_fraction: float = 1.0 / 
 
 def fit_ground(disparity: np.ndarray, k: np.ndarray, height_m: float, pitch_rad: float,
                roll_rad: float, *, lower_fraction: float = 1.0 / 3.0, max_depth: float = 10.0,
-               options: FitOptions = FitOptions()) -> Fit:
+               scale_only: bool = False, options: FitOptions = FitOptions()) -> Fit:
     """Fit ``disparity`` to the floor seen by a camera ``height_m`` above it (floor rule).
 
     Same result as ``fit_inverse_depth(disparity, ground, floor_candidates(ground))`` with
     ``ground = ground_plane_depth(...)``, but the floor depth is only computed on a strided grid
-    of the candidate rows (about ``4 * options.max_points`` pixels).
+    of the candidate rows (about ``4 * options.max_points`` pixels). ``scale_only``: a metric
+    model's correction, with ``disparity = 1 / depth`` (as :func:`fit_scale`).
     """
     _check_height(height_m)
     h, w = disparity.shape
@@ -501,7 +507,7 @@ def fit_ground(disparity: np.ndarray, k: np.ndarray, height_m: float, pitch_rad:
     with np.errstate(invalid='ignore'):
         ground[~(ground <= max_depth)] = np.nan
     samples = disparity[first::stride, ::stride]
-    return _fit_samples(samples.ravel(), ground.ravel(), True, False, options)
+    return _fit_samples(samples.ravel(), ground.ravel(), True, scale_only, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,13 +536,16 @@ class AlignmentFilter:
     * a two-sided CUSUM of the normalised innovation detects a real step (the network's scale
       moved) within two frames and restarts the filter on the current fit;
     * refused fits hold the last estimate for ``hold_s`` seconds, then the output is NaN.
+
+    ``scale_only`` (a metric model's correction, fits of :func:`fit_scale`): the estimate is
+    ``(scale, 0)``, the scale from the common mode of the two references.
     """
 
     def __init__(self, time_constant_s: float = 2.0, max_rel_jump: float = 0.3, *,
                  drift_per_sqrt_s: float = 0.005, hold_s: float = 1.0, confirm_frames: int = 3,
                  step_threshold: float = 6.0, step_slack: float = 1.0,
                  adapt_s: float = 0.5, huber_sigmas: float = 3.0,
-                 min_rel_sigma: float = 1e-4) -> None:
+                 min_rel_sigma: float = 1e-4, scale_only: bool = False) -> None:
         if not time_constant_s > 0 or not max_rel_jump > 0 or hold_s < 0:
             raise ValueError('time_constant_s and max_rel_jump must be > 0, hold_s >= 0')
         self.time_constant_s = float(time_constant_s)
@@ -550,6 +559,7 @@ class AlignmentFilter:
         self.adapt_s = float(adapt_s)
         self.huber_sigmas = float(huber_sigmas)
         self.min_var = float(min_rel_sigma) ** 2
+        self.scale_only = bool(scale_only)
         self.reset()
 
     def reset(self) -> None:
@@ -604,6 +614,8 @@ class AlignmentFilter:
         """Return the current estimate (NaN unless tracking or holding)."""
         if self._x is None or self.state not in ('tracking', 'holding'):
             return ScaleShift(math.nan, math.nan)
+        if self.scale_only:   # the common mode of log(scale * ref) at both references
+            return ScaleShift(float(np.exp(np.mean(self._x - np.log(self._refs)))), 0.0)
         (d1, d2), (i1, i2) = self._refs, np.exp(self._x)
         scale = (i2 - i1) / (d2 - d1)
         return ScaleShift(float(scale), float(i1 - scale * d1))
@@ -706,19 +718,11 @@ def parse_transform(text: str) -> np.ndarray | None:
         ValueError: not 6 or 7 numbers.
 
     """
-    parts = text.replace(',', ' ').split()
-    if not parts:
+    values = transform_values(text)
+    if values is None:
         return None
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        values = []
     if len(values) == 7:
         return transform_matrix(np.array(values[:3]), np.array(values[3:]))
-    if len(values) != 6 or not all(math.isfinite(v) for v in values):
-        raise ValueError(f'anchor_transform {text!r}: expected "x y z yaw pitch roll" or '
-                         '"x y z qx qy qz qw" (metres, radians), the pose of the anchor frame in '
-                         'the camera optical frame')
     yaw, pitch, roll = values[3:]
     cy, sy, cp, sp, cr, sr = (math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch),
                               math.cos(roll), math.sin(roll))
@@ -735,9 +739,6 @@ def parse_transform(text: str) -> np.ndarray | None:
 # the node's state machine
 
 
-ALIGNMENTS: tuple[str, ...] = ('none', 'fixed', 'sparse', 'lidar', 'ground')
-ANCHORED: tuple[str, ...] = ('sparse', 'lidar', 'ground')   # per-frame fits
-
 
 class Aligner:
     """Per-camera alignment the node feeds: anchors in, ``(scale, shift)`` per frame out.
@@ -747,13 +748,17 @@ class Aligner:
     frame by the nearest stamp within ``slop_s``; none within it is a refused fit (the filter
     holds). :meth:`align` returns the filtered pair, or None when the frame must not be
     published as metres. Anchors may arrive on other threads than :meth:`align` runs on.
+
+    ``metric``: the network is a metric model; :meth:`align` takes its depth (metres) and
+    returns a scale correction ``(scale, 0)`` (corrected depth ``depth / scale``,
+    :meth:`ScaleShift.correct`), or None: then the model's own metres stand uncorrected.
     """
 
     def __init__(self, kind: str, *, slop_s: float = 0.05, height_m: float = 0.0,
                  pitch_rad: float = 0.0, roll_rad: float = 0.0,
                  extrinsic: np.ndarray | None = None,
                  filter: AlignmentFilter | None = None,   # noqa: A002 -- the natural name
-                 options: FitOptions = FitOptions()) -> None:
+                 options: FitOptions = FitOptions(), metric: bool = False) -> None:
         if kind not in ANCHORED:
             raise ValueError(f'alignment {kind!r} has no anchors; use one of {ANCHORED}')
         if kind == 'ground':
@@ -762,7 +767,11 @@ class Aligner:
         self.slop_s = float(slop_s)
         self.ground = (float(height_m), float(pitch_rad), float(roll_rad))
         self.extrinsic = extrinsic
-        self.filter = filter if filter is not None else AlignmentFilter()
+        self.metric = bool(metric)
+        self.filter = filter if filter is not None else AlignmentFilter(scale_only=self.metric)
+        if self.filter.scale_only != self.metric:
+            raise ValueError('a metric model needs AlignmentFilter(scale_only=True), a relative '
+                             'one scale_only=False')
         self.options = options
         self._anchors: StampMatcher[tuple[np.ndarray, np.ndarray | None]] = StampMatcher()
         self.last_fit: Fit | None = None
@@ -770,6 +779,7 @@ class Aligner:
         self.frames = 0
         self.aligned = 0
         self.unpaired = 0
+        self.applied = False   # whether the last frame got the alignment
 
     def add_depth(self, stamp_ns: int, depth_m: np.ndarray, k: np.ndarray | None) -> None:
         """Store an anchor depth image (metres, NaN/0 = none) with its intrinsics.
@@ -785,35 +795,50 @@ class Aligner:
         t = extrinsic if extrinsic is not None else self.extrinsic
         self._anchors.add(stamp_ns, (np.asarray(points, np.float64).reshape(-1, 3), t))
 
-    def fit(self, disparity: np.ndarray, k: np.ndarray, stamp_ns: int) -> Fit:
-        """Return this frame's fit (refused when no anchor is paired)."""
+    def fit(self, prediction: np.ndarray, k: np.ndarray, stamp_ns: int) -> Fit:
+        """Return this frame's fit (refused when no anchor is paired).
+
+        ``prediction``: the relative model's disparity, or the metric model's depth (metres).
+        """
         if self.kind == 'ground':
-            return fit_ground(disparity, k, *self.ground, options=self.options)
+            if self.metric:
+                with np.errstate(divide='ignore'):
+                    inverse = 1.0 / prediction
+                return fit_ground(inverse, k, *self.ground, scale_only=True,
+                                  options=self.options)
+            return fit_ground(prediction, k, *self.ground, options=self.options)
         item, kind = self._anchors.match(stamp_ns, self.slop_s)
         if item is None or kind not in ('exact', 'nearest'):
             self.unpaired += 1
             return Fit.refused(f'no anchor stamped within {self.slop_s:g} s of the frame')
         data, extra = item
         if self.kind == 'lidar':
-            pixels, depths = project_points(data, k, disparity.shape, extra)
-            return fit_inverse_depth_points(disparity, pixels, depths, options=self.options)
+            pixels, depths = project_points(data, k, prediction.shape, extra)
+            fit_points = fit_scale_points if self.metric else fit_inverse_depth_points
+            return fit_points(prediction, pixels, depths, options=self.options)
         h, w = data.shape
-        k_anchor = extra if extra is not None else _rescaled_k(k, disparity.shape, (h, w))
-        anchor = resample_depth(data, k_anchor, k, disparity.shape)
-        return fit_inverse_depth(disparity, anchor, options=self.options)
+        k_anchor = extra if extra is not None else _rescaled_k(k, prediction.shape, (h, w))
+        anchor = resample_depth(data, k_anchor, k, prediction.shape)
+        fit_image = fit_scale if self.metric else fit_inverse_depth
+        return fit_image(prediction, anchor, options=self.options)
 
-    def align(self, disparity: np.ndarray, k: np.ndarray | None,
+    def align(self, prediction: np.ndarray, k: np.ndarray | None,
               stamp_ns: int) -> ScaleShift | None:
-        """Fit and filter one frame; return ``(scale, shift)`` or None (publish no metres)."""
+        """Fit and filter one frame; return ``(scale, shift)`` or None (no alignment).
+
+        ``prediction`` as :meth:`fit`. None: a relative model publishes no metres for the
+        frame, a metric model its own uncorrected metres.
+        """
         self.frames += 1
         if k is None:
             fit = Fit.refused('no camera intrinsics (camera_info) for the frame')
         else:
-            fit = self.fit(disparity, np.asarray(k, np.float64), stamp_ns)
+            fit = self.fit(prediction, np.asarray(k, np.float64), stamp_ns)
         self.last_fit = fit
         if not fit.ok:
             self.last_reason = fit.reason
         estimate = self.filter.update(fit, stamp_ns * 1e-9)
+        self.applied = estimate.valid
         if not estimate.valid:
             return None
         self.aligned += 1
@@ -826,6 +851,7 @@ class Aligner:
         age = self.filter.age_s
         return {
             'alignment': self.kind, 'alignment_state': self.filter.state,
+            'alignment_applied': _applied(self.applied, self.metric),
             'alignment_scale': f'{est.scale:.6g}', 'alignment_shift': f'{est.shift:.6g}',
             'alignment_inliers': str(fit.inliers if fit else 0),
             'alignment_residual': '' if fit is None or not fit.ok else f'{fit.residual:.4f}',
@@ -836,6 +862,15 @@ class Aligner:
             'alignment_restarts': str(self.filter.restarts),
             'alignment_last_refusal': self.last_reason,
         }
+
+
+def _applied(applied: bool, metric: bool) -> str:
+    """Diagnostics text: whether the last frame was aligned, and what was published instead."""
+    if applied:
+        return 'yes: metric depth corrected by the anchors' if metric else \
+            'yes: metric depth from the anchors'
+    return ("no: the model's own metres, uncorrected" if metric else
+            'no: disparity only (no metric depth)')
 
 
 def _rescaled_k(k: np.ndarray, shape: tuple[int, int], to: tuple[int, int]) -> np.ndarray:

@@ -21,13 +21,20 @@ dropped: every frame is processed in order (offline there is no deadline); a fra
 would reject is skipped with its reason and the rest of the bag goes on.
 
 The per-frame work is a :class:`FrameStage` given by the caller; :class:`NodeStage` is the
-node's own (its checks, camera_info pairing, per-frame pipeline and message encoding), so
-offline output equals live output.
+node's own (its checks, camera_info pairing, alignment to anchors, per-frame pipeline and
+message encoding), so offline output equals live output.
+
+Anchors (``alignment: sparse | lidar``) are read from the bag's anchor topics and given to the
+stage as the live node receives them: in recording order, each before the first image recorded
+after it. Offline the stage may also look ahead (``NodeStage(anchor_lookahead=True)``): then
+every anchor stamped up to ``anchor_slop`` after an image is known when that image is
+processed, which the live node cannot do; the default keeps offline output equal to live output.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+import contextlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import posixpath
@@ -36,10 +43,11 @@ from typing import Any, Protocol
 
 from depth_anything_ros.bags import (bag_storage, header_stamp_ns, IMAGE_TYPES,
                                      message_type_name, open_writer, typestore)
-from depth_anything_ros.topics import CAMERA_INFO, resolve
+from depth_anything_ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_INPUTS,
+                                       ANCHOR_POINTS, CAMERA_INFO, resolve, Topic)
 
 __all__ = ['BagSummary', 'BagTopics', 'FrameStage', 'NodeStage', 'OUTPUT_CHOICES',
-           'process_bag', 'resolve_topics', 'Skipped']
+           'process_bag', 'resolve_anchor_topics', 'resolve_topics', 'Skipped', 'topic_flag']
 
 
 class FrameStage(Protocol):
@@ -61,6 +69,12 @@ class FrameStage(Protocol):
         skipped, as the node skips it.
         """
 
+    # Optional, for a stage that aligns to anchors (a stage without them reads none):
+    # anchor_inputs: tuple[Topic, ...]     the anchor topics it reads; the first is required
+    # anchor_lookahead_ns: int | None      None: anchors in recording order, as live; else every
+    #                                      anchor stamped up to this much after an image first
+    # add_anchor(topic: Topic, stamp_ns: int, msg) -> None    ValueError when refused
+
 
 @dataclass(frozen=True)
 class BagTopics:
@@ -70,6 +84,7 @@ class BagTopics:
     image_type: str             # sensor_msgs/msg/Image or .../CompressedImage
     camera_info: str | None     # None: the bag has none (no points, no depth/camera_info)
     namespace: str              # the node's namespace: outputs are namespace/<relative name>
+    anchors: dict[Topic, str] = field(default_factory=dict)   # anchor topic -> bag topic
 
     def output(self, relative: str) -> str:
         """Return the absolute output topic of a node-relative name, e.g. ``depth/image``."""
@@ -93,7 +108,8 @@ def resolve_topics(connections: dict[str, str], image_topic: str | None = None,
                    camera_info_topic: str | None = None) -> BagTopics:
     """Pick the image and camera_info topics from ``{topic: msgtype}`` of a bag.
 
-    Without ``image_topic`` the bag must hold exactly one image topic. Without
+    Without ``image_topic`` the bag must hold exactly one image topic (besides an
+    ``.../anchor/depth``). Without
     ``camera_info_topic`` the ``camera_info`` beside the image is used when the bag has it.
 
     Raises:
@@ -103,6 +119,10 @@ def resolve_topics(connections: dict[str, str], image_topic: str | None = None,
     images = {t: m for t, m in connections.items() if m in IMAGE_TYPES}
     listed = ', '.join(sorted(images)) or 'none'
     if image_topic is None:
+        # the node's anchor depth input (alignment sparse) is never the camera image
+        camera = {t: m for t, m in images.items() if not t.endswith('/' + ANCHOR_DEPTH.name)}
+        if len(camera) == 1:
+            images = camera
         if len(images) != 1:
             raise ValueError(f'the bag has {len(images)} image topics ({listed}); pick one with '
                              '--image-topic')
@@ -118,6 +138,46 @@ def resolve_topics(connections: dict[str, str], image_topic: str | None = None,
         raise ValueError(f'the bag has no CameraInfo topic {camera_info_topic!r}; CameraInfo '
                          f'topics: {", ".join(infos) or "none"}')
     return BagTopics(image_topic, images[image_topic], camera_info_topic, namespace)
+
+
+def topic_flag(topic: Topic) -> str:
+    """Return the process-bag flag that names ``topic`` in the bag, e.g. --anchor-depth-topic."""
+    return '--' + topic.name.replace('/', '-').replace('_', '-') + '-topic'
+
+
+def resolve_anchor_topics(connections: dict[str, str], namespace: str,
+                          wanted: Sequence[Topic],
+                          explicit: Mapping[str, str | None] | None = None) -> dict[Topic, str]:
+    """Pick the bag topics of the anchor topics ``wanted`` (node-relative names).
+
+    ``explicit`` maps a relative name (``anchor/depth``) to the bag topic to read; without one
+    the node's name under ``namespace`` is used where the bag has it. The first of ``wanted``
+    carries the anchors and must be found; the others (``anchor/camera_info``) are optional.
+
+    Raises:
+        ValueError: a named topic is not in the bag with the right type, or the bag has no
+            topic for the first anchor topic (the message lists the candidates and the flag).
+
+    """
+    explicit = explicit or {}
+    found: dict[Topic, str] = {}
+    for i, topic in enumerate(wanted):
+        candidates = sorted(t for t, m in connections.items() if m == topic.msgtype)
+        named = explicit.get(topic.name)
+        if named is not None:
+            if named not in candidates:
+                raise ValueError(f'the bag has no {topic.msgtype} topic {named!r} for '
+                                 f'{topic.name}; such topics: {", ".join(candidates) or "none"}')
+            found[topic] = named
+            continue
+        default = resolve(namespace, topic.name)
+        if default in candidates:
+            found[topic] = default
+        elif i == 0:
+            raise ValueError(f'the alignment reads {topic.name}, but the bag has no {default}; '
+                             f'name the topic with {topic_flag(topic)} ({topic.msgtype} topics: '
+                             f'{", ".join(candidates) or "none"})')
+    return found
 
 
 @dataclass(frozen=True)
@@ -143,6 +203,9 @@ class BagSummary:
     skipped: list[Skipped] = field(default_factory=list)
     written: dict[str, int] = field(default_factory=dict)  # output topic -> messages
     refused_camera_info: list[str] = field(default_factory=list)   # reasons
+    anchor_topics: dict[str, str] = field(default_factory=dict)    # relative name -> bag topic
+    anchors: int = 0                                    # anchor messages given to the stage
+    refused_anchors: list[str] = field(default_factory=list)   # reasons
     copied: int = 0                                     # input messages copied
     seconds: float = 0.0
 
@@ -204,8 +267,41 @@ def _camera_infos(reader: Any, topic: str | None) -> tuple[list[tuple[int, Any]]
     return sorted(infos, key=lambda item: item[0]), unreadable
 
 
+def _give_anchor(stage: Any, topic: Topic, raw: bytes | memoryview, bag_time: int,
+                 summary: BagSummary) -> None:
+    """Deserialise one anchor message and give it to ``stage``; record a refusal."""
+    from rclpy.serialization import deserialize_message
+    try:
+        stage.add_anchor(topic, header_stamp_ns(raw, bag_time),
+                         deserialize_message(bytes(raw), topic.message_class()))
+    except (ValueError, RuntimeError) as exc:   # refused, or not valid CDR
+        summary.refused_anchors.append(f'{topic.name}: {exc}')
+    else:
+        summary.anchors += 1
+
+
+class _AnchorsAhead:
+    """A second pass over the anchor topics, given to the stage up to a stamp (look-ahead)."""
+
+    def __init__(self, reader: Any, anchors: dict[str, Topic]) -> None:
+        conns = [c for c in reader.connections if c.topic in anchors]
+        self._anchors = anchors
+        self._messages: Iterator[Any] = iter(reader.messages(connections=conns))
+        self._next = next(self._messages, None)
+
+    def give_until(self, stamp_ns: int, stage: Any, summary: BagSummary) -> None:
+        """Give the stage the anchors, in recording order, up to one stamped after ``stamp_ns``."""
+        while self._next is not None:
+            conn, bag_time, raw = self._next
+            if header_stamp_ns(raw, bag_time) > stamp_ns:
+                return
+            _give_anchor(stage, self._anchors[conn.topic], raw, bag_time, summary)
+            self._next = next(self._messages, None)
+
+
 def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
                 image_topic: str | None = None, camera_info_topic: str | None = None,
+                anchor_topics: Mapping[str, str | None] | None = None,
                 storage: str | None = None,
                 progress: Callable[[int, int], None] | None = None) -> BagSummary:
     """Copy bag ``src`` to ``dst`` with the outputs of ``stage`` for every image added.
@@ -215,13 +311,15 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
         dst: output bag directory; must not exist.
         stage: the per-frame work (see :class:`FrameStage`).
         image_topic, camera_info_topic: see :func:`resolve_topics`.
+        anchor_topics: bag topics of the stage's anchor topics, by relative name
+            (``{'anchor/depth': '/lidar/depth'}``); see :func:`resolve_anchor_topics`.
         storage: ``mcap`` or ``sqlite3``; default: the input's.
         progress: called as ``progress(done, total)`` after each frame.
 
     Raises:
         FileNotFoundError: ``src`` does not exist.
         FileExistsError: ``dst`` exists.
-        ValueError: no usable image topic (the message lists the bag's topics).
+        ValueError: no usable image or anchor topic (the message lists the bag's topics).
 
     """
     from rclpy.serialization import deserialize_message
@@ -234,24 +332,40 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
     storage = storage or bag_storage(src)
     writer = open_writer(dst, storage)   # refuses an existing dst before any work is done
     start = time.perf_counter()
-    with AnyReader([src]) as reader:
-        topics = resolve_topics({c.topic: c.msgtype for c in reader.connections}, image_topic,
-                                camera_info_topic)
-        summary = BagSummary(str(src), str(dst), storage, topics.image, topics.camera_info)
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(AnyReader([src]))
+        connections = {c.topic: c.msgtype for c in reader.connections}
+        topics = resolve_topics(connections, image_topic, camera_info_topic)
+        wanted_anchors = tuple(getattr(stage, 'anchor_inputs', ()))
+        if wanted_anchors:
+            topics = BagTopics(topics.image, topics.image_type, topics.camera_info,
+                               topics.namespace, resolve_anchor_topics(
+                                   connections, topics.namespace, wanted_anchors, anchor_topics))
+        anchor_of = {bag: topic for topic, bag in topics.anchors.items()}
+        summary = BagSummary(str(src), str(dst), storage, topics.image, topics.camera_info,
+                             anchor_topics={t.name: bag for t, bag in topics.anchors.items()})
         total = sum(c.msgcount for c in reader.connections if c.topic == topics.image)
         pending, summary.refused_camera_info = _camera_infos(reader, topics.camera_info)
         known = 0   # pending[:known] were given to the stage, in stamp order
+        lookahead = getattr(stage, 'anchor_lookahead_ns', None)
+        ahead = None
+        if anchor_of and lookahead is not None:   # a second reader: anchors ahead of the images
+            ahead = _AnchorsAhead(stack.enter_context(AnyReader([src])), anchor_of)
         msg_type = CompressedImage if topics.image_type == IMAGE_TYPES[1] else Image
         with writer:
             out = _Output(writer)
             for conn, bag_time, raw in reader.messages():
                 out.copy(conn, bag_time, raw)
                 summary.copied += 1
+                if conn.topic in anchor_of and ahead is None:   # as the live node receives it
+                    _give_anchor(stage, anchor_of[conn.topic], raw, bag_time, summary)
                 if conn.topic != topics.image:
                     continue
                 index = summary.frames
                 summary.frames += 1
                 stamp = header_stamp_ns(raw, bag_time)
+                if ahead is not None:
+                    ahead.give_until(stamp + lookahead, stage, summary)
                 while known < len(pending) and pending[known][0] <= stamp + stage.lookahead_ns:
                     try:
                         stage.add_camera_info(*pending[known])
@@ -288,11 +402,19 @@ class NodeStage:
 
     Images are checked and decoded as the node's image callback and worker do, camera_info is
     checked on arrival and paired by the node's rule (nearest stamp within
-    ``camera_info_slop``, else the newest earlier one), :class:`pipeline.FramePipeline` computes
-    the outputs and the messages are built with the node's conversions and the image's header.
+    ``camera_info_slop``, else the newest earlier one), anchors are converted as the node's
+    anchor callbacks do and aligned by the node's ``alignment.Aligner``,
+    :class:`pipeline.FramePipeline` computes the outputs and the messages are built with the
+    node's conversions and the image's header.
+
+    ``anchor_lookahead``: know every anchor stamped up to ``anchor_slop`` after a frame before
+    processing it (offline only; the default gives anchors in recording order, as live).
+    LiDAR anchors in another frame than the image need ``anchor_transform`` (there is no TF
+    offline).
     """
 
-    def __init__(self, pipeline: Any, cfg: Any, outputs: Sequence[str] = OUTPUT_CHOICES) -> None:
+    def __init__(self, pipeline: Any, cfg: Any, outputs: Sequence[str] = OUTPUT_CHOICES, *,
+                 anchor_lookahead: bool = False) -> None:
         from depth_anything_ros.conversions import camera_info_from_k
         from depth_anything_ros.pipeline import make_aligner, Wanted
         from depth_anything_ros.sync import StampMatcher
@@ -311,11 +433,11 @@ class NodeStage:
             why = (' (points need metric output: a metric checkpoint, or disparity_scale > 0)'
                    if 'points' in outputs and not cfg.metric_output else '')
             raise ValueError(f'nothing to compute for --outputs {",".join(outputs)}{why}')
-        if cfg.alignment in ('sparse', 'lidar'):
-            raise ValueError(f'alignment {cfg.alignment} fits each frame to anchor topics, which '
-                             'process-bag does not replay; use alignment fixed, ground or none '
-                             'in the params file')
-        self._aligner = make_aligner(cfg)   # ground alignment needs no anchors
+        self._aligner = make_aligner(cfg, pipeline.estimator.is_metric)
+        self.anchor_inputs = ANCHOR_INPUTS.get(cfg.alignment, ())
+        self.anchor_lookahead_ns = int(cfg.anchor_slop * 1e9) if anchor_lookahead else None
+        self._anchor_info: Any = None   # the latest anchor/camera_info (None: registered)
+        self._image_frame = ''          # optical frame of the latest image
         self._infos: Any = StampMatcher()
         self._param_info = camera_info_from_k(
             cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
@@ -329,31 +451,43 @@ class NodeStage:
         check_camera_info(msg, rectify=self._cfg.rectify)
         self._infos.add(stamp_ns, msg)
 
-    def _align_hook(self, stamp_ns: int) -> Any:
-        """Return the pipeline's per-frame alignment, as the node builds it (None without)."""
-        aligner = self._aligner
-        if aligner is None:
-            return None
-        return lambda disparity, model: aligner.align(
-            disparity, None if model is None else model.intrinsics.k_matrix(), stamp_ns)
+    def add_anchor(self, topic: Topic, stamp_ns: int, msg: Any) -> None:
+        """Take an anchor message as the node's anchor callbacks do.
+
+        Raises:
+            ValueError: the message is refused (the reason names the fix).
+
+        """
+        from depth_anything_ros.conversions import camera_model, cloud_xyz, depth_image_metres
+        if topic == ANCHOR_CAMERA_INFO:
+            self._anchor_info = msg
+        elif topic == ANCHOR_DEPTH:
+            depth, info = depth_image_metres(msg), self._anchor_info
+            k = None if info is None else \
+                camera_model(info, msg.width, msg.height).intrinsics.k_matrix()
+            self._aligner.add_depth(stamp_ns, depth, k)
+        elif topic == ANCHOR_POINTS:
+            frame, optical = msg.header.frame_id, self._image_frame
+            if not self._cfg.anchor_transform and frame and optical and frame != optical:
+                raise ValueError(f'the cloud is in frame {frame!r}, the camera in {optical!r}: '
+                                 'set anchor_transform in the params file (process-bag reads '
+                                 'no TF)')
+            self._aligner.add_points(stamp_ns, cloud_xyz(msg))
+        else:
+            raise ValueError(f'{topic.name} is not an anchor topic of alignment '
+                             f'{self._cfg.alignment}')
 
     def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
         """Return the node's output messages for one image."""
-        from sensor_msgs.msg import CompressedImage
-
         from depth_anything_ros import topics
-        from depth_anything_ros.conversions import (camera_model, check_compressed, check_image,
-                                                    compressed_to_array, image_to_array,
-                                                    INPUT_ENCODINGS, output_messages)
-        from depth_anything_ros.pipeline import image_limits
+        from depth_anything_ros.conversions import (camera_frame_to_array, camera_model,
+                                                    check_camera_frame, output_messages)
+        from depth_anything_ros.pipeline import frame_alignment, image_limits
 
         cfg, limits = self._cfg, image_limits(self._cfg)
-        if isinstance(msg, CompressedImage):
-            check_compressed(msg, limits)
-            pixels, encoding = compressed_to_array(msg, limits)
-        else:
-            check_image(msg, limits, INPUT_ENCODINGS)
-            pixels, encoding = image_to_array(msg, INPUT_ENCODINGS), msg.encoding
+        check_camera_frame(msg, limits)
+        pixels, encoding = camera_frame_to_array(msg, limits)
+        self._image_frame = msg.header.frame_id
         info = self._param_info
         if info is None:
             info, _ = self._infos.match(stamp_ns, cfg.camera_info_slop)
@@ -362,7 +496,7 @@ class NodeStage:
         if camera is None:
             self.without_camera += 1
         out = self._pipeline.process(pixels, encoding, camera, cfg, self.wanted,
-                                     self._align_hook(stamp_ns))
+                                     frame_alignment(self._aligner, stamp_ns))
         only = None if self.wanted.info else [t.name for t in topics.OUTPUTS
                                               if t != topics.DEPTH_CAMERA_INFO]
         return list(output_messages(out, msg.header, cfg.depth_encoding,

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``depth-anything-ros bench``: latency, throughput and accuracy of the depth pipeline.
+"""Latency, throughput and accuracy of the depth pipeline (``depth-anything-ros bench``).
 
 Axes (comma-separated lists, every combination is measured): encoder, input size, precision,
 preprocessing mode (exact | fast), batch size and backend (torch, or an exported runtime from
@@ -24,13 +24,11 @@ preprocessing mode (exact | fast), batch size and backend (torch, or an exported
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 import itertools
-import json
 import logging
 import os
-from pathlib import Path
 import platform
 import time
 from typing import Any
@@ -77,7 +75,12 @@ def accuracy(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
             'p99_rel': float(np.percentile(rel, 99))}
 
 
-def _timed(fn: Any, runs: int, warmup: int, sync: Any) -> list[float]:
+def timed_ms(fn: Callable[[], Any], runs: int, warmup: int = 3,
+             sync: Callable[[], Any] = lambda: None) -> list[float]:
+    """Call ``fn`` ``warmup`` times untimed, then ``runs`` times; return each run's milliseconds.
+
+    ``sync`` waits for queued device work (``torch.cuda.synchronize``) so it is counted.
+    """
     for _ in range(warmup):
         fn()
     sync()
@@ -90,10 +93,11 @@ def _timed(fn: Any, runs: int, warmup: int, sync: Any) -> list[float]:
     return times
 
 
-def _stats(times_ms: list[float], batch: int) -> dict[str, float]:
+def latency_stats(times_ms: list[float], batch: int = 1) -> dict[str, float]:
+    """Median, p90 and minimum of ``times_ms``, and items per second at the median."""
     med = float(np.median(times_ms))
     return {'median_ms': med, 'p90_ms': float(np.percentile(times_ms, 90)),
-            'min_ms': float(np.min(times_ms)), 'fps': 1e3 * batch / med}
+            'min_ms': float(np.min(times_ms)), 'fps': 1e3 * batch / med, 'n': len(times_ms)}
 
 
 def _load(checkpoint: str, encoder: str, weights_dir: str | None) -> torch.nn.Module:
@@ -118,20 +122,20 @@ def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
 
     frames = [frame] * point.batch
     x = est.preprocess(frames)  # (B, 3, h, w)
-    forward = _timed(lambda: est.forward(x), runs, warmup, sync)
+    forward = timed_ms(lambda: est.forward(x), runs, warmup, sync)
     timings: list[dict[str, float]] = []
 
     def infer() -> None:
         est.infer_batch(frames)
         timings.append(dict(est.last_timings))
 
-    end_to_end = _timed(infer, runs, warmup, sync)
+    end_to_end = timed_ms(infer, runs, warmup, sync)
     stages = {k: float(np.median([t[k] for t in timings[warmup:]])) for k in timings[0]}
     # backend/precision 'auto' are recorded as what they resolved to, with the reason.
     row: dict[str, Any] = {**asdict(point), 'backend': est.backend, 'precision': est.precision,
                            'choice': est.choice.reason, 'net_input': list(x.shape[-2:]),
-                           'forward': _stats(forward, point.batch),
-                           'infer': _stats(end_to_end, point.batch), 'stages_ms': stages}
+                           'forward': latency_stats(forward, point.batch),
+                           'infer': latency_stats(end_to_end, point.batch), 'stages_ms': stages}
     if reference is not None:
         row['accuracy'] = accuracy(est.infer(frame), reference)
     return row
@@ -241,80 +245,3 @@ def format_table(rows: list[dict]) -> str:
                      f'{r["infer"]["median_ms"]:9.1f} {r["infer"]["p90_ms"]:9.1f} '
                      f'{r["infer"]["fps"]:6.2f} {accs}')
     return '\n'.join(lines)
-
-
-def _csv(kind: type) -> Any:
-    return lambda s: [kind(v) for v in s.split(',') if v]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the command's flags."""
-    parser.add_argument('--encoder', type=_csv(str), default=['vits'],
-                        help='comma list of vits,vitb,vitl,vitg,tiny (default vits)')
-    parser.add_argument('--input-size', type=_csv(int), default=None,
-                        help='comma list of network short sides (default 518,364,266; '
-                             '266 with --quick)')
-    parser.add_argument('--precision', type=_csv(str), default=['auto'],
-                        help='comma list of auto,fp32,bf16,fp16 (default auto: what the node '
-                             'would run here)')
-    parser.add_argument('--mode', type=_csv(str), default=None,
-                        help='preprocessing: comma list of exact,fast (default both; fast '
-                             'with --quick)')
-    parser.add_argument('--batch', type=_csv(int), default=[1], help='comma list (default 1)')
-    parser.add_argument('--backend', type=_csv(str), default=['auto'],
-                        help='comma list of auto,torch,openvino,onnxruntime,tensorrt (default '
-                             'auto: what the node would run here), or all (every '
-                             'installed one; combinations a backend cannot run here are '
-                             'listed as skipped)')
-    parser.add_argument('--device', default='cpu', help='cpu | cuda | cuda:N')
-    parser.add_argument('--checkpoint', default='untrained',
-                        help='weights (default: deterministic untrained weights, which time '
-                             'exactly like real ones)')
-    parser.add_argument('--weights-dir', default=None)
-    parser.add_argument('--runs', type=int, default=None,
-                        help='timed runs per point (default 10; 2 with --quick)')
-    parser.add_argument('--warmup', type=int, default=None,
-                        help='untimed runs first (default 2; 1 with --quick)')
-    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    parser.add_argument('--compile', action='store_true', help='torch.compile the model')
-    parser.add_argument('--no-accuracy', action='store_true',
-                        help='skip the comparison with the fp32 exact reference')
-    parser.add_argument('--quick', action='store_true',
-                        help='smoke run: input 266, fast mode, 2 runs, 1 warm-up (unless '
-                             'given explicitly)')
-    parser.add_argument('--json', type=Path, default=None, help='write results here')
-
-
-def main(args: argparse.Namespace) -> int:
-    """Run the benchmark, print the table, optionally write JSON."""
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    threads = torch.get_num_threads()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        return _main(args)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _main(args: argparse.Namespace) -> int:
-    defaults = ({'input_size': [266], 'mode': ['fast'], 'runs': 2, 'warmup': 1} if args.quick
-                else {'input_size': [518, 364, 266], 'mode': ['exact', 'fast'], 'runs': 10,
-                      'warmup': 2})
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    rows = run(args.encoder, args.input_size, args.precision, args.mode, args.batch,
-               expand_backends(args.backend), args.device, args.checkpoint,
-               args.weights_dir, args.runs, args.warmup, not args.no_accuracy, args.compile)
-    print(format_table(rows))
-    result = {'what': 'depth-anything-ros bench: 480x640 synthetic frame; forward = network '
-                      'alone, infer = preprocess + forward + upsample; accuracy vs fp32 exact '
-                      'torch on the same weights',
-              'checkpoint': args.checkpoint, 'runs': args.runs, 'warmup': args.warmup,
-              'environment': environment(), 'results': rows}
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + '\n')
-        print(f'wrote {args.json}')
-    return 1 if any('error' in r for r in rows) else 0

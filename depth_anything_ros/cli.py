@@ -30,28 +30,27 @@ from collections.abc import Sequence
 from depth_anything_ros.openmp import prefer_passive_openmp
 
 # name -> (module, one-line help)
+_COMMANDS = 'depth_anything_ros.commands.'
 COMMANDS: dict[str, tuple[str, str]] = {
     'run': ('depth_anything_ros.node', 'run the depth node (same as "ros2 run ... depth_node")'),
-    'demo': ('depth_anything_ros.commands.demo',
-             'run the node on a bundled camera stream; write pictures'),
-    'infer': ('depth_anything_ros.commands.infer',
-              'estimate depth for image files; write depth + PNG'),
-    'process-bag': ('depth_anything_ros.commands.process_bag',
+    'demo': (_COMMANDS + 'demo', 'run the node on a bundled camera stream; write pictures'),
+    'infer': (_COMMANDS + 'infer', 'estimate depth for image files; write depth + PNG'),
+    'process-bag': (_COMMANDS + 'process_bag',
                     "the node's outputs for every frame of a rosbag2, written to a new bag"),
-    'download': ('depth_anything_ros.commands.download', 'fetch an official checkpoint by name'),
-    'bench': ('depth_anything_ros.bench', 'measure latency/throughput of the model and backends'),
-    'export': ('depth_anything_ros.commands.export', 'export a checkpoint to ONNX / OpenVINO'),
-    'synth': ('depth_anything_ros.commands.synth', 'generate a procedural RGB-D dataset'),
-    'train': ('depth_anything_ros.training.train', 'fine-tune a metric depth model'),
-    'eval': ('depth_anything_ros.training.evaluate', 'evaluate a checkpoint on a dataset'),
-    'pseudo-label': ('depth_anything_ros.training.pseudo_label',
+    'download': (_COMMANDS + 'download', 'fetch an official checkpoint by name'),
+    'bench': (_COMMANDS + 'bench', 'measure latency/throughput of the model and backends'),
+    'export': (_COMMANDS + 'export', 'export a checkpoint to ONNX / OpenVINO'),
+    'synth': (_COMMANDS + 'synth', 'generate a procedural RGB-D dataset'),
+    'train': (_COMMANDS + 'train', 'fine-tune a metric depth model'),
+    'eval': (_COMMANDS + 'evaluate', 'evaluate a checkpoint on a dataset'),
+    'pseudo-label': (_COMMANDS + 'pseudo_label',
                      'label unlabeled images/video/rosbag2 with a teacher model'),
-    'distill': ('depth_anything_ros.training.distill', 'train a student on pseudo-labels'),
+    'distill': (_COMMANDS + 'distill', 'train a student on pseudo-labels'),
 }
 
 # command -> {sub-command -> (module, one-line help)}: ``depth-anything-ros bench soak ...``
 SUBCOMMANDS: dict[str, dict[str, tuple[str, str]]] = {
-    'bench': {'soak': ('depth_anything_ros.commands.soak',
+    'bench': {'soak': (_COMMANDS + 'soak',
                        'soak / load test of the node: long mixed stream, peak-rate search')},
 }
 

@@ -12,15 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The checkpoint flags every model-loading command shares, and the load they drive.
+"""The flags several commands share, defined once: checkpoint, runtime, training run.
 
-Imports nothing heavy: commands register these flags before torch is loaded, so that
-``--help`` stays fast.
+Also the deprecation helper for renamed flags. Imports nothing heavy: commands register these
+flags before torch is loaded, so that ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+import logging
 from pathlib import Path
 import sys
 from typing import Any, TYPE_CHECKING
@@ -57,7 +59,7 @@ def add_renamed_argument(parser: argparse.ArgumentParser | Any, new: str, *old: 
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register --checkpoint, --encoder, --mode, --max-depth, --weights-dir, --allow-untrained."""
+    """Register the model flags: checkpoint, encoder, mode, head ceiling, weights dir."""
     parser.add_argument('--checkpoint', required=True,
                         help='checkpoint file or official name (vits, metric_indoor_vits, ...); '
                              '"untrained:ENC" = deterministic test weights (needs '
@@ -69,20 +71,44 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     add_renamed_argument(parser, '--mode', '--head', choices=spec('mode').choices, default=None,
                          help='head override: metric (metres) or relative (disparity); default: '
                               'what the checkpoint says')
-    parser.add_argument('--max-depth', type=float, default=None,
-                        help='metric models: depth ceiling in metres (default: from the '
-                             'checkpoint)')
-    parser.add_argument('--weights-dir', default=None, help='where named checkpoints live')
+    add_renamed_argument(parser, '--model-max-depth', '--max-depth', type=float, default=None,
+                         help="metric models: the head's ceiling in metres, as the node's "
+                              'model_max_depth (default: from the checkpoint)')
+    add_weights_dir_argument(parser)
+    add_allow_untrained_argument(parser)
+
+
+def _described(name: str) -> str:
+    """Help text of a flag from the node parameter of the same concept."""
+    from depth_anything_ros.params import spec
+    return spec(name).description.replace('%', '%%')   # argparse formats help with %
+
+
+def add_weights_dir_argument(parser: argparse.ArgumentParser, default: str | None = None
+                             ) -> None:
+    """Register ``--weights-dir`` (the node's ``weights_dir``)."""
+    parser.add_argument('--weights-dir', default=default, help=_described('weights_dir'))
+
+
+def add_allow_untrained_argument(parser: argparse.ArgumentParser) -> None:
+    """Register ``--allow-untrained`` (the node's ``allow_untrained_weights``)."""
     parser.add_argument('--allow-untrained', action='store_true',
-                        help='allow "untrained[:ENC]" weights (meaningless output, pipeline '
-                             'tests only)')
+                        help='accept "untrained[:ENC]": deterministic weights, meaningless '
+                             'depth, for pipeline tests only')
+
+
+def add_device_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """Register ``--device`` (the node's ``device``; default: the schema's, auto)."""
+    from depth_anything_ros.params import spec
+    parser.add_argument('--device', default=spec('device').default if default is None
+                        else default, help=_described('device'))
 
 
 def load_model_from_args(args: argparse.Namespace) -> DepthAnythingV2:
     """Load the model the flags of :func:`add_checkpoint_arguments` name."""
     from depth_anything_ros.model import load_model
     return load_model(args.checkpoint, encoder=args.encoder, head=args.mode,
-                      max_depth=args.max_depth, weights_dir=args.weights_dir,
+                      max_depth=args.model_max_depth, weights_dir=args.weights_dir,
                       allow_untrained=args.allow_untrained)
 
 
@@ -95,24 +121,20 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, *,
     parameters and in launch arguments. ``input_size`` overrides the schema's default.
     """
     from depth_anything_ros.params import spec
-
-    def described(name: str) -> str:
-        return spec(name).description.replace('%', '%%')   # argparse formats help with %
-
-    parser.add_argument('--device', default=spec('device').default, help=described('device'))
+    add_device_argument(parser)
     parser.add_argument('--precision', default=spec('precision').default,
-                        choices=spec('precision').choices, help=described('precision'))
+                        choices=spec('precision').choices, help=_described('precision'))
     parser.add_argument('--backend', default=spec('backend').default,
                         choices=spec('backend').choices,
-                        help=described('backend') + '; with an exported model file as '
+                        help=_described('backend') + '; with an exported model file as '
                         '--checkpoint (see "depth-anything-ros export") the runtimes that load '
                         'it')
     size = spec('input_size').default if input_size is None else input_size
     parser.add_argument('--input-size', type=int, default=size,
                         help=f'network short side, multiple of 14 (default {size})')
-    parser.add_argument('--exact', action='store_true', help=described('exact'))
+    parser.add_argument('--exact', action='store_true', help=_described('exact'))
     parser.add_argument('--cache-dir', default=spec('cache_dir').default or None,
-                        help=described('cache_dir'))
+                        help=_described('cache_dir'))
 
 
 def build_estimator_from_args(args: argparse.Namespace) -> Any:
@@ -130,3 +152,53 @@ def build_estimator_from_args(args: argparse.Namespace) -> Any:
     return DepthEstimator(model, device=args.device, precision=args.precision,
                           input_size=args.input_size, backend=args.backend, exact=args.exact,
                           cache_dir=args.cache_dir)
+
+
+def add_config_argument(parser: argparse.ArgumentParser, presets: str) -> None:
+    """Register ``--config``: one of ``presets`` (e.g. ``'debug, indoor'``) or a YAML file."""
+    parser.add_argument('--config', default=None,
+                        help=f'preset ({presets}) or a YAML file; on --resume the '
+                             "run's own config.yaml is used")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, overrides_example: str) -> None:
+    """Register ``--out``, ``--resume``, ``--stop-at``, ``--no-progress`` and the overrides."""
+    parser.add_argument('--out', required=True, help='run folder')
+    parser.add_argument('--resume', action='store_true', help='continue RUN/last.pt exactly')
+    parser.add_argument('--stop-at', type=int, default=None,
+                        help='save and exit after this many steps (continue with --resume)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    parser.add_argument('overrides', nargs='*', metavar='key=value',
+                        help=f'config overrides, e.g. {overrides_example}')
+
+
+def run_config(cls: type, args: argparse.Namespace, presets: str,
+               extra_overrides: list[str] = ()) -> Any:
+    """Return the run config the flags of :func:`add_run_arguments` name (see loop.py).
+
+    ``extra_overrides``: ``key=value`` strings that the command's own flags stand for.
+    """
+    from depth_anything_ros.training.loop import resolve_run_config
+    return resolve_run_config(cls, config=args.config, out=args.out, resume=args.resume,
+                              overrides=[*args.overrides, *extra_overrides], presets=presets)
+
+
+def run_training(loop: Callable[..., dict[str, Any]], cfg_of: Callable[[argparse.Namespace], Any],
+                 args: argparse.Namespace) -> tuple[Any, dict[str, Any], bool]:
+    """Set up logging, resolve the config and run ``loop(cfg, args.out, ...)``.
+
+    Returns ``(config, loop's summary, whether this is the main process)``; the process group
+    (torchrun) is left whatever happens.
+    """
+    from depth_anything_ros.training import distributed as dist_utils
+    # under torchrun only rank 0 reports progress; the others log warnings and errors
+    main_proc = dist_utils.env_dist_info().is_main
+    logging.basicConfig(level=logging.INFO if main_proc else logging.WARNING,
+                        format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
+    cfg = cfg_of(args)
+    try:
+        summary = loop(cfg, args.out, resume=args.resume, stop_at=args.stop_at,
+                       progress=not args.no_progress)
+    finally:
+        dist_utils.cleanup()
+    return cfg, summary, main_proc

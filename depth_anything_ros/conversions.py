@@ -46,7 +46,8 @@ if TYPE_CHECKING:   # the pipeline builds on this module; only its output type i
 
 __all__ = [
     'INPUT_ENCODINGS', 'CameraInfoError', 'CameraModel', 'CloudBuffer', 'ImageFormatError',
-    'ImageLimits', 'array_to_image', 'camera_info_from_k', 'camera_model', 'check_camera_info',
+    'ImageLimits', 'array_to_image', 'camera_frame_to_array', 'camera_info_from_k',
+    'camera_model', 'check_camera_frame', 'check_camera_info',
     'check_compressed', 'check_image', 'check_image_size', 'cloud_message', 'cloud_to_array',
     'cloud_xyz', 'compressed_header', 'compressed_to_array', 'depth_image_metres', 'depth_to_mm',
     'described_size', 'image_to_array', 'output_camera_info', 'output_messages', 'stamp_ns',
@@ -251,6 +252,34 @@ def compressed_to_array(msg: CompressedImage,
         return img, 'bgra8'
     raise ImageFormatError(
         f'CompressedImage decodes to {img.shape[2]} channels; expected 1, 3 or 4')
+
+
+def check_camera_frame(msg: Image | CompressedImage, limits: ImageLimits) -> None:
+    """Check a camera frame of either transport without decoding it.
+
+    Raises:
+        ImageFormatError: what is wrong with the frame and how to fix it.
+
+    """
+    if isinstance(msg, CompressedImage):
+        check_compressed(msg, limits)
+    else:
+        check_image(msg, limits, INPUT_ENCODINGS)
+
+
+def camera_frame_to_array(msg: Image | CompressedImage,
+                          limits: ImageLimits) -> tuple[np.ndarray, str]:
+    """Return ``(pixels, encoding)`` of a camera frame checked by :func:`check_camera_frame`.
+
+    Compressed frames are decoded (bgr8, bgra8 or mono8); raw frames are viewed as they are.
+
+    Raises:
+        ImageFormatError: a compressed frame that does not decode as its header says.
+
+    """
+    if isinstance(msg, CompressedImage):
+        return compressed_to_array(msg, limits)
+    return image_to_array(msg, INPUT_ENCODINGS), msg.encoding
 
 
 def to_rgb(pixels: np.ndarray, encoding: str) -> np.ndarray:

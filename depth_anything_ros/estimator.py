@@ -93,9 +93,10 @@ class DepthEstimator:
         self.last_timings: dict[str, float] = {}
         # Pinned staging buffer for the latest batch shape, with the event of its last upload.
         self._host_buffers: dict[tuple, tuple[Tensor, torch.cuda.Event]] = {}
+        if isinstance(model, (str, os.PathLike)) and (
+                backend == 'torch' or Path(model).suffix.lower() not in FILE_BACKENDS):
+            model = load_model(model)  # a checkpoint: other backends export it (cached)
         if backend == 'torch':
-            if isinstance(model, (str, os.PathLike)):
-                model = load_model(model)
             self.model: nn.Module | None = model
             self.config: ModelConfig | None = model.config
             self._runner = self._make_torch_runner(model, compile, channels_last)

@@ -22,6 +22,13 @@ the newest frame, pairs it with its camera_info, runs the pipeline and publishes
 subscribes to are not computed. A fault in one frame costs that frame only (docs/node.md,
 failure behaviour).
 
+With ``cameras`` one node serves several cameras (topics ``c/image``, ``c/depth/image``, ...)
+with one model and one worker: each camera has its own slot, calibration, caches and
+statistics (``_Camera``); the worker takes every pending frame, longest-waiting camera first,
+and batches frames of one network input into one forward pass. :class:`DepthNodeCore` holds
+all of this; :class:`DepthNode` runs it at construction, ``lifecycle_node.DepthLifecycleNode``
+step by step through the managed-node transitions.
+
 Run: ``ros2 run depth_anything_ros depth_node --ros-args -r image:=/camera/image_raw ...``,
 ``python -m depth_anything_ros.node --ros-args ...`` or ``depth-anything-ros run --ros-args ...``.
 """
@@ -55,12 +62,11 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from depth_anything_ros.alignment import transform_matrix
-from depth_anything_ros.conversions import (camera_info_from_k, camera_model, CameraInfoError,
-                                            check_camera_info, check_compressed, check_image,
-                                            check_image_size, cloud_xyz, compressed_to_array,
-                                            depth_image_metres, described_size, image_to_array,
-                                            ImageFormatError, INPUT_ENCODINGS, output_messages,
-                                            stamp_ns)
+from depth_anything_ros.conversions import (camera_frame_to_array, camera_info_from_k,
+                                            camera_model, CameraInfoError, check_camera_frame,
+                                            check_camera_info, check_image_size, cloud_xyz,
+                                            depth_image_metres, described_size,
+                                            ImageFormatError, output_messages, stamp_ns)
 from depth_anything_ros.diagnostics import NodeStats
 from depth_anything_ros.engine_cache import (default_cache_dir, remember_camera_size,
                                              remembered_camera_size)
@@ -69,8 +75,8 @@ from depth_anything_ros.openmp import prefer_passive_openmp
 from depth_anything_ros.params import (camera_names, camera_parameter, CAMERAS_DESCRIPTION,
                                        DepthConfig, describe, PER_CAMERA, SCHEMA, validate)
 from depth_anything_ros.params import spec as spec_of
-from depth_anything_ros.pipeline import (FrameOutputs, FramePipeline, image_limits,
-                                         infer_frames, make_aligner, Wanted)
+from depth_anything_ros.pipeline import (frame_alignment, FrameOutputs, FramePipeline,
+                                         image_limits, infer_frames, make_aligner, Wanted)
 from depth_anything_ros.sync import CameraSlots, StampMatcher
 from depth_anything_ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS,
                                        CAMERA_INFO, camera_topic, DEPTH_CAMERA_INFO,
@@ -200,7 +206,7 @@ class _Camera:
         self.pubs: dict[Topic, Any] = {}
         self.subs: list[Any] = []
         self.param_info: CameraInfo | None = None
-        self.aligner = make_aligner(cfg)   # None unless alignment sparse / lidar / ground
+        self.aligner = make_aligner(cfg, estimator.is_metric)   # None unless anchored
         self.anchor_info: CameraInfo | None = None   # of anchor/depth (sparse alignment)
         self.image_frame = ''                         # optical frame of the latest image
         self.set_config(cfg, overrides)
@@ -425,10 +431,7 @@ class DepthNodeCore:
         cfg, stats = camera.cfg, camera.stats
         now = time.monotonic()
         try:   # structural checks on arrival: every bad message is counted, even if replaced
-            if isinstance(msg, CompressedImage):
-                check_compressed(msg, image_limits(cfg))
-            else:
-                check_image(msg, image_limits(cfg), INPUT_ENCODINGS)
+            check_camera_frame(msg, image_limits(cfg))
         except ImageFormatError as exc:
             stats.image_bad(str(exc), now)
             self.get_logger().error(f'{_prefix(camera)}image refused: {exc}',
@@ -653,16 +656,13 @@ class DepthNodeCore:
         if not wanted.any():
             camera.stats.frame_idle()
             return None
-        if isinstance(frame.msg, CompressedImage):
-            try:
-                pixels, encoding = compressed_to_array(frame.msg, image_limits(cfg))
-            except ImageFormatError as exc:
-                camera.stats.image_bad(str(exc))
-                self.get_logger().error(f'{_prefix(camera)}image refused: {exc}',
-                                        throttle_duration_sec=_THROTTLE_S)
-                return None
-        else:
-            pixels, encoding = image_to_array(frame.msg, INPUT_ENCODINGS), frame.msg.encoding
+        try:   # a compressed frame is decoded only now, in the worker
+            pixels, encoding = camera_frame_to_array(frame.msg, image_limits(cfg))
+        except ImageFormatError as exc:
+            camera.stats.image_bad(str(exc))
+            self.get_logger().error(f'{_prefix(camera)}image refused: {exc}',
+                                    throttle_duration_sec=_THROTTLE_S)
+            return None
         header = frame.msg.header
         model = self._camera_model(camera, header, pixels.shape[1], pixels.shape[0], cfg,
                                    frame.received)
@@ -681,7 +681,8 @@ class DepthNodeCore:
     def _finish(self, job: _Job, raw: Any, infer_ms: float) -> None:
         out = job.camera.pipeline.finish(job.net_pixels, job.encoding, raw, infer_ms, job.model,
                                          job.cfg, job.wanted,
-                                         self._align_hook(job.camera, job.header))
+                                         frame_alignment(job.camera.aligner,
+                                                         stamp_ns(job.header)))
         self._publish_outputs(job.camera, out, job.header, job.cfg, job.wanted)
 
     def _publish_outputs(self, camera: _Camera, out: FrameOutputs, header: Any,
@@ -713,15 +714,6 @@ class DepthNodeCore:
             if kind is not None:
                 camera.stats.paired(kind)
         return None if info is None else camera_model(info, width, height)
-
-    @staticmethod
-    def _align_hook(camera: _Camera, header: Any) -> Any:
-        """Return the pipeline's per-frame alignment for this frame (None without one)."""
-        aligner, stamp = camera.aligner, stamp_ns(header)
-        if aligner is None:
-            return None
-        return lambda disparity, model: aligner.align(
-            disparity, None if model is None else model.intrinsics.k_matrix(), stamp)
 
     def _subscribed(self, camera: _Camera, cfg: DepthConfig) -> Wanted:
         """Which outputs of ``camera`` have subscribers and are enabled (executor thread)."""
@@ -762,7 +754,14 @@ class DepthNodeCore:
 
     @property
     def stats(self) -> NodeStats:
-        """Return the first camera's running statistics (also published on /diagnostics)."""
+        """Return the first camera's running statistics (also published on /diagnostics).
+
+        Raises:
+            RuntimeError: no camera exists yet (a lifecycle node before ``configure``).
+
+        """
+        if not self._cameras:
+            raise RuntimeError('the node has no camera yet: configure it first')
         return self._cameras[0].stats
 
     @property

@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from depth_anything_ros.alignment import ALIGNMENTS, ANCHORED, parse_transform
-from depth_anything_ros.vocabulary import (AUTO, BACKENDS, DEVICE_CHOICES, device_name_error,
-                                          PRECISIONS)
+from depth_anything_ros.vocabulary import (ALIGNMENTS, ANCHORED, AUTO, BACKENDS,
+                                          DEVICE_CHOICES, device_name_error, PRECISIONS,
+                                          transform_values)
 
 __all__ = ['CAMERAS_DESCRIPTION', 'PER_CAMERA', 'SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig',
            'ParamSpec', 'camera_names', 'camera_parameter', 'default_values', 'describe',
@@ -133,10 +133,12 @@ SCHEMA: tuple[ParamSpec, ...] = (
               '1/depth[m] = scale * d + shift; 0: off', range=(0.0, 1.0e6)),
     ParamSpec('disparity_shift', 0.0, 'relative mode: see disparity_scale (1/m)',
               range=(-1.0e6, 1.0e6)),
-    ParamSpec('alignment', 'fixed', 'relative mode: how disparity becomes metres. fixed: '
-              'disparity_scale/shift (0: disparity only); sparse: fit per frame to anchor/depth '
+    ParamSpec('alignment', 'fixed', 'how disparity becomes metres (relative mode) or how a '
+              "metric model's scale is corrected. fixed: disparity_scale/shift (0: disparity "
+              'only; metric: no correction); sparse: fit per frame to anchor/depth '
               '(+ anchor/camera_info); lidar: to anchor/points; ground: to the floor under a '
-              'camera at camera_height/pitch/roll; none: disparity only (docs/alignment.md)',
+              'camera at camera_height/pitch/roll; none: disparity only or no correction '
+              '(docs/alignment.md)',
               ALIGNMENTS, read_only=True),
     ParamSpec('anchor_slop', 0.05, 'seconds: a frame is aligned to the anchor of the nearest '
               'stamp within this tolerance', range=(0.0, 10.0), read_only=True),
@@ -157,7 +159,8 @@ SCHEMA: tuple[ParamSpec, ...] = (
               'scale (0.3 = 30 %); larger fits are ignored unless three in a row agree',
               range=(0.01, 10.0), read_only=True),
     ParamSpec('alignment_hold', 1.0, 'seconds to keep the last alignment without a good fit; '
-              'then only disparity is published', range=(0.0, 3600.0), read_only=True),
+              "then only disparity is published (a metric model: its own metres, uncorrected)",
+              range=(0.0, 3600.0), read_only=True),
     ParamSpec('fx', 0.0, 'focal length x in pixels for cameras without camera_info; 0: use '
               'camera_info', range=(0.0, 1.0e6), per_camera=True),
     ParamSpec('fy', 0.0, 'focal length y in pixels (with fx)',
@@ -380,10 +383,6 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
                       'model already outputs metres (set them to 0)')
     if v['disparity_shift'] and not v['disparity_scale']:
         errors.append('disparity_shift needs disparity_scale > 0')
-    if v['alignment'] in ANCHORED and v['mode'] == 'metric':
-        errors.append(f"alignment {v['alignment']} turns relative disparity into metres; a "
-                      'metric model already outputs metres (set alignment none, or mode '
-                      'relative)')
     if v['disparity_scale'] and v['alignment'] != 'fixed':
         errors.append(f"disparity_scale applies with alignment fixed, not {v['alignment']} "
                       '(set disparity_scale 0 or alignment fixed)')
@@ -391,7 +390,7 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
         errors.append('alignment ground needs camera_height > 0 (metres from the camera '
                       'centre down to the floor)')
     try:
-        parse_transform(v['anchor_transform'])
+        transform_values(v['anchor_transform'])
     except ValueError as exc:
         errors.append(str(exc))
     intr = [v[k] for k in ('fx', 'fy', 'cx', 'cy')]

@@ -34,7 +34,8 @@ publishes it before then); copy it to keep it.
 A metric model predicts depth in metres. A relative model predicts affine-invariant disparity
 (inverse depth up to an unknown scale and shift): it is published as disparity, and becomes
 metric depth only through a calibration ``1/depth = scale * d + shift``: the fixed parameters,
-or a per-frame alignment to metric anchors (the ``align`` hook, docs/alignment.md).
+or a per-frame alignment to metric anchors (the ``align`` hook, docs/alignment.md). The same
+hook corrects a metric model's scale (``depth / scale``) where it is given one.
 """
 
 from __future__ import annotations
@@ -47,19 +48,22 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.alignment import Aligner, AlignmentFilter, ANCHORED, parse_transform
+from depth_anything_ros.alignment import Aligner, AlignmentFilter, parse_transform, ScaleShift
 from depth_anything_ros.colorize import colorize
 from depth_anything_ros.conversions import (CloudBuffer, depth_to_mm, ImageLimits,
                                             check_image_size, to_rgb)
 from depth_anything_ros.geometry import (CameraInfoError, CameraModel, pack_cloud, RayGrid,
                                          Rectifier, strided_size)
 from depth_anything_ros.params import DepthConfig
+from depth_anything_ros.vocabulary import ANCHORED
 
 __all__ = ['Align', 'FrameOutputs', 'FramePipeline', 'Prediction', 'Wanted', 'encode_depth',
-           'image_limits', 'infer_frames', 'make_aligner', 'split_prediction', 'stride_image']
+           'frame_alignment', 'image_limits', 'infer_frames', 'make_aligner', 'split_prediction',
+           'stride_image']
 
 
-# the per-frame alignment hook: (disparity, camera) -> (scale, shift) or None
+# the per-frame alignment hook: (disparity, or a metric model's depth, camera) ->
+# (scale, shift) or None
 Align = Callable[[np.ndarray, CameraModel | None], tuple[float, float] | None]
 
 
@@ -89,15 +93,29 @@ class FrameOutputs:
     infer_ms: float                 # network time of this frame
 
 
-def make_aligner(cfg: DepthConfig) -> Aligner | None:
-    """Return the per-frame aligner the parameters ask for (None: fixed or no alignment)."""
+def make_aligner(cfg: DepthConfig, metric: bool) -> Aligner | None:
+    """Return the per-frame aligner the parameters ask for (None: fixed or no alignment).
+
+    ``metric``: the model outputs metres; the aligner fits a scale correction.
+    """
     if cfg.alignment not in ANCHORED:
         return None
     return Aligner(cfg.alignment, slop_s=cfg.anchor_slop, height_m=cfg.camera_height,
                    pitch_rad=cfg.camera_pitch, roll_rad=cfg.camera_roll,
-                   extrinsic=parse_transform(cfg.anchor_transform),
+                   extrinsic=parse_transform(cfg.anchor_transform), metric=metric,
                    filter=AlignmentFilter(cfg.alignment_time_constant, cfg.alignment_max_jump,
-                                          hold_s=cfg.alignment_hold))
+                                          hold_s=cfg.alignment_hold, scale_only=metric))
+
+
+def frame_alignment(aligner: Aligner | None, stamp_ns: int) -> Align | None:
+    """Return the per-frame alignment of the frame stamped ``stamp_ns`` (None: no aligner).
+
+    The node and process-bag hand it to :meth:`FramePipeline.process` / ``finish``.
+    """
+    if aligner is None:
+        return None
+    return lambda values, model: aligner.align(
+        values, None if model is None else model.intrinsics.k_matrix(), stamp_ns)
 
 
 def image_limits(cfg: DepthConfig) -> ImageLimits:
@@ -121,7 +139,9 @@ class FramePipeline:
 
         ``align(disparity, camera)`` (relative models) returns this frame's
         ``(scale, shift)`` of ``1/depth = scale * d + shift``, or None: then the frame has
-        disparity only (never unaligned metres). See ``alignment.Aligner``.
+        disparity only (never unaligned metres). For a metric model ``align(depth, camera)``
+        returns a scale correction ``(scale, 0)`` (published depth ``depth / scale``), or
+        None: then the model's own metres are published. See ``alignment.Aligner``.
 
         Raises:
             ImageFormatError: the image is outside the size limits of ``cfg``.
@@ -180,6 +200,12 @@ class FramePipeline:
                                         max_depth=cfg.resolved_max_depth,
                                         disparity_scale=scale_shift[0],
                                         disparity_shift=scale_shift[1])
+        elif align is not None and pred.depth is not None:   # a metric model's scale correction
+            scale_shift = align(pred.depth, camera)
+            if scale_shift is not None:
+                pred = split_prediction(ScaleShift(*scale_shift).correct(raw), metric_model=True,
+                                        min_depth=cfg.min_depth,
+                                        max_depth=cfg.resolved_max_depth)
         s = cfg.output_stride
         depth = disparity = colored = cloud = None
         if wanted.image and pred.depth is not None:

@@ -38,46 +38,6 @@ K = TypeVar('K')
 T = TypeVar('T')
 
 
-class LatestSlot(Generic[T]):
-    """A one-item mailbox that keeps only the newest item."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._item: T | None = None
-        self._closed = False
-        self.put_count = 0
-        self.dropped = 0
-
-    def put(self, item: T) -> bool:
-        """Offer ``item``; return True when it replaced a pending item (which is dropped)."""
-        with self._cond:
-            replaced = self._item is not None
-            self._item = item
-            self.put_count += 1
-            self.dropped += int(replaced)
-            self._cond.notify()
-            return replaced
-
-    def take(self, timeout: float | None = None) -> T | None:
-        """Return the pending item, waiting up to ``timeout`` s; None on timeout or close."""
-        with self._cond:
-            if self._item is None and not self._closed:
-                self._cond.wait(timeout)
-            item, self._item = self._item, None
-            return None if self._closed else item
-
-    def close(self) -> None:
-        """Wake every waiter; later ``take`` calls return None at once."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        """Return True once :meth:`close` was called."""
-        return self._closed
-
-
 class CameraSlots(Generic[K, T]):
     """One newest-item slot per key (camera); :meth:`take` empties them all, oldest first.
 
@@ -124,6 +84,41 @@ class CameraSlots(Generic[K, T]):
     def closed(self) -> bool:
         """Return True once :meth:`close` was called."""
         return self._closed
+
+
+class LatestSlot(Generic[T]):
+    """A one-item mailbox that keeps only the newest item: :class:`CameraSlots` with one key."""
+
+    def __init__(self) -> None:
+        self._slots: CameraSlots[None, T] = CameraSlots()
+
+    def put(self, item: T) -> bool:
+        """Offer ``item``; return True when it replaced a pending item (which is dropped)."""
+        return self._slots.put(None, item)
+
+    def take(self, timeout: float | None = None) -> T | None:
+        """Return the pending item, waiting up to ``timeout`` s; None on timeout or close."""
+        items = self._slots.take(timeout)
+        return items[0][1] if items else None
+
+    def close(self) -> None:
+        """Wake every waiter; later ``take`` calls return None at once."""
+        self._slots.close()
+
+    @property
+    def closed(self) -> bool:
+        """Return True once :meth:`close` was called."""
+        return self._slots.closed
+
+    @property
+    def put_count(self) -> int:
+        """Items offered so far."""
+        return self._slots.put_count
+
+    @property
+    def dropped(self) -> int:
+        """Items replaced before they were taken."""
+        return self._slots.dropped
 
 
 class StampMatcher(Generic[T]):

@@ -20,10 +20,11 @@ backends and the training code all import from here.
 
 from __future__ import annotations
 
+import math
 import re
 
-__all__ = ['AMP_CHOICES', 'AUTO', 'BACKENDS', 'DEVICE_CHOICES', 'PATCH_SIZE', 'PRECISIONS',
-           'device_name_error']
+__all__ = ['ALIGNMENTS', 'AMP_CHOICES', 'ANCHORED', 'AUTO', 'BACKENDS', 'DEVICE_CHOICES',
+           'PATCH_SIZE', 'PRECISIONS', 'device_name_error', 'transform_values']
 
 #: "Pick the best for this machine" wherever a backend, precision or device is chosen.
 AUTO = 'auto'
@@ -37,6 +38,34 @@ AMP_CHOICES: tuple[str, ...] = ('auto', 'none', 'bf16', 'fp16')
 DEVICE_CHOICES = 'auto, cpu, cuda, cuda:N or mps'
 #: ViT patch side in pixels: network inputs are multiples of it (DINOv2 /14 encoders).
 PATCH_SIZE = 14
+#: How a relative model's disparity becomes metres (``alignment`` parameter, alignment.py).
+ALIGNMENTS: tuple[str, ...] = ('none', 'fixed', 'sparse', 'lidar', 'ground')
+#: The alignments fitted per frame to metric anchors.
+ANCHORED: tuple[str, ...] = ('sparse', 'lidar', 'ground')
+
+
+def transform_values(text: str) -> tuple[float, ...] | None:
+    """Return the 6 or 7 numbers of an ``anchor_transform`` text, or None when it is empty.
+
+    ``'x y z yaw pitch roll'`` (metres, radians) or ``'x y z qx qy qz qw'``, as
+    ``static_transform_publisher`` takes them (alignment.parse_transform builds the matrix).
+
+    Raises:
+        ValueError: not 6 or 7 finite numbers.
+
+    """
+    parts = text.replace(',', ' ').split()
+    if not parts:
+        return None
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) not in (6, 7) or not all(math.isfinite(v) for v in values):
+        raise ValueError(f'anchor_transform {text!r}: expected "x y z yaw pitch roll" or '
+                         '"x y z qx qy qz qw" (metres, radians), the pose of the anchor frame in '
+                         'the camera optical frame')
+    return values
 
 _DEVICE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
 

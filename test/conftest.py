@@ -21,12 +21,15 @@ other's topics; every spawned process is stopped (SIGINT, then SIGKILL) even whe
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Iterator
 import os
 from pathlib import Path
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -42,6 +45,9 @@ os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE',
                       str(REPO / 'config' / 'fastdds_localhost_shm.xml'))
 os.environ.setdefault('ROS_LOG_DIR', '/tmp/depth_anything_ros_test_log')
 os.environ.pop('ROS_LOCALHOST_ONLY', None)
+# Engine caches and remembered camera sizes go to a per-run folder, never the user's ~/.cache.
+os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='depth_anything_ros_test_cache_')
+atexit.register(shutil.rmtree, os.environ['XDG_CACHE_HOME'], ignore_errors=True)
 
 
 def _has_cuda() -> bool:

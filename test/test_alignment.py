@@ -469,6 +469,70 @@ def test_aligner_ground_and_bad_kinds() -> None:
         al.Aligner('ground')
 
 
+def _lidar_points(depth: np.ndarray, rng: np.random.Generator, step: int = 3,
+                  noise_m: float = 0.02, outliers: float = 0.2) -> np.ndarray:
+    """Points (N, 3) in the optical frame on a grid of ``depth``, with noise and outliers."""
+    rows, cols = np.mgrid[0:depth.shape[0]:step, 0:depth.shape[1]:step]
+    z = depth[rows, cols].ravel() + rng.normal(0.0, noise_m, rows.size)
+    bad = rng.random(z.size) < outliers
+    z[bad] = rng.uniform(0.3, 12.0, bad.sum())               # glass, multipath, wrong returns
+    rays = np.linalg.solve(K, np.stack([cols.ravel(), rows.ravel(), np.ones(z.size)])).T
+    return rays * z[:, None]
+
+
+def test_aligner_corrects_a_metric_model_scale_error(room: np.ndarray) -> None:
+    rng = np.random.default_rng(4)
+    aligner = al.Aligner('lidar', metric=True)
+    assert aligner.filter.scale_only
+    errors = []
+    for i in range(20):                                      # a metric model 10 % too far
+        pred = (room * 1.1 * (1.0 + rng.normal(0.0, 0.01, SHAPE))).astype(np.float32)
+        stamp = i * 33_000_000
+        aligner.add_points(stamp, _lidar_points(room, rng))
+        p = aligner.align(pred, K, stamp)
+        assert p is not None and p.shift == 0.0
+        errors.append(abs(float(np.median(p.correct(pred) / room)) - 1.0))
+    assert np.median(np.abs(pred / room - 1.0)) > 0.09          # before: 10 % off
+    assert max(errors) < 0.005                                  # after: within 0.5 %
+    assert aligner.status()['alignment_applied'].startswith('yes')
+    # no anchor for longer than hold_s: no correction, and the diagnostics say so
+    assert aligner.align(pred, K, 5_000_000_000) is None
+    assert aligner.status()['alignment_applied'] == "no: the model's own metres, uncorrected"
+    # sparse anchor images and the floor give the same correction
+    sparse = al.Aligner('sparse', metric=True)
+    anchor = room[::2, ::2].copy()
+    anchor[rng.random(anchor.shape) < 0.9] = np.nan           # holey
+    sparse.add_depth(0, anchor, None)
+    p = sparse.align((room * 1.1).astype(np.float32), K, 0)
+    assert p is not None and p.scale == pytest.approx(1.1, rel=0.02)
+    depth, scene = _scene_depth()
+    pitch, roll = al.pitch_roll_from_gravity(scene.rotation.T @ np.array([0.0, -1.0, 0.0]))
+    ground = al.Aligner('ground', height_m=float(scene.origin[1]), pitch_rad=pitch,
+                        roll_rad=roll, metric=True)
+    p = ground.align((depth * 0.9).astype(np.float32), K, 0)
+    assert p is not None and p.scale == pytest.approx(0.9, rel=0.02)
+    with pytest.raises(ValueError, match='scale_only'):
+        al.Aligner('lidar', metric=True, filter=al.AlignmentFilter())
+
+
+def test_scale_only_filter_smooths_noisy_scales(room: np.ndarray) -> None:
+    rng = np.random.default_rng(5)
+    f = al.AlignmentFilter(scale_only=True)
+    pred = room * 1.1
+    raw, out = [], []
+    for i in range(60):
+        uv = np.stack([rng.integers(0, SHAPE[1], 25), rng.integers(0, SHAPE[0], 25)], -1)
+        z = room[uv[:, 1], uv[:, 0]] * (1.0 + rng.normal(0.0, 0.05, 25))
+        fit = al.fit_scale_points(pred, uv, z)
+        p = f.update(fit, i / 30.0)
+        assert p.shift == 0.0
+        raw.append(fit.scale)
+        out.append(p.scale)
+    flicker = np.mean(np.abs(np.diff(out[30:])))
+    assert flicker < np.mean(np.abs(np.diff(raw[30:]))) / 3.0   # steadier than per-frame fits
+    assert np.median(out[30:]) == pytest.approx(1.1, rel=0.01)
+
+
 def test_parse_transform() -> None:
     assert al.parse_transform('') is None
     t = al.parse_transform('1 2 3 0 0 0')
@@ -510,7 +574,8 @@ def test_alignment_parameters() -> None:
     assert cfg.alignment == 'fixed' and cfg.metric_output          # metric mode: unchanged
     assert not validate({'mode': 'relative'}).metric_output        # today's default: disparity
     assert validate({'mode': 'relative', 'alignment': 'sparse'}).metric_output
-    for bad, match in (({'alignment': 'lidar'}, 'metric model already outputs metres'),
+    assert validate({'alignment': 'lidar'}).alignment == 'lidar'   # a metric model's correction
+    for bad, match in (({'alignment': 'ground'}, 'camera_height > 0'),
                        ({'mode': 'relative', 'alignment': 'ground'}, 'camera_height > 0'),
                        ({'mode': 'relative', 'alignment': 'sparse', 'disparity_scale': 1.0},
                         'applies with alignment fixed'),

@@ -152,3 +152,17 @@ def test_camera_sizes_are_remembered_per_key(tmp_path) -> None:
     assert remembered_camera_size(tmp_path, '/front/depth_node') == (720, 1280)
     (tmp_path / 'camera_sizes.json').write_text('{"/depth_node": [0, "x"]')   # damaged
     assert remembered_camera_size(tmp_path, '/depth_node') is None
+
+
+def test_auto_from_a_checkpoint_path_loads_it_for_any_backend(tmp_path, one_torch_thread) -> None:
+    """A checkpoint file given by path works whichever backend auto picks (it is exported)."""
+    import numpy as np
+
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.model import ModelConfig, untrained_model
+    from depth_anything_ros.model.checkpoint import export_model
+    path = export_model(untrained_model(ModelConfig.tiny(), warn=False), tmp_path / 'tiny.pth')
+    est = DepthEstimator(path, device='cpu', backend='auto', precision='auto', input_size=70,
+                         cache_dir=tmp_path / 'engines')
+    assert est.config is not None and est.config.encoder == 'tiny'
+    assert est.infer(np.zeros((48, 64, 3), np.uint8)).shape == (48, 64)

@@ -153,8 +153,8 @@ def test_distilled_student_beats_its_start_and_exports(workspace: dict[str, Path
     # and "depth-anything-ros eval" scores it as a relative model (scale-and-shift aligned)
     report = workspace['root'] / 'eval.json'
     assert cli.main(['eval', '--checkpoint', str(run / 'export' / 'model.pth'), '--data',
-                     str(workspace['val']), '--json', str(report), '--input-size', '56',
-                     '--max-depth', '10', '--device', 'cpu']) == 0
+                     str(workspace['val']), '--out', str(report), '--input-size', '56',
+                     '--eval-max-depth', '10', '--device', 'cpu']) == 0
     assert 'abs_rel' in report.read_text()
 
 
@@ -234,7 +234,7 @@ def test_torchrun_two_processes(workspace: dict[str, Path]) -> None:
     run = workspace['root'] / 'ddp'
     proc = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-         '-m', 'depth_anything_ros.training.distill', '--labels', str(workspace['labels']),
+         '-m', 'depth_anything_ros.cli', 'distill', '--labels', str(workspace['labels']),
          '--config', 'distill_debug', '--out', str(run), '--no-progress', 'max_steps=2',
          'val_fraction=0', 'max_val_images=1', f'val_data={workspace["val"]}'],
         env={**os.environ, 'OMP_NUM_THREADS': '1'}, cwd=Path(__file__).resolve().parents[1],

@@ -67,7 +67,7 @@ def test_infer_writes_npy_and_png(tiny_ckpt: Path, tmp_path: Path,
 def test_bench_quick_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / 'bench.json'
     rc = cli(['bench', '--quick', '--encoder', 'tiny', '--precision', 'fp32,bf16',
-              '--input-size', '70', '--batch', '1,2', '--threads', '1', '--json', str(path)])
+              '--input-size', '70', '--batch', '1,2', '--threads', '1', '--out', str(path)])
     assert rc == 0
     result = json.loads(path.read_text())
     rows = result['results']
@@ -89,7 +89,7 @@ def test_bench_all_backends_runs_what_is_installed(tmp_path: Path) -> None:
     path = tmp_path / 'bench.json'
     rc = cli(['bench', '--quick', '--encoder', 'tiny', '--precision', 'fp32,bf16,fp16',
               '--input-size', '42', '--backend', 'all,tensorrt', '--threads', '1',
-              '--json', str(path)])
+              '--out', str(path)])
     assert rc == 0  # combinations this machine cannot run are skipped, not errors
     rows = json.loads(path.read_text())['results']
     installed = available_backends()

@@ -19,6 +19,7 @@ frames (no anchor yet) come out as disparity only; their disparity ``d`` gives a
 ``1 / (0.5 d + 0.1)`` m on a half-resolution grid with its own camera_info, published with the
 stamps of the following frames (the same picture, so the same ``d``). Those frames must then
 come out as metric depth equal to the anchors' law, and as clouds, with the image's header.
+In process: LiDAR anchors align a relative stand-in and correct a metric one's scale.
 """
 
 from __future__ import annotations
@@ -116,3 +117,175 @@ def test_sparse_alignment_publishes_metric_depth_and_points(ros_node, spawn,
     assert int(diag['alignment_inliers']) > 100
     node.send_signal(signal.SIGINT)
     assert node.wait(timeout=15) == 0, log_of(log)
+
+
+class _GradientDisparity:
+    """Relative stand-in estimator: a fixed disparity ramp (the node's wiring is under test)."""
+
+    device = 'cpu'
+    is_metric = False
+    input_size = 154
+
+    def infer(self, pixels: np.ndarray, encoding: str) -> np.ndarray:
+        h, w = pixels.shape[:2]
+        v, u = np.mgrid[0:h, 0:w]
+        return (1.0 + 2.0 * u / w + 3.0 * v / h).astype(np.float32)
+
+
+def _lidar_cloud(stamp: int, frame: str, to_camera: np.ndarray):
+    """Anchor points ``1 / (SCALE d + SHIFT)`` m along every 2nd pixel's ray, in ``frame``."""
+    from std_msgs.msg import Header
+    from test_node_inprocess import H as HH, W as WW
+
+    from depth_anything_ros.conversions import cloud_message
+    k = np.array([[50.0, 0.0, 30.0], [0.0, 50.0, 20.0], [0.0, 0.0, 1.0]])  # test_node_inprocess
+    v, u = np.mgrid[0:HH:2, 0:WW:2]
+    d = _GradientDisparity().infer(np.zeros((HH, WW, 3), np.uint8), 'rgb8')[v, u]
+    z = 1.0 / (SCALE * d + SHIFT)
+    rays = np.linalg.solve(k, np.stack([u.ravel(), v.ravel(), np.ones(u.size)])).T
+    cam = rays * z.ravel()[:, None]
+    pts = (cam - to_camera[:3, 3]) @ to_camera[:3, :3]        # into the LiDAR frame
+    cloud = np.zeros((1, len(pts)), np.dtype([('x', '<f4'), ('y', '<f4'), ('z', '<f4')]))
+    cloud['x'], cloud['y'], cloud['z'] = pts.T.astype(np.float32)[:, None, :]
+    msg = cloud_message(cloud, Header())
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+    msg.header.frame_id = frame
+    return msg
+
+
+@pytest.mark.parametrize('with_transform', [True, False])
+def test_lidar_alignment_in_process(ros_domain: int, with_transform: bool) -> None:
+    """LiDAR points in their own frame: metres with ``anchor_transform``, disparity without."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+    from test_node_inprocess import image, info
+
+    from depth_anything_ros.alignment import parse_transform
+    from depth_anything_ros.node import DepthNode
+    text = '0.1 -0.05 0.0 1.5707963267948966 0.0 -1.5707963267948966'
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=ros_domain)
+    params = {'mode': 'relative', 'alignment': 'lidar', 'diagnostics_period': 0.1}
+    if with_transform:
+        params['anchor_transform'] = text
+    node = DepthNode(estimator=_GradientDisparity(), context=ctx,
+                     parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    sub = Node('harness', context=ctx)
+    got: dict[str, list] = {'depth/image': [], 'disparity/image': []}
+    for topic in got:
+        sub.create_subscription(Image, topic, got[topic].append, 10)
+    executor = SingleThreadedExecutor(context=ctx)
+    for n in (node, sub):
+        executor.add_node(n)
+    try:
+        end = time.monotonic() + 10
+        while time.monotonic() < end and node.count_subscribers('depth/image') == 0:
+            executor.spin_once(timeout_sec=0.02)
+        for i in range(4):
+            stamp = 1_000_000_000 * (10 + i)
+            node._on_camera_info(info(stamp))
+            node._on_anchor_points(_lidar_cloud(stamp, 'lidar', parse_transform(text)))
+            node._on_image(image(stamp))
+            end = time.monotonic() + 10
+            while time.monotonic() < end and len(got['disparity/image']) <= i:
+                executor.spin_once(timeout_sec=0.02)
+        executor.spin_once(timeout_sec=0.2)
+        assert len(got['disparity/image']) == 4
+        status = node._cameras[0].aligner.status()
+        if not with_transform:
+            # the first frame had no camera frame yet; then the cloud's frame is refused
+            assert len(got['depth/image']) <= 1 and status['alignment_unpaired'] != '0'
+            return
+        assert len(got['depth/image']) == 4 and status['alignment_state'] == 'tracking'
+        depth = image_to_array(got['depth/image'][-1])
+        d = _GradientDisparity().infer(np.zeros((depth.shape[0], depth.shape[1], 3)), 'rgb8')
+        np.testing.assert_allclose(depth, 1.0 / (SCALE * d + SHIFT), rtol=1e-4)
+        assert got['depth/image'][-1].header.frame_id == 'cam'
+    finally:
+        node.stop_worker(5.0)
+        executor.shutdown()
+        node.destroy_node()
+        sub.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+
+
+class _TooFarMetric:
+    """Metric stand-in estimator 10 % too far: ``1.1 / (SCALE d + SHIFT)`` m on the ramp."""
+
+    device = 'cpu'
+    is_metric = True
+    input_size = 154
+
+    def infer(self, pixels: np.ndarray, encoding: str) -> np.ndarray:
+        d = _GradientDisparity().infer(pixels, encoding)
+        return (1.1 / (SCALE * d + SHIFT)).astype(np.float32)
+
+
+def test_metric_model_scale_corrected_by_lidar_in_process(ros_domain: int) -> None:
+    """A metric model's 10 % scale error corrected by LiDAR anchors: depth and cloud in metres.
+
+    A frame long after the last anchor (beyond ``alignment_hold``) keeps the model's own
+    metres, and the aligner's diagnostics say the correction is not applied.
+    """
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image, PointCloud2
+    from test_node_inprocess import image, info
+
+    from depth_anything_ros.node import DepthNode
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=ros_domain)
+    params = {'mode': 'metric', 'alignment': 'lidar', 'max_depth': 20.0}
+    node = DepthNode(estimator=_TooFarMetric(), context=ctx,
+                     parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    sub = Node('harness', context=ctx)
+    got: dict[str, list] = {'depth/image': [], 'points': []}
+    sub.create_subscription(Image, 'depth/image', got['depth/image'].append, 10)
+    sub.create_subscription(PointCloud2, 'points', got['points'].append, 10)
+    executor = SingleThreadedExecutor(context=ctx)
+    for n in (node, sub):
+        executor.add_node(n)
+    try:
+        end = time.monotonic() + 10
+        while time.monotonic() < end and (node.count_subscribers('depth/image') == 0
+                                          or node.count_subscribers('points') == 0):
+            executor.spin_once(timeout_sec=0.02)
+        stamps = [1_000_000_000 * (10 + i) for i in range(4)] + [1_000_000_000 * 20]
+        for i, stamp in enumerate(stamps):
+            node._on_camera_info(info(stamp))
+            if i < 4:                                         # the last frame has no anchor
+                node._on_anchor_points(_lidar_cloud(stamp, 'cam', np.eye(4)))
+            node._on_image(image(stamp))
+            end = time.monotonic() + 10
+            while time.monotonic() < end and (len(got['depth/image']) <= i
+                                              or len(got['points']) <= i):
+                executor.spin_once(timeout_sec=0.02)
+            if i == 3:
+                status = node._cameras[0].aligner.status()
+        assert len(got['depth/image']) == 5 and len(got['points']) == 5
+        assert status['alignment_state'] == 'tracking'
+        assert status['alignment_applied'].startswith('yes')
+        assert float(status['alignment_scale']) == pytest.approx(1.1, rel=1e-4)
+        d = _GradientDisparity().infer(np.zeros((48, 64, 3), np.uint8), 'rgb8')
+        truth = 1.0 / (SCALE * d + SHIFT)
+        for msg, cloud in zip(got['depth/image'][:4], got['points'][:4]):
+            np.testing.assert_allclose(image_to_array(msg), truth, rtol=1e-4)
+            np.testing.assert_allclose(cloud_to_array(cloud)['z'], truth, rtol=1e-4)
+        # no anchor for 6 s (> alignment_hold): the model's own metres, said in diagnostics
+        np.testing.assert_allclose(image_to_array(got['depth/image'][4]), 1.1 * truth, rtol=1e-4)
+        np.testing.assert_allclose(cloud_to_array(got['points'][4])['z'], 1.1 * truth,
+                                   rtol=1e-4)
+        status = node._cameras[0].aligner.status()
+        assert status['alignment_applied'] == "no: the model's own metres, uncorrected"
+        assert status['alignment_state'] == 'lost'
+    finally:
+        node.stop_worker(5.0)
+        executor.shutdown()
+        node.destroy_node()
+        sub.destroy_node()
+        rclpy.try_shutdown(context=ctx)

@@ -147,6 +147,8 @@ def test_cleanup_frees_the_model(ros_domain: int, one_torch_thread: None) -> Non
     node = DepthLifecycleNode(context=ctx, parameter_overrides=[
         Parameter(k, value=v) for k, v in params.items()])
     try:
+        with pytest.raises(RuntimeError, match='configure it first'):
+            _ = node.stats   # unconfigured: a clear error, not an IndexError
         for _ in range(2):   # configure twice: cleanup leaves nothing behind
             assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
             model = weakref.ref(node._estimator.model)

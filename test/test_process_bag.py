@@ -158,9 +158,25 @@ def test_setup_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFix
     assert 'unknown output(s) mesh' in capsys.readouterr().err
 
 
-def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
-                                                     one_torch_thread: None) -> None:
-    """The same frames through process-bag's stage and through a running node: same bytes."""
+def _points_along_rays(depth: np.ndarray, k: np.ndarray, header: object) -> object:
+    """Return a PointCloud2: every 2nd pixel's ray at ``depth`` metres, in ``header``'s frame."""
+    from depth_anything_ros.conversions import cloud_message
+    v, u = np.mgrid[0:depth.shape[0]:2, 0:depth.shape[1]:2]
+    rays = np.linalg.solve(k, np.stack([u.ravel(), v.ravel(), np.ones(u.size)])).T
+    xyz = (rays * depth[v, u].ravel()[:, None]).astype(np.float32)
+    pts = np.zeros((1, len(xyz)), np.dtype([('x', '<f4'), ('y', '<f4'), ('z', '<f4')]))
+    pts['x'][0], pts['y'][0], pts['z'][0] = xyz.T
+    return cloud_message(pts, header)
+
+
+@pytest.mark.parametrize('anchored', [False, True])
+def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int, one_torch_thread: None,
+                                                     anchored: bool) -> None:
+    """The same frames through process-bag's stage and through a running node: same bytes.
+
+    ``anchored``: LiDAR anchors 10 % nearer than the metric model's depth correct its scale,
+    offline and live alike.
+    """
     import time
 
     import rclpy
@@ -192,14 +208,31 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
     images = [m for _, m in frames[IMAGE_TOPIC]]
     infos = [m for _, m in frames[INFO_TOPIC]]
 
-    stage = NodeStage(FramePipeline(estimator()), cfg)
-    offline: dict[str, list] = {}
-    for image, info in zip(images, infos):
-        stamp = image.header.stamp.sec * 1_000_000_000 + image.header.stamp.nanosec
-        stage.add_camera_info(stamp, info)
-        for name, msg in stage(image, stamp):   # valid until the next frame: keep a copy
-            copy = deserialize_message(serialize_message(msg), type(msg))
-            offline.setdefault(name, []).append(copy)
+    def run_offline(stage: NodeStage, clouds: list | None = None) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for i, (image, info) in enumerate(zip(images, infos)):
+            stamp = image.header.stamp.sec * 1_000_000_000 + image.header.stamp.nanosec
+            if clouds is not None:
+                stage.add_anchor(topics.ANCHOR_POINTS, stamp, clouds[i])
+            stage.add_camera_info(stamp, info)
+            for name, msg in stage(image, stamp):   # valid until the next frame: keep a copy
+                copy = deserialize_message(serialize_message(msg), type(msg))
+                out.setdefault(name, []).append(copy)
+        return out
+
+    offline = run_offline(NodeStage(FramePipeline(estimator()), cfg))
+    clouds = None
+    if anchored:
+        from depth_anything_ros.conversions import image_to_array
+        uncorrected = offline[topics.DEPTH_IMAGE.name]
+        clouds = [_points_along_rays(image_to_array(msg) / 1.1,
+                                     np.asarray(info.k, np.float64).reshape(3, 3), msg.header)
+                  for msg, info in zip(uncorrected, infos)]
+        values['alignment'] = 'lidar'
+        offline = run_offline(NodeStage(FramePipeline(estimator()), validate(values)), clouds)
+        for mine, theirs in zip(offline[topics.DEPTH_IMAGE.name], uncorrected):
+            np.testing.assert_allclose(image_to_array(mine), image_to_array(theirs) / 1.1,
+                                       rtol=1e-3)
 
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=ros_domain)
@@ -215,6 +248,8 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
                                       qos_profile_sensor_data)
     pub_info = peer.create_publisher(topics.CAMERA_INFO.message_class(),
                                      topics.CAMERA_INFO.name, qos_profile_sensor_data)
+    pub_points = peer.create_publisher(topics.ANCHOR_POINTS.message_class(),
+                                       topics.ANCHOR_POINTS.name, qos_profile_sensor_data)
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
     executor.add_node(peer)
@@ -228,7 +263,10 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
     try:
         assert spin_until(lambda: node.publisher(topics.POINTS).get_subscription_count() > 0 and
                           pub_image.get_subscription_count() > 0, 10)
+        assert not anchored or spin_until(lambda: pub_points.get_subscription_count() > 0, 10)
         for i, (image, info) in enumerate(zip(images, infos)):   # one at a time: no drops
+            if clouds is not None:
+                pub_points.publish(clouds[i])
             pub_info.publish(info)
             spin_until(lambda: False, 0.1)
             pub_image.publish(image)
@@ -248,8 +286,8 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int,
             assert mine == theirs, f'{name}: offline and live messages differ'
 
 
-def test_alignment_ground_runs_and_anchored_alignment_is_refused(
-        tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+def test_alignment_ground_runs(tmp_path: Path, capsys: pytest.CaptureFixture,
+                               one_torch_thread: None) -> None:
     src = write_camera_bag(tmp_path / 'in', 2, h=H, w=W)
     params = tmp_path / 'params.yaml'
     params.write_text('/**:\n  ros__parameters:\n    alignment: ground\n'
@@ -260,6 +298,160 @@ def test_alignment_ground_runs_and_anchored_alignment_is_refused(
     doc = json.loads(out)
     assert (doc['frames'], doc['processed']) == (2, 2)
     assert _out(topics.DISPARITY_IMAGE) in doc['written']
-    params.write_text('/**:\n  ros__parameters:\n    alignment: sparse\n')
-    rc, out, err = _run(capsys, src, '--out', tmp_path / 'out2', *MODEL, '--params-file', params)
-    assert rc == 2 and 'process-bag does not replay' in err
+
+
+SCALE = 0.5   # the anchors' law: 1 / depth = SCALE * disparity + shift
+
+
+def _copy_with(src: Path, dst: Path, extra: dict[str, list[tuple[int, object]]]) -> None:
+    """Copy bag ``src`` to ``dst`` (MCAP) with the messages ``{topic: [(time, msg)]}`` added."""
+    from rclpy.serialization import serialize_message
+
+    from depth_anything_ros.bags import message_type_name, open_writer, typestore
+
+    bag, types, store = read_bag(src), topic_types(src), typestore()
+    with open_writer(dst, 'mcap') as writer:
+        for topic, messages in bag.items():
+            conn = writer.add_connection(topic, types[topic], typestore=store)
+            for t, msg in messages:
+                writer.write(conn, t, serialize_message(msg))
+        for topic, messages in extra.items():
+            conn = writer.add_connection(topic, message_type_name(messages[0][1]),
+                                         typestore=store)
+            for t, msg in messages:
+                writer.write(conn, t, serialize_message(msg))
+
+
+def _add_anchors(src: Path, dst: Path, disparity: dict[int, np.ndarray],
+                 recorded_after_ns: int) -> float:
+    """Copy bag ``src`` to ``dst`` with anchor/depth + anchor/camera_info beside the images.
+
+    Each frame's anchors are ``1 / (SCALE d + shift)`` metres from its disparity ``d`` on a
+    half-resolution grid with its own camera_info, stamped like the image and recorded
+    ``recorded_after_ns`` after it. Returns ``shift``.
+    """
+    from depth_anything_ros.conversions import array_to_image, camera_info_from_k
+    from ros_helpers.harness import stamp_ns
+
+    shift = max(0.1, 0.1 - SCALE * min(float(np.nanmin(d)) for d in disparity.values()))
+    depths, infos = [], []
+    for t, image in read_bag(src)[IMAGE_TOPIC]:
+        d = disparity[stamp_ns(image.header)]
+        anchor = (1.0 / (SCALE * d[::2, ::2] + shift)).astype(np.float32)
+        f = 0.8 * W / 2                                       # write_camera_bag's camera, halved
+        info = camera_info_from_k(f, f, W / 4, H / 4, W // 2, H // 2)
+        info.header = image.header
+        infos.append((t + recorded_after_ns, info))
+        depths.append((t + recorded_after_ns, array_to_image(anchor, '32FC1', image.header)))
+    _copy_with(src, dst, {_out(topics.ANCHOR_CAMERA_INFO): infos,
+                          _out(topics.ANCHOR_DEPTH): depths})
+    return shift
+
+
+def test_sparse_anchors_replayed_from_the_bag_give_metric_depth(
+        tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+    from depth_anything_ros.conversions import image_to_array
+    from ros_helpers.harness import stamp_ns
+
+    plain = write_camera_bag(tmp_path / 'plain', 4, h=H, w=W)
+    rc, _, err = _run(capsys, plain, '--out', tmp_path / 'relative', *MODEL, '--outputs',
+                      'depth')
+    assert rc == 0, err
+    disparity = {stamp_ns(msg.header): image_to_array(msg)
+                 for _, msg in read_bag(tmp_path / 'relative')[_out(topics.DISPARITY_IMAGE)]}
+    assert len(disparity) == 4
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    alignment: sparse\n'
+                      '    anchor_slop: 0.01\n    max_depth: 1000.0\n')
+
+    # anchors recorded before their images (as a driver publishing both would be recorded)
+    shift = _add_anchors(plain, tmp_path / 'before', disparity, -500_000)
+    rc, out, err = _run(capsys, tmp_path / 'before', '--out', tmp_path / 'out', *MODEL,
+                        '--params-file', params, '--json')
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc['anchor_topics'] == {'anchor/depth': _out(topics.ANCHOR_DEPTH),
+                                    'anchor/camera_info': _out(topics.ANCHOR_CAMERA_INFO)}
+    assert (doc['anchors'], doc['refused_anchors'], doc['processed']) == (8, [], 4)
+    bag = read_bag(tmp_path / 'out')
+    depths = bag[_out(topics.DEPTH_IMAGE)]
+    assert len(depths) == 4 and len(bag[_out(topics.POINTS)]) == 4
+    for _, msg in depths:
+        d = disparity[stamp_ns(msg.header)]
+        np.testing.assert_allclose(image_to_array(msg), 1.0 / (SCALE * d + shift), rtol=1e-3)
+
+    # anchors recorded after their images: live (and by default offline) a frame cannot pair
+    # with them; --anchor-lookahead pairs each frame with the anchor stamped like it
+    _add_anchors(plain, tmp_path / 'after', disparity, 5_000_000)
+    rc, out, err = _run(capsys, tmp_path / 'after', '--out', tmp_path / 'out2', *MODEL,
+                        '--params-file', params)
+    assert rc == 0, err
+    assert _out(topics.DEPTH_IMAGE) not in topic_types(tmp_path / 'out2')   # disparity only
+    assert '8 anchors from ' in out
+    rc, out, err = _run(capsys, tmp_path / 'after', '--out', tmp_path / 'out3', *MODEL,
+                        '--params-file', params, '--anchor-lookahead')
+    assert rc == 0, err
+    assert len(read_bag(tmp_path / 'out3')[_out(topics.DEPTH_IMAGE)]) == 4
+
+    # a bag without the anchor topic: the error names the topic and the flag
+    rc, _, err = _run(capsys, plain, '--out', tmp_path / 'out4', *MODEL, '--params-file', params)
+    assert rc == 2 and _out(topics.ANCHOR_DEPTH) in err and '--anchor-depth-topic' in err
+    rc, _, err = _run(capsys, tmp_path / 'before', '--out', tmp_path / 'out5', *MODEL,
+                      '--params-file', params, '--anchor-depth-topic', '/nope')
+    assert rc == 2 and "'/nope'" in err
+
+
+def test_lidar_anchors_correct_a_metric_model_in_a_bag(
+        tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+    from depth_anything_ros.conversions import image_to_array
+    from ros_helpers.bags import FRAME_ID
+    from ros_helpers.harness import stamp_ns
+
+    plain = write_camera_bag(tmp_path / 'plain', 3, h=H, w=W)
+    rc, _, err = _run(capsys, plain, '--out', tmp_path / 'uncorrected', *MODEL, '--mode',
+                      'metric', '--outputs', 'depth')
+    assert rc == 0, err
+    model = {stamp_ns(msg.header): image_to_array(msg)
+             for _, msg in read_bag(tmp_path / 'uncorrected')[_out(topics.DEPTH_IMAGE)]}
+    f = 0.8 * W                                               # write_camera_bag's camera
+    k = np.array([[f, 0.0, W / 2], [0.0, f, H / 2], [0.0, 0.0, 1.0]])
+
+    def with_points(dst: Path, frame: str) -> None:
+        clouds = []
+        for t, image in read_bag(plain)[IMAGE_TOPIC]:
+            # the model is 10 % too far
+            msg = _points_along_rays(model[stamp_ns(image.header)] / 1.1, k, image.header)
+            msg.header.frame_id = frame
+            clouds.append((t - 500_000, msg))
+        _copy_with(plain, dst, {'/lidar/points': clouds})
+
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    alignment: lidar\n')
+    with_points(tmp_path / 'lidar', FRAME_ID)
+    rc, out, err = _run(capsys, tmp_path / 'lidar', '--out', tmp_path / 'out', *MODEL,
+                        '--mode', 'metric', '--params-file', params, '--anchor-points-topic',
+                        '/lidar/points', '--json')
+    assert rc == 0, err
+    assert json.loads(out)['anchors'] == 3
+    bag = read_bag(tmp_path / 'out')
+    assert len(bag[_out(topics.POINTS)]) == 3
+    for _, msg in bag[_out(topics.DEPTH_IMAGE)]:
+        np.testing.assert_allclose(image_to_array(msg), model[stamp_ns(msg.header)] / 1.1,
+                                   rtol=1e-3)
+    # points in another frame and no anchor_transform (there is no TF offline): refused once
+    # the image's frame is known (as live, the first cloud came before any image); without a
+    # correction (no hold here) the metric model publishes its own metres
+    with_points(tmp_path / 'other', 'velodyne')
+    params.write_text('/**:\n  ros__parameters:\n    alignment: lidar\n'
+                      '    alignment_hold: 0.0\n')
+    rc, out, err = _run(capsys, tmp_path / 'other', '--out', tmp_path / 'out2', *MODEL,
+                        '--mode', 'metric', '--params-file', params, '--anchor-points-topic',
+                        '/lidar/points')
+    assert rc == 0, err
+    assert 'anchor refused 2x' in out and 'set anchor_transform' in out
+    depths = read_bag(tmp_path / 'out2')[_out(topics.DEPTH_IMAGE)]
+    assert len(depths) == 3
+    for i, (_, msg) in enumerate(depths):
+        factor = 1.1 if i == 0 else 1.0
+        np.testing.assert_allclose(image_to_array(msg), model[stamp_ns(msg.header)] / factor,
+                                   rtol=1e-3)

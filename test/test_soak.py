@@ -283,7 +283,7 @@ def test_cli_routes_bench_soak_to_its_adapter(capsys: pytest.CaptureFixture) -> 
         cli.main(['bench', 'soak', '--help'])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for flag in ('--duration', '--rate', '--bad-fraction', '--json', '--plot', '--find-peak',
+    for flag in ('--duration', '--rate', '--bad-fraction', '--out', '--plot', '--find-peak',
                  '--param', '--checkpoint', '--warmup', '--bag'):
         assert flag in text
 
@@ -294,7 +294,7 @@ def test_soak_command_short_run(ros_domain: int, tmp_path: Path) -> None:
     out, png = tmp_path / 'soak.json', tmp_path / 'soak.png'
     cmd = [sys.executable, '-m', 'depth_anything_ros.cli', 'bench', 'soak',
            '--duration', '8', '--rate', '4', '--bad-fraction', '0.25', '--warmup', '2',
-           '--json', str(out), '--plot', str(png), '--checkpoint', 'untrained:tiny',
+           '--out', str(out), '--plot', str(png), '--checkpoint', 'untrained:tiny',
            '--param', 'encoder=auto', '--param', 'input_size=70', '--param', 'device=cpu',
            '--param', 'cpu_threads=1']
     proc = subprocess.run(cmd, env=os.environ.copy(), capture_output=True, text=True,

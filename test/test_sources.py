@@ -81,7 +81,7 @@ def test_rosbag_frames_decode_exactly(tmp_path: Path, storage: str) -> None:
     bag = write_image_bag(tmp_path / 'bag', frames, storage=storage, pad=4,
                           compressed_topic='/camera/image_raw/compressed')
     assert source_kind(bag) == 'bag'
-    with pytest.raises(ValueError, match='pick one with --topic'):
+    with pytest.raises(ValueError, match='pick one with --image-topic'):
         list(open_source(bag))
     refs = list(open_source(bag, topic='/camera/image_raw'))
     assert [r.index for r in refs] == list(range(5))

@@ -100,17 +100,17 @@ def test_eval_command_on_a_relative_checkpoint(tmp_path) -> None:
     import argparse
     import json
 
-    from depth_anything_ros.training import evaluate
+    from depth_anything_ros.commands import evaluate
     _dataset(tmp_path / 'data')
     (tmp_path / 'pairs.txt').write_text('ramp.png, (2,5), (50,5), 1\n')
     parser = argparse.ArgumentParser()
     evaluate.add_arguments(parser)
     base = ['--checkpoint', 'untrained:tiny', '--allow-untrained', '--data',
-            str(tmp_path / 'data'), '--json', str(tmp_path / 'out.json'), '--input-size', '28',
+            str(tmp_path / 'data'), '--out', str(tmp_path / 'out.json'), '--input-size', '28',
             '--device', 'cpu']
-    with pytest.raises(ValueError, match='--max-depth'):
+    with pytest.raises(ValueError, match='--eval-max-depth'):
         evaluate.main(parser.parse_args(base))
-    evaluate.main(parser.parse_args(base + ['--max-depth', '10', '--pairs',
+    evaluate.main(parser.parse_args(base + ['--eval-max-depth', '10', '--pairs',
                                             str(tmp_path / 'pairs.txt')]))
     doc = json.loads((tmp_path / 'out.json').read_text())
     assert doc['settings']['align'] == 'scale_shift' and doc['settings']['head'] == 'relative'

@@ -27,15 +27,15 @@ import numpy as np
 import pytest
 import torch
 
+from depth_anything_ros.commands import evaluate as eval_command
+from depth_anything_ros.commands.train import resolve_config
 from depth_anything_ros.devices import amp_dtype
-from depth_anything_ros.training import evaluate
 from depth_anything_ros.training.config import load_config
 from depth_anything_ros.training.datasets import GenericDataset
 from depth_anything_ros.training.metrics import depth_metrics
 from depth_anything_ros.training.runs import read_log
 from depth_anything_ros.training.synth import generate
-from depth_anything_ros.training.train import (
-    build_training_model, get_lr, param_groups, resolve_config, train)
+from depth_anything_ros.training.train import build_training_model, get_lr, param_groups, train
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -56,7 +56,7 @@ def indoor(tmp_path_factory) -> str:
 
 def _eval_args(**kw) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    evaluate.add_arguments(parser)
+    eval_command.add_arguments(parser)
     argv = []
     for k, v in kw.items():
         flag = '--' + k.replace('_', '-')
@@ -99,8 +99,8 @@ def test_debug_run_learns_exports_and_evaluates(indoor, tmp_path) -> None:
 
     # eval on the export reproduces the run's final val metrics
     out = tmp_path / 'eval.json'
-    evaluate.main(_eval_args(checkpoint=run / 'export' / 'model.pth', data=indoor,
-                             json=out, input_size=cfg.input_size, limit=cfg.max_val_images,
+    eval_command.main(_eval_args(checkpoint=run / 'export' / 'model.pth', data=indoor,
+                             out=out, input_size=cfg.input_size, limit=cfg.max_val_images,
                              min_depth=cfg.min_depth, error_maps=tmp_path / 'maps',
                              compare=run / 'best.pt'))
     doc = json.loads(out.read_text())
@@ -120,8 +120,8 @@ def test_eval_of_an_export_reproduces_the_runs_validation(indoor, tmp_path, caps
     assert val_end['n_images'] == len(GenericDataset(indoor, 'val').limit(16))
     out = tmp_path / 'eval.json'
     # only --data: split, input size, depth range and image cap come from the run
-    assert evaluate.main(_eval_args(checkpoint=run / 'export' / 'model.pth', data=indoor,
-                                    json=out)) == 0
+    assert eval_command.main(_eval_args(checkpoint=run / 'export' / 'model.pth', data=indoor,
+                                    out=out)) == 0
     doc = json.loads(out.read_text())
     for key, value in val_end.items():
         assert doc[key] == pytest.approx(value, rel=0, abs=1e-6), key   # n_images too
@@ -131,8 +131,8 @@ def test_eval_of_an_export_reproduces_the_runs_validation(indoor, tmp_path, caps
     printed = capsys.readouterr().out
     assert 'settings: data' in printed and 'input_size 112' in printed and 'limit 16' in printed
     # a flag still wins over the run's setting
-    assert evaluate.main(_eval_args(checkpoint=run / 'export' / 'model.pth', data=indoor,
-                                    json=out, limit=5)) == 0
+    assert eval_command.main(_eval_args(checkpoint=run / 'export' / 'model.pth', data=indoor,
+                                    out=out, limit=5)) == 0
     assert json.loads(out.read_text())['n_images'] == 5
     assert summary['val_end'] == val_end
 
@@ -261,9 +261,9 @@ def test_bf16_autocast_and_grad_clip_on_cpu(indoor, tmp_path) -> None:
 
 
 def test_train_command_line_accepts_overrides_between_options() -> None:
-    from depth_anything_ros.training import train as train_module
+    from depth_anything_ros.commands import train as train_command
     parser = argparse.ArgumentParser()
-    train_module.add_arguments(parser)
+    train_command.add_arguments(parser)
     args = parser.parse_args(['--config', 'debug', 'max_steps=5', '--data', '/d', '--out', '/o',
                               'lr=1e-3', '--stop-at', '2'])
     assert args.overrides == ['max_steps=5', 'lr=1e-3'] and args.stop_at == 2

@@ -39,10 +39,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from depth_anything_ros.cli_args import add_runtime_arguments
+from depth_anything_ros.cli_args import add_runtime_arguments, add_weights_dir_argument
 from depth_anything_ros.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
                                      resolve_checkpoint, ros_environment)
 from depth_anything_ros.node_process import NodeProcess
+from depth_anything_ros.params import spec
 
 
 UNTRAINED_BANNER = '\n'.join([
@@ -60,11 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--checkpoint', default='',
                         help=f'metric checkpoint file or name (default: {DEFAULT_CHECKPOINT} '
                         'if present in the weights directory, else untrained weights)')
-    parser.add_argument('--weights-dir', default='', help='where checkpoint names are looked up')
-    parser.add_argument('--encoder', default='vits',
-                        choices=('vits', 'vitb', 'vitl', 'vitg', 'auto'),
+    add_weights_dir_argument(parser, default='')
+    parser.add_argument('--encoder', default='vits', choices=spec('encoder').choices,
                         help='auto: the architecture the checkpoint file holds')
-    parser.add_argument('--scene', default='indoor', choices=('indoor', 'outdoor'))
+    parser.add_argument('--scene', default='indoor', choices=spec('scene').choices)
     # 364: a smooth stream on a CPU; 518 = full quality.
     add_runtime_arguments(parser, input_size=364)
     parser.add_argument('--frames', type=int, default=0, help='play only the first N frames')

@@ -24,6 +24,12 @@ topic's namespace, each with its image's header. Every frame is processed; a fra
 would refuse is skipped and listed with its reason, and the command still succeeds. Output
 options (depth encoding, strides, ranges, colormap, fixed intrinsics, ...) come from a node
 parameters file (``--params-file``, e.g. config/depth.yaml); the model flags are infer's.
+
+With ``alignment: sparse`` or ``lidar`` in the params file the anchors are read from the bag
+(``anchor/depth`` + ``anchor/camera_info``, or ``anchor/points``, under the image topic's
+namespace, or the ``--anchor-*-topic`` flags) and given to the node's aligner in recording
+order, as the live node receives them; ``--anchor-lookahead`` lets each frame also pair with
+anchors recorded after it (stamped within ``anchor_slop``), which only offline processing can do.
 """
 
 from __future__ import annotations
@@ -36,9 +42,10 @@ from pathlib import Path
 import sys
 from typing import Any
 
-from depth_anything_ros.bag_processing import OUTPUT_CHOICES
+from depth_anything_ros.bag_processing import OUTPUT_CHOICES, topic_flag
 from depth_anything_ros.bags import STORAGES
 from depth_anything_ros.cli_args import add_checkpoint_arguments, add_runtime_arguments
+from depth_anything_ros.topics import ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS, Topic
 
 _SHOWN_REASONS = 10
 
@@ -53,6 +60,10 @@ def _outputs(text: str) -> tuple[str, ...]:
     return names
 
 
+def _dest(topic: Topic) -> str:
+    return topic.name.replace('/', '_') + '_topic'
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the command's flags."""
     parser.add_argument('bag', type=Path, help='input rosbag2: directory, .mcap or .db3')
@@ -64,6 +75,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--camera-info-topic', default=None,
                         help='CameraInfo topic (default: camera_info beside the image topic, '
                              'if the bag has it)')
+    for topic in (ANCHOR_DEPTH, ANCHOR_CAMERA_INFO, ANCHOR_POINTS):
+        parser.add_argument(topic_flag(topic), default=None, dest=_dest(topic),
+                            help=f'{topic.msgtype.rsplit("/", 1)[-1]} topic read for alignment '
+                                 f'anchors (default: {topic.name} beside the image topic)')
+    parser.add_argument('--anchor-lookahead', action='store_true',
+                        help='pair each frame with anchors recorded after it too (stamped '
+                             'within anchor_slop); default: only those recorded before it, as '
+                             'the live node')
     parser.add_argument('--outputs', type=_outputs, default=OUTPUT_CHOICES,
                         help=f'comma list of {", ".join(OUTPUT_CHOICES)} (default: all); depth '
                              'means depth/image (or disparity/image) and depth/camera_info')
@@ -89,8 +108,8 @@ def _config(args: argparse.Namespace, metric: bool) -> Any:
                   exact=args.exact)
     if args.weights_dir:
         values['weights_dir'] = args.weights_dir
-    if args.max_depth:
-        values['model_max_depth'] = float(args.max_depth)
+    if args.model_max_depth:
+        values['model_max_depth'] = float(args.model_max_depth)
     if args.cache_dir:
         values['cache_dir'] = args.cache_dir
     return validate(values)
@@ -107,6 +126,11 @@ def _report(summary: Any, without_camera: int) -> str:
         lines.append(f'  skipped {count}x: {reason}')
     for reason, count in Counter(summary.refused_camera_info).most_common(_SHOWN_REASONS):
         lines.append(f'  camera_info refused {count}x: {reason}')
+    if summary.anchor_topics:
+        lines.append(f'  {summary.anchors} anchors from ' + ', '.join(
+            f'{bag} ({name})' for name, bag in summary.anchor_topics.items()))
+    for reason, count in Counter(summary.refused_anchors).most_common(_SHOWN_REASONS):
+        lines.append(f'  anchor refused {count}x: {reason}')
     if without_camera:
         lines.append(f'  {without_camera} frames had no intrinsics (no camera_info paired, '
                      'fx..cy unset): no depth/camera_info and no points for them')
@@ -131,7 +155,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         estimator = build_estimator_from_args(args)
         cfg = _config(args, estimator.is_metric)
-        stage = NodeStage(FramePipeline(estimator), cfg, args.outputs)
+        stage = NodeStage(FramePipeline(estimator), cfg, args.outputs,
+                          anchor_lookahead=args.anchor_lookahead)
     except (FileNotFoundError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
@@ -143,6 +168,8 @@ def main(args: argparse.Namespace) -> int:
         try:
             summary = process_bag(args.bag, args.out, stage, image_topic=args.image_topic,
                                   camera_info_topic=args.camera_info_topic,
+                                  anchor_topics={t.name: getattr(args, _dest(t)) for t in (
+                                      ANCHOR_DEPTH, ANCHOR_CAMERA_INFO, ANCHOR_POINTS)},
                                   storage=args.storage, progress=progress)
         except (FileNotFoundError, FileExistsError, ValueError) as exc:
             print(f'error: {exc}', file=sys.stderr)

@@ -49,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--bad-fraction', type=float, default=0.1,
                         help='share of events that carry a bad image or bad camera_info '
                              f'(kinds: {", ".join(BAD_KINDS)})')
-    parser.add_argument('--json', type=Path, required=True, help='report file')
+    # --json is the documented name of the soak report; --out is accepted as everywhere else
+    parser.add_argument('--json', '--out', dest='out', type=Path, required=True,
+                        help='report file (JSON); --out is the same flag')
     parser.add_argument('--plot', type=Path, default=None,
                         help='PNG of latency, rates, RSS and CPU over time')
     parser.add_argument('--find-peak', action='store_true',
@@ -83,8 +85,8 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     stream = Stream.from_bag(args.bag)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    log_path = args.json.with_suffix('.node.log')
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    log_path = args.out.with_suffix('.node.log')
     ros_args = node_arguments(NAMESPACE, args.checkpoint, args.param)
     print(f'bench soak: {len(stream.pairs)} frames from {args.bag} in a loop; node log '
           f'{log_path}', flush=True)
@@ -95,9 +97,9 @@ def main(args: argparse.Namespace) -> int:
             return 1
         result['node_shutdown_exit_code'] = node.process.returncode
     result['environment'] = environment()
-    args.json.write_text(json.dumps(result, indent=1) + '\n')
+    args.out.write_text(json.dumps(result, indent=1) + '\n')
     print(format_summary(result))
-    print(f'wrote {args.json}' + (f' and {args.plot}' if args.plot and 'sent' in result
+    print(f'wrote {args.out}' + (f' and {args.plot}' if args.plot and 'sent' in result
                                   else ''))
     failed = [name for name, ok in result.get('checks', {}).items() if ok is False]
     return 1 if args.strict and failed else 0

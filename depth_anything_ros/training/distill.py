@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``depth-anything-ros distill``: train a small relative student on a teacher's pseudo-labels.
+"""Train a small relative student on a teacher's pseudo-labels (``depth-anything-ros distill``).
 
 One flat loop (nanoGPT style): the student (any encoder, or the ``tiny`` config) predicts
 disparity on random crops of pseudo-labelled frames; the loss is the DA-V2 recipe from
@@ -24,7 +24,7 @@ Run folder, logs, checkpoints and export follow ``depth-anything-ros train``
 ``last.pt`` / ``best.pt`` (``--resume`` continues exactly), ``val_start.json`` /
 ``val_end.json`` and ``RUN/export/model.pth`` + sidecar, a relative model that the node and
 ``depth-anything-ros eval`` load directly. Several GPUs: ``torchrun --nproc_per_node N -m
-depth_anything_ros.training.distill ...`` (each rank draws its own part of every step).
+depth_anything_ros.cli distill ...`` (each rank draws its own part of every step).
 
 Validation (relative, scale-and-shift aligned): on ``val_data`` (an RGB-D dataset with true
 depth, generic format) aligned AbsRel / delta1 in depth and pairwise ordinal accuracy; on the
@@ -34,7 +34,6 @@ alignment, ordinal agreement).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 from dataclasses import dataclass, field
 import logging
@@ -553,41 +552,8 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
                            'DepthEstimator, "depth-anything-ros eval" and the node')
 
 
-# ---------------------------------------------------------------------------------------------
-# command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the flags of ``depth-anything-ros distill`` to ``parser``."""
-    loop.add_config_argument(parser, PRESETS)
-    parser.add_argument('--labels', nargs='+', default=None,
-                        help='label directories from "depth-anything-ros pseudo-label"')
-    loop.add_run_arguments(parser, 'max_steps=2000 student=tiny trim=0.2')
-
-
-def resolve_config(args: argparse.Namespace) -> DistillConfig:
-    """Config for the command line: preset + overrides, or the run's saved config on resume."""
-    overrides = list(args.overrides)
-    if args.labels:
-        overrides.append('labels=' + ','.join(args.labels))
-    return loop.resolve_run_config(DistillConfig, args, overrides, PRESETS)
-
-
-def main(args: argparse.Namespace) -> int:
-    """Run ``depth-anything-ros distill``."""
-    cfg, summary, main_proc = loop.run_command(distill, resolve_config, args)
-    if 'val_end' in summary and main_proc:
-        start = summary.get('val_start', {})
-        parts = [f'distilled {cfg.student} for {summary["step"]} steps into {args.out}']
-        parts += [f'{k} {start.get(k, math.nan):.4f} -> {v:.4f}'
-                  for k, v in summary['val_end'].items()]
-        if 'export' in summary:
-            parts.append(f'export: {summary["export"]}')
-        print('; '.join(parts))
-    return 0
-
-
-if __name__ == '__main__':  # torchrun --nproc_per_node N -m depth_anything_ros.training.distill
-    _parser = argparse.ArgumentParser(prog='depth_anything_ros.training.distill')
-    add_arguments(_parser)
-    sys.exit(main(_parser.parse_args()))
+if __name__ == '__main__':  # the former torchrun entry; -m depth_anything_ros.cli distill now
+    from depth_anything_ros.cli import main as cli_main
+    LOG.warning('python -m depth_anything_ros.training.distill is deprecated; use '
+                'python -m depth_anything_ros.cli distill')
+    sys.exit(cli_main(['distill', *sys.argv[1:]]))

@@ -12,18 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Evaluate a checkpoint on an RGB-D split: ``depth-anything-ros eval``.
+"""Evaluate a checkpoint on an RGB-D split (the ``depth-anything-ros eval`` command).
 
 The network sees the image resized as in training (short side ``input_size``); its output is
 upsampled (bilinear, align_corners=True) to the ground-truth resolution and scored there with
 :mod:`.metrics`. Metric models are scored as they are; relative models (disparity) after a
 least-squares scale-and-shift fit in disparity space per image (``--align scale_shift``, the
-default for them). ``--pairs`` adds DA-2K-style ordinal accuracy on point pairs.
+default for them). Point pairs (``--pairs``) add DA-2K-style ordinal accuracy on point pairs.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 import json
 import logging
@@ -44,7 +43,6 @@ from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training.config import load_dataclass, TrainConfig
 from depth_anything_ros.training.datasets import build_dataset
 from depth_anything_ros.training.transforms import EvalTransform
-from depth_anything_ros.vocabulary import AMP_CHOICES
 from depth_anything_ros.training.metrics import (
     align_disparity_to_depth, crop_mask, depth_metrics, HIGHER_IS_BETTER, METRIC_NAMES,
     MetricAccumulator, ordinal_accuracy, PointPair, read_pairs, valid_depth_mask)
@@ -224,18 +222,20 @@ def run_eval_settings(folder: Path) -> dict[str, Any]:
             'max_depth': cfg.max_depth, 'limit': cfg.max_val_images, 'amp': cfg.amp}
 
 
-def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Path | None]:
-    """Fill every setting: the flag when given, else the checkpoint's training run, else default.
+def resolve_settings(checkpoint: str | os.PathLike, given: dict[str, Any]
+                     ) -> tuple[dict[str, Any], Path | None]:
+    """Fill every setting: ``given`` unless None, else the checkpoint's training run, else default.
 
     So ``eval --checkpoint RUN/export/model.pth`` scores the very images the run validated on,
-    the same way. Returns ``(settings, run folder or None)``.
+    the same way. ``given`` is keyed like :data:`EVAL_DEFAULTS` plus ``data``. Returns
+    ``(settings, run folder or None)``.
     """
-    folder = run_folder(args.checkpoint)
+    folder = run_folder(checkpoint)
     from_run = run_eval_settings(folder) if folder is not None else {}
     settings = {}
     for key in (*EVAL_DEFAULTS, 'data'):
-        given = getattr(args, key, None)
-        settings[key] = (given if given is not None else
+        value = given.get(key)
+        settings[key] = (value if value is not None else
                          from_run.get(key, EVAL_DEFAULTS.get(key)))
     if not settings['data']:
         raise ValueError('--data is required (the checkpoint is not from a train run that '
@@ -243,55 +243,34 @@ def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Path | N
     return settings, folder
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    run = ' (default: the training run\'s own when the checkpoint is in a run folder, else %s)'
-    parser.add_argument('--checkpoint', required=True,
-                        help='RUN/export/model.pth, RUN/best.pt, an official file or name')
-    parser.add_argument('--data', default=None, help='dataset root' + run % 'required')
-    parser.add_argument('--dataset', default=None,
-                        choices=('generic', 'nyu', 'kitti', 'vkitti2', 'hypersim'),
-                        help='dataset format' + run % 'generic')
-    parser.add_argument('--split', default=None,
-                        help='split name or split-file path' + run % 'val')
-    parser.add_argument('--json', required=True, help='write the results here')
-    parser.add_argument('--align', choices=('auto', 'none', 'scale_shift'), default='auto',
-                        help='auto: none for metric models, scale_shift for relative ones')
-    parser.add_argument('--pairs', help='pairs file "image, (x1,y1), (x2,y2), closer"')
-    parser.add_argument('--crop', choices=('none', 'garg', 'eigen', 'nyu'), default='none')
-    parser.add_argument('--min-depth', type=float, default=None, help='metres' + run % '0.001')
-    parser.add_argument('--max-depth', type=float, default=None,
-                        help='metres' + run % 'the model max_depth, else the dataset cap')
-    parser.add_argument('--input-size', type=int, default=None,
-                        help='network short side in pixels (multiple of 14)' + run % '518')
-    parser.add_argument('--limit', type=int, default=None,
-                        help='evaluate the first N images only; 0: all' + run % '0')
-    parser.add_argument('--amp', choices=AMP_CHOICES, default=None,
-                        help='autocast dtype of the forward pass' + run % 'none')
-    parser.add_argument('--error-maps', help='folder for per-image prediction/GT/error PNGs')
-    parser.add_argument('--compare', help='a second checkpoint evaluated the same way')
-    parser.add_argument('--device', default='auto')
-    parser.add_argument('--allow-untrained', action='store_true',
-                        help='accept "untrained[:encoder]" (deterministic test weights)')
+def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
+             compare: str | os.PathLike | None = None, align: str = 'auto',
+             pairs_file: str | os.PathLike | None = None, crop: str = 'none',
+             error_maps: str | os.PathLike | None = None, device: str = 'auto',
+             allow_untrained: bool = False) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` (and ``compare``); return the JSON document.
 
-
-def run_eval(args: argparse.Namespace) -> dict[str, Any]:
-    """Evaluate ``args.checkpoint`` (and ``args.compare``); return the JSON document."""
-    device = resolve_device(args.device)
-    opts, folder = resolve_settings(args)
-    autocast = amp_dtype(opts['amp'], device)
+    ``given``: the settings of :func:`resolve_settings` that the caller fixes (None: from the
+    checkpoint's training run, else the default). ``align`` auto: none for metric models,
+    scale_shift for relative ones. ``pairs_file``: point pairs for ordinal accuracy.
+    ``error_maps``: folder for per-image prediction/GT/error PNGs.
+    """
+    torch_device = resolve_device(device)
+    opts, folder = resolve_settings(checkpoint, given)
+    autocast = amp_dtype(opts['amp'], torch_device)
     pairs: dict[str, list[PointPair]] | None = None
-    if args.pairs:
+    if pairs_file:
         pairs = {}
-        for p in read_pairs(args.pairs):
+        for p in read_pairs(pairs_file):
             pairs.setdefault(Path(p.image).stem, []).append(p)
     results: dict[str, dict[str, float]] = {}
     settings: dict[str, Any] = {}
-    for label, ckpt in (('model', args.checkpoint), ('compare', args.compare)):
+    for label, ckpt in (('model', checkpoint), ('compare', compare)):
         if ckpt is None:
             continue
-        model = load_eval_model(ckpt, device, allow_untrained=args.allow_untrained)
+        model = load_eval_model(ckpt, torch_device, allow_untrained=allow_untrained)
         is_metric = bool(model.is_metric)
-        align = args.align if args.align != 'auto' else ('none' if is_metric else 'scale_shift')
+        how = align if align != 'auto' else ('none' if is_metric else 'scale_shift')
         max_depth = opts['max_depth'] or (model.config.max_depth if is_metric else None)
         dataset = build_dataset(opts['dataset'], opts['data'], opts['split'],
                                 EvalTransform(opts['input_size']),
@@ -299,8 +278,9 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
                                 ).limit(opts['limit'])
         cap = max_depth or dataset.max_depth
         if not np.isfinite(cap):
-            raise ValueError('relative models need --max-depth (metres) to cap aligned depth')
-        maps_dir = Path(args.error_maps) / label if args.error_maps else None
+            raise ValueError('relative models need --eval-max-depth (metres) to cap aligned '
+                             'depth')
+        maps_dir = Path(error_maps) / label if error_maps else None
         if maps_dir is not None:
             maps_dir.mkdir(parents=True, exist_ok=True)
 
@@ -310,34 +290,20 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
                 save_error_map(maps_dir / f'{name}.png', record)
 
         LOG.info('evaluating %s (%s, align %s) on %d images', ckpt,
-                 'metric' if is_metric else 'relative', align, len(dataset))
+                 'metric' if is_metric else 'relative', how, len(dataset))
         results[label] = evaluate_model(model, dataset, min_depth=opts['min_depth'],
-                                        max_depth=cap, align=align,
-                                        crop=None if args.crop == 'none' else args.crop,
+                                        max_depth=cap, align=how,
+                                        crop=None if crop == 'none' else crop,
                                         pairs=pairs, autocast_dtype=autocast, progress=True,
                                         on_image=on_image)
-        settings[label] = {'checkpoint': str(ckpt), 'align': align, 'max_depth': cap,
+        settings[label] = {'checkpoint': str(ckpt), 'align': how, 'max_depth': cap,
                            'head': 'metric' if is_metric else 'relative'}
     doc: dict[str, Any] = dict(results['model'])
     doc['settings'] = {'data': str(opts['data']), 'dataset': opts['dataset'],
-                       'split': opts['split'], 'crop': args.crop, 'min_depth': opts['min_depth'],
+                       'split': opts['split'], 'crop': crop, 'min_depth': opts['min_depth'],
                        'input_size': opts['input_size'], 'limit': opts['limit'],
                        'amp': opts['amp'], 'run': str(folder) if folder else None,
                        **settings['model']}
     if 'compare' in results:
         doc['compare'] = {**results['compare'], 'settings': settings['compare']}
-    print('settings: ' + ', '.join(f'{k} {v}' for k, v in doc['settings'].items()) +
-          (f' (unset flags from the training run {folder})' if folder else ''))
-    print(format_table({Path(settings[k]['checkpoint']).name + ('' if k == 'model' else ' (2)'):
-                        v for k, v in results.items()}))
     return doc
-
-
-def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format='%(message)s')
-    doc = run_eval(args)
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2) + '\n')
-    print(f'wrote {os.fspath(out)}')
-    return 0

@@ -15,16 +15,15 @@
 """The parts of a training loop that ``train`` and ``distill`` share.
 
 Each command keeps its own flat loop (model, data, loss, validation); this module holds what
-is the same in both: the command line (preset, run folder, resume, overrides), joining the
-process group and preparing the run folder, the optimiser step with clipping and the AMP
-scaler, and the end of a run (stop for a later ``--resume``, or write ``val_end.json``, export
-and wait for every rank).
+is the same in both: the config of a run (preset + overrides, or the saved one on resume),
+joining the process group and preparing the run folder, the optimiser step with clipping and
+the AMP scaler, and the end of a run (stop for a later ``--resume``, or write
+``val_end.json``, export and wait for every rank).
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 import logging
 import os
 from pathlib import Path
@@ -42,67 +41,25 @@ LOG = logging.getLogger(__name__)
 C = TypeVar('C', bound=TrainingLoopConfig)
 
 
-# ---------------------------------------------------------------------------------------------
-# command line
+def resolve_run_config(cls: type[C], *, config: str | None, out: str | os.PathLike,
+                       resume: bool, overrides: list[str], presets: str) -> C:
+    """Return the validated config: preset + overrides, or the run's saved one on resume.
 
-
-def add_config_argument(parser: argparse.ArgumentParser, presets: str) -> None:
-    """Add ``--config``: one of ``presets`` (e.g. ``'debug, indoor'``) or a YAML file."""
-    parser.add_argument('--config', default=None,
-                        help=f'preset ({presets}) or a YAML file; on --resume the '
-                             "run's own config.yaml is used")
-
-
-def add_run_arguments(parser: argparse.ArgumentParser, overrides_example: str) -> None:
-    """Add ``--out``, ``--resume``, ``--stop-at``, ``--no-progress`` and the overrides."""
-    parser.add_argument('--out', required=True, help='run folder')
-    parser.add_argument('--resume', action='store_true', help='continue RUN/last.pt exactly')
-    parser.add_argument('--stop-at', type=int, default=None,
-                        help='save and exit after this many steps (continue with --resume)')
-    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
-    parser.add_argument('overrides', nargs='*', metavar='key=value',
-                        help=f'config overrides, e.g. {overrides_example}')
-
-
-def resolve_run_config(cls: type[C], args: argparse.Namespace, overrides: list[str],
-                       presets: str) -> C:
-    """Return the validated config: preset + overrides, or the run's saved one on ``--resume``.
-
-    ``args`` holds ``config``, ``out`` and ``resume``; ``overrides`` are ``key=value`` strings
-    (the positional ones and those the command's own flags stand for); ``presets`` names the
-    presets in the error for a new run without ``--config``.
+    ``config`` is a preset name or a YAML file (None only with ``resume``); ``overrides`` are
+    ``key=value`` strings; ``presets`` names the presets in the error for a new run without a
+    config.
     """
-    if args.resume:
-        saved = Path(args.out) / 'config.yaml'
+    if resume:
+        saved = Path(out) / 'config.yaml'
         if not saved.is_file():
-            raise FileNotFoundError(f'--resume: {saved} not found; is {args.out} a run folder?')
+            raise FileNotFoundError(f'--resume: {saved} not found; is {out} a run folder?')
         cfg = load_dataclass(cls, saved, overrides)
-    elif args.config is None:
+    elif config is None:
         raise ValueError(f'--config is required for a new run ({presets} or a YAML file)')
     else:
-        cfg = load_dataclass(cls, args.config, overrides)
+        cfg = load_dataclass(cls, config, overrides)
     cfg.validate()
     return cfg
-
-
-def run_command(loop: Callable[..., dict[str, Any]], resolve: Callable[[argparse.Namespace], C],
-                args: argparse.Namespace) -> tuple[C, dict[str, Any], bool]:
-    """Set up logging, resolve the config and run ``loop(cfg, args.out, ...)``.
-
-    Returns ``(config, loop's summary, whether this is the main process)``; the process group
-    (torchrun) is left whatever happens.
-    """
-    # under torchrun only rank 0 reports progress; the others log warnings and errors
-    main_proc = dist_utils.env_dist_info().is_main
-    logging.basicConfig(level=logging.INFO if main_proc else logging.WARNING,
-                        format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
-    cfg = resolve(args)
-    try:
-        summary = loop(cfg, args.out, resume=args.resume, stop_at=args.stop_at,
-                       progress=not args.no_progress)
-    finally:
-        dist_utils.cleanup()
-    return cfg, summary, main_proc
 
 
 # ---------------------------------------------------------------------------------------------

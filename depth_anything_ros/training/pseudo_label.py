@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``depth-anything-ros pseudo-label``: label a robot's own unlabeled images with a teacher.
+"""Label a robot's own unlabeled images with a teacher (``depth-anything-ros pseudo-label``).
 
 The Depth Anything V2 recipe: a large teacher (ViT-L) pseudo-labels many real, unlabeled
 images; a small student (ViT-S or smaller) trained on those labels (``depth-anything-ros
@@ -31,24 +31,19 @@ unit does not matter.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 import logging
 import os
-from pathlib import Path
 import time
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from depth_anything_ros.estimator import DepthEstimator
-from depth_anything_ros.model import load_model
-from depth_anything_ros.training.labels import LABEL_FORMATS, LabelWriter
-from depth_anything_ros.training.sources import (FrameRef, open_source, parse_shard,
-                                                  select_frames, SelectionStats, source_kind)
-from depth_anything_ros.vocabulary import PRECISIONS
+from depth_anything_ros.training.labels import LabelWriter
+from depth_anything_ros.training.sources import (FrameRef, open_source, select_frames,
+                                                  SelectionStats, source_kind)
 
 LOG = logging.getLogger(__name__)
 
@@ -175,69 +170,3 @@ def _progress(enabled: bool, shard: tuple[int, int]) -> Any:
         return None
     desc = 'pseudo-label' if shard[1] == 1 else f'pseudo-label {shard[0]}/{shard[1]}'
     return tqdm(desc=desc, unit='img', dynamic_ncols=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the flags of ``depth-anything-ros pseudo-label`` to ``parser``."""
-    parser.add_argument('--teacher', required=True,
-                        help='official name (e.g. vitl, metric_indoor_vitl) or checkpoint path')
-    parser.add_argument('--images', required=True,
-                        help='folder of images, video file, or rosbag2 (dir, .mcap, .db3)')
-    parser.add_argument('--out', required=True, help='label directory (resumed if it exists)')
-    parser.add_argument('--topic', default=None,
-                        help='rosbag2 image topic (Image or CompressedImage)')
-    parser.add_argument('--every', type=int, default=1, help='label every N-th frame')
-    parser.add_argument('--dedup', type=float, default=0.0,
-                        help='skip near-duplicates: mean 32x32 grey thumbnail difference below '
-                             'this (0..1, e.g. 0.02); 0 disables')
-    parser.add_argument('--shard', default='0/1', help='i/n: label only shard i of n (0-based)')
-    parser.add_argument('--batch', type=int, default=4, help='frames per teacher forward')
-    parser.add_argument('--tta-flip', action='store_true',
-                        help='average the teacher on each frame and its mirror image')
-    parser.add_argument('--input-size', type=int, default=518,
-                        help='teacher network short side, pixels (multiple of 14)')
-    parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
-    parser.add_argument('--precision', default='fp32', choices=PRECISIONS,
-                        help='teacher precision')
-    parser.add_argument('--label-format', default='png16', choices=LABEL_FORMATS,
-                        help='png16: 16-bit PNG + per-image scale; npy16: float16 .npy')
-    parser.add_argument('--image-mode', default='auto', choices=('auto', 'copy', 'reference'),
-                        help='copy frames into the label dir, or reference image files '
-                             '(auto: reference for folders, copy for video / rosbag2)')
-    parser.add_argument('--weights-dir', default=None, help='where named checkpoints live')
-    parser.add_argument('--allow-untrained', action='store_true',
-                        help='accept --teacher untrained[:ENC] (deterministic test weights)')
-    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
-
-
-def main(args: argparse.Namespace) -> int:
-    """Run ``depth-anything-ros pseudo-label``."""
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-
-    shard = parse_shard(args.shard)
-    model = load_model(args.teacher, weights_dir=args.weights_dir,
-                       allow_untrained=args.allow_untrained)
-    estimator = DepthEstimator(model, device=args.device, precision=args.precision,
-                               input_size=args.input_size)
-    cfg = model.config
-    LOG.info('teacher %s: %s, %s head, input size %d, %s, flip TTA %s', args.teacher,
-             cfg.encoder, cfg.head, args.input_size, estimator.device,
-             'on' if args.tta_flip else 'off')
-    meta = {'teacher': str(args.teacher), 'teacher_encoder': cfg.encoder,
-            'teacher_head': cfg.head, 'teacher_max_depth': cfg.max_depth,
-            'input_size': args.input_size, 'tta_flip': bool(args.tta_flip),
-            'disparity': ('1 / depth (1/m) from a metric teacher' if cfg.is_metric else
-                          'affine-invariant disparity from a relative teacher')}
-    teacher = estimator_teacher(estimator, tta_flip=args.tta_flip)
-    result = label_frames(Path(args.images), teacher, Path(args.out), meta=meta,
-                          topic=args.topic, every=args.every, dedup=args.dedup, shard=shard,
-                          batch_size=args.batch, label_format=args.label_format,
-                          image_mode=args.image_mode, progress=not args.no_progress)
-    print(f'{result.written} new labels in {args.out} ({result.images_per_second:.2f} images/s;'
-          f' {result.stats.done} already done, {result.stats.duplicates} near-duplicates '
-          f'skipped)')
-    return 0

@@ -187,7 +187,8 @@ def rosbag_frames(path: str | Path, topic: str | None = None) -> Iterator[FrameR
         if topic is None:
             if len(images) != 1:
                 raise ValueError(f'{path} has {len(images)} image topics '
-                                 f'({", ".join(sorted(images)) or "none"}); pick one with --topic')
+                                 f'({", ".join(sorted(images)) or "none"}); pick one with '
+                                 '--image-topic')
             topic = next(iter(images))
         if topic not in images:
             raise ValueError(f'{path} has no image topic {topic!r}; image topics: '

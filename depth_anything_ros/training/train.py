@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Metric fine-tuning of Depth Anything V2: ``depth-anything-ros train``.
+"""Metric fine-tuning of Depth Anything V2 (the ``depth-anything-ros train`` command).
 
 The official metric recipe: encoder from a relative checkpoint (or a whole metric model), a
 fresh DPT head ending in sigmoid * max_depth, SiLog loss on valid pixels, AdamW with the head at
@@ -26,7 +26,6 @@ process per GPU, DistributedSampler order, rank 0 logs and saves).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import math
@@ -318,35 +317,3 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
     checkpoint(run / 'last.pt', step)
     return loop.finish_run(run, summary, info, logger, base if cfg.export else None,
                            'exported %s (load with load_model / DepthEstimator / the node)')
-
-
-# ---------------------------------------------------------------------------------------------
-# command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the flags of ``depth-anything-ros train`` to ``parser``."""
-    loop.add_config_argument(parser, PRESETS)
-    parser.add_argument('--data', help='dataset root (sets data=)')
-    loop.add_run_arguments(parser, 'max_steps=2000 lr=1e-5 freeze_encoder=true')
-    # let key=value overrides sit anywhere among the options (plain parse_args stops
-    # collecting positionals at the first option that follows them)
-    parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
-
-
-def resolve_config(args: argparse.Namespace) -> TrainConfig:
-    """Config for the command line: preset + overrides, or the run's saved config on resume."""
-    overrides = list(args.overrides)
-    if args.data:
-        overrides.append(f'data={args.data}')
-    return loop.resolve_run_config(TrainConfig, args, overrides, PRESETS)
-
-
-def main(args: argparse.Namespace) -> int:
-    """Run ``depth-anything-ros train``."""
-    _, summary, main_proc = loop.run_command(train, resolve_config, args)
-    if 'val_end' in summary and main_proc:
-        start = summary.get('val_start', {}).get('abs_rel', float('nan'))
-        print(f'val abs_rel: {start:.4f} -> {summary["val_end"]["abs_rel"]:.4f}; '
-              f'run folder {args.out}')
-    return 0
