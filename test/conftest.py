@@ -161,7 +161,7 @@ def _register_hypothesis_profiles() -> None:
         from hypothesis import settings
     except ImportError:   # hypothesis is a dev requirement; only the fuzz tests need it
         return
-    settings.register_profile('ci', derandomize=True, deadline=None, max_examples=40,
+    settings.register_profile('ci', derandomize=True, deadline=None, max_examples=80,
                               print_blob=True)
     settings.register_profile('long', deadline=None, max_examples=2000, print_blob=True)
     settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'ci'))

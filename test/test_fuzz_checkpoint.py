@@ -244,3 +244,17 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
 def test_directory_without_weights_names_what_is_missing(tmp_path: Path) -> None:
     with pytest.raises((CheckpointError, FileNotFoundError), match='model.safetensors'):
         load_model(tmp_path)
+
+
+@pytest.mark.parametrize(('key', 'value'), [('depth', 100_000), ('embed_dim', 10**9),
+                                            ('features', 10**9), ('out_channels', [10**9] * 4)])
+def test_absurd_sidecar_sizes_fail_fast(tmp_path: Path, key: str, value: object) -> None:
+    """Metadata saying 10^5 blocks or 10^9 channels: refused before building (no hang)."""
+    path = export_model(untrained_model(ModelConfig.tiny(), warn=False), tmp_path / 'm.pth')
+    meta = json.loads(sidecar_path(path).read_text())
+    meta['config'][key] = value
+    sidecar_path(path).write_text(json.dumps(meta))
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match=key if key != 'out_channels' else ''):
+        load_model(path)
+    assert time.perf_counter() - start < HANG_S

@@ -313,6 +313,23 @@ def _find_model_meta(meta: Mapping[str, Any]) -> tuple[ModelConfig | None, dict[
     return cfg, facts
 
 
+def _check_meta_fits(cfg: ModelConfig, sd: Mapping[str, Tensor]) -> None:
+    """Raise CheckpointError when the metadata's block count or widths are not the tensors'.
+
+    Checked before the network is built: a config with 10^6 blocks would take minutes to build
+    even on the meta device, and widths of 10^9 overflow torch's storage size.
+    """
+    blocks = {m.group(1) for k in sd if (m := re.match(r'pretrained\.blocks\.(\d+)\.', k))}
+    facts = [('depth', cfg.depth, len(blocks))]
+    for name, key, dim in (('embed_dim', 'pretrained.pos_embed', -1),
+                           ('features', 'depth_head.scratch.layer1_rn.weight', 0)):
+        if key in sd and sd[key].ndim:
+            facts.append((name, getattr(cfg, name), int(sd[key].shape[dim])))
+    for name, said, found in facts:
+        if said != found:
+            raise CheckpointError(f'config {name} is {said} but the tensors give {found}')
+
+
 def hf_config_facts(path: Path) -> dict[str, Any]:
     """Head and max_depth from a transformers ``config.json`` beside ``path`` (if any)."""
     cfg_path = path.parent / 'config.json'
@@ -388,6 +405,8 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | 
         meta = {**meta, 'sidecar': sidecar}
     try:
         cfg, facts = _find_model_meta(meta)
+        if cfg is not None:
+            _check_meta_fits(cfg, sd)
     except CheckpointError as exc:
         raise CheckpointError(f'{path}: its model metadata is damaged: {exc}; re-export the '
                               'model (export_model) or pass --encoder') from exc
@@ -426,7 +445,11 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | 
         raise CheckpointError(f'max_depth={max_depth} only applies to metric models; '
                               f'{path.name} is relative')
     cfg = cfg.with_head(head, max_depth)
-    model = build_model(cfg, head, cfg.max_depth, device='meta')
+    try:
+        model = build_model(cfg, head, cfg.max_depth, device='meta')
+    except RuntimeError as exc:   # e.g. widths whose storage size overflows
+        raise CheckpointError(f'{path}: cannot build the network it describes ({exc}); '
+                              're-export the model (export_model) or pass --encoder') from exc
     check_state_dict(model, sd, str(path))
     model.load_state_dict({k: v.to(torch.float32) for k, v in sd.items()}, strict=True,
                           assign=True)
