@@ -112,6 +112,20 @@ def camera_info(img: np.ndarray) -> Any:
     return info
 
 
+def publish_frame(node: Any, img: np.ndarray, info: Any, pub_img: Any, pub_info: Any
+                  ) -> tuple[int, float]:
+    """Publish ``img`` and ``info`` stamped now; return the stamp (ns) and the send time."""
+    from depth_anything_ros.conversions import array_to_image, stamp_ns
+    msg = array_to_image(img, 'bgr8', info.header)
+    msg.header.stamp = node.get_clock().now().to_msg()
+    msg.header.frame_id = 'camera_optical_frame'
+    info.header = msg.header
+    sent = time.monotonic()
+    pub_info.publish(info)
+    pub_img.publish(msg)
+    return stamp_ns(msg.header), sent
+
+
 def bench_startup(args: argparse.Namespace, img: np.ndarray, cache_dir: Path,
                   log_path: Path) -> dict[str, Any]:
     """One node start on ``cache_dir``: launch -> ready, and first image -> its depth."""
@@ -119,7 +133,7 @@ def bench_startup(args: argparse.Namespace, img: np.ndarray, cache_dir: Path,
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
 
-    from depth_anything_ros.conversions import array_to_image
+    from depth_anything_ros.conversions import stamp_ns
     start = time.monotonic()
     ros_args = node_arguments(args) + ['-p', f'cache_dir:={cache_dir}']
     with NodeProcess(ros_args, log_path, 'bench_startup_player', spin_period=0.01) as player:
@@ -130,22 +144,14 @@ def bench_startup(args: argparse.Namespace, img: np.ndarray, cache_dir: Path,
         pub_img = node.create_publisher(Image, '/bench/image', qos)
         pub_info = node.create_publisher(CameraInfo, '/bench/camera_info', qos)
         node.create_subscription(Image, '/bench/depth/image', lambda m: arrived.setdefault(
-            m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, time.monotonic()), qos)
+            stamp_ns(m.header), time.monotonic()), qos)
         node.create_subscription(DiagnosticArray, '/diagnostics', diag.append, 10)
         if not spin_until(lambda: node.count_subscribers('/bench/image') > 0
                           and node.count_publishers('/bench/depth/image') > 0, 600):
             raise RuntimeError('the node did not start; see ' + str(log_path))
         ready = time.monotonic()
         spin_until(lambda: False, 0.3)   # let discovery settle both ways
-        info = camera_info(img)
-        msg = array_to_image(img, 'bgr8', info.header)
-        msg.header.stamp = node.get_clock().now().to_msg()
-        msg.header.frame_id = 'camera_optical_frame'
-        info.header = msg.header
-        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-        sent = time.monotonic()
-        pub_info.publish(info)
-        pub_img.publish(msg)
+        stamp, sent = publish_frame(node, img, camera_info(img), pub_img, pub_info)
         if not spin_until(lambda: stamp in arrived, 600):
             raise RuntimeError('no depth for the first image; see ' + str(log_path))
         spin_until(lambda: False, 1.1)   # one /diagnostics period after the frame
@@ -169,7 +175,7 @@ def _measure(args: argparse.Namespace, img: np.ndarray, player: NodeProcess
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-    from depth_anything_ros.conversions import array_to_image
+    from depth_anything_ros.conversions import stamp_ns
     node, spin_until, log_path = player.node, player.spin_until, player.log_path
     qos = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
     arrivals: dict[str, dict[int, float]] = {'depth': {}, 'points': {}, 'colored': {}}
@@ -177,7 +183,7 @@ def _measure(args: argparse.Namespace, img: np.ndarray, player: NodeProcess
 
     def keep(kind: str):
         return lambda m: arrivals[kind].setdefault(
-            m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, time.monotonic())
+            stamp_ns(m.header), time.monotonic())
 
     pub_img = node.create_publisher(Image, '/bench/image', qos)
     pub_info = node.create_publisher(CameraInfo, '/bench/camera_info', qos)
@@ -195,14 +201,7 @@ def _measure(args: argparse.Namespace, img: np.ndarray, player: NodeProcess
     def run(kinds: tuple[str, ...]) -> dict[str, Any]:
         rows: dict[str, list[float]] = {k: [] for k in kinds}
         for i in range(args.frames + 2):
-            msg = array_to_image(img, 'bgr8', info.header)
-            msg.header.stamp = node.get_clock().now().to_msg()
-            msg.header.frame_id = 'camera_optical_frame'
-            info.header = msg.header
-            stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-            sent = time.monotonic()
-            pub_info.publish(info)
-            pub_img.publish(msg)
+            stamp, sent = publish_frame(node, img, info, pub_img, pub_info)
             if not spin_until(lambda s=stamp: all(s in arrivals[k] for k in kinds), 120):
                 raise RuntimeError('the node stopped answering; see ' + str(log_path))
             if i >= 2:   # two warm-up frames
