@@ -164,6 +164,8 @@ def test_export_command_static_openvino_for_a_camera(tmp_path: Path,
     (['--checkpoint', 'untrained:tiny', '--allow-untrained', '--input-size', '500',
       '--out', 'x.onnx'], 'multiple of 14'),
     (['--checkpoint', 'no_such_file.pth', '--dynamic', '--out', 'x.onnx'], 'does not exist'),
+    (['--checkpoint', 'model.xml', '--dynamic', '--out', 'x.onnx'],
+     'model.xml is an exported model; give the torch checkpoint'),
 ])
 def test_export_command_errors(argv: list[str], message: str, tmp_path: Path,
                                capsys: pytest.CaptureFixture,
