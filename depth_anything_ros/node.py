@@ -53,7 +53,7 @@ import rclpy
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType, SetParametersResult)
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (QoSProfile, qos_profile_sensor_data, QoSReliabilityPolicy)
@@ -90,6 +90,7 @@ except ImportError:
 
 NODE_NAME = 'depth_node'
 _THROTTLE_S = 5.0
+_SIGNAL_POLL_S = 0.2   # seconds: the longest a SIGINT/SIGTERM waits to be seen
 _TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
           float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
 # Sensor-data QoS (best effort) with depth 1: a late frame is worth nothing (REP 2003).
@@ -783,7 +784,7 @@ def _has_subscribers(publisher: Any) -> bool:
 
 
 class _Shutdown(Exception):
-    """Raised in the main thread by SIGINT/SIGTERM to leave spin()."""
+    """Raised in the main thread by SIGINT/SIGTERM while the node is still being built."""
 
 
 def main(args: list[str] | None = None) -> int:
@@ -805,9 +806,19 @@ def run(node_class: Callable[[], DepthNodeCore], args: list[str] | None = None) 
     # init/try_shutdown rather than ``with rclpy.init()``: Humble's init is no context manager.
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
 
-    def on_signal(signum: int, _frame: Any) -> None:
-        raise _Shutdown(signal.Signals(signum).name)
+    # Once the node spins, a signal only sets this flag: a Python signal handler runs wherever
+    # the main thread is, often inside rclpy's C++ take_message turning a message into Python,
+    # and an exception raised there comes out as pybind's "RuntimeError: Unable to convert call
+    # argument" instead (exit 1 with a traceback). While the node is being built (loading a
+    # model can take long) the handler raises _Shutdown to stop at once.
+    stop = threading.Event()
 
+    def on_signal(signum: int, _frame: Any) -> None:
+        if not spinning:
+            raise _Shutdown(signal.Signals(signum).name)
+        stop.set()
+
+    spinning = False
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     node: DepthNodeCore | None = None
     finished = True
@@ -822,12 +833,20 @@ def run(node_class: Callable[[], DepthNodeCore], args: list[str] | None = None) 
         except (FileNotFoundError, ValueError, InvalidParameterValueException) as exc:
             rclpy.logging.get_logger(NODE_NAME).fatal(f'start-up failed: {exc}')
             return 1
-        # A bounded wait: the signal handler runs within 0.5 s, whatever spin() waits for.
-        node.create_timer(0.5, lambda: None)
+        executor = SingleThreadedExecutor(context=node.context)
+        executor.add_node(node)
+        spinning = True
         try:
-            rclpy.spin(node)
-        except (_Shutdown, KeyboardInterrupt, ExternalShutdownException):
+            # Bounded waits: the flag is seen within _SIGNAL_POLL_S, whatever the executor waits
+            # for (spin_once returns as soon as one callback ran, so this costs no throughput).
+            while not stop.is_set() and node.context.ok():
+                executor.spin_once(timeout_sec=_SIGNAL_POLL_S)
+        except (KeyboardInterrupt, ExternalShutdownException):
             pass
+        finally:
+            spinning = False
+            executor.remove_node(node)
+            executor.shutdown(timeout_sec=0.0)
     except (_Shutdown, KeyboardInterrupt):
         return 0   # a signal during start-up
     finally:
