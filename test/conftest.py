@@ -78,6 +78,16 @@ def ros_domain(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
 
 
 @pytest.fixture
+def harness_ctx(ros_domain: int):
+    """Return a private rclpy context in the test's ROS domain (shut down at teardown)."""
+    import rclpy
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=ros_domain)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+@pytest.fixture
 def ros_node(ros_domain: int):
     """Return an rclpy node in a private context with its own executor (``node.executor``).
 

@@ -123,15 +123,6 @@ class Harness:
 
 
 @pytest.fixture
-def harness_ctx(ros_domain: int):
-    import rclpy
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=ros_domain)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
-@pytest.fixture
 def harness(harness_ctx):
     h = Harness(harness_ctx)
     yield h

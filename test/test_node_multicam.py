@@ -97,15 +97,6 @@ class MultiHarness:
         self.sub.destroy_node()
 
 
-@pytest.fixture
-def harness_ctx(ros_domain: int):
-    import rclpy
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=ros_domain)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
 def test_frames_pending_together_share_one_forward_pass(harness_ctx) -> None:
     h = MultiHarness(harness_ctx, ['a', 'b', 'c'])
     try:
