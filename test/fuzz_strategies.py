@@ -31,6 +31,8 @@ from hypothesis import strategies as st
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from depth_anything_ros.conversions import camera_info_from_k
+
 # encoding -> (bytes per channel, channels); the last rows are not camera-input encodings.
 PIXEL_LAYOUT = {'rgb8': (1, 3), 'bgr8': (1, 3), 'rgba8': (1, 4), 'bgra8': (1, 4),
                 'mono8': (1, 1), '8UC1': (1, 1), 'mono16': (2, 1), '16UC1': (2, 1),
@@ -260,13 +262,6 @@ def camera_infos(draw: st.DrawFn, width: int, height: int) -> CameraInfo:
 
 def good_camera_info(width: int, height: int, fx: float = 100.0) -> CameraInfo:
     """Return a plain calibrated CameraInfo for a ``width`` x ``height`` image (no distortion)."""
-    info = CameraInfo()
+    info = camera_info_from_k(fx, fx, (width - 1) / 2, (height - 1) / 2, width, height)
     info.header.frame_id = 'camera_optical_frame'
-    info.width, info.height = width, height
-    cx, cy = (width - 1) / 2, (height - 1) / 2
-    info.distortion_model = 'plumb_bob'
-    info.d = [0.0] * 5
-    info.k = [fx, 0.0, cx, 0.0, fx, cy, 0.0, 0.0, 1.0]
-    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    info.p = [fx, 0.0, cx, 0.0, 0.0, fx, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
     return info
