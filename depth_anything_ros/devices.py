@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import torch
 
-from depth_anything_ros.vocabulary import AMP_CHOICES, AUTO, device_name_error
+from depth_anything_ros.vocabulary import (AMP_CHOICES, AUTO, cuda_bf16_capable,
+                                          device_name_error)
 
 __all__ = ['amp_dtype', 'cuda_bf16_native', 'resolve_device']
 
@@ -63,7 +64,7 @@ def cuda_bf16_native(device: torch.device) -> bool:
     """
     if torch.version.hip:
         return True
-    return torch.cuda.get_device_capability(device)[0] >= 8
+    return cuda_bf16_capable(torch.cuda.get_device_capability(device))
 
 
 def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:

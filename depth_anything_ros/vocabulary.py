@@ -38,6 +38,14 @@ AMP_CHOICES: tuple[str, ...] = ('auto', 'none', 'bf16', 'fp16')
 DEVICE_CHOICES = 'auto, cpu, cuda, cuda:N or mps'
 #: ViT patch side in pixels: network inputs are multiples of it (DINOv2 /14 encoders).
 PATCH_SIZE = 14
+
+
+def cuda_bf16_capable(capability: tuple[int, int]) -> bool:
+    """Whether a CUDA device of compute ``capability`` computes bf16 natively (8.0+, Ampere on).
+
+    Below it torch only emulates bf16 (slower than fp32, and TensorRT cannot build it).
+    """
+    return tuple(capability)[:2] >= (8, 0)
 #: How a relative model's disparity becomes metres (``alignment`` parameter, alignment.py).
 ALIGNMENTS: tuple[str, ...] = ('none', 'fixed', 'sparse', 'lidar', 'ground')
 #: The alignments fitted per frame to metric anchors.

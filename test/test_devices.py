@@ -16,10 +16,12 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 import torch
 
-from depth_anything_ros import backends, params, vocabulary
+from depth_anything_ros import backends, devices, params, vocabulary
 from depth_anything_ros.devices import amp_dtype, resolve_device
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import build_model, ModelConfig
@@ -80,3 +82,18 @@ def test_vocabulary_is_the_only_list_of_backends_precisions_and_patch_size() -> 
     assert params.spec('precision').choices == (vocabulary.AUTO, *vocabulary.PRECISIONS)
     assert backends.PRECISIONS is vocabulary.PRECISIONS
     assert ModelConfig().patch_size == ModelConfig.tiny().patch_size == vocabulary.PATCH_SIZE
+
+
+@pytest.mark.parametrize('capability, native', [((7, 0), False), ((7, 5), False),
+                                                ((7, 2), False), ((8, 0), True),
+                                                ((8, 7), True), ((9, 0), True)])
+def test_one_bf16_rule_for_the_estimator_training_and_the_selector(
+        capability: tuple[int, int], native: bool) -> None:
+    from depth_anything_ros.backends.select import Hardware
+    from depth_anything_ros.vocabulary import cuda_bf16_capable
+    assert cuda_bf16_capable(capability) is native
+    hardware = Hardware(device='cuda', cuda_capability=capability)
+    assert hardware.cuda_bf16 is native
+    with mock.patch.object(torch.cuda, 'get_device_capability', return_value=capability), \
+            mock.patch.object(torch.version, 'hip', None):
+        assert devices.cuda_bf16_native(torch.device('cuda:0')) is native

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from depth_anything_ros.vocabulary import AUTO
+from depth_anything_ros.vocabulary import AUTO, cuda_bf16_capable
 
 # CPU feature flags (/proc/cpuinfo) that give native bf16 matrix maths.
 BF16_CPU_FLAGS = frozenset({'amx_bf16', 'avx512_bf16'})
@@ -69,7 +69,7 @@ class Hardware:
     @property
     def cuda_bf16(self) -> bool:
         """True when the CUDA device computes bf16 natively (compute capability 8.0+)."""
-        return self.cuda_capability is not None and self.cuda_capability[0] >= 8
+        return self.cuda_capability is not None and cuda_bf16_capable(self.cuda_capability)
 
 
 class Choice(NamedTuple):
