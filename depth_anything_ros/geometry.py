@@ -319,7 +319,8 @@ class CameraModel:
 
     def mapped(self, pixel_map: PixelMap, width: int, height: int) -> CameraModel:
         """Return the model of the image transformed by ``pixel_map`` to ``width`` x ``height``."""
-        k, p = pixel_map.apply(self.k), pixel_map.apply(self.p)
+        with np.errstate(over='ignore', invalid='ignore'):   # checked just below
+            k, p = pixel_map.apply(self.k), pixel_map.apply(self.p)
         try:   # finite but huge entries (1e308) can overflow or flip sign once rescaled
             if not (np.isfinite(k).all() and np.isfinite(p).all()):
                 raise ValueError('K or P overflows')
