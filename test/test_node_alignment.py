@@ -154,45 +154,25 @@ def _lidar_cloud(stamp: int, frame: str, to_camera: np.ndarray):
 
 
 @pytest.mark.parametrize('with_transform', [True, False])
-def test_lidar_alignment_in_process(ros_domain: int, with_transform: bool) -> None:
+def test_lidar_alignment_in_process(harness_ctx, with_transform: bool) -> None:
     """LiDAR points in their own frame: metres with ``anchor_transform``, disparity without."""
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.node import Node
-    from rclpy.parameter import Parameter
-    from sensor_msgs.msg import Image
-    from test_node_inprocess import image, info
+    from test_node_inprocess import Harness, image, info
 
     from depth_anything_ros.alignment import parse_transform
-    from depth_anything_ros.node import DepthNode
     text = '0.1 -0.05 0.0 1.5707963267948966 0.0 -1.5707963267948966'
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=ros_domain)
-    params = {'mode': 'relative', 'alignment': 'lidar', 'diagnostics_period': 0.1}
+    params = {'mode': 'relative', 'alignment': 'lidar'}
     if with_transform:
         params['anchor_transform'] = text
-    node = DepthNode(estimator=_GradientDisparity(), context=ctx,
-                     parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-    sub = Node('harness', context=ctx)
-    got: dict[str, list] = {'depth/image': [], 'disparity/image': []}
-    for topic in got:
-        sub.create_subscription(Image, topic, got[topic].append, 10)
-    executor = SingleThreadedExecutor(context=ctx)
-    for n in (node, sub):
-        executor.add_node(n)
+    h = Harness(harness_ctx, _GradientDisparity(), **params)
+    got, node = h.msgs, h.node
     try:
-        end = time.monotonic() + 10
-        while time.monotonic() < end and node.count_subscribers('depth/image') == 0:
-            executor.spin_once(timeout_sec=0.02)
         for i in range(4):
             stamp = 1_000_000_000 * (10 + i)
             node._on_camera_info(info(stamp))
             node._on_anchor_points(_lidar_cloud(stamp, 'lidar', parse_transform(text)))
             node._on_image(image(stamp))
-            end = time.monotonic() + 10
-            while time.monotonic() < end and len(got['disparity/image']) <= i:
-                executor.spin_once(timeout_sec=0.02)
-        executor.spin_once(timeout_sec=0.2)
+            h.spin_until(lambda i=i: len(got['disparity/image']) > i, 10)
+        h.executor.spin_once(timeout_sec=0.2)
         assert len(got['disparity/image']) == 4
         status = node._cameras[0].aligner.status()
         if not with_transform:
@@ -205,11 +185,7 @@ def test_lidar_alignment_in_process(ros_domain: int, with_transform: bool) -> No
         np.testing.assert_allclose(depth, 1.0 / (SCALE * d + SHIFT), rtol=1e-4)
         assert got['depth/image'][-1].header.frame_id == 'cam'
     finally:
-        node.stop_worker(5.0)
-        executor.shutdown()
-        node.destroy_node()
-        sub.destroy_node()
-        rclpy.try_shutdown(context=ctx)
+        h.close()
 
 
 class _TooFarMetric:
@@ -224,47 +200,25 @@ class _TooFarMetric:
         return (1.1 / (SCALE * d + SHIFT)).astype(np.float32)
 
 
-def test_metric_model_scale_corrected_by_lidar_in_process(ros_domain: int) -> None:
+def test_metric_model_scale_corrected_by_lidar_in_process(harness_ctx) -> None:
     """A metric model's 10 % scale error corrected by LiDAR anchors: depth and cloud in metres.
 
     A frame long after the last anchor (beyond ``alignment_hold``) keeps the model's own
     metres, and the aligner's diagnostics say the correction is not applied.
     """
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.node import Node
-    from rclpy.parameter import Parameter
-    from sensor_msgs.msg import Image, PointCloud2
-    from test_node_inprocess import image, info
+    from test_node_inprocess import Harness, image, info
 
-    from depth_anything_ros.node import DepthNode
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=ros_domain)
-    params = {'mode': 'metric', 'alignment': 'lidar', 'max_depth': 20.0}
-    node = DepthNode(estimator=_TooFarMetric(), context=ctx,
-                     parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-    sub = Node('harness', context=ctx)
-    got: dict[str, list] = {'depth/image': [], 'points': []}
-    sub.create_subscription(Image, 'depth/image', got['depth/image'].append, 10)
-    sub.create_subscription(PointCloud2, 'points', got['points'].append, 10)
-    executor = SingleThreadedExecutor(context=ctx)
-    for n in (node, sub):
-        executor.add_node(n)
+    h = Harness(harness_ctx, _TooFarMetric(), mode='metric', alignment='lidar', max_depth=20.0)
+    got, node = h.msgs, h.node
     try:
-        end = time.monotonic() + 10
-        while time.monotonic() < end and (node.count_subscribers('depth/image') == 0
-                                          or node.count_subscribers('points') == 0):
-            executor.spin_once(timeout_sec=0.02)
+        h.spin_until(lambda: node.count_subscribers('points') > 0, 10)
         stamps = [1_000_000_000 * (10 + i) for i in range(4)] + [1_000_000_000 * 20]
         for i, stamp in enumerate(stamps):
             node._on_camera_info(info(stamp))
             if i < 4:                                         # the last frame has no anchor
                 node._on_anchor_points(_lidar_cloud(stamp, 'cam', np.eye(4)))
             node._on_image(image(stamp))
-            end = time.monotonic() + 10
-            while time.monotonic() < end and (len(got['depth/image']) <= i
-                                              or len(got['points']) <= i):
-                executor.spin_once(timeout_sec=0.02)
+            h.spin_until(lambda i=i: len(got['depth/image']) > i and len(got['points']) > i, 10)
             if i == 3:
                 status = node._cameras[0].aligner.status()
         assert len(got['depth/image']) == 5 and len(got['points']) == 5
@@ -284,8 +238,4 @@ def test_metric_model_scale_corrected_by_lidar_in_process(ros_domain: int) -> No
         assert status['alignment_applied'] == "no: the model's own metres, uncorrected"
         assert status['alignment_state'] == 'lost'
     finally:
-        node.stop_worker(5.0)
-        executor.shutdown()
-        node.destroy_node()
-        sub.destroy_node()
-        rclpy.try_shutdown(context=ctx)
+        h.close()

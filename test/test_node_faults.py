@@ -99,12 +99,18 @@ def _listen(ros_node) -> Recorder:
     return rec
 
 
-@pytest.mark.slow
-def test_bad_binning_is_refused_and_the_node_keeps_publishing(ros_node, spawn,
-                                                              tmp_path: Path) -> None:
+
+def _start_listening(ros_node, spawn, tmp_path: Path) -> tuple:
+    """Start the node; return it, its log, the test camera and a recorder it already answers."""
     node, log = _start(spawn, tmp_path)
     cam, rec = Camera(ros_node), _listen(ros_node)
     assert cam.wait_for_node(rec, node), log_of(log)
+    return node, log, cam, rec
+
+@pytest.mark.slow
+def test_bad_binning_is_refused_and_the_node_keeps_publishing(ros_node, spawn,
+                                                              tmp_path: Path) -> None:
+    node, log, cam, rec = _start_listening(ros_node, spawn, tmp_path)
     m = rec.msgs
     published: list[int] = []
     for i in range(12):
@@ -132,9 +138,7 @@ def test_bad_binning_is_refused_and_the_node_keeps_publishing(ros_node, spawn,
 @pytest.mark.slow
 def test_extreme_aspect_frame_is_refused_and_the_next_frame_processed(ros_node, spawn,
                                                                      tmp_path: Path) -> None:
-    node, log = _start(spawn, tmp_path)
-    cam, rec = Camera(ros_node), _listen(ros_node)
-    assert cam.wait_for_node(rec, node), log_of(log)
+    node, log, cam, rec = _start_listening(ros_node, spawn, tmp_path)
     m = rec.msgs
     stamp = _now_ns(ros_node)
     cam.image.publish(cam.image_msg(stamp, width=2000, height=2, encoding='mono8'))

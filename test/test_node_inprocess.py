@@ -79,7 +79,9 @@ def info(stamp_ns: int, fx: float = 50.0):
 
 
 class Harness:
-    def __init__(self, ctx, **params: object) -> None:
+    """A DepthNode in this process with a stand-in estimator and a subscriber to its outputs."""
+
+    def __init__(self, ctx, estimator: object = None, **params: object) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
@@ -88,15 +90,16 @@ class Harness:
 
         from depth_anything_ros.node import DepthNode
         from depth_anything_ros.topics import DEPTH_IMAGE
-        self.estimator = FakeEstimator()
+        self.estimator = FakeEstimator() if estimator is None else estimator
         overrides = [Parameter(k, value=v) for k, v in {'diagnostics_period': 0.1,
                                                         **params}.items()]
         self.node = DepthNode(estimator=self.estimator, context=ctx,
                               parameter_overrides=overrides)
         self.sub = Node('harness', context=ctx)
         self.msgs: dict[str, list] = {}
-        for msg_type, topic in ((Image, 'depth/image'), (CameraInfo, 'depth/camera_info'),
-                                (PointCloud2, 'points'), (DiagnosticArray, '/diagnostics')):
+        for msg_type, topic in ((Image, 'depth/image'), (Image, 'disparity/image'),
+                                (CameraInfo, 'depth/camera_info'), (PointCloud2, 'points'),
+                                (DiagnosticArray, '/diagnostics')):
             self.msgs[topic] = []
             self.sub.create_subscription(msg_type, topic, self.msgs[topic].append, 10)
         self.executor = SingleThreadedExecutor(context=ctx)
