@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 
-from .backends.select import (choose, Choice, detect_hardware, FILE_BACKENDS,
-                              installed_backends)
+from .backends.select import (choose, Choice, detect_hardware, installed_backends,
+                              is_exported_file)
 from .devices import cuda_bf16_native, resolve_device
 from .model.checkpoint import load_model, read_sidecar
 from .model.config import ModelConfig
@@ -84,7 +84,7 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
 
     """
     name = os.fspath(checkpoint)
-    if Path(name).suffix.lower() in FILE_BACKENDS:
+    if is_exported_file(name):
         return name
     encoder = None if encoder == AUTO else encoder
     untrained = name == 'untrained' or name.startswith('untrained:')
@@ -131,7 +131,7 @@ class DepthEstimator:
         # Pinned staging buffer for the latest batch shape, with the event of its last upload.
         self._host_buffers: dict[tuple, tuple[Tensor, torch.cuda.Event]] = {}
         if isinstance(model, (str, os.PathLike)) and (
-                backend == 'torch' or Path(model).suffix.lower() not in FILE_BACKENDS):
+                backend == 'torch' or not is_exported_file(model)):
             model = load_model(model)  # a checkpoint: other backends export it (cached)
         if backend == 'torch':
             self.model: nn.Module | None = model
@@ -211,10 +211,9 @@ class DepthEstimator:
         """Resolve ``auto`` backend/precision for this machine (explicit pairs pass through)."""
         if AUTO not in (backend, precision):
             return Choice(backend, precision, 'requested')
-        exported = isinstance(model, (str, os.PathLike)) and \
-            Path(model).suffix.lower() in FILE_BACKENDS
         return choose(installed_backends(), detect_hardware(str(self.device)), backend=backend,
-                      precision=precision, exact=exact, model_file=model if exported else None)
+                      precision=precision, exact=exact,
+                      model_file=model if is_exported_file(model) else None)
 
     def _make_torch_runner(self, model: nn.Module, compile: bool,
                            channels_last: bool | None) -> Runner:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -43,6 +44,14 @@ BF16_CPU_FLAGS = frozenset({'amx_bf16', 'avx512_bf16'})
 # Runtimes that can load each exported-file suffix.
 FILE_BACKENDS = {'.onnx': ('tensorrt', 'openvino', 'onnxruntime'), '.xml': ('openvino',),
                  '.engine': ('tensorrt',), '.plan': ('tensorrt',)}
+
+
+def is_exported_file(model: object) -> bool:
+    """Whether ``model`` is a path to an exported network (a suffix of FILE_BACKENDS)."""
+    return isinstance(model, (str, os.PathLike)) and \
+        Path(model).suffix.lower() in FILE_BACKENDS
+
+
 # Runtime -> the devices it runs on here ('cuda' or 'cpu').
 _DEVICES = {'torch': ('cuda', 'cpu'), 'tensorrt': ('cuda',), 'openvino': ('cpu',),
             'onnxruntime': ('cuda', 'cpu')}
