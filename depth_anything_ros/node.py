@@ -430,7 +430,10 @@ class DepthNodeCore:
         camera.infos.add(stamp_ns(msg.header), msg)
         width, height = described_size(msg)
         self._request_warmup(height, width, camera.cfg)
-        self._remember_size(camera, height, width)
+        if self._size_key(camera) not in self._remembered:
+            # only until a frame arrives: frames record the image's real size, which a scaled
+            # calibration does not give (the two alternating would rewrite the file each time)
+            self._remember_size(camera, height, width)
 
     def _on_anchor_info(self, msg: CameraInfo, camera: _Camera | None = None) -> None:
         (camera or self._cameras[0]).anchor_info = msg

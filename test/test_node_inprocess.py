@@ -272,3 +272,20 @@ def test_a_compressed_bomb_is_refused_from_its_header(harness: Harness) -> None:
     _, values = h.diag()
     assert values['images_bad'] == '1' and 'max_image_pixels' in values['last_error']
     assert h.estimator.calls == 0
+
+
+def test_a_scaled_calibration_does_not_rewrite_the_remembered_size_every_frame(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """camera_info calibrated at twice the image size: the image's size is remembered once."""
+    from depth_anything_ros import node as node_module
+    writes: list[tuple[int, int]] = []
+    monkeypatch.setattr(node_module, 'remember_camera_size',
+                        lambda _dir, _key, height, width: writes.append((height, width)))
+    h = harness
+    for i in range(5):
+        scaled = info(1000 * (i + 1), fx=100.0)
+        scaled.width, scaled.height = 2 * W, 2 * H   # a driver's binned/scaled mode
+        h.node._on_camera_info(scaled)
+        h.node._on_image(image(1000 * (i + 1)))
+        assert h.spin_until(lambda i=i: len(h.msgs['depth/image']) > i, 10)
+    assert writes[-1] == (H, W) and len(writes) <= 2, writes
