@@ -817,8 +817,11 @@ class Aligner:
             fit_points = fit_scale_points if self.metric else fit_inverse_depth_points
             return fit_points(prediction, pixels, depths, options=self.options)
         h, w = data.shape
-        k_anchor = extra if extra is not None else _rescaled_k(k, prediction.shape, (h, w))
-        anchor = resample_depth(data, k_anchor, k, prediction.shape)
+        if extra is None and (h, w) == prediction.shape:
+            anchor = data   # registered at the prediction's own grid: resampling is the identity
+        else:
+            k_anchor = extra if extra is not None else _rescaled_k(k, prediction.shape, (h, w))
+            anchor = resample_depth(data, k_anchor, k, prediction.shape)
         fit_image = fit_scale if self.metric else fit_inverse_depth
         return fit_image(prediction, anchor, options=self.options)
 
