@@ -49,8 +49,9 @@ import torch
 from tqdm import tqdm
 
 from depth_anything_ros.backends import BackendUnavailableError
-from depth_anything_ros.bench import (accuracy, cpuinfo, environment, latency_stats,
-                                      load_network, skip_reason, synthetic_frame, timed_ms)
+from depth_anything_ros.backends.select import cpuinfo
+from depth_anything_ros.bench import (accuracy, environment, latency_stats, load_network,
+                                      skip_reason, synthetic_frame, timed_ms)
 from depth_anything_ros.estimator import DepthEstimator
 
 log = logging.getLogger('bench_backends')

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from depth_anything_ros.backends.select import cpuinfo
+from depth_anything_ros.backends.select import cpu_name
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +140,6 @@ def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
     if reference is not None:
         row['accuracy'] = accuracy(est.infer(frame), reference)
     return row
-
-
-def cpu_name() -> str:
-    """CPU model string from /proc/cpuinfo (Linux), else platform.processor()."""
-    return cpuinfo('model name') or platform.processor() or 'unknown'
 
 
 def environment() -> dict[str, Any]:

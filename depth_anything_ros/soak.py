@@ -602,8 +602,8 @@ def environment() -> dict[str, Any]:
     import platform
     with open('/proc/loadavg') as f:
         load = [float(x) for x in f.read().split()[:3]]
-    from depth_anything_ros.bench import cpuinfo
-    return {'cpu': cpuinfo('model name') or platform.processor(),
+    from depth_anything_ros.backends.select import cpu_name
+    return {'cpu': cpu_name(),
             'logical_cpus': os.cpu_count(), 'loadavg_1_5_15': load,
             'python': platform.python_version()}
 

@@ -35,6 +35,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
+import platform
 from typing import NamedTuple
 
 from depth_anything_ros.vocabulary import AUTO, cuda_bf16_capable
@@ -251,3 +252,8 @@ def installed_backends() -> list[str]:
     """Return the backends whose runtime imports here (torch always)."""
     from depth_anything_ros.backends import available_backends
     return available_backends()
+
+
+def cpu_name() -> str:
+    """CPU model string from /proc/cpuinfo (Linux), else platform.processor()."""
+    return cpuinfo('model name') or platform.processor() or 'unknown'
