@@ -88,10 +88,8 @@ class DepthLifecycleNode(DepthNodeCore, LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Free everything after a failed transition; back to unconfigured."""
-        self._stop_frames()
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
+        """Free everything after a failed transition, as shutdown does; back to unconfigured."""
+        return self.on_shutdown(state)
 
     def _stop_frames(self) -> None:
         if not self._deactivate():
