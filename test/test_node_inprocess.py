@@ -22,6 +22,7 @@ Messages are handed to the node's subscription callbacks directly, as the execut
 
 from __future__ import annotations
 
+from pathlib import Path
 import threading
 import time
 
@@ -275,17 +276,20 @@ def test_a_compressed_bomb_is_refused_from_its_header(harness: Harness) -> None:
 
 
 def test_a_scaled_calibration_does_not_rewrite_the_remembered_size_every_frame(
-        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+        harness_ctx, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """camera_info calibrated at twice the image size: the image's size is remembered once."""
     from depth_anything_ros import node as node_module
     writes: list[tuple[int, int]] = []
     monkeypatch.setattr(node_module, 'remember_camera_size',
                         lambda _dir, _key, height, width: writes.append((height, width)))
-    h = harness
-    for i in range(5):
-        scaled = info(1000 * (i + 1), fx=100.0)
-        scaled.width, scaled.height = 2 * W, 2 * H   # a driver's binned/scaled mode
-        h.node._on_camera_info(scaled)
-        h.node._on_image(image(1000 * (i + 1)))
-        assert h.spin_until(lambda i=i: len(h.msgs['depth/image']) > i, 10)
-    assert writes[-1] == (H, W) and len(writes) <= 2, writes
+    h = Harness(harness_ctx, cache_dir=str(tmp_path))   # nothing remembered from earlier tests
+    try:
+        for i in range(5):
+            scaled = info(1000 * (i + 1), fx=100.0)
+            scaled.width, scaled.height = 2 * W, 2 * H   # a driver's binned/scaled mode
+            h.node._on_camera_info(scaled)
+            h.node._on_image(image(1000 * (i + 1)))
+            assert h.spin_until(lambda i=i: len(h.msgs['depth/image']) > i, 10)
+    finally:
+        h.close()
+    assert writes == [(2 * H, 2 * W), (H, W)], writes
