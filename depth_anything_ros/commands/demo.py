@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from depth_anything_ros.commands.args import add_runtime_arguments, add_weights_dir_argument
+from depth_anything_ros.core import stats as keys
 from depth_anything_ros.offline.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
                                      resolve_checkpoint)
 from depth_anything_ros.offline.node_process import NodeProcess, ros_environment
@@ -226,7 +227,7 @@ def _summary(rows: list[dict], diagnostics: list[Any], checkpoint: str, untraine
     node_values: dict[str, str] = {}
     for msg in diagnostics:
         for status in msg.status:
-            if 'depth' in status.name:
+            if keys.is_status(status.name):
                 node_values = {kv.key: kv.value for kv in status.values}
     steady = rows[1:] or rows     # the first frame includes one-off warm-up work
     return {
@@ -236,10 +237,11 @@ def _summary(rows: list[dict], diagnostics: list[Any], checkpoint: str, untraine
         'first_frame_ms': rows[0]['depth_ms'],
         'depth_latency_ms': _stats([r['depth_ms'] for r in steady]),
         'cloud_latency_ms': _stats([r['points_ms'] for r in steady]),
-        'node_inference_p50_ms': float(node_values.get('inference_p50_ms', 'nan')),
-        'node_latency_p50_ms': float(node_values.get('latency_p50_ms', 'nan')),
-        'device': node_values.get('device', ''),
-        'backend': node_values.get('backend', ''), 'precision': node_values.get('precision', ''),
+        'node_inference_p50_ms': float(node_values.get(keys.INFERENCE_P50_MS, 'nan')),
+        'node_latency_p50_ms': float(node_values.get(keys.LATENCY_P50_MS, 'nan')),
+        'device': node_values.get(keys.DEVICE, ''),
+        'backend': node_values.get(keys.BACKEND, ''),
+        'precision': node_values.get(keys.PRECISION, ''),
         'per_frame': rows,
     }
 

@@ -45,7 +45,7 @@ from typing import Any
 from depth_anything_ros.offline.bag_processing import OUTPUT_CHOICES, topic_flag
 from depth_anything_ros.core.bags import STORAGES
 from depth_anything_ros.commands.args import add_checkpoint_arguments, add_runtime_arguments
-from depth_anything_ros.ros.topics import ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS, Topic
+from depth_anything_ros.ros.topics import ANCHORS, Topic
 
 _SHOWN_REASONS = 10
 
@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--camera-info-topic', default=None,
                         help='CameraInfo topic (default: camera_info beside the image topic, '
                              'if the bag has it)')
-    for topic in (ANCHOR_DEPTH, ANCHOR_CAMERA_INFO, ANCHOR_POINTS):
+    for topic in ANCHORS:
         parser.add_argument(topic_flag(topic), default=None, dest=_dest(topic),
                             help=f'{topic.msgtype.rsplit("/", 1)[-1]} topic read for alignment '
                                  f'anchors (default: {topic.name} beside the image topic)')
@@ -147,7 +147,6 @@ def main(args: argparse.Namespace) -> int:
 
     from depth_anything_ros.offline.bag_processing import NodeStage, process_bag
     from depth_anything_ros.commands.args import build_estimator_from_args
-    from depth_anything_ros.core.pipeline import FramePipeline
 
     if args.out.exists():
         print(f'error: {args.out} exists; remove it or choose another --out', file=sys.stderr)
@@ -155,7 +154,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         estimator = build_estimator_from_args(args)
         cfg = _config(args, estimator.is_metric)
-        stage = NodeStage(FramePipeline(estimator), cfg, args.outputs,
+        stage = NodeStage(estimator, cfg, args.outputs,
                           anchor_lookahead=args.anchor_lookahead)
     except (FileNotFoundError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
@@ -168,8 +167,8 @@ def main(args: argparse.Namespace) -> int:
         try:
             summary = process_bag(args.bag, args.out, stage, image_topic=args.image_topic,
                                   camera_info_topic=args.camera_info_topic,
-                                  anchor_topics={t.name: getattr(args, _dest(t)) for t in (
-                                      ANCHOR_DEPTH, ANCHOR_CAMERA_INFO, ANCHOR_POINTS)},
+                                  anchor_topics={t.name: getattr(args, _dest(t))
+                                                 for t in ANCHORS},
                                   storage=args.storage, progress=progress)
         except (FileNotFoundError, FileExistsError, ValueError) as exc:
             print(f'error: {exc}', file=sys.stderr)

@@ -27,7 +27,6 @@ geometry.
 from __future__ import annotations
 
 from collections.abc import Container
-import math
 import sys
 from typing import Any, TYPE_CHECKING
 
@@ -36,19 +35,20 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from depth_anything_ros.ros import topics
+from depth_anything_ros.core.camera_stage import Calibration
 from depth_anything_ros.core.geometry import CameraInfoError, CameraModel
 from depth_anything_ros.core.images import (CloudBuffer, check_image_size, compressed_header,
                                             depth_to_mm, ENCODINGS, ImageFormatError,
                                             ImageLimits, INPUT_ENCODINGS, to_rgb)
+from depth_anything_ros.ros import topics
 
 if TYPE_CHECKING:   # the pipeline builds on this module; only its output type is named here
     from depth_anything_ros.core.pipeline import FrameOutputs
 
 __all__ = [
     'INPUT_ENCODINGS', 'CameraInfoError', 'CameraModel', 'CloudBuffer', 'ImageFormatError',
-    'ImageLimits', 'array_to_image', 'camera_frame_to_array', 'camera_info_from_k',
-    'camera_model', 'check_camera_frame', 'check_camera_info',
+    'ImageLimits', 'array_to_image', 'calibration', 'camera_frame_to_array', 'camera_info',
+    'camera_info_from_k', 'camera_model', 'check_camera_frame', 'check_camera_info',
     'check_compressed', 'check_image', 'check_image_size', 'cloud_message', 'cloud_to_array',
     'cloud_xyz', 'compressed_header', 'compressed_to_array', 'depth_image_metres', 'depth_to_mm',
     'described_size', 'image_to_array', 'buffered_cloud_message', 'output_camera_info',
@@ -216,6 +216,15 @@ def array_to_image(pixels: np.ndarray, encoding: str, header: Header) -> Image:
     return msg
 
 
+def calibration(info: CameraInfo) -> Calibration:
+    """Return the calibration ``info`` carries (the stage checks it and pairs it by stamp)."""
+    roi = info.roi
+    return Calibration(int(info.width), int(info.height), tuple(info.k), tuple(info.p),
+                       tuple(info.d), tuple(info.r), info.distortion_model,
+                       int(info.binning_x), int(info.binning_y),
+                       (int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)))
+
+
 def camera_model(info: CameraInfo, width: int, height: int) -> CameraModel:
     """Return the camera model of ``info`` for an image of ``width`` x ``height``.
 
@@ -227,10 +236,7 @@ def camera_model(info: CameraInfo, width: int, height: int) -> CameraModel:
             rescaling of it.
 
     """
-    return CameraModel.from_calibration(
-        info.k, info.p, info.d, info.r, info.distortion_model, int(info.width),
-        int(info.height), binning_x=int(info.binning_x), binning_y=int(info.binning_y),
-        roi=_roi(info), image_width=width, image_height=height)
+    return calibration(info).model(width, height)
 
 
 def check_camera_info(msg: CameraInfo, *, rectify: bool = False) -> None:
@@ -240,41 +246,29 @@ def check_camera_info(msg: CameraInfo, *, rectify: bool = False) -> None:
         CameraInfoError: naming the bad field and the fix.
 
     """
-    for name, size in (('k', 9), ('p', 12), ('r', 9)):
-        if len(getattr(msg, name)) != size:
-            raise CameraInfoError(f'camera_info {name.upper()} has {len(getattr(msg, name))} '
-                                  f'values, not {size}')
-    model = camera_model(msg, *described_size(msg))
-    if rectify:
-        model.check_rectifiable()
-
-
-def _roi(info: CameraInfo) -> tuple[int, int, int, int]:
-    roi = info.roi
-    return int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)
+    calibration(msg).check(rectify=rectify)
 
 
 def described_size(info: CameraInfo) -> tuple[int, int]:
     """Return ``(width, height)`` of the image ``info`` describes (after ROI and binning)."""
-    x, y, w, h = _roi(info)
-    w, h = (w, h) if w and h else (int(info.width), int(info.height))
-    return (max(w // max(int(info.binning_x), 1), 1), max(h // max(int(info.binning_y), 1), 1))
+    return calibration(info).described_size
+
+
+def camera_info(calib: Calibration) -> CameraInfo:
+    """Return the CameraInfo message of ``calib`` (no header)."""
+    info = CameraInfo()
+    info.width, info.height = calib.width, calib.height
+    info.distortion_model = calib.distortion_model
+    info.d, info.k, info.r, info.p = list(calib.d), list(calib.k), list(calib.r), list(calib.p)
+    info.binning_x, info.binning_y = calib.binning_x, calib.binning_y
+    (info.roi.x_offset, info.roi.y_offset, info.roi.width, info.roi.height) = calib.roi
+    return info
 
 
 def camera_info_from_k(fx: float, fy: float, cx: float, cy: float, width: int,
                        height: int) -> CameraInfo:
     """Return a distortion-free CameraInfo (K = P) from intrinsics given as parameters."""
-    if min(fx, fy) <= 0.0 or not all(math.isfinite(v) for v in (fx, fy, cx, cy)):
-        raise ImageFormatError(f'intrinsics parameters fx={fx}, fy={fy}, cx={cx}, cy={cy} are '
-                               'not a calibration (focal lengths must be > 0)')
-    info = CameraInfo()
-    info.width, info.height = int(width), int(height)
-    info.distortion_model = 'plumb_bob'
-    info.d = [0.0] * 5
-    info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
-    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-    return info
+    return camera_info(Calibration.from_intrinsics(fx, fy, cx, cy, width, height))
 
 
 def output_camera_info(model: CameraModel, header: Header) -> CameraInfo:

@@ -37,7 +37,8 @@ import zlib
 import cv2
 import numpy as np
 
-from depth_anything_ros.core.bags import BAG_SUFFIXES, header_stamp_ns, IMAGE_TYPES, typestore
+from depth_anything_ros.core.bags import (BAG_SUFFIXES, header_stamp_ns, image_topics,
+                                          open_reader, typestore)
 
 LOG = logging.getLogger(__name__)
 
@@ -167,9 +168,8 @@ def video_frames(path: str | Path) -> Iterator[FrameRef]:
 
 def bag_image_topics(path: str | Path) -> dict[str, str]:
     """Return ``{topic: msgtype}`` of the image topics in a rosbag2."""
-    from rosbags.highlevel import AnyReader
-    with AnyReader([Path(path)]) as reader:
-        return {c.topic: c.msgtype for c in reader.connections if c.msgtype in IMAGE_TYPES}
+    with open_reader(path) as reader:
+        return image_topics(reader)
 
 
 def rosbag_frames(path: str | Path, topic: str | None = None) -> Iterator[FrameRef]:
@@ -180,10 +180,9 @@ def rosbag_frames(path: str | Path, topic: str | None = None) -> Iterator[FrameR
         topic: a ``sensor_msgs/Image`` or ``CompressedImage`` topic; may be omitted when the
             bag holds exactly one image topic.
     """
-    from rosbags.highlevel import AnyReader
     path = Path(path)
-    with AnyReader([path]) as reader:
-        images = {c.topic: c.msgtype for c in reader.connections if c.msgtype in IMAGE_TYPES}
+    with open_reader(path) as reader:
+        images = image_topics(reader)
         if topic is None:
             if len(images) != 1:
                 raise ValueError(f'{path} has {len(images)} image topics '
