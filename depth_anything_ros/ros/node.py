@@ -207,10 +207,7 @@ class DepthNodeCore:
         self.destroy_publisher(publisher)
 
     # ------------------------------------------------------------------ callbacks (executor)
-    def _refused(self, camera: RosCamera, what: str, exc: Exception) -> None:
-        self.get_logger().error(f'{camera.prefix}{what} refused: {exc}',
-                                throttle_duration_sec=THROTTLE_S)
-
+    # One log call per kind of message: rclpy throttles each call site on its own.
     def _on_image(self, msg: Image | CompressedImage, camera: RosCamera | None = None) -> None:
         camera = camera or self._cameras[0]
         now = time.monotonic()
@@ -218,7 +215,8 @@ class DepthNodeCore:
             check_camera_frame(msg, camera.stage.limits)
         except ImageFormatError as exc:
             camera.stats.image_bad(str(exc), now)
-            self._refused(camera, 'image', exc)
+            self.get_logger().error(f'{camera.prefix}image refused: {exc}',
+                                    throttle_duration_sec=THROTTLE_S)
             return
         if not camera.stage.wanted(subscribed(camera)).any():
             camera.stats.frame_in(now, dropped=False)
@@ -233,7 +231,8 @@ class DepthNodeCore:
             camera.stage.add_camera_info(stamp_ns(msg.header), calib)
         except ValueError as exc:   # CameraInfoError, or values no calibration can hold
             camera.stats.camera_info_refused(str(exc))
-            self._refused(camera, 'camera_info', f'{exc} (the last good one is kept)')
+            self.get_logger().error(f'{camera.prefix}camera_info refused (the last good one '
+                                    f'is kept): {exc}', throttle_duration_sec=THROTTLE_S)
             return
         width, height = calib.described_size
         self._warmup.camera_info(self._size_key(camera), height, width, camera.stage)
@@ -246,7 +245,8 @@ class DepthNodeCore:
         try:
             camera.stage.add_anchor_depth(stamp_ns(msg.header), depth_image_metres(msg))
         except ValueError as exc:   # ImageFormatError, CameraInfoError
-            self._refused(camera, 'anchor/depth', exc)
+            self.get_logger().error(f'{camera.prefix}anchor/depth refused: {exc}',
+                                    throttle_duration_sec=THROTTLE_S)
 
     def _on_anchor_points(self, msg: PointCloud2, camera: RosCamera | None = None) -> None:
         camera = camera or self._cameras[0]
@@ -254,7 +254,8 @@ class DepthNodeCore:
             extrinsic = anchor_extrinsic(self._transforms, camera.stage, msg.header.frame_id)
             camera.stage.add_anchor_points(stamp_ns(msg.header), cloud_xyz(msg), extrinsic)
         except ValueError as exc:
-            self._refused(camera, 'anchor/points', exc)
+            self.get_logger().error(f'{camera.prefix}anchor/points refused: {exc}',
+                                    throttle_duration_sec=THROTTLE_S)
 
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
         if self._cfg is None:

@@ -80,6 +80,7 @@ class Worker:
                 self.logger.error(f'worker loop died ({type(exc).__name__}: {exc}); '
                                   'restarting it', throttle_duration_sec=THROTTLE_S)
                 time.sleep(0.1)   # never a hot loop
+        self.cameras, self.estimator = [], None   # cleanup frees the model: hold none of it
 
     def _work(self) -> None:
         slot = self.slot
