@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from depth_anything_ros.core.stats import is_status
 from depth_anything_ros.offline.node_process import ros_environment
 from depth_anything_ros.offline.node_process import NodeProcess
 
@@ -194,7 +195,7 @@ def _measure(args: argparse.Namespace, img: np.ndarray, player: NodeProcess
     def node_values() -> dict[str, str]:
         for msg in reversed(diag):
             for status in msg.status:
-                if 'depth' in status.name:
+                if is_status(status.name):
                     return {kv.key: kv.value for kv in status.values}
         return {}
 

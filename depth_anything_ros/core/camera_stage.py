@@ -306,6 +306,8 @@ class CameraStage:
         """
         cfg = self.cfg
         wanted = self.wanted(wanted, cfg)
+        height, width = frame.pixels.shape[:2]
+        check_image_size(width, height, image_limits(cfg))   # before pairing can wait
         camera = self.camera(frame, cfg)
         self.image_frame = frame.frame_id
         if camera is None:

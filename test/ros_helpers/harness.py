@@ -22,6 +22,8 @@ from pathlib import Path
 import time
 from typing import Any
 
+from depth_anything_ros.core.stats import is_status
+
 HELPERS = Path(__file__).resolve().parent
 CAMERA = HELPERS / 'camera_publisher.py'
 # Small network input: a frame takes tens of ms on a CPU, so the tests stay short. torch fp32
@@ -73,7 +75,7 @@ class Recorder:
         """Key/values of the newest depth_node status on /diagnostics ({} if none yet)."""
         for msg in reversed(self.msgs['/diagnostics']):
             for status in msg.status:
-                if 'depth' in status.name:
+                if is_status(status.name):
                     return {kv.key: kv.value for kv in status.values}
         return {}
 
