@@ -146,7 +146,7 @@ def test_colcon_build_lays_out_share_and_lib(tmp_path: Path) -> None:
         path = prefix / 'lib' / PKG / exe
         assert path.is_file() and os.access(path, os.X_OK), f'{path} is missing or not executable'
     site = next((prefix / 'lib').glob('python3*/site-packages'))
-    assert (site / PKG / 'node.py').is_file()
+    assert (site / PKG / 'ros' / 'node.py').is_file()
     assert _share_dir_seen_by_ament(prefix, site) == prefix / 'share' / PKG
     # The installed console script runs from the installed copy.
     env = _env(prefix)
