@@ -516,9 +516,10 @@ class TensorRTRunner(Runner):
         return torch.empty(nbytes, dtype=torch.uint8, device=self.device)
 
     def report(self) -> dict[str, str]:
-        """Facts for /diagnostics: the profile, activation memory (MiB) and TF32 use."""
+        """Facts for /diagnostics: profile, engine cache, activation memory (MiB), TF32 use."""
         current = self._memory.nbytes if self._memory is not None else self.max_activation_bytes
         return {'trt_profile': describe_profile(self.profile),
+                'engine_cache': 'hit' if self.cache_hit else 'built',
                 'trt_network': 'strongly typed' if self.strongly_typed else 'fp32 + flags',
                 'activation_memory_mb': f'{current / _MIB:.1f}',
                 'activation_memory_max_mb': f'{self.max_activation_bytes / _MIB:.1f}',
