@@ -496,7 +496,7 @@ def test_onnxruntime_session_that_lost_its_gpu_providers(tiny: torch.nn.Module, 
 
 # ----------------------------------------------------------------------------- TF32, parameters
 def test_exact_turns_tf32_off_and_says_so() -> None:
-    from depth_anything_ros.devices import exact_fp32_math
+    from depth_anything_ros.backends.devices import exact_fp32_math
     flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     try:
@@ -510,7 +510,7 @@ def test_exact_turns_tf32_off_and_says_so() -> None:
 def test_profile_parameters_and_flags_share_one_vocabulary() -> None:
     import argparse
 
-    from depth_anything_ros.cli_args import add_runtime_arguments, trt_profile_from_args
+    from depth_anything_ros.commands.args import add_runtime_arguments, trt_profile_from_args
     from depth_anything_ros.params import default_values, validate
     cfg = validate({})
     assert cfg.trt_profile == tensorrt_runner.DEFAULT_PROFILE
@@ -529,7 +529,7 @@ def test_profile_parameters_and_flags_share_one_vocabulary() -> None:
 
 
 def test_bench_refuses_a_bad_profile_in_one_line(capsys: pytest.CaptureFixture) -> None:
-    from depth_anything_ros import cli
+    from depth_anything_ros.commands import cli
     assert cli.main(['bench', '--quick', '--trt-max-shape', '100x100']) == 2
     err = capsys.readouterr().err
     assert 'trt_max_shape must be HEIGHTxWIDTH' in err and 'Traceback' not in err

@@ -24,7 +24,7 @@ import types
 
 import pytest
 
-from depth_anything_ros.launch_args import LAUNCH_ARGUMENTS, node_parameters, remappings
+from depth_anything_ros.ros.launch_args import LAUNCH_ARGUMENTS, node_parameters, remappings
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO / 'launch' / 'depth.launch.py'
@@ -165,12 +165,12 @@ def test_pure_helpers() -> None:
 
 @pytest.mark.parametrize('doc', ['README.md', 'docs/node.md'])
 def test_docs_launch_argument_table_is_current(doc: str) -> None:
-    from depth_anything_ros.launch_args import markdown_table
+    from depth_anything_ros.ros.launch_args import markdown_table
     text = (REPO / doc).read_text()
     begin = text.index('<!-- launch-arguments:begin')
     block = text[text.index('\n', begin) + 1:text.index('<!-- launch-arguments:end -->')]
     assert block.strip() == markdown_table(), (
-        f'{doc} is out of date: paste depth_anything_ros.launch_args.markdown_table() '
+        f'{doc} is out of date: paste depth_anything_ros.ros.launch_args.markdown_table() '
         'between the launch-arguments markers')
 
 

@@ -144,7 +144,7 @@ import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 import torch
-from depth_anything_ros.lifecycle_node import DepthLifecycleNode
+from depth_anything_ros.ros.lifecycle_node import DepthLifecycleNode
 out, cache, encoder = sys.argv[1:4]
 
 def used_mib() -> float:
