@@ -58,6 +58,7 @@ from depth_anything_ros.backends.common import (
     PATCH,
     read_sidecar,
     Runner,
+    write_sidecar,
 )
 from depth_anything_ros.backends.onnx_export import cached_onnx, DEFAULT_OPSET
 from depth_anything_ros.vocabulary import trt_profile
@@ -364,35 +365,6 @@ def build_engine(onnx_path: Path, *, precision: str, profile: Profile,
     return bytes(serialized)
 
 
-def engine_sidecar(path: Path) -> Path:
-    """``x.engine`` -> ``x.engine.json``: never the ``x.json`` of the ``x.onnx`` beside it."""
-    return path.with_name(path.name + '.json')
-
-
-def read_engine_sidecar(path: Path) -> dict[str, Any]:
-    """Read an engine's sidecar (``x.engine.json``).
-
-    Raises:
-        FileNotFoundError: the engine has no sidecar (only engines built here have one).
-        ValueError: it is not valid JSON.
-    """
-    side = engine_sidecar(path)
-    if not side.is_file():
-        raise FileNotFoundError(f'{path.name} has no {side.name} beside it; pass the .onnx '
-                                'file instead so the engine is built (and described) here')
-    try:
-        return json.loads(side.read_text())
-    except ValueError as exc:
-        raise ValueError(f'{side}: not a valid engine description ({exc})') from exc
-
-
-def write_engine_sidecar(path: Path, metadata: dict[str, Any]) -> Path:
-    """Write ``x.engine.json`` atomically; return its path."""
-    side = engine_sidecar(path)
-    atomic_write_bytes(side, (json.dumps(metadata, indent=2, sort_keys=True) + '\n').encode())
-    return side
-
-
 class TensorRTRunner(Runner):
     """Run a TensorRT engine on CUDA tensors; one execution context, dynamic shapes."""
 
@@ -426,7 +398,7 @@ class TensorRTRunner(Runner):
             gpu = gpu_name(self.device)
             path = Path(source) if not isinstance(source, nn.Module) else None
             if path is not None and path.suffix.lower() in ('.engine', '.plan'):
-                metadata = read_engine_sidecar(path)
+                metadata = read_sidecar(path)  # x.engine.json (common.sidecar_path)
                 built_for = (metadata.get('gpu'), metadata.get('tensorrt_version'))
                 if built_for != (gpu, version):
                     raise ValueError(f'{path.name} was built for {built_for[0]} with TensorRT '
@@ -471,7 +443,7 @@ class TensorRTRunner(Runner):
                                                 workspace_bytes=workspace_bytes,
                                                 timing_cache=timings)
                     atomic_write_bytes(engine_path, engine_bytes)
-                    write_engine_sidecar(engine_path, {
+                    write_sidecar(engine_path, {
                         **metadata, 'gpu': gpu, 'tensorrt_version': version,
                         'precision': precision, 'strongly_typed': typed,
                         'profile': [list(s) for s in profile]})
