@@ -91,7 +91,8 @@ SCHEMA: tuple[ParamSpec, ...] = (
               '(TensorRT, OpenVINO, else torch); the choice and why are logged',
               (AUTO, *BACKENDS), read_only=True),
     ParamSpec('exact', False, 'bit-faithful fp32 torch path (TF32 turned off on GPUs) with the '
-              'official float64 preprocessing (slowest; needs backend and precision auto, torch or fp32)',
+              'official float64 preprocessing (slowest; needs backend and precision auto, torch '
+              'or fp32)',
               read_only=True),
     ParamSpec('cache_dir', '', 'where exported/compiled engines are cached; empty: '
               '$XDG_CACHE_HOME/depth_anything_ros/engines (~/.cache/...)', read_only=True),
