@@ -536,3 +536,25 @@ def test_bench_refuses_a_bad_profile_in_one_line(capsys: pytest.CaptureFixture) 
     assert cli.main(['bench', '--quick', '--trt-max-shape', '100x100']) == 2
     err = capsys.readouterr().err
     assert 'trt_max_shape must be HEIGHTxWIDTH' in err and 'Traceback' not in err
+
+
+def test_a_batch_above_the_profile_runs_in_chunks() -> None:
+    """More same-size cameras than trt_max_batch: chunks of the profile's largest batch."""
+    runner = object.__new__(tensorrt_runner.TensorRTRunner)  # no engine: __call__'s split only
+    runner.profile = ((1, 70, 70), (1, 70, 98), (2, 140, 140))
+    seen = []
+    original = tensorrt_runner.TensorRTRunner.__call__
+
+    def run(self: Any, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] <= 2:
+            seen.append(int(x.shape[0]))
+            return x[:, 0] * 2  # (B, H, W)
+        return original(self, x)
+
+    x = torch.arange(5 * 3 * 70 * 98, dtype=torch.float32).reshape(5, 3, 70, 98)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tensorrt_runner.TensorRTRunner, '__call__', run)
+        y = runner(x)
+    assert seen == [2, 2, 1] and torch.equal(y, x[:, 0] * 2)
+    with pytest.raises(ValueError, match='trt_max_shape'):
+        original(runner, torch.zeros(1, 3, 70, 154))  # too wide: refused, not chunked

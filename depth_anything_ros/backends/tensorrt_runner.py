@@ -498,8 +498,16 @@ class TensorRTRunner(Runner):
                 'tf32': 'on' if self.tf32 else 'off'}
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device."""
+        """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device.
+
+        A batch larger than the profile's runs in chunks of the profile's largest batch (more
+        same-size cameras than ``trt_max_batch``).
+        """
         self.check_input(x)
+        top = self.profile[2][0]
+        if x.shape[0] > top and in_profile((top, int(x.shape[2]), int(x.shape[3])),
+                                           self.profile[0], self.profile[2]):
+            return torch.cat([self(part) for part in x.split(top)])  # (B, H, W)
         shape = (int(x.shape[0]), int(x.shape[2]), int(x.shape[3]))
         if not in_profile(shape, self.profile[0], self.profile[2]):
             raise ValueError(f'input (B, H, W) = {shape} is outside the engine profile '
