@@ -180,7 +180,7 @@ class OnnxRuntimeRunner(Runner):
         self._device_id = cuda_index(device) if device.type == 'cuda' else 0
         provider_list: list[Any] = []
         profile = None
-        if 'TensorrtExecutionProvider' in names:
+        if 'TensorrtExecutionProvider' in names and self._static_hw is None:  # static: fixed
             from depth_anything_ros.backends.tensorrt_runner import resolve_profile
             profile = resolve_profile(min_shape, opt_shape, max_shape)
         for name in names:
