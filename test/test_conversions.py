@@ -16,14 +16,16 @@
 
 from __future__ import annotations
 
+import array
 import os
 
 import cv2
 import numpy as np
 import pytest
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
+from depth_anything_ros import conversions
 from depth_anything_ros.conversions import (
     array_to_image, camera_info_from_k, CameraInfoError, camera_model, check_camera_info,
     check_compressed, check_image, CloudBuffer, cloud_message, cloud_to_array, compressed_header,
@@ -218,6 +220,47 @@ def test_cloud_message_layout_and_round_trip() -> None:
     assert xyz.point_step == 12 and [f.name for f in xyz.fields] == ['x', 'y', 'z']
     with pytest.raises(ValueError, match='structured'):
         cloud_message(np.zeros((2, 2, 3), np.float32), header())
+
+
+def test_setter_checks_follow_ros_python_check_fields() -> None:
+    """Humble's checks (the field-check lane) refuse an int in a float64[9]; unchecked take it."""
+    info = CameraInfo()
+    if FIELD_CHECKS:
+        with pytest.raises(AssertionError):
+            info.k = [1, 0, 0, 0, 1, 0, 0, 0, 1]
+    else:
+        info.k = [1, 0, 0, 0, 1, 0, 0, 0, 1]
+        assert list(info.k) == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def _recording(message_type: type, seen: list) -> type:
+    """Return a subclass of ``message_type`` recording every value given to its data setter."""
+    setter = message_type.data.fset
+
+    def record(self: object, value: object) -> None:
+        seen.append(value)
+        setter(self, value)
+
+    class Recording(message_type):
+        data = property(message_type.data.fget, record)
+    return Recording
+
+
+def test_uint8_fields_get_array_b_not_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bytes`` costs a Python check per byte under Humble's checks (161 ms a 640x480 depth)."""
+    seen: list = []
+    monkeypatch.setattr(conversions, 'Image', _recording(Image, seen))
+    monkeypatch.setattr(conversions, 'PointCloud2', _recording(PointCloud2, seen))
+    depth = np.random.default_rng(0).random((6, 8), dtype=np.float32)
+    image = array_to_image(depth[:, ::2], '32FC1', header())    # not contiguous: copied once
+    intr = camera_model(camera_info_from_k(5.0, 5.0, 2.0, 1.5, 5, 4), 5, 4).intrinsics
+    pts = pack_cloud(np.ones((4, 5), np.float32), RayGrid().get(intr))
+    cloud = cloud_message(pts, header())
+    given = [v for v in seen if len(v)]     # the constructors set an empty array first
+    assert [type(v) for v in given] == [array.array, array.array]
+    assert all(v.typecode == 'B' for v in given)
+    assert bytes(image.data) == np.ascontiguousarray(depth[:, ::2]).tobytes()
+    assert bytes(cloud.data) == pts.tobytes()
 
 
 def test_cloud_buffer_reuses_its_storage_and_matches_cloud_message() -> None:

@@ -154,7 +154,7 @@ plan=(
   "cd $ws && source $ros_setup && $venv/bin/python -m colcon build --symlink-install"
 
   'check: imports, and numpy is still the system one'
-  "cd $ws && source install/setup.bash && $venv/bin/python -c 'import torch, rclpy, cv2, sensor_msgs.msg, depth_anything_ros.node' && $venv/bin/python -c 'import numpy' && grep -qx \"numpy==\$($venv/bin/python -c 'import numpy; print(numpy.__version__)')\" $venv/constraints.txt"
+  "cd $ws && source install/setup.bash && $venv/bin/python -c 'import torch, rclpy, cv2, sensor_msgs.msg, depth_anything_ros.node' && grep -qx \"numpy==\$($venv/bin/python -c 'import numpy; print(numpy.__version__)')\" $venv/constraints.txt"
 )
 
 echo "install_robot: ROS 2 $distro (Ubuntu $ubuntu, Python $python), target $target," \
@@ -162,6 +162,17 @@ echo "install_robot: ROS 2 $distro (Ubuntu $ubuntu, Python $python), target $tar
 for ((i = 0; i < ${#plan[@]}; i += 2)); do
   printf '# %d. %s\n%s\n' $((i / 2 + 1)) "${plan[i]}" "${plan[i + 1]}"
 done
+if [ "$distro" = humble ]; then discovery='ROS_LOCALHOST_ONLY=1'
+else discovery='ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST'; fi
+cat <<NEXT
+# then, in a new shell:
+#   source $ws/install/setup.bash
+#   ros2 run depth_anything_ros depth-anything-ros download metric_indoor_vits
+#   ros2 launch depth_anything_ros depth.launch.py encoder:=vits mode:=metric scene:=indoor \\
+#       image:=/camera/color/image_rect camera_info:=/camera/color/camera_info
+# all nodes on this one machine: export $discovery and
+#   FASTDDS_DEFAULT_PROFILES_FILE=\$(ros2 pkg prefix depth_anything_ros)/share/depth_anything_ros/config/fastdds_localhost_shm.xml
+NEXT
 if [ "$target" = cuda ]; then
   echo '# the CUDA torch wheel needs an NVIDIA driver for CUDA 13; for an older driver give' \
        "--torch-index $PYTORCH_INDEX/cu126 (or another CUDA tag PyTorch publishes)"
@@ -169,7 +180,7 @@ fi
 [ "$dry_run" = 0 ] || exit 0
 
 # Checks of the machine, then the plan, one step at a time.
-codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null || true)
 [ "$codename" = "$ubuntu" ] \
   || die "ROS 2 $distro packages are for Ubuntu $ubuntu; this machine is '${codename:-unknown}'"
 [ -f "$ros_setup" ] || die "$ros_setup is missing: install ROS 2 $distro first" \

@@ -35,8 +35,9 @@ import xml.etree.ElementTree as ElementTree
 import yaml
 
 DISTROS = ('humble', 'jazzy', 'kilted')
-# Named by README / install_robot.sh but not declared in package.xml.
-EXTRA_KEYS = ('rviz2', 'ros_base', 'tf2_ros', 'python3-onnxruntime-pip', 'python3-torch')
+# Named by README / install_robot.sh or test_packaging.py's key map, not by package.xml.
+EXTRA_KEYS = ('rviz2', 'ros_base', 'tf2_ros', 'builtin_interfaces', 'lifecycle_msgs',
+              'python3-onnxruntime-pip', 'python3-torch')
 _DEPEND_TAGS = ('depend', 'exec_depend', 'build_depend', 'test_depend', 'buildtool_depend')
 
 
@@ -93,7 +94,7 @@ def main(argv: list[str]) -> int:
         print('usage: python tools/rosdep_keys.py ROSDISTRO_CHECKOUT YYYY-MM-DD', file=sys.stderr)
         return 2
     repo = Path(__file__).resolve().parents[1]
-    keys = package_keys(repo / 'package.xml') + [k for k in EXTRA_KEYS]
+    keys = package_keys(repo / 'package.xml') + list(EXTRA_KEYS)
     print(json.dumps(subset(Path(argv[0]), list(dict.fromkeys(keys)), argv[1]), indent=1,
                      sort_keys=True))
     return 0
