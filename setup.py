@@ -51,9 +51,9 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'depth_node = depth_anything_ros.node:main',
-            'depth_lifecycle_node = depth_anything_ros.lifecycle_node:main',
-            'depth-anything-ros = depth_anything_ros.cli:main',
+            'depth_node = depth_anything_ros.ros.node:main',
+            'depth_lifecycle_node = depth_anything_ros.ros.lifecycle_node:main',
+            'depth-anything-ros = depth_anything_ros.commands.cli:main',
         ],
     },
 )

@@ -52,8 +52,8 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros import alignment as al
-from depth_anything_ros.bench import environment, latency_stats, timed_ms
+from depth_anything_ros.core import alignment as al
+from depth_anything_ros.offline.bench import environment, latency_stats, timed_ms
 from depth_anything_ros.training import synth
 
 FPS = 30.0
@@ -276,7 +276,7 @@ def run_case(case: str, frames: list[Frame], disp: list[np.ndarray], clean: list
 
 
 def timeit(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
-    """Median and p90 milliseconds of ``fn`` (see depth_anything_ros.bench)."""
+    """Median and p90 milliseconds of ``fn`` (see depth_anything_ros.offline.bench)."""
     return latency_stats(timed_ms(fn, repeats))
 
 

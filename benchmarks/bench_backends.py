@@ -19,7 +19,7 @@ upsampling back to the frame: what a node pays per frame) and reports the median
 latency, the forward-only median, and the accuracy against torch fp32 at the same input size
 (max |d|, median and p99 of |d| / |ref|). Results go to JSON and a Markdown table. The frame,
 the timing, the statistics, the accuracy and the skip rule are those of
-``depth-anything-ros bench`` (depth_anything_ros/bench.py); this script adds interleaved
+``depth-anything-ros bench`` (depth_anything_ros/offline/bench.py); this script adds interleaved
 rounds, first-call times and the host probe.
 
     python benchmarks/bench_backends.py                       # vits, all installed backends
@@ -50,7 +50,7 @@ from tqdm import tqdm
 
 from depth_anything_ros.backends import BackendUnavailableError
 from depth_anything_ros.backends.select import cpuinfo
-from depth_anything_ros.bench import (accuracy, environment, latency_stats, load_network,
+from depth_anything_ros.offline.bench import (accuracy, environment, latency_stats, load_network,
                                       skip_reason, synthetic_frame, timed_ms)
 from depth_anything_ros.estimator import DepthEstimator
 

@@ -22,7 +22,8 @@ with this package's paths, so that a busy or throttled machine slows every row a
 
 The reference row runs in this process, in its environment (as the official code runs); the
 other rows run in a child process with ``OMP_WAIT_POLICY=PASSIVE``, as the node and the CLI set
-it (``depth_anything_ros/openmp.py``); the parent drives the child frame by frame over a pipe,
+it (``depth_anything_ros/core/openmp.py``); the parent drives the child frame by frame over a
+pipe,
 so the rows still interleave. ``--same-process`` runs every row here instead.
 
 Rows: the reference style; ``exact`` (the node's ``exact: true``: torch fp32 with the official
@@ -55,7 +56,7 @@ import torch
 from torch import Tensor
 
 from depth_anything_ros.backends import BACKENDS, PRECISIONS
-from depth_anything_ros.bench import accuracy, environment, skip_reason, synthetic_frame
+from depth_anything_ros.offline.bench import accuracy, environment, skip_reason, synthetic_frame
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import dinov2, untrained_model
 
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             hosts = dict.fromkeys(names, Rows(names, args.input_size, args.cache_dir))
             ours_policy = policy
         else:
-            # The node asks for passive OpenMP waiting (depth_anything_ros/openmp.py); the
+            # The node asks for passive OpenMP waiting (depth_anything_ros/core/openmp.py); the
             # reference runs as the official code does, in this process's environment.
             env = {**os.environ, 'OMP_WAIT_POLICY': 'PASSIVE'}
             ours_policy = env['OMP_WAIT_POLICY']

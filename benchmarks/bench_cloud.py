@@ -37,17 +37,18 @@ from typing import Any
 import numpy as np
 from std_msgs.msg import Header
 
-from depth_anything_ros.bench import latency_stats, timed_ms
-from depth_anything_ros.colorize import colorize
-from depth_anything_ros.conversions import array_to_image, CloudBuffer, cloud_message
-from depth_anything_ros.geometry import Intrinsics, pack_cloud, RayGrid, Rectifier
-from depth_anything_ros.pipeline import split_prediction
+from depth_anything_ros.offline.bench import latency_stats, timed_ms
+from depth_anything_ros.core.colorize import colorize
+from depth_anything_ros.ros.conversions import (array_to_image, buffered_cloud_message,
+                                                CloudBuffer, cloud_message)
+from depth_anything_ros.core.geometry import Intrinsics, pack_cloud, RayGrid, Rectifier
+from depth_anything_ros.core.pipeline import split_prediction
 
 TARGET_MS = 5.0
 
 
 def timeit(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
-    """Median and p90 milliseconds of ``fn`` (see depth_anything_ros.bench)."""
+    """Median and p90 milliseconds of ``fn`` (see depth_anything_ros.offline.bench)."""
     return latency_stats(timed_ms(fn, repeats))
 
 
@@ -77,7 +78,7 @@ def main() -> int:
     def node_path() -> object:
         # what the node does: pack into the reused message buffer, wrap without copying
         pack_cloud(depth, rays, rgb, out=buffer.points(h, w, rgb=True))
-        return buffer.message(header)
+        return buffered_cloud_message(buffer, header)
 
     cases = {
         'ray grid build (cold, once per intrinsics)': lambda: RayGrid().get(intr),

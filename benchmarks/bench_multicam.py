@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.node_process import ros_environment
+from depth_anything_ros.offline.node_process import ros_environment
 
 W, H = 320, 240
 
@@ -70,7 +70,7 @@ def rss_kib(pid: int) -> tuple[int, int]:
 
 def start_nodes(setup: str, names: list[str], args: argparse.Namespace,
                 logs: Path) -> list[subprocess.Popen]:
-    base = [sys.executable, '-m', 'depth_anything_ros.node', '--ros-args']
+    base = [sys.executable, '-m', 'depth_anything_ros.ros.node', '--ros-args']
     if setup == 'one process':   # the same CPU budget: the threads of all the processes
         commands = [base + node_args(args, args.cpu_threads * len(names)) +
                     ['-p', f'cameras:=[{",".join(names)}]']]
@@ -106,8 +106,8 @@ def measure(setup: str, n: int, args: argparse.Namespace, logs: Path) -> dict[st
     from sensor_msgs.msg import CameraInfo, Image
     from std_msgs.msg import Header
 
-    from depth_anything_ros.bench import synthetic_frame
-    from depth_anything_ros.conversions import array_to_image, camera_info_from_k
+    from depth_anything_ros.offline.bench import synthetic_frame
+    from depth_anything_ros.ros.conversions import array_to_image, camera_info_from_k
 
     names = [f'cam{i}' for i in range(n)]
     procs = start_nodes(setup, names, args, logs)

@@ -47,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.node_process import ros_environment
-from depth_anything_ros.node_process import NodeProcess
+from depth_anything_ros.offline.node_process import ros_environment
+from depth_anything_ros.offline.node_process import NodeProcess
 
 TARGET_OVERHEAD = 0.05
 
@@ -115,7 +115,7 @@ def camera_info(img: np.ndarray) -> Any:
 def publish_frame(node: Any, img: np.ndarray, info: Any, pub_img: Any, pub_info: Any
                   ) -> tuple[int, float]:
     """Publish ``img`` and ``info`` stamped now; return the stamp (ns) and the send time."""
-    from depth_anything_ros.conversions import array_to_image, stamp_ns
+    from depth_anything_ros.ros.conversions import array_to_image, stamp_ns
     msg = array_to_image(img, 'bgr8', info.header)
     msg.header.stamp = node.get_clock().now().to_msg()
     msg.header.frame_id = 'camera_optical_frame'
@@ -133,7 +133,7 @@ def bench_startup(args: argparse.Namespace, img: np.ndarray, cache_dir: Path,
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
 
-    from depth_anything_ros.conversions import stamp_ns
+    from depth_anything_ros.ros.conversions import stamp_ns
     start = time.monotonic()
     ros_args = node_arguments(args) + ['-p', f'cache_dir:={cache_dir}']
     with NodeProcess(ros_args, log_path, 'bench_startup_player', spin_period=0.01) as player:
@@ -175,7 +175,7 @@ def _measure(args: argparse.Namespace, img: np.ndarray, player: NodeProcess
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-    from depth_anything_ros.conversions import stamp_ns
+    from depth_anything_ros.ros.conversions import stamp_ns
     node, spin_until, log_path = player.node, player.spin_until, player.log_path
     qos = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
     arrivals: dict[str, dict[int, float]] = {'depth': {}, 'points': {}, 'colored': {}}

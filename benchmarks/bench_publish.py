@@ -47,12 +47,13 @@ def measure(repeats: int, slow_repeats: int, width: int, height: int) -> dict[st
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
     from std_msgs.msg import Header
 
-    from depth_anything_ros.bench import latency_stats, timed_ms
-    from depth_anything_ros.conversions import (array_to_image, camera_info_from_k,
-                                                camera_model, CloudBuffer, cloud_message,
-                                                output_camera_info)
-    from depth_anything_ros.geometry import Intrinsics, pack_cloud, RayGrid
-    from depth_anything_ros.node_process import ros_environment
+    from depth_anything_ros.core.geometry import Intrinsics, pack_cloud, RayGrid
+    from depth_anything_ros.offline.bench import latency_stats, timed_ms
+    from depth_anything_ros.offline.node_process import ros_environment
+    from depth_anything_ros.ros.conversions import (array_to_image, buffered_cloud_message,
+                                                    camera_info_from_k, camera_model,
+                                                    CloudBuffer, cloud_message,
+                                                    output_camera_info)
 
     intr = Intrinsics(525.0, 525.0, 319.5, 239.5, width, height)
     rng = np.random.default_rng(0)
@@ -79,7 +80,7 @@ def measure(repeats: int, slow_repeats: int, width: int, height: int) -> dict[st
 
     def cloud_node() -> PointCloud2:
         pack_cloud(depth, rays, rgb, out=buffer.points(height, width, rgb=True))
-        return buffer.message(header)
+        return buffered_cloud_message(buffer, header)
 
     def info() -> CameraInfo:
         return output_camera_info(model, header)

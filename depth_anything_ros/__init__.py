@@ -14,9 +14,10 @@
 
 """Depth Anything V2 monocular depth for ROS 2.
 
-Layers, imports pointing one way: the pure core (`model`, `estimator`, `geometry`,
-`training`) knows nothing of ROS; `conversions` turns messages into arrays; `node` is the
-thin rclpy glue.
+Layers, imports pointing one way (``test/test_layers.py`` checks the import graph):
+``vocabulary``/``params`` and ``core`` (numpy, OpenCV) <- ``model``/``backends`` (torch) <-
+``estimator`` <- ``training`` <- ``ros`` (rclpy, messages) <- ``offline`` <- ``commands``.
+See docs/architecture.md.
 """
 
 __version__ = '0.1.0'

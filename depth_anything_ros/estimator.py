@@ -36,7 +36,7 @@ from torch import nn, Tensor
 
 from .backends.select import (choose, Choice, detect_hardware, installed_backends,
                               is_exported_file)
-from .devices import cuda_bf16_native, resolve_device
+from .backends.devices import cuda_bf16_native, resolve_device
 from .model.checkpoint import load_model, read_sidecar
 from .model.config import ModelConfig
 from .model.transforms import (postprocess, preprocess_exact, preprocess_fast,

@@ -19,7 +19,7 @@
     ros2 launch depth_anything_ros depth.launch.py lifecycle:=true     # managed node
     ros2 launch depth_anything_ros depth.launch.py cameras:=[front,rear]   # one model, two cameras
 
-Arguments and their effect live in depth_anything_ros/launch_args.py (unit-tested);
+Arguments and their effect live in depth_anything_ros/ros/launch_args.py (unit-tested);
 ``ros2 launch depth_anything_ros depth.launch.py --show-args`` lists them.
 """
 
@@ -31,9 +31,9 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from depth_anything_ros.launch_args import (deprecation_notes, executable, LAUNCH_ARGUMENTS,
-                                            node_parameters, package_installed, remappings,
-                                            rviz_wanted)
+from depth_anything_ros.ros.launch_args import (deprecation_notes, executable, LAUNCH_ARGUMENTS,
+                                                node_parameters, package_installed, remappings,
+                                                rviz_wanted)
 
 PACKAGE = 'depth_anything_ros'
 

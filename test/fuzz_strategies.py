@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from depth_anything_ros.conversions import camera_info_from_k
+from depth_anything_ros.ros.conversions import camera_info_from_k
 
 # encoding -> (bytes per channel, channels); the last rows are not camera-input encodings.
 PIXEL_LAYOUT = {'rgb8': (1, 3), 'bgr8': (1, 3), 'rgba8': (1, 4), 'bgra8': (1, 4),

@@ -22,7 +22,7 @@ from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 
-from depth_anything_ros import alignment as al
+from depth_anything_ros.core import alignment as al
 from depth_anything_ros.training import synth
 
 K = np.array([[200.0, 0.0, 79.5], [0.0, 200.0, 59.5], [0.0, 0.0, 1.0]])
@@ -550,7 +550,7 @@ def test_anchor_messages_to_arrays() -> None:
     from sensor_msgs.msg import PointField
     from std_msgs.msg import Header
 
-    from depth_anything_ros.conversions import (array_to_image, cloud_message, cloud_xyz,
+    from depth_anything_ros.ros.conversions import (array_to_image, cloud_message, cloud_xyz,
                                                 depth_image_metres)
     mm = np.array([[0, 1500], [65535, 250]], np.uint16)
     got = depth_image_metres(array_to_image(mm, '16UC1', Header()))

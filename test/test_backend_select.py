@@ -142,7 +142,8 @@ def test_the_estimator_runs_what_auto_chose(one_torch_thread: None) -> None:
 
 
 def test_camera_sizes_are_remembered_per_key(tmp_path) -> None:
-    from depth_anything_ros.engine_cache import remember_camera_size, remembered_camera_size
+    from depth_anything_ros.backends.engine_cache import (remember_camera_size,
+                                                          remembered_camera_size)
     assert remembered_camera_size(tmp_path, '/depth_node') is None
     remember_camera_size(tmp_path, '/depth_node', 480, 640)
     remember_camera_size(tmp_path, '/front/depth_node', 720, 1280)

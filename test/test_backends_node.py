@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 from depth_anything_ros.backends.onnx_export import export_onnx
-from depth_anything_ros.conversions import image_to_array
+from depth_anything_ros.ros.conversions import image_to_array
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import ModelConfig, untrained_model
 from ros_helpers.harness import CAMERA, log_of, Recorder, stamp_ns
@@ -53,7 +53,7 @@ def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Pa
     cache = tmp_path / 'xdg'
     monkeypatch.setenv('XDG_CACHE_HOME', str(cache))  # inherited by the node process
     log = tmp_path / 'node.log'
-    node = spawn('-m', 'depth_anything_ros.node', '--ros-args',
+    node = spawn('-m', 'depth_anything_ros.ros.node', '--ros-args',
                  '-r', 'image:=camera/image', '-r', 'camera_info:=camera/camera_info',
                  '-p', f'checkpoint:={onnx_path}', '-p', 'backend:=openvino',
                  '-p', 'precision:=fp32',
@@ -104,7 +104,7 @@ def test_node_defaults_to_auto_and_warms_up_on_camera_info(ros_node, spawn, tmp_
             '-p', 'encoder:=auto', '-p', 'allow_untrained_weights:=true',
             '-p', 'mode:=relative', '-p', 'device:=cpu', '-p', 'input_size:=70',
             '-p', 'diagnostics_period:=0.3')
-    node = spawn('-m', 'depth_anything_ros.node', '--ros-args', *args, stdout=log.open('w'))
+    node = spawn('-m', 'depth_anything_ros.ros.node', '--ros-args', *args, stdout=log.open('w'))
     rec = Recorder(ros_node)
     rec.listen(DiagnosticArray, '/diagnostics')
     info = CameraInfo(width=W, height=H, k=[50.0, 0, W / 2, 0, 50.0, H / 2, 0, 0, 1])
@@ -126,7 +126,7 @@ def test_node_defaults_to_auto_and_warms_up_on_camera_info(ros_node, spawn, tmp_
 
     rec.msgs.clear()
     log2 = tmp_path / 'node2.log'
-    node = spawn('-m', 'depth_anything_ros.node', '--ros-args', *args, stdout=log2.open('w'))
+    node = spawn('-m', 'depth_anything_ros.ros.node', '--ros-args', *args, stdout=log2.open('w'))
     assert rec.spin_until(lambda: rec.diagnostics().get('warmup_ms', '') != '', 90, node), \
         log_of(log2)
     node.send_signal(signal.SIGINT)

@@ -28,7 +28,7 @@ import pytest
 from ros_helpers.bags import (CAMERA_NS, FRAME_ID, IMAGE_TOPIC, INFO_TOPIC, OTHER_TOPIC, read_bag,
                               stamp_ns, topic_types, write_camera_bag)
 
-from depth_anything_ros.bag_processing import process_bag, resolve_topics
+from depth_anything_ros.offline.bag_processing import process_bag, resolve_topics
 
 pytest.importorskip('rosbags')
 
@@ -47,7 +47,7 @@ class _EchoStage:
         self.infos[stamp_ns] = msg
 
     def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
-        from depth_anything_ros.conversions import array_to_image, image_to_array
+        from depth_anything_ros.ros.conversions import array_to_image, image_to_array
         pixels = image_to_array(msg)
         out = [('depth/colored', array_to_image(pixels[..., ::-1].copy(), 'bgr8', msg.header))]
         if stamp_ns in self.infos:
@@ -146,9 +146,9 @@ def test_output_messages_carry_the_header_and_build_only_what_is_asked() -> None
     import numpy as np
     from std_msgs.msg import Header
 
-    from depth_anything_ros import topics
-    from depth_anything_ros.conversions import CloudBuffer, output_messages
-    from depth_anything_ros.pipeline import FrameOutputs
+    from depth_anything_ros.ros import topics
+    from depth_anything_ros.ros.conversions import CloudBuffer, output_messages
+    from depth_anything_ros.core.pipeline import FrameOutputs
 
     header = Header(frame_id='cam_optical')
     header.stamp.sec, header.stamp.nanosec = 12, 345

@@ -374,7 +374,7 @@ def test_node_prints_one_fatal_line_and_exits_1_for_a_bad_checkpoint(
         spawn, tmp_path: Path, checkpoint: str) -> None:
     (tmp_path / 'text.pth').write_text('hello world\n')
     checkpoint = checkpoint.replace('{tmp}', str(tmp_path))
-    proc = spawn('-m', 'depth_anything_ros.cli', 'run', '--ros-args',
+    proc = spawn('-m', 'depth_anything_ros.commands.cli', 'run', '--ros-args',
                  '-p', f'checkpoint:={checkpoint}')
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1, out

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from depth_anything_ros import cli
-
+from depth_anything_ros.commands import cli
 INFER = ['--checkpoint', 'vits', '--out', 'o', 'a.png']
 BAG = ['--checkpoint', 'vits', '--out', 'o', 'in.bag']
 EVAL = ['--checkpoint', 'vits']
@@ -112,11 +111,11 @@ def test_readme_flag_glossary_lists_the_commands_that_take_each_flag() -> None:
     assert documented == {(new, old[0]) for _, _, old, _, _, new in RENAMED}
 
 
-def test_former_distill_module_entry_still_runs_the_command() -> None:
+def test_package_module_entry_runs_the_cli() -> None:
+    """``python -m depth_anything_ros`` (the torchrun entry) is the ``depth-anything-ros`` CLI."""
     import subprocess
     import sys
-    proc = subprocess.run([sys.executable, '-m', 'depth_anything_ros.training.distill', '--help'],
+    proc = subprocess.run([sys.executable, '-m', 'depth_anything_ros', 'distill', '--help'],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert 'depth-anything-ros distill' in proc.stdout
-    assert 'is deprecated; use python -m depth_anything_ros.cli distill' in proc.stderr

@@ -25,13 +25,14 @@ import pytest
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
-from depth_anything_ros import conversions
-from depth_anything_ros.conversions import (
-    array_to_image, camera_info_from_k, CameraInfoError, camera_model, check_camera_info,
+from depth_anything_ros.ros import conversions
+from depth_anything_ros.ros.conversions import (
+    array_to_image, buffered_cloud_message, camera_info_from_k, CameraInfoError, camera_model,
+    check_camera_info,
     check_compressed, check_image, CloudBuffer, cloud_message, cloud_to_array, compressed_header,
     compressed_to_array, depth_to_mm, image_to_array, ImageFormatError, ImageLimits,
     INPUT_ENCODINGS, output_camera_info, to_rgb)
-from depth_anything_ros.geometry import pack_cloud, PixelMap, RayGrid
+from depth_anything_ros.core.geometry import pack_cloud, PixelMap, RayGrid
 
 # The field-check lane (test_field_checks.py) runs this file with Humble's setter checks on.
 FIELD_CHECKS = os.environ.get('ROS_PYTHON_CHECK_FIELDS') == '1'
@@ -272,7 +273,7 @@ def test_cloud_buffer_reuses_its_storage_and_matches_cloud_message() -> None:
         depth = np.full((480, 640), z, np.float32)
         out = buf.points(240, 320, rgb=True)
         pack_cloud(depth, rays, rgb, stride=2, out=out)
-        msg = buf.message(header())
+        msg = buffered_cloud_message(buf, header())
         expect = cloud_message(pack_cloud(depth, rays, rgb, stride=2), header())
         assert bytes(msg.data) == bytes(expect.data)
         assert (msg.height, msg.width, msg.point_step, msg.row_step) == (240, 320, 16, 5120)

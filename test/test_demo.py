@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import pytest
 
-from depth_anything_ros.demo import DATA, read_stream, render_cloud, resolve_checkpoint
+from depth_anything_ros.offline.demo import DATA, read_stream, render_cloud, resolve_checkpoint
 
 
 def test_bundled_stream_is_small_and_calibrated() -> None:
@@ -65,7 +65,7 @@ def test_checkpoint_fallback(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_runs_the_node_and_writes_pictures(ros_domain: int, tmp_path: Path) -> None:
     out = tmp_path / 'demo'
-    cmd = [sys.executable, '-m', 'depth_anything_ros.cli', 'demo', '--out', str(out),
+    cmd = [sys.executable, '-m', 'depth_anything_ros.commands.cli', 'demo', '--out', str(out),
            '--frames', '3', '--input-size', '154', '--device', 'cpu',
            '--weights-dir', str(tmp_path / 'no_weights')]
     result = subprocess.run(cmd, env=os.environ.copy(), capture_output=True, text=True,

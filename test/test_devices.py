@@ -21,8 +21,9 @@ from unittest import mock
 import pytest
 import torch
 
-from depth_anything_ros import backends, devices, params, vocabulary
-from depth_anything_ros.devices import amp_dtype, resolve_device
+from depth_anything_ros import backends, params, vocabulary
+from depth_anything_ros.backends import devices
+from depth_anything_ros.backends.devices import amp_dtype, resolve_device
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import build_model, ModelConfig
 from depth_anything_ros.training.config import load_config

@@ -34,7 +34,7 @@ import pytest
 import torch
 from test_sources import write_image_bag
 
-from depth_anything_ros import cli
+from depth_anything_ros.commands import cli
 from depth_anything_ros.training import runs
 from depth_anything_ros.training.distill import (dense_ordinal_accuracy, DistillConfig,
                                                  is_val_key, load_distill_config, StepSampler)
@@ -100,7 +100,7 @@ def _command(*argv: str) -> subprocess.CompletedProcess:
     Training runs in a fresh process: CI shares two cores, and an OpenMP pool that other
     tests already started in this process slows a one-thread run down many times over.
     """
-    proc = subprocess.run([sys.executable, '-m', 'depth_anything_ros.cli', *argv],
+    proc = subprocess.run([sys.executable, '-m', 'depth_anything_ros.commands.cli', *argv],
                           env={**os.environ, 'OMP_NUM_THREADS': '1'},
                           cwd=Path(__file__).resolve().parents[1], capture_output=True,
                           text=True, timeout=600)
@@ -217,7 +217,7 @@ def test_vits_student_export_loads_in_the_node_as_relative(workspace: dict[str, 
     run = workspace['root'] / 'vits'
     _distill_command(workspace, run, 'student=vits', 'init=untrained', 'max_steps=1',
                      'batch_size=1', 'val_fraction=0', 'max_val_images=1')
-    from depth_anything_ros.node import build_estimator
+    from depth_anything_ros.ros.node import build_estimator
     from depth_anything_ros.params import validate
     est = build_estimator(validate({'checkpoint': str(run / 'export' / 'model.pth'),
                                     'mode': 'relative', 'encoder': 'vits', 'device': 'cpu',
@@ -234,7 +234,7 @@ def test_torchrun_two_processes(workspace: dict[str, Path]) -> None:
     run = workspace['root'] / 'ddp'
     proc = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-         '-m', 'depth_anything_ros.cli', 'distill', '--labels', str(workspace['labels']),
+         '-m', 'depth_anything_ros.commands.cli', 'distill', '--labels', str(workspace['labels']),
          '--config', 'distill_debug', '--out', str(run), '--no-progress', 'max_steps=2',
          'val_fraction=0', 'max_val_images=1', f'val_data={workspace["val"]}'],
         env={**os.environ, 'OMP_NUM_THREADS': '1'}, cwd=Path(__file__).resolve().parents[1],

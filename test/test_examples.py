@@ -30,8 +30,8 @@ import numpy as np
 import pytest
 import yaml
 
-from depth_anything_ros import topics
-from depth_anything_ros.launch_args import LAUNCH_ARGUMENTS, node_parameters
+from depth_anything_ros.ros import topics
+from depth_anything_ros.ros.launch_args import LAUNCH_ARGUMENTS, node_parameters
 
 EXAMPLES = Path(__file__).resolve().parents[1] / 'config' / 'examples'
 CAMERA_NS = '/camera/color'   # the namespace the examples run the node in
@@ -136,7 +136,7 @@ def test_the_live_node_publishes_exactly_the_listed_outputs(ros_domain: int, mod
     import rclpy
     from rclpy.parameter import Parameter
 
-    from depth_anything_ros.node import DepthNode
+    from depth_anything_ros.ros.node import DepthNode
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=ros_domain)
     node = DepthNode(estimator=_ConstantDepth(mode == 'metric'), context=ctx, namespace=CAMERA_NS,

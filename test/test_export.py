@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from depth_anything_ros import cli
+from depth_anything_ros.commands import cli
 from depth_anything_ros.backends import make_runner
 from depth_anything_ros.backends.common import read_sidecar, SIDECAR_FORMAT
 from depth_anything_ros.backends.export import network_input_hw

@@ -34,10 +34,10 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo
 
-from depth_anything_ros.conversions import (camera_model, CameraInfoError, check_camera_info,
+from depth_anything_ros.ros.conversions import (camera_model, CameraInfoError, check_camera_info,
                                             compressed_to_array, image_to_array,
                                             ImageFormatError, output_camera_info)
-from depth_anything_ros.geometry import pack_cloud, RayGrid
+from depth_anything_ros.core.geometry import pack_cloud, RayGrid
 from depth_anything_ros.params import SCHEMA, validate
 
 # A conversion slower than this is a hang or a decompression bomb, not a slow host (the shared

@@ -27,7 +27,7 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from depth_anything_ros.sync import StampMatcher
+from depth_anything_ros.core.sync import StampMatcher
 
 MS = 1_000_000
 _STAMPS = st.integers(0, 2_000).map(lambda t: t * MS)

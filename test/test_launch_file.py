@@ -24,7 +24,7 @@ import types
 
 import pytest
 
-from depth_anything_ros.launch_args import LAUNCH_ARGUMENTS, node_parameters, remappings
+from depth_anything_ros.ros.launch_args import LAUNCH_ARGUMENTS, node_parameters, remappings
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO / 'launch' / 'depth.launch.py'
@@ -98,7 +98,7 @@ def test_every_argument_reaches_the_node(stubs, tmp_path: Path) -> None:
 
 
 def test_rviz_only_when_asked(stubs, monkeypatch: pytest.MonkeyPatch) -> None:
-    from depth_anything_ros import launch_args
+    from depth_anything_ros.ros import launch_args
     monkeypatch.setattr(launch_args, 'package_installed', lambda name: name == 'rviz2')
     for flag, expect in (('false', 0), ('True', 1)):
         _, nodes, ctx = load(stubs, rviz=flag, namespace='front')
@@ -180,12 +180,12 @@ def test_pure_helpers() -> None:
 
 @pytest.mark.parametrize('doc', ['README.md', 'docs/node.md'])
 def test_docs_launch_argument_table_is_current(doc: str) -> None:
-    from depth_anything_ros.launch_args import markdown_table
+    from depth_anything_ros.ros.launch_args import markdown_table
     text = (REPO / doc).read_text()
     begin = text.index('<!-- launch-arguments:begin')
     block = text[text.index('\n', begin) + 1:text.index('<!-- launch-arguments:end -->')]
     assert block.strip() == markdown_table(), (
-        f'{doc} is out of date: paste depth_anything_ros.launch_args.markdown_table() '
+        f'{doc} is out of date: paste depth_anything_ros.ros.launch_args.markdown_table() '
         'between the launch-arguments markers')
 
 

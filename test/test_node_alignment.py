@@ -31,7 +31,7 @@ import time
 import numpy as np
 import pytest
 
-from depth_anything_ros.conversions import (array_to_image, camera_info_from_k, cloud_to_array,
+from depth_anything_ros.ros.conversions import (array_to_image, camera_info_from_k, cloud_to_array,
                                             image_to_array)
 from ros_helpers.camera_publisher import make_pixels
 from ros_helpers.harness import log_of, NODE_ARGS, Recorder, stamp_ns
@@ -137,7 +137,7 @@ def _lidar_cloud(stamp: int, frame: str, to_camera: np.ndarray):
     from std_msgs.msg import Header
     from test_node_inprocess import H as HH, W as WW
 
-    from depth_anything_ros.conversions import cloud_message
+    from depth_anything_ros.ros.conversions import cloud_message
     k = np.array([[50.0, 0.0, 30.0], [0.0, 50.0, 20.0], [0.0, 0.0, 1.0]])  # test_node_inprocess
     v, u = np.mgrid[0:HH:2, 0:WW:2]
     d = _GradientDisparity().infer(np.zeros((HH, WW, 3), np.uint8), 'rgb8')[v, u]
@@ -158,7 +158,7 @@ def test_lidar_alignment_in_process(harness_ctx, with_transform: bool) -> None:
     """LiDAR points in their own frame: metres with ``anchor_transform``, disparity without."""
     from test_node_inprocess import Harness, image, info
 
-    from depth_anything_ros.alignment import parse_transform
+    from depth_anything_ros.core.alignment import parse_transform
     text = '0.1 -0.05 0.0 1.5707963267948966 0.0 -1.5707963267948966'
     params = {'mode': 'relative', 'alignment': 'lidar'}
     if with_transform:

@@ -89,8 +89,8 @@ class Harness:
         from rclpy.parameter import Parameter
         from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-        from depth_anything_ros.node import DepthNode
-        from depth_anything_ros.topics import DEPTH_IMAGE
+        from depth_anything_ros.ros.node import DepthNode
+        from depth_anything_ros.ros.topics import DEPTH_IMAGE
         self.estimator = FakeEstimator() if estimator is None else estimator
         overrides = [Parameter(k, value=v) for k, v in {'diagnostics_period': 0.1,
                                                         **params}.items()]
@@ -278,7 +278,7 @@ def test_a_compressed_bomb_is_refused_from_its_header(harness: Harness) -> None:
 def test_a_scaled_calibration_does_not_rewrite_the_remembered_size_every_frame(
         harness_ctx, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """camera_info calibrated at twice the image size: the image's size is remembered once."""
-    from depth_anything_ros import node as node_module
+    from depth_anything_ros.ros import node as node_module
     writes: list[tuple[int, int]] = []
     monkeypatch.setattr(node_module, 'remember_camera_size',
                         lambda _dir, _key, height, width: writes.append((height, width)))

@@ -31,7 +31,7 @@ from ros_helpers.harness import CAMERA, log_of, NODE_ARGS, Recorder
 
 pytestmark = pytest.mark.ros
 
-LIFECYCLE_ARGS = ('-m', 'depth_anything_ros.lifecycle_node', *NODE_ARGS[2:])
+LIFECYCLE_ARGS = ('-m', 'depth_anything_ros.ros.lifecycle_node', *NODE_ARGS[2:])
 
 
 class Manager:
@@ -139,7 +139,7 @@ def test_cleanup_frees_the_model(ros_domain: int, one_torch_thread: None) -> Non
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
 
-    from depth_anything_ros.lifecycle_node import DepthLifecycleNode
+    from depth_anything_ros.ros.lifecycle_node import DepthLifecycleNode
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=ros_domain)
     params = {'checkpoint': 'untrained', 'allow_untrained_weights': True, 'encoder': 'vits',

@@ -23,7 +23,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from depth_anything_ros.conversions import cloud_to_array, image_to_array
+from depth_anything_ros.ros.conversions import cloud_to_array, image_to_array
 from ros_helpers.harness import CAMERA, log_of, NODE_ARGS, Recorder, stamp_ns
 
 pytestmark = pytest.mark.ros
@@ -137,11 +137,11 @@ def test_compressed_calibrated_relative_params_file_live_intrinsics(
 
 
 @pytest.mark.parametrize(('argv', 'expect'), [
-    (('-m', 'depth_anything_ros.node', '--ros-args', '-p', 'checkpoint:=untrained'),
+    (('-m', 'depth_anything_ros.ros.node', '--ros-args', '-p', 'checkpoint:=untrained'),
      'allow_untrained'),
-    (('-m', 'depth_anything_ros.cli', 'run', '--ros-args', '-p', 'weights_dir:={tmp}'),
+    (('-m', 'depth_anything_ros.commands.cli', 'run', '--ros-args', '-p', 'weights_dir:={tmp}'),
      'depth_anything_v2_metric_hypersim_vits'),
-    (('-m', 'depth_anything_ros.node', '--ros-args', '-p', 'mode:=relative',
+    (('-m', 'depth_anything_ros.ros.node', '--ros-args', '-p', 'mode:=relative',
       '-p', 'disparity_shift:=2.0'), 'disparity_shift needs disparity_scale'),
 ])
 @pytest.mark.slow
@@ -172,7 +172,7 @@ def test_raw_images_are_rectified_with_their_camera_info(ros_node, spawn,
     from ros_helpers.camera_publisher import make_pixels
     from sensor_msgs.msg import CameraInfo, PointCloud2
 
-    from depth_anything_ros.geometry import Rectifier
+    from depth_anything_ros.core.geometry import Rectifier
 
     log = tmp_path / 'node.log'
     node = spawn(*NODE_ARGS, '-p', 'rectify:=true', stdout=log.open('w'))

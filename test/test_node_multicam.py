@@ -62,8 +62,8 @@ class MultiHarness:
         from rclpy.parameter import Parameter
         from sensor_msgs.msg import Image
 
-        from depth_anything_ros.node import DepthNode
-        from depth_anything_ros.topics import DEPTH_IMAGE
+        from depth_anything_ros.ros.node import DepthNode
+        from depth_anything_ros.ros.topics import DEPTH_IMAGE
         self.estimator = BatchingEstimator()
         overrides = [Parameter(k, value=v) for k, v in
                      {'diagnostics_period': 0.1, 'cameras': cameras, **params}.items()]
@@ -240,8 +240,8 @@ def test_two_cameras_over_dds_keep_their_own_headers_and_calibration(
 def test_the_two_cameras_example_configures_both_cameras(ros_domain: int) -> None:
     import rclpy
 
-    from depth_anything_ros.node import DepthNode
-    from depth_anything_ros.topics import DEPTH_IMAGE
+    from depth_anything_ros.ros.node import DepthNode
+    from depth_anything_ros.ros.topics import DEPTH_IMAGE
     example = Path(__file__).resolve().parents[1] / 'config' / 'examples' / 'two_cameras.yaml'
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=ros_domain,

@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from depth_anything_ros.conversions import ImageFormatError
-from depth_anything_ros.geometry import CameraInfoError, CameraModel, subsample_intrinsics
+from depth_anything_ros.ros.conversions import ImageFormatError
+from depth_anything_ros.core.geometry import CameraInfoError, CameraModel, subsample_intrinsics
 from depth_anything_ros.params import validate
-from depth_anything_ros.pipeline import (encode_depth, FramePipeline, split_prediction,
+from depth_anything_ros.core.pipeline import (encode_depth, FramePipeline, split_prediction,
                                          stride_image, Wanted)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from depth_anything_ros.diagnostics import NodeStats, RateMeter, RollingPercentiles
+from depth_anything_ros.core.stats import NodeStats, RateMeter, RollingPercentiles
 
 
 def test_rate_meter_over_a_sliding_window() -> None:

@@ -27,7 +27,7 @@ import signal
 import numpy as np
 import pytest
 
-from depth_anything_ros.conversions import cloud_to_array, image_to_array
+from depth_anything_ros.ros.conversions import cloud_to_array, image_to_array
 from ros_helpers.harness import CAMERA, log_of, NODE_ARGS, Recorder, stamp_ns
 
 pytestmark = pytest.mark.ros

@@ -23,7 +23,7 @@ import sys
 
 import pytest
 
-PROBE = ('import os, sys; from depth_anything_ros.openmp import prefer_passive_openmp; '
+PROBE = ('import os, sys; from depth_anything_ros.core.openmp import prefer_passive_openmp; '
          'passive = prefer_passive_openmp(); import torch; '
          'print(passive, os.environ.get("OMP_WAIT_POLICY"))')
 
@@ -42,7 +42,7 @@ def test_passive_unless_the_user_chose(given: str | None, expected: str) -> None
 def test_too_late_once_torch_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch  # noqa: F401  (loaded in this process: the OpenMP runtime is initialised)
 
-    from depth_anything_ros.openmp import prefer_passive_openmp
+    from depth_anything_ros.core.openmp import prefer_passive_openmp
     monkeypatch.delenv('OMP_WAIT_POLICY', raising=False)
     assert prefer_passive_openmp() is False
     assert 'OMP_WAIT_POLICY' not in os.environ

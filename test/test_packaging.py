@@ -304,7 +304,7 @@ def test_overlay_depth_node_executable_starts_the_node(tmp_path: Path, ros_domai
 def test_every_cli_command_module_exposes_its_entry_points() -> None:
     import importlib
 
-    from depth_anything_ros import cli
+    from depth_anything_ros.commands import cli
     for name, (module_name, _) in cli.COMMANDS.items():
         module = importlib.import_module(module_name)
         assert callable(getattr(module, 'main', None)), f'{module_name} lacks main()'
@@ -314,7 +314,7 @@ def test_every_cli_command_module_exposes_its_entry_points() -> None:
 
 
 def test_every_cli_command_prints_its_help(capsys: pytest.CaptureFixture) -> None:
-    from depth_anything_ros import cli
+    from depth_anything_ros.commands import cli
     for name in cli.COMMANDS:
         if name == 'run':   # the node's own ROS argument parsing
             continue
@@ -325,7 +325,7 @@ def test_every_cli_command_prints_its_help(capsys: pytest.CaptureFixture) -> Non
 
 
 def test_cli_help_lists_commands_and_rejects_unknown(capsys: pytest.CaptureFixture) -> None:
-    from depth_anything_ros import cli
+    from depth_anything_ros.commands import cli
     assert cli.main(['--help']) == 0
     out = capsys.readouterr().out
     for name in cli.COMMANDS:

@@ -176,7 +176,7 @@ def test_encoder_auto_runs_a_custom_student_export(tmp_path: Path) -> None:
     import numpy as np
 
     from depth_anything_ros.model import build_model, export_model, ModelConfig
-    from depth_anything_ros.node import build_estimator
+    from depth_anything_ros.ros.node import build_estimator
     path = export_model(build_model(ModelConfig.tiny()), tmp_path / 'student.pth')
     est = build_estimator(validate({'checkpoint': str(path), 'mode': 'relative',
                                     'encoder': 'auto', 'device': 'cpu', 'input_size': 70}))
@@ -190,7 +190,7 @@ def test_encoder_auto_runs_a_custom_student_export(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_metric_checkpoint_keeps_its_own_output_scale(tmp_path: Path) -> None:
     from depth_anything_ros.model import build_model, export_model, ModelConfig
-    from depth_anything_ros.node import build_estimator
+    from depth_anything_ros.ros.node import build_estimator
     path = export_model(build_model(ModelConfig.tiny(), 'metric', 10.0), tmp_path / 'm.pth')
     base = {'checkpoint': str(path), 'mode': 'metric', 'encoder': 'auto', 'device': 'cpu',
             'input_size': 70}

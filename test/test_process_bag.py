@@ -30,7 +30,8 @@ import pytest
 from ros_helpers.bags import (CAMERA_NS, IMAGE_TOPIC, INFO_TOPIC, OTHER_TOPIC, read_bag,
                               topic_types, write_camera_bag)
 
-from depth_anything_ros import cli, topics
+from depth_anything_ros.commands import cli
+from depth_anything_ros.ros import topics
 
 pytest.importorskip('rosbags')
 
@@ -53,7 +54,7 @@ def _out(name: topics.Topic) -> str:
 def test_metric_bag_gets_every_output_with_the_image_headers(
         tmp_path: Path, storage: str, capsys: pytest.CaptureFixture,
         one_torch_thread: None) -> None:
-    from depth_anything_ros.conversions import cloud_to_array, image_to_array
+    from depth_anything_ros.ros.conversions import cloud_to_array, image_to_array
     src = write_camera_bag(tmp_path / 'in', 4, storage=storage, h=H, w=W, corrupt=(2,))
     rc, out, err = _run(capsys, src, '--out', tmp_path / 'out', *MODEL, '--head', 'metric',
                         '--json')
@@ -121,7 +122,7 @@ def test_outputs_selection_relative_model_and_text_summary(
 
 def test_compressed_images_and_a_params_file(tmp_path: Path, capsys: pytest.CaptureFixture,
                                              one_torch_thread: None) -> None:
-    from depth_anything_ros.conversions import image_to_array
+    from depth_anything_ros.ros.conversions import image_to_array
     src = write_camera_bag(tmp_path / 'in', 2, h=H, w=W, compressed=True)
     params = tmp_path / 'params.yaml'
     params.write_text('/**:\n  ros__parameters:\n    depth_encoding: 16UC1\n'
@@ -160,7 +161,7 @@ def test_setup_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFix
 
 def _points_along_rays(depth: np.ndarray, k: np.ndarray, header: object) -> object:
     """Return a PointCloud2: every 2nd pixel's ray at ``depth`` metres, in ``header``'s frame."""
-    from depth_anything_ros.conversions import cloud_message
+    from depth_anything_ros.ros.conversions import cloud_message
     v, u = np.mgrid[0:depth.shape[0]:2, 0:depth.shape[1]:2]
     rays = np.linalg.solve(k, np.stack([u.ravel(), v.ravel(), np.ones(u.size)])).T
     xyz = (rays * depth[v, u].ravel()[:, None]).astype(np.float32)
@@ -186,12 +187,12 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int, one_torch_
     from rclpy.qos import qos_profile_sensor_data
     from rclpy.serialization import deserialize_message, serialize_message
 
-    from depth_anything_ros.bag_processing import NodeStage
+    from depth_anything_ros.offline.bag_processing import NodeStage
     from depth_anything_ros.estimator import DepthEstimator
     from depth_anything_ros.model import ModelConfig, untrained_model
-    from depth_anything_ros.node import DepthNode
+    from depth_anything_ros.ros.node import DepthNode
     from depth_anything_ros.params import validate
-    from depth_anything_ros.pipeline import FramePipeline
+    from depth_anything_ros.core.pipeline import FramePipeline
 
     values = {'mode': 'metric', 'device': 'cpu', 'precision': 'fp32', 'backend': 'torch',
               'input_size': 70, 'cloud_stride': 2, 'depth_encoding': '32FC1'}
@@ -223,7 +224,7 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int, one_torch_
     offline = run_offline(NodeStage(FramePipeline(estimator()), cfg))
     clouds = None
     if anchored:
-        from depth_anything_ros.conversions import image_to_array
+        from depth_anything_ros.ros.conversions import image_to_array
         uncorrected = offline[topics.DEPTH_IMAGE.name]
         clouds = [_points_along_rays(image_to_array(msg) / 1.1,
                                      np.asarray(info.k, np.float64).reshape(3, 3), msg.header)
@@ -307,7 +308,7 @@ def _copy_with(src: Path, dst: Path, extra: dict[str, list[tuple[int, object]]])
     """Copy bag ``src`` to ``dst`` (MCAP) with the messages ``{topic: [(time, msg)]}`` added."""
     from rclpy.serialization import serialize_message
 
-    from depth_anything_ros.bags import message_type_name, open_writer, typestore
+    from depth_anything_ros.core.bags import message_type_name, open_writer, typestore
 
     bag, types, store = read_bag(src), topic_types(src), typestore()
     with open_writer(dst, 'mcap') as writer:
@@ -330,7 +331,7 @@ def _add_anchors(src: Path, dst: Path, disparity: dict[int, np.ndarray],
     half-resolution grid with its own camera_info, stamped like the image and recorded
     ``recorded_after_ns`` after it. Returns ``shift``.
     """
-    from depth_anything_ros.conversions import array_to_image, camera_info_from_k
+    from depth_anything_ros.ros.conversions import array_to_image, camera_info_from_k
     from ros_helpers.harness import stamp_ns
 
     shift = max(0.1, 0.1 - SCALE * min(float(np.nanmin(d)) for d in disparity.values()))
@@ -350,7 +351,7 @@ def _add_anchors(src: Path, dst: Path, disparity: dict[int, np.ndarray],
 
 def test_sparse_anchors_replayed_from_the_bag_give_metric_depth(
         tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
-    from depth_anything_ros.conversions import image_to_array
+    from depth_anything_ros.ros.conversions import image_to_array
     from ros_helpers.harness import stamp_ns
 
     plain = write_camera_bag(tmp_path / 'plain', 4, h=H, w=W)
@@ -403,7 +404,7 @@ def test_sparse_anchors_replayed_from_the_bag_give_metric_depth(
 
 def test_lidar_anchors_correct_a_metric_model_in_a_bag(
         tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
-    from depth_anything_ros.conversions import image_to_array
+    from depth_anything_ros.ros.conversions import image_to_array
     from ros_helpers.bags import FRAME_ID
     from ros_helpers.harness import stamp_ns
 

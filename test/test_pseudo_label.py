@@ -209,7 +209,7 @@ def test_flip_tta_averages_with_the_mirrored_prediction() -> None:
 def test_cli_labels_a_bag_with_an_exported_checkpoint(tmp_path: Path) -> None:
     import torch
 
-    from depth_anything_ros import cli
+    from depth_anything_ros.commands import cli
     from depth_anything_ros.model import build_model, export_model, ModelConfig
 
     torch.manual_seed(0)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pytest
 
-from depth_anything_ros.diagnostics import NodeStats, OK, WARN
+from depth_anything_ros.core.stats import NodeStats, OK, WARN
 
 
 def _flowing(stats: NodeStats, start: float, seconds: float) -> None:

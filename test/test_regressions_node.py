@@ -34,7 +34,7 @@ import pytest
 from ros_helpers.camera_publisher import make_pixels
 from ros_helpers.harness import log_of, NODE_ARGS, Recorder, stamp_ns
 
-from depth_anything_ros.conversions import cloud_to_array
+from depth_anything_ros.ros.conversions import cloud_to_array
 
 pytestmark = pytest.mark.ros
 

@@ -32,7 +32,7 @@ import sys
 
 import pytest
 
-from depth_anything_ros.node_process import localhost_discovery
+from depth_anything_ros.offline.node_process import localhost_discovery
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / 'tools' / 'install_robot.sh'

@@ -26,7 +26,8 @@ import sys
 import numpy as np
 import pytest
 
-from depth_anything_ros.soak import (BAD_KINDS, bad_pair, bad_schedule, camera_info_altered,
+from depth_anything_ros.offline.soak import (BAD_KINDS, bad_pair, bad_schedule,
+                                             camera_info_altered,
                                      COUNTERS, find_peak,
                                      is_sustained, latency_growth, latency_summary,
                                      least_squares_slope, max_gap, node_counters, plot,
@@ -276,7 +277,7 @@ def test_search_peak_runs_long_enough_trials_and_stops_when_the_node_dies() -> N
 def test_cli_routes_bench_soak_to_its_adapter(capsys: pytest.CaptureFixture) -> None:
     import importlib
 
-    from depth_anything_ros import cli
+    from depth_anything_ros.commands import cli
     module = importlib.import_module(cli.SUBCOMMANDS['bench']['soak'][0])
     assert callable(module.add_arguments) and callable(module.main)
     with pytest.raises(SystemExit) as exit_info:
@@ -292,7 +293,7 @@ def test_cli_routes_bench_soak_to_its_adapter(capsys: pytest.CaptureFixture) -> 
 @pytest.mark.slow
 def test_soak_command_short_run(ros_domain: int, tmp_path: Path) -> None:
     out, png = tmp_path / 'soak.json', tmp_path / 'soak.png'
-    cmd = [sys.executable, '-m', 'depth_anything_ros.cli', 'bench', 'soak',
+    cmd = [sys.executable, '-m', 'depth_anything_ros.commands.cli', 'bench', 'soak',
            '--duration', '8', '--rate', '4', '--bad-fraction', '0.25', '--warmup', '2',
            '--out', str(out), '--plot', str(png), '--checkpoint', 'untrained:tiny',
            '--param', 'encoder=auto', '--param', 'input_size=70', '--param', 'device=cpu',

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from depth_anything_ros.sync import CameraSlots, LatestSlot, StampMatcher
+from depth_anything_ros.core.sync import CameraSlots, LatestSlot, StampMatcher
 
 
 def test_slot_keeps_only_the_newest_and_counts_drops() -> None:

@@ -104,7 +104,7 @@ def test_generate_writes_a_loadable_dataset(tmp_path) -> None:
 
 
 def test_synth_command(tmp_path) -> None:
-    from depth_anything_ros.cli import main
+    from depth_anything_ros.commands.cli import main
     assert main(['synth', '--scene', 'indoor', '--num', '3', '--size', '28x42', '--seed', '2',
                  '--out', str(tmp_path / 'd'), '--val-fraction', '0.34']) == 0
     assert (len(GenericDataset(tmp_path / 'd', 'train')),

@@ -29,7 +29,7 @@ import torch
 
 from depth_anything_ros.commands import evaluate as eval_command
 from depth_anything_ros.commands.train import resolve_config
-from depth_anything_ros.devices import amp_dtype
+from depth_anything_ros.backends.devices import amp_dtype
 from depth_anything_ros.training.config import load_config
 from depth_anything_ros.training.datasets import GenericDataset
 from depth_anything_ros.training.metrics import depth_metrics
@@ -234,7 +234,7 @@ def test_torchrun_two_processes_match_single_process_eval(indoor, tmp_path) -> N
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
     proc = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
-         '-m', 'depth_anything_ros.cli', 'train', '--config', 'debug', '--data', indoor,
+         '-m', 'depth_anything_ros.commands.cli', 'train', '--config', 'debug', '--data', indoor,
          '--out', str(tmp_path / 'two'), '--no-progress', *over],
         env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -81,7 +81,7 @@ def pair_by_stamp(rgb_stamps: list[int], depth_stamps: list[int], max_dt_ns: int
 
 def depth_message_to_metres(msg: object) -> np.ndarray:
     """Depth ``Image`` (16UC1/mono16 mm or 32FC1 m) -> float32 (H, W) metres, 0 = invalid."""
-    from depth_anything_ros.conversions import image_to_array, ImageFormatError
+    from depth_anything_ros.ros.conversions import image_to_array, ImageFormatError
     if msg.encoding not in ('16UC1', 'mono16', '32FC1'):
         raise ImageFormatError(f'depth topic has encoding {msg.encoding!r}; expected 16UC1 '
                                '(millimetres) or 32FC1 (metres) — record the raw depth image, '
@@ -94,7 +94,7 @@ def depth_message_to_metres(msg: object) -> np.ndarray:
 
 def colour_message_to_rgb(msg: object, msgtype: str) -> np.ndarray:
     """Colour ``Image`` or ``CompressedImage`` -> uint8 (H, W, 3) RGB."""
-    from depth_anything_ros.conversions import (
+    from depth_anything_ros.ros.conversions import (
         compressed_to_array, image_to_array, INPUT_ENCODINGS, to_rgb)
     if msgtype.endswith('CompressedImage'):
         pixels, enc = compressed_to_array(msg)

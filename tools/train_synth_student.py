@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from depth_anything_ros import cli
+from depth_anything_ros.commands import cli
 from depth_anything_ros.training.pseudo_label import label_frames
 from depth_anything_ros.training.synth import render_sample
 

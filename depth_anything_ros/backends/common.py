@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 # The engine cache's home, re-exported for the backends (defined once, without torch).
-from depth_anything_ros.engine_cache import atomic_write_bytes, default_cache_dir  # noqa: F401
+from depth_anything_ros.backends.engine_cache import atomic_write_bytes, default_cache_dir  # noqa: F401
 from depth_anything_ros.model.checkpoint import read_sidecar as _read_sidecar
 from depth_anything_ros.model.checkpoint import SIDECAR_FORMAT, sidecar_path
 from depth_anything_ros.vocabulary import PATCH_SIZE, PRECISIONS

@@ -27,8 +27,8 @@ from typing import Any
 
 import torch
 
-from depth_anything_ros.bench import environment, expand_backends, format_table, run
-from depth_anything_ros.cli_args import (add_device_argument, add_renamed_argument,
+from depth_anything_ros.offline.bench import environment, expand_backends, format_table, run
+from depth_anything_ros.commands.args import (add_device_argument, add_renamed_argument,
                                          add_weights_dir_argument)
 
 

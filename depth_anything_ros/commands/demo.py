@@ -39,10 +39,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from depth_anything_ros.cli_args import add_runtime_arguments, add_weights_dir_argument
-from depth_anything_ros.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
+from depth_anything_ros.commands.args import add_runtime_arguments, add_weights_dir_argument
+from depth_anything_ros.offline.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
                                      resolve_checkpoint)
-from depth_anything_ros.node_process import NodeProcess, ros_environment
+from depth_anything_ros.offline.node_process import NodeProcess, ros_environment
 from depth_anything_ros.params import spec
 
 
@@ -140,7 +140,7 @@ def _play(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: st
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-    from depth_anything_ros.conversions import (array_to_image, cloud_to_array,
+    from depth_anything_ros.ros.conversions import (array_to_image, cloud_to_array,
                                                 compressed_to_array, image_to_array, stamp_ns)
     log_path, harness, spin_until = node.log_path, node.node, node.spin_until
     reliable = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)

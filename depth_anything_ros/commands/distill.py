@@ -14,7 +14,7 @@
 
 """``depth-anything-ros distill``: train a student on pseudo-labels (see training/distill.py).
 
-Several GPUs: ``torchrun --nproc_per_node N -m depth_anything_ros.cli distill ...``.
+Several GPUs: ``torchrun --nproc_per_node N -m depth_anything_ros distill ...``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from depth_anything_ros.cli_args import (add_config_argument, add_run_arguments, run_config,
+from depth_anything_ros.commands.args import (add_config_argument, add_run_arguments, run_config,
                                          run_training)
 from depth_anything_ros.training.distill import distill, DistillConfig, PRESETS
 

@@ -24,7 +24,7 @@ import json
 import logging
 from pathlib import Path
 
-from depth_anything_ros.cli_args import (add_allow_untrained_argument, add_device_argument,
+from depth_anything_ros.commands.args import (add_allow_untrained_argument, add_device_argument,
                                          add_renamed_argument)
 from depth_anything_ros.vocabulary import AMP_CHOICES
 

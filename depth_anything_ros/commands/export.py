@@ -29,7 +29,7 @@ from pathlib import Path
 
 from depth_anything_ros.backends.export import (FORMATS, network_input_hw, VERIFY_ATOL,
                                                 VERIFY_SIZES_DYNAMIC)
-from depth_anything_ros.cli_args import add_checkpoint_arguments, load_model_from_args
+from depth_anything_ros.commands.args import add_checkpoint_arguments, load_model_from_args
 
 log = logging.getLogger(__name__)
 

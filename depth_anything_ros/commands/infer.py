@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from depth_anything_ros.cli_args import (add_checkpoint_arguments, add_runtime_arguments,
+from depth_anything_ros.commands.args import (add_checkpoint_arguments, add_runtime_arguments,
                                          build_estimator_from_args)
 from depth_anything_ros.training.sources import IMAGE_SUFFIXES
 
@@ -59,7 +59,7 @@ def collect_images(paths: list[Path]) -> list[Path]:
 
 
 def _colorize(depth: np.ndarray, metric: bool, colormap: str) -> np.ndarray:
-    from depth_anything_ros.colorize import colorize
+    from depth_anything_ros.core.colorize import colorize
     bgr, _ = colorize(depth, colormap, near_is_high=not metric)
     return bgr
 

@@ -42,10 +42,10 @@ from pathlib import Path
 import sys
 from typing import Any
 
-from depth_anything_ros.bag_processing import OUTPUT_CHOICES, topic_flag
-from depth_anything_ros.bags import STORAGES
-from depth_anything_ros.cli_args import add_checkpoint_arguments, add_runtime_arguments
-from depth_anything_ros.topics import ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS, Topic
+from depth_anything_ros.offline.bag_processing import OUTPUT_CHOICES, topic_flag
+from depth_anything_ros.core.bags import STORAGES
+from depth_anything_ros.commands.args import add_checkpoint_arguments, add_runtime_arguments
+from depth_anything_ros.ros.topics import ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS, Topic
 
 _SHOWN_REASONS = 10
 
@@ -145,9 +145,9 @@ def main(args: argparse.Namespace) -> int:
     """
     from tqdm import tqdm
 
-    from depth_anything_ros.bag_processing import NodeStage, process_bag
-    from depth_anything_ros.cli_args import build_estimator_from_args
-    from depth_anything_ros.pipeline import FramePipeline
+    from depth_anything_ros.offline.bag_processing import NodeStage, process_bag
+    from depth_anything_ros.commands.args import build_estimator_from_args
+    from depth_anything_ros.core.pipeline import FramePipeline
 
     if args.out.exists():
         print(f'error: {args.out} exists; remove it or choose another --out', file=sys.stderr)

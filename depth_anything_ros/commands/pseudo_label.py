@@ -23,7 +23,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from depth_anything_ros.cli_args import (add_allow_untrained_argument, add_device_argument,
+from depth_anything_ros.commands.args import (add_allow_untrained_argument, add_device_argument,
                                          add_renamed_argument, add_weights_dir_argument)
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import load_model

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``depth-anything-ros bench soak``: soak / load test of the node (see depth_anything_ros.soak).
+"""``depth-anything-ros bench soak``: soak / load test of the node (see ``offline.soak``).
 
     depth-anything-ros bench soak --duration 600 --rate 4 --bad-fraction 0.1
         --json out/soak.json --plot out/soak.png --param input_size=266 [--find-peak]
@@ -30,10 +30,10 @@ from pathlib import Path
 import sys
 from typing import Any
 
-from depth_anything_ros.demo import DATA
-from depth_anything_ros.node_process import ros_environment
-from depth_anything_ros.node_process import NodeProcess
-from depth_anything_ros.soak import (BAD_KINDS, Player, plot, RSS_SLOPE_LIMIT_MB_PER_HOUR,
+from depth_anything_ros.offline.demo import DATA
+from depth_anything_ros.offline.node_process import ros_environment
+from depth_anything_ros.offline.node_process import NodeProcess
+from depth_anything_ros.offline.soak import (BAD_KINDS, Player, plot, RSS_SLOPE_LIMIT_MB_PER_HOUR,
                                      search_peak, Stream, summarize, SustainRule, environment,
                                      node_arguments)
 

@@ -14,14 +14,14 @@
 
 """``depth-anything-ros train``: metric fine-tuning (see training/train.py).
 
-Several GPUs: ``torchrun --nproc_per_node=N -m depth_anything_ros.cli train ...``.
+Several GPUs: ``torchrun --nproc_per_node=N -m depth_anything_ros train ...``.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from depth_anything_ros.cli_args import (add_config_argument, add_run_arguments, run_config,
+from depth_anything_ros.commands.args import (add_config_argument, add_run_arguments, run_config,
                                          run_training)
 from depth_anything_ros.training.config import TrainConfig
 from depth_anything_ros.training.train import PRESETS, train

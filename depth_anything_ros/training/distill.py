@@ -24,7 +24,7 @@ Run folder, logs, checkpoints and export follow ``depth-anything-ros train``
 ``last.pt`` / ``best.pt`` (``--resume`` continues exactly), ``val_start.json`` /
 ``val_end.json`` and ``RUN/export/model.pth`` + sidecar, a relative model that the node and
 ``depth-anything-ros eval`` load directly. Several GPUs: ``torchrun --nproc_per_node N -m
-depth_anything_ros.cli distill ...`` (each rank draws its own part of every step).
+depth_anything_ros.commands.cli distill ...`` (each rank draws its own part of every step).
 
 Validation (relative, scale-and-shift aligned): on ``val_data`` (an RGB-D dataset with true
 depth, generic format) aligned AbsRel / delta1 in depth and pairwise ordinal accuracy; on the
@@ -40,7 +40,6 @@ import logging
 import math
 import os
 from pathlib import Path
-import sys
 import time
 from typing import Any
 import zlib
@@ -51,7 +50,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from depth_anything_ros.devices import amp_dtype
+from depth_anything_ros.backends.devices import amp_dtype
 from depth_anything_ros.model import (build_model, load_model, ModelConfig, read_json_file,
                                       untrained_model)
 from depth_anything_ros.training import loop, runs
@@ -551,9 +550,3 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
                            'exported the student to %s: a relative model for load_model, '
                            'DepthEstimator, "depth-anything-ros eval" and the node')
 
-
-if __name__ == '__main__':  # the former torchrun entry; -m depth_anything_ros.cli distill now
-    from depth_anything_ros.cli import main as cli_main
-    LOG.warning('python -m depth_anything_ros.training.distill is deprecated; use '
-                'python -m depth_anything_ros.cli distill')
-    sys.exit(cli_main(['distill', *sys.argv[1:]]))

@@ -14,7 +14,7 @@
 
 """torchrun / DDP helpers: one process per GPU when started by torchrun, else plain.
 
-``torchrun --nproc_per_node=N -m depth_anything_ros.cli train ...`` sets ``RANK``,
+``torchrun --nproc_per_node=N -m depth_anything_ros train ...`` sets ``RANK``,
 ``LOCAL_RANK`` and ``WORLD_SIZE``; :func:`init_distributed` reads them, joins the process group
 (NCCL on CUDA, Gloo on CPU) and pins the local GPU. Without them everything is a no-op.
 """
@@ -28,7 +28,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from depth_anything_ros.devices import resolve_device
+from depth_anything_ros.backends.devices import resolve_device
 
 
 @dataclass(frozen=True)

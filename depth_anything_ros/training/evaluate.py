@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from depth_anything_ros.devices import amp_dtype, resolve_device
+from depth_anything_ros.backends.devices import amp_dtype, resolve_device
 from depth_anything_ros.model import load_model
 from depth_anything_ros.model.transforms import postprocess
 from depth_anything_ros.training import distributed as dist_utils

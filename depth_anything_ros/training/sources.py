@@ -37,7 +37,7 @@ import zlib
 import cv2
 import numpy as np
 
-from depth_anything_ros.bags import BAG_SUFFIXES, header_stamp_ns, IMAGE_TYPES, typestore
+from depth_anything_ros.core.bags import BAG_SUFFIXES, header_stamp_ns, IMAGE_TYPES, typestore
 
 LOG = logging.getLogger(__name__)
 

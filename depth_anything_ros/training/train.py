@@ -20,7 +20,8 @@ fresh DPT head ending in sigmoid * max_depth, SiLog loss on valid pixels, AdamW 
 the resolved config, logs, complete checkpoints (``--resume`` continues bit-for-bit), the val
 metrics before the first and after the last step and the exported model.
 
-Several GPUs: ``torchrun --nproc_per_node=N -m depth_anything_ros.cli train ...`` (DDP, one
+Several GPUs: ``torchrun --nproc_per_node=N -m depth_anything_ros train ...``
+(DDP, one
 process per GPU, DistributedSampler order, rank 0 logs and saves).
 """
 
@@ -40,7 +41,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from depth_anything_ros.devices import amp_dtype
+from depth_anything_ros.backends.devices import amp_dtype
 from depth_anything_ros.model import build_model, read_checkpoint, read_sidecar
 from depth_anything_ros.model.checkpoint import check_state_dict
 from depth_anything_ros.model.hub import checkpoint_info, resolve_checkpoint

@@ -50,7 +50,7 @@ def write_camera_bag(path: Path, n: int = 4, *, storage: str = 'mcap', h: int = 
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image
     from std_msgs.msg import String
 
-    from depth_anything_ros.bags import open_writer, typestore
+    from depth_anything_ros.core.bags import open_writer, typestore
     import cv2
 
     rng = np.random.default_rng(0)

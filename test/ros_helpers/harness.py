@@ -26,7 +26,7 @@ HELPERS = Path(__file__).resolve().parent
 CAMERA = HELPERS / 'camera_publisher.py'
 # Small network input: a frame takes tens of ms on a CPU, so the tests stay short. torch fp32
 # (not backend/precision auto): these tests check the node's wiring against torch outputs.
-NODE_ARGS = ('-m', 'depth_anything_ros.node', '--ros-args',
+NODE_ARGS = ('-m', 'depth_anything_ros.ros.node', '--ros-args',
              '-r', 'image:=camera/image', '-r', 'image/compressed:=camera/image/compressed',
              '-r', 'camera_info:=camera/camera_info',
              '-p', 'checkpoint:=untrained', '-p', 'allow_untrained_weights:=true',

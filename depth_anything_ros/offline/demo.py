@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parent / 'data' / 'demo_stream'
+DATA = Path(__file__).resolve().parents[1] / 'data' / 'demo_stream'
 DEFAULT_CHECKPOINT = 'metric_indoor_vits'
 
 

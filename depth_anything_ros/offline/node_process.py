@@ -14,7 +14,7 @@
 
 """The depth node as its own process, driven over DDS from this one (demo, benchmarks).
 
-:class:`NodeProcess` starts ``python -m depth_anything_ros.node --ros-args ...`` with its
+:class:`NodeProcess` starts ``python -m depth_anything_ros.ros.node --ros-args ...`` with its
 output in a log file, and in this process a player node on a private rclpy context that
 publishes frames to it and subscribes to its outputs. Leaving the ``with`` block stops the
 node (SIGINT, then SIGKILL after 15 s) and shuts the context down. :func:`ros_environment`
@@ -88,7 +88,7 @@ class NodeProcess:
 
     def __init__(self, ros_args: list[str], log_path: Path, name: str,
                  spin_period: float = 0.01) -> None:
-        self.command = [sys.executable, '-m', 'depth_anything_ros.node', '--ros-args',
+        self.command = [sys.executable, '-m', 'depth_anything_ros.ros.node', '--ros-args',
                         *ros_args]
         self.log_path = log_path
         self.name = name

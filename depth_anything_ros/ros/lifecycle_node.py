@@ -37,7 +37,7 @@ from typing import Any
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile
 
-from depth_anything_ros.node import DepthNodeCore, NODE_NAME, run
+from depth_anything_ros.ros.node import DepthNodeCore, NODE_NAME, run
 
 __all__ = ['DepthLifecycleNode', 'main']
 

@@ -160,7 +160,7 @@ def environment() -> dict[str, Any]:
 def skip_reason(backend: str, precision: str, device: torch.device | str) -> str | None:
     """Why ``backend`` x ``precision`` cannot run on ``device`` here (None when it can)."""
     from depth_anything_ros.backends.select import choose, detect_hardware, installed_backends
-    from depth_anything_ros.devices import resolve_device
+    from depth_anything_ros.backends.devices import resolve_device
     device = resolve_device(device) if str(device) == 'auto' else torch.device(device)
     try:
         choose(installed_backends(), detect_hardware(str(device)), backend=backend,

@@ -51,8 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros import topics
-from depth_anything_ros.node_process import NodeProcess
+from depth_anything_ros.ros import topics
+from depth_anything_ros.offline.node_process import NodeProcess
 
 log = logging.getLogger(__name__)
 
@@ -423,8 +423,8 @@ class Stream:
     @classmethod
     def from_bag(cls, bag: Path) -> Stream:
         """Decode the JPEG frames of a rosbag2 (directory or its ``.mcap`` file) to bgr8."""
-        from depth_anything_ros.conversions import array_to_image, compressed_to_array
-        from depth_anything_ros.demo import read_stream
+        from depth_anything_ros.ros.conversions import array_to_image, compressed_to_array
+        from depth_anything_ros.offline.demo import read_stream
         pairs = []
         for jpeg, info in read_stream(bag.parent if bag.is_file() else bag):
             pixels, encoding = compressed_to_array(jpeg)
@@ -486,7 +486,7 @@ class Player:
         return 1e-9 * (time.time_ns() - self._rec.t0_ns)
 
     def _keeper(self, topic: str) -> Callable[[Any], None]:
-        from depth_anything_ros.conversions import stamp_ns
+        from depth_anything_ros.ros.conversions import stamp_ns
 
         def keep(msg: Any) -> None:
             now = self._now()

@@ -27,12 +27,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from depth_anything_ros.openmp import prefer_passive_openmp
+from depth_anything_ros.core.openmp import prefer_passive_openmp
 
 # name -> (module, one-line help)
 _COMMANDS = 'depth_anything_ros.commands.'
 COMMANDS: dict[str, tuple[str, str]] = {
-    'run': ('depth_anything_ros.node', 'run the depth node (same as "ros2 run ... depth_node")'),
+    'run': ('depth_anything_ros.ros.node',
+            'run the depth node (same as "ros2 run ... depth_node")'),
     'demo': (_COMMANDS + 'demo', 'run the node on a bundled camera stream; write pictures'),
     'infer': (_COMMANDS + 'infer', 'estimate depth for image files; write depth + PNG'),
     'process-bag': (_COMMANDS + 'process_bag',
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch ``depth-anything-ros COMMAND ...`` to the command's module."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    prefer_passive_openmp()   # before torch loads: see depth_anything_ros/openmp.py
+    prefer_passive_openmp()   # before torch loads: see depth_anything_ros/core/openmp.py
     parser = build_parser()
     if not argv or argv[0] in ('-h', '--help'):
         parser.print_help()

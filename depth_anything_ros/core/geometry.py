@@ -471,7 +471,7 @@ def pack_cloud(depth: np.ndarray, rays: Rays, rgb: np.ndarray | None = None, *,
         min_range, max_range: points whose distance from the camera centre (metres) is outside
             ``[min_range, max_range]`` become NaN (organized clouds keep every cell).
         out: optional array of the same shape and dtype to write into (e.g. the reusable
-            buffer of :class:`~depth_anything_ros.conversions.CloudBuffer`).
+            buffer of :class:`~depth_anything_ros.ros.conversions.CloudBuffer`).
 
     Invalid points are NaN in x, y and z, so the message has ``is_dense = False``.
 

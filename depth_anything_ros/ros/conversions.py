@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import array
 from collections.abc import Container
-from dataclasses import dataclass
 import math
 import sys
 from typing import Any, TYPE_CHECKING
@@ -38,11 +37,14 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from depth_anything_ros import topics
-from depth_anything_ros.geometry import CameraInfoError, CameraModel, cloud_dtype
+from depth_anything_ros.ros import topics
+from depth_anything_ros.core.geometry import CameraInfoError, CameraModel
+from depth_anything_ros.core.images import (CloudBuffer, check_image_size, compressed_header,
+                                            depth_to_mm, ENCODINGS, ImageFormatError,
+                                            ImageLimits, INPUT_ENCODINGS, to_rgb)
 
 if TYPE_CHECKING:   # the pipeline builds on this module; only its output type is named here
-    from depth_anything_ros.pipeline import FrameOutputs
+    from depth_anything_ros.core.pipeline import FrameOutputs
 
 __all__ = [
     'INPUT_ENCODINGS', 'CameraInfoError', 'CameraModel', 'CloudBuffer', 'ImageFormatError',
@@ -50,58 +52,11 @@ __all__ = [
     'camera_model', 'check_camera_frame', 'check_camera_info',
     'check_compressed', 'check_image', 'check_image_size', 'cloud_message', 'cloud_to_array',
     'cloud_xyz', 'compressed_header', 'compressed_to_array', 'depth_image_metres', 'depth_to_mm',
-    'described_size', 'image_to_array', 'output_camera_info', 'output_messages', 'stamp_ns',
-    'to_rgb',
+    'described_size', 'image_to_array', 'buffered_cloud_message', 'output_camera_info',
+    'output_messages', 'stamp_ns', 'to_rgb',
 ]
 
-# encoding -> (numpy dtype, channels), for every encoding this module reads or writes.
-_ENCODINGS: dict[str, tuple[np.dtype, int]] = {
-    'rgb8': (np.dtype(np.uint8), 3), 'bgr8': (np.dtype(np.uint8), 3),
-    'rgba8': (np.dtype(np.uint8), 4), 'bgra8': (np.dtype(np.uint8), 4),
-    'mono8': (np.dtype(np.uint8), 1), '8UC1': (np.dtype(np.uint8), 1),
-    'mono16': (np.dtype(np.uint16), 1), '16UC1': (np.dtype(np.uint16), 1),
-    '32FC1': (np.dtype(np.float32), 1),
-}
-# Colour encodings the depth network accepts as camera input.
-INPUT_ENCODINGS: tuple[str, ...] = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
-
 _LITTLE = sys.byteorder == 'little'
-
-
-class ImageFormatError(ValueError):
-    """A message that cannot be converted; the text says what is wrong and how to fix it."""
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    """The image sizes worth running the network on (parameters of the same names).
-
-    ``max_pixels`` bounds the memory of one frame (decoded pixels, depth, cloud: about 40 bytes
-    a pixel); ``max_aspect_ratio`` bounds the network input, whose short side is scaled to
-    ``input_size``, so its token count grows with the aspect ratio; ``min_side`` is one
-    14-pixel patch.
-    """
-
-    min_side: int = 14
-    max_aspect_ratio: float = 8.0
-    max_pixels: int = 20_000_000
-
-
-def check_image_size(width: int, height: int, limits: ImageLimits) -> None:
-    """Raise ImageFormatError when a ``width`` x ``height`` image is outside ``limits``."""
-    if min(width, height) < limits.min_side:
-        raise ImageFormatError(
-            f'image is {width}x{height}: a side is below min_image_side ({limits.min_side} '
-            'pixels); publish a larger image or lower min_image_side')
-    if width * height > limits.max_pixels:
-        raise ImageFormatError(
-            f'image is {width}x{height} = {width * height} pixels, over max_image_pixels '
-            f'({limits.max_pixels}); downscale it (image_proc resize) or raise max_image_pixels')
-    aspect = max(width, height) / min(width, height)
-    if aspect > limits.max_aspect_ratio:
-        raise ImageFormatError(
-            f'image is {width}x{height}: aspect ratio {aspect:.1f} is over max_aspect_ratio '
-            f'({limits.max_aspect_ratio:g}); crop it or raise max_aspect_ratio')
 
 
 def check_image(msg: Image, limits: ImageLimits | None = None,
@@ -113,12 +68,12 @@ def check_image(msg: Image, limits: ImageLimits | None = None,
 
     """
     enc = msg.encoding
-    allowed = tuple(_ENCODINGS) if encodings is None else encodings
-    if enc not in allowed or enc not in _ENCODINGS:
+    allowed = tuple(ENCODINGS) if encodings is None else encodings
+    if enc not in allowed or enc not in ENCODINGS:
         raise ImageFormatError(
             f'unsupported image encoding {enc!r}; publish one of {", ".join(allowed)} '
             '(e.g. the camera driver\'s rgb8/bgr8 stream, or image_proc\'s debayered output)')
-    dtype, channels = _ENCODINGS[enc]
+    dtype, channels = ENCODINGS[enc]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h == 0 or w == 0:
         raise ImageFormatError(f'empty image ({w}x{h}); the camera published no pixels')
@@ -141,7 +96,7 @@ def image_to_array(msg: Image, encodings: tuple[str, ...] | None = None) -> np.n
     buffer when no byte swap is needed. ``encodings`` restricts what is accepted.
     """
     check_image(msg, None, encodings)
-    dtype, channels = _ENCODINGS[msg.encoding]
+    dtype, channels = ENCODINGS[msg.encoding]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     row = w * channels * dtype.itemsize
     buf = np.frombuffer(msg.data, np.uint8).reshape(h, step)[:, :row]       # (H, row bytes)
@@ -151,48 +106,6 @@ def image_to_array(msg: Image, encodings: tuple[str, ...] | None = None) -> np.n
     else:
         arr = buf
     return arr.reshape(h, w) if channels == 1 else arr.reshape(h, w, channels)
-
-
-_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
-# JPEG start-of-frame markers (baseline, progressive, lossless, ...): they carry the size.
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-def compressed_header(data: bytes) -> tuple[str, int, int, int] | None:
-    """Return ``(format, width, height, bits per sample)`` from a PNG or JPEG header, else None.
-
-    Reads the PNG IHDR chunk or walks the JPEG markers to the first start-of-frame segment:
-    a few bytes, no decoding.
-    """
-    if data[:8] == _PNG_SIGNATURE:
-        if len(data) < 25 or data[12:16] != b'IHDR':
-            return None
-        width, height = int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
-        return 'png', width, height, data[24]
-    if data[:2] != b'\xff\xd8':
-        return None
-    i = 2
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:              # fill byte
-            i += 1
-            continue
-        if marker in (0x01, *range(0xD0, 0xD8)):   # standalone markers: no length
-            i += 2
-            continue
-        length = int.from_bytes(data[i + 2:i + 4], 'big')
-        if marker in _JPEG_SOF:
-            if i + 9 > len(data):
-                return None
-            height = int.from_bytes(data[i + 5:i + 7], 'big')
-            width = int.from_bytes(data[i + 7:i + 9], 'big')
-            return 'jpeg', width, height, data[i + 4]
-        if marker == 0xDA or length < 2:          # scan data before any frame header
-            return None
-        i += 2 + length
-    return None
 
 
 def check_compressed(msg: CompressedImage, limits: ImageLimits | None = None) -> tuple[int, int]:
@@ -282,26 +195,11 @@ def camera_frame_to_array(msg: Image | CompressedImage,
     return image_to_array(msg, INPUT_ENCODINGS), msg.encoding
 
 
-def to_rgb(pixels: np.ndarray, encoding: str) -> np.ndarray:
-    """Return uint8 ``(H, W, 3)`` R, G, B for any input encoding (for coloured clouds)."""
-    if encoding == 'rgb8':
-        return pixels
-    if encoding == 'bgr8':
-        return pixels[..., ::-1]
-    if encoding == 'rgba8':
-        return pixels[..., :3]
-    if encoding == 'bgra8':
-        return pixels[..., 2::-1]
-    if encoding == 'mono8':
-        return np.repeat(pixels[..., None], 3, axis=2)
-    raise ImageFormatError(f'cannot colour a cloud from encoding {encoding!r}')
-
-
 def array_to_image(pixels: np.ndarray, encoding: str, header: Header) -> Image:
     """Return an ``Image`` holding ``pixels`` (native order, dense rows) with ``header`` as is."""
-    if encoding not in _ENCODINGS:
+    if encoding not in ENCODINGS:
         raise ImageFormatError(f'cannot write encoding {encoding!r}')
-    dtype, channels = _ENCODINGS[encoding]
+    dtype, channels = ENCODINGS[encoding]
     expect_ndim = 2 if channels == 1 else 3
     if pixels.dtype != dtype or pixels.ndim != expect_ndim or (
             channels > 1 and pixels.shape[2] != channels):
@@ -332,14 +230,6 @@ def byte_array(values: np.ndarray) -> array.array:
     data = array.array('B')
     data.frombytes(np.ascontiguousarray(values).reshape(-1).view(np.uint8))
     return data
-
-
-def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
-    """Return 16UC1 millimetres from float metres: NaN / non-positive / over 65.535 m -> 0."""
-    with np.errstate(invalid='ignore'):
-        mm = np.rint(depth_m * 1000.0)
-        valid = np.isfinite(mm) & (mm > 0) & (mm <= 65535)
-    return np.where(valid, mm, 0).astype(np.uint16)
 
 
 def camera_model(info: CameraInfo, width: int, height: int) -> CameraModel:
@@ -450,37 +340,14 @@ def _cloud_header(shape: tuple[int, ...], dtype: np.dtype, header: Header) -> Po
     return msg
 
 
-class CloudBuffer:
-    """Reusable storage for one topic's clouds: packing writes into the message's own bytes.
-
-    A 640x480 XYZRGB cloud is 4.9 MB. Building it with ``tobytes()`` and the message's
-    ``data`` setter costs two fresh copies per frame, and fresh multi-megabyte allocations
-    page-fault on every frame (measured: 1 ms with reused memory, 10-20 ms without). Here
-    :meth:`points` returns a structured view of a persistent ``array.array('B')`` and
-    :meth:`message` hands that array to the message without copying. ``publish()`` serialises
-    synchronously, so the buffer can be refilled for the next frame once it returns.
-    """
-
-    def __init__(self) -> None:
-        self._data = array.array('B')
-        self._view: np.ndarray | None = None
-
-    def points(self, height: int, width: int, rgb: bool) -> np.ndarray:
-        """Return a writable structured ``(height, width)`` view of the buffer."""
-        dtype = cloud_dtype(rgb)
-        if self._view is None or self._view.shape != (height, width) or \
-                self._view.dtype != dtype:
-            self._data = array.array('B', bytes(height * width * dtype.itemsize))
-            self._view = np.frombuffer(self._data, dtype).reshape(height, width)
-        return self._view
-
-    def message(self, header: Header) -> PointCloud2:
-        """Return the cloud message over the last :meth:`points` view (no copy)."""
-        if self._view is None:
-            raise RuntimeError('CloudBuffer.message() before points()')
-        msg = _cloud_header(self._view.shape, self._view.dtype, header)
-        msg._data = self._data   # the generated setter would copy; this array is already 'B'
-        return msg
+def buffered_cloud_message(buffer: CloudBuffer, header: Header) -> PointCloud2:
+    """Return the cloud message over ``buffer``'s last ``points`` view, without a copy."""
+    view = buffer.view
+    if view is None:
+        raise RuntimeError('buffered_cloud_message() before CloudBuffer.points()')
+    msg = _cloud_header(view.shape, view.dtype, header)
+    msg._data = buffer.storage   # the generated setter would copy; this array is already 'B'
+    return msg
 
 
 def output_messages(outputs: FrameOutputs, header: Header, depth_encoding: str,
@@ -507,7 +374,7 @@ def output_messages(outputs: FrameOutputs, header: Header, depth_encoding: str,
     if wanted(topics.DEPTH_COLORED, outputs.colored):
         messages[topics.DEPTH_COLORED.name] = array_to_image(outputs.colored, 'bgr8', header)
     if wanted(topics.POINTS, outputs.cloud):
-        messages[topics.POINTS.name] = cloud.message(header)
+        messages[topics.POINTS.name] = buffered_cloud_message(cloud, header)
     return messages
 
 

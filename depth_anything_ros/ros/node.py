@@ -30,7 +30,8 @@ all of this; :class:`DepthNode` runs it at construction, ``lifecycle_node.DepthL
 step by step through the managed-node transitions.
 
 Run: ``ros2 run depth_anything_ros depth_node --ros-args -r image:=/camera/image_raw ...``,
-``python -m depth_anything_ros.node --ros-args ...`` or ``depth-anything-ros run --ros-args ...``.
+``python -m depth_anything_ros.ros.node --ros-args ...`` or
+``depth-anything-ros run --ros-args ...``.
 """
 
 from __future__ import annotations
@@ -61,24 +62,24 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
-from depth_anything_ros.alignment import transform_matrix
-from depth_anything_ros.conversions import (camera_frame_to_array, camera_info_from_k,
+from depth_anything_ros.core.alignment import transform_matrix
+from depth_anything_ros.ros.conversions import (camera_frame_to_array, camera_info_from_k,
                                             camera_model, CameraInfoError, check_camera_frame,
                                             check_camera_info, check_image_size, cloud_xyz,
                                             depth_image_metres, described_size,
                                             ImageFormatError, output_messages, stamp_ns)
-from depth_anything_ros.diagnostics import NodeStats
-from depth_anything_ros.engine_cache import (default_cache_dir, remember_camera_size,
+from depth_anything_ros.core.stats import NodeStats
+from depth_anything_ros.backends.engine_cache import (default_cache_dir, remember_camera_size,
                                              remembered_camera_size)
-from depth_anything_ros.geometry import CameraModel
-from depth_anything_ros.openmp import prefer_passive_openmp
+from depth_anything_ros.core.geometry import CameraModel
+from depth_anything_ros.core.openmp import prefer_passive_openmp
 from depth_anything_ros.params import (camera_names, camera_parameter, CAMERAS_DESCRIPTION,
                                        DepthConfig, describe, PER_CAMERA, SCHEMA, validate)
 from depth_anything_ros.params import spec as spec_of
-from depth_anything_ros.pipeline import (frame_alignment, FrameOutputs, FramePipeline,
+from depth_anything_ros.core.pipeline import (frame_alignment, FrameOutputs, FramePipeline,
                                          image_limits, infer_frames, make_aligner, Wanted)
-from depth_anything_ros.sync import CameraSlots, StampMatcher
-from depth_anything_ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS,
+from depth_anything_ros.core.sync import CameraSlots, StampMatcher
+from depth_anything_ros.ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS,
                                        CAMERA_INFO, camera_topic, DEPTH_CAMERA_INFO,
                                        DEPTH_COLORED, DEPTH_IMAGE, DISPARITY_IMAGE, IMAGE,
                                        IMAGE_COMPRESSED, OUTPUTS, POINTS, Topic)
@@ -805,7 +806,7 @@ def run(node_class: Callable[[], DepthNodeCore], args: list[str] | None = None) 
     unwinds the thread through C++ frames and aborts the process.
     """
     argv = sys.argv if args is None else [sys.argv[0], *args]
-    prefer_passive_openmp()   # before torch loads: see depth_anything_ros/openmp.py
+    prefer_passive_openmp()   # before torch loads: see depth_anything_ros/core/openmp.py
     # init/try_shutdown rather than ``with rclpy.init()``: Humble's init is no context manager.
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
 

@@ -41,9 +41,9 @@ import posixpath
 import time
 from typing import Any, Protocol
 
-from depth_anything_ros.bags import (bag_storage, header_stamp_ns, IMAGE_TYPES,
+from depth_anything_ros.core.bags import (bag_storage, header_stamp_ns, IMAGE_TYPES,
                                      message_type_name, open_writer, typestore)
-from depth_anything_ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_INPUTS,
+from depth_anything_ros.ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_INPUTS,
                                        ANCHOR_POINTS, CAMERA_INFO, resolve, Topic)
 
 __all__ = ['BagSummary', 'BagTopics', 'FrameStage', 'NodeStage', 'OUTPUT_CHOICES',
@@ -415,9 +415,9 @@ class NodeStage:
 
     def __init__(self, pipeline: Any, cfg: Any, outputs: Sequence[str] = OUTPUT_CHOICES, *,
                  anchor_lookahead: bool = False) -> None:
-        from depth_anything_ros.conversions import camera_info_from_k
-        from depth_anything_ros.pipeline import make_aligner, Wanted
-        from depth_anything_ros.sync import StampMatcher
+        from depth_anything_ros.ros.conversions import camera_info_from_k
+        from depth_anything_ros.core.pipeline import make_aligner, Wanted
+        from depth_anything_ros.core.sync import StampMatcher
 
         unknown = set(outputs) - set(OUTPUT_CHOICES)
         if unknown:
@@ -447,7 +447,7 @@ class NodeStage:
 
     def add_camera_info(self, stamp_ns: int, msg: Any) -> None:
         """Check ``msg`` as the node's camera_info callback does, then remember it."""
-        from depth_anything_ros.conversions import check_camera_info
+        from depth_anything_ros.ros.conversions import check_camera_info
         check_camera_info(msg, rectify=self._cfg.rectify)
         self._infos.add(stamp_ns, msg)
 
@@ -458,7 +458,7 @@ class NodeStage:
             ValueError: the message is refused (the reason names the fix).
 
         """
-        from depth_anything_ros.conversions import camera_model, cloud_xyz, depth_image_metres
+        from depth_anything_ros.ros.conversions import camera_model, cloud_xyz, depth_image_metres
         if topic == ANCHOR_CAMERA_INFO:
             self._anchor_info = msg
         elif topic == ANCHOR_DEPTH:
@@ -479,10 +479,10 @@ class NodeStage:
 
     def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
         """Return the node's output messages for one image."""
-        from depth_anything_ros import topics
-        from depth_anything_ros.conversions import (camera_frame_to_array, camera_model,
+        from depth_anything_ros.ros import topics
+        from depth_anything_ros.ros.conversions import (camera_frame_to_array, camera_model,
                                                     check_camera_frame, output_messages)
-        from depth_anything_ros.pipeline import frame_alignment, image_limits
+        from depth_anything_ros.core.pipeline import frame_alignment, image_limits
 
         cfg, limits = self._cfg, image_limits(self._cfg)
         check_camera_frame(msg, limits)
