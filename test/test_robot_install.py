@@ -140,6 +140,19 @@ def test_localhost_discovery_per_distribution() -> None:
         assert localhost_discovery(distro) == {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}
 
 
+def test_ros_environment_sets_humbles_variable_on_humble(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    from depth_anything_ros.offline.node_process import ros_environment
+    local, new_range = 'ROS_LOCALHOST_ONLY', 'ROS_AUTOMATIC_DISCOVERY_RANGE'
+    for distro, present, absent in (('humble', local, new_range), ('jazzy', new_range, local)):
+        monkeypatch.setenv('ROS_DISTRO', distro)
+        monkeypatch.setenv('ROS_DOMAIN_ID', '77')     # keeps the domain coordinator out
+        monkeypatch.delenv('ROS_LOCALHOST_ONLY', raising=False)
+        monkeypatch.delenv('ROS_AUTOMATIC_DISCOVERY_RANGE', raising=False)
+        with ros_environment():
+            assert os.environ[present] in ('1', 'LOCALHOST') and absent not in os.environ
+
+
 @pytest.mark.parametrize(('distro', 'target', 'extras', 'pip', 'apt'), [
     ('humble', 'cpu', 'openvino,rviz', ['openvino'], ['ros-humble-rviz2']),
     ('jazzy', 'cuda', 'onnxruntime,export,tensorrt', ['onnxruntime', 'onnx', 'onnxscript',
