@@ -113,7 +113,7 @@ def test_dry_run_prints_the_plan_and_touches_nothing(distro: str, target: str,
     assert pip == f'{venv}/bin/pip install {pins["safetensors"]}'
     assert build == (f'cd {ws} && source /opt/ros/{distro}/setup.bash && '
                      f'{venv}/bin/python -m colcon build --symlink-install')
-    assert 'depth_anything_ros.node' in check and f'{venv}/constraints.txt' in check
+    assert 'depth_anything_ros.ros.node' in check and f'{venv}/constraints.txt' in check
     # pip never runs outside the venv, and nothing overrides PEP 668 for a real pip
     for _, cmd in steps:
         for use in re.findall(r'\S*pip3? install', cmd):
