@@ -172,7 +172,8 @@ def diagnostics(node_name: str, cameras: list[RosCamera], estimator: Any, model:
     extra = {keys.MODEL: model, keys.DEVICE: str(estimator.device),
              keys.BACKEND: getattr(estimator, 'backend', ''),
              keys.PRECISION: getattr(estimator, 'precision', ''), keys.INPUT_SIZE: input_size,
-             keys.WARMUP_MS: '' if warmup_ms is None else f'{warmup_ms:.0f}'}
+             keys.WARMUP_MS: '' if warmup_ms is None else f'{warmup_ms:.0f}',
+             **getattr(estimator, 'backend_report', {})}
     statuses = []
     for camera in cameras:
         aligned = camera.stage.aligner.status() if camera.stage.aligner is not None else {}

@@ -22,8 +22,6 @@ from pathlib import Path
 import time
 from typing import Any
 
-from depth_anything_ros.core.stats import is_status
-
 HELPERS = Path(__file__).resolve().parent
 CAMERA = HELPERS / 'camera_publisher.py'
 # Small network input: a frame takes tens of ms on a CPU, so the tests stay short. torch fp32
@@ -71,11 +69,11 @@ class Recorder:
         assert future.done(), 'service call timed out'
         return future.result()
 
-    def diagnostics(self) -> dict[str, str]:
-        """Key/values of the newest depth_node status on /diagnostics ({} if none yet)."""
+    def diagnostics(self, node: str = 'depth') -> dict[str, str]:
+        """Key/values of the newest /diagnostics status whose name holds ``node`` ({} if none)."""
         for msg in reversed(self.msgs['/diagnostics']):
             for status in msg.status:
-                if is_status(status.name):
+                if node in status.name:
                     return {kv.key: kv.value for kv in status.values}
         return {}
 
