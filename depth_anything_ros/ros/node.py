@@ -15,12 +15,11 @@
 """depth_node: camera images in; depth, camera_info, colourised depth and point clouds out.
 
 An adapter: the per-camera work is ``core.camera_stage.CameraStage`` (shared with
-process-bag); parameters (``parameters``), the worker thread (``worker``), publishing and
-diagnostics (``publishing``), warm-up (``warmup``) and TF (``tf``) have their own modules. The
-callbacks check a message and hand it on; the image callback never runs the network: it drops
-the frame into its camera's one-frame slot (replacing, and counting as dropped, a frame still
-pending) for the worker. Outputs nobody subscribes to are not computed. A fault in one frame
-costs that frame only (docs/node.md, failure behaviour).
+process-bag); parameters, the worker thread, publishing and diagnostics, warm-up and TF have
+their own modules. The callbacks check a message and hand it on; the image callback never runs
+the network: it drops the frame into its camera's one-frame slot (replacing, and counting as
+dropped, a frame still pending) for the worker. Outputs nobody subscribes to are not computed.
+A fault in one frame costs that frame only (docs/node.md, failure behaviour).
 
 With ``cameras`` one node serves several cameras (topics ``c/image``, ``c/depth/image``, ...)
 with one model and one worker; each camera has its own slot, stage and statistics.
@@ -83,14 +82,11 @@ class DepthNodeCore:
     the first three in its constructor.
     """
 
-    _cfg: DepthConfig | None
-    _cameras: list[RosCamera]
-
     # ------------------------------------------------------------------ lifecycle steps
     def _init_core(self, estimator: Any = None) -> None:
         self._given_estimator = estimator   # a stand-in (tests) used instead of loading
-        self._cfg = None
-        self._cameras = []
+        self._cfg: DepthConfig | None = None
+        self._cameras: list[RosCamera] = []
         self._estimator: Any = None
         self._model_label = ''
         self._pub_diag: Any = None
@@ -280,7 +276,6 @@ class DepthNodeCore:
                 self.get_name(), self._cameras, self._estimator, self._model_label,
                 self._cfg.input_size, self._warmup.ms), self.get_clock())
 
-    # ------------------------------------------------------------------ helpers
     def _size_key(self, camera: RosCamera) -> str:
         return self.get_fully_qualified_name() + (f'/{camera.name}' if camera.name else '')
 
