@@ -95,6 +95,10 @@ SCHEMA: tuple[ParamSpec, ...] = (
               read_only=True),
     ParamSpec('cache_dir', '', 'where exported/compiled engines are cached; empty: '
               '$XDG_CACHE_HOME/depth_anything_ros/engines (~/.cache/...)', read_only=True),
+    ParamSpec('engine_cache_size', 2, 'compiled engines kept in memory, one per network input '
+              'shape (OpenVINO; ~210 MB each for ViT-S): a frame of a new size past it drops '
+              'the least recently used. Raise it to the number of camera sizes the node serves',
+              range=(1, 64), step=1, read_only=True),
     ParamSpec('cpu_threads', 0, 'CPU threads for inference; 0: the torch default (all cores). '
               'Fewer leaves a core for DDS and the camera driver', range=(0, 256), step=1,
               read_only=True),
@@ -236,6 +240,7 @@ class DepthConfig:
     backend: str
     exact: bool
     cache_dir: str
+    engine_cache_size: int
     cpu_threads: int
     image_transport: str
     diagnostics_period: float
@@ -361,14 +366,13 @@ def validate(values: Mapping[str, Any]) -> DepthConfig:
 
 
 def _cross_checks(v: Mapping[str, Any]) -> list[str]:
+    # backend, precision and exact are checked together, with the device and an exported
+    # checkpoint file, by the one rule every path uses (backends.select.choose), before the
+    # model loads.
     errors = []
     if v['encoder'] == 'auto' and (not v['checkpoint'] or v['checkpoint'] == 'untrained'):
         errors.append('encoder auto takes the architecture from the checkpoint: set checkpoint '
                       'to a file (or untrained:<encoder>), or name the encoder')
-    if v['exact'] and (v['backend'] not in ('auto', 'torch')
-                       or v['precision'] not in ('auto', 'fp32')):
-        errors.append(f"exact runs torch fp32; set backend auto/torch and precision auto/fp32 "
-                      f"(got {v['backend']}, {v['precision']}) or exact false")
     if (device_error := device_name_error(v['device'])) is not None:
         errors.append(device_error)
     max_depth = v['max_depth'] or SCENE_MAX_DEPTH[v['scene']]

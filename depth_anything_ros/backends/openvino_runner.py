@@ -20,10 +20,17 @@ ONNX export that stores the torch-computed position embedding for that resolutio
 a dynamic-H/W file (``.onnx`` / ``.xml``) by reshaping it to the shape before compiling. With
 ``static_shapes=False`` a dynamic model is compiled once for all shapes. A static file serves its
 own shape only.
+
+Compiled models are held in a bounded least-recently-used cache (``engine_cache_size``): each
+holds its own copy of the weights in the compiled precision (~210 MB for ViT-S in bf16), so
+frames of ever new sizes would otherwise grow the process by that much per size.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+import ctypes
+import ctypes.util
 import logging
 from pathlib import Path
 import threading
@@ -69,8 +76,9 @@ class OpenVINORunner(Runner):
 
     def __init__(self, source: nn.Module | Path, *, precision: str = 'fp32',
                  cache_dir: Path, ov_device: str = 'CPU', num_threads: int | None = None,
-                 static_shapes: bool | None = None, max_shapes: int = 4,
-                 opset: int = DEFAULT_OPSET, ov_config: dict[str, Any] | None = None) -> None:
+                 static_shapes: bool | None = None, engine_cache_size: int = 2,
+                 opset: int = DEFAULT_OPSET, ov_config: dict[str, Any] | None = None,
+                 max_shapes: int | None = None) -> None:
         """Prepare the runner; compilation happens on the first call for each shape.
 
         Args:
@@ -81,9 +89,11 @@ class OpenVINORunner(Runner):
             num_threads: ``INFERENCE_NUM_THREADS``; default ``torch.get_num_threads()``.
             static_shapes: one static compiled model per input shape (default; ~3 s compile
                 each for ViT-S) or one dynamic graph for all shapes (faster start, slower frames).
-            max_shapes: compiled static models kept (least recently compiled dropped first).
+            engine_cache_size: compiled static models kept; a new shape past it drops the
+                least recently used one.
             opset: ONNX opset of the internal exports.
             ov_config: extra OpenVINO compile properties.
+            max_shapes: the former name of ``engine_cache_size``.
         """
         self._ov = import_runtime('openvino')
         self._core = self._ov.Core()
@@ -102,13 +112,17 @@ class OpenVINORunner(Runner):
                                        **(ov_config or {})})
         self._opset = opset
         self._lock = threading.Lock()
-        self._compiled: dict[tuple[int, ...], Any] = {}  # shape key -> infer request
+        # shape -> infer request, least recently used first
+        self._compiled: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self._module: nn.Module | None = None
         self._file_model: Any = None  # a dynamic-H/W model read from a file
         self._dynamic_request: Any = None
         self._static_shape: tuple[int, ...] | None = None
         self.static_shapes = True if static_shapes is None else bool(static_shapes)
-        self.max_shapes = max(1, int(max_shapes))
+        size = engine_cache_size if max_shapes is None else max_shapes
+        if int(size) < 1:
+            raise ValueError(f'engine_cache_size must be at least 1, got {size}')
+        self.engine_cache_size = int(size)
         if isinstance(source, nn.Module):
             self._module = cpu_fp32(source)
             self._fingerprint = module_fingerprint(self._module, self.cache_dir)
@@ -148,6 +162,7 @@ class OpenVINORunner(Runner):
     def _request(self, shape: tuple[int, ...]) -> Any:
         request = self._compiled.get(shape)
         if request is not None:
+            self._compiled.move_to_end(shape)   # most recently used
             return request
         if self._dynamic_request is not None:
             return self._dynamic_request
@@ -169,10 +184,21 @@ class OpenVINORunner(Runner):
             return request
         return self._keep(shape, request)
 
+    @property
+    def shapes(self) -> list[tuple[int, ...]]:
+        """Input shapes with a compiled model held, least recently used first."""
+        return list(self._compiled)
+
     def _keep(self, shape: tuple[int, ...], request: Any) -> Any:
-        """Cache a compiled request; bound the cache (each ViT-S model holds ~100 MB)."""
-        while len(self._compiled) >= self.max_shapes:
-            self._compiled.pop(next(iter(self._compiled)))
+        """Cache a compiled request, dropping the least recently used past the bound."""
+        evicted = False
+        while len(self._compiled) >= self.engine_cache_size:
+            old, _ = self._compiled.popitem(last=False)
+            log.info('OpenVINO: dropped the compiled model for %s (engine_cache_size %d)',
+                     list(old), self.engine_cache_size)
+            evicted = True
+        if evicted:
+            release_freed_memory()
         self._compiled[shape] = request
         return request
 
@@ -191,6 +217,22 @@ class OpenVINORunner(Runner):
             # The output buffer belongs to the request and is reused by the next call: copy once.
             out = np.array(result[0], dtype=np.float32, copy=True)
         return torch.from_numpy(out).to(device)  # (B, H, W)
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by a dropped compiled model back to the system (glibc only).
+
+    glibc keeps freed blocks of its arenas for reuse, so without this the process's resident
+    size would stay at its high-water mark after an engine is dropped.
+    """
+    name = ctypes.util.find_library('c')
+    if not name:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):   # not glibc (musl, macOS)
+        return
+    trim(0)
 
 
 def create(model: nn.Module | Path, *, device: torch.device, precision: str, cache_dir: Path,

@@ -121,7 +121,7 @@ def load_model_from_args(args: argparse.Namespace) -> DepthAnythingV2:
 
 def add_runtime_arguments(parser: argparse.ArgumentParser, *,
                           input_size: int | None = None) -> None:
-    """Register --device, --backend, --precision, --input-size, --exact and --cache-dir.
+    """Register the runtime flags: device, backend, precision, input size, exact, caches.
 
     Choices and defaults come from the node's parameter schema (backend and precision
     ``auto``), so a concept has one name and one set of values on the command line, in
@@ -142,10 +142,15 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, *,
     parser.add_argument('--exact', action='store_true', help=_described('exact'))
     parser.add_argument('--cache-dir', default=spec('cache_dir').default or None,
                         help=_described('cache_dir'))
+    parser.add_argument('--engine-cache-size', type=int, default=spec('engine_cache_size').default,
+                        help=_described('engine_cache_size'))
 
 
 def build_estimator_from_args(args: argparse.Namespace) -> Any:
     """Return the DepthEstimator the checkpoint and runtime flags name (see from_config).
+
+    The runtime flags are checked by the node's rules: the parameter schema (ranges, choices)
+    and, for backend, precision and exact, the one selection rule the estimator applies.
 
     Raises:
         FileNotFoundError: the checkpoint is missing.
@@ -153,10 +158,26 @@ def build_estimator_from_args(args: argparse.Namespace) -> Any:
 
     """
     from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.params import validate
+    flags = {'device': args.device, 'precision': args.precision, 'backend': args.backend,
+             'input_size': args.input_size, 'exact': args.exact,
+             'engine_cache_size': args.engine_cache_size}
+    try:
+        validate(flags)
+    except ValueError as exc:   # the node's message, in flag names
+        problems = str(exc).splitlines()[1:]
+        raise ValueError('; '.join(_flag_words(p.strip(), flags) for p in problems)) from None
     return DepthEstimator.from_config(
         args.checkpoint, **_model_kwargs(args), device=args.device, precision=args.precision,
         backend=args.backend, input_size=args.input_size, exact=args.exact,
-        cache_dir=args.cache_dir)
+        cache_dir=args.cache_dir, engine_cache_size=args.engine_cache_size)
+
+
+def _flag_words(problem: str, names: Any) -> str:
+    """Return ``problem`` with the parameter names spelled as flags (``--input-size``)."""
+    for name in names:
+        problem = problem.replace(name, '--' + name.replace('_', '-'))
+    return problem
 
 
 def add_config_argument(parser: argparse.ArgumentParser, presets: str) -> None:
