@@ -29,8 +29,6 @@ frames of ever new sizes would otherwise grow the process by that much per size.
 from __future__ import annotations
 
 from collections import OrderedDict
-import ctypes
-import ctypes.util
 import logging
 from pathlib import Path
 import threading
@@ -167,6 +165,7 @@ class OpenVINORunner(Runner):
         if self._dynamic_request is not None:
             return self._dynamic_request
         if self._file_model is not None:
+            self._make_room()
             ov_model = self._file_model.clone()
             ov_model.reshape({ov_model.inputs[0]: list(shape)})
             return self._keep(shape, self._compile(ov_model))
@@ -178,6 +177,8 @@ class OpenVINORunner(Runner):
         onnx_path = cached_onnx(self._module, self.cache_dir,
                                 shape=(batch, height, width) if self.static_shapes else None,
                                 opset=self._opset, fingerprint=self._fingerprint)
+        if self.static_shapes:
+            self._make_room()
         request = self._compile(str(onnx_path))
         if not self.static_shapes:
             self._dynamic_request = request
@@ -189,16 +190,20 @@ class OpenVINORunner(Runner):
         """Input shapes with a compiled model held, least recently used first."""
         return list(self._compiled)
 
-    def _keep(self, shape: tuple[int, ...], request: Any) -> Any:
-        """Cache a compiled request, dropping the least recently used past the bound."""
-        evicted = False
+    def _make_room(self) -> None:
+        """Drop the least recently used compiled models until one more fits the bound.
+
+        Done before compiling the new one, so that the process never holds more than
+        ``engine_cache_size`` of them, not even during the compile.
+        """
         while len(self._compiled) >= self.engine_cache_size:
             old, _ = self._compiled.popitem(last=False)
             log.info('OpenVINO: dropped the compiled model for %s (engine_cache_size %d)',
                      list(old), self.engine_cache_size)
-            evicted = True
-        if evicted:
-            release_freed_memory()
+
+    def _keep(self, shape: tuple[int, ...], request: Any) -> Any:
+        """Cache a compiled request as the most recently used."""
+        self._make_room()
         self._compiled[shape] = request
         return request
 
@@ -217,22 +222,6 @@ class OpenVINORunner(Runner):
             # The output buffer belongs to the request and is reused by the next call: copy once.
             out = np.array(result[0], dtype=np.float32, copy=True)
         return torch.from_numpy(out).to(device)  # (B, H, W)
-
-
-def release_freed_memory() -> None:
-    """Hand memory freed by a dropped compiled model back to the system (glibc only).
-
-    glibc keeps freed blocks of its arenas for reuse, so without this the process's resident
-    size would stay at its high-water mark after an engine is dropped.
-    """
-    name = ctypes.util.find_library('c')
-    if not name:
-        return
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):   # not glibc (musl, macOS)
-        return
-    trim(0)
 
 
 def create(model: nn.Module | Path, *, device: torch.device, precision: str, cache_dir: Path,
