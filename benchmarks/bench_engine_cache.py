@@ -149,11 +149,15 @@ def main() -> int:
     parser.add_argument('--repeats', type=int, default=8)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--variants', default=','.join(VARIANTS))
+    parser.add_argument('--quick', action='store_true',
+                        help='smoke run: input 70, 3 shapes, 3 repeats')
     parser.add_argument('--out', type=Path, default=None, help='JSON results')
     parser.add_argument('--variant', default=None, help=argparse.SUPPRESS)   # child process
     parser.add_argument('--onnx', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--cache-dir', default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.input_size, args.shapes, args.repeats = 70, 3, 3
     if args.variant:
         print(json.dumps(run_variant(args)))
         return 0

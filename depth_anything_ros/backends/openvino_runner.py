@@ -75,8 +75,7 @@ class OpenVINORunner(Runner):
     def __init__(self, source: nn.Module | Path, *, precision: str = 'fp32',
                  cache_dir: Path, ov_device: str = 'CPU', num_threads: int | None = None,
                  static_shapes: bool | None = None, engine_cache_size: int = 2,
-                 opset: int = DEFAULT_OPSET, ov_config: dict[str, Any] | None = None,
-                 max_shapes: int | None = None) -> None:
+                 opset: int = DEFAULT_OPSET, ov_config: dict[str, Any] | None = None) -> None:
         """Prepare the runner; compilation happens on the first call for each shape.
 
         Args:
@@ -91,7 +90,6 @@ class OpenVINORunner(Runner):
                 least recently used one.
             opset: ONNX opset of the internal exports.
             ov_config: extra OpenVINO compile properties.
-            max_shapes: the former name of ``engine_cache_size``.
         """
         self._ov = import_runtime('openvino')
         self._core = self._ov.Core()
@@ -117,10 +115,9 @@ class OpenVINORunner(Runner):
         self._dynamic_request: Any = None
         self._static_shape: tuple[int, ...] | None = None
         self.static_shapes = True if static_shapes is None else bool(static_shapes)
-        size = engine_cache_size if max_shapes is None else max_shapes
-        if int(size) < 1:
-            raise ValueError(f'engine_cache_size must be at least 1, got {size}')
-        self.engine_cache_size = int(size)
+        if int(engine_cache_size) < 1:
+            raise ValueError(f'engine_cache_size must be at least 1, got {engine_cache_size}')
+        self.engine_cache_size = int(engine_cache_size)
         if isinstance(source, nn.Module):
             self._module = cpu_fp32(source)
             self._fingerprint = module_fingerprint(self._module, self.cache_dir)
