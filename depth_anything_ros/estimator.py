@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 
-from .backends.devices import resolve_device
+from .backends.devices import exact_fp32_math, resolve_device
 from .backends.select import choose_here, is_exported_file
 from .model.checkpoint import load_model, read_sidecar
 from .model.config import ModelConfig
@@ -113,13 +113,17 @@ class DepthEstimator:
                  input_size: int = 518, exact: bool = False, compile: bool = False,
                  backend: str = 'torch', channels_last: bool | None = None,
                  cache_dir: str | os.PathLike | None = None,
-                 engine_cache_size: int = DEFAULT_ENGINE_CACHE_SIZE) -> None:
+                 engine_cache_size: int = DEFAULT_ENGINE_CACHE_SIZE,
+                 trt_profile: tuple | None = None) -> None:
         self.device = resolve_device(device)
         self.choice = choose_here(str(self.device), backend=backend, precision=precision,
                                   exact=exact, model=model)
         self.backend, self.precision = self.choice.backend, self.choice.precision
         self.input_size = input_size
         self.exact = bool(exact)
+        if self.exact and self.device.type == 'cuda':
+            # TF32 (Ampere+) would round fp32 convolutions and matmuls to 10-bit mantissas.
+            log.info('exact: %s', exact_fp32_math())
         self.last_timings: dict[str, float] = {}
         # Pinned staging buffer for the latest batch shape, with the event of its last upload.
         self._host_buffers: dict[tuple, tuple[Tensor, torch.cuda.Event]] = {}
@@ -137,7 +141,10 @@ class DepthEstimator:
             if self.backend == 'openvino':
                 options['engine_cache_size'] = engine_cache_size
             self._runner = make_runner(self.backend, model, device=self.device,
-                                       precision=self.precision, **options)
+                                       precision=self.precision, profile=trt_profile, **options)
+            # What the runtime really runs: an engine file's own precision, or fp32 where an
+            # onnxruntime session lost its TensorRT provider.
+            self.precision = getattr(self._runner, 'precision', self.precision)
 
     @classmethod
     def from_config(cls, checkpoint: str | os.PathLike, *, encoder: str | None = None,
@@ -147,7 +154,8 @@ class DepthEstimator:
                     device: str | torch.device = 'auto', precision: str = AUTO,
                     backend: str = AUTO, input_size: int = 518, exact: bool = False,
                     cache_dir: str | os.PathLike | None = None,
-                    engine_cache_size: int = DEFAULT_ENGINE_CACHE_SIZE) -> DepthEstimator:
+                    engine_cache_size: int = DEFAULT_ENGINE_CACHE_SIZE,
+                    trt_profile: tuple | None = None) -> DepthEstimator:
         """Build the estimator a node or command configures: checked model, runtime settings.
 
         The model arguments are those of :func:`load_checked_model`, the runtime ones those of
@@ -169,7 +177,7 @@ class DepthEstimator:
                                    allow_untrained=allow_untrained)
         est = cls(model, device=device, precision=precision, input_size=input_size,
                   backend=backend, exact=exact, cache_dir=cache_dir or None,
-                  engine_cache_size=engine_cache_size)
+                  engine_cache_size=engine_cache_size, trt_profile=trt_profile)
         if mode is not None and est.is_metric != (mode == 'metric'):
             kind = 'metric' if est.is_metric else 'relative'
             raise ValueError(f'checkpoint {os.fspath(checkpoint)!r} is a {kind} model but mode '
@@ -192,6 +200,12 @@ class DepthEstimator:
         if self.config is not None:
             return self.config.is_metric
         return self._metric
+
+    @property
+    def backend_report(self) -> dict[str, str]:
+        """Runtime facts of the backend for /diagnostics (profile, memory, providers, TF32)."""
+        report = getattr(self._runner, 'report', None)
+        return dict(report()) if callable(report) else {}
 
     @property
     def max_depth(self) -> float | None:
