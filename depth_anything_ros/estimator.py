@@ -41,13 +41,14 @@ from .model.config import ModelConfig
 from .model.transforms import (postprocess, preprocess_exact, preprocess_fast,
                                preprocess_fast_cpu, target_size, validate_image,
                                validate_input_size)
+from .params import spec
 from .vocabulary import AUTO
 
 log = logging.getLogger(__name__)
 
 _DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
-#: Compiled engines kept per network input shape (the node's ``engine_cache_size``).
-DEFAULT_ENGINE_CACHE_SIZE = 2
+#: Compiled engines kept per network input shape: the node parameter's default.
+DEFAULT_ENGINE_CACHE_SIZE: int = spec('engine_cache_size').default
 
 Runner = Callable[[Tensor], Tensor]
 

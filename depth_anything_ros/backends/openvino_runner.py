@@ -48,6 +48,7 @@ from depth_anything_ros.backends.common import (
     module_fingerprint,
 )
 from depth_anything_ros.backends.onnx_export import cached_onnx, DEFAULT_OPSET
+from depth_anything_ros.params import spec
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 # bf16 where the CPU supports it, so fp32 must always be requested explicitly.
 _OV_PRECISION = {'fp32': 'f32', 'bf16': 'bf16', 'fp16': 'f16'}
 _CAPABILITY = {'bf16': 'BF16', 'fp16': 'FP16'}
+# Compiled models kept, one per input shape: the node parameter's default.
+ENGINE_CACHE_SIZE: int = spec('engine_cache_size').default
 
 
 def openvino_config(precision: str, num_threads: int | None = None,
@@ -74,7 +77,8 @@ class OpenVINORunner(Runner):
 
     def __init__(self, source: nn.Module | Path, *, precision: str = 'fp32',
                  cache_dir: Path, ov_device: str = 'CPU', num_threads: int | None = None,
-                 static_shapes: bool | None = None, engine_cache_size: int = 2,
+                 static_shapes: bool | None = None,
+                 engine_cache_size: int = ENGINE_CACHE_SIZE,
                  opset: int = DEFAULT_OPSET, ov_config: dict[str, Any] | None = None) -> None:
         """Prepare the runner; compilation happens on the first call for each shape.
 
