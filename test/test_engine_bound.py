@@ -43,7 +43,10 @@ def test_a_new_shape_drops_the_least_recently_used_engine_before_compiling(
         tiny: torch.nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from depth_anything_ros.backends import openvino_runner
     path = export_onnx(tiny, tmp_path / 'tiny.onnx', dynamic=True)
-    runner = make_runner('openvino', path, engine_cache_size=2)
+    blobs = tmp_path / 'engines' / 'openvino'   # OpenVINO's compiled-model cache
+    blobs.mkdir(parents=True)
+    (blobs / 'earlier.blob').write_bytes(b'a warm start')   # a file of an earlier run
+    runner = make_runner('openvino', path, engine_cache_size=2, cache_dir=tmp_path / 'engines')
     held_at_compile: list[int] = []
 
     class Request:
@@ -52,6 +55,7 @@ def test_a_new_shape_drops_the_least_recently_used_engine_before_compiling(
             return [np.zeros((x.shape[0], *x.shape[2:]), np.float32)]
 
     def compile_(self: openvino_runner.OpenVINORunner, ov_model: object) -> Request:
+        (blobs / f'compile{len(held_at_compile)}.blob').write_bytes(b'blob')   # as OpenVINO does
         held_at_compile.append(len(self._compiled))
         return Request()
 
@@ -62,6 +66,9 @@ def test_a_new_shape_drops_the_least_recently_used_engine_before_compiling(
     # a stays (used again before c came), b goes when c comes, c goes when b comes back
     assert runner.shapes == [a, b]
     assert held_at_compile == [0, 1, 1, 1]   # never more than engine_cache_size at once
+    # compiles: a (0), b (1), c (2), b (3); what b's first and c's compile wrote went with them
+    assert sorted(p.name for p in blobs.iterdir()) == ['compile0.blob', 'compile3.blob',
+                                                       'earlier.blob']
     with pytest.raises(ValueError, match='engine_cache_size must be at least 1'):
         make_runner('openvino', path, engine_cache_size=0)
 
@@ -72,7 +79,8 @@ def test_twenty_frame_sizes_keep_memory_within_the_engine_bound(tmp_path: Path) 
 
     Without the bound every new network input shape keeps a compiled ViT-S (about 160 MB in
     fp32 at these sizes): 20 sizes would add some 3 GB. With ``engine_cache_size`` 2, the
-    memory after the second size stays within one engine of where it was.
+    memory after the second size stays within one engine of where it was, and the disk cache
+    holds the compiled blobs of the two shapes held, not of all 20.
     """
     onnx = export_onnx(untrained_model('vits', warn=False), tmp_path / 'vits.onnx', dynamic=True)
     est = DepthEstimator(onnx, device='cpu', backend='openvino', precision='fp32', input_size=70,
@@ -89,3 +97,17 @@ def test_twenty_frame_sizes_keep_memory_within_the_engine_bound(tmp_path: Path) 
     assert engine > 50, (before, rss)   # a ViT-S engine is large: the measure is meaningful
     assert len(est._runner.shapes) == 2
     assert max(rss[2:]) - rss[1] < engine, (before, rss)
+    assert len(list((tmp_path / 'engines' / 'openvino').iterdir())) == 2
+
+
+def test_a_dropped_shape_takes_its_export_and_blob_from_the_disk_cache(
+        tiny: torch.nn.Module, tmp_path: Path) -> None:
+    """From a module: each shape's static export and compiled blob go when the shape goes."""
+    runner = make_runner('openvino', tiny, engine_cache_size=1, cache_dir=tmp_path)
+    runner(probe_input(70, 70))
+    exports = {p.name for p in tmp_path.rglob('*.onnx')}
+    assert len(exports) == 1 and next(iter(exports)).startswith('1x70x70-')
+    runner(probe_input(70, 84))
+    assert [p.name.split('-')[0] for p in tmp_path.rglob('*.onnx')] == ['1x70x84']
+    assert len(list((tmp_path / 'openvino').iterdir())) == 1
+    assert runner.shapes == [(1, 3, 70, 84)]

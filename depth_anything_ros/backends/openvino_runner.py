@@ -23,7 +23,9 @@ own shape only.
 
 Compiled models are held in a bounded least-recently-used cache (``engine_cache_size``): each
 holds its own copy of the weights in the compiled precision (~210 MB for ViT-S in bf16), so
-frames of ever new sizes would otherwise grow the process by that much per size.
+frames of ever new sizes would otherwise grow the process by that much per size. What a
+dropped shape wrote to the disk cache (its static export, OpenVINO's compiled blob, ~90 MB for
+ViT-S) is deleted with it; files that were there before (a warm start's) are kept.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ class OpenVINORunner(Runner):
         self._lock = threading.Lock()
         # shape -> infer request, least recently used first
         self._compiled: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._written: dict[tuple[int, ...], set[Path]] = {}  # shape -> files its compile wrote
         self._module: nn.Module | None = None
         self._file_model: Any = None  # a dynamic-H/W model read from a file
         self._dynamic_request: Any = None
@@ -167,24 +170,26 @@ class OpenVINORunner(Runner):
             return self._dynamic_request
         if self._file_model is not None:
             self._make_room()
+            before = self._artifacts()
             ov_model = self._file_model.clone()
             ov_model.reshape({ov_model.inputs[0]: list(shape)})
-            return self._keep(shape, self._compile(ov_model))
+            return self._keep(shape, self._compile(ov_model), before)
         if self._module is None:
             raise ValueError(
                 f'this OpenVINO model was exported for input {list(self._static_shape or ())}, '
                 f'got {list(shape)}; export with --dynamic or for this size')
         batch, _, height, width = shape
+        if self.static_shapes:
+            self._make_room()
+        before = self._artifacts()
         onnx_path = cached_onnx(self._module, self.cache_dir,
                                 shape=(batch, height, width) if self.static_shapes else None,
                                 opset=self._opset, fingerprint=self._fingerprint)
-        if self.static_shapes:
-            self._make_room()
         request = self._compile(str(onnx_path))
         if not self.static_shapes:
             self._dynamic_request = request
             return request
-        return self._keep(shape, request)
+        return self._keep(shape, request, before)
 
     @property
     def shapes(self) -> list[tuple[int, ...]]:
@@ -199,13 +204,25 @@ class OpenVINORunner(Runner):
         """
         while len(self._compiled) >= self.engine_cache_size:
             old, _ = self._compiled.popitem(last=False)
-            log.info('OpenVINO: dropped the compiled model for %s (engine_cache_size %d)',
-                     list(old), self.engine_cache_size)
+            written = self._written.pop(old, set())
+            for path in written:
+                path.unlink(missing_ok=True)
+            log.info('OpenVINO: dropped the compiled model for %s (engine_cache_size %d)%s',
+                     list(old), self.engine_cache_size,
+                     f' and the {len(written)} cache file(s) it wrote' if written else '')
 
-    def _keep(self, shape: tuple[int, ...], request: Any) -> Any:
-        """Cache a compiled request as the most recently used."""
+    def _artifacts(self) -> set[Path]:
+        """Files of the disk caches a compile adds to: the static exports, OpenVINO's blobs."""
+        folders = [Path(self.config['CACHE_DIR'])] if self.config.get('CACHE_DIR') else []
+        if self._module is not None:
+            folders.append(self.cache_dir / self._fingerprint[:16])   # see cached_onnx
+        return {p for folder in folders if folder.is_dir() for p in folder.iterdir()}
+
+    def _keep(self, shape: tuple[int, ...], request: Any, before: set[Path]) -> Any:
+        """Cache a compiled request as the most recently used, with the files it wrote."""
         self._make_room()
         self._compiled[shape] = request
+        self._written[shape] = self._artifacts() - before
         return request
 
     def warmup(self, height: int, width: int, batch: int = 1) -> None:
