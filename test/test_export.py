@@ -32,7 +32,7 @@ import torch
 
 from depth_anything_ros.commands import cli
 from depth_anything_ros.backends import make_runner
-from depth_anything_ros.backends.common import read_sidecar, SIDECAR_FORMAT
+from depth_anything_ros.models.sidecar import read_sidecar, SIDECAR_FORMAT
 from depth_anything_ros.backends.export import network_input_hw
 from depth_anything_ros.backends.onnx_export import (export_onnx, export_openvino, probe_input,
                                                      verify_onnx)
@@ -151,7 +151,7 @@ def test_export_command_static_openvino_for_a_camera(tmp_path: Path,
                        '--format', 'openvino', '--input-size', '266', '--height', '480',
                        '--width', '640', '--out', str(out)])
     assert rc == 0
-    assert read_sidecar(out)['input_shape'] == [1, 3, 266, 350]
+    assert read_sidecar(out, required=True)['input_shape'] == [1, 3, 266, 350]
     assert 'verify 266x350: max |OpenVINO f32 - torch|' in caplog.text  # checked after export
 
 

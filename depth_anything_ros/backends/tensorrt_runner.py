@@ -262,7 +262,7 @@ class TensorRTRunner(Runner):
         if isinstance(source, nn.Module):
             source = cached_onnx(source, Path(cache_dir), shape=None, opset=opset)
         path = Path(source)
-        metadata = read_sidecar(path)
+        metadata = read_sidecar(path, required=True)
         if path.suffix.lower() in ('.engine', '.plan'):
             built_for = (metadata.get('gpu'), metadata.get('tensorrt_version'))
             if built_for != (gpu, version):

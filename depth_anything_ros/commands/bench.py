@@ -28,8 +28,8 @@ from typing import Any
 import torch
 
 from depth_anything_ros.offline.bench import environment, expand_backends, format_table, run
-from depth_anything_ros.commands.args import (add_device_argument, add_renamed_argument,
-                                         add_weights_dir_argument)
+from depth_anything_ros.commands.args import (add_device_argument, add_model_arguments,
+                                              add_renamed_argument, model_flags)
 
 
 def _csv(kind: type) -> Any:
@@ -39,8 +39,6 @@ def _csv(kind: type) -> Any:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the command's flags."""
-    parser.add_argument('--encoder', type=_csv(str), default=['vits'],
-                        help='comma list of vits,vitb,vitl,vitg,tiny (default vits)')
     parser.add_argument('--input-size', type=_csv(int), default=None,
                         help='comma list of network short sides (default 518,364,266; '
                              '266 with --quick)')
@@ -57,10 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'installed one; combinations a backend cannot run here are '
                              'listed as skipped)')
     add_device_argument(parser, default='cpu')
-    parser.add_argument('--checkpoint', default='untrained',
+    # --mode is the old name of --preprocess here, so the head flags are left out
+    add_model_arguments(parser, required=False, default='untrained', head=False,
                         help='weights (default: deterministic untrained weights, which time '
-                             'exactly like real ones)')
-    add_weights_dir_argument(parser)
+                             'exactly like real ones; bench accepts them without '
+                             '--allow-untrained)')
     parser.add_argument('--runs', type=int, default=None,
                         help='timed runs per point (default 10; 2 with --quick)')
     parser.add_argument('--warmup', type=int, default=None,
@@ -96,7 +95,11 @@ def _main(args: argparse.Namespace) -> int:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    rows = run(args.encoder, args.input_size, args.precision, args.preprocess, args.batch,
+    # --encoder takes a comma list here: each one is read as every command reads --encoder
+    names = [e for e in (args.encoder or '').split(',') if e] or [None]
+    encoders = [model_flags(argparse.Namespace(**{**vars(args), 'encoder': e})).encoder or 'auto'
+                for e in names]
+    rows = run(encoders, args.input_size, args.precision, args.preprocess, args.batch,
                expand_backends(args.backend), args.device, args.checkpoint,
                args.weights_dir, args.runs, args.warmup, not args.no_accuracy, args.compile)
     print(format_table(rows))

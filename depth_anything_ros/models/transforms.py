@@ -39,10 +39,12 @@ import torch
 from torch import Tensor
 import torch.nn.functional as F
 
+from depth_anything_ros.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ['ENCODINGS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PATCH', 'postprocess',
+           'preprocess_exact', 'preprocess_fast', 'preprocess_fast_cpu', 'target_size',
+           'to_rgb', 'validate_image', 'validate_input_size']
 PATCH = PATCH_SIZE   # the name this module has always used
 #: uint8 [0,255] -> normalised: x * _SCALE - _OFFSET (float32, per RGB channel)
 _SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32)
