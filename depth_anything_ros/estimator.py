@@ -38,9 +38,9 @@ from .backends.select import (choose, Choice, detect_hardware, installed_backend
                               is_exported_file)
 from .backends.devices import cuda_bf16_native, resolve_device
 from .models.loading import config_from_sidecar, load_model
-from .models.registry import split_untrained
+from .models.registry import family, split_untrained
 from .models.sidecar import read_sidecar
-from .models.transforms import (postprocess, preprocess_exact, preprocess_fast,
+from .models.transforms import (check_input_policy, postprocess, preprocess_exact, preprocess_fast,
                                preprocess_fast_cpu, target_size, validate_image,
                                validate_input_size)
 from .vocabulary import AUTO, BACKENDS, PRECISIONS
@@ -134,6 +134,8 @@ class DepthEstimator:
         if isinstance(model, (str, os.PathLike)) and (
                 backend == 'torch' or not is_exported_file(model)):
             model = load_model(model)  # a checkpoint: other backends export it (cached)
+        if isinstance(getattr(model, 'family', None), str):
+            check_input_policy(family(model.family).input)
         if backend == 'torch':
             self.model: nn.Module | None = model
             self.config: Any = model.config

@@ -168,3 +168,19 @@ def test_the_toy_family_runs_in_the_node(toy, toy_file: Path, harness_ctx,
         executor.shutdown()
         node.destroy_node()
         sub.destroy_node()
+
+
+def test_a_family_whose_input_policy_the_preprocessing_lacks_is_refused(toy) -> None:
+    import dataclasses
+
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.model import load_model
+    from depth_anything_ros.models.registry import InputPolicy
+    model = load_model('untrained:toy8', allow_untrained=True)
+    registry.unregister_family('toy')
+    registry.register_family(dataclasses.replace(toy, input=InputPolicy(multiple=16)))
+    with pytest.raises(ValueError, match='extend depth_anything_ros/models/transforms.py'):
+        DepthEstimator(model, device='cpu', backend='torch', precision='fp32')
+    registry.unregister_family('toy')
+    registry.register_family(dataclasses.replace(toy, input=InputPolicy(default_size=504)))
+    DepthEstimator(model, device='cpu', backend='torch', precision='fp32')
