@@ -120,8 +120,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, flag: str = '--check
 
 def _encoders() -> list[str]:
     """Every encoder name a family builds (published sizes and extra configurations)."""
-    from depth_anything_ros.models.registry import families
-    return [e for fam in families() for e in (*fam.encoders, *fam.extra_encoders)]
+    from depth_anything_ros.models.registry import encoder_choices
+    return list(encoder_choices(extra=True))
 
 
 def model_flags(args: argparse.Namespace) -> ModelFlags:

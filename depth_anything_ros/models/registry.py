@@ -260,9 +260,13 @@ def family(name: str) -> ModelFamily:
                      f'{", ".join(f.name for f in families())}')
 
 
-def encoder_choices() -> tuple[str, ...]:
-    """Every family's encoders, in family order (the ``encoder`` parameter's choices)."""
-    return tuple(e for fam in families() for e in fam.encoders)
+def encoder_choices(*, extra: bool = False) -> tuple[str, ...]:
+    """Every family's encoders, in family order (the ``encoder`` parameter's choices).
+
+    ``extra``: also the configurations without published weights (each family's first).
+    """
+    return tuple(e for fam in families()
+                 for e in ((*fam.extra_encoders, *fam.encoders) if extra else fam.encoders))
 
 
 def family_for_encoder(encoder: str) -> ModelFamily | None:
