@@ -62,8 +62,8 @@ def weights_dirs(weights_dir: str | os.PathLike | None = None) -> list[Path]:
 def how_to_get(info: Checkpoint, target: Path) -> str:
     """Human instructions for obtaining a missing official checkpoint."""
     if info.url is None:
-        published = [c.name for fam, c in checkpoints()
-                     if c.url and fam.checkpoint(info.name) is not None]
+        published = [c.name for fam, c in checkpoints() if c.url and c.output == info.output
+                     and fam.checkpoint(info.name) is not None]
         return (f'{info.filename} ({info.name}) has not been published by its authors; use one '
                 f'of {", ".join(published)} instead.')
     return (f'Get {info.filename} from https://huggingface.co/{info.repo} (licence '
