@@ -23,13 +23,15 @@ import argparse
 import json
 import logging
 from pathlib import Path
+import sys
 from typing import Any
 
 import torch
 
-from depth_anything_ros.offline.bench import environment, expand_backends, format_table, run
 from depth_anything_ros.commands.args import (add_device_argument, add_model_arguments,
-                                              add_renamed_argument, model_flags)
+                                              add_renamed_argument, add_trt_profile_arguments,
+                                              model_flags, trt_profile_from_args)
+from depth_anything_ros.offline.bench import environment, expand_backends, format_table, run
 
 
 def _csv(kind: type) -> Any:
@@ -73,6 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'given explicitly)')
     add_renamed_argument(parser, '--out', '--json', type=Path, default=None,
                          help='write the results (JSON) here')
+    add_trt_profile_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -95,19 +98,26 @@ def _main(args: argparse.Namespace) -> int:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    # --encoder takes a comma list here: each one is read as every command reads --encoder
-    names = [e for e in (args.encoder or '').split(',') if e] or [None]
-    encoders = [model_flags(argparse.Namespace(**{**vars(args), 'encoder': e})).encoder or 'auto'
-                for e in names]
+    try:
+        profile = trt_profile_from_args(args)
+        # --encoder takes a comma list here: each one is read as every command reads it
+        names = [e for e in (args.encoder or '').split(',') if e] or [None]
+        encoders = [model_flags(argparse.Namespace(**{**vars(args), 'encoder': e})).encoder
+                    or 'auto' for e in names]
+    except ValueError as exc:
+        print(f'bench: {exc}', file=sys.stderr)
+        return 2
     rows = run(encoders, args.input_size, args.precision, args.preprocess, args.batch,
                expand_backends(args.backend), args.device, args.checkpoint,
-               args.weights_dir, args.runs, args.warmup, not args.no_accuracy, args.compile)
+               args.weights_dir, args.runs, args.warmup, not args.no_accuracy, args.compile,
+               trt_profile=profile)
     print(format_table(rows))
     result = {'what': 'depth-anything-ros bench: 480x640 synthetic frame; forward = network '
                       'alone, infer = preprocess + forward + upsample; accuracy vs fp32 exact '
                       'torch on the same weights',
               'checkpoint': args.checkpoint, 'runs': args.runs, 'warmup': args.warmup,
-              'environment': environment(), 'results': rows}
+              'environment': environment(), 'trt_profile': [list(s) for s in profile],
+              'results': rows}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + '\n')

@@ -37,9 +37,20 @@ SIDECAR_FORMAT = 'depth_anything_ros.checkpoint/1'
 __all__ = ['SIDECAR_FORMAT', 'read_sidecar', 'sidecar_dict', 'sidecar_path', 'write_sidecar']
 
 
+# Compiled engines keep their whole name: x.engine beside x.onnx must not share x.json.
+_FULL_NAME_SIDECARS = ('.engine', '.plan')
+
+
 def sidecar_path(path: str | os.PathLike) -> Path:
-    """``model.pth`` -> ``model.json``."""
-    return Path(path).with_suffix('.json')
+    """``model.pth`` -> ``model.json`` (metadata written by export_model).
+
+    A TensorRT engine's is ``x.engine.json`` (``x.plan.json``): the ``x.onnx`` it was built
+    from often sits beside it with its own ``x.json``.
+    """
+    path = Path(path)
+    if path.suffix.lower() in _FULL_NAME_SIDECARS:
+        return path.with_name(path.name + '.json')
+    return path.with_suffix('.json')
 
 
 def read_sidecar(path: str | os.PathLike, *, required: bool) -> dict[str, Any]:
