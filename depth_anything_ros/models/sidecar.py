@@ -21,6 +21,7 @@ family checks its own fields when read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -90,13 +91,20 @@ def sidecar_dict(model: Any) -> dict[str, Any]:
     """Return the sidecar of a network: its family and its config's facts.
 
     Every family's network has ``family`` (its name) and ``config`` with ``encoder``,
-    ``is_metric``, ``max_depth`` and ``to_dict()``.
+    ``is_metric``, ``max_depth`` and ``to_dict()``; a stand-in module without them (tests)
+    gets what its config gives (a dataclass or a dict), relative by default.
     """
-    config = model.config
-    data = _jsonable(config.to_dict())
-    return {'format': SIDECAR_FORMAT, 'family': model.family, 'encoder': config.encoder,
-            'head': 'metric' if config.is_metric else 'relative',
-            'max_depth': config.max_depth if config.is_metric else None, 'config': data}
+    config = getattr(model, 'config', None)
+    if hasattr(config, 'to_dict'):
+        data = _jsonable(config.to_dict())
+    elif dataclasses.is_dataclass(config) and not isinstance(config, type):
+        data = _jsonable(dataclasses.asdict(config))
+    else:
+        data = _jsonable(config) if isinstance(config, dict) else {}
+    metric = bool(getattr(config, 'is_metric', data.get('head') == 'metric'))
+    return {'format': SIDECAR_FORMAT, 'family': getattr(model, 'family', None),
+            'encoder': data.get('encoder'), 'head': 'metric' if metric else 'relative',
+            'max_depth': data.get('max_depth') if metric else None, 'config': data}
 
 
 def _jsonable(value: Any) -> Any:
