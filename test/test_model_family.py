@@ -184,3 +184,24 @@ def test_a_family_whose_input_policy_the_preprocessing_lacks_is_refused(toy) -> 
     registry.unregister_family('toy')
     registry.register_family(dataclasses.replace(toy, input=InputPolicy(default_size=504)))
     DepthEstimator(model, device='cpu', backend='torch', precision='fp32')
+
+
+def test_a_generic_published_file_name_is_found_by_its_folder(tmp_path: Path) -> None:
+    from depth_anything_ros.models.hub import resolve_checkpoint
+    fam = registry.ModelFamily(
+        name='toyhub', title='toy', implementation='toy_family.network', encoders=('toyhub8',),
+        checkpoints=(registry.Checkpoint('toyhub-small', 'toyhub8', 'disparity',
+                                         'model.safetensors', 'Apache-2.0', 'you/toy',
+                                         subdir='toyhub-small'),))
+    registry.register_family(fam)
+    try:
+        # another family's (or nobody's) model.safetensors is not this checkpoint
+        assert registry.find_checkpoint(tmp_path / 'model.safetensors') == (None, None)
+        with pytest.raises(FileNotFoundError, match='toyhub-small/model.safetensors'):
+            resolve_checkpoint('toyhub-small', tmp_path)
+        (tmp_path / 'toyhub-small').mkdir()
+        (tmp_path / 'toyhub-small' / 'model.safetensors').write_bytes(b'x')
+        assert resolve_checkpoint('toyhub-small', tmp_path) == \
+            tmp_path / 'toyhub-small' / 'model.safetensors'
+    finally:
+        registry.unregister_family('toyhub')

@@ -67,7 +67,8 @@ def how_to_get(info: Checkpoint, target: Path) -> str:
         return (f'{info.filename} ({info.name}) has not been published by its authors; use one '
                 f'of {", ".join(published)} instead.')
     return (f'Get {info.filename} from https://huggingface.co/{info.repo} (licence '
-            f'{info.licence}; direct URL {info.url}) and put it in {target}/, or run:\n'
+            f'{info.licence}; direct URL {info.url}) and put it in {target / info.subdir}/, or '
+            'run:\n'
             f'    depth-anything-ros download {info.name} --weights-dir {target}')
 
 
@@ -99,11 +100,12 @@ def resolve_checkpoint(name_or_path: str | os.PathLike,
     if looks_like_path:
         dirs.insert(0, path.parent)
     for d in dirs:
-        for candidate in (d / info.filename, d / (Path(info.filename).stem + '.safetensors')):
+        local = d / info.local_name
+        for candidate in (local, local.with_name(local.stem + '.safetensors')):
             if candidate.is_file():
                 return candidate
     searched = ', '.join(str(d) for d in dirs)
-    raise FileNotFoundError(f'checkpoint {info.name!r} ({info.filename}) not found in: '
+    raise FileNotFoundError(f'checkpoint {info.name!r} ({info.local_name}) not found in: '
                             f'{searched}. {how_to_get(info, dirs[0])}')
 
 
@@ -126,7 +128,8 @@ def download(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
     log.info('downloading %s from %s into %s (licence %s)', info.filename, info.repo, target,
              info.licence)
     try:
-        got = hf_hub_download(repo_id=info.repo, filename=info.filename, local_dir=str(target))
+        got = hf_hub_download(repo_id=info.repo, filename=info.filename,
+                              local_dir=str(target / info.subdir))
     except Exception as exc:  # noqa: BLE001 - network/hub errors have many types; re-raised
         raise RuntimeError(f'could not download {info.filename} from {info.url} into '
                            f'{target}: {exc}. If this machine is offline, copy the file there '

@@ -59,7 +59,9 @@ class Checkpoint:
 
     ``output`` is one of :data:`OUTPUTS`; ``max_depth`` (metres) is the ceiling of a metric
     head; ``licence`` is the licence of these weights (SPDX id); ``repo`` the Hugging Face
-    repository (None: not published).
+    repository (None: not published). ``subdir``: the folder of the weights directory the file
+    is kept in, for published files whose name says nothing (``model.safetensors``): they
+    are then found by that folder, never by their file name alone.
     """
 
     name: str
@@ -70,6 +72,7 @@ class Checkpoint:
     repo: str | None = None
     max_depth: float | None = None
     aliases: tuple[str, ...] = ()
+    subdir: str = ''
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
@@ -80,6 +83,11 @@ class Checkpoint:
     def head(self) -> str:
         """``'metric'`` or ``'relative'``: the head word the node's ``mode`` uses."""
         return 'metric' if self.output == 'metric' else 'relative'
+
+    @property
+    def local_name(self) -> str:
+        """Where the file lives below a weights directory (``subdir/filename``)."""
+        return f'{self.subdir}/{self.filename}' if self.subdir else self.filename
 
     @property
     def url(self) -> str | None:
@@ -185,7 +193,7 @@ class ModelFamily:
                 stem = stem[:-len(suffix)]
                 break
         for c in self.checkpoints:
-            if stem in (c.name, *c.aliases, Path(c.filename).stem):
+            if stem in (c.name, *c.aliases) or (not c.subdir and stem == Path(c.filename).stem):
                 return c
         return None
 
