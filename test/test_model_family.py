@@ -205,3 +205,21 @@ def test_a_generic_published_file_name_is_found_by_its_folder(tmp_path: Path) ->
             tmp_path / 'toyhub-small' / 'model.safetensors'
     finally:
         registry.unregister_family('toyhub')
+
+
+def test_an_installed_package_adds_its_family_through_an_entry_point(monkeypatch) -> None:
+    class Entry:
+        def load(self) -> None:
+            from toy_family.family import FAMILY
+            registry.register_family(FAMILY)
+
+    def entry_points(group: str) -> list:
+        return [Entry()] if group == registry.ENTRY_POINT_GROUP else []
+
+    monkeypatch.setattr(registry, 'entry_points', entry_points)
+    monkeypatch.setattr(registry, '_discovered', False)
+    try:
+        names = [f.name for f in registry.families()]
+        assert names[0] == 'da2' and 'toy' in names
+    finally:
+        registry.unregister_family('toy')

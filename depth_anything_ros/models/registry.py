@@ -17,8 +17,10 @@
 A family is one folder under ``depth_anything_ros/models/`` holding a ``family.py`` that
 calls :func:`register_family` with a :class:`ModelFamily`, plus the family's implementation
 module (named in :attr:`ModelFamily.implementation`, imported only when a network is built or
-loaded). Families in this package are found by their folder; a family living elsewhere
-registers itself with :func:`register_family` before use.
+loaded). Families in this package are found by their folder; an installed package adds its
+own through the entry-point group :data:`ENTRY_POINT_GROUP`, and any code may call
+:func:`register_family` (after the node's parameter schema was built, such a family's encoders
+are no ``encoder`` parameter choices: its checkpoints load by name or file, with encoder auto).
 
 Plain Python (no torch): the parameter schema derives its choices from here, so a declaration
 must not import torch either (the implementation module does).
@@ -29,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 import importlib
+from importlib.metadata import entry_points
 import os
 from pathlib import Path
 import pkgutil
@@ -241,8 +244,13 @@ def unregister_family(name: str) -> None:
     _FAMILIES.pop(name, None)
 
 
+#: Entry-point group through which an installed package adds families (its value: the module
+#: that declares them, e.g. ``my_pkg.family``).
+ENTRY_POINT_GROUP = 'depth_anything_ros.model_families'
+
+
 def _discover() -> None:
-    """Import ``<family>/family.py`` of every folder of this package, once."""
+    """Import every family declaration once: this package's folders, then entry points."""
     global _discovered
     if _discovered:
         return
@@ -251,6 +259,8 @@ def _discover() -> None:
     for info in sorted(pkgutil.iter_modules([str(here)]), key=lambda m: m.name):
         if info.ispkg and (here / info.name / 'family.py').is_file():
             importlib.import_module(f'{__package__}.{info.name}.family')
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        entry.load()
 
 
 def families() -> tuple[ModelFamily, ...]:
