@@ -96,3 +96,46 @@ def test_export_takes_the_same_flags(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert rc == 0, capsys.readouterr()
     meta = json.loads((tmp_path / 'm.json').read_text())
     assert (meta['family'], meta['encoder']) == ('da2', 'tiny')
+
+
+@pytest.mark.parametrize('spelling', SPELLINGS[:2], ids=['separate', 'joined'])
+def test_every_spelling_works_in_eval(tmp_path: Path, spelling: list[str],
+                                      capsys: pytest.CaptureFixture) -> None:
+    from depth_anything_ros.training.datasets import GenericWriter
+    h, w = 42, 56
+    depth = np.tile(np.linspace(1.0, 5.0, w, dtype=np.float32), (h, 1))
+    rgb = np.stack([np.round(255 / depth).astype(np.uint8)] * 3, -1)
+    writer = GenericWriter(tmp_path / 'data', depth_scale=1e-3)
+    writer.add('ramp', rgb, depth, 'val')
+    writer.close()
+    rc = cli.main(['eval', *spelling, '--allow-untrained', '--data', str(tmp_path / 'data'),
+                   '--out', str(tmp_path / 'out.json'), '--input-size', '28', '--device', 'cpu',
+                   '--eval-max-depth', '10'])
+    assert rc == 0, capsys.readouterr()
+    assert json.loads((tmp_path / 'out.json').read_text())['n_images'] == 1
+
+
+@pytest.mark.parametrize('spelling', [['--teacher', 'untrained', '--encoder', 'tiny'],
+                                      ['--teacher', 'untrained:tiny']], ids=['separate', 'joined'])
+def test_every_spelling_works_in_pseudo_label(tmp_path: Path, spelling: list[str],
+                                              capsys: pytest.CaptureFixture,
+                                              one_torch_thread: None) -> None:
+    (tmp_path / 'images').mkdir()
+    cv2.imwrite(str(tmp_path / 'images' / 'a.png'), np.full((28, 42, 3), 90, np.uint8))
+    rc = cli.main(['pseudo-label', *spelling, '--allow-untrained', '--inputs',
+                   str(tmp_path / 'images'), '--out', str(tmp_path / 'labels'),
+                   '--input-size', '70', '--device', 'cpu', '--no-progress'])
+    assert rc == 0, capsys.readouterr()
+    assert '1 new labels' in capsys.readouterr().out
+
+
+def test_bench_reads_each_encoder_of_its_list_like_every_command(
+        tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+    base = ['bench', '--quick', '--no-accuracy', '--backend', 'torch', '--precision', 'fp32',
+            '--input-size', '70', '--runs', '1', '--warmup', '0', '--device', 'cpu']
+    assert cli.main([*base, '--encoder', 'tiny', '--checkpoint', 'untrained',
+                     '--out', str(tmp_path / 'b.json')]) == 0
+    rows = json.loads((tmp_path / 'b.json').read_text())['results']
+    assert {r['encoder'] for r in rows} == {'tiny'}
+    assert cli.main([*base, '--encoder', 'tiny,vitx']) == 2
+    assert '--encoder vitx is not a known architecture' in capsys.readouterr().err
