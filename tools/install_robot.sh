@@ -154,7 +154,7 @@ plan=(
   "cd $ws && source $ros_setup && $venv/bin/python -m colcon build --symlink-install"
 
   'check: imports, and numpy is still the system one'
-  "cd $ws && source install/setup.bash && $venv/bin/python -c 'import torch, rclpy, cv2, sensor_msgs.msg, depth_anything_ros.node' && grep -qx \"numpy==\$($venv/bin/python -c 'import numpy; print(numpy.__version__)')\" $venv/constraints.txt"
+  "cd $ws && source install/setup.bash && $venv/bin/python -c 'import torch, rclpy, cv2, sensor_msgs.msg, depth_anything_ros.ros.node' && grep -qx \"numpy==\$($venv/bin/python -c 'import numpy; print(numpy.__version__)')\" $venv/constraints.txt"
 )
 
 echo "install_robot: ROS 2 $distro (Ubuntu $ubuntu, Python $python), target $target," \
