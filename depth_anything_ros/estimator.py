@@ -101,6 +101,16 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
     return model
 
 
+def _check_family(fam: Any, backend: str, precision: str) -> None:
+    """Raise ValueError where the family's declaration rules out this backend, precision, input."""
+    check_input_policy(fam.input)
+    for what, value, allowed in (('backend', backend, fam.backends),
+                                 ('precision', precision, fam.precisions)):
+        if value not in allowed:
+            raise ValueError(f'{fam.title} models run with {what} {", ".join(allowed)}, not '
+                             f'{value}; set {what} to one of them')
+
+
 class DepthEstimator:
     """Run a depth network on uint8 camera images.
 
@@ -139,7 +149,7 @@ class DepthEstimator:
                 backend == 'torch' or not is_exported_file(model)):
             model = load_model(model)  # a checkpoint: other backends export it (cached)
         if isinstance(getattr(model, 'family', None), str):
-            check_input_policy(family(model.family).input)
+            _check_family(family(model.family), backend, self.precision)
         if backend == 'torch':
             self.model: nn.Module | None = model
             self.config: Any = model.config

@@ -223,3 +223,13 @@ def test_an_installed_package_adds_its_family_through_an_entry_point(monkeypatch
         assert names[0] == 'da2' and 'toy' in names
     finally:
         registry.unregister_family('toy')
+
+
+def test_a_backend_or_precision_the_family_does_not_declare_is_refused(toy) -> None:
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.model import load_model
+    model = load_model('untrained:toy8', allow_untrained=True)
+    with pytest.raises(ValueError, match='run with precision fp32, not bf16'):
+        DepthEstimator(model, device='cpu', backend='torch', precision='bf16')
+    with pytest.raises(ValueError, match='run with backend torch, not onnxruntime'):
+        DepthEstimator(model, device='cpu', backend='onnxruntime', precision='fp32')
