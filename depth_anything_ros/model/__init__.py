@@ -19,6 +19,9 @@ registry (depth_anything_ros.models); ``ModelConfig`` and the helpers below are 
 Depth Anything V2, the package's first family, kept here under their documented names.
 """
 
+import sys
+
+from depth_anything_ros.models import transforms
 from depth_anything_ros.models.files import CheckpointError, read_json_file
 from depth_anything_ros.models.hub import known_names, resolve_checkpoint
 from depth_anything_ros.models.loading import build_model, export_model, load_model
@@ -28,7 +31,11 @@ from depth_anything_ros.models.da2.config import config_for, ENCODERS, ModelConf
 from depth_anything_ros.models.da2.network import DepthAnythingV2
 from depth_anything_ros.models.da2.weights import fill_deterministic_, untrained_model
 
+# ``depth_anything_ros.model.transforms`` is the documented path of the shared image
+# pre/post-processing: the same module object, so a patch through either name is seen by all.
+sys.modules[__name__ + '.transforms'] = transforms
+
 __all__ = ['CheckpointError', 'DepthAnythingV2', 'ENCODERS', 'ModelConfig', 'build_model',
            'config_for', 'export_model', 'fill_deterministic_', 'known_names', 'load_model',
            'read_checkpoint', 'read_json_file', 'read_sidecar', 'resolve_checkpoint',
-           'untrained_model']
+           'transforms', 'untrained_model']
