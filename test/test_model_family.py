@@ -233,3 +233,12 @@ def test_a_backend_or_precision_the_family_does_not_declare_is_refused(toy) -> N
         DepthEstimator(model, device='cpu', backend='torch', precision='bf16')
     with pytest.raises(ValueError, match='run with backend torch, not onnxruntime'):
         DepthEstimator(model, device='cpu', backend='onnxruntime', precision='fp32')
+
+
+def test_a_sidecar_names_the_family_even_when_the_file_name_is_another_familys(
+        toy, toy_file: Path) -> None:
+    from depth_anything_ros.model import load_model
+    renamed = toy_file.with_name('vits.pth')   # a published Depth Anything V2 name
+    toy_file.rename(renamed)
+    toy_file.with_suffix('.json').rename(renamed.with_suffix('.json'))
+    assert type(load_model(renamed)).__name__ == 'ToyNet'

@@ -339,10 +339,10 @@ def family_for_checkpoint(spec: str | os.PathLike, *, encoder: str | None = None
     """Return the family a checkpoint belongs to, as far as its name tells.
 
     ``untrained[:enc]``: the family of the encoder (``encoder`` when the name has none, else
-    the first family's first encoder); an official name or file name: its family; a file with
-    a sidecar (``meta``): the sidecar's ``family`` (sidecars written before families existed:
-    the first family). None: the name does not tell (read the file and use
-    :func:`family_for_keys`).
+    the first family's first encoder); a file with a sidecar (``meta``): the sidecar's
+    ``family``; an official name or file name: its family; a sidecar without ``family``
+    (written before families existed): the first family. None: the name does not tell (read
+    the file and use :func:`family_for_keys`).
 
     Raises:
         ValueError: the encoder belongs to no family.
@@ -358,13 +358,13 @@ def family_for_checkpoint(spec: str | os.PathLike, *, encoder: str | None = None
             raise ValueError(f'unknown encoder {enc!r}; choose from '
                              f'{", ".join(encoder_choices())}')
         return fam
+    name = (meta or {}).get('family')
+    if isinstance(name, str):   # what wrote the file knew best
+        return family(name)
     fam, _ = find_checkpoint(spec)
     if fam is not None:
         return fam
-    if meta is not None:
-        name = meta.get('family')
-        return family(name) if isinstance(name, str) else families()[0]
-    return None
+    return families()[0] if meta is not None else None
 
 
 def default_checkpoint(encoder: str, mode: str, scene: str) -> str:
