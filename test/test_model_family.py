@@ -242,3 +242,32 @@ def test_a_sidecar_names_the_family_even_when_the_file_name_is_another_familys(
     toy_file.rename(renamed)
     toy_file.with_suffix('.json').rename(renamed.with_suffix('.json'))
     assert type(load_model(renamed)).__name__ == 'ToyNet'
+
+
+def test_download_fetches_the_extra_files_into_the_checkpoints_folder(
+        tmp_path: Path, monkeypatch) -> None:
+    import sys
+    import types
+
+    from depth_anything_ros.models.hub import download
+    calls = []
+
+    def hf_hub_download(repo_id: str, filename: str, local_dir: str) -> str:
+        calls.append((repo_id, filename, Path(local_dir)))
+        return str(Path(local_dir) / filename)
+
+    monkeypatch.setitem(sys.modules, 'huggingface_hub',
+                        types.SimpleNamespace(hf_hub_download=hf_hub_download))
+    fam = registry.ModelFamily(
+        name='toyhub', title='toy', implementation='toy_family.network', encoders=('toyhub8',),
+        checkpoints=(registry.Checkpoint('toyhub-small', 'toyhub8', 'disparity',
+                                         'model.safetensors', 'Apache-2.0', 'you/toy',
+                                         subdir='toyhub-small', extra_files=('config.json',)),))
+    registry.register_family(fam)
+    try:
+        got = download('toyhub-small', tmp_path)
+    finally:
+        registry.unregister_family('toyhub')
+    folder = tmp_path / 'toyhub-small'
+    assert got == folder / 'model.safetensors'
+    assert calls == [('you/toy', 'model.safetensors', folder), ('you/toy', 'config.json', folder)]

@@ -127,12 +127,14 @@ def download(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     log.info('downloading %s from %s into %s (licence %s)', info.filename, info.repo, target,
              info.licence)
-    try:
-        got = hf_hub_download(repo_id=info.repo, filename=info.filename,
-                              local_dir=str(target / info.subdir))
-    except Exception as exc:  # noqa: BLE001 - network/hub errors have many types; re-raised
-        raise RuntimeError(f'could not download {info.filename} from {info.url} into '
-                           f'{target}: {exc}. If this machine is offline, copy the file there '
-                           'by hand.') from exc
-    return Path(got)
+    got = []
+    for filename in (info.filename, *info.extra_files):   # the weights, then e.g. a config
+        try:
+            got.append(hf_hub_download(repo_id=info.repo, filename=filename,
+                                       local_dir=str(target / info.subdir)))
+        except Exception as exc:  # noqa: BLE001 - network/hub errors have many types
+            raise RuntimeError(f'could not download {filename} from '
+                               f'https://huggingface.co/{info.repo} into {target}: {exc}. If '
+                               'this machine is offline, copy the file there by hand.') from exc
+    return Path(got[0])
 

@@ -64,7 +64,8 @@ class Checkpoint:
     head; ``licence`` is the licence of these weights (SPDX id); ``repo`` the Hugging Face
     repository (None: not published). ``subdir``: the folder of the weights directory the file
     is kept in, for published files whose name says nothing (``model.safetensors``): they
-    are then found by that folder, never by their file name alone.
+    are then found by that folder, never by their file name alone. ``extra_files``: files of
+    the same repository the weights need beside them (a ``config.json``), downloaded with them.
     """
 
     name: str
@@ -76,6 +77,7 @@ class Checkpoint:
     max_depth: float | None = None
     aliases: tuple[str, ...] = ()
     subdir: str = ''
+    extra_files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
