@@ -35,12 +35,13 @@ import torch
 from torch import nn, Tensor
 
 from .backends.devices import exact_fp32_math, resolve_device
-from .backends.select import choose_here, is_exported_file
-from .model.checkpoint import load_model, read_sidecar
-from .model.config import ModelConfig
-from .model.transforms import (postprocess, preprocess_exact, preprocess_fast,
-                               preprocess_fast_cpu, target_size, validate_image,
-                               validate_input_size)
+from .backends.select import choose_here, is_exported_file, ModelSupport
+from .models.loading import config_from_sidecar, load_model
+from .models.registry import family, split_untrained
+from .models.sidecar import read_sidecar
+from .models.transforms import (check_input_policy, postprocess, preprocess_exact,
+                                preprocess_fast, preprocess_fast_cpu, target_size,
+                                validate_image, validate_input_size)
 from .params import spec
 from .vocabulary import AUTO
 
@@ -77,7 +78,7 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
     if is_exported_file(name):
         return name
     encoder = None if encoder == AUTO else encoder
-    untrained = name == 'untrained' or name.startswith('untrained:')
+    untrained = split_untrained(name)[0]
     metric = mode != 'relative'   # None: whatever the checkpoint holds
     model = load_model(name, encoder=encoder if untrained else None, head=mode,
                        max_depth=(model_max_depth or None) if metric else None,
@@ -90,12 +91,21 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
     return model
 
 
-class DepthEstimator:
-    """Run a Depth Anything V2 model on uint8 camera images.
+def _support(model: Any) -> ModelSupport | None:
+    """Return what the model's family runs on (its registry entry), after checking its input."""
+    if not isinstance(getattr(model, 'family', None), str):
+        return None
+    fam = family(model.family)
+    check_input_policy(fam.input)
+    return ModelSupport(fam.title, fam.backends, fam.precisions)
 
-    ``model``: a :class:`~depth_anything_ros.model.DepthAnythingV2` (moved to ``device``, put
-    in eval mode), a checkpoint path/name for ``backend='torch'``, or an exported file
-    (``.onnx``, ``.xml``) for the other backends. ``input_size``: short side of the network
+
+class DepthEstimator:
+    """Run a depth network on uint8 camera images.
+
+    ``model``: a network of any registered family (moved to ``device``, put in eval mode), a
+    checkpoint path/name for ``backend='torch'``, or an exported file (``.onnx``, ``.xml``)
+    for the other backends. ``input_size``: short side of the network
     input (multiple of 14; smaller is faster, coarser). ``exact=True``: official float64
     OpenCV preprocessing (bit-exact input tensors); otherwise float32 preprocessing (OpenCV
     on CPU, torch on the GPU; ~1e-5 different in depth, see docs/model.md). Outputs are
@@ -117,8 +127,13 @@ class DepthEstimator:
                  engine_cache_size: int = DEFAULT_ENGINE_CACHE_SIZE,
                  trt_profile: tuple | None = None) -> None:
         self.device = resolve_device(device)
+        exported = isinstance(model, (str, os.PathLike)) and is_exported_file(model)
+        if not exported:   # checked before a checkpoint loads, then with its family's rules
+            choose_here(str(self.device), backend=backend, precision=precision, exact=exact)
+            if isinstance(model, (str, os.PathLike)):
+                model = load_model(model)  # a checkpoint: other backends export it (cached)
         self.choice = choose_here(str(self.device), backend=backend, precision=precision,
-                                  exact=exact, model=model)
+                                  exact=exact, model=model, support=_support(model))
         self.backend, self.precision = self.choice.backend, self.choice.precision
         self.input_size = input_size
         self.exact = bool(exact)
@@ -128,11 +143,9 @@ class DepthEstimator:
         self.last_timings: dict[str, float] = {}
         # Pinned staging buffer for the latest batch shape, with the event of its last upload.
         self._host_buffers: dict[tuple, tuple[Tensor, torch.cuda.Event]] = {}
-        if isinstance(model, (str, os.PathLike)) and not is_exported_file(model):
-            model = load_model(model)  # a checkpoint: other backends export it (cached)
         if self.backend == 'torch':
             self.model: nn.Module | None = model
-            self.config: ModelConfig | None = model.config
+            self.config: Any = model.config
             self._runner = self._make_torch_runner(model, compile, channels_last)
         else:
             self.model = model if isinstance(model, nn.Module) else None
@@ -243,21 +256,16 @@ class DepthEstimator:
         return run
 
     @staticmethod
-    def _backend_metadata(model: Any) -> tuple[ModelConfig | None, bool, float | None]:
+    def _backend_metadata(model: Any) -> tuple[Any, bool, float | None]:
         if isinstance(model, nn.Module):
             return model.config, model.config.is_metric, model.config.max_depth
-        meta = read_sidecar(model)
-        if meta is None:
+        meta = read_sidecar(model, required=False)
+        if not meta:
             raise ValueError(f'{model}: no metadata sidecar {Path(model).with_suffix(".json")} '
                              'next to the exported model; re-export it with '
                              '`depth-anything-ros export` (the sidecar says whether the output '
                              'is metric)')
-        cfg = None
-        if isinstance(meta.get('config'), dict):
-            try:
-                cfg = ModelConfig.from_dict(meta['config'])
-            except (TypeError, ValueError) as exc:  # written by a newer/older version
-                log.warning('%s: ignoring the sidecar config (%s)', model, exc)
+        cfg = config_from_sidecar(meta)
         metric = meta.get('head') == 'metric'
         return cfg, metric, meta.get('max_depth') if metric else None
 

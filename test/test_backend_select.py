@@ -165,7 +165,7 @@ def test_auto_from_a_checkpoint_path_loads_it_for_any_backend(tmp_path, one_torc
 
     from depth_anything_ros.estimator import DepthEstimator
     from depth_anything_ros.model import ModelConfig, untrained_model
-    from depth_anything_ros.model.checkpoint import export_model
+    from depth_anything_ros.model import export_model
     path = export_model(untrained_model(ModelConfig.tiny(), warn=False), tmp_path / 'tiny.pth')
     est = DepthEstimator(path, device='cpu', backend='auto', precision='auto', input_size=70,
                          cache_dir=tmp_path / 'engines')
@@ -290,3 +290,20 @@ def test_make_runner_loads_files_by_the_same_suffix_table(tmp_path: Path) -> Non
         make_runner('onnxruntime', xml)
     with pytest.raises(ValueError, match='run the torch model in'):
         make_runner('torch', xml)
+
+
+def test_a_family_declaration_narrows_the_choice_instead_of_refusing_auto() -> None:
+    """A family that runs torch fp32 only gets torch fp32 from auto, on any machine."""
+    from depth_anything_ros.backends.select import ModelSupport
+    torch_only = ModelSupport('Toy', ('torch',), ('fp32',))
+    assert choose(ALL, cpu(AMX), support=torch_only)[:2] == ('torch', 'fp32')
+    assert choose(ALL, gpu(8, 6), support=torch_only)[:2] == ('torch', 'fp32')
+    assert choose(ALL, cpu(AMX), exact=True, support=torch_only).backend == 'torch'
+    with pytest.raises(ValueError, match='Toy models run with backend torch, not openvino'):
+        choose(ALL, cpu(AMX), backend='openvino', support=torch_only)
+    with pytest.raises(ValueError, match='Toy models run with precision fp32, not bf16'):
+        choose(ALL, cpu(AMX), precision='bf16', support=torch_only)
+    exported_only = ModelSupport('Engine', ('openvino',), ('fp32', 'bf16'))
+    assert choose(ALL, cpu(AMX), support=exported_only)[:2] == ('openvino', 'bf16')
+    with pytest.raises(ValueError, match='which Engine models do not run'):
+        choose(ALL, cpu(AMX), exact=True, support=exported_only)

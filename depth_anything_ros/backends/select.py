@@ -106,9 +106,18 @@ class Choice(NamedTuple):
     reason: str
 
 
+class ModelSupport(NamedTuple):
+    """What a model family declares it runs on (its registry entry), named by ``title``."""
+
+    title: str
+    backends: tuple[str, ...]
+    precisions: tuple[str, ...]
+
+
 def choose(installed: Collection[str], hardware: Hardware, *, backend: str = AUTO,
            precision: str = AUTO, exact: bool = False,
-           model_file: str | Path | None = None) -> Choice:
+           model_file: str | Path | None = None,
+           support: ModelSupport | None = None) -> Choice:
     """Pick the backend and precision for ``hardware`` from the ``installed`` runtimes.
 
     Args:
@@ -119,6 +128,7 @@ def choose(installed: Collection[str], hardware: Hardware, *, backend: str = AUT
         exact: force the bit-faithful fp32 torch path (needs a torch checkpoint).
         model_file: path of an exported model (``.onnx``, ``.xml``, ``.engine``/``.plan``),
             which limits the runtimes that can load it; None for a torch checkpoint.
+        support: the backends and precisions the model's family runs on (None: any).
 
     Raises:
         ValueError: the explicit request cannot run here (the message says why and what to
@@ -127,7 +137,15 @@ def choose(installed: Collection[str], hardware: Hardware, *, backend: str = AUT
     if precision != AUTO and precision not in PRECISIONS:
         raise ValueError(f'unknown precision {precision!r}; use auto or one of '
                          f'{", ".join(PRECISIONS)}')
-    installed = set(installed) | {'torch'}
+    for what, value, allowed in (('backend', backend, support and support.backends),
+                                 ('precision', precision, support and support.precisions)):
+        if allowed and value != AUTO and value not in allowed:
+            raise ValueError(f'{support.title} models run with {what} {", ".join(allowed)}, '
+                             f'not {value}; set {what} to one of them')
+    if support is not None:
+        installed = [b for b in installed if b in support.backends]
+    installed = set(installed) | ({'torch'} if support is None or 'torch' in support.backends
+                                  else set())
     suffix = Path(model_file).suffix.lower() if model_file is not None else None
     loadable = FILE_BACKENDS.get(suffix, ('torch',)) if suffix else tuple(_DEVICES)
     if suffix and suffix not in FILE_BACKENDS:
@@ -141,6 +159,10 @@ def choose(installed: Collection[str], hardware: Hardware, *, backend: str = AUT
         if backend not in (AUTO, 'torch') or precision not in (AUTO, 'fp32'):
             raise ValueError(f'exact forces torch fp32; drop backend {backend!r} / precision '
                              f'{precision!r} or set exact false')
+        if support is not None and ('torch' not in support.backends
+                                    or 'fp32' not in support.precisions):
+            raise ValueError(f'exact runs torch fp32, which {support.title} models do not run; '
+                             'set exact false')
         return Choice('torch', 'fp32', 'exact: bit-faithful fp32 torch path')
     if backend != AUTO:
         _check_backend(backend, installed, hardware, loadable, model_file)
@@ -148,17 +170,20 @@ def choose(installed: Collection[str], hardware: Hardware, *, backend: str = AUT
     else:
         candidates = [b for b in _preference(hardware) if b in installed and b in loadable]
         if not candidates:
-            raise ValueError(f'no installed runtime can load {Path(model_file).name} on '
-                             f'{hardware.device}: it needs one of {", ".join(loadable)}')
+            what = Path(model_file).name if model_file is not None else f'{support.title} models'
+            needs = [b for b in loadable if support is None or b in support.backends]
+            raise ValueError(f'no installed runtime can load {what} on {hardware.device}: it '
+                             f'needs one of {", ".join(needs)}')
     refusals = []
     for name in candidates:
-        options = _precisions(name, hardware)
-        if precision == AUTO:
+        options = [o for o in _precisions(name, hardware)
+                   if support is None or o[0] in support.precisions]
+        if precision == AUTO and options:
             return Choice(name, options[0][0], _reason(name, options[0], backend == AUTO))
         for prec, why in options:
             if prec == precision:
                 return Choice(name, prec, _reason(name, (prec, why), backend == AUTO))
-        refusals.append(f'{name} offers {", ".join(p for p, _ in options)}')
+        refusals.append(f'{name} offers {", ".join(p for p, _ in options) or "none of its"}')
     raise ValueError(f'precision {precision!r} cannot run on {_describe(hardware)}: '
                      + '; '.join(refusals) + _precision_hint(precision, hardware))
 
@@ -297,11 +322,11 @@ def installed_backends(names: Collection[str] | None = None) -> list[str]:
 
 
 def choose_here(device: str, *, backend: str = AUTO, precision: str = AUTO, exact: bool = False,
-                model: object = None) -> Choice:
+                model: object = None, support: ModelSupport | None = None) -> Choice:
     """:func:`choose` for torch ``device`` (resolved) of this machine.
 
     ``model`` is what will run: an exported file's path constrains the backend; anything else
-    (a module, a checkpoint) is a torch checkpoint.
+    (a module, a checkpoint) is a torch checkpoint. ``support``: what its family runs on.
 
     Raises:
         ValueError: the request cannot run here (the message says why and what to change).
@@ -310,7 +335,7 @@ def choose_here(device: str, *, backend: str = AUTO, precision: str = AUTO, exac
     names = None if backend == AUTO else [backend] if backend in BACKENDS else []
     return choose(installed_backends(names), detect_hardware(device), backend=backend,
                   precision=precision, exact=exact,
-                  model_file=model if is_exported_file(model) else None)
+                  model_file=model if is_exported_file(model) else None, support=support)
 
 
 def cpu_name() -> str:
