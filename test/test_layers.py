@@ -49,7 +49,7 @@ ROOT = 'depth_anything_ros'
 # (module-name prefix below the package, rank); the longest matching prefix wins.
 LAYERS: tuple[tuple[str, int], ...] = (
     ('', 0), ('vocabulary', 0), ('params', 0), ('alignment', 0), ('core', 0),
-    ('model', 1), ('backends', 2), ('estimator', 3), ('training', 4), ('ros', 5),
+    ('model', 1), ('models', 1), ('backends', 2), ('estimator', 3), ('training', 4), ('ros', 5),
     ('offline', 6), ('commands', 7), ('__main__', 7),
 )
 # third-party top-level modules a layer may not import (ranks up to and including the given one)

@@ -1,0 +1,231 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Make the Depth Anything 3 goldens in ``test/data/`` with the official code.
+
+Runs only where the official code (github.com/ByteDance-Seed/Depth-Anything-3, its ``src``
+folder) and what it needs to build the networks (torch, einops, addict, omegaconf) are
+importable, e.g.::
+
+    PYTHONPATH=/path/to/Depth-Anything-3/src:/path/to/extra-site-packages \
+        python tools/make_da3_goldens.py [--full] [--manifest]
+
+Each official network is built with the package's deterministic weights
+(:func:`depth_anything_ros.models.da3.weights.fill_da3_`, applied to the official network's own
+state dict) and run forward in float32 for one view, two views, two views with known poses
+(any-view networks) and three views (reference-view selection). The inputs are stored too:
+``x`` holds three views (the first ``s`` are the ``s``-view input), ``extrinsics`` and
+``intrinsics`` the two-view poses.
+
+Default: every official configuration at a reduced width (embed dim 64, head features 32; the
+official block counts, tapped blocks and start blocks kept), written to
+``test/data/da3_goldens_reduced.npz``. ``--full``: the full ``da3-small`` and ``da3-base``
+(``da3_goldens_full.npz``). ``--manifest``: every official state dict's keys and shapes
+(``da3_state_dicts.json.gz``). The tests need none of this code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+from pathlib import Path
+import sys
+import types
+
+import numpy as np
+import torch
+
+from depth_anything_ros.models.da3.config import (CONFIGS, config_for, Da3Config, NAMES,
+                                                  NestedConfig)
+from depth_anything_ros.models.da3.weights import fill_da3_
+
+DATA = Path(__file__).resolve().parents[1] / 'test' / 'data'
+#: (height, width) of every golden input: 3 x 4 patches, so the position grid is interpolated.
+SIZE = (42, 56)
+INPUT_FORMULA = ('x[b, v, c, i, j] = sin(0.19 (c + 1) i + 0.11 j + 0.5 c + 0.7 v) + '
+                 '0.6 cos(0.07 (c + 2) j - 0.13 i + 0.3 v), float32')
+
+
+def golden_input(views: int, size: tuple[int, int] = SIZE) -> torch.Tensor:
+    """(1, views, 3, H, W) float32 test pattern, different per view."""
+    v, c, i, j = np.meshgrid(np.arange(views), np.arange(3), np.arange(size[0]),
+                             np.arange(size[1]), indexing='ij')
+    x = (np.sin(0.19 * (c + 1) * i + 0.11 * j + 0.5 * c + 0.7 * v)
+         + 0.6 * np.cos(0.07 * (c + 2) * j - 0.13 * i + 0.3 * v)).astype(np.float32)
+    return torch.from_numpy(x[None])
+
+
+def golden_poses(views: int, size: tuple[int, int] = SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+    """World-to-camera (1, views, 4, 4) and intrinsics (1, views, 3, 3) of a small rig."""
+    ext, ks = [], []
+    for v in range(views):
+        a = 0.15 * v
+        r = torch.tensor([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]],
+                         dtype=torch.float64)
+        m = torch.eye(4, dtype=torch.float64)
+        m[:3, :3] = r
+        m[:3, 3] = torch.tensor([0.3 * v, -0.05 * v, 0.02 * v], dtype=torch.float64)
+        ext.append(m)
+        f = 40.0 + 3 * v
+        ks.append(torch.tensor([[f, 0, size[1] / 2], [0, f * 1.05, size[0] / 2], [0, 0, 1]],
+                               dtype=torch.float64))
+    return torch.stack(ext)[None].float(), torch.stack(ks)[None].float()
+
+
+def reduced(name: str) -> Da3Config | NestedConfig:
+    """Return the official configuration ``name`` at embed dim 64, head features 32."""
+    cfg = config_for(name)
+    if isinstance(cfg, NestedConfig):
+        return NestedConfig(f'{name}@64', reduced(cfg.anyview.name), reduced(cfg.metric.name))
+    heads = 4 if cfg.num_heads % 4 == 0 and cfg.num_heads % 3 == 0 else 2  # head width 16/32
+    hidden = 256 if cfg.ffn == 'mlp' else (int(256 * 2 / 3) + 7) // 8 * 8
+    d = cfg.to_dict()
+    d.update(name=f'{cfg.name}@64', embed_dim=64, num_heads=heads, ffn_hidden=hidden,
+             features=32, out_channels=[16, 32, 48, 64])
+    return Da3Config.from_dict(d)
+
+
+def _stub_pose_alignment() -> None:
+    """Stub ``evo``: the splatting adapter imports it (trajectory alignment), unused here."""
+    try:
+        import evo.core.trajectory  # noqa: F401
+    except ImportError:
+        mods = {n: types.ModuleType(n) for n in ('evo', 'evo.core', 'evo.core.trajectory')}
+        mods['evo.core.trajectory'].PosePath3D = object
+        sys.modules.update(mods)
+
+
+def official_net(cfg: Da3Config | NestedConfig) -> torch.nn.Module:
+    """Build the official network for ``cfg`` (any width) from the official classes."""
+    from depth_anything_3.model.cam_dec import CameraDec
+    from depth_anything_3.model.cam_enc import CameraEnc
+    from depth_anything_3.model.da3 import DepthAnything3Net, NestedDepthAnything3Net
+    from depth_anything_3.model.dinov2.dinov2 import DinoV2
+    from depth_anything_3.model.dinov2.vision_transformer import DinoVisionTransformer
+    from depth_anything_3.model.dpt import DPT
+    from depth_anything_3.model.dualdpt import DualDPT
+    from depth_anything_3.model.gs_adapter import GaussianAdapter
+    from depth_anything_3.model.gsdpt import GSDPT
+
+    if isinstance(cfg, NestedConfig):
+        net = NestedDepthAnything3Net.__new__(NestedDepthAnything3Net)
+        torch.nn.Module.__init__(net)
+        net.da3, net.da3_metric = official_net(cfg.anyview), official_net(cfg.metric)
+        return net
+    backbone = DinoV2.__new__(DinoV2)
+    torch.nn.Module.__init__(backbone)
+    backbone.out_layers = list(cfg.out_layers)
+    backbone.pretrained = DinoVisionTransformer(
+        img_size=518, patch_size=14, embed_dim=cfg.embed_dim, depth=cfg.depth,
+        num_heads=cfg.num_heads, mlp_ratio=4, ffn_layer='mlp' if cfg.ffn == 'mlp' else
+        'swiglufused', alt_start=cfg.alt_start, qknorm_start=cfg.qknorm_start,
+        rope_start=cfg.rope_start, cat_token=cfg.cat_token)
+    dim_in, f, oc = cfg.head_dim_in, cfg.features, list(cfg.out_channels)
+    if cfg.head == 'dualdpt':
+        head = DualDPT(dim_in=dim_in, output_dim=2, features=f, out_channels=oc)
+    else:
+        head = DPT(dim_in=dim_in, output_dim=1, features=f, out_channels=oc)
+    kw = {}
+    if cfg.camera:
+        kw.update(cam_enc=CameraEnc(dim_out=cfg.embed_dim), cam_dec=CameraDec(dim_in=dim_in))
+    if cfg.gs_head:
+        kw.update(gs_head=GSDPT(dim_in=dim_in, output_dim=38, features=f, out_channels=oc),
+                  gs_adapter=GaussianAdapter(sh_degree=2, pred_color=False,
+                                             pred_offset_depth=True, pred_offset_xy=True))
+    return DepthAnything3Net(backbone, head, **kw)
+
+
+def official_registry_net(name: str) -> torch.nn.Module:
+    """Build the official network exactly as its YAML configuration does."""
+    from depth_anything_3.cfg import create_object, load_config
+    from depth_anything_3.registry import MODEL_REGISTRY
+    return create_object(load_config(MODEL_REGISTRY[name]))
+
+
+def run_official(net: torch.nn.Module, x: torch.Tensor, poses: tuple | None = None,
+                 ) -> dict[str, np.ndarray]:
+    """Official forward (no grad, float32) -> the outputs the tests compare."""
+    captured = {}
+    hook = (net.da3_metric.register_forward_hook(
+        lambda _m, _i, out: captured.update(sky=out['sky'].clone()))
+        if hasattr(net, 'da3_metric') else None)
+    with torch.no_grad():
+        out = net(x, *(poses or (None, None)))
+    if hook is not None:
+        hook.remove()
+    keep = {k: out[k] for k in ('depth', 'depth_conf', 'sky', 'extrinsics', 'intrinsics')
+            if k in out}
+    if 'sky' in captured:
+        keep['sky'] = captured['sky']
+        keep['scale_factor'] = torch.tensor(out['scale_factor'])
+    return {k: v.float().numpy() for k, v in keep.items()}
+
+
+def goldens_for(cfg: Da3Config | NestedConfig, net: torch.nn.Module,
+                views: tuple[int, ...]) -> dict[str, np.ndarray]:
+    fill_da3_(net.state_dict())
+    net.eval()
+    tag = cfg.name.split('@')[0]
+    out = {f'{tag}/config': np.array(json.dumps(cfg.to_dict()))}
+    any_view = isinstance(cfg, NestedConfig) or cfg.any_view
+    for s in views:
+        if s > 2 and not any_view:  # views never meet in a monocular network
+            continue
+        for k, v in run_official(net, golden_input(s)).items():
+            out[f'{tag}/{s}view/{k}'] = v
+        if any_view and s == 2:
+            for k, v in run_official(net, golden_input(s), golden_poses(s)).items():
+                out[f'{tag}/{s}view_posed/{k}'] = v
+    for k, v in out.items():
+        if v.dtype.kind == 'f':
+            print(f'{k:40s} {tuple(v.shape)} [{v.min():.4g}, {v.max():.4g}]')
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--full', action='store_true', help='full da3-small and da3-base')
+    parser.add_argument('--manifest', action='store_true', help='official state-dict shapes')
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    _stub_pose_alignment()
+    if args.manifest:
+        manifest = {}
+        linspace = torch.linspace  # the official builder reads a drop-path schedule with .item()
+        torch.linspace = lambda *a, **k: linspace(*a, **{**k, 'device': 'cpu'})
+        for name in NAMES:
+            with torch.device('meta'):
+                sd = official_registry_net(name).state_dict()
+            manifest[name] = {k: list(v.shape) for k, v in sd.items()}
+        with gzip.open(DATA / 'da3_state_dicts.json.gz', 'wt', compresslevel=9) as f:
+            f.write(json.dumps(manifest) + '\n')
+        return
+    ext, ks = golden_poses(2)
+    out: dict[str, np.ndarray] = {'input_formula': np.array(INPUT_FORMULA),
+                                  'x': golden_input(3).numpy(), 'extrinsics': ext.numpy(),
+                                  'intrinsics': ks.numpy()}
+    if args.full:
+        for name in ('da3-small', 'da3-base'):
+            out.update(goldens_for(CONFIGS[name], official_registry_net(name), (1, 2)))
+        np.savez_compressed(DATA / 'da3_goldens_full.npz', **out)
+        return
+    for name in NAMES:
+        cfg = reduced(name)
+        out.update(goldens_for(cfg, official_net(cfg), (1, 2, 3)))
+    np.savez_compressed(DATA / 'da3_goldens_reduced.npz', **out)
+
+
+if __name__ == '__main__':
+    main()
