@@ -276,5 +276,5 @@ class VisionTransformer(nn.Module):
         return feats
 
     @staticmethod
-    def _tile(rope: tuple[Tensor, ...], views: int) -> tuple[Tensor, ...]:
-        return tuple(t.repeat(views, 1) for t in rope)
+    def _tile(rope: tuple[Tensor, ...] | None, views: int) -> tuple[Tensor, ...] | None:
+        return None if rope is None else tuple(t.repeat(views, 1) for t in rope)

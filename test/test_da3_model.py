@@ -1,0 +1,267 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The Depth Anything 3 networks reproduce the official ones and load their checkpoints strictly.
+
+The goldens in ``test/data/da3_goldens_*.npz`` are official outputs (the official code run with
+the package's deterministic weights) made by ``tools/make_da3_goldens.py``; the manifest
+``da3_state_dicts.json.gz`` lists every official state dict's keys and shapes. Forward outputs
+must match within 5e-5 of each output's largest magnitude, under ``no_grad`` and
+``inference_mode``.
+"""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from depth_anything_ros.model.files import CheckpointError
+from depth_anything_ros.models.da3 import (build_model, config_for, Da3Config, fill_da3_,
+                                           load_da3, metric_depth, NAMES, NestedConfig,
+                                           untrained_model)
+from depth_anything_ros.models.da3 import heads
+from depth_anything_ros.models.da3.checkpoint import infer_config
+from depth_anything_ros.models.da3.weights import da3_values
+
+DATA = Path(__file__).resolve().parent / 'data'
+REDUCED = np.load(DATA / 'da3_goldens_reduced.npz', allow_pickle=False)
+FULL = np.load(DATA / 'da3_goldens_full.npz', allow_pickle=False)
+RTOL = 5e-5
+MODES = {'no_grad': torch.no_grad, 'inference_mode': torch.inference_mode}
+
+
+def _config(golden: np.lib.npyio.NpzFile, tag: str) -> Da3Config | NestedConfig:
+    d = json.loads(str(golden[f'{tag}/config']))
+    return NestedConfig.from_dict(d) if 'anyview' in d else Da3Config.from_dict(d)
+
+
+def _cases(golden: np.lib.npyio.NpzFile, tag: str) -> dict[str, dict[str, np.ndarray]]:
+    cases: dict[str, dict[str, np.ndarray]] = {}
+    for key in golden.files:
+        parts = key.split('/')
+        if len(parts) == 3 and parts[0] == tag:
+            cases.setdefault(parts[1], {})[parts[2]] = golden[key]
+    return cases
+
+
+def assert_matches(got: torch.Tensor, want: np.ndarray, what: str) -> None:
+    got = got.detach().float().numpy()
+    assert got.shape == want.shape, what
+    scale = max(float(np.abs(want).max()), 1e-12)
+    err = float(np.abs(got - want).max()) / scale
+    assert err <= RTOL, f'{what}: max error {err:.2e} of the largest value ({scale:.3g})'
+
+
+def check_goldens(golden: np.lib.npyio.NpzFile, tag: str) -> None:
+    """Every stored case of ``tag``, under no_grad and under inference_mode."""
+    model = untrained_model(_config(golden, tag), warn=False)
+    x = torch.from_numpy(golden['x'])
+    poses = torch.from_numpy(golden['extrinsics']), torch.from_numpy(golden['intrinsics'])
+    cases = _cases(golden, tag)
+    assert cases, tag
+    for mode, context in MODES.items():
+        for case, outputs in cases.items():
+            views = int(case[0])
+            with context():
+                out = model(x[:, :views], *(poses if case.endswith('posed') else (None, None)))
+            for key, want in outputs.items():
+                assert_matches(out[key], want, f'{tag} {case} {key} ({mode})')
+
+
+def _tags(golden: np.lib.npyio.NpzFile) -> list[str]:
+    return sorted({k.split('/')[0] for k in golden.files if k.endswith('/config')})
+
+
+def test_goldens_cover_every_official_configuration() -> None:
+    assert _tags(REDUCED) == sorted(NAMES)
+    assert _tags(FULL) == ['da3-base', 'da3-small']
+    for tag in _tags(REDUCED):  # reduced: official depth and taps, narrower
+        cfg, official = _config(REDUCED, tag), config_for(tag)
+        pairs = ([(cfg.anyview, official.anyview), (cfg.metric, official.metric)]
+                 if isinstance(cfg, NestedConfig) else [(cfg, official)])
+        for small, full in pairs:
+            assert (small.depth, small.out_layers, small.alt_start, small.qknorm_start,
+                    small.rope_start, small.head, small.camera, small.gs_head) == (
+                full.depth, full.out_layers, full.alt_start, full.qknorm_start,
+                full.rope_start, full.head, full.camera, full.gs_head)
+            assert small.embed_dim == 64
+    for tag in _tags(FULL):
+        assert _config(FULL, tag) == config_for(tag)
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_state_dict_is_the_official_one(name: str) -> None:
+    with gzip.open(DATA / 'da3_state_dicts.json.gz', 'rt') as f:
+        official = json.load(f)[name]
+    ours = {k: list(v.shape) for k, v in build_model(name, device='meta').state_dict().items()}
+    assert sorted(ours) == sorted(official)
+    assert ours == official
+
+
+@pytest.mark.parametrize('tag', NAMES)
+def test_reduced_width_matches_official(tag: str) -> None:
+    check_goldens(REDUCED, tag)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('tag', ['da3-small', 'da3-base'])
+def test_full_size_matches_official(tag: str) -> None:
+    check_goldens(FULL, tag)
+    gc.collect()
+
+
+@pytest.fixture(scope='module')
+def small() -> torch.nn.Module:
+    return untrained_model(_config(REDUCED, 'da3-small'), warn=False)
+
+
+def test_one_view_may_come_without_the_view_axis(small: torch.nn.Module) -> None:
+    x = torch.from_numpy(REDUCED['x'])[:, 0]  # (1, 3, H, W)
+    with torch.inference_mode():
+        a, b = small(x), small(x[:, None])
+    assert a['depth'].shape == (1, 1, *x.shape[-2:])
+    for key in b:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('shape, message', [((1, 2, 4, 42, 56), 'views, 3, H, W'),
+                                            ((3, 42, 56), 'views, 3, H, W'),
+                                            ((1, 3, 40, 56), 'multiples of 14')])
+def test_bad_input_shapes_are_refused(small: torch.nn.Module, shape: tuple,
+                                      message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        small(torch.zeros(shape))
+
+
+def test_poses_need_both_parts(small: torch.nn.Module) -> None:
+    x = torch.from_numpy(REDUCED['x'])[:, :2]
+    with pytest.raises(ValueError, match='both'):
+        small(x, torch.from_numpy(REDUCED['extrinsics']))
+
+
+def test_metric_depth_uses_the_mean_focal_over_300() -> None:
+    depth = torch.tensor([[[[3.0]]]])
+    assert metric_depth(depth, 600.0, 900.0).item() == pytest.approx(3.0 * 750 / 300)
+
+
+@pytest.mark.parametrize('perturb', ['rope', 'uv', 'reference'])
+def test_goldens_notice_small_departures(perturb: str, monkeypatch: pytest.MonkeyPatch,
+                                         small: torch.nn.Module) -> None:
+    """The goldens are sensitive to the details that are easy to get wrong."""
+    strategy = 'saddle_balanced'
+    if perturb == 'rope':  # no rotary position encoding
+        monkeypatch.setattr(small.backbone.pretrained, '_rope', lambda *a: (None, None))
+    elif perturb == 'uv':  # no position encoding in the head
+        monkeypatch.setattr(heads, 'add_uv', lambda x, h, w: x)
+    else:  # the first view as the reference
+        strategy = 'first'
+    x = torch.from_numpy(REDUCED['x'])
+    with torch.inference_mode():
+        depth = small(x, ref_view_strategy=strategy)['depth'].numpy()
+    want = REDUCED['da3-small/3view/depth']
+    assert np.abs(depth - want).max() / np.abs(want).max() > 100 * RTOL
+
+
+def test_deterministic_weights_extend_the_package_recipe() -> None:
+    sd = {'backbone.pretrained.blocks.4.attn.q_norm.weight': torch.empty(32),
+          'cam_enc.token_norm.weight': torch.empty(64),
+          'cam_dec.fc_fov.0.bias': torch.empty(2),
+          'head.scratch.sky_output_conv2.2.weight': torch.empty(1, 32, 1, 1),
+          'head.scratch.output_conv2.2.weight': torch.empty(2, 32, 1, 1),
+          'backbone.pretrained.blocks.0.norm1.weight': torch.empty(64)}
+    fill_da3_(sd)
+    for key in list(sd)[:3] + [list(sd)[-1]]:
+        assert (sd[key] - 1).abs().max() < 0.04, key  # norms and the fov bias near 1
+    assert (sd['head.scratch.sky_output_conv2.2.weight'] < 0).any()  # signed: sky and ground
+    assert (sd['head.scratch.output_conv2.2.weight'] >= 0).all()  # depth logits stay positive
+    n = torch.zeros(3)
+    assert da3_values('x.weight', torch.empty(3, 1), n).tolist() == [0.0, 0.0, 0.0]
+
+
+# --- checkpoints --------------------------------------------------------------------------
+
+
+def _save_safetensors(model: torch.nn.Module, path: Path, prefix: str = 'model.') -> None:
+    from safetensors.torch import save_file
+    save_file({prefix + k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+
+
+def test_official_safetensors_with_config_load_strictly(tmp_path: Path) -> None:
+    model = untrained_model('da3-small', warn=False)
+    path = tmp_path / 'model.safetensors'
+    _save_safetensors(model, path)
+    (tmp_path / 'config.json').write_text(json.dumps({'model_name': 'da3-small'}))
+    loaded = load_da3(path)
+    assert loaded.config == config_for('da3-small')
+    x = torch.from_numpy(REDUCED['x'])[:, :1]
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(x)['depth'], model(x)['depth'], rtol=0, atol=0)
+
+
+def test_bare_pth_loads_with_a_reduced_config_and_shapes_name_official_ones(
+        tmp_path: Path, small: torch.nn.Module) -> None:
+    path = tmp_path / 'weights.pth'
+    torch.save(small.state_dict(), path)
+    loaded = load_da3(path, small.config)
+    for k, v in small.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v), k
+    meta = build_model('da3-base', device='meta').state_dict()
+    assert infer_config(meta, 'x') == config_for('da3-base')
+    nested = build_model('da3nested-giant-large', device='meta').state_dict()
+    assert infer_config(nested, 'x') == config_for('da3nested-giant-large')
+
+
+def test_truncated_file_is_a_checkpoint_error(tmp_path: Path, small: torch.nn.Module) -> None:
+    path = tmp_path / 'model.safetensors'
+    _save_safetensors(small, path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(CheckpointError, match='download it again'):
+        load_da3(path, small.config)
+
+
+def test_missing_and_unexpected_keys_are_named(tmp_path: Path, small: torch.nn.Module) -> None:
+    sd = dict(small.state_dict())
+    del sd['head.norm.weight']
+    sd['head.extra.weight'] = torch.zeros(1)
+    path = tmp_path / 'w.pth'
+    torch.save(sd, path)
+    with pytest.raises(CheckpointError, match=r'missing keys: head\.norm\.weight.*'
+                                              r'unexpected keys: head\.extra\.weight'):
+        load_da3(path, small.config)
+
+
+def test_foreign_and_ambiguous_state_dicts_name_the_fix(tmp_path: Path) -> None:
+    v2 = {'pretrained.pos_embed': torch.zeros(1, 1370, 384),
+          'depth_head.projects.0.weight': torch.zeros(1)}
+    with pytest.raises(CheckpointError, match='Depth Anything V2 checkpoint'):
+        infer_config(v2, 'f')
+    mono = {'backbone.pretrained.pos_embed': torch.zeros(1, 1370, 1024)}
+    with pytest.raises(CheckpointError, match='da3mono-large or da3metric-large'):
+        infer_config(mono, 'f')
+    path = tmp_path / 'model.safetensors'
+    path.write_bytes(b'<html>not found</html>')
+    with pytest.raises(CheckpointError, match='HTML'):
+        load_da3(path)
+    weights = tmp_path / 'w.pth'
+    torch.save({'backbone.pretrained.pos_embed': torch.zeros(1, 5, 64)}, weights)
+    (tmp_path / 'config.json').write_text(json.dumps({'model_name': 'da3-tiny'}))
+    with pytest.raises(CheckpointError, match='unknown Depth Anything 3 model'):
+        load_da3(weights)
