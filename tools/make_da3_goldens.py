@@ -32,7 +32,12 @@ Default: every official configuration at a reduced width (embed dim 64, head fea
 official block counts, tapped blocks and start blocks kept), written to
 ``test/data/da3_goldens_reduced.npz``. ``--full``: the full ``da3-small`` and ``da3-base``
 (``da3_goldens_full.npz``). ``--manifest``: every official state dict's keys and shapes
-(``da3_state_dicts.json.gz``). The tests need none of this code.
+(``da3_state_dicts.json.gz``). ``--e2e``: the official inference path without poses (its
+``InputProcessor`` at the default 504, a float32 forward, and for the metric network the
+official focal scaling given intrinsics) on two small uint8 views of different sizes with
+reduced-width networks (``da3_goldens_e2e.npz``; outputs stored every 6th pixel; the official
+API would autocast the forward to bf16/fp16, the golden keeps it float32). The tests need none
+of this code.
 """
 
 from __future__ import annotations
@@ -194,10 +199,68 @@ def goldens_for(cfg: Da3Config | NestedConfig, net: torch.nn.Module,
     return out
 
 
+def golden_images() -> tuple[list[np.ndarray], np.ndarray]:
+    """Two RGB uint8 views of different sizes (both resizes and the crop run) and their K."""
+    views, ks = [], []
+    for v, (h, w) in enumerate(((100, 130), (104, 130))):
+        i, j = np.meshgrid(np.arange(h), np.arange(w), indexing='ij')
+        img = np.stack([128 + 100 * np.sin(0.11 * i + 0.07 * j * (c + 1) + v)
+                        * np.cos(0.05 * j - 0.03 * i * c) for c in range(3)], axis=-1)
+        views.append(np.clip(np.round(img), 0, 255).astype(np.uint8))
+        ks.append([[110.0 + 5 * v, 0, w / 2 - 1], [0, 112.0, h / 2 + 2], [0, 0, 1]])
+    return views, np.array(ks)
+
+
+def e2e_goldens() -> dict[str, np.ndarray]:
+    """Run the official preprocessing (InputProcessor, 504) and a float32 official forward."""
+    try:
+        import torchvision  # noqa: F401
+    except RuntimeError:  # a torchvision build without its C ops: declare the two it fakes
+        lib = torch.library.Library('torchvision', 'DEF')
+        for op in ('nms', 'qnms'):
+            lib.define(op + '(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+        for mod in [m for m in sys.modules if m.startswith('torchvision')]:
+            del sys.modules[mod]
+    from depth_anything_3.utils.alignment import apply_metric_scaling
+    from depth_anything_3.utils.io.input_processor import InputProcessor
+
+    views, ks = golden_images()
+    out = {f'e2e/image{v}': img for v, img in enumerate(views)}
+    out['e2e/intrinsics'] = ks
+    x, _, k_proc = InputProcessor()(views, None, ks.copy(), 504, 'upper_bound_resize',
+                                    sequential=True)
+    out['e2e/input_stride6'] = x[..., ::6, ::6].numpy()
+    out['e2e/input_intrinsics'] = k_proc.numpy()
+    for name, views_used in (('da3-small', 2), ('da3metric-large', 1),
+                             ('da3nested-giant-large', 1)):
+        cfg = reduced(name)
+        net = official_net(cfg)
+        fill_da3_(net.state_dict())
+        net.eval()
+        torch.manual_seed(0)  # the official quantiles subsample at random above 100k pixels
+        res = run_official(net, x[None, :views_used])
+        tag = f'e2e/{name}'
+        out[f'{tag}/config'] = np.array(json.dumps(cfg.to_dict()))
+        for key, v in res.items():
+            out[f'{tag}/{key}'] = v[0] if v.ndim else v
+        if name == 'da3metric-large':
+            metres = apply_metric_scaling(torch.from_numpy(res['depth']),
+                                          k_proc[None, :views_used])
+            out[f'{tag}/metric_depth'] = metres[0].numpy()
+        for key in list(out):
+            if key.startswith(tag) and out[key].ndim == 3 and out[key].shape[-1] > 100:
+                out[key] = out[key][..., ::6, ::6]  # keep the file small
+    for k, v in out.items():
+        if v.dtype.kind == 'f':
+            print(f'{k:40s} {tuple(v.shape)} [{v.min():.4g}, {v.max():.4g}]')
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--full', action='store_true', help='full da3-small and da3-base')
     parser.add_argument('--manifest', action='store_true', help='official state-dict shapes')
+    parser.add_argument('--e2e', action='store_true', help='official preprocessing + forward')
     args = parser.parse_args()
     torch.set_num_threads(1)
     _stub_pose_alignment()
@@ -216,6 +279,9 @@ def main() -> None:
     out: dict[str, np.ndarray] = {'input_formula': np.array(INPUT_FORMULA),
                                   'x': golden_input(3).numpy(), 'extrinsics': ext.numpy(),
                                   'intrinsics': ks.numpy()}
+    if args.e2e:
+        np.savez_compressed(DATA / 'da3_goldens_e2e.npz', **e2e_goldens())
+        return
     if args.full:
         for name in ('da3-small', 'da3-base'):
             out.update(goldens_for(CONFIGS[name], official_registry_net(name), (1, 2)))

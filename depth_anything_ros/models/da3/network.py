@@ -31,14 +31,17 @@ views always present:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 
+import numpy as np
 import torch
 from torch import nn, Tensor
 
 from .camera import CameraDecoder, CameraEncoder, decode_cameras
 from .config import config_for, Da3Config, METRIC_FOCAL_DIVISOR, NestedConfig
 from .heads import DPT, DualDPT, GaussianHead
+from .transforms import prepare_views, PROCESS_RES
 from .vit import Backbone
 
 #: sky map value from which a pixel is sky (official threshold).
@@ -62,7 +65,7 @@ def _sample(values: Tensor) -> Tensor:
 
 def metric_depth(depth: Tensor, fx: Tensor | float, fy: Tensor | float) -> Tensor:
     """Metric network output -> metres: depth * mean(fx, fy) / 300 (focal in input pixels)."""
-    return depth * ((fx + fy) / 2) / METRIC_FOCAL_DIVISOR
+    return depth * (((fx + fy) / 2) / METRIC_FOCAL_DIVISOR)
 
 
 def as_views(x: Tensor) -> Tensor:
@@ -191,3 +194,26 @@ def build_model(name: str | Da3Config | NestedConfig, *,
         if isinstance(cfg, NestedConfig):
             return NestedDepthAnything3(cfg)
         return DepthAnything3(cfg)
+
+
+@torch.inference_mode()
+def infer(model: DepthAnything3 | NestedDepthAnything3, images: Sequence[np.ndarray],
+          intrinsics: Sequence[np.ndarray] | np.ndarray | None = None,
+          process_res: int = PROCESS_RES) -> dict[str, Tensor]:
+    """RGB uint8 views of one scene -> outputs (S, H', W') at the processing resolution.
+
+    The official inference without poses, in float32: :func:`prepare_views`, one forward pass,
+    the batch axis dropped. ``intrinsics`` (S, 3, 3) in the images' pixels come back as
+    ``input_intrinsics`` at the processing resolution, and a metric network's ``depth`` as
+    ``metric_depth`` in metres (:func:`metric_depth`). ``intrinsics`` stays what the network
+    outputs (any-view networks predict their own).
+    """
+    x, k = prepare_views(images, intrinsics, process_res)
+    p = next(model.parameters())
+    out = {key: v[0] if v.dim() else v for key, v in model(x.to(p.device, p.dtype)).items()}
+    if k is not None:
+        kk = out['input_intrinsics'] = k[0].to(p.device)
+        if model.is_metric:
+            out['metric_depth'] = metric_depth(out['depth'], kk[:, 0, 0, None, None],
+                                               kk[:, 1, 1, None, None])
+    return out
