@@ -99,7 +99,7 @@ def _tags(golden: np.lib.npyio.NpzFile) -> list[str]:
 
 def test_goldens_cover_every_official_configuration() -> None:
     assert _tags(REDUCED) == sorted(NAMES)
-    assert _tags(FULL) == ['da3-base', 'da3-small']
+    assert _tags(FULL) == ['da3-base', 'da3-large', 'da3-small', 'da3metric-large']
     for tag in _tags(REDUCED):  # reduced: official depth and taps, narrower
         cfg, official = _config(REDUCED, tag), config_for(tag)
         pairs = ([(cfg.anyview, official.anyview), (cfg.metric, official.metric)]
@@ -129,7 +129,7 @@ def test_reduced_width_matches_official(tag: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('tag', ['da3-small', 'da3-base'])
+@pytest.mark.parametrize('tag', ['da3-small', 'da3-base', 'da3-large', 'da3metric-large'])
 def test_full_size_matches_official(tag: str) -> None:
     check_goldens(FULL, tag)
     gc.collect()

@@ -19,7 +19,7 @@ folder) and what it needs to build the networks (torch, einops, addict, omegacon
 importable, e.g.::
 
     PYTHONPATH=/path/to/Depth-Anything-3/src:/path/to/extra-site-packages \
-        python tools/make_da3_goldens.py [--full] [--manifest]
+        python tools/make_da3_goldens.py [--full | --manifest | --e2e]
 
 Each official network is built with the package's deterministic weights
 (:func:`depth_anything_ros.models.da3.weights.fill_da3_`, applied to the official network's own
@@ -30,14 +30,21 @@ state dict) and run forward in float32 for one view, two views, two views with k
 
 Default: every official configuration at a reduced width (embed dim 64, head features 32; the
 official block counts, tapped blocks and start blocks kept), written to
-``test/data/da3_goldens_reduced.npz``. ``--full``: the full ``da3-small`` and ``da3-base``
-(``da3_goldens_full.npz``). ``--manifest``: every official state dict's keys and shapes
-(``da3_state_dicts.json.gz``). ``--e2e``: the official inference path without poses (its
-``InputProcessor`` at the default 504, a float32 forward, and for the metric network the
-official focal scaling given intrinsics) on two small uint8 views of different sizes with
-reduced-width networks (``da3_goldens_e2e.npz``; outputs stored every 6th pixel; the official
-API would autocast the forward to bf16/fp16, the golden keeps it float32). The tests need none
-of this code.
+``test/data/da3_goldens_reduced.npz``.
+
+``--full``: the full ``da3-small``, ``da3-base``, ``da3-large`` and ``da3metric-large``
+(``da3_goldens_full.npz``; ``da3mono-large`` has the same architecture and, with these weights,
+the same outputs).
+
+``--manifest``: every official state dict's keys and shapes (``da3_state_dicts.json.gz``).
+
+``--e2e``: the official inference path without poses (its ``InputProcessor`` at the default
+504, a float32 forward, and for the metric network the official focal scaling given
+intrinsics) on two small uint8 views of different sizes with reduced-width networks
+(``da3_goldens_e2e.npz``; outputs stored every 6th pixel; the official API would autocast the
+forward to bf16/fp16, the golden keeps it float32).
+
+The tests need none of this code.
 """
 
 from __future__ import annotations
@@ -258,7 +265,7 @@ def e2e_goldens() -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--full', action='store_true', help='full da3-small and da3-base')
+    parser.add_argument('--full', action='store_true', help='full small, base, large, metric')
     parser.add_argument('--manifest', action='store_true', help='official state-dict shapes')
     parser.add_argument('--e2e', action='store_true', help='official preprocessing + forward')
     args = parser.parse_args()
@@ -283,7 +290,7 @@ def main() -> None:
         np.savez_compressed(DATA / 'da3_goldens_e2e.npz', **e2e_goldens())
         return
     if args.full:
-        for name in ('da3-small', 'da3-base'):
+        for name in ('da3-small', 'da3-base', 'da3-large', 'da3metric-large'):
             out.update(goldens_for(CONFIGS[name], official_registry_net(name), (1, 2)))
         np.savez_compressed(DATA / 'da3_goldens_full.npz', **out)
         return
