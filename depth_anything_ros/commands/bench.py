@@ -23,13 +23,15 @@ import argparse
 import json
 import logging
 from pathlib import Path
+import sys
 from typing import Any
 
 import torch
 
-from depth_anything_ros.offline.bench import environment, expand_backends, format_table, run
 from depth_anything_ros.commands.args import (add_device_argument, add_renamed_argument,
-                                         add_weights_dir_argument)
+                                              add_trt_profile_arguments,
+                                              add_weights_dir_argument, trt_profile_from_args)
+from depth_anything_ros.offline.bench import environment, expand_backends, format_table, run
 
 
 def _csv(kind: type) -> Any:
@@ -74,6 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'given explicitly)')
     add_renamed_argument(parser, '--out', '--json', type=Path, default=None,
                          help='write the results (JSON) here')
+    add_trt_profile_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -96,15 +99,22 @@ def _main(args: argparse.Namespace) -> int:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    try:
+        profile = trt_profile_from_args(args)
+    except ValueError as exc:
+        print(f'bench: {exc}', file=sys.stderr)
+        return 2
     rows = run(args.encoder, args.input_size, args.precision, args.preprocess, args.batch,
                expand_backends(args.backend), args.device, args.checkpoint,
-               args.weights_dir, args.runs, args.warmup, not args.no_accuracy, args.compile)
+               args.weights_dir, args.runs, args.warmup, not args.no_accuracy, args.compile,
+               trt_profile=profile)
     print(format_table(rows))
     result = {'what': 'depth-anything-ros bench: 480x640 synthetic frame; forward = network '
                       'alone, infer = preprocess + forward + upsample; accuracy vs fp32 exact '
                       'torch on the same weights',
               'checkpoint': args.checkpoint, 'runs': args.runs, 'warmup': args.warmup,
-              'environment': environment(), 'results': rows}
+              'environment': environment(), 'trt_profile': [list(s) for s in profile],
+              'results': rows}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + '\n')

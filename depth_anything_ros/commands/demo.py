@@ -118,6 +118,9 @@ def _run(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: str
                 '-p', f'input_size:={args.input_size}', '-p', f'device:={args.device}',
                 '-p', f'backend:={args.backend}', '-p', f'precision:={args.precision}',
                 '-p', f'exact:={"true" if args.exact else "false"}',
+                '-p', f'trt_max_batch:={args.trt_max_batch}',
+                '-p', f'trt_opt_shape:={args.trt_opt_shape}',
+                '-p', f'trt_max_shape:={args.trt_max_shape}',
                 '-p', f'allow_untrained_weights:={"true" if untrained else "false"}',
                 '-p', 'diagnostics_period:=0.5']
     if args.weights_dir:
