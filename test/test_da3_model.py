@@ -158,10 +158,20 @@ def test_bad_input_shapes_are_refused(small: torch.nn.Module, shape: tuple,
         small(torch.zeros(shape))
 
 
-def test_poses_need_both_parts(small: torch.nn.Module) -> None:
-    x = torch.from_numpy(REDUCED['x'])[:, :2]
+def test_poses_need_both_parts_one_per_view(small: torch.nn.Module) -> None:
+    x = torch.from_numpy(REDUCED['x'])
+    ext, ks = torch.from_numpy(REDUCED['extrinsics']), torch.from_numpy(REDUCED['intrinsics'])
     with pytest.raises(ValueError, match='both'):
-        small(x, torch.from_numpy(REDUCED['extrinsics']))
+        small(x[:, :2], ext)
+    with pytest.raises(ValueError, match=r'for 1 x 3 views the poses are extrinsics \(1, 3, 4'):
+        small(x, ext, ks)  # poses of two views for three images
+
+
+def test_units_say_which_depth_needs_the_focal_length() -> None:
+    units = {name: build_model(name, device='meta').depth_unit for name in NAMES}
+    assert units == {'da3-small': 'relative', 'da3-base': 'relative', 'da3-large': 'relative',
+                     'da3-giant': 'relative', 'da3mono-large': 'relative',
+                     'da3metric-large': 'focal', 'da3nested-giant-large': 'metres'}
 
 
 def test_metric_depth_uses_the_mean_focal_over_300() -> None:
@@ -245,7 +255,7 @@ def test_inference_matches_official(name: str, views: int) -> None:
         assert far.size == official_far.size == 1, key
         assert far[0] == pytest.approx(official_far[0], rel=SKY_FAR_RTOL), key
     assert sky is None or 0.02 < sky.mean() < 0.5  # both kinds of pixel are exercised
-    if model.is_metric:
+    if model.depth_unit == 'focal':
         k = out['input_intrinsics']
         ratio = out['metric_depth'] / out['depth']
         torch.testing.assert_close(ratio, ((k[:, 0, 0] + k[:, 1, 1]) / 600)[:, None, None]

@@ -123,9 +123,9 @@ class Da3Config:
         return self.embed_dim * (2 if self.cat_token else 1)
 
     @property
-    def is_metric(self) -> bool:
-        """Whether the depth becomes metres with the camera's focal length."""
-        return self.name.startswith('da3metric')
+    def depth_unit(self) -> str:
+        """``'focal'``: metres once scaled by the focal length; ``'relative'``: no scale."""
+        return 'focal' if self.name.startswith('da3metric') else 'relative'
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""

@@ -96,9 +96,9 @@ class DepthAnything3(nn.Module):
             self.gs_head = GaussianHead(cfg.head_dim_in, cfg.features, cfg.out_channels)
 
     @property
-    def is_metric(self) -> bool:
-        """Whether ``depth`` becomes metres with the focal length (:func:`metric_depth`)."""
-        return self.config.is_metric
+    def depth_unit(self) -> str:
+        """What ``depth`` is: ``'relative'``, or ``'focal'`` (metres via :func:`metric_depth`)."""
+        return self.config.depth_unit
 
     def forward(self, x: Tensor, extrinsics: Tensor | None = None,
                 intrinsics: Tensor | None = None,
@@ -117,6 +117,11 @@ class DepthAnything3(nn.Module):
             if not cfg.camera or extrinsics is None or intrinsics is None:
                 raise ValueError('poses condition only any-view networks and need both '
                                  'extrinsics (B, S, 4, 4) and intrinsics (B, S, 3, 3)')
+            if (tuple(extrinsics.shape) != (b, s, 4, 4)
+                    or tuple(intrinsics.shape) != (b, s, 3, 3)):
+                raise ValueError(f'for {b} x {s} views the poses are extrinsics {(b, s, 4, 4)} '
+                                 f'and intrinsics {(b, s, 3, 3)}, got '
+                                 f'{tuple(extrinsics.shape)} and {tuple(intrinsics.shape)}')
             cam_token = self.cam_enc(extrinsics, intrinsics, h, w)  # (B, S, D)
         feats = self.backbone(x, cam_token, ref_view_strategy)
         p = cfg.patch_size
@@ -151,7 +156,7 @@ class NestedDepthAnything3(nn.Module):
         self.da3 = DepthAnything3(cfg.anyview)
         self.da3_metric = DepthAnything3(cfg.metric)
 
-    is_metric = False  # its depth is already in metres
+    depth_unit = 'metres'  # its depth is already in metres
 
     def forward(self, x: Tensor, extrinsics: Tensor | None = None,
                 intrinsics: Tensor | None = None,
@@ -213,7 +218,7 @@ def infer(model: DepthAnything3 | NestedDepthAnything3, images: Sequence[np.ndar
     out = {key: v[0] if v.dim() else v for key, v in model(x.to(p.device, p.dtype)).items()}
     if k is not None:
         kk = out['input_intrinsics'] = k[0].to(p.device)
-        if model.is_metric:
+        if model.depth_unit == 'focal':
             out['metric_depth'] = metric_depth(out['depth'], kk[:, 0, 0, None, None],
                                                kk[:, 1, 1, None, None])
     return out
