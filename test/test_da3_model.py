@@ -174,6 +174,22 @@ def test_units_say_which_depth_needs_the_focal_length() -> None:
                      'da3metric-large': 'focal', 'da3nested-giant-large': 'metres'}
 
 
+@pytest.mark.parametrize('tag', ['da3-small', 'da3nested-giant-large'])
+def test_bf16_autocast_keeps_heads_and_cameras_in_float32(tag: str) -> None:
+    """Only the backbone takes the lower precision, as officially.
+
+    Before, the nested model's alignment mixed bfloat16 and float32 and failed.
+    """
+    model = untrained_model(_config(REDUCED, tag), warn=False)
+    x = torch.from_numpy(REDUCED['x'])[:, :2]
+    poses = torch.from_numpy(REDUCED['extrinsics']), torch.from_numpy(REDUCED['intrinsics'])
+    with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16):
+        out = model(x, *poses)
+    assert {v.dtype for v in out.values()} == {torch.float32}
+    if tag == 'da3-small':
+        assert_matches(out['depth'], REDUCED[f'{tag}/2view_posed/depth'], 'bf16 depth', 0.05)
+
+
 def test_metric_depth_uses_the_mean_focal_over_300() -> None:
     depth = torch.tensor([[[[3.0]]]])
     assert metric_depth(depth, 600.0, 900.0).item() == pytest.approx(3.0 * 750 / 300)

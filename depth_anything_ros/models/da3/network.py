@@ -122,19 +122,23 @@ class DepthAnything3(nn.Module):
                 raise ValueError(f'for {b} x {s} views the poses are extrinsics {(b, s, 4, 4)} '
                                  f'and intrinsics {(b, s, 3, 3)}, got '
                                  f'{tuple(extrinsics.shape)} and {tuple(intrinsics.shape)}')
-            cam_token = self.cam_enc(extrinsics, intrinsics, h, w)  # (B, S, D)
+            # The camera encoder, the heads and the camera decoder run in float32 even under
+            # autocast, as officially (only the backbone takes the lower precision).
+            with torch.autocast(x.device.type, enabled=False):
+                cam_token = self.cam_enc(extrinsics.float(), intrinsics.float(), h, w)
         feats = self.backbone(x, cam_token, ref_view_strategy)
         p = cfg.patch_size
-        tokens = [f.reshape(b * s, f.shape[2], f.shape[3]) for f, _ in feats]
-        first, second = self.head(tokens, h // p, w // p, h, w)  # (B*S, H, W) each
-        first, second = first.reshape(b, s, h, w), second.reshape(b, s, h, w)
-        if cfg.head == 'dualdpt':
-            out = {'depth': first, 'depth_conf': second}
-            if cfg.camera:
-                ext, k = decode_cameras(self.cam_dec(feats[-1][1]), h, w)
-                out.update(extrinsics=ext, intrinsics=k)
-            return out
-        return {'depth': self._sky_to_far(first, second), 'sky': second}
+        with torch.autocast(x.device.type, enabled=False):
+            tokens = [f.float().reshape(b * s, f.shape[2], f.shape[3]) for f, _ in feats]
+            first, second = self.head(tokens, h // p, w // p, h, w)  # (B*S, H, W) each
+            first, second = first.reshape(b, s, h, w), second.reshape(b, s, h, w)
+            if cfg.head == 'dualdpt':
+                out = {'depth': first, 'depth_conf': second}
+                if cfg.camera:
+                    ext, k = decode_cameras(self.cam_dec(feats[-1][1].float()), h, w)
+                    out.update(extrinsics=ext, intrinsics=k)
+                return out
+            return {'depth': self._sky_to_far(first, second), 'sky': second}
 
     @staticmethod
     def _sky_to_far(depth: Tensor, sky: Tensor) -> Tensor:
