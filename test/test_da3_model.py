@@ -42,6 +42,9 @@ from depth_anything_ros.models.da3.network import infer, SKY_THRESHOLD
 from depth_anything_ros.models.da3.transforms import prepare_views
 from depth_anything_ros.models.da3.weights import da3_values
 
+# Small inputs: one thread is as fast, and leaves the second core to the rest of CI.
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
 DATA = Path(__file__).resolve().parent / 'data'
 REDUCED = np.load(DATA / 'da3_goldens_reduced.npz', allow_pickle=False)
 FULL = np.load(DATA / 'da3_goldens_full.npz', allow_pickle=False)
