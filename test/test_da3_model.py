@@ -35,7 +35,7 @@ import torch
 from depth_anything_ros.model.files import CheckpointError
 from depth_anything_ros.models.da3 import (build_model, config_for, Da3Config, fill_da3_,
                                            load_da3, metric_depth, NAMES, NestedConfig,
-                                           untrained_model)
+                                           PUBLISHED, untrained_model)
 from depth_anything_ros.models.da3 import heads
 from depth_anything_ros.models.da3.checkpoint import infer_config
 from depth_anything_ros.models.da3.network import infer, SKY_THRESHOLD
@@ -191,6 +191,22 @@ def test_bf16_autocast_keeps_heads_and_cameras_in_float32(tag: str) -> None:
     assert {v.dtype for v in out.values()} == {torch.float32}
     if tag == 'da3-small':
         assert_matches(out['depth'], REDUCED[f'{tag}/2view_posed/depth'], 'bf16 depth', 0.05)
+
+
+def test_every_official_name_has_its_weights_and_licence() -> None:
+    assert sorted(PUBLISHED) == sorted(NAMES)
+    for name, (repo, licence) in PUBLISHED.items():
+        assert repo.lower().removeprefix('depth-anything/').removesuffix('-1.1') == name
+        assert licence in ('Apache-2.0', 'CC-BY-NC-4.0')
+
+
+@pytest.mark.parametrize('image, message', [(np.zeros((8, 8, 3), np.float32), 'uint8'),
+                                            (np.zeros((8, 8), np.uint8), r'\(h, w, 3\)')])
+def test_preprocessing_refuses_what_is_no_rgb_image(image: np.ndarray, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        prepare_views([image])
+    with pytest.raises(ValueError, match='2 images but 1 intrinsics'):
+        prepare_views([np.zeros((8, 8, 3), np.uint8)] * 2, [np.eye(3)])
 
 
 def test_metric_depth_uses_the_mean_focal_over_300() -> None:

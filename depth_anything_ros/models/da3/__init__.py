@@ -22,10 +22,10 @@
 
 from .checkpoint import load_da3, read_state_dict
 from .config import CONFIGS, config_for, Da3Config, METRIC_FOCAL_DIVISOR, NAMES, NESTED
-from .config import NestedConfig
+from .config import NestedConfig, PUBLISHED
 from .network import build_model, DepthAnything3, metric_depth, NestedDepthAnything3
 from .weights import fill_da3_, untrained_model
 
 __all__ = ['CONFIGS', 'Da3Config', 'DepthAnything3', 'METRIC_FOCAL_DIVISOR', 'NAMES', 'NESTED',
-           'NestedConfig', 'NestedDepthAnything3', 'build_model', 'config_for', 'fill_da3_',
-           'load_da3', 'metric_depth', 'read_state_dict', 'untrained_model']
+           'NestedConfig', 'NestedDepthAnything3', 'PUBLISHED', 'build_model', 'config_for',
+           'fill_da3_', 'load_da3', 'metric_depth', 'read_state_dict', 'untrained_model']

@@ -203,6 +203,18 @@ NESTED: dict[str, NestedConfig] = {
 }
 #: Every official name (single and nested).
 NAMES: tuple[str, ...] = (*CONFIGS, *NESTED)
+#: Where the official weights are published (Hugging Face repository, each holding
+#: ``model.safetensors`` and ``config.json``) and their licence (SPDX), per the model cards.
+#: ``-1.1``: retrained after a training fix, preferred by the authors.
+PUBLISHED: dict[str, tuple[str, str]] = {
+    'da3-small': ('depth-anything/DA3-SMALL', 'Apache-2.0'),
+    'da3-base': ('depth-anything/DA3-BASE', 'Apache-2.0'),
+    'da3-large': ('depth-anything/DA3-LARGE-1.1', 'CC-BY-NC-4.0'),
+    'da3-giant': ('depth-anything/DA3-GIANT-1.1', 'CC-BY-NC-4.0'),
+    'da3mono-large': ('depth-anything/DA3MONO-LARGE', 'Apache-2.0'),
+    'da3metric-large': ('depth-anything/DA3METRIC-LARGE', 'Apache-2.0'),
+    'da3nested-giant-large': ('depth-anything/DA3NESTED-GIANT-LARGE-1.1', 'CC-BY-NC-4.0'),
+}
 
 
 def config_for(name: str) -> Da3Config | NestedConfig:
