@@ -152,6 +152,17 @@ def test_one_view_may_come_without_the_view_axis(small: torch.nn.Module) -> None
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 
 
+def test_a_batch_is_its_items_side_by_side(small: torch.nn.Module) -> None:
+    x = torch.from_numpy(REDUCED['x'])
+    pair = torch.cat([x[:, :2], x[:, 1:]])  # (2, 2, 3, H, W): two scenes of two views
+    with torch.inference_mode():
+        both = small(pair)
+        alone = [small(pair[i:i + 1]) for i in range(2)]
+    for key, value in both.items():
+        for i in range(2):
+            torch.testing.assert_close(value[i:i + 1], alone[i][key], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize('shape, message', [((1, 2, 4, 42, 56), 'views, 3, H, W'),
                                             ((3, 42, 56), 'views, 3, H, W'),
                                             ((1, 3, 40, 56), 'multiples of 14')])
