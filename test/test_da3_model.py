@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 import torch
 
+from depth_anything_ros.model.dinov2 import cubic_resize_matrix
 from depth_anything_ros.model.files import CheckpointError
 from depth_anything_ros.models.da3 import (build_model, config_for, Da3Config, fill_da3_,
                                            load_da3, metric_depth, NAMES, NestedConfig,
@@ -150,6 +151,18 @@ def test_one_view_may_come_without_the_view_axis(small: torch.nn.Module) -> None
     assert a['depth'].shape == (1, 1, *x.shape[-2:])
     for key in b:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_position_grid_is_used_as_stored_only_for_a_518_square(small: torch.nn.Module) -> None:
+    vit = small.backbone.pretrained
+    stored = vit.pos_embed.detach()
+    with torch.inference_mode():
+        torch.testing.assert_close(vit.pos_embed_for(37, 37), stored, rtol=0, atol=0)
+        wider = vit.pos_embed_for(37, 38)
+    assert wider.shape == (1, 1 + 37 * 38, 64)
+    # Without the shortcut a 37-patch side is still resampled (scale 37.1 / 37): not identity.
+    resample = cubic_resize_matrix(37, 37, False)
+    assert (resample - torch.eye(37)).abs().max() > 1e-3
 
 
 def test_a_batch_is_its_items_side_by_side(small: torch.nn.Module) -> None:
