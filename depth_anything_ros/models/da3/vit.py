@@ -225,7 +225,9 @@ class VisionTransformer(nn.Module):
         p = self.cfg.patch_size
         t = self.patch_embed(x.reshape(b * s, 3, h, w))  # (B*S, ph*pw, D)
         t = torch.cat([self.cls_token.expand(b * s, -1, -1).to(t.dtype), t], dim=1)
-        t = t + self.pos_embed_for(h // p, w // p).to(t.dtype)
+        with torch.autocast(x.device.type, enabled=False):  # float32, like the official resize
+            pos = self.pos_embed_for(h // p, w // p)
+        t = t + pos.to(t.dtype)
         return t.reshape(b, s, t.shape[1], t.shape[2])
 
     def forward(self, x: Tensor, cam_token: Tensor | None = None,
