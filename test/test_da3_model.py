@@ -32,8 +32,8 @@ import numpy as np
 import pytest
 import torch
 
-from depth_anything_ros.model.dinov2 import cubic_resize_matrix
-from depth_anything_ros.model.files import CheckpointError
+from depth_anything_ros.models.da2.dinov2 import cubic_resize_matrix
+from depth_anything_ros.models.files import CheckpointError
 from depth_anything_ros.models.da3 import (build_model, config_for, Da3Config, fill_da3_,
                                            load_da3, metric_depth, NAMES, NestedConfig,
                                            PUBLISHED, untrained_model)

@@ -12,4 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Model families: one folder per family (torch only, no ROS)."""
+"""Model families: the registry (plain Python) and one folder per family.
+
+``registry`` says what each family is; ``loading`` builds and loads networks of any family;
+``reading``, ``files``, ``sidecar`` and ``hub`` are the checkpoint machinery they share;
+``transforms`` the image pre/post-processing every backend uses. Nothing here is imported
+with the package, so the parameter schema can read the registry without loading torch.
+"""

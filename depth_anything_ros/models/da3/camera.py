@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn, Tensor
 
-from depth_anything_ros.model.dinov2 import Mlp
+from depth_anything_ros.models.da2.dinov2 import Mlp
 
 from .vit import Block
 

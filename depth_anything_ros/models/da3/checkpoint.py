@@ -16,9 +16,9 @@
 
 The published files are ``model.safetensors`` with a ``config.json`` beside it (its
 ``model_name`` names the configuration); keys carry the ``model.`` prefix of the official
-wrapper, which is dropped (as are ``module.`` and ``_orig_mod.``). A bare ``.pth`` state dict
-(or a training checkpoint holding one) loads too. The file's format is read from its bytes,
-never its name. The configuration comes from, in order: the ``name`` argument,
+wrapper, which is dropped (the shared reader drops ``module.`` and ``_orig_mod.``). A bare
+``.pth`` state dict (or a training checkpoint holding one) loads too. The file's format is read
+from its bytes, never its name. The configuration comes from, in order: the ``name`` argument,
 ``config.json``, the tensor shapes (which fix every official network except monocular vs
 metric large, which then needs the name).
 """
@@ -32,44 +32,27 @@ from typing import Any
 
 from torch import nn, Tensor
 
-from depth_anything_ros.model.checkpoint import load_torch_file, unwrap_state_dict
-from depth_anything_ros.model.files import (CheckpointError, open_regular, read_json_file,
-                                            sniff_format)
+from depth_anything_ros.models.files import CheckpointError, read_json_file
+from depth_anything_ros.models.reading import read_checkpoint
 
 from .config import CONFIGS, config_for, Da3Config, NAMES, NESTED, NestedConfig
 from .network import build_model
 
 CONFIG_FILE = 'config.json'
+#: Prefix of every key in the published files (the official wrapper holds the net as ``model``).
+WRAPPER_PREFIX = 'model.'
 _BY_WIDTH = {cfg.embed_dim: cfg for cfg in CONFIGS.values() if cfg.any_view}
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
-    """Tensors of a safetensors or torch file, wrapper prefixes dropped, as float32."""
-    path = Path(path)
-    with open_regular(path) as f:
-        kind = sniff_format(f, path)
-    if kind == 'torch':
-        obj = load_torch_file(path)
-        if not isinstance(obj, Mapping):
-            raise CheckpointError(f'{path} holds a {type(obj).__name__}, not a state dict; '
-                                  'pass a Depth Anything 3 checkpoint')
-    else:
-        try:
-            from safetensors import safe_open
-            with safe_open(str(path), framework='pt', device='cpu') as st:
-                obj = {k: st.get_tensor(k) for k in st.keys()}  # noqa: SIM118 - not a dict
-        except Exception as exc:  # noqa: BLE001 - the parser's many error types mean one thing
-            raise CheckpointError(
-                f'cannot read checkpoint {path}: {type(exc).__name__}: {str(exc)[:200]}. The '
-                'file is corrupt or truncated (interrupted download?); download it again.'
-            ) from exc
-    sd = unwrap_state_dict(obj)
-    if not sd:
-        raise CheckpointError(f'{path} contains no tensors; pass a Depth Anything 3 checkpoint')
-    bad = [k for k, v in sd.items() if not v.is_floating_point()]
-    if bad:
-        raise CheckpointError(f'{path}: {bad[0]} is {sd[bad[0]].dtype}; Depth Anything 3 '
-                              'weights are floating point')
+    """Tensors of a safetensors or torch file as float32, the official ``model.`` prefix dropped.
+
+    The package's one checkpoint reader (:func:`..reading.read_checkpoint`) reads the file;
+    :class:`CheckpointError` names an unreadable or truncated one.
+    """
+    sd, _meta = read_checkpoint(path)
+    if sd and all(k.startswith(WRAPPER_PREFIX) for k in sd):
+        sd = {k[len(WRAPPER_PREFIX):]: v for k, v in sd.items()}
     return {k: v.float() for k, v in sd.items()}
 
 

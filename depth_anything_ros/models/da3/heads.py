@@ -30,7 +30,7 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 
-from depth_anything_ros.model.dpt import ResidualConvUnit
+from depth_anything_ros.models.da2.dpt import ResidualConvUnit
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
 #: Second width of the output convolutions (fixed in every official head).

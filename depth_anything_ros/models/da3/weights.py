@@ -14,7 +14,7 @@
 
 """Deterministic, RNG-free weights for Depth Anything 3 networks (tests, goldens, demos).
 
-The package's recipe (:mod:`depth_anything_ros.model.weights`: values from a hash of each
+The package's recipe (:mod:`depth_anything_ros.models.da2.weights`: values from a hash of each
 key name and element index) with rules added for names only Depth Anything 3 has:
 
 * every LayerNorm weight named ``*_norm`` (QK-norm, the camera encoder's token/trunk norms)
@@ -36,8 +36,8 @@ import re
 import torch
 from torch import nn, Tensor
 
-from depth_anything_ros.model.weights import key_noise, UNTRAINED_WARNING
-from depth_anything_ros.model.weights import _values as package_values
+from depth_anything_ros.models.da2.weights import key_noise, UNTRAINED_WARNING
+from depth_anything_ros.models.da2.weights import _values as package_values
 
 from .config import Da3Config, NestedConfig
 from .network import build_model
