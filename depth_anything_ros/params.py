@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from depth_anything_ros.models.registry import (default_checkpoint, encoder_choices,
+                                                UNTRAINED)
 from depth_anything_ros.vocabulary import (ALIGNMENTS, ANCHORED, AUTO, BACKENDS,
                                           DEVICE_CHOICES, device_name_error, PRECISIONS,
                                           transform_values, trt_profile)
@@ -69,7 +71,7 @@ SCHEMA: tuple[ParamSpec, ...] = (
     # --- model (read-only: changing them means loading another network) ---
     ParamSpec('encoder', 'vits', 'ViT encoder size of the checkpoint; auto: whatever the '
               'checkpoint holds (custom or distilled students; needs checkpoint)',
-              ('vits', 'vitb', 'vitl', 'vitg', 'auto'), read_only=True),
+              (*encoder_choices(), AUTO), read_only=True),
     ParamSpec('mode', 'metric', 'metric: depth in metres; relative: affine-invariant disparity',
               ('metric', 'relative'), read_only=True),
     ParamSpec('scene', 'indoor', 'metric training domain: indoor (max 20 m) or outdoor (80 m)',
@@ -96,6 +98,10 @@ SCHEMA: tuple[ParamSpec, ...] = (
               read_only=True),
     ParamSpec('cache_dir', '', 'where exported/compiled engines are cached; empty: '
               '$XDG_CACHE_HOME/depth_anything_ros/engines (~/.cache/...)', read_only=True),
+    ParamSpec('engine_cache_size', 2, 'compiled engines kept in memory, one per network input '
+              'shape (OpenVINO; ~210 MB each for ViT-S): a frame of a new size past it drops '
+              'the least recently used. Raise it to the number of camera sizes the node serves',
+              range=(1, 64), step=1, read_only=True),
     ParamSpec('trt_max_batch', 4, 'TensorRT optimisation profile (backend tensorrt, and '
               "onnxruntime's TensorRT provider): most frames in one batch (same-size cameras "
               'of a multi-camera node share a batch)', range=(1, 64), step=1, read_only=True),
@@ -246,6 +252,7 @@ class DepthConfig:
     backend: str
     exact: bool
     cache_dir: str
+    engine_cache_size: int
     trt_max_batch: int
     trt_opt_shape: str
     trt_max_shape: str
@@ -298,9 +305,7 @@ class DepthConfig:
         """Return the checkpoint to load: the parameter, or the name derived from the mode."""
         if self.checkpoint:
             return self.checkpoint
-        if self.mode == 'metric':
-            return f'metric_{self.scene}_{self.encoder}'
-        return self.encoder   # the official relative checkpoints are named by encoder alone
+        return default_checkpoint(self.encoder, self.mode, self.scene)
 
     @property
     def resolved_model_max_depth(self) -> float:
@@ -379,14 +384,13 @@ def validate(values: Mapping[str, Any]) -> DepthConfig:
 
 
 def _cross_checks(v: Mapping[str, Any]) -> list[str]:
+    # backend, precision and exact are checked together, with the device and an exported
+    # checkpoint file, by the one rule every path uses (backends.select.choose), before the
+    # model loads.
     errors = []
-    if v['encoder'] == 'auto' and (not v['checkpoint'] or v['checkpoint'] == 'untrained'):
+    if v['encoder'] == AUTO and (not v['checkpoint'] or v['checkpoint'] == UNTRAINED):
         errors.append('encoder auto takes the architecture from the checkpoint: set checkpoint '
                       'to a file (or untrained:<encoder>), or name the encoder')
-    if v['exact'] and (v['backend'] not in ('auto', 'torch')
-                       or v['precision'] not in ('auto', 'fp32')):
-        errors.append(f"exact runs torch fp32; set backend auto/torch and precision auto/fp32 "
-                      f"(got {v['backend']}, {v['precision']}) or exact false")
     try:
         trt_profile(v['trt_max_batch'], v['trt_opt_shape'], v['trt_max_shape'])
     except ValueError as exc:

@@ -21,8 +21,7 @@ the exporters themselves are in onnx_export.py.
 from __future__ import annotations
 
 from depth_anything_ros.backends.common import PATCH
-
-FORMATS = {'onnx': '.onnx', 'openvino': '.xml'}
+from depth_anything_ros.backends.select import EXPORT_FORMATS as FORMATS  # noqa: F401
 # Sizes checked after a dynamic export: the official no-interpolation 518x518 path, a
 # non-square size and a small one.
 VERIFY_SIZES_DYNAMIC = [(518, 518), (266, 350), (140, 182)]
@@ -37,7 +36,7 @@ def network_input_hw(input_size: int | None, height: int | None,
     (480x640 at 518 -> 518x686); without one, a square ``input_size`` x ``input_size``; with a
     camera size but no input size, the camera size itself (must be multiples of 14).
     """
-    from depth_anything_ros.model.transforms import target_size, validate_input_size
+    from depth_anything_ros.models.transforms import target_size, validate_input_size
     if (height is None) != (width is None):
         raise ValueError('give both --height and --width (the camera image size), or neither')
     if input_size is not None:

@@ -39,7 +39,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from depth_anything_ros.commands.args import add_runtime_arguments, add_weights_dir_argument
+from depth_anything_ros.commands.args import (add_model_arguments, add_runtime_arguments,
+                                              model_flags)
 from depth_anything_ros.core import stats as keys
 from depth_anything_ros.offline.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
                                      resolve_checkpoint)
@@ -59,12 +60,11 @@ UNTRAINED_BANNER = '\n'.join([
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the demo's command-line flags."""
     parser.add_argument('--out', type=Path, required=True, help='output directory')
-    parser.add_argument('--checkpoint', default='',
+    # the node runs a metric head here, so the head flags are left out
+    add_model_arguments(parser, required=False, default='', head=False,
                         help=f'metric checkpoint file or name (default: {DEFAULT_CHECKPOINT} '
-                        'if present in the weights directory, else untrained weights)')
-    add_weights_dir_argument(parser, default='')
-    parser.add_argument('--encoder', default='vits', choices=spec('encoder').choices,
-                        help='auto: the architecture the checkpoint file holds')
+                        'if present in the weights directory, else untrained weights, which '
+                        'the demo takes without --allow-untrained)')
     parser.add_argument('--scene', default='indoor', choices=spec('scene').choices)
     # 364: a smooth stream on a CPU; 518 = full quality.
     add_runtime_arguments(parser, input_size=364)
@@ -96,6 +96,15 @@ def main(args: argparse.Namespace) -> int:
     """Run the demo; return 0 on success."""
     args.out.mkdir(parents=True, exist_ok=True)
     checkpoint, untrained = resolve_checkpoint(args.checkpoint, args.weights_dir)
+    try:   # the model flags as every command reads them (untrained --encoder E: untrained:E)
+        flags = model_flags(argparse.Namespace(**{**vars(args), 'checkpoint': checkpoint}))
+    except ValueError as exc:
+        print(f'demo: {exc}', file=sys.stderr)
+        return 2
+    checkpoint = flags.checkpoint
+    # the node's encoder parameter: a check of the checkpoint (untrained:E names its own)
+    args.encoder = ('auto' if untrained or args.encoder == 'auto'
+                    else flags.encoder or spec('encoder').default)
     if untrained:
         print(UNTRAINED_BANNER, flush=True)
     pairs = read_stream(args.bag, args.frames)
@@ -119,6 +128,7 @@ def _run(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: str
                 '-p', f'input_size:={args.input_size}', '-p', f'device:={args.device}',
                 '-p', f'backend:={args.backend}', '-p', f'precision:={args.precision}',
                 '-p', f'exact:={"true" if args.exact else "false"}',
+                '-p', f'engine_cache_size:={args.engine_cache_size}',
                 '-p', f'trt_max_batch:={args.trt_max_batch}',
                 '-p', f'trt_opt_shape:={args.trt_opt_shape}',
                 '-p', f'trt_max_shape:={args.trt_max_shape}',

@@ -12,15 +12,15 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``depth-anything-ros download NAME``: fetch an official checkpoint (see model/hub.py)."""
+"""``depth-anything-ros download NAME``: fetch a published checkpoint (see models/hub.py)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
-from depth_anything_ros.model.hub import (CHECKPOINTS, DEFAULT_WEIGHTS_DIR, download,
-                                          WEIGHTS_ENV)
+from depth_anything_ros.models.hub import DEFAULT_WEIGHTS_DIR, download, WEIGHTS_ENV
+from depth_anything_ros.models.registry import checkpoints
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,10 +37,13 @@ def main(args: argparse.Namespace) -> int:
     """List the known names, or download one and print where it went."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
     if args.list or not args.name:
-        print(f'{"name":<22} {"file":<45} {"licence":<13} repository')
-        for name, info in sorted(CHECKPOINTS.items()):
-            print(f'{name:<22} {info.filename:<45} {info.licence:<13} '
-                  f'{info.repo or "(not published)"}')
+        print(f'{"name":<22} {"family":<7} {"output":<9} {"file":<45} {"licence":<13} '
+              'repository')
+        rows = [(name, fam.name, info) for fam, info in checkpoints()
+                for name in (info.name, *info.aliases)]
+        for name, fam, info in sorted(rows, key=lambda r: r[0]):
+            print(f'{name:<22} {fam:<7} {info.output:<9} {info.filename:<45} '
+                  f'{info.licence:<13} {info.repo or "(not published)"}')
         return 0 if args.list else 2
     try:
         path = download(args.name, args.weights_dir)

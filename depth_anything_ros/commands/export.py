@@ -29,14 +29,14 @@ from pathlib import Path
 
 from depth_anything_ros.backends.export import (FORMATS, network_input_hw, VERIFY_ATOL,
                                                 VERIFY_SIZES_DYNAMIC)
-from depth_anything_ros.commands.args import add_checkpoint_arguments, load_model_from_args
+from depth_anything_ros.commands.args import add_model_arguments, load_model_from_args
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the export command's flags."""
-    add_checkpoint_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument('--format', choices=sorted(FORMATS), default='onnx',
                         help='onnx (any backend) or openvino (IR .xml + .bin)')
     shape = parser.add_mutually_exclusive_group()
@@ -65,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
     from depth_anything_ros.backends.onnx_export import (export_onnx, export_openvino,
                                                          verify_export)
-    from depth_anything_ros.model.checkpoint import CheckpointError
+    from depth_anything_ros.models.files import CheckpointError
     suffix = FORMATS[args.format]
     out = args.out
     if out.suffix.lower() != suffix:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import os
 
 from depth_anything_ros.params import camera_names, spec
+from depth_anything_ros.vocabulary import AUTO
 
 __all__ = ['DEPRECATED_ARGUMENTS', 'LAUNCH_ARGUMENTS', 'LaunchArgument', 'cameras',
            'deprecation_notes', 'executable', 'markdown_table', 'node_parameters',
@@ -52,7 +53,9 @@ _ROS_BOOL_PARAMETERS = ('use_sim_time',)
 DEPRECATED_ARGUMENTS = {'model': 'encoder'}
 
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
-    LaunchArgument('encoder', '', 'vits | vitb | vitl | vitg (empty: params_file value)'),
+    # the model families' encoders (models.registry), through the parameter's choices
+    LaunchArgument('encoder', '', ' | '.join(c for c in spec('encoder').choices if c != AUTO)
+                   + ' (empty: params_file value)'),
     LaunchArgument('model', '', 'deprecated name of encoder'),
     LaunchArgument('mode', '', 'metric (depth in metres) | relative (disparity)'),
     LaunchArgument('scene', '', 'indoor (max 20 m) | outdoor (max 80 m)'),
