@@ -18,6 +18,11 @@ Each sub-command lives in its own module exposing ``add_arguments(parser)`` and
 ``main(args) -> int``; modules are imported only when their command runs, so
 ``depth-anything-ros --help`` stays fast and a missing optional dependency of one command
 never breaks another.
+
+A user error (:class:`depth_anything_ros.errors.UserError`, raised by the library or by a
+command) is printed here, and only here, as one line ``depth-anything-ros COMMAND: error: ...``
+on stderr with exit code 2, as argparse reports a bad flag; any other exception is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import sys
 from collections.abc import Sequence
 
 from depth_anything_ros.core.openmp import prefer_passive_openmp
+from depth_anything_ros.errors import one_line, UserError
 
 # name -> (module, one-line help)
 _COMMANDS = 'depth_anything_ros.commands.'
@@ -91,7 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd_parser = argparse.ArgumentParser(prog=f'depth-anything-ros {name}', description=help_text,
                                          epilog=epilog)
     module.add_arguments(cmd_parser)
-    return int(module.main(cmd_parser.parse_args(rest)) or 0)
+    args = cmd_parser.parse_args(rest)
+    try:
+        return int(module.main(args) or 0)
+    except UserError as exc:
+        print(f'{cmd_parser.prog}: error: {one_line(exc)}', file=sys.stderr)
+        return 2
 
 
 if __name__ == '__main__':

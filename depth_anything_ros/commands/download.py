@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
+from depth_anything_ros.errors import InvalidInputError, one_line
 from depth_anything_ros.model.hub import (CHECKPOINTS, DEFAULT_WEIGHTS_DIR, download,
                                           WEIGHTS_ENV)
 
@@ -41,11 +43,13 @@ def main(args: argparse.Namespace) -> int:
         for name, info in sorted(CHECKPOINTS.items()):
             print(f'{name:<22} {info.filename:<45} {info.licence:<13} '
                   f'{info.repo or "(not published)"}')
-        return 0 if args.list else 2
+        if args.list:
+            return 0
+        raise InvalidInputError('name the checkpoint to download (one of the list above)')
     try:
         path = download(args.name, args.weights_dir)
-    except (RuntimeError, ValueError) as exc:
-        print(f'error: {exc}')
+    except RuntimeError as exc:   # not published, no huggingface_hub, or the download failed
+        print(f'depth-anything-ros download: error: {one_line(exc)}', file=sys.stderr)
         return 1
     print(path)
     return 0

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from depth_anything_ros.commands.args import (add_allow_untrained_argument, add_device_argument,
                                          add_renamed_argument, add_weights_dir_argument)
+from depth_anything_ros.errors import user_errors
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import load_model
 from depth_anything_ros.training.labels import LABEL_FORMATS
@@ -72,10 +73,11 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
 
     shard = parse_shard(args.shard)
-    model = load_model(args.teacher, weights_dir=args.weights_dir,
-                       allow_untrained=args.allow_untrained)
-    estimator = DepthEstimator(model, device=args.device, precision=args.precision,
-                               input_size=args.input_size)
+    with user_errors(ValueError, FileNotFoundError):   # what the teacher flags name
+        model = load_model(args.teacher, weights_dir=args.weights_dir,
+                           allow_untrained=args.allow_untrained)
+        estimator = DepthEstimator(model, device=args.device, precision=args.precision,
+                                   input_size=args.input_size)
     cfg = model.config
     LOG.info('teacher %s: %s, %s head, input size %d, %s, flip TTA %s', args.teacher,
              cfg.encoder, cfg.head, args.input_size, estimator.device,

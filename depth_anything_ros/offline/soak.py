@@ -51,7 +51,8 @@ from typing import Any
 import numpy as np
 
 from depth_anything_ros.ros import topics
-from depth_anything_ros.offline.node_process import NodeProcess
+from depth_anything_ros.offline.node_process import (camera_remaps, node_arguments,
+                                                     NodeProcess, parse_assignments)
 
 log = logging.getLogger(__name__)
 
@@ -431,22 +432,15 @@ class Stream:
         return cls(tuple(pairs))
 
 
-def node_arguments(namespace: str, checkpoint: str, params: Sequence[str]) -> list[str]:
+def soak_arguments(namespace: str, checkpoint: str, params: Sequence[str]) -> list[str]:
     """``--ros-args`` for the node under test: remappings, checkpoint, ``NAME=VALUE`` params."""
-    args = ['-r', f'__ns:={namespace}',
-            '-r', f'{topics.IMAGE.name}:={topics.resolve(namespace, CAMERA_IMAGE)}',
-            '-r', f'{topics.CAMERA_INFO.name}:={topics.resolve(namespace, CAMERA_INFO)}',
-            '-p', 'diagnostics_period:=0.5']
+    values: dict[str, Any] = {'diagnostics_period': 0.5}
     if checkpoint:
-        args += ['-p', f'checkpoint:={checkpoint}']
+        values['checkpoint'] = checkpoint
         if checkpoint.startswith('untrained'):
-            args += ['-p', 'allow_untrained_weights:=true']
-    for item in params:
-        name, sep, value = item.partition('=')
-        if not sep or not name:
-            raise ValueError(f'node parameter {item!r} is not NAME=VALUE (e.g. input_size=266)')
-        args += ['-p', f'{name}:={value}']
-    return args
+            values['allow_untrained_weights'] = True
+    values.update(parse_assignments(params))
+    return node_arguments(values, camera_remaps(namespace, CAMERA_IMAGE, CAMERA_INFO))
 
 
 Progress = Callable[[str, float, float], None]   # (phase, seconds done, seconds planned)

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.training.labels import LabelWriter
 from depth_anything_ros.training.sources import (FrameRef, open_source, select_frames,
                                                   SelectionStats, source_kind)
@@ -127,7 +128,7 @@ def label_frames(source: str | os.PathLike, teacher: Teacher, out: str | os.Path
         progress: show a tqdm bar (images/s).
     """
     if batch_size < 1:
-        raise ValueError(f'--batch must be >= 1; got {batch_size}')
+        raise InvalidInputError(f'--batch must be >= 1; got {batch_size}')
     kind = source_kind(source)
     run_meta = {**(meta or {}), 'source': str(source), 'source_kind': kind, 'topic': topic,
                 'every': every, 'dedup': dedup}

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from depth_anything_ros.errors import MissingInputError, OutputExistsError
 from depth_anything_ros.model.checkpoint import CheckpointError, load_torch_file
 # importable from here as before; the one definition is the checkpoint reader's
 from depth_anything_ros.model.checkpoint import unwrap_state_dict  # noqa: F401
@@ -79,11 +80,11 @@ def prepare_run_dir(out: str | os.PathLike, cfg: Any, *, resume: bool = False,
     run = Path(out)
     if resume:
         if not (run / 'last.pt').is_file():
-            raise FileNotFoundError(f'--resume: {run / "last.pt"} does not exist; start a new '
+            raise MissingInputError(f'--resume: {run / "last.pt"} does not exist; start a new '
                                     'run without --resume')
     elif (run / 'last.pt').exists():
-        raise FileExistsError(f'{run} already holds a run (last.pt); pass --resume to continue '
-                              'it or choose another --out')
+        raise OutputExistsError(f'{run} already holds a run (last.pt); pass --resume to continue '
+                                'it or choose another --out')
     run.mkdir(parents=True, exist_ok=True)
     save_yaml(cfg, run / ('config.yaml' if not resume else 'config.resume.yaml'))
     meta = {
