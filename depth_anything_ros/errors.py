@@ -25,9 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import contextlib
+import os
+from pathlib import Path
 
 __all__ = ['InvalidInputError', 'MissingInputError', 'OutputExistsError', 'UserError',
-           'one_line', 'user_errors']
+           'make_folder', 'one_line', 'user_errors']
 
 
 class UserError(Exception):
@@ -60,6 +62,22 @@ def user_errors(*types: type[Exception]) -> Iterator[None]:
     except types as exc:
         kind = MissingInputError if isinstance(exc, FileNotFoundError) else InvalidInputError
         raise kind(str(exc)) from exc
+
+
+def make_folder(path: str | os.PathLike) -> Path:
+    """Create the output folder ``path`` with its parents; return it.
+
+    Raises:
+        OutputExistsError: a file stands where the folder or one of its parents should be.
+
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputExistsError(f'cannot make the folder {path}: a file of that name is in the '
+                                'way; choose another path') from None
+    return path
 
 
 def one_line(error: BaseException) -> str:

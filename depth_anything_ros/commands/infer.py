@@ -51,9 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def collect_images(paths: list[Path]) -> list[Path]:
-    """Expand directories into their image files (sorted); keep files as given."""
+    """Expand directories into their image files (sorted); keep files as given.
+
+    Raises:
+        MissingInputError: a path does not exist (checked before any model is loaded).
+
+    """
     files: list[Path] = []
     for p in paths:
+        if not p.exists():
+            raise MissingInputError(f'{p} does not exist; give image files or folders of '
+                                    'images')
         if p.is_dir():
             files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         else:

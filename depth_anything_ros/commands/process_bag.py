@@ -45,7 +45,7 @@ from typing import Any
 from depth_anything_ros.offline.bag_processing import OUTPUT_CHOICES, topic_flag
 from depth_anything_ros.core.bags import STORAGES
 from depth_anything_ros.commands.args import add_checkpoint_arguments, add_runtime_arguments
-from depth_anything_ros.errors import OutputExistsError, user_errors
+from depth_anything_ros.errors import MissingInputError, OutputExistsError, user_errors
 from depth_anything_ros.ros.topics import ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS, Topic
 
 _SHOWN_REASONS = 10
@@ -152,6 +152,9 @@ def main(args: argparse.Namespace) -> int:
 
     if args.out.exists():
         raise OutputExistsError(f'{args.out} exists; remove it or choose another --out')
+    if not args.bag.exists():   # before the model loads
+        raise MissingInputError(f'input bag {args.bag} does not exist; give a rosbag2 '
+                                'directory, .mcap or .db3')
     with user_errors(FileNotFoundError, ValueError):
         estimator = build_estimator_from_args(args)
         cfg = _config(args, estimator.is_metric)

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn, Tensor
 
+from depth_anything_ros.errors import InvalidInputError
 from .config import config_for, ENCODERS, HEADS, ModelConfig
 from .files import CheckpointError, open_regular, read_json_file, sniff_format
 from .hf_keys import hf_to_official, is_hf_state_dict
@@ -391,13 +392,14 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | 
     spec = os.fspath(path_or_name)
     if spec == 'untrained' or spec.startswith('untrained:'):
         if not allow_untrained:
-            raise ValueError(f'{spec!r} means deterministic test weights with meaningless '
-                             'output; pass allow_untrained=True (CLI: --allow-untrained) if '
-                             'that is really wanted, or give a real checkpoint')
+            raise InvalidInputError(f'{spec!r} means deterministic test weights with '
+                                    'meaningless output; pass allow_untrained=True (CLI: '
+                                    '--allow-untrained) if that is really wanted, or give a '
+                                    'real checkpoint')
         return _untrained(spec, encoder, head,
                           max_depth if max_depth is not None else default_max_depth)
     if head is not None and head not in HEADS:
-        raise ValueError(f'head must be one of {HEADS}, got {head!r}')
+        raise InvalidInputError(f'head must be one of {HEADS}, got {head!r}')
     path = resolve_checkpoint(spec, weights_dir)
     sd, meta = read_checkpoint(path)
     sidecar = read_sidecar(path)

@@ -45,7 +45,7 @@ import numpy as np
 from torch.utils.data import Dataset
 import yaml
 
-from depth_anything_ros.errors import InvalidInputError, MissingInputError
+from depth_anything_ros.errors import InvalidInputError, make_folder, MissingInputError
 
 GENERIC_FORMAT = 'depth_anything_ros/rgbd'
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -223,8 +223,8 @@ class GenericWriter:
         if depth_format not in ('png16', 'npy'):
             raise InvalidInputError(f'depth_format {depth_format!r}: use png16 or npy')
         self.root = Path(root)
-        (self.root / 'rgb').mkdir(parents=True, exist_ok=True)
-        (self.root / 'depth').mkdir(parents=True, exist_ok=True)
+        make_folder(self.root / 'rgb')
+        make_folder(self.root / 'depth')
         self.depth_scale = depth_scale
         self.depth_format = depth_format
         self.camera = camera

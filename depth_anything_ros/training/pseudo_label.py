@@ -140,9 +140,11 @@ def label_frames(source: str | os.PathLike, teacher: Teacher, out: str | os.Path
         done = frozenset(writer.done_keys())
         frames = select_frames(open_source(source, topic), every=every, dedup=dedup,
                                shard=shard, done=done, stats=stats)
-        bar = _progress(progress, shard)
+        bar = None
         try:
             for batch in _batches(frames, batch_size):
+                if bar is None:   # once the source has opened: its errors come without a bar
+                    bar = _progress(progress, shard)
                 images = [img for _, img in batch]
                 labels = teacher(images)
                 if len(labels) != len(images):

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from depth_anything_ros.errors import MissingInputError, OutputExistsError
+from depth_anything_ros.errors import make_folder, MissingInputError, OutputExistsError
 from depth_anything_ros.model.checkpoint import CheckpointError, load_torch_file
 # importable from here as before; the one definition is the checkpoint reader's
 from depth_anything_ros.model.checkpoint import unwrap_state_dict  # noqa: F401
@@ -85,7 +85,7 @@ def prepare_run_dir(out: str | os.PathLike, cfg: Any, *, resume: bool = False,
     elif (run / 'last.pt').exists():
         raise OutputExistsError(f'{run} already holds a run (last.pt); pass --resume to continue '
                                 'it or choose another --out')
-    run.mkdir(parents=True, exist_ok=True)
+    make_folder(run)
     save_yaml(cfg, run / ('config.yaml' if not resume else 'config.resume.yaml'))
     meta = {
         'command': command,
