@@ -19,7 +19,8 @@ The layers, lowest first (a module may import its own layer and the ones below i
 ====  ==================================  =========================================
 rank  modules                             may import from outside the package
 ====  ==================================  =========================================
-0     ``vocabulary``, ``params``, core/   numpy, OpenCV, yaml (no torch, rclpy, msgs)
+0     ``vocabulary``, ``errors``,         numpy, OpenCV, yaml (no torch, rclpy, msgs)
+      ``params``, core/
 1     model/                              + torch
 2     backends/                           + torch, the optional runtimes
 3     ``estimator``                       + torch
@@ -48,7 +49,7 @@ ROOT = 'depth_anything_ros'
 
 # (module-name prefix below the package, rank); the longest matching prefix wins.
 LAYERS: tuple[tuple[str, int], ...] = (
-    ('', 0), ('vocabulary', 0), ('params', 0), ('alignment', 0), ('core', 0),
+    ('', 0), ('vocabulary', 0), ('errors', 0), ('params', 0), ('alignment', 0), ('core', 0),
     ('model', 1), ('backends', 2), ('estimator', 3), ('training', 4), ('ros', 5),
     ('offline', 6), ('commands', 7), ('__main__', 7),
 )
