@@ -45,7 +45,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from depth_anything_ros.core.geometry import Intrinsics, scale_intrinsics
+from depth_anything_ros.core.geometry import Intrinsics, scale_intrinsics, unproject
 from depth_anything_ros.core.sync import StampMatcher
 from depth_anything_ros.vocabulary import ALIGNMENTS, ANCHORED, transform_values
 
@@ -387,9 +387,7 @@ def resample_depth(depth: np.ndarray, k_depth: np.ndarray, k: np.ndarray,
     depth = np.asarray(depth)
     rows, cols = np.nonzero(np.isfinite(depth) & (depth > 0))
     z = depth[rows, cols].astype(np.float64)
-    kd = np.asarray(k_depth, np.float64)
-    y = (rows - kd[1, 2]) / kd[1, 1]
-    x = (cols - kd[0, 2] - kd[0, 1] * y) / kd[0, 0]
+    x, y = unproject(k_depth, cols, rows)
     pixels, zt = project_points(np.stack([x * z, y * z, z], -1), k, shape, extrinsic)
     out = np.full(shape, np.inf)
     flat = np.rint(pixels[:, 1]).astype(np.intp) * shape[1] + np.rint(pixels[:, 0]).astype(np.intp)
@@ -426,10 +424,8 @@ def pitch_roll_from_gravity(down: np.ndarray) -> tuple[float, float]:
 def _floor_dot(k: np.ndarray, pitch_rad: float, roll_rad: float, u: np.ndarray,
                v: np.ndarray) -> np.ndarray:
     """Return ``n . K^-1 (u, v, 1)`` (broadcast over ``u``, ``v``): 1 / floor depth per metre."""
-    k = np.asarray(k, np.float64)
     n = _down_vector(pitch_rad, roll_rad)
-    y = (v - k[1, 2]) / k[1, 1]
-    x = (u - k[0, 2] - k[0, 1] * y) / k[0, 0]
+    x, y = unproject(k, u, v)
     return n[0] * x + n[1] * y + n[2]
 
 
