@@ -217,16 +217,22 @@ def _delta(end: dict[str, int | None], start: dict[str, int | None], key: str) -
     return end[key] - (start.get(key) or 0)
 
 
+def first_primary(rec: Recording) -> dict[int, float]:
+    """Return ``{stamp: seconds}``: when the first primary output of each frame arrived."""
+    primary: dict[int, float] = {}
+    for topic in PRIMARY:
+        for stamp, t in rec.outputs.get(topic.name, []):
+            primary.setdefault(stamp, t)
+    return primary
+
+
 def summarize(rec: Recording) -> dict[str, Any]:
     """Return the report of a recording (the JSON contract of ``bench soak``)."""
     kind_of = {stamp: kind for stamp, kind, _ in rec.sent}
     sent_at = {stamp: t for stamp, _, t in rec.sent}
     valid_sent = sum(kind == VALID for kind in kind_of.values())
     images_sent = sum(kind not in BAD_INFO_KINDS for kind in kind_of.values())
-    primary: dict[int, float] = {}
-    for topic in PRIMARY:
-        for stamp, t in rec.outputs.get(topic.name, []):
-            primary.setdefault(stamp, t)
+    primary = first_primary(rec)
     from_bad: dict[str, int] = {}
     by_kind: dict[str, int] = {}
     for topic, rows in rec.outputs.items():
@@ -684,10 +690,7 @@ def plot(rec: Recording, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
     kind_of = {stamp: kind for stamp, kind, _ in rec.sent}
     sent_at = {stamp: t for stamp, _, t in rec.sent}
-    primary: dict[int, float] = {}
-    for topic in PRIMARY:
-        for stamp, t in rec.outputs.get(topic.name, []):
-            primary.setdefault(stamp, t)
+    primary = first_primary(rec)
     valid = sorted((t, 1e3 * (t - sent_at[s])) for s, t in primary.items()
                    if kind_of.get(s) == VALID)
     # rates and running medians over windows of ~1/60 of the run (1 s at least)
