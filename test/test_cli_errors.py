@@ -88,6 +88,8 @@ VALUES: dict[str, list[str]] = {
     'overrides': ['max_steps=0', 'lr=x', 'no_such_key=1', 'device=cuda:9', 'batch_size=0',
                   'x', 'amp=fp8', 'student=tiny', 'init=' + str(MISSING)],
 }
+# ``run`` is the node itself: it reads ROS arguments, and a bad configuration stops it with exit
+# code 1 and the reason (test_node_modes.test_startup_failures_exit_1_with_the_reason).
 COMMANDS = sorted([name for name in cli.COMMANDS if name != 'run']
                   + [f'{name} {sub}' for name, subs in cli.SUBCOMMANDS.items() for sub in subs])
 USAGE = re.compile(r'^(usage: |\s)')
