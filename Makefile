@@ -6,7 +6,7 @@ OUT ?= out
 ENV := source $(VENV)/ros_env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast fuzz-long lint bench soak clean
+.PHONY: venv demo test test-fast test-field-checks fuzz-long lint bench soak clean
 
 venv:
 	@tools/setup_env.sh $(VENV)
@@ -22,6 +22,11 @@ test: venv
 test-fast: venv
 	@$(ENV) fastdds shm clean >/dev/null 2>&1 || true
 	@$(ENV) python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# The message-building tests with Humble's message setter checks (ROS_PYTHON_CHECK_FIELDS=1);
+# part of `make test` too (test/test_field_checks.py).
+test-field-checks: venv
+	@$(ENV) python -m pytest test/test_field_checks.py $(PYTEST_ARGS)
 
 # The property-based fuzz tests with many more examples and a fresh seed (tens of minutes).
 fuzz-long: venv

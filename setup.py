@@ -43,6 +43,7 @@ setup(
         _share('rviz', '*.rviz'),
     ],
     install_requires=['setuptools', 'numpy', 'pyyaml'],
+    python_requires='>=3.10',  # PEP 604 unions evaluated at import (e.g. params.Value)
     zip_safe=True,
     maintainer='depth_anything_ros maintainers',
     maintainer_email='maintainers@depth-anything-ros.dev',

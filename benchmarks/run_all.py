@@ -34,6 +34,7 @@ def commands(out: Path, quick: bool) -> list[list[str]]:
     q = ['--quick'] if quick else []
     return [
         ['bench_cloud.py', '--out', str(out), *q],
+        ['bench_publish.py', '--out', str(out), *q],
         ['bench_alignment.py', '--out', str(out), *q],
         ['bench_model.py', '--out', str(out / 'model.json'), *q],
         ['bench_baseline.py', '--out', str(out), *(['--rounds', '2'] if quick else [])],

@@ -36,7 +36,7 @@ from torch import nn, Tensor
 
 from .backends.select import (choose, Choice, detect_hardware, installed_backends,
                               is_exported_file)
-from .backends.devices import cuda_bf16_native, resolve_device
+from .backends.devices import cuda_bf16_native, exact_fp32_math, resolve_device
 from .model.checkpoint import load_model, read_sidecar
 from .model.config import ModelConfig
 from .model.transforms import (postprocess, preprocess_exact, preprocess_fast,
@@ -117,13 +117,17 @@ class DepthEstimator:
                  device: str | torch.device = 'auto', precision: str = 'fp32',
                  input_size: int = 518, exact: bool = False, compile: bool = False,
                  backend: str = 'torch', channels_last: bool | None = None,
-                 cache_dir: str | os.PathLike | None = None) -> None:
+                 cache_dir: str | os.PathLike | None = None,
+                 trt_profile: tuple | None = None) -> None:
         self.device = resolve_device(device)
         self.choice = self._choose(model, backend, precision, exact)
         backend, precision = self.choice.backend, self.choice.precision
         self.precision = check_precision(precision, self.device)
         self.input_size = input_size
         self.exact = bool(exact)
+        if self.exact and self.device.type == 'cuda':
+            # TF32 (Ampere+) would round fp32 convolutions and matmuls to 10-bit mantissas.
+            log.info('exact: %s', exact_fp32_math())
         if backend not in BACKENDS:
             raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
         self.backend = backend
@@ -148,7 +152,10 @@ class DepthEstimator:
                                  'use backend="torch"') from exc
             options = {'cache_dir': Path(cache_dir)} if cache_dir else {}
             self._runner = make_runner(backend, model, device=self.device,
-                                       precision=self.precision, **options)
+                                       precision=self.precision, profile=trt_profile, **options)
+            # What the runtime really runs: an engine file's own precision, or fp32 where an
+            # onnxruntime session lost its TensorRT provider.
+            self.precision = getattr(self._runner, 'precision', self.precision)
 
     @classmethod
     def from_config(cls, checkpoint: str | os.PathLike, *, encoder: str | None = None,
@@ -157,7 +164,8 @@ class DepthEstimator:
                     weights_dir: str | os.PathLike | None = None, allow_untrained: bool = False,
                     device: str | torch.device = 'auto', precision: str = AUTO,
                     backend: str = AUTO, input_size: int = 518, exact: bool = False,
-                    cache_dir: str | os.PathLike | None = None) -> DepthEstimator:
+                    cache_dir: str | os.PathLike | None = None,
+                    trt_profile: tuple | None = None) -> DepthEstimator:
         """Build the estimator a node or command configures: checked model, runtime settings.
 
         The model arguments are those of :func:`load_checked_model`, the runtime ones those of
@@ -175,7 +183,8 @@ class DepthEstimator:
                                    default_max_depth=default_max_depth, weights_dir=weights_dir,
                                    allow_untrained=allow_untrained)
         est = cls(model, device=device, precision=precision, input_size=input_size,
-                  backend=backend, exact=exact, cache_dir=cache_dir or None)
+                  backend=backend, exact=exact, cache_dir=cache_dir or None,
+                  trt_profile=trt_profile)
         if mode is not None and est.is_metric != (mode == 'metric'):
             kind = 'metric' if est.is_metric else 'relative'
             raise ValueError(f'checkpoint {os.fspath(checkpoint)!r} is a {kind} model but mode '
@@ -198,6 +207,12 @@ class DepthEstimator:
         if self.config is not None:
             return self.config.is_metric
         return self._metric
+
+    @property
+    def backend_report(self) -> dict[str, str]:
+        """Runtime facts of the backend for /diagnostics (profile, memory, providers, TF32)."""
+        report = getattr(self._runner, 'report', None)
+        return dict(report()) if callable(report) else {}
 
     @property
     def max_depth(self) -> float | None:

@@ -34,7 +34,7 @@ import yaml
 from depth_anything_ros.errors import InvalidInputError, MissingInputError
 from depth_anything_ros.vocabulary import (ALIGNMENTS, ANCHORED, AUTO, BACKENDS,
                                           DEVICE_CHOICES, device_name_error, PRECISIONS,
-                                          transform_values)
+                                          transform_values, trt_profile)
 
 __all__ = ['CAMERAS_DESCRIPTION', 'PER_CAMERA', 'SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig',
            'ParamSpec', 'camera_names', 'camera_parameter', 'default_values', 'describe',
@@ -91,11 +91,21 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('backend', 'auto', 'inference runtime; auto: the fastest installed for the device '
               '(TensorRT, OpenVINO, else torch); the choice and why are logged',
               (AUTO, *BACKENDS), read_only=True),
-    ParamSpec('exact', False, 'bit-faithful fp32 torch path with the official float64 '
-              'preprocessing (slowest; needs backend and precision auto, torch or fp32)',
+    ParamSpec('exact', False, 'bit-faithful fp32 torch path (TF32 turned off on GPUs) with the '
+              'official float64 preprocessing (slowest; needs backend and precision auto, torch '
+              'or fp32)',
               read_only=True),
     ParamSpec('cache_dir', '', 'where exported/compiled engines are cached; empty: '
               '$XDG_CACHE_HOME/depth_anything_ros/engines (~/.cache/...)', read_only=True),
+    ParamSpec('trt_max_batch', 4, 'TensorRT optimisation profile (backend tensorrt, and '
+              "onnxruntime's TensorRT provider): most frames in one batch (same-size cameras "
+              'of a multi-camera node share a batch)', range=(1, 64), step=1, read_only=True),
+    ParamSpec('trt_opt_shape', '518x686', 'TensorRT profile: the network input HxW the engine '
+              'is tuned for (518x686 = a 480x640 camera at input_size 518)', read_only=True),
+    ParamSpec('trt_max_shape', '1036x1736', 'TensorRT profile: largest network input HxW '
+              '(1036x1736 covers 2x a 480x640 frame and a 1242x375 camera at input_size 518, '
+              '518x1722); activation memory is allocated for the shape in use, not this one',
+              read_only=True),
     ParamSpec('cpu_threads', 0, 'CPU threads for inference; 0: the torch default (all cores). '
               'Fewer leaves a core for DDS and the camera driver', range=(0, 256), step=1,
               read_only=True),
@@ -237,6 +247,9 @@ class DepthConfig:
     backend: str
     exact: bool
     cache_dir: str
+    trt_max_batch: int
+    trt_opt_shape: str
+    trt_max_shape: str
     cpu_threads: int
     image_transport: str
     diagnostics_period: float
@@ -307,6 +320,11 @@ class DepthConfig:
             self.alignment in ANCHORED
 
     @property
+    def trt_profile(self) -> tuple[tuple[int, int, int], ...]:
+        """Return the TensorRT optimisation profile (min, opt, max) as (batch, height, width)."""
+        return trt_profile(self.trt_max_batch, self.trt_opt_shape, self.trt_max_shape)
+
+    @property
     def has_intrinsics(self) -> bool:
         """Return True when intrinsics come from parameters instead of camera_info."""
         return self.fx > 0.0
@@ -371,6 +389,10 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
                        or v['precision'] not in ('auto', 'fp32')):
         errors.append(f"exact runs torch fp32; set backend auto/torch and precision auto/fp32 "
                       f"(got {v['backend']}, {v['precision']}) or exact false")
+    try:
+        trt_profile(v['trt_max_batch'], v['trt_opt_shape'], v['trt_max_shape'])
+    except ValueError as exc:
+        errors.append(str(exc))
     if (device_error := device_name_error(v['device'])) is not None:
         errors.append(device_error)
     max_depth = v['max_depth'] or SCENE_MAX_DEPTH[v['scene']]

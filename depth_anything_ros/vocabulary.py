@@ -24,7 +24,8 @@ import math
 import re
 
 __all__ = ['ALIGNMENTS', 'AMP_CHOICES', 'ANCHORED', 'AUTO', 'BACKENDS', 'DEVICE_CHOICES',
-           'DEVICE_NAMES', 'PATCH_SIZE', 'PRECISIONS', 'device_name_error', 'transform_values']
+           'DEVICE_NAMES', 'PATCH_SIZE', 'PRECISIONS', 'TRT_MIN_HW', 'device_name_error',
+           'parse_hw', 'trt_profile', 'transform_values']
 
 #: "Pick the best for this machine" wherever a backend, precision or device is chosen.
 AUTO = 'auto'
@@ -85,3 +86,46 @@ def device_name_error(device: str) -> str | None:
     if isinstance(device, str) and _DEVICE.match(device):
         return None
     return f'device must be {DEVICE_CHOICES}, got {device!r}'
+
+
+#: Smallest network input of a TensorRT optimisation profile (the smallest ``input_size``).
+TRT_MIN_HW = (70, 70)
+_HW = re.compile(r'^\s*(\d+)\s*[xX]\s*(\d+)\s*$')
+
+
+def parse_hw(text: str, name: str = 'shape') -> tuple[int, int]:
+    """Return ``(height, width)`` of a ``'HxW'`` network input size (multiples of 14).
+
+    Raises:
+        ValueError: not ``HxW`` with both sides positive multiples of the patch size.
+
+    """
+    match = _HW.match(text) if isinstance(text, str) else None
+    hw = (int(match.group(1)), int(match.group(2))) if match else None
+    if hw is None or min(hw) <= 0 or hw[0] % PATCH_SIZE or hw[1] % PATCH_SIZE:
+        raise ValueError(f'{name} must be HEIGHTxWIDTH of the network input, both positive '
+                         f'multiples of {PATCH_SIZE} (e.g. 518x686), got {text!r}')
+    return hw
+
+
+def trt_profile(max_batch: int, opt_shape: str, max_shape: str
+                ) -> tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]:
+    """Return the TensorRT optimisation profile ``(min, opt, max)`` as (batch, height, width).
+
+    ``max_batch`` frames of up to ``max_shape`` (``'HxW'``), tuned for one ``opt_shape`` frame;
+    the smallest input is :data:`TRT_MIN_HW`. The names are the node parameters
+    ``trt_max_batch``, ``trt_opt_shape``, ``trt_max_shape`` (and the same CLI flags).
+
+    Raises:
+        ValueError: a malformed shape, or not min <= opt <= max on both sides.
+
+    """
+    opt = parse_hw(opt_shape, 'trt_opt_shape')
+    top = parse_hw(max_shape, 'trt_max_shape')
+    if not isinstance(max_batch, int) or isinstance(max_batch, bool) or max_batch < 1:
+        raise ValueError(f'trt_max_batch must be a positive integer, got {max_batch!r}')
+    if not (TRT_MIN_HW[0] <= opt[0] <= top[0] and TRT_MIN_HW[1] <= opt[1] <= top[1]):
+        raise ValueError(f'trt_opt_shape {opt_shape} must lie between '
+                         f'{TRT_MIN_HW[0]}x{TRT_MIN_HW[1]} and trt_max_shape {max_shape} on '
+                         'both sides')
+    return (1, *TRT_MIN_HW), (1, *opt), (max_batch, *top)

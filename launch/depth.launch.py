@@ -27,13 +27,13 @@ import sys
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from depth_anything_ros.ros.launch_args import (deprecation_notes, executable, LAUNCH_ARGUMENTS,
-                                            node_parameters, remappings)
+                                                node_parameters, package_installed, remappings,
+                                                rviz_wanted)
 
 PACKAGE = 'depth_anything_ros'
 
@@ -51,15 +51,25 @@ def _depth_node(context, *args, **kwargs):
         output='screen', emulate_tty=True)]
 
 
+def _rviz(context, *args, **kwargs):
+    # rviz2 is not part of ros-base: without it, say so and start the depth node alone
+    wanted, note = rviz_wanted(LaunchConfiguration('rviz').perform(context), package_installed)
+    if note:
+        print(f'depth.launch.py: {note}', file=sys.stderr)
+    if not wanted:
+        return []
+    return [Node(
+        package='rviz2', executable='rviz2', name='rviz2',
+        namespace=LaunchConfiguration('namespace'),
+        arguments=['-d', PathJoinSubstitution([FindPackageShare(PACKAGE), 'rviz', 'depth.rviz']),
+                   '-f', LaunchConfiguration('fixed_frame')],
+        output='screen')]
+
+
 def generate_launch_description():
     share = FindPackageShare(PACKAGE)
     defaults = {'params_file': PathJoinSubstitution([share, 'config', 'depth.yaml'])}
     arguments = [DeclareLaunchArgument(a.name, default_value=defaults.get(a.name, a.default),
                                        description=a.description) for a in LAUNCH_ARGUMENTS]
-    rviz = Node(
-        package='rviz2', executable='rviz2', name='rviz2',
-        namespace=LaunchConfiguration('namespace'),
-        arguments=['-d', PathJoinSubstitution([share, 'rviz', 'depth.rviz']),
-                   '-f', LaunchConfiguration('fixed_frame')],
-        condition=IfCondition(LaunchConfiguration('rviz')), output='screen')
-    return LaunchDescription([*arguments, OpaqueFunction(function=_depth_node), rviz])
+    return LaunchDescription([*arguments, OpaqueFunction(function=_depth_node),
+                              OpaqueFunction(function=_rviz)])

@@ -352,7 +352,9 @@ def test_onnxruntime_provider_options() -> None:
     trt_ep = provider_options('TensorrtExecutionProvider', device_id=1, precision='fp16',
                               engine_cache=Path('/c/ort_tensorrt/ab'))
     assert trt_ep == {'device_id': 1, 'trt_fp16_enable': True, 'trt_engine_cache_enable': True,
-                      'trt_engine_cache_path': '/c/ort_tensorrt/ab'}
+                      'trt_engine_cache_path': '/c/ort_tensorrt/ab',
+                      'trt_timing_cache_enable': True,
+                      'trt_timing_cache_path': '/c/ort_tensorrt/ab'}
     assert provider_options('TensorrtExecutionProvider', device_id=0, precision='fp32',
                             engine_cache=Path('/c'))['trt_fp16_enable'] is False
     assert provider_options('CUDAExecutionProvider', device_id=1, precision='fp32',
@@ -429,20 +431,7 @@ class Recorder:
 
 
 V3_CONTEXT = ['set_input_shape', 'get_tensor_shape', 'set_tensor_address', 'execute_async_v3']
-V2_CONTEXT = ['set_binding_shape', 'get_binding_shape', 'execute_async_v2']
-
-
-def engine_84() -> Recorder:
-    """Return a TensorRT 8.4 engine: I/O by binding index (output first, to catch mix-ups)."""
-    index = {'depth': 0, 'image': 1}
-    engine = Recorder([], num_bindings=2)
-    engine.get_binding_index = index.__getitem__
-    engine.get_binding_name = ['depth', 'image'].__getitem__
-    engine.get_binding_dtype = {0: FakeEnum('HALF'), 1: FakeEnum('FLOAT')}.__getitem__
-    return engine
-
-
-def test_tensorrt_io_uses_tensor_names_from_8_5() -> None:
+def test_tensorrt_io_uses_tensor_names() -> None:
     engine = Recorder([], num_io_tensors=2)
     engine.get_tensor_name = ['image', 'depth'].__getitem__
     engine.get_tensor_dtype = {'image': FakeEnum('FLOAT'), 'depth': FakeEnum('HALF')}.__getitem__
@@ -458,30 +447,13 @@ def test_tensorrt_io_uses_tensor_names_from_8_5() -> None:
         ('execute_async_v3', (77,))]
 
 
-def test_tensorrt_io_falls_back_to_bindings_on_8_4() -> None:
-    engine = engine_84()
-    context = Recorder(V2_CONTEXT, {'get_binding_shape': (1, 70, 98)})
-    assert not tensorrt_runner.uses_tensor_names(context)
-    assert tensorrt_runner.io_tensor_names(engine) == ['depth', 'image']
-    assert tensorrt_runner.io_dtype(engine, 'image') == torch.float32
-    assert tensorrt_runner.io_dtype(engine, 'depth') == torch.float16
-    assert tensorrt_runner.set_input_shape(engine, context, (1, 3, 70, 98)) == (1, 70, 98)
-    tensorrt_runner.enqueue(engine, context, 1000, 2000, 77)
-    assert context.calls == [('set_binding_shape', (1, (1, 3, 70, 98))),
-                             ('get_binding_shape', (0,)),
-                             ('execute_async_v2', ([2000, 1000], 77))]
-
-
 def test_tensorrt_io_failures_are_errors() -> None:
-    engine = engine_84()
+    engine = Recorder([], num_io_tensors=2)
     refused = Recorder(V3_CONTEXT, {'set_input_shape': False, 'get_tensor_shape': (1, 1, 1)})
     with pytest.raises(ValueError, match='refused input shape'):
         tensorrt_runner.set_input_shape(engine, refused, (1, 3, 14, 14))
     with pytest.raises(RuntimeError, match='execution failed'):
         tensorrt_runner.enqueue(engine, Recorder(V3_CONTEXT, {'execute_async_v3': False}),
-                                1, 2, 0)
-    with pytest.raises(RuntimeError, match='execution failed'):
-        tensorrt_runner.enqueue(engine, Recorder(V2_CONTEXT, {'execute_async_v2': False}),
                                 1, 2, 0)
     with pytest.raises(ValueError, match='INT8'):
         tensorrt_runner.torch_dtype(FakeEnum('INT8'))
@@ -519,6 +491,9 @@ def fake_tensorrt(version: str, *, bf16: bool, parse_ok: bool = True,
         def __init__(self, logger: Logger) -> None:
             pass
 
+        if int(version.split('.')[0]) < 10:
+            max_batch_size = 1  # implicit-batch networks still exist: explicit needs the flag
+
         def create_network(self, flags: int) -> str:
             log['network_flags'] = flags
             return 'network'
@@ -555,8 +530,7 @@ def fake_tensorrt(version: str, *, bf16: bool, parse_ok: bool = True,
 PROFILE = ((1, 70, 70), (1, 518, 686), (2, 1036, 1372))
 
 
-@pytest.mark.parametrize('version, explicit_batch', [('8.4.1.5', 1), ('8.5.2.2', 1),
-                                                     ('8.6.2.3', 1), ('10.3.0', 0)])
+@pytest.mark.parametrize('version, explicit_batch', [('8.6.2.3', 1), ('10.3.0', 0)])
 def test_tensorrt_build_engine_by_version(version: str, explicit_batch: int,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     trt = fake_tensorrt(version, bf16=version.startswith('10'))
@@ -565,7 +539,7 @@ def test_tensorrt_build_engine_by_version(version: str, explicit_batch: int,
     plan = tensorrt_runner.build_engine(Path('m.onnx'), precision='fp16', profile=PROFILE,
                                         workspace_bytes=1 << 20)
     assert plan == b'plan'
-    assert trt.log['network_flags'] == explicit_batch  # TensorRT 10 ignores the flag
+    assert trt.log['network_flags'] == explicit_batch  # 10 has explicit batch only
     assert trt.log['flags'] == ['FP16'] and trt.log['workspace'] == ('workspace', 1 << 20)
     assert trt.log['shapes'] == [('image', (1, 3, 70, 70), (1, 3, 518, 686),
                                   (2, 3, 1036, 1372))]
@@ -578,7 +552,7 @@ def test_tensorrt_build_engine_bf16_and_failures(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(tensorrt_runner, '_logger', None)
     old = fake_tensorrt('8.6.2.3', bf16=False)
     monkeypatch.setitem(sys.modules, 'tensorrt', old)
-    with pytest.raises(ValueError, match='no bf16 mode'):
+    with pytest.raises(ValueError, match='no bf16 builder flag'):
         tensorrt_runner.build_engine(Path('m.onnx'), precision='bf16', profile=PROFILE)
     assert old.log['parsers'] == 0  # refused before the (slow) parse
 
@@ -625,8 +599,12 @@ def test_onnxruntime_cuda_matches_torch(tiny: torch.nn.Module, tiny_onnx: Path) 
     if 'CUDAExecutionProvider' not in onnxruntime.get_available_providers():
         pytest.skip('onnxruntime has no CUDA provider (pip install onnxruntime-gpu)')
     runner = make_runner('onnxruntime', tiny_onnx, device='cuda')
+    assert runner.providers[0] == 'CUDAExecutionProvider'  # refused otherwise
     x = probe_input(266, 350).cuda()
-    assert float((runner(x).cpu() - reference(tiny, x.cpu())).abs().max()) <= 1e-3
+    # The CUDA provider computes fp32 convolutions and matmuls in TF32 on Ampere and newer
+    # (its default), so the bound is TF32's, not fp32's.
+    median, p99 = rel_stats(runner(x).cpu(), reference(tiny, x.cpu()))
+    assert median <= 2e-3 and p99 <= 2e-2
 
 
 def test_cuda_index_plain_cuda_means_the_current_device(monkeypatch: pytest.MonkeyPatch) -> None:

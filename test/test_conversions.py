@@ -16,12 +16,16 @@
 
 from __future__ import annotations
 
+import array
+import os
+
 import cv2
 import numpy as np
 import pytest
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
+from depth_anything_ros.ros import conversions
 from depth_anything_ros.ros.conversions import (
     array_to_image, buffered_cloud_message, camera_info_from_k, CameraInfoError, camera_model,
     check_camera_info,
@@ -30,6 +34,8 @@ from depth_anything_ros.ros.conversions import (
     INPUT_ENCODINGS, output_camera_info, to_rgb)
 from depth_anything_ros.core.geometry import pack_cloud, PixelMap, RayGrid
 
+# The field-check lane (test_field_checks.py) runs this file with Humble's setter checks on.
+FIELD_CHECKS = os.environ.get('ROS_PYTHON_CHECK_FIELDS') == '1'
 CHANNELS = {'rgb8': 3, 'bgr8': 3, 'rgba8': 4, 'bgra8': 4, 'mono8': 1}
 
 
@@ -177,7 +183,7 @@ def test_camera_model_applies_roi_and_binning() -> None:
 
 @pytest.mark.parametrize(('k', 'match'), [
     ([0.0] * 9, 'not calibrated'),
-    ([500.0, 0, 320, 0, float('nan'), 240, 0, 0, 1], 'NaN'),
+    ([500.0, 0.0, 320.0, 0.0, float('nan'), 240.0, 0.0, 0.0, 1.0], 'NaN'),
 ])
 def test_camera_model_rejects_bad_calibrations(k: list, match: str) -> None:
     info = calibrated_info()
@@ -217,6 +223,47 @@ def test_cloud_message_layout_and_round_trip() -> None:
         cloud_message(np.zeros((2, 2, 3), np.float32), header())
 
 
+def test_setter_checks_follow_ros_python_check_fields() -> None:
+    """Humble's checks (the field-check lane) refuse an int in a float64[9]; unchecked take it."""
+    info = CameraInfo()
+    if FIELD_CHECKS:
+        with pytest.raises(AssertionError):
+            info.k = [1, 0, 0, 0, 1, 0, 0, 0, 1]
+    else:
+        info.k = [1, 0, 0, 0, 1, 0, 0, 0, 1]
+        assert list(info.k) == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def _recording(message_type: type, seen: list) -> type:
+    """Return a subclass of ``message_type`` recording every value given to its data setter."""
+    setter = message_type.data.fset
+
+    def record(self: object, value: object) -> None:
+        seen.append(value)
+        setter(self, value)
+
+    class Recording(message_type):
+        data = property(message_type.data.fget, record)
+    return Recording
+
+
+def test_uint8_fields_get_array_b_not_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bytes`` costs a Python check per byte under Humble's checks (288 ms a 640x480 depth)."""
+    seen: list = []
+    monkeypatch.setattr(conversions, 'Image', _recording(Image, seen))
+    monkeypatch.setattr(conversions, 'PointCloud2', _recording(PointCloud2, seen))
+    depth = np.random.default_rng(0).random((6, 8), dtype=np.float32)
+    image = array_to_image(depth[:, ::2], '32FC1', header())    # not contiguous: copied once
+    intr = camera_model(camera_info_from_k(5.0, 5.0, 2.0, 1.5, 5, 4), 5, 4).intrinsics
+    pts = pack_cloud(np.ones((4, 5), np.float32), RayGrid().get(intr))
+    cloud = cloud_message(pts, header())
+    given = [v for v in seen if len(v)]     # the constructors set an empty array first
+    assert [type(v) for v in given] == [array.array, array.array]
+    assert all(v.typecode == 'B' for v in given)
+    assert bytes(image.data) == np.ascontiguousarray(depth[:, ::2]).tobytes()
+    assert bytes(cloud.data) == pts.tobytes()
+
+
 def test_cloud_buffer_reuses_its_storage_and_matches_cloud_message() -> None:
     intr = camera_model(calibrated_info(), 640, 480).intrinsics
     rays = RayGrid().get(intr)
@@ -253,12 +300,14 @@ def _bad_info(**fields: object) -> CameraInfo:
     ({'roi_x_offset': 600, 'roi_width': 100, 'roi_height': 10}, 'roi'),
     ({'roi_width': 100}, 'roi'),
     ({'width': 0}, 'width/height'),
-    ({'k': [500.0, 0, 1e308, 0, 510, 220, 0, 0, 1]}, 'principal point'),
-    ({'p': [500.0, 0, 300, 0, 0, 510, -1e9, 0, 0, 0, 1, 0]}, 'principal point'),
-    ({'k': [-5.0, 0, 300, 0, 510, 220, 0, 0, 1]}, 'focal length'),
+    ({'k': [500.0, 0.0, 1e308, 0.0, 510.0, 220.0, 0.0, 0.0, 1.0]}, 'principal point'),
+    ({'p': [500.0, 0.0, 300.0, 0.0, 0.0, 510.0, -1e9, 0.0, 0.0, 0.0, 1.0, 0.0]},
+     'principal point'),
+    ({'k': [-5.0, 0.0, 300.0, 0.0, 510.0, 220.0, 0.0, 0.0, 1.0]}, 'focal length'),
     ({'d': [float('nan')] * 5}, 'D contains NaN'),
     ({'r': [float('inf')] + [0.0] * 8}, 'R contains NaN'),
-    ({'k': [1.0] * 8}, 'K has 8 values'),
+    pytest.param({'k': [1.0] * 8}, 'K has 8 values', marks=pytest.mark.skipif(
+        FIELD_CHECKS, reason='with field checks a 9-value field cannot hold 8 values')),
 ])
 def test_check_camera_info_names_the_bad_field(fields: dict, match: str) -> None:
     with pytest.raises(CameraInfoError, match=match):
@@ -275,7 +324,8 @@ def test_check_camera_info_accepts_binning_roi_and_checks_rectification() -> Non
     with pytest.raises(CameraInfoError, match='D has 3 coefficients'):
         check_camera_info(_bad_info(d=[0.1, 0.0, 0.0]), rectify=True)
     with pytest.raises(CameraInfoError, match='rotation'):
-        check_camera_info(_bad_info(r=[2.0, 0, 0, 0, 1, 0, 0, 0, 1]), rectify=True)
+        check_camera_info(_bad_info(r=[2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]),
+                          rectify=True)
 
 
 def _image(width: int, height: int, encoding: str = 'mono8') -> Image:

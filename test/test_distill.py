@@ -311,3 +311,91 @@ def test_dense_ordinal_accuracy_by_hand() -> None:
     assert dense_ordinal_accuracy(depth, depth, mask, ref_is_depth=False) == 1.0
     flat = np.ones((2, 2))
     assert dense_ordinal_accuracy(flat, depth, mask, ref_is_depth=True) == 0.0  # ties are wrong
+
+
+class CudaTaggedTensor:
+    """STAND-IN for a CUDA tensor on this GPU-less machine.
+
+    What ``torch.load(map_location='cuda')`` makes of a saved RNG state. Like a real one,
+    ``.numpy()`` refuses and torch's RNG setters cannot take it; ``.cpu()`` gives the CPU
+    tensor back.
+    """
+
+    device = torch.device('cuda')
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self._tensor = tensor
+
+    def numpy(self) -> np.ndarray:
+        raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() "
+                        'to copy the tensor to host memory first.')
+
+    def cpu(self) -> torch.Tensor:
+        return self._tensor
+
+
+def test_rng_states_restore_from_cuda_tensors() -> None:
+    """A resumed run restores RNG states whatever device the checkpoint was loaded onto."""
+    import random
+    state = runs.rng_state()
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    state['numpy']['keys'] = CudaTaggedTensor(state['numpy']['keys'])
+    state['torch'] = CudaTaggedTensor(state['torch'])
+    runs.set_rng_state(state)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+@pytest.mark.slow
+def test_resume_loads_the_checkpoint_on_the_cpu(workspace: dict[str, Path],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """As train does: map_location='cuda' put the RNG states on the GPU, where they fail."""
+    run = workspace['root'] / 'resume_cpu'
+    common = ('max_steps=2', 'save_every=1', 'val_fraction=0', 'max_val_images=1',
+              'export=false')
+    assert _distill(workspace, run, *common, '--stop-at', '1') == 0
+    seen = []
+    real = runs.load_checkpoint
+
+    def spy(path: Path, map_location: object = 'cpu') -> dict:
+        seen.append(map_location)
+        return real(path, map_location)
+
+    monkeypatch.setattr(runs, 'load_checkpoint', spy)
+    assert cli.main(['distill', '--out', str(run), '--resume', '--no-progress']) == 0
+    assert seen and all(m == 'cpu' and isinstance(m, str) for m in seen)
+
+
+def test_validation_is_shared_by_all_ranks() -> None:
+    """Under torchrun every rank scores its share and the sums add up to the whole.
+
+    Rank 0 validating alone left the others waiting in the next all-reduce (NCCL times out).
+    """
+    from types import SimpleNamespace
+
+    from depth_anything_ros.model import ModelConfig, untrained_model
+    from depth_anything_ros.training.distill import evaluate, score_sums
+    model = untrained_model(ModelConfig.tiny(), warn=False)
+    cfg = SimpleNamespace(input_size=56)
+    frames = []
+    for i in range(5):
+        rgb, depth, _ = render_sample('indoor', 2000 + i, 0, SIZE)
+        frames.append((rgb, depth, np.isfinite(depth), True))
+    seen: list[int] = []
+
+    def items():
+        for i, f in enumerate(frames):
+            seen.append(i)
+            yield f
+
+    whole = score_sums(model, cfg, items, torch.device('cpu'))
+    shares = [score_sums(model, cfg, items, torch.device('cpu'), rank=r, world=2)
+              for r in range(2)]
+    torch.testing.assert_close(shares[0] + shares[1], whole)
+    assert shares[0][-1] == 3 and shares[1][-1] == 2  # items 0, 2, 4 and 1, 3
+    # evaluate with the all-reduce gives every rank the whole-set means
+    summed = evaluate(model, cfg, [('gt', items)], torch.device('cpu'), rank=1, world=2,
+                      reduce=lambda t: shares[0] + t)
+    single = evaluate(model, cfg, [('gt', items)], torch.device('cpu'))
+    assert summed.keys() == single.keys() and 'gt_abs_rel' in single
+    for key, value in single.items():
+        assert summed[key] == pytest.approx(value, rel=1e-12)

@@ -97,15 +97,30 @@ def test_every_argument_reaches_the_node(stubs, tmp_path: Path) -> None:
         'camera_info': '/cam/color/camera_info'}
 
 
-def test_rviz_only_when_asked(stubs) -> None:
-    for flag, expect in (('false', False), ('true', True)):
+def test_rviz_only_when_asked(stubs, monkeypatch: pytest.MonkeyPatch) -> None:
+    from depth_anything_ros.ros import launch_args
+    monkeypatch.setattr(launch_args, 'package_installed', lambda name: name == 'rviz2')
+    for flag, expect in (('false', 0), ('True', 1)):
         _, nodes, ctx = load(stubs, rviz=flag, namespace='front')
-        (rviz,) = [n for n in nodes if n.kwargs['executable'] == 'rviz2']
-        assert rviz.kwargs['condition'].evaluate(ctx) is expect
-        args = [stubs.perform(a, ctx) for a in rviz.kwargs['arguments']]
-        assert args[0] == '-d' and Path(args[1]) == REPO / 'rviz' / 'depth.rviz'
-        assert Path(args[1]).is_file() and args[2:] == ['-f', 'camera_optical_frame']
-        assert stubs.perform(rviz.kwargs['namespace'], ctx) == 'front'
+        rviz = [n for n in nodes if n.kwargs['executable'] == 'rviz2']
+        assert len(rviz) == expect
+    args = [stubs.perform(a, ctx) for a in rviz[0].kwargs['arguments']]
+    assert args[0] == '-d' and Path(args[1]) == REPO / 'rviz' / 'depth.rviz'
+    assert Path(args[1]).is_file() and args[2:] == ['-f', 'camera_optical_frame']
+    assert stubs.perform(rviz[0].kwargs['namespace'], ctx) == 'front'
+    with pytest.raises(ValueError, match='rviz:=yes is not valid'):
+        load(stubs, rviz='yes')
+
+
+def test_rviz_missing_is_one_line_and_the_depth_node_still_starts(
+        stubs, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv('ROS_DISTRO', 'humble')
+    # this environment has no rviz2: the real ament index lookup says so
+    _, nodes, _ = load(stubs, rviz='true')
+    assert [n.kwargs['executable'] for n in nodes] == ['depth_node']
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'rviz2 is not installed' in err[0]
+    assert 'sudo apt install ros-humble-rviz2' in err[0]
 
 
 def test_bad_argument_value_fails_with_the_choices(stubs) -> None:

@@ -218,13 +218,17 @@ def test_sigint_while_messages_flood_in_exits_0(ros_node, spawn, tmp_path: Path)
     rec.listen(DiagnosticArray, '/diagnostics')
     for round_ in range(8):
         log = tmp_path / f'node{round_}.log'
-        node = spawn(*NODE_ARGS, '-p', 'input_size:=70', '-p', 'publish_colored:=false',
-                     stdout=log.open('w'))
+        # A name per round: a late diagnostics message of the previous round's node (delivered
+        # after rec.msgs.clear() on a loaded host) must not count as this node running.
+        name = f'depth_node_r{round_}'
+        node = spawn(*NODE_ARGS, '-r', f'__node:={name}', '-p', 'input_size:=70',
+                     '-p', 'publish_colored:=false', stdout=log.open('w'))
         camera = spawn(CAMERA, '--rate', '2000', '--duration', '120', '--width', 32,
                        '--height', 24)
         rec.msgs.clear()
         assert rec.spin_until(
-            lambda: int(rec.diagnostics().get('frames_received', 0)) > 200, 90, node), \
+            lambda n=name: int(rec.diagnostics(f'{n}:').get('frames_received', 0)) > 200, 90,
+            node), \
             log_of(log)
         time.sleep(0.5 + 0.137 * round_)
         node.send_signal(signal.SIGINT)

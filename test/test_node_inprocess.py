@@ -293,3 +293,28 @@ def test_a_scaled_calibration_does_not_rewrite_the_remembered_size_every_frame(
     finally:
         h.close()
     assert writes == [(2 * H, 2 * W), (H, W)], writes
+
+
+def test_backend_facts_reach_diagnostics(harness_ctx) -> None:
+    """A runtime's facts are published on /diagnostics beside backend and precision.
+
+    E.g. TensorRT's activation memory, or an onnxruntime session that lost its GPU provider.
+    """
+    estimator = FakeEstimator()
+    estimator.backend_report = {'activation_memory_mb': '212.5',
+                                'provider_warning': 'onnxruntime did not start '
+                                                    'CUDAExecutionProvider'}
+    h = Harness(harness_ctx, estimator)
+    try:
+        def published() -> dict[str, str]:
+            for msg in reversed(h.msgs['/diagnostics']):
+                for status in msg.status:
+                    return {kv.key: kv.value for kv in status.values}
+            return {}
+
+        assert h.spin_until(lambda: 'activation_memory_mb' in published(), 10)
+        values = published()
+        assert values['activation_memory_mb'] == '212.5'
+        assert values['provider_warning'].startswith('onnxruntime did not start')
+    finally:
+        h.close()

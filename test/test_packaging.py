@@ -80,12 +80,14 @@ ROSDEP_KEYS = {
     'std_msgs': 'std_msgs', 'diagnostic_msgs': 'diagnostic_msgs',
     'builtin_interfaces': 'builtin_interfaces', 'lifecycle_msgs': 'lifecycle_msgs',
     'ament_index_python': 'ament_index_python', 'launch': 'launch', 'launch_ros': 'launch_ros',
-    'domain_coordinator': 'domain_coordinator', 'tf2_ros': 'tf2_ros', 'numpy': 'python3-numpy',
+    # the Python module tf2_ros is in the package tf2_ros_py (tf2_ros is the C++ library)
+    'domain_coordinator': 'domain_coordinator', 'tf2_ros': 'tf2_ros_py', 'numpy': 'python3-numpy',
     'cv2': 'python3-opencv', 'yaml': 'python3-yaml', 'tqdm': 'python3-tqdm',
     'h5py': 'python3-h5py', 'psutil': 'python3-psutil', 'matplotlib': 'python3-matplotlib',
+    'rosbags': 'python3-rosbags-pip', 'huggingface_hub': 'python3-huggingface-hub-pip',
 }
-# Installed with pip (no rosdep key gives a usable build); package.xml names them in a comment.
-PIP_ONLY = ('torch', 'rosbags', 'safetensors', 'huggingface_hub')
+# No rosdep key gives a usable build: tools/install_robot.sh installs them, package.xml says so.
+PIP_ONLY = ('torch', 'safetensors')
 
 
 def _runtime_imports() -> dict[str, set[str]]:
@@ -119,12 +121,65 @@ def test_every_runtime_import_is_declared_in_package_xml() -> None:
     missing = {ROSDEP_KEYS[m]: sorted(f) for m, f in imports.items()
                if m in ROSDEP_KEYS and ROSDEP_KEYS[m] not in exec_deps}
     assert not missing, f'package.xml lacks <exec_depend> for {missing}'
+    script = (REPO / 'tools' / 'install_robot.sh').read_text()
     for module in PIP_ONLY:
         assert module in imports, f'{module} is no longer imported: drop it from PIP_ONLY'
         assert module in text, f'package.xml does not mention pip-installed {module}'
+        assert f'$(pin {module})' in script, f'tools/install_robot.sh does not install {module}'
     # and nothing declared that the package never imports (cv_bridge and friends)
     imported_keys = {ROSDEP_KEYS[m] for m in imports if m in ROSDEP_KEYS}
     assert exec_deps <= imported_keys, f'declared but never imported: {exec_deps - imported_keys}'
+
+
+# The part of the rosdep database (github.com/ros/rosdistro) this package relies on, with the
+# date it was read: written by tools/rosdep_keys.py, so the check needs no network.
+ROSDEP_SUBSET = REPO / 'test' / 'data' / 'rosdep_keys.json'
+
+
+def _resolve(rule: object, codename: str) -> object:
+    """Return what a rosdep rule installs on Ubuntu ``codename`` (None: nothing, unavailable)."""
+    if isinstance(rule, dict) and ('pip' in rule or 'apt' in rule):
+        return rule
+    if isinstance(rule, dict):
+        return _resolve(rule.get(codename, rule.get('*')), codename)
+    return rule or None
+
+
+def _declared_keys() -> list[str]:
+    root = ElementTree.parse(REPO / 'package.xml').getroot()
+    return [e.text.strip() for e in root if e.tag.endswith('depend')]
+
+
+def test_every_package_xml_key_is_in_the_rosdep_database_for_jammy_and_noble() -> None:
+    import datetime
+    import json
+    stored = json.loads(ROSDEP_SUBSET.read_text())
+    assert datetime.date.fromisoformat(stored['read']) and 'ros/rosdistro' in stored['source']
+    assert stored['ubuntu'] == {'humble': 'jammy', 'jazzy': 'noble', 'kilted': 'noble'}
+    missing = []
+    for key in [*_declared_keys(), *ROSDEP_KEYS.values()]:
+        for distro, codename in stored['ubuntu'].items():
+            if key in stored['ros_packages'][distro]:
+                continue     # a ROS package released for that distribution
+            rules = stored['system_keys'].get(key, {})
+            rule = rules.get('ubuntu', rules.get('*'))
+            if _resolve(rule, codename) is None:
+                missing.append(f'{key} ({distro}, Ubuntu {codename})')
+    assert not missing, (f'not in the rosdep database read on {stored["read"]}: {missing}; '
+                         'fix the key, or refresh the subset with tools/rosdep_keys.py')
+
+
+def test_rosdep_subset_check_refuses_what_the_database_lacks() -> None:
+    import json
+    stored = json.loads(ROSDEP_SUBSET.read_text())
+    # the mistaken key of before: tf2_ros is a ROS package, but not the one with the module
+    assert 'tf2_ros' in stored['ros_packages']['humble'] and 'tf2_ros' not in _declared_keys()
+    assert 'python3-safetensors-pip' not in stored['system_keys']
+    assert _resolve({'ubuntu': {'*': ['x'], 'jammy': None}}, 'jammy') is None
+    assert _resolve({'*': {'pip': ['huggingface_hub']}}['*'], 'noble') == {
+        'pip': ['huggingface_hub']}
+    assert _resolve(stored['system_keys']['python3-rosbags-pip']['ubuntu'], 'jammy') == {
+        'pip': {'packages': ['rosbags']}}
 
 
 @pytest.mark.skipif(not (VENV_BIN / 'colcon').exists() and shutil.which('colcon') is None,
@@ -146,7 +201,7 @@ def test_colcon_build_lays_out_share_and_lib(tmp_path: Path) -> None:
         path = prefix / 'lib' / PKG / exe
         assert path.is_file() and os.access(path, os.X_OK), f'{path} is missing or not executable'
     site = next((prefix / 'lib').glob('python3*/site-packages'))
-    assert (site / PKG / 'node.py').is_file()
+    assert (site / PKG / 'ros' / 'node.py').is_file()
     assert _share_dir_seen_by_ament(prefix, site) == prefix / 'share' / PKG
     # The installed console script runs from the installed copy.
     env = _env(prefix)

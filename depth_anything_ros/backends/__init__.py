@@ -113,9 +113,14 @@ def available_backends() -> list[str]:
     return found
 
 
+# Backends that build TensorRT engines and so take an optimisation profile.
+_PROFILED = ('tensorrt', 'onnxruntime')
+
+
 def make_runner(backend: str, model: nn.Module | str | Path, *,
                 device: torch.device | str = 'cpu', precision: str = 'fp32',
-                cache_dir: Path | None = None, **options: Any) -> Runner:
+                cache_dir: Path | None = None, profile: tuple | None = None,
+                **options: Any) -> Runner:
     """Build a runner for ``backend`` from a torch module or an exported file.
 
     Args:
@@ -130,12 +135,17 @@ def make_runner(backend: str, model: nn.Module | str | Path, *,
             ``fp16`` (TensorRT, onnxruntime's TensorRT EP, torch on CUDA).
         cache_dir: where exported/compiled artifacts are kept; default
             ``~/.cache/depth_anything_ros/engines``.
+        profile: TensorRT optimisation profile ``(min, opt, max)``, each (batch, height,
+            width) (``vocabulary.trt_profile``), for ``tensorrt`` and onnxruntime's TensorRT
+            provider; the other backends ignore it.
         **options: backend-specific options (see each runner, e.g. ``num_threads``,
             ``static_shapes``, ``providers``, ``min_shape``/``opt_shape``/``max_shape``).
 
     Raises:
         ValueError: unknown backend/precision, or a file the backend cannot load.
         BackendUnavailableError: the runtime is not installed (the message names the package).
+        RuntimeError: the installed runtime lacks an API the backend calls (the message names
+            the runtime, its version and the missing attribute).
     """
     if precision not in PRECISIONS:
         raise ValueError(f'unknown precision {precision!r}; choose from {", ".join(PRECISIONS)}')
@@ -160,12 +170,24 @@ def make_runner(backend: str, model: nn.Module | str | Path, *,
 
     if str(device) == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if profile is not None and backend in _PROFILED:
+        options.update(zip(('min_shape', 'opt_shape', 'max_shape'), profile))
     if backend == 'torch':
         _no_options(backend, options)
         return TorchRunner(model, device=device, precision=precision)
     module = importlib.import_module(BACKENDS[backend][0])
-    return module.create(model, device=torch.device(device), precision=precision,
-                         cache_dir=cache_dir, **options)
+    try:
+        return module.create(model, device=torch.device(device), precision=precision,
+                             cache_dir=cache_dir, **options)
+    except AttributeError as exc:
+        # An API the runtime moved or removed (a newer major release): a start-up error that
+        # says which, not an AttributeError out of the middle of a build.
+        runtime = import_runtime(backend)
+        raise RuntimeError(
+            f'backend {backend!r}: the installed {BACKENDS[backend][1]} '
+            f'{getattr(runtime, "__version__", "(unknown version)")} lacks an API this '
+            f'package calls ({exc}); use another backend or a supported {BACKENDS[backend][1]}'
+            ' (docs/backends.md)') from exc
 
 
 def _no_options(backend: str, options: dict[str, Any]) -> None:

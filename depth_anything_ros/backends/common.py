@@ -63,6 +63,10 @@ class Runner:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def report(self) -> dict[str, str]:
+        """Runtime facts for /diagnostics (key -> text); none by default."""
+        return {}
+
     @staticmethod
     def check_input(x: torch.Tensor) -> None:
         """Raise ``ValueError`` unless ``x`` is a [B,3,H,W] float batch with H, W % 14 == 0."""

@@ -84,3 +84,16 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == AUTO:
         return torch.bfloat16 if cuda_bf16_native(device) else torch.float16
     return torch.bfloat16 if amp == 'bf16' else torch.float16
+
+
+def exact_fp32_math() -> str:
+    """Turn TF32 off for torch's CUDA matmuls and cuDNN convolutions; return what was done.
+
+    On Ampere and newer GPUs (compute capability 8.0+) torch runs cuDNN convolutions in TF32 by
+    default (10-bit mantissa inputs), so "fp32" there is not bit-faithful fp32. ``exact`` asks
+    for true fp32. The switches are process-wide, as torch defines them.
+    """
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    return ('TF32 turned off for CUDA matmuls and cuDNN convolutions (true fp32 on Ampere and '
+            'newer GPUs; process-wide)')

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import contextlib
+import copy
 import logging
 from pathlib import Path
 import shutil
@@ -51,6 +52,8 @@ from depth_anything_ros.backends.common import (
 log = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 17
+#: Precisions an ONNX graph can be typed in (``export_onnx(dtype=...)``).
+TYPED_DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 EXPORTERS = ('torchscript', 'dynamo')
 # Traced size for dynamic exports: small (fast) and non-square, so no 518x518-only path and no
 # square-only shortcut can be baked into the graph.
@@ -68,7 +71,7 @@ def check_hw(height: int, width: int) -> None:
 def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None,
                 width: int | None = None, dynamic: bool = False, batch: int = 1,
                 opset: int = DEFAULT_OPSET, exporter: str = 'torchscript',
-                extra_metadata: dict[str, Any] | None = None) -> Path:
+                extra_metadata: dict[str, Any] | None = None, dtype: str = 'fp32') -> Path:
     """Export ``model`` to ONNX at ``path`` and write the ``<path>.json`` sidecar.
 
     Args:
@@ -81,12 +84,17 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
         exporter: ``torchscript`` (the tracing exporter: fast, robust for this graph) or
             ``dynamo`` (torch.export based; needs onnxscript).
         extra_metadata: more fields for the sidecar.
+        dtype: ``fp32``, or ``fp16`` / ``bf16`` for a graph typed in that precision (weights and
+            computation; LayerNorm stays fp32, input and output stay float32): what a strongly
+            typed TensorRT builds reduced-precision engines from.
 
     Returns:
         The path written.
     """
     if exporter not in EXPORTERS:
         raise ValueError(f'unknown exporter {exporter!r}; choose from {", ".join(EXPORTERS)}')
+    if dtype not in TYPED_DTYPES:
+        raise ValueError(f'unknown dtype {dtype!r}; choose from {", ".join(TYPED_DTYPES)}')
     if dynamic:
         height, width = height or _TRACE_HW[0], width or _TRACE_HW[1]
         # torch.export specialises a dimension of size 1, so trace a batch of 2 there.
@@ -100,6 +108,7 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
     model = cpu_fp32(model)
     was_training = model.training
     model.eval()
+    traced: nn.Module = model if dtype == 'fp32' else TypedGraph(model, TYPED_DTYPES[dtype])
     x = torch.zeros(batch, 3, height, width)  # (B, 3, H, W): values do not matter for a trace
     start = time.perf_counter()
     # Write next to the target, then move, so a concurrent reader never sees half a file.
@@ -111,12 +120,13 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
             warnings.simplefilter('ignore', torch.jit.TracerWarning)
             warnings.filterwarnings('ignore', category=DeprecationWarning)
             warnings.filterwarnings('ignore', category=FutureWarning)
-            frozen = contextlib.nullcontext() if dynamic else frozen_pos_embed(model, x)
+            frozen = contextlib.nullcontext() if dynamic else \
+                frozen_pos_embed(getattr(traced, 'net', traced), x)
             with frozen:
                 if exporter == 'torchscript':
-                    _export_torchscript(model, x, tmp, dynamic=dynamic, opset=opset)
+                    _export_torchscript(traced, x, tmp, dynamic=dynamic, opset=opset)
                 else:
-                    _export_dynamo(model, x, tmp, dynamic=dynamic, opset=opset)
+                    _export_dynamo(traced, x, tmp, dynamic=dynamic, opset=opset)
         tmp.replace(path)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -129,6 +139,7 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
         'dynamic': dynamic,
         'opset': opset,
         'exporter': exporter,
+        'dtype': dtype,
         'torch_version': torch.__version__,
         **(extra_metadata or {}),
     })
@@ -136,6 +147,29 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
     log.info('exported %s (%s, %.1f s)', path, 'dynamic H/W' if dynamic else
              f'static {batch}x3x{height}x{width}', time.perf_counter() - start)
     return path
+
+
+class TypedGraph(nn.Module):
+    """``model`` computing in ``dtype`` (a copy), LayerNorm in float32, float32 in and out.
+
+    Traced, it gives an ONNX graph whose types carry the precision, which is how a strongly
+    typed TensorRT (11 and newer) builds fp16 / bf16 engines. LayerNorm statistics stay float32
+    (as mixed-precision autocasting keeps them): their sums of squares overflow fp16.
+    """
+
+    def __init__(self, model: nn.Module, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.dtype = dtype
+        self.net = copy.deepcopy(model).to(dtype).eval()
+        for module in self.net.modules():
+            if isinstance(module, nn.LayerNorm):
+                module.float()
+                module.register_forward_pre_hook(lambda m, args: (args[0].float(),))
+                module.register_forward_hook(lambda m, args, out: out.to(dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B,3,H,W] float32 -> [B,H,W] float32, computed in ``dtype``."""
+        return self.net(x.to(self.dtype)).float()
 
 
 @contextlib.contextmanager
@@ -216,27 +250,32 @@ def export_openvino(model: nn.Module, path: Path | str, *, height: int | None = 
 
 
 def cached_onnx(model: nn.Module, cache_dir: Path, *, shape: tuple[int, int, int] | None = None,
-                opset: int = DEFAULT_OPSET, fingerprint: str | None = None) -> Path:
+                opset: int = DEFAULT_OPSET, fingerprint: str | None = None,
+                dtype: str = 'fp32') -> Path:
     """Return an ONNX export of ``model`` from the cache, exporting it on first use.
 
     Args:
         shape: ``(batch, height, width)`` for a static export, ``None`` for dynamic H/W.
         fingerprint: precomputed :func:`module_fingerprint` (hashing vits takes ~0.3 s).
+        dtype: the graph's precision (see :func:`export_onnx`); ``fp32`` keys as before.
     """
     fingerprint = fingerprint or module_fingerprint(model, cache_dir)
-    key = cache_key(fingerprint, kind='onnx', shape=shape, opset=opset, exporter='torchscript')
-    tag = 'dynamic' if shape is None else 'x'.join(map(str, shape))
+    typed = {} if dtype == 'fp32' else {'dtype': dtype}
+    key = cache_key(fingerprint, kind='onnx', shape=shape, opset=opset, exporter='torchscript',
+                    **typed)
+    tag = ('dynamic' if shape is None else 'x'.join(map(str, shape))) + \
+        ('' if dtype == 'fp32' else f'-{dtype}')
     # One folder per set of weights, so a stale model's artifacts are easy to delete.
     path = Path(cache_dir) / fingerprint[:16] / f'{tag}-{key[:12]}.onnx'
     if path.is_file() and sidecar_path(path).is_file():
         log.debug('ONNX cache hit: %s', path)
         return path
     if shape is None:
-        return export_onnx(model, path, dynamic=True, opset=opset,
+        return export_onnx(model, path, dynamic=True, opset=opset, dtype=dtype,
                            extra_metadata={'weights_sha256': fingerprint})
     batch, height, width = shape
     return export_onnx(model, path, height=height, width=width, batch=batch, opset=opset,
-                       extra_metadata={'weights_sha256': fingerprint})
+                       dtype=dtype, extra_metadata={'weights_sha256': fingerprint})
 
 
 def onnx_input_hw(path: Path | str) -> tuple[int, int] | None:

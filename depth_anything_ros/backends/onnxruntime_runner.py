@@ -16,6 +16,12 @@
 
 One dynamic-H/W ONNX file serves every input size. On CPU only fp32 exists (the x86 CPU EP has
 no bf16 switch; use OpenVINO for that); fp16 runs through the TensorRT EP.
+
+onnxruntime quietly drops an execution provider whose libraries do not load (CUDA / cuDNN for
+the CUDA provider, TensorRT for the TensorRT provider) and runs on what is left. The runner
+compares the session's providers with those it asked for and refuses such a session (or, with
+``allow_fallback=True``, runs it with a warning in the log and on /diagnostics and reports the
+precision it really runs).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ from depth_anything_ros.backends.common import (
     Runner,
 )
 from depth_anything_ros.backends.onnx_export import cached_onnx, DEFAULT_OPSET, onnx_input_hw
+
+Shape = tuple[int, int, int]  # (batch, height, width) of the network input
 
 log = logging.getLogger(__name__)
 
@@ -72,22 +80,56 @@ def choose_providers(device: torch.device, precision: str, available: list[str])
     return ['CUDAExecutionProvider', 'CPUExecutionProvider']
 
 
-def provider_options(name: str, *, device_id: int, precision: str,
-                     engine_cache: Path) -> dict[str, Any]:
+def provider_options(name: str, *, device_id: int, precision: str, engine_cache: Path,
+                     profile: tuple[Shape, Shape, Shape] | None = None) -> dict[str, Any]:
     """Return the options of execution provider ``name`` (empty for the CPU provider).
 
     The TensorRT provider names its cached engines after the ONNX file *name* and graph, not
     the weights, so ``engine_cache`` must be specific to the file's content (see
-    :func:`ort_engine_cache_dir`). Both GPU providers get the same ``device_id``.
+    :func:`ort_engine_cache_dir`); its kernel timing cache lives there too. ``profile``
+    (min, opt, max as (batch, height, width)) fixes the engine's input range up front, so the
+    provider builds one engine at start-up instead of rebuilding inside the worker whenever a
+    larger input arrives. Both GPU providers get the same ``device_id``.
     """
     if name == 'TensorrtExecutionProvider':
-        return {'device_id': device_id,
-                'trt_fp16_enable': precision == 'fp16',
-                'trt_engine_cache_enable': True,
-                'trt_engine_cache_path': str(engine_cache)}
+        options: dict[str, Any] = {
+            'device_id': device_id, 'trt_fp16_enable': precision == 'fp16',
+            'trt_engine_cache_enable': True, 'trt_engine_cache_path': str(engine_cache),
+            'trt_timing_cache_enable': True, 'trt_timing_cache_path': str(engine_cache)}
+        if profile is not None:
+            for key, (b, h, w) in zip(('min', 'opt', 'max'), profile):
+                options[f'trt_profile_{key}_shapes'] = f'{INPUT_NAME}:{b}x3x{h}x{w}'
+        return options
     if name == 'CUDAExecutionProvider':
         return {'device_id': device_id}
     return {}
+
+
+def check_providers(requested: list[str], active: list[str], *, allow_fallback: bool = False
+                    ) -> str | None:
+    """Compare the providers a session runs with those requested; return a warning or None.
+
+    onnxruntime drops a provider whose libraries fail to load and carries on with the rest
+    (often the CPU). Every requested GPU provider must be active.
+
+    Raises:
+        BackendUnavailableError: a requested provider is missing and not ``allow_fallback``.
+    """
+    missing = [p for p in requested if p not in active and p != 'CPUExecutionProvider']
+    if not missing:
+        return None
+    causes = {'CUDAExecutionProvider': 'the CUDA and cuDNN libraries onnxruntime-gpu was built '
+                                       'for',
+              'TensorrtExecutionProvider': 'the TensorRT libraries (libnvinfer) onnxruntime-gpu '
+                                           'was built for'}
+    why = '; '.join(f'{p} needs {causes.get(p, "its libraries")}' for p in missing)
+    message = (f'onnxruntime did not start {", ".join(missing)} (the session runs on '
+               f'{", ".join(active) or "nothing"}): {why}; the onnxruntime log above names the '
+               'library that failed to load')
+    if not allow_fallback:
+        raise BackendUnavailableError(message + '. Install them, or choose another backend '
+                                      '(allow_fallback=True runs the session anyway)')
+    return message
 
 
 def ort_engine_cache_dir(cache_dir: Path, onnx_path: Path) -> Path:
@@ -106,7 +148,9 @@ class OnnxRuntimeRunner(Runner):
 
     def __init__(self, source: nn.Module | Path, *, device: torch.device, precision: str,
                  cache_dir: Path, providers: list[str] | None = None,
-                 num_threads: int | None = None, opset: int = DEFAULT_OPSET) -> None:
+                 num_threads: int | None = None, opset: int = DEFAULT_OPSET,
+                 min_shape: Shape | None = None, opt_shape: Shape | None = None,
+                 max_shape: Shape | None = None, allow_fallback: bool = False) -> None:
         """Create the session.
 
         Args:
@@ -115,6 +159,10 @@ class OnnxRuntimeRunner(Runner):
             precision: ``fp32``; ``fp16`` with the TensorRT EP.
             providers: explicit execution providers (overrides the choice by device).
             num_threads: CPU intra-op threads; default ``torch.get_num_threads()``.
+            min_shape, opt_shape, max_shape: the TensorRT provider's optimisation profile as
+                (batch, height, width); default the TensorRT backend's.
+            allow_fallback: run a session that lost a requested GPU provider (with a warning)
+                instead of refusing it.
         """
         ort = import_runtime('onnxruntime')
         if isinstance(source, nn.Module):
@@ -131,6 +179,10 @@ class OnnxRuntimeRunner(Runner):
         names = providers or choose_providers(device, precision, available)
         self._device_id = cuda_index(device) if device.type == 'cuda' else 0
         provider_list: list[Any] = []
+        profile = None
+        if 'TensorrtExecutionProvider' in names and self._static_hw is None:  # static: fixed
+            from depth_anything_ros.backends.tensorrt_runner import resolve_profile
+            profile = resolve_profile(min_shape, opt_shape, max_shape)
         for name in names:
             if name not in available:
                 raise BackendUnavailableError(
@@ -139,7 +191,7 @@ class OnnxRuntimeRunner(Runner):
             engine_cache = (ort_engine_cache_dir(cache_dir, path)
                             if name == 'TensorrtExecutionProvider' else Path(cache_dir))
             options = provider_options(name, device_id=self._device_id, precision=precision,
-                                       engine_cache=engine_cache)
+                                       engine_cache=engine_cache, profile=profile)
             provider_list.append((name, options) if options else name)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(num_threads or torch.get_num_threads())
@@ -148,8 +200,20 @@ class OnnxRuntimeRunner(Runner):
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(path), opts, providers=provider_list)
         self.providers = self.session.get_providers()
+        self.provider_warning = check_providers(list(names), self.providers,
+                                                allow_fallback=allow_fallback)
+        if self.provider_warning is not None:
+            log.warning('%s', self.provider_warning)
+            if 'TensorrtExecutionProvider' not in self.providers:
+                self.precision = 'fp32'  # fp16 came from the TensorRT provider only
         self._lock = threading.Lock()
-        log.info('onnxruntime session for %s with %s', path.name, ', '.join(self.providers))
+        log.info('onnxruntime %s session for %s with %s', self.precision, path.name,
+                 ', '.join(self.providers))
+
+    def report(self) -> dict[str, str]:
+        """Facts for /diagnostics: the providers the session runs, and any fallback."""
+        return {'providers': ', '.join(self.providers),
+                'provider_warning': self.provider_warning or ''}
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device."""

@@ -20,7 +20,8 @@ facts of this one. The order, fastest first, at a p99 relative error of at most 
 fp32 (docs/backends.md has the measurements):
 
 * NVIDIA GPU: TensorRT fp16 when ``tensorrt`` imports, else torch CUDA fp16 (bf16 on compute
-  capability 8.0+, which computes it natively and cannot overflow like fp16);
+  capability 8.0+, which computes it natively and cannot overflow like fp16); this GPU order is
+  the expected one, not yet measured (``tools/gpu_smoke.sh`` measures it);
 * CPU: OpenVINO bf16 on CPUs with AMX or AVX512-BF16, else OpenVINO fp32, else torch (bf16
   where the CPU computes it natively, else fp32).
 

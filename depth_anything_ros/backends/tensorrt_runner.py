@@ -19,13 +19,24 @@ plus the ONNX file's hash, the precision and the optimisation profile (the range
 the engine accepts). Building takes minutes on a Jetson; later starts deserialise in seconds.
 Inputs and outputs stay on the GPU as torch tensors (no host copies).
 
-TensorRT 8.5 introduced the name-based I/O API (``set_input_shape``, ``set_tensor_address``,
-``execute_async_v3``) and TensorRT 10 removed the binding-index one (``set_binding_shape``,
-``execute_async_v2``); the runner uses the former where it exists and the latter on 8.4.
+Two builder generations are supported, told apart by what the module offers, never by its
+version string:
+
+* *weakly typed* (TensorRT 10 and before): the graph is fp32 and ``BuilderFlag.FP16`` /
+  ``BF16`` let the builder pick reduced-precision kernels;
+* *strongly typed* (TensorRT 11 removed those flags): precision comes from the ONNX graph's
+  own types, so fp16 / bf16 engines are built from an ONNX export typed in that precision
+  (:func:`~depth_anything_ros.backends.onnx_export.cached_onnx` with ``dtype``), with float32
+  input and output kept.
+
+Both need the name-based I/O API (``set_input_shape``, ``set_tensor_address``,
+``execute_async_v3``) and an ONNX parser that reads opset-17 ``LayerNormalization``
+(``INormalizationLayer``); a TensorRT without them is refused with that reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import hashlib
 import json
 import logging
@@ -50,15 +61,18 @@ from depth_anything_ros.backends.common import (
     write_sidecar,
 )
 from depth_anything_ros.backends.onnx_export import cached_onnx, DEFAULT_OPSET
+from depth_anything_ros.vocabulary import trt_profile
 
 log = logging.getLogger(__name__)
 
 Shape = tuple[int, int, int]  # (batch, height, width) of the network input
-#: Default optimisation profile: 70x70 up to 1036x1372 (2x a 480x640 frame at input 518),
-#: tuned for 518x686. Wider cameras need a larger ``max_shape`` (e.g. (1, 518, 924) for 16:9).
-DEFAULT_PROFILE: tuple[Shape, Shape, Shape] = ((1, 70, 70), (1, 518, 686), (1, 1036, 1372))
+Profile = tuple[Shape, Shape, Shape]
+#: Default optimisation profile: the node parameters' defaults (trt_max_batch, trt_opt_shape,
+#: trt_max_shape): batches of up to 4 frames of up to 1036x1736, tuned for one 518x686 frame.
+DEFAULT_PROFILE: Profile = trt_profile(4, '518x686', '1036x1736')
 DEFAULT_WORKSPACE_BYTES = 2 << 30
 _DTYPES = {'FLOAT': torch.float32, 'HALF': torch.float16, 'BF16': torch.bfloat16}
+_MIB = 1 << 20
 _logger: Any = None
 
 
@@ -75,18 +89,58 @@ def check_profile(min_shape: Shape, opt_shape: Shape, max_shape: Shape) -> None:
                          f'min {min_shape}, opt {opt_shape}, max {max_shape}')
 
 
+def resolve_profile(min_shape: Shape | None = None, opt_shape: Shape | None = None,
+                    max_shape: Shape | None = None) -> Profile:
+    """Fill the missing profile shapes from :data:`DEFAULT_PROFILE` and check the result.
+
+    A given ``max_shape`` below the default opt shape pulls opt down to it (an explicit max of
+    (2, 518, 518) is a valid profile on its own), and a given ``opt_shape`` above the default
+    max raises max to it.
+    """
+    lo = tuple(min_shape or DEFAULT_PROFILE[0])
+    hi = tuple(max_shape or DEFAULT_PROFILE[2])
+    if opt_shape is not None:
+        mid = tuple(opt_shape)
+        if max_shape is None:
+            hi = tuple(max(a, b) for a, b in zip(hi, mid))
+    else:
+        mid = tuple(min(a, b) for a, b in zip(DEFAULT_PROFILE[1], hi))
+        mid = tuple(max(a, b) for a, b in zip(mid, lo))
+    profile = (lo, mid, hi)
+    check_profile(*profile)  # type: ignore[arg-type]
+    return profile  # type: ignore[return-value]
+
+
+def describe_profile(profile: Profile) -> str:
+    """``min 1x70x70, opt 1x518x686, max 4x1036x1736`` (batch x height x width)."""
+    return ', '.join(f'{name} {"x".join(map(str, shape))}'
+                     for name, shape in zip(('min', 'opt', 'max'), profile))
+
+
 def in_profile(shape: Shape, min_shape: Shape, max_shape: Shape) -> bool:
     """Whether a (B, H, W) input lies inside the engine's optimisation profile."""
     return all(lo <= s <= hi for s, lo, hi in zip(shape, min_shape, max_shape))
 
 
 def engine_cache_key(onnx_sha256: str, precision: str, gpu: str, trt_version: str,
-                     profile: tuple[Shape, Shape, Shape]) -> str:
+                     profile: Profile) -> str:
     """Return the cache key of an engine: every input that makes an engine incompatible."""
     blob = json.dumps({'onnx': onnx_sha256, 'precision': precision, 'gpu': gpu,
                        'tensorrt': trt_version, 'profile': [list(s) for s in profile]},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def engine_device(device: torch.device, current: int) -> torch.device:
+    """Return the GPU an engine is built and run on.
+
+    ``cuda:N`` as given, plain ``cuda`` the ``current`` device. The builder works on the
+    current CUDA device, so the runner makes this one current while it builds, and the cache
+    key names this GPU.
+    """
+    if device.type != 'cuda':
+        raise ValueError(f'TensorRT runs on CUDA devices, not {device}')
+    return torch.device('cuda', current if device.index is None else device.index)
 
 
 def gpu_name(device: torch.device) -> str:
@@ -107,21 +161,49 @@ def trt_logger(trt: Any) -> Any:
     return _logger
 
 
-def trt_major(trt: Any) -> int:
-    """Return the major version of the imported ``tensorrt`` module (8 for ``8.5.2.2``)."""
-    return int(str(trt.__version__).split('.')[0])
+def strongly_typed(trt: Any) -> bool:
+    """Whether this TensorRT builds strongly typed networks only (no FP16 builder flag).
+
+    Then precision comes from the ONNX graph's types, not from builder flags.
+    """
+    return not hasattr(trt.BuilderFlag, 'FP16')
+
+
+def check_supported(trt: Any) -> None:
+    """Raise BackendUnavailableError unless ``trt`` has what the runner uses.
+
+    The name-based I/O API (``IExecutionContext.execute_async_v3``) and a parser for opset-17
+    ``LayerNormalization`` (``INormalizationLayer``); TensorRT releases without them (8.5 and
+    before, e.g. JetPack 5) cannot run the export.
+    """
+    missing = [name for name, ok in (
+        ('IExecutionContext.execute_async_v3',
+         hasattr(getattr(trt, 'IExecutionContext', None), 'execute_async_v3')),
+        ('INormalizationLayer (ONNX LayerNormalization)', hasattr(trt, 'INormalizationLayer')))
+        if not ok]
+    if missing:
+        raise BackendUnavailableError(
+            f'TensorRT {getattr(trt, "__version__", "?")} lacks {" and ".join(missing)}, which '
+            'the TensorRT backend needs (TensorRT 8.6 or newer); use backend onnxruntime or '
+            'torch, or a newer TensorRT')
 
 
 def network_flags(trt: Any) -> int:
-    """Return the ``Builder.create_network`` flags: explicit batch before TensorRT 10.
+    """Return the ``Builder.create_network`` flags.
 
-    ONNX networks need ``EXPLICIT_BATCH`` on TensorRT 8.x and 9.x; from 10 every network is
-    explicit-batch and the flag is deprecated and ignored, so none is passed.
+    ``EXPLICIT_BATCH`` where the builder still has implicit-batch networks (before 10: the
+    builder has ``max_batch_size`` then), and ``STRONGLY_TYPED`` for a strongly typed builder
+    (required there before it became the only mode, accepted and ignored after).
     """
-    flag = getattr(trt.NetworkDefinitionCreationFlag, 'EXPLICIT_BATCH', None)
-    if trt_major(trt) >= 10 or flag is None:
-        return 0
-    return 1 << int(flag)
+    flags = 0
+    kinds = trt.NetworkDefinitionCreationFlag
+    explicit = getattr(kinds, 'EXPLICIT_BATCH', None)
+    if explicit is not None and hasattr(trt.Builder, 'max_batch_size'):
+        flags |= 1 << int(explicit)
+    typed = getattr(kinds, 'STRONGLY_TYPED', None)
+    if strongly_typed(trt) and typed is not None:
+        flags |= 1 << int(typed)
+    return flags
 
 
 def torch_dtype(trt_dtype: Any) -> torch.dtype:
@@ -137,23 +219,14 @@ def torch_dtype(trt_dtype: Any) -> torch.dtype:
     return _DTYPES[name]
 
 
-def uses_tensor_names(context: Any) -> bool:
-    """Whether the execution context has TensorRT 8.5+'s name-based I/O API."""
-    return hasattr(context, 'execute_async_v3')
-
-
 def io_tensor_names(engine: Any) -> list[str]:
-    """Return the engine's input and output tensor names (8.5+ API, else 8.4 bindings)."""
-    if hasattr(engine, 'num_io_tensors'):
-        return [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-    return [engine.get_binding_name(i) for i in range(engine.num_bindings)]
+    """Return the engine's input and output tensor names."""
+    return [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
 
 
 def io_dtype(engine: Any, name: str) -> torch.dtype:
     """Return the torch dtype of the engine tensor ``name``."""
-    if hasattr(engine, 'get_tensor_dtype'):
-        return torch_dtype(engine.get_tensor_dtype(name))
-    return torch_dtype(engine.get_binding_dtype(engine.get_binding_index(name)))
+    return torch_dtype(engine.get_tensor_dtype(name))
 
 
 def set_input_shape(engine: Any, context: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -162,12 +235,8 @@ def set_input_shape(engine: Any, context: Any, shape: tuple[int, ...]) -> tuple[
     Raises:
         ValueError: TensorRT refused the shape (outside the engine's optimisation profile).
     """
-    if uses_tensor_names(context):
-        ok = context.set_input_shape(INPUT_NAME, shape)
-        out = context.get_tensor_shape(OUTPUT_NAME)
-    else:  # TensorRT 8.4
-        ok = context.set_binding_shape(engine.get_binding_index(INPUT_NAME), shape)
-        out = context.get_binding_shape(engine.get_binding_index(OUTPUT_NAME))
+    ok = context.set_input_shape(INPUT_NAME, shape)
+    out = context.get_tensor_shape(OUTPUT_NAME)
     if not ok:
         raise ValueError(f'TensorRT refused input shape {shape} (outside the engine\'s '
                          'optimisation profile?)')
@@ -180,31 +249,85 @@ def enqueue(engine: Any, context: Any, x_ptr: int, y_ptr: int, stream_handle: in
     Raises:
         RuntimeError: TensorRT reported a failure (details in the TensorRT log).
     """
-    if uses_tensor_names(context):
-        context.set_tensor_address(INPUT_NAME, x_ptr)
-        context.set_tensor_address(OUTPUT_NAME, y_ptr)
-        ok = context.execute_async_v3(stream_handle)
-    else:  # TensorRT 8.4
-        bindings = [0] * engine.num_bindings
-        bindings[engine.get_binding_index(INPUT_NAME)] = x_ptr
-        bindings[engine.get_binding_index(OUTPUT_NAME)] = y_ptr
-        ok = context.execute_async_v2(bindings, stream_handle)
-    if not ok:
+    context.set_tensor_address(INPUT_NAME, x_ptr)
+    context.set_tensor_address(OUTPUT_NAME, y_ptr)
+    if not context.execute_async_v3(stream_handle):
         raise RuntimeError('TensorRT execution failed (see the TensorRT log)')
 
 
-def build_engine(onnx_path: Path, *, precision: str, profile: tuple[Shape, Shape, Shape],
-                 workspace_bytes: int = DEFAULT_WORKSPACE_BYTES) -> bytes:
+def engine_max_activation_bytes(engine: Any) -> int:
+    """Activation memory the engine needs at its largest profile shape (bytes)."""
+    for name in ('device_memory_size_v2', 'device_memory_size'):
+        value = getattr(engine, name, None)
+        if value is not None:
+            return int(value)
+    return 0
+
+
+def create_context(trt: Any, engine: Any) -> tuple[Any, bool]:
+    """Create an execution context whose activation memory this runner supplies per shape.
+
+    Returns ``(context, user_managed)``. Where the TensorRT has neither a runtime config nor an
+    allocation strategy, the context allocates statically for the largest profile shape.
+    """
+    strategy = getattr(getattr(trt, 'ExecutionContextAllocationStrategy', None),
+                       'USER_MANAGED', None)
+    if strategy is not None and hasattr(engine, 'create_runtime_config'):
+        config = engine.create_runtime_config()
+        config.set_execution_context_allocation_strategy(strategy)
+        return engine.create_execution_context(config), True
+    if strategy is not None:
+        return engine.create_execution_context(strategy), True
+    return engine.create_execution_context(), False
+
+
+class ActivationMemory:
+    """The activation block of a user-managed context, sized for the shape in use.
+
+    Grows (never shrinks) when a larger input shape needs more; ``allocate(nbytes)`` returns an
+    object with ``data_ptr()`` that stays alive as long as it is held (a torch uint8 tensor on
+    the engine's GPU in the runner). Sizing per shape instead of for the largest profile shape
+    keeps a wide profile cheap on small GPUs (Jetson).
+    """
+
+    def __init__(self, context: Any, allocate: Callable[[int], Any]) -> None:
+        self.context = context
+        self.allocate = allocate
+        self.block: Any = None
+        self.nbytes = 0
+
+    def fit(self) -> int:
+        """Make the block large enough for the context's current input shape; return its size."""
+        need = int(self.context.update_device_memory_size_for_shapes())
+        if self.block is None or need > self.nbytes:
+            self.block = self.allocate(max(need, 1))
+            self.nbytes = max(need, 1)
+            if hasattr(self.context, 'set_device_memory'):
+                self.context.set_device_memory(self.block.data_ptr(), self.nbytes)
+            else:
+                self.context.device_memory = self.block.data_ptr()
+        return self.nbytes
+
+
+def build_engine(onnx_path: Path, *, precision: str, profile: Profile,
+                 workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
+                 timing_cache: Path | None = None) -> bytes:
     """Build a serialized TensorRT engine from a dynamic-H/W ONNX file.
+
+    With a strongly typed TensorRT the engine computes in the ONNX file's types (``precision``
+    only names them in the log); otherwise fp16 / bf16 are builder flags on an fp32 graph.
+    ``timing_cache``: a file of kernel timings reused across builds (created when absent), which
+    makes a rebuild for another profile or precision much faster.
 
     Raises:
         RuntimeError: the ONNX parser or the builder failed (messages included).
-        ValueError: bf16 asked of a TensorRT without it (before 9.0).
+        ValueError: bf16 asked of a weakly typed TensorRT without a bf16 builder flag.
     """
     trt = import_runtime('tensorrt')
-    if precision == 'bf16' and not hasattr(trt.BuilderFlag, 'BF16'):
-        raise ValueError(f'TensorRT {trt.__version__} has no bf16 mode (needs 9+); use '
-                         'precision "fp16"')
+    typed = strongly_typed(trt)
+    if not typed and precision == 'bf16' and not hasattr(trt.BuilderFlag, 'BF16'):
+        raise ValueError(f'TensorRT {trt.__version__} has no bf16 builder flag; use precision '
+                         '"fp16", or a TensorRT with bf16 (9 or newer)')
     logger = trt_logger(trt)
     builder = trt.Builder(logger)
     network = builder.create_network(network_flags(trt))
@@ -214,22 +337,31 @@ def build_engine(onnx_path: Path, *, precision: str, profile: tuple[Shape, Shape
         raise RuntimeError(f'TensorRT could not parse {onnx_path}: {errors}')
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_bytes)
-    if precision == 'fp16':
+    if not typed and precision == 'fp16':
         config.set_flag(trt.BuilderFlag.FP16)
-    elif precision == 'bf16':
+    elif not typed and precision == 'bf16':
         config.set_flag(trt.BuilderFlag.BF16)
+    cache = None
+    if timing_cache is not None and hasattr(config, 'create_timing_cache'):
+        seed = timing_cache.read_bytes() if timing_cache.is_file() else b''
+        cache = config.create_timing_cache(seed)
+        config.set_timing_cache(cache, False)
     opt = builder.create_optimization_profile()
     (b0, h0, w0), (b1, h1, w1), (b2, h2, w2) = profile
     opt.set_shape(INPUT_NAME, (b0, 3, h0, w0), (b1, 3, h1, w1), (b2, 3, h2, w2))
     config.add_optimization_profile(opt)
     start = time.perf_counter()
-    log.info('building a TensorRT %s engine from %s (minutes on a Jetson) ...', precision,
-             onnx_path.name)
+    log.info('building a TensorRT %s engine (%s network, profile %s) from %s (minutes on a '
+             'Jetson) ...', precision, 'strongly typed' if typed else 'fp32 + precision flags',
+             describe_profile(profile), onnx_path.name)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RuntimeError(f'TensorRT failed to build an engine from {onnx_path} (see the '
-                           'TensorRT log above; try a smaller max_shape or more workspace)')
+                           'TensorRT log above; try a smaller trt_max_shape / trt_max_batch '
+                           'or more workspace)')
     log.info('TensorRT engine built in %.0f s', time.perf_counter() - start)
+    if cache is not None and timing_cache is not None:
+        atomic_write_bytes(timing_cache, bytes(config.get_timing_cache().serialize()))
     return bytes(serialized)
 
 
@@ -240,65 +372,94 @@ class TensorRTRunner(Runner):
                  cache_dir: Path, min_shape: Shape | None = None, opt_shape: Shape | None = None,
                  max_shape: Shape | None = None, workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
                  opset: int = DEFAULT_OPSET) -> None:
-        """Build (or load from the cache) the engine.
+        """Build (or load from the cache) the engine on ``device``.
 
         Args:
             source: torch module, dynamic ``.onnx`` (engine built and cached) or a built
-                ``.engine`` / ``.plan`` with its sidecar.
-            device: a CUDA device.
+                ``.engine`` / ``.plan`` with its ``.engine.json`` sidecar.
+            device: a CUDA device; ``cuda:N`` builds and runs on GPU N.
             precision: ``fp16`` (recommended), ``fp32`` or ``bf16`` (Ampere and newer).
-            min_shape, opt_shape, max_shape: optimisation profile as (batch, height, width).
+            min_shape, opt_shape, max_shape: optimisation profile as (batch, height, width);
+                default :data:`DEFAULT_PROFILE` (see :func:`resolve_profile`).
         """
         trt = import_runtime('tensorrt')
+        check_supported(trt)
         if device.type != 'cuda' or not torch.cuda.is_available():
             raise BackendUnavailableError('the TensorRT backend needs a CUDA device and a CUDA '
                                           'build of torch; none is available here')
-        self.device = torch.device('cuda', cuda_index(device))
-        defaults = DEFAULT_PROFILE
-        profile = (tuple(min_shape or defaults[0]), tuple(opt_shape or defaults[1]),
-                   tuple(max_shape or defaults[2]))
-        check_profile(*profile)
-        gpu, version = gpu_name(self.device), trt.__version__
-        if isinstance(source, nn.Module):
-            source = cached_onnx(source, Path(cache_dir), shape=None, opset=opset)
-        path = Path(source)
-        metadata = read_sidecar(path)
-        if path.suffix.lower() in ('.engine', '.plan'):
-            built_for = (metadata.get('gpu'), metadata.get('tensorrt_version'))
-            if built_for != (gpu, version):
-                raise ValueError(f'{path.name} was built for {built_for[0]} with TensorRT '
-                                 f'{built_for[1]}; this is {gpu} with TensorRT {version}. '
-                                 'Pass the .onnx file instead so the engine is rebuilt here')
-            profile = tuple(tuple(s) for s in metadata['profile'])  # type: ignore[assignment]
-            engine_bytes = path.read_bytes()
-        else:
-            if not metadata.get('dynamic', False):
-                shape = metadata.get('input_shape')
-                profile = ((shape[0], shape[2], shape[3]),) * 3  # type: ignore[assignment]
-            key = engine_cache_key(file_digest(path), precision, gpu, version, profile)
-            engine_path = Path(cache_dir) / 'tensorrt' / f'{key}.engine'
-            if engine_path.is_file():
-                log.info('TensorRT engine cache hit: %s', engine_path)
-                engine_bytes = engine_path.read_bytes()
-            else:
-                engine_bytes = build_engine(path, precision=precision, profile=profile,
-                                            workspace_bytes=workspace_bytes)
-                atomic_write_bytes(engine_path, engine_bytes)
-                write_sidecar(engine_path, {**metadata, 'gpu': gpu, 'tensorrt_version': version,
-                                            'precision': precision,
-                                            'profile': [list(s) for s in profile]})
-        super().__init__(backend='tensorrt', precision=precision, metadata=metadata)
-        self.profile = profile
-        self._runtime = trt.Runtime(trt_logger(trt))
+        self.device = engine_device(device, cuda_index(torch.device('cuda')))
+        profile = resolve_profile(min_shape, opt_shape, max_shape)
+        typed = strongly_typed(trt)
+        version = trt.__version__
+        self.cache_hit = False
+        # The builder and the runtime work on the current CUDA device: make it the one asked
+        # for, so that the engine is built for (and cached under the name of) that GPU.
         with torch.cuda.device(self.device):
+            gpu = gpu_name(self.device)
+            path = Path(source) if not isinstance(source, nn.Module) else None
+            if path is not None and path.suffix.lower() in ('.engine', '.plan'):
+                metadata = read_sidecar(path)  # x.engine.json (common.sidecar_path)
+                built_for = (metadata.get('gpu'), metadata.get('tensorrt_version'))
+                if built_for != (gpu, version):
+                    raise ValueError(f'{path.name} was built for {built_for[0]} with TensorRT '
+                                     f'{built_for[1]}; this is {gpu} with TensorRT {version}. '
+                                     'Pass the .onnx file instead so the engine is rebuilt here')
+                profile = tuple(tuple(s) for s in metadata['profile'])  # type: ignore[assignment]
+                built = metadata.get('precision', precision)
+                if built != precision:
+                    log.warning('%s is a %s engine; %s was asked for: running it as %s',
+                                path.name, built, precision, built)
+                precision = built
+                engine_bytes = path.read_bytes()
+            else:
+                if path is None:
+                    # A strongly typed builder takes its precision from the graph's types.
+                    dtype = precision if typed else 'fp32'
+                    path = cached_onnx(source, Path(cache_dir), shape=None, opset=opset,
+                                       dtype=dtype)
+                metadata = read_sidecar(path)
+                graph = metadata.get('dtype', 'fp32')
+                if typed and graph != precision:
+                    log.warning('TensorRT %s builds strongly typed networks: precision comes '
+                                'from the ONNX types, and %s is a %s graph, so the engine runs '
+                                '%s, not %s (pass the torch checkpoint to get a %s graph '
+                                'exported)', version, path.name, graph, graph, precision,
+                                precision)
+                    precision = graph
+                if not metadata.get('dynamic', False):
+                    shape = metadata.get('input_shape')
+                    profile = ((shape[0], shape[2], shape[3]),) * 3  # type: ignore[assignment]
+                key = engine_cache_key(file_digest(path), precision, gpu, version, profile)
+                folder = Path(cache_dir) / 'tensorrt'
+                engine_path = folder / f'{key}.engine'
+                self.cache_hit = engine_path.is_file()
+                if self.cache_hit:
+                    log.info('TensorRT engine cache hit: %s', engine_path)
+                    engine_bytes = engine_path.read_bytes()
+                else:
+                    timings = folder / ('timing-' + hashlib.sha256(
+                        f'{gpu}|{version}'.encode()).hexdigest()[:16] + '.cache')
+                    engine_bytes = build_engine(path, precision=precision, profile=profile,
+                                                workspace_bytes=workspace_bytes,
+                                                timing_cache=timings)
+                    atomic_write_bytes(engine_path, engine_bytes)
+                    write_sidecar(engine_path, {
+                        **metadata, 'gpu': gpu, 'tensorrt_version': version,
+                        'precision': precision, 'strongly_typed': typed,
+                        'profile': [list(s) for s in profile]})
+            super().__init__(backend='tensorrt', precision=precision, metadata=metadata)
+            self.profile: Profile = profile
+            self._runtime = trt.Runtime(trt_logger(trt))
             self.engine = self._runtime.deserialize_cuda_engine(engine_bytes)
             if self.engine is None:
                 raise RuntimeError('TensorRT could not deserialize the engine; rebuild it '
                                    'from the .onnx file')
-            self.context = self.engine.create_execution_context()
+            self.context, user_managed = create_context(trt, self.engine)
             if self.context is None:
                 raise RuntimeError('TensorRT could not create an execution context (out of GPU '
                                    'memory?)')
+            self._memory = ActivationMemory(self.context, self._allocate) \
+                if user_managed else None
             # Its own stream: on the legacy default stream (torch's default) enqueueV3 adds
             # stream synchronisations and logs a warning.
             self._stream = torch.cuda.Stream(self.device)
@@ -310,16 +471,49 @@ class TensorRTRunner(Runner):
         # elsewhere may take or return float16.
         self._in_dtype = io_dtype(self.engine, INPUT_NAME)
         self._out_dtype = io_dtype(self.engine, OUTPUT_NAME)
+        self.strongly_typed = typed
+        self.max_activation_bytes = engine_max_activation_bytes(self.engine)
+        # TF32: the builder's default for fp32 layers on Ampere and newer (compute capability 8+).
+        self.tf32 = precision == 'fp32' and hasattr(trt.BuilderFlag, 'TF32') and \
+            torch.cuda.get_device_capability(self.device)[0] >= 8
         self._lock = threading.Lock()
+        log.info('TensorRT %s %s engine on %s (%s), profile %s; activation memory %s', version,
+                 precision, self.device, gpu, describe_profile(profile),
+                 f'allocated per input shape, at most {self.max_activation_bytes / _MIB:.0f} MiB'
+                 if self._memory is not None else
+                 f'{self.max_activation_bytes / _MIB:.0f} MiB, allocated for the largest '
+                 'profile shape')
+
+    def _allocate(self, nbytes: int) -> torch.Tensor:
+        return torch.empty(nbytes, dtype=torch.uint8, device=self.device)
+
+    def report(self) -> dict[str, str]:
+        """Facts for /diagnostics: profile, engine cache, activation memory (MiB), TF32 use."""
+        current = self._memory.nbytes if self._memory is not None else self.max_activation_bytes
+        return {'trt_profile': describe_profile(self.profile),
+                'engine_cache': 'hit' if self.cache_hit else 'built',
+                'trt_network': 'strongly typed' if self.strongly_typed else 'fp32 + flags',
+                'activation_memory_mb': f'{current / _MIB:.1f}',
+                'activation_memory_max_mb': f'{self.max_activation_bytes / _MIB:.1f}',
+                'tf32': 'on' if self.tf32 else 'off'}
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device."""
+        """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device.
+
+        A batch larger than the profile's runs in chunks of the profile's largest batch (more
+        same-size cameras than ``trt_max_batch``).
+        """
         self.check_input(x)
+        top = self.profile[2][0]
+        if x.shape[0] > top and in_profile((top, int(x.shape[2]), int(x.shape[3])),
+                                           self.profile[0], self.profile[2]):
+            return torch.cat([self(part) for part in x.split(top)])  # (B, H, W)
         shape = (int(x.shape[0]), int(x.shape[2]), int(x.shape[3]))
         if not in_profile(shape, self.profile[0], self.profile[2]):
             raise ValueError(f'input (B, H, W) = {shape} is outside the engine profile '
-                             f'{self.profile[0]}..{self.profile[2]}; rebuild with min_shape/'
-                             'max_shape covering it')
+                             f'{describe_profile(self.profile)}; raise trt_max_batch / '
+                             'trt_max_shape (node parameters, CLI flags --trt-max-batch / '
+                             '--trt-max-shape) or lower input_size')
         src_device = x.device
         with self._lock, torch.cuda.device(self.device):
             xin = x.detach().to(self.device, self._in_dtype).contiguous()  # (B, 3, H, W)
@@ -327,6 +521,8 @@ class TensorRTRunner(Runner):
             if out_shape != shape:
                 raise RuntimeError(f'engine output shape {out_shape} for input {tuple(xin.shape)}'
                                    f'; expected {shape} (B, H, W)')
+            if self._memory is not None:
+                self._memory.fit()
             y = torch.empty(shape, device=self.device, dtype=self._out_dtype)  # (B, H, W)
             caller = torch.cuda.current_stream(self.device)
             # xin and y belong to the caller's stream: TensorRT starts after the work that

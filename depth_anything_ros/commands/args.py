@@ -142,6 +142,32 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, *,
     parser.add_argument('--exact', action='store_true', help=_described('exact'))
     parser.add_argument('--cache-dir', default=spec('cache_dir').default or None,
                         help=_described('cache_dir'))
+    add_trt_profile_arguments(parser)
+
+
+def add_trt_profile_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register --trt-max-batch, --trt-opt-shape, --trt-max-shape (the node's trt_* parameters).
+
+    The TensorRT optimisation profile of backend tensorrt and onnxruntime's TensorRT provider.
+    """
+    from depth_anything_ros.params import spec
+    parser.add_argument('--trt-max-batch', type=int, default=spec('trt_max_batch').default,
+                        help=_described('trt_max_batch'))
+    parser.add_argument('--trt-opt-shape', default=spec('trt_opt_shape').default,
+                        metavar='HxW', help=_described('trt_opt_shape'))
+    parser.add_argument('--trt-max-shape', default=spec('trt_max_shape').default,
+                        metavar='HxW', help=_described('trt_max_shape'))
+
+
+def trt_profile_from_args(args: argparse.Namespace) -> tuple:
+    """Return the profile the flags of :func:`add_trt_profile_arguments` name.
+
+    Raises:
+        ValueError: a malformed shape or an inconsistent profile (one line naming the flag).
+
+    """
+    from depth_anything_ros.vocabulary import trt_profile
+    return trt_profile(args.trt_max_batch, args.trt_opt_shape, args.trt_max_shape)
 
 
 def build_estimator_from_args(args: argparse.Namespace) -> Any:
@@ -156,7 +182,7 @@ def build_estimator_from_args(args: argparse.Namespace) -> Any:
     return DepthEstimator.from_config(
         args.checkpoint, **_model_kwargs(args), device=args.device, precision=args.precision,
         backend=args.backend, input_size=args.input_size, exact=args.exact,
-        cache_dir=args.cache_dir)
+        cache_dir=args.cache_dir, trt_profile=trt_profile_from_args(args))
 
 
 def add_config_argument(parser: argparse.ArgumentParser, presets: str) -> None:

@@ -27,10 +27,11 @@ from typing import Any
 
 import torch
 
-from depth_anything_ros.errors import InvalidInputError
-from depth_anything_ros.offline.bench import environment, expand_backends, format_table, run
 from depth_anything_ros.commands.args import (add_device_argument, add_renamed_argument,
-                                         add_weights_dir_argument)
+                                              add_trt_profile_arguments,
+                                              add_weights_dir_argument, trt_profile_from_args)
+from depth_anything_ros.errors import InvalidInputError, user_errors
+from depth_anything_ros.offline.bench import environment, expand_backends, format_table, run
 from depth_anything_ros.vocabulary import (AUTO, BACKENDS, device_name_error, PATCH_SIZE,
                                           PRECISIONS)
 
@@ -77,6 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'given explicitly)')
     add_renamed_argument(parser, '--out', '--json', type=Path, default=None,
                          help='write the results (JSON) here')
+    add_trt_profile_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -129,15 +131,19 @@ def _fill_defaults(args: argparse.Namespace) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     """Measure, print and write."""
+    with user_errors(ValueError):   # the TensorRT profile flags
+        profile = trt_profile_from_args(args)
     rows = run(args.encoder, args.input_size, args.precision, args.preprocess, args.batch,
                expand_backends(args.backend), args.device, args.checkpoint,
-               args.weights_dir, args.runs, args.warmup, not args.no_accuracy, args.compile)
+               args.weights_dir, args.runs, args.warmup, not args.no_accuracy, args.compile,
+               trt_profile=profile)
     print(format_table(rows))
     result = {'what': 'depth-anything-ros bench: 480x640 synthetic frame; forward = network '
                       'alone, infer = preprocess + forward + upsample; accuracy vs fp32 exact '
                       'torch on the same weights',
               'checkpoint': args.checkpoint, 'runs': args.runs, 'warmup': args.warmup,
-              'environment': environment(), 'results': rows}
+              'environment': environment(), 'trt_profile': [list(s) for s in profile],
+              'results': rows}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + '\n')

@@ -55,9 +55,20 @@ __all__ = ['CheckpointError', 'check_state_dict', 'config_from_state_dict', 'exp
            'sidecar_path', 'unwrap_state_dict']
 
 
+# Compiled engines keep their whole name: x.engine beside x.onnx must not share x.json.
+_FULL_NAME_SIDECARS = ('.engine', '.plan')
+
+
 def sidecar_path(path: str | os.PathLike) -> Path:
-    """``model.pth`` -> ``model.json`` (metadata written by :func:`export_model`)."""
-    return Path(path).with_suffix('.json')
+    """``model.pth`` -> ``model.json`` (metadata written by :func:`export_model`).
+
+    A TensorRT engine's is ``x.engine.json`` (``x.plan.json``): the ``x.onnx`` it was built
+    from often sits beside it with its own ``x.json``.
+    """
+    path = Path(path)
+    if path.suffix.lower() in _FULL_NAME_SIDECARS:
+        return path.with_name(path.name + '.json')
+    return path.with_suffix('.json')
 
 
 def read_sidecar(path: str | os.PathLike, *, required: bool = False) -> dict[str, Any] | None:

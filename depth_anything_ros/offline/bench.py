@@ -111,12 +111,12 @@ def load_network(checkpoint: str, encoder: str, weights_dir: str | None = None
 
 def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
             reference: np.ndarray | None, runs: int, warmup: int,
-            compile: bool = False) -> dict[str, Any]:
+            compile: bool = False, trt_profile: tuple | None = None) -> dict[str, Any]:
     """Time one configuration; returns a JSON-able row."""
     from depth_anything_ros.estimator import DepthEstimator
     est = DepthEstimator(model, device=point.device, precision=point.precision,
                          input_size=point.input_size, exact=point.mode == 'exact',
-                         backend=point.backend, compile=compile)
+                         backend=point.backend, compile=compile, trt_profile=trt_profile)
 
     def sync() -> None:
         if est.device.type == 'cuda':
@@ -137,7 +137,8 @@ def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
     row: dict[str, Any] = {**asdict(point), 'backend': est.backend, 'precision': est.precision,
                            'choice': est.choice.reason, 'net_input': list(x.shape[-2:]),
                            'forward': latency_stats(forward, point.batch),
-                           'infer': latency_stats(end_to_end, point.batch), 'stages_ms': stages}
+                           'infer': latency_stats(end_to_end, point.batch), 'stages_ms': stages,
+                           'runtime': est.backend_report}
     if reference is not None:
         row['accuracy'] = accuracy(est.infer(frame), reference)
     return row
@@ -185,8 +186,13 @@ def expand_backends(requested: list[str]) -> list[str]:
 def run(encoders: list[str], input_sizes: list[int], precisions: list[str], modes: list[str],
         batches: list[int], backends: list[str], device: str = 'cpu',
         checkpoint: str = 'untrained', weights_dir: str | None = None, runs: int = 10,
-        warmup: int = 2, with_accuracy: bool = True, compile: bool = False) -> list[dict]:
-    """Measure every combination of the axes; returns one row per point."""
+        warmup: int = 2, with_accuracy: bool = True, compile: bool = False,
+        trt_profile: tuple | None = None) -> list[dict]:
+    """Measure every combination of the axes; returns one row per point.
+
+    ``trt_profile``: TensorRT optimisation profile (min, opt, max) for the TensorRT-based
+    backends (default: the node's default profile); it must cover the largest batch.
+    """
     from depth_anything_ros.estimator import DepthEstimator
     from tqdm import tqdm
 
@@ -216,7 +222,8 @@ def run(encoders: list[str], input_sizes: list[int], precisions: list[str], mode
                 bar.update()
                 continue
             try:
-                row = measure(point, model, frame, refs.get(size), runs, warmup, compile)
+                row = measure(point, model, frame, refs.get(size), runs, warmup, compile,
+                              trt_profile)
             except (ValueError, RuntimeError, ImportError) as exc:
                 log.warning('skipped %s: %s', point, exc)
                 row = {**asdict(point), 'error': str(exc)}

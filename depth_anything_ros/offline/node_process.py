@@ -100,10 +100,23 @@ def parse_assignments(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def localhost_discovery(distro: str | None) -> dict[str, str]:
+    """Return the environment that keeps ROS discovery on this machine for ``distro``.
+
+    Humble knows only ``ROS_LOCALHOST_ONLY=1``; Iron and later use
+    ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` (Kilted ignores ``ROS_LOCALHOST_ONLY``).
+    ``distro`` is ``$ROS_DISTRO`` (set by a ROS install's setup.bash); unset means a later one.
+    """
+    if (distro or '').strip().lower() in ('humble', 'galactic', 'foxy'):
+        return {'ROS_LOCALHOST_ONLY': '1'}
+    return {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}
+
+
 @contextlib.contextmanager
 def ros_environment() -> Iterator[None]:
     """Localhost-only discovery and, where possible, a ROS domain no one else uses."""
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    for name, value in localhost_discovery(os.environ.get('ROS_DISTRO')).items():
+        os.environ.setdefault(name, value)
     if 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ:
         # large clouds need the bigger shared-memory segment of the bundled profile
         with contextlib.suppress(Exception):

@@ -38,6 +38,7 @@ first third by at most :attr:`SustainRule.max_latency_growth`, relative, or an a
 
 from __future__ import annotations
 
+import array
 from collections.abc import Callable, Sequence
 import copy
 from dataclasses import asdict, dataclass, field
@@ -101,16 +102,16 @@ def bad_pair(kind: str, image: Any, info: Any) -> tuple[Any, Any]:
     if kind == 'wrong_step':
         image.step = w * 3 - 1                      # rows shorter than width * 3 bytes
     elif kind == 'truncated_data':
-        image.data = bytes(image.data[:len(image.data) // 2])
+        image.data = array.array('B', image.data[:len(image.data) // 2])
     elif kind == 'unsupported_encoding':
         image.encoding, image.step = 'bayer_rggb8', w   # consistent sizes, unknown encoding
-        image.data = bytes(w * h)
+        image.data = array.array('B', bytes(w * h))
     elif kind == 'zero_size':
         image.width = image.height = image.step = 0
-        image.data = b''
+        image.data = array.array('B')
     elif kind == 'tiny_2000x2':
         image.width, image.height, image.step = 2000, 2, 6000
-        image.data = bytes(2 * 6000)
+        image.data = array.array('B', bytes(2 * 6000))
     elif kind == 'binning_1000':
         info.binning_x = info.binning_y = 1000
     elif kind == 'nan_k':

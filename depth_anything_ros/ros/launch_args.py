@@ -20,14 +20,16 @@ the ``launch`` packages and behave the same under every ROS 2 distribution.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+import os
 
 from depth_anything_ros.params import camera_names, SCENE_MAX_DEPTH, spec
 from depth_anything_ros.vocabulary import DEVICE_NAMES, device_name_error
 
 __all__ = ['DEPRECATED_ARGUMENTS', 'LAUNCH_ARGUMENTS', 'LaunchArgument', 'cameras', 'choices_of',
-           'deprecation_notes', 'executable', 'markdown_table', 'node_parameters', 'remappings']
+           'deprecation_notes', 'executable', 'markdown_table', 'node_parameters',
+           'package_installed', 'remappings', 'rviz_wanted']
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,39 @@ def executable(values: Mapping[str, str]) -> str:
     if value not in ('true', 'false'):
         raise ValueError(f'launch argument lifecycle:={value} is not valid; use true or false')
     return 'depth_lifecycle_node' if value == 'true' else 'depth_node'
+
+
+def package_installed(name: str) -> bool:
+    """Return whether the ROS package ``name`` is in the ament index (``$AMENT_PREFIX_PATH``)."""
+    from ament_index_python.packages import get_package_prefix, PackageNotFoundError
+    try:
+        get_package_prefix(name)
+    except (PackageNotFoundError, ValueError):
+        return False
+    return True
+
+
+def rviz_wanted(value: str, installed: Callable[[str], bool]) -> tuple[bool, str]:
+    """Return whether ``rviz:=value`` starts RViz, and a note when it asks for a missing RViz.
+
+    rviz2 comes with the desktop install, not with ros-base on a robot: without it the depth
+    node still starts and the note says how to get RViz.
+
+    Raises:
+        ValueError: ``value`` is not true or false.
+
+    """
+    flag = str(value or 'false').strip().lower()
+    if flag not in ('true', 'false'):
+        raise ValueError(f'launch argument rviz:={value} is not valid; use true or false')
+    if flag == 'false':
+        return False, ''
+    if installed('rviz2'):
+        return True, ''
+    distro = os.environ.get('ROS_DISTRO') or '$ROS_DISTRO'
+    return False, (f'rviz:=true but rviz2 is not installed, so RViz does not start (the depth '
+                   f'node does): sudo apt install ros-{distro}-rviz2, or '
+                   'tools/install_robot.sh --extras rviz; or run RViz on another machine')
 
 
 def cameras(value: str) -> list[str]:

@@ -157,7 +157,8 @@ def build_estimator(cfg: DepthConfig) -> Any:
         model_max_depth=cfg.model_max_depth, default_max_depth=cfg.resolved_model_max_depth,
         weights_dir=cfg.weights_dir, allow_untrained=cfg.allow_untrained_weights,
         device=cfg.device, precision=cfg.precision, backend=cfg.backend,
-        input_size=cfg.input_size, exact=cfg.exact, cache_dir=cfg.cache_dir)
+        input_size=cfg.input_size, exact=cfg.exact, cache_dir=cfg.cache_dir,
+        trt_profile=cfg.trt_profile)
 
 
 class _Camera:
@@ -543,7 +544,7 @@ class DepthNodeCore:
                                          backend=getattr(estimator, 'backend', ''),
                                          precision=getattr(estimator, 'precision', ''),
                                          input_size=cfg.input_size, warmup_ms=warmup,
-                                         **extra)
+                                         **getattr(estimator, 'backend_report', {}), **extra)
             name = f'{self.get_name()}: depth' + (f' {camera.name}' if camera.name else '')
             statuses.append(DiagnosticStatus(
                 level=bytes([report.level]), name=name, message=report.message,

@@ -63,6 +63,7 @@ from depth_anything_ros.training.metrics import (align_disparity_to_depth, depth
 from depth_anything_ros.training.transforms import EvalTransform, TrainTransform
 from depth_anything_ros.training.config import (dataclass_to_dict, load_dataclass,
                                                 TrainingLoopConfig)
+from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training.distributed import loader_context
 from depth_anything_ros.training.labels import LabelSet
 from depth_anything_ros.training.relative_losses import (ALIGNMENTS, feature_alignment_loss,
@@ -333,23 +334,51 @@ def predict_disparity(model: nn.Module, rgb: np.ndarray, input_size: int,
     return predict(model.to(device), sample['image'], (h, w)).cpu().numpy()  # (H, W)
 
 
+# Scores evaluate() averages; a fixed order so that every rank's sums line up in all-reduce.
+SCORE_KEYS = ('abs_rel', 'delta1', 'ordinal_acc')
+
+
+def score_sums(model: nn.Module, cfg: DistillConfig, items: Any, device: torch.device, *,
+               rank: int = 0, world: int = 1) -> torch.Tensor:
+    """Return the sums and counts of the relative scores over this rank's share of ``items()``.
+
+    Item ``i`` belongs to rank ``i % world``. Returns float64 ``[sum per SCORE_KEYS...,
+    count per SCORE_KEYS...]``, so the shares of all ranks simply add up.
+    """
+    sums = torch.zeros(2 * len(SCORE_KEYS), dtype=torch.float64)
+    for i, (rgb, ref, mask, is_depth) in enumerate(items()):
+        if i % world != rank:
+            continue
+        scores = relative_scores(predict_disparity(model, rgb, cfg.input_size, device),
+                                 ref, mask, ref_is_depth=is_depth)
+        for j, key in enumerate(SCORE_KEYS):
+            value = (scores or {}).get(key)
+            if value is not None and not math.isnan(value):
+                sums[j] += value
+                sums[len(SCORE_KEYS) + j] += 1
+    return sums
+
+
 def evaluate(model: nn.Module, cfg: DistillConfig, val_sets: list[tuple[str, Any]],
-             device: torch.device) -> dict[str, float]:
-    """Mean relative scores over every validation set, prefixed ``gt_`` / ``teacher_``."""
+             device: torch.device, *, rank: int = 0, world: int = 1,
+             reduce: Any = None) -> dict[str, float]:
+    """Mean relative scores over every validation set, prefixed ``gt_`` / ``teacher_``.
+
+    Under torchrun every rank calls it: each scores its share of the items and ``reduce``
+    (an all-reduce sum, e.g. ``distributed.all_reduce_sum``) adds the shares up, so no rank
+    waits in a collective while another validates alone (NCCL would time out on a long
+    validation) and all ranks get the same scores.
+    """
     was_training = model.training
     model.eval()
     out: dict[str, float] = {}
+    n = len(SCORE_KEYS)
     for name, items in val_sets:
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}
-        for rgb, ref, mask, is_depth in items():
-            scores = relative_scores(predict_disparity(model, rgb, cfg.input_size, device),
-                                     ref, mask, ref_is_depth=is_depth)
-            for k, v in (scores or {}).items():
-                if not math.isnan(v):
-                    sums[k] = sums.get(k, 0.0) + v
-                    counts[k] = counts.get(k, 0) + 1
-        out.update({f'{name}_{k}': sums[k] / counts[k] for k in sums})
+        sums = score_sums(model, cfg, items, device, rank=rank, world=world)
+        if reduce is not None:
+            sums = reduce(sums)
+        out.update({f'{name}_{k}': float(sums[j] / sums[n + j])
+                    for j, k in enumerate(SCORE_KEYS) if sums[n + j] > 0})
     model.train(was_training)
     return out
 
@@ -426,7 +455,9 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     step, best = 0, math.inf
     if resume:
-        ckpt = runs.load_checkpoint(run / 'last.pt', map_location=device)
+        # On the CPU, as train does: the RNG states must stay CPU tensors, and the optimizer
+        # and model states are moved to the parameters' device by load_state_dict.
+        ckpt = runs.load_checkpoint(run / 'last.pt', map_location='cpu')
         if ckpt.get('format') != CHECKPOINT_FORMAT:
             raise InvalidInputError(f'{run / "last.pt"} is not a distillation checkpoint; resume '
                                     'it with the command that made it')
@@ -454,10 +485,14 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
                                               multiprocessing_context=loader_context(
                                                   cfg.num_workers)))
     logger = runs.RunLogger(run, tensorboard=cfg.tensorboard, enabled=info.is_main)
-    val_sets = build_val_sets(cfg, labels, val_idx) if info.is_main else []
+    val_sets = build_val_sets(cfg, labels, val_idx)
 
     def validate(tag: str, at_step: int) -> dict[str, float]:
-        scores = evaluate(student.net, cfg, val_sets, device) if val_sets else {}
+        # every rank validates its share (see evaluate); only rank 0 logs
+        scores = evaluate(student.net, cfg, val_sets, device, rank=info.rank,
+                          world=info.world_size,
+                          reduce=dist_utils.all_reduce_sum if info.enabled else None
+                          ) if val_sets else {}
         logger.log(at_step, scores, prefix='val/')
         LOG.info('%s step %d: %s', tag, at_step,
                  ', '.join(f'{k} {v:.4f}' for k, v in scores.items()) or 'no validation data')
@@ -478,9 +513,10 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
 
     summary: dict[str, Any] = {'run': str(run), 'labels': len(labels),
                                'train_items': len(train_idx), 'val_items': len(val_idx)}
-    if info.is_main and not resume:
+    if not resume:
         summary['val_start'] = validate('val_start', 0)
-        runs.write_json(run / 'val_start.json', summary['val_start'])
+        if info.is_main:
+            runs.write_json(run / 'val_start.json', summary['val_start'])
     LOG.info('distilling %s (%s init) on %d pseudo-labelled frames (%d held out), %d steps, '
              'batch %d x %d x %d, %s', cfg.student, cfg.init, len(train_idx), len(val_idx),
              cfg.max_steps, cfg.batch_size, cfg.grad_accum, info.world_size, device)
@@ -532,8 +568,7 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
             logger.log(step, {**parts_sum, 'lr': lr,
                               'sec_per_step': (now - t_last) / cfg.log_every}, prefix='train/')
             t_last = now
-        if info.is_main and cfg.eval_every and step % cfg.eval_every == 0 \
-                and step < cfg.max_steps:
+        if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.max_steps:
             scores = validate('val', step)
             key = 'gt_abs_rel' if 'gt_abs_rel' in scores else 'teacher_abs_rel'
             if key in scores and scores[key] < best:
@@ -546,8 +581,7 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
     if loop.stopped_early(step, cfg.max_steps, logger):
         return summary
 
-    if info.is_main:
-        summary['val_end'] = validate('val_end', step)
+    summary['val_end'] = validate('val_end', step)
     return loop.finish_run(run, summary, info, logger, student.net if cfg.export else None,
                            'exported the student to %s: a relative model for load_model, '
                            'DepthEstimator, "depth-anything-ros eval" and the node')

@@ -182,11 +182,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
     version, internal, gauss = state['python']
     random.setstate((version, tuple(internal), gauss))
     n = state['numpy']
-    np.random.set_state((n['kind'], n['keys'].numpy().astype(np.uint32), n['pos'],
+    # .cpu(): a checkpoint loaded with map_location='cuda' puts these tensors on the GPU
+    np.random.set_state((n['kind'], n['keys'].cpu().numpy().astype(np.uint32), n['pos'],
                          n['has_gauss'], n['gauss']))
-    torch.set_rng_state(state['torch'])
+    torch.set_rng_state(state['torch'].cpu())
     if 'cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state['cuda'])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state['cuda']])
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:

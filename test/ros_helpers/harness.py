@@ -72,11 +72,11 @@ class Recorder:
         assert future.done(), 'service call timed out'
         return future.result()
 
-    def diagnostics(self) -> dict[str, str]:
-        """Key/values of the newest depth_node status on /diagnostics ({} if none yet)."""
+    def diagnostics(self, node: str = 'depth') -> dict[str, str]:
+        """Key/values of the newest /diagnostics status whose name holds ``node`` ({} if none)."""
         for msg in reversed(self.msgs['/diagnostics']):
             for status in msg.status:
-                if 'depth' in status.name:
+                if node in status.name:
                     return {kv.key: kv.value for kv in status.values}
         return {}
 

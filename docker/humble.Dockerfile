@@ -1,0 +1,14 @@
+# depth_anything_ros on ROS 2 Humble (Ubuntu 22.04), installed the way a robot is:
+# tools/install_robot.sh, then a smoke launch. Build from the repository root:
+#   docker build -f docker/humble.Dockerfile -t depth_anything_ros:humble .
+#   docker build -f docker/humble.Dockerfile --build-arg TARGET=cuda -t depth_anything_ros:humble-cuda .
+#   docker run --rm [--gpus all] depth_anything_ros:humble
+# TARGET: cpu (PyTorch's CPU wheel) or cuda (the CUDA wheel; run with --gpus all).
+FROM ros:humble-ros-base
+ARG TARGET=cpu
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+COPY . /ws/src/depth_anything_ros
+RUN /ws/src/depth_anything_ros/tools/install_robot.sh --distro humble --${TARGET} \
+    && rm -rf /var/lib/apt/lists/*
+RUN /ws/src/depth_anything_ros/tools/smoke_launch.sh /ws
+CMD ["/ws/src/depth_anything_ros/tools/smoke_launch.sh", "/ws"]
