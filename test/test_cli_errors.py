@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import io
 from pathlib import Path
 import re
@@ -95,14 +94,6 @@ COMMANDS = sorted([name for name in cli.COMMANDS if name != 'run']
 USAGE = re.compile(r'^(usage: |\s)')
 
 
-def _parser(command: str) -> argparse.ArgumentParser:
-    name, _, sub = command.partition(' ')
-    module_name = cli.SUBCOMMANDS[name][sub][0] if sub else cli.COMMANDS[command][0]
-    parser = argparse.ArgumentParser(prog=f'depth-anything-ros {command}')
-    importlib.import_module(module_name).add_arguments(parser)
-    return parser
-
-
 def _flag(action: argparse.Action) -> str | None:
     """Return the option's current name (old ones print a note); None for a positional."""
     if not action.option_strings:
@@ -121,7 +112,7 @@ def _values(action: argparse.Action, key: str) -> st.SearchStrategy[str]:
 @st.composite
 def command_lines(draw: st.DrawFn, command: str) -> list[str]:
     """Draw a command line for ``command``: some of its flags, each with a random value."""
-    parser = _parser(command)
+    parser = cli.command_parser(command)
     always = ALWAYS.get(command, {})
     argv: list[str] = []
     positionals: list[str] = []
