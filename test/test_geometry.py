@@ -298,7 +298,7 @@ def test_ray_grid_is_the_unprojection_of_its_intrinsics() -> None:
     intr = Intrinsics(fx=300.0, fy=310.0, cx=30.5, cy=20.0, width=64, height=40)
     rays = RayGrid().get(intr)
     x, y = unproject(intr.k_matrix(), np.arange(64)[None, :], np.arange(40)[:, None])
-    assert rays.x.dtype == np.float32 and rays.x.shape == (40, 64)
+    assert rays.x.dtype == np.float32 and rays.x.shape == rays.y.shape == (40, 64)
     np.testing.assert_array_equal(rays.x, x.astype(np.float32))
     np.testing.assert_array_equal(rays.y, y.astype(np.float32))
     np.testing.assert_array_equal(rays.x[0], ((np.arange(64) - 30.5) / 300.0).astype(np.float32))

@@ -129,6 +129,7 @@ def unproject(k: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, 
     k = np.asarray(k, np.float64)
     y = (np.asarray(v, np.float64) - k[1, 2]) / k[1, 1]
     x = (np.asarray(u, np.float64) - k[0, 2] - k[0, 1] * y) / k[0, 0]
+    x, y = np.broadcast_arrays(x, y)      # y of a row vector v stays a column without skew
     return x, y
 
 

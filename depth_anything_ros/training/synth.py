@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from depth_anything_ros.core.geometry import unproject
 from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.training.datasets import GenericWriter
 
@@ -67,15 +68,14 @@ class Camera:
         return cls(width, height, f, f, (width - 1) / 2.0, (height - 1) / 2.0)
 
     def matrix(self) -> np.ndarray:
-        """K (3, 3) float32."""
-        return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1]], np.float32)
+        """K (3, 3) float64."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
     def rays(self) -> np.ndarray:
         """Camera-frame ray directions (H*W, 3) with z = 1 (x right, y down, z forward)."""
-        u, v = np.meshgrid(np.arange(self.width, dtype=np.float64),
-                           np.arange(self.height, dtype=np.float64))
-        d = np.stack([(u - self.cx) / self.fx, (v - self.cy) / self.fy, np.ones_like(u)], -1)
-        return d.reshape(-1, 3)
+        x, y = unproject(self.matrix(), np.arange(self.width)[None, :],
+                         np.arange(self.height)[:, None])                     # (H, W) each
+        return np.stack([x, y, np.ones_like(x)], -1).reshape(-1, 3)
 
 
 def camera_to_world(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
