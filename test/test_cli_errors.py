@@ -238,3 +238,26 @@ def test_known_user_errors_are_one_line(argv: list[str], words: str) -> None:
     code, _, err = run_cli(argv)
     assert_user_error_contract(argv, code, err)
     assert code == 2 and words in err, err
+
+
+def test_error_helpers(tmp_path: Path) -> None:
+    from depth_anything_ros.errors import (InvalidInputError, make_folder, MissingInputError,
+                                           one_line, OutputExistsError, user_errors)
+    assert one_line(ValueError('invalid parameters:\n  a must be 1\n  b must be 2')) == (
+        'invalid parameters: a must be 1; b must be 2')
+    assert one_line(ValueError('first\nsecond')) == 'first; second'
+    assert one_line(RuntimeError()) == 'RuntimeError'
+    with pytest.raises(MissingInputError, match='gone'):
+        with user_errors(ValueError, FileNotFoundError):
+            raise FileNotFoundError('gone')
+    with pytest.raises(InvalidInputError, match='bad'):
+        with user_errors(ValueError):
+            raise ValueError('bad')
+    with pytest.raises(KeyError):              # not a type the caller named: a bug, unchanged
+        with user_errors(ValueError):
+            raise KeyError('x')
+    (tmp_path / 'file').write_text('')
+    assert make_folder(tmp_path / 'a' / 'b').is_dir()
+    with pytest.raises(OutputExistsError, match='a file of that name'):
+        make_folder(tmp_path / 'file' / 'sub')
+    assert isinstance(OutputExistsError('x'), FileExistsError)
