@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 
 __all__ = ['InvalidInputError', 'MissingInputError', 'OutputExistsError', 'UserError',
-           'make_folder', 'one_line', 'user_errors']
+           'make_folder', 'one_line', 'read_text_file', 'user_errors']
 
 
 class UserError(Exception):
@@ -78,6 +78,23 @@ def make_folder(path: str | os.PathLike) -> Path:
         raise OutputExistsError(f'cannot make the folder {path}: a file of that name is in the '
                                 'way; choose another path') from None
     return path
+
+
+def read_text_file(path: str | os.PathLike, what: str) -> str:
+    """Return the text of the file ``path`` the user named as ``what`` (``'pairs file'``).
+
+    Raises:
+        MissingInputError: no such file.
+        InvalidInputError: it cannot be read as text.
+
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f'{what} {path} does not exist or is not a file')
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f'cannot read {what} {path} as text: {exc}') from None
 
 
 def one_line(error: BaseException) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from depth_anything_ros.errors import InvalidInputError, MissingInputError
+from depth_anything_ros.errors import InvalidInputError, read_text_file
 from depth_anything_ros.vocabulary import (ALIGNMENTS, ANCHORED, AUTO, BACKENDS,
                                           DEVICE_CHOICES, device_name_error, PRECISIONS,
                                           transform_values, trt_profile)
@@ -469,13 +469,10 @@ def load_params_file(path: str | Path, node_name: str = 'depth_node') -> dict[st
         InvalidInputError: not YAML, or not laid out as a ROS 2 params file.
 
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingInputError(f'parameters file {path} does not exist; give a ROS 2 params '
-                                'YAML (config/depth.yaml is an example)')
+    text = read_text_file(path, 'parameters file')
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
         raise InvalidInputError(f'parameters file {path} is not YAML ({exc}); fix it') from None
     out: dict[str, Any] = {}
     if not isinstance(data, dict):

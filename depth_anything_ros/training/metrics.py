@@ -27,13 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 import os
-from pathlib import Path
 import re
 
 import numpy as np
 import torch
 
-from depth_anything_ros.errors import InvalidInputError
+from depth_anything_ros.errors import InvalidInputError, read_text_file
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -212,7 +211,7 @@ def read_pairs(path: str | os.PathLike) -> list[PointPair]:
     comment. Coordinates are pixel column ``x`` and row ``y`` in the original image.
     """
     pairs = []
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text_file(path, 'pairs file').splitlines(), 1):
         line = line.split('#', 1)[0].strip()
         if not line:
             continue
