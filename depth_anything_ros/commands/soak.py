@@ -110,6 +110,7 @@ def check_arguments(args: argparse.Namespace) -> None:
               (0.0 <= args.bad_fraction <= 1.0, '--bad-fraction must be in [0, 1]'),
               (args.warmup >= 0, '--warmup must be >= 0'),
               (not args.find_peak or args.trial > 0, '--trial must be > 0'),
+              (not args.find_peak or args.max_rate > 0, '--max-rate must be > 0'),
               (args.timeout > 0, '--timeout must be > 0'))
     for ok, problem in checks:
         if not ok:   # NaN fails every comparison, so it lands here too
