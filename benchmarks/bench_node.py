@@ -47,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.offline.node_process import (NAMESPACE, node_arguments, NodeProcess,
-                                                     ros_environment)
+from depth_anything_ros.offline.node_process import (depth_status, NAMESPACE, node_arguments,
+                                                     NodeProcess, ros_environment)
 
 TARGET_OVERHEAD = 0.05
 
@@ -192,11 +192,7 @@ def _measure(args: argparse.Namespace, img: np.ndarray, player: NodeProcess
     info = camera_info(img)
 
     def node_values() -> dict[str, str]:
-        for msg in reversed(diag):
-            for status in msg.status:
-                if 'depth' in status.name:
-                    return {kv.key: kv.value for kv in status.values}
-        return {}
+        return next((v for v in map(depth_status, reversed(diag)) if v is not None), {})
 
     def run(kinds: tuple[str, ...]) -> dict[str, Any]:
         rows: dict[str, list[float]] = {k: [] for k in kinds}

@@ -110,3 +110,15 @@ def test_benchmark_nodes_get_valid_parameters(module: str,
                 else bench.node_args(args, 2))
     validate(_typed(_parameters(ros_args)))
     sys.modules.pop(module, None)
+
+
+def test_depth_status_is_read_from_the_depth_node_status_only() -> None:
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+    from depth_anything_ros.offline.node_process import depth_status
+    other = DiagnosticStatus(name='camera_driver: depth sensor',
+                             values=[KeyValue(key='x', value='1')])
+    depth = DiagnosticStatus(name='depth_node: depth',
+                             values=[KeyValue(key='inference_p50_ms', value='12.5')])
+    assert depth_status(DiagnosticArray(status=[other, depth])) == {'inference_p50_ms': '12.5'}
+    assert depth_status(DiagnosticArray(status=[other])) is None

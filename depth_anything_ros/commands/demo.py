@@ -43,8 +43,9 @@ from depth_anything_ros.commands.args import add_runtime_arguments, add_weights_
 from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.offline.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
                                      resolve_checkpoint)
-from depth_anything_ros.offline.node_process import (camera_remaps, node_arguments,
-                                                     NodeProcess, ros_environment)
+from depth_anything_ros.offline.node_process import (camera_remaps, depth_status,
+                                                     node_arguments, NodeProcess,
+                                                     ros_environment)
 from depth_anything_ros.params import spec, validate
 
 
@@ -231,9 +232,7 @@ def _summary(rows: list[dict], diagnostics: list[Any], checkpoint: str, untraine
              args: argparse.Namespace, depth: np.ndarray) -> dict[str, Any]:
     node_values: dict[str, str] = {}
     for msg in diagnostics:
-        for status in msg.status:
-            if 'depth' in status.name:
-                node_values = {kv.key: kv.value for kv in status.values}
+        node_values = depth_status(msg) or node_values
     steady = rows[1:] or rows     # the first frame includes one-off warm-up work
     return {
         'checkpoint': checkpoint, 'untrained_weights': untrained,

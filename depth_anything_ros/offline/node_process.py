@@ -83,6 +83,17 @@ def camera_remaps(namespace: str, image: str = 'camera/image',
             topics.CAMERA_INFO.name: topics.resolve(namespace, camera_info)}
 
 
+def depth_status(msg: Any) -> dict[str, str] | None:
+    """Return ``{key: value}`` of the depth node's status in a DiagnosticArray, or None.
+
+    The node names its status ``'<node name>: depth'`` (a single camera).
+    """
+    for status in msg.status:
+        if status.name.endswith(': depth'):
+            return {kv.key: kv.value for kv in status.values}
+    return None
+
+
 def parse_assignments(items: Sequence[str]) -> dict[str, str]:
     """Return ``{name: value}`` of ``NAME=VALUE`` texts (``--param input_size=266``).
 

@@ -52,8 +52,9 @@ from typing import Any
 import numpy as np
 
 from depth_anything_ros.ros import topics
-from depth_anything_ros.offline.node_process import (camera_remaps, node_arguments,
-                                                     NodeProcess, parse_assignments)
+from depth_anything_ros.offline.node_process import (camera_remaps, depth_status,
+                                                     node_arguments, NodeProcess,
+                                                     parse_assignments)
 
 log = logging.getLogger(__name__)
 
@@ -498,14 +499,13 @@ class Player:
         return keep
 
     def _on_diagnostics(self, msg: Any) -> None:
-        for status in msg.status:
-            if status.name.endswith(': depth'):
-                values = {kv.key: kv.value for kv in status.values}
-                self._rec.diagnostics.append((self._now(), node_counters(values)))
-                self._rec.node_info = {k: values[k] for k in NODE_INFO if k in values}
-                self._rec.node_timing.append((self._now(), _float(values, 'inference_p50_ms'),
-                                              _float(values, 'latency_p50_ms')))
-                self._diag_count += 1
+        values = depth_status(msg)
+        if values is not None:
+            self._rec.diagnostics.append((self._now(), node_counters(values)))
+            self._rec.node_info = {k: values[k] for k in NODE_INFO if k in values}
+            self._rec.node_timing.append((self._now(), _float(values, 'inference_p50_ms'),
+                                          _float(values, 'latency_p50_ms')))
+            self._diag_count += 1
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait until the node subscribes to the camera and publishes its outputs."""
