@@ -317,7 +317,7 @@ def load_student(path: str, input_size: int) -> Callable[[np.ndarray], np.ndarra
     import torch
 
     from depth_anything_ros.estimator import DepthEstimator
-    from depth_anything_ros.model.checkpoint import load_model
+    from depth_anything_ros.model import load_model
     torch.set_num_threads(1)
     est = DepthEstimator(load_model(path, head='relative'), device='cpu', input_size=input_size)
     if est.is_metric:

@@ -58,7 +58,8 @@ from torch import Tensor
 from depth_anything_ros.backends import BACKENDS, PRECISIONS
 from depth_anything_ros.offline.bench import accuracy, environment, skip_reason, synthetic_frame
 from depth_anything_ros.estimator import DepthEstimator
-from depth_anything_ros.model import dinov2, untrained_model
+from depth_anything_ros.model import untrained_model
+from depth_anything_ros.models.da2 import dinov2
 
 
 def _explicit_attention(self: dinov2.Attention, x: Tensor) -> Tensor:

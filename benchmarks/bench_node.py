@@ -70,7 +70,7 @@ def stats(values: list[float]) -> dict[str, float]:
 
 def bench_estimator(args: argparse.Namespace, img: np.ndarray) -> dict[str, float]:
     from depth_anything_ros.estimator import DepthEstimator
-    from depth_anything_ros.model.checkpoint import load_model
+    from depth_anything_ros.model import load_model
     model = load_model(args.checkpoint, head='metric', max_depth=20.0,
                        allow_untrained=args.checkpoint.startswith('untrained'))
     est = DepthEstimator(model, device=args.device, input_size=args.input_size,

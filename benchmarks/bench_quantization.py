@@ -54,8 +54,8 @@ from tqdm import tqdm
 
 from depth_anything_ros.backends.onnx_export import export_onnx
 from depth_anything_ros.backends.select import cpu_name
-from depth_anything_ros.model.checkpoint import load_model
-from depth_anything_ros.model.transforms import preprocess_fast_cpu, target_size
+from depth_anything_ros.model import load_model
+from depth_anything_ros.models.transforms import preprocess_fast_cpu, target_size
 from depth_anything_ros.training.synth import render_sample
 
 log = logging.getLogger('bench_quantization')

@@ -37,9 +37,10 @@ from torch import nn, Tensor
 from .backends.select import (choose, Choice, detect_hardware, installed_backends,
                               is_exported_file)
 from .backends.devices import cuda_bf16_native, exact_fp32_math, resolve_device
-from .model.checkpoint import load_model, read_sidecar
-from .model.config import ModelConfig
-from .model.transforms import (postprocess, preprocess_exact, preprocess_fast,
+from .models.loading import config_from_sidecar, load_model
+from .models.registry import family, split_untrained
+from .models.sidecar import read_sidecar
+from .models.transforms import (check_input_policy, postprocess, preprocess_exact, preprocess_fast,
                                preprocess_fast_cpu, target_size, validate_image,
                                validate_input_size)
 from .vocabulary import AUTO, BACKENDS, PRECISIONS
@@ -87,7 +88,7 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
     if is_exported_file(name):
         return name
     encoder = None if encoder == AUTO else encoder
-    untrained = name == 'untrained' or name.startswith('untrained:')
+    untrained = split_untrained(name)[0]
     metric = mode != 'relative'   # None: whatever the checkpoint holds
     model = load_model(name, encoder=encoder if untrained else None, head=mode,
                        max_depth=(model_max_depth or None) if metric else None,
@@ -100,12 +101,22 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
     return model
 
 
-class DepthEstimator:
-    """Run a Depth Anything V2 model on uint8 camera images.
+def _check_family(fam: Any, backend: str, precision: str) -> None:
+    """Raise ValueError where the family's declaration rules out this backend, precision, input."""
+    check_input_policy(fam.input)
+    for what, value, allowed in (('backend', backend, fam.backends),
+                                 ('precision', precision, fam.precisions)):
+        if value not in allowed:
+            raise ValueError(f'{fam.title} models run with {what} {", ".join(allowed)}, not '
+                             f'{value}; set {what} to one of them')
 
-    ``model``: a :class:`~depth_anything_ros.model.DepthAnythingV2` (moved to ``device``, put
-    in eval mode), a checkpoint path/name for ``backend='torch'``, or an exported file
-    (``.onnx``, ``.xml``) for the other backends. ``input_size``: short side of the network
+
+class DepthEstimator:
+    """Run a depth network on uint8 camera images.
+
+    ``model``: a network of any registered family (moved to ``device``, put in eval mode), a
+    checkpoint path/name for ``backend='torch'``, or an exported file (``.onnx``, ``.xml``)
+    for the other backends. ``input_size``: short side of the network
     input (multiple of 14; smaller is faster, coarser). ``exact=True``: official float64
     OpenCV preprocessing (bit-exact input tensors); otherwise float32 preprocessing (OpenCV
     on CPU, torch on the GPU; ~1e-5 different in depth, see docs/model.md). Outputs are
@@ -137,9 +148,11 @@ class DepthEstimator:
         if isinstance(model, (str, os.PathLike)) and (
                 backend == 'torch' or not is_exported_file(model)):
             model = load_model(model)  # a checkpoint: other backends export it (cached)
+        if isinstance(getattr(model, 'family', None), str):
+            _check_family(family(model.family), backend, self.precision)
         if backend == 'torch':
             self.model: nn.Module | None = model
-            self.config: ModelConfig | None = model.config
+            self.config: Any = model.config
             self._runner = self._make_torch_runner(model, compile, channels_last)
         else:
             self.model = model if isinstance(model, nn.Module) else None
@@ -257,21 +270,16 @@ class DepthEstimator:
         return run
 
     @staticmethod
-    def _backend_metadata(model: Any) -> tuple[ModelConfig | None, bool, float | None]:
+    def _backend_metadata(model: Any) -> tuple[Any, bool, float | None]:
         if isinstance(model, nn.Module):
             return model.config, model.config.is_metric, model.config.max_depth
-        meta = read_sidecar(model)
-        if meta is None:
+        meta = read_sidecar(model, required=False)
+        if not meta:
             raise ValueError(f'{model}: no metadata sidecar {Path(model).with_suffix(".json")} '
                              'next to the exported model; re-export it with '
                              '`depth-anything-ros export` (the sidecar says whether the output '
                              'is metric)')
-        cfg = None
-        if isinstance(meta.get('config'), dict):
-            try:
-                cfg = ModelConfig.from_dict(meta['config'])
-            except (TypeError, ValueError) as exc:  # written by a newer/older version
-                log.warning('%s: ignoring the sidecar config (%s)', model, exc)
+        cfg = config_from_sidecar(meta)
         metric = meta.get('head') == 'metric'
         return cfg, metric, meta.get('max_depth') if metric else None
 

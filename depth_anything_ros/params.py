@@ -32,6 +32,8 @@ from typing import Any
 import yaml
 
 from depth_anything_ros.errors import InvalidInputError, read_text_file
+from depth_anything_ros.models.registry import (default_checkpoint, encoder_choices,
+                                                UNTRAINED)
 from depth_anything_ros.vocabulary import (ALIGNMENTS, ANCHORED, AUTO, BACKENDS,
                                           DEVICE_CHOICES, device_name_error, PRECISIONS,
                                           transform_values, trt_profile)
@@ -70,7 +72,7 @@ SCHEMA: tuple[ParamSpec, ...] = (
     # --- model (read-only: changing them means loading another network) ---
     ParamSpec('encoder', 'vits', 'ViT encoder size of the checkpoint; auto: whatever the '
               'checkpoint holds (custom or distilled students; needs checkpoint)',
-              ('vits', 'vitb', 'vitl', 'vitg', 'auto'), read_only=True),
+              (*encoder_choices(), AUTO), read_only=True),
     ParamSpec('mode', 'metric', 'metric: depth in metres; relative: affine-invariant disparity',
               ('metric', 'relative'), read_only=True),
     ParamSpec('scene', 'indoor', 'metric training domain: indoor (max 20 m) or outdoor (80 m)',
@@ -299,9 +301,7 @@ class DepthConfig:
         """Return the checkpoint to load: the parameter, or the name derived from the mode."""
         if self.checkpoint:
             return self.checkpoint
-        if self.mode == 'metric':
-            return f'metric_{self.scene}_{self.encoder}'
-        return self.encoder   # the official relative checkpoints are named by encoder alone
+        return default_checkpoint(self.encoder, self.mode, self.scene)
 
     @property
     def resolved_model_max_depth(self) -> float:
@@ -382,7 +382,7 @@ def validate(values: Mapping[str, Any]) -> DepthConfig:
 
 def _cross_checks(v: Mapping[str, Any]) -> list[str]:
     errors = []
-    if v['encoder'] == 'auto' and (not v['checkpoint'] or v['checkpoint'] == 'untrained'):
+    if v['encoder'] == AUTO and (not v['checkpoint'] or v['checkpoint'] == UNTRAINED):
         errors.append('encoder auto takes the architecture from the checkpoint: set checkpoint '
                       'to a file (or untrained:<encoder>), or name the encoder')
     if v['exact'] and (v['backend'] not in ('auto', 'torch')

@@ -161,7 +161,7 @@ def test_auto_from_a_checkpoint_path_loads_it_for_any_backend(tmp_path, one_torc
 
     from depth_anything_ros.estimator import DepthEstimator
     from depth_anything_ros.model import ModelConfig, untrained_model
-    from depth_anything_ros.model.checkpoint import export_model
+    from depth_anything_ros.model import export_model
     path = export_model(untrained_model(ModelConfig.tiny(), warn=False), tmp_path / 'tiny.pth')
     est = DepthEstimator(path, device='cpu', backend='auto', precision='auto', input_size=70,
                          cache_dir=tmp_path / 'engines')

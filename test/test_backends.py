@@ -195,7 +195,7 @@ def test_a_second_start_from_a_checkpoint_file_exports_and_hashes_nothing(
     from depth_anything_ros.backends import onnx_export
     from depth_anything_ros.estimator import DepthEstimator
     from depth_anything_ros.model import load_model
-    from depth_anything_ros.model.checkpoint import export_model
+    from depth_anything_ros.model import export_model
     checkpoint = export_model(untrained_model(ModelConfig.tiny(), warn=False),
                               tmp_path / 'tiny.pth')
     cache = tmp_path / 'engines'

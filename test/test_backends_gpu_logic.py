@@ -400,8 +400,8 @@ def test_an_engine_file_runs_in_its_own_precision(trt10: types.ModuleType, tiny:
     with pytest.raises(FileNotFoundError, match='copy.engine.json is missing'):
         make_runner('tensorrt', bare, device='cuda', precision='fp16', cache_dir=tmp_path)
     # The estimator reads the engine's own description (metric or not) by the same rule.
-    from depth_anything_ros.model.checkpoint import read_sidecar
-    assert read_sidecar(engine)['precision'] == 'fp32'
+    from depth_anything_ros.models.sidecar import read_sidecar
+    assert read_sidecar(engine, required=True)['precision'] == 'fp32'
 
 
 def test_activation_memory_follows_the_shape_in_use() -> None:

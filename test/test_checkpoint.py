@@ -29,8 +29,8 @@ import torch
 
 from depth_anything_ros.model import (build_model, CheckpointError, export_model, load_model,
                                       ModelConfig, resolve_checkpoint, untrained_model)
-from depth_anything_ros.model import hub
-from depth_anything_ros.model.hf_keys import hf_to_official, official_to_hf
+from depth_anything_ros.models import hub
+from depth_anything_ros.models.da2.hf_keys import hf_to_official, official_to_hf
 from depth_anything_ros.training.runs import load_checkpoint
 
 X = torch.linspace(-2, 2, 3 * 42 * 56).reshape(1, 3, 42, 56)

@@ -206,8 +206,8 @@ REGRESSIONS = [
      'is not a PyTorch'),
     (['download', 'no_such_model'], 'unknown model name'),
     (['download'], 'name the checkpoint'),
-    (['process-bag', '--checkpoint', 'untrained', '--allow-untrained', '--encoder', 'vits',
-      '--params-file', str(MISSING), '--out', str(_ROOT / 'out' / 'b'), str(EMPTY)],
+    (['process-bag', '--checkpoint', 'untrained:tiny', '--allow-untrained', '--backend',
+      'torch', '--params-file', str(MISSING), '--out', str(_ROOT / 'out' / 'b'), str(EMPTY)],
      'parameters file'),
     # loaded a model, then failed on every image with exit 1
     (['infer', '--checkpoint', 'untrained:tiny', '--allow-untrained', '--out',

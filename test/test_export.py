@@ -32,7 +32,7 @@ import torch
 
 from depth_anything_ros.commands import cli
 from depth_anything_ros.backends import make_runner
-from depth_anything_ros.backends.common import read_sidecar, SIDECAR_FORMAT
+from depth_anything_ros.models.sidecar import read_sidecar, SIDECAR_FORMAT
 from depth_anything_ros.backends.export import network_input_hw
 from depth_anything_ros.backends.onnx_export import (export_onnx, export_openvino, probe_input,
                                                      verify_onnx)
@@ -66,7 +66,7 @@ def test_dynamic_export_is_really_dynamic(tiny: torch.nn.Module, tmp_path: Path)
     errors = verify_onnx(tiny, path, DYNAMIC_SIZES)
     assert set(errors) == set(DYNAMIC_SIZES)
     assert max(errors.values()) <= 1e-4, errors
-    meta = read_sidecar(path)
+    meta = read_sidecar(path, required=True)
     assert meta['format'] == SIDECAR_FORMAT and meta['dynamic'] is True
     assert meta['input_names'] == ['image'] and meta['output_names'] == ['depth']
     assert meta['opset'] == 17 and meta['encoder'] == 'tiny' and meta['head'] == 'relative'
@@ -85,7 +85,7 @@ def test_static_export_folds_the_position_embedding(tiny: torch.nn.Module,
     assert {'Range', 'Floor'} <= op_types(export_onnx(tiny, tmp_path / 'dyn.onnx', dynamic=True))
     errors = verify_onnx(tiny, path, [(266, 350)], batch=2)
     assert errors[(266, 350)] <= 1e-4
-    assert read_sidecar(path)['input_shape'] == [2, 3, 266, 350]
+    assert read_sidecar(path, required=True)['input_shape'] == [2, 3, 266, 350]
 
 
 def test_export_leaves_the_callers_module_alone(tiny: torch.nn.Module, tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_export_rejects_sizes_that_are_not_multiples_of_14(tiny: torch.nn.Module
 def test_openvino_ir_export_keeps_fp32(tiny: torch.nn.Module, tmp_path: Path) -> None:
     path = export_openvino(tiny, tmp_path / 'tiny.xml', dynamic=True)
     assert path.with_suffix('.bin').is_file()
-    meta = read_sidecar(path)
+    meta = read_sidecar(path, required=True)
     assert meta['dynamic'] is True and meta['format_detail'] == 'openvino_ir'
     runner = make_runner('openvino', path, precision='fp32')
     for h, w in [(518, 518), (266, 350)]:
@@ -151,7 +151,7 @@ def test_export_command_static_openvino_for_a_camera(tmp_path: Path,
                        '--format', 'openvino', '--input-size', '266', '--height', '480',
                        '--width', '640', '--out', str(out)])
     assert rc == 0
-    assert read_sidecar(out)['input_shape'] == [1, 3, 266, 350]
+    assert read_sidecar(out, required=True)['input_shape'] == [1, 3, 266, 350]
     assert 'verify 266x350: max |OpenVINO f32 - torch|' in caplog.text  # checked after export
 
 

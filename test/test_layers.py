@@ -20,8 +20,9 @@ The layers, lowest first (a module may import its own layer and the ones below i
 rank  modules                             may import from outside the package
 ====  ==================================  =========================================
 0     ``vocabulary``, ``errors``,         numpy, OpenCV, yaml (no torch, rclpy, msgs)
-      ``params``, core/
-1     model/                              + torch
+      ``params``, core/,
+      ``models.registry``
+1     model/, models/                     + torch
 2     backends/                           + torch, the optional runtimes
 3     ``estimator``                       + torch
 4     training/                           + torch (never rclpy or messages)
@@ -29,6 +30,10 @@ rank  modules                             may import from outside the package
 6     offline/                            + rclpy, messages (through ros/)
 7     commands/, ``__main__``             + argparse, print
 ====  ==================================  =========================================
+
+The model-family registry is plain data at rank 0 so that the parameter schema can take its
+choices from it; it finds the families' declarations (``models/<family>/family.py``, torch-free)
+by their folders at run time, not by an import statement.
 
 The graph is read from the source (every ``import`` outside ``if __name__ == '__main__'``; the
 circle check counts ``if TYPE_CHECKING:`` imports too, since a circle there is a circle of
@@ -50,12 +55,12 @@ ROOT = 'depth_anything_ros'
 # (module-name prefix below the package, rank); the longest matching prefix wins.
 LAYERS: tuple[tuple[str, int], ...] = (
     ('', 0), ('vocabulary', 0), ('errors', 0), ('params', 0), ('alignment', 0), ('core', 0),
-    ('model', 1), ('backends', 2), ('estimator', 3), ('training', 4), ('ros', 5),
-    ('offline', 6), ('commands', 7), ('__main__', 7),
+    ('model', 1), ('models', 1), ('models.registry', 0), ('backends', 2), ('estimator', 3),
+    ('training', 4), ('ros', 5), ('offline', 6), ('commands', 7), ('__main__', 7),
 )
 # third-party top-level modules a layer may not import (ranks up to and including the given one)
 FORBIDDEN: tuple[tuple[int, str, tuple[str, ...]], ...] = (
-    (0, 'torch and the runtimes live in model/, backends/ and above',
+    (0, 'torch and the runtimes live in model/, models/, backends/ and above',
      ('torch', 'openvino', 'onnxruntime', 'tensorrt')),
     (4, 'rclpy and messages live in ros/ and above', ('rclpy',)),
 )
@@ -185,6 +190,9 @@ def test_the_package_import_graph_keeps_its_layers() -> None:
     ('depth_anything_ros.training.distill', 'from depth_anything_ros.commands.cli import main\n',
      'an upward import'),
     ('depth_anything_ros.core.sync', 'import argparse\n', 'argparse belongs'),
+    ('depth_anything_ros.models.registry', 'import torch\n', 'torch and the runtimes'),
+    ('depth_anything_ros.models.registry',
+     'from depth_anything_ros.models.da2 import network\n', 'an upward import'),
     ('depth_anything_ros.core.sync', 'if TYPE_CHECKING:\n    from depth_anything_ros.core '
      'import images\n', 'import circle'),
 ])
@@ -229,3 +237,16 @@ def test_readme_layout_names_every_module_and_package() -> None:
     names += [f'{p.name}/' for p in PKG.iterdir() if (p / '__init__.py').is_file()]
     missing = sorted(n for n in names if n not in layout)
     assert not missing, f'README "Layout" does not show {missing}'
+
+
+def test_the_parameter_schema_reads_the_registry_without_torch() -> None:
+    """The registry imports every family's declaration: none of them may pull in torch."""
+    import subprocess
+    import sys
+    code = ('import sys, depth_anything_ros.params as p; '
+            'from depth_anything_ros.models.registry import families; '
+            'assert families() and p.spec("encoder").choices; '
+            'print(sorted(m for m in ("torch", "cv2", "rclpy") if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True).stdout
+    assert 'torch' not in out and 'rclpy' not in out, out

@@ -22,6 +22,7 @@ when installed, and the structure every Dockerfile must have).
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 from pathlib import Path
@@ -114,6 +115,10 @@ def test_dry_run_prints_the_plan_and_touches_nothing(distro: str, target: str,
     assert build == (f'cd {ws} && source /opt/ros/{distro}/setup.bash && '
                      f'{venv}/bin/python -m colcon build --symlink-install')
     assert 'depth_anything_ros.ros.node' in check and f'{venv}/constraints.txt' in check
+    # the import check names modules that exist (a moved module would fail only on the robot)
+    checked = re.search(r"-c 'import ([^']+)'", check).group(1).split(', ')
+    ours = [m for m in checked if m.startswith('depth_anything_ros')]
+    assert ours and all(importlib.util.find_spec(m) is not None for m in ours), ours
     # pip never runs outside the venv, and nothing overrides PEP 668 for a real pip
     for _, cmd in steps:
         for use in re.findall(r'\S*pip3? install', cmd):

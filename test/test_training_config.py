@@ -21,11 +21,12 @@ import pytest
 import torch
 import yaml
 
+from depth_anything_ros.models.reading import split_checkpoint
 from depth_anything_ros.training.config import (
     apply_overrides, load_config, save_yaml, TrainConfig)
 from depth_anything_ros.training.runs import (
     git_revision, load_checkpoint, prepare_run_dir, read_log, rng_state, RunLogger,
-    save_checkpoint, set_rng_state, unwrap_state_dict)
+    save_checkpoint, set_rng_state)
 
 
 def test_presets_load_with_their_values() -> None:
@@ -111,7 +112,7 @@ def test_rng_state_round_trip_through_checkpoint(tmp_path) -> None:
     second = (random.random(), np.random.normal(), torch.rand(3))
     assert first[0] == second[0] and first[1] == second[1]
     assert torch.equal(first[2], second[2])
-    assert list(unwrap_state_dict(ck)) == ['w']
+    assert list(split_checkpoint(ck)[0]) == ['w']
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / 'missing.pt')
 

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -28,8 +27,9 @@ from torch import nn
 
 # The engine cache's home, re-exported for the backends (defined once, without torch).
 from depth_anything_ros.backends.engine_cache import atomic_write_bytes, default_cache_dir  # noqa: F401
-from depth_anything_ros.model.checkpoint import read_sidecar as _read_sidecar
-from depth_anything_ros.model.checkpoint import SIDECAR_FORMAT, sidecar_path
+# the one sidecar reader and writer, importable from here as before
+from depth_anything_ros.models.sidecar import (read_sidecar, sidecar_dict,  # noqa: F401
+                                               sidecar_path, write_sidecar)
 from depth_anything_ros.vocabulary import PATCH_SIZE, PRECISIONS
 
 PATCH = PATCH_SIZE  # ViT patch size: network inputs are multiples of it
@@ -107,53 +107,9 @@ def cpu_fp32(model: nn.Module) -> nn.Module:
 
 
 def model_metadata(model: nn.Module) -> dict[str, Any]:
-    """Describe a DA-V2 module for a sidecar: encoder, head, max_depth and the full config."""
-    config = getattr(model, 'config', None)
-    if hasattr(config, 'to_dict'):
-        config_dict = _jsonable(config.to_dict())
-    elif dataclasses.is_dataclass(config) and not isinstance(config, type):
-        config_dict = _jsonable(dataclasses.asdict(config))
-    elif isinstance(config, dict):
-        config_dict = _jsonable(config)
-    else:
-        config_dict = {}
-    head = config_dict.get('head', 'relative')
-    return {
-        'format': SIDECAR_FORMAT,
-        'encoder': config_dict.get('encoder'),
-        'head': head,
-        'max_depth': config_dict.get('max_depth'),
-        'is_metric': head == 'metric',
-        'config': config_dict,
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    """Turn tuples/paths/dataclass leftovers into plain JSON values."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
-def write_sidecar(path: Path, metadata: dict[str, Any]) -> Path:
-    """Write ``<path>.json`` atomically and return its path."""
-    side = sidecar_path(path)
-    atomic_write_bytes(side, (json.dumps(metadata, indent=2, sort_keys=True) + '\n').encode())
-    return side
-
-
-def read_sidecar(path: Path, *, required: bool = True) -> dict[str, Any]:
-    """Read and check ``<path>.json`` with the checkpoint reader; ``{}`` when absent.
-
-    Raises:
-        FileNotFoundError: the sidecar is missing and ``required``.
-        ValueError: the file is not a depth_anything_ros sidecar, or its values are wrong.
-    """
-    return _read_sidecar(path, required=required) or {}
+    """Describe a module for an export's sidecar: the model's sidecar plus ``is_metric``."""
+    meta = sidecar_dict(model)
+    return {**meta, 'is_metric': meta['head'] == 'metric'}
 
 
 def weights_fingerprint(model: nn.Module) -> str:

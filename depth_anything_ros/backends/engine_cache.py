@@ -24,7 +24,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-import tempfile
+
+# the one atomic writer (sidecars use it too); importable from here as before
+from depth_anything_ros.models.files import atomic_write_bytes
 
 __all__ = ['atomic_write_bytes', 'default_cache_dir', 'remember_camera_size',
            'remembered_camera_size']
@@ -36,19 +38,6 @@ def default_cache_dir() -> Path:
     """Return ``$XDG_CACHE_HOME/depth_anything_ros/engines`` (``~/.cache/...`` by default)."""
     base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
     return Path(base) / 'depth_anything_ros' / 'engines'
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_sizes(cache_dir: Path) -> dict[str, list[int]]:

@@ -37,7 +37,7 @@ def network_input_hw(input_size: int | None, height: int | None,
     (480x640 at 518 -> 518x686); without one, a square ``input_size`` x ``input_size``; with a
     camera size but no input size, the camera size itself (must be multiples of 14).
     """
-    from depth_anything_ros.model.transforms import target_size, validate_input_size
+    from depth_anything_ros.models.transforms import target_size, validate_input_size
     if (height is None) != (width is None):
         raise ValueError('give both --height and --width (the camera image size), or neither')
     if input_size is not None:

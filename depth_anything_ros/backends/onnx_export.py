@@ -239,7 +239,7 @@ def export_openvino(model: nn.Module, path: Path | str, *, height: int | None = 
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_onnx(model, Path(tmp) / 'model.onnx', height=height, width=width,
                                 dynamic=dynamic, batch=batch, opset=opset)
-        meta = read_sidecar(onnx_path)
+        meta = read_sidecar(onnx_path, required=True)
         ov_model = ov.Core().read_model(str(onnx_path))
         # compress_to_fp16 defaults to True, which would change fp32 results.
         ov.save_model(ov_model, str(path), compress_to_fp16=False)

@@ -170,7 +170,7 @@ class OnnxRuntimeRunner(Runner):
             path = cached_onnx(source, Path(cache_dir), shape=None, opset=opset)
         else:
             path = Path(source)
-            metadata = read_sidecar(path)
+            metadata = read_sidecar(path, required=True)
         super().__init__(backend='onnxruntime', precision=precision, metadata=metadata)
         self.device = device
         self.path = path

@@ -90,7 +90,7 @@ class OpenVINORunner(Runner):
         if isinstance(source, nn.Module):
             metadata = model_metadata(source)
         else:
-            metadata = read_sidecar(Path(source))
+            metadata = read_sidecar(Path(source), required=True)
         super().__init__(backend='openvino', precision=precision, metadata=metadata)
         self._check_precision(ov_device, precision)
         self.ov_device = ov_device

@@ -398,7 +398,7 @@ class TensorRTRunner(Runner):
             gpu = gpu_name(self.device)
             path = Path(source) if not isinstance(source, nn.Module) else None
             if path is not None and path.suffix.lower() in ('.engine', '.plan'):
-                metadata = read_sidecar(path)  # x.engine.json (common.sidecar_path)
+                metadata = read_sidecar(path, required=True)  # x.engine.json (common.sidecar_path)
                 built_for = (metadata.get('gpu'), metadata.get('tensorrt_version'))
                 if built_for != (gpu, version):
                     raise ValueError(f'{path.name} was built for {built_for[0]} with TensorRT '
@@ -417,7 +417,7 @@ class TensorRTRunner(Runner):
                     dtype = precision if typed else 'fp32'
                     path = cached_onnx(source, Path(cache_dir), shape=None, opset=opset,
                                        dtype=dtype)
-                metadata = read_sidecar(path)
+                metadata = read_sidecar(path, required=True)
                 graph = metadata.get('dtype', 'fp32')
                 if typed and graph != precision:
                     log.warning('TensorRT %s builds strongly typed networks: precision comes '

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The flags several commands share, defined once: checkpoint, runtime, training run.
+"""The flags several commands share, defined once: model, runtime, training run.
 
 Also the deprecation helper for renamed flags. Imports nothing heavy: commands register these
 flags before torch is loaded, so that ``--help`` stays fast.
@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass
 import logging
 import sys
 from typing import Any, TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from depth_anything_ros.model import DepthAnythingV2
+    from torch import nn
 
 
 class _Renamed(argparse.Action):
@@ -57,24 +58,99 @@ def add_renamed_argument(parser: argparse.ArgumentParser | Any, new: str, *old: 
     return parser.add_argument(new, *old, action=_Renamed, new=new, **kwargs)
 
 
-def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the model flags: checkpoint, encoder, mode, head ceiling, weights dir."""
-    parser.add_argument('--checkpoint', required=True,
-                        help='checkpoint file or official name (vits, metric_indoor_vits, ...); '
-                             '"untrained:ENC" = deterministic test weights (needs '
-                             '--allow-untrained)')
+@dataclass(frozen=True)
+class ModelFlags:
+    """The model flags of a command, parsed: what :func:`model_flags` returns.
+
+    ``checkpoint`` is canonical: ``untrained`` with ``--encoder E`` (or alone) is
+    ``untrained:E`` (the first family's first encoder when none is named).
+    """
+
+    checkpoint: str
+    encoder: str | None = None
+    mode: str | None = None
+    model_max_depth: float | None = None
+    weights_dir: str | None = None
+    allow_untrained: bool = False
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of estimator.load_checked_model / DepthEstimator.from_config."""
+        return {'encoder': self.encoder, 'mode': self.mode,
+                'model_max_depth': self.model_max_depth, 'weights_dir': self.weights_dir,
+                'allow_untrained': self.allow_untrained}
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, flag: str = '--checkpoint',
+                        old_flags: tuple[str, ...] = (), required: bool = True,
+                        default: str | None = None, help: str | None = None,
+                        head: bool = True, max_depth_alias: bool = True) -> None:
+    """Register the model flags every command shares, with one meaning everywhere.
+
+    ``flag`` (``--checkpoint``; ``--teacher`` for pseudo-label, ``old_flags`` its deprecated
+    names), ``--encoder``, ``--mode`` and ``--model-max-depth`` (``head=False``: a command whose
+    ``--mode`` means something else keeps its old flag; ``max_depth_alias=False``: one whose
+    ``--max-depth`` means something else), ``--weights-dir`` and ``--allow-untrained``. Read
+    them with :func:`model_flags`.
+    """
+    kwargs: dict[str, Any] = {'required': required, 'default': default, 'dest': 'checkpoint',
+                              'help': help or 'checkpoint file or published name (vits, '
+                              'metric_indoor_vits, ...; "depth-anything-ros download --list"); '
+                              '"untrained" or "untrained:ENC" = deterministic test weights '
+                              '(needs --allow-untrained)'}
+    if old_flags:
+        add_renamed_argument(parser, flag, *old_flags, **kwargs)
+    else:
+        parser.add_argument(flag, **kwargs)
     parser.add_argument('--encoder', default=None,
-                        help='encoder override (vits, vitb, vitl, vitg, tiny; default: from the '
-                             'checkpoint)')
-    from depth_anything_ros.params import spec
-    add_renamed_argument(parser, '--mode', '--head', choices=spec('mode').choices, default=None,
-                         help='head override: metric (metres) or relative (disparity); default: '
-                              'what the checkpoint says')
-    add_renamed_argument(parser, '--model-max-depth', '--max-depth', type=float, default=None,
-                         help="metric models: the head's ceiling in metres, as the node's "
-                              'model_max_depth (default: from the checkpoint)')
+                        help='architecture: ' + ', '.join(_encoders()) + '; auto or left out: '
+                             'what the checkpoint holds (with "untrained": the one to build)')
+    if head:
+        from depth_anything_ros.params import spec
+        add_renamed_argument(parser, '--mode', '--head', choices=spec('mode').choices,
+                             default=None, help='metric (metres) or relative (disparity): a '
+                             'check against the checkpoint (with "untrained": the head to '
+                             'build); default: what the checkpoint says')
+        add_renamed_argument(parser, '--model-max-depth',
+                             *(('--max-depth',) if max_depth_alias else ()), type=float,
+                             default=None, help="metric models: the head's ceiling in metres, "
+                             "as the node's model_max_depth (default: from the checkpoint)")
     add_weights_dir_argument(parser)
     add_allow_untrained_argument(parser)
+
+
+def _encoders() -> list[str]:
+    """Every encoder name a family builds (published sizes and extra configurations)."""
+    from depth_anything_ros.models.registry import encoder_choices
+    return list(encoder_choices(extra=True))
+
+
+def model_flags(args: argparse.Namespace) -> ModelFlags:
+    """Return the model flags of :func:`add_model_arguments`, checked and made canonical.
+
+    Raises:
+        ValueError: an unknown encoder, or an encoder that contradicts ``untrained:ENC``.
+
+    """
+    from depth_anything_ros.models.registry import families, split_untrained
+    from depth_anything_ros.vocabulary import AUTO
+    checkpoint = str(args.checkpoint)
+    encoder = getattr(args, 'encoder', None)
+    encoder = None if encoder in (None, '', AUTO) else encoder
+    if encoder is not None and encoder not in _encoders():
+        raise ValueError(f'--encoder {encoder} is not a known architecture; use one of '
+                         f'{", ".join(_encoders())} or auto')
+    untrained, named = split_untrained(checkpoint)
+    if untrained:
+        if named and encoder and named != encoder:
+            raise ValueError(f'--checkpoint {checkpoint} builds {named} but --encoder is '
+                             f'{encoder}; give one of them')
+        named = named or encoder or families()[0].encoders[0]
+        checkpoint, encoder = f'untrained:{named}', named
+    max_depth = getattr(args, 'model_max_depth', None)
+    return ModelFlags(checkpoint=checkpoint, encoder=encoder, mode=getattr(args, 'mode', None),
+                      model_max_depth=max_depth or None,
+                      weights_dir=getattr(args, 'weights_dir', None) or None,
+                      allow_untrained=bool(getattr(args, 'allow_untrained', False)))
 
 
 def _described(name: str) -> str:
@@ -103,16 +179,11 @@ def add_device_argument(parser: argparse.ArgumentParser, default: str | None = N
                         else default, help=_described('device'))
 
 
-def _model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Return the model flags as load_checked_model's keyword arguments."""
-    return {'encoder': args.encoder, 'mode': args.mode, 'model_max_depth': args.model_max_depth,
-            'weights_dir': args.weights_dir, 'allow_untrained': args.allow_untrained}
-
-
-def load_model_from_args(args: argparse.Namespace) -> DepthAnythingV2:
-    """Load the model the flags of :func:`add_checkpoint_arguments` name (a torch checkpoint)."""
+def load_model_from_args(args: argparse.Namespace) -> nn.Module:
+    """Load the model the flags of :func:`add_model_arguments` name (a torch checkpoint)."""
     from depth_anything_ros.estimator import load_checked_model
-    model = load_checked_model(args.checkpoint, **_model_kwargs(args))
+    flags = model_flags(args)
+    model = load_checked_model(flags.checkpoint, **flags.load_kwargs())
     if isinstance(model, str):
         raise ValueError(f'{model} is an exported model; give the torch checkpoint it was '
                          'exported from')
@@ -179,8 +250,9 @@ def build_estimator_from_args(args: argparse.Namespace) -> Any:
 
     """
     from depth_anything_ros.estimator import DepthEstimator
+    flags = model_flags(args)
     return DepthEstimator.from_config(
-        args.checkpoint, **_model_kwargs(args), device=args.device, precision=args.precision,
+        flags.checkpoint, **flags.load_kwargs(), device=args.device, precision=args.precision,
         backend=args.backend, input_size=args.input_size, exact=args.exact,
         cache_dir=args.cache_dir, trt_profile=trt_profile_from_args(args))
 

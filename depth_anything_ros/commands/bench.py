@@ -27,9 +27,9 @@ from typing import Any
 
 import torch
 
-from depth_anything_ros.commands.args import (add_device_argument, add_renamed_argument,
-                                              add_trt_profile_arguments,
-                                              add_weights_dir_argument, trt_profile_from_args)
+from depth_anything_ros.commands.args import (add_device_argument, add_model_arguments,
+                                              add_renamed_argument, add_trt_profile_arguments,
+                                              model_flags, trt_profile_from_args)
 from depth_anything_ros.errors import InvalidInputError, user_errors
 from depth_anything_ros.offline.bench import environment, expand_backends, format_table, run
 from depth_anything_ros.vocabulary import (AUTO, BACKENDS, device_name_error, PATCH_SIZE,
@@ -43,8 +43,6 @@ def _csv(kind: type) -> Any:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the command's flags."""
-    parser.add_argument('--encoder', type=_csv(str), default=['vits'],
-                        help='comma list of vits,vitb,vitl,vitg,tiny (default vits)')
     parser.add_argument('--input-size', type=_csv(int), default=None,
                         help='comma list of network short sides (default 518,364,266; '
                              '266 with --quick)')
@@ -61,10 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'installed one; combinations a backend cannot run here are '
                              'listed as skipped)')
     add_device_argument(parser, default='cpu')
-    parser.add_argument('--checkpoint', default='untrained',
+    # --mode is the old name of --preprocess here, so the head flags are left out
+    add_model_arguments(parser, required=False, default='untrained', head=False,
                         help='weights (default: deterministic untrained weights, which time '
-                             'exactly like real ones)')
-    add_weights_dir_argument(parser)
+                             'exactly like real ones; bench accepts them without '
+                             '--allow-untrained)')
     parser.add_argument('--runs', type=int, default=None,
                         help='timed runs per point (default 10; 2 with --quick)')
     parser.add_argument('--warmup', type=int, default=None,
@@ -113,8 +112,6 @@ def check_axes(args: argparse.Namespace) -> None:
         raise InvalidInputError(f'--input-size takes multiples of {PATCH_SIZE} (518, 364, 266)')
     if args.threads is not None and args.threads < 1:
         raise InvalidInputError('--threads must be >= 1')
-    if not args.encoder:
-        raise InvalidInputError('--encoder needs at least one name (vits, vitb, ...)')
     if (error := device_name_error(args.device)) is not None:
         raise InvalidInputError(error)
 
@@ -131,9 +128,13 @@ def _fill_defaults(args: argparse.Namespace) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     """Measure, print and write."""
-    with user_errors(ValueError):   # the TensorRT profile flags
+    with user_errors(ValueError):   # the TensorRT profile and model flags
         profile = trt_profile_from_args(args)
-    rows = run(args.encoder, args.input_size, args.precision, args.preprocess, args.batch,
+        # --encoder takes a comma list here: each one is read as every command reads it
+        names = [e for e in (args.encoder or '').split(',') if e] or [None]
+        encoders = [model_flags(argparse.Namespace(**{**vars(args), 'encoder': e})).encoder
+                    or 'auto' for e in names]
+    rows = run(encoders, args.input_size, args.precision, args.preprocess, args.batch,
                expand_backends(args.backend), args.device, args.checkpoint,
                args.weights_dir, args.runs, args.warmup, not args.no_accuracy, args.compile,
                trt_profile=profile)

@@ -39,8 +39,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from depth_anything_ros.commands.args import add_runtime_arguments, add_weights_dir_argument
-from depth_anything_ros.errors import InvalidInputError
+from depth_anything_ros.commands.args import (add_model_arguments, add_runtime_arguments,
+                                              model_flags)
+from depth_anything_ros.errors import InvalidInputError, user_errors
 from depth_anything_ros.offline.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
                                      resolve_checkpoint)
 from depth_anything_ros.offline.node_process import (camera_remaps, depth_status,
@@ -61,12 +62,11 @@ UNTRAINED_BANNER = '\n'.join([
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the demo's command-line flags."""
     parser.add_argument('--out', type=Path, required=True, help='output directory')
-    parser.add_argument('--checkpoint', default='',
+    # the node runs a metric head here, so the head flags are left out
+    add_model_arguments(parser, required=False, default='', head=False,
                         help=f'metric checkpoint file or name (default: {DEFAULT_CHECKPOINT} '
-                        'if present in the weights directory, else untrained weights)')
-    add_weights_dir_argument(parser, default='')
-    parser.add_argument('--encoder', default='vits', choices=spec('encoder').choices,
-                        help='auto: the architecture the checkpoint file holds')
+                        'if present in the weights directory, else untrained weights, which '
+                        'the demo takes without --allow-untrained)')
     parser.add_argument('--scene', default='indoor', choices=spec('scene').choices)
     # 364: a smooth stream on a CPU; 518 = full quality.
     add_runtime_arguments(parser, input_size=364)
@@ -99,6 +99,12 @@ def main(args: argparse.Namespace) -> int:
     if args.frames < 0 or not args.timeout > 0:
         raise InvalidInputError('need --frames >= 0 (0: all) and --timeout > 0 seconds')
     checkpoint, untrained = resolve_checkpoint(args.checkpoint, args.weights_dir)
+    with user_errors(ValueError):   # the model flags as every command reads them
+        flags = model_flags(argparse.Namespace(**{**vars(args), 'checkpoint': checkpoint}))
+    checkpoint = flags.checkpoint   # untrained --encoder E: untrained:E
+    # the node's encoder parameter: a check of the checkpoint (untrained:E names its own)
+    args.encoder = ('auto' if untrained or args.encoder == 'auto'
+                    else flags.encoder or spec('encoder').default)
     params = _node_parameters(args, checkpoint, untrained)
     validate({name: value for name, value in params.items() if value is not None})
     pairs = read_stream(args.bag, args.frames)

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``depth-anything-ros download NAME``: fetch an official checkpoint (see model/hub.py)."""
+"""``depth-anything-ros download NAME``: fetch a published checkpoint (see models/hub.py)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import logging
 import sys
 
 from depth_anything_ros.errors import InvalidInputError, one_line
-from depth_anything_ros.model.hub import (CHECKPOINTS, DEFAULT_WEIGHTS_DIR, download,
-                                          WEIGHTS_ENV)
+from depth_anything_ros.models.hub import DEFAULT_WEIGHTS_DIR, download, WEIGHTS_ENV
+from depth_anything_ros.models.registry import checkpoints
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,10 +39,13 @@ def main(args: argparse.Namespace) -> int:
     """List the known names, or download one and print where it went."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
     if args.list or not args.name:
-        print(f'{"name":<22} {"file":<45} {"licence":<13} repository')
-        for name, info in sorted(CHECKPOINTS.items()):
-            print(f'{name:<22} {info.filename:<45} {info.licence:<13} '
-                  f'{info.repo or "(not published)"}')
+        print(f'{"name":<22} {"family":<7} {"output":<9} {"file":<45} {"licence":<13} '
+              'repository')
+        rows = [(name, fam.name, info) for fam, info in checkpoints()
+                for name in (info.name, *info.aliases)]
+        for name, fam, info in sorted(rows, key=lambda r: r[0]):
+            print(f'{name:<22} {fam:<7} {info.output:<9} {info.filename:<45} '
+                  f'{info.licence:<13} {info.repo or "(not published)"}')
         if args.list:
             return 0
         raise InvalidInputError('name the checkpoint to download (one of the list above)')

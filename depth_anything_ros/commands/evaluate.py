@@ -24,15 +24,16 @@ import json
 import logging
 from pathlib import Path
 
-from depth_anything_ros.commands.args import (add_allow_untrained_argument, add_device_argument,
-                                         add_renamed_argument)
+from depth_anything_ros.commands.args import (add_device_argument, add_model_arguments,
+                                              add_renamed_argument, model_flags)
 from depth_anything_ros.vocabulary import AMP_CHOICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the eval command's flags."""
     run = ' (default: the training run\'s own when the checkpoint is in a run folder, else %s)'
-    parser.add_argument('--checkpoint', required=True,
+    # --max-depth is the old name of --eval-max-depth here
+    add_model_arguments(parser, max_depth_alias=False,
                         help='RUN/export/model.pth, RUN/best.pt, an official file or name')
     parser.add_argument('--data', default=None, help='dataset root' + run % 'required')
     parser.add_argument('--dataset', default=None,
@@ -61,7 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--error-maps', help='folder for per-image prediction/GT/error PNGs')
     parser.add_argument('--compare', help='a second checkpoint evaluated the same way')
     add_device_argument(parser)
-    add_allow_untrained_argument(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -71,9 +71,12 @@ def main(args: argparse.Namespace) -> int:
     given = {'data': args.data, 'dataset': args.dataset, 'split': args.split,
              'input_size': args.input_size, 'min_depth': args.min_depth,
              'max_depth': args.eval_max_depth, 'limit': args.limit, 'amp': args.amp}
-    doc = run_eval(args.checkpoint, given, compare=args.compare, align=args.align,
+    flags = model_flags(args)
+    options = flags.load_kwargs()
+    doc = run_eval(flags.checkpoint, given, compare=args.compare, align=args.align,
                    pairs_file=args.pairs, crop=args.crop, error_maps=args.error_maps,
-                   device=args.device, allow_untrained=args.allow_untrained)
+                   device=args.device, allow_untrained=options.pop('allow_untrained'),
+                   model_options=options)
     folder = doc['settings']['run']
     print('settings: ' + ', '.join(f'{k} {v}' for k, v in doc['settings'].items()) +
           (f' (unset flags from the training run {folder})' if folder else ''))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from depth_anything_ros.backends.export import (FORMATS, network_input_hw, VERIFY_ATOL,
                                                 VERIFY_SIZES_DYNAMIC)
-from depth_anything_ros.commands.args import add_checkpoint_arguments, load_model_from_args
+from depth_anything_ros.commands.args import add_model_arguments, load_model_from_args
 from depth_anything_ros.errors import InvalidInputError, user_errors
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the export command's flags."""
-    add_checkpoint_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument('--format', choices=sorted(FORMATS), default='onnx',
                         help='onnx (any backend) or openvino (IR .xml + .bin)')
     shape = parser.add_mutually_exclusive_group()

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from depth_anything_ros.commands.args import (add_checkpoint_arguments, add_runtime_arguments,
-                                         build_estimator_from_args)
+from depth_anything_ros.commands.args import (add_model_arguments, add_runtime_arguments,
+                                              build_estimator_from_args)
 from depth_anything_ros.errors import MissingInputError, user_errors
 from depth_anything_ros.params import spec
 from depth_anything_ros.training.sources import IMAGE_SUFFIXES
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('images', nargs='+', type=Path,
                         help='image files or directories of images')
     parser.add_argument('--out', type=Path, required=True, help='output directory')
-    add_checkpoint_arguments(parser)
+    add_model_arguments(parser)
     add_runtime_arguments(parser)
     parser.add_argument('--colormap', default=spec('colormap').default,
                         choices=spec('colormap').choices, help='colour map of the PNG')

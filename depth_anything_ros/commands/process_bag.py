@@ -44,7 +44,8 @@ from typing import Any
 
 from depth_anything_ros.offline.bag_processing import OUTPUT_CHOICES, topic_flag
 from depth_anything_ros.core.bags import STORAGES
-from depth_anything_ros.commands.args import add_checkpoint_arguments, add_runtime_arguments
+from depth_anything_ros.commands.args import (add_model_arguments, add_runtime_arguments,
+                                              model_flags)
 from depth_anything_ros.errors import MissingInputError, OutputExistsError, user_errors
 from depth_anything_ros.ros.topics import ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS, Topic
 
@@ -92,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "node's defaults); the flags below override its model settings")
     parser.add_argument('--storage', choices=STORAGES, default=None,
                         help='output storage (default: the input\'s)')
-    add_checkpoint_arguments(parser)
+    add_model_arguments(parser)
     add_runtime_arguments(parser)
     parser.add_argument('--json', action='store_true',
                         help='print the summary as JSON (on stdout) instead of text')
@@ -102,15 +103,18 @@ def _config(args: argparse.Namespace, metric: bool) -> Any:
     """Return the node configuration: defaults, then the params file, then the model flags."""
     from depth_anything_ros.params import load_params_file, validate
     values = load_params_file(args.params_file) if args.params_file else {}
-    values.update(checkpoint=args.checkpoint, encoder='auto',
+    flags = model_flags(args)
+    # the estimator was built (and checked against --encoder) from the same flags: the
+    # canonical checkpoint names the architecture
+    values.update(checkpoint=flags.checkpoint, encoder='auto',
                   mode='metric' if metric else 'relative',
-                  allow_untrained_weights=args.allow_untrained, device=args.device,
+                  allow_untrained_weights=flags.allow_untrained, device=args.device,
                   precision=args.precision, backend=args.backend, input_size=args.input_size,
                   exact=args.exact)
-    if args.weights_dir:
-        values['weights_dir'] = args.weights_dir
-    if args.model_max_depth:
-        values['model_max_depth'] = float(args.model_max_depth)
+    if flags.weights_dir:
+        values['weights_dir'] = flags.weights_dir
+    if flags.model_max_depth:
+        values['model_max_depth'] = float(flags.model_max_depth)
     if args.cache_dir:
         values['cache_dir'] = args.cache_dir
     return validate(values)

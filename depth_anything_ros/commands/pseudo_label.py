@@ -23,11 +23,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from depth_anything_ros.commands.args import (add_allow_untrained_argument, add_device_argument,
-                                         add_renamed_argument, add_weights_dir_argument)
+from depth_anything_ros.commands.args import (add_device_argument, add_model_arguments,
+                                              add_renamed_argument, load_model_from_args)
 from depth_anything_ros.errors import user_errors
 from depth_anything_ros.estimator import DepthEstimator
-from depth_anything_ros.model import load_model
 from depth_anything_ros.training.labels import LABEL_FORMATS
 from depth_anything_ros.training.pseudo_label import estimator_teacher, label_frames
 from depth_anything_ros.training.sources import parse_shard
@@ -38,7 +37,7 @@ LOG = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``depth-anything-ros pseudo-label`` to ``parser``."""
-    parser.add_argument('--teacher', required=True,
+    add_model_arguments(parser, flag='--teacher',
                         help='official name (e.g. vitl, metric_indoor_vitl) or checkpoint path')
     add_renamed_argument(parser, '--inputs', '--images', required=True,
                          help='folder of images, video file, or rosbag2 (dir, .mcap, .db3)')
@@ -63,8 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--image-mode', default='auto', choices=('auto', 'copy', 'reference'),
                         help='copy frames into the label dir, or reference image files '
                              '(auto: reference for folders, copy for video / rosbag2)')
-    add_weights_dir_argument(parser)
-    add_allow_untrained_argument(parser)
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
@@ -74,15 +71,14 @@ def main(args: argparse.Namespace) -> int:
 
     shard = parse_shard(args.shard)
     with user_errors(ValueError, FileNotFoundError):   # what the teacher flags name
-        model = load_model(args.teacher, weights_dir=args.weights_dir,
-                           allow_untrained=args.allow_untrained)
+        model = load_model_from_args(args)
         estimator = DepthEstimator(model, device=args.device, precision=args.precision,
                                    input_size=args.input_size)
     cfg = model.config
-    LOG.info('teacher %s: %s, %s head, input size %d, %s, flip TTA %s', args.teacher,
+    LOG.info('teacher %s: %s, %s head, input size %d, %s, flip TTA %s', args.checkpoint,
              cfg.encoder, cfg.head, args.input_size, estimator.device,
              'on' if args.tta_flip else 'off')
-    meta = {'teacher': str(args.teacher), 'teacher_encoder': cfg.encoder,
+    meta = {'teacher': str(args.checkpoint), 'teacher_encoder': cfg.encoder,
             'teacher_head': cfg.head, 'teacher_max_depth': cfg.max_depth,
             'input_size': args.input_size, 'tta_flip': bool(args.tta_flip),
             'disparity': ('1 / depth (1/m) from a metric teacher' if cfg.is_metric else

@@ -37,7 +37,7 @@ def resolve_checkpoint(checkpoint: str, weights_dir: str) -> tuple[str, bool]:
     if checkpoint:
         return checkpoint, checkpoint.startswith('untrained')
     try:
-        from depth_anything_ros.model.hub import resolve_checkpoint as find
+        from depth_anything_ros.models.hub import resolve_checkpoint as find
         find(DEFAULT_CHECKPOINT, weights_dir or None)
         return DEFAULT_CHECKPOINT, False
     except (ImportError, FileNotFoundError):

@@ -36,11 +36,13 @@ from typing import Any, TypeVar, Union
 import yaml
 
 from depth_anything_ros.errors import InvalidInputError, MissingInputError
+from depth_anything_ros.models.registry import encoder_choices
 from depth_anything_ros.vocabulary import AMP_CHOICES, device_name_error
 
 T = TypeVar('T')
 
-ENCODERS = ('tiny', 'vits', 'vitb', 'vitl', 'vitg')
+# every architecture the model families build (the one list: models.registry)
+ENCODERS = encoder_choices(extra=True)
 DATASETS = ('generic', 'nyu', 'kitti', 'vkitti2', 'hypersim')
 
 

@@ -54,6 +54,7 @@ from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.backends.devices import amp_dtype
 from depth_anything_ros.model import (build_model, load_model, ModelConfig, read_json_file,
                                       untrained_model)
+from depth_anything_ros.models.registry import encoder_choices
 from depth_anything_ros.training import loop, runs
 from depth_anything_ros.training.datasets import GenericDataset
 from depth_anything_ros.training.evaluate import predict
@@ -70,7 +71,7 @@ from depth_anything_ros.training.relative_losses import (ALIGNMENTS, feature_ali
                                                          relative_loss, RelativeLossConfig)
 
 LOG = logging.getLogger(__name__)
-STUDENTS = ('tiny', 'vits', 'vitb', 'vitl', 'vitg')
+STUDENTS = encoder_choices(extra=True)   # every architecture a family builds
 CHECKPOINT_FORMAT = 'depth_anything_ros.distill/1'
 PRESETS = 'distill_debug, distill'
 

@@ -38,8 +38,7 @@ from tqdm import tqdm
 
 from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.backends.devices import amp_dtype, resolve_device
-from depth_anything_ros.model import load_model
-from depth_anything_ros.model.transforms import postprocess
+from depth_anything_ros.models.transforms import postprocess
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training.config import load_dataclass, TrainConfig
 from depth_anything_ros.training.datasets import build_dataset
@@ -189,10 +188,19 @@ def save_error_map(path: Path, record: dict[str, Any]) -> None:
     cv2.imwrite(str(path), panel)
 
 
-def load_eval_model(checkpoint: str, device: torch.device, *, allow_untrained: bool = False
-                    ) -> nn.Module:
-    """Any checkpoint ``load_model`` reads (export, run checkpoint, official file/name)."""
-    return load_model(checkpoint, allow_untrained=allow_untrained).to(device).eval()
+def load_eval_model(checkpoint: str, device: torch.device, *, allow_untrained: bool = False,
+                    **options: Any) -> nn.Module:
+    """Any checkpoint ``load_model`` reads (export, run checkpoint, official file/name).
+
+    ``options``: the other keyword arguments of estimator.load_checked_model (encoder, mode,
+    model_max_depth, weights_dir), as the model flags of every command give them.
+    """
+    from depth_anything_ros.estimator import load_checked_model
+    model = load_checked_model(checkpoint, allow_untrained=allow_untrained, **options)
+    if isinstance(model, str):
+        raise ValueError(f'{model} is an exported model; evaluate the torch checkpoint it was '
+                         'exported from')
+    return model.to(device).eval()
 
 
 #: ``eval`` settings when neither a flag nor the checkpoint's training run gives them.
@@ -248,13 +256,16 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
              compare: str | os.PathLike | None = None, align: str = 'auto',
              pairs_file: str | os.PathLike | None = None, crop: str = 'none',
              error_maps: str | os.PathLike | None = None, device: str = 'auto',
-             allow_untrained: bool = False) -> dict[str, Any]:
+             allow_untrained: bool = False,
+             model_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Evaluate ``checkpoint`` (and ``compare``); return the JSON document.
 
     ``given``: the settings of :func:`resolve_settings` that the caller fixes (None: from the
     checkpoint's training run, else the default). ``align`` auto: none for metric models,
     scale_shift for relative ones. ``pairs_file``: point pairs for ordinal accuracy.
-    ``error_maps``: folder for per-image prediction/GT/error PNGs.
+    ``error_maps``: folder for per-image prediction/GT/error PNGs. ``model_options``: keyword
+    arguments of estimator.load_checked_model for ``checkpoint`` (``weights_dir`` also applies
+    to ``compare``).
     """
     torch_device = resolve_device(device)
     opts, folder = resolve_settings(checkpoint, given)
@@ -269,7 +280,10 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
     for label, ckpt in (('model', checkpoint), ('compare', compare)):
         if ckpt is None:
             continue
-        model = load_eval_model(ckpt, torch_device, allow_untrained=allow_untrained)
+        options = dict(model_options or {})
+        if label == 'compare':
+            options = {k: v for k, v in options.items() if k == 'weights_dir'}
+        model = load_eval_model(ckpt, torch_device, allow_untrained=allow_untrained, **options)
         is_metric = bool(model.is_metric)
         how = align if align != 'auto' else ('none' if is_metric else 'scale_shift')
         max_depth = opts['max_depth'] or (model.config.max_depth if is_metric else None)

@@ -41,9 +41,8 @@ import numpy as np
 import torch
 
 from depth_anything_ros.errors import make_folder, MissingInputError, OutputExistsError
-from depth_anything_ros.model.checkpoint import CheckpointError, load_torch_file
-# importable from here as before; the one definition is the checkpoint reader's
-from depth_anything_ros.model.checkpoint import unwrap_state_dict  # noqa: F401
+from depth_anything_ros.models.files import CheckpointError
+from depth_anything_ros.models.reading import load_torch_file
 from depth_anything_ros.training.config import dataclass_to_dict, save_yaml
 
 LOG = logging.getLogger(__name__)

@@ -44,8 +44,8 @@ from tqdm import tqdm
 from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.backends.devices import amp_dtype
 from depth_anything_ros.model import build_model, read_checkpoint, read_sidecar
-from depth_anything_ros.model.checkpoint import check_state_dict
-from depth_anything_ros.model.hub import checkpoint_info, resolve_checkpoint
+from depth_anything_ros.models.da2.checkpoint import check_state_dict
+from depth_anything_ros.models.hub import checkpoint_info, resolve_checkpoint
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training import loop
 from depth_anything_ros.training.loop import get_lr, param_groups
@@ -70,7 +70,7 @@ def _init_head_kind(path: Path, meta: dict[str, Any], requested: str) -> str:
     """Return what the init checkpoint holds: config, else sidecar, metadata or file name."""
     if requested != 'auto':
         return requested
-    side = read_sidecar(path) or {}
+    side = read_sidecar(path, required=False)
     model_cfg = meta.get('model_config') if isinstance(meta.get('model_config'), dict) else {}
     info = checkpoint_info(path)
     return (side.get('head') or model_cfg.get('head') or (info.head if info else None) or
@@ -79,7 +79,7 @@ def _init_head_kind(path: Path, meta: dict[str, Any], requested: str) -> str:
 
 def _known_max_depth(path: Path, meta: dict[str, Any]) -> float | None:
     """Return the max_depth (metres) a metric checkpoint was trained with, if recorded."""
-    side = read_sidecar(path) or {}
+    side = read_sidecar(path, required=False)
     model_cfg = meta.get('model_config') if isinstance(meta.get('model_config'), dict) else {}
     info = checkpoint_info(path)
     value = side.get('max_depth') or model_cfg.get('max_depth') or (info and info.max_depth)

@@ -12,22 +12,20 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Read and write Depth Anything V2 checkpoints; build a ready model from any of them.
+"""Depth Anything V2's implementation module for the registry: build, load and check models.
 
-Accepted files: official bare state dicts (``.pth``), ``.safetensors``, training checkpoints
-(``{'model': state_dict, ...}``, ``module.`` / ``_orig_mod.`` prefixes stripped) and
-transformers-format weights (``Depth-Anything-V2-*-hf``). The architecture comes from, in
-order: a sidecar ``<file>.json`` written by :func:`export_model`, the checkpoint's own
-``model_config`` entry, the official file name, and finally the tensor shapes.
+Accepted weights (read by :func:`depth_anything_ros.models.reading.read_checkpoint`): official
+bare state dicts, ``.safetensors``, training checkpoints and transformers-format weights
+(``Depth-Anything-V2-*-hf``, converted here). The architecture comes from, in order: the
+sidecar written by export_model, the checkpoint's own ``model_config`` entry, the official file
+name, and finally the tensor shapes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-import json
 import logging
 import math
-import os
 from pathlib import Path
 import re
 from typing import Any
@@ -36,184 +34,46 @@ import torch
 from torch import nn, Tensor
 
 from depth_anything_ros.errors import InvalidInputError
+from depth_anything_ros.models.files import CheckpointError, read_json_file
+from depth_anything_ros.models.hub import checkpoint_info
 from .config import config_for, ENCODERS, HEADS, ModelConfig
-from .files import CheckpointError, open_regular, read_json_file, sniff_format
 from .hf_keys import hf_to_official, is_hf_state_dict
-from .hub import checkpoint_info, resolve_checkpoint
 from .network import build_model, DepthAnythingV2
 from .weights import untrained_model
 
 log = logging.getLogger(__name__)
 
-SIDECAR_FORMAT = 'depth_anything_ros.checkpoint/1'
-_PREFIXES = ('module.', '_orig_mod.', 'model.')
-# Keys under which training checkpoints keep the network's state dict.
-_WRAPPER_KEYS = ('model', 'state_dict', 'model_state_dict')
+__all__ = ['build_model', 'check_metadata', 'check_state_dict', 'config_from_dict',
+           'config_from_state_dict', 'load_state_dict', 'untrained_model']
 
-__all__ = ['CheckpointError', 'check_state_dict', 'config_from_state_dict', 'export_model',
-           'load_model', 'load_torch_file', 'read_checkpoint', 'read_sidecar', 'sidecar_dict',
-           'sidecar_path', 'unwrap_state_dict']
+# A wrapper's prefix some training frameworks add (DDP's and torch.compile's are stripped by
+# the shared reader).
+_MODEL_PREFIX = 'model.'
 
 
-# Compiled engines keep their whole name: x.engine beside x.onnx must not share x.json.
-_FULL_NAME_SIDECARS = ('.engine', '.plan')
+def config_from_dict(data: Mapping[str, Any]) -> ModelConfig:
+    """Return the architecture a sidecar's ``config`` describes."""
+    return ModelConfig.from_dict(data)
 
 
-def sidecar_path(path: str | os.PathLike) -> Path:
-    """``model.pth`` -> ``model.json`` (metadata written by :func:`export_model`).
-
-    A TensorRT engine's is ``x.engine.json`` (``x.plan.json``): the ``x.onnx`` it was built
-    from often sits beside it with its own ``x.json``.
-    """
-    path = Path(path)
-    if path.suffix.lower() in _FULL_NAME_SIDECARS:
-        return path.with_name(path.name + '.json')
-    return path.with_suffix('.json')
+def check_metadata(meta: Mapping[str, Any]) -> None:
+    """Raise CheckpointError when the model fields of a sidecar have wrong types or values."""
+    _find_model_meta(meta)
 
 
-def read_sidecar(path: str | os.PathLike, *, required: bool = False) -> dict[str, Any] | None:
-    """Return the checked metadata sidecar next to ``path`` (the one reader of sidecars).
-
-    Without a sidecar: None, or with ``required`` (exported engines need theirs)
-    FileNotFoundError. A JSON file of another program is ignored with a warning, or refused
-    when ``required``. Raises :class:`CheckpointError` when the sidecar is unreadable or its
-    values have the wrong types (the message names the field and says to fix or delete it).
-    """
-    side = sidecar_path(path)
-    if side == Path(path) or not (side.exists() or side.is_symlink()):
-        if required:
-            raise FileNotFoundError(
-                f'{side} is missing: exported model {Path(path).name} needs its metadata '
-                'sidecar (encoder, head, max_depth); re-export with "depth-anything-ros '
-                'export", which writes both')
-        return None
-    meta = read_json_file(side, 'metadata sidecar')
-    if not isinstance(meta, dict) or meta.get('format') != SIDECAR_FORMAT:
-        found = meta.get('format') if isinstance(meta, dict) else type(meta).__name__
-        if required:
-            raise CheckpointError(f'{side} has format {found!r}, expected {SIDECAR_FORMAT!r}; '
-                                  're-export the model')
-        log.warning('ignoring %s: not a %s sidecar', side, SIDECAR_FORMAT)
-        return None
-    try:
-        _find_model_meta(meta)
-    except CheckpointError as exc:
-        raise CheckpointError(f'metadata sidecar {side}: {exc}; fix or delete it (export_model '
-                              'writes a correct one)') from exc
-    return meta
-
-
-def _strip_prefixes(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Drop DDP ``module.``, torch.compile ``_orig_mod.`` and wrapper ``model.`` prefixes."""
+def _official_keys(sd: Mapping[str, Tensor], path: Path) -> dict[str, Tensor]:
+    """Strip ``model.`` prefixes and convert transformers keys to the official names."""
     out = {}
     for key, t in sd.items():
-        while True:
-            p = next((p for p in _PREFIXES if key.startswith(p)), None)
-            if p is None:
-                break
-            key = key[len(p):]
+        while key.startswith(_MODEL_PREFIX):
+            key = key[len(_MODEL_PREFIX):]
         out[key] = t
-    return out
-
-
-def unwrap_state_dict(obj: Mapping[str, Any]) -> dict[str, Tensor]:
-    """Return the bare state dict of a bare dict, a training checkpoint or a DDP save.
-
-    ``{'model' | 'state_dict' | 'model_state_dict': sd}`` wrappers are opened; ``module.``
-    (DDP), ``_orig_mod.`` (torch.compile) and ``model.`` prefixes are stripped.
-    """
-    for key in _WRAPPER_KEYS:
-        if isinstance(obj.get(key), Mapping):
-            obj = obj[key]
-            break
-    return _strip_prefixes({k: v for k, v in obj.items() if isinstance(v, Tensor)})
-
-
-def _unreadable(path: Path, exc: Exception) -> CheckpointError:
-    return CheckpointError(
-        f'cannot read checkpoint {path}: {type(exc).__name__}: {str(exc)[:300]}. The file is '
-        'corrupt, truncated (interrupted download?) or not a weights_only-loadable '
-        'PyTorch/safetensors file; download it again.')
-
-
-def load_torch_file(path: str | os.PathLike, map_location: str | torch.device = 'cpu') -> Any:
-    """``torch.load(weights_only=True)`` of a checked regular file; CheckpointError explains."""
-    path = Path(path)
-    with open_regular(path) as f:
-        if sniff_format(f, path) != 'torch':
-            raise CheckpointError(f'{path} is a safetensors file, not a torch.save checkpoint')
+    if is_hf_state_dict(out):
         try:
-            return torch.load(f, map_location=map_location, weights_only=True)
-        # The unpickler raises almost any type on damaged bytes (KeyError, IndexError,
-        # struct.error, RuntimeError, ...): every one of them means the same thing here.
-        except Exception as exc:  # noqa: BLE001 - re-raised as CheckpointError naming the file
-            raise _unreadable(path, exc) from exc
-
-
-def _load_file(path: Path) -> tuple[Any, dict[str, Any]]:
-    """Raw file contents and metadata embedded in it (safetensors header).
-
-    The format comes from the file's first bytes, not its name.
-    """
-    with open_regular(path) as f:
-        kind = sniff_format(f, path)
-    if kind == 'torch':
-        return load_torch_file(path), {}
-    from safetensors import safe_open
-    with safe_open(str(path), framework='pt', device='cpu') as st:
-        obj = {k: st.get_tensor(k) for k in st.keys()}  # noqa: SIM118 - not a dict
-        file_meta = st.metadata() or {}
-    if 'depth_anything_ros' in file_meta:
-        try:
-            return obj, {'sidecar': json.loads(file_meta['depth_anything_ros'])}
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f'{path}: the depth_anything_ros metadata in its header is '
-                                  f'not valid JSON ({exc}); re-export the model') from exc
-    return obj, {}
-
-
-def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Load ``path`` -> (official-layout state dict, metadata of a training checkpoint).
-
-    Raises :class:`CheckpointError` naming the file when it is corrupt, truncated or not a
-    Depth Anything checkpoint.
-    """
-    path = Path(path)
-    try:
-        obj, meta = _load_file(path)
-    except (FileNotFoundError, CheckpointError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - safetensors' parser, as in load_torch_file
-        raise _unreadable(path, exc) from exc
-    if not isinstance(obj, Mapping):
-        raise CheckpointError(f'{path} holds a {type(obj).__name__}, not a state dict; pass a '
-                              'Depth Anything V2 checkpoint')
-    for key in _WRAPPER_KEYS:
-        if isinstance(obj.get(key), Mapping):
-            meta.update({k: v for k, v in obj.items() if k != key and not isinstance(v, Tensor)})
-            obj = obj[key]
-            break
-    bad_keys = [k for k in obj if not isinstance(k, str)]
-    if bad_keys:
-        raise CheckpointError(f'{path} is not a state dict: its keys must be parameter names '
-                              f'(strings), found {bad_keys[:4]!r}; pass a Depth Anything V2 '
-                              'checkpoint')
-    sd = {k: v for k, v in obj.items() if isinstance(v, Tensor)}
-    if not sd:
-        raise CheckpointError(f'{path} contains no tensors (keys: {list(obj)[:8]}); pass a '
-                              'Depth Anything V2 checkpoint')
-    not_float = [k for k, v in sd.items() if not v.is_floating_point()]
-    if not_float:
-        raise CheckpointError(f'{path}: {len(not_float)} tensors are not floating point '
-                              f'({not_float[0]}: {sd[not_float[0]].dtype}); Depth Anything '
-                              'weights are float32/float16/bfloat16')
-    sd = _strip_prefixes(sd)
-    if is_hf_state_dict(sd):
-        try:
-            sd = hf_to_official(sd)
+            out = hf_to_official(out)
         except KeyError as exc:
             raise CheckpointError(f'{path}: {exc.args[0]}') from exc
-    return sd, meta
+    return out
 
 
 def _shape(sd: Mapping[str, Tensor], key: str, ndim: int, source: str) -> tuple[int, ...]:
@@ -381,41 +241,20 @@ def check_state_dict(model: nn.Module, sd: Mapping[str, Tensor], source: str) ->
                               '. Pass the right --encoder, or a matching checkpoint.')
 
 
-def _untrained(spec: str, encoder: str | ModelConfig | None, head: str | None,
-               max_depth: float | None) -> DepthAnythingV2:
-    enc = spec.partition(':')[2] or encoder or 'vits'
-    return untrained_model(enc, head or 'relative', max_depth if head == 'metric' else None)
+def load_state_dict(path: Path, sd: Mapping[str, Tensor], meta: Mapping[str, Any], *,
+                    encoder: str | ModelConfig | None = None, head: str | None = None,
+                    max_depth: float | None = None,
+                    default_max_depth: float | None = None) -> DepthAnythingV2:
+    """Build the network ``sd`` (read from ``path``, with its metadata) holds, strictly.
 
-
-def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | None = None,
-               head: str | None = None, max_depth: float | None = None,
-               weights_dir: str | os.PathLike | None = None,
-               allow_untrained: bool = False,
-               default_max_depth: float | None = None) -> DepthAnythingV2:
-    """Load a checkpoint file or official name into a model (eval mode, float32, CPU).
-
-    ``'untrained'`` / ``'untrained:<encoder>'`` gives deterministic test weights, only with
-    ``allow_untrained=True``. ``encoder``/``head``/``max_depth`` override what the file says;
-    asking for a metric model from a relative checkpoint (or the reverse) is refused.
-    ``default_max_depth`` (metres) applies to a metric head only when neither ``max_depth`` nor
-    the checkpoint (sidecar, metadata, official file name) gives one.
+    ``encoder``/``head``/``max_depth`` override what the file says; asking for a metric model
+    from a relative checkpoint (or the reverse) is refused. ``default_max_depth`` (metres)
+    applies to a metric head only when neither ``max_depth`` nor the checkpoint (sidecar,
+    metadata, official file name) gives one.
     """
-    spec = os.fspath(path_or_name)
-    if spec == 'untrained' or spec.startswith('untrained:'):
-        if not allow_untrained:
-            raise InvalidInputError(f'{spec!r} means deterministic test weights with '
-                                    'meaningless output; pass allow_untrained=True (CLI: '
-                                    '--allow-untrained) if that is really wanted, or give a '
-                                    'real checkpoint')
-        return _untrained(spec, encoder, head,
-                          max_depth if max_depth is not None else default_max_depth)
+    sd = _official_keys(sd, path)
     if head is not None and head not in HEADS:
         raise InvalidInputError(f'head must be one of {HEADS}, got {head!r}')
-    path = resolve_checkpoint(spec, weights_dir)
-    sd, meta = read_checkpoint(path)
-    sidecar = read_sidecar(path)
-    if sidecar is not None:
-        meta = {**meta, 'sidecar': sidecar}
     try:
         cfg, facts = _find_model_meta(meta)
         if cfg is not None:
@@ -468,28 +307,4 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: str | ModelConfig | 
                           assign=True)
     log.info('loaded %s: %s, %s head%s', path, cfg.encoder, head,
              f', max_depth {cfg.max_depth} m' if head == 'metric' else '')
-    # Engine caches key exports by this file's content hash (backends.common).
-    model.checkpoint_file = path
     return model.eval()
-
-
-def sidecar_dict(config: ModelConfig) -> dict[str, Any]:
-    """Return the JSON metadata :func:`export_model` writes next to a checkpoint."""
-    return {'format': SIDECAR_FORMAT, 'encoder': config.encoder, 'head': config.head,
-            'max_depth': config.max_depth, 'config': config.to_dict()}
-
-
-def export_model(model: DepthAnythingV2, path: str | os.PathLike) -> Path:
-    """Write the official-layout state dict (``.pth``, or ``.safetensors``) + JSON sidecar."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sd = {k: v.detach().to('cpu', torch.float32).contiguous()
-          for k, v in model.state_dict().items()}
-    meta = sidecar_dict(model.config)
-    if path.suffix == '.safetensors':
-        from safetensors.torch import save_file
-        save_file(sd, str(path), metadata={'depth_anything_ros': json.dumps(meta)})
-    else:
-        torch.save(sd, path)
-    sidecar_path(path).write_text(json.dumps(meta, indent=2) + '\n')
-    return path

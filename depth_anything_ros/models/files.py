@@ -27,6 +27,7 @@ import json
 import os
 from pathlib import Path
 import stat
+import tempfile
 from typing import Any, BinaryIO
 
 from depth_anything_ros.errors import MissingInputError, UserError
@@ -134,3 +135,17 @@ def sniff_format(f: BinaryIO, path: str | os.PathLike) -> str:
         return 'safetensors'   # u64 little-endian header length, then a JSON header
     raise CheckpointError(f'{path} is not a PyTorch (.pth, .pt, .bin) or safetensors checkpoint: '
                           f'it is {_describe(head)}')
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -21,85 +21,32 @@ NAME`` fetches the official file from Hugging Face into the first of those direc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import logging
 import os
 from pathlib import Path
-import re
 
 from depth_anything_ros.errors import InvalidInputError, MissingInputError
-from .files import CheckpointError
+from depth_anything_ros.models.files import CheckpointError
+from depth_anything_ros.models.registry import (Checkpoint, CHECKPOINT_SUFFIXES, checkpoints,
+                                                find_checkpoint)
 
 log = logging.getLogger(__name__)
 
 WEIGHTS_ENV = 'DEPTH_ANYTHING_WEIGHTS'
 DEFAULT_WEIGHTS_DIR = Path('~/.cache/depth_anything_ros')
-CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.safetensors', '.bin', '.ckpt')
-_SIZE = {'vits': 'Small', 'vitb': 'Base', 'vitl': 'Large', 'vitg': 'Giant'}
-_LICENCE = {'vits': 'Apache-2.0', 'vitb': 'CC-BY-NC-4.0', 'vitl': 'CC-BY-NC-4.0',
-            'vitg': 'CC-BY-NC-4.0'}
+
+__all__ = ['CHECKPOINT_SUFFIXES', 'DEFAULT_WEIGHTS_DIR', 'WEIGHTS_ENV', 'checkpoint_info',
+           'download', 'how_to_get', 'known_names', 'resolve_checkpoint', 'weights_dirs']
 
 
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """What a checkpoint name tells about the model: encoder, head, max depth, origin."""
-
-    name: str
-    encoder: str
-    head: str
-    max_depth: float | None
-    filename: str
-    repo: str | None  # Hugging Face repo id; None when not published
-    licence: str
-
-    @property
-    def url(self) -> str | None:
-        """Direct download URL (None if the model was never released)."""
-        if self.repo is None:
-            return None
-        return f'https://huggingface.co/{self.repo}/resolve/main/{self.filename}'
+def known_names() -> dict[str, Checkpoint]:
+    """Every published checkpoint name of every family (aliases included) -> its checkpoint."""
+    return {n: c for _, c in checkpoints() for n in (c.name, *c.aliases)}
 
 
-def _catalogue() -> dict[str, CheckpointInfo]:
-    cat: dict[str, CheckpointInfo] = {}
-    for enc, size in _SIZE.items():
-        # The giant relative model was announced but never published.
-        repo = None if enc == 'vitg' else f'depth-anything/Depth-Anything-V2-{size}'
-        cat[enc] = CheckpointInfo(enc, enc, 'relative', None, f'depth_anything_v2_{enc}.pth',
-                                  repo, _LICENCE[enc])
-        if enc == 'vitg':
-            continue
-        for dataset, alias, hf_name, max_depth in (('hypersim', 'indoor', 'Hypersim', 20.0),
-                                                    ('vkitti', 'outdoor', 'VKITTI', 80.0)):
-            info = CheckpointInfo(
-                f'metric_{dataset}_{enc}', enc, 'metric', max_depth,
-                f'depth_anything_v2_metric_{dataset}_{enc}.pth',
-                f'depth-anything/Depth-Anything-V2-Metric-{hf_name}-{size}', _LICENCE[enc])
-            cat[info.name] = info
-            cat[f'metric_{alias}_{enc}'] = info
-    return cat
-
-
-#: Every known name (aliases included) -> its checkpoint.
-CHECKPOINTS: dict[str, CheckpointInfo] = _catalogue()
-
-_NAME_RE = re.compile(r'(?:depth_anything_v2_)?(?:metric_(hypersim|vkitti|indoor|outdoor)_)?'
-                      r'(vits|vitb|vitl|vitg)')
-
-
-def checkpoint_info(name_or_path: str | os.PathLike) -> CheckpointInfo | None:
-    """Recognise an official name or file name (``depth_anything_v2_vits.pth`` ...)."""
-    stem = Path(name_or_path).name
-    for suffix in CHECKPOINT_SUFFIXES:
-        if stem.endswith(suffix):
-            stem = stem[:-len(suffix)]
-    if stem in CHECKPOINTS:
-        return CHECKPOINTS[stem]
-    m = _NAME_RE.fullmatch(stem)
-    if not m:
-        return None
-    dataset, enc = m.groups()
-    return CHECKPOINTS.get(f'metric_{dataset}_{enc}' if dataset else enc)
+def checkpoint_info(name_or_path: str | os.PathLike) -> Checkpoint | None:
+    """Recognise a published name, alias or file name (``depth_anything_v2_vits.pth`` ...)."""
+    return find_checkpoint(name_or_path)[1]
 
 
 def weights_dirs(weights_dir: str | os.PathLike | None = None) -> list[Path]:
@@ -113,13 +60,16 @@ def weights_dirs(weights_dir: str | os.PathLike | None = None) -> list[Path]:
     return dirs
 
 
-def how_to_get(info: CheckpointInfo, target: Path) -> str:
+def how_to_get(info: Checkpoint, target: Path) -> str:
     """Human instructions for obtaining a missing official checkpoint."""
     if info.url is None:
-        return (f'{info.filename} ({info.name}) has not been published by the Depth Anything '
-                'authors; use vits, vitb or vitl (or a metric_* model) instead.')
+        published = [c.name for fam, c in checkpoints() if c.url and c.output == info.output
+                     and fam.checkpoint(info.name) is not None]
+        return (f'{info.filename} ({info.name}) has not been published by its authors; use one '
+                f'of {", ".join(published)} instead.')
     return (f'Get {info.filename} from https://huggingface.co/{info.repo} (licence '
-            f'{info.licence}; direct URL {info.url}) and put it in {target}/, or run:\n'
+            f'{info.licence}; direct URL {info.url}) and put it in {target / info.subdir}/, or '
+            'run:\n'
             f'    depth-anything-ros download {info.name} --weights-dir {target}')
 
 
@@ -128,7 +78,7 @@ def resolve_checkpoint(name_or_path: str | os.PathLike,
     """Return the file for a checkpoint path or official name; FileNotFoundError explains.
 
     A path that exists is returned as it is (a FIFO or device too: the reader refuses it with
-    a :class:`~depth_anything_ros.model.files.CheckpointError` that says what it is).
+    a :class:`~depth_anything_ros.models.files.CheckpointError` that says what it is).
     """
     path = Path(name_or_path).expanduser()
     if path.is_dir():  # a Hugging Face snapshot folder (transformers layout)
@@ -145,17 +95,18 @@ def resolve_checkpoint(name_or_path: str | os.PathLike,
     if info is None:
         if looks_like_path:
             raise MissingInputError(f'checkpoint file {path} does not exist')
-        known = ', '.join(sorted(CHECKPOINTS))
+        known = ', '.join(sorted(known_names()))
         raise MissingInputError(f'{str(name_or_path)!r} is neither an existing checkpoint file '
                                 f'nor a known model name. Known names: {known}')
     if looks_like_path:
         dirs.insert(0, path.parent)
     for d in dirs:
-        for candidate in (d / info.filename, d / (Path(info.filename).stem + '.safetensors')):
+        local = d / info.local_name
+        for candidate in (local, local.with_name(local.stem + '.safetensors')):
             if candidate.is_file():
                 return candidate
     searched = ', '.join(str(d) for d in dirs)
-    raise MissingInputError(f'checkpoint {info.name!r} ({info.filename}) not found in: '
+    raise MissingInputError(f'checkpoint {info.name!r} ({info.local_name}) not found in: '
                             f'{searched}. {how_to_get(info, dirs[0])}')
 
 
@@ -164,7 +115,7 @@ def download(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
     info = checkpoint_info(name)
     if info is None:
         raise InvalidInputError(f'unknown model name {name!r}; choose from '
-                                f'{", ".join(sorted(CHECKPOINTS))}')
+                                f'{", ".join(sorted(known_names()))}')
     target = weights_dirs(weights_dir)[0]
     if info.url is None:
         raise RuntimeError(how_to_get(info, target))
@@ -177,11 +128,14 @@ def download(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     log.info('downloading %s from %s into %s (licence %s)', info.filename, info.repo, target,
              info.licence)
-    try:
-        got = hf_hub_download(repo_id=info.repo, filename=info.filename, local_dir=str(target))
-    except Exception as exc:  # noqa: BLE001 - network/hub errors have many types; re-raised
-        raise RuntimeError(f'could not download {info.filename} from {info.url} into '
-                           f'{target}: {exc}. If this machine is offline, copy the file there '
-                           'by hand.') from exc
-    return Path(got)
+    got = []
+    for filename in (info.filename, *info.extra_files):   # the weights, then e.g. a config
+        try:
+            got.append(hf_hub_download(repo_id=info.repo, filename=filename,
+                                       local_dir=str(target / info.subdir)))
+        except Exception as exc:  # noqa: BLE001 - network/hub errors have many types
+            raise RuntimeError(f'could not download {filename} from '
+                               f'https://huggingface.co/{info.repo} into {target}: {exc}. If '
+                               'this machine is offline, copy the file there by hand.') from exc
+    return Path(got[0])
 

@@ -167,6 +167,10 @@ ENCODERS: dict[str, ModelConfig] = {
 }
 
 
+#: Configurations built by name that no checkpoint is published for (tests, students).
+EXTRA_ENCODERS: tuple[str, ...] = ('tiny',)
+
+
 def config_for(encoder: str | ModelConfig, head: str | None = None,
                max_depth: float | None = None) -> ModelConfig:
     """Resolve an encoder name (or config) plus head/max_depth into a :class:`ModelConfig`."""
@@ -178,7 +182,7 @@ def config_for(encoder: str | ModelConfig, head: str | None = None,
         cfg = ENCODERS[encoder]
     else:
         raise ValueError(f'unknown encoder {encoder!r}; choose from '
-                         f'{", ".join([*ENCODERS, "tiny"])} or pass a ModelConfig')
+                         f'{", ".join([*ENCODERS, *EXTRA_ENCODERS])} or pass a ModelConfig')
     if head is None and max_depth is None:
         return cfg
     head = head or cfg.head

@@ -238,7 +238,7 @@ class DinoVisionTransformer(nn.Module):
         p = self.cfg.patch_size
         if h % p or w % p:
             raise ValueError(f'input height and width must be multiples of {p}, got {h}x{w}; '
-                             'resize with depth_anything_ros.model.transforms.target_size')
+                             'resize with depth_anything_ros.models.transforms.target_size')
         x = self.prepare_tokens(x)
         wanted = set(self.cfg.intermediate_layers)
         last = max(wanted)

@@ -34,6 +34,9 @@ class DepthAnythingV2(nn.Module):
     (0, max_depth) (metric head).
     """
 
+    #: the registry's name of this family (sidecars record it)
+    family = 'da2'
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.config = cfg

@@ -39,11 +39,18 @@ import torch
 from torch import Tensor
 import torch.nn.functional as F
 
+from depth_anything_ros.models.registry import IMAGENET_MEAN, IMAGENET_STD, InputPolicy
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ['ENCODINGS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PATCH', 'SUPPORTED_POLICY',
+           'check_input_policy', 'postprocess', 'preprocess_exact', 'preprocess_fast',
+           'preprocess_fast_cpu', 'target_size', 'to_rgb', 'validate_image',
+           'validate_input_size']
+
 PATCH = PATCH_SIZE   # the name this module has always used
+#: The input policy these functions implement.
+SUPPORTED_POLICY = InputPolicy(multiple=PATCH_SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                               aspect='keep')
 #: uint8 [0,255] -> normalised: x * _SCALE - _OFFSET (float32, per RGB channel)
 _SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32)
 _OFFSET = (np.asarray(IMAGENET_MEAN) / np.asarray(IMAGENET_STD)).astype(np.float32)
@@ -56,6 +63,20 @@ ENCODINGS: dict[str, tuple[int, tuple[int, int, int]]] = {
     'rgba8': (4, (0, 1, 2)),
     'mono8': (1, (0, 0, 0)),
 }
+
+
+def check_input_policy(policy: InputPolicy) -> None:
+    """Raise ValueError unless these functions implement ``policy`` (a family's input policy).
+
+    They normalise with ImageNet statistics and keep the aspect ratio with sides that are
+    multiples of 14; a family that needs another policy extends this module first.
+    """
+    def key(p: InputPolicy) -> tuple:
+        return p.multiple, tuple(p.mean), tuple(p.std), p.aspect
+
+    if key(policy) != key(SUPPORTED_POLICY):
+        raise ValueError(f'the preprocessing implements {SUPPORTED_POLICY}, not {policy}; '
+                         'extend depth_anything_ros/models/transforms.py for this family')
 
 
 def target_size(height: int, width: int, input_size: int = 518,

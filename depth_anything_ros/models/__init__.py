@@ -1,0 +1,21 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Model families: the registry (plain Python) and one folder per family.
+
+``registry`` says what each family is; ``loading`` builds and loads networks of any family;
+``reading``, ``files``, ``sidecar`` and ``hub`` are the checkpoint machinery they share;
+``transforms`` the image pre/post-processing every backend uses. Nothing here is imported
+with the package, so the parameter schema can read the registry without loading torch.
+"""

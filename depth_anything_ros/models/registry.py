@@ -1,0 +1,378 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The model-family registry: what each family of depth networks is, declared once.
+
+A family is one folder under ``depth_anything_ros/models/`` holding a ``family.py`` that
+calls :func:`register_family` with a :class:`ModelFamily`, plus the family's implementation
+module (named in :attr:`ModelFamily.implementation`, imported only when a network is built or
+loaded). Families in this package are found by their folder; an installed package adds its
+own through the entry-point group :data:`ENTRY_POINT_GROUP`, and any code may call
+:func:`register_family` (after the node's parameter schema was built, such a family's encoders
+are no ``encoder`` parameter choices: its checkpoints load by name or file, with encoder auto).
+
+Plain Python (no torch): the parameter schema derives its choices from here, so a declaration
+must not import torch either (the implementation module does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+import importlib
+from importlib.metadata import entry_points
+import os
+from pathlib import Path
+import pkgutil
+from types import ModuleType
+from typing import Any
+
+from depth_anything_ros.vocabulary import BACKENDS, PATCH_SIZE, PRECISIONS
+
+__all__ = ['CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'OUTPUTS', 'UNTRAINED',
+           'Checkpoint', 'InputPolicy', 'ModelFamily', 'checkpoints', 'default_checkpoint',
+           'encoder_choices', 'families', 'family', 'family_for_checkpoint',
+           'family_for_encoder', 'family_for_keys', 'find_checkpoint', 'register_family',
+           'split_untrained']
+
+#: What a network outputs per pixel: affine-invariant disparity, or metric depth (metres).
+OUTPUTS: tuple[str, ...] = ('disparity', 'metric')
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: Name suffixes of weight files (a name with one of them is a file name, not a model name).
+CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.safetensors', '.bin', '.ckpt')
+#: Deterministic test weights: ``untrained`` or ``untrained:<encoder>``.
+UNTRAINED = 'untrained'
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One published (or named) checkpoint of a family.
+
+    ``output`` is one of :data:`OUTPUTS`; ``max_depth`` (metres) is the ceiling of a metric
+    head; ``licence`` is the licence of these weights (SPDX id); ``repo`` the Hugging Face
+    repository (None: not published). ``subdir``: the folder of the weights directory the file
+    is kept in, for published files whose name says nothing (``model.safetensors``): they
+    are then found by that folder, never by their file name alone. ``extra_files``: files of
+    the same repository the weights need beside them (a ``config.json``), downloaded with them.
+    """
+
+    name: str
+    encoder: str
+    output: str
+    filename: str
+    licence: str
+    repo: str | None = None
+    max_depth: float | None = None
+    aliases: tuple[str, ...] = ()
+    subdir: str = ''
+    extra_files: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.output not in OUTPUTS:
+            raise ValueError(f'checkpoint {self.name}: output must be one of {OUTPUTS}, got '
+                             f'{self.output!r}')
+
+    @property
+    def head(self) -> str:
+        """``'metric'`` or ``'relative'``: the head word the node's ``mode`` uses."""
+        return 'metric' if self.output == 'metric' else 'relative'
+
+    @property
+    def local_name(self) -> str:
+        """Where the file lives below a weights directory (``subdir/filename``)."""
+        return f'{self.subdir}/{self.filename}' if self.subdir else self.filename
+
+    @property
+    def url(self) -> str | None:
+        """Direct download URL (None if the weights were never released)."""
+        if self.repo is None:
+            return None
+        return f'https://huggingface.co/{self.repo}/resolve/main/{self.filename}'
+
+
+@dataclass(frozen=True)
+class InputPolicy:
+    """How camera images become network input.
+
+    Sides are multiples of ``multiple``; ``aspect='keep'``: the short side is ``input_size``
+    and the aspect ratio is kept (each side rounded to the multiple); the RGB input in [0, 1]
+    is normalised with ``mean``/``std``.
+    """
+
+    multiple: int = PATCH_SIZE
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    aspect: str = 'keep'
+    default_size: int = 518
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """Everything the rest of the package needs to know about a family of networks.
+
+    Attributes:
+        name: short id (``da2``); also the ``family`` field of sidecars.
+        title: human name, for logs and tables.
+        implementation: module with the family's code (see docs/architecture.md): it defines
+            ``build_model``, ``untrained_model``, ``load_state_dict`` and
+            ``config_from_dict``. Imported only when a network is needed.
+        encoders: architecture names the family builds (the ``encoder`` parameter's choices).
+        extra_encoders: more configurations it builds that no checkpoint is published for
+            (small ones for tests and distilled students); not parameter choices.
+        checkpoints: published checkpoints, with file names, outputs and licences.
+        file_formats: weight file formats it reads (``torch``, ``safetensors``), told apart by
+            their bytes.
+        key_prefixes: every key of its state dicts starts with one of these; loading is strict
+            (``strict``): missing, unexpected and mis-shaped keys are named.
+        input: the input policy.
+        outputs: what its networks can output (:data:`OUTPUTS`).
+        confidence: whether it also gives a per-pixel confidence.
+        sky: whether it also gives a sky mask.
+        needs_intrinsics: whether metric output needs the camera's focal length.
+        stateful: whether a network keeps state between frames.
+        max_views: views one forward pass takes (1: monocular).
+        backends, precisions: what it runs on.
+        checkpoint_names: ``mode`` -> template of the checkpoint a node loads when its
+            ``checkpoint`` parameter is empty (``{encoder}``, ``{scene}``).
+        order: listing order (lowest first; the first family is the default of ``untrained``).
+    """
+
+    name: str
+    title: str
+    implementation: str
+    encoders: tuple[str, ...]
+    extra_encoders: tuple[str, ...] = ()
+    checkpoints: tuple[Checkpoint, ...] = ()
+    file_formats: tuple[str, ...] = ('torch', 'safetensors')
+    key_prefixes: tuple[str, ...] = ()
+    strict: bool = True
+    input: InputPolicy = field(default_factory=InputPolicy)
+    outputs: tuple[str, ...] = ('disparity',)
+    confidence: bool = False
+    sky: bool = False
+    needs_intrinsics: bool = False
+    stateful: bool = False
+    max_views: int = 1
+    backends: tuple[str, ...] = BACKENDS
+    precisions: tuple[str, ...] = PRECISIONS
+    checkpoint_names: tuple[tuple[str, str], ...] = (('relative', '{encoder}'),
+                                                     ('metric', '{encoder}'))
+    order: int = 100
+
+    def __post_init__(self) -> None:
+        problems = [f'output {o!r} is not one of {OUTPUTS}' for o in self.outputs
+                    if o not in OUTPUTS]
+        problems += [f'backend {b!r} is not one of {BACKENDS}' for b in self.backends
+                     if b not in BACKENDS]
+        problems += [f'precision {p!r} is not one of {PRECISIONS}' for p in self.precisions
+                     if p not in PRECISIONS]
+        problems += [f'checkpoint {c.name} holds encoder {c.encoder!r}, not one of '
+                     f'{self.encoders}' for c in self.checkpoints
+                     if c.encoder not in self.encoders]
+        if not self.encoders:
+            problems.append('no encoders')
+        if problems:
+            raise ValueError(f'model family {self.name!r}: ' + '; '.join(problems))
+
+    def module(self) -> ModuleType:
+        """Return the implementation module (imported on first use)."""
+        return importlib.import_module(self.implementation)
+
+    def checkpoint(self, name_or_path: str | os.PathLike) -> Checkpoint | None:
+        """Return the checkpoint a name, alias or official file name means (None: unknown)."""
+        stem = Path(name_or_path).name
+        for suffix in CHECKPOINT_SUFFIXES:
+            if stem.endswith(suffix):
+                stem = stem[:-len(suffix)]
+                break
+        for c in self.checkpoints:
+            if stem in (c.name, *c.aliases) or (not c.subdir and stem == Path(c.filename).stem):
+                return c
+        return None
+
+    def default_checkpoint(self, encoder: str, mode: str, scene: str) -> str:
+        """Return the checkpoint name for an empty ``checkpoint`` parameter."""
+        return dict(self.checkpoint_names)[mode].format(encoder=encoder, scene=scene)
+
+    def claims(self, keys: Iterable[str]) -> bool:
+        """Whether a state dict with these keys is one of this family's."""
+        keys = list(keys)
+        return bool(keys) and bool(self.key_prefixes) and all(
+            k.startswith(self.key_prefixes) for k in keys)
+
+
+_FAMILIES: dict[str, ModelFamily] = {}
+_discovered = False
+
+
+def register_family(fam: ModelFamily) -> ModelFamily:
+    """Add ``fam`` to the registry (again with the same declaration: no change); returns it.
+
+    Raises:
+        ValueError: another family already has its name, or claims one of its encoders or
+            checkpoint names.
+
+    """
+    if _FAMILIES.get(fam.name) == fam:
+        return fam
+    if fam.name in _FAMILIES:
+        raise ValueError(f'a model family named {fam.name!r} is already registered')
+    names = {n for c in fam.checkpoints for n in (c.name, *c.aliases)}
+    for other in _FAMILIES.values():
+        clash = ({*fam.encoders, *fam.extra_encoders}
+                 & {*other.encoders, *other.extra_encoders}) | (names & {
+            n for c in other.checkpoints for n in (c.name, *c.aliases)})
+        if clash:
+            raise ValueError(f'model family {fam.name!r} reuses {sorted(clash)} of family '
+                             f'{other.name!r}; pick other names')
+    _FAMILIES[fam.name] = fam
+    return fam
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family (tests that register a temporary one)."""
+    _FAMILIES.pop(name, None)
+
+
+#: Entry-point group through which an installed package adds families (its value: the module
+#: that declares them, e.g. ``my_pkg.family``).
+ENTRY_POINT_GROUP = 'depth_anything_ros.model_families'
+
+
+def _discover() -> None:
+    """Import every family declaration once: this package's folders, then entry points."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    here = Path(__file__).parent
+    for info in sorted(pkgutil.iter_modules([str(here)]), key=lambda m: m.name):
+        if info.ispkg and (here / info.name / 'family.py').is_file():
+            importlib.import_module(f'{__package__}.{info.name}.family')
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        entry.load()
+
+
+def families() -> tuple[ModelFamily, ...]:
+    """Every registered family, in :attr:`ModelFamily.order`."""
+    _discover()
+    return tuple(sorted(_FAMILIES.values(), key=lambda f: (f.order, f.name)))
+
+
+def family(name: str) -> ModelFamily:
+    """Return the family called ``name``; ValueError lists the known ones."""
+    for fam in families():
+        if fam.name == name:
+            return fam
+    raise ValueError(f'unknown model family {name!r}; known: '
+                     f'{", ".join(f.name for f in families())}')
+
+
+def encoder_choices(*, extra: bool = False) -> tuple[str, ...]:
+    """Every family's encoders, in family order (the ``encoder`` parameter's choices).
+
+    ``extra``: also the configurations without published weights (each family's first).
+    """
+    return tuple(e for fam in families()
+                 for e in ((*fam.extra_encoders, *fam.encoders) if extra else fam.encoders))
+
+
+def family_for_encoder(encoder: str) -> ModelFamily | None:
+    """Return the family that builds ``encoder``, extra encoders included (None: none does)."""
+    return next((f for f in families() if encoder in (*f.encoders, *f.extra_encoders)), None)
+
+
+def checkpoints() -> tuple[tuple[ModelFamily, Checkpoint], ...]:
+    """Every published checkpoint of every family."""
+    return tuple((fam, c) for fam in families() for c in fam.checkpoints)
+
+
+def find_checkpoint(name_or_path: str | os.PathLike
+                    ) -> tuple[ModelFamily, Checkpoint] | tuple[None, None]:
+    """Return the family and checkpoint a name, alias or official file name means."""
+    for fam in families():
+        found = fam.checkpoint(name_or_path)
+        if found is not None:
+            return fam, found
+    return None, None
+
+
+def split_untrained(spec: str) -> tuple[bool, str | None]:
+    """``'untrained:vits'`` -> (True, 'vits'); ``'untrained'`` -> (True, None); else (False,)."""
+    if spec == UNTRAINED:
+        return True, None
+    if spec.startswith(UNTRAINED + ':'):
+        return True, spec.partition(':')[2] or None
+    return False, None
+
+
+def family_for_keys(keys: Iterable[str], meta: dict[str, Any] | None = None) -> ModelFamily:
+    """Return the family of a state dict: its metadata's ``family``, else its key names.
+
+    The family whose :attr:`ModelFamily.key_prefixes` cover most keys wins; when none covers
+    any, the first family, whose strict loader then names what does not fit.
+    """
+    name = (meta or {}).get('family')
+    if isinstance(name, str):
+        return family(name)
+    keys = list(keys)
+
+    def covered(fam: ModelFamily) -> int:
+        return sum(k.startswith(fam.key_prefixes) for k in keys) if fam.key_prefixes else 0
+
+    best = max(families(), key=covered)
+    return best if covered(best) else families()[0]
+
+
+def family_for_checkpoint(spec: str | os.PathLike, *, encoder: str | None = None,
+                          meta: dict[str, Any] | None = None) -> ModelFamily | None:
+    """Return the family a checkpoint belongs to, as far as its name tells.
+
+    ``untrained[:enc]``: the family of the encoder (``encoder`` when the name has none, else
+    the first family's first encoder); a file with a sidecar (``meta``): the sidecar's
+    ``family``; an official name or file name: its family; a sidecar without ``family``
+    (written before families existed): the first family. None: the name does not tell (read
+    the file and use :func:`family_for_keys`).
+
+    Raises:
+        ValueError: the encoder belongs to no family.
+
+    """
+    untrained, enc = split_untrained(os.fspath(spec))
+    if untrained:
+        enc = enc or encoder
+        if enc is None:
+            return families()[0]
+        fam = family_for_encoder(enc)
+        if fam is None:
+            raise ValueError(f'unknown encoder {enc!r}; choose from '
+                             f'{", ".join(encoder_choices())}')
+        return fam
+    name = (meta or {}).get('family')
+    if isinstance(name, str):   # what wrote the file knew best
+        return family(name)
+    fam, _ = find_checkpoint(spec)
+    if fam is not None:
+        return fam
+    return families()[0] if meta is not None else None
+
+
+def default_checkpoint(encoder: str, mode: str, scene: str) -> str:
+    """Return the checkpoint a node loads when its ``checkpoint`` parameter is empty."""
+    fam = family_for_encoder(encoder)
+    if fam is None:
+        raise ValueError(f'unknown encoder {encoder!r}; choose from '
+                         f'{", ".join(encoder_choices())}')
+    return fam.default_checkpoint(encoder, mode, scene)
