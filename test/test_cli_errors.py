@@ -226,6 +226,8 @@ REGRESSIONS = [
       '--out', str(_ROOT / 'out' / 'l'), '--inputs', str(EMPTY)], 'no images'),
     (['eval', '--pairs', str(MISSING), '--checkpoint', str(GARBAGE), '--data', str(MISSING),
       '--out', str(_ROOT / 'out' / 'e.json')], 'pairs file'),
+    (['eval', '--checkpoint', 'untrained:tiny', '--allow-untrained', '--encoder', 'vitx',
+      '--data', str(MISSING), '--out', str(_ROOT / 'out' / 'e.json')], 'not a known'),
     # a progress bar on stderr before the checkpoint error
     (['bench', '--checkpoint', str(GARBAGE), '--quick'], 'is not a PyTorch'),
     # the node started and then refused its parameters
