@@ -34,34 +34,24 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 
-from .backends.select import (choose, Choice, detect_hardware, installed_backends,
-                              is_exported_file)
-from .backends.devices import cuda_bf16_native, exact_fp32_math, resolve_device
+from .backends.devices import exact_fp32_math, resolve_device
+from .backends.select import choose_here, is_exported_file, ModelSupport
 from .models.loading import config_from_sidecar, load_model
 from .models.registry import family, split_untrained
 from .models.sidecar import read_sidecar
-from .models.transforms import (check_input_policy, postprocess, preprocess_exact, preprocess_fast,
-                               preprocess_fast_cpu, target_size, validate_image,
-                               validate_input_size)
-from .vocabulary import AUTO, BACKENDS, PRECISIONS
+from .models.transforms import (check_input_policy, postprocess, preprocess_exact,
+                                preprocess_fast, preprocess_fast_cpu, target_size,
+                                validate_image, validate_input_size)
+from .params import spec
+from .vocabulary import AUTO
 
 log = logging.getLogger(__name__)
 
 _DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+#: Compiled engines kept per network input shape: the node parameter's default.
+DEFAULT_ENGINE_CACHE_SIZE: int = spec('engine_cache_size').default
 
 Runner = Callable[[Tensor], Tensor]
-
-
-def check_precision(precision: str, device: torch.device) -> str:
-    """Validate ``precision`` for ``device`` (fp16 needs CUDA; bf16 needs support)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
-    if precision == 'fp16' and device.type == 'cpu':
-        raise ValueError('precision="fp16" needs a CUDA device (CPUs have no fast fp16 path); '
-                         'use precision="bf16" on CPU (AVX512-BF16/AMX) or "fp32"')
-    if precision == 'bf16' and device.type == 'cuda' and not cuda_bf16_native(device):
-        raise ValueError(f'{device} does not support bf16; use precision="fp16" or "fp32"')
-    return precision
 
 
 def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = None,
@@ -101,14 +91,13 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
     return model
 
 
-def _check_family(fam: Any, backend: str, precision: str) -> None:
-    """Raise ValueError where the family's declaration rules out this backend, precision, input."""
+def _support(model: Any) -> ModelSupport | None:
+    """Return what the model's family runs on (its registry entry), after checking its input."""
+    if not isinstance(getattr(model, 'family', None), str):
+        return None
+    fam = family(model.family)
     check_input_policy(fam.input)
-    for what, value, allowed in (('backend', backend, fam.backends),
-                                 ('precision', precision, fam.precisions)):
-        if value not in allowed:
-            raise ValueError(f'{fam.title} models run with {what} {", ".join(allowed)}, not '
-                             f'{value}; set {what} to one of them')
+    return ModelSupport(fam.title, fam.backends, fam.precisions)
 
 
 class DepthEstimator:
@@ -122,6 +111,12 @@ class DepthEstimator:
     on CPU, torch on the GPU; ~1e-5 different in depth, see docs/model.md). Outputs are
     float32 HxW at the image resolution: disparity for relative models, metres for metric
     ones.
+
+    ``backend`` / ``precision`` (``auto`` or a name) and ``exact`` are decided by the one rule,
+    :func:`depth_anything_ros.backends.select.choose`, for this device: an explicit request is
+    run as asked or refused with its reason. ``engine_cache_size``: compiled engines kept per
+    network input shape by the OpenVINO backend (the least recently used is dropped; each holds
+    about 210 MB for ViT-S): frames of changing sizes cannot grow memory without bound.
     """
 
     def __init__(self, model: nn.Module | str | os.PathLike, *,
@@ -129,42 +124,37 @@ class DepthEstimator:
                  input_size: int = 518, exact: bool = False, compile: bool = False,
                  backend: str = 'torch', channels_last: bool | None = None,
                  cache_dir: str | os.PathLike | None = None,
+                 engine_cache_size: int = DEFAULT_ENGINE_CACHE_SIZE,
                  trt_profile: tuple | None = None) -> None:
         self.device = resolve_device(device)
-        self.choice = self._choose(model, backend, precision, exact)
-        backend, precision = self.choice.backend, self.choice.precision
-        self.precision = check_precision(precision, self.device)
+        exported = isinstance(model, (str, os.PathLike)) and is_exported_file(model)
+        if not exported:   # checked before a checkpoint loads, then with its family's rules
+            choose_here(str(self.device), backend=backend, precision=precision, exact=exact)
+            if isinstance(model, (str, os.PathLike)):
+                model = load_model(model)  # a checkpoint: other backends export it (cached)
+        self.choice = choose_here(str(self.device), backend=backend, precision=precision,
+                                  exact=exact, model=model, support=_support(model))
+        self.backend, self.precision = self.choice.backend, self.choice.precision
         self.input_size = input_size
         self.exact = bool(exact)
         if self.exact and self.device.type == 'cuda':
             # TF32 (Ampere+) would round fp32 convolutions and matmuls to 10-bit mantissas.
             log.info('exact: %s', exact_fp32_math())
-        if backend not in BACKENDS:
-            raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
-        self.backend = backend
         self.last_timings: dict[str, float] = {}
         # Pinned staging buffer for the latest batch shape, with the event of its last upload.
         self._host_buffers: dict[tuple, tuple[Tensor, torch.cuda.Event]] = {}
-        if isinstance(model, (str, os.PathLike)) and (
-                backend == 'torch' or not is_exported_file(model)):
-            model = load_model(model)  # a checkpoint: other backends export it (cached)
-        if isinstance(getattr(model, 'family', None), str):
-            _check_family(family(model.family), backend, self.precision)
-        if backend == 'torch':
+        if self.backend == 'torch':
             self.model: nn.Module | None = model
             self.config: Any = model.config
             self._runner = self._make_torch_runner(model, compile, channels_last)
         else:
             self.model = model if isinstance(model, nn.Module) else None
             self.config, self._metric, self._max_depth = self._backend_metadata(model)
-            try:
-                from .backends import make_runner
-            except ImportError as exc:
-                raise ValueError(f'backend {backend!r} is not available: '
-                                 f'depth_anything_ros.backends cannot be imported ({exc}); '
-                                 'use backend="torch"') from exc
-            options = {'cache_dir': Path(cache_dir)} if cache_dir else {}
-            self._runner = make_runner(backend, model, device=self.device,
+            from .backends import make_runner
+            options: dict[str, Any] = {'cache_dir': Path(cache_dir)} if cache_dir else {}
+            if self.backend == 'openvino':
+                options['engine_cache_size'] = engine_cache_size
+            self._runner = make_runner(self.backend, model, device=self.device,
                                        precision=self.precision, profile=trt_profile, **options)
             # What the runtime really runs: an engine file's own precision, or fp32 where an
             # onnxruntime session lost its TensorRT provider.
@@ -178,12 +168,14 @@ class DepthEstimator:
                     device: str | torch.device = 'auto', precision: str = AUTO,
                     backend: str = AUTO, input_size: int = 518, exact: bool = False,
                     cache_dir: str | os.PathLike | None = None,
+                    engine_cache_size: int = DEFAULT_ENGINE_CACHE_SIZE,
                     trt_profile: tuple | None = None) -> DepthEstimator:
         """Build the estimator a node or command configures: checked model, runtime settings.
 
         The model arguments are those of :func:`load_checked_model`, the runtime ones those of
         the constructor. ``mode`` is checked once more on the result, which also covers
-        exported files (their sidecar says what they are).
+        exported files (their sidecar says what they are). The backend request is checked
+        before the model loads, so a request that cannot run here fails at once.
 
         Raises:
             FileNotFoundError: the checkpoint is missing (the message says where to get it).
@@ -191,13 +183,15 @@ class DepthEstimator:
                 device/precision/backend.
 
         """
+        choose_here(str(resolve_device(device)), backend=backend, precision=precision,
+                    exact=exact, model=os.fspath(checkpoint))
         model = load_checked_model(checkpoint, encoder=encoder, mode=mode,
                                    model_max_depth=model_max_depth,
                                    default_max_depth=default_max_depth, weights_dir=weights_dir,
                                    allow_untrained=allow_untrained)
         est = cls(model, device=device, precision=precision, input_size=input_size,
                   backend=backend, exact=exact, cache_dir=cache_dir or None,
-                  trt_profile=trt_profile)
+                  engine_cache_size=engine_cache_size, trt_profile=trt_profile)
         if mode is not None and est.is_metric != (mode == 'metric'):
             kind = 'metric' if est.is_metric else 'relative'
             raise ValueError(f'checkpoint {os.fspath(checkpoint)!r} is a {kind} model but mode '
@@ -235,14 +229,6 @@ class DepthEstimator:
         return self._max_depth
 
     # ------------------------------------------------------------------ set-up
-    def _choose(self, model: Any, backend: str, precision: str, exact: bool) -> Choice:
-        """Resolve ``auto`` backend/precision for this machine (explicit pairs pass through)."""
-        if AUTO not in (backend, precision):
-            return Choice(backend, precision, 'requested')
-        return choose(installed_backends(), detect_hardware(str(self.device)), backend=backend,
-                      precision=precision, exact=exact,
-                      model_file=model if is_exported_file(model) else None)
-
     def _make_torch_runner(self, model: nn.Module, compile: bool,
                            channels_last: bool | None) -> Runner:
         # Weights made under torch.inference_mode() are inference tensors, which can only be

@@ -99,6 +99,10 @@ SCHEMA: tuple[ParamSpec, ...] = (
               read_only=True),
     ParamSpec('cache_dir', '', 'where exported/compiled engines are cached; empty: '
               '$XDG_CACHE_HOME/depth_anything_ros/engines (~/.cache/...)', read_only=True),
+    ParamSpec('engine_cache_size', 2, 'compiled engines kept in memory, one per network input '
+              'shape (OpenVINO; ~210 MB each for ViT-S): a frame of a new size past it drops '
+              'the least recently used. Raise it to the number of camera sizes the node serves',
+              range=(1, 64), step=1, read_only=True),
     ParamSpec('trt_max_batch', 4, 'TensorRT optimisation profile (backend tensorrt, and '
               "onnxruntime's TensorRT provider): most frames in one batch (same-size cameras "
               'of a multi-camera node share a batch)', range=(1, 64), step=1, read_only=True),
@@ -249,6 +253,7 @@ class DepthConfig:
     backend: str
     exact: bool
     cache_dir: str
+    engine_cache_size: int
     trt_max_batch: int
     trt_opt_shape: str
     trt_max_shape: str
@@ -381,14 +386,13 @@ def validate(values: Mapping[str, Any]) -> DepthConfig:
 
 
 def _cross_checks(v: Mapping[str, Any]) -> list[str]:
+    # backend, precision and exact are checked together, with the device and an exported
+    # checkpoint file, by the one rule every path uses (backends.select.choose), before the
+    # model loads.
     errors = []
     if v['encoder'] == AUTO and (not v['checkpoint'] or v['checkpoint'] == UNTRAINED):
         errors.append('encoder auto takes the architecture from the checkpoint: set checkpoint '
                       'to a file (or untrained:<encoder>), or name the encoder')
-    if v['exact'] and (v['backend'] not in ('auto', 'torch')
-                       or v['precision'] not in ('auto', 'fp32')):
-        errors.append(f"exact runs torch fp32; set backend auto/torch and precision auto/fp32 "
-                      f"(got {v['backend']}, {v['precision']}) or exact false")
     try:
         trt_profile(v['trt_max_batch'], v['trt_opt_shape'], v['trt_max_shape'])
     except ValueError as exc:

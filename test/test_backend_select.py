@@ -13,12 +13,16 @@
 # limitations under the License.
 
 
-"""backend/precision auto: the pure choice for any machine, and its use by the estimator."""
+"""backend/precision/exact: the one pure rule for any machine, and every path's use of it."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+import torch
+
+from depth_anything_ros.backends import select
 from depth_anything_ros.backends.select import (Choice, choose, cpu_flags, detect_hardware,
                                                 Hardware)
 
@@ -167,3 +171,139 @@ def test_auto_from_a_checkpoint_path_loads_it_for_any_backend(tmp_path, one_torc
                          cache_dir=tmp_path / 'engines')
     assert est.config is not None and est.config.encoder == 'tiny'
     assert est.infer(np.zeros((48, 64, 3), np.uint8)).shape == (48, 64)
+
+
+# Requests the estimator once let past the rule (an explicit backend and precision skipped it)
+# or refused in words of its own: each is now refused by the rule, in the rule's words, on every
+# path. (name, device, hardware, request, exported file, what the refusal says)
+DISAGREEMENTS = [
+    ('exact with openvino fp32', 'cpu', cpu(AMX),
+     {'backend': 'openvino', 'precision': 'fp32', 'exact': True}, None,
+     'exact forces torch fp32'),
+    ('openvino bf16 on a CPU without bf16', 'cpu', cpu(AVX2),
+     {'backend': 'openvino', 'precision': 'bf16'}, None, 'openvino offers fp32'),
+    ('onnxruntime bf16', 'cpu', cpu(AMX), {'backend': 'onnxruntime', 'precision': 'bf16'}, None,
+     'onnxruntime offers fp32'),
+    ('an OpenVINO .xml with backend tensorrt', 'cuda', gpu(8, 6),
+     {'backend': 'tensorrt', 'precision': 'fp16'}, 'da.xml', "backend 'tensorrt' cannot load "
+     'da.xml'),
+    ('bf16 on mps', 'mps', Hardware(device='mps'), {'backend': 'torch', 'precision': 'bf16'},
+     None, 'use fp16 or fp32 on the Apple GPU'),
+]
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch):
+    """Make this process see the machine a test describes (device, facts, every runtime)."""
+    from depth_anything_ros import estimator
+
+    def describe(device: str, hardware: Hardware) -> None:
+        monkeypatch.setattr(estimator, 'resolve_device', lambda _: torch.device(device))
+        monkeypatch.setattr(select, 'detect_hardware', lambda _: hardware)
+        monkeypatch.setattr(select, 'installed_backends',
+                            lambda names=None: [b for b in ALL if names is None or b in names])
+    return describe
+
+
+@pytest.mark.parametrize('name, device, hardware, request_, model_file, message', DISAGREEMENTS,
+                         ids=[d[0] for d in DISAGREEMENTS])
+def test_every_path_refuses_what_the_rule_refuses_in_its_words(
+        name: str, device: str, hardware: Hardware, request_: dict, model_file: str | None,
+        message: str, machine, tmp_path: Path) -> None:
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.model import untrained_model
+    machine(device, hardware)
+    with pytest.raises(ValueError, match=message) as pure:
+        choose(ALL, hardware, model_file=model_file, **request_)
+    model = str(tmp_path / model_file) if model_file else untrained_model('tiny', warn=False)
+    with pytest.raises(ValueError) as constructed:   # the library path
+        DepthEstimator(model, device=device, input_size=70, **request_)
+    with pytest.raises(ValueError) as configured:    # the node's and every command's path
+        DepthEstimator.from_config(model if model_file else 'untrained:tiny', device=device,
+                                   allow_untrained=True, input_size=70, **request_)
+    assert str(constructed.value) == str(configured.value) == str(pure.value)
+
+
+def test_the_cli_refuses_what_the_node_refuses(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    """--exact with another backend, and a bad engine cache size: one line, exit code 2."""
+    import cv2
+    import numpy as np
+
+    from depth_anything_ros.commands.cli import main as cli
+    image = tmp_path / 'a.png'
+    cv2.imwrite(str(image), np.zeros((20, 30, 3), np.uint8))
+    common = ['infer', '--checkpoint', 'untrained:tiny', '--allow-untrained', '--input-size',
+              '70', str(image), '--out', str(tmp_path / 'out')]
+    assert cli([*common, '--exact', '--backend', 'onnxruntime', '--precision', 'fp32']) == 2
+    out = capsys.readouterr().out.strip()
+    assert out == f'error: {_refusal(exact=True, backend="onnxruntime", precision="fp32")}'
+    assert cli([*common, '--engine-cache-size', '0']) == 2
+    out = capsys.readouterr().out.strip()
+    assert out == 'error: --engine-cache-size must be in [1, 64], got 0'
+    assert not (tmp_path / 'out').exists()
+
+
+def _refusal(**request: object) -> str:
+    with pytest.raises(ValueError) as refused:
+        select.choose_here('cpu', **request)
+    return str(refused.value)
+
+
+def test_cuda_bf16_needs_native_support_on_that_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bf16 on CUDA needs compute capability 8+ on the chosen GPU, not emulation; ROCm has it."""
+    capability = {0: (8, 6), 1: (7, 5), 2: (7, 2)}  # RTX 30xx, T4, Jetson Xavier
+    asked: list[torch.device] = []
+
+    def get_device_capability(device: torch.device) -> tuple[int, int]:
+        asked.append(device)
+        return capability[device.index]
+
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'get_device_capability', get_device_capability)
+    monkeypatch.setattr(torch.version, 'hip', None)
+
+    def torch_on(index: int, precision: str) -> Choice:
+        return choose(['torch'], detect_hardware(f'cuda:{index}'), backend='torch',
+                      precision=precision)
+
+    assert torch_on(0, 'bf16').precision == 'bf16'
+    for index in (1, 2):
+        with pytest.raises(ValueError, match='compute capability 8.0'):
+            torch_on(index, 'bf16')
+    assert [d.index for d in asked] == [0, 1, 2]
+    assert torch_on(2, 'fp16').precision == 'fp16'
+    monkeypatch.setattr(torch.version, 'hip', '6.2')
+    rocm = detect_hardware('cuda:1')
+    assert rocm.rocm and rocm.cuda_bf16 and torch_on(1, 'bf16').precision == 'bf16'
+    assert choose(ALL, rocm)[:2] == ('torch', 'bf16')   # no TensorRT on an AMD GPU
+    with pytest.raises(ValueError, match='does not run on a ROCm GPU'):
+        choose(ALL, rocm, backend='tensorrt')
+
+
+def test_make_runner_loads_files_by_the_same_suffix_table(tmp_path: Path) -> None:
+    from depth_anything_ros.backends import make_runner
+    xml = tmp_path / 'da.xml'
+    xml.write_text('<net/>')
+    with pytest.raises(ValueError, match="backend 'onnxruntime' cannot load da.xml: it loads "
+                                         'in openvino'):
+        make_runner('onnxruntime', xml)
+    with pytest.raises(ValueError, match='run the torch model in'):
+        make_runner('torch', xml)
+
+
+def test_a_family_declaration_narrows_the_choice_instead_of_refusing_auto() -> None:
+    """A family that runs torch fp32 only gets torch fp32 from auto, on any machine."""
+    from depth_anything_ros.backends.select import ModelSupport
+    torch_only = ModelSupport('Toy', ('torch',), ('fp32',))
+    assert choose(ALL, cpu(AMX), support=torch_only)[:2] == ('torch', 'fp32')
+    assert choose(ALL, gpu(8, 6), support=torch_only)[:2] == ('torch', 'fp32')
+    assert choose(ALL, cpu(AMX), exact=True, support=torch_only).backend == 'torch'
+    with pytest.raises(ValueError, match='Toy models run with backend torch, not openvino'):
+        choose(ALL, cpu(AMX), backend='openvino', support=torch_only)
+    with pytest.raises(ValueError, match='Toy models run with precision fp32, not bf16'):
+        choose(ALL, cpu(AMX), precision='bf16', support=torch_only)
+    exported_only = ModelSupport('Engine', ('openvino',), ('fp32', 'bf16'))
+    assert choose(ALL, cpu(AMX), support=exported_only)[:2] == ('openvino', 'bf16')
+    with pytest.raises(ValueError, match='which Engine models do not run'):
+        choose(ALL, cpu(AMX), exact=True, support=exported_only)

@@ -82,8 +82,7 @@ def rel_stats(y: torch.Tensor, ref: torch.Tensor) -> tuple[float, float]:
 
 # ----------------------------------------------------------------------------- accuracy
 @pytest.mark.parametrize('backend', [
-    pytest.param('onnxruntime', marks=needs_ort), pytest.param('openvino', marks=needs_ov),
-    'torch'])
+    pytest.param('onnxruntime', marks=needs_ort), pytest.param('openvino', marks=needs_ov)])
 @pytest.mark.slow
 def test_fp32_backend_matches_torch_from_module(backend: str, tiny: torch.nn.Module,
                                                 cache: Path) -> None:
@@ -245,15 +244,19 @@ def test_cache_key_depends_on_weights(tiny: torch.nn.Module, tmp_path: Path) -> 
 @pytest.mark.slow
 def test_openvino_dynamic_file_static_or_dynamic_compile(tiny: torch.nn.Module,
                                                          tiny_onnx: Path) -> None:
-    per_shape = make_runner('openvino', tiny_onnx, max_shapes=2)
+    per_shape = make_runner('openvino', tiny_onnx, engine_cache_size=2)
     one_graph = make_runner('openvino', tiny_onnx, static_shapes=False)
     for h, w in SIZES:
         x = probe_input(h, w)
         ref = reference(tiny, x)
         assert float((per_shape(x) - ref).abs().max()) <= 1e-4
         assert float((one_graph(x) - ref).abs().max()) <= 1e-4
-    # One reshaped, compiled model per shape, the oldest dropped beyond max_shapes ...
-    assert list(per_shape._compiled) == [(1, 3, *SIZES[1]), (1, 3, *SIZES[2])]
+    # One reshaped, compiled model per shape, the least recently used dropped beyond
+    # engine_cache_size ...
+    assert per_shape.shapes == [(1, 3, *SIZES[1]), (1, 3, *SIZES[2])]
+    per_shape(probe_input(*SIZES[1]))   # used again: now the most recent
+    per_shape(probe_input(*SIZES[0]))   # a new shape drops SIZES[2], not the older SIZES[1]
+    assert per_shape.shapes == [(1, 3, *SIZES[1]), (1, 3, *SIZES[0])]
     # ... or a single dynamic-shape model.
     assert not one_graph._compiled and one_graph._dynamic_request is not None
 
@@ -293,17 +296,18 @@ def test_bad_arguments_are_named(tiny: torch.nn.Module, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match='unknown backend'):
         make_runner('tflite', tiny)
     with pytest.raises(ValueError, match='unknown precision'):
-        make_runner('torch', tiny, precision='int4')
+        make_runner('openvino', tiny, precision='int4')
+    with pytest.raises(ValueError, match='backend "torch" has no runner'):
+        make_runner('torch', tiny)
     with pytest.raises(FileNotFoundError, match='depth-anything-ros export'):
         make_runner('openvino', tmp_path / 'missing.onnx')
     (tmp_path / 'w.pth').write_bytes(b'')
     with pytest.raises(ValueError, match='.onnx'):
         make_runner('onnxruntime', tmp_path / 'w.pth')
-    runner = make_runner('torch', tiny)
     with pytest.raises(ValueError, match='multiples of 14'):
-        runner(torch.zeros(1, 3, 100, 140))
+        Runner.check_input(torch.zeros(1, 3, 100, 140))
     with pytest.raises(ValueError, match=r'\[B, 3, H, W\]'):
-        runner(torch.zeros(3, 140, 140))
+        Runner.check_input(torch.zeros(3, 140, 140))
 
 
 @needs_ort

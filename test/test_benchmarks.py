@@ -109,6 +109,24 @@ def test_bench_multicam_writes_table_and_json(tmp_path: Path, ros_domain: int) -
 
 
 @pytest.mark.slow
+def test_bench_engine_cache_compares_bounded_static_engines_with_one_dynamic(
+        tmp_path: Path) -> None:
+    pytest.importorskip('openvino')
+    out = tmp_path / 'engine_cache.json'
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / 'benchmarks' / 'bench_engine_cache.py'), '--encoder', 'tiny',
+         '--precision', 'fp32', '--threads', '1', '--quick', '--out', str(out)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r['variant']: r for r in json.loads(out.read_text())['rows']}
+    assert set(rows) == {'static', 'dynamic'}
+    for row in rows.values():
+        assert len(row['first_call_s']) == 3 and row['steady_median_ms'] > 0
+        assert 0 < row['rss_start_mb'] <= row['rss_peak_mb']
+    assert rows['static']['cache_size'] == 2 and rows['dynamic']['cache_size'] is None
+    assert '| static | 2 |' in proc.stdout and '| dynamic | - |' in proc.stdout
+
+
 @pytest.mark.ros
 def test_bench_publish_times_both_setter_check_settings(tmp_path: Path) -> None:
     proc = subprocess.run(

@@ -26,8 +26,7 @@ import numpy as np
 import pytest
 import torch
 
-from depth_anything_ros import estimator
-from depth_anything_ros.estimator import check_precision, DepthEstimator
+from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import build_model, export_model, ModelConfig, untrained_model
 from depth_anything_ros.model.transforms import (IMAGENET_MEAN, IMAGENET_STD,
                                                  preprocess_exact, preprocess_fast,
@@ -116,7 +115,8 @@ def test_cuda_matches_cpu() -> None:
     vits = untrained_model('vits', warn=False)  # its own copy: the estimator moves it
     ref = GOLDEN['depth_stride4']
     cases = [('fp32', False, 2e-2), ('fp16', False, 0.15)]
-    if estimator.cuda_bf16_native(torch.device('cuda')):
+    from depth_anything_ros.backends.devices import cuda_bf16_native
+    if cuda_bf16_native(torch.device('cuda')):
         cases.append(('bf16', False, 0.15))
     cases.append(('fp32', True, 1e-3))  # last: exact switches TF32 off process-wide
     flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
@@ -232,25 +232,6 @@ def test_bad_images_are_rejected_with_a_reason(tiny: torch.nn.Module, image: obj
         est.infer(image, encoding)  # type: ignore[arg-type]
 
 
-def test_cuda_bf16_needs_native_support_on_that_device(monkeypatch: pytest.MonkeyPatch) -> None:
-    """bf16 on CUDA needs compute capability 8+ on the chosen GPU, not emulation."""
-    capability = {0: (8, 6), 1: (7, 5), 2: (7, 2)}  # RTX 30xx, T4, Jetson Xavier
-    asked: list[torch.device] = []
-
-    def get_device_capability(device: torch.device) -> tuple[int, int]:
-        asked.append(device)
-        return capability[device.index]
-
-    monkeypatch.setattr(torch.cuda, 'get_device_capability', get_device_capability)
-    monkeypatch.setattr(torch.version, 'hip', None)
-    assert check_precision('bf16', torch.device('cuda', 0)) == 'bf16'
-    for index in (1, 2):
-        with pytest.raises(ValueError, match='does not support bf16'):
-            check_precision('bf16', torch.device('cuda', index))
-    assert [d.index for d in asked] == [0, 1, 2]
-    assert check_precision('fp16', torch.device('cuda', 2)) == 'fp16'
-
-
 def test_bad_settings_are_rejected(tiny: torch.nn.Module) -> None:
     with pytest.raises(ValueError, match='multiple of 14'):
         DepthEstimator(tiny, device='cpu', input_size=500)
@@ -276,7 +257,8 @@ def test_backend_hook_shares_pre_and_postprocessing(tiny: torch.nn.Module, tmp_p
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
 
-    def make_runner(backend: str, model: object, *, device: torch.device, precision: str):
+    def make_runner(backend: str, model: object, *, device: torch.device, precision: str,
+                    **options: object):
         calls.append((backend, model, device, precision))
 
         def run(x: torch.Tensor) -> torch.Tensor:
@@ -286,6 +268,7 @@ def test_backend_hook_shares_pre_and_postprocessing(tiny: torch.nn.Module, tmp_p
 
     fake = types.ModuleType('depth_anything_ros.backends')
     fake.make_runner = make_runner  # type: ignore[attr-defined]
+    fake.available_backends = lambda names=None: list(names or [])  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, 'depth_anything_ros.backends', fake)
     img = IMAGE[::4, ::4].copy()
     ref = DepthEstimator(tiny, device='cpu', input_size=42).infer(img)
@@ -303,10 +286,12 @@ def test_backend_hook_shares_pre_and_postprocessing(tiny: torch.nn.Module, tmp_p
     np.testing.assert_allclose(est.infer(img), ref, rtol=0, atol=1e-6)
 
 
-def test_missing_backends_package_gives_clear_error(tiny: torch.nn.Module,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, 'depth_anything_ros.backends', None)  # import fails
-    with pytest.raises(ValueError, match='backend .openvino. is not available'):
+def test_a_runtime_that_is_not_installed_is_refused_with_the_install_hint(
+        tiny: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
+    from depth_anything_ros.backends import select
+    monkeypatch.setattr(select, 'installed_backends', lambda names=None: ['torch'])
+    with pytest.raises(ValueError, match="backend 'openvino' is not installed here; pip install "
+                                         'openvino, or set backend auto'):
         DepthEstimator(tiny, device='cpu', backend='openvino')
 
 

@@ -24,9 +24,9 @@ Runtimes are imported lazily: a CPU-only robot needs no CUDA stack, a GPU robot 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 import importlib
 from pathlib import Path
-import threading
 from types import ModuleType
 from typing import Any
 
@@ -36,19 +36,19 @@ from torch import nn
 from depth_anything_ros.backends.common import (
     BackendUnavailableError,
     default_cache_dir,
-    model_metadata,
     PRECISIONS,
     Runner,
 )
 
 __all__ = [
-    'BACKENDS', 'PRECISIONS', 'BackendUnavailableError', 'Runner', 'TorchRunner',
+    'BACKENDS', 'PRECISIONS', 'BackendUnavailableError', 'Runner',
     'available_backends', 'default_cache_dir', 'make_runner',
 ]
 
-# backend name -> (module that implements it, runtime module it needs, install hint)
+# backend name -> (module that implements it, runtime module it needs, install hint); torch runs
+# in the estimator itself (no runner).
 BACKENDS: dict[str, tuple[str, str, str]] = {
-    'torch': ('depth_anything_ros.backends', 'torch', 'pip install torch'),
+    'torch': ('depth_anything_ros.estimator', 'torch', 'pip install torch'),
     'onnxruntime': ('depth_anything_ros.backends.onnxruntime_runner', 'onnxruntime',
                     'pip install onnxruntime (CPU) or onnxruntime-gpu (CUDA/TensorRT EPs)'),
     'openvino': ('depth_anything_ros.backends.openvino_runner', 'openvino',
@@ -57,36 +57,6 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
                  'pip install tensorrt (x86_64) or apt install python3-libnvinfer '
                  '(JetPack); it needs an NVIDIA GPU with CUDA'),
 }
-
-# File suffixes each backend can load directly.
-_SUFFIXES = {'.onnx': 'onnx', '.xml': 'openvino', '.engine': 'tensorrt', '.plan': 'tensorrt'}
-
-
-class TorchRunner(Runner):
-    """The torch module itself behind the Runner interface (fp32, or bf16/fp16 autocast)."""
-
-    def __init__(self, model: nn.Module, *, device: torch.device | str = 'cpu',
-                 precision: str = 'fp32') -> None:
-        meta = model_metadata(model)
-        super().__init__(backend='torch', precision=precision, metadata=meta)
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self._autocast = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[precision]
-        self._lock = threading.Lock()
-
-    @torch.inference_mode()
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Run ``x`` [B,3,H,W] float32 through the module; return [B,H,W] float32."""
-        self.check_input(x)
-        with self._lock:
-            x = x.to(self.device, torch.float32)
-            if self._autocast is None:
-                y = self.model(x)
-            else:
-                with torch.autocast(self.device.type, dtype=self._autocast):
-                    y = self.model(x)
-        return y.float()  # (B, H, W)
-
 
 def import_runtime(backend: str) -> ModuleType:
     """Import the runtime a backend needs, or raise an error saying what to install."""
@@ -101,10 +71,10 @@ def import_runtime(backend: str) -> ModuleType:
             f'({exc}); install it: {hint}') from exc
 
 
-def available_backends() -> list[str]:
-    """Return the backends whose runtime imports on this machine (torch always)."""
+def available_backends(names: Collection[str] | None = None) -> list[str]:
+    """Return the backends (of ``names``; default all) whose runtime imports on this machine."""
     found = []
-    for name in BACKENDS:
+    for name in BACKENDS if names is None else [n for n in BACKENDS if n in names]:
         try:
             import_runtime(name)
         except BackendUnavailableError:
@@ -123,8 +93,10 @@ def make_runner(backend: str, model: nn.Module | str | Path, *,
                 **options: Any) -> Runner:
     """Build a runner for ``backend`` from a torch module or an exported file.
 
+    The torch backend needs no runner: the estimator runs the module itself.
+
     Args:
-        backend: ``torch``, ``onnxruntime``, ``openvino`` or ``tensorrt``.
+        backend: ``onnxruntime``, ``openvino`` or ``tensorrt``.
         model: a DA-V2 ``nn.Module`` (exported/converted internally and cached on disk by a
             hash of its weights and the export options) or a path to an exported file
             (``.onnx``; ``.xml`` for OpenVINO; ``.engine``/``.plan`` for TensorRT) with its
@@ -147,23 +119,23 @@ def make_runner(backend: str, model: nn.Module | str | Path, *,
         RuntimeError: the installed runtime lacks an API the backend calls (the message names
             the runtime, its version and the missing attribute).
     """
+    from depth_anything_ros.backends.select import FILE_BACKENDS
     if precision not in PRECISIONS:
         raise ValueError(f'unknown precision {precision!r}; choose from {", ".join(PRECISIONS)}')
+    if backend == 'torch':
+        raise ValueError('backend "torch" has no runner: run the torch model in '
+                         'depth_anything_ros.estimator.DepthEstimator')
     import_runtime(backend)  # fail early, with the install hint, before any export work
     if isinstance(model, (str, Path)):
         path = Path(model).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f'exported model {path} does not exist; create it with '
                                     '"depth-anything-ros export"')
-        kind = _SUFFIXES.get(path.suffix.lower())
-        if kind is None or (kind == 'openvino' and backend != 'openvino') or (
-                kind == 'tensorrt' and backend != 'tensorrt'):
-            raise ValueError(
-                f'backend {backend!r} cannot load {path.name}: use a .onnx file (any backend), '
-                '.xml (openvino) or .engine/.plan (tensorrt), or pass the torch model')
-        if backend == 'torch':
-            raise ValueError('backend "torch" needs the torch model, not an exported file; '
-                             'load the checkpoint with depth_anything_ros.model.load_model')
+        loaders = FILE_BACKENDS.get(path.suffix.lower(), ())
+        if backend not in loaders:
+            raise ValueError(f'backend {backend!r} cannot load {path.name}: it loads in '
+                             f'{", ".join(loaders) or "no runtime"}; exported files are '
+                             f'{", ".join(FILE_BACKENDS)}')
     elif not isinstance(model, nn.Module):
         raise TypeError(f'model must be an nn.Module or a path, got {type(model).__name__}')
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -172,9 +144,6 @@ def make_runner(backend: str, model: nn.Module | str | Path, *,
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if profile is not None and backend in _PROFILED:
         options.update(zip(('min_shape', 'opt_shape', 'max_shape'), profile))
-    if backend == 'torch':
-        _no_options(backend, options)
-        return TorchRunner(model, device=device, precision=precision)
     module = importlib.import_module(BACKENDS[backend][0])
     try:
         return module.create(model, device=torch.device(device), precision=precision,
@@ -188,8 +157,3 @@ def make_runner(backend: str, model: nn.Module | str | Path, *,
             f'{getattr(runtime, "__version__", "(unknown version)")} lacks an API this '
             f'package calls ({exc}); use another backend or a supported {BACKENDS[backend][1]}'
             ' (docs/backends.md)') from exc
-
-
-def _no_options(backend: str, options: dict[str, Any]) -> None:
-    if options:
-        raise TypeError(f'backend {backend!r} takes no options; got {", ".join(options)}')

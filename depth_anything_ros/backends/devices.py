@@ -23,8 +23,7 @@ from __future__ import annotations
 import torch
 
 from depth_anything_ros.errors import InvalidInputError
-from depth_anything_ros.vocabulary import (AMP_CHOICES, AUTO, cuda_bf16_capable,
-                                          device_name_error)
+from depth_anything_ros.vocabulary import AMP_CHOICES, AUTO, device_name_error
 
 __all__ = ['amp_dtype', 'cuda_bf16_native', 'resolve_device']
 
@@ -61,11 +60,11 @@ def cuda_bf16_native(device: torch.device) -> bool:
 
     ``torch.cuda.is_bf16_supported()`` asks about the current device, not ``device``, and
     since torch 2.4 also says yes where bf16 is only emulated (Volta, Turing, Jetson Xavier),
-    which runs slower than fp32 and which TensorRT cannot build.
+    which runs slower than fp32 and which TensorRT cannot build. The rule itself (ROCm
+    included) is ``backends.select.Hardware.cuda_bf16``.
     """
-    if torch.version.hip:
-        return True
-    return cuda_bf16_capable(torch.cuda.get_device_capability(device))
+    from depth_anything_ros.backends.select import gpu_hardware
+    return gpu_hardware(device).cuda_bf16
 
 
 def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:

@@ -21,8 +21,7 @@ the exporters themselves are in onnx_export.py.
 from __future__ import annotations
 
 from depth_anything_ros.backends.common import PATCH
-
-FORMATS = {'onnx': '.onnx', 'openvino': '.xml'}
+from depth_anything_ros.backends.select import EXPORT_FORMATS as FORMATS  # noqa: F401
 # Sizes checked after a dynamic export: the official no-interpolation 518x518 path, a
 # non-square size and a small one.
 VERIFY_SIZES_DYNAMIC = [(518, 518), (266, 350), (140, 182)]

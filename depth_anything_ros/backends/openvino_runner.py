@@ -20,10 +20,17 @@ ONNX export that stores the torch-computed position embedding for that resolutio
 a dynamic-H/W file (``.onnx`` / ``.xml``) by reshaping it to the shape before compiling. With
 ``static_shapes=False`` a dynamic model is compiled once for all shapes. A static file serves its
 own shape only.
+
+Compiled models are held in a bounded least-recently-used cache (``engine_cache_size``): each
+holds its own copy of the weights in the compiled precision (~210 MB for ViT-S in bf16), so
+frames of ever new sizes would otherwise grow the process by that much per size. What a
+dropped shape wrote to the disk cache (its static export, OpenVINO's compiled blob, ~90 MB for
+ViT-S) is deleted with it; files that were there before (a warm start's) are kept.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 import logging
 from pathlib import Path
 import threading
@@ -43,6 +50,7 @@ from depth_anything_ros.backends.common import (
     module_fingerprint,
 )
 from depth_anything_ros.backends.onnx_export import cached_onnx, DEFAULT_OPSET
+from depth_anything_ros.params import spec
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,8 @@ log = logging.getLogger(__name__)
 # bf16 where the CPU supports it, so fp32 must always be requested explicitly.
 _OV_PRECISION = {'fp32': 'f32', 'bf16': 'bf16', 'fp16': 'f16'}
 _CAPABILITY = {'bf16': 'BF16', 'fp16': 'FP16'}
+# Compiled models kept, one per input shape: the node parameter's default.
+ENGINE_CACHE_SIZE: int = spec('engine_cache_size').default
 
 
 def openvino_config(precision: str, num_threads: int | None = None,
@@ -69,7 +79,8 @@ class OpenVINORunner(Runner):
 
     def __init__(self, source: nn.Module | Path, *, precision: str = 'fp32',
                  cache_dir: Path, ov_device: str = 'CPU', num_threads: int | None = None,
-                 static_shapes: bool | None = None, max_shapes: int = 4,
+                 static_shapes: bool | None = None,
+                 engine_cache_size: int = ENGINE_CACHE_SIZE,
                  opset: int = DEFAULT_OPSET, ov_config: dict[str, Any] | None = None) -> None:
         """Prepare the runner; compilation happens on the first call for each shape.
 
@@ -81,7 +92,8 @@ class OpenVINORunner(Runner):
             num_threads: ``INFERENCE_NUM_THREADS``; default ``torch.get_num_threads()``.
             static_shapes: one static compiled model per input shape (default; ~3 s compile
                 each for ViT-S) or one dynamic graph for all shapes (faster start, slower frames).
-            max_shapes: compiled static models kept (least recently compiled dropped first).
+            engine_cache_size: compiled static models kept; a new shape past it drops the
+                least recently used one.
             opset: ONNX opset of the internal exports.
             ov_config: extra OpenVINO compile properties.
         """
@@ -102,13 +114,17 @@ class OpenVINORunner(Runner):
                                        **(ov_config or {})})
         self._opset = opset
         self._lock = threading.Lock()
-        self._compiled: dict[tuple[int, ...], Any] = {}  # shape key -> infer request
+        # shape -> infer request, least recently used first
+        self._compiled: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._written: dict[tuple[int, ...], set[Path]] = {}  # shape -> files its compile wrote
         self._module: nn.Module | None = None
         self._file_model: Any = None  # a dynamic-H/W model read from a file
         self._dynamic_request: Any = None
         self._static_shape: tuple[int, ...] | None = None
         self.static_shapes = True if static_shapes is None else bool(static_shapes)
-        self.max_shapes = max(1, int(max_shapes))
+        if int(engine_cache_size) < 1:
+            raise ValueError(f'engine_cache_size must be at least 1, got {engine_cache_size}')
+        self.engine_cache_size = int(engine_cache_size)
         if isinstance(source, nn.Module):
             self._module = cpu_fp32(source)
             self._fingerprint = module_fingerprint(self._module, self.cache_dir)
@@ -148,18 +164,24 @@ class OpenVINORunner(Runner):
     def _request(self, shape: tuple[int, ...]) -> Any:
         request = self._compiled.get(shape)
         if request is not None:
+            self._compiled.move_to_end(shape)   # most recently used
             return request
         if self._dynamic_request is not None:
             return self._dynamic_request
         if self._file_model is not None:
+            self._make_room()
+            before = self._artifacts()
             ov_model = self._file_model.clone()
             ov_model.reshape({ov_model.inputs[0]: list(shape)})
-            return self._keep(shape, self._compile(ov_model))
+            return self._keep(shape, self._compile(ov_model), before)
         if self._module is None:
             raise ValueError(
                 f'this OpenVINO model was exported for input {list(self._static_shape or ())}, '
                 f'got {list(shape)}; export with --dynamic or for this size')
         batch, _, height, width = shape
+        if self.static_shapes:
+            self._make_room()
+        before = self._artifacts()
         onnx_path = cached_onnx(self._module, self.cache_dir,
                                 shape=(batch, height, width) if self.static_shapes else None,
                                 opset=self._opset, fingerprint=self._fingerprint)
@@ -167,13 +189,40 @@ class OpenVINORunner(Runner):
         if not self.static_shapes:
             self._dynamic_request = request
             return request
-        return self._keep(shape, request)
+        return self._keep(shape, request, before)
 
-    def _keep(self, shape: tuple[int, ...], request: Any) -> Any:
-        """Cache a compiled request; bound the cache (each ViT-S model holds ~100 MB)."""
-        while len(self._compiled) >= self.max_shapes:
-            self._compiled.pop(next(iter(self._compiled)))
+    @property
+    def shapes(self) -> list[tuple[int, ...]]:
+        """Input shapes with a compiled model held, least recently used first."""
+        return list(self._compiled)
+
+    def _make_room(self) -> None:
+        """Drop the least recently used compiled models until one more fits the bound.
+
+        Done before compiling the new one, so that the process never holds more than
+        ``engine_cache_size`` of them, not even during the compile.
+        """
+        while len(self._compiled) >= self.engine_cache_size:
+            old, _ = self._compiled.popitem(last=False)
+            written = self._written.pop(old, set())
+            for path in written:
+                path.unlink(missing_ok=True)
+            log.info('OpenVINO: dropped the compiled model for %s (engine_cache_size %d)%s',
+                     list(old), self.engine_cache_size,
+                     f' and the {len(written)} cache file(s) it wrote' if written else '')
+
+    def _artifacts(self) -> set[Path]:
+        """Files of the disk caches a compile adds to: the static exports, OpenVINO's blobs."""
+        folders = [Path(self.config['CACHE_DIR'])] if self.config.get('CACHE_DIR') else []
+        if self._module is not None:
+            folders.append(self.cache_dir / self._fingerprint[:16])   # see cached_onnx
+        return {p for folder in folders if folder.is_dir() for p in folder.iterdir()}
+
+    def _keep(self, shape: tuple[int, ...], request: Any, before: set[Path]) -> Any:
+        """Cache a compiled request as the most recently used, with the files it wrote."""
+        self._make_room()
         self._compiled[shape] = request
+        self._written[shape] = self._artifacts() - before
         return request
 
     def warmup(self, height: int, width: int, batch: int = 1) -> None:

@@ -195,7 +195,7 @@ def load_model_from_args(args: argparse.Namespace) -> nn.Module:
 
 def add_runtime_arguments(parser: argparse.ArgumentParser, *,
                           input_size: int | None = None) -> None:
-    """Register --device, --backend, --precision, --input-size, --exact and --cache-dir.
+    """Register the runtime flags: device, backend, precision, input size, exact, caches.
 
     Choices and defaults come from the node's parameter schema (backend and precision
     ``auto``), so a concept has one name and one set of values on the command line, in
@@ -216,6 +216,8 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, *,
     parser.add_argument('--exact', action='store_true', help=_described('exact'))
     parser.add_argument('--cache-dir', default=spec('cache_dir').default or None,
                         help=_described('cache_dir'))
+    parser.add_argument('--engine-cache-size', type=int, default=spec('engine_cache_size').default,
+                        help=_described('engine_cache_size'))
     add_trt_profile_arguments(parser)
 
 
@@ -247,17 +249,37 @@ def trt_profile_from_args(args: argparse.Namespace) -> tuple:
 def build_estimator_from_args(args: argparse.Namespace) -> Any:
     """Return the DepthEstimator the checkpoint and runtime flags name (see from_config).
 
+    The runtime flags are checked by the node's rules: the parameter schema (ranges, choices)
+    and, for backend, precision and exact, the one selection rule the estimator applies.
+
     Raises:
         FileNotFoundError: the checkpoint is missing.
         ValueError: flags that do not fit the checkpoint or the device.
 
     """
     from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.params import validate
+    # (--input-size is checked by the estimator, which also takes the small sizes tests use)
+    runtime = {'device': args.device, 'precision': args.precision, 'backend': args.backend,
+               'exact': args.exact, 'engine_cache_size': args.engine_cache_size}
+    try:
+        validate(runtime)
+    except ValueError as exc:   # the node's message, in flag names
+        problems = str(exc).splitlines()[1:]
+        raise ValueError('; '.join(_flag_words(p.strip(), runtime) for p in problems)) from None
     flags = model_flags(args)
     return DepthEstimator.from_config(
         flags.checkpoint, **flags.load_kwargs(), device=args.device, precision=args.precision,
         backend=args.backend, input_size=args.input_size, exact=args.exact,
-        cache_dir=args.cache_dir, trt_profile=trt_profile_from_args(args))
+        cache_dir=args.cache_dir, engine_cache_size=args.engine_cache_size,
+        trt_profile=trt_profile_from_args(args))
+
+
+def _flag_words(problem: str, names: Any) -> str:
+    """Return ``problem`` with the parameter names spelled as flags (``--input-size``)."""
+    for name in names:
+        problem = problem.replace(name, '--' + name.replace('_', '-'))
+    return problem
 
 
 def add_config_argument(parser: argparse.ArgumentParser, presets: str) -> None:

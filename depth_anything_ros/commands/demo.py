@@ -127,8 +127,8 @@ def _node_parameters(args: argparse.Namespace, checkpoint: str, untrained: bool
     return {'checkpoint': checkpoint, 'encoder': args.encoder, 'scene': args.scene,
             'mode': 'metric', 'input_size': args.input_size, 'device': args.device,
             'backend': args.backend, 'precision': args.precision, 'exact': args.exact,
-            'trt_max_batch': args.trt_max_batch, 'trt_opt_shape': args.trt_opt_shape,
-            'trt_max_shape': args.trt_max_shape,
+            'engine_cache_size': args.engine_cache_size, 'trt_max_batch': args.trt_max_batch,
+            'trt_opt_shape': args.trt_opt_shape, 'trt_max_shape': args.trt_max_shape,
             'allow_untrained_weights': untrained, 'diagnostics_period': 0.5,
             'weights_dir': args.weights_dir or None, 'cache_dir': args.cache_dir or None}
 

@@ -110,7 +110,7 @@ def _config(args: argparse.Namespace, metric: bool) -> Any:
                   mode='metric' if metric else 'relative',
                   allow_untrained_weights=flags.allow_untrained, device=args.device,
                   precision=args.precision, backend=args.backend, input_size=args.input_size,
-                  exact=args.exact)
+                  exact=args.exact, engine_cache_size=args.engine_cache_size)
     if flags.weights_dir:
         values['weights_dir'] = flags.weights_dir
     if flags.model_max_depth:

@@ -159,14 +159,17 @@ def environment() -> dict[str, Any]:
     return env
 
 
-def skip_reason(backend: str, precision: str, device: torch.device | str) -> str | None:
-    """Why ``backend`` x ``precision`` cannot run on ``device`` here (None when it can)."""
-    from depth_anything_ros.backends.select import choose, detect_hardware, installed_backends
+def skip_reason(backend: str, precision: str, device: torch.device | str,
+                exact: bool = False) -> str | None:
+    """Why ``backend`` x ``precision`` (``exact``: the exact path) cannot run on ``device`` here.
+
+    None when it can: the estimator's own rule (backends.select.choose) decides.
+    """
+    from depth_anything_ros.backends.select import choose_here
     from depth_anything_ros.backends.devices import resolve_device
     device = resolve_device(device) if str(device) == 'auto' else torch.device(device)
     try:
-        choose(installed_backends(), detect_hardware(str(device)), backend=backend,
-               precision=precision)
+        choose_here(str(device), backend=backend, precision=precision, exact=exact)
     except ValueError as exc:
         return str(exc)
     return None
@@ -216,7 +219,7 @@ def run(encoders: list[str], input_sizes: list[int], precisions: list[str], mode
                 refs[size] = ref_est.infer(frame)  # fp32 exact torch reference
             point = BenchPoint(encoder, size, precision, mode, batch, backend, device)
             bar.set_postfix_str(f'{encoder} {size} {precision} {mode} b{batch} {backend}')
-            reason = skip_reason(backend, precision, device)
+            reason = skip_reason(backend, precision, device, exact=mode == 'exact')
             if reason is not None:  # a combination this machine cannot run: say so, go on
                 rows.append({**asdict(point), 'skipped': reason})
                 bar.update()

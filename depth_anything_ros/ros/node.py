@@ -158,7 +158,7 @@ def build_estimator(cfg: DepthConfig) -> Any:
         weights_dir=cfg.weights_dir, allow_untrained=cfg.allow_untrained_weights,
         device=cfg.device, precision=cfg.precision, backend=cfg.backend,
         input_size=cfg.input_size, exact=cfg.exact, cache_dir=cfg.cache_dir,
-        trt_profile=cfg.trt_profile)
+        engine_cache_size=cfg.engine_cache_size, trt_profile=cfg.trt_profile)
 
 
 class _Camera:
