@@ -40,7 +40,8 @@ import numpy as np
 from depth_anything_ros.core.bags import (BAG_SUFFIXES, header_stamp_ns, image_topics,
                                           open_reader, typestore)
 from depth_anything_ros.core.images import (compressed_to_array, ENCODINGS, image_to_array,
-                                            ImageLimits)
+                                            ImageFormatError, ImageLimits)
+from depth_anything_ros.errors import InvalidInputError, MissingInputError
 
 LOG = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class FrameRef:
 def _read_image(path: Path) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise ValueError(f'cannot decode image {path}; remove it or convert it to PNG/JPEG')
+        raise InvalidInputError(f'cannot decode image {path}; remove it or convert it to PNG/JPEG')
     return img
 
 
@@ -108,7 +109,10 @@ def image_msg_to_bgr(msg: object) -> np.ndarray:
         ImageFormatError: an unsupported encoding or a malformed message (a ValueError).
 
     """
-    img = image_to_array(msg, tuple(_TO_BGR), _LAYOUTS)
+    try:
+        img = image_to_array(msg, tuple(_TO_BGR), _LAYOUTS)
+    except ImageFormatError as exc:   # bad input given to a command: one line
+        raise InvalidInputError(str(exc)) from None
     if img.dtype.itemsize == 2:
         img = img.astype(np.float32)
         img = (img * (255.0 / max(float(img.max()), 1.0))).round().astype(np.uint8)
@@ -122,7 +126,10 @@ def compressed_msg_to_bgr(msg: object) -> np.ndarray:
     The pixels come from the package's one CompressedImage decoder
     (``images.compressed_to_array``).
     """
-    img, encoding = compressed_to_array(msg, _LIMITS)
+    try:
+        img, encoding = compressed_to_array(msg, _LIMITS)
+    except ImageFormatError as exc:   # bad input given to a command: one line
+        raise InvalidInputError(str(exc)) from None
     if encoding == 'mono8':
         return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR) if encoding == 'bgra8' else img
@@ -138,7 +145,7 @@ def image_folder_frames(root: str | Path) -> Iterator[FrameRef]:
     files = sorted(p for p in root.rglob('*')
                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
-        raise FileNotFoundError(f'no images ({", ".join(IMAGE_SUFFIXES)}) under {root}')
+        raise MissingInputError(f'no images ({", ".join(IMAGE_SUFFIXES)}) under {root}')
     for i, p in enumerate(files):
         yield FrameRef(i, p.relative_to(root).as_posix(), lambda p=p: _read_image(p), path=p)
 
@@ -147,8 +154,8 @@ def video_frames(path: str | Path) -> Iterator[FrameRef]:
     """Yield the frames of a video file in order (decoded lazily with grab/retrieve)."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise ValueError(f'cannot open video {path}; check the file and that OpenCV has a '
-                         'decoder for it (or extract frames to a folder first)')
+        raise InvalidInputError(f'cannot open video {path}; check the file and that OpenCV has a '
+                                'decoder for it (or extract frames to a folder first)')
     try:
         index = 0
         while cap.grab():
@@ -157,7 +164,7 @@ def video_frames(path: str | Path) -> Iterator[FrameRef]:
             def load(index: int = index) -> np.ndarray:
                 ok, img = cap.retrieve()
                 if not ok or img is None:
-                    raise ValueError(f'{path}: cannot decode frame {index}')
+                    raise InvalidInputError(f'{path}: cannot decode frame {index}')
                 return img
 
             yield FrameRef(index, f'frame{index:08d}', load, stamp_ns=stamp_ns)
@@ -185,13 +192,13 @@ def rosbag_frames(path: str | Path, topic: str | None = None) -> Iterator[FrameR
         images = image_topics(reader)
         if topic is None:
             if len(images) != 1:
-                raise ValueError(f'{path} has {len(images)} image topics '
-                                 f'({", ".join(sorted(images)) or "none"}); pick one with '
-                                 '--image-topic')
+                raise InvalidInputError(f'{path} has {len(images)} image topics '
+                                        f'({", ".join(sorted(images)) or "none"}); pick one with '
+                                        '--image-topic')
             topic = next(iter(images))
         if topic not in images:
-            raise ValueError(f'{path} has no image topic {topic!r}; image topics: '
-                             f'{", ".join(sorted(images)) or "none"}')
+            raise InvalidInputError(f'{path} has no image topic {topic!r}; image topics: '
+                                    f'{", ".join(sorted(images)) or "none"}')
         conns = [c for c in reader.connections if c.topic == topic]
         for index, (conn, bag_time, raw) in enumerate(reader.messages(connections=conns)):
             decode = (compressed_msg_to_bgr if conn.msgtype.endswith('CompressedImage')
@@ -210,7 +217,7 @@ def source_kind(path: str | Path) -> str:
     """Return ``'bag'``, ``'video'`` or ``'folder'`` for a source path."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f'image source {path} does not exist')
+        raise MissingInputError(f'image source {path} does not exist')
     if path.is_dir():
         if (path / 'metadata.yaml').is_file():
             return 'bag'
@@ -220,16 +227,16 @@ def source_kind(path: str | Path) -> str:
         return 'bag'
     if suffix in VIDEO_SUFFIXES:
         return 'video'
-    raise ValueError(f'cannot tell what {path} is: use a folder of images, a video file '
-                     f'({", ".join(VIDEO_SUFFIXES)}) or a rosbag2 (directory or '
-                     f'{", ".join(BAG_SUFFIXES)})')
+    raise InvalidInputError(f'cannot tell what {path} is: use a folder of images, a video file '
+                            f'({", ".join(VIDEO_SUFFIXES)}) or a rosbag2 (directory or '
+                            f'{", ".join(BAG_SUFFIXES)})')
 
 
 def open_source(path: str | Path, topic: str | None = None) -> Iterator[FrameRef]:
     """Open any supported source; ``topic`` applies to rosbag2 only."""
     kind = source_kind(path)
     if topic is not None and kind != 'bag':
-        raise ValueError(f'--topic applies to rosbag2 sources only; {path} is a {kind}')
+        raise InvalidInputError(f'--topic applies to rosbag2 sources only; {path} is a {kind}')
     if kind == 'bag':
         return rosbag_frames(path, topic)
     if kind == 'video':
@@ -252,9 +259,10 @@ def parse_shard(text: str) -> tuple[int, int]:
         i_text, n_text = text.split('/')
         i, n = int(i_text), int(n_text)
     except ValueError:
-        raise ValueError(f'--shard {text!r}: expected i/n, e.g. 0/4 (0-based index)') from None
+        raise InvalidInputError(f'--shard {text!r}: expected i/n, e.g. 0/4 (0-based '
+                                'index)') from None
     if n < 1 or not 0 <= i < n:
-        raise ValueError(f'--shard {text!r}: need n >= 1 and 0 <= i < n')
+        raise InvalidInputError(f'--shard {text!r}: need n >= 1 and 0 <= i < n')
     return i, n
 
 
@@ -299,9 +307,9 @@ def select_frames(frames: Iterable[FrameRef], *, every: int = 1, dedup: float = 
         stats: optional counters, updated in place.
     """
     if every < 1:
-        raise ValueError(f'--every must be >= 1; got {every}')
+        raise InvalidInputError(f'--every must be >= 1; got {every}')
     if dedup < 0:
-        raise ValueError(f'--dedup must be >= 0 (0 disables); got {dedup}')
+        raise InvalidInputError(f'--dedup must be >= 0 (0 disables); got {dedup}')
     i, n = shard
     stats = stats if stats is not None else SelectionStats()
     last_thumb: np.ndarray | None = None
