@@ -46,7 +46,8 @@ import numpy as np
 from depth_anything_ros.core.geometry import Intrinsics, RayGrid
 
 __all__ = ['FUSION_SPACES', 'Fused', 'FusionOptions', 'TemporalFusion', 'pose_matrix',
-           'pose_problem', 'project_depth', 'relative_transform', 'sample_depth',
+           'pose_problem', 'project_depth', 'quaternion_from_matrix', 'relative_transform',
+           'sample_depth',
            'warp_inverse_depth']
 
 #: What :meth:`TemporalFusion.update` is given: metres, inverse metres (e.g. a relative model's
@@ -82,6 +83,30 @@ def pose_matrix(translation: np.ndarray, quaternion_xyzw: np.ndarray) -> np.ndar
     out[:3, 3] = np.asarray(translation, np.float64).reshape(3)
     out[3] = (0.0, 0.0, 0.0, 1.0)
     return out
+
+
+def quaternion_from_matrix(rotation: np.ndarray) -> np.ndarray:
+    """Return the unit quaternion ``(x, y, z, w)``, ``w >= 0``, of a 3x3 rotation matrix."""
+    m = np.asarray(rotation, np.float64)
+    # Shepperd's method: start from the largest of w, x, y, z (no cancellation)
+    trace = float(np.trace(m))
+    candidates = (trace, m[0, 0], m[1, 1], m[2, 2])
+    i = int(np.argmax(candidates))
+    if i == 0:
+        w = math.sqrt(max(1.0 + trace, 0.0)) / 2.0
+        q = np.array([(m[2, 1] - m[1, 2]) / (4 * w), (m[0, 2] - m[2, 0]) / (4 * w),
+                      (m[1, 0] - m[0, 1]) / (4 * w), w])
+    else:
+        a = i - 1
+        b, c = (a + 1) % 3, (a + 2) % 3
+        r = math.sqrt(max(1.0 + m[a, a] - m[b, b] - m[c, c], 0.0))
+        q = np.zeros(4)
+        q[a] = r / 2.0
+        q[b] = (m[b, a] + m[a, b]) / (2 * r)
+        q[c] = (m[c, a] + m[a, c]) / (2 * r)
+        q[3] = (m[c, b] - m[b, c]) / (2 * r)
+    q /= np.linalg.norm(q)
+    return -q if q[3] < 0 else q
 
 
 def pose_problem(pose: np.ndarray | None) -> str:
