@@ -35,25 +35,24 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
-def _at_least(minimum: int, flag: str):  # noqa: ANN202 (an argparse type)
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'{flag} {text!r}: expected a whole number') from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f'{flag} {value}: must be >= {minimum}')
-        return value
-    return parse
+def _frames(text: str) -> int:
+    """``--sequence N``: a whole number of frames, at least 2 (a pair to compare)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f'expected a whole number of frames >= 2, got {text!r}')
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the command's flags."""
     parser.add_argument('--scene', choices=sorted(SCENES), default='indoor')
-    parser.add_argument('--num', type=_at_least(1, '--num'), default=None,
+    parser.add_argument('--num', type=int, default=None,
                         help='number of images (default 100); with --sequence, number of '
                              'scenes (default 1)')
-    parser.add_argument('--sequence', type=_at_least(2, '--sequence'), default=None,
+    parser.add_argument('--sequence', type=_frames, default=None,
                         metavar='N',
                         help='N frames at 30 Hz along a camera trajectory per scene (smooth '
                              'motion, a stop, a fast turn, a rolling ball), with poses.txt, '
@@ -72,13 +71,13 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format='%(message)s')
     if args.sequence is not None:
         from depth_anything_ros.training.sequences import generate_sequences
-        num = args.num or 1
+        num = 1 if args.num is None else args.num
         root = generate_sequences(args.out, args.scene, num, args.sequence, args.seed,
                                   args.size, args.val_fraction, args.depth_format)
         print(f'wrote {num} {args.scene} sequences of {args.sequence} frames to {root} '
               '(train.txt, val.txt, dataset.yaml, poses.txt, moving/, bags/)')
         return 0
-    num = args.num or 100
+    num = 100 if args.num is None else args.num
     root = generate(args.out, args.scene, num, args.seed, args.size, args.val_fraction,
                     args.depth_format)
     print(f'wrote {num} {args.scene} samples to {root} (train.txt, val.txt, dataset.yaml)')

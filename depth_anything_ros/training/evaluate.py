@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from depth_anything_ros.errors import InvalidInputError
+from depth_anything_ros.errors import InvalidInputError, MissingInputError
 from depth_anything_ros.backends.devices import amp_dtype, resolve_device
 from depth_anything_ros.core.geometry import Intrinsics
 from depth_anything_ros.models.transforms import postprocess
@@ -178,12 +178,12 @@ class TemporalScorer:
     def __call__(self, name: str, record: dict[str, Any]) -> None:
         from depth_anything_ros.training.sequences import MOVING_DIR
         if name not in self.poses:
-            raise ValueError(f'{name} has no pose in {self.root}/poses.txt; --tae needs the '
-                             'pose of every frame')
+            raise InvalidInputError(f'{name} has no pose in {self.root}/poses.txt; --tae '
+                                    'needs the pose of every frame')
         k = record.get('intrinsics')
         if k is None:
-            raise ValueError(f'{name} has no intrinsics; --tae needs them (per line of the split '
-                             'file, or camera: in dataset.yaml)')
+            raise InvalidInputError(f'{name} has no intrinsics; --tae needs them (per line of '
+                                    'the split file, or camera: in dataset.yaml)')
         k = np.asarray(k, np.float64)
         gt = record['gt']
         h, w = gt.shape[-2:]
@@ -325,8 +325,8 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
         from depth_anything_ros.training.sequences import read_poses
         try:
             poses = read_poses(opts['data'])
-        except FileNotFoundError as err:
-            raise ValueError(f'--tae: {err}') from None
+        except MissingInputError as err:
+            raise MissingInputError(f'--tae: {err}') from None
     autocast = amp_dtype(opts['amp'], torch_device)
     pairs: dict[str, list[PointPair]] | None = None
     if pairs_file:

@@ -38,6 +38,8 @@ import numpy as np
 from tqdm import tqdm
 
 from depth_anything_ros.core.temporal import pose_matrix, quaternion_from_matrix
+from depth_anything_ros.errors import (InvalidInputError, MissingInputError,
+                                       OutputExistsError, read_text_file)
 from depth_anything_ros.training import synth
 from depth_anything_ros.training.datasets import GenericWriter
 
@@ -109,9 +111,10 @@ def render_sequence(scene_kind: str, index: int, seed: int, frames: int,
                     ) -> tuple[list[SequenceFrame], synth.Camera]:
     """Render sequence ``index`` of ``(scene_kind, seed)``: ``frames`` frames and the camera."""
     if scene_kind not in synth.SCENES:
-        raise ValueError(f'unknown scene {scene_kind!r}; choose from {", ".join(synth.SCENES)}')
+        raise InvalidInputError(f'unknown scene {scene_kind!r}; choose from '
+                                f'{", ".join(synth.SCENES)}')
     if frames < 2:
-        raise ValueError(f'a sequence needs at least 2 frames, got {frames}')
+        raise InvalidInputError(f'a sequence needs at least 2 frames, got {frames}')
     rng = np.random.default_rng([seed, index, 0 if scene_kind == 'indoor' else 1, 2])
     base = synth.SCENES[scene_kind](rng)
     camera = synth.Camera.from_fov(size[1], size[0], synth.HFOV_DEG)
@@ -146,23 +149,27 @@ def read_poses(root: str | Path) -> dict[str, tuple[str, float, np.ndarray]]:
     """Read ``poses.txt`` of a sequence dataset: ``{name: (sequence, stamp_s, T_odom_cam)}``.
 
     Raises:
-        FileNotFoundError: the dataset has no poses (it was not written by ``synth --sequence``).
+        MissingInputError: the dataset has no poses (not written by ``synth --sequence``).
+        InvalidInputError: a line of the file is not a pose.
 
     """
     path = Path(root) / POSES_FILE
     if not path.is_file():
-        raise FileNotFoundError(f'{path} not found: temporal metrics need the camera poses '
+        raise MissingInputError(f'{path} not found: temporal metrics need the camera poses '
                                 'of every frame (synth --sequence N writes them)')
     out = {}
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text_file(path, 'poses file').splitlines(), 1):
         line = line.split('#', 1)[0].strip()
         if not line:
             continue
         parts = line.split()
-        if len(parts) != 10:
-            raise ValueError(f'{path}:{lineno}: expected "name sequence stamp tx ty tz qx qy '
-                             f'qz qw", got {len(parts)} fields')
-        values = [float(v) for v in parts[2:]]
+        try:
+            values = [float(v) for v in parts[2:]]
+        except ValueError:
+            values = []
+        if len(parts) != 10 or len(values) != 8:
+            raise InvalidInputError(f'{path}:{lineno}: expected "name sequence stamp tx ty tz qx '
+                                    'qy qz qw" (numbers after the two names)')
         out[parts[0]] = (parts[1], values[0], pose_matrix(values[1:4], values[4:8]))
     return out
 
@@ -219,17 +226,17 @@ def generate_sequences(out: str | Path, scene: str = 'indoor', num: int = 1,
     ``poses.txt``, ``moving/`` (the moving object's masks) and ``bags/`` (one rosbag2 each).
     """
     if num < 1:
-        raise ValueError(f'--num must be >= 1 (sequences), got {num}')
+        raise InvalidInputError(f'--num must be >= 1 (sequences), got {num}')
     if frames < 2:
-        raise ValueError(f'--sequence must be >= 2 frames, got {frames}')
+        raise InvalidInputError(f'--sequence must be >= 2 frames, got {frames}')
     if size[0] < 14 or size[1] < 14:
-        raise ValueError(f'--size {size[0]}x{size[1]} is too small; use at least 14x14')
+        raise InvalidInputError(f'--size {size[0]}x{size[1]} is too small; use at least 14x14')
     root = Path(out)
     bags = root / BAGS_DIR
     taken = [bags / f'{scene}_s{k:03d}' for k in range(num)
              if (bags / f'{scene}_s{k:03d}').exists()]
     if taken:
-        raise FileExistsError(f'{taken[0]} exists; remove it or choose another --out')
+        raise OutputExistsError(f'{taken[0]} exists; remove it or choose another --out')
     camera = synth.Camera.from_fov(size[1], size[0], synth.HFOV_DEG)
     writer = GenericWriter(root, depth_scale=synth.DEPTH_SCALE[scene], depth_format=depth_format,
                            camera={'fx': camera.fx, 'fy': camera.fy, 'cx': camera.cx,
