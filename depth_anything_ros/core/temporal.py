@@ -172,25 +172,33 @@ def project_depth(depth: np.ndarray, intr_src: Intrinsics, transform: np.ndarray
 def _bilinear(image: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Bilinear samples of ``image`` (h, w) float32 at ``(u, v)``; NaN outside the image.
 
-    Exact in float32 arithmetic, unlike cv2.remap, which rounds positions to 1/32 pixel (an
-    error of 1e-3 on a floor seen at a grazing angle); used where exactness matters.
+    Exact in float32 arithmetic, unlike cv2.remap's bilinear mode, which rounds positions to
+    1/32 pixel (an error of 1e-3 on a floor seen at a grazing angle). The four neighbours are
+    gathered by one nearest-neighbour remap at integer positions of a 4-channel image (the
+    image and its copies shifted by a column, a row, both): 5x faster than numpy indexing.
     """
     h, w = image.shape
     with np.errstate(invalid='ignore'):
         inside = (u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1)
-    uu = np.where(inside, u, 0).astype(np.float32)
-    vv = np.where(inside, v, 0).astype(np.float32)
-    u0 = np.minimum(uu.astype(np.intp), max(w - 2, 0))
-    v0 = np.minimum(vv.astype(np.intp), max(h - 2, 0))
-    fu, fv = uu - u0, vv - v0
-    flat = image.ravel()
-    i = v0 * w + u0
-    dx, dy = (1 if w > 1 else 0), (w if h > 1 else 0)
-    top = flat[i] * (1 - fu) + flat[i + dx] * fu
-    bottom = flat[i + dy] * (1 - fu) + flat[i + dy + dx] * fu
-    out = (top * (1 - fv) + bottom * fv).astype(np.float32)
-    out[~inside] = np.nan
-    return out
+    u0 = np.floor(np.where(inside, u, _OUTSIDE)).astype(np.float32)
+    v0 = np.floor(np.where(inside, v, _OUTSIDE)).astype(np.float32)
+    quad = np.full((h, w, 4), np.nan, np.float32)
+    quad[..., 0] = image
+    quad[:, :-1, 1] = image[:, 1:]
+    quad[:-1, :, 2] = image[1:, :]
+    quad[:-1, :-1, 3] = image[1:, 1:]
+    # the last column / row: its right / lower neighbour is only ever weighted by 0
+    quad[:, -1, 1] = image[:, -1]
+    quad[-1, :, 2] = image[-1, :]
+    quad[-1, :-1, 3] = image[-1, 1:]
+    quad[:-1, -1, 3] = image[1:, -1]
+    quad[-1, -1, 3] = image[-1, -1]
+    n = cv2.remap(quad, u0, v0, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                  borderValue=(float('nan'),) * 4)
+    fu, fv = u - u0, v - v0
+    top = n[..., 0] + fu * (n[..., 1] - n[..., 0])
+    bottom = n[..., 2] + fu * (n[..., 3] - n[..., 2])
+    return (top + fv * (bottom - top)).astype(np.float32)
 
 
 def sample_depth(depth: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -209,7 +217,8 @@ def sample_depth(depth: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def warp_inverse_depth(inverse_src: np.ndarray, intr_src: Intrinsics, transform: np.ndarray,
                        intr_dst: Intrinsics, seed: np.ndarray, *, iterations: int = 2,
-                       tolerance: float = 0.01, rays: RayGrid | None = None) -> np.ndarray:
+                       tolerance: float = 0.01, exact: bool = True,
+                       rays: RayGrid | None = None) -> np.ndarray:
     """Warp a source inverse depth map (1/m, (h, w)) into the destination camera.
 
     ``transform`` is ``T_src_dst`` (destination points into the source frame; see
@@ -225,14 +234,18 @@ def warp_inverse_depth(inverse_src: np.ndarray, intr_src: Intrinsics, transform:
     After ``iterations`` steps from ``seed``, a pixel whose last step still moved ``w`` by
     more than ``tolerance`` (relative) has no fixed point: the source sees another surface
     there (occlusion, disocclusion, a depth edge) and the pixel is NaN.
+
+    ``exact``: the last step samples with exact bilinear weights; otherwise every step uses
+    cv2.remap, whose positions are rounded to 1/32 pixel: about 1e-3 relative error on a
+    surface seen at a grazing angle, nothing next to a prediction's noise, and twice as fast.
     """
     return _warp(inverse_src, intr_src, transform, intr_dst, seed, iterations, tolerance,
-                 rays)[0]
+                 exact, rays)[0]
 
 
 def _warp(inverse_src: np.ndarray, intr_src: Intrinsics, transform: np.ndarray,
           intr_dst: Intrinsics, seed: np.ndarray, iterations: int, tolerance: float,
-          rays: RayGrid | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          exact: bool, rays: RayGrid | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`warp_inverse_depth`, also returning the last step's source coordinates (u, v)."""
     r = np.asarray(transform, np.float64)[:3, :3]
     t = np.asarray(transform, np.float64)[:3, 3]
@@ -264,7 +277,7 @@ def _warp(inverse_src: np.ndarray, intr_src: Intrinsics, transform: np.ndarray,
         bad = ~(np.isfinite(mu) & np.isfinite(mv))
         mu[bad] = _OUTSIDE
         mv[bad] = _OUTSIDE
-        if k < steps - 1:   # fast, positions rounded to 1/32 pixel: enough to converge
+        if k < steps - 1 or not exact:   # positions rounded to 1/32 pixel: enough to converge
             s = cv2.remap(src, mu, mv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                           borderValue=float('nan'))
         else:               # the last step exact
@@ -501,8 +514,10 @@ class TemporalFusion:
             history = np.exp(state.log_inv)
             # seed: the prediction; where it has none, the history at the same pixel
             seed = np.where(np.isfinite(inv), inv, history).astype(np.float32)
+            # positions to 1/32 pixel (exact=False): 1e-3 at most, far below the prediction's
+            # noise, and the update costs half as much
             warped, mu, mv = _warp(history, state.intr, transform, intr, seed,
-                                   opt.iterations, opt.warp_tolerance, self.rays)
+                                   opt.iterations, opt.warp_tolerance, False, self.rays)
             with np.errstate(divide='ignore', invalid='ignore'):
                 log_w = np.log(warped).astype(np.float32)
             # the variance travels with the depth; the nearest source pixel's is enough
