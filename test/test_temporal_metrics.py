@@ -153,3 +153,16 @@ def test_bad_sequence_lengths(value: str, tmp_path: Path,
         cli.main(['synth', '--sequence', value, '--out', str(tmp_path / 'x')])
     assert exc.value.code == 2
     assert 'whole number of frames >= 2' in capsys.readouterr().err
+
+
+def test_process_bag_replays_a_sequence_bag(tmp_path: Path) -> None:
+    out = tmp_path / 'seq'
+    assert cli.main(['synth', '--sequence', '3', '--size', '28x42', '--out', str(out)]) == 0
+    done = tmp_path / 'processed'
+    assert cli.main(['process-bag', str(out / 'bags' / 'indoor_s000'), '--out', str(done),
+                     '--checkpoint', 'untrained:tiny', '--allow-untrained', '--input-size', '70',
+                     '--device', 'cpu', '--outputs', 'depth']) == 0
+    from rosbags.highlevel import AnyReader
+    with AnyReader([done]) as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    assert counts['/camera/depth/camera_info'] == 3
