@@ -39,9 +39,9 @@ from .backends.select import choose_here, is_exported_file, ModelSupport
 from .models.loading import config_from_sidecar, load_model
 from .models.registry import family, split_untrained
 from .models.sidecar import read_sidecar
-from .models.transforms import (check_input_policy, postprocess, preprocess_exact,
-                                preprocess_fast, preprocess_fast_cpu, target_size,
-                                validate_image, validate_input_size)
+from .models.transforms import (check_input_policy, library_processing, postprocess,
+                                preprocess_exact, preprocess_fast, preprocess_fast_cpu,
+                                target_size, to_rgb, validate_image, validate_input_size)
 from .params import spec
 from .vocabulary import AUTO
 
@@ -141,6 +141,12 @@ class DepthEstimator:
             # TF32 (Ampere+) would round fp32 convolutions and matmuls to 10-bit mantissas.
             log.info('exact: %s', exact_fp32_math())
         self.last_timings: dict[str, float] = {}
+        #: Focal length (pixels) per frame of the last batch: the camera's where given, else
+        #: the network's estimate (Depth Pro), else None.
+        self.last_focal_px: list[float | None] = []
+        # A family that processes images with its own library (InputPolicy aspect 'library').
+        self._library = (library_processing(family(model.family).input, model)
+                         if isinstance(getattr(model, 'family', None), str) else None)
         # Pinned staging buffer for the latest batch shape, with the event of its last upload.
         self._host_buffers: dict[tuple, tuple[Tensor, torch.cuda.Event]] = {}
         if self.backend == 'torch':
@@ -293,6 +299,8 @@ class DepthEstimator:
 
     def preprocess(self, images: Sequence[np.ndarray], encoding: str = 'bgr8') -> Tensor:
         """Same-size uint8 images -> network input [B,3,h,w] float32 on the device."""
+        if self._library is not None:
+            return self._library.prepare([to_rgb(im, encoding) for im in images]).to(self.device)
         if self.exact or self.device.type == 'cpu':
             prep = preprocess_exact if self.exact else preprocess_fast_cpu
             parts = [prep(im, encoding, self.input_size) for im in images]
@@ -312,14 +320,20 @@ class DepthEstimator:
 
     # ------------------------------------------------------------------ public API
     @torch.inference_mode()
-    def infer_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8'
-                    ) -> list[np.ndarray]:
+    def infer_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8', *,
+                    focal_px: Sequence[float | None] | None = None) -> list[np.ndarray]:
         """Depth for several frames; same-size frames share one forward pass.
 
         Returns float32 HxW arrays in input order (disparity, or metres for metric models).
+        ``focal_px``: each frame's focal length in pixels (None: unknown), used by a family
+        whose metric depth needs one (it estimates it otherwise, see :attr:`last_focal_px`).
         """
+        self.last_focal_px = []
         if len(images) == 0:
             return []
+        focals = list(focal_px) if focal_px is not None else [None] * len(images)
+        if len(focals) != len(images):
+            raise ValueError(f'{len(focals)} focal lengths for {len(images)} images')
         groups: dict[tuple[int, int], list[int]] = {}
         for i, im in enumerate(images):
             im = validate_image(im, encoding)
@@ -334,7 +348,15 @@ class DepthEstimator:
             pred = self.forward(x)  # (B, h, w)
             self._sync()
             t2 = time.perf_counter()
-            depth = postprocess(pred, size).cpu().numpy()  # (B, H, W) float32
+            if self._library is not None:
+                depth = self._library.finish(pred, size, [focals[i] for i in idx])
+                estimated = self._library.network.estimated_focal(size[1])
+                for j, i in enumerate(idx):
+                    if focals[i] is None and estimated is not None:
+                        focals[i] = estimated[j]
+            else:
+                depth = postprocess(pred, size)
+            depth = depth.cpu().numpy()  # (B, H, W) float32
             t3 = time.perf_counter()
             for j, i in enumerate(idx):
                 out[i] = depth[j]
@@ -342,11 +364,13 @@ class DepthEstimator:
             times['forward_ms'] += 1e3 * (t2 - t1)
             times['postprocess_ms'] += 1e3 * (t3 - t2)
         self.last_timings = times
+        self.last_focal_px = focals
         return out  # type: ignore[return-value]
 
-    def infer(self, image: np.ndarray, encoding: str = 'bgr8') -> np.ndarray:
+    def infer(self, image: np.ndarray, encoding: str = 'bgr8', *,
+              focal_px: float | None = None) -> np.ndarray:
         """Depth for one uint8 frame -> float32 HxW at the frame's resolution."""
-        return self.infer_batch([image], encoding)[0]
+        return self.infer_batch([image], encoding, focal_px=[focal_px])[0]
 
     def warmup(self, height: int, width: int) -> float:
         """Run one dummy ``height`` x ``width`` frame and return its wall time in ms.
