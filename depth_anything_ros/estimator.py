@@ -152,6 +152,8 @@ class DepthEstimator:
         if self.backend == 'torch':
             self.model: nn.Module | None = model
             self.config: Any = model.config
+            if channels_last is None and self._library is not None:
+                channels_last = False   # the library's own memory layout: its exact output
             self._runner = self._make_torch_runner(model, compile, channels_last)
         else:
             self.model = model if isinstance(model, nn.Module) else None

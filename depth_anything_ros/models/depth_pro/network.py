@@ -88,9 +88,9 @@ class DepthProProcessing:
         """HxWx3 uint8 RGB frames (one size) -> {'pixel_values': [B,3,h,w] float32}."""
         x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()
         scale = self.rescale_factor if self.do_rescale else 1.0
-        if self.do_normalize:   # one fused step, (x * scale - mean) / std
-            mean = torch.tensor(self.mean).view(1, 3, 1, 1) / scale
-            std = torch.tensor(self.std).view(1, 3, 1, 1) / scale
+        if self.do_normalize:   # one fused step, (x - mean / scale) / (std / scale)
+            mean = torch.tensor(self.mean).view(1, 3, 1, 1) * (1.0 / scale)
+            std = torch.tensor(self.std).view(1, 3, 1, 1) * (1.0 / scale)
             x = (x - mean) / std
         elif self.do_rescale:
             x = x * scale

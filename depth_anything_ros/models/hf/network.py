@@ -102,6 +102,11 @@ class LibraryDepthNet(nn.Module):
         self.flip_average = flip_average
         self.field_of_view: Tensor | None = None
 
+    @property
+    def is_metric(self) -> bool:
+        """True when the output is metres, False for relative inverse depth."""
+        return self.config.is_metric
+
     def forward(self, x: Tensor) -> Tensor:
         out = self.net(pixel_values=x)
         depth = out.predicted_depth  # (B, h, w)
@@ -178,16 +183,19 @@ def load_folder(folder: str | os.PathLike, family: str, model_class: str, *,
         model, info = cls.from_pretrained(folder, output_loading_info=True,
                                           local_files_only=True)
         processing = processor(lib, folder)
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, AttributeError) as exc:
+    except ImportError as exc:   # a dependency of this model type's code
+        raise ValueError(f'{folder}: the library cannot run {model_class} here ({exc}); '
+                         f'{EXTRA}') from exc
+    except Exception as exc:  # noqa: BLE001 - the library and safetensors raise many types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f'{folder} is not a readable {model_class} folder: '
                               f'{first}') from exc
-    problems = [f'{what}: {", ".join(map(str, keys[:5]))}'
+    found = {what: sorted(map(str, info.get(key) or ())) for what, key in (
+        ('missing', 'missing_keys'), ('unexpected', 'unexpected_keys'),
+        ('mis-shaped', 'mismatched_keys'))}
+    problems = [f'{what}: {", ".join(keys[:5])}'
                 f'{f" (+{len(keys) - 5} more)" if len(keys) > 5 else ""}'
-                for what, keys in (('missing', info.get('missing_keys', [])),
-                                   ('unexpected', info.get('unexpected_keys', [])),
-                                   ('mis-shaped', info.get('mismatched_keys', [])))
-                if keys]
+                for what, keys in found.items() if keys]
     if problems:
         raise CheckpointError(f'{folder}: the weights do not fit its config.json '
                               f'({model_class}): {"; ".join(problems)}')
