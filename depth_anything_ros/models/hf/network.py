@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 import contextlib
+import importlib
 from dataclasses import asdict, dataclass
 import math
 import os
@@ -54,8 +55,8 @@ WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
 
 def library(family: str) -> ModuleType:
     """Import ``transformers`` for ``family``; ValueError with the install line if absent."""
-    try:
-        import transformers
+    try:   # an optional extra, like the optional runtimes: imported by name when chosen
+        transformers = importlib.import_module('transformers')
     except ImportError as exc:
         raise ValueError(f'the {family} model family runs on Hugging Face transformers, which '
                          f'is not installed ({exc}); {EXTRA}') from exc
