@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
+from depth_anything_ros.errors import InvalidInputError, one_line
 from depth_anything_ros.models.hub import DEFAULT_WEIGHTS_DIR, download, WEIGHTS_ENV
 from depth_anything_ros.models.registry import checkpoints
 
@@ -44,11 +46,13 @@ def main(args: argparse.Namespace) -> int:
         for name, fam, info in sorted(rows, key=lambda r: r[0]):
             print(f'{name:<22} {fam:<7} {info.output:<9} {info.filename:<45} '
                   f'{info.licence:<13} {info.repo or "(not published)"}')
-        return 0 if args.list else 2
+        if args.list:
+            return 0
+        raise InvalidInputError('name the checkpoint to download (one of the list above)')
     try:
         path = download(args.name, args.weights_dir)
-    except (RuntimeError, ValueError) as exc:
-        print(f'error: {exc}')
+    except RuntimeError as exc:   # not published, no huggingface_hub, or the download failed
+        print(f'depth-anything-ros download: error: {one_line(exc)}', file=sys.stderr)
         return 1
     print(path)
     return 0

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.models.files import CheckpointError
 
 __all__ = ['EXTRA', 'LibraryConfig', 'LibraryDepthNet', 'LibraryImplementation', 'library',
@@ -54,12 +55,12 @@ WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
 
 
 def library(family: str) -> ModuleType:
-    """Import ``transformers`` for ``family``; ValueError with the install line if absent."""
+    """Import ``transformers`` for ``family``; InvalidInputError with the install line if absent."""
     try:   # an optional extra, like the optional runtimes: imported by name when chosen
         transformers = importlib.import_module('transformers')
     except ImportError as exc:
-        raise ValueError(f'the {family} model family runs on Hugging Face transformers, which '
-                         f'is not installed ({exc}); {EXTRA}') from exc
+        raise InvalidInputError(f'the {family} model family runs on Hugging Face transformers, '
+                                f'which is not installed ({exc}); {EXTRA}') from exc
     transformers.logging.set_verbosity_error()   # strictness is checked here, not logged
     return transformers
 
@@ -185,8 +186,8 @@ def load_folder(folder: str | os.PathLike, family: str, model_class: str, *,
                                           local_files_only=True)
         processing = processor(lib, folder)
     except ImportError as exc:   # a dependency of this model type's code
-        raise ValueError(f'{folder}: the library cannot run {model_class} here ({exc}); '
-                         f'{EXTRA}') from exc
+        raise InvalidInputError(f'{folder}: the library cannot run {model_class} here '
+                                f'({exc}); {EXTRA}') from exc
     except Exception as exc:  # noqa: BLE001 - the library and safetensors raise many types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f'{folder} is not a readable {model_class} folder: '
@@ -234,8 +235,8 @@ class LibraryImplementation:
 
     def _check(self, encoder: Any, head: str | None, where: str) -> None:
         if encoder not in (None, self.encoder):
-            raise ValueError(f'the {self.family} family builds encoder {self.encoder!r}, not '
-                             f'{encoder!r}')
+            raise InvalidInputError(f'the {self.family} family builds encoder '
+                                    f'{self.encoder!r}, not {encoder!r}')
         want = 'metric' if self.metric else 'relative'
         if head not in (None, want):
             what = 'metric depth (metres)' if self.metric else 'relative inverse depth'
