@@ -55,7 +55,7 @@ WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin')
 
 
 def library(family: str) -> ModuleType:
-    """Import ``transformers`` for ``family``; InvalidInputError with the install line if absent."""
+    """Import ``transformers`` for ``family``; InvalidInputError says how to install it."""
     try:   # an optional extra, like the optional runtimes: imported by name when chosen
         transformers = importlib.import_module('transformers')
     except ImportError as exc:
