@@ -387,6 +387,9 @@ class DepthEstimator:
 
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """Network input (h, w) used for a height x width frame at the current input_size."""
+        if self._library is not None:   # the library's processor decides (input_size unused)
+            x = self._library.prepare([np.zeros((height, width, 3), np.uint8)])
+            return int(x.shape[-2]), int(x.shape[-1])
         return target_size(height, width, self.input_size)
 
     def __repr__(self) -> str:

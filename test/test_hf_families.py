@@ -421,3 +421,24 @@ def test_eval_predicts_with_the_familys_own_processing(name: str, folders: dict[
         got = predict(model, torch.zeros(3, 28, 42), image.shape[:2], rgb=image,
                       focal_px=35.0).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize('name', FAMILIES)
+def test_the_family_teaches_in_pseudo_label(name: str, folders: dict[str, Path],
+                                            tmp_path: Path, capsys: pytest.CaptureFixture,
+                                            one_torch_thread: None) -> None:
+    (tmp_path / 'images').mkdir()
+    cv2.imwrite(str(tmp_path / 'images' / 'a.png'), frame())
+    rc = cli.main(['pseudo-label', '--teacher', str(folders[name]), '--inputs',
+                   str(tmp_path / 'images'), '--out', str(tmp_path / 'labels'),
+                   '--device', 'cpu', '--no-progress'])
+    assert rc == 0, capsys.readouterr()
+    assert '1 new labels' in capsys.readouterr().out
+
+
+def test_the_network_size_is_the_library_processors(folders: dict[str, Path]) -> None:
+    _, est = ours(folders['zoedepth'], frame())
+    # ZoeDepth pads a 30x44 frame and resizes it keeping the aspect, sides multiples of 8
+    h, w = est.network_size(30, 44)
+    assert (h % 8, w % 8) == (0, 0) and (h, w) != (30, 44)
+    assert (h, w) == tuple(est.preprocess([frame()], 'rgb8').shape[-2:])

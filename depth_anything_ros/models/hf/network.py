@@ -74,6 +74,11 @@ class LibraryConfig:
     max_depth: float | None
     model_type: str
 
+    @property
+    def head(self) -> str:
+        """``'metric'`` or ``'relative'`` (the node's ``mode`` word)."""
+        return 'metric' if self.is_metric else 'relative'
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
