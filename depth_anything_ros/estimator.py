@@ -36,10 +36,11 @@ from torch import nn, Tensor
 
 from .backends.devices import exact_fp32_math, resolve_device
 from .backends.select import choose_here, is_exported_file, ModelSupport
+from .errors import InvalidInputError
 from .models.loading import config_from_sidecar, load_model
 from .models.registry import family, split_untrained
 from .models.sidecar import read_sidecar
-from .models.transforms import (check_input_policy, library_processing, postprocess,
+from .models.transforms import (check_input_policy, LIBRARY, library_processing, postprocess,
                                 preprocess_exact, preprocess_fast, preprocess_fast_cpu,
                                 target_size, to_rgb, validate_image, validate_input_size)
 from .params import spec
@@ -273,6 +274,11 @@ class DepthEstimator:
                              'next to the exported model; re-export it with '
                              '`depth-anything-ros export` (the sidecar says whether the output '
                              'is metric)')
+        name = meta.get('family')
+        if isinstance(name, str) and family(name).input.aspect == LIBRARY:
+            raise InvalidInputError(f'{model} was exported from a {family(name).title} model, '
+                                    'whose frames only its library processes; run its '
+                                    'checkpoint folder with backend torch')
         cfg = config_from_sidecar(meta)
         metric = meta.get('head') == 'metric'
         return cfg, metric, meta.get('max_depth') if metric else None

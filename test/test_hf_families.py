@@ -442,3 +442,16 @@ def test_the_network_size_is_the_library_processors(folders: dict[str, Path]) ->
     h, w = est.network_size(30, 44)
     assert (h % 8, w % 8) == (0, 0) and (h, w) != (30, 44)
     assert (h, w) == tuple(est.preprocess([frame()], 'rgb8').shape[-2:])
+
+
+def test_an_onnx_export_of_a_library_family_is_refused_not_run_wrongly(
+        folders: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture,
+        one_torch_thread: None) -> None:
+    pytest.importorskip('onnxruntime')
+    out = tmp_path / 'dpt.onnx'
+    rc = cli.main(['export', '--checkpoint', str(folders['dpt']), '--out', str(out),
+                   '--input-size', '28', '--no-verify'])
+    assert rc == 0, capsys.readouterr()
+    # the shared preprocessing is not the library's: the file must not run as if it were
+    with pytest.raises(ValueError, match='only its library processes'):
+        DepthEstimator(str(out), device='cpu', backend='onnxruntime', precision='fp32')
