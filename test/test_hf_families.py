@@ -455,3 +455,29 @@ def test_an_onnx_export_of_a_library_family_is_refused_not_run_wrongly(
     # the shared preprocessing is not the library's: the file must not run as if it were
     with pytest.raises(ValueError, match='only its library processes'):
         DepthEstimator(str(out), device='cpu', backend='onnxruntime', precision='fp32')
+
+
+@pytest.mark.parametrize('name, published', [('dpt', 'dpt-large'), ('zoedepth', 'zoedepth-kitti'),
+                                             ('depth_pro', 'depth-pro')])
+def test_download_fetches_a_whole_folder_that_then_loads_by_name(
+        name: str, published: str, folders: dict[str, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import types
+
+    from depth_anything_ros.models.hub import download
+    calls = []
+
+    def hf_hub_download(repo_id: str, filename: str, local_dir: str) -> str:
+        """Serve the tiny folder's files, as the hub would serve the published ones."""
+        calls.append((repo_id, filename))
+        Path(local_dir).mkdir(parents=True, exist_ok=True)
+        return shutil.copy(folders[name] / filename, Path(local_dir) / filename)
+
+    monkeypatch.setitem(sys.modules, 'huggingface_hub',
+                        types.SimpleNamespace(hf_hub_download=hf_hub_download))
+    download(published, tmp_path)
+    assert [f for _, f in calls] == ['model.safetensors', 'config.json',
+                                     'preprocessor_config.json']
+    model = load_model(published, weights_dir=tmp_path)
+    assert model.family == name and model.checkpoint_file == tmp_path / published
