@@ -481,3 +481,18 @@ def test_download_fetches_a_whole_folder_that_then_loads_by_name(
                                      'preprocessor_config.json']
     model = load_model(published, weights_dir=tmp_path)
     assert model.family == name and model.checkpoint_file == tmp_path / published
+
+
+@pytest.mark.parametrize('name', FAMILIES)
+def test_build_model_is_the_published_architecture_with_the_librarys_processor(
+        name: str) -> None:
+    from depth_anything_ros.model import build_model
+    model = build_model(ENCODER[name], 'metric' if name != 'dpt' else 'relative',
+                        device='meta')
+    expected = getattr(transformers, CLASS[name]).config_class()
+    built = model.net.config.to_dict()   # (the model may add derived fields)
+    assert {k: built[k] for k in expected.to_dict()} == expected.to_dict()
+    assert model.family == name and next(model.parameters()).device.type == 'meta'
+    size = getattr(model.processor, 'size', None) or model.processor.processor.size
+    assert size in ((1536, 1536), {'height': 384, 'width': 384},
+                    {'height': 384, 'width': 512})

@@ -151,7 +151,8 @@ def tiny_weights(lib: ModuleType, model: nn.Module) -> None:
 IMPLEMENTATION = LibraryImplementation(
     family='depth_pro', title='Depth Pro', encoder='depthpro',
     model_class='DepthProForDepthEstimation', metric=True, tiny=tiny, processor=processor,
-    tiny_weights=tiny_weights)
+    tiny_weights=tiny_weights,
+    default_processor=lambda lib: DepthProProcessing())
 build_model = IMPLEMENTATION.build_model
 untrained_model = IMPLEMENTATION.untrained_model
 load_state_dict = IMPLEMENTATION.load_state_dict

@@ -48,7 +48,8 @@ def tiny_weights(lib: ModuleType, model: Any) -> None:
 
 IMPLEMENTATION = LibraryImplementation(
     family='dpt', title='MiDaS / DPT', encoder='dpt', model_class='DPTForDepthEstimation',
-    metric=False, tiny=tiny, tiny_weights=tiny_weights)
+    metric=False, tiny=tiny, tiny_weights=tiny_weights,
+    default_processor=lambda lib: lib.DPTImageProcessorPil())
 build_model = IMPLEMENTATION.build_model
 untrained_model = IMPLEMENTATION.untrained_model
 load_state_dict = IMPLEMENTATION.load_state_dict

@@ -233,6 +233,8 @@ class LibraryImplementation:
     processor: Callable[[ModuleType, Path], Any] = library_processor
     #: ``(lib, model) -> None``: after seeding, makes the tiny untrained weights useful.
     tiny_weights: Callable[[ModuleType, nn.Module], None] | None = None
+    #: ``lib -> processor`` of the published architecture (the library's defaults).
+    default_processor: Callable[[ModuleType], Any] | None = None
 
     def describe(self, config: Any) -> LibraryConfig:
         return LibraryConfig(self.encoder, self.metric,
@@ -248,6 +250,10 @@ class LibraryImplementation:
             raise CheckpointError(f'{where}: {self.title} outputs {what} only; use mode '
                                   f'{want!r}')
 
+    def _default_head(self, head: str | None) -> str | None:
+        """``head`` as a check; 'relative' is the loaders' default, no request, when metric."""
+        return None if head == 'relative' and self.metric else head
+
     def _wrap(self, model: nn.Module, processor: Any) -> LibraryDepthNet:
         return LibraryDepthNet(self.family, model.float().eval(), processor,
                                self.describe(model.config),
@@ -257,22 +263,23 @@ class LibraryImplementation:
                     max_depth: float | None = None, *,
                     device: torch.device | str | None = None) -> LibraryDepthNet:
         """Build the published architecture (the library's default config), default-initialised."""
-        self._check(encoder if isinstance(encoder, str) else None,
-                    head if head != 'relative' or self.metric is False else None, self.family)
+        self._check(encoder if isinstance(encoder, str) else None, self._default_head(head),
+                    self.family)
         lib = library(self.family)
         cls = getattr(lib, self.model_class)
         with torch.device(device) if device is not None else contextlib.nullcontext():
             model = cls(cls.config_class())
-        processor = self.tiny(lib)[1]
+        processor = (self.default_processor(lib) if self.default_processor is not None
+                     else self.tiny(lib)[1])
         return self._wrap(model, processor)
 
     def untrained_model(self, encoder: str, head: str,
                         max_depth: float | None) -> LibraryDepthNet:
         """Build a tiny network with seeded random weights (deterministic; tests only)."""
-        self._check(encoder, head if head != 'relative' or not self.metric else None,
-                    f'untrained:{self.encoder}')
+        self._check(encoder, self._default_head(head), f'untrained:{self.encoder}')
         lib = library(self.family)
         config, processor = self.tiny(lib)
+
         def build() -> nn.Module:
             model = getattr(lib, self.model_class)(config)
             if self.tiny_weights is not None:

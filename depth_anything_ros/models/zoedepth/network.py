@@ -102,7 +102,8 @@ def max_depth(config: Any) -> float | None:
 IMPLEMENTATION = LibraryImplementation(
     family='zoedepth', title='ZoeDepth', encoder='zoedepth',
     model_class='ZoeDepthForDepthEstimation', metric=True, tiny=tiny, max_depth=max_depth,
-    flip_average=True, processor=processor)
+    flip_average=True, processor=processor,
+    default_processor=lambda lib: ZoeDepthProcessing(lib.ZoeDepthImageProcessorPil()))
 build_model = IMPLEMENTATION.build_model
 untrained_model = IMPLEMENTATION.untrained_model
 load_state_dict = IMPLEMENTATION.load_state_dict
