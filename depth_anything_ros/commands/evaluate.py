@@ -61,6 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='autocast dtype of the forward pass' + run % 'none')
     parser.add_argument('--error-maps', help='folder for per-image prediction/GT/error PNGs')
     parser.add_argument('--compare', help='a second checkpoint evaluated the same way')
+    parser.add_argument('--tae', action='store_true',
+                        help='add the temporal metrics tae and flicker over consecutive frames '
+                             '(needs poses.txt beside the data, as synth --sequence writes)')
     add_device_argument(parser)
 
 
@@ -76,7 +79,7 @@ def main(args: argparse.Namespace) -> int:
     doc = run_eval(flags.checkpoint, given, compare=args.compare, align=args.align,
                    pairs_file=args.pairs, crop=args.crop, error_maps=args.error_maps,
                    device=args.device, allow_untrained=options.pop('allow_untrained'),
-                   model_options=options)
+                   model_options=options, tae=args.tae)
     folder = doc['settings']['run']
     print('settings: ' + ', '.join(f'{k} {v}' for k, v in doc['settings'].items()) +
           (f' (unset flags from the training run {folder})' if folder else ''))
