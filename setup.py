@@ -43,6 +43,8 @@ setup(
         _share('rviz', '*.rviz'),
     ],
     install_requires=['setuptools', 'numpy', 'pyyaml'],
+    # the model families on Hugging Face transformers (requirements/hf.txt pins the same)
+    extras_require={'hf': ['transformers==5.25.0', 'pillow']},
     python_requires='>=3.10',  # PEP 604 unions evaluated at import (e.g. params.Value)
     zip_safe=True,
     maintainer='depth_anything_ros maintainers',

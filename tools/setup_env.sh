@@ -3,12 +3,13 @@
 # ros-* wheels, torch (CPU), the package itself (editable) and an ament share overlay so that
 # ament_index finds launch/ and config/ the way `ros2 launch` does.
 #   usage: tools/setup_env.sh [VENV]          (default .venv)
-# A second run reuses the venv: it reinstalls only when requirements/dev.txt or setup.py change.
+# A second run reuses the venv: it reinstalls only when requirements/{dev,hf}.txt or setup.py change.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${1:-$ROOT/.venv}
 PY=${PYTHON:-python3}
 REQ=$ROOT/requirements/dev.txt
+HF_REQ=$ROOT/requirements/hf.txt   # optional model families (transformers), tested here
 
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), "the ros-* wheels are cp311 only"' \
   || { echo "setup_env: Python 3.11 is required (set PYTHON=...)" >&2; exit 1; }
@@ -16,12 +17,12 @@ REQ=$ROOT/requirements/dev.txt
 VENV=$(cd "$VENV" && pwd)
 
 stamp="$VENV/.depth_anything_ros.stamp"
-want=$(cat "$REQ" "$ROOT/setup.py" "$ROOT/setup.cfg" | sha256sum | cut -d' ' -f1)
+want=$(cat "$REQ" "$HF_REQ" "$ROOT/setup.py" "$ROOT/setup.cfg" | sha256sum | cut -d' ' -f1)
 # Reinstall when the requirements changed, or when the package itself went missing.
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
    || ! "$VENV/bin/pip" show -q depth_anything_ros >/dev/null 2>&1; then
   echo "setup_env: installing requirements into $VENV (first run takes about a minute)"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" 2> >(grep -v "is ignored: it is neither" >&2)
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" -r "$HF_REQ" 2> >(grep -v "is ignored: it is neither" >&2)
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$ROOT" 2> >(grep -v "is ignored: it is neither" >&2)
   echo "$want" > "$stamp"
 fi

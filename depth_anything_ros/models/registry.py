@@ -43,8 +43,8 @@ from depth_anything_ros.vocabulary import BACKENDS, PATCH_SIZE, PRECISIONS
 __all__ = ['CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'OUTPUTS', 'UNTRAINED',
            'Checkpoint', 'InputPolicy', 'ModelFamily', 'checkpoints', 'default_checkpoint',
            'encoder_choices', 'families', 'family', 'family_for_checkpoint',
-           'family_for_encoder', 'family_for_keys', 'find_checkpoint', 'register_family',
-           'split_untrained']
+           'family_for_encoder', 'family_for_keys', 'family_for_model_type',
+           'find_checkpoint', 'register_family', 'split_untrained']
 
 #: What a network outputs per pixel: affine-invariant disparity, or metric depth (metres).
 OUTPUTS: tuple[str, ...] = ('disparity', 'metric')
@@ -147,6 +147,8 @@ class ModelFamily:
         checkpoint_names: ``mode`` -> template of the checkpoint a node loads when its
             ``checkpoint`` parameter is empty (``{encoder}``, ``{scene}``).
         order: listing order (lowest first; the first family is the default of ``untrained``).
+        model_types: the ``model_type`` values of a library's ``config.json`` this family
+            loads from a folder in the library's own format (``save_pretrained``).
     """
 
     name: str
@@ -170,6 +172,7 @@ class ModelFamily:
     checkpoint_names: tuple[tuple[str, str], ...] = (('relative', '{encoder}'),
                                                      ('metric', '{encoder}'))
     order: int = 100
+    model_types: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = [f'output {o!r} is not one of {OUTPUTS}' for o in self.outputs
@@ -316,6 +319,11 @@ def split_untrained(spec: str) -> tuple[bool, str | None]:
     if spec.startswith(UNTRAINED + ':'):
         return True, spec.partition(':')[2] or None
     return False, None
+
+
+def family_for_model_type(model_type: str) -> ModelFamily | None:
+    """Return the family that loads library folders of ``model_type`` (None: none does)."""
+    return next((f for f in families() if model_type in f.model_types), None)
 
 
 def family_for_keys(keys: Iterable[str], meta: dict[str, Any] | None = None) -> ModelFamily:

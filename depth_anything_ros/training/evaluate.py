@@ -40,8 +40,8 @@ from tqdm import tqdm
 
 from depth_anything_ros.backends.devices import amp_dtype, resolve_device
 from depth_anything_ros.core.geometry import Intrinsics
-from depth_anything_ros.errors import InvalidInputError, MissingInputError
-from depth_anything_ros.models.transforms import postprocess
+from depth_anything_ros.models.registry import family, InputPolicy
+from depth_anything_ros.models.transforms import LIBRARY, library_processing, postprocess
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training.config import load_dataclass, TrainConfig
 from depth_anything_ros.training.datasets import build_dataset
@@ -69,14 +69,34 @@ def upsample_to(pred: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def predict(model: nn.Module, image: torch.Tensor, size: tuple[int, int],
-            autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Normalised image (3, h, w) -> float32 prediction (H, W) at ground-truth ``size``."""
+            autocast_dtype: torch.dtype | None = None, *, rgb: np.ndarray | None = None,
+            focal_px: float | None = None) -> torch.Tensor:
+    """Normalised image (3, h, w) -> float32 prediction (H, W) at ground-truth ``size``.
+
+    A network that brings its own processing (:func:`library_processing`) gets the frame
+    itself (``rgb``, uint8 RGB at ``size``) and the camera's focal length instead.
+    """
     device = next(model.parameters()).device
-    x = image[None].to(device)                                 # (1, 3, h, w)
+    base = getattr(model, 'module', model)
+    own = library_processing(_policy(base), base) if rgb is not None else None
+    x = (own.prepare([rgb]) if own is not None else image[None]).to(device)  # (1, 3, h, w)
     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                         enabled=autocast_dtype is not None):
         pred = model(x)                                         # (1, h, w)
+    if own is not None:
+        return own.finish(pred.float(), size, [focal_px])[0]
     return postprocess(pred, size)[0]                           # (H, W) float32
+
+
+def _policy(model: nn.Module) -> InputPolicy:
+    """Return the input policy of the model's family (the default one without a family)."""
+    name = getattr(model, 'family', None)
+    return family(name).input if isinstance(name, str) else InputPolicy()
+
+
+def owns_processing(model: nn.Module) -> bool:
+    """Whether the model's family processes frames with its own library (eval keeps RGB)."""
+    return _policy(getattr(model, 'module', model)).aspect == LIBRARY
 
 
 def score_prediction(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, *,
@@ -133,7 +153,10 @@ def evaluate_model(model: nn.Module, dataset: Any, *, min_depth: float, max_dept
     for i in tqdm(indices, desc='eval', unit='img', disable=not (progress and dist.is_main)):
         sample = dataset[i]
         gt = sample['depth']                                    # (H, W) metres
-        pred = predict(model, sample['image'], tuple(gt.shape[-2:]), autocast_dtype).cpu()
+        k = sample.get('intrinsics')
+        pred = predict(model, sample['image'], tuple(gt.shape[-2:]), autocast_dtype,
+                       rgb=sample.get('rgb'),
+                       focal_px=float(k[0, 0]) if k is not None else None).cpu()
         metrics, depth, mask = score_prediction(pred, gt, sample['valid_mask'],
                                                 min_depth=min_depth, max_depth=max_depth,
                                                 is_metric=is_metric, align=align, crop=crop)
@@ -355,7 +378,8 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
         how = align if align != 'auto' else ('none' if is_metric else 'scale_shift')
         max_depth = opts['max_depth'] or (model.config.max_depth if is_metric else None)
         dataset = build_dataset(opts['dataset'], opts['data'], opts['split'],
-                                EvalTransform(opts['input_size']),
+                                EvalTransform(opts['input_size'],
+                                              keep_rgb=owns_processing(model)),
                                 min_depth=opts['min_depth'], max_depth=max_depth
                                 ).limit(opts['limit'])
         cap = max_depth or dataset.max_depth
