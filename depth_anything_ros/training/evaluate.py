@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from depth_anything_ros.backends.devices import amp_dtype, resolve_device
 from depth_anything_ros.core.geometry import Intrinsics
+from depth_anything_ros.errors import InvalidInputError, MissingInputError
 from depth_anything_ros.models.registry import family, InputPolicy
 from depth_anything_ros.models.transforms import LIBRARY, library_processing, postprocess
 from depth_anything_ros.training import distributed as dist_utils
