@@ -35,12 +35,12 @@ from importlib.metadata import entry_points
 import os
 from pathlib import Path
 import pkgutil
-from types import ModuleType
 from typing import Any
 
 from depth_anything_ros.vocabulary import BACKENDS, PATCH_SIZE, PRECISIONS
 
-__all__ = ['CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'OUTPUTS', 'UNTRAINED',
+__all__ = ['CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'LIBRARY_FILES', 'OUTPUTS',
+           'UNTRAINED', 'library_checkpoint', 'library_family',
            'Checkpoint', 'InputPolicy', 'ModelFamily', 'checkpoints', 'default_checkpoint',
            'encoder_choices', 'families', 'family', 'family_for_checkpoint',
            'family_for_encoder', 'family_for_keys', 'family_for_model_type',
@@ -127,7 +127,8 @@ class ModelFamily:
         title: human name, for logs and tables.
         implementation: module with the family's code (see docs/architecture.md): it defines
             ``build_model``, ``untrained_model``, ``load_state_dict`` and
-            ``config_from_dict``. Imported only when a network is needed.
+            ``config_from_dict``; or ``module:NAME``, an object in it with those attributes.
+            Imported only when a network is needed.
         encoders: architecture names the family builds (the ``encoder`` parameter's choices).
         extra_encoders: more configurations it builds that no checkpoint is published for
             (small ones for tests and distilled students); not parameter choices.
@@ -189,9 +190,11 @@ class ModelFamily:
         if problems:
             raise ValueError(f'model family {self.name!r}: ' + '; '.join(problems))
 
-    def module(self) -> ModuleType:
-        """Return the implementation module (imported on first use)."""
-        return importlib.import_module(self.implementation)
+    def module(self) -> Any:
+        """Return the implementation (module, or ``module:NAME`` object; imported on first use)."""
+        module, _, name = self.implementation.partition(':')
+        found = importlib.import_module(module)
+        return getattr(found, name) if name else found
 
     def checkpoint(self, name_or_path: str | os.PathLike) -> Checkpoint | None:
         """Return the checkpoint a name, alias or official file name means (None: unknown)."""
@@ -218,6 +221,34 @@ class ModelFamily:
 
 _FAMILIES: dict[str, ModelFamily] = {}
 _discovered = False
+
+
+# Files a library folder holds besides its weights (transformers' save_pretrained layout).
+LIBRARY_FILES = ('config.json', 'preprocessor_config.json')
+
+
+def library_checkpoint(name: str, encoder: str, output: str, repo: str, licence: str,
+                       max_depth: float | None = None) -> Checkpoint:
+    """Return a published library folder (weights + LIBRARY_FILES), downloaded as ``name``."""
+    return Checkpoint(name, encoder, output, 'model.safetensors', licence, repo=repo,
+                      max_depth=max_depth, subdir=name, extra_files=LIBRARY_FILES)
+
+
+def library_family(*, name: str, title: str, encoder: str, output: str,
+                   checkpoints: tuple[Checkpoint, ...], default: str, order: int) -> ModelFamily:
+    """Return a family whose network and processing come from a library's own folders.
+
+    Its implementation is ``models/<name>/network.py``'s ``IMPLEMENTATION``; its folders' config
+    names the family by ``model_type`` (= ``name``); it runs on torch in fp32 with the library's
+    own image processing.
+    """
+    return ModelFamily(
+        name=name, title=title, implementation=f'depth_anything_ros.models.{name}.network'
+                                               ':IMPLEMENTATION',
+        encoders=(encoder,), checkpoints=checkpoints, input=InputPolicy(aspect='library'),
+        outputs=(output,), backends=('torch',), precisions=('fp32',),
+        checkpoint_names=(('relative', default), ('metric', default)), order=order,
+        model_types=(name,))
 
 
 def register_family(fam: ModelFamily) -> ModelFamily:

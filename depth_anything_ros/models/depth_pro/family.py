@@ -19,26 +19,10 @@ optional extra imported only when this family is chosen (models/depth_pro/networ
 the camera's focal length the depth uses it; without, the network's estimated field of view.
 """
 
-from depth_anything_ros.models.registry import (
-                                                Checkpoint,
-                                                InputPolicy,
-                                                ModelFamily,
-                                                register_family,
-)
+from depth_anything_ros.models import registry
 
-FAMILY = register_family(ModelFamily(
-    name='depth_pro',
-    title='Depth Pro (transformers)',
-    implementation='depth_anything_ros.models.depth_pro.network',
-    encoders=('depthpro',),
-    checkpoints=(Checkpoint('depth-pro', 'depthpro', 'metric', 'model.safetensors',
-                            'apple-amlr', repo='apple/DepthPro-hf', subdir='depth-pro',
-                            extra_files=('config.json', 'preprocessor_config.json')),),
-    input=InputPolicy(aspect='library'),
-    outputs=('metric',),
-    backends=('torch',),
-    precisions=('fp32',),
-    checkpoint_names=(('relative', 'depth-pro'), ('metric', 'depth-pro')),
-    order=22,
-    model_types=('depth_pro',),
-))
+FAMILY = registry.register_family(registry.library_family(
+    name='depth_pro', title='Depth Pro (transformers)', encoder='depthpro', output='metric',
+    checkpoints=(registry.library_checkpoint('depth-pro', 'depthpro', 'metric',
+                                             'apple/DepthPro-hf', 'apple-amlr'),),
+    default='depth-pro', order=22))

@@ -153,9 +153,3 @@ IMPLEMENTATION = LibraryImplementation(
     model_class='DepthProForDepthEstimation', metric=True, tiny=tiny, processor=processor,
     tiny_weights=tiny_weights,
     default_processor=lambda lib: DepthProProcessing())
-build_model = IMPLEMENTATION.build_model
-untrained_model = IMPLEMENTATION.untrained_model
-load_state_dict = IMPLEMENTATION.load_state_dict
-load_folder = IMPLEMENTATION.load_folder
-config_from_dict = IMPLEMENTATION.config_from_dict
-check_metadata = IMPLEMENTATION.check_metadata

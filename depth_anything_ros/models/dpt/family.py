@@ -20,32 +20,19 @@ optional extra imported only when this family is chosen (models/dpt/network.py).
 
 from depth_anything_ros.models.registry import (
     Checkpoint,
-    InputPolicy,
-    ModelFamily,
+    library_checkpoint,
+    library_family,
     register_family,
 )
 
-_FILES = ('config.json', 'preprocessor_config.json')
-
 
 def _published(name: str, repo: str, licence: str) -> Checkpoint:
-    return Checkpoint(name, 'dpt', 'disparity', 'model.safetensors', licence, repo=repo,
-                      subdir=name, extra_files=_FILES)
+    return library_checkpoint(name, 'dpt', 'disparity', repo, licence)
 
 
-FAMILY = register_family(ModelFamily(
-    name='dpt',
-    title='MiDaS / DPT (transformers)',
-    implementation='depth_anything_ros.models.dpt.network',
-    encoders=('dpt',),
+FAMILY = register_family(library_family(
+    name='dpt', title='MiDaS / DPT (transformers)', encoder='dpt', output='disparity',
     checkpoints=(_published('dpt-large', 'Intel/dpt-large', 'Apache-2.0'),
                  _published('dpt-hybrid-midas', 'Intel/dpt-hybrid-midas', 'Apache-2.0'),
                  _published('dpt-beit-large-512', 'Intel/dpt-beit-large-512', 'MIT')),
-    input=InputPolicy(aspect='library'),
-    outputs=('disparity',),
-    backends=('torch',),
-    precisions=('fp32',),
-    checkpoint_names=(('relative', 'dpt-large'), ('metric', 'dpt-large')),
-    order=20,
-    model_types=('dpt',),
-))
+    default='dpt-large', order=20))

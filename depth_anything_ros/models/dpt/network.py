@@ -50,9 +50,3 @@ IMPLEMENTATION = LibraryImplementation(
     family='dpt', title='MiDaS / DPT', encoder='dpt', model_class='DPTForDepthEstimation',
     metric=False, tiny=tiny, tiny_weights=tiny_weights,
     default_processor=lambda lib: lib.DPTImageProcessorPil())
-build_model = IMPLEMENTATION.build_model
-untrained_model = IMPLEMENTATION.untrained_model
-load_state_dict = IMPLEMENTATION.load_state_dict
-load_folder = IMPLEMENTATION.load_folder
-config_from_dict = IMPLEMENTATION.config_from_dict
-check_metadata = IMPLEMENTATION.check_metadata

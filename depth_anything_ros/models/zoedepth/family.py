@@ -18,34 +18,12 @@ Plain data, no torch: the network and its image processor come from ``transforme
 optional extra imported only when this family is chosen (models/zoedepth/network.py).
 """
 
-from depth_anything_ros.models.registry import (
-    Checkpoint,
-    InputPolicy,
-    ModelFamily,
-    register_family,
-)
+from depth_anything_ros.models import registry
 
-_FILES = ('config.json', 'preprocessor_config.json')
-
-
-def _published(name: str, repo: str, max_depth: float) -> Checkpoint:
-    return Checkpoint(name, 'zoedepth', 'metric', 'model.safetensors', 'MIT', repo=repo,
-                      max_depth=max_depth, subdir=name, extra_files=_FILES)
-
-
-FAMILY = register_family(ModelFamily(
-    name='zoedepth',
-    title='ZoeDepth (transformers)',
-    implementation='depth_anything_ros.models.zoedepth.network',
-    encoders=('zoedepth',),
-    checkpoints=(_published('zoedepth-nyu', 'Intel/zoedepth-nyu', 10.0),
-                 _published('zoedepth-kitti', 'Intel/zoedepth-kitti', 80.0),
-                 _published('zoedepth-nyu-kitti', 'Intel/zoedepth-nyu-kitti', 80.0)),
-    input=InputPolicy(aspect='library'),
-    outputs=('metric',),
-    backends=('torch',),
-    precisions=('fp32',),
-    checkpoint_names=(('relative', 'zoedepth-nyu-kitti'), ('metric', 'zoedepth-nyu-kitti')),
-    order=21,
-    model_types=('zoedepth',),
-))
+FAMILY = registry.register_family(registry.library_family(
+    name='zoedepth', title='ZoeDepth (transformers)', encoder='zoedepth', output='metric',
+    checkpoints=tuple(
+        registry.library_checkpoint(name, 'zoedepth', 'metric', f'Intel/{name}', 'MIT', depth)
+        for name, depth in (('zoedepth-nyu', 10.0), ('zoedepth-kitti', 80.0),
+                            ('zoedepth-nyu-kitti', 80.0))),
+    default='zoedepth-nyu-kitti', order=21))

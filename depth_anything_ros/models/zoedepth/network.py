@@ -104,9 +104,3 @@ IMPLEMENTATION = LibraryImplementation(
     model_class='ZoeDepthForDepthEstimation', metric=True, tiny=tiny, max_depth=max_depth,
     flip_average=True, processor=processor,
     default_processor=lambda lib: ZoeDepthProcessing(lib.ZoeDepthImageProcessorPil()))
-build_model = IMPLEMENTATION.build_model
-untrained_model = IMPLEMENTATION.untrained_model
-load_state_dict = IMPLEMENTATION.load_state_dict
-load_folder = IMPLEMENTATION.load_folder
-config_from_dict = IMPLEMENTATION.config_from_dict
-check_metadata = IMPLEMENTATION.check_metadata
