@@ -29,19 +29,29 @@ from typing import Any
 import torch
 from torch import nn
 
+from depth_anything_ros.models.files import CheckpointError
 from depth_anything_ros.models.hub import resolve_checkpoint
 from depth_anything_ros.models.reading import read_checkpoint
 from depth_anything_ros.models.registry import (families, family, family_for_checkpoint,
                                                 family_for_encoder, family_for_keys,
-                                                ModelFamily, split_untrained)
+                                                find_checkpoint, keys_family, ModelFamily,
+                                                split_untrained)
 from depth_anything_ros.models.sidecar import read_sidecar, sidecar_dict, write_sidecar
 
 log = logging.getLogger(__name__)
 
 HEADS = ('relative', 'metric')
 
-__all__ = ['HEADS', 'build_model', 'config_from_sidecar', 'export_model', 'family_of_config',
-           'load_model']
+__all__ = ['HEADS', 'build_model', 'config_from_sidecar', 'describe_licence', 'export_model',
+           'family_of_config', 'load_model']
+
+#: What the licence of deterministic test weights is shown as.
+UNTRAINED_LICENCE = 'none (deterministic test weights)'
+
+
+def describe_licence(licence: str | None) -> str:
+    """A model's ``licence`` attribute for people (None: not recorded)."""
+    return licence or 'unknown (not recorded; check where the weights came from)'
 
 
 def family_of_config(config: Any) -> ModelFamily:
@@ -109,6 +119,7 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: Any = None,
         scale = max_depth if max_depth is not None else default_max_depth
         model = fam.module().untrained_model(enc or fam.encoders[0], head,
                                              scale if head == 'metric' else None)
+        model.licence = UNTRAINED_LICENCE
         return model
     if head is not None and head not in HEADS:
         raise ValueError(f'head must be one of {HEADS}, got {head!r}')
@@ -120,12 +131,29 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: Any = None,
     embedded = meta.get('sidecar') if isinstance(meta.get('sidecar'), Mapping) else None
     fam = (family_for_checkpoint(path, meta=dict(embedded) if embedded else None)
            or family_for_keys(sd, meta))
+    _check_family(path, fam, keys_family(sd), 'its sidecar' if embedded else 'its name')
     model = fam.module().load_state_dict(path, sd, meta, encoder=encoder, head=head,
                                          max_depth=max_depth,
                                          default_max_depth=default_max_depth)
     # Engine caches key exports by this file's content hash (backends.common).
     model.checkpoint_file = path
+    licence = embedded.get('licence') if embedded else None
+    published = find_checkpoint(path)[1]
+    model.licence = licence if isinstance(licence, str) else (
+        published.licence if published is not None else None)
     return model.eval()
+
+
+def _check_family(path: Path, named: ModelFamily, by_keys: ModelFamily | None,
+                  why: str) -> None:
+    """CheckpointError when the file's keys are another family's than its name/sidecar says."""
+    if by_keys is None or by_keys is named:
+        return
+    fix = ('fix or delete the sidecar' if why == 'its sidecar' else
+           f'give the file a name that is not a {named.title} name, or download the '
+           f'{named.title} checkpoint again (depth-anything-ros download)')
+    raise CheckpointError(f'{path} holds {by_keys.title} weights, but {why} says '
+                          f'{named.title}: {fix}')
 
 
 def config_from_sidecar(meta: Mapping[str, Any]) -> Any:
