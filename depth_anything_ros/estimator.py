@@ -45,6 +45,7 @@ import torch
 from torch import nn, Tensor
 
 from .backends.devices import exact_fp32_math, resolve_device
+from .core.model_outputs import network_focal
 from .backends.select import choose_here, is_exported_file, ModelSupport
 from .models.loading import config_from_sidecar, load_model
 from .models.registry import family, split_untrained
@@ -91,7 +92,7 @@ def _family_of(model: Any) -> Any:
 
 
 def _own_preprocessing(fam: Any) -> Any:
-    """The family's implementation module when it prepares its own input, else None."""
+    """Return the family's implementation module when it prepares its own input, else None."""
     if fam is None:
         return None
     module = fam.module()
@@ -152,13 +153,13 @@ class DepthEstimator:
 
     ``model``: a network of any registered family (moved to ``device``, put in eval mode), a
     checkpoint path/name for ``backend='torch'``, or an exported file (``.onnx``, ``.xml``)
-    for the other backends. ``input_size``: short side of the network
-    input (multiple of 14; smaller is faster, coarser), or the longest side for a family whose
-    input policy says so (Depth Anything 3); None: the family's default (518, 504). ``exact=True``: official float64
-    OpenCV preprocessing (bit-exact input tensors); otherwise float32 preprocessing (OpenCV
-    on CPU, torch on the GPU; ~1e-5 different in depth, see docs/model.md). Outputs are
-    float32 HxW at the image resolution: disparity for relative models, metres for metric
-    ones.
+    for the other backends. ``input_size``: short side of the network input (multiple of 14;
+    smaller is faster, coarser), or its longest side for a family whose input policy says so;
+    None: the family's default size. ``exact=True``: official float64 OpenCV preprocessing
+    (bit-exact input tensors); otherwise float32 preprocessing (OpenCV on CPU, torch on the
+    GPU; ~1e-5 different in depth, see docs/model.md). Outputs are float32 HxW at the image
+    resolution: disparity or relative depth for relative models, metres for metric ones
+    (:attr:`output`), with confidence and sky from :meth:`estimate` where the network has them.
 
     ``backend`` / ``precision`` (``auto`` or a name) and ``exact`` are decided by the one rule,
     :func:`depth_anything_ros.backends.select.choose`, for this device: an explicit request is
@@ -268,8 +269,11 @@ class DepthEstimator:
 
     @property
     def output(self) -> str:
-        """What ``depth`` is: ``'disparity'`` (larger = nearer), ``'depth'`` (relative, larger
-        = farther) or ``'metric'`` (metres); see models.registry.OUTPUTS."""
+        """What ``depth`` is: disparity, relative depth or metres.
+
+        ``'disparity'`` (larger = nearer), ``'depth'`` (relative, larger = farther) or
+        ``'metric'`` (metres); see models.registry.OUTPUTS.
+        """
         given = getattr(self.config, 'output', None)
         if isinstance(given, str):
             return given
@@ -399,8 +403,11 @@ class DepthEstimator:
 
     @torch.inference_mode()
     def forward_all(self, x: Tensor, focal: Tensor | None = None) -> dict[str, Tensor]:
-        """Like :meth:`forward`, with every per-pixel output: ``depth`` and, where the network
-        has them, ``confidence`` and ``sky`` (probability), [B,h,w] float32 on the device."""
+        """Like :meth:`forward`, with every per-pixel output.
+
+        ``depth`` and, where the network has them, ``confidence`` and ``sky`` (probability),
+        [B,h,w] float32 on the device.
+        """
         if self.needs_intrinsics and focal is None:
             raise IntrinsicsRequired(self._intrinsics_message())
         raw = self._runner(x) if focal is None else self._runner(x, focal)
@@ -420,17 +427,15 @@ class DepthEstimator:
 
     # ------------------------------------------------------------------ public API
     @staticmethod
-    def _focal(intrinsics: Any, size: tuple[int, int], net: tuple[int, int]) -> tuple[float, float]:
-        """(fx, fy) in image pixels -> in network-input pixels (each axis scales by its own
-        resize factor, as the camera matrix does)."""
+    def _focal(intrinsics: Any, size: tuple[int, int],
+               net: tuple[int, int]) -> tuple[float, float]:
+        """(fx, fy) in image pixels -> in network-input pixels (core.model_outputs)."""
         try:
-            fx, fy = (float(v) for v in intrinsics)
+            fx, fy = intrinsics
         except (TypeError, ValueError):
-            raise ValueError(f'intrinsics must be (fx, fy) in pixels, got {intrinsics!r}') from None
-        if not (np.isfinite(fx) and np.isfinite(fy) and fx > 0 and fy > 0):
-            raise ValueError(f'focal lengths must be finite and > 0 pixels, got fx={fx}, '
-                             f'fy={fy}')
-        return fx * net[1] / size[1], fy * net[0] / size[0]
+            raise ValueError(f'intrinsics must be (fx, fy) in pixels, got '
+                             f'{intrinsics!r}') from None
+        return network_focal(fx, fy, size, net)
 
     @torch.inference_mode()
     def estimate_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',

@@ -50,7 +50,7 @@ UNTRAINED_LICENCE = 'none (deterministic test weights)'
 
 
 def describe_licence(licence: str | None) -> str:
-    """A model's ``licence`` attribute for people (None: not recorded)."""
+    """Return a model's ``licence`` attribute as shown to people (None: not recorded)."""
     return licence or 'unknown (not recorded; check where the weights came from)'
 
 

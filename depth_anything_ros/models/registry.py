@@ -70,10 +70,11 @@ class Checkpoint:
     repository (None: not published). ``confidence``/``sky``: the network also gives a
     per-pixel confidence / sky map; ``needs_intrinsics``: its metric output needs the camera's
     focal length; ``max_views``: views one forward pass can take (1: monocular);
-    ``parameters``: its parameter count (None: not stated). ``subdir``: the folder of the weights directory the file
-    is kept in, for published files whose name says nothing (``model.safetensors``): they
-    are then found by that folder, never by their file name alone. ``extra_files``: files of
-    the same repository the weights need beside them (a ``config.json``), downloaded with them.
+    ``parameters``: its parameter count (None: not stated). ``subdir``: the folder of the
+    weights directory the file is kept in, for published files whose name says nothing
+    (``model.safetensors``): they are then found by that folder, never by their file name
+    alone. ``extra_files``: files of the same repository the weights need beside them (a
+    ``config.json``), downloaded with them.
     """
 
     name: str
@@ -382,7 +383,7 @@ def family_for_keys(keys: Iterable[str], meta: dict[str, Any] | None = None) -> 
 
 
 def keys_family(keys: Iterable[str]) -> ModelFamily | None:
-    """The family that owns most of these state-dict keys by their prefixes (None: none)."""
+    """Return the family owning most of these state-dict keys by prefix (None: none)."""
     fams = families()
     owned = dict.fromkeys((f.name for f in fams), 0)
     for key in keys:

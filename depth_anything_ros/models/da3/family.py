@@ -38,14 +38,14 @@ PARAMETERS = {'da3-small': 34_299_655, 'da3-base': 135_366_791, 'da3-large': 410
 
 
 def traits(name: str) -> dict:
-    """What the network ``name`` outputs: output kind, confidence, sky, intrinsics, views."""
+    """Return what network ``name`` outputs: output kind, confidence, sky, intrinsics, views."""
     if name.startswith('da3nested'):
-        return dict(output='metric', confidence=True, sky=True, max_views=MAX_VIEWS)
+        return {'output': 'metric', 'confidence': True, 'sky': True, 'max_views': MAX_VIEWS}
     if name.startswith('da3metric'):
-        return dict(output='metric', sky=True, needs_intrinsics=True)
+        return {'output': 'metric', 'sky': True, 'needs_intrinsics': True}
     if name.startswith('da3mono'):
-        return dict(output='depth', sky=True)
-    return dict(output='depth', confidence=True, max_views=MAX_VIEWS)
+        return {'output': 'depth', 'sky': True}
+    return {'output': 'depth', 'confidence': True, 'max_views': MAX_VIEWS}
 
 
 def _checkpoints() -> tuple[Checkpoint, ...]:
