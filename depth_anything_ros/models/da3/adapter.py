@@ -145,6 +145,11 @@ class Da3Model(nn.Module):
         self.model = net
         self.config = Da3Facts(net.config)
 
+    @property
+    def is_metric(self) -> bool:
+        """Whether ``depth`` is in metres."""
+        return self.config.is_metric
+
     def forward(self, x: Tensor, focal: Tensor | None = None) -> dict[str, Tensor]:
         """Images [B, 3, h, w] (normalised) -> ``depth`` [B, h, w] (+ confidence, sky).
 
