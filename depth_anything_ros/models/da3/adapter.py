@@ -44,7 +44,7 @@ from depth_anything_ros.models.files import CheckpointError
 
 from . import weights
 from .checkpoint import check_fits, config_name, infer_config, WRAPPER_PREFIX
-from .config import config_for, Da3Config, NestedConfig
+from .config import config_for, Da3Config, EXTRA_CONFIGS, NestedConfig
 from .family import FAMILY, traits
 from .network import build_model as build_network, metric_depth
 from .transforms import prepare_image, process_sizes
@@ -52,7 +52,7 @@ from .transforms import prepare_image, process_sizes
 log = logging.getLogger(__name__)
 
 __all__ = ['Da3Facts', 'Da3Model', 'build_model', 'check_metadata', 'config_from_dict',
-           'load_state_dict', 'network_size', 'preprocess', 'untrained_model']
+           'load_state_dict', 'named', 'network_size', 'preprocess', 'untrained_model']
 
 AnyConfig = Da3Config | NestedConfig
 
@@ -119,7 +119,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Da3Facts:
         return Da3Facts(cfg)
     if not isinstance(data.get('encoder'), str):
         raise ValueError('a Depth Anything 3 config names its network ("encoder")')
-    return Da3Facts(config_for(data['encoder']))
+    return Da3Facts(named(data['encoder']))
 
 
 def check_metadata(meta: Mapping[str, Any]) -> None:
@@ -174,12 +174,19 @@ class Da3Model(nn.Module):
         return res
 
 
+def named(name: str) -> AnyConfig:
+    """Return the configuration ``name``: an official one, or one of the small extra ones."""
+    if isinstance(name, str) and name.lower() in EXTRA_CONFIGS:
+        return EXTRA_CONFIGS[name.lower()]
+    return config_for(name)
+
+
 def _config(encoder: Any) -> AnyConfig:
     if isinstance(encoder, Da3Facts):
         return encoder.network
     if isinstance(encoder, (Da3Config, NestedConfig)):
         return encoder
-    return config_for(encoder)
+    return named(encoder)
 
 
 def _check_head(cfg: AnyConfig, head: str | None, max_depth: float | None) -> None:
@@ -238,7 +245,7 @@ def load_state_dict(path: Path, sd: Mapping[str, Tensor], meta: Mapping[str, Any
             found = FAMILY.checkpoint(path)
             name = found.name if found is not None else None
         try:
-            cfg = config_for(name) if name is not None else infer_config(sd, source)
+            cfg = named(name) if name is not None else infer_config(sd, source)
         except ValueError as exc:
             if isinstance(exc, CheckpointError):
                 raise

@@ -235,6 +235,4 @@ def config_for(name: str) -> Da3Config | NestedConfig:
         return CONFIGS[key]
     if key in NESTED:
         return NESTED[key]
-    if key in EXTRA_CONFIGS:
-        return EXTRA_CONFIGS[key]
     raise ValueError(f'unknown Depth Anything 3 model {name!r}; choose from {", ".join(NAMES)}')
