@@ -48,17 +48,17 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.offline.node_process import ros_environment
+from depth_anything_ros.offline.node_process import NAMESPACE, node_arguments, ros_environment
 
 W, H = 320, 240
 
 
 def node_args(args: argparse.Namespace, threads: int) -> list[str]:
     """Return the model parameters every node of the comparison gets."""
-    params = {'checkpoint': 'untrained', 'allow_untrained_weights': 'true', 'encoder': 'vits',
-              'device': args.device, 'backend': 'torch', 'precision': 'fp32',
-              'input_size': str(args.input_size), 'cpu_threads': str(threads)}
-    return [a for k, v in params.items() for a in ('-p', f'{k}:={v}')]
+    return node_arguments({'checkpoint': 'untrained', 'allow_untrained_weights': True,
+                           'encoder': 'vits', 'device': args.device, 'backend': 'torch',
+                           'precision': 'fp32', 'input_size': args.input_size,
+                           'cpu_threads': threads})
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
@@ -73,10 +73,10 @@ def start_nodes(setup: str, names: list[str], args: argparse.Namespace,
     base = [sys.executable, '-m', 'depth_anything_ros.ros.node', '--ros-args']
     if setup == 'one process':   # the same CPU budget: the threads of all the processes
         commands = [base + node_args(args, args.cpu_threads * len(names)) +
-                    ['-p', f'cameras:=[{",".join(names)}]']]
+                    node_arguments({'cameras': names})]
     else:
-        commands = [base + node_args(args, args.cpu_threads) + ['-r', f'__ns:=/{n}']
-                    for n in names]
+        commands = [base + node_arguments({}, {NAMESPACE: f'/{n}'}) +
+                    node_args(args, args.cpu_threads) for n in names]
     procs = []
     for i, command in enumerate(commands):
         with (logs / f'{setup.replace(" ", "_")}_{len(names)}_{i}.log').open('w') as log:

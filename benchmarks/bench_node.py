@@ -47,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.offline.node_process import ros_environment
-from depth_anything_ros.offline.node_process import NodeProcess
+from depth_anything_ros.offline.node_process import (depth_status, NAMESPACE, node_arguments,
+                                                     NodeProcess, ros_environment)
 
 TARGET_OVERHEAD = 0.05
 
@@ -92,13 +92,13 @@ def bench_estimator(args: argparse.Namespace, img: np.ndarray) -> dict[str, floa
     return stats(times)
 
 
-def node_arguments(args: argparse.Namespace) -> list[str]:
-    """Return the node's --ros-args for this benchmark's flags."""
-    return ['-r', '__ns:=/bench', '-p', f'checkpoint:={args.checkpoint}',
-            '-p', 'allow_untrained_weights:=true', '-p', f'input_size:={args.input_size}',
-            '-p', f'device:={args.device}', '-p', f'cpu_threads:={args.threads}',
-            '-p', 'diagnostics_period:=0.5', '-p', f'backend:={args.backend}',
-            '-p', f'precision:={args.precision}']
+def bench_arguments(args: argparse.Namespace, **extra: Any) -> list[str]:
+    """Return the node's --ros-args for this benchmark's flags (``extra``: more parameters)."""
+    return node_arguments({'checkpoint': args.checkpoint, 'allow_untrained_weights': True,
+                           'input_size': args.input_size, 'device': args.device,
+                           'cpu_threads': args.threads, 'diagnostics_period': 0.5,
+                           'backend': args.backend, 'precision': args.precision, **extra},
+                          {NAMESPACE: '/bench'})
 
 
 def camera_info(img: np.ndarray) -> Any:
@@ -135,7 +135,7 @@ def bench_startup(args: argparse.Namespace, img: np.ndarray, cache_dir: Path,
 
     from depth_anything_ros.ros.conversions import stamp_ns
     start = time.monotonic()
-    ros_args = node_arguments(args) + ['-p', f'cache_dir:={cache_dir}']
+    ros_args = bench_arguments(args, cache_dir=cache_dir)
     with NodeProcess(ros_args, log_path, 'bench_startup_player', spin_period=0.01) as player:
         node, spin_until = player.node, player.spin_until
         qos = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
@@ -163,7 +163,7 @@ def bench_startup(args: argparse.Namespace, img: np.ndarray, cache_dir: Path,
 
 
 def bench_node(args: argparse.Namespace, img: np.ndarray, log_path: Path) -> dict[str, Any]:
-    with NodeProcess(node_arguments(args), log_path, 'bench_node_player',
+    with NodeProcess(bench_arguments(args), log_path, 'bench_node_player',
                      spin_period=0.01) as player:
         return _measure(args, img, player)
 
@@ -192,11 +192,7 @@ def _measure(args: argparse.Namespace, img: np.ndarray, player: NodeProcess
     info = camera_info(img)
 
     def node_values() -> dict[str, str]:
-        for msg in reversed(diag):
-            for status in msg.status:
-                if 'depth' in status.name:
-                    return {kv.key: kv.value for kv in status.values}
-        return {}
+        return next((v for v in map(depth_status, reversed(diag)) if v is not None), {})
 
     def run(kinds: tuple[str, ...]) -> dict[str, Any]:
         rows: dict[str, list[float]] = {k: [] for k in kinds}

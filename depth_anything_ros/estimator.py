@@ -45,8 +45,9 @@ import torch
 from torch import nn, Tensor
 
 from .backends.devices import exact_fp32_math, resolve_device
-from .core.model_outputs import network_focal
 from .backends.select import choose_here, is_exported_file, ModelSupport
+from .core.model_outputs import network_focal
+from .errors import InvalidInputError
 from .models.loading import config_from_sidecar, load_model
 from .models.registry import family, split_untrained
 from .models.sidecar import read_sidecar
@@ -67,7 +68,7 @@ Runner = Callable[..., Tensor | Mapping[str, Tensor]]
 SKY_THRESHOLD = 0.3
 
 
-class IntrinsicsRequired(ValueError):
+class IntrinsicsRequired(InvalidInputError):
     """The network gives metres only with the camera's focal length, and none was given."""
 
 

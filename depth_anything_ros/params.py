@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from depth_anything_ros.errors import InvalidInputError, read_text_file
 from depth_anything_ros.models.registry import (default_checkpoint, encoder_choices,
                                                 UNTRAINED)
 from depth_anything_ros.vocabulary import (ALIGNMENTS, ANCHORED, AUTO, BACKENDS,
@@ -366,7 +367,8 @@ def validate(values: Mapping[str, Any]) -> DepthConfig:
     """Return the :class:`DepthConfig` of ``values`` (missing names take their defaults).
 
     Raises:
-        ValueError: listing every problem, one per line, each naming the parameter and the fix.
+        InvalidInputError: (a ValueError) listing every problem, one per line, each naming the
+            parameter and the fix.
 
     """
     errors = [f'unknown parameter {k!r}' for k in values if k not in _BY_NAME]
@@ -379,7 +381,7 @@ def validate(values: Mapping[str, Any]) -> DepthConfig:
     if not errors:
         errors += _cross_checks(merged)
     if errors:
-        raise ValueError('invalid depth node parameters:\n  ' + '\n  '.join(errors))
+        raise InvalidInputError('invalid depth node parameters:\n  ' + '\n  '.join(errors))
     return DepthConfig(**merged)
 
 
@@ -432,7 +434,7 @@ def camera_names(names: Any) -> tuple[str, ...]:
     """Return the validated ``cameras`` parameter (None or empty: one unnamed camera).
 
     Raises:
-        ValueError: a name is not a ROS name token or appears twice.
+        InvalidInputError: (a ValueError) a name is not a ROS name token or appears twice.
 
     """
     names = tuple(names or ())
@@ -442,7 +444,7 @@ def camera_names(names: Any) -> tuple[str, ...]:
     errors += [f'camera name {n!r} is listed twice' for n in sorted(set(names))
                if names.count(n) > 1]
     if errors:
-        raise ValueError('invalid cameras parameter:\n  ' + '\n  '.join(errors))
+        raise InvalidInputError('invalid cameras parameter:\n  ' + '\n  '.join(errors))
     return names
 
 
@@ -465,12 +467,28 @@ def load_params_file(path: str | Path, node_name: str = 'depth_node') -> dict[st
 
     Keys ``/**``, ``node_name`` and ``/node_name`` apply, later ones overriding earlier ones,
     as rcl merges them.
+
+    Raises:
+        MissingInputError: no such file.
+        InvalidInputError: not YAML, or not laid out as a ROS 2 params file.
+
     """
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    text = read_text_file(path, 'parameters file')
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f'parameters file {path} is not YAML ({exc}); fix it') from None
     out: dict[str, Any] = {}
+    if not isinstance(data, dict):
+        raise InvalidInputError(f'parameters file {path} is not a mapping; see '
+                                'config/depth.yaml for the layout')
     for key in ('/**', node_name, '/' + node_name):
         section = data.get(key) or {}
-        out.update(section.get('ros__parameters') or {})
+        params = section.get('ros__parameters') if isinstance(section, dict) else None
+        if not isinstance(section, dict) or not isinstance(params or {}, dict):
+            raise InvalidInputError(f'parameters file {path}: {key}: ros__parameters must be '
+                                    'a mapping of name: value')
+        out.update(params or {})
     return out
 
 

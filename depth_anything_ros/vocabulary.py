@@ -24,8 +24,8 @@ import math
 import re
 
 __all__ = ['ALIGNMENTS', 'AMP_CHOICES', 'ANCHORED', 'AUTO', 'BACKENDS', 'DEVICE_CHOICES',
-           'PATCH_SIZE', 'PRECISIONS', 'TRT_MIN_HW', 'device_name_error', 'parse_hw',
-           'trt_profile', 'transform_values']
+           'DEVICE_NAMES', 'PATCH_SIZE', 'PRECISIONS', 'TRT_MIN_HW', 'device_name_error',
+           'parse_hw', 'trt_profile', 'transform_values']
 
 #: "Pick the best for this machine" wherever a backend, precision or device is chosen.
 AUTO = 'auto'
@@ -35,8 +35,10 @@ BACKENDS: tuple[str, ...] = ('torch', 'openvino', 'onnxruntime', 'tensorrt')
 PRECISIONS: tuple[str, ...] = ('fp32', 'fp16', 'bf16')
 #: Mixed-precision modes of the training loops (``amp``): auto = bf16, else fp16, on CUDA.
 AMP_CHOICES: tuple[str, ...] = ('auto', 'none', 'bf16', 'fp16')
-#: Device names, as the ``device`` parameter and the training configs spell them.
-DEVICE_CHOICES = 'auto, cpu, cuda, cuda:N or mps'
+#: Device names, as the ``device`` parameter and the training configs spell them (N: an index).
+DEVICE_NAMES: tuple[str, ...] = ('auto', 'cpu', 'cuda', 'cuda:N', 'mps')
+#: The same in words, for help texts and messages.
+DEVICE_CHOICES = ', '.join(DEVICE_NAMES[:-1]) + ' or ' + DEVICE_NAMES[-1]
 #: ViT patch side in pixels: network inputs are multiples of it (DINOv2 /14 encoders).
 PATCH_SIZE = 14
 

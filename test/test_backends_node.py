@@ -33,6 +33,7 @@ from depth_anything_ros.backends.onnx_export import export_onnx
 from depth_anything_ros.ros.conversions import image_to_array
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import ModelConfig, untrained_model
+from depth_anything_ros.offline.node_process import node_arguments
 from ros_helpers.harness import CAMERA, log_of, Recorder, stamp_ns
 
 pytestmark = [pytest.mark.ros,
@@ -53,12 +54,10 @@ def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Pa
     cache = tmp_path / 'xdg'
     monkeypatch.setenv('XDG_CACHE_HOME', str(cache))  # inherited by the node process
     log = tmp_path / 'node.log'
-    node = spawn('-m', 'depth_anything_ros.ros.node', '--ros-args',
-                 '-r', 'image:=camera/image', '-r', 'camera_info:=camera/camera_info',
-                 '-p', f'checkpoint:={onnx_path}', '-p', 'backend:=openvino',
-                 '-p', 'precision:=fp32',
-                 '-p', 'mode:=relative', '-p', 'device:=cpu',
-                 '-p', f'input_size:={INPUT_SIZE}', stdout=log.open('w'))
+    node = spawn('-m', 'depth_anything_ros.ros.node', '--ros-args', *node_arguments(
+        {'checkpoint': onnx_path, 'backend': 'openvino', 'precision': 'fp32',
+         'mode': 'relative', 'device': 'cpu', 'input_size': INPUT_SIZE},
+        {'image': 'camera/image', 'camera_info': 'camera/camera_info'}), stdout=log.open('w'))
     spawn(CAMERA, '--rate', '10', '--duration', '60', '--width', W, '--height', H,
           '--encoding', 'bgr8')
     rec = Recorder(ros_node)
@@ -100,10 +99,10 @@ def test_node_defaults_to_auto_and_warms_up_on_camera_info(ros_node, spawn, tmp_
     from depth_anything_ros.backends.select import choose, detect_hardware, installed_backends
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))  # inherited by the node
     log = tmp_path / 'node.log'
-    args = ('-r', 'camera_info:=camera/camera_info', '-p', 'checkpoint:=untrained:tiny',
-            '-p', 'encoder:=auto', '-p', 'allow_untrained_weights:=true',
-            '-p', 'mode:=relative', '-p', 'device:=cpu', '-p', 'input_size:=70',
-            '-p', 'diagnostics_period:=0.3')
+    args = node_arguments({'checkpoint': 'untrained:tiny', 'encoder': 'auto',
+                           'allow_untrained_weights': True, 'mode': 'relative',
+                           'device': 'cpu', 'input_size': 70, 'diagnostics_period': 0.3},
+                          {'camera_info': 'camera/camera_info'})
     node = spawn('-m', 'depth_anything_ros.ros.node', '--ros-args', *args, stdout=log.open('w'))
     rec = Recorder(ros_node)
     rec.listen(DiagnosticArray, '/diagnostics')

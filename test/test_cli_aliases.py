@@ -45,11 +45,7 @@ RENAMED = [
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    name, _, sub = command.partition(' ')
-    module_name = cli.SUBCOMMANDS[name][sub][0] if sub else cli.COMMANDS[command][0]
-    parser = argparse.ArgumentParser(prog=f'depth-anything-ros {command}')
-    importlib.import_module(module_name).add_arguments(parser)
-    return parser
+    return cli.command_parser(command)
 
 
 @pytest.mark.parametrize('command, required, old, dest, value, new', RENAMED)

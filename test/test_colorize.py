@@ -75,3 +75,9 @@ def test_bad_arguments() -> None:
         colorize(ramp(), 'turbo', (3.0, 3.0))
     with pytest.raises(ValueError, match='must be \\(H, W\\)'):
         colorize(np.zeros((2, 2, 3)))
+
+
+def test_colour_maps_are_the_parameter_choices() -> None:
+    from depth_anything_ros.params import spec
+    assert tuple(COLORMAP_IDS) == spec('colormap').choices
+    assert COLORMAP_IDS['gray'] is None and COLORMAP_IDS['turbo'] == cv2.COLORMAP_TURBO

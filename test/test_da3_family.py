@@ -38,7 +38,7 @@ NAMES = ('da3-small', 'da3-base', 'da3-large', 'da3-giant', 'da3mono-large', 'da
 
 
 def _image(h: int = 60, w: int = 80) -> np.ndarray:
-    """A textured bgr8 test frame (a gradient plus a pattern, no flat areas)."""
+    """Return a textured bgr8 test frame (a gradient plus a pattern, no flat areas)."""
     y, x = np.mgrid[0:h, 0:w]
     img = np.stack([(x * 3) % 256, (y * 4) % 256, ((x + y) * 7) % 256], -1)
     return img.astype(np.uint8)
@@ -46,14 +46,14 @@ def _image(h: int = 60, w: int = 80) -> np.ndarray:
 
 @pytest.fixture(scope='module')
 def small():
-    """untrained:da3-small, as load_model gives it (one per module: 1 s to fill)."""
+    """Return untrained:da3-small as load_model gives it (one per module: 1 s to fill)."""
     from depth_anything_ros.models.loading import load_model
     return load_model('untrained:da3-small', allow_untrained=True)
 
 
 @pytest.fixture(scope='module')
 def metric():
-    """The small metric configuration (focal-length rule, sky) with deterministic weights."""
+    """Return the small metric configuration (focal rule, sky) with deterministic weights."""
     from depth_anything_ros.models.loading import load_model
     return load_model('untrained:da3metric-tiny', allow_untrained=True)
 
@@ -149,7 +149,7 @@ def test_a_depth_anything_3_file_is_never_taken_for_v2_nor_the_reverse(
     from depth_anything_ros.models.loading import load_model
     # Depth Anything 3 weights under a Depth Anything V2 name
     v2_name = tmp_path / 'depth_anything_v2_vits.pth'
-    torch.save({k: v for k, v in list(small.state_dict().items())[:8]}, v2_name)
+    torch.save(dict(list(small.state_dict().items())[:8]), v2_name)
     with pytest.raises(CheckpointError) as got:
         load_model(v2_name)
     assert 'holds Depth Anything 3 weights, but its name says Depth Anything V2' in str(got.value)
@@ -289,12 +289,13 @@ def test_infer_with_a_model_that_needs_intrinsics(tmp_path: Path,
     base = ['infer', str(image), '--out', str(tmp_path / 'out'), '--checkpoint',
             'untrained:da3metric-tiny', '--allow-untrained', *RUNTIME]
     assert cli.main(base) == 2
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert lines == ['error: da3metric-tiny gives metres only with the camera\'s focal length; '
-                     'pass --fx (and --fy) in pixels of the images']
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1] == ('depth-anything-ros infer: error: da3metric-tiny gives metres only '
+                         'with the camera\'s focal length; pass --fx (and --fy) in pixels of '
+                         'the images')
     assert cli.main([*base, '--fy', '300']) == 2
-    assert capsys.readouterr().out.strip() == 'error: --fy needs --fx (the horizontal focal ' \
-        'length) too'
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        'depth-anything-ros infer: error: --fy needs --fx (the horizontal focal length) too')
     assert cli.main([*base, '--fx', '300']) == 0, capsys.readouterr()
     a = np.load(tmp_path / 'out' / 'a.npy')
     assert cli.main([*base, '--fx', '600']) == 0

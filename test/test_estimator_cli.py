@@ -55,13 +55,15 @@ def test_infer_writes_npy_and_png(tiny_ckpt: Path, tmp_path: Path,
     assert not np.allclose(np.load(out / 'b.npy'), depth)
     text = capsys.readouterr().out
     assert '2/2 images written' in text and ' m;' in text
-    # A missing image is reported and makes the exit status non-zero.
+    # A missing image is a user error, found before the model loads.
+    capsys.readouterr()
     assert cli(['infer', '--checkpoint', str(tiny_ckpt), '--input-size', '42',
-                str(tmp_path / 'nope.png'), '--out', str(out)]) == 1
+                str(tmp_path / 'nope.png'), '--out', str(out)]) == 2
+    assert 'nope.png does not exist' in capsys.readouterr().err
     # Untrained weights need the explicit flag.
     assert cli(['infer', '--checkpoint', 'untrained:tiny', str(images / 'a.png'),
                 '--out', str(out)]) == 2
-    assert 'allow_untrained' in capsys.readouterr().out
+    assert 'allow_untrained' in capsys.readouterr().err
 
 
 def test_bench_quick_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

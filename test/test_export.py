@@ -172,7 +172,7 @@ def test_export_command_errors(argv: list[str], message: str, tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert cli.main(['export', *argv]) == 2
-    assert message in capsys.readouterr().out
+    assert message in capsys.readouterr().err
     assert not (tmp_path / 'x.onnx').exists()
 
 

@@ -278,3 +278,27 @@ INTR_SMALL = Intrinsics(2.0, 2.0, 1.5, 1.0, 4, 3)
 def test_strided_size_and_rescaling_rule() -> None:
     assert [strided_size(n, 2) for n in (640, 641, 1)] == [320, 321, 1]
     assert is_rescaling(1280, 720, 427, 240) and not is_rescaling(1280, 720, 640, 480)
+
+
+def test_unproject_inverts_the_projection_with_skew() -> None:
+    """The one K^-1: a skewed K back-projects so that projecting again lands on the pixel."""
+    from depth_anything_ros.core.alignment import project_points
+    from depth_anything_ros.core.geometry import unproject
+    k = np.array([[500.0, 3.5, 320.0], [0.0, 480.0, 240.0], [0.0, 0.0, 1.0]])
+    v, u = np.mgrid[0:48:5, 0:64:7].astype(np.float64)
+    x, y = unproject(k, u, v)
+    z = np.linspace(0.5, 9.0, u.size).reshape(u.shape)
+    pixels, depth = project_points(np.stack([x * z, y * z, z], -1).reshape(-1, 3), k, (480, 640))
+    np.testing.assert_allclose(pixels, np.stack([u.ravel(), v.ravel()], -1), atol=1e-9)
+    np.testing.assert_allclose(depth, z.ravel())
+
+
+def test_ray_grid_is_the_unprojection_of_its_intrinsics() -> None:
+    from depth_anything_ros.core.geometry import unproject
+    intr = Intrinsics(fx=300.0, fy=310.0, cx=30.5, cy=20.0, width=64, height=40)
+    rays = RayGrid().get(intr)
+    x, y = unproject(intr.k_matrix(), np.arange(64)[None, :], np.arange(40)[:, None])
+    assert rays.x.dtype == np.float32 and rays.x.shape == rays.y.shape == (40, 64)
+    np.testing.assert_array_equal(rays.x, x.astype(np.float32))
+    np.testing.assert_array_equal(rays.y, y.astype(np.float32))
+    np.testing.assert_array_equal(rays.x[0], ((np.arange(64) - 30.5) / 300.0).astype(np.float32))

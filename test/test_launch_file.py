@@ -196,3 +196,22 @@ def test_rviz_config_shows_colourised_depth_and_cloud() -> None:
     assert displays['rviz_default_plugins/PointCloud2']['Topic']['Value'] == 'points'
     assert displays['rviz_default_plugins/Image']['Topic']['Value'] == 'depth/colored'
     assert displays['rviz_default_plugins/PointCloud2']['Color Transformer'] == 'RGB8'
+
+
+def test_argument_values_come_from_the_parameter_schema() -> None:
+    """Each argument that sets a parameter lists exactly the values the node accepts."""
+    from depth_anything_ros.params import spec
+    from depth_anything_ros.ros.launch_args import choices_of
+    from depth_anything_ros.vocabulary import DEVICE_NAMES
+    by_name = {a.name: a for a in LAUNCH_ARGUMENTS}
+    for name in ('encoder', 'mode', 'scene', 'precision', 'backend', 'exact', 'rectify'):
+        expected = spec(name).choices or ('true', 'false')
+        assert choices_of(name) == expected
+        assert by_name[name].description.startswith(' | '.join(expected) + ';'), name
+    assert by_name['device'].description.startswith(' | '.join(DEVICE_NAMES))
+    assert 'mps' in DEVICE_NAMES and 'auto' in choices_of('encoder')
+    for device in ('mps', 'cuda:3', 'auto'):
+        assert node_parameters({'device': device}) == {'device': device}
+    with pytest.raises(ValueError, match='device:=gpu is not valid; use one of auto, cpu, '
+                                         'cuda, cuda:N, mps'):
+        node_parameters({'device': 'gpu'})

@@ -19,7 +19,8 @@ The layers, lowest first (a module may import its own layer and the ones below i
 ====  ==================================  =========================================
 rank  modules                             may import from outside the package
 ====  ==================================  =========================================
-0     ``vocabulary``, ``params``, core/,  numpy, OpenCV, yaml (no torch, rclpy, msgs)
+0     ``vocabulary``, ``errors``,         numpy, OpenCV, yaml (no torch, rclpy, msgs)
+      ``params``, core/,
       ``models.registry``
 1     model/, models/                     + torch
 2     backends/                           + torch, the optional runtimes
@@ -53,7 +54,7 @@ ROOT = 'depth_anything_ros'
 
 # (module-name prefix below the package, rank); the longest matching prefix wins.
 LAYERS: tuple[tuple[str, int], ...] = (
-    ('', 0), ('vocabulary', 0), ('params', 0), ('alignment', 0), ('core', 0),
+    ('', 0), ('vocabulary', 0), ('errors', 0), ('params', 0), ('alignment', 0), ('core', 0),
     ('model', 1), ('models', 1), ('models.registry', 0), ('backends', 2), ('estimator', 3),
     ('training', 4), ('ros', 5), ('offline', 6), ('commands', 7), ('__main__', 7),
 )

@@ -199,3 +199,12 @@ def test_metric_checkpoint_keeps_its_own_output_scale(tmp_path: Path) -> None:
     untrained = validate({'checkpoint': 'untrained:vits', 'allow_untrained_weights': True,
                           'scene': 'outdoor', 'device': 'cpu', 'input_size': 70})
     assert build_estimator(untrained).max_depth == 80.0
+
+
+def test_image_limits_default_to_the_parameters() -> None:
+    from depth_anything_ros.core.images import ImageLimits
+    from depth_anything_ros.core.pipeline import image_limits
+    assert ImageLimits() == image_limits(validate({}))
+    assert (ImageLimits().min_side, ImageLimits().max_aspect_ratio, ImageLimits().max_pixels) == (
+        spec('min_image_side').default, spec('max_aspect_ratio').default,
+        spec('max_image_pixels').default)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import torch
 
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.vocabulary import AMP_CHOICES, AUTO, device_name_error
 
 __all__ = ['amp_dtype', 'cuda_bf16_native', 'resolve_device']
@@ -37,20 +38,20 @@ def resolve_device(device: str | torch.device = AUTO) -> torch.device:
         device = str(device)
     error = device_name_error(device)
     if error is not None:
-        raise ValueError(error)
+        raise InvalidInputError(error)
     if device == AUTO:
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     dev = torch.device(device)
     if dev.type == 'cuda':
         if not torch.cuda.is_available():
-            raise ValueError(f'device {device!r} requested but CUDA is not available here; use '
-                             'device "cpu" or "auto"')
+            raise InvalidInputError(f'device {device!r} requested but CUDA is not available '
+                                    'here; use device "cpu" or "auto"')
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f'device {device!r} does not exist: {torch.cuda.device_count()} '
-                             'CUDA device(s) present')
+            raise InvalidInputError(f'device {device!r} does not exist: '
+                                    f'{torch.cuda.device_count()} CUDA device(s) present')
     elif dev.type == 'mps' and not torch.backends.mps.is_available():
-        raise ValueError(f'device {device!r} requested but MPS (the Apple-silicon GPU) is not '
-                         'available here; use device "cpu" or "auto"')
+        raise InvalidInputError(f'device {device!r} requested but MPS (the Apple-silicon GPU) '
+                                'is not available here; use device "cpu" or "auto"')
     return dev
 
 
@@ -73,11 +74,12 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     ``fp16`` needs CUDA (its loss scaler); ``bf16`` runs anywhere autocast supports it.
     """
     if amp not in AMP_CHOICES:
-        raise ValueError(f'amp must be one of {", ".join(AMP_CHOICES)}, got {amp!r}')
+        raise InvalidInputError(f'amp must be one of {", ".join(AMP_CHOICES)}, got {amp!r}')
     if amp == 'none' or (amp == AUTO and device.type != 'cuda'):
         return None
     if amp == 'fp16' and device.type != 'cuda':
-        raise ValueError(f'amp fp16 needs a CUDA device, not {device}; use amp bf16 or none')
+        raise InvalidInputError(f'amp fp16 needs a CUDA device, not {device}; use amp bf16 or '
+                                'none')
     if amp == AUTO:
         return torch.bfloat16 if cuda_bf16_native(device) else torch.float16
     return torch.bfloat16 if amp == 'bf16' else torch.float16

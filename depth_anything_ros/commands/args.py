@@ -27,6 +27,8 @@ import logging
 import sys
 from typing import Any, TYPE_CHECKING
 
+from depth_anything_ros.errors import InvalidInputError
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -128,7 +130,8 @@ def model_flags(args: argparse.Namespace) -> ModelFlags:
     """Return the model flags of :func:`add_model_arguments`, checked and made canonical.
 
     Raises:
-        ValueError: an unknown encoder, or an encoder that contradicts ``untrained:ENC``.
+        InvalidInputError: (a ValueError) an unknown encoder, or an encoder that contradicts
+            ``untrained:ENC``.
 
     """
     from depth_anything_ros.models.registry import families, split_untrained
@@ -137,13 +140,13 @@ def model_flags(args: argparse.Namespace) -> ModelFlags:
     encoder = getattr(args, 'encoder', None)
     encoder = None if encoder in (None, '', AUTO) else encoder
     if encoder is not None and encoder not in _encoders():
-        raise ValueError(f'--encoder {encoder} is not a known architecture; use one of '
-                         f'{", ".join(_encoders())} or auto')
+        raise InvalidInputError(f'--encoder {encoder} is not a known architecture; use one of '
+                                f'{", ".join(_encoders())} or auto')
     untrained, named = split_untrained(checkpoint)
     if untrained:
         if named and encoder and named != encoder:
-            raise ValueError(f'--checkpoint {checkpoint} builds {named} but --encoder is '
-                             f'{encoder}; give one of them')
+            raise InvalidInputError(f'--checkpoint {checkpoint} builds {named} but --encoder '
+                                    f'is {encoder}; give one of them')
         named = named or encoder or families()[0].encoders[0]
         checkpoint, encoder = f'untrained:{named}', named
     max_depth = getattr(args, 'model_max_depth', None)
@@ -185,8 +188,8 @@ def load_model_from_args(args: argparse.Namespace) -> nn.Module:
     flags = model_flags(args)
     model = load_checked_model(flags.checkpoint, **flags.load_kwargs())
     if isinstance(model, str):
-        raise ValueError(f'{model} is an exported model; give the torch checkpoint it was '
-                         'exported from')
+        raise InvalidInputError(f'{model} is an exported model; give the torch checkpoint it '
+                                'was exported from')
     return model
 
 
@@ -258,12 +261,12 @@ def intrinsics_from_args(args: argparse.Namespace) -> tuple[float, float] | None
     """(fx, fy) from ``--fx``/``--fy`` (None: not given).
 
     Raises:
-        ValueError: ``--fy`` without ``--fx``.
+        InvalidInputError: ``--fy`` without ``--fx``.
 
     """
     fx, fy = getattr(args, 'fx', None), getattr(args, 'fy', None)
     if fx is None and fy is not None:
-        raise ValueError('--fy needs --fx (the horizontal focal length) too')
+        raise InvalidInputError('--fy needs --fx (the horizontal focal length) too')
     return None if fx is None else (fx, fy if fy is not None else fx)
 
 

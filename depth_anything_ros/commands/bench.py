@@ -23,7 +23,6 @@ import argparse
 import json
 import logging
 from pathlib import Path
-import sys
 from typing import Any
 
 import torch
@@ -31,7 +30,10 @@ import torch
 from depth_anything_ros.commands.args import (add_device_argument, add_model_arguments,
                                               add_renamed_argument, add_trt_profile_arguments,
                                               model_flags, trt_profile_from_args)
+from depth_anything_ros.errors import InvalidInputError, user_errors
 from depth_anything_ros.offline.bench import environment, expand_backends, format_table, run
+from depth_anything_ros.vocabulary import (AUTO, BACKENDS, device_name_error, PATCH_SIZE,
+                                          PRECISIONS)
 
 
 def _csv(kind: type) -> Any:
@@ -81,6 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark, print the table, optionally write JSON."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    _fill_defaults(args)
+    check_axes(args)
     threads = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -90,23 +94,46 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(threads)
 
 
-def _main(args: argparse.Namespace) -> int:
-    """Fill the --quick defaults, measure, print and write."""
+def check_axes(args: argparse.Namespace) -> None:
+    """Raise InvalidInputError naming the first flag that no benchmark point could run."""
+    allowed = {'precision': (AUTO, *PRECISIONS), 'preprocess': ('exact', 'fast'),
+               'backend': (AUTO, 'all', *BACKENDS)}
+    for flag, choices in allowed.items():
+        bad = [v for v in getattr(args, flag) if v not in choices]
+        if bad or not getattr(args, flag):
+            raise InvalidInputError(f'--{flag} {",".join(bad)}: use a comma list of '
+                                    f'{",".join(choices)}')
+    ranges = (('input-size', args.input_size, 14), ('batch', args.batch, 1),
+              ('runs', [args.runs], 1), ('warmup', [args.warmup], 0))
+    for flag, values, low in ranges:
+        if not values or any(v < low for v in values):
+            raise InvalidInputError(f'--{flag} needs values >= {low}')
+    if any(v % PATCH_SIZE for v in args.input_size):
+        raise InvalidInputError(f'--input-size takes multiples of {PATCH_SIZE} (518, 364, 266)')
+    if args.threads is not None and args.threads < 1:
+        raise InvalidInputError('--threads must be >= 1')
+    if (error := device_name_error(args.device)) is not None:
+        raise InvalidInputError(error)
+
+
+def _fill_defaults(args: argparse.Namespace) -> None:
+    """Fill the flags left out with their defaults (smaller ones with --quick)."""
     defaults = ({'input_size': [266], 'preprocess': ['fast'], 'runs': 2, 'warmup': 1}
                 if args.quick else {'input_size': [518, 364, 266],
                                     'preprocess': ['exact', 'fast'], 'runs': 10, 'warmup': 2})
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    try:
+
+
+def _main(args: argparse.Namespace) -> int:
+    """Measure, print and write."""
+    with user_errors(ValueError):   # the TensorRT profile and model flags
         profile = trt_profile_from_args(args)
         # --encoder takes a comma list here: each one is read as every command reads it
         names = [e for e in (args.encoder or '').split(',') if e] or [None]
         encoders = [model_flags(argparse.Namespace(**{**vars(args), 'encoder': e})).encoder
                     or 'auto' for e in names]
-    except ValueError as exc:
-        print(f'bench: {exc}', file=sys.stderr)
-        return 2
     rows = run(encoders, args.input_size, args.precision, args.preprocess, args.batch,
                expand_backends(args.backend), args.device, args.checkpoint,
                args.weights_dir, args.runs, args.warmup, not args.no_accuracy, args.compile,

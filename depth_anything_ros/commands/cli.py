@@ -18,6 +18,11 @@ Each sub-command lives in its own module exposing ``add_arguments(parser)`` and
 ``main(args) -> int``; modules are imported only when their command runs, so
 ``depth-anything-ros --help`` stays fast and a missing optional dependency of one command
 never breaks another.
+
+A user error (:class:`depth_anything_ros.errors.UserError`, raised by the library or by a
+command) is printed here, and only here, as one line ``depth-anything-ros COMMAND: error: ...``
+on stderr with exit code 2, as argparse reports a bad flag; any other exception is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import sys
 from collections.abc import Sequence
 
 from depth_anything_ros.core.openmp import prefer_passive_openmp
+from depth_anything_ros.errors import one_line, UserError
 
 # name -> (module, one-line help)
 _COMMANDS = 'depth_anything_ros.commands.'
@@ -67,6 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _entry(command: str) -> tuple[str, str]:
+    """Return ``(module, one-line help)`` of ``command`` (``'infer'``, ``'bench soak'``)."""
+    name, _, sub = command.partition(' ')
+    return SUBCOMMANDS[name][sub] if sub else COMMANDS[name]
+
+
+def command_parser(command: str) -> argparse.ArgumentParser:
+    """Return the parser of ``command`` (``'infer'``, ``'bench soak'``) with all its flags."""
+    module_name, help_text = _entry(command)
+    subcommands = SUBCOMMANDS.get(command, {})
+    epilog = ('sub-commands: ' + '; '.join(f'{command} {sub}: {text}' for sub, (_, text)
+                                            in subcommands.items())) if subcommands else None
+    parser = argparse.ArgumentParser(prog=f'depth-anything-ros {command}',
+                                     description=help_text, epilog=epilog)
+    importlib.import_module(module_name).add_arguments(parser)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch ``depth-anything-ros COMMAND ...`` to the command's module."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -78,20 +102,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         parser.error(f'unknown command {name!r}; choose from {", ".join(COMMANDS)}')
-    module_name, help_text = COMMANDS[name]
-    subcommands = SUBCOMMANDS.get(name, {})
-    if rest and rest[0] in subcommands:
-        module_name, help_text = subcommands[rest[0]]
+    if rest and rest[0] in SUBCOMMANDS.get(name, {}):
         name, rest = f'{name} {rest[0]}', rest[1:]
-    module = importlib.import_module(module_name)
+    module = importlib.import_module(_entry(name)[0])
     if name == 'run':  # the node parses ROS arguments itself
         return int(module.main(rest) or 0)
-    epilog = ('sub-commands: ' + '; '.join(f'{name} {sub}: {text}' for sub, (_, text)
-                                            in subcommands.items())) if subcommands else None
-    cmd_parser = argparse.ArgumentParser(prog=f'depth-anything-ros {name}', description=help_text,
-                                         epilog=epilog)
-    module.add_arguments(cmd_parser)
-    return int(module.main(cmd_parser.parse_args(rest)) or 0)
+    cmd_parser = command_parser(name)
+    args = cmd_parser.parse_args(rest)
+    try:
+        return int(module.main(args) or 0)
+    except UserError as exc:
+        print(f'{cmd_parser.prog}: error: {one_line(exc)}', file=sys.stderr)
+        return 2
 
 
 if __name__ == '__main__':

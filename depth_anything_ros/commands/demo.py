@@ -41,10 +41,13 @@ import numpy as np
 
 from depth_anything_ros.commands.args import (add_model_arguments, add_runtime_arguments,
                                               model_flags)
+from depth_anything_ros.errors import InvalidInputError, user_errors
 from depth_anything_ros.offline.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
                                      resolve_checkpoint)
-from depth_anything_ros.offline.node_process import NodeProcess, ros_environment
-from depth_anything_ros.params import spec
+from depth_anything_ros.offline.node_process import (camera_remaps, depth_status,
+                                                     node_arguments, NodeProcess,
+                                                     ros_environment)
+from depth_anything_ros.params import spec, validate
 
 
 UNTRAINED_BANNER = '\n'.join([
@@ -93,50 +96,47 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 def main(args: argparse.Namespace) -> int:
     """Run the demo; return 0 on success."""
-    args.out.mkdir(parents=True, exist_ok=True)
+    if args.frames < 0 or not args.timeout > 0:
+        raise InvalidInputError('need --frames >= 0 (0: all) and --timeout > 0 seconds')
     checkpoint, untrained = resolve_checkpoint(args.checkpoint, args.weights_dir)
-    try:   # the model flags as every command reads them (untrained --encoder E: untrained:E)
+    with user_errors(ValueError):   # the model flags as every command reads them
         flags = model_flags(argparse.Namespace(**{**vars(args), 'checkpoint': checkpoint}))
-    except ValueError as exc:
-        print(f'demo: {exc}', file=sys.stderr)
-        return 2
-    checkpoint = flags.checkpoint
+    checkpoint = flags.checkpoint   # untrained --encoder E: untrained:E
     # the node's encoder parameter: a check of the checkpoint (untrained:E names its own)
     args.encoder = ('auto' if untrained or args.encoder == 'auto'
                     else flags.encoder or spec('encoder').default)
+    params = _node_parameters(args, checkpoint, untrained)
+    validate({name: value for name, value in params.items() if value is not None})
+    pairs = read_stream(args.bag, args.frames)
+    args.out.mkdir(parents=True, exist_ok=True)
     if untrained:
         print(UNTRAINED_BANNER, flush=True)
-    pairs = read_stream(args.bag, args.frames)
     print(f'demo: {len(pairs)} frames from {args.bag}, checkpoint {checkpoint!r}, '
           f'input_size {args.input_size}', flush=True)
     with ros_environment():
-        code = _run(args, pairs, checkpoint, untrained)
+        code = _run(args, pairs, node_arguments(params, camera_remaps('/demo')), checkpoint,
+                    untrained)
     if untrained:
         print(UNTRAINED_BANNER, flush=True)
     return code
 
 
-def _run(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: str,
-         untrained: bool) -> int:
+def _node_parameters(args: argparse.Namespace, checkpoint: str, untrained: bool
+                     ) -> dict[str, Any]:
+    """Return the demo node's parameters (None: the node's default)."""
+    return {'checkpoint': checkpoint, 'encoder': args.encoder, 'scene': args.scene,
+            'mode': 'metric', 'input_size': args.input_size, 'device': args.device,
+            'backend': args.backend, 'precision': args.precision, 'exact': args.exact,
+            'engine_cache_size': args.engine_cache_size, 'trt_max_batch': args.trt_max_batch,
+            'trt_opt_shape': args.trt_opt_shape, 'trt_max_shape': args.trt_max_shape,
+            'allow_untrained_weights': untrained, 'diagnostics_period': 0.5,
+            'weights_dir': args.weights_dir or None, 'cache_dir': args.cache_dir or None}
+
+
+def _run(args: argparse.Namespace, pairs: list[tuple[Any, Any]], ros_args: list[str],
+         checkpoint: str, untrained: bool) -> int:
     """Start the depth node, play ``pairs`` to it, stop it; return the exit code."""
     log_path = args.out / 'node.log'
-    ros_args = ['-r', '__ns:=/demo', '-r', 'image:=/demo/camera/image',
-                '-r', 'camera_info:=/demo/camera/camera_info',
-                '-p', f'checkpoint:={checkpoint}', '-p', f'encoder:={args.encoder}',
-                '-p', f'scene:={args.scene}', '-p', 'mode:=metric',
-                '-p', f'input_size:={args.input_size}', '-p', f'device:={args.device}',
-                '-p', f'backend:={args.backend}', '-p', f'precision:={args.precision}',
-                '-p', f'exact:={"true" if args.exact else "false"}',
-                '-p', f'engine_cache_size:={args.engine_cache_size}',
-                '-p', f'trt_max_batch:={args.trt_max_batch}',
-                '-p', f'trt_opt_shape:={args.trt_opt_shape}',
-                '-p', f'trt_max_shape:={args.trt_max_shape}',
-                '-p', f'allow_untrained_weights:={"true" if untrained else "false"}',
-                '-p', 'diagnostics_period:=0.5']
-    if args.weights_dir:
-        ros_args += ['-p', f'weights_dir:={args.weights_dir}']
-    if args.cache_dir:
-        ros_args += ['-p', f'cache_dir:={args.cache_dir}']
     with NodeProcess(ros_args, log_path, 'depth_demo_player', spin_period=0.02) as node:
         code = _play(args, pairs, checkpoint, untrained, node)
     if code == 0 and node.process.returncode != 0:
@@ -238,9 +238,7 @@ def _summary(rows: list[dict], diagnostics: list[Any], checkpoint: str, untraine
              args: argparse.Namespace, depth: np.ndarray) -> dict[str, Any]:
     node_values: dict[str, str] = {}
     for msg in diagnostics:
-        for status in msg.status:
-            if 'depth' in status.name:
-                node_values = {kv.key: kv.value for kv in status.values}
+        node_values = depth_status(msg) or node_values
     steady = rows[1:] or rows     # the first frame includes one-off warm-up work
     return {
         'checkpoint': checkpoint, 'untrained_weights': untrained,

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
+from depth_anything_ros.errors import InvalidInputError, one_line
 from depth_anything_ros.models.hub import DEFAULT_WEIGHTS_DIR, download, WEIGHTS_ENV
 from depth_anything_ros.models.registry import Checkpoint, checkpoints
 
@@ -34,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _also(info: Checkpoint) -> str:
-    """What else a checkpoint's network gives or needs, in words (``-``: nothing)."""
+    """Return what else a checkpoint's network gives or needs, in words (``-``: nothing)."""
     words = [w for w, on in (('confidence', info.confidence), ('sky', info.sky),
                              ('needs fx/fy', info.needs_intrinsics),
                              ('any-view', info.max_views > 1)) if on]
@@ -53,11 +55,13 @@ def main(args: argparse.Namespace) -> int:
             print(f'{name:<22} {fam:<7} {info.output:<9} {_also(info):<26} '
                   f'{info.local_name:<45} {info.licence:<13} '
                   f'{info.repo or "(not published)"}')
-        return 0 if args.list else 2
+        if args.list:
+            return 0
+        raise InvalidInputError('name the checkpoint to download (one of the list above)')
     try:
         path = download(args.name, args.weights_dir)
-    except (RuntimeError, ValueError) as exc:
-        print(f'error: {exc}')
+    except RuntimeError as exc:   # not published, no huggingface_hub, or the download failed
+        print(f'depth-anything-ros download: error: {one_line(exc)}', file=sys.stderr)
         return 1
     print(path)
     return 0

@@ -30,6 +30,7 @@ from pathlib import Path
 from depth_anything_ros.backends.export import (FORMATS, network_input_hw, VERIFY_ATOL,
                                                 VERIFY_SIZES_DYNAMIC)
 from depth_anything_ros.commands.args import add_model_arguments, load_model_from_args
+from depth_anything_ros.errors import InvalidInputError, user_errors
 
 log = logging.getLogger(__name__)
 
@@ -65,23 +66,21 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
     from depth_anything_ros.backends.onnx_export import (export_onnx, export_openvino,
                                                          verify_export)
-    from depth_anything_ros.models.files import CheckpointError
     suffix = FORMATS[args.format]
     out = args.out
     if out.suffix.lower() != suffix:
-        print(f'error: --format {args.format} writes a {suffix} file; got --out {out}')
-        return 2
-    try:
+        raise InvalidInputError(f'--format {args.format} writes a {suffix} file; got --out {out}')
+    if args.batch < 1 or args.opset < 1:
+        raise InvalidInputError('--batch and --opset must be >= 1')
+    with user_errors(ValueError, FileNotFoundError):
         if args.dynamic:
             if args.height is not None or args.width is not None:
-                raise ValueError('--height/--width make a static export; drop them or --dynamic')
+                raise InvalidInputError('--height/--width make a static export; drop them or '
+                                        '--dynamic')
             hw = None
         else:
             hw = network_input_hw(args.input_size, args.height, args.width)
         model = load_model_from_args(args)
-    except (ValueError, FileNotFoundError, CheckpointError) as exc:
-        print(f'error: {exc}')
-        return 2
     shape_kw = {'dynamic': True} if hw is None else {'height': hw[0], 'width': hw[1]}
     if args.format == 'openvino':
         export_openvino(model, out, opset=args.opset, batch=args.batch, **shape_kw)

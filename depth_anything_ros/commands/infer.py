@@ -39,6 +39,8 @@ import numpy as np
 from depth_anything_ros.commands.args import (add_intrinsics_arguments, add_model_arguments,
                                               add_runtime_arguments,
                                               build_estimator_from_args, intrinsics_from_args)
+from depth_anything_ros.errors import InvalidInputError, MissingInputError, user_errors
+from depth_anything_ros.params import spec
 from depth_anything_ros.training.sources import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -52,13 +54,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     add_runtime_arguments(parser, family_size=True)
     add_intrinsics_arguments(parser)
-    parser.add_argument('--colormap', default='turbo', help='colour map of the PNG')
+    parser.add_argument('--colormap', default=spec('colormap').default,
+                        choices=spec('colormap').choices, help='colour map of the PNG')
 
 
 def collect_images(paths: list[Path]) -> list[Path]:
-    """Expand directories into their image files (sorted); keep files as given."""
+    """Expand directories into their image files (sorted); keep files as given.
+
+    Raises:
+        MissingInputError: a path does not exist (checked before any model is loaded).
+
+    """
     files: list[Path] = []
     for p in paths:
+        if not p.exists():
+            raise MissingInputError(f'{p} does not exist; give image files or folders of '
+                                    'images')
         if p.is_dir():
             files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         else:
@@ -80,18 +91,14 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     files = collect_images(args.images)
     if not files:
-        print('error: no images found in', ', '.join(map(str, args.images)))
-        return 2
-    try:
+        raise MissingInputError(f'no images found in {", ".join(map(str, args.images))}; give '
+                                'image files or folders that hold some')
+    with user_errors(FileNotFoundError, ValueError):
         focal = intrinsics_from_args(args)
         est = build_estimator_from_args(args)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f'error: {exc}')
-        return 2
     if est.needs_intrinsics and focal is None:
-        print(f'error: {est.config.encoder} gives metres only with the camera\'s focal length; '
-              'pass --fx (and --fy) in pixels of the images')
-        return 2
+        raise InvalidInputError(f'{est.config.encoder} gives metres only with the camera\'s '
+                                'focal length; pass --fx (and --fy) in pixels of the images')
     from depth_anything_ros.core.model_outputs import mask_invalid
     from depth_anything_ros.models.loading import describe_licence
     unit = {'metric': 'm', 'depth': '(relative depth)'}.get(est.output, '(disparity)')

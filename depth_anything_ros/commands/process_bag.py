@@ -46,6 +46,7 @@ from depth_anything_ros.offline.bag_processing import OUTPUT_CHOICES, topic_flag
 from depth_anything_ros.core.bags import STORAGES
 from depth_anything_ros.commands.args import (add_model_arguments, add_runtime_arguments,
                                               model_flags)
+from depth_anything_ros.errors import MissingInputError, OutputExistsError, user_errors
 from depth_anything_ros.ros.topics import ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS, Topic
 
 _SHOWN_REASONS = 10
@@ -154,30 +155,26 @@ def main(args: argparse.Namespace) -> int:
     from depth_anything_ros.core.pipeline import FramePipeline
 
     if args.out.exists():
-        print(f'error: {args.out} exists; remove it or choose another --out', file=sys.stderr)
-        return 2
-    try:
+        raise OutputExistsError(f'{args.out} exists; remove it or choose another --out')
+    if not args.bag.exists():   # before the model loads
+        raise MissingInputError(f'input bag {args.bag} does not exist; give a rosbag2 '
+                                'directory, .mcap or .db3')
+    with user_errors(FileNotFoundError, ValueError):
         estimator = build_estimator_from_args(args)
         cfg = _config(args, estimator.is_metric)
         stage = NodeStage(FramePipeline(estimator), cfg, args.outputs,
                           anchor_lookahead=args.anchor_lookahead)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
     with tqdm(desc='process-bag', unit='frame', file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        try:
+        with user_errors(FileNotFoundError, FileExistsError, ValueError):
             summary = process_bag(args.bag, args.out, stage, image_topic=args.image_topic,
                                   camera_info_topic=args.camera_info_topic,
                                   anchor_topics={t.name: getattr(args, _dest(t)) for t in (
                                       ANCHOR_DEPTH, ANCHOR_CAMERA_INFO, ANCHOR_POINTS)},
                                   storage=args.storage, progress=progress)
-        except (FileNotFoundError, FileExistsError, ValueError) as exc:
-            print(f'error: {exc}', file=sys.stderr)
-            return 2
     failed = summary.frames > 0 and summary.processed == 0
     if args.json:
         doc = {**summary.as_dict(), 'frames_without_camera': stage.without_camera,

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from depth_anything_ros.commands.args import (add_device_argument, add_model_arguments,
                                               add_renamed_argument, load_model_from_args)
+from depth_anything_ros.errors import user_errors
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.training.labels import LABEL_FORMATS
 from depth_anything_ros.training.pseudo_label import estimator_teacher, label_frames
@@ -69,9 +70,10 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
 
     shard = parse_shard(args.shard)
-    model = load_model_from_args(args)
-    estimator = DepthEstimator(model, device=args.device, precision=args.precision,
-                               input_size=args.input_size)
+    with user_errors(ValueError, FileNotFoundError):   # what the teacher flags name
+        model = load_model_from_args(args)
+        estimator = DepthEstimator(model, device=args.device, precision=args.precision,
+                                   input_size=args.input_size)
     cfg = model.config
     LOG.info('teacher %s: %s, %s head, input size %d, %s, flip TTA %s', args.checkpoint,
              cfg.encoder, cfg.head, args.input_size, estimator.device,

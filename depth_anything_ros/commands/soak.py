@@ -30,12 +30,12 @@ from pathlib import Path
 import sys
 from typing import Any
 
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.offline.demo import DATA
-from depth_anything_ros.offline.node_process import ros_environment
-from depth_anything_ros.offline.node_process import NodeProcess
-from depth_anything_ros.offline.soak import (BAD_KINDS, Player, plot, RSS_SLOPE_LIMIT_MB_PER_HOUR,
-                                     search_peak, Stream, summarize, SustainRule, environment,
-                                     node_arguments)
+from depth_anything_ros.offline.node_process import NodeProcess, ros_environment
+from depth_anything_ros.offline.soak import (BAD_KINDS, environment, Player, plot,
+                                             RSS_SLOPE_LIMIT_MB_PER_HOUR, search_peak,
+                                             soak_arguments, Stream, summarize, SustainRule)
 
 NAMESPACE = '/soak'
 DEFAULT_CHECKPOINT = 'untrained:vits'
@@ -81,14 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the soak (and the peak search); write the report; print the summary."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    if not 0.0 <= args.bad_fraction <= 1.0 or args.rate <= 0 or args.duration < 0:
-        print('bench soak: need --rate > 0, --duration >= 0 and 0 <= --bad-fraction <= 1',
-              file=sys.stderr)
-        return 2
+    check_arguments(args)
+    ros_args = soak_arguments(NAMESPACE, args.checkpoint, args.param)
     stream = Stream.from_bag(args.bag)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     log_path = args.out.with_suffix('.node.log')
-    ros_args = node_arguments(NAMESPACE, args.checkpoint, args.param)
     print(f'bench soak: {len(stream.pairs)} frames from {args.bag} in a loop; node log '
           f'{log_path}', flush=True)
     with ros_environment():
@@ -104,6 +101,20 @@ def main(args: argparse.Namespace) -> int:
                                   else ''))
     failed = [name for name, ok in result.get('checks', {}).items() if ok is False]
     return 1 if args.strict and failed else 0
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Raise InvalidInputError naming the first flag out of its range."""
+    checks = ((args.rate > 0, '--rate must be > 0'),
+              (args.duration >= 0, '--duration must be >= 0'),
+              (0.0 <= args.bad_fraction <= 1.0, '--bad-fraction must be in [0, 1]'),
+              (args.warmup >= 0, '--warmup must be >= 0'),
+              (not args.find_peak or args.trial > 0, '--trial must be > 0'),
+              (not args.find_peak or args.max_rate > 0, '--max-rate must be > 0'),
+              (args.timeout > 0, '--timeout must be > 0'))
+    for ok, problem in checks:
+        if not ok:   # NaN fails every comparison, so it lands here too
+            raise InvalidInputError(f'{problem}; see depth-anything-ros bench soak --help')
 
 
 def _run(args: argparse.Namespace, node: NodeProcess, stream: Stream) -> dict[str, Any] | None:

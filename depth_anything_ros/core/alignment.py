@@ -45,7 +45,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from depth_anything_ros.core.geometry import Intrinsics, scale_intrinsics
+from depth_anything_ros.core.geometry import Intrinsics, scale_intrinsics, unproject
 from depth_anything_ros.core.sync import StampMatcher
 from depth_anything_ros.vocabulary import ALIGNMENTS, ANCHORED, transform_values
 
@@ -387,9 +387,7 @@ def resample_depth(depth: np.ndarray, k_depth: np.ndarray, k: np.ndarray,
     depth = np.asarray(depth)
     rows, cols = np.nonzero(np.isfinite(depth) & (depth > 0))
     z = depth[rows, cols].astype(np.float64)
-    kd = np.asarray(k_depth, np.float64)
-    y = (rows - kd[1, 2]) / kd[1, 1]
-    x = (cols - kd[0, 2] - kd[0, 1] * y) / kd[0, 0]
+    x, y = unproject(k_depth, cols, rows)
     pixels, zt = project_points(np.stack([x * z, y * z, z], -1), k, shape, extrinsic)
     out = np.full(shape, np.inf)
     flat = np.rint(pixels[:, 1]).astype(np.intp) * shape[1] + np.rint(pixels[:, 0]).astype(np.intp)
@@ -423,14 +421,25 @@ def pitch_roll_from_gravity(down: np.ndarray) -> tuple[float, float]:
     return math.asin(float(np.clip(n[2], -1, 1))), math.atan2(float(n[0]), float(n[1]))
 
 
-def _floor_dot(k: np.ndarray, pitch_rad: float, roll_rad: float, u: np.ndarray,
-               v: np.ndarray) -> np.ndarray:
-    """Return ``n . K^-1 (u, v, 1)`` (broadcast over ``u``, ``v``): 1 / floor depth per metre."""
-    k = np.asarray(k, np.float64)
+def _floor_depth(k: np.ndarray, height_m: float, pitch_rad: float, roll_rad: float,
+                 u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Return the floor's depth (float64, metres) along the rays of pixels ``(u, v)``.
+
+    ``u``, ``v`` broadcast; NaN where the ray does not go down to the floor (``n . r <= 0``).
+    The one floor model of :func:`ground_plane_depth` and :func:`fit_ground`.
+    """
+    _check_height(height_m)
     n = _down_vector(pitch_rad, roll_rad)
-    y = (v - k[1, 2]) / k[1, 1]
-    x = (u - k[0, 2] - k[0, 1] * y) / k[0, 0]
-    return n[0] * x + n[1] * y + n[2]
+    x, y = unproject(k, u, v)
+    dot = n[0] * x + n[1] * y + n[2]                  # 1 / floor depth per metre of height
+    with np.errstate(divide='ignore'):
+        return np.where(dot > 0, height_m / dot, np.nan)
+
+
+def _near_floor(ground_depth: np.ndarray, max_depth: float) -> np.ndarray:
+    """Return where the floor is hit within ``max_depth`` metres (NaN, the sky: False)."""
+    with np.errstate(invalid='ignore'):
+        return ground_depth <= max_depth
 
 
 def ground_plane_depth(k: np.ndarray, height_m: float, pitch_rad: float, roll_rad: float,
@@ -444,12 +453,9 @@ def ground_plane_depth(k: np.ndarray, height_m: float, pitch_rad: float, roll_ra
     ``r = K^-1 (u, v, 1)`` (z = 1) meets the floor at ``depth = height / (n . r)`` where
     ``n . r > 0``.
     """
-    _check_height(height_m)
     h, w = shape
-    dot = _floor_dot(k, pitch_rad, roll_rad, np.arange(w, dtype=np.float64)[None, :],
-                     np.arange(h, dtype=np.float64)[:, None])      # (H, W)
-    with np.errstate(divide='ignore'):
-        return np.where(dot > 0, height_m / dot, np.nan).astype(np.float32)
+    return _floor_depth(k, height_m, pitch_rad, roll_rad, np.arange(w)[None, :],
+                        np.arange(h)[:, None]).astype(np.float32)      # (H, W)
 
 
 def _check_height(height_m: float) -> None:
@@ -479,8 +485,7 @@ def floor_candidates(ground_depth: np.ndarray, *, lower_fraction: float = 1.0 / 
     """
     first = _first_floor_row(ground_depth.shape[0], lower_fraction)
     mask = np.zeros(ground_depth.shape, bool)
-    with np.errstate(invalid='ignore'):
-        mask[first:] = ground_depth[first:] <= max_depth     # NaN (sky) compares False
+    mask[first:] = _near_floor(ground_depth[first:], max_depth)
     return mask
 
 
@@ -494,18 +499,12 @@ def fit_ground(disparity: np.ndarray, k: np.ndarray, height_m: float, pitch_rad:
     of the candidate rows (about ``4 * options.max_points`` pixels). ``scale_only``: a metric
     model's correction, with ``disparity = 1 / depth`` (as :func:`fit_scale`).
     """
-    _check_height(height_m)
     h, w = disparity.shape
     first = _first_floor_row(h, lower_fraction)
     stride = max(1, int(math.sqrt((h - first) * w / (4.0 * options.max_points))))
-    rows = np.arange(first, h, stride)
-    cols = np.arange(0, w, stride)
-    dot = _floor_dot(k, pitch_rad, roll_rad, cols[None, :].astype(np.float64),
-                     rows[:, None].astype(np.float64))
-    with np.errstate(divide='ignore'):
-        ground = np.where(dot > 0, height_m / dot, np.nan)
-    with np.errstate(invalid='ignore'):
-        ground[~(ground <= max_depth)] = np.nan
+    ground = _floor_depth(k, height_m, pitch_rad, roll_rad, np.arange(0, w, stride)[None, :],
+                          np.arange(first, h, stride)[:, None])
+    ground[~_near_floor(ground, max_depth)] = np.nan
     samples = disparity[first::stride, ::stride]
     return _fit_samples(samples.ravel(), ground.ravel(), True, scale_only, options)
 

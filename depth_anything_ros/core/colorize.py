@@ -19,13 +19,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from depth_anything_ros.params import COLORMAPS
+
 __all__ = ['COLORMAP_IDS', 'auto_range', 'colorize']
 
+#: colour map name (the ``colormap`` parameter's choices) -> OpenCV colour map; gray: none.
 COLORMAP_IDS: dict[str, int | None] = {
-    'turbo': cv2.COLORMAP_TURBO, 'inferno': cv2.COLORMAP_INFERNO, 'magma': cv2.COLORMAP_MAGMA,
-    'plasma': cv2.COLORMAP_PLASMA, 'viridis': cv2.COLORMAP_VIRIDIS, 'jet': cv2.COLORMAP_JET,
-    'gray': None,
-}
+    name: None if name == 'gray' else getattr(cv2, f'COLORMAP_{name.upper()}')
+    for name in COLORMAPS}
 
 
 def auto_range(values: np.ndarray, low_pct: float = 2.0,

@@ -16,7 +16,9 @@
 
 Pure numpy, no ROS. Conventions (REP 103/118): optical frame, x right, y down, z forward;
 depth is the z coordinate in metres, NaN where invalid. Pixel ``(u, v)`` is the centre of column
-``u`` and row ``v``; back-projection is ``X = (u - cx) / fx * Z``, ``Y = (v - cy) / fy * Z``.
+``u`` and row ``v``; back-projection is ``(X, Y, Z) = Z K^-1 (u, v, 1)`` (:func:`unproject`:
+``X = (u - cx - s Y/Z) / fx * Z``, ``Y = (v - cy) / fy * Z`` with the skew ``s = K[0, 1]``,
+zero for ROS cameras).
 Lens distortion: the intrinsics describe a rectified image (``image_rect``, or a raw image
 rectified with :class:`Rectifier`, as image_proc does).
 """
@@ -36,7 +38,7 @@ __all__ = [
     'CLOUD_FIELDS_XYZ', 'CLOUD_FIELDS_XYZRGB', 'DISTORTION_MODELS', 'CameraInfoError',
     'CameraModel', 'Intrinsics', 'PixelMap', 'RayGrid', 'Rays', 'Rectifier', 'adapt_intrinsics',
     'backproject', 'check_calibration', 'cloud_dtype', 'is_rescaling', 'pack_cloud', 'pack_rgb',
-    'rectify_maps', 'scale_intrinsics', 'strided_size', 'subsample_intrinsics',
+    'rectify_maps', 'scale_intrinsics', 'strided_size', 'subsample_intrinsics', 'unproject',
 ]
 
 # (name, byte offset) of each float32 field of the packed clouds; point_step = 4 * len(fields).
@@ -115,6 +117,20 @@ class Intrinsics:
     def k_matrix(self) -> np.ndarray:
         """Return the 3x3 camera matrix K (float64)."""
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+
+def unproject(k: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(x, y)``, the ray through pixel ``(u, v)`` at unit depth: ``K^-1 (u, v, 1)``.
+
+    ``k`` is a 3x3 camera matrix (its skew ``K[0, 1]`` honoured); ``u`` (column) and ``v``
+    (row) broadcast against each other; float64 results of their broadcast shape. The one
+    back-projection of the package: the ray grid, anchor resampling and the floor use it.
+    """
+    k = np.asarray(k, np.float64)
+    y = (np.asarray(v, np.float64) - k[1, 2]) / k[1, 1]
+    x = (np.asarray(u, np.float64) - k[0, 2] - k[0, 1] * y) / k[0, 0]
+    x, y = np.broadcast_arrays(x, y)      # y of a row vector v stays a column without skew
+    return x, y
 
 
 def scale_intrinsics(intr: Intrinsics, width: int, height: int) -> Intrinsics:
@@ -389,14 +405,11 @@ class RayGrid:
     def get(self, intr: Intrinsics) -> Rays:
         """Return the rays of ``intr``, float32 ``(H, W)`` each."""
         if self._rays is None or intr != self._key:
-            u = _bounded((np.arange(intr.width, dtype=np.float64) - intr.cx) / intr.fx)
-            v = _bounded((np.arange(intr.height, dtype=np.float64) - intr.cy) / intr.fy)
-            norm = np.sqrt(1.0 + u[None, :] ** 2 + v[:, None] ** 2)              # (H, W)
-            shape = (intr.height, intr.width)
-            self._rays = Rays(
-                np.ascontiguousarray(np.broadcast_to(u.astype(np.float32)[None, :], shape)),
-                np.ascontiguousarray(np.broadcast_to(v.astype(np.float32)[:, None], shape)),
-                norm.astype(np.float32))
+            x, y = unproject(intr.k_matrix(), np.arange(intr.width)[None, :],
+                             np.arange(intr.height)[:, None])                   # (H, W) each
+            x, y = _bounded(x), _bounded(y)
+            norm = np.sqrt(1.0 + x ** 2 + y ** 2)                                # (H, W)
+            self._rays = Rays(x.astype(np.float32), y.astype(np.float32), norm.astype(np.float32))
             self._key = intr
             self.builds += 1
         return self._rays

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from depth_anything_ros.core.geometry import cloud_dtype
+from depth_anything_ros.params import spec
 
 __all__ = ['ENCODINGS', 'INPUT_ENCODINGS', 'CloudBuffer', 'ImageFormatError', 'ImageLimits',
            'check_image_size', 'compressed_header', 'depth_to_mm', 'to_rgb']
@@ -53,12 +54,12 @@ class ImageLimits:
     ``max_pixels`` bounds the memory of one frame (decoded pixels, depth, cloud: about 40 bytes
     a pixel); ``max_aspect_ratio`` bounds the network input, whose short side is scaled to
     ``input_size``, so its token count grows with the aspect ratio; ``min_side`` is one
-    14-pixel patch.
+    14-pixel patch. The defaults are the parameters' (params.SCHEMA).
     """
 
-    min_side: int = 14
-    max_aspect_ratio: float = 8.0
-    max_pixels: int = 20_000_000
+    min_side: int = spec('min_image_side').default
+    max_aspect_ratio: float = spec('max_aspect_ratio').default
+    max_pixels: int = spec('max_image_pixels').default
 
 
 def check_image_size(width: int, height: int, limits: ImageLimits) -> None:

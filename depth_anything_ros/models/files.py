@@ -30,12 +30,14 @@ import stat
 import tempfile
 from typing import Any, BinaryIO
 
+from depth_anything_ros.errors import MissingInputError, UserError
+
 #: Largest JSON metadata file (sidecar, transformers ``config.json``) that is read.
 MAX_JSON_BYTES = 1 << 20
 _SNIFF_BYTES = 64
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint file is unreadable or does not fit the requested model."""
 
 
@@ -63,9 +65,9 @@ def open_regular(path: str | os.PathLike, what: str = 'checkpoint file') -> Iter
         fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0))
     except FileNotFoundError:
         if path.is_symlink():
-            raise FileNotFoundError(f'{what} {path} is a broken symbolic link (to '
+            raise MissingInputError(f'{what} {path} is a broken symbolic link (to '
                                     f'{os.readlink(path)})') from None
-        raise FileNotFoundError(f'{what} {path} does not exist') from None
+        raise MissingInputError(f'{what} {path} does not exist') from None
     except IsADirectoryError:
         raise CheckpointError(f'{what} {path} is a directory; pass the file inside it') from None
     except OSError as exc:

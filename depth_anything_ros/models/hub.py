@@ -25,6 +25,7 @@ import logging
 import os
 from pathlib import Path
 
+from depth_anything_ros.errors import InvalidInputError, MissingInputError
 from depth_anything_ros.models.files import CheckpointError
 from depth_anything_ros.models.registry import (Checkpoint, CHECKPOINT_SUFFIXES, checkpoints,
                                                 find_checkpoint)
@@ -93,9 +94,9 @@ def resolve_checkpoint(name_or_path: str | os.PathLike,
     looks_like_path = path.suffix in CHECKPOINT_SUFFIXES or len(path.parts) > 1
     if info is None:
         if looks_like_path:
-            raise FileNotFoundError(f'checkpoint file {path} does not exist')
+            raise MissingInputError(f'checkpoint file {path} does not exist')
         known = ', '.join(sorted(known_names()))
-        raise FileNotFoundError(f'{str(name_or_path)!r} is neither an existing checkpoint file '
+        raise MissingInputError(f'{str(name_or_path)!r} is neither an existing checkpoint file '
                                 f'nor a known model name. Known names: {known}')
     if looks_like_path:
         dirs.insert(0, path.parent)
@@ -105,7 +106,7 @@ def resolve_checkpoint(name_or_path: str | os.PathLike,
             if candidate.is_file():
                 return candidate
     searched = ', '.join(str(d) for d in dirs)
-    raise FileNotFoundError(f'checkpoint {info.name!r} ({info.local_name}) not found in: '
+    raise MissingInputError(f'checkpoint {info.name!r} ({info.local_name}) not found in: '
                             f'{searched}. {how_to_get(info, dirs[0])}')
 
 
@@ -113,8 +114,8 @@ def download(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
     """Download an official checkpoint with ``huggingface_hub``; returns the local file."""
     info = checkpoint_info(name)
     if info is None:
-        raise ValueError(f'unknown model name {name!r}; choose from '
-                         f'{", ".join(sorted(known_names()))}')
+        raise InvalidInputError(f'unknown model name {name!r}; choose from '
+                                f'{", ".join(sorted(known_names()))}')
     target = weights_dirs(weights_dir)[0]
     if info.url is None:
         raise RuntimeError(how_to_get(info, target))

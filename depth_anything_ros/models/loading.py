@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from depth_anything_ros.models.files import CheckpointError
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.models.hub import resolve_checkpoint
 from depth_anything_ros.models.reading import read_checkpoint
 from depth_anything_ros.models.registry import (families, family, family_for_checkpoint,
@@ -110,9 +111,10 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: Any = None,
     untrained, enc = split_untrained(spec)
     if untrained:
         if not allow_untrained:
-            raise ValueError(f'{spec!r} means deterministic test weights with meaningless '
-                             'output; pass allow_untrained=True (CLI: --allow-untrained) if '
-                             'that is really wanted, or give a real checkpoint')
+            raise InvalidInputError(f'{spec!r} means deterministic test weights with '
+                                    'meaningless output; pass allow_untrained=True (CLI: '
+                                    '--allow-untrained) if that is really wanted, or give a '
+                                    'real checkpoint')
         enc = enc or encoder
         fam = family_of_config(enc) if enc is not None else families()[0]
         head = head or 'relative'

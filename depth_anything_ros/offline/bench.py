@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from depth_anything_ros.backends.select import cpu_name
+from depth_anything_ros.errors import user_errors
 
 log = logging.getLogger(__name__)
 
@@ -202,9 +203,12 @@ def run(encoders: list[str], input_sizes: list[int], precisions: list[str], mode
     rows = []
     points = list(itertools.product(encoders, input_sizes, precisions, modes, batches,
                                     backends))
-    bar = tqdm(points, desc='bench', unit='cfg')
+    bar = None
     for encoder in encoders:
-        model = load_network(checkpoint, encoder, weights_dir)
+        with user_errors(ValueError, FileNotFoundError):   # the checkpoint and encoder named
+            model = load_network(checkpoint, encoder, weights_dir)
+        if bar is None:   # after the first network loads: a bad checkpoint shows no bar
+            bar = tqdm(points, desc='bench', unit='cfg')
         refs: dict[int, np.ndarray] = {}
         for enc, size, precision, mode, batch, backend in points:
             if enc != encoder:
@@ -229,7 +233,8 @@ def run(encoders: list[str], input_sizes: list[int], precisions: list[str], mode
             rows.append(row)
             bar.update()
         del model
-    bar.close()
+    if bar is not None:
+        bar.close()
     return rows
 
 

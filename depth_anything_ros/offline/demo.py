@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from depth_anything_ros.errors import InvalidInputError, MissingInputError
+
 DATA = Path(__file__).resolve().parents[1] / 'data' / 'demo_stream'
 DEFAULT_CHECKPOINT = 'metric_indoor_vits'
 
@@ -48,8 +50,9 @@ def read_stream(bag: Path, limit: int = 0) -> list[tuple[Any, Any]]:
     from rosbags.rosbag2 import Reader
     from sensor_msgs.msg import CameraInfo, CompressedImage
     if not (bag / 'metadata.yaml').is_file():
-        raise FileNotFoundError(f'{bag} is not a rosbag2 directory (no metadata.yaml); '
-                                'regenerate the bundled one with tools/make_demo_stream.py')
+        raise MissingInputError(f'{bag} is not a rosbag2 directory (no metadata.yaml); give '
+                                'one, or regenerate the bundled one with '
+                                'tools/make_demo_stream.py')
     images: list[Any] = []
     infos: dict[tuple[int, int], Any] = {}
     with Reader(bag) as reader:
@@ -62,7 +65,8 @@ def read_stream(bag: Path, limit: int = 0) -> list[tuple[Any, Any]]:
     pairs = [(im, infos[(im.header.stamp.sec, im.header.stamp.nanosec)]) for im in images
              if (im.header.stamp.sec, im.header.stamp.nanosec) in infos]
     if not pairs:
-        raise ValueError(f'{bag} holds no CompressedImage with a matching CameraInfo')
+        raise InvalidInputError(f'{bag} holds no CompressedImage with a matching CameraInfo; '
+                                'give a bag recorded with both')
     return pairs[:limit] if limit > 0 else pairs
 
 

@@ -19,11 +19,13 @@ output in a log file, and in this process a player node on a private rclpy conte
 publishes frames to it and subscribes to its outputs. Leaving the ``with`` block stops the
 node (SIGINT, then SIGKILL after 15 s) and shuts the context down. :func:`ros_environment`
 keeps such a session off the network and out of other sessions' ROS domain.
+:func:`node_arguments` writes the node's ``--ros-args`` from a parameter and a remapping table,
+for every caller that starts the node (demo, soak, benchmarks, tests).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 import contextlib
 import os
 from pathlib import Path
@@ -33,7 +35,80 @@ import sys
 import time
 from typing import Any
 
+from depth_anything_ros.errors import InvalidInputError
+from depth_anything_ros.ros import topics
+
 STOP_TIMEOUT = 15.0  # seconds the node gets to exit after SIGINT before it is killed
+NAMESPACE = '__ns'   # the remapping source that sets a node's namespace (``-r __ns:=/demo``)
+
+
+def parameter_text(value: Any) -> str:
+    """Return ``value`` as ``-p name:=TEXT`` writes it (rcl reads the text as YAML).
+
+    Booleans become ``true``/``false``, sequences ``[a,b]``; anything else is ``str(value)``,
+    so a string such as ``'266'`` is read back as YAML would read it.
+    """
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return '[' + ','.join(parameter_text(v) for v in value) + ']'
+    return str(value)
+
+
+def node_arguments(params: Mapping[str, Any], remaps: Mapping[str, str] | None = None
+                   ) -> list[str]:
+    """Return what follows ``--ros-args`` for the depth node: remappings first, then parameters.
+
+    ``remaps``: ``{from: to}`` (``NAMESPACE`` sets the node's namespace); ``params``:
+    ``{name: value}`` written with :func:`parameter_text`; a value of None is left out (the
+    node's default applies).
+    """
+    out: list[str] = []
+    for source, target in (remaps or {}).items():
+        out += ['-r', f'{source}:={target}']
+    for name, value in params.items():
+        if value is not None:
+            out += ['-p', f'{name}:={parameter_text(value)}']
+    return out
+
+
+def camera_remaps(namespace: str, image: str = 'camera/image',
+                  camera_info: str = 'camera/camera_info') -> dict[str, str]:
+    """Return remappings that put the node in ``namespace``, fed by the player's topics.
+
+    ``image`` and ``camera_info`` are the player's topic names, relative to ``namespace``.
+    """
+    return {NAMESPACE: namespace,
+            topics.IMAGE.name: topics.resolve(namespace, image),
+            topics.CAMERA_INFO.name: topics.resolve(namespace, camera_info)}
+
+
+def depth_status(msg: Any) -> dict[str, str] | None:
+    """Return ``{key: value}`` of the depth node's status in a DiagnosticArray, or None.
+
+    The node names its status ``'<node name>: depth'`` (a single camera).
+    """
+    for status in msg.status:
+        if status.name.endswith(': depth'):
+            return {kv.key: kv.value for kv in status.values}
+    return None
+
+
+def parse_assignments(items: Sequence[str]) -> dict[str, str]:
+    """Return ``{name: value}`` of ``NAME=VALUE`` texts (``--param input_size=266``).
+
+    Raises:
+        InvalidInputError: an item without ``=`` or without a name.
+
+    """
+    out = {}
+    for item in items:
+        name, sep, value = item.partition('=')
+        if not sep or not name.strip():
+            raise InvalidInputError(f'node parameter {item!r} is not NAME=VALUE (e.g. '
+                                    'input_size=266)')
+        out[name.strip()] = value
+    return out
 
 
 def localhost_discovery(distro: str | None) -> dict[str, str]:

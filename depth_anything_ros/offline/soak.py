@@ -52,7 +52,9 @@ from typing import Any
 import numpy as np
 
 from depth_anything_ros.ros import topics
-from depth_anything_ros.offline.node_process import NodeProcess
+from depth_anything_ros.offline.node_process import (camera_remaps, depth_status,
+                                                     node_arguments, NodeProcess,
+                                                     parse_assignments)
 
 log = logging.getLogger(__name__)
 
@@ -217,16 +219,22 @@ def _delta(end: dict[str, int | None], start: dict[str, int | None], key: str) -
     return end[key] - (start.get(key) or 0)
 
 
+def first_primary(rec: Recording) -> dict[int, float]:
+    """Return ``{stamp: seconds}``: when the first primary output of each frame arrived."""
+    primary: dict[int, float] = {}
+    for topic in PRIMARY:
+        for stamp, t in rec.outputs.get(topic.name, []):
+            primary.setdefault(stamp, t)
+    return primary
+
+
 def summarize(rec: Recording) -> dict[str, Any]:
     """Return the report of a recording (the JSON contract of ``bench soak``)."""
     kind_of = {stamp: kind for stamp, kind, _ in rec.sent}
     sent_at = {stamp: t for stamp, _, t in rec.sent}
     valid_sent = sum(kind == VALID for kind in kind_of.values())
     images_sent = sum(kind not in BAD_INFO_KINDS for kind in kind_of.values())
-    primary: dict[int, float] = {}
-    for topic in PRIMARY:
-        for stamp, t in rec.outputs.get(topic.name, []):
-            primary.setdefault(stamp, t)
+    primary = first_primary(rec)
     from_bad: dict[str, int] = {}
     by_kind: dict[str, int] = {}
     for topic, rows in rec.outputs.items():
@@ -432,22 +440,15 @@ class Stream:
         return cls(tuple(pairs))
 
 
-def node_arguments(namespace: str, checkpoint: str, params: Sequence[str]) -> list[str]:
+def soak_arguments(namespace: str, checkpoint: str, params: Sequence[str]) -> list[str]:
     """``--ros-args`` for the node under test: remappings, checkpoint, ``NAME=VALUE`` params."""
-    args = ['-r', f'__ns:={namespace}',
-            '-r', f'{topics.IMAGE.name}:={topics.resolve(namespace, CAMERA_IMAGE)}',
-            '-r', f'{topics.CAMERA_INFO.name}:={topics.resolve(namespace, CAMERA_INFO)}',
-            '-p', 'diagnostics_period:=0.5']
+    values: dict[str, Any] = {'diagnostics_period': 0.5}
     if checkpoint:
-        args += ['-p', f'checkpoint:={checkpoint}']
+        values['checkpoint'] = checkpoint
         if checkpoint.startswith('untrained'):
-            args += ['-p', 'allow_untrained_weights:=true']
-    for item in params:
-        name, sep, value = item.partition('=')
-        if not sep or not name:
-            raise ValueError(f'node parameter {item!r} is not NAME=VALUE (e.g. input_size=266)')
-        args += ['-p', f'{name}:={value}']
-    return args
+            values['allow_untrained_weights'] = True
+    values.update(parse_assignments(params))
+    return node_arguments(values, camera_remaps(namespace, CAMERA_IMAGE, CAMERA_INFO))
 
 
 Progress = Callable[[str, float, float], None]   # (phase, seconds done, seconds planned)
@@ -498,14 +499,13 @@ class Player:
         return keep
 
     def _on_diagnostics(self, msg: Any) -> None:
-        for status in msg.status:
-            if status.name.endswith(': depth'):
-                values = {kv.key: kv.value for kv in status.values}
-                self._rec.diagnostics.append((self._now(), node_counters(values)))
-                self._rec.node_info = {k: values[k] for k in NODE_INFO if k in values}
-                self._rec.node_timing.append((self._now(), _float(values, 'inference_p50_ms'),
-                                              _float(values, 'latency_p50_ms')))
-                self._diag_count += 1
+        values = depth_status(msg)
+        if values is not None:
+            self._rec.diagnostics.append((self._now(), node_counters(values)))
+            self._rec.node_info = {k: values[k] for k in NODE_INFO if k in values}
+            self._rec.node_timing.append((self._now(), _float(values, 'inference_p50_ms'),
+                                          _float(values, 'latency_p50_ms')))
+            self._diag_count += 1
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait until the node subscribes to the camera and publishes its outputs."""
@@ -691,10 +691,7 @@ def plot(rec: Recording, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
     kind_of = {stamp: kind for stamp, kind, _ in rec.sent}
     sent_at = {stamp: t for stamp, _, t in rec.sent}
-    primary: dict[int, float] = {}
-    for topic in PRIMARY:
-        for stamp, t in rec.outputs.get(topic.name, []):
-            primary.setdefault(stamp, t)
+    primary = first_primary(rec)
     valid = sorted((t, 1e3 * (t - sent_at[s])) for s, t in primary.items()
                    if kind_of.get(s) == VALID)
     # rates and running medians over windows of ~1/60 of the run (1 s at least)

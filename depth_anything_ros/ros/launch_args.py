@@ -24,10 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 import os
 
-from depth_anything_ros.params import camera_names, spec
-from depth_anything_ros.vocabulary import AUTO
+from depth_anything_ros.params import camera_names, SCENE_MAX_DEPTH, spec
+from depth_anything_ros.vocabulary import DEVICE_NAMES, device_name_error
 
-__all__ = ['DEPRECATED_ARGUMENTS', 'LAUNCH_ARGUMENTS', 'LaunchArgument', 'cameras',
+__all__ = ['DEPRECATED_ARGUMENTS', 'LAUNCH_ARGUMENTS', 'LaunchArgument', 'cameras', 'choices_of',
            'deprecation_notes', 'executable', 'markdown_table', 'node_parameters',
            'package_installed', 'remappings', 'rviz_wanted']
 
@@ -52,25 +52,49 @@ _ROS_BOOL_PARAMETERS = ('use_sim_time',)
 #: old launch argument -> the one that replaced it (still accepted, with a note)
 DEPRECATED_ARGUMENTS = {'model': 'encoder'}
 
+
+def choices_of(parameter: str) -> tuple[str, ...]:
+    """Return the values the launch argument of ``parameter`` takes, from the schema.
+
+    Booleans take true/false, ``device`` a device name (``cuda:N``: any index); a parameter
+    without choices (a file name) returns ``()``.
+    """
+    if parameter in _ROS_BOOL_PARAMETERS or spec(parameter).type is bool:
+        return ('true', 'false')
+    if parameter == 'device':
+        return DEVICE_NAMES
+    return spec(parameter).choices
+
+
+def _from_schema(name: str, meaning: str = '', default: bool = True) -> LaunchArgument:
+    """Return the launch argument that sets the parameter ``name``, described from the schema.
+
+    Its values come first, then ``meaning``, then what an empty value leaves (``default``: say
+    the default too: depth.yaml's, or false for a parameter every node declares).
+    """
+    empty = 'empty: params_file value'
+    if default and name in _ROS_BOOL_PARAMETERS:
+        empty += ', false'
+    elif default:
+        empty += f', {str(spec(name).default).lower()} in depth.yaml'
+    return LaunchArgument(name, '', f'{" | ".join(choices_of(name))}{meaning} ({empty})')
+
+
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
-    # the model families' encoders (models.registry), through the parameter's choices
-    LaunchArgument('encoder', '', ' | '.join(c for c in spec('encoder').choices if c != AUTO)
-                   + ' (empty: params_file value)'),
+    _from_schema('encoder', '; auto: the architecture the checkpoint holds', default=False),
     LaunchArgument('model', '', 'deprecated name of encoder'),
-    LaunchArgument('mode', '', 'metric (depth in metres) | relative (disparity)'),
-    LaunchArgument('scene', '', 'indoor (max 20 m) | outdoor (max 80 m)'),
+    _from_schema('mode', '; metric: depth in metres, relative: disparity', default=False),
+    _from_schema('scene', '; max ' + ' / '.join(f'{d:g} m' for d in SCENE_MAX_DEPTH.values()),
+                 default=False),
     LaunchArgument('checkpoint', '', 'checkpoint file or name (empty: derived from the model)'),
-    LaunchArgument('device', '', 'auto | cpu | cuda | cuda:N'),
-    LaunchArgument('precision', '', 'auto | fp32 | fp16 | bf16 (empty: params_file value, auto '
-                   'in depth.yaml: the fastest within ~3 % p99)'),
-    LaunchArgument('backend', '', 'auto | torch | openvino | onnxruntime | tensorrt '
-                   '(empty: params_file value, auto in depth.yaml: the fastest installed)'),
-    LaunchArgument('exact', '', 'true: bit-faithful fp32 torch path (empty: params_file value, '
-                   'false in depth.yaml)'),
-    LaunchArgument('rectify', '', 'true: undistort a raw image topic with its camera_info '
-                   'before inference (empty: params_file value, false in depth.yaml)'),
-    LaunchArgument('use_sim_time', '', 'true: use the /clock time (bags played with ros2 bag '
-                   'play --clock) (empty: params_file value, false)'),
+    _from_schema('device', '; cuda:N: the GPU of index N', default=False),
+    _from_schema('precision', '; auto: the fastest within ~3 % p99'),
+    _from_schema('backend', '; auto: the fastest installed'),
+    _from_schema('exact', '; true: bit-faithful fp32 torch path'),
+    _from_schema('rectify', '; true: undistort a raw image topic with its camera_info before '
+                 'inference'),
+    _from_schema('use_sim_time', '; true: use the /clock time (bags played with ros2 bag play '
+                 '--clock)'),
     LaunchArgument('lifecycle', 'false', 'true: run depth_lifecycle_node, a managed node that '
                    'waits for configure/activate (ros2 lifecycle set, a lifecycle manager)'),
     LaunchArgument('cameras', '', 'several cameras sharing one model, e.g. [front,rear] or '
@@ -198,8 +222,10 @@ def node_parameters(values: Mapping[str, str]) -> dict[str, str | bool | list[st
                                  'false')
             params[name] = value.lower() == 'true'
             continue
-        choices = spec(name).choices
-        if choices and value not in choices:
+        choices = choices_of(name)
+        wrong = (device_name_error(value) is not None if name == 'device'
+                 else bool(choices) and value not in choices)
+        if wrong:
             raise ValueError(f'launch argument {arg}:={value} is not valid; use one of '
                              f'{", ".join(choices)}')
         params[name] = value

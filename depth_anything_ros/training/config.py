@@ -35,6 +35,7 @@ from typing import Any, TypeVar, Union
 
 import yaml
 
+from depth_anything_ros.errors import InvalidInputError, MissingInputError
 from depth_anything_ros.models.registry import encoder_choices
 from depth_anything_ros.vocabulary import AMP_CHOICES, device_name_error
 
@@ -93,7 +94,7 @@ class TrainingLoopConfig:
         """Raise ``ValueError`` naming every bad field and its fix; return self."""
         problems = self.loop_problems()
         if problems:
-            raise ValueError('invalid training config:\n  ' + '\n  '.join(problems))
+            raise InvalidInputError('invalid training config:\n  ' + '\n  '.join(problems))
         return self
 
 
@@ -140,7 +141,7 @@ class TrainConfig(TrainingLoopConfig):
         if not 0 <= self.silog_lambda <= 1:
             problems.append(f'silog_lambda={self.silog_lambda}: must be in [0, 1]')
         if problems:
-            raise ValueError('invalid training config:\n  ' + '\n  '.join(problems))
+            raise InvalidInputError('invalid training config:\n  ' + '\n  '.join(problems))
         return self
 
 
@@ -170,12 +171,12 @@ def parse_value(text: str, tp: Any, name: str = 'value') -> Any:
             return True
         if low in ('0', 'false', 'no', 'off'):
             return False
-        raise ValueError(f'{name}={text!r}: expected a boolean (true/false)')
+        raise InvalidInputError(f'{name}={text!r}: expected a boolean (true/false)')
     if inner in (int, float):
         try:
             value = float(text) if inner is float else int(text)
         except ValueError:
-            raise ValueError(f'{name}={text!r}: expected {inner.__name__}') from None
+            raise InvalidInputError(f'{name}={text!r}: expected {inner.__name__}') from None
         return value
     if inner is str:
         return text
@@ -193,15 +194,15 @@ def _coerce(value: Any, tp: Any, name: str) -> Any:
     if value is None:
         if optional:
             return None
-        raise ValueError(f'{name}: null is not allowed here')
+        raise InvalidInputError(f'{name}: null is not allowed here')
     if inner is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if inner is float and isinstance(value, str):
         return parse_value(value, inner, name)  # YAML reads '5e-6' as a string
     if inner in (int, bool, str) and not isinstance(value, inner):
-        raise ValueError(f'{name}: expected {inner.__name__}, got {value!r}')
+        raise InvalidInputError(f'{name}: expected {inner.__name__}, got {value!r}')
     if inner is int and isinstance(value, bool):
-        raise ValueError(f'{name}: expected int, got {value!r}')
+        raise InvalidInputError(f'{name}: expected int, got {value!r}')
     return value
 
 
@@ -215,8 +216,8 @@ def from_dict(cls: type[T], data: dict[str, Any], source: str = 'config') -> T:
     types_ = _field_types(cls)
     unknown = sorted(set(data) - set(types_))
     if unknown:
-        raise ValueError(f'{source}: unknown key(s) {", ".join(unknown)}; '
-                         f'known keys: {", ".join(types_)}')
+        raise InvalidInputError(f'{source}: unknown key(s) {", ".join(unknown)}; '
+                                f'known keys: {", ".join(types_)}')
     return cls(**{k: _coerce(v, types_[k], f'{source}: {k}') for k, v in data.items()})
 
 
@@ -228,10 +229,10 @@ def apply_overrides(cfg: T, overrides: list[str] | tuple[str, ...]) -> T:
         key, sep, text = item.partition('=')
         key = key.strip().lstrip('-').replace('-', '_')
         if not sep:
-            raise ValueError(f'override {item!r}: expected key=value, e.g. max_steps=100')
+            raise InvalidInputError(f'override {item!r}: expected key=value, e.g. max_steps=100')
         if key not in types_:
-            raise ValueError(f'override {item!r}: unknown key {key!r}; '
-                             f'known keys: {", ".join(types_)}')
+            raise InvalidInputError(f'override {item!r}: unknown key {key!r}; '
+                                    f'known keys: {", ".join(types_)}')
         changes[key] = parse_value(text, types_[key], key)
     return dataclasses.replace(cfg, **changes)
 
@@ -265,14 +266,14 @@ def resolve_preset(name_or_path: str | os.PathLike) -> Path:
     path = Path(name_or_path)
     if path.suffix in ('.yaml', '.yml') or path.exists():
         if not path.is_file():
-            raise FileNotFoundError(f'config file {path} does not exist')
+            raise MissingInputError(f'config file {path} does not exist')
         return path
     for d in preset_dirs():
         candidate = d / f'{name_or_path}.yaml'
         if candidate.is_file():
             return candidate
     known = sorted({p.stem for d in preset_dirs() if d.is_dir() for p in d.glob('*.yaml')})
-    raise FileNotFoundError(f'no training preset {str(name_or_path)!r}; use one of '
+    raise MissingInputError(f'no training preset {str(name_or_path)!r}; use one of '
                             f'{", ".join(known) or "(none found)"} or a path to a YAML file')
 
 
@@ -284,7 +285,7 @@ def load_dataclass(cls: type[T], name_or_path: str | os.PathLike | None,
         path = resolve_preset(name_or_path)
         data = yaml.safe_load(path.read_text()) or {}
         if not isinstance(data, dict):
-            raise ValueError(f'{path}: expected a mapping of key: value')
+            raise InvalidInputError(f'{path}: expected a mapping of key: value')
         cfg = from_dict(cls, data, source=str(path))
     return apply_overrides(cfg, overrides)
 

@@ -45,6 +45,8 @@ import numpy as np
 from torch.utils.data import Dataset
 import yaml
 
+from depth_anything_ros.errors import InvalidInputError, make_folder, MissingInputError
+
 GENERIC_FORMAT = 'depth_anything_ros/rgbd'
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
@@ -60,7 +62,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read a colour image as uint8 (H, W, 3) RGB; raise naming the file if unreadable."""
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise FileNotFoundError(f'cannot read image {path} (missing or not an image)')
+        raise MissingInputError(f'cannot read image {path} (missing or not an image)')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -80,7 +82,7 @@ def read_depth(path: str | os.PathLike, scale: float) -> np.ndarray:
         if arr is None:
             hint = (' — this OpenCV build may lack OpenEXR support; convert to float32 .npy '
                     'or .tiff' if path.suffix == '.exr' and path.is_file() else '')
-            raise FileNotFoundError(f'cannot read depth {path} (missing or unsupported '
+            raise MissingInputError(f'cannot read depth {path} (missing or unsupported '
                                     f'format){hint}')
     if arr.ndim == 3:
         arr = arr[..., 0]
@@ -98,7 +100,7 @@ def resolve_split(root: Path, split: str) -> Path:
     for c in candidates:
         if c.is_file():
             return c
-    raise FileNotFoundError(f'no split list {split!r} under {root}: expected {root}/{split}.txt '
+    raise MissingInputError(f'no split list {split!r} under {root}: expected {root}/{split}.txt '
                             '(one sample per line) or a path to a split file')
 
 
@@ -145,9 +147,9 @@ class DepthDataset(Dataset):
         image = read_rgb(ref.rgb)
         depth = self.load_depth(ref)
         if depth.shape != image.shape[:2]:
-            raise ValueError(f'{ref.rgb} is {image.shape[1]}x{image.shape[0]} but {ref.depth} '
-                             f'is {depth.shape[1]}x{depth.shape[0]}; RGB and depth must be '
-                             'registered at the same resolution')
+            raise InvalidInputError(f'{ref.rgb} is {image.shape[1]}x{image.shape[0]} but '
+                                    f'{ref.depth} is {depth.shape[1]}x{depth.shape[0]}; RGB and '
+                                    'depth must be registered at the same resolution')
         valid = np.isfinite(depth) & (depth >= self.min_depth) & (depth <= self.max_depth)
         depth = np.where(valid, depth, 0.0).astype(np.float32)
         sample: dict[str, Any] = {'image': image, 'depth': depth, 'valid_mask': valid}
@@ -172,13 +174,13 @@ class DepthDataset(Dataset):
 def read_generic_meta(root: Path) -> dict[str, Any]:
     meta_path = root / 'dataset.yaml'
     if not meta_path.is_file():
-        raise FileNotFoundError(f'{meta_path} not found: {root} is not a generic RGB-D dataset '
+        raise MissingInputError(f'{meta_path} not found: {root} is not a generic RGB-D dataset '
                                 '(create it with "depth-anything-ros synth" or '
                                 'tools/convert_rgbd_recording.py, or pick another dataset type)')
     meta = yaml.safe_load(meta_path.read_text()) or {}
     if meta.get('format') != GENERIC_FORMAT:
-        raise ValueError(f'{meta_path}: format is {meta.get("format")!r}, '
-                         f'expected {GENERIC_FORMAT!r}')
+        raise InvalidInputError(f'{meta_path}: format is {meta.get("format")!r}, '
+                                f'expected {GENERIC_FORMAT!r}')
     return meta
 
 
@@ -200,13 +202,13 @@ class GenericDataset(DepthDataset):
             if not parts:
                 continue
             if len(parts) not in (2, 6):
-                raise ValueError(f'{split_path}:{lineno}: expected "rgb_path depth_path '
-                                 f'[fx fy cx cy]", got {line!r}')
+                raise InvalidInputError(f'{split_path}:{lineno}: expected "rgb_path depth_path '
+                                        f'[fx fy cx cy]", got {line!r}')
             k = intrinsics_matrix(*map(float, parts[2:])) if len(parts) == 6 else default_k
             rgb = self.root / parts[0]
             self.refs.append(SampleRef(rgb, self.root / parts[1], k, Path(parts[0]).stem))
         if not self.refs:
-            raise ValueError(f'{split_path} lists no samples')
+            raise InvalidInputError(f'{split_path} lists no samples')
 
     def load_depth(self, ref: SampleRef) -> np.ndarray:
         return read_depth(ref.depth, self.depth_scale)
@@ -219,10 +221,10 @@ class GenericWriter:
                  depth_format: str = 'png16', camera: dict[str, float] | None = None,
                  extra_meta: dict[str, Any] | None = None) -> None:
         if depth_format not in ('png16', 'npy'):
-            raise ValueError(f'depth_format {depth_format!r}: use png16 or npy')
+            raise InvalidInputError(f'depth_format {depth_format!r}: use png16 or npy')
         self.root = Path(root)
-        (self.root / 'rgb').mkdir(parents=True, exist_ok=True)
-        (self.root / 'depth').mkdir(parents=True, exist_ok=True)
+        make_folder(self.root / 'rgb')
+        make_folder(self.root / 'depth')
         self.depth_scale = depth_scale
         self.depth_format = depth_format
         self.camera = camera
@@ -243,10 +245,11 @@ class GenericWriter:
         if self.depth_format == 'png16':
             counts = np.round(depth / self.depth_scale)
             if counts.max(initial=0) > 65535:
-                raise ValueError(f'{name}: depth {depth.max():.2f} m exceeds the 16-bit range '
-                                 f'of depth_scale {self.depth_scale} (max '
-                                 f'{65535 * self.depth_scale:.2f} m); use a larger depth_scale '
-                                 'or depth_format npy')
+                raise InvalidInputError(f'{name}: depth {depth.max():.2f} m exceeds the 16-bit '
+                                        f'range of depth_scale {self.depth_scale} (max '
+                                        f'{65535 * self.depth_scale:.2f} m); use a larger '
+                                        'depth_scale '
+                                        'or depth_format npy')
             depth_rel = f'depth/{name}.png'
             cv2.imwrite(str(self.root / depth_rel), counts.astype(np.uint16))
         else:
@@ -309,7 +312,7 @@ class PublicDataset(DepthDataset):
         self.root = Path(root)
         self.refs = self.find_samples(split)
         if not self.refs:
-            raise FileNotFoundError(f'no {self.TITLE} samples found under {self.root}; check '
+            raise MissingInputError(f'no {self.TITLE} samples found under {self.root}; check '
                                     '--data and the dataset type (see docs/training.md for the '
                                     'expected layout)')
 
@@ -493,7 +496,7 @@ class Hypersim(PublicDataset):
     def load_depth(self, ref: SampleRef) -> np.ndarray:
         import h5py
         if not ref.depth.is_file():
-            raise FileNotFoundError(f'Hypersim depth {ref.depth} not found')
+            raise MissingInputError(f'Hypersim depth {ref.depth} not found')
         with h5py.File(ref.depth, 'r') as f:
             distance = np.asarray(f['dataset'], dtype=np.float64)  # (H, W) metres along ray
         depth = hypersim_distance_to_depth(distance)
@@ -522,9 +525,10 @@ def build_dataset(kind: str, root: str | os.PathLike, split: str,
                   max_depth: float | None = None) -> DepthDataset:
     """Construct the dataset ``kind`` (generic, nyu, kitti, vkitti2, hypersim) for ``split``."""
     if kind not in DATASET_TYPES:
-        raise ValueError(f'unknown dataset type {kind!r}; choose from {", ".join(DATASET_TYPES)}')
+        raise InvalidInputError(f'unknown dataset type {kind!r}; choose from '
+                                f'{", ".join(DATASET_TYPES)}')
     if not Path(root).is_dir():
-        raise FileNotFoundError(f'dataset root {root} is not a directory (check --data)')
+        raise MissingInputError(f'dataset root {root} is not a directory (check --data)')
     kwargs: dict[str, Any] = {'min_depth': min_depth}
     if max_depth is not None:
         kwargs['max_depth'] = max_depth

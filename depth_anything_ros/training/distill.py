@@ -50,6 +50,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.backends.devices import amp_dtype
 from depth_anything_ros.model import (build_model, load_model, ModelConfig, read_json_file,
                                       untrained_model)
@@ -125,7 +126,7 @@ class DistillConfig(TrainingLoopConfig):
             problems.append(f'grad_scales={self.grad_scales}: must be >= 1')
         problems += self.loop_problems()
         if problems:
-            raise ValueError('invalid distillation config:\n  ' + '\n  '.join(problems))
+            raise InvalidInputError('invalid distillation config:\n  ' + '\n  '.join(problems))
         return self
 
     def loss_config(self) -> RelativeLossConfig:
@@ -169,8 +170,8 @@ class LabelDataset(torch.utils.data.Dataset):
         rgb = cv2.cvtColor(self.labels.load_image(j), cv2.COLOR_BGR2RGB)
         disp = self.labels.load_label(j)
         if disp.shape != rgb.shape[:2]:
-            raise ValueError(f'{self.labels.record(j).key}: label {disp.shape} and image '
-                             f'{rgb.shape[:2]} sizes differ')
+            raise InvalidInputError(f'{self.labels.record(j).key}: label {disp.shape} and image '
+                                    f'{rgb.shape[:2]} sizes differ')
         sample = {'image': rgb, 'depth': disp, 'valid_mask': np.isfinite(disp)}
         out = self.transform(sample, np.random.default_rng(seed))
         return {'image': out['image'], 'disparity': out['depth'],
@@ -218,7 +219,7 @@ def student_architecture(student: str) -> Any:
         return student
     data = read_json_file(student, 'student ModelConfig JSON file')
     if not isinstance(data, dict):
-        raise ValueError(f'student={student}: expected a JSON object of ModelConfig fields')
+        raise InvalidInputError(f'student={student}: expected a JSON object of ModelConfig fields')
     return ModelConfig.from_dict(data.get('config', data)).with_head('relative')
 
 
@@ -238,9 +239,9 @@ def build_student(cfg: DistillConfig) -> nn.Module:
     model = load_model(cfg.init, head='relative', weights_dir=cfg.weights_dir or None)
     wanted = arch.encoder if not isinstance(arch, str) else arch
     if model.config.encoder != wanted:
-        raise ValueError(f'init={cfg.init!r} holds a {model.config.encoder} network but '
-                         f'student={cfg.student!r}; set student={model.config.encoder} or '
-                         'another init')
+        raise InvalidInputError(f'init={cfg.init!r} holds a {model.config.encoder} network but '
+                                f'student={cfg.student!r}; set student={model.config.encoder} or '
+                                'another init')
     return model
 
 
@@ -435,13 +436,14 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
 
     labels = LabelSet([Path(p) for p in cfg.labels])
     if len(labels) == 0:
-        raise ValueError(f'no labels in {", ".join(cfg.labels)}; run pseudo-label first')
+        raise InvalidInputError(f'no labels in {", ".join(cfg.labels)}; run pseudo-label first')
     val_idx = [i for i in range(len(labels))
                if is_val_key(labels.record(i).key, cfg.val_fraction)]
     held = set(val_idx)
     train_idx = [i for i in range(len(labels)) if i not in held]
     if not train_idx:
-        raise ValueError(f'all {len(labels)} labels fell into validation; lower val_fraction')
+        raise InvalidInputError(f'all {len(labels)} labels fell into validation; lower '
+                                'val_fraction')
     dataset = LabelDataset(labels, train_idx, TrainTransform(cfg.input_size, hflip=cfg.hflip,
                                                              jitter=cfg.color_jitter))
 
@@ -458,13 +460,13 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
         # and model states are moved to the parameters' device by load_state_dict.
         ckpt = runs.load_checkpoint(run / 'last.pt', map_location='cpu')
         if ckpt.get('format') != CHECKPOINT_FORMAT:
-            raise ValueError(f'{run / "last.pt"} is not a distillation checkpoint; resume it '
-                             'with the command that made it')
+            raise InvalidInputError(f'{run / "last.pt"} is not a distillation checkpoint; resume '
+                                    'it with the command that made it')
         student.net.load_state_dict(ckpt['model'])
         if student.projector is not None:
             if ckpt.get('projector') is None:
-                raise ValueError(f'{run / "last.pt"} was trained without feature_teacher; '
-                                 'resume without it or start a new run')
+                raise InvalidInputError(f'{run / "last.pt"} was trained without feature_teacher; '
+                                        'resume without it or start a new run')
             student.projector.load_state_dict(ckpt['projector'])
         optimizer.load_state_dict(ckpt['optimizer'])
         scaler.load_state_dict(ckpt['scaler'])

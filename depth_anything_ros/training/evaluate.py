@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.backends.devices import amp_dtype, resolve_device
 from depth_anything_ros.models.transforms import postprocess
 from depth_anything_ros.training import distributed as dist_utils
@@ -80,8 +81,8 @@ def score_prediction(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, 
     mask &= crop_mask(*gt.shape[-2:], crop).to(mask.device)
     if align in (None, 'none'):
         if not is_metric:
-            raise ValueError('a relative model predicts affine-invariant disparity, not metres: '
-                             'evaluate it with --align scale_shift')
+            raise InvalidInputError('a relative model predicts affine-invariant disparity, not '
+                                    'metres: evaluate it with --align scale_shift')
         depth = pred
     elif align == 'scale_shift':
         if int(mask.sum()) < 2:
@@ -91,7 +92,7 @@ def score_prediction(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, 
             pred = 1.0 / pred.clamp(min=1e-6)
         depth = align_disparity_to_depth(pred, gt, mask, max_depth).to(gt.device)
     else:
-        raise ValueError(f'unknown align {align!r}; use none or scale_shift')
+        raise InvalidInputError(f'unknown align {align!r}; use none or scale_shift')
     # predictions are not clipped (as in the official evaluation), only kept positive for logs
     metrics = depth_metrics(depth.clamp(min=1e-6), gt, mask)
     return metrics, depth, mask
@@ -254,8 +255,8 @@ def resolve_settings(checkpoint: str | os.PathLike, given: dict[str, Any]
         settings[key] = (value if value is not None else
                          from_run.get(key, EVAL_DEFAULTS.get(key)))
     if not settings['data']:
-        raise ValueError('--data is required (the checkpoint is not from a train run that '
-                         'names its data)')
+        raise InvalidInputError('--data is required (the checkpoint is not from a train run that '
+                                'names its data)')
     return settings, folder
 
 
@@ -300,8 +301,8 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
                                 ).limit(opts['limit'])
         cap = max_depth or dataset.max_depth
         if not np.isfinite(cap):
-            raise ValueError('relative models need --eval-max-depth (metres) to cap aligned '
-                             'depth')
+            raise InvalidInputError('relative models need --eval-max-depth (metres) to cap '
+                                    'aligned depth')
         maps_dir = Path(error_maps) / label if error_maps else None
         if maps_dir is not None:
             maps_dir.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,8 @@ import zlib
 import cv2
 import numpy as np
 
+from depth_anything_ros.errors import InvalidInputError, MissingInputError
+
 LOG = logging.getLogger(__name__)
 
 LABEL_FORMATS = ('png16', 'npy16')
@@ -164,12 +166,12 @@ class LabelWriter:
             source_kind: ``folder``, ``video`` or ``bag`` (from ``sources.source_kind``).
         """
         if label_format not in LABEL_FORMATS:
-            raise ValueError(f'label format {label_format!r}: use one of {LABEL_FORMATS}')
+            raise InvalidInputError(f'label format {label_format!r}: use one of {LABEL_FORMATS}')
         if image_mode not in IMAGE_MODES:
-            raise ValueError(f'image mode {image_mode!r}: use one of {IMAGE_MODES}')
+            raise InvalidInputError(f'image mode {image_mode!r}: use one of {IMAGE_MODES}')
         if image_mode == 'reference' and source_kind != 'folder':
-            raise ValueError(f'a {source_kind} has no image files to reference; use image '
-                             'mode copy (or auto)')
+            raise InvalidInputError(f'a {source_kind} has no image files to reference; use image '
+                                    'mode copy (or auto)')
         self.dir = Path(out_dir)
         self.label_format = label_format
         self.copy_images = image_mode == 'copy' or (image_mode == 'auto' and
@@ -191,9 +193,9 @@ class LabelWriter:
             diff = [f'{k}: {old.get(k)!r} there, {self.meta.get(k)!r} now'
                     for k in META_MUST_MATCH if old.get(k) != self.meta.get(k)]
             if diff:
-                raise ValueError(f'{self.dir} holds labels made with other options ('
-                                 + '; '.join(diff) + '); use the same options to resume or '
-                                 'add shards, or choose another --out')
+                raise InvalidInputError(f'{self.dir} holds labels made with other options ('
+                                        + '; '.join(diff) + '); use the same options to resume or '
+                                        'add shards, or choose another --out')
         else:
             _write_atomic(path, (json.dumps(self.meta, indent=2) + '\n').encode())
 
@@ -268,7 +270,7 @@ class LabelSet:
         seen: set[str] = set()
         for d in self.dirs:
             if not (d / META_FILE).is_file():
-                raise FileNotFoundError(f'{d} is not a label directory (no {META_FILE}); create '
+                raise MissingInputError(f'{d} is not a label directory (no {META_FILE}); create '
                                         'it with "depth-anything-ros pseudo-label --out DIR"')
             for rec in read_index(d):
                 if rec.key not in seen:
@@ -295,7 +297,7 @@ class LabelSet:
         path = self.image_path(i)
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if img is None:
-            raise FileNotFoundError(f'cannot read {path} (image of {self.items[i][1].key}); '
+            raise MissingInputError(f'cannot read {path} (image of {self.items[i][1].key}); '
                                     'was the referenced image moved?')
         return img
 
@@ -306,7 +308,7 @@ class LabelSet:
         if rec.format == 'png16':
             q = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
             if q is None or q.dtype != np.uint16:
-                raise ValueError(f'{path} is not a 16-bit PNG label')
+                raise InvalidInputError(f'{path} is not a 16-bit PNG label')
             return decode_png16(q, rec.scale, rec.offset)
         value = np.load(path, allow_pickle=False)
         return (value.astype(np.float64) * rec.scale + rec.offset).astype(np.float32)

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from depth_anything_ros.errors import InvalidInputError, MissingInputError
 from depth_anything_ros.model import export_model
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training.config import load_dataclass, TrainingLoopConfig
@@ -52,10 +53,10 @@ def resolve_run_config(cls: type[C], *, config: str | None, out: str | os.PathLi
     if resume:
         saved = Path(out) / 'config.yaml'
         if not saved.is_file():
-            raise FileNotFoundError(f'--resume: {saved} not found; is {out} a run folder?')
+            raise MissingInputError(f'--resume: {saved} not found; is {out} a run folder?')
         cfg = load_dataclass(cls, saved, overrides)
     elif config is None:
-        raise ValueError(f'--config is required for a new run ({presets} or a YAML file)')
+        raise InvalidInputError(f'--config is required for a new run ({presets} or a YAML file)')
     else:
         cfg = load_dataclass(cls, config, overrides)
     cfg.validate()

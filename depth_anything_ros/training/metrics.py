@@ -27,11 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 import os
-from pathlib import Path
 import re
 
 import numpy as np
 import torch
+
+from depth_anything_ros.errors import InvalidInputError, read_text_file
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -144,7 +145,7 @@ def crop_mask(height: int, width: int, crop: str | None) -> torch.Tensor:
     elif crop == 'nyu':
         r0, r1, c0, c1 = 45 / 480, 471 / 480, 41 / 640, 601 / 640
     else:
-        raise ValueError(f'unknown crop {crop!r}; use none, garg, eigen or nyu')
+        raise InvalidInputError(f'unknown crop {crop!r}; use none, garg, eigen or nyu')
     mask[int(r0 * height):int(r1 * height), int(c0 * width):int(c1 * width)] = True
     return mask
 
@@ -210,18 +211,18 @@ def read_pairs(path: str | os.PathLike) -> list[PointPair]:
     comment. Coordinates are pixel column ``x`` and row ``y`` in the original image.
     """
     pairs = []
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text_file(path, 'pairs file').splitlines(), 1):
         line = line.split('#', 1)[0].strip()
         if not line:
             continue
         m = _PAIR_RE.match(line)
         if not m:
-            raise ValueError(f'{path}:{lineno}: cannot parse {line!r}; expected '
-                             '"image.png, (x1,y1), (x2,y2), closer" with closer 1 or 2')
+            raise InvalidInputError(f'{path}:{lineno}: cannot parse {line!r}; expected '
+                                    '"image.png, (x1,y1), (x2,y2), closer" with closer 1 or 2')
         closer = m['closer'].lower()
         closer_id = {'1': 1, '2': 2, 'first': 1, 'second': 2, 'point1': 1, 'point2': 2}.get(closer)
         if closer_id is None:
-            raise ValueError(f'{path}:{lineno}: closer must be 1 or 2, got {m["closer"]!r}')
+            raise InvalidInputError(f'{path}:{lineno}: closer must be 1 or 2, got {m["closer"]!r}')
         pairs.append(PointPair(m['image'].strip(), (int(m['x1']), int(m['y1'])),
                                (int(m['x2']), int(m['y2'])), closer_id))
     return pairs
@@ -236,12 +237,13 @@ def ordinal_accuracy(pred: ArrayLike, pairs: list[PointPair], *, disparity: bool
     pred = _t(pred)
     h, w = pred.shape[-2:]
     if not pairs:
-        raise ValueError('no point pairs to evaluate')
+        raise InvalidInputError('no point pairs to evaluate')
     correct = 0
     for pair in pairs:
         for x, y in (pair.p1, pair.p2):
             if not (0 <= x < w and 0 <= y < h):
-                raise ValueError(f'{pair.image}: point ({x},{y}) is outside the {w}x{h} image')
+                raise InvalidInputError(f'{pair.image}: point ({x},{y}) is outside the {w}x{h} '
+                                        'image')
         v1 = float(pred[pair.p1[1], pair.p1[0]])
         v2 = float(pred[pair.p2[1], pair.p2[0]])
         first_closer = v1 > v2 if disparity else v1 < v2

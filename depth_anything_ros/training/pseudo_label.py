@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.training.labels import LabelWriter
 from depth_anything_ros.training.sources import (FrameRef, open_source, select_frames,
                                                   SelectionStats, source_kind)
@@ -127,7 +128,7 @@ def label_frames(source: str | os.PathLike, teacher: Teacher, out: str | os.Path
         progress: show a tqdm bar (images/s).
     """
     if batch_size < 1:
-        raise ValueError(f'--batch must be >= 1; got {batch_size}')
+        raise InvalidInputError(f'--batch must be >= 1; got {batch_size}')
     kind = source_kind(source)
     run_meta = {**(meta or {}), 'source': str(source), 'source_kind': kind, 'topic': topic,
                 'every': every, 'dedup': dedup}
@@ -139,9 +140,11 @@ def label_frames(source: str | os.PathLike, teacher: Teacher, out: str | os.Path
         done = frozenset(writer.done_keys())
         frames = select_frames(open_source(source, topic), every=every, dedup=dedup,
                                shard=shard, done=done, stats=stats)
-        bar = _progress(progress, shard)
+        bar = None
         try:
             for batch in _batches(frames, batch_size):
+                if bar is None:   # once the source has opened: its errors come without a bar
+                    bar = _progress(progress, shard)
                 images = [img for _, img in batch]
                 labels = teacher(images)
                 if len(labels) != len(images):

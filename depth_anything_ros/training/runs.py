@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from depth_anything_ros.errors import make_folder, MissingInputError, OutputExistsError
 from depth_anything_ros.models.files import CheckpointError
 from depth_anything_ros.models.reading import load_torch_file
 from depth_anything_ros.training.config import dataclass_to_dict, save_yaml
@@ -78,12 +79,12 @@ def prepare_run_dir(out: str | os.PathLike, cfg: Any, *, resume: bool = False,
     run = Path(out)
     if resume:
         if not (run / 'last.pt').is_file():
-            raise FileNotFoundError(f'--resume: {run / "last.pt"} does not exist; start a new '
+            raise MissingInputError(f'--resume: {run / "last.pt"} does not exist; start a new '
                                     'run without --resume')
     elif (run / 'last.pt').exists():
-        raise FileExistsError(f'{run} already holds a run (last.pt); pass --resume to continue '
-                              'it or choose another --out')
-    run.mkdir(parents=True, exist_ok=True)
+        raise OutputExistsError(f'{run} already holds a run (last.pt); pass --resume to continue '
+                                'it or choose another --out')
+    make_folder(run)
     save_yaml(cfg, run / ('config.yaml' if not resume else 'config.resume.yaml'))
     meta = {
         'command': command,

@@ -37,6 +37,7 @@ import zlib
 import cv2
 import numpy as np
 
+from depth_anything_ros.errors import InvalidInputError, MissingInputError
 from depth_anything_ros.core.bags import BAG_SUFFIXES, header_stamp_ns, IMAGE_TYPES, typestore
 
 LOG = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class FrameRef:
 def _read_image(path: Path) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise ValueError(f'cannot decode image {path}; remove it or convert it to PNG/JPEG')
+        raise InvalidInputError(f'cannot decode image {path}; remove it or convert it to PNG/JPEG')
     return img
 
 
@@ -98,16 +99,17 @@ def image_msg_to_bgr(msg: object) -> np.ndarray:
     """
     enc = str(msg.encoding)
     if enc not in _ENCODINGS:
-        raise ValueError(f'unsupported image encoding {enc!r}; supported: '
-                         f'{", ".join(_ENCODINGS)} (or record sensor_msgs/CompressedImage)')
+        raise InvalidInputError(f'unsupported image encoding {enc!r}; supported: '
+                                f'{", ".join(_ENCODINGS)} (or record sensor_msgs/CompressedImage)')
     channels, kind, code = _ENCODINGS[enc]
     dtype = np.dtype(kind).newbyteorder('>' if msg.is_bigendian else '<')
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     row_bytes = w * channels * dtype.itemsize
     data = np.frombuffer(msg.data, np.uint8)  # bytes, array.array or ndarray: no copy
     if step < row_bytes or data.size < step * h:
-        raise ValueError(f'image message is truncated: {h}x{w} {enc} needs step >= {row_bytes} '
-                         f'and {step * h} bytes, got step {step} and {data.size} bytes')
+        raise InvalidInputError(f'image message is truncated: {h}x{w} {enc} needs step >= '
+                                f'{row_bytes} and {step * h} bytes, got step {step} and '
+                                f'{data.size} bytes')
     rows = data[:step * h].reshape(h, step)[:, :row_bytes]  # drop row padding
     img = np.ascontiguousarray(rows).view(dtype).reshape(h, w, channels)
     if dtype.itemsize == 2:
@@ -122,8 +124,8 @@ def compressed_msg_to_bgr(msg: object) -> np.ndarray:
     """Decode a ``sensor_msgs/CompressedImage`` (JPEG/PNG) to BGR uint8."""
     img = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
-        raise ValueError(f'cannot decode CompressedImage (format {msg.format!r}); only formats '
-                         'OpenCV reads (jpeg, png) are supported')
+        raise InvalidInputError(f'cannot decode CompressedImage (format {msg.format!r}); only '
+                                'formats OpenCV reads (jpeg, png) are supported')
     return img
 
 
@@ -137,7 +139,7 @@ def image_folder_frames(root: str | Path) -> Iterator[FrameRef]:
     files = sorted(p for p in root.rglob('*')
                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
-        raise FileNotFoundError(f'no images ({", ".join(IMAGE_SUFFIXES)}) under {root}')
+        raise MissingInputError(f'no images ({", ".join(IMAGE_SUFFIXES)}) under {root}')
     for i, p in enumerate(files):
         yield FrameRef(i, p.relative_to(root).as_posix(), lambda p=p: _read_image(p), path=p)
 
@@ -146,8 +148,8 @@ def video_frames(path: str | Path) -> Iterator[FrameRef]:
     """Yield the frames of a video file in order (decoded lazily with grab/retrieve)."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise ValueError(f'cannot open video {path}; check the file and that OpenCV has a '
-                         'decoder for it (or extract frames to a folder first)')
+        raise InvalidInputError(f'cannot open video {path}; check the file and that OpenCV has a '
+                                'decoder for it (or extract frames to a folder first)')
     try:
         index = 0
         while cap.grab():
@@ -156,7 +158,7 @@ def video_frames(path: str | Path) -> Iterator[FrameRef]:
             def load(index: int = index) -> np.ndarray:
                 ok, img = cap.retrieve()
                 if not ok or img is None:
-                    raise ValueError(f'{path}: cannot decode frame {index}')
+                    raise InvalidInputError(f'{path}: cannot decode frame {index}')
                 return img
 
             yield FrameRef(index, f'frame{index:08d}', load, stamp_ns=stamp_ns)
@@ -186,13 +188,13 @@ def rosbag_frames(path: str | Path, topic: str | None = None) -> Iterator[FrameR
         images = {c.topic: c.msgtype for c in reader.connections if c.msgtype in IMAGE_TYPES}
         if topic is None:
             if len(images) != 1:
-                raise ValueError(f'{path} has {len(images)} image topics '
-                                 f'({", ".join(sorted(images)) or "none"}); pick one with '
-                                 '--image-topic')
+                raise InvalidInputError(f'{path} has {len(images)} image topics '
+                                        f'({", ".join(sorted(images)) or "none"}); pick one with '
+                                        '--image-topic')
             topic = next(iter(images))
         if topic not in images:
-            raise ValueError(f'{path} has no image topic {topic!r}; image topics: '
-                             f'{", ".join(sorted(images)) or "none"}')
+            raise InvalidInputError(f'{path} has no image topic {topic!r}; image topics: '
+                                    f'{", ".join(sorted(images)) or "none"}')
         conns = [c for c in reader.connections if c.topic == topic]
         for index, (conn, bag_time, raw) in enumerate(reader.messages(connections=conns)):
             decode = (compressed_msg_to_bgr if conn.msgtype.endswith('CompressedImage')
@@ -211,7 +213,7 @@ def source_kind(path: str | Path) -> str:
     """Return ``'bag'``, ``'video'`` or ``'folder'`` for a source path."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f'image source {path} does not exist')
+        raise MissingInputError(f'image source {path} does not exist')
     if path.is_dir():
         if (path / 'metadata.yaml').is_file():
             return 'bag'
@@ -221,16 +223,16 @@ def source_kind(path: str | Path) -> str:
         return 'bag'
     if suffix in VIDEO_SUFFIXES:
         return 'video'
-    raise ValueError(f'cannot tell what {path} is: use a folder of images, a video file '
-                     f'({", ".join(VIDEO_SUFFIXES)}) or a rosbag2 (directory or '
-                     f'{", ".join(BAG_SUFFIXES)})')
+    raise InvalidInputError(f'cannot tell what {path} is: use a folder of images, a video file '
+                            f'({", ".join(VIDEO_SUFFIXES)}) or a rosbag2 (directory or '
+                            f'{", ".join(BAG_SUFFIXES)})')
 
 
 def open_source(path: str | Path, topic: str | None = None) -> Iterator[FrameRef]:
     """Open any supported source; ``topic`` applies to rosbag2 only."""
     kind = source_kind(path)
     if topic is not None and kind != 'bag':
-        raise ValueError(f'--topic applies to rosbag2 sources only; {path} is a {kind}')
+        raise InvalidInputError(f'--topic applies to rosbag2 sources only; {path} is a {kind}')
     if kind == 'bag':
         return rosbag_frames(path, topic)
     if kind == 'video':
@@ -253,9 +255,10 @@ def parse_shard(text: str) -> tuple[int, int]:
         i_text, n_text = text.split('/')
         i, n = int(i_text), int(n_text)
     except ValueError:
-        raise ValueError(f'--shard {text!r}: expected i/n, e.g. 0/4 (0-based index)') from None
+        raise InvalidInputError(f'--shard {text!r}: expected i/n, e.g. 0/4 (0-based '
+                                'index)') from None
     if n < 1 or not 0 <= i < n:
-        raise ValueError(f'--shard {text!r}: need n >= 1 and 0 <= i < n')
+        raise InvalidInputError(f'--shard {text!r}: need n >= 1 and 0 <= i < n')
     return i, n
 
 
@@ -300,9 +303,9 @@ def select_frames(frames: Iterable[FrameRef], *, every: int = 1, dedup: float = 
         stats: optional counters, updated in place.
     """
     if every < 1:
-        raise ValueError(f'--every must be >= 1; got {every}')
+        raise InvalidInputError(f'--every must be >= 1; got {every}')
     if dedup < 0:
-        raise ValueError(f'--dedup must be >= 0 (0 disables); got {dedup}')
+        raise InvalidInputError(f'--dedup must be >= 0 (0 disables); got {dedup}')
     i, n = shard
     stats = stats if stats is not None else SelectionStats()
     last_thumb: np.ndarray | None = None

@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from depth_anything_ros.core.geometry import unproject
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.training.datasets import GenericWriter
 
 LOG = logging.getLogger(__name__)
@@ -66,15 +68,14 @@ class Camera:
         return cls(width, height, f, f, (width - 1) / 2.0, (height - 1) / 2.0)
 
     def matrix(self) -> np.ndarray:
-        """K (3, 3) float32."""
-        return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1]], np.float32)
+        """K (3, 3) float64."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
     def rays(self) -> np.ndarray:
         """Camera-frame ray directions (H*W, 3) with z = 1 (x right, y down, z forward)."""
-        u, v = np.meshgrid(np.arange(self.width, dtype=np.float64),
-                           np.arange(self.height, dtype=np.float64))
-        d = np.stack([(u - self.cx) / self.fx, (v - self.cy) / self.fy, np.ones_like(u)], -1)
-        return d.reshape(-1, 3)
+        x, y = unproject(self.matrix(), np.arange(self.width)[None, :],
+                         np.arange(self.height)[:, None])                     # (H, W) each
+        return np.stack([x, y, np.ones_like(x)], -1).reshape(-1, 3)
 
 
 def camera_to_world(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
@@ -506,7 +507,7 @@ def render_sample(scene: str, index: int, seed: int, size: tuple[int, int] = (24
     Depends only on ``(scene, seed, index, size)``, never on how many samples are generated.
     """
     if scene not in SCENES:
-        raise ValueError(f'unknown scene {scene!r}; choose from {", ".join(SCENES)}')
+        raise InvalidInputError(f'unknown scene {scene!r}; choose from {", ".join(SCENES)}')
     rng = np.random.default_rng([seed, index, 0 if scene == 'indoor' else 1])
     camera = Camera.from_fov(size[1], size[0], HFOV_DEG)
     rgb, depth = render(SCENES[scene](rng), camera, rng)
@@ -519,9 +520,9 @@ def generate(out: str | Path, scene: str = 'indoor', num: int = 100, seed: int =
              depth_format: str = 'png16', progress: bool = True) -> Path:
     """Write ``num`` samples in the generic format (every 1/val_fraction-th goes to val)."""
     if num < 1:
-        raise ValueError(f'--num must be >= 1, got {num}')
+        raise InvalidInputError(f'--num must be >= 1, got {num}')
     if size[0] < 14 or size[1] < 14:
-        raise ValueError(f'--size {size[0]}x{size[1]} is too small; use at least 14x14')
+        raise InvalidInputError(f'--size {size[0]}x{size[1]} is too small; use at least 14x14')
     camera = Camera.from_fov(size[1], size[0], HFOV_DEG)
     writer = GenericWriter(out, depth_scale=DEPTH_SCALE[scene], depth_format=depth_format,
                            camera={'fx': camera.fx, 'fy': camera.fy, 'cx': camera.cx,

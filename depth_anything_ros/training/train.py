@@ -41,6 +41,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.backends.devices import amp_dtype
 from depth_anything_ros.model import build_model, read_checkpoint, read_sidecar
 from depth_anything_ros.models.da2.checkpoint import check_state_dict
@@ -105,13 +106,14 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
         try:
             missing, unexpected = model.load_state_dict(encoder_sd, strict=False)
         except RuntimeError as exc:  # shape mismatch
-            raise ValueError(f'{path}: encoder weights do not fit encoder={cfg.encoder!r} '
-                             f'({str(exc)[:300]}); set encoder= to the checkpoint\'s') from exc
+            raise InvalidInputError(f'{path}: encoder weights do not fit encoder={cfg.encoder!r} '
+                                    f'({str(exc)[:300]}); set encoder= to the '
+                                    "checkpoint's") from exc
         missing = [k for k in missing if k.startswith('pretrained.')]
         if missing or unexpected:
-            raise ValueError(f'{path}: encoder keys do not match encoder={cfg.encoder!r} '
-                             f'(missing {missing[:4]}, unexpected {unexpected[:4]}); set '
-                             'encoder= to the checkpoint\'s')
+            raise InvalidInputError(f'{path}: encoder keys do not match encoder={cfg.encoder!r} '
+                                    f'(missing {missing[:4]}, unexpected {unexpected[:4]}); set '
+                                    'encoder= to the checkpoint\'s')
         LOG.info('model: encoder from relative checkpoint %s (%d tensors), fresh metric head '
                  '(max_depth %.1f m)', path, len(encoder_sd), cfg.max_depth)
     else:
@@ -147,9 +149,9 @@ class BatchStream:
         self.num_workers, self.pin_memory = num_workers, pin_memory
         self.per_epoch = len(dataset) // dist.world_size // batch_size
         if self.per_epoch == 0:
-            raise ValueError(f'the training split has {len(dataset)} samples, fewer than '
-                             f'batch_size {batch_size} x {dist.world_size} process(es); lower '
-                             'batch_size or add data')
+            raise InvalidInputError(f'the training split has {len(dataset)} samples, fewer '
+                                    f'than batch_size {batch_size} x {dist.world_size} '
+                                    'process(es); lower batch_size or add data')
         self.counter = start
 
     def epoch_batches(self, epoch: int) -> list[list[tuple[int, tuple[int, ...]]]]:
@@ -199,7 +201,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
     """
     cfg.validate()
     if not cfg.data:
-        raise ValueError('no dataset: pass --data DIR (or data=DIR)')
+        raise InvalidInputError('no dataset: pass --data DIR (or data=DIR)')
     run, info, device = loop.start_run(out, cfg, resume=resume, command='train')
     _seed_everything(cfg.seed + info.rank)
 
@@ -214,7 +216,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
     if resume:
         ck = load_checkpoint(run / 'last.pt')
         if ck.get('format') != CHECKPOINT_FORMAT:
-            raise ValueError(f'{run / "last.pt"} is not a training checkpoint of this tool')
+            raise InvalidInputError(f'{run / "last.pt"} is not a training checkpoint of this tool')
         model.load_state_dict(ck['model'])
         optimizer.load_state_dict(ck['optimizer'])
         scaler.load_state_dict(ck['scaler'])

@@ -22,16 +22,19 @@ from pathlib import Path
 import time
 from typing import Any
 
+from depth_anything_ros.offline.node_process import node_arguments
+
 HELPERS = Path(__file__).resolve().parent
 CAMERA = HELPERS / 'camera_publisher.py'
 # Small network input: a frame takes tens of ms on a CPU, so the tests stay short. torch fp32
 # (not backend/precision auto): these tests check the node's wiring against torch outputs.
-NODE_ARGS = ('-m', 'depth_anything_ros.ros.node', '--ros-args',
-             '-r', 'image:=camera/image', '-r', 'image/compressed:=camera/image/compressed',
-             '-r', 'camera_info:=camera/camera_info',
-             '-p', 'checkpoint:=untrained', '-p', 'allow_untrained_weights:=true',
-             '-p', 'encoder:=vits', '-p', 'input_size:=154', '-p', 'device:=cpu',
-             '-p', 'diagnostics_period:=0.5', '-p', 'backend:=torch', '-p', 'precision:=fp32')
+# The remappings come first, three of them: tests slice them off with NODE_ARGS[9:].
+NODE_ARGS = ('-m', 'depth_anything_ros.ros.node', '--ros-args', *node_arguments(
+    {'checkpoint': 'untrained', 'allow_untrained_weights': True, 'encoder': 'vits',
+     'input_size': 154, 'device': 'cpu', 'diagnostics_period': 0.5, 'backend': 'torch',
+     'precision': 'fp32'},
+    {'image': 'camera/image', 'image/compressed': 'camera/image/compressed',
+     'camera_info': 'camera/camera_info'}))
 
 
 def stamp_ns(header: Any) -> int:

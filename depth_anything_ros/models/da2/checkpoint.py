@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn, Tensor
 
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.models.files import CheckpointError, read_json_file
 from depth_anything_ros.models.hub import checkpoint_info
 from .config import config_for, ENCODERS, HEADS, ModelConfig
@@ -253,7 +254,7 @@ def load_state_dict(path: Path, sd: Mapping[str, Tensor], meta: Mapping[str, Any
     """
     sd = _official_keys(sd, path)
     if head is not None and head not in HEADS:
-        raise ValueError(f'head must be one of {HEADS}, got {head!r}')
+        raise InvalidInputError(f'head must be one of {HEADS}, got {head!r}')
     try:
         cfg, facts = _find_model_meta(meta)
         if cfg is not None:
