@@ -86,6 +86,17 @@ def test_every_published_name_is_a_checkpoint_with_its_licence_and_traits() -> N
     assert set(NAMES) <= set(spec('encoder').choices)
 
 
+def test_the_readme_model_table_is_current() -> None:
+    text = (Path(__file__).resolve().parents[1] / 'README.md').read_text()
+    begin = text.index('<!-- models:begin')
+    block = text[text.index('\n', begin) + 1:text.index('<!-- models:end -->')]
+    assert block.strip() == registry.markdown_table(), (
+        'README.md is out of date: paste depth_anything_ros.models.registry.markdown_table() '
+        'between the models markers')
+    assert '| `da3metric-large` | Depth Anything 3 | 334.2 M | Apache-2.0 | metres, sky | ' \
+        'fx, fy | no |' in block
+
+
 def test_a_published_file_is_known_by_its_folder_only(tmp_path: Path) -> None:
     fam, c = registry.find_checkpoint(tmp_path / 'da3metric-large' / 'model.safetensors')
     assert (fam.name, c.name) == ('da3', 'da3metric-large')

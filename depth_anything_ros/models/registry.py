@@ -45,7 +45,7 @@ __all__ = ['ASPECTS', 'CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'O
            'Checkpoint', 'InputPolicy', 'ModelFamily', 'checkpoints', 'default_checkpoint',
            'encoder_choices', 'families', 'family', 'family_for_checkpoint',
            'family_for_encoder', 'family_for_keys', 'find_checkpoint', 'keys_family',
-           'register_family', 'split_untrained']
+           'markdown_table', 'register_family', 'split_untrained']
 
 #: What a network outputs per pixel: affine-invariant disparity (larger = nearer),
 #: affine-invariant relative depth (larger = farther), or metric depth (metres).
@@ -435,3 +435,29 @@ def default_checkpoint(encoder: str, mode: str, scene: str) -> str:
         raise ValueError(f'unknown encoder {encoder!r}; choose from '
                          f'{", ".join(encoder_choices())}')
     return fam.default_checkpoint(encoder, mode, scene)
+
+
+_OUTPUT_WORDS = {'disparity': 'relative disparity', 'depth': 'relative depth', 'metric': 'metres'}
+
+
+def _count(n: int | None) -> str:
+    if n is None:
+        return '?'
+    return f'{n / 1e9:.2f} B' if n >= 1e9 else f'{n / 1e6:.1f} M'
+
+
+def markdown_table() -> str:
+    """Every published checkpoint as a Markdown table (README's model-family table)."""
+    rows = ['| name | family | parameters | licence | outputs | needs intrinsics | any-view |',
+            '|---|---|---|---|---|---|---|']
+    for fam, c in checkpoints():
+        names = ', '.join(f'`{n}`' for n in (c.name, *c.aliases))
+        outputs = ', '.join([_OUTPUT_WORDS[c.output]
+                             + (f' (max {c.max_depth:g} m)' if c.max_depth else '')]
+                            + [w for w, on in (('confidence', c.confidence), ('sky', c.sky))
+                               if on])
+        licence = c.licence + ('' if c.repo else ' (not published)')
+        rows.append(f'| {names} | {fam.title} | {_count(c.parameters)} | {licence} | {outputs} '
+                    f'| {"fx, fy" if c.needs_intrinsics else "no"} '
+                    f'| {"yes" if c.max_views > 1 else "no"} |')
+    return '\n'.join(rows)
