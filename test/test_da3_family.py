@@ -325,3 +325,21 @@ def test_eval_refuses_a_model_that_needs_intrinsics_in_one_line() -> None:
     with pytest.raises(ValueError, match='focal') as got:
         load_eval_model('untrained:da3metric-tiny', torch.device('cpu'), allow_untrained=True)
     assert '\n' not in str(got.value)
+
+
+def test_export_and_other_backends_are_refused_in_one_line(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(['export', '--checkpoint', 'untrained:da3-tiny', '--allow-untrained',
+                     '--mode', 'relative', '--input-size', '70', '--out',
+                     str(tmp_path / 'm.onnx')]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        'depth-anything-ros export: error: Depth Anything 3 networks run on torch only so far; '
+        'they cannot be exported to onnx')
+    assert not (tmp_path / 'm.onnx').exists()
+    image = tmp_path / 'a.png'
+    cv2.imwrite(str(image), _image())
+    assert cli.main(['infer', str(image), '--out', str(tmp_path / 'out'), '--checkpoint',
+                     'untrained:da3-tiny', '--allow-untrained', '--device', 'cpu',
+                     '--backend', 'onnxruntime']) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith('depth-anything-ros infer: error: ') and 'torch' in err, err
