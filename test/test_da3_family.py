@@ -233,7 +233,8 @@ def test_metric_depth_follows_the_focal_length_at_the_network_input(
 
 
 def test_sky_and_low_confidence_become_nan() -> None:
-    from depth_anything_ros.core.model_outputs import mask_invalid, network_focal
+    from depth_anything_ros.core.model_outputs import (depth_to_disparity, mask_invalid,
+                                                       network_focal)
     depth = np.arange(6, dtype=np.float32).reshape(2, 3) + 1
     conf = np.array([[1.0, 2.0, np.nan], [3.0, 1.5, 4.0]], np.float32)
     sky = np.array([[False, False, False], [False, False, True]])
@@ -245,6 +246,9 @@ def test_sky_and_low_confidence_become_nan() -> None:
         mask_invalid(depth, conf, min_confidence=-1)
     with pytest.raises(ValueError, match='not the depth map'):
         mask_invalid(depth, conf[:1])
+    disparity = depth_to_disparity(np.array([[2.0, 0.0], [np.nan, -1.0]], np.float32))
+    assert disparity[0, 0] == 0.5 and np.isnan(disparity[0, 1:]).all() and \
+        np.isnan(disparity[1]).all() and disparity.dtype == np.float32
     assert network_focal(500, 400, (480, 640), (378, 504)) == (500 * 504 / 640, 400 * 378 / 480)
     with pytest.raises(ValueError, match='finite and > 0'):
         network_focal(float('nan'), 1, (2, 2), (2, 2))

@@ -19,6 +19,9 @@
 * :func:`network_focal`: a camera's focal length in pixels of the network input, the value a
   network that gives metres only with the focal length needs (each axis scales with its own
   resize factor, as the camera matrix does).
+* :func:`depth_to_disparity`: relative depth (larger = farther, known up to scale) as the
+  inverse the rest of the pipeline handles for relative models (disparity, larger = nearer;
+  a scale of depth is a scale of its inverse, so disparity alignment applies unchanged).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import math
 
 import numpy as np
 
-__all__ = ['mask_invalid', 'network_focal']
+__all__ = ['depth_to_disparity', 'mask_invalid', 'network_focal']
 
 
 def mask_invalid(depth: np.ndarray, confidence: np.ndarray | None = None,
@@ -78,3 +81,12 @@ def network_focal(fx: float, fy: float, image_hw: tuple[int, int],
     if min(h, w, nh, nw) <= 0:
         raise ValueError(f'sizes must be positive, got image {image_hw}, network {network_hw}')
     return fx * nw / w, fy * nh / h
+
+
+def depth_to_disparity(depth: np.ndarray) -> np.ndarray:
+    """Return float32 ``1 / depth`` where depth is finite and > 0, NaN elsewhere."""
+    depth = np.asarray(depth, dtype=np.float32)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ok = np.isfinite(depth) & (depth > 0)
+        return np.where(ok, np.float32(1.0) / np.where(ok, depth, np.float32(1.0)),
+                        np.float32(np.nan)).astype(np.float32, copy=False)
