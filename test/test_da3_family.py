@@ -347,3 +347,11 @@ def test_export_and_other_backends_are_refused_in_one_line(tmp_path: Path,
                      '--backend', 'onnxruntime']) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith('depth-anything-ros infer: error: ') and 'torch' in err, err
+
+
+def test_training_does_not_offer_the_family_it_cannot_train_yet() -> None:
+    from depth_anything_ros.training.config import ENCODERS
+    from depth_anything_ros.training.distill import STUDENTS
+    assert 'vits' in ENCODERS and 'tiny' in STUDENTS
+    assert not {*NAMES, 'da3-tiny'} & {*ENCODERS, *STUDENTS}
+    assert 'da3-small' in registry.encoder_choices()

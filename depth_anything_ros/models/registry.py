@@ -171,6 +171,7 @@ class ModelFamily:
         needs_intrinsics: whether some metric output needs the camera's focal length.
         stateful: whether a network keeps state between frames.
         max_views: the most views one forward pass takes (1: monocular).
+        trainable: whether ``train`` and ``distill`` build its networks (fine-tuning, students).
         (Each :class:`Checkpoint` says which of these its network has.)
         backends, precisions: what it runs on.
         checkpoint_names: ``mode`` -> template of the checkpoint a node loads when its
@@ -194,6 +195,7 @@ class ModelFamily:
     needs_intrinsics: bool = False
     stateful: bool = False
     max_views: int = 1
+    trainable: bool = True
     backends: tuple[str, ...] = BACKENDS
     precisions: tuple[str, ...] = PRECISIONS
     checkpoint_names: tuple[tuple[str, str], ...] = (('relative', '{encoder}'),
@@ -330,12 +332,14 @@ def family(name: str) -> ModelFamily:
                      f'{", ".join(f.name for f in families())}')
 
 
-def encoder_choices(*, extra: bool = False) -> tuple[str, ...]:
+def encoder_choices(*, extra: bool = False, trainable: bool = False) -> tuple[str, ...]:
     """Every family's encoders, in family order (the ``encoder`` parameter's choices).
 
-    ``extra``: also the configurations without published weights (each family's first).
+    ``extra``: also the configurations without published weights (each family's first);
+    ``trainable``: only the families ``train`` and ``distill`` build
+    (:attr:`ModelFamily.trainable`).
     """
-    return tuple(e for fam in families()
+    return tuple(e for fam in families() if fam.trainable or not trainable
                  for e in ((*fam.extra_encoders, *fam.encoders) if extra else fam.encoders))
 
 
