@@ -355,3 +355,43 @@ def test_training_does_not_offer_the_family_it_cannot_train_yet() -> None:
     assert 'vits' in ENCODERS and 'tiny' in STUDENTS
     assert not {*NAMES, 'da3-tiny'} & {*ENCODERS, *STUDENTS}
     assert 'da3-small' in registry.encoder_choices()
+
+
+def test_eval_scores_relative_depth_as_the_inverse_of_disparity(
+        tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+    from types import SimpleNamespace
+
+    from depth_anything_ros.training.datasets import build_dataset, GenericWriter
+    from depth_anything_ros.training.evaluate import evaluate_model
+    from depth_anything_ros.training.transforms import EvalTransform
+    h, w = 28, 42
+    depth = np.tile(np.linspace(1.0, 5.0, w, dtype=np.float32), (h, 1))
+    rgb = np.stack([np.round(255 / depth).astype(np.uint8)] * 3, -1)
+    writer = GenericWriter(tmp_path / 'data', depth_scale=1e-3)
+    writer.add('ramp', rgb, depth, 'val')
+    writer.close()
+    # the whole command runs on a family whose networks give relative depth
+    rc = cli.main(['eval', '--checkpoint', 'untrained:da3-tiny', '--allow-untrained', '--data',
+                   str(tmp_path / 'data'), '--out', str(tmp_path / 'out.json'), '--input-size',
+                   '28', '--device', 'cpu', '--eval-max-depth', '10'])
+    assert rc == 0, capsys.readouterr()
+    assert json.loads((tmp_path / 'out.json').read_text())['n_images'] == 1
+
+    class Oracle(torch.nn.Module):
+        """Reads the depth the image encodes (255 / grey): perfect relative depth, x 3."""
+
+        def __init__(self, output: str) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+            self.is_metric = False
+            self.config = SimpleNamespace(output=output)
+
+        def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+            grey = (x[:, 0] * 0.229 + 0.485) * 255
+            return {'depth': 3 * 255 / grey.clamp(min=1)}
+
+    data = build_dataset('generic', str(tmp_path / 'data'), 'val', EvalTransform(28),
+                         min_depth=1e-3, max_depth=10.0)
+    got = {out: evaluate_model(Oracle(out), data, min_depth=1e-3, max_depth=10.0,
+                               align='scale_shift')['abs_rel'] for out in ('depth', 'disparity')}
+    assert got['depth'] < 0.03 < got['disparity'], got
