@@ -234,7 +234,7 @@ def test_metric_depth_follows_the_focal_length_at_the_network_input(
 
 def test_sky_and_low_confidence_become_nan() -> None:
     from depth_anything_ros.core.model_outputs import (depth_to_disparity, mask_invalid,
-                                                       network_focal)
+                                                       network_focal, pipeline_values)
     depth = np.arange(6, dtype=np.float32).reshape(2, 3) + 1
     conf = np.array([[1.0, 2.0, np.nan], [3.0, 1.5, 4.0]], np.float32)
     sky = np.array([[False, False, False], [False, False, True]])
@@ -246,6 +246,12 @@ def test_sky_and_low_confidence_become_nan() -> None:
         mask_invalid(depth, conf, min_confidence=-1)
     with pytest.raises(ValueError, match='not the depth map'):
         mask_invalid(depth, conf[:1])
+    values = pipeline_values(depth, 'depth', conf, sky, min_confidence=2.0)
+    np.testing.assert_array_equal(np.isnan(values), np.isnan(out))
+    np.testing.assert_allclose(values[0, 1], 1 / depth[0, 1])
+    np.testing.assert_array_equal(pipeline_values(depth, 'metric', sky=sky)[0], depth[0])
+    with pytest.raises(ValueError, match='unknown output'):
+        pipeline_values(depth, 'metres')
     disparity = depth_to_disparity(np.array([[2.0, 0.0], [np.nan, -1.0]], np.float32))
     assert disparity[0, 0] == 0.5 and np.isnan(disparity[0, 1:]).all() and \
         np.isnan(disparity[1]).all() and disparity.dtype == np.float32

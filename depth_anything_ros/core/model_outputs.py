@@ -19,6 +19,8 @@
 * :func:`network_focal`: a camera's focal length in pixels of the network input, the value a
   network that gives metres only with the focal length needs (each axis scales with its own
   resize factor, as the camera matrix does).
+* :func:`pipeline_values`: one frame's outputs as the per-frame pipeline takes them (metres
+  for metric models, disparity for relative ones), invalid pixels NaN.
 * :func:`depth_to_disparity`: relative depth (larger = farther, known up to scale) as the
   inverse the rest of the pipeline handles for relative models (disparity, larger = nearer;
   a scale of depth is a scale of its inverse, so disparity alignment applies unchanged).
@@ -30,7 +32,7 @@ import math
 
 import numpy as np
 
-__all__ = ['depth_to_disparity', 'mask_invalid', 'network_focal']
+__all__ = ['depth_to_disparity', 'mask_invalid', 'network_focal', 'pipeline_values']
 
 
 def mask_invalid(depth: np.ndarray, confidence: np.ndarray | None = None,
@@ -90,3 +92,18 @@ def depth_to_disparity(depth: np.ndarray) -> np.ndarray:
         ok = np.isfinite(depth) & (depth > 0)
         return np.where(ok, np.float32(1.0) / np.where(ok, depth, np.float32(1.0)),
                         np.float32(np.nan)).astype(np.float32, copy=False)
+
+
+def pipeline_values(depth: np.ndarray, output: str, confidence: np.ndarray | None = None,
+                    sky: np.ndarray | None = None, min_confidence: float = 0.0) -> np.ndarray:
+    """Return a frame's ``depth`` as the pipeline takes it, with invalid pixels NaN.
+
+    ``output`` is what ``depth`` is (``disparity``, ``depth`` or ``metric``, as
+    models.registry.OUTPUTS): disparity and metres pass through, relative depth becomes
+    disparity (:func:`depth_to_disparity`); pixels below ``min_confidence`` and sky pixels
+    become NaN (:func:`mask_invalid`).
+    """
+    if output not in ('disparity', 'depth', 'metric'):
+        raise ValueError(f'unknown output {output!r}; expected disparity, depth or metric')
+    values = mask_invalid(depth, confidence, sky, min_confidence)
+    return depth_to_disparity(values) if output == 'depth' else values
