@@ -1,0 +1,114 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Depth Anything 3 in the per-camera stage the node and process-bag share (no rclpy).
+
+The focal-length rule of a metric model that needs intrinsics (from the frame's camera model:
+its camera_info, else the fx/fy parameters), the confidence output and ``min_confidence``, sky
+pixels as NaN, and relative depth published as disparity. Deterministic weights, small sizes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from depth_anything_ros.core.camera_stage import (ALL_OUTPUTS, Calibration, CameraStage, Frame,
+                                                  IntrinsicsMissing)
+from depth_anything_ros.params import validate
+
+W, H = 80, 60
+
+
+@pytest.fixture(scope='module')
+def estimators():
+    import torch
+
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.models.loading import load_model
+    torch.set_num_threads(1)
+
+    def make(name: str) -> DepthEstimator:
+        return DepthEstimator(load_model(f'untrained:{name}', allow_untrained=True),
+                              device='cpu', backend='torch', precision='fp32', input_size=70)
+    return {'metric': make('da3metric-tiny'), 'anyview': make('da3-tiny')}
+
+
+def _frame(stamp_ns: int = 1) -> Frame:
+    y, x = np.mgrid[0:H, 0:W]
+    pixels = np.stack([(x * 3) % 256, (y * 4) % 256, ((x + y) * 7) % 256], -1).astype(np.uint8)
+    return Frame(pixels, 'rgb8', stamp_ns, 'cam')
+
+
+def _calib(fx: float, fy: float) -> Calibration:
+    return Calibration.from_intrinsics(fx, fy, 40.0, 30.0, W, H)
+
+
+def test_metric_depth_follows_the_camera_info_focal_length_exactly(estimators) -> None:
+    est = estimators['metric']
+    stage = CameraStage(est, validate({'mode': 'metric', 'input_size': 70, 'max_depth': 1000.0,
+                                       'min_depth': 0.0}))
+    stage.add_camera_info(1, _calib(300.0, 300.0))
+    a = stage.process(_frame(1), ALL_OUTPUTS)
+    stage.add_camera_info(2, _calib(600.0, 600.0))
+    b = stage.process(_frame(2), ALL_OUTPUTS)
+    finite = np.isfinite(a.depth)
+    assert finite.any() and (finite == np.isfinite(b.depth)).all()
+    np.testing.assert_allclose(b.depth[finite], 2 * a.depth[finite], rtol=1e-6)
+    # equal to the estimator given the same focal length; sky pixels NaN, also in the cloud
+    res = est.estimate(_frame().pixels, 'rgb8', (300.0, 300.0))
+    assert res.sky.any() and np.isnan(a.depth[res.sky]).all()
+    np.testing.assert_allclose(a.depth[~res.sky], res.depth[~res.sky], rtol=1e-6)
+    assert np.isnan(a.cloud['z'][res.sky]).all()
+    assert a.confidence is None            # the metric network has no confidence
+    # the fx/fy parameters stand in for a camera_info
+    params = CameraStage(est, validate({'mode': 'metric', 'input_size': 70, 'max_depth': 1000.0,
+                                        'min_depth': 0.0, 'fx': 600.0, 'fy': 600.0, 'cx': 40.0,
+                                        'cy': 30.0, 'calib_width': W, 'calib_height': H}))
+    np.testing.assert_allclose(params.process(_frame(3), ALL_OUTPUTS).depth[finite],
+                               b.depth[finite], rtol=1e-6)
+
+
+def test_without_intrinsics_a_metric_frame_is_refused_with_the_reason(estimators) -> None:
+    stage = CameraStage(estimators['metric'], validate({'mode': 'metric', 'input_size': 70}))
+    with pytest.raises(IntrinsicsMissing, match='no metric depth: the model gives metres only '
+                                                'with the camera\'s focal length'):
+        stage.process(_frame(), ALL_OUTPUTS)
+
+
+def test_confidence_is_published_and_gates_depth(estimators) -> None:
+    est = estimators['anyview']
+    cfg = validate({'mode': 'relative', 'input_size': 70})
+    stage = CameraStage(est, cfg)
+    out = stage.process(_frame(), ALL_OUTPUTS)
+    res = est.estimate(_frame().pixels, 'rgb8')
+    assert out.confidence.shape == out.disparity.shape == (H, W)
+    assert out.confidence.dtype == np.float32
+    np.testing.assert_array_equal(out.confidence, res.confidence)
+    # relative depth is published as disparity (its inverse)
+    np.testing.assert_allclose(out.disparity, 1 / res.depth, rtol=1e-6)
+    threshold = float(np.median(res.confidence))
+    stage.set_config(validate({'mode': 'relative', 'input_size': 70,
+                               'min_confidence': threshold}))
+    gated = stage.process(_frame(), ALL_OUTPUTS)
+    low = res.confidence < threshold
+    assert low.any() and np.isnan(gated.disparity[low]).all()
+    assert np.isfinite(gated.disparity[~low]).all()
+    np.testing.assert_array_equal(gated.confidence, out.confidence)   # reported unchanged
+    stage.set_config(validate({'mode': 'relative', 'input_size': 70, 'output_stride': 2}))
+    assert stage.process(_frame(), ALL_OUTPUTS).confidence.shape == (H // 2, W // 2)
+    stage.set_config(validate({'mode': 'relative', 'input_size': 70,
+                               'min_confidence': 1e5}))
+    with pytest.raises(ValueError, match='no valid pixel'):
+        stage.process(_frame(), ALL_OUTPUTS)
