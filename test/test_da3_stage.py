@@ -112,3 +112,113 @@ def test_confidence_is_published_and_gates_depth(estimators) -> None:
                                'min_confidence': 1e5}))
     with pytest.raises(ValueError, match='no valid pixel'):
         stage.process(_frame(), ALL_OUTPUTS)
+
+
+class _NodeHarness:
+    """A DepthNode in this process on a real estimator, with subscribers to its outputs."""
+
+    TOPICS = ('disparity/image', 'depth/image', 'depth/confidence', 'points', '/diagnostics')
+
+    def __init__(self, ctx, estimator, **params) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.parameter import Parameter
+        from sensor_msgs.msg import Image, PointCloud2
+
+        from depth_anything_ros.ros.node import DepthNode
+        overrides = [Parameter(k, value=v) for k, v in {'diagnostics_period': 0.1,
+                                                        'input_size': 70, **params}.items()]
+        self.node = DepthNode(estimator=estimator, context=ctx, parameter_overrides=overrides)
+        self.sub = Node('harness', context=ctx)
+        self.msgs: dict[str, list] = {}
+        for topic in self.TOPICS:
+            kind = {'points': PointCloud2, '/diagnostics': DiagnosticArray}.get(topic, Image)
+            self.msgs[topic] = []
+            self.sub.create_subscription(kind, topic, self.msgs[topic].append, 10)
+        self.executor = SingleThreadedExecutor(context=ctx)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.sub)
+
+    def spin_until(self, predicate, timeout: float = 10.0) -> bool:
+        import time
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not predicate():
+            self.executor.spin_once(timeout_sec=0.02)
+        return predicate()
+
+    def close(self) -> None:
+        self.node.stop_worker(5.0)
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.sub.destroy_node()
+
+
+def _image_msg(stamp_ns: int):
+    from sensor_msgs.msg import Image
+    pixels = _frame().pixels
+    msg = Image(width=W, height=H, encoding='rgb8', step=W * 3, data=pixels.tobytes())
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    msg.header.frame_id = 'cam'
+    return msg
+
+
+def _info_msg(stamp_ns: int, fx: float):
+    from sensor_msgs.msg import CameraInfo
+    msg = CameraInfo(width=W, height=H, distortion_model='plumb_bob', d=[0.0] * 5)
+    msg.k = [fx, 0.0, 40.0, 0.0, fx, 30.0, 0.0, 0.0, 1.0]
+    msg.p = [fx, 0.0, 40.0, 0.0, 0.0, fx, 30.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    return msg
+
+
+@pytest.mark.ros
+def test_the_node_publishes_confidence_with_the_depth_images_header(estimators,
+                                                                     harness_ctx) -> None:
+    from depth_anything_ros.ros.conversions import image_to_array
+    from depth_anything_ros.ros.topics import DEPTH_CONFIDENCE, DISPARITY_IMAGE
+    h = _NodeHarness(harness_ctx, estimators['anyview'], mode='relative')
+    try:
+        assert h.spin_until(lambda: all(
+            h.node.publisher(t).get_subscription_count() > 0
+            for t in (DEPTH_CONFIDENCE, DISPARITY_IMAGE)))
+        h.node._on_image(_image_msg(1_000_000_000))
+        assert h.spin_until(lambda: h.msgs['depth/confidence'] and h.msgs['disparity/image'])
+        conf, disp = h.msgs['depth/confidence'][0], h.msgs['disparity/image'][0]
+        assert conf.encoding == '32FC1' and conf.header == disp.header
+        assert (conf.width, conf.height) == (disp.width, disp.height) == (W, H)
+        res = estimators['anyview'].estimate(_frame().pixels, 'rgb8')
+        np.testing.assert_array_equal(image_to_array(conf), res.confidence)
+    finally:
+        h.close()
+
+
+@pytest.mark.ros
+def test_the_node_scales_metric_depth_by_fx_and_says_why_without_intrinsics(
+        estimators, harness_ctx) -> None:
+    from depth_anything_ros.ros.conversions import image_to_array
+    from depth_anything_ros.ros.topics import DEPTH_CONFIDENCE, DEPTH_IMAGE
+    h = _NodeHarness(harness_ctx, estimators['metric'], mode='metric', max_depth=1000.0,
+                     min_depth=0.0)
+    try:
+        assert h.node.publisher(DEPTH_CONFIDENCE) is None    # no confidence: no topic
+        assert h.spin_until(lambda: h.node.publisher(DEPTH_IMAGE).get_subscription_count() > 0)
+        h.node._on_image(_image_msg(1_000_000_000))           # no camera_info, no fx/fy
+        assert h.spin_until(lambda: h.node.stats.bad_frames == 1)
+        values = dict(h.node.stats.report().values)
+        assert 'no metric depth' in values['last_error'] and 'focal length' in \
+            values['last_error']
+        assert not h.msgs['depth/image']
+        depths = []
+        for i, fx in enumerate((300.0, 450.0)):
+            stamp = (2 + i) * 1_000_000_000
+            h.node._on_camera_info(_info_msg(stamp, fx))
+            h.node._on_image(_image_msg(stamp))
+            assert h.spin_until(lambda n=i + 1: len(h.msgs['depth/image']) == n)
+            depths.append(image_to_array(h.msgs['depth/image'][-1]))
+        finite = np.isfinite(depths[0])
+        assert finite.any() and (finite == np.isfinite(depths[1])).all()
+        np.testing.assert_allclose(depths[1][finite], 1.5 * depths[0][finite], rtol=1e-6)
+    finally:
+        h.close()
