@@ -222,3 +222,30 @@ def test_the_node_scales_metric_depth_by_fx_and_says_why_without_intrinsics(
         np.testing.assert_allclose(depths[1][finite], 1.5 * depths[0][finite], rtol=1e-6)
     finally:
         h.close()
+
+
+def test_process_bag_writes_confidence_and_metric_depth_with_the_bags_intrinsics(
+        tmp_path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
+    pytest.importorskip('rosbags')
+    import json
+
+    from ros_helpers.bags import read_bag, write_camera_bag
+
+    from depth_anything_ros.commands import cli
+    src = write_camera_bag(tmp_path / 'in', 2, h=28, w=42)
+    runtime = ['--device', 'cpu', '--backend', 'torch', '--precision', 'fp32', '--input-size',
+               '70', '--allow-untrained', '--json']
+    for name, mode in (('da3-tiny', 'relative'), ('da3metric-tiny', 'metric')):
+        out = tmp_path / name
+        rc = cli.main(['process-bag', str(src), '--out', str(out), '--checkpoint',
+                       f'untrained:{name}', '--mode', mode, *runtime])
+        stdout, err = capsys.readouterr()
+        assert rc == 0, err
+        assert json.loads(stdout)['processed'] == 2
+        written = read_bag(out)
+        confidence = [t for t in written if t.endswith('depth/confidence')]
+        depth = [t for t in written if t.endswith('depth/image')]
+        if mode == 'relative':
+            assert len(confidence) == 1 and len(written[confidence[0]]) == 2
+        else:   # the bag's camera_info gives the focal length: metres
+            assert not confidence and len(depth) == 1 and len(written[depth[0]]) == 2
