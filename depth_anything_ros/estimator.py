@@ -64,8 +64,9 @@ _DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 DEFAULT_ENGINE_CACHE_SIZE: int = spec('engine_cache_size').default
 
 Runner = Callable[..., Tensor | Mapping[str, Tensor]]
-#: A sky probability at or above this is sky (the Depth Anything 3 rule).
-SKY_THRESHOLD = 0.3
+#: A sky probability at or above this is sky, unless the model's config says
+#: (``config.sky_threshold``).
+SKY_THRESHOLD = 0.5
 
 
 class IntrinsicsRequired(InvalidInputError):
@@ -78,8 +79,8 @@ class DepthResult:
 
     ``depth``: disparity, relative depth or metres (see :attr:`DepthEstimator.output`), as
     the network gives it (sky pixels hold whatever the network puts there);
-    ``confidence``: per-pixel confidence (None: the network has none; Depth Anything 3: >= 1,
-    larger = more confident); ``sky``: boolean sky mask (None: the network has none).
+    ``confidence``: per-pixel confidence on the model's own scale, larger = more confident
+    (None: the network has none); ``sky``: boolean sky mask (None: the network has none).
     """
 
     depth: np.ndarray
@@ -463,6 +464,7 @@ class DepthEstimator:
         if self.needs_intrinsics and (intrinsics is None
                                       or any(k is None for k in intrinsics)):
             raise IntrinsicsRequired(self._intrinsics_message())
+        sky_threshold = float(getattr(self.config, 'sky_threshold', SKY_THRESHOLD))
         out: list[DepthResult | None] = [None] * len(images)
         times = {'preprocess_ms': 0.0, 'forward_ms': 0.0, 'postprocess_ms': 0.0}
         for size, idx in groups.items():
@@ -484,7 +486,7 @@ class DepthEstimator:
                 sky = maps.get('sky')
                 out[i] = DepthResult(maps['depth'][j],
                                      maps['confidence'][j] if 'confidence' in maps else None,
-                                     None if sky is None else sky[j] >= SKY_THRESHOLD)
+                                     None if sky is None else sky[j] >= sky_threshold)
             times['preprocess_ms'] += 1e3 * (t1 - t0)
             times['forward_ms'] += 1e3 * (t2 - t1)
             times['postprocess_ms'] += 1e3 * (t3 - t2)

@@ -46,7 +46,7 @@ from . import weights
 from .checkpoint import check_fits, config_name, infer_config, WRAPPER_PREFIX
 from .config import config_for, Da3Config, EXTRA_CONFIGS, NestedConfig
 from .family import FAMILY, traits
-from .network import build_model as build_network, metric_depth
+from .network import build_model as build_network, metric_depth, SKY_THRESHOLD
 from .transforms import prepare_image, process_sizes
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,9 @@ class Da3Facts:
     @property
     def head(self) -> str:
         return 'metric' if self.is_metric else 'relative'
+
+    #: A sky probability at or above this is sky (the official rule).
+    sky_threshold = SKY_THRESHOLD
 
     @property
     def max_depth(self) -> None:
