@@ -26,8 +26,10 @@ from dataclasses import dataclass
 import importlib
 import posixpath
 
-__all__ = ['ANCHOR_CAMERA_INFO', 'ANCHOR_DEPTH', 'ANCHOR_INPUTS', 'ANCHOR_POINTS', 'CAMERA_INFO',
-           'camera_topic', 'DEPTH_CAMERA_INFO', 'DEPTH_COLORED', 'DEPTH_IMAGE', 'DISPARITY_IMAGE',
+__all__ = ['ANCHOR_CAMERA_INFO', 'ANCHOR_DEPTH', 'ANCHOR_INPUTS', 'ANCHOR_POINTS', 'ANCHORS',
+           'CAMERA_INFO',
+           'camera_topic', 'DEPTH_CAMERA_INFO', 'DEPTH_COLORED', 'DEPTH_CONFIDENCE', 'DEPTH_IMAGE',
+           'DISPARITY_IMAGE',
            'IMAGE', 'IMAGE_COMPRESSED', 'INPUTS', 'OUTPUTS', 'POINTS', 'Topic', 'resolve']
 
 
@@ -51,8 +53,8 @@ CAMERA_INFO = Topic('camera_info', 'sensor_msgs/msg/CameraInfo')
 ANCHOR_DEPTH = Topic('anchor/depth', 'sensor_msgs/msg/Image')
 ANCHOR_CAMERA_INFO = Topic('anchor/camera_info', 'sensor_msgs/msg/CameraInfo')
 ANCHOR_POINTS = Topic('anchor/points', 'sensor_msgs/msg/PointCloud2')
-INPUTS: tuple[Topic, ...] = (IMAGE, IMAGE_COMPRESSED, CAMERA_INFO, ANCHOR_DEPTH,
-                             ANCHOR_CAMERA_INFO, ANCHOR_POINTS)
+ANCHORS: tuple[Topic, ...] = (ANCHOR_DEPTH, ANCHOR_CAMERA_INFO, ANCHOR_POINTS)
+INPUTS: tuple[Topic, ...] = (IMAGE, IMAGE_COMPRESSED, CAMERA_INFO, *ANCHORS)
 #: the anchor topics each anchored alignment reads (the first one carries the anchors)
 ANCHOR_INPUTS: dict[str, tuple[Topic, ...]] = {'sparse': (ANCHOR_DEPTH, ANCHOR_CAMERA_INFO),
                                                'lidar': (ANCHOR_POINTS,)}
@@ -62,8 +64,10 @@ DISPARITY_IMAGE = Topic('disparity/image', 'sensor_msgs/msg/Image')      # relat
 DEPTH_CAMERA_INFO = Topic('depth/camera_info', 'sensor_msgs/msg/CameraInfo')
 DEPTH_COLORED = Topic('depth/colored', 'sensor_msgs/msg/Image')
 POINTS = Topic('points', 'sensor_msgs/msg/PointCloud2')                  # metric depth only
+# 32FC1, the header and size of depth/image (disparity/image); models with a confidence only
+DEPTH_CONFIDENCE = Topic('depth/confidence', 'sensor_msgs/msg/Image')
 OUTPUTS: tuple[Topic, ...] = (DEPTH_IMAGE, DISPARITY_IMAGE, DEPTH_CAMERA_INFO, DEPTH_COLORED,
-                              POINTS)
+                              POINTS, DEPTH_CONFIDENCE)
 
 
 def camera_topic(camera: str, topic: Topic) -> str:
