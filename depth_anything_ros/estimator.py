@@ -51,9 +51,17 @@ from .errors import InvalidInputError
 from .models.loading import config_from_sidecar, load_model
 from .models.registry import family, split_untrained
 from .models.sidecar import read_sidecar
-from .models.transforms import (check_input_policy, postprocess, preprocess_exact,
-                                preprocess_fast, preprocess_fast_cpu, target_size, to_rgb,
-                                validate_image, validate_input_size)
+from .models.transforms import (
+    check_input_policy,
+    postprocess,
+    preprocess_exact,
+    preprocess_fast,
+    preprocess_fast_cpu,
+    target_size,
+    to_rgb,
+    validate_image,
+    validate_input_size,
+)
 from .params import spec
 from .vocabulary import AUTO
 
@@ -419,7 +427,7 @@ class DepthEstimator:
 
     def _intrinsics_message(self) -> str:
         enc = self.config.encoder if self.config is not None else 'this model'
-        return (f'{enc} gives metric depth only with the camera\'s focal length: give fx/fy in '
+        return (f"{enc} gives metric depth only with the camera's focal length: give fx/fy in "
                 'pixels (camera_info, the fx/fy parameters, or --fx/--fy); none was given, and '
                 'none is guessed')
 

@@ -233,8 +233,12 @@ def test_metric_depth_follows_the_focal_length_at_the_network_input(
 
 
 def test_sky_and_low_confidence_become_nan() -> None:
-    from depth_anything_ros.core.model_outputs import (depth_to_disparity, mask_invalid,
-                                                       network_focal, pipeline_values)
+    from depth_anything_ros.core.model_outputs import (
+        depth_to_disparity,
+        mask_invalid,
+        network_focal,
+        pipeline_values,
+    )
     depth = np.arange(6, dtype=np.float32).reshape(2, 3) + 1
     conf = np.array([[1.0, 2.0, np.nan], [3.0, 1.5, 4.0]], np.float32)
     sky = np.array([[False, False, False], [False, False, True]])
@@ -312,7 +316,7 @@ def test_infer_with_a_model_that_needs_intrinsics(tmp_path: Path,
     assert cli.main(base) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[-1] == ('depth-anything-ros infer: error: da3metric-tiny gives metres only '
-                         'with the camera\'s focal length; pass --fx (and --fy) in pixels of '
+                         "with the camera's focal length; pass --fx (and --fy) in pixels of "
                          'the images')
     assert cli.main([*base, '--fy', '300']) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (

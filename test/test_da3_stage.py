@@ -24,8 +24,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from depth_anything_ros.core.camera_stage import (ALL_OUTPUTS, Calibration, CameraStage, Frame,
-                                                  IntrinsicsMissing)
+from depth_anything_ros.core.camera_stage import (
+    ALL_OUTPUTS,
+    Calibration,
+    CameraStage,
+    Frame,
+    IntrinsicsMissing,
+)
 from depth_anything_ros.params import validate
 
 W, H = 80, 60
@@ -83,7 +88,7 @@ def test_metric_depth_follows_the_camera_info_focal_length_exactly(estimators) -
 def test_without_intrinsics_a_metric_frame_is_refused_with_the_reason(estimators) -> None:
     stage = CameraStage(estimators['metric'], validate({'mode': 'metric', 'input_size': 70}))
     with pytest.raises(IntrinsicsMissing, match='no metric depth: the model gives metres only '
-                                                'with the camera\'s focal length'):
+                                                "with the camera's focal length"):
         stage.process(_frame(), ALL_OUTPUTS)
 
 

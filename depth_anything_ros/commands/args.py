@@ -215,7 +215,7 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, *,
     if family_size:
         parser.add_argument('--input-size', type=int, default=None,
                             help='network input size in pixels, multiple of 14 (default: the '
-                                 f'model family\'s: {_family_sizes()})')
+                                 f"model family's: {_family_sizes()})")
     else:
         parser.add_argument('--input-size', type=int, default=size,
                             help=f'network short side, multiple of 14 (default {size})')

@@ -24,14 +24,18 @@ import json
 import logging
 from pathlib import Path
 
-from depth_anything_ros.commands.args import (add_device_argument, add_model_arguments,
-                                              add_renamed_argument, model_flags)
+from depth_anything_ros.commands.args import (
+    add_device_argument,
+    add_model_arguments,
+    add_renamed_argument,
+    model_flags,
+)
 from depth_anything_ros.vocabulary import AMP_CHOICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the eval command's flags."""
-    run = ' (default: the training run\'s own when the checkpoint is in a run folder, else %s)'
+    run = " (default: the training run's own when the checkpoint is in a run folder, else %s)"
     # --max-depth is the old name of --eval-max-depth here
     add_model_arguments(parser, max_depth_alias=False,
                         help='RUN/export/model.pth, RUN/best.pt, an official file or name')
@@ -51,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='ground truth below this is not scored, metres' + run % '0.001')
     add_renamed_argument(parser, '--eval-max-depth', '--max-depth', type=float, default=None,
                          help='ground truth beyond this is not scored and predictions are '
-                              'clipped to it, metres (not the head\'s ceiling)'
+                              "clipped to it, metres (not the head's ceiling)"
                               + run % 'the model max_depth, else the dataset cap')
     parser.add_argument('--input-size', type=int, default=None,
                         help='network short side in pixels (multiple of 14)' + run % '518')
@@ -61,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='autocast dtype of the forward pass' + run % 'none')
     parser.add_argument('--error-maps', help='folder for per-image prediction/GT/error PNGs')
     parser.add_argument('--compare', help='a second checkpoint evaluated the same way')
+    parser.add_argument('--tae', action='store_true',
+                        help='add the temporal metrics tae and flicker over consecutive frames '
+                             '(needs poses.txt beside the data, as synth --sequence writes)')
     add_device_argument(parser)
 
 
@@ -76,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
     doc = run_eval(flags.checkpoint, given, compare=args.compare, align=args.align,
                    pairs_file=args.pairs, crop=args.crop, error_maps=args.error_maps,
                    device=args.device, allow_untrained=options.pop('allow_untrained'),
-                   model_options=options)
+                   model_options=options, tae=args.tae)
     folder = doc['settings']['run']
     print('settings: ' + ', '.join(f'{k} {v}' for k, v in doc['settings'].items()) +
           (f' (unset flags from the training run {folder})' if folder else ''))

@@ -36,9 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-from depth_anything_ros.commands.args import (add_intrinsics_arguments, add_model_arguments,
-                                              add_runtime_arguments,
-                                              build_estimator_from_args, intrinsics_from_args)
+from depth_anything_ros.commands.args import (
+    add_intrinsics_arguments,
+    add_model_arguments,
+    add_runtime_arguments,
+    build_estimator_from_args,
+    intrinsics_from_args,
+)
 from depth_anything_ros.errors import InvalidInputError, MissingInputError, user_errors
 from depth_anything_ros.params import spec
 from depth_anything_ros.training.sources import IMAGE_SUFFIXES
@@ -97,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
         focal = intrinsics_from_args(args)
         est = build_estimator_from_args(args)
     if est.needs_intrinsics and focal is None:
-        raise InvalidInputError(f'{est.config.encoder} gives metres only with the camera\'s '
+        raise InvalidInputError(f"{est.config.encoder} gives metres only with the camera's "
                                 'focal length; pass --fx (and --fy) in pixels of the images')
     from depth_anything_ros.core.model_outputs import mask_invalid
     from depth_anything_ros.models.loading import describe_licence

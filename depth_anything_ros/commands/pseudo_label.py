@@ -23,8 +23,12 @@ import argparse
 import logging
 from pathlib import Path
 
-from depth_anything_ros.commands.args import (add_device_argument, add_model_arguments,
-                                              add_renamed_argument, load_model_from_args)
+from depth_anything_ros.commands.args import (
+    add_device_argument,
+    add_model_arguments,
+    add_renamed_argument,
+    load_model_from_args,
+)
 from depth_anything_ros.errors import user_errors
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.training.labels import LABEL_FORMATS

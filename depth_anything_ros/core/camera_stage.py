@@ -39,8 +39,15 @@ import numpy as np
 
 from depth_anything_ros.core.geometry import CameraInfoError, CameraModel
 from depth_anything_ros.core.images import check_image_size, ImageFormatError, ImageLimits
-from depth_anything_ros.core.pipeline import (frame_alignment, FrameOutputs, FramePipeline,
-                                              image_limits, infer_frames, make_aligner, Wanted)
+from depth_anything_ros.core.pipeline import (
+    frame_alignment,
+    FrameOutputs,
+    FramePipeline,
+    image_limits,
+    infer_frames,
+    make_aligner,
+    Wanted,
+)
 from depth_anything_ros.core.sync import StampMatcher
 from depth_anything_ros.params import DepthConfig
 
@@ -52,6 +59,8 @@ ALL_OUTPUTS = Wanted(image=True, info=True, colored=True, points=True, confidenc
 
 class IntrinsicsMissing(CameraInfoError):
     """The model gives metres only with the focal length, and the frame has no camera model."""
+
+
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
@@ -320,7 +329,7 @@ class CameraStage:
             self.without_camera += 1
             if getattr(self.pipeline.estimator, 'needs_intrinsics', False):
                 raise IntrinsicsMissing(
-                    'no metric depth: the model gives metres only with the camera\'s focal '
+                    "no metric depth: the model gives metres only with the camera's focal "
                     'length, and this frame has no camera_info (nor fx/fy parameters); '
                     'publish camera_info or set fx, fy, cx, cy')
         net_pixels = self.pipeline.prepare(frame.pixels, frame.encoding, camera, cfg)

@@ -50,7 +50,7 @@ def mask_invalid(depth: np.ndarray, confidence: np.ndarray | None = None,
     drop = np.zeros(out.shape, bool)
     for name, mask in (('confidence', confidence), ('sky', sky)):
         if mask is not None and np.shape(mask) != out.shape:
-            raise ValueError(f'{name} map {np.shape(mask)} is not the depth map\'s size '
+            raise ValueError(f"{name} map {np.shape(mask)} is not the depth map's size "
                              f'{out.shape}')
     if confidence is not None and min_confidence > 0:
         with np.errstate(invalid='ignore'):

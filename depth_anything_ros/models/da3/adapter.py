@@ -46,7 +46,8 @@ from . import weights
 from .checkpoint import check_fits, config_name, infer_config, WRAPPER_PREFIX
 from .config import config_for, Da3Config, EXTRA_CONFIGS, NestedConfig
 from .family import FAMILY, traits
-from .network import build_model as build_network, metric_depth, SKY_THRESHOLD
+from .network import build_model as build_network
+from .network import metric_depth, SKY_THRESHOLD
 from .transforms import prepare_image, process_sizes
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ class Da3Model(nn.Module):
         depth = out['depth'][:, 0]
         if self.config.needs_intrinsics:
             if focal is None:
-                raise ValueError(f'{self.config.encoder} gives metres only with the camera\'s '
+                raise ValueError(f"{self.config.encoder} gives metres only with the camera's "
                                  'focal length (fx, fy in pixels); none was given')
             focal = focal.to(depth)
             depth = metric_depth(depth, focal[:, 0, None, None], focal[:, 1, None, None])

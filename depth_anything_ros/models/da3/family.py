@@ -23,8 +23,14 @@ after the checkpoint (``<weights_dir>/da3-small/model.safetensors``).
 from __future__ import annotations
 
 from depth_anything_ros.models.da3.config import EXTRA_CONFIGS, NAMES, PUBLISHED
-from depth_anything_ros.models.registry import (Checkpoint, IMAGENET_MEAN, IMAGENET_STD,
-                                                InputPolicy, ModelFamily, register_family)
+from depth_anything_ros.models.registry import (
+    Checkpoint,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    InputPolicy,
+    ModelFamily,
+    register_family,
+)
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
 #: Views one any-view forward pass takes here (the networks have no limit of their own).
