@@ -201,13 +201,16 @@ def test_the_node_publishes_confidence_with_the_depth_images_header(estimators,
 
 @pytest.mark.ros
 def test_the_node_scales_metric_depth_by_fx_and_says_why_without_intrinsics(
-        estimators, harness_ctx) -> None:
+        estimators, harness_ctx, capfd: pytest.CaptureFixture) -> None:
     from depth_anything_ros.ros.conversions import image_to_array
     from depth_anything_ros.ros.topics import DEPTH_CONFIDENCE, DEPTH_IMAGE
     h = _NodeHarness(harness_ctx, estimators['metric'], mode='metric', max_depth=1000.0,
                      min_depth=0.0)
     try:
         assert h.node.publisher(DEPTH_CONFIDENCE) is None    # no confidence: no topic
+        started = capfd.readouterr().err   # the start-up log names the weights' licence
+        assert 'weights licence: none (deterministic test weights)' in started
+        assert 'gives metres only with the camera' in started
         assert h.spin_until(lambda: h.node.publisher(DEPTH_IMAGE).get_subscription_count() > 0)
         h.node._on_image(_image_msg(1_000_000_000))           # no camera_info, no fx/fy
         assert h.spin_until(lambda: h.node.stats.bad_frames == 1)
