@@ -16,13 +16,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields
 from typing import Any, TypeVar
 
-__all__ = ['DictConfig']
+__all__ = ['DictConfig', 'check_int_fields', 'is_int']
 
 C = TypeVar('C', bound='DictConfig')
+
+
+def is_int(value: object) -> bool:
+    """Return whether ``value`` is an integer (``True``/``False`` are not)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int_fields(config: object, positive: Iterable[str], int_lists: Iterable[str], *,
+                     list_len: int | None = None) -> None:
+    """Check a config's integer fields before any arithmetic on them (configs come from JSON).
+
+    ``positive`` name fields that must be integers >= 1, ``int_lists`` lists of integers (of
+    ``list_len`` items where given), which become tuples so configs stay hashable.
+
+    Raises:
+        ValueError: naming the field and the value.
+
+    """
+    for name in positive:
+        value = getattr(config, name)
+        if not is_int(value) or value < 1:
+            raise ValueError(f'{name} must be a positive integer, got {value!r}')
+    for name in int_lists:
+        value = getattr(config, name)
+        if (not isinstance(value, (list, tuple)) or not all(is_int(v) for v in value)
+                or (list_len is not None and len(value) != list_len)):
+            what = 'a list of' if list_len is None else str(list_len)
+            raise ValueError(f'{name} must be {what} integers, got {value!r}')
+        object.__setattr__(config, name, tuple(value))
 
 
 class DictConfig:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from depth_anything_ros.models.config_dict import DictConfig
+from depth_anything_ros.models.config_dict import check_int_fields, DictConfig
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
 HEADS = ('relative', 'metric')
@@ -33,10 +33,6 @@ DEFAULT_MAX_DEPTH = 20.0
 
 _POSITIVE_INTS = ('embed_dim', 'depth', 'num_heads', 'ffn_hidden', 'features', 'head_hidden',
                   'patch_size', 'pos_grid')
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -69,15 +65,7 @@ class ModelConfig(DictConfig):
         # Configs also come from JSON files: check types before any arithmetic on them.
         if not isinstance(self.encoder, str):
             raise ValueError(f'encoder must be a name (string), got {self.encoder!r}')
-        for name in _POSITIVE_INTS:
-            if not _is_int(value := getattr(self, name)) or value < 1:
-                raise ValueError(f'{name} must be a positive integer, got {value!r}')
-        for name in ('intermediate_layers', 'out_channels'):
-            value = getattr(self, name)
-            if not isinstance(value, (list, tuple)) or not all(_is_int(v) for v in value):
-                raise ValueError(f'{name} must be a list of integers, got {value!r}')
-            # JSON gives lists; keep tuples so configs stay hashable and comparable.
-            object.__setattr__(self, name, tuple(value))
+        check_int_fields(self, _POSITIVE_INTS, ('intermediate_layers', 'out_channels'))
         if not all(c >= 1 for c in self.out_channels):
             raise ValueError(f'out_channels must be positive, got {self.out_channels}')
         for name in ('max_depth', 'layer_norm_eps'):

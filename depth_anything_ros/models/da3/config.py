@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from depth_anything_ros.models.config_dict import DictConfig
+from depth_anything_ros.models.config_dict import check_int_fields, DictConfig, is_int
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
 #: Metric depth in metres = focal length in pixels (at the network input) * output / this.
@@ -44,10 +44,6 @@ HEADS = ('dualdpt', 'dpt')
 FFNS = ('mlp', 'swiglu')
 _POSITIVE = ('embed_dim', 'depth', 'num_heads', 'ffn_hidden', 'features', 'patch_size',
              'pos_grid', 'cam_heads', 'cam_depth')
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -83,18 +79,10 @@ class Da3Config(DictConfig):
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
             raise ValueError(f'name must be a string, got {self.name!r}')
-        for key in _POSITIVE:
-            if not _is_int(value := getattr(self, key)) or value < 1:
-                raise ValueError(f'{key} must be a positive integer, got {value!r}')
-        for key in ('out_layers', 'out_channels'):
-            value = getattr(self, key)
-            if (not isinstance(value, (list, tuple)) or len(value) != 4
-                    or not all(_is_int(v) for v in value)):
-                raise ValueError(f'{key} must be 4 integers, got {value!r}')
-            object.__setattr__(self, key, tuple(value))
+        check_int_fields(self, _POSITIVE, ('out_layers', 'out_channels'), list_len=4)
         for key in ('alt_start', 'qknorm_start', 'rope_start'):
             value = getattr(self, key)
-            if not _is_int(value) or value < -1 or value >= self.depth:
+            if not is_int(value) or value < -1 or value >= self.depth:
                 raise ValueError(f'{key} must be -1 (off) or a block index below depth '
                                  f'{self.depth}, got {value!r}')
         if not all(0 <= i < self.depth for i in self.out_layers):
