@@ -91,22 +91,22 @@ def test_shards_are_consecutive_runs_of_inputs() -> None:
 
 
 def test_manifest_keeps_a_plan_and_its_finished_shards(tmp_path: Path) -> None:
-    with Manifest(tmp_path) as m:
+    with Manifest(tmp_path / MANIFEST) as m:
         assert m.pending is None
         plan = m.new_plan({'batch_size': 1}, [['a'], ['b'], ['c']], {'seen': 3})
         m.shard_done(plan, 1, ['b'], {})
         with pytest.raises(OutputExistsError, match='another run is writing'):
-            Manifest(tmp_path)   # a second run on the same output is refused
+            Manifest(tmp_path / MANIFEST)   # a second run on the same output is refused
     # a line torn by a stopped run is skipped, and the next line starts on a fresh line
     with (tmp_path / MANIFEST).open('a') as f:
         f.write('{"event": "shard", "run": 1, "sha')
-    with Manifest(tmp_path) as m:
+    with Manifest(tmp_path / MANIFEST) as m:
         plan = m.pending
         assert plan is not None and plan.todo == [0, 2]
         m.shard_done(plan, 0, ['a'], {})
         m.shard_done(plan, 2, [], {'c': 'cannot decode image'})
         m.complete(plan, written=2, skipped=1)
-    with Manifest(tmp_path) as m:
+    with Manifest(tmp_path / MANIFEST) as m:
         assert m.pending is None and m.plans[-1].done[2]['skipped'] == {'c': 'cannot decode '
                                                                         'image'}
 
@@ -216,3 +216,23 @@ def test_pseudo_label_on_ray_skips_a_corrupt_input_with_its_reason(
     assert shard['skipped']['001.png'].startswith('cannot decode image')
     index = (tmp_path / 'ray' / 'index.jsonl').read_text().splitlines()
     assert [json.loads(line)['key'] for line in index] == ['000.png', '002.png']
+
+
+@pytest.mark.slow
+def test_eval_on_ray_equals_one_process(tmp_path: Path, ray_address: str) -> None:
+    from depth_anything_ros.training.synth import generate
+    data = generate(tmp_path / 'synth', 'indoor', 10, seed=1, size=(24, 32), val_fraction=1.0,
+                    progress=False)
+    common = ['eval', '--checkpoint', 'untrained:vits', '--allow-untrained', '--data',
+              str(data), '--input-size', '28', '--device', 'cpu', '--eval-max-depth', '10']
+    one = _run_cli([*common, '--out', str(tmp_path / 'one.json')])
+    assert one.returncode == 0, one.stderr
+    argv = [*common, '--out', str(tmp_path / 'ray.json'), '--engine', 'ray', '--address',
+            ray_address, '--batch-size', '1']
+    res = _run_cli(argv)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / 'ray.json').read_bytes() == (tmp_path / 'one.json').read_bytes()
+    manifest = tmp_path / ('ray.json.' + MANIFEST)
+    records = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert records[-1]['event'] == 'complete' and records[-1]['written'] == 10
+    assert len([r for r in records if r['event'] == 'shard']) == 3   # 10 images, 4 a shard

@@ -86,6 +86,7 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
 
     shard = parse_shard(args.shard)
+    options = ray_options_from_args(args) if args.engine == 'ray' else None
     with user_errors(ValueError, FileNotFoundError):   # what the teacher flags name
         model = load_model_from_args(args)
         estimator = DepthEstimator(model, device=args.device, precision=args.precision,
@@ -99,9 +100,8 @@ def main(args: argparse.Namespace) -> int:
             'input_size': args.input_size, 'tta_flip': bool(args.tta_flip),
             'disparity': ('1 / depth (1/m) from a metric teacher' if cfg.is_metric else
                           'affine-invariant disparity from a relative teacher')}
-    if args.engine == 'ray':
+    if options is not None:
         from depth_anything_ros.offline.ray_engine import label_frames_ray
-        options = ray_options_from_args(args)
         factory = functools.partial(make_teacher, model_flags(args), args.device,
                                     args.precision, args.input_size, bool(args.tta_flip))
         del estimator, model   # each actor builds its own

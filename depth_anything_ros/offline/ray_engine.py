@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import contextlib
 from dataclasses import asdict, dataclass, field
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -145,8 +146,10 @@ class Manifest:
     Opening it takes an exclusive lock (released when the process ends, however it ends).
     """
 
-    def __init__(self, folder: str | os.PathLike) -> None:
-        self.path = Path(folder) / MANIFEST
+    def __init__(self, path: str | os.PathLike) -> None:
+        """Open (or create) the manifest file ``path`` and lock it."""
+        self.path = Path(path)
+        folder = self.path.parent
         self._file: IO[str] = self.path.open('a+')
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -189,6 +192,10 @@ class Manifest:
     def _append(self, rec: dict[str, Any]) -> None:
         self._write_line(json.dumps(rec, separators=(',', ':')))
         self._apply(rec)
+
+    def plan_for(self, options: dict[str, Any]) -> Plan | None:
+        """Return the last plan made with ``options`` (complete or not), else None."""
+        return next((p for p in reversed(self.plans) if p.options == options), None)
 
     @property
     def pending(self) -> Plan | None:
@@ -359,8 +366,7 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
     it must be picklable. The other arguments are :func:`label_frames`'s. A video source is
     refused (its frames decode in stream order only): extract them to a folder first.
     """
-    from ray import cloudpickle
-
+    cloudpickle = import_ray().cloudpickle
     from depth_anything_ros.training.labels import (LabelRecord, LabelWriter,
                                                     remove_partial_files)
     from depth_anything_ros.training.pseudo_label import label_run_meta
@@ -376,7 +382,8 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
     run_meta = label_run_meta(source, meta, topic=topic, every=every, dedup=dedup)
     out = Path(out)
     with LabelWriter(out, run_meta, shard=shard, label_format=label_format,
-                     image_mode=image_mode, source_kind=kind) as writer, Manifest(out) as manifest:
+                     image_mode=image_mode, source_kind=kind) as writer, \
+            Manifest(out / MANIFEST) as manifest:
         remove_partial_files(out)   # what a stopped run was writing; its shard is redone
         plan = manifest.pending
         wanted: set[str] | None = None if plan is None else {k for s in plan.shards for k in s}
@@ -439,3 +446,209 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
         manifest.complete(plan, written=written, skipped=len(skipped))
     return RayLabelResult(written, skipped, len(plan.shards), len(todo),
                           time.perf_counter() - t0, times, plan.selection)
+
+
+# ---------------------------------------------------------------------------------------------
+# eval
+
+
+def eval_manifest(out: str | os.PathLike) -> Path:
+    """Return the manifest of ``eval --out FILE``: ``FILE.manifest.jsonl`` beside it."""
+    out = Path(out)
+    return out.with_name(out.name + '.' + MANIFEST)
+
+
+def _load_samples(row: dict[str, Any], job: Any) -> dict[str, Any]:
+    """Read and transform a shard's samples (CPU task)."""
+    t0 = time.perf_counter()
+    dataset = job.dataset()
+    samples = [(i, dataset[i]) for i in json.loads(row['indices'])]
+    return {'shard': row['shard'], 'samples': pickle.dumps(samples),
+            'decode_s': time.perf_counter() - t0}
+
+
+class _EvalActor:
+    """One model per actor; scores a shard's samples (and draws their error maps)."""
+
+    def __init__(self, job: Any) -> None:
+        self.job = job
+        self.model = job.model()
+        self.kwargs = job.score_kwargs(next(self.model.parameters()).device)
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        from depth_anything_ros.training.evaluate import save_error_map, score_sample
+        t0 = time.perf_counter()
+        scores = []
+        for i, sample in pickle.loads(row['samples']):
+            score, record = score_sample(self.model, sample, i, **self.kwargs)
+            if self.job.maps_dir is not None:
+                save_error_map(Path(self.job.maps_dir) / f'{score.name}.png', record)
+            scores.append(asdict(score))
+        return {'shard': row['shard'], 'scores': json.dumps(scores),
+                'decode_s': row['decode_s'], 'infer_s': time.perf_counter() - t0}
+
+
+def _keep_scores(row: dict[str, Any]) -> dict[str, Any]:
+    """Pass the scores on: eval writes nothing per shard (the driver writes the result)."""
+    return {**row, 'write_s': 0.0}
+
+
+def evaluate_ray(job: Any, images: int, manifest_path: str | os.PathLike,
+                 options: RayOptions, progress: bool = False) -> dict[str, float]:
+    """Return the metrics of ``job`` (an EvalJob) over its ``images`` items, on Ray.
+
+    Equal to ``evaluate_model``'s: the scores are combined in dataset order. Finished shards
+    are kept in the manifest, so a stopped evaluation started again scores only the rest.
+    """
+    from depth_anything_ros.training.evaluate import combine_scores, ImageScore
+    ray = import_ray()
+    key = {'command': 'eval', 'job': json.loads(json.dumps(asdict(job), default=str)),
+           'images': images, 'inputs_per_shard': options.batch_size * BATCHES_PER_SHARD}
+    with Manifest(manifest_path) as manifest:
+        plan = manifest.plan_for(key)
+        if plan is None:
+            plan = manifest.new_plan(key, shard_plan([str(i) for i in range(images)],
+                                                     key['inputs_per_shard']), {})
+        if plan.todo:
+            rows = [{'shard': i, 'indices': json.dumps([int(k) for k in plan.shards[i]])}
+                    for i in plan.todo]
+            with connected(options, progress):
+                for row in run_pipeline(ray, rows, functools.partial(_load_samples, job=job),
+                                        _EvalActor, (job,), _keep_scores, {}, options):
+                    scores = json.loads(row['scores'])
+                    manifest.shard_done(plan, int(row['shard']), [s['name'] for s in scores],
+                                        {}, scores=scores)
+        scores = [ImageScore(**sc) for i in range(len(plan.shards))
+                  for sc in plan.done[i]['scores']]
+        if not plan.complete:
+            manifest.complete(plan, written=len(scores), skipped=0)
+    return combine_scores(scores)
+
+
+# ---------------------------------------------------------------------------------------------
+# process-bag: many bags in, one output bag per input
+
+
+#: ``runner(src, dst)``: process bag ``src`` into the new bag ``dst``; return its summary
+#: (JSON-ready). Built once per model actor by a picklable factory.
+BagRunner = Callable[[Path, Path], dict[str, Any]]
+_PARTIAL = '.partial-'
+
+
+def bag_output_name(bag: str | os.PathLike) -> str:
+    """Return the name of a bag's output in the output folder: the bag's own name."""
+    path = Path(bag)
+    return path.name if path.is_dir() else path.stem
+
+
+class _BagActor:
+    """One model per actor; processes whole bags (a bag's frames depend on the ones before)."""
+
+    def __init__(self, make_runner: Callable[[], BagRunner]) -> None:
+        self.run = make_runner()
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        dst = Path(row['dst'])
+        # a name of this process's own: a left-over worker of a stopped run never writes here
+        partial = dst.with_name(f'.{dst.name}{_PARTIAL}{os.getpid()}')
+        _remove(partial)
+        summary, reason = None, None
+        try:
+            summary = self.run(Path(row['src']), partial)
+        # A bag that cannot be read costs that bag only, with its reason (as a frame does).
+        except Exception as exc:   # noqa: BLE001
+            reason = str(exc) if isinstance(exc, (ValueError, OSError)) else \
+                f'processing failed ({type(exc).__name__}): {exc}'
+            _remove(partial)
+        else:
+            _remove(dst)   # what a stopped run renamed into place is redone whole
+            os.replace(partial, dst)
+        return {'shard': row['shard'], 'summary': json.dumps(summary), 'reason': reason,
+                'decode_s': 0.0, 'infer_s': time.perf_counter() - t0}
+
+
+def _remove(path: Path) -> None:
+    import shutil
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _bag_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Pass a bag on (its messages are read, in order, by the actor that processes it)."""
+    return {**row, 'decode_s': 0.0}
+
+
+def _bag_done(row: dict[str, Any]) -> dict[str, Any]:
+    """Pass a processed bag on (its actor wrote it)."""
+    return {**row, 'write_s': 0.0}
+
+
+@dataclass
+class RayBagsResult:
+    """Outcome of :func:`process_bags_ray`: each bag's summary, or why it was skipped."""
+
+    summaries: dict[str, dict[str, Any]]
+    skipped: dict[str, str]
+    redone: int
+    seconds: float
+
+
+def process_bags_ray(bags: Sequence[str | os.PathLike], out: str | os.PathLike,
+                     make_runner: Callable[[], BagRunner], options: RayOptions,
+                     settings: dict[str, Any] | None = None,
+                     progress: bool = False) -> RayBagsResult:
+    """Process every bag into ``out/<its name>`` on Ray, one bag per model-actor call.
+
+    ``settings`` (JSON-ready: the flags that change the outputs) must equal those of the run
+    that began ``out`` for it to be resumed. A bag that fails is skipped with its reason in the
+    manifest; the others go on.
+    """
+    t0 = time.perf_counter()
+    out = Path(out)
+    names = [bag_output_name(b) for b in bags]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidInputError(f'two input bags would write {out / twice[0]} (same name); '
+                                'rename one or run them separately')
+    from depth_anything_ros.errors import make_folder
+    make_folder(out)
+    key = {'command': 'process-bag', 'bags': [str(Path(b).resolve()) for b in bags],
+           'settings': settings or {}}
+    with Manifest(out / MANIFEST) as manifest:
+        for stale in out.glob(f'.*{_PARTIAL}*'):
+            _remove(stale)   # what a stopped run was writing; that bag is redone
+        plan = manifest.pending
+        if plan is not None and plan.options != key:
+            raise InvalidInputError(f'{out} holds a stopped run over other bags or options '
+                                    f'(see {manifest.path}); start it again with the same '
+                                    'ones, or choose another --out')
+        if plan is None:
+            done_before = [n for n in names if (out / n).exists()]
+            if done_before:
+                raise OutputExistsError(f'{out / done_before[0]} exists; remove it or choose '
+                                        'another --out')
+            plan = manifest.new_plan(key, [[n] for n in names], {'bags': len(names)})
+        todo = plan.todo
+        if todo:
+            rows = [{'shard': i, 'src': key['bags'][i], 'dst': str(out / names[i])}
+                    for i in todo]
+            ray = import_ray()
+            with connected(options, progress):
+                for row in run_pipeline(ray, rows, _bag_row, _BagActor, (make_runner,),
+                                        _bag_done, {}, options):
+                    i = int(row['shard'])
+                    reason = row['reason']
+                    manifest.shard_done(plan, i, [] if reason else [names[i]],
+                                        {names[i]: reason} if reason else {},
+                                        summary=json.loads(row['summary']))
+        summaries, skipped = {}, {}
+        for i, name in enumerate(names):
+            done = plan.done[i]
+            skipped.update(done['skipped'])
+            if done.get('summary') is not None:
+                summaries[name] = done['summary']
+        manifest.complete(plan, written=len(summaries), skipped=len(skipped))
+    return RayBagsResult(summaries, skipped, len(todo), time.perf_counter() - t0)
