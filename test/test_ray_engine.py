@@ -37,7 +37,8 @@ import pytest
 from test_sources import write_image_bag
 
 from depth_anything_ros.errors import OutputExistsError
-from depth_anything_ros.offline.ray_engine import Manifest, MANIFEST, shard_plan
+from depth_anything_ros.offline.ray_engine import (actor_resources, Manifest, MANIFEST,
+                                                   RayOptions, shard_plan)
 
 REPO = Path(__file__).resolve().parents[1]
 # the smallest real teacher: deterministic ViT-S weights at a small input
@@ -88,6 +89,15 @@ def _manifest(folder: Path) -> list[dict]:
 def test_shards_are_consecutive_runs_of_inputs() -> None:
     assert shard_plan(list('abcdefg'), 3) == [['a', 'b', 'c'], ['d', 'e', 'f'], ['g']]
     assert shard_plan([], 3) == []
+
+
+def test_cpu_actors_leave_room_for_decoding_and_writing() -> None:
+    # 2 actors on 2 CPUs once waited forever: nothing was left for the decode tasks
+    assert actor_resources(RayOptions(num_workers=2), 2.0) == {'num_cpus': 0.5}
+    assert actor_resources(RayOptions(num_workers=1), 2.0) == {'num_cpus': 1.0}
+    assert actor_resources(RayOptions(num_workers=8, gpus_per_worker=1), 2.0) == {'num_gpus': 1}
+    with pytest.raises(ValueError, match='do not fit on 1 CPUs'):
+        actor_resources(RayOptions(num_workers=1), 1.0)
 
 
 def test_manifest_keeps_a_plan_and_its_finished_shards(tmp_path: Path) -> None:

@@ -248,6 +248,23 @@ class StageTimes:
             self.busy[stage] += float(row.get(f'{stage}_s', 0.0))
 
 
+def actor_resources(options: RayOptions, cpus: float) -> dict[str, float]:
+    """Return what one model actor asks Ray for, on a cluster of ``cpus`` CPUs.
+
+    A GPU actor asks for its GPUs. A CPU actor asks for one CPU, or less when the actors would
+    otherwise take every CPU: one decode and one write task must always find room, or the
+    pipeline waits forever (2 actors on 2 CPUs).
+    """
+    if options.gpus_per_worker:
+        return {'num_gpus': options.gpus_per_worker}
+    room = (cpus - 2 * CPU_TASK) / options.num_workers
+    if room <= 0:
+        raise InvalidInputError(f'--num-workers {options.num_workers} CPU actors do not fit '
+                                f'on {cpus:g} CPUs beside the decode and write tasks; use at '
+                                f'most {max(1, int(cpus - 2 * CPU_TASK))}')
+    return {'num_cpus': min(1.0, room)}
+
+
 def run_pipeline(ray: Any, rows: list[dict[str, Any]], decode: Callable[..., dict[str, Any]],
                  infer: type, infer_args: tuple, write: Callable[..., dict[str, Any]],
                  write_kwargs: dict[str, Any], options: RayOptions
@@ -262,9 +279,9 @@ def run_pipeline(ray: Any, rows: list[dict[str, Any]], decode: Callable[..., dic
     # much of the time), and the different request keeps Ray Data from fusing decoding into
     # the model actors, so that decoding runs on CPU workers while the models infer.
     ds = ds.map(decode, num_cpus=CPU_TASK)
-    actor = {'num_gpus': options.gpus_per_worker} if options.gpus_per_worker else {'num_cpus': 1}
     ds = ds.map(infer, fn_constructor_args=infer_args,
-                compute=ray.data.ActorPoolStrategy(size=options.num_workers), **actor)
+                compute=ray.data.ActorPoolStrategy(size=options.num_workers),
+                **actor_resources(options, ray.cluster_resources().get('CPU', 1.0)))
     ds = ds.map(write, fn_kwargs=write_kwargs, num_cpus=CPU_TASK)
     yield from ds.iter_rows()
 
