@@ -236,11 +236,13 @@ def test_the_cli_refuses_what_the_node_refuses(tmp_path: Path,
     common = ['infer', '--checkpoint', 'untrained:tiny', '--allow-untrained', '--input-size',
               '70', str(image), '--out', str(tmp_path / 'out')]
     assert cli([*common, '--exact', '--backend', 'onnxruntime', '--precision', 'fp32']) == 2
-    out = capsys.readouterr().out.strip()
-    assert out == f'error: {_refusal(exact=True, backend="onnxruntime", precision="fp32")}'
+    err = capsys.readouterr().err.strip()
+    refusal = _refusal(exact=True, backend='onnxruntime', precision='fp32')
+    assert err == f'depth-anything-ros infer: error: {refusal}'
     assert cli([*common, '--engine-cache-size', '0']) == 2
-    out = capsys.readouterr().out.strip()
-    assert out == 'error: --engine-cache-size must be in [1, 64], got 0'
+    err = capsys.readouterr().err.strip()
+    assert err == ('depth-anything-ros infer: error: --engine-cache-size must be in [1, 64], '
+                   'got 0')
     assert not (tmp_path / 'out').exists()
 
 

@@ -374,3 +374,19 @@ def test_a_png_bomb_is_refused_without_decoding() -> None:
     assert len(bomb) < 1_000_000
     with pytest.raises(ImageFormatError, match='144000000 pixels'):
         compressed_to_array(CompressedImage(format='png', data=bomb))
+
+
+def test_camera_info_reads_into_the_stage_calibration_and_back() -> None:
+    from depth_anything_ros.core.camera_stage import Calibration
+    from depth_anything_ros.ros.conversions import calibration, camera_info
+    info = camera_info_from_k(500.0, 510.0, 300.0, 220.0, 640, 480)
+    info.binning_x, info.binning_y = 2, 2
+    info.roi.x_offset, info.roi.width, info.roi.height = 8, 320, 240
+    cal = calibration(info)
+    assert cal == Calibration(640, 480, (500.0, 0.0, 300.0, 0.0, 510.0, 220.0, 0.0, 0.0, 1.0),
+                              (500.0, 0.0, 300.0, 0.0, 0.0, 510.0, 220.0, 0.0, 0.0, 0.0, 1.0,
+                               0.0), (0.0,) * 5, binning_x=2, binning_y=2, roi=(8, 0, 320, 240))
+    assert cal.described_size == (160, 120)
+    back = camera_info(cal)
+    assert (list(back.k), list(back.p), back.binning_x, back.roi.x_offset, back.roi.width) == \
+        (list(info.k), list(info.p), 2, 8, 320)

@@ -174,7 +174,7 @@ def test_lidar_alignment_in_process(harness_ctx, with_transform: bool) -> None:
             h.spin_until(lambda i=i: len(got['disparity/image']) > i, 10)
         h.executor.spin_once(timeout_sec=0.2)
         assert len(got['disparity/image']) == 4
-        status = node._cameras[0].aligner.status()
+        status = node._cameras[0].stage.aligner.status()
         if not with_transform:
             # the first frame had no camera frame yet; then the cloud's frame is refused
             assert len(got['depth/image']) <= 1 and status['alignment_unpaired'] != '0'
@@ -220,7 +220,7 @@ def test_metric_model_scale_corrected_by_lidar_in_process(harness_ctx) -> None:
             node._on_image(image(stamp))
             h.spin_until(lambda i=i: len(got['depth/image']) > i and len(got['points']) > i, 10)
             if i == 3:
-                status = node._cameras[0].aligner.status()
+                status = node._cameras[0].stage.aligner.status()
         assert len(got['depth/image']) == 5 and len(got['points']) == 5
         assert status['alignment_state'] == 'tracking'
         assert status['alignment_applied'].startswith('yes')
@@ -234,7 +234,7 @@ def test_metric_model_scale_corrected_by_lidar_in_process(harness_ctx) -> None:
         np.testing.assert_allclose(image_to_array(got['depth/image'][4]), 1.1 * truth, rtol=1e-4)
         np.testing.assert_allclose(cloud_to_array(got['points'][4])['z'], 1.1 * truth,
                                    rtol=1e-4)
-        status = node._cameras[0].aligner.status()
+        status = node._cameras[0].stage.aligner.status()
         assert status['alignment_applied'] == "no: the model's own metres, uncorrected"
         assert status['alignment_state'] == 'lost'
     finally:

@@ -278,9 +278,9 @@ def test_a_compressed_bomb_is_refused_from_its_header(harness: Harness) -> None:
 def test_a_scaled_calibration_does_not_rewrite_the_remembered_size_every_frame(
         harness_ctx, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """camera_info calibrated at twice the image size: the image's size is remembered once."""
-    from depth_anything_ros.ros import node as node_module
+    from depth_anything_ros.ros import warmup
     writes: list[tuple[int, int]] = []
-    monkeypatch.setattr(node_module, 'remember_camera_size',
+    monkeypatch.setattr(warmup, 'remember_camera_size',
                         lambda _dir, _key, height, width: writes.append((height, width)))
     h = Harness(harness_ctx, cache_dir=str(tmp_path))   # nothing remembered from earlier tests
     try:

@@ -251,7 +251,7 @@ def test_the_two_cameras_example_configures_both_cameras(ros_domain: int) -> Non
         front, rear = node._cameras
         assert (front.name, rear.name) == ('front', 'rear')
         assert front.cfg.rectify and not front.cfg.has_intrinsics
-        assert not rear.cfg.rectify and rear.param_info.k[0] == 615.0
+        assert not rear.cfg.rectify and rear.stage.param_calibration.k[0] == 615.0
         assert node.publisher(DEPTH_IMAGE, 'rear').topic_name == '/rear/depth/image'
         assert node.get_parameter('rear.calib_width').value == 640
     finally:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 
-from depth_anything_ros.core.stats import NodeStats, RateMeter, RollingPercentiles
+from depth_anything_ros.core.stats import (is_status, NodeStats, RateMeter, RollingPercentiles,
+                                          status_name)
+from depth_anything_ros.core.sync import StampMatcher
 
 
 def test_rate_meter_over_a_sliding_window() -> None:
@@ -58,7 +60,8 @@ def test_report_levels_and_values() -> None:
 
 
 def test_watchdog_failures_and_bad_input_counters() -> None:
-    stats = NodeStats(window=5.0, watchdog_timeout=2.0)
+    pairing: StampMatcher[str] = StampMatcher()
+    stats = NodeStats(window=5.0, watchdog_timeout=2.0, pairing=pairing)
     for i in range(30):
         stats.frame_in(i * 0.1, dropped=False)
     report = stats.report(now=3.0)
@@ -73,7 +76,8 @@ def test_watchdog_failures_and_bad_input_counters() -> None:
     stats.image_bad('image is 2000x2', now=3.4)
     stats.camera_info_refused('camera_info binning_x 1000 ...')
     stats.worker_restarted('worker loop died')
-    stats.paired('nearest')
+    pairing.add(1_000_000, 'calibration')
+    assert pairing.match(1_500_000, slop=0.001) == ('calibration', 'nearest')
     values = dict(stats.report(now=3.5).values)
     assert (values['images_bad'], values['camera_info_bad'], values['bad_messages']) == \
         ('1', '1', '2')
@@ -81,3 +85,13 @@ def test_watchdog_failures_and_bad_input_counters() -> None:
         ('2', '1', '1')
     assert values['camera_info_nearest'] == '1' and values['frames_received'] == '31'
     assert values['last_output_age_s'] == '0.50'
+    assert (values['camera_info_exact'], values['camera_info_fallback']) == ('0', '0')
+    assert stats.camera_info == {'exact': 0, 'nearest': 1, 'fallback': 0}
+
+
+def test_status_names_single_out_one_camera() -> None:
+    assert status_name('depth_node') == 'depth_node: depth'
+    assert status_name('depth_node', 'front') == 'depth_node: depth front'
+    assert is_status('depth_node: depth') and not is_status('depth_node: depth front')
+    assert is_status('/ns/depth_node: depth front', 'front')
+    assert not is_status('camera_driver: temperature')

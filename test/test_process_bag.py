@@ -192,7 +192,6 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int, one_torch_
     from depth_anything_ros.model import ModelConfig, untrained_model
     from depth_anything_ros.ros.node import DepthNode
     from depth_anything_ros.params import validate
-    from depth_anything_ros.core.pipeline import FramePipeline
 
     values = {'mode': 'metric', 'device': 'cpu', 'precision': 'fp32', 'backend': 'torch',
               'input_size': 70, 'cloud_stride': 2, 'depth_encoding': '32FC1'}
@@ -221,7 +220,7 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int, one_torch_
                 out.setdefault(name, []).append(copy)
         return out
 
-    offline = run_offline(NodeStage(FramePipeline(estimator()), cfg))
+    offline = run_offline(NodeStage(estimator(), cfg))
     clouds = None
     if anchored:
         from depth_anything_ros.ros.conversions import image_to_array
@@ -230,7 +229,7 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int, one_torch_
                                      np.asarray(info.k, np.float64).reshape(3, 3), msg.header)
                   for msg, info in zip(uncorrected, infos)]
         values['alignment'] = 'lidar'
-        offline = run_offline(NodeStage(FramePipeline(estimator()), validate(values)), clouds)
+        offline = run_offline(NodeStage(estimator(), validate(values)), clouds)
         for mine, theirs in zip(offline[topics.DEPTH_IMAGE.name], uncorrected):
             np.testing.assert_allclose(image_to_array(mine), image_to_array(theirs) / 1.1,
                                        rtol=1e-3)

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 from depth_anything_ros.training.sources import (
-    image_msg_to_bgr, open_source, parse_shard, select_frames, SelectionStats, shard_of,
-    source_kind)
+    compressed_msg_to_bgr, image_msg_to_bgr, open_source, parse_shard, select_frames,
+    SelectionStats, shard_of, source_kind)
 
 
 def write_image_bag(path: Path, images: list[np.ndarray], *, topic: str = '/camera/image_raw',
@@ -120,8 +120,28 @@ def test_image_msg_decoding_honours_step_and_endianness() -> None:
     with pytest.raises(ValueError, match='unsupported image encoding'):
         image_msg_to_bgr(msg)
     msg.encoding, msg.step = 'mono16', 3
+    with pytest.raises(ValueError, match='step 3 is smaller than'):
+        image_msg_to_bgr(msg)
+    msg.step, msg.data = 6, msg.data[:-1]
     with pytest.raises(ValueError, match='truncated'):
         image_msg_to_bgr(msg)
+
+
+def test_bayer_and_compressed_messages_decode_to_bgr() -> None:
+    class Msg:
+        pass
+
+    msg = Msg()
+    msg.height, msg.width, msg.step, msg.is_bigendian = 4, 4, 4, 0
+    msg.encoding, msg.data = 'bayer_rggb8', bytes(range(16))
+    assert image_msg_to_bgr(msg).shape == (4, 4, 3)
+    grey = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    jpeg = Msg()
+    jpeg.format, jpeg.data = 'png', cv2.imencode('.png', grey)[1].tobytes()
+    np.testing.assert_array_equal(compressed_msg_to_bgr(jpeg), np.repeat(grey[..., None], 3, 2))
+    jpeg.data = b'not an image'
+    with pytest.raises(ValueError, match='no JPEG or PNG header'):
+        compressed_msg_to_bgr(jpeg)
 
 
 def test_folder_source_order_keys_and_errors(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Latest-frame slot and camera_info stamp matching, with real threads and no ROS."""
+"""Latest-frame slots and camera_info stamp matching, with real threads and no ROS."""
 
 from __future__ import annotations
 
@@ -21,31 +21,31 @@ import time
 
 import pytest
 
-from depth_anything_ros.core.sync import CameraSlots, LatestSlot, StampMatcher
+from depth_anything_ros.core.sync import CameraSlots, StampMatcher
 
 
 def test_slot_keeps_only_the_newest_and_counts_drops() -> None:
-    slot: LatestSlot[int] = LatestSlot()
-    assert slot.put(1) is False
-    assert slot.put(2) is True and slot.put(3) is True
-    assert slot.take(timeout=0.0) == 3
-    assert slot.take(timeout=0.0) is None
+    slot: CameraSlots[str, int] = CameraSlots()
+    assert slot.put('cam', 1) is False
+    assert slot.put('cam', 2) is True and slot.put('cam', 3) is True
+    assert slot.take(timeout=0.0) == [('cam', 3)]
+    assert slot.take(timeout=0.0) == []
     assert (slot.put_count, slot.dropped) == (3, 2)
 
 
 def test_slot_under_a_slow_consumer_never_queues() -> None:
-    slot: LatestSlot[int] = LatestSlot()
+    slot: CameraSlots[str, int] = CameraSlots()
     seen: list[int] = []
 
     def consumer() -> None:
-        while (item := slot.take(timeout=1.0)) is not None:
-            seen.append(item)
+        while items := slot.take(timeout=1.0):
+            seen.extend(item for _, item in items)
             time.sleep(0.02)   # slower than the producer
 
     worker = threading.Thread(target=consumer)
     worker.start()
     for i in range(100):
-        slot.put(i)
+        slot.put('cam', i)
         time.sleep(0.002)
     time.sleep(0.1)
     slot.close()
@@ -57,7 +57,7 @@ def test_slot_under_a_slow_consumer_never_queues() -> None:
 
 
 def test_close_wakes_a_waiting_consumer() -> None:
-    slot: LatestSlot[int] = LatestSlot()
+    slot: CameraSlots[str, int] = CameraSlots()
     got: list[object] = []
     worker = threading.Thread(target=lambda: got.append(slot.take(timeout=10.0)))
     worker.start()
@@ -65,9 +65,9 @@ def test_close_wakes_a_waiting_consumer() -> None:
     t0 = time.monotonic()
     slot.close()
     worker.join(timeout=2.0)
-    assert got == [None] and time.monotonic() - t0 < 1.0 and slot.closed
-    slot.put(5)
-    assert slot.take(timeout=0.0) is None
+    assert got == [[]] and time.monotonic() - t0 < 1.0 and slot.closed
+    slot.put('cam', 5)
+    assert slot.take(timeout=0.0) == []
 
 
 MS = 1_000_000

@@ -128,11 +128,10 @@ class BagSource:
 
     def _messages(self, desc: str, topics: tuple[str | None, ...]
                   ) -> Iterator[tuple[str, str, int, object]]:
-        from rosbags.highlevel import AnyReader
-        from rosbags.typesys import get_typestore, Stores
         from tqdm import tqdm
-        with AnyReader([self.bag], default_typestore=get_typestore(Stores.ROS2_KILTED)
-                       ) as reader:
+
+        from depth_anything_ros.core.bags import open_reader
+        with open_reader(self.bag) as reader:
             by_topic = {c.topic: c for c in reader.connections}
             for topic in topics:
                 if topic is not None and topic not in by_topic:

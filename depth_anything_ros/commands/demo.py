@@ -41,6 +41,7 @@ import numpy as np
 
 from depth_anything_ros.commands.args import (add_model_arguments, add_runtime_arguments,
                                               model_flags)
+from depth_anything_ros.core import stats as keys
 from depth_anything_ros.errors import InvalidInputError, user_errors
 from depth_anything_ros.offline.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
                                      resolve_checkpoint)
@@ -247,10 +248,11 @@ def _summary(rows: list[dict], diagnostics: list[Any], checkpoint: str, untraine
         'first_frame_ms': rows[0]['depth_ms'],
         'depth_latency_ms': _stats([r['depth_ms'] for r in steady]),
         'cloud_latency_ms': _stats([r['points_ms'] for r in steady]),
-        'node_inference_p50_ms': float(node_values.get('inference_p50_ms', 'nan')),
-        'node_latency_p50_ms': float(node_values.get('latency_p50_ms', 'nan')),
-        'device': node_values.get('device', ''),
-        'backend': node_values.get('backend', ''), 'precision': node_values.get('precision', ''),
+        'node_inference_p50_ms': float(node_values.get(keys.INFERENCE_P50_MS, 'nan')),
+        'node_latency_p50_ms': float(node_values.get(keys.LATENCY_P50_MS, 'nan')),
+        'device': node_values.get(keys.DEVICE, ''),
+        'backend': node_values.get(keys.BACKEND, ''),
+        'precision': node_values.get(keys.PRECISION, ''),
         'per_frame': rows,
     }
 

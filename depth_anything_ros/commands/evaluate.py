@@ -28,6 +28,7 @@ from pathlib import Path
 from depth_anything_ros.commands.args import (add_device_argument, add_engine_arguments,
                                               add_model_arguments, add_renamed_argument,
                                               model_flags, ray_options_from_args)
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.vocabulary import AMP_CHOICES
 
 
@@ -63,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='autocast dtype of the forward pass' + run % 'none')
     parser.add_argument('--error-maps', help='folder for per-image prediction/GT/error PNGs')
     parser.add_argument('--compare', help='a second checkpoint evaluated the same way')
+    parser.add_argument('--tae', action='store_true',
+                        help='add the temporal metrics tae and flicker over consecutive frames '
+                             '(needs poses.txt beside the data, as synth --sequence writes)')
     add_device_argument(parser)
     add_engine_arguments(parser, batch_size=True)
 
@@ -78,6 +82,9 @@ def main(args: argparse.Namespace) -> int:
     options = flags.load_kwargs()
     evaluator = None
     if args.engine == 'ray':
+        if args.tae:
+            raise InvalidInputError('--tae needs the frames of a sequence in order in one '
+                                    'process; leave out --engine ray')
         from depth_anything_ros.offline.ray_engine import eval_manifest, evaluate_ray
         ray_options = ray_options_from_args(args)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +93,7 @@ def main(args: argparse.Namespace) -> int:
     doc = run_eval(flags.checkpoint, given, compare=args.compare, align=args.align,
                    pairs_file=args.pairs, crop=args.crop, error_maps=args.error_maps,
                    device=args.device, allow_untrained=options.pop('allow_untrained'),
-                   model_options=options, evaluator=evaluator)
+                   model_options=options, tae=args.tae, evaluator=evaluator)
     folder = doc['settings']['run']
     print('settings: ' + ', '.join(f'{k} {v}' for k, v in doc['settings'].items()) +
           (f' (unset flags from the training run {folder})' if folder else ''))

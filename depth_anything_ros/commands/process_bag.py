@@ -47,7 +47,7 @@ from depth_anything_ros.core.bags import STORAGES
 from depth_anything_ros.commands.args import (add_model_arguments, add_runtime_arguments,
                                               model_flags)
 from depth_anything_ros.errors import MissingInputError, OutputExistsError, user_errors
-from depth_anything_ros.ros.topics import ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_POINTS, Topic
+from depth_anything_ros.ros.topics import ANCHORS, Topic
 
 _SHOWN_REASONS = 10
 
@@ -77,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--camera-info-topic', default=None,
                         help='CameraInfo topic (default: camera_info beside the image topic, '
                              'if the bag has it)')
-    for topic in (ANCHOR_DEPTH, ANCHOR_CAMERA_INFO, ANCHOR_POINTS):
+    for topic in ANCHORS:
         parser.add_argument(topic_flag(topic), default=None, dest=_dest(topic),
                             help=f'{topic.msgtype.rsplit("/", 1)[-1]} topic read for alignment '
                                  f'anchors (default: {topic.name} beside the image topic)')
@@ -152,7 +152,6 @@ def main(args: argparse.Namespace) -> int:
 
     from depth_anything_ros.offline.bag_processing import NodeStage, process_bag
     from depth_anything_ros.commands.args import build_estimator_from_args
-    from depth_anything_ros.core.pipeline import FramePipeline
 
     if args.out.exists():
         raise OutputExistsError(f'{args.out} exists; remove it or choose another --out')
@@ -162,7 +161,7 @@ def main(args: argparse.Namespace) -> int:
     with user_errors(FileNotFoundError, ValueError):
         estimator = build_estimator_from_args(args)
         cfg = _config(args, estimator.is_metric)
-        stage = NodeStage(FramePipeline(estimator), cfg, args.outputs,
+        stage = NodeStage(estimator, cfg, args.outputs,
                           anchor_lookahead=args.anchor_lookahead)
     with tqdm(desc='process-bag', unit='frame', file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
@@ -172,8 +171,8 @@ def main(args: argparse.Namespace) -> int:
         with user_errors(FileNotFoundError, FileExistsError, ValueError):
             summary = process_bag(args.bag, args.out, stage, image_topic=args.image_topic,
                                   camera_info_topic=args.camera_info_topic,
-                                  anchor_topics={t.name: getattr(args, _dest(t)) for t in (
-                                      ANCHOR_DEPTH, ANCHOR_CAMERA_INFO, ANCHOR_POINTS)},
+                                  anchor_topics={t.name: getattr(args, _dest(t))
+                                                 for t in ANCHORS},
                                   storage=args.storage, progress=progress)
     failed = summary.frames > 0 and summary.processed == 0
     if args.json:

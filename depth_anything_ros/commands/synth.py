@@ -12,7 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``depth-anything-ros synth``: write a procedural RGB-D dataset (see training/synth.py)."""
+"""``depth-anything-ros synth``: write a procedural RGB-D dataset (see training/synth.py).
+
+``--sequence N`` films N frames along a camera trajectory per scene instead, with poses and a
+rosbag2 per scene (see training/sequences.py).
+"""
 
 from __future__ import annotations
 
@@ -31,10 +35,28 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _frames(text: str) -> int:
+    """``--sequence N``: a whole number of frames, at least 2 (a pair to compare)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f'expected a whole number of frames >= 2, got {text!r}')
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the command's flags."""
     parser.add_argument('--scene', choices=sorted(SCENES), default='indoor')
-    parser.add_argument('--num', type=int, default=100, help='number of images')
+    parser.add_argument('--num', type=int, default=None,
+                        help='number of images (default 100); with --sequence, number of '
+                             'scenes (default 1)')
+    parser.add_argument('--sequence', type=_frames, default=None,
+                        metavar='N',
+                        help='N frames at 30 Hz along a camera trajectory per scene (smooth '
+                             'motion, a stop, a fast turn, a rolling ball), with poses.txt, '
+                             'moving-object masks and a rosbag2 with /tf per scene')
     parser.add_argument('--out', required=True, help='output dataset folder')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--size', type=_size, default=(240, 320), help='HxW (default 240x320)')
@@ -47,7 +69,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Write the dataset; print where it went."""
     logging.basicConfig(level=logging.INFO, format='%(message)s')
-    root = generate(args.out, args.scene, args.num, args.seed, args.size, args.val_fraction,
+    if args.sequence is not None:
+        from depth_anything_ros.training.sequences import generate_sequences
+        num = 1 if args.num is None else args.num
+        root = generate_sequences(args.out, args.scene, num, args.sequence, args.seed,
+                                  args.size, args.val_fraction, args.depth_format)
+        print(f'wrote {num} {args.scene} sequences of {args.sequence} frames to {root} '
+              '(train.txt, val.txt, dataset.yaml, poses.txt, moving/, bags/)')
+        return 0
+    num = 100 if args.num is None else args.num
+    root = generate(args.out, args.scene, num, args.seed, args.size, args.val_fraction,
                     args.depth_format)
-    print(f'wrote {args.num} {args.scene} samples to {root} (train.txt, val.txt, dataset.yaml)')
+    print(f'wrote {num} {args.scene} samples to {root} (train.txt, val.txt, dataset.yaml)')
     return 0

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The pure core: images, geometry, alignment, colour, per-frame pipeline, stamps, stats.
+"""The pure core: images, geometry, alignment, temporal fusion, colour, pipeline, stamps, stats.
 
 numpy and OpenCV only: nothing here imports rclpy or a ``*_msgs`` package, torch, or any
 layer above (``ros``, ``offline``, ``commands``); ``test/test_layers.py`` enforces it.

@@ -20,13 +20,15 @@ Bags are read and written with the pure-Python ``rosbags`` library: a bag is a d
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+import contextlib
 import functools
 from pathlib import Path
 import struct
 from typing import Any
 
 __all__ = ['BAG_SUFFIXES', 'IMAGE_TYPES', 'STORAGES', 'bag_storage', 'header_stamp_ns',
-           'message_type_name', 'open_writer', 'typestore']
+           'image_topics', 'message_type_name', 'open_reader', 'open_writer', 'typestore']
 
 BAG_SUFFIXES = ('.mcap', '.db3')
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
@@ -63,6 +65,32 @@ def bag_storage(path: str | Path) -> str:
             return 'sqlite3'
     raise ValueError(f'{path} is not a rosbag2 (no .mcap or .db3 file); give the bag directory '
                      'or its storage file')
+
+
+@contextlib.contextmanager
+def open_reader(path: str | Path) -> Iterator[Any]:
+    """Open a rosbag2 for reading: a rosbags ``AnyReader`` over the one bag ``path``.
+
+    ``path`` is a bag directory (with ``metadata.yaml``) or a single ``.mcap`` / ``.db3`` file.
+    Messages come as ``(connection, recording time ns, raw CDR bytes)`` from
+    ``reader.messages(connections=...)``; types the bag does not define are read with
+    :func:`typestore`.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+
+    """
+    from rosbags.highlevel import AnyReader
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f'input bag {path} does not exist')
+    with AnyReader([path], default_typestore=typestore()) as reader:
+        yield reader
+
+
+def image_topics(reader: Any) -> dict[str, str]:
+    """Return ``{topic: msgtype}`` of the image topics (Image, CompressedImage) of a reader."""
+    return {c.topic: c.msgtype for c in reader.connections if c.msgtype in IMAGE_TYPES}
 
 
 def open_writer(path: str | Path, storage: str) -> Any:

@@ -12,24 +12,31 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Camera images as arrays: encodings, size limits, compressed headers, colours, millimetres.
+"""Camera images as arrays: encodings, size limits, decoding, colours, millimetres.
 
-numpy and OpenCV only. The message side (``ros.conversions``) reads and writes these arrays;
-the per-frame pipeline and the offline tools use them without any message package.
+numpy and OpenCV only. The one decoder of each image message type lives here: raw ``Image``
+(:func:`image_to_array`) and ``CompressedImage`` (:func:`compressed_to_array`), each with its
+cheap check; they read the message's fields only, so they take sensor_msgs messages (the node,
+through ``ros.conversions``) and rosbags' own message objects (training sources) alike. The
+per-frame pipeline and the offline tools use these arrays without any message package.
 """
 
 from __future__ import annotations
 
 import array
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import cv2
 import numpy as np
 
 from depth_anything_ros.core.geometry import cloud_dtype
 from depth_anything_ros.params import spec
 
 __all__ = ['ENCODINGS', 'INPUT_ENCODINGS', 'CloudBuffer', 'ImageFormatError', 'ImageLimits',
-           'check_image_size', 'compressed_header', 'depth_to_mm', 'to_rgb']
+           'check_compressed', 'check_image', 'check_image_size', 'compressed_header',
+           'compressed_to_array', 'depth_to_mm', 'image_to_array', 'to_rgb']
 
 # encoding -> (numpy dtype, channels), for every encoding this module reads or writes.
 ENCODINGS: dict[str, tuple[np.dtype, int]] = {
@@ -119,6 +126,120 @@ def compressed_header(data: bytes) -> tuple[str, int, int, int] | None:
             return None
         i += 2 + length
     return None
+
+
+def check_image(msg: Any, limits: ImageLimits | None = None,
+                encodings: tuple[str, ...] | None = INPUT_ENCODINGS,
+                layouts: Mapping[str, tuple[np.dtype, int]] = ENCODINGS) -> None:
+    """Check the structure of a raw ``Image`` (encoding, size, step, data length) cheaply.
+
+    ``msg`` is a sensor_msgs/Image or anything with its fields; ``layouts`` maps the
+    encodings known to their dtype and channels (default: :data:`ENCODINGS`).
+
+    Raises:
+        ImageFormatError: naming the problem and the fix.
+
+    """
+    enc = msg.encoding
+    allowed = tuple(layouts) if encodings is None else encodings
+    if enc not in allowed or enc not in layouts:
+        raise ImageFormatError(
+            f'unsupported image encoding {enc!r}; publish one of {", ".join(allowed)} '
+            '(e.g. the camera driver\'s rgb8/bgr8 stream, or image_proc\'s debayered output)')
+    dtype, channels = layouts[enc]
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    if h == 0 or w == 0:
+        raise ImageFormatError(f'empty image ({w}x{h}); the camera published no pixels')
+    row = w * channels * dtype.itemsize
+    if step < row:
+        raise ImageFormatError(
+            f'image step {step} is smaller than width*pixel size = {row} bytes ({enc}, width {w})')
+    if len(msg.data) != h * step:
+        raise ImageFormatError(
+            f'image data is {len(msg.data)} bytes but height*step = {h}*{step} = {h * step}; '
+            'the message is truncated or its step is wrong')
+    if limits is not None:
+        check_image_size(w, h, limits)
+
+
+def image_to_array(msg: Any, encodings: tuple[str, ...] | None = None,
+                   layouts: Mapping[str, tuple[np.dtype, int]] = ENCODINGS) -> np.ndarray:
+    """Return the pixels of a raw ``Image`` as ``(H, W)`` or ``(H, W, C)``, native byte order.
+
+    Row padding (``step > width * pixel size``) is dropped; the result is a view of the message
+    buffer when no byte swap is needed. ``encodings`` restricts what is accepted; ``layouts``
+    as :func:`check_image`.
+    """
+    check_image(msg, None, encodings, layouts)
+    dtype, channels = layouts[msg.encoding]
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    row = w * channels * dtype.itemsize
+    buf = np.frombuffer(msg.data, np.uint8).reshape(h, step)[:, :row]       # (H, row bytes)
+    if dtype.itemsize > 1:
+        order = '>' if msg.is_bigendian else '<'
+        arr = np.ascontiguousarray(buf).view(dtype.newbyteorder(order)).astype(dtype, copy=False)
+    else:
+        arr = buf
+    return arr.reshape(h, w) if channels == 1 else arr.reshape(h, w, channels)
+
+
+def check_compressed(msg: Any, limits: ImageLimits | None = None) -> tuple[int, int]:
+    """Check a ``CompressedImage`` from its header bytes before decoding; return ``(w, h)``.
+
+    Raises:
+        ImageFormatError: a depth transport, no bytes, not an 8-bit JPEG/PNG, or a size outside
+            ``limits`` (so a small file that decodes to gigabytes is never decoded).
+
+    """
+    fmt = msg.format.lower()
+    if 'compresseddepth' in fmt:
+        raise ImageFormatError(
+            f'CompressedImage format {msg.format!r} is a depth transport, not a camera image; '
+            'subscribe the node to the colour camera\'s image/compressed topic')
+    if len(msg.data) == 0:
+        raise ImageFormatError('empty CompressedImage: the camera published no bytes')
+    header = compressed_header(bytes(msg.data[:65536]))
+    if header is None:
+        raise ImageFormatError(
+            f'CompressedImage (format {msg.format!r}, {len(msg.data)} bytes) has no JPEG or PNG '
+            'header; only JPEG and PNG are supported')
+    kind, width, height, bits = header
+    if bits != 8:
+        raise ImageFormatError(f'CompressedImage is a {bits}-bit {kind}; only 8-bit images are '
+                               'supported (use a jpeg or 8-bit png transport)')
+    if width == 0 or height == 0:
+        raise ImageFormatError(f'CompressedImage {kind} header gives a {width}x{height} image')
+    if limits is not None:
+        check_image_size(width, height, limits)
+    return width, height
+
+
+def compressed_to_array(msg: Any,
+                        limits: ImageLimits | None = None) -> tuple[np.ndarray, str]:
+    """Decode a JPEG/PNG ``CompressedImage``; return ``(pixels, encoding)``, bgr8/bgra8/mono8.
+
+    The header is checked first (:func:`check_compressed`, with ``limits`` or the defaults).
+    """
+    width, height = check_compressed(msg, ImageLimits() if limits is None else limits)
+    img = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageFormatError(
+            f'CompressedImage (format {msg.format!r}, {len(msg.data)} bytes) could not be '
+            'decoded; only JPEG and PNG are supported')
+    if img.shape[:2] != (height, width):
+        raise ImageFormatError(f'CompressedImage decodes to {img.shape[1]}x{img.shape[0]}, '
+                               f'not the {width}x{height} of its header')
+    if img.dtype != np.uint8:
+        raise ImageFormatError(f'CompressedImage decodes to {img.dtype}; only 8-bit images are '
+                               'supported (use a jpeg or 8-bit png transport)')
+    if img.ndim == 2:
+        return img, 'mono8'
+    if img.shape[2] == 3:
+        return img, 'bgr8'
+    if img.shape[2] == 4:
+        return img, 'bgra8'
+    raise ImageFormatError(
+        f'CompressedImage decodes to {img.shape[2]} channels; expected 1, 3 or 4')
 
 
 def to_rgb(pixels: np.ndarray, encoding: str) -> np.ndarray:

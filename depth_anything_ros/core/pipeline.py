@@ -14,14 +14,16 @@
 
 """One camera frame in, the node's output arrays out: :class:`FramePipeline` (no rclpy).
 
-The depth node, offline bag processing and the tests share this one per-frame stage::
+The per-frame work of one camera, given its camera model. ``camera_stage.CameraStage`` (the
+node and process-bag) drives it through :meth:`FramePipeline.prepare` and ``finish`` around a
+shared forward pass; :meth:`FramePipeline.process` runs one frame with a known model::
 
     pipeline = FramePipeline(estimator)          # one per camera: it caches rays, maps, cloud
     out = pipeline.process(pixels, encoding, camera, cfg, Wanted(image=True, info=True,
                                                                   colored=False, points=True))
     out.depth, out.disparity, out.camera, out.colored, out.cloud, out.infer_ms
 
-``pixels`` is a decoded uint8 frame (``encoding`` one of conversions.INPUT_ENCODINGS),
+``pixels`` is a decoded uint8 frame (``encoding`` one of images.INPUT_ENCODINGS),
 ``camera`` the ``geometry.CameraModel`` of that frame (or None: no camera_info), ``cfg`` a
 ``params.DepthConfig`` and ``wanted`` which outputs to compute. Steps: size limits ->
 rectify (``cfg.rectify``) -> infer -> depth/disparity -> stride and encode -> colourise ->
@@ -110,7 +112,7 @@ def make_aligner(cfg: DepthConfig, metric: bool) -> Aligner | None:
 def frame_alignment(aligner: Aligner | None, stamp_ns: int) -> Align | None:
     """Return the per-frame alignment of the frame stamped ``stamp_ns`` (None: no aligner).
 
-    The node and process-bag hand it to :meth:`FramePipeline.process` / ``finish``.
+    The camera stage hands it to :meth:`FramePipeline.finish`.
     """
     if aligner is None:
         return None

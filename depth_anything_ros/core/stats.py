@@ -24,12 +24,48 @@ from collections import deque
 from dataclasses import dataclass
 import threading
 import time
+from typing import Protocol
 
 import numpy as np
 
-__all__ = ['DiagnosticReport', 'NodeStats', 'RateMeter', 'RollingPercentiles']
+__all__ = ['DiagnosticReport', 'is_status', 'NodeStats', 'RateMeter', 'RollingPercentiles',
+           'STATUS_NAME', 'status_name']
 
 OK, WARN, ERROR = 0, 1, 2   # diagnostic_msgs/DiagnosticStatus levels
+
+# The node's /diagnostics words, for the node and for the tools that read them.
+STATUS_NAME = 'depth'   # a camera's status is named '<node>: depth' ('<node>: depth <camera>')
+INPUT_RATE_HZ, OUTPUT_RATE_HZ = 'input_rate_hz', 'output_rate_hz'
+LATENCY_P50_MS, LATENCY_P95_MS, INFERENCE_P50_MS = \
+    'latency_p50_ms', 'latency_p95_ms', 'inference_p50_ms'
+FRAMES_RECEIVED, FRAMES_PROCESSED, FRAMES_DROPPED = \
+    'frames_received', 'frames_processed', 'frames_dropped'
+FRAMES_BAD, IMAGES_BAD, CAMERA_INFO_BAD, BAD_MESSAGES = \
+    'frames_bad', 'images_bad', 'camera_info_bad', 'bad_messages'
+FRAMES_FAILED, WORKER_RESTARTS, FRAMES_IDLE = 'frames_failed', 'worker_restarts', 'frames_idle'
+CAMERA_INFO_PAIRED = {kind: f'camera_info_{kind}' for kind in ('exact', 'nearest', 'fallback')}
+LAST_ERROR, LAST_OUTPUT_AGE_S = 'last_error', 'last_output_age_s'
+# what runs, appended by the node
+MODEL, DEVICE, BACKEND, PRECISION, INPUT_SIZE, WARMUP_MS = \
+    'model', 'device', 'backend', 'precision', 'input_size', 'warmup_ms'
+
+
+def status_name(node: str, camera: str = '') -> str:
+    """Return the name of ``camera``'s status of the node named ``node``."""
+    return f'{node}: {STATUS_NAME}' + (f' {camera}' if camera else '')
+
+
+def is_status(name: str, camera: str = '') -> bool:
+    """Return True when a status ``name`` is that of the depth node's ``camera``."""
+    return name.endswith(status_name('', camera))
+
+
+class Pairing(Protocol):
+    """How frames found their camera_info (``sync.StampMatcher`` counts them)."""
+
+    exact: int
+    nearest: int
+    fallback: int
 
 
 class RateMeter:
@@ -92,10 +128,12 @@ class NodeStats:
     Bad input is counted where it is found: ``image_bad`` / ``camera_info_bad`` on arrival
     (structure, sizes) or decoding; ``frame_bad`` for a valid image refused in the worker
     (e.g. no usable calibration for rectify); ``frame_failed`` for an exception while
-    processing. ``frames_bad`` totals the refused and failed frames.
+    processing. ``frames_bad`` totals the refused and failed frames. How frames were paired with
+    their camera_info is read from ``pairing`` (the camera's ``sync.StampMatcher``).
     """
 
-    def __init__(self, window: float = 5.0, watchdog_timeout: float = 5.0) -> None:
+    def __init__(self, window: float = 5.0, watchdog_timeout: float = 5.0,
+                 pairing: Pairing | None = None) -> None:
         self._lock = threading.Lock()
         self.window = window
         self.watchdog_timeout = watchdog_timeout
@@ -112,7 +150,7 @@ class NodeStats:
         self.failed = 0
         self.worker_restarts = 0
         self.idle_skipped = 0
-        self.camera_info = {'exact': 0, 'nearest': 0, 'fallback': 0}
+        self.pairing = pairing
         self.last_error = ''
         self.first_input: float | None = None
         self.last_input: float | None = None
@@ -183,14 +221,15 @@ class NodeStats:
             self.worker_restarts += 1
             self.last_error = reason
 
-    def paired(self, kind: str) -> None:
-        """Record how a frame found its camera_info: exact, nearest or fallback."""
-        with self._lock:
-            self.camera_info[kind] += 1
+    @property
+    def camera_info(self) -> dict[str, int]:
+        """Return how many frames found their camera_info exact, nearest or as a fallback."""
+        return {kind: getattr(self.pairing, kind, 0) for kind in CAMERA_INFO_PAIRED}
 
     def report(self, now: float | None = None, **extra: object) -> DiagnosticReport:
         """Return the current status; ``extra`` key/values (model, device, ...) are appended."""
         now = time.monotonic() if now is None else now
+        paired = self.camera_info
         with self._lock:
             rate_in, rate_out = self.input_rate.rate(now), self.output_rate.rate(now)
             since_output = now - (self.last_output if self.last_output is not None
@@ -198,22 +237,18 @@ class NodeStats:
                                   else now)
             age = '' if self.last_output is None else f'{now - self.last_output:.2f}'
             values = [
-                ('input_rate_hz', f'{rate_in:.2f}'), ('output_rate_hz', f'{rate_out:.2f}'),
-                ('latency_p50_ms', f'{self.latency_ms.percentile(50):.1f}'),
-                ('latency_p95_ms', f'{self.latency_ms.percentile(95):.1f}'),
-                ('inference_p50_ms', f'{self.infer_ms.percentile(50):.1f}'),
-                ('frames_received', str(self.received)), ('frames_processed', str(self.processed)),
-                ('frames_dropped', str(self.dropped)), ('frames_bad', str(self.bad_frames)),
-                ('images_bad', str(self.images_bad)),
-                ('camera_info_bad', str(self.camera_info_bad)),
-                ('bad_messages', str(self.images_bad + self.camera_info_bad)),
-                ('frames_failed', str(self.failed)),
-                ('worker_restarts', str(self.worker_restarts)),
-                ('camera_info_exact', str(self.camera_info['exact'])),
-                ('camera_info_nearest', str(self.camera_info['nearest'])),
-                ('camera_info_fallback', str(self.camera_info['fallback'])),
-                ('frames_idle', str(self.idle_skipped)), ('last_error', self.last_error),
-                ('last_output_age_s', age),
+                (INPUT_RATE_HZ, f'{rate_in:.2f}'), (OUTPUT_RATE_HZ, f'{rate_out:.2f}'),
+                (LATENCY_P50_MS, f'{self.latency_ms.percentile(50):.1f}'),
+                (LATENCY_P95_MS, f'{self.latency_ms.percentile(95):.1f}'),
+                (INFERENCE_P50_MS, f'{self.infer_ms.percentile(50):.1f}'),
+                (FRAMES_RECEIVED, str(self.received)), (FRAMES_PROCESSED, str(self.processed)),
+                (FRAMES_DROPPED, str(self.dropped)), (FRAMES_BAD, str(self.bad_frames)),
+                (IMAGES_BAD, str(self.images_bad)), (CAMERA_INFO_BAD, str(self.camera_info_bad)),
+                (BAD_MESSAGES, str(self.images_bad + self.camera_info_bad)),
+                (FRAMES_FAILED, str(self.failed)), (WORKER_RESTARTS, str(self.worker_restarts)),
+                *((CAMERA_INFO_PAIRED[kind], str(n)) for kind, n in paired.items()),
+                (FRAMES_IDLE, str(self.idle_skipped)), (LAST_ERROR, self.last_error),
+                (LAST_OUTPUT_AGE_S, age),
             ]
             recent_input = self.last_input is not None and now - self.last_input <= self.window
             recent_failure = self.last_failure is not None and \

@@ -14,15 +14,14 @@
 
 """Thread-safe hand-offs between ROS callbacks and the inference worker (no ROS inside).
 
-:class:`LatestSlot` is the one-frame mailbox between the image callback and the worker: a
-frame that arrives while the worker is busy replaces the pending one (counted as dropped), so
-latency never grows with a queue; :class:`CameraSlots` is the same for several cameras sharing
-one worker, which takes every pending frame at once, the camera waiting longest first, so no
-camera starves however fast another one publishes. :class:`StampMatcher` pairs each image with
-the camera_info of the nearest stamp within a tolerance (as message_filters' ApproximateTime
-policy with one message per stream), else with the latest earlier one (a camera's calibration
-rarely changes). message_filters' synchronisers do not fall back, so the node uses this on every
-ROS distribution.
+:class:`CameraSlots` is the mailbox between the image callbacks and the worker: one slot per
+camera, where a frame that arrives while the worker is busy replaces the pending one (counted
+as dropped), so latency never grows with a queue; the worker takes every pending frame at once,
+the camera waiting longest first, so no camera starves however fast another one publishes.
+:class:`StampMatcher` pairs each image with the camera_info of the nearest stamp within a
+tolerance (as message_filters' ApproximateTime policy with one message per stream), else with
+the latest earlier one (a camera's calibration rarely changes). message_filters' synchronisers
+do not fall back, so the node uses this on every ROS distribution.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ import threading
 import time
 from typing import Generic, TypeVar
 
-__all__ = ['CameraSlots', 'LatestSlot', 'StampMatcher']
+__all__ = ['CameraSlots', 'StampMatcher']
 
 K = TypeVar('K')
 T = TypeVar('T')
@@ -84,41 +83,6 @@ class CameraSlots(Generic[K, T]):
     def closed(self) -> bool:
         """Return True once :meth:`close` was called."""
         return self._closed
-
-
-class LatestSlot(Generic[T]):
-    """A one-item mailbox that keeps only the newest item: :class:`CameraSlots` with one key."""
-
-    def __init__(self) -> None:
-        self._slots: CameraSlots[None, T] = CameraSlots()
-
-    def put(self, item: T) -> bool:
-        """Offer ``item``; return True when it replaced a pending item (which is dropped)."""
-        return self._slots.put(None, item)
-
-    def take(self, timeout: float | None = None) -> T | None:
-        """Return the pending item, waiting up to ``timeout`` s; None on timeout or close."""
-        items = self._slots.take(timeout)
-        return items[0][1] if items else None
-
-    def close(self) -> None:
-        """Wake every waiter; later ``take`` calls return None at once."""
-        self._slots.close()
-
-    @property
-    def closed(self) -> bool:
-        """Return True once :meth:`close` was called."""
-        return self._slots.closed
-
-    @property
-    def put_count(self) -> int:
-        """Items offered so far."""
-        return self._slots.put_count
-
-    @property
-    def dropped(self) -> int:
-        """Items replaced before they were taken."""
-        return self._slots.dropped
 
 
 class StampMatcher(Generic[T]):

@@ -42,9 +42,10 @@ import time
 from typing import Any, Protocol
 
 from depth_anything_ros.core.bags import (bag_storage, header_stamp_ns, IMAGE_TYPES,
-                                     message_type_name, open_writer, typestore)
+                                          message_type_name, open_reader, open_writer, typestore)
 from depth_anything_ros.ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_INPUTS,
-                                       ANCHOR_POINTS, CAMERA_INFO, resolve, Topic)
+                                           CAMERA_INFO, DEPTH_CAMERA_INFO, OUTPUTS, resolve,
+                                           Topic)
 
 __all__ = ['BagSummary', 'BagTopics', 'FrameStage', 'NodeStage', 'OUTPUT_CHOICES',
            'process_bag', 'resolve_anchor_topics', 'resolve_topics', 'Skipped', 'topic_flag']
@@ -323,7 +324,6 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
 
     """
     from rclpy.serialization import deserialize_message
-    from rosbags.highlevel import AnyReader
     from sensor_msgs.msg import CompressedImage, Image
 
     src, dst = Path(src), Path(dst)
@@ -333,7 +333,7 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
     writer = open_writer(dst, storage)   # refuses an existing dst before any work is done
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(AnyReader([src]))
+        reader = stack.enter_context(open_reader(src))
         connections = {c.topic: c.msgtype for c in reader.connections}
         topics = resolve_topics(connections, image_topic, camera_info_topic)
         wanted_anchors = tuple(getattr(stage, 'anchor_inputs', ()))
@@ -350,7 +350,7 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
         lookahead = getattr(stage, 'anchor_lookahead_ns', None)
         ahead = None
         if anchor_of and lookahead is not None:   # a second reader: anchors ahead of the images
-            ahead = _AnchorsAhead(stack.enter_context(AnyReader([src])), anchor_of)
+            ahead = _AnchorsAhead(stack.enter_context(open_reader(src)), anchor_of)
         msg_type = CompressedImage if topics.image_type == IMAGE_TYPES[1] else Image
         with writer:
             out = _Output(writer)
@@ -398,14 +398,13 @@ OUTPUT_CHOICES = ('depth', 'points', 'colored')   # --outputs vocabulary
 
 
 class NodeStage:
-    """The node's per-frame work, offline: same checks, pairing, pipeline and messages.
+    """The node's per-frame work, offline: the node's camera stage and message conversions.
 
-    Images are checked and decoded as the node's image callback and worker do, camera_info is
-    checked on arrival and paired by the node's rule (nearest stamp within
-    ``camera_info_slop``, else the newest earlier one), anchors are converted as the node's
-    anchor callbacks do and aligned by the node's ``alignment.Aligner``,
-    :class:`pipeline.FramePipeline` computes the outputs and the messages are built with the
-    node's conversions and the image's header.
+    Images are checked and decoded as the node's image callback and worker do and run through
+    the node's ``core.camera_stage.CameraStage``: camera_info checked on arrival and paired by
+    the node's rule (nearest stamp within ``camera_info_slop``, else the newest earlier one),
+    anchors aligned by the node's aligner, the outputs computed by the node's pipeline; the
+    messages are built with the node's conversions and the image's header.
 
     ``anchor_lookahead``: know every anchor stamped up to ``anchor_slop`` after a frame before
     processing it (offline only; the default gives anchors in recording order, as live).
@@ -413,43 +412,36 @@ class NodeStage:
     offline).
     """
 
-    def __init__(self, pipeline: Any, cfg: Any, outputs: Sequence[str] = OUTPUT_CHOICES, *,
+    def __init__(self, estimator: Any, cfg: Any, outputs: Sequence[str] = OUTPUT_CHOICES, *,
                  anchor_lookahead: bool = False) -> None:
-        from depth_anything_ros.ros.conversions import camera_info_from_k
-        from depth_anything_ros.core.pipeline import make_aligner, Wanted
-        from depth_anything_ros.core.sync import StampMatcher
+        from depth_anything_ros.core.camera_stage import CameraStage
+        from depth_anything_ros.core.pipeline import Wanted
 
         unknown = set(outputs) - set(OUTPUT_CHOICES)
         if unknown:
             raise ValueError(f'unknown outputs {", ".join(sorted(unknown))}; choose from '
                              f'{", ".join(OUTPUT_CHOICES)}')
-        self._pipeline, self._cfg = pipeline, cfg
-        self.wanted = Wanted(
-            image=cfg.publish_depth and 'depth' in outputs,
-            info=cfg.publish_depth and 'depth' in outputs,
-            colored=cfg.publish_colored and 'colored' in outputs,
-            points=cfg.publish_points and cfg.metric_output and 'points' in outputs)
+        self.stage = CameraStage(estimator, cfg)
+        self.wanted = self.stage.wanted(Wanted(image='depth' in outputs, info='depth' in outputs,
+                                               colored='colored' in outputs,
+                                               points='points' in outputs))
         if not self.wanted.any():
             why = (' (points need metric output: a metric checkpoint, or disparity_scale > 0)'
                    if 'points' in outputs and not cfg.metric_output else '')
             raise ValueError(f'nothing to compute for --outputs {",".join(outputs)}{why}')
-        self._aligner = make_aligner(cfg, pipeline.estimator.is_metric)
         self.anchor_inputs = ANCHOR_INPUTS.get(cfg.alignment, ())
         self.anchor_lookahead_ns = int(cfg.anchor_slop * 1e9) if anchor_lookahead else None
-        self._anchor_info: Any = None   # the latest anchor/camera_info (None: registered)
-        self._image_frame = ''          # optical frame of the latest image
-        self._infos: Any = StampMatcher()
-        self._param_info = camera_info_from_k(
-            cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
-            cfg.calib_height) if cfg.has_intrinsics else None
         self.lookahead_ns = int(cfg.camera_info_slop * 1e9)
-        self.without_camera = 0   # frames with no intrinsics: no camera_info, no points
+
+    @property
+    def without_camera(self) -> int:
+        """Return how many frames had no intrinsics: no camera_info, no points."""
+        return self.stage.without_camera
 
     def add_camera_info(self, stamp_ns: int, msg: Any) -> None:
         """Check ``msg`` as the node's camera_info callback does, then remember it."""
-        from depth_anything_ros.ros.conversions import check_camera_info
-        check_camera_info(msg, rectify=self._cfg.rectify)
-        self._infos.add(stamp_ns, msg)
+        from depth_anything_ros.ros.conversions import calibration
+        self.stage.add_camera_info(stamp_ns, calibration(msg))
 
     def add_anchor(self, topic: Topic, stamp_ns: int, msg: Any) -> None:
         """Take an anchor message as the node's anchor callbacks do.
@@ -458,46 +450,31 @@ class NodeStage:
             ValueError: the message is refused (the reason names the fix).
 
         """
-        from depth_anything_ros.ros.conversions import camera_model, cloud_xyz, depth_image_metres
-        if topic == ANCHOR_CAMERA_INFO:
-            self._anchor_info = msg
-        elif topic == ANCHOR_DEPTH:
-            depth, info = depth_image_metres(msg), self._anchor_info
-            k = None if info is None else \
-                camera_model(info, msg.width, msg.height).intrinsics.k_matrix()
-            self._aligner.add_depth(stamp_ns, depth, k)
-        elif topic == ANCHOR_POINTS:
-            frame, optical = msg.header.frame_id, self._image_frame
-            if not self._cfg.anchor_transform and frame and optical and frame != optical:
-                raise ValueError(f'the cloud is in frame {frame!r}, the camera in {optical!r}: '
-                                 'set anchor_transform in the params file (process-bag reads '
-                                 'no TF)')
-            self._aligner.add_points(stamp_ns, cloud_xyz(msg))
-        else:
+        from depth_anything_ros.ros.conversions import calibration, cloud_xyz, depth_image_metres
+        if topic not in self.anchor_inputs:
             raise ValueError(f'{topic.name} is not an anchor topic of alignment '
-                             f'{self._cfg.alignment}')
+                             f'{self.stage.cfg.alignment}')
+        if topic == ANCHOR_CAMERA_INFO:
+            self.stage.add_anchor_camera_info(calibration(msg))
+        elif topic == ANCHOR_DEPTH:
+            self.stage.add_anchor_depth(stamp_ns, depth_image_metres(msg))
+        else:
+            problem = self.stage.anchor_frame_mismatch(msg.header.frame_id)
+            if problem is not None:
+                raise ValueError(f'{problem}: set anchor_transform in the params file '
+                                 '(process-bag reads no TF)')
+            self.stage.add_anchor_points(stamp_ns, cloud_xyz(msg))
 
     def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
         """Return the node's output messages for one image."""
-        from depth_anything_ros.ros import topics
-        from depth_anything_ros.ros.conversions import (camera_frame_to_array, camera_model,
-                                                    check_camera_frame, output_messages)
-        from depth_anything_ros.core.pipeline import frame_alignment, image_limits
+        from depth_anything_ros.core.camera_stage import Frame
+        from depth_anything_ros.ros.conversions import (camera_frame_to_array,
+                                                        check_camera_frame, output_messages)
 
-        cfg, limits = self._cfg, image_limits(self._cfg)
-        check_camera_frame(msg, limits)
-        pixels, encoding = camera_frame_to_array(msg, limits)
-        self._image_frame = msg.header.frame_id
-        info = self._param_info
-        if info is None:
-            info, _ = self._infos.match(stamp_ns, cfg.camera_info_slop)
-        height, width = pixels.shape[:2]
-        camera = None if info is None else camera_model(info, width, height)
-        if camera is None:
-            self.without_camera += 1
-        out = self._pipeline.process(pixels, encoding, camera, cfg, self.wanted,
-                                     frame_alignment(self._aligner, stamp_ns))
-        only = None if self.wanted.info else [t.name for t in topics.OUTPUTS
-                                              if t != topics.DEPTH_CAMERA_INFO]
-        return list(output_messages(out, msg.header, cfg.depth_encoding,
-                                    self._pipeline.cloud_buffer, only).items())
+        stage = self.stage
+        check_camera_frame(msg, stage.limits)
+        pixels, encoding = camera_frame_to_array(msg, stage.limits)
+        out = stage.process(Frame(pixels, encoding, stamp_ns, msg.header.frame_id), self.wanted)
+        only = None if self.wanted.info else [t.name for t in OUTPUTS if t != DEPTH_CAMERA_INFO]
+        return list(output_messages(out, msg.header, stage.cfg.depth_encoding,
+                                    stage.pipeline.cloud_buffer, only).items())

@@ -47,15 +47,16 @@ def resolve_checkpoint(checkpoint: str, weights_dir: str) -> tuple[str, bool]:
 def read_stream(bag: Path, limit: int = 0) -> list[tuple[Any, Any]]:
     """Return ``[(CompressedImage, CameraInfo)]`` pairs from a rosbag2 directory, in order."""
     from rclpy.serialization import deserialize_message
-    from rosbags.rosbag2 import Reader
     from sensor_msgs.msg import CameraInfo, CompressedImage
+
+    from depth_anything_ros.core.bags import open_reader
     if not (bag / 'metadata.yaml').is_file():
         raise MissingInputError(f'{bag} is not a rosbag2 directory (no metadata.yaml); give '
                                 'one, or regenerate the bundled one with '
                                 'tools/make_demo_stream.py')
     images: list[Any] = []
     infos: dict[tuple[int, int], Any] = {}
-    with Reader(bag) as reader:
+    with open_reader(bag) as reader:
         for conn, _, raw in reader.messages():
             if conn.msgtype == 'sensor_msgs/msg/CompressedImage':
                 images.append(deserialize_message(bytes(raw), CompressedImage))

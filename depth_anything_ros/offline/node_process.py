@@ -35,6 +35,7 @@ import sys
 import time
 from typing import Any
 
+from depth_anything_ros.core.stats import is_status
 from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.ros import topics
 
@@ -86,10 +87,10 @@ def camera_remaps(namespace: str, image: str = 'camera/image',
 def depth_status(msg: Any) -> dict[str, str] | None:
     """Return ``{key: value}`` of the depth node's status in a DiagnosticArray, or None.
 
-    The node names its status ``'<node name>: depth'`` (a single camera).
+    The node names its status ``'<node name>: depth'`` (a single camera, ``stats.status_name``).
     """
     for status in msg.status:
-        if status.name.endswith(': depth'):
+        if is_status(status.name):
             return {kv.key: kv.value for kv in status.values}
     return None
 

@@ -51,10 +51,11 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.ros import topics
+from depth_anything_ros.core import stats as keys
 from depth_anything_ros.offline.node_process import (camera_remaps, depth_status,
                                                      node_arguments, NodeProcess,
                                                      parse_assignments)
+from depth_anything_ros.ros import topics
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,12 @@ CAMERA_IMAGE, CAMERA_INFO = 'camera/image', 'camera/camera_info'
 RSS_SLOPE_LIMIT_MB_PER_HOUR = 20.0
 
 # Node /diagnostics counters read by the report (absent keys read as None).
-COUNTERS: tuple[str, ...] = ('frames_received', 'frames_processed', 'frames_dropped',
-                             'frames_bad', 'frames_idle', 'images_bad', 'camera_info_bad',
-                             'bad_messages', 'worker_restarts')
+COUNTERS: tuple[str, ...] = (keys.FRAMES_RECEIVED, keys.FRAMES_PROCESSED, keys.FRAMES_DROPPED,
+                             keys.FRAMES_BAD, keys.FRAMES_IDLE, keys.IMAGES_BAD,
+                             keys.CAMERA_INFO_BAD, keys.BAD_MESSAGES, keys.WORKER_RESTARTS)
 # Node /diagnostics strings copied into the report (what ran: model, device, runtime).
-NODE_INFO: tuple[str, ...] = ('model', 'device', 'backend', 'precision', 'input_size')
+NODE_INFO: tuple[str, ...] = (keys.MODEL, keys.DEVICE, keys.BACKEND, keys.PRECISION,
+                              keys.INPUT_SIZE)
 
 
 # --------------------------------------------------------------------------- pure: stream
@@ -208,8 +210,9 @@ def node_counters(values: dict[str, str]) -> dict[str, int | None]:
             out[key] = int(values[key])
         except (KeyError, ValueError):
             out[key] = None
-    if out['bad_messages'] is None and None not in (out['images_bad'], out['camera_info_bad']):
-        out['bad_messages'] = out['images_bad'] + out['camera_info_bad']
+    bad = (out[keys.IMAGES_BAD], out[keys.CAMERA_INFO_BAD])
+    if out[keys.BAD_MESSAGES] is None and None not in bad:
+        out[keys.BAD_MESSAGES] = sum(bad)
     return out
 
 
@@ -503,8 +506,8 @@ class Player:
         if values is not None:
             self._rec.diagnostics.append((self._now(), node_counters(values)))
             self._rec.node_info = {k: values[k] for k in NODE_INFO if k in values}
-            self._rec.node_timing.append((self._now(), _float(values, 'inference_p50_ms'),
-                                          _float(values, 'latency_p50_ms')))
+            self._rec.node_timing.append((self._now(), _float(values, keys.INFERENCE_P50_MS),
+                                          _float(values, keys.LATENCY_P50_MS)))
             self._diag_count += 1
 
     def wait_ready(self, timeout: float) -> bool:

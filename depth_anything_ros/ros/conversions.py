@@ -28,28 +28,30 @@ from __future__ import annotations
 
 import array
 from collections.abc import Container
-import math
 import sys
 from typing import Any, TYPE_CHECKING
 
-import cv2
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from depth_anything_ros.ros import topics
+from depth_anything_ros.core.camera_stage import Calibration
 from depth_anything_ros.core.geometry import CameraInfoError, CameraModel
-from depth_anything_ros.core.images import (CloudBuffer, check_image_size, compressed_header,
-                                            depth_to_mm, ENCODINGS, ImageFormatError,
-                                            ImageLimits, INPUT_ENCODINGS, to_rgb)
+from depth_anything_ros.core.images import (check_compressed, check_image, check_image_size,
+                                            CloudBuffer, compressed_header, compressed_to_array,
+                                            depth_to_mm, ENCODINGS, image_to_array,
+                                            ImageFormatError, ImageLimits, INPUT_ENCODINGS,
+                                            to_rgb)
+from depth_anything_ros.ros import topics
 
 if TYPE_CHECKING:   # the pipeline builds on this module; only its output type is named here
     from depth_anything_ros.core.pipeline import FrameOutputs
 
 __all__ = [
     'INPUT_ENCODINGS', 'CameraInfoError', 'CameraModel', 'CloudBuffer', 'ImageFormatError',
-    'ImageLimits', 'array_to_image', 'byte_array', 'camera_frame_to_array', 'camera_info_from_k',
-    'camera_model', 'check_camera_frame', 'check_camera_info',
+    'ImageLimits', 'array_to_image', 'byte_array', 'calibration', 'camera_frame_to_array',
+    'camera_info', 'camera_info_from_k', 'camera_model', 'check_camera_frame',
+    'check_camera_info',
     'check_compressed', 'check_image', 'check_image_size', 'cloud_message', 'cloud_to_array',
     'cloud_xyz', 'compressed_header', 'compressed_to_array', 'depth_image_metres', 'depth_to_mm',
     'described_size', 'image_to_array', 'buffered_cloud_message', 'output_camera_info',
@@ -57,114 +59,6 @@ __all__ = [
 ]
 
 _LITTLE = sys.byteorder == 'little'
-
-
-def check_image(msg: Image, limits: ImageLimits | None = None,
-                encodings: tuple[str, ...] | None = INPUT_ENCODINGS) -> None:
-    """Check the structure of a raw ``Image`` (encoding, size, step, data length) cheaply.
-
-    Raises:
-        ImageFormatError: naming the problem and the fix.
-
-    """
-    enc = msg.encoding
-    allowed = tuple(ENCODINGS) if encodings is None else encodings
-    if enc not in allowed or enc not in ENCODINGS:
-        raise ImageFormatError(
-            f'unsupported image encoding {enc!r}; publish one of {", ".join(allowed)} '
-            '(e.g. the camera driver\'s rgb8/bgr8 stream, or image_proc\'s debayered output)')
-    dtype, channels = ENCODINGS[enc]
-    h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    if h == 0 or w == 0:
-        raise ImageFormatError(f'empty image ({w}x{h}); the camera published no pixels')
-    row = w * channels * dtype.itemsize
-    if step < row:
-        raise ImageFormatError(
-            f'image step {step} is smaller than width*pixel size = {row} bytes ({enc}, width {w})')
-    if len(msg.data) != h * step:
-        raise ImageFormatError(
-            f'image data is {len(msg.data)} bytes but height*step = {h}*{step} = {h * step}; '
-            'the message is truncated or its step is wrong')
-    if limits is not None:
-        check_image_size(w, h, limits)
-
-
-def image_to_array(msg: Image, encodings: tuple[str, ...] | None = None) -> np.ndarray:
-    """Return the pixels of ``msg`` as ``(H, W)`` or ``(H, W, C)`` in native byte order.
-
-    Row padding (``step > width * pixel size``) is dropped; the result is a view of the message
-    buffer when no byte swap is needed. ``encodings`` restricts what is accepted.
-    """
-    check_image(msg, None, encodings)
-    dtype, channels = ENCODINGS[msg.encoding]
-    h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    row = w * channels * dtype.itemsize
-    buf = np.frombuffer(msg.data, np.uint8).reshape(h, step)[:, :row]       # (H, row bytes)
-    if dtype.itemsize > 1:
-        order = '>' if msg.is_bigendian else '<'
-        arr = np.ascontiguousarray(buf).view(dtype.newbyteorder(order)).astype(dtype, copy=False)
-    else:
-        arr = buf
-    return arr.reshape(h, w) if channels == 1 else arr.reshape(h, w, channels)
-
-
-def check_compressed(msg: CompressedImage, limits: ImageLimits | None = None) -> tuple[int, int]:
-    """Check a ``CompressedImage`` from its header bytes before decoding; return ``(w, h)``.
-
-    Raises:
-        ImageFormatError: a depth transport, no bytes, not an 8-bit JPEG/PNG, or a size outside
-            ``limits`` (so a small file that decodes to gigabytes is never decoded).
-
-    """
-    fmt = msg.format.lower()
-    if 'compresseddepth' in fmt:
-        raise ImageFormatError(
-            f'CompressedImage format {msg.format!r} is a depth transport, not a camera image; '
-            'subscribe the node to the colour camera\'s image/compressed topic')
-    if len(msg.data) == 0:
-        raise ImageFormatError('empty CompressedImage: the camera published no bytes')
-    header = compressed_header(bytes(msg.data[:65536]))
-    if header is None:
-        raise ImageFormatError(
-            f'CompressedImage (format {msg.format!r}, {len(msg.data)} bytes) has no JPEG or PNG '
-            'header; only JPEG and PNG are supported')
-    kind, width, height, bits = header
-    if bits != 8:
-        raise ImageFormatError(f'CompressedImage is a {bits}-bit {kind}; only 8-bit images are '
-                               'supported (use a jpeg or 8-bit png transport)')
-    if width == 0 or height == 0:
-        raise ImageFormatError(f'CompressedImage {kind} header gives a {width}x{height} image')
-    if limits is not None:
-        check_image_size(width, height, limits)
-    return width, height
-
-
-def compressed_to_array(msg: CompressedImage,
-                        limits: ImageLimits | None = None) -> tuple[np.ndarray, str]:
-    """Decode a JPEG/PNG ``CompressedImage``; return ``(pixels, encoding)``, bgr8/bgra8/mono8.
-
-    The header is checked first (:func:`check_compressed`, with ``limits`` or the defaults).
-    """
-    width, height = check_compressed(msg, ImageLimits() if limits is None else limits)
-    img = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ImageFormatError(
-            f'CompressedImage (format {msg.format!r}, {len(msg.data)} bytes) could not be '
-            'decoded; only JPEG and PNG are supported')
-    if img.shape[:2] != (height, width):
-        raise ImageFormatError(f'CompressedImage decodes to {img.shape[1]}x{img.shape[0]}, '
-                               f'not the {width}x{height} of its header')
-    if img.dtype != np.uint8:
-        raise ImageFormatError(f'CompressedImage decodes to {img.dtype}; only 8-bit images are '
-                               'supported (use a jpeg or 8-bit png transport)')
-    if img.ndim == 2:
-        return img, 'mono8'
-    if img.shape[2] == 3:
-        return img, 'bgr8'
-    if img.shape[2] == 4:
-        return img, 'bgra8'
-    raise ImageFormatError(
-        f'CompressedImage decodes to {img.shape[2]} channels; expected 1, 3 or 4')
 
 
 def check_camera_frame(msg: Image | CompressedImage, limits: ImageLimits) -> None:
@@ -233,6 +127,15 @@ def byte_array(values: np.ndarray) -> array.array:
     return data
 
 
+def calibration(info: CameraInfo) -> Calibration:
+    """Return the calibration ``info`` carries (the stage checks it and pairs it by stamp)."""
+    roi = info.roi
+    return Calibration(int(info.width), int(info.height), tuple(info.k), tuple(info.p),
+                       tuple(info.d), tuple(info.r), info.distortion_model,
+                       int(info.binning_x), int(info.binning_y),
+                       (int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)))
+
+
 def camera_model(info: CameraInfo, width: int, height: int) -> CameraModel:
     """Return the camera model of ``info`` for an image of ``width`` x ``height``.
 
@@ -244,10 +147,7 @@ def camera_model(info: CameraInfo, width: int, height: int) -> CameraModel:
             rescaling of it.
 
     """
-    return CameraModel.from_calibration(
-        info.k, info.p, info.d, info.r, info.distortion_model, int(info.width),
-        int(info.height), binning_x=int(info.binning_x), binning_y=int(info.binning_y),
-        roi=_roi(info), image_width=width, image_height=height)
+    return calibration(info).model(width, height)
 
 
 def check_camera_info(msg: CameraInfo, *, rectify: bool = False) -> None:
@@ -257,41 +157,29 @@ def check_camera_info(msg: CameraInfo, *, rectify: bool = False) -> None:
         CameraInfoError: naming the bad field and the fix.
 
     """
-    for name, size in (('k', 9), ('p', 12), ('r', 9)):
-        if len(getattr(msg, name)) != size:
-            raise CameraInfoError(f'camera_info {name.upper()} has {len(getattr(msg, name))} '
-                                  f'values, not {size}')
-    model = camera_model(msg, *described_size(msg))
-    if rectify:
-        model.check_rectifiable()
-
-
-def _roi(info: CameraInfo) -> tuple[int, int, int, int]:
-    roi = info.roi
-    return int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)
+    calibration(msg).check(rectify=rectify)
 
 
 def described_size(info: CameraInfo) -> tuple[int, int]:
     """Return ``(width, height)`` of the image ``info`` describes (after ROI and binning)."""
-    x, y, w, h = _roi(info)
-    w, h = (w, h) if w and h else (int(info.width), int(info.height))
-    return (max(w // max(int(info.binning_x), 1), 1), max(h // max(int(info.binning_y), 1), 1))
+    return calibration(info).described_size
+
+
+def camera_info(calib: Calibration) -> CameraInfo:
+    """Return the CameraInfo message of ``calib`` (no header)."""
+    info = CameraInfo()
+    info.width, info.height = calib.width, calib.height
+    info.distortion_model = calib.distortion_model
+    info.d, info.k, info.r, info.p = list(calib.d), list(calib.k), list(calib.r), list(calib.p)
+    info.binning_x, info.binning_y = calib.binning_x, calib.binning_y
+    (info.roi.x_offset, info.roi.y_offset, info.roi.width, info.roi.height) = calib.roi
+    return info
 
 
 def camera_info_from_k(fx: float, fy: float, cx: float, cy: float, width: int,
                        height: int) -> CameraInfo:
     """Return a distortion-free CameraInfo (K = P) from intrinsics given as parameters."""
-    if min(fx, fy) <= 0.0 or not all(math.isfinite(v) for v in (fx, fy, cx, cy)):
-        raise ImageFormatError(f'intrinsics parameters fx={fx}, fy={fy}, cx={cx}, cy={cy} are '
-                               'not a calibration (focal lengths must be > 0)')
-    info = CameraInfo()
-    info.width, info.height = int(width), int(height)
-    info.distortion_model = 'plumb_bob'
-    info.d = [0.0] * 5
-    info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
-    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-    return info
+    return camera_info(Calibration.from_intrinsics(fx, fy, cx, cy, width, height))
 
 
 def output_camera_info(model: CameraModel, header: Header) -> CameraInfo:

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import importlib
 import posixpath
 
-__all__ = ['ANCHOR_CAMERA_INFO', 'ANCHOR_DEPTH', 'ANCHOR_INPUTS', 'ANCHOR_POINTS', 'CAMERA_INFO',
+__all__ = ['ANCHOR_CAMERA_INFO', 'ANCHOR_DEPTH', 'ANCHOR_INPUTS', 'ANCHOR_POINTS', 'ANCHORS',
+           'CAMERA_INFO',
            'camera_topic', 'DEPTH_CAMERA_INFO', 'DEPTH_COLORED', 'DEPTH_IMAGE', 'DISPARITY_IMAGE',
            'IMAGE', 'IMAGE_COMPRESSED', 'INPUTS', 'OUTPUTS', 'POINTS', 'Topic', 'resolve']
 
@@ -51,8 +52,8 @@ CAMERA_INFO = Topic('camera_info', 'sensor_msgs/msg/CameraInfo')
 ANCHOR_DEPTH = Topic('anchor/depth', 'sensor_msgs/msg/Image')
 ANCHOR_CAMERA_INFO = Topic('anchor/camera_info', 'sensor_msgs/msg/CameraInfo')
 ANCHOR_POINTS = Topic('anchor/points', 'sensor_msgs/msg/PointCloud2')
-INPUTS: tuple[Topic, ...] = (IMAGE, IMAGE_COMPRESSED, CAMERA_INFO, ANCHOR_DEPTH,
-                             ANCHOR_CAMERA_INFO, ANCHOR_POINTS)
+ANCHORS: tuple[Topic, ...] = (ANCHOR_DEPTH, ANCHOR_CAMERA_INFO, ANCHOR_POINTS)
+INPUTS: tuple[Topic, ...] = (IMAGE, IMAGE_COMPRESSED, CAMERA_INFO, *ANCHORS)
 #: the anchor topics each anchored alignment reads (the first one carries the anchors)
 ANCHOR_INPUTS: dict[str, tuple[Topic, ...]] = {'sparse': (ANCHOR_DEPTH, ANCHOR_CAMERA_INFO),
                                                'lidar': (ANCHOR_POINTS,)}

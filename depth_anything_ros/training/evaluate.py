@@ -19,6 +19,8 @@ upsampled (bilinear, align_corners=True) to the ground-truth resolution and scor
 :mod:`.metrics`. Metric models are scored as they are; relative models (disparity) after a
 least-squares scale-and-shift fit in disparity space per image (``--align scale_shift``, the
 default for them). Point pairs (``--pairs``) add DA-2K-style ordinal accuracy on point pairs.
+``--tae`` adds the temporal metrics (TAE, flicker; see metrics.temporal_pair) over consecutive
+frames of the sequences a dataset's ``poses.txt`` describes (``synth --sequence`` writes it).
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from depth_anything_ros.errors import InvalidInputError
+from depth_anything_ros.errors import InvalidInputError, MissingInputError
 from depth_anything_ros.backends.devices import amp_dtype, resolve_device
+from depth_anything_ros.core.geometry import Intrinsics
 from depth_anything_ros.models.transforms import postprocess
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training.config import load_dataclass, TrainConfig
@@ -46,7 +49,8 @@ from depth_anything_ros.training.datasets import build_dataset
 from depth_anything_ros.training.transforms import EvalTransform
 from depth_anything_ros.training.metrics import (
     align_disparity_to_depth, crop_mask, depth_metrics, HIGHER_IS_BETTER, METRIC_NAMES,
-    MetricAccumulator, ordinal_accuracy, PointPair, read_pairs, valid_depth_mask)
+    MetricAccumulator, ordinal_accuracy, PointPair, read_pairs, TemporalAccumulator,
+    valid_depth_mask)
 
 LOG = logging.getLogger(__name__)
 
@@ -131,7 +135,8 @@ def score_sample(model: nn.Module, sample: dict[str, Any], index: int, *, min_de
         acc_i = ordinal_accuracy(pred, pairs[score.name], disparity=not is_metric)
         score.correct_pairs = round(acc_i * len(pairs[score.name]))
         score.total_pairs = len(pairs[score.name])
-    return score, {'metrics': metrics, 'pred': depth, 'gt': gt, 'mask': mask}
+    return score, {'metrics': metrics, 'pred': depth, 'gt': gt, 'mask': mask,
+                   'intrinsics': sample.get('intrinsics')}
 
 
 def combine_scores(scores: Iterable[ImageScore],
@@ -192,10 +197,56 @@ def evaluate_model(model: nn.Module, dataset: Any, *, min_depth: float, max_dept
     return result
 
 
+#: temporal metrics ``eval --tae`` adds (smaller is better)
+TEMPORAL_NAMES = ('tae', 'flicker')
+
+
+class TemporalScorer:
+    """``on_image`` target that feeds consecutive frames to a :class:`TemporalAccumulator`.
+
+    ``poses``: ``{name: (sequence, stamp, T_odom_camera)}`` (sequences.read_poses); frames
+    without a pose are an error (the dataset's poses.txt does not cover the split). A
+    ``moving/NAME.png`` mask beside the dataset marks moving pixels, left out.
+    """
+
+    def __init__(self, root: str | os.PathLike, poses: dict[str, tuple[str, float, np.ndarray]]
+                 ) -> None:
+        self.root = Path(root)
+        self.poses = poses
+        self.acc = TemporalAccumulator()
+
+    def __call__(self, name: str, record: dict[str, Any]) -> None:
+        from depth_anything_ros.training.sequences import MOVING_DIR
+        if name not in self.poses:
+            raise InvalidInputError(f'{name} has no pose in {self.root}/poses.txt; --tae '
+                                    'needs the pose of every frame')
+        k = record.get('intrinsics')
+        if k is None:
+            raise InvalidInputError(f'{name} has no intrinsics; --tae needs them (per line of '
+                                    'the split file, or camera: in dataset.yaml)')
+        k = np.asarray(k, np.float64)
+        gt = record['gt']
+        h, w = gt.shape[-2:]
+        intr = Intrinsics(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), w, h)
+        moving = self.root / MOVING_DIR / f'{name}.png'
+        static = None
+        if moving.is_file():
+            static = cv2.imread(str(moving), cv2.IMREAD_GRAYSCALE) == 0
+        mask = record['mask'].numpy() if static is None else record['mask'].numpy() & static
+        sequence, _, pose = self.poses[name]
+        self.acc.add(sequence, record['pred'], gt, intr, pose, mask)
+
+    def result(self) -> dict[str, float]:
+        """Return ``tae``, ``flicker`` and ``n_frame_pairs``."""
+        out = self.acc.result()
+        return {'tae': out['tae'], 'flicker': out['flicker'], 'n_frame_pairs': out['n_pairs']}
+
+
 def format_table(results: dict[str, dict[str, float]]) -> str:
     """Text table: one column per evaluated model, one row per metric (arrow = better)."""
     names = list(results)
-    keys = [k for k in (*METRIC_NAMES, 'ordinal_acc', 'n_images', 'n_skipped', 'n_pairs')
+    keys = [k for k in (*METRIC_NAMES, 'ordinal_acc', *TEMPORAL_NAMES, 'n_images', 'n_skipped',
+                        'n_pairs', 'n_frame_pairs')
             if any(k in r for r in results.values())]
     width = max(12, *(len(n) for n in names))
     lines = [f'{"metric":<14}' + ''.join(f'{n:>{width + 2}}' for n in names)]
@@ -343,7 +394,7 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
              pairs_file: str | os.PathLike | None = None, crop: str = 'none',
              error_maps: str | os.PathLike | None = None, device: str = 'auto',
              allow_untrained: bool = False,
-             model_options: dict[str, Any] | None = None,
+             model_options: dict[str, Any] | None = None, tae: bool = False,
              evaluator: Evaluator | None = None) -> dict[str, Any]:
     """Evaluate ``checkpoint`` (and ``compare``); return the JSON document.
 
@@ -352,11 +403,21 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
     scale_shift for relative ones. ``pairs_file``: point pairs for ordinal accuracy.
     ``error_maps``: folder for per-image prediction/GT/error PNGs. ``model_options``: keyword
     arguments of estimator.load_checked_model for ``checkpoint`` (``weights_dir`` also applies
-    to ``compare``). ``evaluator``: computes each model's metrics elsewhere (default: here,
-    with :func:`evaluate_model`).
+    to ``compare``). ``tae``: add the temporal metrics (the dataset needs ``poses.txt``).
+    ``evaluator``: computes each model's metrics elsewhere (default: here, with
+    :func:`evaluate_model`; not with ``tae``, which needs the frames in order here).
     """
+    if tae and evaluator is not None:
+        raise InvalidInputError('--tae needs the frames of a sequence in order in one process')
     torch_device = resolve_device(device)
     opts, folder = resolve_settings(checkpoint, given)
+    poses = None
+    if tae:
+        from depth_anything_ros.training.sequences import read_poses
+        try:
+            poses = read_poses(opts['data'])
+        except MissingInputError as err:
+            raise MissingInputError(f'--tae: {err}') from None
     autocast = amp_dtype(opts['amp'], torch_device)
     pairs: dict[str, list[PointPair]] | None = None
     if pairs_file:
@@ -387,10 +448,14 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
         if maps_dir is not None:
             maps_dir.mkdir(parents=True, exist_ok=True)
 
-        def on_image(name: str, record: dict[str, Any], maps_dir: Path | None = maps_dir
-                     ) -> None:
+        scorer = TemporalScorer(opts['data'], poses) if poses is not None else None
+
+        def on_image(name: str, record: dict[str, Any], maps_dir: Path | None = maps_dir,
+                     scorer: TemporalScorer | None = scorer) -> None:
             if maps_dir is not None:
                 save_error_map(maps_dir / f'{name}.png', record)
+            if scorer is not None:
+                scorer(name, record)
 
         LOG.info('evaluating %s (%s, align %s) on %d images', ckpt,
                  'metric' if is_metric else 'relative', how, len(dataset))
@@ -408,6 +473,8 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
                           None if maps_dir is None else str(maps_dir))
             del model   # the evaluator builds its own
             results[label] = evaluator(job, len(dataset))
+        if scorer is not None:
+            results[label].update(scorer.result())
         settings[label] = {'checkpoint': str(ckpt), 'align': how, 'max_depth': cap,
                            'head': 'metric' if is_metric else 'relative'}
     doc: dict[str, Any] = dict(results['model'])

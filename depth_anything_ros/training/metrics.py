@@ -20,6 +20,8 @@ images; images with fewer than :data:`MIN_VALID_PIXELS` valid pixels are skipped
 natural logs except ``log10``; ``silog`` has no x100 factor.
 
 All functions take numpy arrays or torch tensors of shape (H, W) and return Python floats.
+Temporal metrics (:func:`temporal_pair`, :class:`TemporalAccumulator`: TAE and flicker) need
+the camera's poses and intrinsics; see docs/temporal.md.
 """
 
 from __future__ import annotations
@@ -28,10 +30,14 @@ from dataclasses import dataclass
 import math
 import os
 import re
+from typing import Any
 
 import numpy as np
 import torch
 
+from depth_anything_ros.core.geometry import Intrinsics
+from depth_anything_ros.core.temporal import (project_depth, relative_transform,
+                                              sample_depth)
 from depth_anything_ros.errors import InvalidInputError, read_text_file
 
 ArrayLike = np.ndarray | torch.Tensor
@@ -250,3 +256,105 @@ def ordinal_accuracy(pred: ArrayLike, pairs: list[PointPair], *, disparity: bool
         second_closer = v2 > v1 if disparity else v2 < v1
         correct += (first_closer and pair.closer == 1) or (second_closer and pair.closer == 2)
     return correct / len(pairs)
+
+
+# ---------------------------------------------------------------------------------------------
+# temporal consistency: TAE and flicker over consecutive frames with known poses
+
+#: A reprojected ground-truth point counts as seen by the next frame when that frame's ground
+#: truth (bilinear in inverse depth at the point's pixel) is within this relative distance.
+VISIBILITY_TOLERANCE = 0.01
+
+
+def _as_numpy(x: ArrayLike | None) -> np.ndarray | None:
+    if x is None:
+        return None
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def _invalid_to_nan(depth: ArrayLike, mask: ArrayLike | None = None) -> np.ndarray:
+    d = _as_numpy(depth).astype(np.float32)
+    ok = np.isfinite(d) & (d > 0)
+    if mask is not None:
+        ok &= _as_numpy(mask).astype(bool)
+    return np.where(ok, d, np.nan).astype(np.float32)
+
+
+def temporal_pair(pred_a: ArrayLike, pred_b: ArrayLike, gt_a: ArrayLike, gt_b: ArrayLike,
+                  intr_a: Intrinsics, intr_b: Intrinsics, transform: np.ndarray, *,
+                  static_a: ArrayLike | None = None, static_b: ArrayLike | None = None
+                  ) -> dict[str, float]:
+    """Temporal errors of frame ``a`` carried into frame ``b`` (one direction).
+
+    ``pred_*``, ``gt_*``: depth in metres (H, W), invalid NaN or <= 0; ``transform``:
+    ``T_b_a`` (points of camera ``a`` into camera ``b``); ``static_*``: bool masks of static
+    scene pixels (default: all). The pixels scored are the static points of ``a`` with valid
+    ground truth that ``b`` sees: ``a``'s ground-truth point, carried into ``b``, lands inside
+    ``b``'s image where ``b``'s ground truth (bilinear in inverse depth) is within
+    :data:`VISIBILITY_TOLERANCE` of the point's depth (so occluded, out-of-view and moving
+    points are excluded) and on a static pixel of ``b``. At such a pixel ``x`` landing at ``x'``:
+
+    * ``tae``: ``|z' - pred_b(x')| / pred_b(x')`` averaged, where ``z'`` is the depth in ``b``
+      of ``a``'s *predicted* point at ``x`` (back-projected with ``pred_a``, carried by the
+      pose) and ``pred_b(x')`` is ``b``'s prediction there (bilinear in inverse depth): the
+      AbsRel between the prediction reprojected and the next prediction;
+    * ``flicker``: ``|log(pred_b(x') / gt_b(x')) - log(pred_a(x) / gt_a(x))|`` averaged: how
+      much one static point's relative error changes from one frame to the next (0 for a
+      prediction that is wrong the same way in every frame).
+
+    Returns ``{'tae', 'flicker', 'pixels'}`` (NaN means without pixels).
+    """
+    pa, pb = _invalid_to_nan(pred_a), _invalid_to_nan(pred_b)
+    ga, gb = _invalid_to_nan(gt_a, static_a), _invalid_to_nan(gt_b, static_b)
+    u, v, z_gt = project_depth(ga, intr_a, transform, intr_b)
+    gt_there = sample_depth(gb, u, v)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        seen = (z_gt > 0) & (np.abs(z_gt / gt_there - 1.0) < VISIBILITY_TOLERANCE)
+    _, _, z_pred = project_depth(pa, intr_a, transform, intr_b)
+    pred_there = sample_depth(pb, u, v)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        tae = np.abs(z_pred - pred_there) / pred_there
+        flicker = np.abs(np.log(pred_there / gt_there) - np.log(pa / ga))
+    ok = seen & np.isfinite(tae) & np.isfinite(flicker) & (z_pred > 0)
+    n = int(ok.sum())
+    return {'tae': float(tae[ok].mean()) if n else math.nan,
+            'flicker': float(flicker[ok].mean()) if n else math.nan, 'pixels': n}
+
+
+class TemporalAccumulator:
+    """TAE and flicker over sequences of frames fed in order (:meth:`add`).
+
+    Each pair of consecutive frames of one sequence is scored with :func:`temporal_pair` in
+    both directions; ``tae`` is the mean of the two directions (as Video Depth Anything reports
+    it), ``flicker`` the mean of the forward direction; both are then averaged over pairs.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[Any, ...] | None = None
+        self.tae: list[float] = []
+        self.flicker: list[float] = []
+
+    def add(self, sequence: str, pred: ArrayLike, gt: ArrayLike, intr: Intrinsics,
+            pose: np.ndarray, static: ArrayLike | None = None) -> None:
+        """Add the next frame: depth prediction and truth (metres), intrinsics, ``T_fixed_cam``."""
+        frame = (sequence, _as_numpy(pred), _as_numpy(gt), intr, np.asarray(pose, np.float64),
+                 _as_numpy(static))
+        last, self._last = self._last, frame
+        if last is None or last[0] != sequence:
+            return
+        _, pa, ga, ia, posea, sa = last
+        _, pb, gb, ib, poseb, sb = frame
+        fwd = temporal_pair(pa, pb, ga, gb, ia, ib, relative_transform(posea, poseb),
+                            static_a=sa, static_b=sb)
+        back = temporal_pair(pb, pa, gb, ga, ib, ia, relative_transform(poseb, posea),
+                             static_a=sb, static_b=sa)
+        if math.isfinite(fwd['tae']) and math.isfinite(back['tae']):
+            self.tae.append(0.5 * (fwd['tae'] + back['tae']))
+        if math.isfinite(fwd['flicker']):
+            self.flicker.append(fwd['flicker'])
+
+    def result(self) -> dict[str, float]:
+        """Return ``{'tae', 'flicker', 'n_pairs'}`` (NaN without pairs)."""
+        return {'tae': float(np.mean(self.tae)) if self.tae else math.nan,
+                'flicker': float(np.mean(self.flicker)) if self.flicker else math.nan,
+                'n_pairs': len(self.tae)}

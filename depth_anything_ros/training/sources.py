@@ -37,8 +37,11 @@ import zlib
 import cv2
 import numpy as np
 
+from depth_anything_ros.core.bags import (BAG_SUFFIXES, header_stamp_ns, image_topics,
+                                          open_reader, typestore)
+from depth_anything_ros.core.images import (compressed_to_array, ENCODINGS, image_to_array,
+                                            ImageFormatError, ImageLimits)
 from depth_anything_ros.errors import InvalidInputError, MissingInputError
-from depth_anything_ros.core.bags import BAG_SUFFIXES, header_stamp_ns, IMAGE_TYPES, typestore
 
 LOG = logging.getLogger(__name__)
 
@@ -73,60 +76,63 @@ def _read_image(path: Path) -> np.ndarray:
     return img
 
 
-# ROS encodings -> (channels, numpy dtype, cv2 conversion to BGR or None)
-_ENCODINGS: dict[str, tuple[int, str, int | None]] = {
-    'bgr8': (3, 'u1', None), '8UC3': (3, 'u1', None),
-    'rgb8': (3, 'u1', cv2.COLOR_RGB2BGR),
-    'bgra8': (4, 'u1', cv2.COLOR_BGRA2BGR), '8UC4': (4, 'u1', cv2.COLOR_BGRA2BGR),
-    'rgba8': (4, 'u1', cv2.COLOR_RGBA2BGR),
-    'mono8': (1, 'u1', cv2.COLOR_GRAY2BGR), '8UC1': (1, 'u1', cv2.COLOR_GRAY2BGR),
-    'mono16': (1, 'u2', cv2.COLOR_GRAY2BGR), '16UC1': (1, 'u2', cv2.COLOR_GRAY2BGR),
-    # OpenCV names Bayer patterns by the second row; these match cv_bridge's table.
-    'bayer_rggb8': (1, 'u1', cv2.COLOR_BayerBG2BGR),
-    'bayer_bggr8': (1, 'u1', cv2.COLOR_BayerRG2BGR),
-    'bayer_gbrg8': (1, 'u1', cv2.COLOR_BayerGR2BGR),
-    'bayer_grbg8': (1, 'u1', cv2.COLOR_BayerGB2BGR),
-    'yuv422': (2, 'u1', cv2.COLOR_YUV2BGR_UYVY), 'uyvy': (2, 'u1', cv2.COLOR_YUV2BGR_UYVY),
-    'yuv422_yuy2': (2, 'u1', cv2.COLOR_YUV2BGR_YUYV), 'yuyv': (2, 'u1', cv2.COLOR_YUV2BGR_YUYV),
+# Encodings a training source reads beyond images.ENCODINGS (dtype, channels), and each one's
+# OpenCV conversion to BGR (None: already BGR).
+_LAYOUTS: dict[str, tuple[np.dtype, int]] = {
+    **ENCODINGS, '8UC3': (np.dtype(np.uint8), 3), '8UC4': (np.dtype(np.uint8), 4),
+    **{f'bayer_{p}8': (np.dtype(np.uint8), 1) for p in ('rggb', 'bggr', 'gbrg', 'grbg')},
+    **{enc: (np.dtype(np.uint8), 2) for enc in ('yuv422', 'uyvy', 'yuv422_yuy2', 'yuyv')},
 }
+_TO_BGR: dict[str, int | None] = {
+    'bgr8': None, '8UC3': None, 'rgb8': cv2.COLOR_RGB2BGR,
+    'bgra8': cv2.COLOR_BGRA2BGR, '8UC4': cv2.COLOR_BGRA2BGR, 'rgba8': cv2.COLOR_RGBA2BGR,
+    'mono8': cv2.COLOR_GRAY2BGR, '8UC1': cv2.COLOR_GRAY2BGR,
+    'mono16': cv2.COLOR_GRAY2BGR, '16UC1': cv2.COLOR_GRAY2BGR,
+    # OpenCV names Bayer patterns by the second row; these match cv_bridge's table.
+    'bayer_rggb8': cv2.COLOR_BayerBG2BGR, 'bayer_bggr8': cv2.COLOR_BayerRG2BGR,
+    'bayer_gbrg8': cv2.COLOR_BayerGR2BGR, 'bayer_grbg8': cv2.COLOR_BayerGB2BGR,
+    'yuv422': cv2.COLOR_YUV2BGR_UYVY, 'uyvy': cv2.COLOR_YUV2BGR_UYVY,
+    'yuv422_yuy2': cv2.COLOR_YUV2BGR_YUYV, 'yuyv': cv2.COLOR_YUV2BGR_YUYV,
+}
+# Training frames are not the node's input: any size a camera takes, but no decompression bomb.
+_LIMITS = ImageLimits(min_side=1, max_aspect_ratio=float('inf'))
 
 
 def image_msg_to_bgr(msg: object) -> np.ndarray:
     """Decode a ``sensor_msgs/Image``-like object (honours ``step`` and endianness) to BGR uint8.
 
-    16-bit images are scaled to 8 bits by their own maximum (the teacher sees RGB images; a
-    16-bit intensity image has no fixed white level).
+    The pixels come from the package's one Image decoder (``images.image_to_array``). 16-bit
+    images are scaled to 8 bits by their own maximum (the teacher sees RGB images; a 16-bit
+    intensity image has no fixed white level).
+
+    Raises:
+        ImageFormatError: an unsupported encoding or a malformed message (a ValueError).
+
     """
-    enc = str(msg.encoding)
-    if enc not in _ENCODINGS:
-        raise InvalidInputError(f'unsupported image encoding {enc!r}; supported: '
-                                f'{", ".join(_ENCODINGS)} (or record sensor_msgs/CompressedImage)')
-    channels, kind, code = _ENCODINGS[enc]
-    dtype = np.dtype(kind).newbyteorder('>' if msg.is_bigendian else '<')
-    h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    row_bytes = w * channels * dtype.itemsize
-    data = np.frombuffer(msg.data, np.uint8)  # bytes, array.array or ndarray: no copy
-    if step < row_bytes or data.size < step * h:
-        raise InvalidInputError(f'image message is truncated: {h}x{w} {enc} needs step >= '
-                                f'{row_bytes} and {step * h} bytes, got step {step} and '
-                                f'{data.size} bytes')
-    rows = data[:step * h].reshape(h, step)[:, :row_bytes]  # drop row padding
-    img = np.ascontiguousarray(rows).view(dtype).reshape(h, w, channels)
-    if dtype.itemsize == 2:
+    try:
+        img = image_to_array(msg, tuple(_TO_BGR), _LAYOUTS)
+    except ImageFormatError as exc:   # bad input given to a command: one line
+        raise InvalidInputError(str(exc)) from None
+    if img.dtype.itemsize == 2:
         img = img.astype(np.float32)
         img = (img * (255.0 / max(float(img.max()), 1.0))).round().astype(np.uint8)
-    if code is None:
-        return np.ascontiguousarray(img)
-    return cv2.cvtColor(img[:, :, 0] if channels == 1 else img, code)
+    code = _TO_BGR[str(msg.encoding)]
+    return np.ascontiguousarray(img) if code is None else cv2.cvtColor(img, code)
 
 
 def compressed_msg_to_bgr(msg: object) -> np.ndarray:
-    """Decode a ``sensor_msgs/CompressedImage`` (JPEG/PNG) to BGR uint8."""
-    img = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise InvalidInputError(f'cannot decode CompressedImage (format {msg.format!r}); only '
-                                'formats OpenCV reads (jpeg, png) are supported')
-    return img
+    """Decode a ``sensor_msgs/CompressedImage`` (8-bit JPEG/PNG) to BGR uint8.
+
+    The pixels come from the package's one CompressedImage decoder
+    (``images.compressed_to_array``).
+    """
+    try:
+        img, encoding = compressed_to_array(msg, _LIMITS)
+    except ImageFormatError as exc:   # bad input given to a command: one line
+        raise InvalidInputError(str(exc)) from None
+    if encoding == 'mono8':
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR) if encoding == 'bgra8' else img
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,9 +175,8 @@ def video_frames(path: str | Path) -> Iterator[FrameRef]:
 
 def bag_image_topics(path: str | Path) -> dict[str, str]:
     """Return ``{topic: msgtype}`` of the image topics in a rosbag2."""
-    from rosbags.highlevel import AnyReader
-    with AnyReader([Path(path)]) as reader:
-        return {c.topic: c.msgtype for c in reader.connections if c.msgtype in IMAGE_TYPES}
+    with open_reader(path) as reader:
+        return image_topics(reader)
 
 
 def rosbag_frames(path: str | Path, topic: str | None = None) -> Iterator[FrameRef]:
@@ -182,10 +187,9 @@ def rosbag_frames(path: str | Path, topic: str | None = None) -> Iterator[FrameR
         topic: a ``sensor_msgs/Image`` or ``CompressedImage`` topic; may be omitted when the
             bag holds exactly one image topic.
     """
-    from rosbags.highlevel import AnyReader
     path = Path(path)
-    with AnyReader([path]) as reader:
-        images = {c.topic: c.msgtype for c in reader.connections if c.msgtype in IMAGE_TYPES}
+    with open_reader(path) as reader:
+        images = image_topics(reader)
         if topic is None:
             if len(images) != 1:
                 raise InvalidInputError(f'{path} has {len(images)} image topics '

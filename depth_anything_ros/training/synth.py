@@ -93,6 +93,23 @@ def camera_to_world(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
     return r_yaw @ r_pitch @ r_roll @ flip
 
 
+# The synthetic world (x right, y up, z forward) is left-handed; poses are given in a
+# right-handed, z-up ``odom`` frame (x forward, y left, z up, REP 103) instead.
+WORLD_TO_ODOM = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+def camera_pose(origin: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Return ``T_odom_camera`` (4x4, rigid) of a camera at ``origin`` with ``rotation``.
+
+    ``rotation`` maps the optical frame into the world (:func:`camera_to_world`); the result
+    maps optical-frame points into ``odom`` (see :data:`WORLD_TO_ODOM`).
+    """
+    pose = np.eye(4)
+    pose[:3, :3] = WORLD_TO_ODOM @ rotation
+    pose[:3, 3] = WORLD_TO_ODOM @ origin
+    return pose
+
+
 # ---------------------------------------------------------------------------------------------
 # materials: procedural textures on surface coordinates (metres)
 

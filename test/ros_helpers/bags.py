@@ -95,14 +95,15 @@ def read_bag(path: Path) -> dict[str, list[tuple[int, object]]]:
     import importlib
 
     from rclpy.serialization import deserialize_message
-    from rosbags.highlevel import AnyReader
+
+    from depth_anything_ros.core.bags import open_reader
 
     def get_message(msgtype: str) -> type:
         package, _, name = msgtype.split('/')
         return getattr(importlib.import_module(f'{package}.msg'), name)
 
     out: dict[str, list[tuple[int, object]]] = {}
-    with AnyReader([path]) as reader:
+    with open_reader(path) as reader:
         for conn, t, raw in reader.messages():
             try:
                 msg = deserialize_message(bytes(raw), get_message(conn.msgtype))
@@ -114,6 +115,6 @@ def read_bag(path: Path) -> dict[str, list[tuple[int, object]]]:
 
 def topic_types(path: Path) -> dict[str, str]:
     """Return ``{topic: msgtype}`` of a bag."""
-    from rosbags.highlevel import AnyReader
-    with AnyReader([path]) as reader:
+    from depth_anything_ros.core.bags import open_reader
+    with open_reader(path) as reader:
         return {c.topic: c.msgtype for c in reader.connections}

@@ -1,0 +1,366 @@
+# Copyright 2026 depth_anything_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""One camera's stage: what the live node and process-bag both do per camera (no rclpy, no msgs).
+
+    stage = CameraStage(estimator, cfg)
+    stage.add_camera_info(stamp_ns, calibration)        # on arrival; CameraInfoError if refused
+    out = stage.process(Frame(pixels, 'rgb8', stamp_ns, 'cam'), Wanted(points=True))
+
+A :class:`CameraStage` holds one camera's settings, its intrinsics (the ``fx``..``cy``
+parameters, else the camera_info paired with each frame: nearest stamp within
+``camera_info_slop``, else the latest earlier one, see ``sync.StampMatcher``), its metric anchors
+and aligner, its pipeline caches, the rule of which outputs to compute and the checks of
+calibrations and frames. Messages become arrays and :class:`Calibration` in ros/conversions;
+outputs become messages there too. :func:`process_frames` is the one per-frame entry: the node's
+worker hands it every pending frame of its cameras (frames of one network input share a forward
+pass) and process-bag one frame at a time (:meth:`CameraStage.process`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+import time
+from typing import Any
+
+import numpy as np
+
+from depth_anything_ros.core.geometry import CameraInfoError, CameraModel
+from depth_anything_ros.core.images import check_image_size, ImageFormatError, ImageLimits
+from depth_anything_ros.core.pipeline import (frame_alignment, FrameOutputs, FramePipeline,
+                                              image_limits, infer_frames, make_aligner, Wanted)
+from depth_anything_ros.core.sync import StampMatcher
+from depth_anything_ros.params import DepthConfig
+
+__all__ = ['ALL_OUTPUTS', 'Calibration', 'CameraStage', 'Frame', 'FrameResult', 'Guard',
+           'process_frames']
+
+ALL_OUTPUTS = Wanted(image=True, info=True, colored=True, points=True)
+_IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A camera calibration with the fields of sensor_msgs/CameraInfo (no header).
+
+    ``ros.conversions.calibration`` reads one from a message; :meth:`from_intrinsics` builds
+    one from the ``fx, fy, cx, cy, calib_width, calib_height`` parameters.
+    """
+
+    width: int
+    height: int
+    k: tuple[float, ...]                       # 3x3 row-major
+    p: tuple[float, ...]                       # 3x4 row-major
+    d: tuple[float, ...] = ()
+    r: tuple[float, ...] = _IDENTITY           # 3x3 row-major
+    distortion_model: str = 'plumb_bob'
+    binning_x: int = 0
+    binning_y: int = 0
+    roi: tuple[int, int, int, int] = (0, 0, 0, 0)   # x, y, width, height (0: the whole image)
+
+    @classmethod
+    def from_intrinsics(cls, fx: float, fy: float, cx: float, cy: float, width: int,
+                        height: int) -> Calibration:
+        """Return a distortion-free calibration (K = P) from intrinsics given as parameters.
+
+        Raises:
+            ImageFormatError: a focal length <= 0 or a value that is not finite.
+
+        """
+        if min(fx, fy) <= 0.0 or not np.isfinite([fx, fy, cx, cy]).all():
+            raise ImageFormatError(f'intrinsics parameters fx={fx}, fy={fy}, cx={cx}, cy={cy} '
+                                   'are not a calibration (focal lengths must be > 0)')
+        fx, fy, cx, cy = float(fx), float(fy), float(cx), float(cy)
+        return cls(int(width), int(height), (fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0),
+                   (fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0), (0.0,) * 5)
+
+    @property
+    def described_size(self) -> tuple[int, int]:
+        """Return ``(width, height)`` of the image described (after ROI and binning)."""
+        _, _, w, h = self.roi
+        w, h = (w, h) if w and h else (self.width, self.height)
+        return max(w // max(self.binning_x, 1), 1), max(h // max(self.binning_y, 1), 1)
+
+    def model(self, width: int, height: int) -> CameraModel:
+        """Return the camera model for an image of ``width`` x ``height``.
+
+        Raises:
+            CameraInfoError: a bad field (named), or a size that matches neither the image nor
+                a rescaling of it (see ``CameraModel.from_calibration``).
+
+        """
+        return CameraModel.from_calibration(
+            self.k, self.p, self.d, self.r, self.distortion_model, self.width, self.height,
+            binning_x=self.binning_x, binning_y=self.binning_y, roi=self.roi,
+            image_width=width, image_height=height)
+
+    def check(self, *, rectify: bool = False) -> None:
+        """Check every field the node uses, without an image (camera_info on arrival).
+
+        Raises:
+            CameraInfoError: naming the bad field and the fix.
+
+        """
+        for name, size in (('k', 9), ('p', 12), ('r', 9)):
+            if len(getattr(self, name)) != size:
+                raise CameraInfoError(f'camera_info {name.upper()} has '
+                                      f'{len(getattr(self, name))} values, not {size}')
+        model = self.model(*self.described_size)
+        if rectify:
+            model.check_rectifiable()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded camera frame."""
+
+    pixels: np.ndarray      # (H, W) or (H, W, C) uint8 (ros.conversions.camera_frame_to_array)
+    encoding: str           # one of images.INPUT_ENCODINGS
+    stamp_ns: int           # the image header's stamp
+    frame_id: str = ''      # the image header's (optical) frame
+    # time.monotonic() at arrival: a live frame waits up to camera_info_wait (counted from
+    # then) for its camera_info; None: no wait (offline the bag already holds it)
+    received: float | None = None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A frame checked, paired with its camera model and ready for the network."""
+
+    index: int
+    stage: CameraStage
+    frame: Frame
+    net_pixels: np.ndarray   # (H, W[, C]) uint8, rectified with cfg.rectify
+    camera: CameraModel | None
+    cfg: DepthConfig         # the settings the frame was prepared with (one snapshot)
+    wanted: Wanted
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """A processed frame: its outputs and the settings and outputs it was computed for."""
+
+    frame: Frame
+    outputs: FrameOutputs
+    cfg: DepthConfig
+    wanted: Wanted
+
+
+# guard(index, fn, *args): return fn(*args), or None where the caller absorbs a failure of
+# frame ``index`` (the node counts it and goes on); the default lets exceptions through
+Guard = Callable[..., Any]
+
+
+def _unguarded(_index: int, fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
+class CameraStage:
+    """Everything per camera that the node and process-bag share (see the module docstring).
+
+    ``estimator``: ``infer(pixels, encoding)``, ``input_size``, ``is_metric`` (shared by the
+    cameras of one node). ``name`` is the camera's name ('' for a single camera).
+    """
+
+    def __init__(self, estimator: Any, cfg: DepthConfig, name: str = '') -> None:
+        self.name = name
+        self.pipeline = FramePipeline(estimator)
+        self.infos: StampMatcher[Calibration] = StampMatcher()
+        self.aligner = make_aligner(cfg, estimator.is_metric)   # None unless anchored
+        self.anchor_calibration: Calibration | None = None      # of anchor/depth (sparse)
+        self.image_frame = ''          # optical frame of the latest image
+        self.without_camera = 0        # frames processed without intrinsics
+        self.set_config(cfg)
+
+    def set_config(self, cfg: DepthConfig) -> None:
+        """Apply new settings (one assignment each: a frame in flight keeps its snapshot)."""
+        self.param_calibration = Calibration.from_intrinsics(
+            cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
+            cfg.calib_height) if cfg.has_intrinsics else None
+        self.cfg = cfg
+
+    @property
+    def limits(self) -> ImageLimits:
+        """Return the image limits of the current settings."""
+        return image_limits(self.cfg)
+
+    def accepts_size(self, width: int, height: int) -> bool:
+        """Return True when frames of ``width`` x ``height`` are within the limits."""
+        try:
+            check_image_size(width, height, self.limits)
+        except ImageFormatError:
+            return False
+        return True
+
+    def wanted(self, requested: Wanted, cfg: DepthConfig | None = None) -> Wanted:
+        """Return the outputs to compute of those ``requested`` (subscribed, or asked for).
+
+        The ``publish_*`` parameters switch outputs off; points need metric output.
+        """
+        cfg = self.cfg if cfg is None else cfg
+        return Wanted(image=cfg.publish_depth and requested.image,
+                      info=cfg.publish_depth and requested.info,
+                      colored=cfg.publish_colored and requested.colored,
+                      points=cfg.publish_points and cfg.metric_output and requested.points)
+
+    # ------------------------------------------------------------------ calibrations, anchors
+    def add_camera_info(self, stamp_ns: int, calibration: Calibration) -> None:
+        """Check a camera_info on arrival and keep it for pairing.
+
+        Raises:
+            CameraInfoError: the calibration is refused (the last good one is kept).
+            ValueError: values no calibration can hold.
+
+        """
+        calibration.check(rectify=self.cfg.rectify)
+        self.infos.add(stamp_ns, calibration)
+
+    def add_anchor_camera_info(self, calibration: Calibration) -> None:
+        """Take the calibration of ``anchor/depth`` (without one it is the camera image's)."""
+        self.anchor_calibration = calibration
+
+    def _aligned(self) -> Any:
+        if self.aligner is None:
+            raise ValueError(f'alignment {self.cfg.alignment} reads no anchors')
+        return self.aligner
+
+    def add_anchor_depth(self, stamp_ns: int, depth: np.ndarray) -> None:
+        """Take a metric anchor depth image (float32 metres, NaN: none).
+
+        Raises:
+            ValueError: no anchored alignment, or a bad anchor calibration (CameraInfoError).
+
+        """
+        aligner, info = self._aligned(), self.anchor_calibration
+        k = None if info is None else \
+            info.model(depth.shape[1], depth.shape[0]).intrinsics.k_matrix()
+        aligner.add_depth(stamp_ns, depth, k)
+
+    def anchor_frame_mismatch(self, frame_id: str) -> str | None:
+        """Return why anchor points in ``frame_id`` need a transform, or None when they do not.
+
+        They do when ``anchor_transform`` is unset and the frame is not the image's.
+        """
+        optical = self.image_frame
+        if self.cfg.anchor_transform or not frame_id or not optical or frame_id == optical:
+            return None
+        return f'the cloud is in frame {frame_id!r}, the camera in {optical!r}'
+
+    def add_anchor_points(self, stamp_ns: int, xyz: np.ndarray,
+                          extrinsic: np.ndarray | None = None) -> None:
+        """Take metric anchor points ``(N, 3)``; ``extrinsic``: anchor frame -> optical frame.
+
+        Without ``extrinsic`` the points are in the optical frame, or moved by
+        ``anchor_transform`` (see :meth:`anchor_frame_mismatch`).
+
+        Raises:
+            ValueError: no anchored alignment.
+
+        """
+        self._aligned().add_points(stamp_ns, xyz, extrinsic)
+
+    # ------------------------------------------------------------------ frames
+    def camera(self, frame: Frame, cfg: DepthConfig | None = None) -> CameraModel | None:
+        """Return the camera model of ``frame``: the parameters', else its paired camera_info.
+
+        A live frame waits for a camera_info within the slop up to ``camera_info_wait`` from
+        its arrival, where waiting can help (see ``StampMatcher.worth_waiting``).
+
+        Raises:
+            CameraInfoError: the calibration does not describe the image.
+
+        """
+        cfg = self.cfg if cfg is None else cfg
+        info = self.param_calibration
+        if info is None:
+            wait = 0.0
+            if frame.received is not None and self.infos.worth_waiting():
+                wait = max(0.0, cfg.camera_info_wait - (time.monotonic() - frame.received))
+            info, _ = self.infos.match(frame.stamp_ns, cfg.camera_info_slop, wait)
+        height, width = frame.pixels.shape[:2]
+        return None if info is None else info.model(width, height)
+
+    def prepare(self, frame: Frame, wanted: Wanted, index: int = 0) -> _Prepared:
+        """Check ``frame``, pair it with its camera model and return the network's input.
+
+        Raises:
+            ImageFormatError, CameraInfoError: the frame cannot be used (see
+                ``FramePipeline.prepare``).
+
+        """
+        cfg = self.cfg
+        wanted = self.wanted(wanted, cfg)
+        height, width = frame.pixels.shape[:2]
+        check_image_size(width, height, image_limits(cfg))   # before pairing can wait
+        camera = self.camera(frame, cfg)
+        self.image_frame = frame.frame_id
+        if camera is None:
+            self.without_camera += 1
+        net_pixels = self.pipeline.prepare(frame.pixels, frame.encoding, camera, cfg)
+        return _Prepared(index, self, frame, net_pixels, camera, cfg, wanted)
+
+    def finish(self, job: _Prepared, raw: np.ndarray, infer_ms: float) -> FrameResult:
+        """Turn the network output of a prepared frame into its outputs."""
+        out = self.pipeline.finish(job.net_pixels, job.frame.encoding, raw, infer_ms,
+                                   job.camera, job.cfg, job.wanted,
+                                   frame_alignment(self.aligner, job.frame.stamp_ns))
+        return FrameResult(job.frame, out, job.cfg, job.wanted)
+
+    def process(self, frame: Frame, wanted: Wanted = ALL_OUTPUTS) -> FrameOutputs:
+        """Run one frame through :func:`process_frames`; return its outputs.
+
+        Raises:
+            ImageFormatError, CameraInfoError: bad input (both ValueError).
+            ValueError: the network output has no finite value; anything else is a fault.
+
+        """
+        return process_frames([(self, frame, wanted)])[0].outputs
+
+
+def process_frames(frames: Sequence[tuple[CameraStage, Frame, Wanted]],
+                   guard: Guard = _unguarded) -> list[FrameResult | None]:
+    """Run frames of one or more cameras: the one per-frame entry of the node and process-bag.
+
+    Each frame is prepared by its stage (checks, pairing, rectify), frames of one network
+    input (size and encoding, one estimator) share a forward pass, and each is finished by its
+    stage (depth, alignment, colour, cloud). ``guard(i, fn, *args)`` runs every step of frame
+    ``i``; a guard that absorbs a failure (returns None) costs that frame only, and its result
+    is None. The default guard lets exceptions through.
+    """
+    results: list[FrameResult | None] = [None] * len(frames)
+    groups: dict[tuple[Any, ...], list[_Prepared]] = {}
+    for i, (stage, frame, wanted) in enumerate(frames):
+        job = guard(i, stage.prepare, frame, wanted, i)
+        if job is not None:
+            key = (id(stage.pipeline.estimator), job.net_pixels.shape, frame.encoding)
+            groups.setdefault(key, []).append(job)
+    for group in groups.values():
+        first = group[0]
+        try:
+            raws, infer_ms = infer_frames(first.stage.pipeline.estimator,
+                                          [job.net_pixels for job in group],
+                                          first.frame.encoding, first.cfg.input_size)
+        # a failed forward pass fails each of its frames, each through its own guard
+        except Exception as exc:   # noqa: BLE001 -- handed to the guard, re-raised by default
+            for job in group:
+                guard(job.index, _raise, exc)
+            continue
+        for job, raw in zip(group, raws):
+            results[job.index] = guard(job.index, job.stage.finish, job, raw, infer_ms)
+    return results
