@@ -246,3 +246,33 @@ def test_eval_on_ray_equals_one_process(tmp_path: Path, ray_address: str) -> Non
     records = [json.loads(line) for line in manifest.read_text().splitlines()]
     assert records[-1]['event'] == 'complete' and records[-1]['written'] == 10
     assert len([r for r in records if r['event'] == 'shard']) == 3   # 10 images, 4 a shard
+
+
+@pytest.mark.slow
+def test_process_bag_on_ray_stopped_and_resumed_equals_one_process(
+        tmp_path: Path, ray_address: str) -> None:
+    pytest.importorskip('rosbags')
+    from ros_helpers.bags import write_camera_bag
+    model = ['--checkpoint', 'untrained:tiny', '--allow-untrained', '--device', 'cpu',
+             '--backend', 'torch', '--precision', 'fp32', '--input-size', '70']
+    bags = [write_camera_bag(tmp_path / 'in' / f'rec{i}', 6, h=28, w=42,
+                             corrupt=(2,) if i == 1 else ()) for i in range(4)]
+    broken = tmp_path / 'in' / 'broken.mcap'
+    broken.write_bytes(b'not a bag')
+    for bag in bags:
+        res = _run_cli(['process-bag', str(bag), '--out', str(tmp_path / 'one' / bag.name),
+                        *model])
+        assert res.returncode == 0, res.stderr
+    argv = ['process-bag', *map(str, bags), str(broken), '--out', str(tmp_path / 'ray'),
+            *model, '--engine', 'ray', '--address', ray_address]
+    _stop_half_way(argv, tmp_path / 'ray')
+    res = _run_cli(argv)
+    assert res.returncode == 1, res.stderr   # one input could not be processed
+    assert _files(tmp_path / 'ray') == _files(tmp_path / 'one')   # one output bag per input
+    records = _manifest(tmp_path / 'ray')
+    shards = {r['shard']: r for r in records if r['event'] == 'shard'}
+    assert sorted(shards) == list(range(5))
+    assert [k for i in range(4) for k in shards[i]['written']] == [b.name for b in bags]
+    assert list(shards[4]['skipped']) == ['broken'] and shards[4]['written'] == []
+    assert shards[1]['summary']['skipped'][0]['index'] == 2   # a frame skipped inside a bag
+    assert records[-1]['event'] == 'complete'
