@@ -50,9 +50,16 @@ from tqdm import tqdm
 
 from depth_anything_ros.backends import BackendUnavailableError
 from depth_anything_ros.backends.select import cpuinfo
-from depth_anything_ros.offline.bench import (accuracy, environment, latency_stats, load_network,
-                                      skip_reason, synthetic_frame, timed_ms)
 from depth_anything_ros.estimator import DepthEstimator
+from depth_anything_ros.offline.bench import (
+    accuracy,
+    environment,
+    latency_stats,
+    load_network,
+    skip_reason,
+    synthetic_frame,
+    timed_ms,
+)
 
 log = logging.getLogger('bench_backends')
 

@@ -56,10 +56,10 @@ import torch
 from torch import Tensor
 
 from depth_anything_ros.backends import BACKENDS, PRECISIONS
-from depth_anything_ros.offline.bench import accuracy, environment, skip_reason, synthetic_frame
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import untrained_model
 from depth_anything_ros.models.da2 import dinov2
+from depth_anything_ros.offline.bench import accuracy, environment, skip_reason, synthetic_frame
 
 
 def _explicit_attention(self: dinov2.Attention, x: Tensor) -> Tensor:
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                              'the reference here, the other rows in a child process with '
                              'OMP_WAIT_POLICY=PASSIVE as the node sets it)')
     parser.add_argument('--cache-dir', type=Path, default=None,
-                        help='engine cache (default: the node\'s)')
+                        help="engine cache (default: the node's)")
     parser.add_argument('--out', type=Path, default=Path('out/bench'))
     parser.add_argument('--serve', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

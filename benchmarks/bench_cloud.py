@@ -37,12 +37,16 @@ from typing import Any
 import numpy as np
 from std_msgs.msg import Header
 
-from depth_anything_ros.offline.bench import latency_stats, timed_ms
 from depth_anything_ros.core.colorize import colorize
-from depth_anything_ros.ros.conversions import (array_to_image, buffered_cloud_message,
-                                                CloudBuffer, cloud_message)
 from depth_anything_ros.core.geometry import Intrinsics, pack_cloud, RayGrid, Rectifier
 from depth_anything_ros.core.pipeline import split_prediction
+from depth_anything_ros.offline.bench import latency_stats, timed_ms
+from depth_anything_ros.ros.conversions import (
+    array_to_image,
+    buffered_cloud_message,
+    cloud_message,
+    CloudBuffer,
+)
 
 TARGET_MS = 5.0
 

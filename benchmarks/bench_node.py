@@ -47,8 +47,13 @@ from typing import Any
 
 import numpy as np
 
-from depth_anything_ros.offline.node_process import (depth_status, NAMESPACE, node_arguments,
-                                                     NodeProcess, ros_environment)
+from depth_anything_ros.offline.node_process import (
+    depth_status,
+    NAMESPACE,
+    node_arguments,
+    NodeProcess,
+    ros_environment,
+)
 
 TARGET_OVERHEAD = 0.05
 

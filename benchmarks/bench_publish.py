@@ -50,10 +50,15 @@ def measure(repeats: int, slow_repeats: int, width: int, height: int) -> dict[st
     from depth_anything_ros.core.geometry import Intrinsics, pack_cloud, RayGrid
     from depth_anything_ros.offline.bench import latency_stats, timed_ms
     from depth_anything_ros.offline.node_process import ros_environment
-    from depth_anything_ros.ros.conversions import (array_to_image, buffered_cloud_message,
-                                                    camera_info_from_k, camera_model,
-                                                    CloudBuffer, cloud_message,
-                                                    output_camera_info)
+    from depth_anything_ros.ros.conversions import (
+        array_to_image,
+        buffered_cloud_message,
+        camera_info_from_k,
+        camera_model,
+        cloud_message,
+        CloudBuffer,
+        output_camera_info,
+    )
 
     intr = Intrinsics(525.0, 525.0, 319.5, 239.5, width, height)
     rng = np.random.default_rng(0)

@@ -87,8 +87,10 @@ def rendered_inputs(count: int, seed: int, frame: tuple[int, int],
 def quantize(ov_model: Any, variant: str, calibration: list[np.ndarray]) -> Any:
     """Return the NNCF-quantised copy of ``ov_model`` for ``variant`` (see the module doc)."""
     import nncf
-    from nncf.quantization.advanced_parameters import (AdvancedQuantizationParameters,
-                                                       AdvancedSmoothQuantParameters)
+    from nncf.quantization.advanced_parameters import (
+        AdvancedQuantizationParameters,
+        AdvancedSmoothQuantParameters,
+    )
     include, alpha = INT8_VARIANTS[variant]
     ignored: list[str] = []
     if include is not None:

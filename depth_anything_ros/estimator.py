@@ -39,9 +39,16 @@ from .backends.select import choose_here, is_exported_file, ModelSupport
 from .models.loading import config_from_sidecar, load_model
 from .models.registry import family, split_untrained
 from .models.sidecar import read_sidecar
-from .models.transforms import (check_input_policy, postprocess, preprocess_exact,
-                                preprocess_fast, preprocess_fast_cpu, target_size,
-                                validate_image, validate_input_size)
+from .models.transforms import (
+    check_input_policy,
+    postprocess,
+    preprocess_exact,
+    preprocess_fast,
+    preprocess_fast_cpu,
+    target_size,
+    validate_image,
+    validate_input_size,
+)
 from .params import spec
 from .vocabulary import AUTO
 

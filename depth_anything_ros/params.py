@@ -32,11 +32,18 @@ from typing import Any
 import yaml
 
 from depth_anything_ros.errors import InvalidInputError, read_text_file
-from depth_anything_ros.models.registry import (default_checkpoint, encoder_choices,
-                                                UNTRAINED)
-from depth_anything_ros.vocabulary import (ALIGNMENTS, ANCHORED, AUTO, BACKENDS,
-                                          DEVICE_CHOICES, device_name_error, PRECISIONS,
-                                          transform_values, trt_profile)
+from depth_anything_ros.models.registry import default_checkpoint, encoder_choices, UNTRAINED
+from depth_anything_ros.vocabulary import (
+    ALIGNMENTS,
+    ANCHORED,
+    AUTO,
+    BACKENDS,
+    DEVICE_CHOICES,
+    device_name_error,
+    PRECISIONS,
+    transform_values,
+    trt_profile,
+)
 
 __all__ = ['CAMERAS_DESCRIPTION', 'PER_CAMERA', 'SCHEMA', 'SCENE_MAX_DEPTH', 'DepthConfig',
            'ParamSpec', 'camera_names', 'camera_parameter', 'default_values', 'describe',
@@ -176,7 +183,7 @@ SCHEMA: tuple[ParamSpec, ...] = (
               'scale (0.3 = 30 %); larger fits are ignored unless three in a row agree',
               range=(0.01, 10.0), read_only=True),
     ParamSpec('alignment_hold', 1.0, 'seconds to keep the last alignment without a good fit; '
-              "then only disparity is published (a metric model: its own metres, uncorrected)",
+              'then only disparity is published (a metric model: its own metres, uncorrected)',
               range=(0.0, 3600.0), read_only=True),
     ParamSpec('fx', 0.0, 'focal length x in pixels for cameras without camera_info; 0: use '
               'camera_info', range=(0.0, 1.0e6), per_camera=True),

@@ -49,6 +49,8 @@ def cuda_bf16_capable(capability: tuple[int, int]) -> bool:
     Below it torch only emulates bf16 (slower than fp32, and TensorRT cannot build it).
     """
     return tuple(capability)[:2] >= (8, 0)
+
+
 #: How a relative model's disparity becomes metres (``alignment`` parameter, alignment.py).
 ALIGNMENTS: tuple[str, ...] = ('none', 'fixed', 'sparse', 'lidar', 'ground')
 #: The alignments fitted per frame to metric anchors.
@@ -77,6 +79,7 @@ def transform_values(text: str) -> tuple[float, ...] | None:
                          '"x y z qx qy qz qw" (metres, radians), the pose of the anchor frame in '
                          'the camera optical frame')
     return values
+
 
 _DEVICE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
 

@@ -25,15 +25,21 @@ Arguments and their effect live in depth_anything_ros/ros/launch_args.py (unit-t
 
 import sys
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from depth_anything_ros.ros.launch_args import (deprecation_notes, executable, LAUNCH_ARGUMENTS,
-                                                node_parameters, package_installed, remappings,
-                                                rviz_wanted)
+from depth_anything_ros.ros.launch_args import (
+    deprecation_notes,
+    executable,
+    LAUNCH_ARGUMENTS,
+    node_parameters,
+    package_installed,
+    remappings,
+    rviz_wanted,
+)
+from launch import LaunchDescription
 
 PACKAGE = 'depth_anything_ros'
 

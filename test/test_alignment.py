@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import numpy as np
 import pytest
 
@@ -550,8 +551,12 @@ def test_anchor_messages_to_arrays() -> None:
     from sensor_msgs.msg import PointField
     from std_msgs.msg import Header
 
-    from depth_anything_ros.ros.conversions import (array_to_image, cloud_message, cloud_xyz,
-                                                depth_image_metres)
+    from depth_anything_ros.ros.conversions import (
+        array_to_image,
+        cloud_message,
+        cloud_xyz,
+        depth_image_metres,
+    )
     mm = np.array([[0, 1500], [65535, 250]], np.uint16)
     got = depth_image_metres(array_to_image(mm, '16UC1', Header()))
     np.testing.assert_allclose(got, [[np.nan, 1.5], [65.535, 0.25]], rtol=1e-6)

@@ -23,8 +23,7 @@ import pytest
 import torch
 
 from depth_anything_ros.backends import select
-from depth_anything_ros.backends.select import (Choice, choose, cpu_flags, detect_hardware,
-                                                Hardware)
+from depth_anything_ros.backends.select import Choice, choose, cpu_flags, detect_hardware, Hardware
 
 AMX = frozenset({'avx512f', 'amx_bf16', 'amx_tile'})
 AVX512_BF16 = frozenset({'avx512f', 'avx512_bf16'})
@@ -146,8 +145,10 @@ def test_the_estimator_runs_what_auto_chose(one_torch_thread: None) -> None:
 
 
 def test_camera_sizes_are_remembered_per_key(tmp_path) -> None:
-    from depth_anything_ros.backends.engine_cache import (remember_camera_size,
-                                                          remembered_camera_size)
+    from depth_anything_ros.backends.engine_cache import (
+        remember_camera_size,
+        remembered_camera_size,
+    )
     assert remembered_camera_size(tmp_path, '/depth_node') is None
     remember_camera_size(tmp_path, '/depth_node', 480, 640)
     remember_camera_size(tmp_path, '/front/depth_node', 720, 1280)
@@ -164,8 +165,7 @@ def test_auto_from_a_checkpoint_path_loads_it_for_any_backend(tmp_path, one_torc
     import numpy as np
 
     from depth_anything_ros.estimator import DepthEstimator
-    from depth_anything_ros.model import ModelConfig, untrained_model
-    from depth_anything_ros.model import export_model
+    from depth_anything_ros.model import export_model, ModelConfig, untrained_model
     path = export_model(untrained_model(ModelConfig.tiny(), warn=False), tmp_path / 'tiny.pth')
     est = DepthEstimator(path, device='cpu', backend='auto', precision='auto', input_size=70,
                          cache_dir=tmp_path / 'engines')

@@ -31,16 +31,22 @@ import numpy as np
 import pytest
 import torch
 
-from depth_anything_ros.backends import (available_backends, BackendUnavailableError,
-                                         make_runner, Runner)
-from depth_anything_ros.backends import common
+from depth_anything_ros.backends import (
+    available_backends,
+    BackendUnavailableError,
+    common,
+    make_runner,
+    onnxruntime_runner,
+    Runner,
+    tensorrt_runner,
+)
 from depth_anything_ros.backends.onnx_export import cached_onnx, export_onnx, probe_input
-from depth_anything_ros.backends import onnxruntime_runner, tensorrt_runner
-from depth_anything_ros.backends.onnxruntime_runner import (choose_providers,
-                                                            ort_engine_cache_dir,
-                                                            provider_options)
-from depth_anything_ros.backends.tensorrt_runner import (check_profile, engine_cache_key,
-                                                         in_profile)
+from depth_anything_ros.backends.onnxruntime_runner import (
+    choose_providers,
+    ort_engine_cache_dir,
+    provider_options,
+)
+from depth_anything_ros.backends.tensorrt_runner import check_profile, engine_cache_key, in_profile
 from depth_anything_ros.model import ModelConfig, untrained_model
 
 HAS_OV = importlib.util.find_spec('openvino') is not None
@@ -193,8 +199,7 @@ def test_a_second_start_from_a_checkpoint_file_exports_and_hashes_nothing(
     """Warm start: the export, the file hash and OpenVINO's compiled blob all come from disk."""
     from depth_anything_ros.backends import onnx_export
     from depth_anything_ros.estimator import DepthEstimator
-    from depth_anything_ros.model import load_model
-    from depth_anything_ros.model import export_model
+    from depth_anything_ros.model import export_model, load_model
     checkpoint = export_model(untrained_model(ModelConfig.tiny(), warn=False),
                               tmp_path / 'tiny.pth')
     cache = tmp_path / 'engines'
@@ -435,6 +440,8 @@ class Recorder:
 
 
 V3_CONTEXT = ['set_input_shape', 'get_tensor_shape', 'set_tensor_address', 'execute_async_v3']
+
+
 def test_tensorrt_io_uses_tensor_names() -> None:
     engine = Recorder([], num_io_tensors=2)
     engine.get_tensor_name = ['image', 'depth'].__getitem__

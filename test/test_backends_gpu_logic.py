@@ -36,8 +36,12 @@ from typing import Any
 import pytest
 import torch
 
-from depth_anything_ros.backends import BackendUnavailableError, make_runner
-from depth_anything_ros.backends import onnxruntime_runner, tensorrt_runner
+from depth_anything_ros.backends import (
+    BackendUnavailableError,
+    make_runner,
+    onnxruntime_runner,
+    tensorrt_runner,
+)
 from depth_anything_ros.backends.onnx_export import export_onnx
 from depth_anything_ros.vocabulary import parse_hw, trt_profile
 

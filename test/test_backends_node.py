@@ -28,13 +28,13 @@ import signal
 
 import numpy as np
 import pytest
+from ros_helpers.harness import CAMERA, log_of, Recorder, stamp_ns
 
 from depth_anything_ros.backends.onnx_export import export_onnx
-from depth_anything_ros.ros.conversions import image_to_array
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import ModelConfig, untrained_model
 from depth_anything_ros.offline.node_process import node_arguments
-from ros_helpers.harness import CAMERA, log_of, Recorder, stamp_ns
+from depth_anything_ros.ros.conversions import image_to_array
 
 pytestmark = [pytest.mark.ros,
               pytest.mark.skipif(importlib.util.find_spec('openvino') is None,

@@ -25,8 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ros_helpers.bags import (CAMERA_NS, FRAME_ID, IMAGE_TOPIC, INFO_TOPIC, OTHER_TOPIC, read_bag,
-                              stamp_ns, topic_types, write_camera_bag)
+from ros_helpers.bags import (
+    CAMERA_NS,
+    FRAME_ID,
+    IMAGE_TOPIC,
+    INFO_TOPIC,
+    OTHER_TOPIC,
+    read_bag,
+    stamp_ns,
+    topic_types,
+    write_camera_bag,
+)
 
 from depth_anything_ros.offline.bag_processing import process_bag, resolve_topics
 
@@ -146,9 +155,9 @@ def test_output_messages_carry_the_header_and_build_only_what_is_asked() -> None
     import numpy as np
     from std_msgs.msg import Header
 
+    from depth_anything_ros.core.pipeline import FrameOutputs
     from depth_anything_ros.ros import topics
     from depth_anything_ros.ros.conversions import CloudBuffer, output_messages
-    from depth_anything_ros.core.pipeline import FrameOutputs
 
     header = Header(frame_id='cam_optical')
     header.stamp.sec, header.stamp.nanosec = 12, 345

@@ -25,8 +25,13 @@ import threading
 import numpy as np
 import pytest
 
-from depth_anything_ros.core.camera_stage import (ALL_OUTPUTS, Calibration, CameraStage, Frame,
-                                                  process_frames)
+from depth_anything_ros.core.camera_stage import (
+    ALL_OUTPUTS,
+    Calibration,
+    CameraStage,
+    Frame,
+    process_frames,
+)
 from depth_anything_ros.core.geometry import CameraInfoError
 from depth_anything_ros.core.images import ImageFormatError
 from depth_anything_ros.core.pipeline import Wanted

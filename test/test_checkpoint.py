@@ -27,8 +27,15 @@ import pytest
 from safetensors.torch import save_file
 import torch
 
-from depth_anything_ros.model import (build_model, CheckpointError, export_model, load_model,
-                                      ModelConfig, resolve_checkpoint, untrained_model)
+from depth_anything_ros.model import (
+    build_model,
+    CheckpointError,
+    export_model,
+    load_model,
+    ModelConfig,
+    resolve_checkpoint,
+    untrained_model,
+)
 from depth_anything_ros.models import hub
 from depth_anything_ros.models.da2.hf_keys import hf_to_official, official_to_hf
 from depth_anything_ros.training.runs import load_checkpoint
@@ -258,6 +265,7 @@ def test_download_error_paths_without_network(tmp_path: Path,
 
 def test_download_cli_lists_names(capsys: pytest.CaptureFixture) -> None:
     import argparse
+
     from depth_anything_ros.commands import download
     parser = argparse.ArgumentParser()
     download.add_arguments(parser)

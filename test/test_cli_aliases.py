@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from depth_anything_ros.commands import cli
+
 INFER = ['--checkpoint', 'vits', '--out', 'o', 'a.png']
 BAG = ['--checkpoint', 'vits', '--out', 'o', 'in.bag']
 EVAL = ['--checkpoint', 'vits']

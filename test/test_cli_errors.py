@@ -34,7 +34,8 @@ import tempfile
 from typing import Any
 
 from fuzz_strategies import examples
-from hypothesis import given, HealthCheck, settings, strategies as st
+from hypothesis import given, HealthCheck, settings
+from hypothesis import strategies as st
 import pytest
 
 from depth_anything_ros.commands import cli
@@ -245,8 +246,14 @@ def test_known_user_errors_are_one_line(argv: list[str], words: str) -> None:
 
 
 def test_error_helpers(tmp_path: Path) -> None:
-    from depth_anything_ros.errors import (InvalidInputError, make_folder, MissingInputError,
-                                           one_line, OutputExistsError, user_errors)
+    from depth_anything_ros.errors import (
+        InvalidInputError,
+        make_folder,
+        MissingInputError,
+        one_line,
+        OutputExistsError,
+        user_errors,
+    )
     assert one_line(ValueError('invalid parameters:\n  a must be 1\n  b must be 2')) == (
         'invalid parameters: a must be 1; b must be 2')
     assert one_line(ValueError('first\nsecond')) == 'first; second'

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 
-from depth_anything_ros.core.colorize import auto_range, COLORMAP_IDS, colorize
+from depth_anything_ros.core.colorize import auto_range, colorize, COLORMAP_IDS
 
 
 def ramp() -> np.ndarray:

@@ -25,14 +25,30 @@ import pytest
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
+from depth_anything_ros.core.geometry import pack_cloud, PixelMap, RayGrid
 from depth_anything_ros.ros import conversions
 from depth_anything_ros.ros.conversions import (
-    array_to_image, buffered_cloud_message, camera_info_from_k, CameraInfoError, camera_model,
+    array_to_image,
+    buffered_cloud_message,
+    camera_info_from_k,
+    camera_model,
+    CameraInfoError,
     check_camera_info,
-    check_compressed, check_image, CloudBuffer, cloud_message, cloud_to_array, compressed_header,
-    compressed_to_array, depth_to_mm, image_to_array, ImageFormatError, ImageLimits,
-    INPUT_ENCODINGS, output_camera_info, to_rgb)
-from depth_anything_ros.core.geometry import pack_cloud, PixelMap, RayGrid
+    check_compressed,
+    check_image,
+    cloud_message,
+    cloud_to_array,
+    CloudBuffer,
+    compressed_header,
+    compressed_to_array,
+    depth_to_mm,
+    image_to_array,
+    ImageFormatError,
+    ImageLimits,
+    INPUT_ENCODINGS,
+    output_camera_info,
+    to_rgb,
+)
 
 # The field-check lane (test_field_checks.py) runs this file with Humble's setter checks on.
 FIELD_CHECKS = os.environ.get('ROS_PYTHON_CHECK_FIELDS') == '1'

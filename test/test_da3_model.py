@@ -33,15 +33,24 @@ import pytest
 import torch
 
 from depth_anything_ros.models.da2.dinov2 import cubic_resize_matrix
-from depth_anything_ros.models.files import CheckpointError
-from depth_anything_ros.models.da3 import (build_model, config_for, Da3Config, fill_da3_,
-                                           load_da3, metric_depth, NAMES, NestedConfig,
-                                           PUBLISHED, untrained_model)
-from depth_anything_ros.models.da3 import heads
+from depth_anything_ros.models.da3 import (
+    build_model,
+    config_for,
+    Da3Config,
+    fill_da3_,
+    heads,
+    load_da3,
+    metric_depth,
+    NAMES,
+    NestedConfig,
+    PUBLISHED,
+    untrained_model,
+)
 from depth_anything_ros.models.da3.checkpoint import infer_config
 from depth_anything_ros.models.da3.network import infer, SKY_THRESHOLD
 from depth_anything_ros.models.da3.transforms import prepare_views
 from depth_anything_ros.models.da3.weights import da3_values
+from depth_anything_ros.models.files import CheckpointError
 
 # Small inputs: one thread is as fast, and leaves the second core to the rest of CI.
 pytestmark = pytest.mark.usefixtures('one_torch_thread')

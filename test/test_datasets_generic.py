@@ -20,9 +20,18 @@ import pytest
 import torch
 
 from depth_anything_ros.training.datasets import (
-    build_dataset, GenericDataset, GenericWriter, read_depth)
+    build_dataset,
+    GenericDataset,
+    GenericWriter,
+    read_depth,
+)
 from depth_anything_ros.training.transforms import (
-    EvalTransform, lower_bound_size, MEAN, STD, TrainTransform)
+    EvalTransform,
+    lower_bound_size,
+    MEAN,
+    STD,
+    TrainTransform,
+)
 
 
 def _scene(h: int = 30, w: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,12 @@ import numpy as np
 import pytest
 
 from depth_anything_ros.training.datasets import (
-    build_dataset, hypersim_distance_to_depth, KITTIDepth, NYUDepthV2, VirtualKITTI2)
+    build_dataset,
+    hypersim_distance_to_depth,
+    KITTIDepth,
+    NYUDepthV2,
+    VirtualKITTI2,
+)
 
 H, W = 12, 16
 

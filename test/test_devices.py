@@ -50,7 +50,7 @@ def test_device_names_have_one_rule_and_one_message(monkeypatch: pytest.MonkeyPa
     assert resolve_device('auto') == torch.device('cpu')
     assert resolve_device(torch.device('cpu')) == torch.device('cpu')
     message = vocabulary.device_name_error('gpu')
-    assert message == 'device must be auto, cpu, cuda, cuda:N or mps, got \'gpu\''
+    assert message == "device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'"
     with pytest.raises(ValueError) as err:
         resolve_device('gpu')
     assert str(err.value) == message

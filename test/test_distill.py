@@ -31,13 +31,18 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import torch
 from test_sources import write_image_bag
+import torch
 
 from depth_anything_ros.commands import cli
 from depth_anything_ros.training import runs
-from depth_anything_ros.training.distill import (dense_ordinal_accuracy, DistillConfig,
-                                                 is_val_key, load_distill_config, StepSampler)
+from depth_anything_ros.training.distill import (
+    dense_ordinal_accuracy,
+    DistillConfig,
+    is_val_key,
+    load_distill_config,
+    StepSampler,
+)
 from depth_anything_ros.training.loop import get_lr
 from depth_anything_ros.training.pseudo_label import label_frames
 from depth_anything_ros.training.synth import render_sample
@@ -220,8 +225,8 @@ def test_vits_student_export_loads_in_the_node_as_relative(workspace: dict[str, 
     run = workspace['root'] / 'vits'
     _distill_command(workspace, run, 'student=vits', 'init=untrained', 'max_steps=1',
                      'batch_size=1', 'val_fraction=0', 'max_val_images=1')
-    from depth_anything_ros.ros.node import build_estimator
     from depth_anything_ros.params import validate
+    from depth_anything_ros.ros.node import build_estimator
     est = build_estimator(validate({'checkpoint': str(run / 'export' / 'model.pth'),
                                     'mode': 'relative', 'encoder': 'vits', 'device': 'cpu',
                                     'input_size': 70}))

@@ -28,9 +28,14 @@ import torch
 
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.model import build_model, export_model, ModelConfig, untrained_model
-from depth_anything_ros.model.transforms import (IMAGENET_MEAN, IMAGENET_STD,
-                                                 preprocess_exact, preprocess_fast,
-                                                 preprocess_fast_cpu, target_size)
+from depth_anything_ros.model.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    preprocess_exact,
+    preprocess_fast,
+    preprocess_fast_cpu,
+    target_size,
+)
 
 DATA = Path(__file__).resolve().parent / 'data'
 GOLDEN = np.load(DATA / 'model_goldens.npz', allow_pickle=False)

@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 import pytest
 
-from depth_anything_ros.offline import bench
 from depth_anything_ros.commands.cli import main as cli
 from depth_anything_ros.model import build_model, export_model, ModelConfig
+from depth_anything_ros.offline import bench
 
 
 @pytest.fixture

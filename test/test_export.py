@@ -30,13 +30,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from depth_anything_ros.commands import cli
 from depth_anything_ros.backends import make_runner
-from depth_anything_ros.models.sidecar import read_sidecar, SIDECAR_FORMAT
 from depth_anything_ros.backends.export import network_input_hw
-from depth_anything_ros.backends.onnx_export import (export_onnx, export_openvino, probe_input,
-                                                     verify_onnx)
+from depth_anything_ros.backends.onnx_export import (
+    export_onnx,
+    export_openvino,
+    probe_input,
+    verify_onnx,
+)
+from depth_anything_ros.commands import cli
 from depth_anything_ros.model import ModelConfig, untrained_model
+from depth_anything_ros.models.sidecar import read_sidecar, SIDECAR_FORMAT
 
 pytestmark = [pytest.mark.skipif(
     importlib.util.find_spec('onnxruntime') is None or importlib.util.find_spec('onnx') is None,

@@ -37,8 +37,13 @@ import pytest
 import torch
 
 from depth_anything_ros.estimator import DepthEstimator
-from depth_anything_ros.model import (CheckpointError, export_model, load_model, ModelConfig,
-                                      untrained_model)
+from depth_anything_ros.model import (
+    CheckpointError,
+    export_model,
+    load_model,
+    ModelConfig,
+    untrained_model,
+)
 from depth_anything_ros.models.sidecar import sidecar_path
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')

@@ -25,20 +25,35 @@ from __future__ import annotations
 import math
 import time
 
-from fuzz_strategies import (camera_infos, compressed_images, compressed_msg, examples,
-                             good_camera_info, images, jpeg_claiming, PIXEL_LAYOUT, png_bomb,
-                             png_header_only)
+from fuzz_strategies import (
+    camera_infos,
+    compressed_images,
+    compressed_msg,
+    examples,
+    good_camera_info,
+    images,
+    jpeg_claiming,
+    PIXEL_LAYOUT,
+    png_bomb,
+    png_header_only,
+)
 from hypothesis import example, given, HealthCheck, settings
 from hypothesis import strategies as st
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo
 
-from depth_anything_ros.ros.conversions import (camera_model, CameraInfoError, check_camera_info,
-                                            compressed_to_array, image_to_array,
-                                            ImageFormatError, output_camera_info)
 from depth_anything_ros.core.geometry import pack_cloud, RayGrid
 from depth_anything_ros.params import SCHEMA, validate
+from depth_anything_ros.ros.conversions import (
+    camera_model,
+    CameraInfoError,
+    check_camera_info,
+    compressed_to_array,
+    image_to_array,
+    ImageFormatError,
+    output_camera_info,
+)
 
 # A conversion slower than this is a hang or a decompression bomb, not a slow host (the shared
 # CI host stalls for 2 s; bombs are also refused by type in the explicit tests below).

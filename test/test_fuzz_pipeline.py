@@ -26,20 +26,32 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fuzz_strategies import (camera_infos, compressed_images, examples, good_camera_info, images,
-                             valid_images)
+from fuzz_strategies import (
+    camera_infos,
+    compressed_images,
+    examples,
+    good_camera_info,
+    images,
+    valid_images,
+)
 from hypothesis import event, given, HealthCheck, settings
 from hypothesis import strategies as st
 import numpy as np
 import pytest
 import torch
 
-from depth_anything_ros.ros.conversions import (camera_model, CameraInfoError, check_camera_info,
-                                            check_image, compressed_to_array, image_to_array,
-                                            INPUT_ENCODINGS)
+from depth_anything_ros.core.pipeline import FrameOutputs, FramePipeline, image_limits, Wanted
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.params import DepthConfig, spec, validate
-from depth_anything_ros.core.pipeline import FrameOutputs, FramePipeline, image_limits, Wanted
+from depth_anything_ros.ros.conversions import (
+    camera_model,
+    CameraInfoError,
+    check_camera_info,
+    check_image,
+    compressed_to_array,
+    image_to_array,
+    INPUT_ENCODINGS,
+)
 
 # One frame of the tiny model at input 70 takes milliseconds; seconds mean a hang or a bomb
 # (the stalls this found took 8 s and more). Not tighter: the shared CI host stalls for 2 s.

@@ -23,9 +23,21 @@ import numpy as np
 import pytest
 
 from depth_anything_ros.core.geometry import (
-    adapt_intrinsics, backproject, cloud_dtype, Intrinsics, pack_cloud, pack_rgb, PixelMap,
-    RayGrid, Rectifier, rectify_maps, scale_intrinsics, subsample_intrinsics)
-from depth_anything_ros.core.geometry import is_rescaling, strided_size
+    adapt_intrinsics,
+    backproject,
+    cloud_dtype,
+    Intrinsics,
+    is_rescaling,
+    pack_cloud,
+    pack_rgb,
+    PixelMap,
+    RayGrid,
+    Rectifier,
+    rectify_maps,
+    scale_intrinsics,
+    strided_size,
+    subsample_intrinsics,
+)
 
 # Principal point deliberately away from the image centre (320, 240).
 INTR = Intrinsics(fx=500.0, fy=520.0, cx=300.0, cy=200.0, width=640, height=480)

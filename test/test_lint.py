@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 import shutil
 import subprocess
@@ -52,3 +53,34 @@ def test_copyright_header(path: Path) -> None:
     assert lines[:len(HEADER)] == HEADER, (
         f'{path.relative_to(REPO)} must start with the Apache-2.0 header of '
         'tools/license_header.txt')
+
+
+# What ament_flake8 (flake8 + import-order google, quotes, builtins, blind-except, comprehensions,
+# docstrings) and ament_pep257 report, each with a snippet the project's ruff config must flag.
+AMENT_RULES = {
+    'I001': 'import sys\nimport os\n',                                  # import order (google)
+    'Q000': 'x = "double"\n',                                           # flake8-quotes: single
+    'E302': 'import os\n\nx = os\ndef f():\n    pass\n',                # blank lines
+    'E303': 'x = 1\n\n\n\ny = 2\n',
+    'E501': 'x = ' + repr('a' * 100) + '\n',                            # 99 columns
+    'A001': 'list = 1\n',                                               # flake8-builtins
+    'BLE001': 'try:\n    pass\nexcept Exception:\n    pass\n',         # flake8-blind-except
+    'C401': 'x = set(i for i in range(3))\n',                           # comprehensions
+    'D300': "def f():\n    '''Doc.'''\n",                               # pep257
+    'F401': 'import os\n',                                              # pyflakes
+}
+
+
+@pytest.mark.parametrize('code, snippet', sorted(AMENT_RULES.items()))
+def test_ruff_config_flags_what_the_ament_linters_flag(code: str, snippet: str,
+                                                         tmp_path: Path) -> None:
+    ruff = shutil.which('ruff') or str(Path(sys.executable).with_name('ruff'))
+    if not Path(ruff).exists():
+        pytest.skip('ruff is not installed (pip install ruff)')
+    bad = tmp_path / 'bad.py'
+    bad.write_text(snippet)
+    result = subprocess.run([ruff, 'check', '--no-cache', '--config', str(REPO / 'ruff.toml'),
+                             '--output-format', 'json', str(bad)],
+                            capture_output=True, text=True)
+    codes = {d['code'] for d in json.loads(result.stdout)}
+    assert code in codes, result.stdout + result.stderr

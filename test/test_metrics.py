@@ -21,8 +21,15 @@ import pytest
 import torch
 
 from depth_anything_ros.training.metrics import (
-    align_disparity_to_depth, crop_mask, depth_metrics, fit_scale_shift, MetricAccumulator,
-    ordinal_accuracy, read_pairs, valid_depth_mask)
+    align_disparity_to_depth,
+    crop_mask,
+    depth_metrics,
+    fit_scale_shift,
+    MetricAccumulator,
+    ordinal_accuracy,
+    read_pairs,
+    valid_depth_mask,
+)
 
 
 def test_constant_factor_overestimate() -> None:

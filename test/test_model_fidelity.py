@@ -30,8 +30,15 @@ import pytest
 import torch
 
 from depth_anything_ros.estimator import DepthEstimator
-from depth_anything_ros.model import (build_model, ENCODERS, export_model, fill_deterministic_,
-                                      load_model, ModelConfig, untrained_model)
+from depth_anything_ros.model import (
+    build_model,
+    ENCODERS,
+    export_model,
+    fill_deterministic_,
+    load_model,
+    ModelConfig,
+    untrained_model,
+)
 from depth_anything_ros.models.da2.dinov2 import cubic_resize_matrix
 
 DATA = Path(__file__).resolve().parent / 'data'

@@ -30,11 +30,15 @@ import time
 
 import numpy as np
 import pytest
-
-from depth_anything_ros.ros.conversions import (array_to_image, camera_info_from_k, cloud_to_array,
-                                            image_to_array)
 from ros_helpers.camera_publisher import make_pixels
 from ros_helpers.harness import log_of, NODE_ARGS, Recorder, stamp_ns
+
+from depth_anything_ros.ros.conversions import (
+    array_to_image,
+    camera_info_from_k,
+    cloud_to_array,
+    image_to_array,
+)
 
 pytestmark = pytest.mark.ros
 
@@ -135,7 +139,8 @@ class _GradientDisparity:
 def _lidar_cloud(stamp: int, frame: str, to_camera: np.ndarray):
     """Anchor points ``1 / (SCALE d + SHIFT)`` m along every 2nd pixel's ray, in ``frame``."""
     from std_msgs.msg import Header
-    from test_node_inprocess import H as HH, W as WW
+    from test_node_inprocess import H as HH
+    from test_node_inprocess import W as WW
 
     from depth_anything_ros.ros.conversions import cloud_message
     k = np.array([[50.0, 0.0, 30.0], [0.0, 50.0, 20.0], [0.0, 0.0, 1.0]])  # test_node_inprocess

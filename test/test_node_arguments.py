@@ -23,8 +23,13 @@ import sys
 import pytest
 
 from depth_anything_ros.errors import InvalidInputError
-from depth_anything_ros.offline.node_process import (camera_remaps, NAMESPACE, node_arguments,
-                                                     parameter_text, parse_assignments)
+from depth_anything_ros.offline.node_process import (
+    camera_remaps,
+    NAMESPACE,
+    node_arguments,
+    parameter_text,
+    parse_assignments,
+)
 from depth_anything_ros.offline.soak import soak_arguments
 from depth_anything_ros.params import default_values, validate
 

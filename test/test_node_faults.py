@@ -27,7 +27,6 @@ import time
 
 import numpy as np
 import pytest
-
 from ros_helpers.harness import log_of, NODE_ARGS, Recorder, stamp_ns
 
 pytestmark = pytest.mark.ros
@@ -99,13 +98,13 @@ def _listen(ros_node) -> Recorder:
     return rec
 
 
-
 def _start_listening(ros_node, spawn, tmp_path: Path) -> tuple:
     """Start the node; return it, its log, the test camera and a recorder it already answers."""
     node, log = _start(spawn, tmp_path)
     cam, rec = Camera(ros_node), _listen(ros_node)
     assert cam.wait_for_node(rec, node), log_of(log)
     return node, log, cam, rec
+
 
 @pytest.mark.slow
 def test_bad_binning_is_refused_and_the_node_keeps_publishing(ros_node, spawn,

@@ -26,7 +26,6 @@ from pathlib import Path
 import signal
 
 import pytest
-
 from ros_helpers.harness import CAMERA, log_of, NODE_ARGS, Recorder
 
 pytestmark = pytest.mark.ros

@@ -29,7 +29,6 @@ import time
 
 import numpy as np
 import pytest
-
 from ros_helpers.harness import log_of, NODE_ARGS, Recorder, stamp_ns
 from test_node_inprocess import FakeEstimator, image, info
 

@@ -19,11 +19,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from depth_anything_ros.ros.conversions import ImageFormatError
 from depth_anything_ros.core.geometry import CameraInfoError, CameraModel, subsample_intrinsics
+from depth_anything_ros.core.pipeline import (
+    encode_depth,
+    FramePipeline,
+    split_prediction,
+    stride_image,
+    Wanted,
+)
 from depth_anything_ros.params import validate
-from depth_anything_ros.core.pipeline import (encode_depth, FramePipeline, split_prediction,
-                                         stride_image, Wanted)
+from depth_anything_ros.ros.conversions import ImageFormatError
 
 
 def test_metric_depth_outside_the_valid_range_is_nan() -> None:

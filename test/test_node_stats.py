@@ -18,8 +18,13 @@ from __future__ import annotations
 
 import math
 
-from depth_anything_ros.core.stats import (is_status, NodeStats, RateMeter, RollingPercentiles,
-                                          status_name)
+from depth_anything_ros.core.stats import (
+    is_status,
+    NodeStats,
+    RateMeter,
+    RollingPercentiles,
+    status_name,
+)
 from depth_anything_ros.core.sync import StampMatcher
 
 

@@ -26,9 +26,9 @@ import signal
 
 import numpy as np
 import pytest
+from ros_helpers.harness import CAMERA, log_of, NODE_ARGS, Recorder, stamp_ns
 
 from depth_anything_ros.ros.conversions import cloud_to_array, image_to_array
-from ros_helpers.harness import CAMERA, log_of, NODE_ARGS, Recorder, stamp_ns
 
 pytestmark = pytest.mark.ros
 

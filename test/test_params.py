@@ -23,8 +23,15 @@ import pytest
 import yaml
 
 from depth_anything_ros.params import (
-    default_values, DepthConfig, describe, load_params_file, markdown_table, SCHEMA, spec,
-    validate)
+    default_values,
+    DepthConfig,
+    describe,
+    load_params_file,
+    markdown_table,
+    SCHEMA,
+    spec,
+    validate,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 YAML_FILES = ['depth.yaml', 'depth_indoor.yaml', 'depth_outdoor.yaml']

@@ -27,8 +27,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_helpers.bags import (CAMERA_NS, IMAGE_TOPIC, INFO_TOPIC, OTHER_TOPIC, read_bag,
-                              topic_types, write_camera_bag)
+from ros_helpers.bags import (
+    CAMERA_NS,
+    IMAGE_TOPIC,
+    INFO_TOPIC,
+    OTHER_TOPIC,
+    read_bag,
+    topic_types,
+    write_camera_bag,
+)
 
 from depth_anything_ros.commands import cli
 from depth_anything_ros.ros import topics
@@ -187,11 +194,11 @@ def test_offline_outputs_equal_the_live_node_outputs(ros_domain: int, one_torch_
     from rclpy.qos import qos_profile_sensor_data
     from rclpy.serialization import deserialize_message, serialize_message
 
-    from depth_anything_ros.offline.bag_processing import NodeStage
     from depth_anything_ros.estimator import DepthEstimator
     from depth_anything_ros.model import ModelConfig, untrained_model
-    from depth_anything_ros.ros.node import DepthNode
+    from depth_anything_ros.offline.bag_processing import NodeStage
     from depth_anything_ros.params import validate
+    from depth_anything_ros.ros.node import DepthNode
 
     values = {'mode': 'metric', 'device': 'cpu', 'precision': 'fp32', 'backend': 'torch',
               'input_size': 70, 'cloud_stride': 2, 'depth_encoding': '32FC1'}
@@ -330,8 +337,9 @@ def _add_anchors(src: Path, dst: Path, disparity: dict[int, np.ndarray],
     half-resolution grid with its own camera_info, stamped like the image and recorded
     ``recorded_after_ns`` after it. Returns ``shift``.
     """
-    from depth_anything_ros.ros.conversions import array_to_image, camera_info_from_k
     from ros_helpers.harness import stamp_ns
+
+    from depth_anything_ros.ros.conversions import array_to_image, camera_info_from_k
 
     shift = max(0.1, 0.1 - SCALE * min(float(np.nanmin(d)) for d in disparity.values()))
     depths, infos = [], []
@@ -350,8 +358,9 @@ def _add_anchors(src: Path, dst: Path, disparity: dict[int, np.ndarray],
 
 def test_sparse_anchors_replayed_from_the_bag_give_metric_depth(
         tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
-    from depth_anything_ros.ros.conversions import image_to_array
     from ros_helpers.harness import stamp_ns
+
+    from depth_anything_ros.ros.conversions import image_to_array
 
     plain = write_camera_bag(tmp_path / 'plain', 4, h=H, w=W)
     rc, _, err = _run(capsys, plain, '--out', tmp_path / 'relative', *MODEL, '--outputs',
@@ -403,9 +412,10 @@ def test_sparse_anchors_replayed_from_the_bag_give_metric_depth(
 
 def test_lidar_anchors_correct_a_metric_model_in_a_bag(
         tmp_path: Path, capsys: pytest.CaptureFixture, one_torch_thread: None) -> None:
-    from depth_anything_ros.ros.conversions import image_to_array
     from ros_helpers.bags import FRAME_ID
     from ros_helpers.harness import stamp_ns
+
+    from depth_anything_ros.ros.conversions import image_to_array
 
     plain = write_camera_bag(tmp_path / 'plain', 3, h=H, w=W)
     rc, _, err = _run(capsys, plain, '--out', tmp_path / 'uncorrected', *MODEL, '--mode',

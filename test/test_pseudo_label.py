@@ -25,10 +25,14 @@ import numpy as np
 import pytest
 from test_sources import write_image_bag
 
-from depth_anything_ros.training.labels import (decode_png16, encode_png16, LabelSet,
-                                                LabelWriter, read_index)
-from depth_anything_ros.training.pseudo_label import (depth_to_disparity, flip_tta,
-                                                      label_frames)
+from depth_anything_ros.training.labels import (
+    decode_png16,
+    encode_png16,
+    LabelSet,
+    LabelWriter,
+    read_index,
+)
+from depth_anything_ros.training.pseudo_label import depth_to_disparity, flip_tta, label_frames
 
 
 def _scene(seed: int, h: int = 30, w: int = 40) -> tuple[np.ndarray, np.ndarray]:

@@ -106,7 +106,7 @@ def test_parses_as_python_3_10_without_newer_standard_library_names(path: Path) 
 
 
 def test_the_check_finds_what_it_looks_for() -> None:
-    src = '''
+    src = """
 import contextlib
 import typing as t
 from datetime import UTC
@@ -115,7 +115,7 @@ import tomllib
 with contextlib.chdir('.'):
     x: t.Self
 raise ExceptionGroup('x', [])
-'''
+"""
     found = newer_names(ast.parse(src), frozenset({'distutils'}))
     assert sorted(found) == ['4: from datetime import UTC', '5: from distutils.core import ...',
                              '6: import tomllib', '7: contextlib.chdir', '8: typing.Self',

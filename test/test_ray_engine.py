@@ -37,8 +37,13 @@ import pytest
 from test_sources import write_image_bag
 
 from depth_anything_ros.errors import OutputExistsError
-from depth_anything_ros.offline.ray_engine import (actor_resources, Manifest, MANIFEST,
-                                                   RayOptions, shard_plan)
+from depth_anything_ros.offline.ray_engine import (
+    actor_resources,
+    MANIFEST,
+    Manifest,
+    RayOptions,
+    shard_plan,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 # the smallest real teacher: deterministic ViT-S weights at a small input

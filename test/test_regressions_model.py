@@ -30,8 +30,13 @@ import pytest
 import torch
 
 from depth_anything_ros.estimator import DepthEstimator
-from depth_anything_ros.model import (build_model, export_model, load_model, ModelConfig,
-                                      untrained_model)
+from depth_anything_ros.model import (
+    build_model,
+    export_model,
+    load_model,
+    ModelConfig,
+    untrained_model,
+)
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 

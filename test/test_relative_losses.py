@@ -21,8 +21,15 @@ import pytest
 import torch
 
 from depth_anything_ros.training.relative_losses import (
-    feature_alignment_loss, gradient_matching_loss, least_squares_align, median_mad_normalize,
-    relative_loss, RelativeLossConfig, ssi_loss, trim_mask)
+    feature_alignment_loss,
+    gradient_matching_loss,
+    least_squares_align,
+    median_mad_normalize,
+    relative_loss,
+    RelativeLossConfig,
+    ssi_loss,
+    trim_mask,
+)
 
 
 def _maps(seed: int = 0, shape: tuple[int, int, int] = (2, 16, 20)) -> tuple[torch.Tensor, ...]:

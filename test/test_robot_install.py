@@ -94,7 +94,7 @@ def test_dry_run_prints_the_plan_and_touches_nothing(distro: str, target: str,
                          f'touch {venv}/COLCON_IGNORE')
     # every pip in the venv is held to the system numpy/setuptools and the tested pins
     assert constrain.startswith("/usr/bin/python3 -c 'import numpy, setuptools;")
-    assert f"> {venv}/pip.conf" in constrain and 'constraint = ' in constrain
+    assert f'> {venv}/pip.conf' in constrain and 'constraint = ' in constrain
     pins = _pins()
     for name in ('rosbags', 'safetensors', 'openvino', 'onnxruntime', 'onnx', 'onnxscript'):
         assert f' {pins[name]} ' in constrain, name
@@ -182,7 +182,7 @@ def test_extras_by_name(distro: str, target: str, extras: str, pip: list[str], a
     (('--distro', 'jazzy'), 'give --cpu, --cuda'),
     (('--distro', 'jazzy', '--cpu', '--cuda'), 'give one of --cpu, --cuda, --jetson'),
     (('--distro', 'jazzy', '--jetson'), 'JetPack 6 is Ubuntu 22.04'),
-    (('--distro', 'humble', '--cpu', '--extras', 'onnxruntime'), "numpy 1.21.5"),
+    (('--distro', 'humble', '--cpu', '--extras', 'onnxruntime'), 'numpy 1.21.5'),
     (('--distro', 'humble', '--cpu', '--extras', 'export'), 'numpy >= 1.22'),
     (('--distro', 'jazzy', '--cpu', '--extras', 'tensorrt'), 'needs --cuda or --jetson'),
     (('--distro', 'jazzy', '--cpu', '--extras', 'cuda'), 'unknown extra cuda'),

@@ -26,12 +26,26 @@ import sys
 import numpy as np
 import pytest
 
-from depth_anything_ros.offline.soak import (BAD_KINDS, bad_pair, bad_schedule,
-                                             camera_info_altered,
-                                     COUNTERS, find_peak,
-                                     is_sustained, latency_growth, latency_summary,
-                                     least_squares_slope, max_gap, node_counters, plot,
-                                     Recording, search_peak, summarize, SustainRule, VALID)
+from depth_anything_ros.offline.soak import (
+    BAD_KINDS,
+    bad_pair,
+    bad_schedule,
+    camera_info_altered,
+    COUNTERS,
+    find_peak,
+    is_sustained,
+    latency_growth,
+    latency_summary,
+    least_squares_slope,
+    max_gap,
+    node_counters,
+    plot,
+    Recording,
+    search_peak,
+    summarize,
+    SustainRule,
+    VALID,
+)
 
 
 def _pair():
@@ -273,6 +287,7 @@ def test_search_peak_runs_long_enough_trials_and_stops_when_the_node_dies() -> N
     assert dying['rate_hz'] is None
     assert dying['error'] == 'the node exited with code -6 during the trial at 4.50 Hz'
     assert [t['rate_hz'] for t in dying['trials']] == [2.0, 3.0, 4.5]
+
 
 def test_cli_routes_bench_soak_to_its_adapter(capsys: pytest.CaptureFixture) -> None:
     import importlib

@@ -23,8 +23,15 @@ import numpy as np
 import pytest
 
 from depth_anything_ros.training.sources import (
-    compressed_msg_to_bgr, image_msg_to_bgr, open_source, parse_shard, select_frames,
-    SelectionStats, shard_of, source_kind)
+    compressed_msg_to_bgr,
+    image_msg_to_bgr,
+    open_source,
+    parse_shard,
+    select_frames,
+    SelectionStats,
+    shard_of,
+    source_kind,
+)
 
 
 def write_image_bag(path: Path, images: list[np.ndarray], *, topic: str = '/camera/image_raw',

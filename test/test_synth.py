@@ -19,8 +19,18 @@ import pytest
 
 from depth_anything_ros.training.datasets import GenericDataset
 from depth_anything_ros.training.synth import (
-    Box, Camera, camera_to_world, Cylinder, generate, Material, Rect, render, render_sample,
-    Scene, Sphere)
+    Box,
+    Camera,
+    camera_to_world,
+    Cylinder,
+    generate,
+    Material,
+    Rect,
+    render,
+    render_sample,
+    Scene,
+    Sphere,
+)
 
 PLAIN = Material('plain', np.array([0.5, 0.5, 0.5]), np.array([0.2, 0.2, 0.2]))
 CAM = Camera.from_fov(48, 36, 60.0)

@@ -106,6 +106,7 @@ def test_synth_sequence_and_eval_tae(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert len(list((out / 'moving').glob('*.png'))) == 4
     # the bag replays the frames with their poses on /tf
     from rosbags.highlevel import AnyReader
+
     from depth_anything_ros.core.bags import typestore
     seen: dict[str, list] = {}
     with AnyReader([out / 'bags' / 'indoor_s000'], default_typestore=typestore()) as reader:

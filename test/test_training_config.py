@@ -22,11 +22,17 @@ import torch
 import yaml
 
 from depth_anything_ros.models.reading import split_checkpoint
-from depth_anything_ros.training.config import (
-    apply_overrides, load_config, save_yaml, TrainConfig)
+from depth_anything_ros.training.config import apply_overrides, load_config, save_yaml, TrainConfig
 from depth_anything_ros.training.runs import (
-    git_revision, load_checkpoint, prepare_run_dir, read_log, rng_state, RunLogger,
-    save_checkpoint, set_rng_state)
+    git_revision,
+    load_checkpoint,
+    prepare_run_dir,
+    read_log,
+    rng_state,
+    RunLogger,
+    save_checkpoint,
+    set_rng_state,
+)
 
 
 def test_presets_load_with_their_values() -> None:

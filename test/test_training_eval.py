@@ -21,7 +21,11 @@ from torch import nn
 
 from depth_anything_ros.training.datasets import GenericDataset, GenericWriter
 from depth_anything_ros.training.evaluate import (
-    evaluate_model, format_table, score_prediction, upsample_to)
+    evaluate_model,
+    format_table,
+    score_prediction,
+    upsample_to,
+)
 from depth_anything_ros.training.metrics import read_pairs
 from depth_anything_ros.training.transforms import EvalTransform, MEAN, STD
 

@@ -27,9 +27,9 @@ import numpy as np
 import pytest
 import torch
 
+from depth_anything_ros.backends.devices import amp_dtype
 from depth_anything_ros.commands import evaluate as eval_command
 from depth_anything_ros.commands.train import resolve_config
-from depth_anything_ros.backends.devices import amp_dtype
 from depth_anything_ros.training.config import load_config
 from depth_anything_ros.training.datasets import GenericDataset
 from depth_anything_ros.training.metrics import depth_metrics

@@ -46,8 +46,7 @@ import sys
 import cv2
 import numpy as np
 
-from depth_anything_ros.training.datasets import (
-    GenericWriter, IMAGE_EXTS, read_depth, read_rgb)
+from depth_anything_ros.training.datasets import GenericWriter, IMAGE_EXTS, read_depth, read_rgb
 
 LOG = logging.getLogger('convert_rgbd_recording')
 DEPTH_EXTS = ('.png', '.tif', '.tiff', '.npy', '.exr')
@@ -95,7 +94,11 @@ def depth_message_to_metres(msg: object) -> np.ndarray:
 def colour_message_to_rgb(msg: object, msgtype: str) -> np.ndarray:
     """Colour ``Image`` or ``CompressedImage`` -> uint8 (H, W, 3) RGB."""
     from depth_anything_ros.ros.conversions import (
-        compressed_to_array, image_to_array, INPUT_ENCODINGS, to_rgb)
+        compressed_to_array,
+        image_to_array,
+        INPUT_ENCODINGS,
+        to_rgb,
+    )
     if msgtype.endswith('CompressedImage'):
         pixels, enc = compressed_to_array(msg)
     else:

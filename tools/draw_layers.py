@@ -53,8 +53,8 @@ def main() -> int:
 
     import matplotlib
     matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    import matplotlib.pyplot as plt
 
     layers = _layers_module()
     sources = layers._package_sources()

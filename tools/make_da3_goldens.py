@@ -59,8 +59,13 @@ import types
 import numpy as np
 import torch
 
-from depth_anything_ros.models.da3.config import (CONFIGS, config_for, Da3Config, NAMES,
-                                                  NestedConfig)
+from depth_anything_ros.models.da3.config import (
+    config_for,
+    CONFIGS,
+    Da3Config,
+    NAMES,
+    NestedConfig,
+)
 from depth_anything_ros.models.da3.weights import fill_da3_
 
 DATA = Path(__file__).resolve().parents[1] / 'test' / 'data'

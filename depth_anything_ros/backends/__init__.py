@@ -58,6 +58,7 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
                  '(JetPack); it needs an NVIDIA GPU with CUDA'),
 }
 
+
 def import_runtime(backend: str) -> ModuleType:
     """Import the runtime a backend needs, or raise an error saying what to install."""
     if backend not in BACKENDS:

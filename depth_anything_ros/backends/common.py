@@ -27,9 +27,14 @@ from torch import nn
 
 # The engine cache's home, re-exported for the backends (defined once, without torch).
 from depth_anything_ros.backends.engine_cache import atomic_write_bytes, default_cache_dir  # noqa: F401
+
 # the one sidecar reader and writer, importable from here as before
-from depth_anything_ros.models.sidecar import (read_sidecar, sidecar_dict,  # noqa: F401
-                                               sidecar_path, write_sidecar)
+from depth_anything_ros.models.sidecar import (  # noqa: F401
+    read_sidecar,
+    sidecar_dict,
+    sidecar_path,
+    write_sidecar,
+)
 from depth_anything_ros.vocabulary import PATCH_SIZE, PRECISIONS
 
 PATCH = PATCH_SIZE  # ViT patch size: network inputs are multiples of it
@@ -75,7 +80,7 @@ class Runner:
             raise ValueError(f'expected a [B, 3, H, W] tensor, got {shape}')
         if x.shape[2] % PATCH or x.shape[3] % PATCH:
             raise ValueError(f'input height and width must be multiples of {PATCH}, got '
-                             f'{x.shape[2]}x{x.shape[3]}; resize with the estimator\'s '
+                             f"{x.shape[2]}x{x.shape[3]}; resize with the estimator's "
                              'preprocessing')
         if not x.is_floating_point():
             raise ValueError(f'expected a float tensor (normalised image), got {x.dtype}')

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from depth_anything_ros.backends.common import PATCH
 from depth_anything_ros.backends.select import EXPORT_FORMATS as FORMATS  # noqa: F401
+
 # Sizes checked after a dynamic export: the official no-interpolation 518x518 path, a
 # non-square size and a small one.
 VERIFY_SIZES_DYNAMIC = [(518, 518), (266, 350), (140, 182)]

@@ -41,11 +41,11 @@ from depth_anything_ros.backends.common import (
     cpu_fp32,
     INPUT_NAME,
     model_metadata,
+    module_fingerprint,
     OUTPUT_NAME,
     PATCH,
     read_sidecar,
     sidecar_path,
-    module_fingerprint,
     write_sidecar,
 )
 

@@ -45,9 +45,9 @@ from depth_anything_ros.backends import import_runtime
 from depth_anything_ros.backends.common import (
     cpu_fp32,
     model_metadata,
+    module_fingerprint,
     read_sidecar,
     Runner,
-    module_fingerprint,
 )
 from depth_anything_ros.backends.onnx_export import cached_onnx, DEFAULT_OPSET
 from depth_anything_ros.params import spec

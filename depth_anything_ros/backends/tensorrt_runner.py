@@ -238,7 +238,7 @@ def set_input_shape(engine: Any, context: Any, shape: tuple[int, ...]) -> tuple[
     ok = context.set_input_shape(INPUT_NAME, shape)
     out = context.get_tensor_shape(OUTPUT_NAME)
     if not ok:
-        raise ValueError(f'TensorRT refused input shape {shape} (outside the engine\'s '
+        raise ValueError(f"TensorRT refused input shape {shape} (outside the engine's "
                          'optimisation profile?)')
     return tuple(int(d) for d in out)
 

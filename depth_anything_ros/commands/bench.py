@@ -27,13 +27,17 @@ from typing import Any
 
 import torch
 
-from depth_anything_ros.commands.args import (add_device_argument, add_model_arguments,
-                                              add_renamed_argument, add_trt_profile_arguments,
-                                              model_flags, trt_profile_from_args)
+from depth_anything_ros.commands.args import (
+    add_device_argument,
+    add_model_arguments,
+    add_renamed_argument,
+    add_trt_profile_arguments,
+    model_flags,
+    trt_profile_from_args,
+)
 from depth_anything_ros.errors import InvalidInputError, user_errors
 from depth_anything_ros.offline.bench import environment, expand_backends, format_table, run
-from depth_anything_ros.vocabulary import (AUTO, BACKENDS, device_name_error, PATCH_SIZE,
-                                          PRECISIONS)
+from depth_anything_ros.vocabulary import AUTO, BACKENDS, device_name_error, PATCH_SIZE, PRECISIONS
 
 
 def _csv(kind: type) -> Any:

@@ -28,9 +28,9 @@ keeps its traceback.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 import importlib
 import sys
-from collections.abc import Sequence
 
 from depth_anything_ros.core.openmp import prefer_passive_openmp
 from depth_anything_ros.errors import one_line, UserError

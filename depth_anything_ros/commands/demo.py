@@ -39,17 +39,28 @@ from typing import Any
 import cv2
 import numpy as np
 
-from depth_anything_ros.commands.args import (add_model_arguments, add_runtime_arguments,
-                                              model_flags)
+from depth_anything_ros.commands.args import (
+    add_model_arguments,
+    add_runtime_arguments,
+    model_flags,
+)
 from depth_anything_ros.core import stats as keys
 from depth_anything_ros.errors import InvalidInputError, user_errors
-from depth_anything_ros.offline.demo import (DATA, DEFAULT_CHECKPOINT, read_stream, render_cloud,
-                                     resolve_checkpoint)
-from depth_anything_ros.offline.node_process import (camera_remaps, depth_status,
-                                                     node_arguments, NodeProcess,
-                                                     ros_environment)
+from depth_anything_ros.offline.demo import (
+    DATA,
+    DEFAULT_CHECKPOINT,
+    read_stream,
+    render_cloud,
+    resolve_checkpoint,
+)
+from depth_anything_ros.offline.node_process import (
+    camera_remaps,
+    depth_status,
+    node_arguments,
+    NodeProcess,
+    ros_environment,
+)
 from depth_anything_ros.params import spec, validate
-
 
 UNTRAINED_BANNER = '\n'.join([
     '#' * 78,
@@ -154,8 +165,13 @@ def _play(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: st
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-    from depth_anything_ros.ros.conversions import (array_to_image, cloud_to_array,
-                                                compressed_to_array, image_to_array, stamp_ns)
+    from depth_anything_ros.ros.conversions import (
+        array_to_image,
+        cloud_to_array,
+        compressed_to_array,
+        image_to_array,
+        stamp_ns,
+    )
     log_path, harness, spin_until = node.log_path, node.node, node.spin_until
     reliable = QoSProfile(depth=5, reliability=QoSReliabilityPolicy.RELIABLE)
     got: dict[str, dict[int, tuple[Any, float]]] = {'depth': {}, 'colored': {}, 'points': {},

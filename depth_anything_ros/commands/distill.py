@@ -22,8 +22,12 @@ from __future__ import annotations
 import argparse
 import math
 
-from depth_anything_ros.commands.args import (add_config_argument, add_run_arguments, run_config,
-                                         run_training)
+from depth_anything_ros.commands.args import (
+    add_config_argument,
+    add_run_arguments,
+    run_config,
+    run_training,
+)
 from depth_anything_ros.training.distill import distill, DistillConfig, PRESETS
 
 

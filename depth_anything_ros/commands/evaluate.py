@@ -25,16 +25,21 @@ import json
 import logging
 from pathlib import Path
 
-from depth_anything_ros.commands.args import (add_device_argument, add_engine_arguments,
-                                              add_model_arguments, add_renamed_argument,
-                                              model_flags, ray_options_from_args)
+from depth_anything_ros.commands.args import (
+    add_device_argument,
+    add_engine_arguments,
+    add_model_arguments,
+    add_renamed_argument,
+    model_flags,
+    ray_options_from_args,
+)
 from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.vocabulary import AMP_CHOICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the eval command's flags."""
-    run = ' (default: the training run\'s own when the checkpoint is in a run folder, else %s)'
+    run = " (default: the training run's own when the checkpoint is in a run folder, else %s)"
     # --max-depth is the old name of --eval-max-depth here
     add_model_arguments(parser, max_depth_alias=False,
                         help='RUN/export/model.pth, RUN/best.pt, an official file or name')
@@ -54,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='ground truth below this is not scored, metres' + run % '0.001')
     add_renamed_argument(parser, '--eval-max-depth', '--max-depth', type=float, default=None,
                          help='ground truth beyond this is not scored and predictions are '
-                              'clipped to it, metres (not the head\'s ceiling)'
+                              "clipped to it, metres (not the head's ceiling)"
                               + run % 'the model max_depth, else the dataset cap')
     parser.add_argument('--input-size', type=int, default=None,
                         help='network short side in pixels (multiple of 14)' + run % '518')

@@ -27,8 +27,12 @@ import argparse
 import logging
 from pathlib import Path
 
-from depth_anything_ros.backends.export import (FORMATS, network_input_hw, VERIFY_ATOL,
-                                                VERIFY_SIZES_DYNAMIC)
+from depth_anything_ros.backends.export import (
+    FORMATS,
+    network_input_hw,
+    VERIFY_ATOL,
+    VERIFY_SIZES_DYNAMIC,
+)
 from depth_anything_ros.commands.args import add_model_arguments, load_model_from_args
 from depth_anything_ros.errors import InvalidInputError, user_errors
 
@@ -64,8 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the export command; returns a process exit code."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
-    from depth_anything_ros.backends.onnx_export import (export_onnx, export_openvino,
-                                                         verify_export)
+    from depth_anything_ros.backends.onnx_export import export_onnx, export_openvino, verify_export
     suffix = FORMATS[args.format]
     out = args.out
     if out.suffix.lower() != suffix:

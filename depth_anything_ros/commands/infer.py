@@ -30,8 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from depth_anything_ros.commands.args import (add_model_arguments, add_runtime_arguments,
-                                              build_estimator_from_args)
+from depth_anything_ros.commands.args import (
+    add_model_arguments,
+    add_runtime_arguments,
+    build_estimator_from_args,
+)
 from depth_anything_ros.errors import MissingInputError, user_errors
 from depth_anything_ros.params import spec
 from depth_anything_ros.training.sources import IMAGE_SUFFIXES

@@ -42,11 +42,14 @@ from pathlib import Path
 import sys
 from typing import Any
 
-from depth_anything_ros.offline.bag_processing import OUTPUT_CHOICES, topic_flag
+from depth_anything_ros.commands.args import (
+    add_model_arguments,
+    add_runtime_arguments,
+    model_flags,
+)
 from depth_anything_ros.core.bags import STORAGES
-from depth_anything_ros.commands.args import (add_model_arguments, add_runtime_arguments,
-                                              model_flags)
 from depth_anything_ros.errors import MissingInputError, OutputExistsError, user_errors
+from depth_anything_ros.offline.bag_processing import OUTPUT_CHOICES, topic_flag
 from depth_anything_ros.ros.topics import ANCHORS, Topic
 
 _SHOWN_REASONS = 10
@@ -92,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='node parameters YAML for the output options (default: the '
                              "node's defaults); the flags below override its model settings")
     parser.add_argument('--storage', choices=STORAGES, default=None,
-                        help='output storage (default: the input\'s)')
+                        help="output storage (default: the input's)")
     add_model_arguments(parser)
     add_runtime_arguments(parser)
     parser.add_argument('--json', action='store_true',
@@ -150,8 +153,8 @@ def main(args: argparse.Namespace) -> int:
     """
     from tqdm import tqdm
 
-    from depth_anything_ros.offline.bag_processing import NodeStage, process_bag
     from depth_anything_ros.commands.args import build_estimator_from_args
+    from depth_anything_ros.offline.bag_processing import NodeStage, process_bag
 
     if args.out.exists():
         raise OutputExistsError(f'{args.out} exists; remove it or choose another --out')

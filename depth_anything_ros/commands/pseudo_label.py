@@ -25,10 +25,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from depth_anything_ros.commands.args import (add_device_argument, add_engine_arguments,
-                                              add_model_arguments, add_renamed_argument,
-                                              load_model_from_args, model_flags, ModelFlags,
-                                              ray_options_from_args)
+from depth_anything_ros.commands.args import (
+    add_device_argument,
+    add_engine_arguments,
+    add_model_arguments,
+    add_renamed_argument,
+    load_model_from_args,
+    model_flags,
+    ModelFlags,
+    ray_options_from_args,
+)
 from depth_anything_ros.errors import user_errors
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.training.labels import LABEL_FORMATS

@@ -33,9 +33,18 @@ from typing import Any
 from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.offline.demo import DATA
 from depth_anything_ros.offline.node_process import NodeProcess, ros_environment
-from depth_anything_ros.offline.soak import (BAD_KINDS, environment, Player, plot,
-                                             RSS_SLOPE_LIMIT_MB_PER_HOUR, search_peak,
-                                             soak_arguments, Stream, summarize, SustainRule)
+from depth_anything_ros.offline.soak import (
+    BAD_KINDS,
+    environment,
+    Player,
+    plot,
+    RSS_SLOPE_LIMIT_MB_PER_HOUR,
+    search_peak,
+    soak_arguments,
+    Stream,
+    summarize,
+    SustainRule,
+)
 
 NAMESPACE = '/soak'
 DEFAULT_CHECKPOINT = 'untrained:vits'

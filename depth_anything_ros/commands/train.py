@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import argparse
 
-from depth_anything_ros.commands.args import (add_config_argument, add_run_arguments, run_config,
-                                         run_training)
+from depth_anything_ros.commands.args import (
+    add_config_argument,
+    add_run_arguments,
+    run_config,
+    run_training,
+)
 from depth_anything_ros.training.config import TrainConfig
 from depth_anything_ros.training.train import PRESETS, train
 

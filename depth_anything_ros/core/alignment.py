@@ -738,7 +738,6 @@ def parse_transform(text: str) -> np.ndarray | None:
 # the node's state machine
 
 
-
 class Aligner:
     """Per-camera alignment the node feeds: anchors in, ``(scale, shift)`` per frame out.
 

@@ -39,8 +39,15 @@ import numpy as np
 
 from depth_anything_ros.core.geometry import CameraInfoError, CameraModel
 from depth_anything_ros.core.images import check_image_size, ImageFormatError, ImageLimits
-from depth_anything_ros.core.pipeline import (frame_alignment, FrameOutputs, FramePipeline,
-                                              image_limits, infer_frames, make_aligner, Wanted)
+from depth_anything_ros.core.pipeline import (
+    frame_alignment,
+    FrameOutputs,
+    FramePipeline,
+    image_limits,
+    infer_frames,
+    make_aligner,
+    Wanted,
+)
 from depth_anything_ros.core.sync import StampMatcher
 from depth_anything_ros.params import DepthConfig
 

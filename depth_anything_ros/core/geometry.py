@@ -25,11 +25,11 @@ rectified with :class:`Rectifier`, as image_proc does).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 import math
 import sys
 from typing import NamedTuple
-from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -44,7 +44,6 @@ __all__ = [
 # (name, byte offset) of each float32 field of the packed clouds; point_step = 4 * len(fields).
 CLOUD_FIELDS_XYZ: tuple[tuple[str, int], ...] = (('x', 0), ('y', 4), ('z', 8))
 CLOUD_FIELDS_XYZRGB: tuple[tuple[str, int], ...] = CLOUD_FIELDS_XYZ + (('rgb', 12),)
-
 
 
 def cloud_dtype(rgb: bool) -> np.dtype:

@@ -145,7 +145,7 @@ def check_image(msg: Any, limits: ImageLimits | None = None,
     if enc not in allowed or enc not in layouts:
         raise ImageFormatError(
             f'unsupported image encoding {enc!r}; publish one of {", ".join(allowed)} '
-            '(e.g. the camera driver\'s rgb8/bgr8 stream, or image_proc\'s debayered output)')
+            "(e.g. the camera driver's rgb8/bgr8 stream, or image_proc's debayered output)")
     dtype, channels = layouts[enc]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h == 0 or w == 0:
@@ -195,7 +195,7 @@ def check_compressed(msg: Any, limits: ImageLimits | None = None) -> tuple[int, 
     if 'compresseddepth' in fmt:
         raise ImageFormatError(
             f'CompressedImage format {msg.format!r} is a depth transport, not a camera image; '
-            'subscribe the node to the colour camera\'s image/compressed topic')
+            "subscribe the node to the colour camera's image/compressed topic")
     if len(msg.data) == 0:
         raise ImageFormatError('empty CompressedImage: the camera published no bytes')
     header = compressed_header(bytes(msg.data[:65536]))

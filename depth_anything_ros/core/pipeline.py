@@ -52,10 +52,21 @@ import numpy as np
 
 from depth_anything_ros.core.alignment import Aligner, AlignmentFilter, parse_transform, ScaleShift
 from depth_anything_ros.core.colorize import colorize
-from depth_anything_ros.core.images import (CloudBuffer, depth_to_mm, ImageLimits,
-                                            check_image_size, to_rgb)
-from depth_anything_ros.core.geometry import (CameraInfoError, CameraModel, pack_cloud, RayGrid,
-                                         Rectifier, strided_size)
+from depth_anything_ros.core.geometry import (
+    CameraInfoError,
+    CameraModel,
+    pack_cloud,
+    RayGrid,
+    Rectifier,
+    strided_size,
+)
+from depth_anything_ros.core.images import (
+    check_image_size,
+    CloudBuffer,
+    depth_to_mm,
+    ImageLimits,
+    to_rgb,
+)
 from depth_anything_ros.params import DepthConfig
 from depth_anything_ros.vocabulary import ANCHORED
 

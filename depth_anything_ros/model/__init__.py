@@ -22,14 +22,14 @@ Depth Anything V2, the package's first family, kept here under their documented 
 import sys
 
 from depth_anything_ros.models import transforms
+from depth_anything_ros.models.da2.config import config_for, ENCODERS, ModelConfig
+from depth_anything_ros.models.da2.network import DepthAnythingV2
+from depth_anything_ros.models.da2.weights import fill_deterministic_, untrained_model
 from depth_anything_ros.models.files import CheckpointError, read_json_file
 from depth_anything_ros.models.hub import known_names, resolve_checkpoint
 from depth_anything_ros.models.loading import build_model, export_model, load_model
 from depth_anything_ros.models.reading import read_checkpoint
 from depth_anything_ros.models.sidecar import read_sidecar
-from depth_anything_ros.models.da2.config import config_for, ENCODERS, ModelConfig
-from depth_anything_ros.models.da2.network import DepthAnythingV2
-from depth_anything_ros.models.da2.weights import fill_deterministic_, untrained_model
 
 # ``depth_anything_ros.model.transforms`` is the documented path of the shared image
 # pre/post-processing: the same module object, so a patch through either name is seen by all.

@@ -27,8 +27,12 @@ from pathlib import Path
 
 from depth_anything_ros.errors import InvalidInputError, MissingInputError
 from depth_anything_ros.models.files import CheckpointError
-from depth_anything_ros.models.registry import (Checkpoint, CHECKPOINT_SUFFIXES, checkpoints,
-                                                find_checkpoint)
+from depth_anything_ros.models.registry import (
+    Checkpoint,
+    CHECKPOINT_SUFFIXES,
+    checkpoints,
+    find_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 

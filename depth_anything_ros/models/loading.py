@@ -32,9 +32,15 @@ from torch import nn
 from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.models.hub import resolve_checkpoint
 from depth_anything_ros.models.reading import read_checkpoint
-from depth_anything_ros.models.registry import (families, family, family_for_checkpoint,
-                                                family_for_encoder, family_for_keys,
-                                                ModelFamily, split_untrained)
+from depth_anything_ros.models.registry import (
+    families,
+    family,
+    family_for_checkpoint,
+    family_for_encoder,
+    family_for_keys,
+    ModelFamily,
+    split_untrained,
+)
 from depth_anything_ros.models.sidecar import read_sidecar, sidecar_dict, write_sidecar
 
 log = logging.getLogger(__name__)

@@ -41,11 +41,25 @@ import posixpath
 import time
 from typing import Any, Protocol
 
-from depth_anything_ros.core.bags import (bag_storage, header_stamp_ns, IMAGE_TYPES,
-                                          message_type_name, open_reader, open_writer, typestore)
-from depth_anything_ros.ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_INPUTS,
-                                           CAMERA_INFO, DEPTH_CAMERA_INFO, OUTPUTS, resolve,
-                                           Topic)
+from depth_anything_ros.core.bags import (
+    bag_storage,
+    header_stamp_ns,
+    IMAGE_TYPES,
+    message_type_name,
+    open_reader,
+    open_writer,
+    typestore,
+)
+from depth_anything_ros.ros.topics import (
+    ANCHOR_CAMERA_INFO,
+    ANCHOR_DEPTH,
+    ANCHOR_INPUTS,
+    CAMERA_INFO,
+    DEPTH_CAMERA_INFO,
+    OUTPUTS,
+    resolve,
+    Topic,
+)
 
 __all__ = ['BagSummary', 'BagTopics', 'FrameStage', 'NodeStage', 'OUTPUT_CHOICES',
            'process_bag', 'resolve_anchor_topics', 'resolve_topics', 'Skipped', 'topic_flag']
@@ -468,8 +482,11 @@ class NodeStage:
     def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
         """Return the node's output messages for one image."""
         from depth_anything_ros.core.camera_stage import Frame
-        from depth_anything_ros.ros.conversions import (camera_frame_to_array,
-                                                        check_camera_frame, output_messages)
+        from depth_anything_ros.ros.conversions import (
+            camera_frame_to_array,
+            check_camera_frame,
+            output_messages,
+        )
 
         stage = self.stage
         check_camera_frame(msg, stage.limits)

@@ -165,8 +165,8 @@ def skip_reason(backend: str, precision: str, device: torch.device | str,
 
     None when it can: the estimator's own rule (backends.select.choose) decides.
     """
-    from depth_anything_ros.backends.select import choose_here
     from depth_anything_ros.backends.devices import resolve_device
+    from depth_anything_ros.backends.select import choose_here
     device = resolve_device(device) if str(device) == 'auto' else torch.device(device)
     try:
         choose_here(str(device), backend=backend, precision=precision, exact=exact)
@@ -196,8 +196,9 @@ def run(encoders: list[str], input_sizes: list[int], precisions: list[str], mode
     ``trt_profile``: TensorRT optimisation profile (min, opt, max) for the TensorRT-based
     backends (default: the node's default profile); it must cover the largest batch.
     """
-    from depth_anything_ros.estimator import DepthEstimator
     from tqdm import tqdm
+
+    from depth_anything_ros.estimator import DepthEstimator
 
     frame = synthetic_frame()
     rows = []

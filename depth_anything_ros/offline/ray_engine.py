@@ -384,11 +384,14 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
     refused (its frames decode in stream order only): extract them to a folder first.
     """
     cloudpickle = import_ray().cloudpickle
-    from depth_anything_ros.training.labels import (LabelRecord, LabelWriter,
-                                                    remove_partial_files)
+    from depth_anything_ros.training.labels import LabelRecord, LabelWriter, remove_partial_files
     from depth_anything_ros.training.pseudo_label import label_run_meta
-    from depth_anything_ros.training.sources import (open_source, select_frames,
-                                                     SelectionStats, source_kind)
+    from depth_anything_ros.training.sources import (
+        open_source,
+        select_frames,
+        SelectionStats,
+        source_kind,
+    )
 
     kind = source_kind(source)
     if kind == 'video':

@@ -52,9 +52,13 @@ from typing import Any
 import numpy as np
 
 from depth_anything_ros.core import stats as keys
-from depth_anything_ros.offline.node_process import (camera_remaps, depth_status,
-                                                     node_arguments, NodeProcess,
-                                                     parse_assignments)
+from depth_anything_ros.offline.node_process import (
+    camera_remaps,
+    depth_status,
+    node_arguments,
+    NodeProcess,
+    parse_assignments,
+)
 from depth_anything_ros.ros import topics
 
 log = logging.getLogger(__name__)
@@ -434,8 +438,8 @@ class Stream:
     @classmethod
     def from_bag(cls, bag: Path) -> Stream:
         """Decode the JPEG frames of a rosbag2 (directory or its ``.mcap`` file) to bgr8."""
-        from depth_anything_ros.ros.conversions import array_to_image, compressed_to_array
         from depth_anything_ros.offline.demo import read_stream
+        from depth_anything_ros.ros.conversions import array_to_image, compressed_to_array
         pairs = []
         for jpeg, info in read_stream(bag.parent if bag.is_file() else bag):
             pixels, encoding = compressed_to_array(jpeg)
@@ -462,8 +466,8 @@ class Player:
 
     def __init__(self, node: NodeProcess, stream: Stream, namespace: str,
                  sample_period: float = 1.0) -> None:
-        import psutil
         from diagnostic_msgs.msg import DiagnosticArray
+        import psutil
         from rclpy.qos import QoSProfile, QoSReliabilityPolicy
         self.node, self.stream, self.namespace = node, stream, namespace
         self.sample_period = sample_period

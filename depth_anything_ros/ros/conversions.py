@@ -37,11 +37,21 @@ from std_msgs.msg import Header
 
 from depth_anything_ros.core.camera_stage import Calibration
 from depth_anything_ros.core.geometry import CameraInfoError, CameraModel
-from depth_anything_ros.core.images import (check_compressed, check_image, check_image_size,
-                                            CloudBuffer, compressed_header, compressed_to_array,
-                                            depth_to_mm, ENCODINGS, image_to_array,
-                                            ImageFormatError, ImageLimits, INPUT_ENCODINGS,
-                                            to_rgb)
+from depth_anything_ros.core.images import (
+    check_compressed,
+    check_image,
+    check_image_size,
+    CloudBuffer,
+    compressed_header,
+    compressed_to_array,
+    depth_to_mm,
+    ENCODINGS,
+    image_to_array,
+    ImageFormatError,
+    ImageLimits,
+    INPUT_ENCODINGS,
+    to_rgb,
+)
 from depth_anything_ros.ros import topics
 
 if TYPE_CHECKING:   # the pipeline builds on this module; only its output type is named here

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import os
 
 from depth_anything_ros.params import camera_names, SCENE_MAX_DEPTH, spec
-from depth_anything_ros.vocabulary import DEVICE_NAMES, device_name_error
+from depth_anything_ros.vocabulary import device_name_error, DEVICE_NAMES
 
 __all__ = ['DEPRECATED_ARGUMENTS', 'LAUNCH_ARGUMENTS', 'LaunchArgument', 'cameras', 'choices_of',
            'deprecation_notes', 'executable', 'markdown_table', 'node_parameters',
@@ -104,7 +104,7 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument('image', 'image', 'camera image topic (its /compressed sibling is used with '
                    'image_transport compressed)'),
     LaunchArgument('camera_info', 'camera_info', 'camera_info topic of that camera'),
-    LaunchArgument('params_file', '', 'parameters YAML (default: the package\'s '
+    LaunchArgument('params_file', '', "parameters YAML (default: the package's "
                    'config/depth.yaml)'),
     LaunchArgument('rviz', 'false', 'also open RViz with rviz/depth.rviz'),
     LaunchArgument('fixed_frame', 'camera_optical_frame',

@@ -33,13 +33,13 @@ Run: ``ros2 run depth_anything_ros depth_node --ros-args -r image:=/camera/image
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import copy
 import functools
 import gc
 from pathlib import Path
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -54,18 +54,19 @@ from depth_anything_ros.core.stats import NodeStats
 from depth_anything_ros.core.sync import CameraSlots
 from depth_anything_ros.params import DepthConfig, describe
 from depth_anything_ros.params import spec as spec_of
-from depth_anything_ros.ros import parameters
+from depth_anything_ros.ros import conversions, parameters, topics
 from depth_anything_ros.ros.parameters import build_estimator
-from depth_anything_ros.ros.conversions import (calibration, check_camera_frame, cloud_xyz,
-                                                depth_image_metres, ImageFormatError, stamp_ns)
+from depth_anything_ros.ros.publishing import (
+    CAMERA_QOS,
+    diagnostics,
+    OUTPUT_QOS,
+    output_topics,
+    PublishGate,
+    RosCamera,
+    subscribed,
+)
 from depth_anything_ros.ros.runner import spin_node
-from depth_anything_ros.ros.publishing import (CAMERA_QOS, diagnostics, OUTPUT_QOS,
-                                               output_topics, PublishGate, RosCamera,
-                                               subscribed)
 from depth_anything_ros.ros.tf import anchor_extrinsic, AnchorTransforms
-from depth_anything_ros.ros.topics import (ANCHOR_CAMERA_INFO, ANCHOR_DEPTH, ANCHOR_INPUTS,
-                                           ANCHOR_POINTS, CAMERA_INFO, IMAGE, IMAGE_COMPRESSED,
-                                           POINTS, Topic)
 from depth_anything_ros.ros.warmup import WarmUp
 from depth_anything_ros.ros.worker import Pending, THROTTLE_S, Worker
 
@@ -151,16 +152,17 @@ class DepthNodeCore:
         overrides = QoSOverridingOptions.with_default_policies()
         self._slot = CameraSlots()
         self._gate.open()
-        anchor_callbacks = {ANCHOR_DEPTH: self._on_anchor_depth,
-                            ANCHOR_CAMERA_INFO: self._on_anchor_info,
-                            ANCHOR_POINTS: self._on_anchor_points}
-        image = IMAGE_COMPRESSED if self._cfg.image_transport == 'compressed' else IMAGE
+        anchor_callbacks = {topics.ANCHOR_DEPTH: self._on_anchor_depth,
+                            topics.ANCHOR_CAMERA_INFO: self._on_anchor_info,
+                            topics.ANCHOR_POINTS: self._on_anchor_points}
+        compressed = self._cfg.image_transport == 'compressed'
+        image = topics.IMAGE_COMPRESSED if compressed else topics.IMAGE
         for camera in self._cameras:
-            inputs: list[tuple[Topic, Callable[..., None], QoSProfile]] = [
+            inputs: list[tuple[topics.Topic, Callable[..., None], QoSProfile]] = [
                 (image, self._on_image, CAMERA_QOS),
-                (CAMERA_INFO, self._on_camera_info, qos_profile_sensor_data),
+                (topics.CAMERA_INFO, self._on_camera_info, qos_profile_sensor_data),
                 *((t, anchor_callbacks[t], qos_profile_sensor_data)
-                  for t in ANCHOR_INPUTS.get(camera.cfg.alignment, ()))]
+                  for t in topics.ANCHOR_INPUTS.get(camera.cfg.alignment, ()))]
             camera.subs = [self.create_subscription(
                 topic.message_class(), camera.topic(topic),
                 functools.partial(callback, camera=camera), copy.copy(qos),
@@ -208,8 +210,8 @@ class DepthNodeCore:
         camera = camera or self._cameras[0]
         now = time.monotonic()
         try:   # structural checks on arrival: every bad message is counted, even if replaced
-            check_camera_frame(msg, camera.stage.limits)
-        except ImageFormatError as exc:
+            conversions.check_camera_frame(msg, camera.stage.limits)
+        except conversions.ImageFormatError as exc:
             camera.stats.image_bad(str(exc), now)
             self.get_logger().error(f'{camera.prefix}image refused: {exc}',
                                     throttle_duration_sec=THROTTLE_S)
@@ -223,8 +225,8 @@ class DepthNodeCore:
     def _on_camera_info(self, msg: CameraInfo, camera: RosCamera | None = None) -> None:
         camera = camera or self._cameras[0]
         try:
-            calib = calibration(msg)
-            camera.stage.add_camera_info(stamp_ns(msg.header), calib)
+            calib = conversions.calibration(msg)
+            camera.stage.add_camera_info(conversions.stamp_ns(msg.header), calib)
         except ValueError as exc:   # CameraInfoError, or values no calibration can hold
             camera.stats.camera_info_refused(str(exc))
             self.get_logger().error(f'{camera.prefix}camera_info refused (the last good one '
@@ -234,12 +236,13 @@ class DepthNodeCore:
         self._warmup.camera_info(self._size_key(camera), height, width, camera.stage)
 
     def _on_anchor_info(self, msg: CameraInfo, camera: RosCamera | None = None) -> None:
-        (camera or self._cameras[0]).stage.add_anchor_camera_info(calibration(msg))
+        (camera or self._cameras[0]).stage.add_anchor_camera_info(conversions.calibration(msg))
 
     def _on_anchor_depth(self, msg: Image, camera: RosCamera | None = None) -> None:
         camera = camera or self._cameras[0]
         try:
-            camera.stage.add_anchor_depth(stamp_ns(msg.header), depth_image_metres(msg))
+            camera.stage.add_anchor_depth(conversions.stamp_ns(msg.header),
+                                          conversions.depth_image_metres(msg))
         except ValueError as exc:   # ImageFormatError, CameraInfoError
             self.get_logger().error(f'{camera.prefix}anchor/depth refused: {exc}',
                                     throttle_duration_sec=THROTTLE_S)
@@ -248,7 +251,8 @@ class DepthNodeCore:
         camera = camera or self._cameras[0]
         try:
             extrinsic = anchor_extrinsic(self._transforms, camera.stage, msg.header.frame_id)
-            camera.stage.add_anchor_points(stamp_ns(msg.header), cloud_xyz(msg), extrinsic)
+            camera.stage.add_anchor_points(conversions.stamp_ns(msg.header),
+                                           conversions.cloud_xyz(msg), extrinsic)
         except ValueError as exc:
             self.get_logger().error(f'{camera.prefix}anchor/points refused: {exc}',
                                     throttle_duration_sec=THROTTLE_S)
@@ -259,7 +263,7 @@ class DepthNodeCore:
         try:
             changed = parameters.changed_settings(
                 self._cfg, [(c.name, c.overrides) for c in self._cameras], params,
-                metric_publishers=any(POINTS in c.pubs for c in self._cameras))
+                metric_publishers=any(topics.POINTS in c.pubs for c in self._cameras))
         except ValueError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         if changed is not None:
@@ -315,7 +319,7 @@ class DepthNodeCore:
         """Return each camera's running statistics by camera name ('' for the plain topics)."""
         return {camera.name: camera.stats for camera in self._cameras}
 
-    def publisher(self, topic: Topic, camera: str = '') -> Any:
+    def publisher(self, topic: topics.Topic, camera: str = '') -> Any:
         """Return the publisher of output ``topic`` for ``camera`` (None where there is none)."""
         return next((c.pub(topic) for c in self._cameras if c.name == camera), None)
 

@@ -28,8 +28,16 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.parameter import Parameter
 
-from depth_anything_ros.params import (camera_names, camera_parameter, CAMERAS_DESCRIPTION,
-                                       DepthConfig, PER_CAMERA, SCHEMA, spec, validate)
+from depth_anything_ros.params import (
+    camera_names,
+    camera_parameter,
+    CAMERAS_DESCRIPTION,
+    DepthConfig,
+    PER_CAMERA,
+    SCHEMA,
+    spec,
+    validate,
+)
 
 __all__ = ['build_estimator', 'camera_config', 'CameraSettings', 'changed_settings', 'declare',
            'descriptor', 'read']

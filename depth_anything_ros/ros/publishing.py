@@ -26,16 +26,24 @@ import threading
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.qos import QoSProfile, qos_profile_sensor_data, QoSReliabilityPolicy
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, QoSReliabilityPolicy
 
+from depth_anything_ros.core import stats as keys
 from depth_anything_ros.core.camera_stage import CameraStage, FrameResult
 from depth_anything_ros.core.pipeline import Wanted
-from depth_anything_ros.core import stats as keys
 from depth_anything_ros.core.stats import NodeStats, status_name
 from depth_anything_ros.params import DepthConfig
 from depth_anything_ros.ros.conversions import output_messages, stamp_ns
-from depth_anything_ros.ros.topics import (camera_topic, DEPTH_CAMERA_INFO, DEPTH_COLORED,
-                                           DEPTH_IMAGE, DISPARITY_IMAGE, OUTPUTS, POINTS, Topic)
+from depth_anything_ros.ros.topics import (
+    camera_topic,
+    DEPTH_CAMERA_INFO,
+    DEPTH_COLORED,
+    DEPTH_IMAGE,
+    DISPARITY_IMAGE,
+    OUTPUTS,
+    POINTS,
+    Topic,
+)
 
 __all__ = ['CAMERA_QOS', 'diagnostics', 'has_subscribers', 'output_topics', 'OUTPUT_QOS',
            'PublishGate', 'RosCamera', 'subscribed']

@@ -50,25 +50,40 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.backends.devices import amp_dtype
-from depth_anything_ros.model import (build_model, load_model, ModelConfig, read_json_file,
-                                      untrained_model)
+from depth_anything_ros.errors import InvalidInputError
+from depth_anything_ros.model import (
+    build_model,
+    load_model,
+    ModelConfig,
+    read_json_file,
+    untrained_model,
+)
 from depth_anything_ros.models.registry import encoder_choices
-from depth_anything_ros.training import loop, runs
-from depth_anything_ros.training.datasets import GenericDataset
-from depth_anything_ros.training.evaluate import predict
-from depth_anything_ros.training.loop import get_lr, param_groups
-from depth_anything_ros.training.metrics import (align_disparity_to_depth, depth_metrics,
-                                                 fit_scale_shift)
-from depth_anything_ros.training.transforms import EvalTransform, TrainTransform
-from depth_anything_ros.training.config import (dataclass_to_dict, load_dataclass,
-                                                TrainingLoopConfig)
 from depth_anything_ros.training import distributed as dist_utils
+from depth_anything_ros.training import loop, runs
+from depth_anything_ros.training.config import (
+    dataclass_to_dict,
+    load_dataclass,
+    TrainingLoopConfig,
+)
+from depth_anything_ros.training.datasets import GenericDataset
 from depth_anything_ros.training.distributed import loader_context
+from depth_anything_ros.training.evaluate import predict
 from depth_anything_ros.training.labels import LabelSet
-from depth_anything_ros.training.relative_losses import (ALIGNMENTS, feature_alignment_loss,
-                                                         relative_loss, RelativeLossConfig)
+from depth_anything_ros.training.loop import get_lr, param_groups
+from depth_anything_ros.training.metrics import (
+    align_disparity_to_depth,
+    depth_metrics,
+    fit_scale_shift,
+)
+from depth_anything_ros.training.relative_losses import (
+    ALIGNMENTS,
+    feature_alignment_loss,
+    relative_loss,
+    RelativeLossConfig,
+)
+from depth_anything_ros.training.transforms import EvalTransform, TrainTransform
 
 LOG = logging.getLogger(__name__)
 STUDENTS = encoder_choices(extra=True)   # every architecture a family builds

@@ -39,18 +39,27 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from depth_anything_ros.errors import InvalidInputError, MissingInputError
 from depth_anything_ros.backends.devices import amp_dtype, resolve_device
 from depth_anything_ros.core.geometry import Intrinsics
+from depth_anything_ros.errors import InvalidInputError, MissingInputError
 from depth_anything_ros.models.transforms import postprocess
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training.config import load_dataclass, TrainConfig
 from depth_anything_ros.training.datasets import build_dataset
-from depth_anything_ros.training.transforms import EvalTransform
 from depth_anything_ros.training.metrics import (
-    align_disparity_to_depth, crop_mask, depth_metrics, HIGHER_IS_BETTER, METRIC_NAMES,
-    MetricAccumulator, ordinal_accuracy, PointPair, read_pairs, TemporalAccumulator,
-    valid_depth_mask)
+    align_disparity_to_depth,
+    crop_mask,
+    depth_metrics,
+    HIGHER_IS_BETTER,
+    METRIC_NAMES,
+    MetricAccumulator,
+    ordinal_accuracy,
+    PointPair,
+    read_pairs,
+    TemporalAccumulator,
+    valid_depth_mask,
+)
+from depth_anything_ros.training.transforms import EvalTransform
 
 LOG = logging.getLogger(__name__)
 

@@ -36,8 +36,7 @@ import numpy as np
 import torch
 
 from depth_anything_ros.core.geometry import Intrinsics
-from depth_anything_ros.core.temporal import (project_depth, relative_transform,
-                                              sample_depth)
+from depth_anything_ros.core.temporal import project_depth, relative_transform, sample_depth
 from depth_anything_ros.errors import InvalidInputError, read_text_file
 
 ArrayLike = np.ndarray | torch.Tensor

@@ -43,8 +43,13 @@ from tqdm import tqdm
 
 from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.training.labels import LabelWriter
-from depth_anything_ros.training.sources import (FrameRef, open_source, select_frames,
-                                                  SelectionStats, source_kind)
+from depth_anything_ros.training.sources import (
+    FrameRef,
+    open_source,
+    select_frames,
+    SelectionStats,
+    source_kind,
+)
 
 LOG = logging.getLogger(__name__)
 

@@ -38,8 +38,12 @@ import numpy as np
 from tqdm import tqdm
 
 from depth_anything_ros.core.temporal import pose_matrix, quaternion_from_matrix
-from depth_anything_ros.errors import (InvalidInputError, MissingInputError,
-                                       OutputExistsError, read_text_file)
+from depth_anything_ros.errors import (
+    InvalidInputError,
+    MissingInputError,
+    OutputExistsError,
+    read_text_file,
+)
 from depth_anything_ros.training import synth
 from depth_anything_ros.training.datasets import GenericWriter
 

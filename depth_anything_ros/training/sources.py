@@ -37,10 +37,20 @@ import zlib
 import cv2
 import numpy as np
 
-from depth_anything_ros.core.bags import (BAG_SUFFIXES, header_stamp_ns, image_topics,
-                                          open_reader, typestore)
-from depth_anything_ros.core.images import (compressed_to_array, ENCODINGS, image_to_array,
-                                            ImageFormatError, ImageLimits)
+from depth_anything_ros.core.bags import (
+    BAG_SUFFIXES,
+    header_stamp_ns,
+    image_topics,
+    open_reader,
+    typestore,
+)
+from depth_anything_ros.core.images import (
+    compressed_to_array,
+    ENCODINGS,
+    image_to_array,
+    ImageFormatError,
+    ImageLimits,
+)
 from depth_anything_ros.errors import InvalidInputError, MissingInputError
 
 LOG = logging.getLogger(__name__)

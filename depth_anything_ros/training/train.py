@@ -41,20 +41,26 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.backends.devices import amp_dtype
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.model import build_model, read_checkpoint, read_sidecar
 from depth_anything_ros.models.da2.checkpoint import check_state_dict
 from depth_anything_ros.models.hub import checkpoint_info, resolve_checkpoint
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training import loop
-from depth_anything_ros.training.loop import get_lr, param_groups
 from depth_anything_ros.training.config import dataclass_to_dict, TrainConfig
 from depth_anything_ros.training.datasets import build_dataset, DepthDataset
 from depth_anything_ros.training.evaluate import evaluate_model
+from depth_anything_ros.training.loop import get_lr, param_groups
 from depth_anything_ros.training.losses import silog_loss
 from depth_anything_ros.training.runs import (
-    load_checkpoint, rng_state, RunLogger, save_checkpoint, set_rng_state, write_json)
+    load_checkpoint,
+    rng_state,
+    RunLogger,
+    save_checkpoint,
+    set_rng_state,
+    write_json,
+)
 from depth_anything_ros.training.transforms import EvalTransform, TrainTransform
 
 LOG = logging.getLogger(__name__)
@@ -113,7 +119,7 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
         if missing or unexpected:
             raise InvalidInputError(f'{path}: encoder keys do not match encoder={cfg.encoder!r} '
                                     f'(missing {missing[:4]}, unexpected {unexpected[:4]}); set '
-                                    'encoder= to the checkpoint\'s')
+                                    "encoder= to the checkpoint's")
         LOG.info('model: encoder from relative checkpoint %s (%d tensors), fresh metric head '
                  '(max_depth %.1f m)', path, len(encoder_sd), cfg.max_depth)
     else:

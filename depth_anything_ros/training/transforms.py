@@ -33,8 +33,12 @@ import cv2
 import numpy as np
 import torch
 
-from depth_anything_ros.models.transforms import (IMAGENET_MEAN, IMAGENET_STD, target_size,
-                                                 validate_input_size)
+from depth_anything_ros.models.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    target_size,
+    validate_input_size,
+)
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
 # The model package's names, kept here for the training code that imports them.

@@ -46,12 +46,12 @@ def write_camera_bag(path: Path, n: int = 4, *, storage: str = 'mcap', h: int = 
     stamped like its image and recorded ``info_late_ns`` after it, as a driver publishing both
     would be recorded.
     """
+    import cv2
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image
     from std_msgs.msg import String
 
     from depth_anything_ros.core.bags import open_writer, typestore
-    import cv2
 
     rng = np.random.default_rng(0)
     store = typestore()

@@ -36,6 +36,7 @@ from torch import nn, Tensor
 from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.models.files import CheckpointError, read_json_file
 from depth_anything_ros.models.hub import checkpoint_info
+
 from .config import config_for, ENCODERS, HEADS, ModelConfig
 from .hf_keys import hf_to_official, is_hf_state_dict
 from .network import build_model, DepthAnythingV2

@@ -21,8 +21,16 @@
 """
 
 from .checkpoint import load_da3, read_state_dict
-from .config import CONFIGS, config_for, Da3Config, METRIC_FOCAL_DIVISOR, NAMES, NESTED
-from .config import NestedConfig, PUBLISHED
+from .config import (
+           config_for,
+           CONFIGS,
+           Da3Config,
+           METRIC_FOCAL_DIVISOR,
+           NAMES,
+           NESTED,
+           NestedConfig,
+           PUBLISHED,
+)
 from .network import build_model, DepthAnything3, metric_depth, NestedDepthAnything3
 from .weights import fill_da3_, untrained_model
 

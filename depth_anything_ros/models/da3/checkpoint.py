@@ -35,7 +35,7 @@ from torch import nn, Tensor
 from depth_anything_ros.models.files import CheckpointError, read_json_file
 from depth_anything_ros.models.reading import read_checkpoint
 
-from .config import CONFIGS, config_for, Da3Config, NAMES, NESTED, NestedConfig
+from .config import config_for, CONFIGS, Da3Config, NAMES, NESTED, NestedConfig
 from .network import build_model
 
 CONFIG_FILE = 'config.json'

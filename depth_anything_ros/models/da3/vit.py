@@ -29,8 +29,13 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 
-from depth_anything_ros.models.da2.dinov2 import cubic_resize_matrix, LayerScale, Mlp
-from depth_anything_ros.models.da2.dinov2 import PatchEmbed, SwiGLUFFN
+from depth_anything_ros.models.da2.dinov2 import (
+    cubic_resize_matrix,
+    LayerScale,
+    Mlp,
+    PatchEmbed,
+    SwiGLUFFN,
+)
 
 from .config import Da3Config
 

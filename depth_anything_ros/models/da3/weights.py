@@ -36,8 +36,8 @@ import re
 import torch
 from torch import nn, Tensor
 
-from depth_anything_ros.models.da2.weights import key_noise, UNTRAINED_WARNING
 from depth_anything_ros.models.da2.weights import _values as package_values
+from depth_anything_ros.models.da2.weights import key_noise, UNTRAINED_WARNING
 
 from .config import Da3Config, NestedConfig
 from .network import build_model
