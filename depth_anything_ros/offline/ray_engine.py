@@ -42,6 +42,7 @@ import contextlib
 from dataclasses import asdict, dataclass, field
 import fcntl
 import functools
+import importlib
 import json
 import logging
 import os
@@ -84,8 +85,9 @@ class RayOptions:
 def import_ray() -> Any:
     """Return the ``ray`` module, or raise a user error naming how to install it."""
     try:
-        import ray
-        import ray.data  # noqa: F401  (the pipeline part, an extra of the ray package)
+        # by name, as the optional inference runtimes: not a dependency of the package
+        ray = importlib.import_module('ray')
+        importlib.import_module('ray.data')   # the pipeline part, an extra of the ray package
     except ImportError:
         raise InvalidInputError(f'--engine ray needs Ray Data: pip install -r '
                                 f'{RAY_REQUIREMENTS} (or the "ray" extra of '
