@@ -434,6 +434,9 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
                                         'choose another --out')
         # the plan's batch size, not this run's: the model must see the same batches
         batch_size = int(plan.options.get('batch_size', options.batch_size))
+        if batch_size != options.batch_size:
+            LOG.warning('the run recorded in %s uses --batch-size %d; kept (the model must see '
+                        'the same batches)', manifest.path, batch_size)
         times = StageTimes(workers={'decode': 1, 'infer': options.num_workers, 'write': 1})
         todo = plan.todo
         if todo:
