@@ -557,7 +557,7 @@ def evaluate_ray(job: Any, images: int, manifest_path: str | os.PathLike,
 #: ``runner(src, dst)``: process bag ``src`` into the new bag ``dst``; return its summary
 #: (JSON-ready). Built once per model actor by a picklable factory.
 BagRunner = Callable[[Path, Path], dict[str, Any]]
-_PARTIAL = '.partial-'
+_PARTIAL = '.partial-'   # folders bags are written in, then renamed out of
 
 
 def bag_output_name(bag: str | os.PathLike) -> str:
@@ -575,20 +575,22 @@ class _BagActor:
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         dst = Path(row['dst'])
-        # a name of this process's own: a left-over worker of a stopped run never writes here
-        partial = dst.with_name(f'.{dst.name}{_PARTIAL}{os.getpid()}')
+        # a folder of this process's own (a left-over worker of a stopped run never writes
+        # here) holding the bag under its final name (a bag names its files after its folder)
+        partial = dst.parent / f'{_PARTIAL}{os.getpid()}'
         _remove(partial)
+        partial.mkdir()
         summary, reason = None, None
         try:
-            summary = self.run(Path(row['src']), partial)
+            summary = self.run(Path(row['src']), partial / dst.name)
         # A bag that cannot be read costs that bag only, with its reason (as a frame does).
         except Exception as exc:   # noqa: BLE001
             reason = str(exc) if isinstance(exc, (ValueError, OSError)) else \
                 f'processing failed ({type(exc).__name__}): {exc}'
-            _remove(partial)
         else:
             _remove(dst)   # what a stopped run renamed into place is redone whole
-            os.replace(partial, dst)
+            os.replace(partial / dst.name, dst)
+        _remove(partial)
         return {'shard': row['shard'], 'summary': json.dumps(summary), 'reason': reason,
                 'decode_s': 0.0, 'infer_s': time.perf_counter() - t0}
 
@@ -643,7 +645,7 @@ def process_bags_ray(bags: Sequence[str | os.PathLike], out: str | os.PathLike,
     key = {'command': 'process-bag', 'bags': [str(Path(b).resolve()) for b in bags],
            'settings': settings or {}}
     with Manifest(out / MANIFEST) as manifest:
-        for stale in out.glob(f'.*{_PARTIAL}*'):
+        for stale in out.glob(f'{_PARTIAL}*'):
             _remove(stale)   # what a stopped run was writing; that bag is redone
         plan = manifest.pending
         if plan is not None and plan.options != key:
