@@ -49,8 +49,10 @@ setup(
         _share('rviz', '*.rviz'),
     ],
     install_requires=['setuptools', 'numpy', 'pyyaml'],
-    # --engine ray: the pins of requirements/ray.txt (read here so they are written once)
-    extras_require={'ray': _requirements('requirements/ray.txt')},
+    # optional: the model families on Hugging Face transformers (requirements/hf.txt pins the
+    # same), and --engine ray (the pins of requirements/ray.txt, read here: written once)
+    extras_require={'hf': ['transformers==5.25.0', 'pillow'],
+                    'ray': _requirements('requirements/ray.txt')},
     python_requires='>=3.10',  # PEP 604 unions evaluated at import (e.g. params.Value)
     zip_safe=True,
     maintainer='depth_anything_ros maintainers',

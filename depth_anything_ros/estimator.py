@@ -36,16 +36,20 @@ from torch import nn, Tensor
 
 from .backends.devices import exact_fp32_math, resolve_device
 from .backends.select import choose_here, is_exported_file, ModelSupport
+from .errors import InvalidInputError
 from .models.loading import config_from_sidecar, load_model
 from .models.registry import family, split_untrained
 from .models.sidecar import read_sidecar
 from .models.transforms import (
     check_input_policy,
+    LIBRARY,
+    library_processing,
     postprocess,
     preprocess_exact,
     preprocess_fast,
     preprocess_fast_cpu,
     target_size,
+    to_rgb,
     validate_image,
     validate_input_size,
 )
@@ -148,11 +152,19 @@ class DepthEstimator:
             # TF32 (Ampere+) would round fp32 convolutions and matmuls to 10-bit mantissas.
             log.info('exact: %s', exact_fp32_math())
         self.last_timings: dict[str, float] = {}
+        #: Focal length (pixels) per frame of the last batch: the camera's where given, else
+        #: the network's estimate (Depth Pro), else None.
+        self.last_focal_px: list[float | None] = []
+        # A family that processes images with its own library (InputPolicy aspect 'library').
+        self._library = (library_processing(family(model.family).input, model)
+                         if isinstance(getattr(model, 'family', None), str) else None)
         # Pinned staging buffer for the latest batch shape, with the event of its last upload.
         self._host_buffers: dict[tuple, tuple[Tensor, torch.cuda.Event]] = {}
         if self.backend == 'torch':
             self.model: nn.Module | None = model
             self.config: Any = model.config
+            if channels_last is None and self._library is not None:
+                channels_last = False   # the library's own memory layout: its exact output
             self._runner = self._make_torch_runner(model, compile, channels_last)
         else:
             self.model = model if isinstance(model, nn.Module) else None
@@ -272,6 +284,11 @@ class DepthEstimator:
                              'next to the exported model; re-export it with '
                              '`depth-anything-ros export` (the sidecar says whether the output '
                              'is metric)')
+        name = meta.get('family')
+        if isinstance(name, str) and family(name).input.aspect == LIBRARY:
+            raise InvalidInputError(f'{model} was exported from a {family(name).title} model, '
+                                    'whose frames only its library processes; run its '
+                                    'checkpoint folder with backend torch')
         cfg = config_from_sidecar(meta)
         metric = meta.get('head') == 'metric'
         return cfg, metric, meta.get('max_depth') if metric else None
@@ -300,6 +317,8 @@ class DepthEstimator:
 
     def preprocess(self, images: Sequence[np.ndarray], encoding: str = 'bgr8') -> Tensor:
         """Same-size uint8 images -> network input [B,3,h,w] float32 on the device."""
+        if self._library is not None:
+            return self._library.prepare([to_rgb(im, encoding) for im in images]).to(self.device)
         if self.exact or self.device.type == 'cpu':
             prep = preprocess_exact if self.exact else preprocess_fast_cpu
             parts = [prep(im, encoding, self.input_size) for im in images]
@@ -319,14 +338,20 @@ class DepthEstimator:
 
     # ------------------------------------------------------------------ public API
     @torch.inference_mode()
-    def infer_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8'
-                    ) -> list[np.ndarray]:
+    def infer_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8', *,
+                    focal_px: Sequence[float | None] | None = None) -> list[np.ndarray]:
         """Depth for several frames; same-size frames share one forward pass.
 
         Returns float32 HxW arrays in input order (disparity, or metres for metric models).
+        ``focal_px``: each frame's focal length in pixels (None: unknown), used by a family
+        whose metric depth needs one (it estimates it otherwise, see :attr:`last_focal_px`).
         """
+        self.last_focal_px = []
         if len(images) == 0:
             return []
+        focals = list(focal_px) if focal_px is not None else [None] * len(images)
+        if len(focals) != len(images):
+            raise ValueError(f'{len(focals)} focal lengths for {len(images)} images')
         groups: dict[tuple[int, int], list[int]] = {}
         for i, im in enumerate(images):
             im = validate_image(im, encoding)
@@ -341,7 +366,15 @@ class DepthEstimator:
             pred = self.forward(x)  # (B, h, w)
             self._sync()
             t2 = time.perf_counter()
-            depth = postprocess(pred, size).cpu().numpy()  # (B, H, W) float32
+            if self._library is not None:
+                depth = self._library.finish(pred, size, [focals[i] for i in idx])
+                estimated = self._library.network.estimated_focal(size[1])
+                for j, i in enumerate(idx):
+                    if focals[i] is None and estimated is not None:
+                        focals[i] = estimated[j]
+            else:
+                depth = postprocess(pred, size)
+            depth = depth.cpu().numpy()  # (B, H, W) float32
             t3 = time.perf_counter()
             for j, i in enumerate(idx):
                 out[i] = depth[j]
@@ -349,11 +382,13 @@ class DepthEstimator:
             times['forward_ms'] += 1e3 * (t2 - t1)
             times['postprocess_ms'] += 1e3 * (t3 - t2)
         self.last_timings = times
+        self.last_focal_px = focals
         return out  # type: ignore[return-value]
 
-    def infer(self, image: np.ndarray, encoding: str = 'bgr8') -> np.ndarray:
+    def infer(self, image: np.ndarray, encoding: str = 'bgr8', *,
+              focal_px: float | None = None) -> np.ndarray:
         """Depth for one uint8 frame -> float32 HxW at the frame's resolution."""
-        return self.infer_batch([image], encoding)[0]
+        return self.infer_batch([image], encoding, focal_px=[focal_px])[0]
 
     def warmup(self, height: int, width: int) -> float:
         """Run one dummy ``height`` x ``width`` frame and return its wall time in ms.
@@ -368,6 +403,9 @@ class DepthEstimator:
 
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """Network input (h, w) used for a height x width frame at the current input_size."""
+        if self._library is not None:   # the library's processor decides (input_size unused)
+            x = self._library.prepare([np.zeros((height, width, 3), np.uint8)])
+            return int(x.shape[-2]), int(x.shape[-1])
         return target_size(height, width, self.input_size)
 
     def __repr__(self) -> str:

@@ -9,6 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${1:-$ROOT/.venv}
 PY=${PYTHON:-python3}
 REQ=$ROOT/requirements/dev.txt
+HF_REQ=$ROOT/requirements/hf.txt   # optional model families (transformers), tested here
 
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), "the ros-* wheels are cp311 only"' \
   || { echo "setup_env: Python 3.11 is required (set PYTHON=...)" >&2; exit 1; }
@@ -21,7 +22,7 @@ want=$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/setup.cfg" | sha25
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
    || ! "$VENV/bin/pip" show -q depth_anything_ros >/dev/null 2>&1; then
   echo "setup_env: installing requirements into $VENV (first run takes about a minute)"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" 2> >(grep -v "is ignored: it is neither" >&2)
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" -r "$HF_REQ" 2> >(grep -v "is ignored: it is neither" >&2)
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$ROOT" 2> >(grep -v "is ignored: it is neither" >&2)
   echo "$want" > "$stamp"
 fi

@@ -22,32 +22,27 @@ from __future__ import annotations
 import argparse
 import math
 
-from depth_anything_ros.commands.args import (
-    add_config_argument,
-    add_run_arguments,
-    run_config,
-    run_training,
-)
+from depth_anything_ros.commands import args as run_flags
 from depth_anything_ros.training.distill import distill, DistillConfig, PRESETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``depth-anything-ros distill`` to ``parser``."""
-    add_config_argument(parser, PRESETS)
+    run_flags.add_config_argument(parser, PRESETS)
     parser.add_argument('--labels', nargs='+', default=None,
                         help='label directories from "depth-anything-ros pseudo-label"')
-    add_run_arguments(parser, 'max_steps=2000 student=tiny trim=0.2')
+    run_flags.add_run_arguments(parser, 'max_steps=2000 student=tiny trim=0.2')
 
 
 def resolve_config(args: argparse.Namespace) -> DistillConfig:
     """Config for the command line: preset + overrides, or the run's saved config on resume."""
-    return run_config(DistillConfig, args, PRESETS,
+    return run_flags.run_config(DistillConfig, args, PRESETS,
                       ['labels=' + ','.join(args.labels)] if args.labels else [])
 
 
 def main(args: argparse.Namespace) -> int:
     """Run ``depth-anything-ros distill``."""
-    cfg, summary, main_proc = run_training(distill, resolve_config, args)
+    cfg, summary, main_proc = run_flags.run_training(distill, resolve_config, args)
     if 'val_end' in summary and main_proc:
         start = summary.get('val_start', {})
         parts = [f'distilled {cfg.student} for {summary["step"]} steps into {args.out}']

@@ -27,12 +27,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from depth_anything_ros.backends.export import (
-    FORMATS,
-    network_input_hw,
-    VERIFY_ATOL,
-    VERIFY_SIZES_DYNAMIC,
-)
+from depth_anything_ros.backends import export
 from depth_anything_ros.commands.args import add_model_arguments, load_model_from_args
 from depth_anything_ros.errors import InvalidInputError, user_errors
 
@@ -42,7 +37,7 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the export command's flags."""
     add_model_arguments(parser)
-    parser.add_argument('--format', choices=sorted(FORMATS), default='onnx',
+    parser.add_argument('--format', choices=sorted(export.FORMATS), default='onnx',
                         help='onnx (any backend) or openvino (IR .xml + .bin)')
     shape = parser.add_mutually_exclusive_group()
     shape.add_argument('--dynamic', action='store_true',
@@ -69,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
     """Run the export command; returns a process exit code."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
     from depth_anything_ros.backends.onnx_export import export_onnx, export_openvino, verify_export
-    suffix = FORMATS[args.format]
+    suffix = export.FORMATS[args.format]
     out = args.out
     if out.suffix.lower() != suffix:
         raise InvalidInputError(f'--format {args.format} writes a {suffix} file; got --out {out}')
@@ -82,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
                                         '--dynamic')
             hw = None
         else:
-            hw = network_input_hw(args.input_size, args.height, args.width)
+            hw = export.network_input_hw(args.input_size, args.height, args.width)
         model = load_model_from_args(args)
     shape_kw = {'dynamic': True} if hw is None else {'height': hw[0], 'width': hw[1]}
     if args.format == 'openvino':
@@ -91,15 +86,15 @@ def main(args: argparse.Namespace) -> int:
         export_onnx(model, out, opset=args.opset, exporter=args.exporter, batch=args.batch,
                     **shape_kw)
     if not args.no_verify:
-        sizes = VERIFY_SIZES_DYNAMIC if hw is None else [hw]
+        sizes = export.VERIFY_SIZES_DYNAMIC if hw is None else [hw]
         errors = verify_export(model, out, sizes, batch=1 if hw is None else args.batch)
         runtime = 'OpenVINO f32' if args.format == 'openvino' else 'onnxruntime'
         for (h, w), err in errors.items():
             log.info('verify %dx%d: max |%s - torch| = %.2e', h, w, runtime, err)
         # Metric outputs are metres up to max_depth: allow the same relative error.
         scale = max(1.0, model.config.max_depth / 10) if model.is_metric else 1.0
-        if max(errors.values()) > VERIFY_ATOL * scale:
-            print(f'error: {out} differs from torch by more than {VERIFY_ATOL * scale:g}: '
+        if max(errors.values()) > export.VERIFY_ATOL * scale:
+            print(f'error: {out} differs from torch by more than {export.VERIFY_ATOL * scale:g}: '
                   f'{errors}')
             return 1
     print(f'wrote {out} and {out.with_suffix(".json")}'

@@ -21,21 +21,16 @@ from __future__ import annotations
 
 import argparse
 
-from depth_anything_ros.commands.args import (
-    add_config_argument,
-    add_run_arguments,
-    run_config,
-    run_training,
-)
+from depth_anything_ros.commands import args as run_flags
 from depth_anything_ros.training.config import TrainConfig
 from depth_anything_ros.training.train import PRESETS, train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``depth-anything-ros train`` to ``parser``."""
-    add_config_argument(parser, PRESETS)
+    run_flags.add_config_argument(parser, PRESETS)
     parser.add_argument('--data', help='dataset root (sets data=)')
-    add_run_arguments(parser, 'max_steps=2000 lr=1e-5 freeze_encoder=true')
+    run_flags.add_run_arguments(parser, 'max_steps=2000 lr=1e-5 freeze_encoder=true')
     # let key=value overrides sit anywhere among the options (plain parse_args stops
     # collecting positionals at the first option that follows them)
     parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
@@ -43,12 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
     """Config for the command line: preset + overrides, or the run's saved config on resume."""
-    return run_config(TrainConfig, args, PRESETS, [f'data={args.data}'] if args.data else [])
+    overrides = [f'data={args.data}'] if args.data else []
+    return run_flags.run_config(TrainConfig, args, PRESETS, overrides)
 
 
 def main(args: argparse.Namespace) -> int:
     """Run ``depth-anything-ros train``."""
-    _, summary, main_proc = run_training(train, resolve_config, args)
+    _, summary, main_proc = run_flags.run_training(train, resolve_config, args)
     if 'val_end' in summary and main_proc:
         start = summary.get('val_start', {}).get('abs_rel', float('nan'))
         print(f'val abs_rel: {start:.4f} -> {summary["val_end"]["abs_rel"]:.4f}; '

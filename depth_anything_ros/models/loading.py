@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from depth_anything_ros.errors import InvalidInputError
+from depth_anything_ros.models.files import CheckpointError, read_json_file
 from depth_anything_ros.models.hub import resolve_checkpoint
 from depth_anything_ros.models.reading import read_checkpoint
 from depth_anything_ros.models.registry import (
@@ -38,6 +39,7 @@ from depth_anything_ros.models.registry import (
     family_for_checkpoint,
     family_for_encoder,
     family_for_keys,
+    family_for_model_type,
     ModelFamily,
     split_untrained,
 )
@@ -48,7 +50,28 @@ log = logging.getLogger(__name__)
 HEADS = ('relative', 'metric')
 
 __all__ = ['HEADS', 'build_model', 'config_from_sidecar', 'export_model', 'family_of_config',
-           'load_model']
+           'library_folder_family', 'load_model']
+
+#: Weight files of a folder in a library's own format (``save_pretrained``).
+LIBRARY_WEIGHTS = ('model.safetensors', 'pytorch_model.bin')
+
+
+def library_folder_family(folder: Path) -> ModelFamily | None:
+    """Return the family that loads ``folder`` by its config.json's ``model_type`` (or None).
+
+    Raises:
+        CheckpointError: the config.json is unreadable or names no model_type.
+
+    """
+    config = folder / 'config.json'
+    if not config.is_file():
+        return None
+    data = read_json_file(config, 'model config')
+    model_type = data.get('model_type') if isinstance(data, dict) else None
+    if not isinstance(model_type, str):
+        raise CheckpointError(f'{config} names no model_type; it is not a model folder in the '
+                              'transformers format (save_pretrained writes one)')
+    return family_for_model_type(model_type)
 
 
 def family_of_config(config: Any) -> ModelFamily:
@@ -120,7 +143,17 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: Any = None,
         return model
     if head is not None and head not in HEADS:
         raise ValueError(f'head must be one of {HEADS}, got {head!r}')
+    given = Path(spec).expanduser()
+    if given.is_dir():
+        fam = library_folder_family(given)
+        if fam is not None:   # a folder in a library's format: the family's own loader
+            return fam.module().load_folder(given, head=head, max_depth=max_depth).eval()
     path = resolve_checkpoint(spec, weights_dir)
+    if path.name in LIBRARY_WEIGHTS:   # a published folder (download puts the config beside)
+        fam = library_folder_family(path.parent)
+        if fam is not None:
+            return fam.module().load_folder(path.parent, head=head,
+                                            max_depth=max_depth).eval()
     sd, meta = read_checkpoint(path)
     sidecar = read_sidecar(path, required=False)
     if sidecar:

@@ -35,16 +35,16 @@ from importlib.metadata import entry_points
 import os
 from pathlib import Path
 import pkgutil
-from types import ModuleType
 from typing import Any
 
 from depth_anything_ros.vocabulary import BACKENDS, PATCH_SIZE, PRECISIONS
 
-__all__ = ['CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'OUTPUTS', 'UNTRAINED',
+__all__ = ['CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'LIBRARY_FILES', 'OUTPUTS',
+           'UNTRAINED', 'library_checkpoint', 'library_family',
            'Checkpoint', 'InputPolicy', 'ModelFamily', 'checkpoints', 'default_checkpoint',
            'encoder_choices', 'families', 'family', 'family_for_checkpoint',
-           'family_for_encoder', 'family_for_keys', 'find_checkpoint', 'register_family',
-           'split_untrained']
+           'family_for_encoder', 'family_for_keys', 'family_for_model_type',
+           'find_checkpoint', 'register_family', 'split_untrained']
 
 #: What a network outputs per pixel: affine-invariant disparity, or metric depth (metres).
 OUTPUTS: tuple[str, ...] = ('disparity', 'metric')
@@ -127,7 +127,8 @@ class ModelFamily:
         title: human name, for logs and tables.
         implementation: module with the family's code (see docs/architecture.md): it defines
             ``build_model``, ``untrained_model``, ``load_state_dict`` and
-            ``config_from_dict``. Imported only when a network is needed.
+            ``config_from_dict``; or ``module:NAME``, an object in it with those attributes.
+            Imported only when a network is needed.
         encoders: architecture names the family builds (the ``encoder`` parameter's choices).
         extra_encoders: more configurations it builds that no checkpoint is published for
             (small ones for tests and distilled students); not parameter choices.
@@ -147,6 +148,8 @@ class ModelFamily:
         checkpoint_names: ``mode`` -> template of the checkpoint a node loads when its
             ``checkpoint`` parameter is empty (``{encoder}``, ``{scene}``).
         order: listing order (lowest first; the first family is the default of ``untrained``).
+        model_types: the ``model_type`` values of a library's ``config.json`` this family
+            loads from a folder in the library's own format (``save_pretrained``).
     """
 
     name: str
@@ -170,6 +173,7 @@ class ModelFamily:
     checkpoint_names: tuple[tuple[str, str], ...] = (('relative', '{encoder}'),
                                                      ('metric', '{encoder}'))
     order: int = 100
+    model_types: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = [f'output {o!r} is not one of {OUTPUTS}' for o in self.outputs
@@ -186,9 +190,11 @@ class ModelFamily:
         if problems:
             raise ValueError(f'model family {self.name!r}: ' + '; '.join(problems))
 
-    def module(self) -> ModuleType:
-        """Return the implementation module (imported on first use)."""
-        return importlib.import_module(self.implementation)
+    def module(self) -> Any:
+        """Return the implementation (module, or ``module:NAME`` object; imported on first use)."""
+        module, _, name = self.implementation.partition(':')
+        found = importlib.import_module(module)
+        return getattr(found, name) if name else found
 
     def checkpoint(self, name_or_path: str | os.PathLike) -> Checkpoint | None:
         """Return the checkpoint a name, alias or official file name means (None: unknown)."""
@@ -215,6 +221,34 @@ class ModelFamily:
 
 _FAMILIES: dict[str, ModelFamily] = {}
 _discovered = False
+
+
+# Files a library folder holds besides its weights (transformers' save_pretrained layout).
+LIBRARY_FILES = ('config.json', 'preprocessor_config.json')
+
+
+def library_checkpoint(name: str, encoder: str, output: str, repo: str, licence: str,
+                       max_depth: float | None = None) -> Checkpoint:
+    """Return a published library folder (weights + LIBRARY_FILES), downloaded as ``name``."""
+    return Checkpoint(name, encoder, output, 'model.safetensors', licence, repo=repo,
+                      max_depth=max_depth, subdir=name, extra_files=LIBRARY_FILES)
+
+
+def library_family(*, name: str, title: str, encoder: str, output: str,
+                   checkpoints: tuple[Checkpoint, ...], default: str, order: int) -> ModelFamily:
+    """Return a family whose network and processing come from a library's own folders.
+
+    Its implementation is ``models/<name>/network.py``'s ``IMPLEMENTATION``; its folders' config
+    names the family by ``model_type`` (= ``name``); it runs on torch in fp32 with the library's
+    own image processing.
+    """
+    return ModelFamily(
+        name=name, title=title, implementation=f'depth_anything_ros.models.{name}.network'
+                                               ':IMPLEMENTATION',
+        encoders=(encoder,), checkpoints=checkpoints, input=InputPolicy(aspect='library'),
+        outputs=(output,), backends=('torch',), precisions=('fp32',),
+        checkpoint_names=(('relative', default), ('metric', default)), order=order,
+        model_types=(name,))
 
 
 def register_family(fam: ModelFamily) -> ModelFamily:
@@ -316,6 +350,11 @@ def split_untrained(spec: str) -> tuple[bool, str | None]:
     if spec.startswith(UNTRAINED + ':'):
         return True, spec.partition(':')[2] or None
     return False, None
+
+
+def family_for_model_type(model_type: str) -> ModelFamily | None:
+    """Return the family that loads library folders of ``model_type`` (None: none does)."""
+    return next((f for f in families() if model_type in f.model_types), None)
 
 
 def family_for_keys(keys: Iterable[str], meta: dict[str, Any] | None = None) -> ModelFamily:

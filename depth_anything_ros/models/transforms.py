@@ -26,6 +26,11 @@ multiples of 14, short side on ``input_size`` keeping the aspect ratio):
 
 :func:`postprocess` resizes the prediction back to the camera resolution (bilinear,
 align_corners=True, as the official code does).
+
+A family whose :class:`~depth_anything_ros.models.registry.InputPolicy` has
+``aspect='library'`` owns its processing instead: its network's ``prepare(rgb_frames)`` makes
+the input and ``finish(pred, size, focal_px)`` the depth at the frame size (the library's own
+image processor, as its pipeline uses it); :func:`library_processing` finds those two.
 """
 
 from __future__ import annotations
@@ -42,15 +47,17 @@ import torch.nn.functional as F
 from depth_anything_ros.models.registry import IMAGENET_MEAN, IMAGENET_STD, InputPolicy
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
-__all__ = ['ENCODINGS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PATCH', 'SUPPORTED_POLICY',
-           'check_input_policy', 'postprocess', 'preprocess_exact', 'preprocess_fast',
-           'preprocess_fast_cpu', 'target_size', 'to_rgb', 'validate_image',
-           'validate_input_size']
+__all__ = ['ENCODINGS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'LIBRARY', 'PATCH', 'SUPPORTED_POLICY',
+           'LibraryProcessing', 'check_input_policy', 'library_processing', 'postprocess',
+           'preprocess_exact', 'preprocess_fast', 'preprocess_fast_cpu', 'target_size', 'to_rgb',
+           'validate_image', 'validate_input_size']
 
 PATCH = PATCH_SIZE   # the name this module has always used
 #: The input policy these functions implement.
 SUPPORTED_POLICY = InputPolicy(multiple=PATCH_SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                                aspect='keep')
+#: ``InputPolicy.aspect`` of a family whose network brings its own image processing.
+LIBRARY = 'library'
 #: uint8 [0,255] -> normalised: x * _SCALE - _OFFSET (float32, per RGB channel)
 _SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32)
 _OFFSET = (np.asarray(IMAGENET_MEAN) / np.asarray(IMAGENET_STD)).astype(np.float32)
@@ -69,14 +76,49 @@ def check_input_policy(policy: InputPolicy) -> None:
     """Raise ValueError unless these functions implement ``policy`` (a family's input policy).
 
     They normalise with ImageNet statistics and keep the aspect ratio with sides that are
-    multiples of 14; a family that needs another policy extends this module first.
+    multiples of 14; a family that needs another policy extends this module first, or owns
+    its processing (``aspect='library'``, :func:`library_processing`).
     """
+    if policy.aspect == LIBRARY:
+        return
+
     def key(p: InputPolicy) -> tuple:
         return p.multiple, tuple(p.mean), tuple(p.std), p.aspect
 
     if key(policy) != key(SUPPORTED_POLICY):
         raise ValueError(f'the preprocessing implements {SUPPORTED_POLICY}, not {policy}; '
                          'extend depth_anything_ros/models/transforms.py for this family')
+
+
+class LibraryProcessing:
+    """The processing a network brings along (its library's image processor).
+
+    ``prepare(rgb_frames) -> [B,3,h,w]`` and ``finish(pred [B,h,w], (H, W), focal_px) ->
+    [B,H,W]`` are the network's own methods; ``focal_px`` (per frame, None: unknown) is the
+    camera's focal length in pixels, which a family that estimates one replaces it with.
+    """
+
+    def __init__(self, network: object) -> None:
+        self.prepare = network.prepare
+        self.finish = network.finish
+        self.network = network
+
+
+def library_processing(policy: InputPolicy, network: object) -> LibraryProcessing | None:
+    """Return the network's own processing when its family's policy says so (else None).
+
+    Raises:
+        ValueError: the policy is ``'library'`` but the network has no ``prepare``/``finish``.
+
+    """
+    if policy.aspect != LIBRARY:
+        return None
+    if not (callable(getattr(network, 'prepare', None))
+            and callable(getattr(network, 'finish', None))):
+        raise ValueError(f'{type(network).__name__}: its family processes images with its own '
+                         'library (input aspect "library") but the network has no prepare() '
+                         'and finish()')
+    return LibraryProcessing(network)
 
 
 def target_size(height: int, width: int, input_size: int = 518,

@@ -42,7 +42,8 @@ from tqdm import tqdm
 from depth_anything_ros.backends.devices import amp_dtype, resolve_device
 from depth_anything_ros.core.geometry import Intrinsics
 from depth_anything_ros.errors import InvalidInputError, MissingInputError
-from depth_anything_ros.models.transforms import postprocess
+from depth_anything_ros.models.registry import family, InputPolicy
+from depth_anything_ros.models.transforms import LIBRARY, library_processing, postprocess
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training.config import load_dataclass, TrainConfig
 from depth_anything_ros.training.datasets import build_dataset
@@ -70,14 +71,34 @@ def upsample_to(pred: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def predict(model: nn.Module, image: torch.Tensor, size: tuple[int, int],
-            autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Normalised image (3, h, w) -> float32 prediction (H, W) at ground-truth ``size``."""
+            autocast_dtype: torch.dtype | None = None, *, rgb: np.ndarray | None = None,
+            focal_px: float | None = None) -> torch.Tensor:
+    """Normalised image (3, h, w) -> float32 prediction (H, W) at ground-truth ``size``.
+
+    A network that brings its own processing (:func:`library_processing`) gets the frame
+    itself (``rgb``, uint8 RGB at ``size``) and the camera's focal length instead.
+    """
     device = next(model.parameters()).device
-    x = image[None].to(device)                                 # (1, 3, h, w)
+    base = getattr(model, 'module', model)
+    own = library_processing(_policy(base), base) if rgb is not None else None
+    x = (own.prepare([rgb]) if own is not None else image[None]).to(device)  # (1, 3, h, w)
     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                         enabled=autocast_dtype is not None):
         pred = model(x)                                         # (1, h, w)
+    if own is not None:
+        return own.finish(pred.float(), size, [focal_px])[0]
     return postprocess(pred, size)[0]                           # (H, W) float32
+
+
+def _policy(model: nn.Module) -> InputPolicy:
+    """Return the input policy of the model's family (the default one without a family)."""
+    name = getattr(model, 'family', None)
+    return family(name).input if isinstance(name, str) else InputPolicy()
+
+
+def owns_processing(model: nn.Module) -> bool:
+    """Whether the model's family processes frames with its own library (eval keeps RGB)."""
+    return _policy(getattr(model, 'module', model)).aspect == LIBRARY
 
 
 def score_prediction(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, *,
@@ -134,7 +155,10 @@ def score_sample(model: nn.Module, sample: dict[str, Any], index: int, *, min_de
     base = getattr(model, 'module', model)
     is_metric = bool(getattr(base, 'is_metric', True))
     gt = sample['depth']                                        # (H, W) metres
-    pred = predict(model, sample['image'], tuple(gt.shape[-2:]), autocast_dtype).cpu()
+    k = sample.get('intrinsics')
+    pred = predict(model, sample['image'], tuple(gt.shape[-2:]), autocast_dtype,
+                   rgb=sample.get('rgb'),
+                   focal_px=float(k[0, 0]) if k is not None else None).cpu()
     metrics, depth, mask = score_prediction(pred, gt, sample['valid_mask'],
                                             min_depth=min_depth, max_depth=max_depth,
                                             is_metric=is_metric, align=align, crop=crop)
@@ -377,6 +401,7 @@ class EvalJob:
     amp: str
     pairs: dict[str, list[PointPair]] | None
     maps_dir: str | None
+    keep_rgb: bool = False    # the model's family preprocesses the image itself
 
     def model(self) -> nn.Module:
         return load_eval_model(self.checkpoint, resolve_device(self.device),
@@ -384,7 +409,8 @@ class EvalJob:
 
     def dataset(self) -> Any:
         return build_dataset(self.dataset_kind, self.data, self.split,
-                             EvalTransform(self.input_size), min_depth=self.min_depth,
+                             EvalTransform(self.input_size, keep_rgb=self.keep_rgb),
+                             min_depth=self.min_depth,
                              max_depth=self.dataset_max_depth).limit(self.limit)
 
     def score_kwargs(self, device: torch.device) -> dict[str, Any]:
@@ -446,7 +472,8 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
         how = align if align != 'auto' else ('none' if is_metric else 'scale_shift')
         max_depth = opts['max_depth'] or (model.config.max_depth if is_metric else None)
         dataset = build_dataset(opts['dataset'], opts['data'], opts['split'],
-                                EvalTransform(opts['input_size']),
+                                EvalTransform(opts['input_size'],
+                                              keep_rgb=owns_processing(model)),
                                 min_depth=opts['min_depth'], max_depth=max_depth
                                 ).limit(opts['limit'])
         cap = max_depth or dataset.max_depth
@@ -479,7 +506,8 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
                           str(opts['data']), opts['split'], opts['input_size'],
                           opts['min_depth'], max_depth, opts['limit'], cap, how,
                           None if crop == 'none' else crop, opts['amp'], pairs,
-                          None if maps_dir is None else str(maps_dir))
+                          None if maps_dir is None else str(maps_dir),
+                          owns_processing(model))
             del model   # the evaluator builds its own
             results[label] = evaluator(job, len(dataset))
         if scorer is not None:

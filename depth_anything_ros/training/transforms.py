@@ -129,11 +129,16 @@ class TrainTransform:
 
 
 class EvalTransform:
-    """Resize + normalise the image only; ground truth stays at native resolution."""
+    """Resize + normalise the image only; ground truth stays at native resolution.
 
-    def __init__(self, input_size: int) -> None:
+    ``keep_rgb``: also keep the frame itself (``'rgb'``, uint8), for a network that brings its
+    own image processing.
+    """
+
+    def __init__(self, input_size: int, *, keep_rgb: bool = False) -> None:
         validate_input_size(input_size)
         self.size = input_size
+        self.keep_rgb = keep_rgb
 
     def __call__(self, sample: dict[str, Any], rng: np.random.Generator | None = None
                  ) -> dict[str, Any]:
@@ -144,4 +149,6 @@ class EvalTransform:
                'valid_mask': torch.from_numpy(np.ascontiguousarray(sample['valid_mask']))}
         if sample.get('intrinsics') is not None:
             out['intrinsics'] = torch.from_numpy(sample['intrinsics'].astype(np.float32))
+        if self.keep_rgb:
+            out['rgb'] = np.ascontiguousarray(sample['image'])
         return out
