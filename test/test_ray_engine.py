@@ -141,6 +141,16 @@ def test_without_engine_ray_is_never_imported(tmp_path: Path) -> None:
     assert 'Traceback' not in res.stderr
 
 
+def test_process_bag_takes_several_bags_only_with_the_engine(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from depth_anything_ros.commands import cli
+    rc = cli.main(['process-bag', str(tmp_path / 'a'), str(tmp_path / 'b'), '--out',
+                   str(tmp_path / 'o'), '--checkpoint', 'untrained:tiny', '--allow-untrained'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].endswith('2 input bags: one at a time, or all of them with '
+                                        '--engine ray (one output bag each under --out)')
+
+
 # ---------------------------------------------------------------------------------------------
 # on a local Ray
 
