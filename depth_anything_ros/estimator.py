@@ -15,15 +15,25 @@
 """DepthEstimator: camera images in, depth maps at the camera resolution out, on a device.
 
 The estimator owns the device, the numeric precision and the pre/post-processing; the network
-itself runs through a *runner* (``x [B,3,h,w] float32 normalised -> [B,h,w]``): the torch
+itself runs through a *runner* (``x [B,3,h,w] float32 normalised -> [B,h,w]``, or a mapping
+with ``depth`` [B,h,w] and, where the network has them, ``confidence`` and ``sky``): the torch
 model here, or an exported ONNX / OpenVINO / TensorRT engine from
-``depth_anything_ros.backends``. All backends share the same pre/post-processing.
+``depth_anything_ros.backends``. All backends share the same pre/post-processing; a family
+whose implementation module defines ``preprocess`` and ``network_size`` prepares its own
+input (its input policy).
+
+What a pixel of ``depth`` is depends on the network (:attr:`DepthEstimator.output`):
+affine-invariant disparity (larger = nearer), affine-invariant relative depth (larger =
+farther) or metres. A network that needs the camera's focal length for metres
+(:attr:`DepthEstimator.needs_intrinsics`) gets it per image as ``intrinsics=(fx, fy)`` in
+pixels of the image; without it :class:`IntrinsicsRequired` is raised, never a guess.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 import contextlib
+from dataclasses import dataclass
 import logging
 import os
 from pathlib import Path
@@ -36,6 +46,7 @@ from torch import nn, Tensor
 
 from .backends.devices import exact_fp32_math, resolve_device
 from .backends.select import choose_here, is_exported_file, ModelSupport
+from .core.model_outputs import network_focal
 from .errors import InvalidInputError
 from .models.loading import config_from_sidecar, load_model
 from .models.registry import family, split_untrained
@@ -62,7 +73,44 @@ _DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 #: Compiled engines kept per network input shape: the node parameter's default.
 DEFAULT_ENGINE_CACHE_SIZE: int = spec('engine_cache_size').default
 
-Runner = Callable[[Tensor], Tensor]
+Runner = Callable[..., Tensor | Mapping[str, Tensor]]
+#: A sky probability at or above this is sky, unless the model's config says
+#: (``config.sky_threshold``).
+SKY_THRESHOLD = 0.5
+
+
+class IntrinsicsRequired(InvalidInputError):
+    """The network gives metres only with the camera's focal length, and none was given."""
+
+
+@dataclass
+class DepthResult:
+    """What the network gives for one frame, float32 at the frame's resolution.
+
+    ``depth``: disparity, relative depth or metres (see :attr:`DepthEstimator.output`), as
+    the network gives it (sky pixels hold whatever the network puts there);
+    ``confidence``: per-pixel confidence on the model's own scale, larger = more confident
+    (None: the network has none); ``sky``: boolean sky mask (None: the network has none).
+    """
+
+    depth: np.ndarray
+    confidence: np.ndarray | None = None
+    sky: np.ndarray | None = None
+
+
+def _family_of(model: Any) -> Any:
+    name = getattr(model, 'family', None)
+    return family(name) if isinstance(name, str) else None
+
+
+def _own_preprocessing(fam: Any) -> Any:
+    """Return the family's implementation module when it prepares its own input, else None."""
+    if fam is None:
+        return None
+    module = fam.module()
+    ok = callable(getattr(module, 'preprocess', None)) and callable(
+        getattr(module, 'network_size', None))
+    return module if ok else None
 
 
 def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = None,
@@ -104,10 +152,11 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
 
 def _support(model: Any) -> ModelSupport | None:
     """Return what the model's family runs on (its registry entry), after checking its input."""
-    if not isinstance(getattr(model, 'family', None), str):
+    fam = _family_of(model)
+    if fam is None:
         return None
-    fam = family(model.family)
-    check_input_policy(fam.input)
+    if _own_preprocessing(fam) is None:
+        check_input_policy(fam.input)
     return ModelSupport(fam.title, fam.backends, fam.precisions)
 
 
@@ -116,12 +165,13 @@ class DepthEstimator:
 
     ``model``: a network of any registered family (moved to ``device``, put in eval mode), a
     checkpoint path/name for ``backend='torch'``, or an exported file (``.onnx``, ``.xml``)
-    for the other backends. ``input_size``: short side of the network
-    input (multiple of 14; smaller is faster, coarser). ``exact=True``: official float64
-    OpenCV preprocessing (bit-exact input tensors); otherwise float32 preprocessing (OpenCV
-    on CPU, torch on the GPU; ~1e-5 different in depth, see docs/model.md). Outputs are
-    float32 HxW at the image resolution: disparity for relative models, metres for metric
-    ones.
+    for the other backends. ``input_size``: short side of the network input (multiple of 14;
+    smaller is faster, coarser), or its longest side for a family whose input policy says so;
+    None: the family's default size. ``exact=True``: official float64 OpenCV preprocessing
+    (bit-exact input tensors); otherwise float32 preprocessing (OpenCV on CPU, torch on the
+    GPU; ~1e-5 different in depth, see docs/model.md). Outputs are float32 HxW at the image
+    resolution: disparity or relative depth for relative models, metres for metric ones
+    (:attr:`output`), with confidence and sky from :meth:`estimate` where the network has them.
 
     ``backend`` / ``precision`` (``auto`` or a name) and ``exact`` are decided by the one rule,
     :func:`depth_anything_ros.backends.select.choose`, for this device: an explicit request is
@@ -132,7 +182,7 @@ class DepthEstimator:
 
     def __init__(self, model: nn.Module | str | os.PathLike, *,
                  device: str | torch.device = 'auto', precision: str = 'fp32',
-                 input_size: int = 518, exact: bool = False, compile: bool = False,
+                 input_size: int | None = None, exact: bool = False, compile: bool = False,
                  backend: str = 'torch', channels_last: bool | None = None,
                  cache_dir: str | os.PathLike | None = None,
                  engine_cache_size: int = DEFAULT_ENGINE_CACHE_SIZE,
@@ -146,7 +196,10 @@ class DepthEstimator:
         self.choice = choose_here(str(self.device), backend=backend, precision=precision,
                                   exact=exact, model=model, support=_support(model))
         self.backend, self.precision = self.choice.backend, self.choice.precision
-        self.input_size = input_size
+        self._family = _family_of(model)
+        self._own_prep = _own_preprocessing(self._family)
+        default_size = self._family.input.default_size if self._family is not None else 518
+        self.input_size = default_size if input_size is None else input_size
         self.exact = bool(exact)
         if self.exact and self.device.type == 'cuda':
             # TF32 (Ampere+) would round fp32 convolutions and matmuls to 10-bit mantissas.
@@ -185,7 +238,7 @@ class DepthEstimator:
                     default_max_depth: float | None = None,
                     weights_dir: str | os.PathLike | None = None, allow_untrained: bool = False,
                     device: str | torch.device = 'auto', precision: str = AUTO,
-                    backend: str = AUTO, input_size: int = 518, exact: bool = False,
+                    backend: str = AUTO, input_size: int | None = None, exact: bool = False,
                     cache_dir: str | os.PathLike | None = None,
                     engine_cache_size: int = DEFAULT_ENGINE_CACHE_SIZE,
                     trt_profile: tuple | None = None) -> DepthEstimator:
@@ -235,6 +288,40 @@ class DepthEstimator:
         return self._metric
 
     @property
+    def output(self) -> str:
+        """What ``depth`` is: disparity, relative depth or metres.
+
+        ``'disparity'`` (larger = nearer), ``'depth'`` (relative, larger = farther) or
+        ``'metric'`` (metres); see models.registry.OUTPUTS.
+        """
+        given = getattr(self.config, 'output', None)
+        if isinstance(given, str):
+            return given
+        return 'metric' if self.is_metric else 'disparity'
+
+    @property
+    def needs_intrinsics(self) -> bool:
+        """Whether each frame needs the camera's focal length (``intrinsics=(fx, fy)``)."""
+        return bool(getattr(self.config, 'needs_intrinsics', False))
+
+    @property
+    def has_confidence(self) -> bool:
+        """Whether results carry a per-pixel confidence."""
+        return bool(getattr(self.config, 'confidence', False))
+
+    @property
+    def has_sky(self) -> bool:
+        """Whether results carry a sky mask."""
+        return bool(getattr(self.config, 'sky', False))
+
+    @property
+    def licence(self) -> str | None:
+        """Licence of the weights (SPDX id) as their checkpoint or sidecar records it."""
+        if self.model is not None:
+            return getattr(self.model, 'licence', None)
+        return getattr(self, '_licence', None)
+
+    @property
     def backend_report(self) -> dict[str, str]:
         """Runtime facts of the backend for /diagnostics (profile, memory, providers, TF32)."""
         report = getattr(self._runner, 'report', None)
@@ -264,18 +351,18 @@ class DepthEstimator:
             net = torch.compile(model)
         dtype = _DTYPES.get(self.precision)
 
-        def run(x: Tensor) -> Tensor:
+        def run(x: Tensor, focal: Tensor | None = None) -> Tensor | Mapping[str, Tensor]:
             if self._channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             amp = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None
                    else contextlib.nullcontext())
             with amp:
-                return net(x)  # (B, h, w)
+                # (B, h, w), or {'depth': (B, h, w), ...}
+                return net(x) if focal is None else net(x, focal=focal)
 
         return run
 
-    @staticmethod
-    def _backend_metadata(model: Any) -> tuple[Any, bool, float | None]:
+    def _backend_metadata(self, model: Any) -> tuple[Any, bool, float | None]:
         if isinstance(model, nn.Module):
             return model.config, model.config.is_metric, model.config.max_depth
         meta = read_sidecar(model, required=False)
@@ -290,6 +377,7 @@ class DepthEstimator:
                                     'whose frames only its library processes; run its '
                                     'checkpoint folder with backend torch')
         cfg = config_from_sidecar(meta)
+        self._licence = meta.get('licence') if isinstance(meta.get('licence'), str) else None
         metric = meta.get('head') == 'metric'
         return cfg, metric, meta.get('max_depth') if metric else None
 
@@ -319,6 +407,10 @@ class DepthEstimator:
         """Same-size uint8 images -> network input [B,3,h,w] float32 on the device."""
         if self._library is not None:
             return self._library.prepare([to_rgb(im, encoding) for im in images]).to(self.device)
+        if self._own_prep is not None:   # the family's own (official) preprocessing
+            parts = [self._own_prep.preprocess(to_rgb(im, encoding), self.input_size)
+                     for im in images]
+            return (parts[0] if len(parts) == 1 else torch.cat(parts)).to(self.device)
         if self.exact or self.device.type == 'cpu':
             prep = preprocess_exact if self.exact else preprocess_fast_cpu
             parts = [prep(im, encoding, self.input_size) for im in images]
@@ -328,27 +420,75 @@ class DepthEstimator:
         return preprocess_fast(self._upload(batch), encoding, self.input_size)
 
     @torch.inference_mode()
-    def forward(self, x: Tensor) -> Tensor:
-        """Network input [B,3,h,w] (normalised) -> prediction [B,h,w] float32 on the device."""
-        return self._runner(x).float().to(self.device)
+    def forward(self, x: Tensor, focal: Tensor | None = None) -> Tensor:
+        """Network input [B,3,h,w] (normalised) -> prediction [B,h,w] float32 on the device.
+
+        ``focal`` [B, 2]: (fx, fy) in pixels of the network input, for a network that needs
+        them (:attr:`needs_intrinsics`).
+        """
+        return self.forward_all(x, focal)['depth']
+
+    @torch.inference_mode()
+    def forward_all(self, x: Tensor, focal: Tensor | None = None) -> dict[str, Tensor]:
+        """Like :meth:`forward`, with every per-pixel output.
+
+        ``depth`` and, where the network has them, ``confidence`` and ``sky`` (probability),
+        [B,h,w] float32 on the device.
+        """
+        if self.needs_intrinsics and focal is None:
+            raise IntrinsicsRequired(self._intrinsics_message())
+        raw = self._runner(x) if focal is None else self._runner(x, focal)
+        out = dict(raw) if isinstance(raw, Mapping) else {'depth': raw}
+        return {k: v.float().to(self.device) for k, v in out.items()
+                if k in ('depth', 'confidence', 'sky')}
+
+    def _intrinsics_message(self) -> str:
+        enc = self.config.encoder if self.config is not None else 'this model'
+        return (f"{enc} gives metric depth only with the camera's focal length: give fx/fy in "
+                'pixels (camera_info, the fx/fy parameters, or --fx/--fy); none was given, and '
+                'none is guessed')
 
     def _sync(self) -> None:
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
 
     # ------------------------------------------------------------------ public API
-    @torch.inference_mode()
-    def infer_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8', *,
-                    focal_px: Sequence[float | None] | None = None) -> list[np.ndarray]:
-        """Depth for several frames; same-size frames share one forward pass.
+    @staticmethod
+    def _focal(intrinsics: Any, size: tuple[int, int],
+               net: tuple[int, int]) -> tuple[float, float]:
+        """(fx, fy) in image pixels -> in network-input pixels (core.model_outputs)."""
+        try:
+            fx, fy = intrinsics
+        except (TypeError, ValueError):
+            raise ValueError(f'intrinsics must be (fx, fy) in pixels, got '
+                             f'{intrinsics!r}') from None
+        return network_focal(fx, fy, size, net)
 
-        Returns float32 HxW arrays in input order (disparity, or metres for metric models).
-        ``focal_px``: each frame's focal length in pixels (None: unknown), used by a family
-        whose metric depth needs one (it estimates it otherwise, see :attr:`last_focal_px`).
+    @torch.inference_mode()
+    def estimate_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
+                       intrinsics: Sequence[Any] | None = None, *,
+                       focal_px: Sequence[float | None] | None = None) -> list[DepthResult]:
+        """Every per-pixel output for several frames; same-size frames share one forward pass.
+
+        ``intrinsics``: per frame (fx, fy) in pixels of that frame (or None), used by a
+        network that needs them (:attr:`needs_intrinsics`; else ignored). ``focal_px``: per
+        frame focal length in pixels (None: unknown) for a family whose metric depth uses one
+        and estimates it otherwise (Depth Pro; :attr:`last_focal_px`); defaults to the fx of
+        ``intrinsics``. Returns one :class:`DepthResult` per frame, in input order.
+
+        Raises:
+            IntrinsicsRequired: the network needs a focal length that a frame lacks.
+            ValueError: a bad image or focal length.
+
         """
         self.last_focal_px = []
         if len(images) == 0:
             return []
+        if intrinsics is not None and len(intrinsics) != len(images):
+            raise ValueError(f'{len(images)} images but {len(intrinsics)} intrinsics')
+        if focal_px is None:
+            focal_px = [None if k is None else float(k[0]) for k in intrinsics] \
+                if intrinsics is not None else None
         focals = list(focal_px) if focal_px is not None else [None] * len(images)
         if len(focals) != len(images):
             raise ValueError(f'{len(focals)} focal lengths for {len(images)} images')
@@ -356,28 +496,40 @@ class DepthEstimator:
         for i, im in enumerate(images):
             im = validate_image(im, encoding)
             groups.setdefault(im.shape[:2], []).append(i)
-        out: list[np.ndarray | None] = [None] * len(images)
+        if self.needs_intrinsics and (intrinsics is None
+                                      or any(k is None for k in intrinsics)):
+            raise IntrinsicsRequired(self._intrinsics_message())
+        sky_threshold = float(getattr(self.config, 'sky_threshold', SKY_THRESHOLD))
+        out: list[DepthResult | None] = [None] * len(images)
         times = {'preprocess_ms': 0.0, 'forward_ms': 0.0, 'postprocess_ms': 0.0}
         for size, idx in groups.items():
+            focal = None
+            if self.needs_intrinsics:
+                net = self.network_size(*size)
+                focal = torch.tensor([self._focal(intrinsics[i], size, net) for i in idx],
+                                     dtype=torch.float32, device=self.device)  # (B, 2)
             t0 = time.perf_counter()
             x = self.preprocess([images[i] for i in idx], encoding)  # (B, 3, h, w)
             self._sync()
             t1 = time.perf_counter()
-            pred = self.forward(x)  # (B, h, w)
+            pred = self.forward_all(x, focal)  # each (B, h, w)
             self._sync()
             t2 = time.perf_counter()
             if self._library is not None:
-                depth = self._library.finish(pred, size, [focals[i] for i in idx])
+                depth = self._library.finish(pred['depth'], size, [focals[i] for i in idx])
                 estimated = self._library.network.estimated_focal(size[1])
                 for j, i in enumerate(idx):
                     if focals[i] is None and estimated is not None:
                         focals[i] = estimated[j]
+                maps = {'depth': depth.cpu().numpy()}  # (B, H, W) float32
             else:
-                depth = postprocess(pred, size)
-            depth = depth.cpu().numpy()  # (B, H, W) float32
+                maps = {k: postprocess(v, size).cpu().numpy() for k, v in pred.items()}
             t3 = time.perf_counter()
             for j, i in enumerate(idx):
-                out[i] = depth[j]
+                sky = maps.get('sky')
+                out[i] = DepthResult(maps['depth'][j],
+                                     maps['confidence'][j] if 'confidence' in maps else None,
+                                     None if sky is None else sky[j] >= sky_threshold)
             times['preprocess_ms'] += 1e3 * (t1 - t0)
             times['forward_ms'] += 1e3 * (t2 - t1)
             times['postprocess_ms'] += 1e3 * (t3 - t2)
@@ -385,10 +537,28 @@ class DepthEstimator:
         self.last_focal_px = focals
         return out  # type: ignore[return-value]
 
-    def infer(self, image: np.ndarray, encoding: str = 'bgr8', *,
+    def estimate(self, image: np.ndarray, encoding: str = 'bgr8', intrinsics: Any = None, *,
+                 focal_px: float | None = None) -> DepthResult:
+        """Every per-pixel output for one uint8 frame (see :meth:`estimate_batch`)."""
+        return self.estimate_batch([image], encoding, None if intrinsics is None
+                                   else [intrinsics],
+                                   focal_px=None if focal_px is None else [focal_px])[0]
+
+    def infer_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
+                    intrinsics: Sequence[Any] | None = None, *,
+                    focal_px: Sequence[float | None] | None = None) -> list[np.ndarray]:
+        """Depth for several frames; same-size frames share one forward pass.
+
+        Returns float32 HxW arrays in input order (disparity, relative depth or metres: see
+        :attr:`output`); :meth:`estimate_batch` also gives confidence and sky.
+        """
+        return [r.depth for r in self.estimate_batch(images, encoding, intrinsics,
+                                                     focal_px=focal_px)]
+
+    def infer(self, image: np.ndarray, encoding: str = 'bgr8', intrinsics: Any = None, *,
               focal_px: float | None = None) -> np.ndarray:
         """Depth for one uint8 frame -> float32 HxW at the frame's resolution."""
-        return self.infer_batch([image], encoding, focal_px=[focal_px])[0]
+        return self.estimate(image, encoding, intrinsics, focal_px=focal_px).depth
 
     def warmup(self, height: int, width: int) -> float:
         """Run one dummy ``height`` x ``width`` frame and return its wall time in ms.
@@ -398,7 +568,8 @@ class DepthEstimator:
         off the first real frame. The network shape depends on the frame size only.
         """
         start = time.perf_counter()
-        self.infer(np.zeros((height, width, 3), np.uint8))
+        focal = (float(max(height, width)),) * 2 if self.needs_intrinsics else None
+        self.infer(np.zeros((height, width, 3), np.uint8), intrinsics=focal)
         return 1e3 * (time.perf_counter() - start)
 
     def network_size(self, height: int, width: int) -> tuple[int, int]:
@@ -406,10 +577,12 @@ class DepthEstimator:
         if self._library is not None:   # the library's processor decides (input_size unused)
             x = self._library.prepare([np.zeros((height, width, 3), np.uint8)])
             return int(x.shape[-2]), int(x.shape[-1])
+        if self._own_prep is not None:
+            return tuple(self._own_prep.network_size(height, width, self.input_size))
         return target_size(height, width, self.input_size)
 
     def __repr__(self) -> str:
         enc = self.config.encoder if self.config is not None else '?'
-        return (f'DepthEstimator({enc}, {"metric" if self.is_metric else "relative"}, '
+        return (f'DepthEstimator({enc}, {self.output}, '
                 f'backend={self.backend}, device={self.device}, precision={self.precision}, '
                 f'input_size={self.input_size}, exact={self.exact})')

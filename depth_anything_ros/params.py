@@ -133,6 +133,9 @@ SCHEMA: tuple[ParamSpec, ...] = (
               range=(0.0, 1000.0)),
     ParamSpec('max_depth', 0.0, 'metres; farther pixels are invalid; 0: the scene range '
               '(20 indoor / 80 outdoor)', range=(0.0, 1000.0)),
+    ParamSpec('min_confidence', 0.0, 'models with a per-pixel confidence (see depth/'
+              'confidence): pixels below it are invalid (NaN) in depth, disparity and cloud; '
+              '0: keep every pixel', range=(0.0, 1.0e6)),
     ParamSpec('depth_encoding', '32FC1', '32FC1 metres (NaN invalid) or 16UC1 millimetres '
               '(0 invalid)', ('32FC1', '16UC1')),
     ParamSpec('output_stride', 1, 'publish depth/disparity at every Nth pixel (camera_info '
@@ -270,6 +273,7 @@ class DepthConfig:
     input_size: int
     min_depth: float
     max_depth: float
+    min_confidence: float
     depth_encoding: str
     output_stride: int
     publish_depth: bool

@@ -194,12 +194,13 @@ def load_model_from_args(args: argparse.Namespace) -> nn.Module:
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser, *,
-                          input_size: int | None = None) -> None:
+                          input_size: int | None = None, family_size: bool = False) -> None:
     """Register the runtime flags: device, backend, precision, input size, exact, caches.
 
     Choices and defaults come from the node's parameter schema (backend and precision
     ``auto``), so a concept has one name and one set of values on the command line, in
-    parameters and in launch arguments. ``input_size`` overrides the schema's default.
+    parameters and in launch arguments. ``input_size`` overrides the schema's default;
+    ``family_size``: no default, the model family's own input size applies (its input policy).
     """
     from depth_anything_ros.params import spec
     add_device_argument(parser)
@@ -211,14 +212,62 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, *,
                         '--checkpoint (see "depth-anything-ros export") the runtimes that load '
                         'it')
     size = spec('input_size').default if input_size is None else input_size
-    parser.add_argument('--input-size', type=int, default=size,
-                        help=f'network short side, multiple of 14 (default {size})')
+    if family_size:
+        parser.add_argument('--input-size', type=int, default=None,
+                            help='network input size in pixels, multiple of 14 (default: the '
+                                 f"model family's: {_family_sizes()})")
+    else:
+        parser.add_argument('--input-size', type=int, default=size,
+                            help=f'network short side, multiple of 14 (default {size})')
     parser.add_argument('--exact', action='store_true', help=_described('exact'))
     parser.add_argument('--cache-dir', default=spec('cache_dir').default or None,
                         help=_described('cache_dir'))
     parser.add_argument('--engine-cache-size', type=int, default=spec('engine_cache_size').default,
                         help=_described('engine_cache_size'))
     add_trt_profile_arguments(parser)
+
+
+def _family_sizes() -> str:
+    """Each family's default input size, in words (its input policy)."""
+    from depth_anything_ros.models.registry import families
+    return '; '.join(f'{f.input.default_size} '
+                     f'{"longest" if f.input.aspect == "longest" else "short"} side for {f.title}'
+                     for f in families())
+
+
+def positive_pixels(text: str) -> float:
+    """Argparse type of a focal length: a finite number of pixels > 0."""
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f'expected a focal length in pixels > 0, got {text!r}')
+    return value
+
+
+def add_intrinsics_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``--fx`` and ``--fy``: the focal length a metric model may need for metres."""
+    parser.add_argument('--fx', type=positive_pixels, default=None, metavar='PIXELS',
+                        help='focal length in pixels of the input images, for a model that '
+                             'gives metres only with it (see "download --list"); --fy '
+                             'defaults to it')
+    parser.add_argument('--fy', type=positive_pixels, default=None, metavar='PIXELS',
+                        help='vertical focal length in pixels (default: --fx)')
+
+
+def intrinsics_from_args(args: argparse.Namespace) -> tuple[float, float] | None:
+    """(fx, fy) from ``--fx``/``--fy`` (None: not given).
+
+    Raises:
+        InvalidInputError: ``--fy`` without ``--fx``.
+
+    """
+    fx, fy = getattr(args, 'fx', None), getattr(args, 'fy', None)
+    if fx is None and fy is not None:
+        raise InvalidInputError('--fy needs --fx (the horizontal focal length) too')
+    return None if fx is None else (fx, fy if fy is not None else fx)
 
 
 def add_trt_profile_arguments(parser: argparse.ArgumentParser) -> None:

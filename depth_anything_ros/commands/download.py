@@ -22,30 +22,39 @@ import sys
 
 from depth_anything_ros.errors import InvalidInputError, one_line
 from depth_anything_ros.models.hub import DEFAULT_WEIGHTS_DIR, download, WEIGHTS_ENV
-from depth_anything_ros.models.registry import checkpoints
+from depth_anything_ros.models.registry import Checkpoint, checkpoints
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register ``NAME [--weights-dir DIR] [--list]``."""
-    parser.add_argument('name', nargs='?', help='model name, e.g. vits, metric_indoor_vitl '
-                        '(see --list)')
+    parser.add_argument('name', nargs='?', help='model name, e.g. vits, metric_indoor_vitl, '
+                        'da3-small (see --list)')
     parser.add_argument('--weights-dir', default=None,
                         help=f'target directory (default ${WEIGHTS_ENV} or '
                              f'{DEFAULT_WEIGHTS_DIR})')
     parser.add_argument('--list', action='store_true', help='list known names and exit')
 
 
+def _also(info: Checkpoint) -> str:
+    """Return what else a checkpoint's network gives or needs, in words (``-``: nothing)."""
+    words = [w for w, on in (('confidence', info.confidence), ('sky', info.sky),
+                             ('needs fx/fy', info.needs_intrinsics),
+                             ('any-view', info.max_views > 1)) if on]
+    return ', '.join(words) or '-'
+
+
 def main(args: argparse.Namespace) -> int:
     """List the known names, or download one and print where it went."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
     if args.list or not args.name:
-        print(f'{"name":<22} {"family":<7} {"output":<9} {"file":<45} {"licence":<13} '
-              'repository')
+        print(f'{"name":<22} {"family":<7} {"output":<9} {"also":<26} {"file":<45} '
+              f'{"licence":<13} repository')
         rows = [(name, fam.name, info) for fam, info in checkpoints()
                 for name in (info.name, *info.aliases)]
         for name, fam, info in sorted(rows, key=lambda r: r[0]):
-            print(f'{name:<22} {fam:<7} {info.output:<9} {info.filename:<45} '
-                  f'{info.licence:<13} {info.repo or "(not published)"}')
+            print(f'{name:<22} {fam:<7} {info.output:<9} {_also(info):<26} '
+                  f'{info.local_name:<45} {info.licence:<13} '
+                  f'{info.repo or "(not published)"}')
         if args.list:
             return 0
         raise InvalidInputError('name the checkpoint to download (one of the list above)')

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from depth_anything_ros.backends import export
 from depth_anything_ros.commands.args import add_model_arguments, load_model_from_args
@@ -60,6 +61,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'goes next to it as .json')
 
 
+def _check_exportable(model: Any, fmt: str) -> None:
+    """InvalidInputError when the model's family does not run on the runtime of ``fmt``."""
+    from depth_anything_ros.models.registry import family
+    name = getattr(model, 'family', None)
+    fam = family(name) if isinstance(name, str) else None
+    runtime = 'openvino' if fmt == 'openvino' else 'onnxruntime'
+    if fam is not None and runtime not in fam.backends:
+        raise InvalidInputError(f'{fam.title} networks run on {", ".join(fam.backends)} only so '
+                                f'far; they cannot be exported to {fmt}')
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the export command; returns a process exit code."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
@@ -79,6 +91,7 @@ def main(args: argparse.Namespace) -> int:
         else:
             hw = export.network_input_hw(args.input_size, args.height, args.width)
         model = load_model_from_args(args)
+    _check_exportable(model, args.format)
     shape_kw = {'dynamic': True} if hw is None else {'height': hw[0], 'width': hw[1]}
     if args.format == 'openvino':
         export_openvino(model, out, opset=args.opset, batch=args.batch, **shape_kw)

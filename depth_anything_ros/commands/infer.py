@@ -19,7 +19,13 @@ Example::
     depth-anything-ros infer --checkpoint vits photos/*.jpg --out depth_out
     depth-anything-ros infer --checkpoint metric_indoor_vits --exact room.png --out out
 
-Relative models write disparity (larger = nearer, arbitrary scale); metric models write metres.
+Relative models write disparity (larger = nearer) or relative depth (larger = farther), both
+of arbitrary scale; metric models write metres. Sky pixels (models with a sky output) are NaN.
+A model with a per-pixel confidence also writes it, as ``<name>_confidence.npy``. A model that
+gives metres only with the camera's focal length needs ``--fx`` (and ``--fy``) in pixels of
+the images, e.g.::
+
+    depth-anything-ros infer --checkpoint da3metric-large --fx 525 --fy 525 room.png --out out
 """
 
 from __future__ import annotations
@@ -31,11 +37,13 @@ from pathlib import Path
 import numpy as np
 
 from depth_anything_ros.commands.args import (
+    add_intrinsics_arguments,
     add_model_arguments,
     add_runtime_arguments,
     build_estimator_from_args,
+    intrinsics_from_args,
 )
-from depth_anything_ros.errors import MissingInputError, user_errors
+from depth_anything_ros.errors import InvalidInputError, MissingInputError, user_errors
 from depth_anything_ros.params import spec
 from depth_anything_ros.training.sources import IMAGE_SUFFIXES
 
@@ -48,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='image files or directories of images')
     parser.add_argument('--out', type=Path, required=True, help='output directory')
     add_model_arguments(parser)
-    add_runtime_arguments(parser)
+    add_runtime_arguments(parser, family_size=True)
+    add_intrinsics_arguments(parser)
     parser.add_argument('--colormap', default=spec('colormap').default,
                         choices=spec('colormap').choices, help='colour map of the PNG')
 
@@ -72,9 +81,9 @@ def collect_images(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _colorize(depth: np.ndarray, metric: bool, colormap: str) -> np.ndarray:
+def _colorize(depth: np.ndarray, output: str, colormap: str) -> np.ndarray:
     from depth_anything_ros.core.colorize import colorize
-    bgr, _ = colorize(depth, colormap, near_is_high=not metric)
+    bgr, _ = colorize(depth, colormap, near_is_high=output == 'disparity')
     return bgr
 
 
@@ -89,9 +98,16 @@ def main(args: argparse.Namespace) -> int:
         raise MissingInputError(f'no images found in {", ".join(map(str, args.images))}; give '
                                 'image files or folders that hold some')
     with user_errors(FileNotFoundError, ValueError):
+        focal = intrinsics_from_args(args)
         est = build_estimator_from_args(args)
-    unit = 'm' if est.is_metric else '(disparity)'
+    if est.needs_intrinsics and focal is None:
+        raise InvalidInputError(f"{est.config.encoder} gives metres only with the camera's "
+                                'focal length; pass --fx (and --fy) in pixels of the images')
+    from depth_anything_ros.core.model_outputs import mask_invalid
+    from depth_anything_ros.models.loading import describe_licence
+    unit = {'metric': 'm', 'depth': '(relative depth)'}.get(est.output, '(disparity)')
     log.info('%r (%s)', est, est.choice.reason)
+    print(f'weights licence: {describe_licence(est.licence)}')
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     used: set[str] = set()
@@ -101,16 +117,21 @@ def main(args: argparse.Namespace) -> int:
             print(f'{path}: cannot read (missing or not an image); skipped')
             failed += 1
             continue
-        depth = est.infer(image, 'bgr8')
+        result = est.estimate(image, 'bgr8', focal)
+        depth = mask_invalid(result.depth, sky=result.sky)   # sky: NaN, never a far wall
         stem = path.stem
         while stem in used:  # same name in two directories
             stem += '_'
         used.add(stem)
         np.save(args.out / f'{stem}.npy', depth)
-        cv2.imwrite(str(args.out / f'{stem}.png'), _colorize(depth, est.is_metric, args.colormap))
+        if result.confidence is not None:
+            np.save(args.out / f'{stem}_confidence.npy', result.confidence)
+        cv2.imwrite(str(args.out / f'{stem}.png'), _colorize(depth, est.output, args.colormap))
         t = est.last_timings
-        print(f'{path}: {depth.shape[1]}x{depth.shape[0]} min {depth.min():.3f} median '
-              f'{np.median(depth):.3f} max {depth.max():.3f} {unit}; '
+        finite = depth[np.isfinite(depth)]
+        stats = (f'min {finite.min():.3f} median {np.median(finite):.3f} max {finite.max():.3f}'
+                 if finite.size else 'no valid pixel')
+        print(f'{path}: {depth.shape[1]}x{depth.shape[0]} {stats} {unit}; '
               f'{sum(t.values()):.0f} ms (forward {t["forward_ms"]:.0f}) -> '
               f'{args.out / stem}.npy/.png')
     print(f'{len(files) - failed}/{len(files)} images written to {args.out}')

@@ -52,9 +52,15 @@ from depth_anything_ros.core.sync import StampMatcher
 from depth_anything_ros.params import DepthConfig
 
 __all__ = ['ALL_OUTPUTS', 'Calibration', 'CameraStage', 'Frame', 'FrameResult', 'Guard',
-           'process_frames']
+           'IntrinsicsMissing', 'process_frames']
 
-ALL_OUTPUTS = Wanted(image=True, info=True, colored=True, points=True)
+ALL_OUTPUTS = Wanted(image=True, info=True, colored=True, points=True, confidence=True)
+
+
+class IntrinsicsMissing(CameraInfoError):
+    """The model gives metres only with the focal length, and the frame has no camera model."""
+
+
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
@@ -224,7 +230,9 @@ class CameraStage:
         return Wanted(image=cfg.publish_depth and requested.image,
                       info=cfg.publish_depth and requested.info,
                       colored=cfg.publish_colored and requested.colored,
-                      points=cfg.publish_points and cfg.metric_output and requested.points)
+                      points=cfg.publish_points and cfg.metric_output and requested.points,
+                      confidence=cfg.publish_depth and requested.confidence and bool(
+                          getattr(self.pipeline.estimator, 'has_confidence', False)))
 
     # ------------------------------------------------------------------ calibrations, anchors
     def add_camera_info(self, stamp_ns: int, calibration: Calibration) -> None:
@@ -319,6 +327,11 @@ class CameraStage:
         self.image_frame = frame.frame_id
         if camera is None:
             self.without_camera += 1
+            if getattr(self.pipeline.estimator, 'needs_intrinsics', False):
+                raise IntrinsicsMissing(
+                    "no metric depth: the model gives metres only with the camera's focal "
+                    'length, and this frame has no camera_info (nor fx/fy parameters); '
+                    'publish camera_info or set fx, fy, cx, cy')
         net_pixels = self.pipeline.prepare(frame.pixels, frame.encoding, camera, cfg)
         return _Prepared(index, self, frame, net_pixels, camera, cfg, wanted)
 
@@ -360,9 +373,12 @@ def process_frames(frames: Sequence[tuple[CameraStage, Frame, Wanted]],
     for group in groups.values():
         first = group[0]
         try:
-            raws, infer_ms = infer_frames(first.stage.pipeline.estimator,
-                                          [job.net_pixels for job in group],
-                                          first.frame.encoding, first.cfg.input_size)
+            estimator = first.stage.pipeline.estimator
+            focal = None
+            if getattr(estimator, 'needs_intrinsics', False):   # each frame's own focal length
+                focal = [(job.camera.intrinsics.fx, job.camera.intrinsics.fy) for job in group]
+            raws, infer_ms = infer_frames(estimator, [job.net_pixels for job in group],
+                                          first.frame.encoding, first.cfg.input_size, focal)
         # a failed forward pass fails each of its frames, each through its own guard
         except Exception as exc:   # noqa: BLE001 -- handed to the guard, re-raised by default
             for job in group:

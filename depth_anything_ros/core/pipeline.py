@@ -67,6 +67,7 @@ from depth_anything_ros.core.images import (
     ImageLimits,
     to_rgb,
 )
+from depth_anything_ros.core.model_outputs import pipeline_values
 from depth_anything_ros.params import DepthConfig
 from depth_anything_ros.vocabulary import ANCHORED
 
@@ -88,10 +89,11 @@ class Wanted:
     info: bool = True        # the output camera model
     colored: bool = False    # colourised depth (bgr8)
     points: bool = False     # organized cloud (metric output and a camera model needed)
+    confidence: bool = False  # per-pixel confidence (models that give one)
 
     def any(self) -> bool:
         """Return True when at least one output is wanted."""
-        return self.image or self.info or self.colored or self.points
+        return self.image or self.info or self.colored or self.points or self.confidence
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class FrameOutputs:
     colored: np.ndarray | None      # strided bgr8 uint8 (H', W', 3)
     cloud: np.ndarray | None        # structured (H'', W'') at cfg.cloud_stride; reused storage
     infer_ms: float                 # network time of this frame
+    confidence: np.ndarray | None = None   # strided float32, the model's own scale
 
 
 def make_aligner(cfg: DepthConfig, metric: bool) -> Aligner | None:
@@ -190,16 +193,31 @@ class FramePipeline:
         return self.rectifier(pixels, camera.k, camera.d, camera.r, camera.p,
                               camera.distortion_model)
 
-    def finish(self, net_pixels: np.ndarray, encoding: str, raw: np.ndarray, infer_ms: float,
+    def finish(self, net_pixels: np.ndarray, encoding: str, raw: Any, infer_ms: float,
                camera: CameraModel | None, cfg: DepthConfig, wanted: Wanted,
                align: Align | None = None) -> FrameOutputs:
         """Turn the network output ``raw`` of :meth:`prepare`'s pixels into the outputs.
+
+        ``raw``: the estimator's depth (H, W), or its result with ``depth``, ``confidence``
+        and ``sky`` (``estimator.DepthResult``): relative depth becomes disparity, sky and
+        pixels below ``cfg.min_confidence`` become NaN (``core.model_outputs``).
 
         Raises:
             ValueError: ``raw`` is not the image's size or has no finite value.
 
         """
         h, w = net_pixels.shape[:2]
+        confidence = None
+        if not isinstance(raw, np.ndarray):   # a result with every per-pixel output
+            confidence = raw.confidence
+            if raw.depth.shape != (h, w):
+                raise ValueError(f'the estimator returned {raw.depth.shape} for a {h}x{w} image')
+            output = getattr(self.estimator, 'output', None) or (
+                'metric' if self.estimator.is_metric else 'disparity')
+            raw = pipeline_values(raw.depth, output, confidence, raw.sky, cfg.min_confidence)
+            if not np.isfinite(raw).any():
+                raise ValueError('no valid pixel: the whole frame is sky or below '
+                                 f'min_confidence {cfg.min_confidence:g}')
         if raw.shape != (h, w):
             raise ValueError(f'the estimator returned {raw.shape} for a {h}x{w} image')
         pred = split_prediction(raw, metric_model=self.estimator.is_metric,
@@ -238,20 +256,30 @@ class FramePipeline:
                                min_range=cfg.cloud_min_range,
                                max_range=cfg.cloud_max_range or math.inf, out=out)
         out_camera = camera.strided(s) if camera is not None else None
-        return FrameOutputs(depth, disparity, out_camera, colored, cloud, infer_ms)
+        conf = None
+        if wanted.confidence and confidence is not None:
+            conf = stride_image(confidence.astype(np.float32, copy=False), s)
+        return FrameOutputs(depth, disparity, out_camera, colored, cloud, infer_ms, conf)
 
 
 def infer_frames(estimator: Any, frames: list[np.ndarray], encoding: str,
-                 input_size: int) -> tuple[list[np.ndarray], float]:
+                 input_size: int, intrinsics: list[Any] | None = None
+                 ) -> tuple[list[Any], float]:
     """Run the network on ``frames`` (one encoding) at ``input_size``; return outputs and ms.
 
     Frames of one size share a forward pass where the estimator has ``infer_batch``
-    (several cameras of one node); the time is that of the whole call.
+    (several cameras of one node); the time is that of the whole call. An estimator with
+    ``estimate_batch`` gives every per-pixel output per frame (depth, confidence, sky), with
+    ``intrinsics`` (per frame ``(fx, fy)`` or None) for a model that needs the focal length.
     """
     if estimator.input_size != input_size:
         estimator.input_size = input_size
     batch = getattr(estimator, 'infer_batch', None)
+    estimate = getattr(estimator, 'estimate_batch', None)
     t0 = time.perf_counter()
+    if estimate is not None:
+        results = list(estimate(frames, encoding, intrinsics))
+        return results, 1e3 * (time.perf_counter() - t0)
     if batch is not None and len(frames) > 1:
         raws = list(batch(frames, encoding))                           # each (H, W) float32
     else:

@@ -40,6 +40,8 @@ from depth_anything_ros.models.registry import (
     family_for_encoder,
     family_for_keys,
     family_for_model_type,
+    find_checkpoint,
+    keys_family,
     ModelFamily,
     split_untrained,
 )
@@ -49,18 +51,30 @@ log = logging.getLogger(__name__)
 
 HEADS = ('relative', 'metric')
 
-__all__ = ['HEADS', 'build_model', 'config_from_sidecar', 'export_model', 'family_of_config',
-           'library_folder_family', 'load_model']
+__all__ = ['HEADS', 'build_model', 'config_from_sidecar', 'describe_licence', 'export_model',
+           'family_of_config', 'library_folder_family', 'load_model']
+
+#: What the licence of deterministic test weights is shown as.
+UNTRAINED_LICENCE = 'none (deterministic test weights)'
+
+
+def describe_licence(licence: str | None) -> str:
+    """Return a model's ``licence`` attribute as shown to people (None: not recorded)."""
+    return licence or 'unknown (not recorded; check where the weights came from)'
+
 
 #: Weight files of a folder in a library's own format (``save_pretrained``).
 LIBRARY_WEIGHTS = ('model.safetensors', 'pytorch_model.bin')
 
 
-def library_folder_family(folder: Path) -> ModelFamily | None:
+def library_folder_family(folder: Path, *, required: bool = True) -> ModelFamily | None:
     """Return the family that loads ``folder`` by its config.json's ``model_type`` (or None).
 
+    ``required=False``: a config.json without ``model_type`` (another family's published
+    folder, e.g. Depth Anything 3's) is no library folder either: None.
+
     Raises:
-        CheckpointError: the config.json is unreadable or names no model_type.
+        CheckpointError: the config.json is unreadable, or (``required``) names no model_type.
 
     """
     config = folder / 'config.json'
@@ -69,6 +83,8 @@ def library_folder_family(folder: Path) -> ModelFamily | None:
     data = read_json_file(config, 'model config')
     model_type = data.get('model_type') if isinstance(data, dict) else None
     if not isinstance(model_type, str):
+        if not required:
+            return None
         raise CheckpointError(f'{config} names no model_type; it is not a model folder in the '
                               'transformers format (save_pretrained writes one)')
     return family_for_model_type(model_type)
@@ -140,6 +156,7 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: Any = None,
         scale = max_depth if max_depth is not None else default_max_depth
         model = fam.module().untrained_model(enc or fam.encoders[0], head,
                                              scale if head == 'metric' else None)
+        model.licence = UNTRAINED_LICENCE
         return model
     if head is not None and head not in HEADS:
         raise ValueError(f'head must be one of {HEADS}, got {head!r}')
@@ -150,7 +167,7 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: Any = None,
             return fam.module().load_folder(given, head=head, max_depth=max_depth).eval()
     path = resolve_checkpoint(spec, weights_dir)
     if path.name in LIBRARY_WEIGHTS:   # a published folder (download puts the config beside)
-        fam = library_folder_family(path.parent)
+        fam = library_folder_family(path.parent, required=False)
         if fam is not None:
             return fam.module().load_folder(path.parent, head=head,
                                             max_depth=max_depth).eval()
@@ -161,12 +178,29 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: Any = None,
     embedded = meta.get('sidecar') if isinstance(meta.get('sidecar'), Mapping) else None
     fam = (family_for_checkpoint(path, meta=dict(embedded) if embedded else None)
            or family_for_keys(sd, meta))
+    _check_family(path, fam, keys_family(sd), 'its sidecar' if embedded else 'its name')
     model = fam.module().load_state_dict(path, sd, meta, encoder=encoder, head=head,
                                          max_depth=max_depth,
                                          default_max_depth=default_max_depth)
     # Engine caches key exports by this file's content hash (backends.common).
     model.checkpoint_file = path
+    licence = embedded.get('licence') if embedded else None
+    published = find_checkpoint(path)[1]
+    model.licence = licence if isinstance(licence, str) else (
+        published.licence if published is not None else None)
     return model.eval()
+
+
+def _check_family(path: Path, named: ModelFamily, by_keys: ModelFamily | None,
+                  why: str) -> None:
+    """CheckpointError when the file's keys are another family's than its name/sidecar says."""
+    if by_keys is None or by_keys is named:
+        return
+    fix = ('fix or delete the sidecar' if why == 'its sidecar' else
+           f'give the file a name that is not a {named.title} name, or download the '
+           f'{named.title} checkpoint again (depth-anything-ros download)')
+    raise CheckpointError(f'{path} holds {by_keys.title} weights, but {why} says '
+                          f'{named.title}: {fix}')
 
 
 def config_from_sidecar(meta: Mapping[str, Any]) -> Any:

@@ -39,15 +39,20 @@ from typing import Any
 
 from depth_anything_ros.vocabulary import BACKENDS, PATCH_SIZE, PRECISIONS
 
-__all__ = ['CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'LIBRARY_FILES', 'OUTPUTS',
-           'UNTRAINED', 'library_checkpoint', 'library_family',
-           'Checkpoint', 'InputPolicy', 'ModelFamily', 'checkpoints', 'default_checkpoint',
-           'encoder_choices', 'families', 'family', 'family_for_checkpoint',
-           'family_for_encoder', 'family_for_keys', 'family_for_model_type',
-           'find_checkpoint', 'register_family', 'split_untrained']
+__all__ = ['ASPECTS', 'CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'LIBRARY_FILES',
+           'OUTPUTS', 'UNTRAINED', 'Checkpoint', 'InputPolicy', 'ModelFamily', 'checkpoints',
+           'default_checkpoint', 'encoder_choices', 'families', 'family', 'family_for_checkpoint',
+           'family_for_encoder', 'family_for_keys', 'family_for_model_type', 'find_checkpoint',
+           'keys_family', 'library_checkpoint', 'library_family', 'markdown_table',
+           'register_family', 'split_untrained']
 
-#: What a network outputs per pixel: affine-invariant disparity, or metric depth (metres).
-OUTPUTS: tuple[str, ...] = ('disparity', 'metric')
+#: What a network outputs per pixel: affine-invariant disparity (larger = nearer),
+#: affine-invariant relative depth (larger = farther), or metric depth (metres).
+OUTPUTS: tuple[str, ...] = ('disparity', 'depth', 'metric')
+#: The input resizing rules (:attr:`InputPolicy.aspect`): ``keep``: the short side becomes the
+#: input size; ``longest``: the longest side does (both keep the aspect ratio); ``library``: the
+#: family's library resizes with its own image processor (the network's ``prepare``).
+ASPECTS: tuple[str, ...] = ('keep', 'longest', 'library')
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Name suffixes of weight files (a name with one of them is a file name, not a model name).
@@ -62,10 +67,14 @@ class Checkpoint:
 
     ``output`` is one of :data:`OUTPUTS`; ``max_depth`` (metres) is the ceiling of a metric
     head; ``licence`` is the licence of these weights (SPDX id); ``repo`` the Hugging Face
-    repository (None: not published). ``subdir``: the folder of the weights directory the file
-    is kept in, for published files whose name says nothing (``model.safetensors``): they
-    are then found by that folder, never by their file name alone. ``extra_files``: files of
-    the same repository the weights need beside them (a ``config.json``), downloaded with them.
+    repository (None: not published). ``confidence``/``sky``: the network also gives a
+    per-pixel confidence / sky map; ``needs_intrinsics``: its metric output needs the camera's
+    focal length; ``max_views``: views one forward pass can take (1: monocular);
+    ``parameters``: its parameter count (None: not stated). ``subdir``: the folder of the
+    weights directory the file is kept in, for published files whose name says nothing
+    (``model.safetensors``): they are then found by that folder, never by their file name
+    alone. ``extra_files``: files of the same repository the weights need beside them (a
+    ``config.json``), downloaded with them.
     """
 
     name: str
@@ -78,11 +87,22 @@ class Checkpoint:
     aliases: tuple[str, ...] = ()
     subdir: str = ''
     extra_files: tuple[str, ...] = ()
+    confidence: bool = False
+    sky: bool = False
+    needs_intrinsics: bool = False
+    max_views: int = 1
+    parameters: int | None = None
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
             raise ValueError(f'checkpoint {self.name}: output must be one of {OUTPUTS}, got '
                              f'{self.output!r}')
+        if self.needs_intrinsics and self.output != 'metric':
+            raise ValueError(f'checkpoint {self.name}: only a metric output needs intrinsics')
+        if isinstance(self.max_views, bool) or not isinstance(self.max_views, int) \
+                or self.max_views < 1:
+            raise ValueError(f'checkpoint {self.name}: max_views must be an int >= 1, got '
+                             f'{self.max_views!r}')
 
     @property
     def head(self) -> str:
@@ -107,8 +127,11 @@ class InputPolicy:
     """How camera images become network input.
 
     Sides are multiples of ``multiple``; ``aspect='keep'``: the short side is ``input_size``
-    and the aspect ratio is kept (each side rounded to the multiple); the RGB input in [0, 1]
-    is normalised with ``mean``/``std``.
+    and the aspect ratio is kept (each side rounded to the multiple); ``aspect='longest'``:
+    the longest side is; the RGB input in [0, 1] is normalised with ``mean``/``std``.
+    ``default_size``: the input size when none is asked for. A family whose implementation
+    module defines ``preprocess`` and ``network_size`` (see docs/architecture.md) prepares
+    its input itself; the policy then describes what that does.
     """
 
     multiple: int = PATCH_SIZE
@@ -116,6 +139,11 @@ class InputPolicy:
     std: tuple[float, float, float] = IMAGENET_STD
     aspect: str = 'keep'
     default_size: int = 518
+
+    def __post_init__(self) -> None:
+        if self.aspect not in ASPECTS:
+            raise ValueError(f'input policy: aspect must be one of {ASPECTS}, got '
+                             f'{self.aspect!r}')
 
 
 @dataclass(frozen=True)
@@ -139,11 +167,13 @@ class ModelFamily:
             (``strict``): missing, unexpected and mis-shaped keys are named.
         input: the input policy.
         outputs: what its networks can output (:data:`OUTPUTS`).
-        confidence: whether it also gives a per-pixel confidence.
-        sky: whether it also gives a sky mask.
-        needs_intrinsics: whether metric output needs the camera's focal length.
+        confidence: whether some of its networks also give a per-pixel confidence.
+        sky: whether some also give a sky mask.
+        needs_intrinsics: whether some metric output needs the camera's focal length.
         stateful: whether a network keeps state between frames.
-        max_views: views one forward pass takes (1: monocular).
+        max_views: the most views one forward pass takes (1: monocular).
+        trainable: whether ``train`` and ``distill`` build its networks (fine-tuning, students).
+        (Each :class:`Checkpoint` says which of these its network has.)
         backends, precisions: what it runs on.
         checkpoint_names: ``mode`` -> template of the checkpoint a node loads when its
             ``checkpoint`` parameter is empty (``{encoder}``, ``{scene}``).
@@ -168,6 +198,7 @@ class ModelFamily:
     needs_intrinsics: bool = False
     stateful: bool = False
     max_views: int = 1
+    trainable: bool = True
     backends: tuple[str, ...] = BACKENDS
     precisions: tuple[str, ...] = PRECISIONS
     checkpoint_names: tuple[tuple[str, str], ...] = (('relative', '{encoder}'),
@@ -185,6 +216,15 @@ class ModelFamily:
         problems += [f'checkpoint {c.name} holds encoder {c.encoder!r}, not one of '
                      f'{self.encoders}' for c in self.checkpoints
                      if c.encoder not in self.encoders]
+        problems += [f'checkpoint {c.name} outputs {c.output!r}, not one of {self.outputs}'
+                     for c in self.checkpoints if c.output not in self.outputs]
+        for trait in ('confidence', 'sky', 'needs_intrinsics'):
+            problems += [f'checkpoint {c.name} has {trait} but the family does not declare it'
+                         for c in self.checkpoints
+                         if getattr(c, trait) and not getattr(self, trait)]
+        problems += [f'checkpoint {c.name} takes {c.max_views} views, more than max_views '
+                     f'{self.max_views}' for c in self.checkpoints
+                     if c.max_views > self.max_views]
         if not self.encoders:
             problems.append('no encoders')
         if problems:
@@ -197,14 +237,22 @@ class ModelFamily:
         return getattr(found, name) if name else found
 
     def checkpoint(self, name_or_path: str | os.PathLike) -> Checkpoint | None:
-        """Return the checkpoint a name, alias or official file name means (None: unknown)."""
-        stem = Path(name_or_path).name
+        """Return the checkpoint a name, alias or official file name means (None: unknown).
+
+        A generic published file name (``model.safetensors``, with :attr:`Checkpoint.subdir`)
+        means the checkpoint only inside its folder (``.../da3-small/model.safetensors``).
+        """
+        path = Path(name_or_path)
+        stem = path.name
         for suffix in CHECKPOINT_SUFFIXES:
             if stem.endswith(suffix):
                 stem = stem[:-len(suffix)]
                 break
         for c in self.checkpoints:
             if stem in (c.name, *c.aliases) or (not c.subdir and stem == Path(c.filename).stem):
+                return c
+        for c in self.checkpoints:
+            if c.subdir and path.name == Path(c.filename).name and path.parent.name == c.subdir:
                 return c
         return None
 
@@ -217,6 +265,10 @@ class ModelFamily:
         keys = list(keys)
         return bool(keys) and bool(self.key_prefixes) and all(
             k.startswith(self.key_prefixes) for k in keys)
+
+    def prefix_length(self, key: str) -> int:
+        """Length of the longest of its key prefixes ``key`` starts with (0: none)."""
+        return max((len(p) for p in self.key_prefixes if key.startswith(p)), default=0)
 
 
 _FAMILIES: dict[str, ModelFamily] = {}
@@ -314,12 +366,14 @@ def family(name: str) -> ModelFamily:
                      f'{", ".join(f.name for f in families())}')
 
 
-def encoder_choices(*, extra: bool = False) -> tuple[str, ...]:
+def encoder_choices(*, extra: bool = False, trainable: bool = False) -> tuple[str, ...]:
     """Every family's encoders, in family order (the ``encoder`` parameter's choices).
 
-    ``extra``: also the configurations without published weights (each family's first).
+    ``extra``: also the configurations without published weights (each family's first);
+    ``trainable``: only the families ``train`` and ``distill`` build
+    (:attr:`ModelFamily.trainable`).
     """
-    return tuple(e for fam in families()
+    return tuple(e for fam in families() if fam.trainable or not trainable
                  for e in ((*fam.extra_encoders, *fam.encoders) if extra else fam.encoders))
 
 
@@ -360,19 +414,28 @@ def family_for_model_type(model_type: str) -> ModelFamily | None:
 def family_for_keys(keys: Iterable[str], meta: dict[str, Any] | None = None) -> ModelFamily:
     """Return the family of a state dict: its metadata's ``family``, else its key names.
 
-    The family whose :attr:`ModelFamily.key_prefixes` cover most keys wins; when none covers
-    any, the first family, whose strict loader then names what does not fit.
+    Each key belongs to the family with the longest :attr:`ModelFamily.key_prefixes` entry it
+    starts with (families may share a short prefix such as ``backbone.``: the more specific
+    one, e.g. ``backbone.pretrained.``, decides); the family owning most keys wins. When none
+    owns any, the first family, whose strict loader then names what does not fit.
     """
     name = (meta or {}).get('family')
     if isinstance(name, str):
         return family(name)
-    keys = list(keys)
+    return keys_family(keys) or families()[0]
 
-    def covered(fam: ModelFamily) -> int:
-        return sum(k.startswith(fam.key_prefixes) for k in keys) if fam.key_prefixes else 0
 
-    best = max(families(), key=covered)
-    return best if covered(best) else families()[0]
+def keys_family(keys: Iterable[str]) -> ModelFamily | None:
+    """Return the family owning most of these state-dict keys by prefix (None: none)."""
+    fams = families()
+    owned = dict.fromkeys((f.name for f in fams), 0)
+    for key in keys:
+        lengths = [(f.prefix_length(key), -i) for i, f in enumerate(fams)]
+        best, neg = max(lengths)
+        if best:
+            owned[fams[-neg].name] += 1
+    top = max(fams, key=lambda f: owned[f.name])
+    return top if owned[top.name] else None
 
 
 def family_for_checkpoint(spec: str | os.PathLike, *, encoder: str | None = None,
@@ -415,3 +478,29 @@ def default_checkpoint(encoder: str, mode: str, scene: str) -> str:
         raise ValueError(f'unknown encoder {encoder!r}; choose from '
                          f'{", ".join(encoder_choices())}')
     return fam.default_checkpoint(encoder, mode, scene)
+
+
+_OUTPUT_WORDS = {'disparity': 'relative disparity', 'depth': 'relative depth', 'metric': 'metres'}
+
+
+def _count(n: int | None) -> str:
+    if n is None:
+        return '?'
+    return f'{n / 1e9:.2f} B' if n >= 1e9 else f'{n / 1e6:.1f} M'
+
+
+def markdown_table() -> str:
+    """Every published checkpoint as a Markdown table (README's model-family table)."""
+    rows = ['| name | family | parameters | licence | outputs | needs intrinsics | any-view |',
+            '|---|---|---|---|---|---|---|']
+    for fam, c in checkpoints():
+        names = ', '.join(f'`{n}`' for n in (c.name, *c.aliases))
+        outputs = ', '.join([_OUTPUT_WORDS[c.output]
+                             + (f' (max {c.max_depth:g} m)' if c.max_depth else '')]
+                            + [w for w, on in (('confidence', c.confidence), ('sky', c.sky))
+                               if on])
+        licence = c.licence + ('' if c.repo else ' (not published)')
+        rows.append(f'| {names} | {fam.title} | {_count(c.parameters)} | {licence} | {outputs} '
+                    f'| {"fx, fy" if c.needs_intrinsics else "no"} '
+                    f'| {"yes" if c.max_views > 1 else "no"} |')
+    return '\n'.join(rows)

@@ -15,8 +15,8 @@
 """The metadata sidecar beside a checkpoint or an exported model (``model.pth`` -> ``model.json``).
 
 One reader and one (atomic) writer for every family and backend. A sidecar records the family,
-encoder, head (``relative``/``metric``), ``max_depth`` and the full architecture config; a
-family checks its own fields when read.
+encoder, head (``relative``/``metric``), ``max_depth``, the full architecture config and the
+licence of the weights (SPDX id, None when not known); a family checks its own fields when read.
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ def sidecar_dict(model: Any) -> dict[str, Any]:
     metric = bool(getattr(config, 'is_metric', data.get('head') == 'metric'))
     return {'format': SIDECAR_FORMAT, 'family': getattr(model, 'family', None),
             'encoder': data.get('encoder'), 'head': 'metric' if metric else 'relative',
-            'max_depth': data.get('max_depth') if metric else None, 'config': data}
+            'max_depth': data.get('max_depth') if metric else None, 'config': data,
+            'licence': getattr(model, 'licence', None)}
 
 
 def _jsonable(value: Any) -> Any:

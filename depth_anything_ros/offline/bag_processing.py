@@ -438,7 +438,9 @@ class NodeStage:
         self.stage = CameraStage(estimator, cfg)
         self.wanted = self.stage.wanted(Wanted(image='depth' in outputs, info='depth' in outputs,
                                                colored='colored' in outputs,
-                                               points='points' in outputs))
+                                               points='points' in outputs,
+                                               # with the depth, where the model has one
+                                               confidence='depth' in outputs))
         if not self.wanted.any():
             why = (' (points need metric output: a metric checkpoint, or disparity_scale > 0)'
                    if 'points' in outputs and not cfg.metric_output else '')

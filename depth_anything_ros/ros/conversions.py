@@ -274,6 +274,9 @@ def output_messages(outputs: FrameOutputs, header: Header, depth_encoding: str,
         messages[topics.DEPTH_COLORED.name] = array_to_image(outputs.colored, 'bgr8', header)
     if wanted(topics.POINTS, outputs.cloud):
         messages[topics.POINTS.name] = buffered_cloud_message(cloud, header)
+    if wanted(topics.DEPTH_CONFIDENCE, outputs.confidence):
+        messages[topics.DEPTH_CONFIDENCE.name] = array_to_image(outputs.confidence, '32FC1',
+                                                                header)
     return messages
 
 

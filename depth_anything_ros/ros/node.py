@@ -52,6 +52,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from depth_anything_ros.backends.engine_cache import default_cache_dir
 from depth_anything_ros.core.stats import NodeStats
 from depth_anything_ros.core.sync import CameraSlots
+from depth_anything_ros.models.loading import describe_licence
 from depth_anything_ros.params import DepthConfig, describe
 from depth_anything_ros.params import spec as spec_of
 from depth_anything_ros.ros import conversions, parameters, topics
@@ -128,14 +129,19 @@ class DepthNodeCore:
         log.info(f'model {self._model_label} on {estimator.device}, '
                  f'backend {getattr(estimator, "backend", cfg.backend)}, '
                  f'precision {getattr(estimator, "precision", cfg.precision)}'
-                 + (f' ({choice.reason})' if choice is not None else ''))
+                 + (f' ({choice.reason})' if choice is not None else '')
+                 + f'; weights licence: {describe_licence(getattr(estimator, "licence", None))}')
+        if getattr(estimator, 'needs_intrinsics', False):
+            log.info("the model gives metres only with the camera's focal length: from each "
+                     "frame's camera_info, else the fx/fy parameters; frames without either "
+                     'get no metric depth (the reason goes to /diagnostics)')
         self._cfg = cfg
         self._cameras = [RosCamera(*camera, estimator) for camera in cameras]
         self._warmup.start(Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir(),
                            [(self._size_key(c), c.stage) for c in self._cameras])
         overrides = QoSOverridingOptions.with_default_policies()
         for camera in self._cameras:
-            for topic in output_topics(cfg):
+            for topic in output_topics(cfg, estimator):
                 # a copy each: a QoS override parameter edits the profile it is given
                 camera.pubs[topic] = self._create_output(
                     topic.message_class(), camera.topic(topic), copy.copy(OUTPUT_QOS),

@@ -38,6 +38,7 @@ from depth_anything_ros.ros.topics import (
     camera_topic,
     DEPTH_CAMERA_INFO,
     DEPTH_COLORED,
+    DEPTH_CONFIDENCE,
     DEPTH_IMAGE,
     DISPARITY_IMAGE,
     OUTPUTS,
@@ -99,14 +100,16 @@ class RosCamera:
         return self.pubs.get(topic)
 
 
-def output_topics(cfg: DepthConfig) -> list[Topic]:
-    """Return the output topics a node started with ``cfg`` publishes.
+def output_topics(cfg: DepthConfig, estimator: Any = None) -> list[Topic]:
+    """Return the output topics a node started with ``cfg`` (and ``estimator``) publishes.
 
-    Depth names only carry metric depth; relative mode publishes disparity.
+    Depth names only carry metric depth; relative mode publishes disparity; a model with a
+    per-pixel confidence also publishes depth/confidence.
     """
     topics = [DEPTH_CAMERA_INFO, DEPTH_COLORED]
     topics += [DEPTH_IMAGE, POINTS] if cfg.metric_output else []
     topics += [DISPARITY_IMAGE] if cfg.mode == 'relative' else []
+    topics += [DEPTH_CONFIDENCE] if getattr(estimator, 'has_confidence', False) else []
     return topics
 
 
@@ -122,7 +125,8 @@ def subscribed(camera: RosCamera) -> Wanted:
                       camera.cfg.metric_output and subs(camera.pub(DEPTH_IMAGE))),
                   info=subs(camera.pub(DEPTH_CAMERA_INFO)),
                   colored=subs(camera.pub(DEPTH_COLORED)),
-                  points=subs(camera.pub(POINTS)))
+                  points=subs(camera.pub(POINTS)),
+                  confidence=subs(camera.pub(DEPTH_CONFIDENCE)))
 
 
 class PublishGate:
@@ -146,7 +150,7 @@ class PublishGate:
         """Return the outputs of ``camera`` to compute now: none once shutdown began."""
         with self.lock:   # subscriber counts are rclpy calls too
             if self.stopping:
-                return Wanted(False, False, False, False)
+                return Wanted(False, False, False, False, False)
             return camera.stage.wanted(subscribed(camera))
 
     def publish_frame(self, camera: RosCamera, result: FrameResult, header: Any,
@@ -158,7 +162,8 @@ class PublishGate:
             # images nobody reads are not built (the pipeline computes depth and disparity
             # together); the rest was computed only when wanted
             only = {t.name for t in (DEPTH_IMAGE, DISPARITY_IMAGE)
-                    if has_subscribers(camera.pub(t))} | {DEPTH_COLORED.name, POINTS.name}
+                    if has_subscribers(camera.pub(t))} | {DEPTH_COLORED.name, POINTS.name,
+                                                           DEPTH_CONFIDENCE.name}
             if result.wanted.info:
                 only.add(DEPTH_CAMERA_INFO.name)
             for name, msg in output_messages(result.outputs, header, result.cfg.depth_encoding,

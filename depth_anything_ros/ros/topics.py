@@ -28,7 +28,8 @@ import posixpath
 
 __all__ = ['ANCHOR_CAMERA_INFO', 'ANCHOR_DEPTH', 'ANCHOR_INPUTS', 'ANCHOR_POINTS', 'ANCHORS',
            'CAMERA_INFO',
-           'camera_topic', 'DEPTH_CAMERA_INFO', 'DEPTH_COLORED', 'DEPTH_IMAGE', 'DISPARITY_IMAGE',
+           'camera_topic', 'DEPTH_CAMERA_INFO', 'DEPTH_COLORED', 'DEPTH_CONFIDENCE', 'DEPTH_IMAGE',
+           'DISPARITY_IMAGE',
            'IMAGE', 'IMAGE_COMPRESSED', 'INPUTS', 'OUTPUTS', 'POINTS', 'Topic', 'resolve']
 
 
@@ -63,8 +64,10 @@ DISPARITY_IMAGE = Topic('disparity/image', 'sensor_msgs/msg/Image')      # relat
 DEPTH_CAMERA_INFO = Topic('depth/camera_info', 'sensor_msgs/msg/CameraInfo')
 DEPTH_COLORED = Topic('depth/colored', 'sensor_msgs/msg/Image')
 POINTS = Topic('points', 'sensor_msgs/msg/PointCloud2')                  # metric depth only
+# 32FC1, the header and size of depth/image (disparity/image); models with a confidence only
+DEPTH_CONFIDENCE = Topic('depth/confidence', 'sensor_msgs/msg/Image')
 OUTPUTS: tuple[Topic, ...] = (DEPTH_IMAGE, DISPARITY_IMAGE, DEPTH_CAMERA_INFO, DEPTH_COLORED,
-                              POINTS)
+                              POINTS, DEPTH_CONFIDENCE)
 
 
 def camera_topic(camera: str, topic: Topic) -> str:

@@ -42,7 +42,7 @@ from depth_anything_ros.vocabulary import AMP_CHOICES, device_name_error
 T = TypeVar('T')
 
 # every architecture the model families build (the one list: models.registry)
-ENCODERS = encoder_choices(extra=True)
+ENCODERS = encoder_choices(extra=True, trainable=True)
 DATASETS = ('generic', 'nyu', 'kitti', 'vkitti2', 'hypersim')
 
 

@@ -86,7 +86,7 @@ from depth_anything_ros.training.relative_losses import (
 from depth_anything_ros.training.transforms import EvalTransform, TrainTransform
 
 LOG = logging.getLogger(__name__)
-STUDENTS = encoder_choices(extra=True)   # every architecture a family builds
+STUDENTS = encoder_choices(extra=True, trainable=True)   # every architecture trained here
 CHECKPOINT_FORMAT = 'depth_anything_ros.distill/1'
 PRESETS = 'distill_debug, distill'
 

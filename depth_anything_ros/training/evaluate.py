@@ -25,7 +25,7 @@ frames of the sequences a dataset's ``poses.txt`` describes (``synth --sequence`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 import json
 import logging
@@ -85,6 +85,8 @@ def predict(model: nn.Module, image: torch.Tensor, size: tuple[int, int],
     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                         enabled=autocast_dtype is not None):
         pred = model(x)                                         # (1, h, w)
+    if isinstance(pred, Mapping):   # a network with several outputs: its depth
+        pred = pred['depth']
     if own is not None:
         return own.finish(pred.float(), size, [focal_px])[0]
     return postprocess(pred, size)[0]                           # (H, W) float32
@@ -154,11 +156,14 @@ def score_sample(model: nn.Module, sample: dict[str, Any], index: int, *, min_de
     """
     base = getattr(model, 'module', model)
     is_metric = bool(getattr(base, 'is_metric', True))
+    relative_depth = getattr(getattr(base, 'config', None), 'output', None) == 'depth'
     gt = sample['depth']                                        # (H, W) metres
     k = sample.get('intrinsics')
     pred = predict(model, sample['image'], tuple(gt.shape[-2:]), autocast_dtype,
                    rgb=sample.get('rgb'),
                    focal_px=float(k[0, 0]) if k is not None else None).cpu()
+    if relative_depth:   # affine-invariant depth: scored as disparity like the others
+        pred = 1.0 / pred.clamp(min=1e-6)
     metrics, depth, mask = score_prediction(pred, gt, sample['valid_mask'],
                                             min_depth=min_depth, max_depth=max_depth,
                                             is_metric=is_metric, align=align, crop=crop)
@@ -324,6 +329,9 @@ def load_eval_model(checkpoint: str, device: torch.device, *, allow_untrained: b
     if isinstance(model, str):
         raise ValueError(f'{model} is an exported model; evaluate the torch checkpoint it was '
                          'exported from')
+    if getattr(model.config, 'needs_intrinsics', False):
+        raise ValueError(f"{model.config.encoder} gives metres only with each image's focal "
+                         'length, which eval does not pass; evaluate a model that needs none')
     return model.to(device).eval()
 
 

@@ -26,6 +26,9 @@ from depth_anything_ros.models.registry import Checkpoint, ModelFamily, register
 _SIZE = {'vits': 'Small', 'vitb': 'Base', 'vitl': 'Large', 'vitg': 'Giant'}
 _LICENCE = {'vits': 'Apache-2.0', 'vitb': 'CC-BY-NC-4.0', 'vitl': 'CC-BY-NC-4.0',
             'vitg': 'CC-BY-NC-4.0'}
+# parameters of each network (the same for the relative and the metric head)
+_PARAMETERS = {'vits': 24_785_089, 'vitb': 97_470_785, 'vitl': 335_315_649,
+               'vitg': 1_258_132_225}
 # metric training sets: (file name part, alias, Hugging Face name, ceiling in metres)
 _METRIC = (('hypersim', 'indoor', 'Hypersim', 20.0), ('vkitti', 'outdoor', 'VKITTI', 80.0))
 
@@ -36,7 +39,7 @@ def _checkpoints() -> tuple[Checkpoint, ...]:
         # The giant relative model was announced but never published.
         repo = None if enc == 'vitg' else f'depth-anything/Depth-Anything-V2-{size}'
         out.append(Checkpoint(enc, enc, 'disparity', f'depth_anything_v2_{enc}.pth',
-                              _LICENCE[enc], repo))
+                              _LICENCE[enc], repo, parameters=_PARAMETERS[enc]))
         if enc == 'vitg':
             continue
         for dataset, alias, hf_name, max_depth in _METRIC:
@@ -44,7 +47,7 @@ def _checkpoints() -> tuple[Checkpoint, ...]:
                 f'metric_{dataset}_{enc}', enc, 'metric',
                 f'depth_anything_v2_metric_{dataset}_{enc}.pth', _LICENCE[enc],
                 f'depth-anything/Depth-Anything-V2-Metric-{hf_name}-{size}', max_depth,
-                aliases=(f'metric_{alias}_{enc}',)))
+                aliases=(f'metric_{alias}_{enc}',), parameters=_PARAMETERS[enc]))
     return tuple(out)
 
 

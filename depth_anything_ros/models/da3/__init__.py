@@ -20,20 +20,27 @@
 ``load_da3(path)`` loads an official checkpoint into it strictly.
 """
 
-from .checkpoint import load_da3, read_state_dict
-from .config import (
-           config_for,
-           CONFIGS,
-           Da3Config,
-           METRIC_FOCAL_DIVISOR,
-           NAMES,
-           NESTED,
-           NestedConfig,
-           PUBLISHED,
-)
-from .network import build_model, DepthAnything3, metric_depth, NestedDepthAnything3
-from .weights import fill_da3_, untrained_model
+from __future__ import annotations
 
-__all__ = ['CONFIGS', 'Da3Config', 'DepthAnything3', 'METRIC_FOCAL_DIVISOR', 'NAMES', 'NESTED',
-           'NestedConfig', 'NestedDepthAnything3', 'PUBLISHED', 'build_model', 'config_for',
-           'fill_da3_', 'load_da3', 'metric_depth', 'read_state_dict', 'untrained_model']
+import importlib
+from typing import Any
+
+# What each public name lives in; imported on first use, so that the registry can read the
+# family's declaration (family.py, plain data) without importing torch.
+_WHERE = {
+    'load_da3': 'checkpoint', 'read_state_dict': 'checkpoint',
+    'CONFIGS': 'config', 'EXTRA_CONFIGS': 'config', 'config_for': 'config', 'Da3Config': 'config',
+    'METRIC_FOCAL_DIVISOR': 'config', 'NAMES': 'config', 'NESTED': 'config',
+    'NestedConfig': 'config', 'PUBLISHED': 'config',
+    'build_model': 'network', 'DepthAnything3': 'network', 'metric_depth': 'network',
+    'NestedDepthAnything3': 'network',
+    'fill_da3_': 'weights', 'untrained_model': 'weights',
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return getattr(importlib.import_module(f'.{_WHERE[name]}', __name__), name)

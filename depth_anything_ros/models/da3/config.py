@@ -203,6 +203,17 @@ NESTED: dict[str, NestedConfig] = {
 }
 #: Every official name (single and nested).
 NAMES: tuple[str, ...] = (*CONFIGS, *NESTED)
+#: Small configurations of the same two kinds, with no published weights: for tests and
+#: pipelines that need a fast network (any-view and metric, embed width 64, 4 or 6 blocks).
+EXTRA_CONFIGS: dict[str, Da3Config] = {
+    'da3-tiny': Da3Config(name='da3-tiny', embed_dim=64, depth=6, num_heads=2, ffn_hidden=256,
+                          out_layers=(2, 3, 4, 5), alt_start=2, qknorm_start=2, rope_start=2,
+                          features=32, out_channels=(16, 32, 64, 64)),
+    'da3metric-tiny': Da3Config(name='da3metric-tiny', embed_dim=64, depth=4, num_heads=2,
+                                ffn_hidden=256, out_layers=(0, 1, 2, 3), alt_start=-1,
+                                qknorm_start=-1, rope_start=-1, cat_token=False, head='dpt',
+                                features=32, out_channels=(16, 32, 64, 64), camera=False),
+}
 #: Where the official weights are published (Hugging Face repository, each holding
 #: ``model.safetensors`` and ``config.json``) and their licence (SPDX), per the model cards.
 #: ``-1.1``: retrained after a training fix, preferred by the authors.
