@@ -36,13 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from depth_anything_ros.commands.args import (
-    add_intrinsics_arguments,
-    add_model_arguments,
-    add_runtime_arguments,
-    build_estimator_from_args,
-    intrinsics_from_args,
-)
+from depth_anything_ros.commands import args as flags
 from depth_anything_ros.errors import InvalidInputError, MissingInputError, user_errors
 from depth_anything_ros.params import spec
 from depth_anything_ros.training.sources import IMAGE_SUFFIXES
@@ -55,9 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('images', nargs='+', type=Path,
                         help='image files or directories of images')
     parser.add_argument('--out', type=Path, required=True, help='output directory')
-    add_model_arguments(parser)
-    add_runtime_arguments(parser, family_size=True)
-    add_intrinsics_arguments(parser)
+    flags.add_model_arguments(parser)
+    flags.add_runtime_arguments(parser, family_size=True)
+    flags.add_intrinsics_arguments(parser)
     parser.add_argument('--colormap', default=spec('colormap').default,
                         choices=spec('colormap').choices, help='colour map of the PNG')
 
@@ -98,8 +92,8 @@ def main(args: argparse.Namespace) -> int:
         raise MissingInputError(f'no images found in {", ".join(map(str, args.images))}; give '
                                 'image files or folders that hold some')
     with user_errors(FileNotFoundError, ValueError):
-        focal = intrinsics_from_args(args)
-        est = build_estimator_from_args(args)
+        focal = flags.intrinsics_from_args(args)
+        est = flags.build_estimator_from_args(args)
     if est.needs_intrinsics and focal is None:
         raise InvalidInputError(f"{est.config.encoder} gives metres only with the camera's "
                                 'focal length; pass --fx (and --fy) in pixels of the images')

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from depth_anything_ros.models.files import CheckpointError, open_regular, sniff_format
 
-__all__ = ['load_torch_file', 'read_checkpoint', 'split_checkpoint']
+__all__ = ['check_state_dict', 'load_torch_file', 'read_checkpoint', 'split_checkpoint']
 
 _PREFIXES = ('module.', '_orig_mod.')
 # Keys under which training checkpoints keep the network's state dict.
@@ -142,3 +142,24 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[st
         raise _unreadable(path, exc) from exc
     sd, wrapper_meta = split_checkpoint(obj, str(path))
     return sd, {**meta, **wrapper_meta}
+
+
+def check_state_dict(model: torch.nn.Module, sd: Mapping[str, Tensor], source: str, *,
+                     fits: str, fix: str) -> None:
+    """Raise :class:`CheckpointError` naming missing / unexpected keys and shape mismatches.
+
+    ``fits`` names what ``source`` was loaded as (``'vits (embed_dim 384)'``), ``fix`` says
+    what to do; every family's strict loading goes through this one check.
+    """
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in sd]
+    unexpected = [k for k in sd if k not in expected]
+    wrong = [f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}'
+             for k in expected if k in sd and sd[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        def fmt(items: list[str]) -> str:
+            return ', '.join(items[:6]) + (f' ... (+{len(items) - 6})' if len(items) > 6 else '')
+        parts = [f'{len(x)} {name}: {fmt(x)}' for name, x in
+                 (('missing keys', missing), ('unexpected keys', unexpected),
+                  ('shape mismatches', wrong)) if x]
+        raise CheckpointError(f'{source} does not fit {fits}: ' + '; '.join(parts) + f'. {fix}')

@@ -34,6 +34,7 @@ import torch
 from torch import nn, Tensor
 
 from depth_anything_ros.errors import InvalidInputError
+from depth_anything_ros.models import reading
 from depth_anything_ros.models.files import CheckpointError, read_json_file
 from depth_anything_ros.models.hub import checkpoint_info
 
@@ -226,20 +227,9 @@ def hf_config_facts(path: Path) -> dict[str, Any]:
 
 def check_state_dict(model: nn.Module, sd: Mapping[str, Tensor], source: str) -> None:
     """Raise :class:`CheckpointError` listing missing/unexpected keys and shape mismatches."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in sd]
-    unexpected = [k for k in sd if k not in expected]
-    wrong = [f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}'
-             for k in expected if k in sd and sd[k].shape != expected[k].shape]
-    if missing or unexpected or wrong:
-        def fmt(items: list[str]) -> str:
-            return ', '.join(items[:6]) + (f' ... (+{len(items) - 6})' if len(items) > 6 else '')
-        parts = [f'{len(x)} {name}: {fmt(x)}' for name, x in
-                 (('missing keys', missing), ('unexpected keys', unexpected),
-                  ('shape mismatches', wrong)) if x]
-        raise CheckpointError(f'{source} does not fit {model.config.encoder} '
-                              f'(embed_dim {model.config.embed_dim}): ' + '; '.join(parts) +
-                              '. Pass the right --encoder, or a matching checkpoint.')
+    reading.check_state_dict(model, sd, source,
+                             fits=f'{model.config.encoder} (embed_dim {model.config.embed_dim})',
+                             fix='Pass the right --encoder, or a matching checkpoint.')
 
 
 def load_state_dict(path: Path, sd: Mapping[str, Tensor], meta: Mapping[str, Any], *,

@@ -21,10 +21,9 @@ configuration for tests and distillation students. A config round-trips through
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
+from depth_anything_ros.models.config_dict import DictConfig
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
 HEADS = ('relative', 'metric')
@@ -41,7 +40,7 @@ def _is_int(value: object) -> bool:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(DictConfig):
     """Everything that fixes the network's architecture and output meaning.
 
     ``intermediate_layers`` are 0-based block indices whose (normed) outputs feed the head.
@@ -118,25 +117,6 @@ class ModelConfig:
         if head == 'metric':
             return replace(self, head=head, max_depth=max_depth or self.max_depth)
         return replace(self, head=head, max_depth=None)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
-        d = asdict(self)
-        d['intermediate_layers'] = list(self.intermediate_layers)
-        d['out_channels'] = list(self.out_channels)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
-        """Build from a dict such as :meth:`to_dict`'s; unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
-            raise ValueError(f'a model config is a mapping of field names, got {data!r:.80}')
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f'unknown ModelConfig fields {sorted(unknown)}; known: '
-                             f'{sorted(known)}')
-        return cls(**dict(data))
 
     @classmethod
     def tiny(cls, head: str = 'relative', max_depth: float | None = None) -> ModelConfig:

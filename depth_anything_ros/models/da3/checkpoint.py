@@ -32,6 +32,7 @@ from typing import Any
 
 from torch import nn, Tensor
 
+from depth_anything_ros.models import reading
 from depth_anything_ros.models.files import CheckpointError, read_json_file
 from depth_anything_ros.models.reading import read_checkpoint
 
@@ -95,19 +96,8 @@ def infer_config(sd: Mapping[str, Tensor], source: str) -> Da3Config | NestedCon
 
 def check_fits(model: nn.Module, sd: Mapping[str, Tensor], source: str, name: str) -> None:
     """Raise CheckpointError naming missing / unexpected keys and shape mismatches."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in sd]
-    unexpected = [k for k in sd if k not in expected]
-    wrong = [f'{k}: file {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}'
-             for k in expected if k in sd and sd[k].shape != expected[k].shape]
-    if missing or unexpected or wrong:
-        def fmt(items: list[str]) -> str:
-            return ', '.join(items[:5]) + (f' ... (+{len(items) - 5})' if len(items) > 5 else '')
-        parts = [f'{len(x)} {what}: {fmt(x)}' for what, x in
-                 (('missing keys', missing), ('unexpected keys', unexpected),
-                  ('shape mismatches', wrong)) if x]
-        raise CheckpointError(f'{source} does not fit {name}: ' + '; '.join(parts)
-                              + '. Pass the matching model name, or the matching file.')
+    reading.check_state_dict(model, sd, source, fits=name,
+                             fix='Pass the matching model name, or the matching file.')
 
 
 def load_da3(path: str | os.PathLike, name: str | Da3Config | NestedConfig | None = None,

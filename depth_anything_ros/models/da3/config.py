@@ -32,9 +32,10 @@ Two kinds of network share one backbone code path:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
+from depth_anything_ros.models.config_dict import DictConfig
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
 #: Metric depth in metres = focal length in pixels (at the network input) * output / this.
@@ -50,7 +51,7 @@ def _is_int(value: object) -> bool:
 
 
 @dataclass(frozen=True)
-class Da3Config:
+class Da3Config(DictConfig):
     """Everything that fixes one Depth Anything 3 network (not nested).
 
     Block indices are 0-based; ``-1`` switches alternating attention / QK-norm / RoPE off.
@@ -126,22 +127,6 @@ class Da3Config:
     def depth_unit(self) -> str:
         """``'focal'``: metres once scaled by the focal length; ``'relative'``: no scale."""
         return 'focal' if self.name.startswith('da3metric') else 'relative'
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
-        d = asdict(self)
-        d['out_layers'] = list(self.out_layers)
-        d['out_channels'] = list(self.out_channels)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Da3Config:
-        """Build from :meth:`to_dict`'s output; unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        if not isinstance(data, Mapping) or set(data) - known:
-            raise ValueError(f'unknown Da3Config fields {sorted(set(data) - known)}; known: '
-                             f'{sorted(known)}')
-        return cls(**dict(data))
 
 
 @dataclass(frozen=True)
