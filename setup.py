@@ -27,6 +27,12 @@ def _share(subdir: str, pattern: str) -> tuple[str, list[str]]:
     return (os.path.join('share', PACKAGE, subdir), sorted(glob(os.path.join(subdir, pattern))))
 
 
+def _requirements(path: str) -> list[str]:
+    """Return the requirement lines of ``path`` (comments and blank lines left out)."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), path)) as f:
+        return [line.split('#')[0].strip() for line in f if line.split('#')[0].strip()]
+
+
 setup(
     name=PACKAGE,
     version='0.1.0',
@@ -43,8 +49,10 @@ setup(
         _share('rviz', '*.rviz'),
     ],
     install_requires=['setuptools', 'numpy', 'pyyaml'],
-    # the model families on Hugging Face transformers (requirements/hf.txt pins the same)
-    extras_require={'hf': ['transformers==5.25.0', 'pillow']},
+    # optional: the model families on Hugging Face transformers (requirements/hf.txt pins the
+    # same), and --engine ray (the pins of requirements/ray.txt, read here: written once)
+    extras_require={'hf': ['transformers==5.25.0', 'pillow'],
+                    'ray': _requirements('requirements/ray.txt')},
     python_requires='>=3.10',  # PEP 604 unions evaluated at import (e.g. params.Value)
     zip_safe=True,
     maintainer='depth_anything_ros maintainers',

@@ -42,6 +42,8 @@ RENAMED = [
     ('bench', [], ['--json', 'b.json'], 'out', Path('b.json'), '--out'),
     ('pseudo-label', ['--teacher', 'vitl', '--out', 'labels', '--inputs', 'a.bag'],
      ['--topic', '/cam/image'], 'image_topic', '/cam/image', '--image-topic'),
+    ('pseudo-label', ['--teacher', 'vitl', '--out', 'labels', '--inputs', 'a.bag'],
+     ['--batch', '2'], 'batch_size', 2, '--batch-size'),
 ]
 
 

@@ -221,7 +221,7 @@ def test_cli_labels_a_bag_with_an_exported_checkpoint(tmp_path: Path) -> None:
     scenes = [_scene(i, 28, 42) for i in range(3)]
     bag = write_image_bag(tmp_path / 'bag', [img for img, _ in scenes], storage='sqlite3')
     argv = ['pseudo-label', '--teacher', str(ckpt), '--inputs', str(bag), '--out',
-            str(tmp_path / 'labels'), '--input-size', '56', '--device', 'cpu', '--batch', '2',
+            str(tmp_path / 'labels'), '--input-size', '56', '--device', 'cpu', '--batch-size', '2',
             '--tta-flip', '--no-progress']
     assert cli.main(argv) == 0
     labels = LabelSet(tmp_path / 'labels')

@@ -3,7 +3,7 @@
 # ros-* wheels, torch (CPU), the package itself (editable) and an ament share overlay so that
 # ament_index finds launch/ and config/ the way `ros2 launch` does.
 #   usage: tools/setup_env.sh [VENV]          (default .venv)
-# A second run reuses the venv: it reinstalls only when requirements/{dev,hf}.txt or setup.py change.
+# A second run reuses the venv: it reinstalls only when requirements/*.txt or setup.py change.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${1:-$ROOT/.venv}
@@ -17,7 +17,7 @@ HF_REQ=$ROOT/requirements/hf.txt   # optional model families (transformers), tes
 VENV=$(cd "$VENV" && pwd)
 
 stamp="$VENV/.depth_anything_ros.stamp"
-want=$(cat "$REQ" "$HF_REQ" "$ROOT/setup.py" "$ROOT/setup.cfg" | sha256sum | cut -d' ' -f1)
+want=$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/setup.cfg" | sha256sum | cut -d' ' -f1)
 # Reinstall when the requirements changed, or when the package itself went missing.
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
    || ! "$VENV/bin/pip" show -q depth_anything_ros >/dev/null 2>&1; then

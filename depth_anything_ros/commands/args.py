@@ -379,3 +379,42 @@ def run_training(loop: Callable[..., dict[str, Any]], cfg_of: Callable[[argparse
     finally:
         dist_utils.cleanup()
     return cfg, summary, main_proc
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, *, batch_size: bool = False) -> None:
+    """Register ``--engine`` and the flags of a run on a Ray cluster (ignored without it).
+
+    Without ``--engine`` the command runs in this process as always and Ray is never imported.
+    ``batch_size``: also ``--batch-size``, for a command that has none of its own.
+    """
+    if batch_size:
+        parser.add_argument('--batch-size', type=int, default=1,
+                            help='--engine ray: inputs a model actor takes at a time (a shard '
+                                 'is 4 of these); this process takes one at a time')
+    parser.add_argument('--engine', choices=('ray',), default=None,
+                        help='ray: run on a Ray cluster (Ray Data: decode on CPU workers, one '
+                             'model per actor), resumable through a manifest in the output; '
+                             'default: this process')
+    parser.add_argument('--address', default=None,
+                        help='--engine ray: the cluster (e.g. auto, HOST:6379, '
+                             'ray://HOST:10001); default: start a local Ray')
+    parser.add_argument('--num-workers', type=int, default=1,
+                        help='--engine ray: model actors (one model each)')
+    parser.add_argument('--gpus-per-worker', type=float, default=0.0,
+                        help='--engine ray: GPUs per model actor (0: CPU actors)')
+
+
+def ray_options_from_args(args: argparse.Namespace) -> Any:
+    """Return the RayOptions the flags of :func:`add_engine_arguments` (and --batch-size) name.
+
+    Raises:
+        InvalidInputError: a value out of range, or Ray is not installed (before any model
+            loads).
+
+    """
+    from depth_anything_ros.offline.ray_engine import import_ray, RayOptions
+    options = RayOptions(address=args.address, num_workers=args.num_workers,
+                         gpus_per_worker=args.gpus_per_worker,
+                         batch_size=getattr(args, 'batch_size', 1))
+    import_ray()
+    return options

@@ -20,16 +20,20 @@ Flags left out take the checkpoint's training run's own settings when it lies in
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 from pathlib import Path
 
 from depth_anything_ros.commands.args import (
     add_device_argument,
+    add_engine_arguments,
     add_model_arguments,
     add_renamed_argument,
     model_flags,
+    ray_options_from_args,
 )
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.vocabulary import AMP_CHOICES
 
 
@@ -69,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='add the temporal metrics tae and flicker over consecutive frames '
                              '(needs poses.txt beside the data, as synth --sequence writes)')
     add_device_argument(parser)
+    add_engine_arguments(parser, batch_size=True)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -80,10 +85,20 @@ def main(args: argparse.Namespace) -> int:
              'max_depth': args.eval_max_depth, 'limit': args.limit, 'amp': args.amp}
     flags = model_flags(args)
     options = flags.load_kwargs()
+    evaluator = None
+    if args.engine == 'ray':
+        if args.tae:
+            raise InvalidInputError('--tae needs the frames of a sequence in order in one '
+                                    'process; leave out --engine ray')
+        from depth_anything_ros.offline.ray_engine import eval_manifest, evaluate_ray
+        ray_options = ray_options_from_args(args)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        evaluator = functools.partial(evaluate_ray, manifest_path=eval_manifest(args.out),
+                                      options=ray_options)
     doc = run_eval(flags.checkpoint, given, compare=args.compare, align=args.align,
                    pairs_file=args.pairs, crop=args.crop, error_maps=args.error_maps,
                    device=args.device, allow_untrained=options.pop('allow_untrained'),
-                   model_options=options, tae=args.tae)
+                   model_options=options, tae=args.tae, evaluator=evaluator)
     folder = doc['settings']['run']
     print('settings: ' + ', '.join(f'{k} {v}' for k, v in doc['settings'].items()) +
           (f' (unset flags from the training run {folder})' if folder else ''))

@@ -43,12 +43,19 @@ import sys
 from typing import Any
 
 from depth_anything_ros.commands.args import (
+    add_engine_arguments,
     add_model_arguments,
     add_runtime_arguments,
     model_flags,
+    ray_options_from_args,
 )
 from depth_anything_ros.core.bags import STORAGES
-from depth_anything_ros.errors import MissingInputError, OutputExistsError, user_errors
+from depth_anything_ros.errors import (
+    InvalidInputError,
+    MissingInputError,
+    OutputExistsError,
+    user_errors,
+)
 from depth_anything_ros.offline.bag_processing import OUTPUT_CHOICES, topic_flag
 from depth_anything_ros.ros.topics import ANCHORS, Topic
 
@@ -71,9 +78,12 @@ def _dest(topic: Topic) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the command's flags."""
-    parser.add_argument('bag', type=Path, help='input rosbag2: directory, .mcap or .db3')
+    parser.add_argument('bag', type=Path, nargs='+',
+                        help='input rosbag2: directory, .mcap or .db3 (several with --engine '
+                             'ray)')
     parser.add_argument('--out', type=Path, required=True,
-                        help='output bag directory (must not exist)')
+                        help='output bag directory (must not exist); with --engine ray a '
+                             'folder that gets one output bag per input, named as the input')
     parser.add_argument('--image-topic', default=None,
                         help='sensor_msgs/Image or CompressedImage topic (default: the only '
                              'image topic of the bag)')
@@ -100,6 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_runtime_arguments(parser)
     parser.add_argument('--json', action='store_true',
                         help='print the summary as JSON (on stdout) instead of text')
+    add_engine_arguments(parser, batch_size=True)
 
 
 def _config(args: argparse.Namespace, metric: bool) -> Any:
@@ -145,17 +156,81 @@ def _report(summary: Any, without_camera: int) -> str:
     return '\n'.join(lines)
 
 
+def make_bag_runner(args: argparse.Namespace) -> Any:
+    """Build the model the flags name; return ``run(src, dst)`` -> the bag's summary (a dict).
+
+    Each bag gets a stage of its own (pairing and alignment start afresh, as in one run of
+    the command); the model is built once. Picklable by its arguments: a Ray model actor
+    calls it.
+    """
+    from depth_anything_ros.commands.args import build_estimator_from_args
+    from depth_anything_ros.offline.bag_processing import NodeStage, process_bag
+    estimator = build_estimator_from_args(args)
+    cfg = _config(args, estimator.is_metric)
+
+    def run(src: Path, dst: Path) -> dict[str, Any]:
+        stage = NodeStage(estimator, cfg, args.outputs, anchor_lookahead=args.anchor_lookahead)
+        summary = process_bag(src, dst, stage, image_topic=args.image_topic,
+                              camera_info_topic=args.camera_info_topic,
+                              anchor_topics={t.name: getattr(args, _dest(t)) for t in ANCHORS},
+                              storage=args.storage)
+        return {**summary.as_dict(), 'frames_without_camera': stage.without_camera}
+
+    return run
+
+
+_NOT_SETTINGS = ('bag', 'out', 'json', 'engine', 'address', 'num_workers', 'gpus_per_worker',
+                 'batch_size', 'func', 'command')
+
+
+def _main_ray(args: argparse.Namespace) -> int:
+    """Process every input bag on Ray (``--engine ray``); return the exit code."""
+    import functools
+
+    from depth_anything_ros.offline.ray_engine import MANIFEST, process_bags_ray
+    options = ray_options_from_args(args)
+    missing = [b for b in args.bag if not b.exists()]
+    if missing:   # before the model loads
+        raise MissingInputError(f'input bag {missing[0]} does not exist; give rosbag2 '
+                                'directories, .mcap or .db3 files')
+    with user_errors(FileNotFoundError, ValueError):
+        make_bag_runner(args)   # the flags are checked here, before the cluster is asked
+    settings = {k: str(v) for k, v in sorted(vars(args).items()) if k not in _NOT_SETTINGS}
+    res = process_bags_ray(args.bag, args.out, functools.partial(make_bag_runner, args),
+                           options, settings)
+    if args.json:
+        print(json.dumps({'bags': res.summaries, 'skipped': res.skipped}, indent=2))
+    else:
+        for name, s in res.summaries.items():
+            print(f'{name}: {s["frames"]} frames, {s["processed"]} processed, '
+                  f'{len(s["skipped"])} skipped -> {args.out / name}')
+        for name, reason in res.skipped.items():
+            print(f'{name}: not processed: {reason}')
+        print(f'{len(res.summaries)} of {len(args.bag)} bags written ({res.redone} now); '
+              f'reasons in {args.out / MANIFEST}')
+    failed = res.skipped or any(s['frames'] > 0 and s['processed'] == 0
+                                for s in res.summaries.values())
+    return 1 if failed else 0
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the command; return its exit code.
 
-    0 when the bag was written, even with skipped frames; 1 when no frame could be processed;
-    2 for a problem found before any frame (flags, files, topics).
+    0 when the bag was written, even with skipped frames; 1 when no frame could be processed
+    (``--engine ray``: a bag could not be processed, or none of its frames); 2 for a problem
+    found before any frame (flags, files, topics).
     """
     from tqdm import tqdm
 
     from depth_anything_ros.commands.args import build_estimator_from_args
     from depth_anything_ros.offline.bag_processing import NodeStage, process_bag
 
+    if args.engine == 'ray':
+        return _main_ray(args)
+    if len(args.bag) > 1:
+        raise InvalidInputError(f'{len(args.bag)} input bags: one at a time, or all of them '
+                                'with --engine ray (one output bag each under --out)')
+    args.bag = args.bag[0]
     if args.out.exists():
         raise OutputExistsError(f'{args.out} exists; remove it or choose another --out')
     if not args.bag.exists():   # before the model loads

@@ -20,14 +20,20 @@ See training/pseudo_label.py for the recipe, resuming and sharding.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from pathlib import Path
+from typing import Any
 
 from depth_anything_ros.commands.args import (
     add_device_argument,
+    add_engine_arguments,
     add_model_arguments,
     add_renamed_argument,
     load_model_from_args,
+    model_flags,
+    ModelFlags,
+    ray_options_from_args,
 )
 from depth_anything_ros.errors import user_errors
 from depth_anything_ros.estimator import DepthEstimator
@@ -53,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='skip near-duplicates: mean 32x32 grey thumbnail difference below '
                              'this (0..1, e.g. 0.02); 0 disables')
     parser.add_argument('--shard', default='0/1', help='i/n: label only shard i of n (0-based)')
-    parser.add_argument('--batch', type=int, default=4, help='frames per teacher forward')
+    add_renamed_argument(parser, '--batch-size', '--batch', type=int, default=4,
+                         help='frames per teacher forward')
     parser.add_argument('--tta-flip', action='store_true',
                         help='average the teacher on each frame and its mirror image')
     parser.add_argument('--input-size', type=int, default=518,
@@ -67,6 +74,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='copy frames into the label dir, or reference image files '
                              '(auto: reference for folders, copy for video / rosbag2)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    add_engine_arguments(parser)
+
+
+def make_teacher(flags: ModelFlags, device: str, precision: str, input_size: int,
+                 tta_flip: bool) -> Any:
+    """Build the teacher the flags name (in a Ray model actor: picklable by its arguments)."""
+    from depth_anything_ros.estimator import load_checked_model
+    model = load_checked_model(flags.checkpoint, **flags.load_kwargs())
+    estimator = DepthEstimator(model, device=device, precision=precision,
+                               input_size=input_size)
+    return estimator_teacher(estimator, tta_flip=tta_flip)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -74,6 +92,7 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
 
     shard = parse_shard(args.shard)
+    options = ray_options_from_args(args) if args.engine == 'ray' else None
     with user_errors(ValueError, FileNotFoundError):   # what the teacher flags name
         model = load_model_from_args(args)
         estimator = DepthEstimator(model, device=args.device, precision=args.precision,
@@ -87,10 +106,23 @@ def main(args: argparse.Namespace) -> int:
             'input_size': args.input_size, 'tta_flip': bool(args.tta_flip),
             'disparity': ('1 / depth (1/m) from a metric teacher' if cfg.is_metric else
                           'affine-invariant disparity from a relative teacher')}
+    if options is not None:
+        from depth_anything_ros.offline.ray_engine import label_frames_ray
+        factory = functools.partial(make_teacher, model_flags(args), args.device,
+                                    args.precision, args.input_size, bool(args.tta_flip))
+        del estimator, model   # each actor builds its own
+        res = label_frames_ray(Path(args.inputs), factory, Path(args.out), options, meta=meta,
+                               topic=args.image_topic, every=args.every, dedup=args.dedup,
+                               shard=shard, label_format=args.label_format,
+                               image_mode=args.image_mode, progress=not args.no_progress)
+        print(f'{res.written} labels in {args.out} ({res.redone} of {res.shards} shards run '
+              f'now, {res.images_per_second:.2f} images/s; {len(res.skipped)} inputs skipped, '
+              f'reasons in {args.out}/manifest.jsonl)')
+        return 0
     teacher = estimator_teacher(estimator, tta_flip=args.tta_flip)
     result = label_frames(Path(args.inputs), teacher, Path(args.out), meta=meta,
                           topic=args.image_topic, every=args.every, dedup=args.dedup, shard=shard,
-                          batch_size=args.batch, label_format=args.label_format,
+                          batch_size=args.batch_size, label_format=args.label_format,
                           image_mode=args.image_mode, progress=not args.no_progress)
     print(f'{result.written} new labels in {args.out} ({result.images_per_second:.2f} images/s;'
           f' {result.stats.done} already done, {result.stats.duplicates} near-duplicates '

@@ -25,7 +25,8 @@ frames of the sequences a dataset's ``poses.txt`` describes (``synth --sequence`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 import json
 import logging
 import os
@@ -132,6 +133,77 @@ def score_prediction(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, 
     return metrics, depth, mask
 
 
+@dataclass
+class ImageScore:
+    """One image's part of an evaluation: its metrics (None: not scorable) and point pairs."""
+
+    name: str
+    metrics: dict[str, float] | None
+    correct_pairs: int = 0
+    total_pairs: int = 0
+
+
+@torch.no_grad()
+def score_sample(model: nn.Module, sample: dict[str, Any], index: int, *, min_depth: float,
+                 max_depth: float, align: str | None = None, crop: str | None = None,
+                 pairs: dict[str, list[PointPair]] | None = None,
+                 autocast_dtype: torch.dtype | None = None
+                 ) -> tuple[ImageScore, dict[str, Any]]:
+    """Score one eval-transformed sample (item ``index`` of its dataset).
+
+    Returns the score and the record error maps are drawn from (``metrics``, ``pred``,
+    ``gt``, ``mask``).
+    """
+    base = getattr(model, 'module', model)
+    is_metric = bool(getattr(base, 'is_metric', True))
+    relative_depth = getattr(getattr(base, 'config', None), 'output', None) == 'depth'
+    gt = sample['depth']                                        # (H, W) metres
+    k = sample.get('intrinsics')
+    pred = predict(model, sample['image'], tuple(gt.shape[-2:]), autocast_dtype,
+                   rgb=sample.get('rgb'),
+                   focal_px=float(k[0, 0]) if k is not None else None).cpu()
+    if relative_depth:   # affine-invariant depth: scored as disparity like the others
+        pred = 1.0 / pred.clamp(min=1e-6)
+    metrics, depth, mask = score_prediction(pred, gt, sample['valid_mask'],
+                                            min_depth=min_depth, max_depth=max_depth,
+                                            is_metric=is_metric, align=align, crop=crop)
+    score = ImageScore(sample.get('name', str(index)), metrics)
+    if pairs is not None and score.name in pairs:
+        # ordinal order is judged on the raw output: disparity for relative models
+        acc_i = ordinal_accuracy(pred, pairs[score.name], disparity=not is_metric)
+        score.correct_pairs = round(acc_i * len(pairs[score.name]))
+        score.total_pairs = len(pairs[score.name])
+    return score, {'metrics': metrics, 'pred': depth, 'gt': gt, 'mask': mask,
+                   'intrinsics': sample.get('intrinsics')}
+
+
+def combine_scores(scores: Iterable[ImageScore],
+                   dist: dist_utils.DistInfo | None = None) -> dict[str, float]:
+    """Average the scores of the images (in dataset order); all-reduced under torchrun."""
+    dist = dist or dist_utils.DistInfo()
+    acc = MetricAccumulator()
+    correct_pairs = total_pairs = 0
+    for score in scores:
+        acc.add(score.metrics)
+        correct_pairs += score.correct_pairs
+        total_pairs += score.total_pairs
+    sums, n_images, n_skipped = acc.sums, acc.n_images, acc.n_skipped
+    if dist.world_size > 1:
+        keys = list(METRIC_NAMES)
+        vec = torch.tensor([sums.get(k, 0.0) for k in keys] +
+                           [n_images, n_skipped, correct_pairs, total_pairs], dtype=torch.float64)
+        vec = dist_utils.all_reduce_sum(vec)
+        sums = dict(zip(keys, vec[:len(keys)].tolist()))
+        n_images, n_skipped, correct_pairs, total_pairs = (int(v) for v in vec[len(keys):])
+    total = MetricAccumulator()
+    total.merge_sums(sums, n_images, n_skipped)
+    result = total.result()
+    if total_pairs:
+        result['ordinal_acc'] = correct_pairs / total_pairs
+        result['n_pairs'] = total_pairs
+    return result
+
+
 @torch.no_grad()
 def evaluate_model(model: nn.Module, dataset: Any, *, min_depth: float, max_depth: float,
                    align: str | None = None, crop: str | None = None,
@@ -148,48 +220,16 @@ def evaluate_model(model: nn.Module, dataset: Any, *, min_depth: float, max_dept
     dist = dist or dist_utils.DistInfo()
     was_training = model.training
     model.eval()
-    base = getattr(model, 'module', model)
-    is_metric = bool(getattr(base, 'is_metric', True))
-    relative_depth = getattr(getattr(base, 'config', None), 'output', None) == 'depth'
-    acc = MetricAccumulator()
-    correct_pairs = total_pairs = 0
+    scores = []
     indices = range(dist.rank, len(dataset), dist.world_size)
     for i in tqdm(indices, desc='eval', unit='img', disable=not (progress and dist.is_main)):
-        sample = dataset[i]
-        gt = sample['depth']                                    # (H, W) metres
-        k = sample.get('intrinsics')
-        pred = predict(model, sample['image'], tuple(gt.shape[-2:]), autocast_dtype,
-                       rgb=sample.get('rgb'),
-                       focal_px=float(k[0, 0]) if k is not None else None).cpu()
-        if relative_depth:   # affine-invariant depth: scored as disparity like the others
-            pred = 1.0 / pred.clamp(min=1e-6)
-        metrics, depth, mask = score_prediction(pred, gt, sample['valid_mask'],
-                                                min_depth=min_depth, max_depth=max_depth,
-                                                is_metric=is_metric, align=align, crop=crop)
-        acc.add(metrics)
-        name = sample.get('name', str(i))
-        if pairs is not None and name in pairs:
-            # ordinal order is judged on the raw output: disparity for relative models
-            acc_i = ordinal_accuracy(pred, pairs[name], disparity=not is_metric)
-            correct_pairs += round(acc_i * len(pairs[name]))
-            total_pairs += len(pairs[name])
+        score, record = score_sample(model, dataset[i], i, min_depth=min_depth,
+                                     max_depth=max_depth, align=align, crop=crop, pairs=pairs,
+                                     autocast_dtype=autocast_dtype)
+        scores.append(score)
         if on_image is not None:
-            on_image(name, {'metrics': metrics, 'pred': depth, 'gt': gt, 'mask': mask,
-                            'intrinsics': sample.get('intrinsics')})
-    sums, n_images, n_skipped = acc.sums, acc.n_images, acc.n_skipped
-    if dist.world_size > 1:
-        keys = list(METRIC_NAMES)
-        vec = torch.tensor([sums.get(k, 0.0) for k in keys] +
-                           [n_images, n_skipped, correct_pairs, total_pairs], dtype=torch.float64)
-        vec = dist_utils.all_reduce_sum(vec)
-        sums = dict(zip(keys, vec[:len(keys)].tolist()))
-        n_images, n_skipped, correct_pairs, total_pairs = (int(v) for v in vec[len(keys):])
-    total = MetricAccumulator()
-    total.merge_sums(sums, n_images, n_skipped)
-    result = total.result()
-    if total_pairs:
-        result['ordinal_acc'] = correct_pairs / total_pairs
-        result['n_pairs'] = total_pairs
+            on_image(score.name, record)
+    result = combine_scores(scores, dist)
     if was_training:
         model.train()
     return result
@@ -344,12 +384,61 @@ def resolve_settings(checkpoint: str | os.PathLike, given: dict[str, Any]
     return settings, folder
 
 
+@dataclass(frozen=True)
+class EvalJob:
+    """One model's evaluation, described by values (picklable): what another process needs.
+
+    ``model()`` and ``dataset()`` build the model and the dataset where they are called;
+    ``score_kwargs(device)`` are the keyword arguments of :func:`score_sample`.
+    """
+
+    checkpoint: str
+    device: str
+    allow_untrained: bool
+    model_options: dict[str, Any]
+    dataset_kind: str
+    data: str
+    split: str
+    input_size: int
+    min_depth: float
+    dataset_max_depth: float | None
+    limit: int
+    max_depth: float          # the scoring cap
+    align: str
+    crop: str | None
+    amp: str
+    pairs: dict[str, list[PointPair]] | None
+    maps_dir: str | None
+    keep_rgb: bool = False    # the model's family preprocesses the image itself
+
+    def model(self) -> nn.Module:
+        return load_eval_model(self.checkpoint, resolve_device(self.device),
+                               allow_untrained=self.allow_untrained, **self.model_options)
+
+    def dataset(self) -> Any:
+        return build_dataset(self.dataset_kind, self.data, self.split,
+                             EvalTransform(self.input_size, keep_rgb=self.keep_rgb),
+                             min_depth=self.min_depth,
+                             max_depth=self.dataset_max_depth).limit(self.limit)
+
+    def score_kwargs(self, device: torch.device) -> dict[str, Any]:
+        return {'min_depth': self.min_depth, 'max_depth': self.max_depth, 'align': self.align,
+                'crop': self.crop, 'pairs': self.pairs,
+                'autocast_dtype': amp_dtype(self.amp, device)}
+
+
+#: ``evaluator(job, images)``: the metrics of ``job`` over its dataset of ``images`` items, as
+#: :func:`evaluate_model` gives them, computed elsewhere (``--engine ray``).
+Evaluator = Callable[[EvalJob, int], dict[str, float]]
+
+
 def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
              compare: str | os.PathLike | None = None, align: str = 'auto',
              pairs_file: str | os.PathLike | None = None, crop: str = 'none',
              error_maps: str | os.PathLike | None = None, device: str = 'auto',
              allow_untrained: bool = False,
-             model_options: dict[str, Any] | None = None, tae: bool = False) -> dict[str, Any]:
+             model_options: dict[str, Any] | None = None, tae: bool = False,
+             evaluator: Evaluator | None = None) -> dict[str, Any]:
     """Evaluate ``checkpoint`` (and ``compare``); return the JSON document.
 
     ``given``: the settings of :func:`resolve_settings` that the caller fixes (None: from the
@@ -358,7 +447,11 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
     ``error_maps``: folder for per-image prediction/GT/error PNGs. ``model_options``: keyword
     arguments of estimator.load_checked_model for ``checkpoint`` (``weights_dir`` also applies
     to ``compare``). ``tae``: add the temporal metrics (the dataset needs ``poses.txt``).
+    ``evaluator``: computes each model's metrics elsewhere (default: here, with
+    :func:`evaluate_model`; not with ``tae``, which needs the frames in order here).
     """
+    if tae and evaluator is not None:
+        raise InvalidInputError('--tae needs the frames of a sequence in order in one process')
     torch_device = resolve_device(device)
     opts, folder = resolve_settings(checkpoint, given)
     poses = None
@@ -410,11 +503,21 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
 
         LOG.info('evaluating %s (%s, align %s) on %d images', ckpt,
                  'metric' if is_metric else 'relative', how, len(dataset))
-        results[label] = evaluate_model(model, dataset, min_depth=opts['min_depth'],
-                                        max_depth=cap, align=how,
-                                        crop=None if crop == 'none' else crop,
-                                        pairs=pairs, autocast_dtype=autocast, progress=True,
-                                        on_image=on_image)
+        if evaluator is None:
+            results[label] = evaluate_model(model, dataset, min_depth=opts['min_depth'],
+                                            max_depth=cap, align=how,
+                                            crop=None if crop == 'none' else crop,
+                                            pairs=pairs, autocast_dtype=autocast, progress=True,
+                                            on_image=on_image)
+        else:
+            job = EvalJob(str(ckpt), device, allow_untrained, options, opts['dataset'],
+                          str(opts['data']), opts['split'], opts['input_size'],
+                          opts['min_depth'], max_depth, opts['limit'], cap, how,
+                          None if crop == 'none' else crop, opts['amp'], pairs,
+                          None if maps_dir is None else str(maps_dir),
+                          owns_processing(model))
+            del model   # the evaluator builds its own
+            results[label] = evaluator(job, len(dataset))
         if scorer is not None:
             results[label].update(scorer.result())
         settings[label] = {'checkpoint': str(ckpt), 'align': how, 'max_depth': cap,

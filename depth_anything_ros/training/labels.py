@@ -56,6 +56,7 @@ META_FILE = 'meta.json'
 META_MUST_MATCH = ('teacher', 'teacher_head', 'tta_flip', 'input_size', 'every', 'dedup',
                    'topic', 'label_format')
 _Q_MAX = 65535
+TMP_SUFFIX = '.tmp'   # files being written (then renamed into place)
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,26 @@ def key_stem(key: str) -> str:
     return f'{safe}-{zlib.crc32(key.encode("utf-8")):08x}'
 
 
+def _tmp_name(path: Path) -> Path:
+    # one temporary name per process: two processes finishing the same file (a retried or a
+    # left-over worker of a stopped run) each replace it whole, never half of the other's
+    return path.with_name(f'{path.name}.{os.getpid()}{TMP_SUFFIX}')
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + '.tmp')
+    tmp = _tmp_name(path)
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def remove_partial_files(label_dir: str | Path) -> int:
+    """Remove the temporary files killed writers left in ``label_dir``; return how many."""
+    removed = 0
+    for sub in ('labels', 'images'):
+        for path in (Path(label_dir) / sub).glob(f'*{TMP_SUFFIX}*'):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _encode(ext: str, image: np.ndarray, params: list[int] | None = None) -> bytes:
@@ -146,6 +163,45 @@ def read_index(label_dir: str | Path) -> list[LabelRecord]:
 
 # ---------------------------------------------------------------------------------------------
 # writing
+
+
+def store_label(out_dir: str | Path, key: str, image: np.ndarray, disparity: np.ndarray, *,
+                index: int, stamp_ns: int | None = None, image_path: Path | None = None,
+                label_format: str = 'png16', copy_images: bool = True) -> LabelRecord:
+    """Write one frame's label (and image) files into ``out_dir``; return its index record.
+
+    The files are written atomically under names that depend on ``key`` only, so writing a
+    frame again gives the same bytes in the same place. The record is not appended to any
+    index (see :meth:`LabelWriter.write`).
+    """
+    out_dir = Path(out_dir)
+    h, w = image.shape[:2]
+    if disparity.shape != (h, w):
+        raise ValueError(f'{key}: label shape {disparity.shape} differs from the image '
+                         f'({h}, {w}); the teacher must return full-resolution disparity')
+    stem = key_stem(key)
+    if label_format == 'png16':
+        q, scale, offset = encode_png16(disparity)
+        label_rel = f'labels/{stem}.png'
+        _write_atomic(out_dir / label_rel, _encode('.png', q))
+    else:
+        d = np.asarray(disparity, np.float64)
+        scale = float(np.abs(d).max()) or 1.0
+        offset = 0.0
+        label_rel = f'labels/{stem}.npy'
+        tmp = Path(f'{_tmp_name(out_dir / label_rel)}.npy')   # np.save adds .npy otherwise
+        np.save(tmp, (d / scale).astype(np.float16))
+        os.replace(tmp, out_dir / label_rel)
+    if copy_images or image_path is None:
+        image_rel = f'images/{stem}.png'
+        (out_dir / 'images').mkdir(exist_ok=True)
+        # lossless, fast compression: the student trains on exactly what the teacher saw
+        png = _encode('.png', image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        _write_atomic(out_dir / image_rel, png)
+    else:
+        image_rel = str(Path(image_path).resolve())
+    return LabelRecord(key, image_rel, label_rel, label_format, float(scale), float(offset),
+                       h, w, int(index), stamp_ns)
 
 
 class LabelWriter:
@@ -215,36 +271,16 @@ class LabelWriter:
             stamp_ns: optional time stamp, nanoseconds.
             image_path: the image file (folder sources), referenced unless copying.
         """
-        h, w = image.shape[:2]
-        if disparity.shape != (h, w):
-            raise ValueError(f'{key}: label shape {disparity.shape} differs from the image '
-                             f'({h}, {w}); the teacher must return full-resolution disparity')
-        stem = key_stem(key)
-        if self.label_format == 'png16':
-            q, scale, offset = encode_png16(disparity)
-            label_rel = f'labels/{stem}.png'
-            _write_atomic(self.dir / label_rel, _encode('.png', q))
-        else:
-            d = np.asarray(disparity, np.float64)
-            scale = float(np.abs(d).max()) or 1.0
-            offset = 0.0
-            label_rel = f'labels/{stem}.npy'
-            tmp = self.dir / f'{label_rel}.tmp.npy'
-            np.save(tmp, (d / scale).astype(np.float16))
-            os.replace(tmp, self.dir / label_rel)
-        if self.copy_images or image_path is None:
-            image_rel = f'images/{stem}.png'
-            (self.dir / 'images').mkdir(exist_ok=True)
-            # lossless, fast compression: the student trains on exactly what the teacher saw
-            png = _encode('.png', image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-            _write_atomic(self.dir / image_rel, png)
-        else:
-            image_rel = str(Path(image_path).resolve())
-        rec = LabelRecord(key, image_rel, label_rel, self.label_format, float(scale),
-                          float(offset), h, w, int(index), stamp_ns)
+        rec = store_label(self.dir, key, image, disparity, index=index, stamp_ns=stamp_ns,
+                          image_path=image_path, label_format=self.label_format,
+                          copy_images=self.copy_images)
+        self.append(rec)
+        return rec
+
+    def append(self, rec: LabelRecord) -> None:
+        """Append a record whose files are stored (see :func:`store_label`) to the index."""
         self._index.write(json.dumps(asdict(rec)) + '\n')
         self._index.flush()
-        return rec
 
     def close(self) -> None:
         self._index.close()

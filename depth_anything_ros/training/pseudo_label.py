@@ -99,6 +99,13 @@ class LabelRunResult:
         return self.written / self.seconds if self.seconds > 0 else 0.0
 
 
+def label_run_meta(source: str | os.PathLike, meta: dict[str, Any] | None, *,
+                   topic: str | None, every: int, dedup: float) -> dict[str, Any]:
+    """Return a run's meta.json content: the teacher's ``meta``, the source, the selection."""
+    return {**(meta or {}), 'source': str(source), 'source_kind': source_kind(source),
+            'topic': topic, 'every': every, 'dedup': dedup}
+
+
 def _batches(items: Iterable[tuple[FrameRef, np.ndarray]], size: int
              ) -> Iterable[list[tuple[FrameRef, np.ndarray]]]:
     batch: list[tuple[FrameRef, np.ndarray]] = []
@@ -133,10 +140,9 @@ def label_frames(source: str | os.PathLike, teacher: Teacher, out: str | os.Path
         progress: show a tqdm bar (images/s).
     """
     if batch_size < 1:
-        raise InvalidInputError(f'--batch must be >= 1; got {batch_size}')
+        raise InvalidInputError(f'--batch-size must be >= 1; got {batch_size}')
     kind = source_kind(source)
-    run_meta = {**(meta or {}), 'source': str(source), 'source_kind': kind, 'topic': topic,
-                'every': every, 'dedup': dedup}
+    run_meta = label_run_meta(source, meta, topic=topic, every=every, dedup=dedup)
     stats = SelectionStats()
     written = 0
     t0 = time.perf_counter()

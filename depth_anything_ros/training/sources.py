@@ -302,7 +302,8 @@ class SelectionStats:
 
 def select_frames(frames: Iterable[FrameRef], *, every: int = 1, dedup: float = 0.0,
                   shard: tuple[int, int] = (0, 1), done: frozenset[str] | set[str] = frozenset(),
-                  stats: SelectionStats | None = None) -> Iterator[tuple[FrameRef, np.ndarray]]:
+                  stats: SelectionStats | None = None, load: bool = True
+                  ) -> Iterator[tuple[FrameRef, np.ndarray | None]]:
     """Yield ``(frame, image)`` for the frames this run must label, in source order.
 
     Args:
@@ -315,6 +316,8 @@ def select_frames(frames: Iterable[FrameRef], *, every: int = 1, dedup: float = 
         done: keys already labelled; skipped (after the duplicate test, which needs the
             stream's order).
         stats: optional counters, updated in place.
+        load: decode the selected frames; ``False`` yields ``(frame, None)`` (frames to be
+            decoded elsewhere; ``dedup`` still decodes every candidate here).
     """
     if every < 1:
         raise InvalidInputError(f'--every must be >= 1; got {every}')
@@ -343,4 +346,4 @@ def select_frames(frames: Iterable[FrameRef], *, every: int = 1, dedup: float = 
             stats.done += 1
             continue
         stats.selected += 1
-        yield frame, (image if image is not None else frame.load())
+        yield frame, (image if image is not None or not load else frame.load())
