@@ -17,10 +17,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
-__all__ = ['DictConfig', 'check_int_fields', 'is_int']
+__all__ = ['DictConfig', 'ViTTrunk', 'check_int_fields', 'is_int']
 
 C = TypeVar('C', bound='DictConfig')
 
@@ -73,3 +73,17 @@ class DictConfig:
             raise ValueError(f'unknown {cls.__name__} fields {sorted(unknown)}; known: '
                              f'{sorted(known)}')
         return cls(**dict(data))
+
+
+@dataclass(frozen=True)
+class ViTTrunk(DictConfig):
+    """The size of a DINOv2 ViT trunk, shared by the families built on one (defaults: ViT-S).
+
+    ``ffn``: ``'mlp'`` (GELU MLP) or ``'swiglu'`` (ViT-G); ``ffn_hidden`` its hidden width.
+    """
+
+    embed_dim: int = 384
+    depth: int = 12
+    num_heads: int = 6
+    ffn: str = 'mlp'
+    ffn_hidden: int = 1536

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from depth_anything_ros.models.config_dict import check_int_fields, DictConfig
+from depth_anything_ros.models.config_dict import check_int_fields, ViTTrunk
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
 HEADS = ('relative', 'metric')
@@ -36,7 +36,7 @@ _POSITIVE_INTS = ('embed_dim', 'depth', 'num_heads', 'ffn_hidden', 'features', '
 
 
 @dataclass(frozen=True)
-class ModelConfig(DictConfig):
+class ModelConfig(ViTTrunk):
     """Everything that fixes the network's architecture and output meaning.
 
     ``intermediate_layers`` are 0-based block indices whose (normed) outputs feed the head.
@@ -46,11 +46,6 @@ class ModelConfig(DictConfig):
     """
 
     encoder: str = 'vits'
-    embed_dim: int = 384
-    depth: int = 12
-    num_heads: int = 6
-    ffn: str = 'mlp'
-    ffn_hidden: int = 1536
     intermediate_layers: tuple[int, ...] = (2, 5, 8, 11)
     features: int = 64
     out_channels: tuple[int, ...] = (48, 96, 192, 384)

@@ -162,6 +162,24 @@ def cubic_resize_matrix(n_out: int, n_in: int, square: Tensor | bool = False,
     return w
 
 
+def add_embeddings(vit: nn.Module, dim: int, pos_grid: int, patch_size: int, *,
+                   camera_tokens: int = 0, mask_token: bool = False) -> None:
+    """Register a DINOv2-style ViT's own parameters and patch embedding, in the official order.
+
+    ``cls_token`` (1, 1, D), ``camera_token`` (1, camera_tokens, D) when asked (Depth Anything
+    3's any-view trunk), ``pos_embed`` (1, 1 + pos_grid**2, D), ``mask_token`` (1, D; unused at
+    inference, kept for the keys), then the ``patch_embed`` submodule: a state dict lists a
+    module's own parameters in this order, before any submodule.
+    """
+    vit.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+    if camera_tokens:
+        vit.camera_token = nn.Parameter(torch.zeros(1, camera_tokens, dim))
+    vit.pos_embed = nn.Parameter(torch.zeros(1, 1 + pos_grid ** 2, dim))
+    if mask_token:
+        vit.mask_token = nn.Parameter(torch.zeros(1, dim))
+    vit.patch_embed = PatchEmbed(patch_size, dim)
+
+
 class DinoVisionTransformer(nn.Module):
     """DINOv2 ViT without its classification head; returns normed intermediate tokens."""
 
@@ -169,11 +187,7 @@ class DinoVisionTransformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.embed_dim
-        # Own parameters first: the checkpoint lists them before any submodule.
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
-        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + cfg.pos_grid ** 2, d))
-        self.mask_token = nn.Parameter(torch.zeros(1, d))  # unused at inference, kept for keys
-        self.patch_embed = PatchEmbed(cfg.patch_size, d)
+        add_embeddings(self, d, cfg.pos_grid, cfg.patch_size, mask_token=True)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
         self._pos_cache: dict[tuple, Tensor] = {}

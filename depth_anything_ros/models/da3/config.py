@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from depth_anything_ros.models.config_dict import check_int_fields, DictConfig, is_int
+from depth_anything_ros.models.config_dict import check_int_fields, is_int, ViTTrunk
 from depth_anything_ros.vocabulary import PATCH_SIZE
 
 #: Metric depth in metres = focal length in pixels (at the network input) * output / this.
@@ -47,7 +47,7 @@ _POSITIVE = ('embed_dim', 'depth', 'num_heads', 'ffn_hidden', 'features', 'patch
 
 
 @dataclass(frozen=True)
-class Da3Config(DictConfig):
+class Da3Config(ViTTrunk):
     """Everything that fixes one Depth Anything 3 network (not nested).
 
     Block indices are 0-based; ``-1`` switches alternating attention / QK-norm / RoPE off.
@@ -56,11 +56,6 @@ class Da3Config(DictConfig):
     """
 
     name: str = 'da3-small'
-    embed_dim: int = 384
-    depth: int = 12
-    num_heads: int = 6
-    ffn: str = 'mlp'
-    ffn_hidden: int = 1536
     out_layers: tuple[int, ...] = (5, 7, 9, 11)
     alt_start: int = 4
     qknorm_start: int = 4

@@ -30,10 +30,10 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 
 from depth_anything_ros.models.da2.dinov2 import (
+    add_embeddings,
     cubic_resize_matrix,
     LayerScale,
     Mlp,
-    PatchEmbed,
     SwiGLUFFN,
 )
 
@@ -182,11 +182,9 @@ class VisionTransformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.embed_dim
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
-        if cfg.any_view:  # [reference view, other views]
-            self.camera_token = nn.Parameter(torch.zeros(1, 2, d))
-        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + cfg.pos_grid ** 2, d))
-        self.patch_embed = PatchEmbed(cfg.patch_size, d)
+        # camera tokens: [reference view, other views] for the any-view trunk
+        add_embeddings(self, d, cfg.pos_grid, cfg.patch_size,
+                       camera_tokens=2 if cfg.any_view else 0)
 
         def ffn() -> nn.Module:
             return Mlp(d, cfg.ffn_hidden) if cfg.ffn == 'mlp' else SwiGLUFFN(d, cfg.ffn_hidden)
