@@ -128,6 +128,7 @@ def test_bench_engine_cache_compares_bounded_static_engines_with_one_dynamic(
 
 
 @pytest.mark.ros
+@pytest.mark.slow
 def test_bench_publish_times_both_setter_check_settings(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / 'benchmarks' / 'bench_publish.py'), '--quick', '--width',

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
+import functools
 from pathlib import Path
 
 import pytest
@@ -113,9 +114,14 @@ def imports(module: str, tree: ast.Module, *, is_package: bool,
     return out
 
 
+@functools.cache
+def _parse(source: str) -> ast.Module:
+    return ast.parse(source)   # a module's tree, parsed once per source text (read-only use)
+
+
 def violations(sources: Mapping[str, tuple[str, bool]]) -> list[str]:
     """Every layering problem in ``{module: (source, is_package)}``, one line each."""
-    trees = {m: ast.parse(src) for m, (src, _) in sources.items()}
+    trees = {m: _parse(src) for m, (src, _) in sources.items()}
     problems: list[str] = []
     graph: dict[str, set[str]] = {}
     for module, tree in trees.items():

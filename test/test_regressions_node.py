@@ -36,7 +36,8 @@ from ros_helpers.harness import log_of, NODE_ARGS, Recorder, stamp_ns
 
 from depth_anything_ros.ros.conversions import cloud_to_array
 
-pytestmark = pytest.mark.ros
+# Every test here runs the node as a process over DDS end to end: the slow lane (make test).
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 W, H = 64, 48
 PERIOD_NS = 100_000_000        # frame stamps 100 ms apart
