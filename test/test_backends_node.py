@@ -64,7 +64,12 @@ def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Pa
     rec.listen(Image, 'camera/image', qos_profile_sensor_data)
     rec.listen(Image, 'disparity/image')
     m = rec.msgs
-    assert rec.spin_until(lambda: len(m['disparity/image']) >= 3, 90, node), log_of(log)
+    def paired() -> bool:   # an output whose input frame this process also received
+        seen = {stamp_ns(i.header) for i in m['camera/image']}
+        return len(m['disparity/image']) >= 3 and any(
+            stamp_ns(d.header) in seen for d in m['disparity/image'])
+
+    assert rec.spin_until(paired, 90, node), log_of(log)
     node.send_signal(signal.SIGINT)
     assert node.wait(timeout=15) == 0, log_of(log)
     assert 'backend openvino' in log_of(log)
