@@ -64,6 +64,7 @@ def test_node_runs_an_exported_model_with_openvino(ros_node, spawn, tmp_path: Pa
     rec.listen(Image, 'camera/image', qos_profile_sensor_data)
     rec.listen(Image, 'disparity/image')
     m = rec.msgs
+
     def paired() -> bool:   # an output whose input frame this process also received
         seen = {stamp_ns(i.header) for i in m['camera/image']}
         return len(m['disparity/image']) >= 3 and any(
