@@ -129,7 +129,7 @@ def test_camera_names_and_per_camera_parameters() -> None:
     # a camera's calibration and pose are its own; the model and its outputs are shared
     assert set(PER_CAMERA) == {'rectify', 'fx', 'fy', 'cx', 'cy', 'calib_width',
                                'calib_height', 'anchor_transform', 'camera_height',
-                               'camera_pitch', 'camera_roll'}
+                               'camera_pitch', 'camera_roll', 'extrinsics'}
     assert camera_parameter('front', 'fx') == 'front.fx'
 
 

@@ -90,8 +90,10 @@ class Worker:
     def _work(self) -> None:
         slot = self.slot
         while not slot.closed:
-            pending = slot.take(timeout=0.5 if self.warmup.pending is None else 0.02,
-                                gather=self._gather(), ready=self._views_ready)
+            timeout = 0.5 if self.warmup.pending is None else 0.02
+            gather = self._gather()   # any-view: wait up to multiview_slop for partners
+            pending = slot.take(timeout, gather, self._views_ready) if gather > 0.0 else \
+                slot.take(timeout=timeout)
             if not pending:
                 self.warmup.run(self.estimator, slot.closed)
                 continue
