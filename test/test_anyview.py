@@ -167,6 +167,7 @@ def test_known_extrinsics_condition_the_pass_as_a_direct_call_with_those_poses(
     posed = process_frames(frames)
     assert passes.shapes == [(1, 2, 3, 56, 70)] and all(r.posed for r in posed)
     assert posed[0].note == ''
+    assert [(s.view_frames, s.posed_frames) for s in stages] == [(1, 1), (1, 1)]
     plain = process_frames(_pair(_stages(est)))
     assert not np.allclose(posed[1].outputs.disparity, plain[1].outputs.disparity, rtol=1e-3)
     # the direct call: the official preprocessing (K follows it) and the normalised poses
@@ -199,6 +200,8 @@ def test_without_intrinsics_or_with_partial_poses_the_pass_runs_unposed_and_says
     stages = _stages(est, right={'extrinsics': RIGHT}, left={'extrinsics': '0 0 0 0 0 0 1'})
     left, right = process_frames(_pair(stages))            # no camera_info, no fx/fy
     assert left.views == 2 and not left.posed and 'no intrinsics' in left.note
+    assert (stages[0].view_frames, stages[0].posed_frames) == (1, 0)
+    assert 'no intrinsics' in stages[0].views_note
     stages = _stages(est, right={'extrinsics': RIGHT})
     left, _ = process_frames(_pair(stages))
     assert not left.posed and 'no extrinsics for left' in left.note
@@ -311,6 +314,8 @@ class _Node:
 def test_the_node_runs_one_pass_per_synchronised_pair_with_per_camera_headers(
         estimators, harness_ctx) -> None:
     from rclpy.parameter import Parameter
+
+    from depth_anything_ros.ros.publishing import diagnostics
     est = estimators['anyview']
     passes = Passes(est)
     h = _Node(harness_ctx, est, multiview_slop=0.05)
@@ -325,6 +330,9 @@ def test_the_node_runs_one_pass_per_synchronised_pair_with_per_camera_headers(
         assert (left.header.stamp.sec, left.header.stamp.nanosec) == (5, 0)
         assert (right.header.stamp.sec, right.header.stamp.nanosec) == (5, 3 * MS)
         assert h.msgs['right/depth/confidence'][0].header == right.header
+        status = diagnostics(h.node.get_name(), h.node._cameras, est, 'm', 70, None).status
+        values = {kv.key: kv.value for kv in status[1].values}
+        assert (values['anyview_frames'], values['anyview_posed']) == ('1', '0')
         # a frame without a partner: processed alone, after at most the slop
         passes.shapes.clear()
         h.image('left', 0, 6_000 * MS)

@@ -209,6 +209,9 @@ class CameraStage:
         self.anchor_calibration: Calibration | None = None      # of anchor/depth (sparse)
         self.image_frame = ''          # optical frame of the latest image
         self.without_camera = 0        # frames processed without intrinsics
+        self.view_frames = 0           # frames processed in an any-view pass of > 1 view
+        self.posed_frames = 0          # of those, passes conditioned on the cameras' poses
+        self.views_note = ''           # why the last any-view pass had no poses ('' : it had)
         self.set_config(cfg)
 
     def set_config(self, cfg: DepthConfig) -> None:
@@ -476,6 +479,10 @@ def _run_views(group: list[_Prepared], results: list[FrameResult | None], guard:
             guard(job.index, _raise, exc)
         return
     for job, raw in zip(group, raws):
-        result = guard(job.index, job.stage.finish, job, raw, infer_ms)
+        stage = job.stage
+        stage.view_frames += 1
+        stage.posed_frames += poses is not None
+        stage.views_note = note
+        result = guard(job.index, stage.finish, job, raw, infer_ms)
         results[job.index] = None if result is None else replace(
             result, views=len(group), posed=poses is not None, note=note)
