@@ -162,3 +162,15 @@ def test_take_waits_for_partners_at_most_gather_seconds() -> None:
     slots.put('a', 4)
     t0 = time.monotonic()
     assert slots.take(timeout=1.0) == [('a', 4)] and time.monotonic() - t0 < 0.1   # no gather
+
+
+def test_pose_tensor_equals_the_official_normalisation() -> None:
+    """Goldens of the official code (tools/make_anyview_pose_goldens.py), 1 to 4 views."""
+    import json
+    from pathlib import Path
+    data = json.loads((Path(__file__).parent / 'data' / 'da3_pose_goldens.json').read_text())
+    assert len(data['cases']) == 6
+    for case in data['cases']:
+        ours = pose_tensor([np.array(p) for p in case['poses']])
+        np.testing.assert_allclose(ours, np.array(case['official']), rtol=1e-9, atol=1e-9,
+                                   err_msg=case['name'])
