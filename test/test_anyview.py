@@ -369,3 +369,28 @@ def test_multiview_slop_with_a_one_view_model_is_refused_in_one_line(estimators,
         assert h.node.get_parameter('multiview_slop').value == 0.0
     finally:
         h.close()
+
+
+@pytest.mark.ros
+def test_the_anyview_example_configures_both_cameras_with_their_poses(estimators,
+                                                                     ros_domain: int) -> None:
+    from pathlib import Path
+
+    import rclpy
+
+    from depth_anything_ros.ros.node import DepthNode
+    example = Path(__file__).resolve().parents[1] / 'config' / 'examples' / 'anyview_cameras.yaml'
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=ros_domain,
+               args=['node', '--ros-args', '--params-file', str(example), '-p',
+                     'checkpoint:=untrained:da3-tiny'])
+    node = DepthNode(estimator=estimators['anyview'], context=ctx)
+    try:
+        left, right = node._cameras
+        assert node.get_parameter('multiview_slop').value == 0.01
+        np.testing.assert_allclose(left.stage.extrinsics, np.eye(4))
+        assert right.stage.extrinsics[0, 3] == pytest.approx(0.12)
+    finally:
+        node.stop_worker(5.0)
+        node.destroy_node()
+        rclpy.try_shutdown(context=ctx)
