@@ -420,11 +420,11 @@ def _multiview(jobs: list[_Prepared], results: list[FrameResult | None], guard: 
         return jobs
     if estimator.input_size != jobs[0].cfg.input_size:
         estimator.input_size = jobs[0].cfg.input_size
-    shapes = [(id(job.stage.pipeline.estimator),
-               estimator.network_size(*job.net_pixels.shape[:2])) for job in jobs]
+    rest = [job for job in jobs if job.stage.pipeline.estimator is not estimator]
+    jobs = [job for job in jobs if job.stage.pipeline.estimator is estimator]
+    shapes = [estimator.network_size(*job.net_pixels.shape[:2]) for job in jobs]
     groups = group_views([id(job.stage) for job in jobs], [job.frame.stamp_ns for job in jobs],
                          shapes, slop, max_views)
-    rest = []
     for group in groups:
         if len(group) == 1:
             rest.append(jobs[group[0]])
