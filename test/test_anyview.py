@@ -210,6 +210,11 @@ def test_without_intrinsics_or_with_partial_poses_the_pass_runs_unposed_and_says
         raise ValueError(f'no transform {source!r} -> {target!r}')
     left, _ = process_frames(_pair(_stages(est)), lookup=broken)
     assert left.views == 2 and not left.posed and 'no transform' in left.note
+    stages = _stages(est)
+    for stage in stages:
+        stage.add_camera_info(1_000 * MS, _calib())
+    left, _ = process_frames(_pair(stages), lookup=lambda t, s: np.full((4, 4), np.nan))
+    assert left.views == 2 and not left.posed and 'finite' in left.note
 
 
 def test_alignment_state_stays_per_camera_in_an_any_view_pass(estimators) -> None:
