@@ -154,8 +154,9 @@ class DepthNodeCore:
                     topic.message_class(), camera.topic(topic), copy.copy(OUTPUT_QOS),
                     qos_overriding_options=overrides)
         # TF: lidar anchors in another frame, and the poses of any-view passes without the
-        # extrinsics parameters
-        views = len(self._cameras) > 1 and getattr(estimator, 'takes_poses', False)
+        # extrinsics parameters (a node started with multiview_slop)
+        views = len(self._cameras) > 1 and cfg.multiview_slop > 0.0 and getattr(
+            estimator, 'takes_poses', False)
         if self._transforms is None and any(
                 (c.cfg.alignment == 'lidar' and not c.cfg.anchor_transform)
                 or (views and not c.cfg.extrinsics) for c in self._cameras):
