@@ -99,8 +99,10 @@ def stage_for(estimator: object, values: dict | None = None, poses: object = Non
 
 def run(stage: CameraStage, stamp_ns: int, pixels: np.ndarray | None = None
         ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (the output in the stand-in's space: disparity of a relative model, else depth;
-    the stand-in's raw prediction)."""
+    """Return the output and the stand-in's raw prediction of one frame.
+
+    The output in the stand-in's space: the disparity of a relative model, else the depth.
+    """
     est = stage.pipeline.estimator
     state = est.rng.bit_generator.state
     out = stage.process(Frame(image() if pixels is None else pixels, 'rgb8', stamp_ns, 'cam'),

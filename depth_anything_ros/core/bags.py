@@ -134,6 +134,8 @@ def read_poses(reader: Any) -> tuple[PoseBuffer, int]:
     buffer = PoseBuffer()
     conns = [c for c in reader.connections if c.topic in TF_TOPICS and c.msgtype == TF_TYPE]
     count = 0
+    if not conns:   # (messages() of no connection at all would read every message)
+        return buffer, count
     for conn, _, raw in reader.messages(connections=conns):
         msg = store.deserialize_cdr(bytes(raw), TF_TYPE)
         for tf in msg.transforms:
