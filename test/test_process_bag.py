@@ -663,3 +663,36 @@ def test_process_bag_temporal_flag(tmp_path: Path, capsys: pytest.CaptureFixture
     assert rc == 2 and 'vda needs a Video Depth Anything checkpoint' in err
     assert len(err.strip().splitlines()) == 1 and 'Traceback' not in err
     assert not (tmp_path / 'out3').exists()
+
+
+def test_bad_tf_in_a_bag_sends_frames_out_unfused_with_the_reason(tmp_path: Path) -> None:
+    """A NaN transform is refused on arrival (as tf2 does) and a jump resets the fusion."""
+    from dataclasses import replace
+
+    from depth_anything_ros.core import stats
+    from depth_anything_ros.offline.bag_processing import NodeStage, process_bag
+    from depth_anything_ros.params import validate
+    from depth_anything_ros.ros.conversions import image_to_array
+    from depth_anything_ros.training.sequences import render_sequence, write_bag
+
+    frames, camera = render_sequence('indoor', 0, 0, 30, (SEQ_H, SEQ_W))
+    frames = frames[:8]                                        # the smooth start
+    bad = list(frames)
+    bad[3] = replace(bad[3], pose=np.full((4, 4), np.nan))     # refused: 2..4 interpolated
+    jumped = frames[5].pose.copy()
+    jumped[0, 3] += 1.0                                        # 1 m in 33 ms
+    bad[5] = replace(bad[5], pose=jumped)
+    write_bag(tmp_path / 'in', bad, camera)
+    stage = NodeStage(NoisyTruth(frames), validate({'mode': 'metric', 'temporal': 'fuse'}))
+    summary = process_bag(tmp_path / 'in', tmp_path / 'out', stage)
+    assert summary.processed == 8 and summary.transforms == 8
+    assert summary.refused_transforms == {'odom -> camera_optical_frame: not finite': 1}
+    status = stage.temporal_status()
+    # frame 5 jumped there, frame 6 jumped back: both out as predicted; the rest fused
+    assert status[stats.TEMPORAL_RESET_REASONS] == 'pose jump: 2, started: 1', status
+    assert status[stats.TEMPORAL_FRAMES_FUSED] == '5'
+    depth = [image_to_array(m) for m in _read_outputs(tmp_path / 'out')[topics.DEPTH_IMAGE.name]]
+    truth = NoisyTruth(frames)
+    for i in (0, 5, 6):
+        np.testing.assert_array_equal(depth[i], truth.infer(frames[i].rgb, 'rgb8'))
+    assert all(np.isfinite(d).mean() > 0.9 for d in depth)
