@@ -301,6 +301,7 @@ def test_without_tf_it_fuses_only_while_the_image_hardly_changes() -> None:
     run(stage, 0, image(0))
     _fused(stage, PERIOD_NS)                          # the same image: standing still
     _expect_reset(stage, 2 * PERIOD_NS, 'no pose and the image moved', image(1))
+    assert status(stage)[stats.TEMPORAL_POSE_PROBLEM] == 'no pose source (no TF)'
 
 
 def test_relative_disparity_without_calibration_never_warps() -> None:

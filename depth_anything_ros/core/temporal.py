@@ -783,12 +783,14 @@ class CameraTemporal:
         if intr is None:   # no camera model: nothing to warp with, the camera must stand still
             h, w = values.shape
             intr = Intrinsics(1.0, 1.0, 0.0, 0.0, w, h)
-        elif space != 'disparity' and self.poses is not None and frame_id:
-            try:
-                pose = self.poses.pose(self.fixed_frame, frame_id, stamp_ns)
-                problem = ''
-            except PoseUnavailable as exc:
-                problem = str(exc)
+        elif space != 'disparity':
+            problem = 'no pose source (no TF)' if self.poses is None else \
+                'the image has no frame_id' if not frame_id else ''
+            if not problem:
+                try:
+                    pose = self.poses.pose(self.fixed_frame, frame_id, stamp_ns)
+                except PoseUnavailable as exc:
+                    problem = str(exc)
             self.pose_problem = problem
         fusion = self.fusion
         out = fusion.update(stamp_ns * 1e-9, values, intr, pose, space=space,
