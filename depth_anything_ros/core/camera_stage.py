@@ -21,7 +21,8 @@
 A :class:`CameraStage` holds one camera's settings, its intrinsics (the ``fx``..``cy``
 parameters, else the camera_info paired with each frame: nearest stamp within
 ``camera_info_slop``, else the latest earlier one, see ``sync.StampMatcher``), its metric anchors
-and aligner, its pipeline caches, the rule of which outputs to compute and the checks of
+and aligner, its temporal state (``temporal``: ``core.temporal.CameraTemporal``, whose poses
+the owner sets), its pipeline caches, the rule of which outputs to compute and the checks of
 calibrations and frames. Messages become arrays and :class:`Calibration` in ros/conversions;
 outputs become messages there too. :func:`process_frames` is the one per-frame entry: the node's
 worker hands it every pending frame of its cameras (frames of one network input share a forward
