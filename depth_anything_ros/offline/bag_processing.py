@@ -435,6 +435,9 @@ class NodeStage:
         if unknown:
             raise ValueError(f'unknown outputs {", ".join(sorted(unknown))}; choose from '
                              f'{", ".join(OUTPUT_CHOICES)}')
+        if getattr(estimator, 'stateful', False):
+            # A video network: this camera's frames, in recording order, through one stream.
+            estimator = estimator.with_stream()
         self.stage = CameraStage(estimator, cfg)
         self.wanted = self.stage.wanted(Wanted(image='depth' in outputs, info='depth' in outputs,
                                                colored='colored' in outputs,
