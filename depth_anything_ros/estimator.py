@@ -333,7 +333,7 @@ class DepthEstimator:
                 and callable(getattr(self.model, 'new_stream', None)))
 
     def new_stream(self) -> Any:
-        """A fresh per-camera state for a stateful network: pass it with every frame.
+        """Return a fresh per-camera state for a stateful network: pass it with every frame.
 
         The object has ``reset(reason='reset')`` (forget every earlier frame), ``frames``
         (frames since the last reset), ``resets`` and ``last_reset`` (the last reason).
@@ -349,7 +349,7 @@ class DepthEstimator:
         return self.model.new_stream()
 
     def with_stream(self, stream: Any = None) -> StreamEstimator:
-        """This estimator with every frame run as the next of one camera's ``stream``.
+        """Return this estimator with every frame run as the next of one camera's ``stream``.
 
         ``stream``: from :meth:`new_stream` (None: a new one). For code written for a
         stateless estimator (``estimate``, ``estimate_batch``, ``infer``, ``infer_batch``)

@@ -78,7 +78,7 @@ def clip(frames: int) -> np.ndarray:
 
 
 def _stub_torchvision() -> None:
-    """A stand-in for ``torchvision.transforms.Compose`` (only the video helpers use it)."""
+    """Stand in for ``torchvision.transforms.Compose`` (only the video helpers use it)."""
     try:
         import torchvision  # noqa: F401
         return
@@ -102,7 +102,7 @@ def _stub_torchvision() -> None:
 
 
 def official_model(name: str):
-    """The official streaming network of configuration ``name`` (default-initialised)."""
+    """Build the official streaming network of configuration ``name`` (default init)."""
     from video_depth_anything import dinov2 as official_dinov2
     from video_depth_anything.dpt_temporal import DPTHeadTemporal
     from video_depth_anything.video_depth_stream import VideoDepthAnything

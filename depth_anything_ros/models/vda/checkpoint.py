@@ -37,7 +37,7 @@ from depth_anything_ros.models import reading
 from depth_anything_ros.models.files import CheckpointError
 from depth_anything_ros.models.registry import find_checkpoint
 
-from .config import CONFIGS, config_for, EXTRA_CONFIGS, VdaConfig
+from .config import config_for, CONFIGS, EXTRA_CONFIGS, VdaConfig
 from .network import build_model, VideoDepthAnything
 from .weights import untrained_model
 
@@ -74,7 +74,7 @@ def check_metadata(meta: Mapping[str, Any]) -> None:
 
 
 def config_from_state_dict(sd: Mapping[str, Tensor], source: str) -> VdaConfig:
-    """The official (or test) configuration whose widths and depth the tensors have."""
+    """Return the official (or test) configuration whose widths and depth the tensors have."""
     pos = sd.get('pretrained.pos_embed')
     layer1 = sd.get('head.scratch.layer1_rn.weight')
     if pos is None or layer1 is None or pos.ndim != 3 or layer1.ndim != 4:

@@ -101,7 +101,7 @@ class VdaConfig(ViTTrunk):
         return replace(self, metric=bool(metric))
 
     def trunk_dict(self) -> dict:
-        """The fields of the equivalent (relative) Depth Anything V2 configuration."""
+        """Return the fields of the equivalent (relative) Depth Anything V2 configuration."""
         return {'encoder': self.encoder, 'embed_dim': self.embed_dim, 'depth': self.depth,
                 'num_heads': self.num_heads, 'ffn': self.ffn, 'ffn_hidden': self.ffn_hidden,
                 'intermediate_layers': self.intermediate_layers, 'features': self.features,

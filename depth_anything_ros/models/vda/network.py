@@ -85,7 +85,7 @@ class TemporalAttention(nn.Module):
 
     def forward(self, x: Tensor, frames: int, cached: Tensor | None = None
                 ) -> tuple[Tensor, Tensor]:
-        """x [B*T, N, C] (normed tokens of T = ``frames`` frames, N pixels each).
+        """X [B*T, N, C] (normed tokens of T = ``frames`` frames, N pixels each).
 
         ``cached`` [B*N, S, C]: the same inputs of S earlier frames (streaming). Returns the
         attention output [B*T, N, C] and this call's input in time-major form [B*N, T, C]
@@ -169,7 +169,7 @@ class TemporalTransformer(nn.Module):
 
     def forward(self, x: Tensor, frames: int, cached: Sequence[Tensor] | None
                 ) -> tuple[Tensor, list[Tensor]]:
-        """x [B*T, C, H, W] -> same shape, and the attention inputs to cache (one per attention)."""
+        """Map x [B*T, C, H, W] to the same shape; also give the attention inputs to cache."""
         bt, c, hh, ww = x.shape
         h = self.norm(x).permute(0, 2, 3, 1).reshape(bt, hh * ww, c)  # (BT, HW, C)
         h = self.proj_in(h)
@@ -244,7 +244,7 @@ class TemporalDPTHead(DPTHead):
 
 
 def trunk_config(cfg: VdaConfig) -> ModelConfig:
-    """The Depth Anything V2 configuration of the trunk and the DPT layers (relative head)."""
+    """Return the Depth Anything V2 configuration of the trunk and DPT layers (relative)."""
     return ModelConfig(**cfg.trunk_dict())
 
 
@@ -267,7 +267,7 @@ class VideoDepthAnything(nn.Module):
 
     def _run(self, x: Tensor, frames: int, cached: Sequence[Tensor] | None
              ) -> tuple[Tensor, list[Tensor]]:
-        """x [B*T,3,H,W] (frames of each clip consecutive) -> [B*T,H,W] and the states."""
+        """X [B*T,3,H,W] (frames of each clip consecutive) -> [B*T,H,W] and the states."""
         p = self.config.patch_size
         ph, pw = x.shape[-2] // p, x.shape[-1] // p
         feats = self.pretrained.get_intermediate_layers(x)
@@ -277,7 +277,7 @@ class VideoDepthAnything(nn.Module):
         return torch.relu(out).squeeze(1), states  # (B*T, H, W)
 
     def forward_video(self, x: Tensor) -> Tensor:
-        """A clip per batch item: x [B,T,3,H,W] (T <= temporal_frames) -> [B,T,H,W]."""
+        """Run a clip per batch item: x [B,T,3,H,W] (T <= temporal_frames) -> [B,T,H,W]."""
         b, t = x.shape[:2]
         if t > self.config.temporal_frames:
             raise ValueError(f'a clip holds at most {self.config.temporal_frames} frames, got {t}')
@@ -288,11 +288,11 @@ class VideoDepthAnything(nn.Module):
         return self._run(x, 1, None)[0]
 
     def new_stream(self) -> VdaStream:
-        """A fresh per-camera state for :meth:`forward_stream`."""
+        """Return a fresh per-camera state for :meth:`forward_stream`."""
         return VdaStream(self.config.temporal_frames)
 
     def forward_stream(self, x: Tensor, stream: VdaStream) -> Tensor:
-        """The next frame of one camera: x [1,3,H,W] -> [1,H,W]; updates ``stream``.
+        """Run the next frame of one camera: x [1,3,H,W] -> [1,H,W]; updates ``stream``.
 
         The first frame (after a reset) runs alone; each later one attends to the features
         ``stream`` keeps of earlier frames (:class:`~.stream.VdaStream` says which). A frame

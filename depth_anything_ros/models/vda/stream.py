@@ -83,7 +83,7 @@ class VdaStream:
         self.size = size
 
     def window(self) -> list[Any] | None:
-        """The earlier frames the next frame attends to: per attention [N, WINDOW-1, C].
+        """Return the earlier frames the next frame attends to: per attention [N, WINDOW-1, C].
 
         None before the first frame.
         """

@@ -30,8 +30,7 @@ import re
 import torch
 from torch import Tensor
 
-from depth_anything_ros.models.da2.weights import fill_deterministic_, key_noise, \
-    UNTRAINED_WARNING
+from depth_anything_ros.models.da2.weights import fill_deterministic_, key_noise, UNTRAINED_WARNING
 
 from .config import VdaConfig
 from .network import build_model, sinusoid, VideoDepthAnything
