@@ -435,7 +435,7 @@ class NodeStage:
         if unknown:
             raise ValueError(f'unknown outputs {", ".join(sorted(unknown))}; choose from '
                              f'{", ".join(OUTPUT_CHOICES)}')
-        if getattr(estimator, 'stateful', False):
+        if getattr(estimator, 'stateful', False) is True:
             # A video network: this camera's frames, in recording order, through one stream.
             estimator = estimator.with_stream()
         self.stage = CameraStage(estimator, cfg)
