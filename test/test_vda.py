@@ -206,6 +206,16 @@ def test_a_network_without_state_has_no_stream() -> None:
         est.new_stream()
     with pytest.raises(InvalidInputError, match='keeps no state'):
         est.estimate_batch([np.zeros((28, 28, 3), np.uint8)], streams=[object()])
+    with pytest.raises(InvalidInputError, match='keeps no state'):
+        est.with_stream()
+
+
+def test_each_frame_needs_its_stream(tiny) -> None:
+    from depth_anything_ros.estimator import DepthEstimator
+    est = DepthEstimator(tiny, device='cpu', input_size=42)
+    frame = np.zeros((42, 56, 3), np.uint8)
+    with pytest.raises(ValueError, match='2 images but 1 streams'):
+        est.estimate_batch([frame, frame], streams=[est.new_stream()])
 
 
 def _da2_tiny():
@@ -229,6 +239,10 @@ def test_official_files_load_strictly_by_name_and_by_keys(tiny, small, tmp_path:
     assert load_model(tmp_path / 'video_depth_anything_vits.pth').licence == 'Apache-2.0'
     torch.save(tiny.state_dict(), tmp_path / 'tiny.pth')   # no name, no sidecar: the keys
     assert load_model(tmp_path / 'tiny.pth', head='metric').config.encoder == 'vda-tiny'
+    from safetensors.torch import save_file
+    save_file({k: v.contiguous() for k, v in tiny.state_dict().items()}, tmp_path / 'tiny.bin')
+    back = load_model(tmp_path / 'tiny.bin')   # the format from the bytes, not the name
+    assert back.family == 'vda' and not back.is_metric
 
 
 def test_exported_models_keep_their_family_and_output(tiny, tmp_path: Path) -> None:
