@@ -111,7 +111,8 @@ def test_our_networks_have_the_official_keys_and_shapes() -> None:
 # ---------------------------------------------------------------------------- fidelity
 @pytest.mark.parametrize('name', ['vda-tiny', 'vda-small'])
 @pytest.mark.parametrize('mode', ['no_grad', 'inference_mode'])
-def test_a_clip_matches_the_official_forward(name: str, mode: str, goldens, request) -> None:
+def test_a_clip_matches_the_official_forward(name: str, mode: str, goldens, request,
+                                             one_torch_thread: None) -> None:
     model = request.getfixturevalue(name.split('-')[1])
     want = goldens[f'video_{name}']   # (T, H, W)
     x = _inputs(goldens['frames'][:len(want)]).unsqueeze(0)   # (1, T, 3, H, W)
@@ -124,7 +125,7 @@ def test_a_clip_matches_the_official_forward(name: str, mode: str, goldens, requ
 @pytest.mark.parametrize('name', ['vda-tiny', 'vda-small'])
 @pytest.mark.parametrize('mode', ['no_grad', 'inference_mode'])
 def test_streaming_matches_the_official_streaming_mode(name: str, mode: str, goldens,
-                                                       request) -> None:
+                                                       request, one_torch_thread: None) -> None:
     model = request.getfixturevalue(name.split('-')[1])
     want = goldens[f'stream_{name}']   # (S, H/2, W/2): every second pixel
     x = _inputs(goldens['frames'][:len(want)])
@@ -140,7 +141,8 @@ def test_streaming_matches_the_official_streaming_mode(name: str, mode: str, gol
     assert np.abs(alone - got[1]).max() > 100 * RELATIVE * np.abs(got[1]).max()
 
 
-def test_the_estimator_streams_each_camera_as_the_official_mode(tiny, goldens) -> None:
+def test_the_estimator_streams_each_camera_as_the_official_mode(
+        tiny, goldens, one_torch_thread: None) -> None:
     from depth_anything_ros.estimator import DepthEstimator
     est = DepthEstimator(tiny, device='cpu', input_size=42, exact=True)
     assert est.stateful and est.output == 'disparity'
@@ -160,7 +162,7 @@ def test_the_estimator_streams_each_camera_as_the_official_mode(tiny, goldens) -
 
 
 # ---------------------------------------------------------------------------- streams
-def test_reset_gives_the_output_of_a_fresh_stream(tiny, goldens) -> None:
+def test_reset_gives_the_output_of_a_fresh_stream(tiny, goldens, one_torch_thread: None) -> None:
     x = _inputs(goldens['frames'][:20])
     with torch.inference_mode():
         used = tiny.new_stream()
@@ -176,7 +178,7 @@ def test_reset_gives_the_output_of_a_fresh_stream(tiny, goldens) -> None:
             torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_a_new_input_size_resets_the_stream(tiny, goldens) -> None:
+def test_a_new_input_size_resets_the_stream(tiny, goldens, one_torch_thread: None) -> None:
     x = _inputs(goldens['frames'][:4])
     stream = tiny.new_stream()
     with torch.inference_mode():
@@ -188,7 +190,7 @@ def test_a_new_input_size_resets_the_stream(tiny, goldens) -> None:
     torch.testing.assert_close(small, first, rtol=0, atol=0)
 
 
-def test_the_stream_keeps_at_most_the_official_42_frames(tiny) -> None:
+def test_the_stream_keeps_at_most_the_official_42_frames(tiny, one_torch_thread: None) -> None:
     stream = tiny.new_stream()
     x = torch.zeros(1, 3, 28, 28)
     with torch.inference_mode():

@@ -24,7 +24,7 @@ outputs affine-invariant disparity, a metric one metres (both through a final Re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from depth_anything_ros.models.config_dict import check_int_fields, ViTTrunk
 from depth_anything_ros.vocabulary import PATCH_SIZE
@@ -97,7 +97,6 @@ class VdaConfig(ViTTrunk):
 
     def with_metric(self, metric: bool) -> VdaConfig:
         """Return a copy whose output is metres (``metric``) or disparity."""
-        from dataclasses import replace
         return replace(self, metric=bool(metric))
 
     def trunk_dict(self) -> dict:
