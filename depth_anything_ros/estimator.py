@@ -99,7 +99,10 @@ class DepthResult:
 
 
 def _family_of(model: Any) -> Any:
-    name = getattr(model, 'family', None)
+    if isinstance(model, (str, os.PathLike)) and is_exported_file(model):
+        name = read_sidecar(model, required=False).get('family')   # what exported it
+    else:
+        name = getattr(model, 'family', None)
     return family(name) if isinstance(name, str) else None
 
 
@@ -226,11 +229,12 @@ class DepthEstimator:
             options: dict[str, Any] = {'cache_dir': Path(cache_dir)} if cache_dir else {}
             if self.backend == 'openvino':
                 options['engine_cache_size'] = engine_cache_size
-            self._runner = make_runner(self.backend, model, device=self.device,
-                                       precision=self.precision, profile=trt_profile, **options)
+            runner = make_runner(self.backend, model, device=self.device,
+                                 precision=self.precision, profile=trt_profile, **options)
+            self._runner = self._finished(runner)
             # What the runtime really runs: an engine file's own precision, or fp32 where an
             # onnxruntime session lost its TensorRT provider.
-            self.precision = getattr(self._runner, 'precision', self.precision)
+            self.precision = getattr(runner, 'precision', self.precision)
 
     @classmethod
     def from_config(cls, checkpoint: str | os.PathLike, *, encoder: str | None = None,
@@ -360,6 +364,27 @@ class DepthEstimator:
                 # (B, h, w), or {'depth': (B, h, w), ...}
                 return net(x) if focal is None else net(x, focal=focal)
 
+        return run
+
+    def _finished(self, runner: Any) -> Runner:
+        """``runner`` followed by the family's steps outside the exported graph, if any.
+
+        A family whose implementation module defines ``finish_graph(raw, config, focal)``
+        exports a graph of raw outputs (several, perhaps); what depends on the whole output or
+        on the camera's focal length runs after it, in torch, as in the torch model.
+        """
+        finish = getattr(self._family.module(), 'finish_graph', None) \
+            if self._family is not None else None
+        if finish is None:
+            return runner
+
+        def run(x: Tensor, focal: Tensor | None = None) -> Mapping[str, Tensor]:
+            raw = runner(x)
+            return finish(raw if isinstance(raw, Mapping) else {'depth': raw}, self.config,
+                          focal)
+
+        run.report = getattr(runner, 'report', None)   # type: ignore[attr-defined]
+        run.runner = runner   # type: ignore[attr-defined]
         return run
 
     def _backend_metadata(self, model: Any) -> tuple[Any, bool, float | None]:

@@ -45,7 +45,12 @@ from depth_anything_ros.backends.common import (
     read_sidecar,
     Runner,
 )
-from depth_anything_ros.backends.onnx_export import cached_onnx, DEFAULT_OPSET, onnx_input_hw
+from depth_anything_ros.backends.onnx_export import (
+    cached_onnx,
+    DEFAULT_OPSET,
+    onnx_input_hw,
+    onnx_input_views,
+)
 
 Shape = tuple[int, int, int]  # (batch, height, width) of the network input
 
@@ -175,6 +180,7 @@ class OnnxRuntimeRunner(Runner):
         self.device = device
         self.path = path
         self._static_hw = onnx_input_hw(path)
+        self._static_views = onnx_input_views(path)
         available = ort.get_available_providers()
         names = providers or choose_providers(device, precision, available)
         self._device_id = cuda_index(device) if device.type == 'cuda' else 0
@@ -215,36 +221,50 @@ class OnnxRuntimeRunner(Runner):
         return {'providers': ', '.join(self.providers),
                 'provider_warning': self.provider_warning or ''}
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device."""
-        self.check_input(x)
-        if self._static_hw is not None and tuple(x.shape[2:]) != self._static_hw:
+    def __call__(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device.
+
+        A graph with several outputs returns a mapping of them; one with a views axis takes
+        [B,S,3,H,W] too (see :meth:`Runner.graph_input`).
+        """
+        xg, added = self.graph_input(x)
+        if self._static_hw is not None and tuple(xg.shape[-2:]) != self._static_hw:
             raise ValueError(f'{self.path.name} was exported for {self._static_hw[0]}x'
-                             f'{self._static_hw[1]} inputs, got {x.shape[2]}x{x.shape[3]}; '
+                             f'{self._static_hw[1]} inputs, got {xg.shape[-2]}x{xg.shape[-1]}; '
                              'export with --dynamic or for this size')
+        if self._static_views is not None and xg.shape[1] != self._static_views:
+            raise ValueError(f'{self.path.name} was exported for {self._static_views} views, got '
+                             f'{xg.shape[1]}; export with --dynamic or --views {xg.shape[1]}')
         with self._lock:
             if x.device.type == 'cuda' and 'CUDAExecutionProvider' in self.providers:
-                return self._run_cuda(x)
-            array = np.ascontiguousarray(x.detach().to('cpu', torch.float32).numpy())
-            out = self.session.run([OUTPUT_NAME], {INPUT_NAME: array})[0]
-        return torch.from_numpy(out).to(x.device)  # (B, H, W)
+                return self.graph_output(self._run_cuda(xg), added)
+            array = np.ascontiguousarray(xg.detach().to('cpu', torch.float32).numpy())
+            outs = self.session.run(self.output_names, {INPUT_NAME: array})
+        return self.graph_output([torch.from_numpy(o).to(x.device) for o in outs], added)
 
-    def _run_cuda(self, x: torch.Tensor) -> torch.Tensor:
-        """Zero-copy run on CUDA tensors through IO binding."""
+    def _run_cuda(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Zero-copy run on CUDA tensors through IO binding; the outputs in order."""
         src_device = x.device
         dev = torch.device('cuda', self._device_id)  # the session's GPU
-        x = x.detach().to(dev, torch.float32).contiguous()  # (B, 3, H, W)
-        y = torch.empty((x.shape[0], x.shape[2], x.shape[3]), device=dev)  # (B, H, W)
+        x = x.detach().to(dev, torch.float32).contiguous()  # (B, 3, H, W) or (B, S, 3, H, W)
         binding = self.session.io_binding()
         binding.bind_input(INPUT_NAME, 'cuda', self._device_id, np.float32, tuple(x.shape),
                            x.data_ptr())
-        binding.bind_output(OUTPUT_NAME, 'cuda', self._device_id, np.float32, tuple(y.shape),
-                            y.data_ptr())
+        if self.output_names == [OUTPUT_NAME]:
+            y = torch.empty((x.shape[0], x.shape[2], x.shape[3]), device=dev)  # (B, H, W)
+            binding.bind_output(OUTPUT_NAME, 'cuda', self._device_id, np.float32,
+                                tuple(y.shape), y.data_ptr())
+        else:   # several outputs: onnxruntime allocates them on the GPU
+            for name in self.output_names:
+                binding.bind_output(name, 'cuda', self._device_id)
         # onnxruntime runs on its own stream: x must be written before it reads x. run returns
         # after synchronising that stream, so y is complete then.
         torch.cuda.current_stream(dev).synchronize()
         self.session.run_with_iobinding(binding)
-        return y.to(src_device)
+        if self.output_names == [OUTPUT_NAME]:
+            return [y.to(src_device)]
+        return [torch.from_numpy(o).to(src_device)
+                for o in binding.copy_outputs_to_cpu()]
 
 
 def create(model: nn.Module | Path, *, device: torch.device, precision: str, cache_dir: Path,
