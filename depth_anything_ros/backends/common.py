@@ -50,8 +50,13 @@ class Runner:
     """A compiled network: ``runner(x [B,3,H,W] float32) -> [B,H,W] float32``.
 
     ``x`` is the normalised network input (H, W multiples of 14) and the result is what the torch
-    model's ``forward`` returns: affine-invariant disparity (relative) or metres (metric).
+    model's ``forward`` returns: affine-invariant disparity (relative) or metres (metric). A graph
+    of several outputs (:attr:`output_names`) returns a mapping of them instead, and one whose
+    input has a views axis (:attr:`views`) takes [B,S,3,H,W] too.
     """
+
+    output_names: list[str] = [OUTPUT_NAME]
+    views: bool = False
 
     def __init__(self, *, backend: str, precision: str, metadata: dict[str, Any]) -> None:
         if precision not in PRECISIONS:
@@ -65,9 +70,9 @@ class Runner:
         max_depth = metadata.get('max_depth')
         self.max_depth: float | None = float(max_depth) if self.is_metric and max_depth else None
         #: The graph's outputs, in order; more than ``depth``: calls return a mapping.
-        self.output_names: list[str] = list(metadata.get('output_names') or [OUTPUT_NAME])
+        self.output_names = list(metadata.get('output_names') or [OUTPUT_NAME])
         #: Whether the graph's input has a views axis: (B, S, 3, H, W).
-        self.views: bool = len(metadata.get('input_shape') or ()) == 5
+        self.views = len(metadata.get('input_shape') or ()) == 5
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
