@@ -478,6 +478,11 @@ def test_onnxruntime_tensorrt_provider_gets_the_profile_and_a_timing_cache() -> 
     assert options['trt_profile_max_shapes'] == 'image:2x3x1036x1736'
     assert options['trt_timing_cache_enable'] is True
     assert options['trt_timing_cache_path'] == '/c/e'
+    views = onnxruntime_runner.provider_options(
+        'TensorrtExecutionProvider', device_id=0, precision='fp32', engine_cache=Path('/c/e'),
+        profile=PROFILE, views=(1, 1, 8))   # a graph of (B, S, 3, H, W)
+    assert views['trt_profile_min_shapes'] == 'image:1x1x3x70x70'
+    assert views['trt_profile_max_shapes'] == 'image:2x8x3x1036x1736'
 
 
 class SessionStandIn:
@@ -583,7 +588,7 @@ def test_a_batch_above_the_profile_runs_in_chunks() -> None:
 # ------------------------------------------------------------------ several outputs, views
 @pytest.fixture(scope='module')
 def da3_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A dynamic export of a small any-view Depth Anything 3 (image (B, S, 3, H, W))."""
+    """Export a small any-view Depth Anything 3 with dynamic axes (image (B, S, 3, H, W))."""
     from depth_anything_ros.models.da3.adapter import untrained_model
     return export_onnx(untrained_model('da3-tiny'), tmp_path_factory.mktemp('da3') / 'a.onnx',
                        dynamic=True)

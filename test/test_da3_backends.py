@@ -29,7 +29,6 @@ import numpy as np
 import pytest
 import torch
 
-from depth_anything_ros.commands import cli
 from depth_anything_ros.backends import make_runner
 from depth_anything_ros.backends.onnx_export import (
     _probe,
@@ -40,6 +39,7 @@ from depth_anything_ros.backends.onnx_export import (
     verify_onnx,
 )
 from depth_anything_ros.backends.select import choose, Hardware, ModelSupport
+from depth_anything_ros.commands import cli
 from depth_anything_ros.estimator import DepthEstimator, IntrinsicsRequired
 from depth_anything_ros.models.da3 import vit, weights
 from depth_anything_ros.models.da3.adapter import Da3Model, untrained_model
@@ -100,8 +100,10 @@ def test_anyview_graph_is_dynamic_in_batch_views_height_and_width(
 @needs_ort
 def test_the_reference_view_is_chosen_inside_the_graph(
         anyview: Da3Model, anyview_onnx: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """From three views on, torch picks a reference view by the class tokens; so must the graph
-    (traced with two views, where torch picks none)."""
+    """From three views on, torch picks a reference view by the class tokens; so must the graph.
+
+    The graph is traced with two views, where torch picks none.
+    """
     import onnxruntime as ort
     chosen: list[list[int]] = []
     pick = vit.select_reference

@@ -97,7 +97,7 @@ class Runner:
 
     def graph_output(self, outputs: list[torch.Tensor], added: bool
                      ) -> torch.Tensor | dict[str, torch.Tensor]:
-        """The graph's outputs as the caller gets them: ``depth`` alone, or a mapping."""
+        """Return the graph's outputs as the caller gets them: ``depth`` alone, or a mapping."""
         if added:
             outputs = [o[:, 0] for o in outputs]
         if self.output_names == [OUTPUT_NAME]:

@@ -229,7 +229,7 @@ def frozen_pos_embed(model: nn.Module, x: torch.Tensor) -> Iterator[None]:
 
 
 def graph_of(model: nn.Module) -> nn.Module | None:
-    """The module's export graph (``model.export_graph()``), or None: the module itself.
+    """Return the module's export graph (``model.export_graph()``), or None: the module itself.
 
     Such a graph has ``input_names``, ``output_names``, ``views`` (whether its input has a
     views axis: (B, S, 3, H, W)), ``dynamic_axes()`` and ``example(batch, h, w, views)``.
@@ -347,7 +347,7 @@ VERIFY_VIEWS_DYNAMIC = (1, 2, 3)
 
 def _probe(graph: nn.Module | None, height: int, width: int, batch: int,
            views: int) -> torch.Tensor:
-    """The deterministic check input of a graph: [B,3,H,W], or [B,S,3,H,W] with views."""
+    """Return the deterministic check input of a graph: [B,3,H,W], or [B,S,3,H,W] with views."""
     x = probe_input(height, width, batch)  # (B, 3, H, W)
     if graph is None or not graph.views:
         return x
@@ -357,7 +357,7 @@ def _probe(graph: nn.Module | None, height: int, width: int, batch: int,
 
 def _cases(graph: nn.Module | None, sizes: list[tuple[int, int]],
            views: Sequence[int] | None) -> list[tuple[int, ...]]:
-    """The (H, W) checked, or (views, H, W) for a graph with a views axis."""
+    """Return the (H, W) checked, or (views, H, W) for a graph with a views axis."""
     if graph is None or not graph.views:
         return list(sizes)
     return [(v, h, w) for h, w in sizes for v in (views or VERIFY_VIEWS_DYNAMIC)]

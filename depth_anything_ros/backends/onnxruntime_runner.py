@@ -86,7 +86,8 @@ def choose_providers(device: torch.device, precision: str, available: list[str])
 
 
 def provider_options(name: str, *, device_id: int, precision: str, engine_cache: Path,
-                     profile: tuple[Shape, Shape, Shape] | None = None) -> dict[str, Any]:
+                     profile: tuple[Shape, Shape, Shape] | None = None,
+                     views: tuple[int, int, int] | None = None) -> dict[str, Any]:
     """Return the options of execution provider ``name`` (empty for the CPU provider).
 
     The TensorRT provider names its cached engines after the ONNX file *name* and graph, not
@@ -94,7 +95,8 @@ def provider_options(name: str, *, device_id: int, precision: str, engine_cache:
     :func:`ort_engine_cache_dir`); its kernel timing cache lives there too. ``profile``
     (min, opt, max as (batch, height, width)) fixes the engine's input range up front, so the
     provider builds one engine at start-up instead of rebuilding inside the worker whenever a
-    larger input arrives. Both GPU providers get the same ``device_id``.
+    larger input arrives. Both GPU providers get the same ``device_id``. ``views``: the
+    (min, opt, max) view counts of a graph whose input has a views axis (B, S, 3, H, W).
     """
     if name == 'TensorrtExecutionProvider':
         options: dict[str, Any] = {
@@ -102,8 +104,9 @@ def provider_options(name: str, *, device_id: int, precision: str, engine_cache:
             'trt_engine_cache_enable': True, 'trt_engine_cache_path': str(engine_cache),
             'trt_timing_cache_enable': True, 'trt_timing_cache_path': str(engine_cache)}
         if profile is not None:
-            for key, (b, h, w) in zip(('min', 'opt', 'max'), profile):
-                options[f'trt_profile_{key}_shapes'] = f'{INPUT_NAME}:{b}x3x{h}x{w}'
+            for i, (key, (b, h, w)) in enumerate(zip(('min', 'opt', 'max'), profile)):
+                s = '' if views is None else f'{views[i]}x'
+                options[f'trt_profile_{key}_shapes'] = f'{INPUT_NAME}:{b}x{s}3x{h}x{w}'
         return options
     if name == 'CUDAExecutionProvider':
         return {'device_id': device_id}
@@ -155,7 +158,8 @@ class OnnxRuntimeRunner(Runner):
                  cache_dir: Path, providers: list[str] | None = None,
                  num_threads: int | None = None, opset: int = DEFAULT_OPSET,
                  min_shape: Shape | None = None, opt_shape: Shape | None = None,
-                 max_shape: Shape | None = None, allow_fallback: bool = False) -> None:
+                 max_shape: Shape | None = None, allow_fallback: bool = False,
+                 max_views: int = 8) -> None:
         """Create the session.
 
         Args:
@@ -168,6 +172,8 @@ class OnnxRuntimeRunner(Runner):
                 (batch, height, width); default the TensorRT backend's.
             allow_fallback: run a session that lost a requested GPU provider (with a warning)
                 instead of refusing it.
+            max_views: the most views per batch item the TensorRT provider's profile takes,
+                for a graph with a views axis.
         """
         ort = import_runtime('onnxruntime')
         if isinstance(source, nn.Module):
@@ -197,7 +203,8 @@ class OnnxRuntimeRunner(Runner):
             engine_cache = (ort_engine_cache_dir(cache_dir, path)
                             if name == 'TensorrtExecutionProvider' else Path(cache_dir))
             options = provider_options(name, device_id=self._device_id, precision=precision,
-                                       engine_cache=engine_cache, profile=profile)
+                                       engine_cache=engine_cache, profile=profile,
+                                       views=self._views_profile(max_views))
             provider_list.append((name, options) if options else name)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(num_threads or torch.get_num_threads())
@@ -215,6 +222,14 @@ class OnnxRuntimeRunner(Runner):
         self._lock = threading.Lock()
         log.info('onnxruntime %s session for %s with %s', self.precision, path.name,
                  ', '.join(self.providers))
+
+    def _views_profile(self, max_views: int) -> tuple[int, int, int] | None:
+        """(min, opt, max) view counts of a graph with a views axis (None: it has none)."""
+        if not self.views:
+            return None
+        if self._static_views is not None:
+            return (self._static_views,) * 3
+        return 1, 1, int(max_views)
 
     def report(self) -> dict[str, str]:
         """Facts for /diagnostics: the providers the session runs, and any fallback."""

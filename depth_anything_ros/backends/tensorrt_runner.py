@@ -447,7 +447,7 @@ class TensorRTRunner(Runner):
                     if dtype != 'fp32' and callable(getattr(source, 'export_graph', None)):
                         raise ValueError(
                             f'TensorRT {version} builds strongly typed networks, whose '
-                            f'precision is the ONNX graph\'s; {source.config.encoder} exports '
+                            f"precision is the ONNX graph's; {source.config.encoder} exports "
                             'an fp32 graph only: use precision fp32 (or torch for fp16/bf16)')
                     path = cached_onnx(source, Path(cache_dir), shape=None, opset=opset,
                                        dtype=dtype)

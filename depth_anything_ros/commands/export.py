@@ -146,7 +146,7 @@ def _static_hw(model: Any, args: argparse.Namespace) -> tuple[int, int]:
 
 
 def _views(model: Any, args: argparse.Namespace) -> int:
-    """Views of a static export; InvalidInputError for a model that takes one only."""
+    """Return the views of a static export; InvalidInputError for a one-view model."""
     from depth_anything_ros.backends.onnx_export import graph_of
     graph = graph_of(model)
     if args.views != 1 and (graph is None or not graph.views):

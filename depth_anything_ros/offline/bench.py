@@ -110,7 +110,7 @@ def load_network(checkpoint: str, encoder: str, weights_dir: str | None = None
 
 
 def family_input_size(model: Any, size: int, height: int, width: int) -> int:
-    """The input size giving ``model`` the network input that short side ``size`` gives.
+    """Return the input size giving ``model`` the network input short side ``size`` gives.
 
     Sizes on the bench are short sides (Depth Anything V2's rule): a family whose input rule
     sets the longest side (Depth Anything 3) gets the longest side of that same network input

@@ -54,7 +54,8 @@ from .transforms import prepare_image, process_sizes
 log = logging.getLogger(__name__)
 
 __all__ = ['Da3Facts', 'Da3Model', 'build_model', 'check_metadata', 'config_from_dict',
-           'finish_graph', 'load_state_dict', 'named', 'network_size', 'preprocess', 'untrained_model']
+           'finish_graph', 'load_state_dict', 'named', 'network_size', 'preprocess',
+           'untrained_model']
 
 AnyConfig = Da3Config | NestedConfig
 
@@ -173,7 +174,10 @@ class Da3Model(nn.Module):
         return finish(raw, focal, needs_focal=self.config.needs_intrinsics)
 
     def export_graph(self) -> Da3Graph:
-        """The computation an exported file holds (:mod:`.graph`); the rest is :func:`finish`."""
+        """Return the computation an exported file holds (:mod:`.graph`).
+
+        The rest runs after it: :func:`finish_graph`.
+        """
         return Da3Graph(self.model)
 
 
@@ -267,7 +271,7 @@ def load_state_dict(path: Path, sd: Mapping[str, Tensor], meta: Mapping[str, Any
 
 def finish_graph(raw: Mapping[str, Tensor], config: Da3Facts,
                  focal: Tensor | None = None) -> dict[str, Tensor]:
-    """An exported graph's outputs -> what :meth:`Da3Model.forward` returns (exactly).
+    """Turn an exported graph's outputs into what :meth:`Da3Model.forward` returns (exactly).
 
     The steps outside the graph (:mod:`.graph`): sky pixels far, the focal scaling of a
     metric network (``focal`` (B, 2), network-input pixels), the nested alignment.

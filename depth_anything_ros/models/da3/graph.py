@@ -61,14 +61,14 @@ def has_views(net: nn.Module) -> bool:
 
 
 def output_names(net: nn.Module) -> tuple[str, ...]:
-    """The graph's output names for network ``net``."""
+    """Return the graph's output names for network ``net``."""
     if isinstance(net.config, NestedConfig):
         return NESTED_OUTPUTS
     return ANYVIEW_OUTPUTS if net.config.head == 'dualdpt' else MONOCULAR_OUTPUTS
 
 
 def raw_outputs(net: nn.Module, x: Tensor) -> dict[str, Tensor]:
-    """The graph's outputs of ``net`` for images ``x`` (see the module docstring)."""
+    """Return the graph's outputs of ``net`` for images ``x`` (see the module docstring)."""
     if isinstance(net, NestedDepthAnything3):
         out = net.da3(x)
         metric = net.da3_metric(x, sky_to_far=False)
@@ -109,10 +109,10 @@ def finish(raw: Mapping[str, Tensor], focal: Tensor | None = None, *,
 
 
 class Da3Graph(nn.Module):
-    """The exported computation of a Depth Anything 3 network: ``forward(image)`` -> a tuple
-    in :attr:`output_names` order (see the module docstring).
+    """The exported computation of a Depth Anything 3 network.
 
-    Holds the network as ``net`` (a reference, no copy).
+    ``forward(image)`` returns a tuple in :attr:`output_names` order (see the module
+    docstring). Holds the network as ``net`` (a reference, no copy).
     """
 
     def __init__(self, net: DepthAnything3 | NestedDepthAnything3) -> None:
@@ -139,7 +139,7 @@ class Da3Graph(nn.Module):
         return axes
 
     def example(self, batch: int, height: int, width: int, views: int = 1) -> Tensor:
-        """A zero input of this shape (the trace input)."""
+        """Return a zero input of this shape (the trace input)."""
         if self.views:
             return torch.zeros(batch, views, 3, height, width)
         return torch.zeros(batch, 3, height, width)
