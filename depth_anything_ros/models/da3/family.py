@@ -82,8 +82,7 @@ FAMILY = register_family(ModelFamily(
     needs_intrinsics=True,
     max_views=MAX_VIEWS,
     trainable=False,   # fine-tuning and distilling these networks: not yet
-    # the torch path only, so far (no ONNX export of the dict outputs yet)
-    backends=('torch',),
+    # every backend: exported graphs hold the networks' raw outputs (models/da3/graph.py)
     checkpoint_names=(('relative', '{encoder}'), ('metric', '{encoder}')),
     order=10,
 ))
