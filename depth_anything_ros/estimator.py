@@ -172,7 +172,22 @@ def _support(model: Any) -> ModelSupport | None:
         return None
     if _own_preprocessing(fam) is None:
         check_input_policy(fam.input)
+    if fam.input.aspect == LIBRARY and isinstance(model, nn.Module):
+        # its graph exports for one input size: other runtimes run an exported file only
+        return ModelSupport(fam.title, ('torch',), fam.precisions)
     return ModelSupport(fam.title, fam.backends, fam.precisions)
+
+
+def _check_library_backend(model: Any, backend: str) -> None:
+    """InvalidInputError for a library network (not a file) asked to run off torch."""
+    fam = _family_of(model)
+    if fam is None or fam.input.aspect != LIBRARY or not isinstance(model, nn.Module) \
+            or backend in (AUTO, 'torch') or backend not in fam.backends:
+        return
+    raise InvalidInputError(
+        f'{fam.title} runs on {backend} from an exported file only (its graph has a fixed input '
+        'size): depth-anything-ros export --checkpoint FOLDER --height H --width W --out '
+        'model.onnx (or --format openvino --out model.xml), then run that file')
 
 
 class DepthEstimator:
@@ -208,6 +223,7 @@ class DepthEstimator:
             choose_here(str(self.device), backend=backend, precision=precision, exact=exact)
             if isinstance(model, (str, os.PathLike)):
                 model = load_model(model)  # a checkpoint: other backends export it (cached)
+            _check_library_backend(model, backend)
         self.choice = choose_here(str(self.device), backend=backend, precision=precision,
                                   exact=exact, model=model, support=_support(model))
         self.backend, self.precision = self.choice.backend, self.choice.precision
@@ -226,6 +242,11 @@ class DepthEstimator:
         # A family that processes images with its own library (InputPolicy aspect 'library').
         self._library = (library_processing(family(model.family).input, model)
                          if isinstance(getattr(model, 'family', None), str) else None)
+        if exported and self._family is not None and self._family.input.aspect == LIBRARY:
+            # an exported library graph: the processing around it, from its sidecar
+            io = self._family.module().exported_io(read_sidecar(model, required=True),
+                                                   os.fspath(model))
+            self._library = library_processing(self._family.input, io)
         # Pinned staging buffer for the latest batch shape, with the event of its last upload.
         self._host_buffers: dict[tuple, tuple[Tensor, torch.cuda.Event]] = {}
         if self.backend == 'torch':
@@ -461,11 +482,6 @@ class DepthEstimator:
                              'next to the exported model; re-export it with '
                              '`depth-anything-ros export` (the sidecar says whether the output '
                              'is metric)')
-        name = meta.get('family')
-        if isinstance(name, str) and family(name).input.aspect == LIBRARY:
-            raise InvalidInputError(f'{model} was exported from a {family(name).title} model, '
-                                    'whose frames only its library processes; run its '
-                                    'checkpoint folder with backend torch')
         cfg = config_from_sidecar(meta)
         self._licence = meta.get('licence') if isinstance(meta.get('licence'), str) else None
         metric = meta.get('head') == 'metric'
@@ -534,6 +550,8 @@ class DepthEstimator:
         else:
             raw = self._runner(x) if focal is None else self._runner(x, focal)
         out = dict(raw) if isinstance(raw, Mapping) else {'depth': raw}
+        if self._library is not None and 'field_of_view' in out:   # an exported Depth Pro
+            self._library.network.field_of_view = out['field_of_view'].float().reshape(-1)
         return {k: v.float().to(self.device) for k, v in out.items()
                 if k in ('depth', 'confidence', 'sky')}
 

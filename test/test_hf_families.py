@@ -444,16 +444,19 @@ def test_the_network_size_is_the_library_processors(folders: dict[str, Path]) ->
     assert (h, w) == tuple(est.preprocess([frame()], 'rgb8').shape[-2:])
 
 
-def test_an_onnx_export_of_a_library_family_is_refused_not_run_wrongly(
+def test_an_export_of_a_library_family_takes_its_processors_size_not_an_input_size(
         folders: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture,
         one_torch_thread: None) -> None:
-    """The shared preprocessing is not the library's: no export is made that would run wrongly."""
+    """The library's processor sizes the input: no export is made at a size it never gives.
+
+    (Exports at the camera size and their runs: test_hf_export.py.)
+    """
     out = tmp_path / 'dpt.onnx'
     rc = cli.main(['export', '--checkpoint', str(folders['dpt']), '--out', str(out),
                    '--input-size', '28', '--no-verify'])
     err = capsys.readouterr().err
     assert rc == 2, err
-    assert 'cannot be exported to onnx' in err.splitlines()[-1]
+    assert 'drop --input-size' in err.splitlines()[-1]
     assert not out.exists()
 
 

@@ -29,7 +29,7 @@ from depth_anything_ros.ros import launch_args
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = {'parameters': params.markdown_table, 'launch-arguments': launch_args.markdown_table,
-          'models': registry.markdown_table}
+          'models': registry.markdown_table, 'backends': registry.backends_table}
 
 
 def update(text: str) -> str:
@@ -45,7 +45,7 @@ def update(text: str) -> str:
 
 
 def main() -> None:
-    for doc in ('README.md', 'docs/node.md'):
+    for doc in ('README.md', 'docs/node.md', 'docs/backends.md'):
         path = REPO / doc
         path.write_text(update(path.read_text()))
 

@@ -73,6 +73,8 @@ class Runner:
         self.output_names = list(metadata.get('output_names') or [OUTPUT_NAME])
         #: Whether the graph's input has a views axis: (B, S, 3, H, W).
         self.views = len(metadata.get('input_shape') or ()) == 5
+        #: Input sides are multiples of this (a library network's patch size; default 14).
+        self.multiple = int(metadata.get('input_multiple') or PATCH)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
@@ -90,9 +92,9 @@ class Runner:
             if not self.views:
                 raise ValueError(f'{self.encoder or "this model"} takes one view per image, '
                                  f'[B, 3, H, W]; got {tuple(x.shape)}')
-            self.check_input(x[:, 0])
+            self.check_input(x[:, 0], self.multiple)
             return x, False
-        self.check_input(x)
+        self.check_input(x, self.multiple)
         return (x[:, None], True) if self.views else (x, False)
 
     def graph_output(self, outputs: list[torch.Tensor], added: bool
@@ -109,13 +111,16 @@ class Runner:
         return {}
 
     @staticmethod
-    def check_input(x: torch.Tensor) -> None:
-        """Raise ``ValueError`` unless ``x`` is a [B,3,H,W] float batch with H, W % 14 == 0."""
+    def check_input(x: torch.Tensor, multiple: int = PATCH) -> None:
+        """Raise ``ValueError`` unless ``x`` is a [B,3,H,W] float batch with H, W % multiple == 0.
+
+        ``multiple``: the graph's input side multiple (14, or its sidecar's ``input_multiple``).
+        """
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f'expected a [B, 3, H, W] tensor, got {shape}')
-        if x.shape[2] % PATCH or x.shape[3] % PATCH:
-            raise ValueError(f'input height and width must be multiples of {PATCH}, got '
+        if x.shape[2] % multiple or x.shape[3] % multiple:
+            raise ValueError(f'input height and width must be multiples of {multiple}, got '
                              f"{x.shape[2]}x{x.shape[3]}; resize with the estimator's "
                              'preprocessing')
         if not x.is_floating_point():
@@ -154,6 +159,7 @@ def model_metadata(model: nn.Module) -> dict[str, Any]:
     make = getattr(model, 'export_graph', None)
     if callable(make):   # a graph with its own inputs and outputs (onnx_export.graph_of)
         graph = make()
+        meta.update(getattr(graph, 'metadata', dict)())   # e.g. its input multiple
         meta.update(input_names=list(graph.input_names),
                     output_names=list(graph.output_names),
                     input_shape=['batch', 'views', 3, 'height', 'width'] if graph.views

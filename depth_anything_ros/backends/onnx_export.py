@@ -60,12 +60,12 @@ EXPORTERS = ('torchscript', 'dynamo')
 _TRACE_HW = (10 * PATCH, 13 * PATCH)
 
 
-def check_hw(height: int, width: int) -> None:
-    """Raise ``ValueError`` unless both sides are positive multiples of the patch size (14)."""
-    if height <= 0 or width <= 0 or height % PATCH or width % PATCH:
-        raise ValueError(f'network input {height}x{width} is not a multiple of {PATCH} on both '
-                         f'sides; use e.g. {max(1, round(height / PATCH)) * PATCH}x'
-                         f'{max(1, round(width / PATCH)) * PATCH}')
+def check_hw(height: int, width: int, multiple: int = PATCH) -> None:
+    """Raise ``ValueError`` unless both sides are positive multiples of ``multiple`` (14)."""
+    if height <= 0 or width <= 0 or height % multiple or width % multiple:
+        raise ValueError(f'network input {height}x{width} is not a multiple of {multiple} on '
+                         f'both sides; use e.g. {max(1, round(height / multiple)) * multiple}x'
+                         f'{max(1, round(width / multiple)) * multiple}')
 
 
 def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None,
@@ -110,6 +110,8 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
                          f'only (not {dtype} / {exporter})')
     if views < 1:
         raise ValueError(f'views must be >= 1, got {views}')
+    if dynamic and graph is not None and not getattr(graph, 'dynamic', True):
+        raise ValueError(f'no dynamic-size export: {graph.dynamic_refusal}')
     if dynamic:
         height, width = height or _TRACE_HW[0], width or _TRACE_HW[1]
         # torch.export specialises a dimension of size 1, so trace a batch of 2 there.
@@ -117,7 +119,7 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
     elif height is None or width is None:
         raise ValueError('a static export needs height and width (network input, multiples '
                          'of 14); pass both, or dynamic=True')
-    check_hw(height, width)
+    check_hw(height, width, getattr(graph, 'multiple', PATCH))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
@@ -408,7 +410,7 @@ def verify_onnx(model: nn.Module, path: Path | str, sizes: list[tuple[int, int]]
     errors = {}
     for case in _cases(graph, sizes, views):
         height, width = case[-2:]
-        check_hw(height, width)
+        check_hw(height, width, getattr(graph, 'multiple', PATCH))
         x = _probe(graph, height, width, batch, case[0] if len(case) == 3 else 1)
         ref = _torch_outputs(model, graph, x)
         out = session.run(names, {INPUT_NAME: x.numpy()})

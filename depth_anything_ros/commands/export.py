@@ -95,8 +95,9 @@ def main(args: argparse.Namespace) -> int:
             if args.height is not None or args.width is not None:
                 raise InvalidInputError('--height/--width make a static export; drop them or '
                                         '--dynamic')
-        else:
-            export.network_input_hw(args.input_size, args.height, args.width)  # checks
+        elif args.input_size is not None:
+            # checked before loading (the rest after it: _static_hw)
+            export.network_input_hw(args.input_size, args.height, args.width)
         model = load_model_from_args(args)
         hw = None if args.dynamic else _static_hw(model, args)
     _check_exportable(model, args.format)
@@ -135,9 +136,25 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _static_hw(model: Any, args: argparse.Namespace) -> tuple[int, int]:
-    """Network input (h, w) of a static export, by the model family's own input rule."""
+    """Network input (h, w) of a static export, by the model family's own input rule.
+
+    A network that brings its library's image processor (``network_size``) takes the size
+    that processor makes of the camera's ``--height`` x ``--width`` frames.
+    """
     from depth_anything_ros.models.registry import family
     name = getattr(model, 'family', None)
+    own = getattr(model, 'network_size', None)
+    if callable(own):
+        title = family(name).title if isinstance(name, str) else 'this network'
+        if args.input_size is not None:
+            raise InvalidInputError(f'{title}: its image processor sets the network input '
+                                    'size; drop --input-size and give the camera --height/'
+                                    '--width')
+        if args.height is None:
+            raise InvalidInputError(f'a static export of {title} needs the camera --height '
+                                    'and --width (its image processor makes the network input '
+                                    'size of them)')
+        return own(args.height, args.width)
     module = family(name).module() if isinstance(name, str) else None
     size = getattr(module, 'network_size', None)
     if callable(size) and args.input_size is not None and args.height is not None:

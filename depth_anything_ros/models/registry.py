@@ -40,11 +40,11 @@ from typing import Any
 from depth_anything_ros.vocabulary import BACKENDS, PATCH_SIZE, PRECISIONS
 
 __all__ = ['ASPECTS', 'CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'LIBRARY_FILES',
-           'OUTPUTS', 'UNTRAINED', 'Checkpoint', 'InputPolicy', 'ModelFamily', 'checkpoints',
-           'default_checkpoint', 'encoder_choices', 'families', 'family', 'family_for_checkpoint',
-           'family_for_encoder', 'family_for_keys', 'family_for_model_type', 'find_checkpoint',
-           'keys_family', 'library_checkpoint', 'library_family', 'markdown_table',
-           'register_family', 'split_untrained']
+           'OUTPUTS', 'UNTRAINED', 'Checkpoint', 'InputPolicy', 'ModelFamily', 'backends_table',
+           'checkpoints', 'default_checkpoint', 'encoder_choices', 'families', 'family',
+           'family_for_checkpoint', 'family_for_encoder', 'family_for_keys',
+           'family_for_model_type', 'find_checkpoint', 'keys_family', 'library_checkpoint',
+           'library_family', 'markdown_table', 'register_family', 'split_untrained']
 
 #: What a network outputs per pixel: affine-invariant disparity (larger = nearer),
 #: affine-invariant relative depth (larger = farther), or metric depth (metres).
@@ -291,14 +291,16 @@ def library_family(*, name: str, title: str, encoder: str, output: str,
     """Return a family whose network and processing come from a library's own folders.
 
     Its implementation is ``models/<name>/network.py``'s ``IMPLEMENTATION``; its folders' config
-    names the family by ``model_type`` (= ``name``); it runs on torch in fp32 with the library's
-    own image processing.
+    names the family by ``model_type`` (= ``name``); it runs with the library's own image
+    processing on torch (fp32, and bf16 / fp16 autocast) and, as a file exported for one
+    input size, on onnxruntime and OpenVINO (docs/backends.md).
     """
     return ModelFamily(
         name=name, title=title, implementation=f'depth_anything_ros.models.{name}.network'
                                                ':IMPLEMENTATION',
         encoders=(encoder,), checkpoints=checkpoints, input=InputPolicy(aspect='library'),
-        outputs=(output,), backends=('torch',), precisions=('fp32',),
+        outputs=(output,), backends=('torch', 'openvino', 'onnxruntime'),
+        precisions=('fp32', 'fp16', 'bf16'),
         checkpoint_names=(('relative', default), ('metric', default)), order=order,
         model_types=(name,))
 
@@ -495,6 +497,22 @@ def _count(n: int | None) -> str:
     if n is None:
         return '?'
     return f'{n / 1e9:.2f} B' if n >= 1e9 else f'{n / 1e6:.1f} M'
+
+
+def backends_table() -> str:
+    """Every family's backends and precisions as a Markdown table (docs/backends.md)."""
+    rows = ['| family | backends | precisions | exported graph |', '|---|---|---|---|']
+    for fam in families():
+        exported = [b for b in fam.backends if b != 'torch']
+        if not exported:
+            graph = 'none (torch only)'
+        elif fam.input.aspect == 'library':
+            graph = "static input size only (the library's processing stays in Python)"
+        else:
+            graph = 'static or dynamic input size'
+        rows.append(f'| {fam.title} | {", ".join(fam.backends)} | {", ".join(fam.precisions)} '
+                    f'| {graph} |')
+    return '\n'.join(rows)
 
 
 def markdown_table() -> str:

@@ -45,6 +45,11 @@ from depth_anything_ros.models.hf.network import LibraryImplementation
 
 #: PIL resampling codes (``resample`` in preprocessor_config.json) -> torch interpolation.
 RESAMPLE = {0: 'nearest', 2: 'bilinear', 3: 'bicubic'}
+#: What fails in a dynamic-size export (its processor resizes every frame to one size anyway).
+DYNAMIC_REFUSAL = ('its image processor gives every frame one input size, and an export traced '
+                   'at one size fails at another in onnxruntime ("Non concat axis dimensions '
+                   'must match" in the patch encoder\'s Concat, which splits the image into '
+                   'patches by Python numbers); export it for a camera size (--height/--width)')
 #: Depth Pro's inverse depth is clamped to this range before it is inverted.
 INVERSE_RANGE = (1e-4, 1e4)
 
@@ -82,6 +87,15 @@ class DepthProProcessing:
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f'{path} does not describe a Depth Pro image processor '
                                   f'({exc})') from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return this configuration in the library's ``preprocessor_config.json`` keys."""
+        return {'image_processor_type': 'DepthProImageProcessor', 'do_resize': self.do_resize,
+                'size': {'height': self.size[0], 'width': self.size[1]},
+                'resample': {m: c for c, m in RESAMPLE.items()}[self.mode],
+                'do_rescale': self.do_rescale, 'rescale_factor': self.rescale_factor,
+                'do_normalize': self.do_normalize, 'image_mean': list(self.mean),
+                'image_std': list(self.std)}
 
     def __call__(self, images: Sequence[np.ndarray], return_tensors: str = 'pt'
                  ) -> dict[str, torch.Tensor]:
@@ -152,4 +166,5 @@ IMPLEMENTATION = LibraryImplementation(
     family='depth_pro', title='Depth Pro', encoder='depthpro',
     model_class='DepthProForDepthEstimation', metric=True, tiny=tiny, processor=processor,
     tiny_weights=tiny_weights,
+    dynamic_refusal=DYNAMIC_REFUSAL,
     default_processor=lambda lib: DepthProProcessing())

@@ -46,7 +46,14 @@ def tiny_weights(lib: ModuleType, model: Any) -> None:
         model.head.head[-2].bias.fill_(1.0)
 
 
+#: What fails in a dynamic-size export.
+DYNAMIC_REFUSAL = ("the library's DPT sizes its reassemble and fusion stages from Python "
+                   'numbers, which an export fixes to the traced size: at another size '
+                   'onnxruntime fails ("Non-zero status code returned while running Add node" '
+                   "in the neck's fusion stage); export it for a camera size "
+                   '(--height/--width)')
+
 IMPLEMENTATION = LibraryImplementation(
     family='dpt', title='MiDaS / DPT', encoder='dpt', model_class='DPTForDepthEstimation',
-    metric=False, tiny=tiny, tiny_weights=tiny_weights,
+    metric=False, tiny=tiny, tiny_weights=tiny_weights, dynamic_refusal=DYNAMIC_REFUSAL,
     default_processor=lambda lib: lib.DPTImageProcessorPil())

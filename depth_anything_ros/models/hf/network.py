@@ -32,9 +32,11 @@ from collections.abc import Callable, Sequence
 import contextlib
 from dataclasses import asdict, dataclass
 import importlib
+import json
 import math
 import os
 from pathlib import Path
+import tempfile
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -90,43 +92,25 @@ def seeded(seed: int, build: Callable[[], Any]) -> Any:
         return build()
 
 
-class LibraryDepthNet(nn.Module):
-    """The library's depth model and image processor behind the estimator's network interface.
+class LibraryIO:
+    """The library's image processing around a depth network (no network: see subclasses).
 
-    ``forward(pixel_values [B,3,h,w]) -> [B,h,w]``: the model's ``predicted_depth``. With
-    ``flip_average`` (ZoeDepth) the flipped input runs too and the two predictions are averaged
-    as the library's post-processing averages ``outputs_flipped``. A field of view the model
-    estimates (Depth Pro) is kept in :attr:`field_of_view` (degrees, [B]) for :meth:`finish`.
+    :meth:`prepare` is the processor's ``__call__``; :meth:`finish` its
+    ``post_process_depth_estimation``; a field of view the network estimated (Depth Pro) is
+    kept in :attr:`field_of_view` (degrees, [B]) by whatever ran the network.
     """
 
-    def __init__(self, family: str, model: nn.Module, processor: Any, config: LibraryConfig,
-                 *, flip_average: bool = False) -> None:
-        super().__init__()
-        self.family = family
-        self.net = model
-        self.processor = processor
-        self.config = config
-        self.flip_average = flip_average
-        self.field_of_view: Tensor | None = None
-
-    @property
-    def is_metric(self) -> bool:
-        """True when the output is metres, False for relative inverse depth."""
-        return self.config.is_metric
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.net(pixel_values=x)
-        depth = out.predicted_depth  # (B, h, w)
-        if self.flip_average:
-            flipped = self.net(pixel_values=torch.flip(x, dims=[3])).predicted_depth
-            depth = (depth + torch.flip(flipped, dims=[-1])) / 2
-        fov = getattr(out, 'field_of_view', None)
-        self.field_of_view = None if fov is None else fov.detach().reshape(-1)
-        return depth
+    processor: Any
+    field_of_view: Tensor | None = None
 
     def prepare(self, images: Sequence[np.ndarray]) -> Tensor:
         """HxWx3 uint8 RGB frames -> the processor's ``pixel_values`` [B,3,h,w] (CPU)."""
         return self.processor(images=list(images), return_tensors='pt')['pixel_values']
+
+    def network_size(self, height: int, width: int) -> tuple[int, int]:
+        """Network input (h, w) the processor makes of a ``height`` x ``width`` frame."""
+        x = self.prepare([np.zeros((int(height), int(width), 3), np.uint8)])
+        return int(x.shape[-2]), int(x.shape[-1])
 
     def finish(self, pred: Tensor, size: Sequence[int],
                focal_px: Sequence[float | None] | None = None) -> Tensor:
@@ -156,6 +140,131 @@ class LibraryDepthNet(nn.Module):
             return None
         return [0.5 * width / math.tan(0.5 * math.radians(float(f)))
                 for f in self.field_of_view]
+
+
+class LibraryDepthNet(LibraryIO, nn.Module):
+    """The library's depth model and image processor behind the estimator's network interface.
+
+    ``forward(pixel_values [B,3,h,w]) -> [B,h,w]``: the model's ``predicted_depth``. With
+    ``flip_average`` (ZoeDepth) the flipped input runs too and the two predictions are averaged
+    as the library's post-processing averages ``outputs_flipped``. A field of view the model
+    estimates (Depth Pro) is kept in :attr:`field_of_view` (degrees, [B]) for :meth:`finish`.
+    :meth:`export_graph` is what an ONNX / OpenVINO export holds (:class:`LibraryGraph`).
+    """
+
+    #: Why a graph with a dynamic input size cannot be exported (None: it can); set per family.
+    dynamic_refusal: str | None = None
+
+    def __init__(self, family: str, model: nn.Module, processor: Any, config: LibraryConfig,
+                 *, flip_average: bool = False) -> None:
+        super().__init__()
+        self.family = family
+        self.net = model
+        self.processor = processor
+        self.config = config
+        self.flip_average = flip_average
+        self.field_of_view: Tensor | None = None
+
+    @property
+    def is_metric(self) -> bool:
+        """True when the output is metres, False for relative inverse depth."""
+        return self.config.is_metric
+
+    def raw(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Network input [B,3,h,w] -> (prediction [B,h',w'], field of view [B] or None)."""
+        out = self.net(pixel_values=x)
+        depth = out.predicted_depth  # (B, h, w)
+        if self.flip_average:
+            flipped = self.net(pixel_values=torch.flip(x, dims=[3])).predicted_depth
+            depth = (depth + torch.flip(flipped, dims=[-1])) / 2
+        fov = getattr(out, 'field_of_view', None)
+        return depth, None if fov is None else fov.reshape(-1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        depth, fov = self.raw(x)
+        # float32: a reduced-precision (autocast) estimate would round the focal length
+        self.field_of_view = None if fov is None else fov.detach().float()
+        return depth
+
+    def export_graph(self) -> LibraryGraph:
+        """Return the exported computation: the network (with ZoeDepth's flip average)."""
+        return LibraryGraph(self)
+
+
+class LibraryGraph(nn.Module):
+    """What an exported file of a library network computes (backends/onnx_export.graph_of).
+
+    ``image`` [B,3,h,w] (the processor's ``pixel_values``) -> ``depth`` [B,h',w'] (the
+    ``predicted_depth``; ZoeDepth's average with the mirrored input's included) and, for a
+    network that estimates it (Depth Pro), ``field_of_view`` [B] in degrees. The library's
+    processing stays outside, in Python: resizing, normalising and padding the frame before,
+    and after it ZoeDepth's padding removal, Depth Pro's focal-length scaling (the camera's
+    focal length or the estimated one) and every resize to the frame. Static input size only
+    (:attr:`dynamic` False): the library's code computes sizes from Python numbers, which a
+    trace fixes (:attr:`LibraryDepthNet.dynamic_refusal` says what fails).
+    """
+
+    views = False
+    dynamic = False
+
+    def __init__(self, net: LibraryDepthNet) -> None:
+        super().__init__()
+        self.net = net
+        self.input_names = ('image',)
+        fov = bool(getattr(net.net.config, 'use_fov_model', False))
+        self.output_names = ('depth', 'field_of_view') if fov else ('depth',)
+        self.dynamic_refusal = net.dynamic_refusal or (
+            f"{net.family}: the library's network has a fixed input size once exported")
+        self.multiple = patch_size(net.net.config)
+
+    def forward(self, image: Tensor) -> tuple[Tensor, ...]:
+        depth, fov = self.net.raw(image)
+        return (depth,) if fov is None else (depth, fov)
+
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        """Batch only (the sizes are fixed; see :attr:`dynamic`)."""
+        return {name: {0: 'batch'} for name in (*self.input_names, *self.output_names)}
+
+    def example(self, batch: int, height: int, width: int, views: int = 1) -> Tensor:
+        """Return a zero input of this shape (the trace input)."""
+        return torch.zeros(batch, 3, height, width)
+
+    def metadata(self) -> dict[str, Any]:
+        """Sidecar fields: the input side multiple and the image processor's configuration."""
+        return {'input_multiple': self.multiple,
+                'library_processor': processor_dict(self.net.processor)}
+
+
+def patch_size(config: Any) -> int:
+    """Return the ViT patch size of a library config (its backbone's); 1: it names none."""
+    for cfg in (config, getattr(config, 'backbone_config', None)):
+        size = getattr(cfg, 'patch_size', None)
+        if isinstance(size, int) and size > 0:
+            return size
+    return 1
+
+
+def processor_dict(processor: Any) -> dict[str, Any]:
+    """Return the processor's configuration as ``preprocessor_config.json`` holds it."""
+    inner = getattr(processor, 'processor', None)   # a wrapper of the library's processor
+    if inner is not None and not hasattr(processor, 'to_json_string'):
+        return processor_dict(inner)
+    if hasattr(processor, 'to_json_string'):
+        return json.loads(processor.to_json_string())
+    return dict(processor.to_dict())
+
+
+class ExportedLibraryIO(LibraryIO):
+    """The library processing of an exported file, rebuilt from its sidecar (no network).
+
+    The runner gives ``depth`` (and ``field_of_view``, which is kept here for :meth:`finish`).
+    """
+
+    def __init__(self, family: str, processor: Any, config: LibraryConfig) -> None:
+        self.family = family
+        self.processor = processor
+        self.config = config
+        self.field_of_view = None
 
 
 def library_processor(lib: ModuleType, folder: Path) -> Any:
@@ -235,6 +344,8 @@ class LibraryImplementation:
     tiny_weights: Callable[[ModuleType, nn.Module], None] | None = None
     #: ``lib -> processor`` of the published architecture (the library's defaults).
     default_processor: Callable[[ModuleType], Any] | None = None
+    #: What fails when the network is exported with a dynamic input size (the error text).
+    dynamic_refusal: str | None = None
 
     def describe(self, config: Any) -> LibraryConfig:
         return LibraryConfig(self.encoder, self.metric,
@@ -255,9 +366,14 @@ class LibraryImplementation:
         return None if head == 'relative' and self.metric else head
 
     def _wrap(self, model: nn.Module, processor: Any) -> LibraryDepthNet:
-        return LibraryDepthNet(self.family, model.float().eval(), processor,
-                               self.describe(model.config),
-                               flip_average=self.flip_average).eval()
+        return self._facts(LibraryDepthNet(self.family, model.float().eval(), processor,
+                                           self.describe(model.config),
+                                           flip_average=self.flip_average).eval())
+
+    def _facts(self, net: LibraryDepthNet) -> LibraryDepthNet:
+        if self.dynamic_refusal is not None:
+            net.dynamic_refusal = f'{self.title}: {self.dynamic_refusal}'
+        return net
 
     def build_model(self, encoder: Any, head: str = 'relative',
                     max_depth: float | None = None, *,
@@ -297,8 +413,32 @@ class LibraryImplementation:
     def load_folder(self, folder: str | os.PathLike, *, head: str | None = None,
                     **_: Any) -> LibraryDepthNet:
         self._check(None, head, os.fspath(folder))
-        return load_folder(folder, self.family, self.model_class, describe=self.describe,
-                           flip_average=self.flip_average, processor=self.processor)
+        return self._facts(load_folder(folder, self.family, self.model_class,
+                                       describe=self.describe, flip_average=self.flip_average,
+                                       processor=self.processor))
+
+    def exported_io(self, meta: dict[str, Any], where: str) -> ExportedLibraryIO:
+        """Return the processing around an exported file, from its sidecar's processor.
+
+        Raises:
+            CheckpointError: the sidecar holds no usable processor configuration.
+
+        """
+        data = meta.get('library_processor')
+        config = meta.get('config')
+        if not isinstance(data, dict) or not isinstance(config, dict):
+            raise CheckpointError(f'{where}: its sidecar has no image processor configuration '
+                                  f'(library_processor), which {self.title} frames need; '
+                                  're-export it with depth-anything-ros export')
+        lib = library(self.family)
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / 'preprocessor_config.json').write_text(json.dumps(data))
+            try:
+                processing = self.processor(lib, Path(tmp))
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                raise CheckpointError(f"{where}: its sidecar's image processor configuration "
+                                      f'does not load ({exc}); re-export it') from exc
+        return ExportedLibraryIO(self.family, processing, self.config_from_dict(config))
 
     def config_from_dict(self, data: dict[str, Any]) -> LibraryConfig:
         return LibraryConfig(**data)

@@ -99,8 +99,14 @@ def max_depth(config: Any) -> float | None:
     return max(depths) if depths else None
 
 
+#: What fails in a dynamic-size export.
+DYNAMIC_REFUSAL = ('its BEiT backbone interpolates the relative position bias to the input '
+                   'size, which OpenVINO cannot convert with a dynamic size ("Value for partial '
+                   'shape evaluation can\'t be lower than zero" in the relative_position_bias '
+                   'Resize); export it for a camera size (--height/--width)')
+
 IMPLEMENTATION = LibraryImplementation(
     family='zoedepth', title='ZoeDepth', encoder='zoedepth',
     model_class='ZoeDepthForDepthEstimation', metric=True, tiny=tiny, max_depth=max_depth,
-    flip_average=True, processor=processor,
+    flip_average=True, processor=processor, dynamic_refusal=DYNAMIC_REFUSAL,
     default_processor=lambda lib: ZoeDepthProcessing(lib.ZoeDepthImageProcessorPil()))
