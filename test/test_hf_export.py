@@ -127,7 +127,7 @@ def test_zoedepths_graph_holds_the_mirrored_pass(folders: dict[str, Path]) -> No
     with torch.no_grad():
         (both,) = graph(x)
         one = net.net(pixel_values=x).predicted_depth
-    torch.testing.assert_close(both, net(x))
+        torch.testing.assert_close(both, net(x))
     assert float((both - one).abs().max()) > 1e-4
 
 

@@ -39,10 +39,10 @@ from typing import Any
 
 from depth_anything_ros.vocabulary import BACKENDS, PATCH_SIZE, PRECISIONS
 
-__all__ = ['ASPECTS', 'CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'LIBRARY_FILES',
-           'OUTPUTS', 'UNTRAINED', 'Checkpoint', 'InputPolicy', 'ModelFamily', 'backends_table',
-           'checkpoints', 'default_checkpoint', 'encoder_choices', 'families', 'family',
-           'family_for_checkpoint', 'family_for_encoder', 'family_for_keys',
+__all__ = ['ASPECTS', 'CHECKPOINT_SUFFIXES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'LIBRARY_EXPORTED',
+           'LIBRARY_FILES', 'OUTPUTS', 'UNTRAINED', 'Checkpoint', 'InputPolicy', 'ModelFamily',
+           'backends_table', 'checkpoints', 'default_checkpoint', 'encoder_choices', 'families',
+           'family', 'family_for_checkpoint', 'family_for_encoder', 'family_for_keys',
            'family_for_model_type', 'find_checkpoint', 'keys_family', 'library_checkpoint',
            'library_family', 'markdown_table', 'register_family', 'split_untrained']
 
@@ -286,21 +286,29 @@ def library_checkpoint(name: str, encoder: str, output: str, repo: str, licence:
                       max_depth=max_depth, subdir=name, extra_files=LIBRARY_FILES)
 
 
+#: What a library family whose network exports (for one input size) runs on: torch, and its
+#: exported file on OpenVINO and onnxruntime; fp32, and fp16 / bf16 (autocast, or the runtime's).
+LIBRARY_EXPORTED = {'backends': ('torch', 'openvino', 'onnxruntime'),
+                    'precisions': ('fp32', 'fp16', 'bf16')}
+
+
 def library_family(*, name: str, title: str, encoder: str, output: str,
-                   checkpoints: tuple[Checkpoint, ...], default: str, order: int) -> ModelFamily:
+                   checkpoints: tuple[Checkpoint, ...], default: str, order: int,
+                   backends: tuple[str, ...] = ('torch',),
+                   precisions: tuple[str, ...] = ('fp32',)) -> ModelFamily:
     """Return a family whose network and processing come from a library's own folders.
 
     Its implementation is ``models/<name>/network.py``'s ``IMPLEMENTATION``; its folders' config
     names the family by ``model_type`` (= ``name``); it runs with the library's own image
-    processing on torch (fp32, and bf16 / fp16 autocast) and, as a file exported for one
-    input size, on onnxruntime and OpenVINO (docs/backends.md).
+    processing on ``backends`` in ``precisions`` (default torch fp32; a family whose network
+    exports passes :data:`LIBRARY_EXPORTED`: its file, exported for one input size, runs on
+    OpenVINO and onnxruntime, see docs/backends.md).
     """
     return ModelFamily(
         name=name, title=title, implementation=f'depth_anything_ros.models.{name}.network'
                                                ':IMPLEMENTATION',
         encoders=(encoder,), checkpoints=checkpoints, input=InputPolicy(aspect='library'),
-        outputs=(output,), backends=('torch', 'openvino', 'onnxruntime'),
-        precisions=('fp32', 'fp16', 'bf16'),
+        outputs=(output,), backends=backends, precisions=precisions,
         checkpoint_names=(('relative', default), ('metric', default)), order=order,
         model_types=(name,))
 

@@ -25,4 +25,4 @@ FAMILY = registry.register_family(registry.library_family(
     name='depth_pro', title='Depth Pro (transformers)', encoder='depthpro', output='metric',
     checkpoints=(registry.library_checkpoint('depth-pro', 'depthpro', 'metric',
                                              'apple/DepthPro-hf', 'apple-amlr'),),
-    default='depth-pro', order=22))
+    default='depth-pro', order=22, **registry.LIBRARY_EXPORTED))

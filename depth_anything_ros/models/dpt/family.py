@@ -21,6 +21,7 @@ optional extra imported only when this family is chosen (models/dpt/network.py).
 from depth_anything_ros.models.registry import (
     Checkpoint,
     library_checkpoint,
+    LIBRARY_EXPORTED,
     library_family,
     register_family,
 )
@@ -35,4 +36,4 @@ FAMILY = register_family(library_family(
     checkpoints=(_published('dpt-large', 'Intel/dpt-large', 'Apache-2.0'),
                  _published('dpt-hybrid-midas', 'Intel/dpt-hybrid-midas', 'Apache-2.0'),
                  _published('dpt-beit-large-512', 'Intel/dpt-beit-large-512', 'MIT')),
-    default='dpt-large', order=20))
+    default='dpt-large', order=20, **LIBRARY_EXPORTED))

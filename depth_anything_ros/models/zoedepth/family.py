@@ -26,4 +26,4 @@ FAMILY = registry.register_family(registry.library_family(
         registry.library_checkpoint(name, 'zoedepth', 'metric', f'Intel/{name}', 'MIT', depth)
         for name, depth in (('zoedepth-nyu', 10.0), ('zoedepth-kitti', 80.0),
                             ('zoedepth-nyu-kitti', 80.0))),
-    default='zoedepth-nyu-kitti', order=21))
+    default='zoedepth-nyu-kitti', order=21, **registry.LIBRARY_EXPORTED))
