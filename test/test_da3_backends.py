@@ -165,6 +165,26 @@ def test_every_backend_gives_depth_and_confidence_as_torch(anyview: Da3Model, an
 
 
 @needs_ort
+def test_the_views_of_one_scene_run_in_one_exported_pass(anyview: Da3Model, anyview_onnx: Path,
+                                                         metric: Da3Model,
+                                                         tmp_path: Path) -> None:
+    views = [FRAME, FRAME[::-1].copy(), np.roll(FRAME, 40, axis=1)]
+    ref = DepthEstimator(anyview, device='cpu', backend='torch', precision='fp32',
+                         input_size=70).estimate_views(views, 'bgr8')
+    est = DepthEstimator(anyview_onnx, device='cpu', backend='onnxruntime', precision='fp32',
+                         input_size=70)
+    assert est.max_views == 8 and not est.takes_poses   # no pose inputs in the graph
+    got = est.estimate_views(views, 'bgr8')
+    for g, w in zip(got, ref):
+        assert _rel(g.depth, w.depth) <= TOL and _rel(g.confidence, w.confidence) <= TOL
+    with pytest.raises(ValueError, match='exported graphs have no pose inputs'):
+        est.estimate_views(views, 'bgr8', [np.eye(3)] * 3, np.stack([np.eye(4)] * 3))
+    one = DepthEstimator(metric, device='cpu', backend='onnxruntime', precision='fp32',
+                         input_size=70, cache_dir=tmp_path)
+    assert one.max_views == 1
+
+
+@needs_ort
 @needs_ov
 def test_metric_scale_stays_outside_the_graph_and_exact(metric: Da3Model, tmp_path: Path) -> None:
     path = export_openvino(metric, tmp_path / 'metric.xml', dynamic=True)

@@ -179,7 +179,7 @@ class Da3Model(nn.Module):
         if x.dim() != 4:
             raise ValueError(f'expected images (B, 3, H, W), got {tuple(x.shape)}')
         net = self.model
-        raw = raw_outputs(net, x[:, None] if has_views(net) else x)
+        raw = raw_outputs(net, x)   # the network sees (B, 3, H, W), as without export
         if has_views(net):   # one view per image: drop the views axis
             raw = {k: v[:, 0] for k, v in raw.items()}
         if self.config.needs_intrinsics and focal is None:

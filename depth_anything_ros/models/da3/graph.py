@@ -68,7 +68,11 @@ def output_names(net: nn.Module) -> tuple[str, ...]:
 
 
 def raw_outputs(net: nn.Module, x: Tensor) -> dict[str, Tensor]:
-    """Return the graph's outputs of ``net`` for images ``x`` (see the module docstring)."""
+    """Return the graph's outputs of ``net`` for images ``x`` (see the module docstring).
+
+    ``x``: (B, S, 3, H, W) or (B, 3, H, W) (one view each) for a network with views, then
+    the outputs have the views axis either way; (B, 3, H, W) for a monocular network.
+    """
     if isinstance(net, NestedDepthAnything3):
         out = net.da3(x)
         metric = net.da3_metric(x, sky_to_far=False)
@@ -79,7 +83,7 @@ def raw_outputs(net: nn.Module, x: Tensor) -> dict[str, Tensor]:
     if has_views(net):
         out = net(x)
         return {'depth': out['depth'], 'depth_conf': out['depth_conf']}
-    out = net(x[:, None], sky_to_far=False)
+    out = net(x, sky_to_far=False)
     return {'depth': out['depth'][:, 0], 'sky': out['sky'][:, 0]}
 
 
