@@ -253,6 +253,9 @@ def test_export_command_writes_and_verifies_da3(tmp_path: Path,
     assert cli.main([*base, '--format', 'openvino', '--input-size', '98', '--height', '96',
                      '--width', '128', '--views', '2', '--out', str(tmp_path / 'b.xml')]) == 0
     assert 'input 1x2x3x70x98' in capsys.readouterr().out   # the longest side is 98
+    # a metric model: its graph's errors are relative (it has no max_depth to scale by)
+    assert cli.main(['export', '--checkpoint', 'untrained:da3metric-tiny', '--allow-untrained',
+                     '--dynamic', '--out', str(tmp_path / 'm.onnx')]) == 0
 
 
 def test_export_refuses_views_for_a_one_view_model_in_one_line(
