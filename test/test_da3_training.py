@@ -202,6 +202,7 @@ def test_da3metric_fine_tuning_lowers_the_loss_and_keeps_the_licence(
     assert 'weights licence: Apache-2.0' in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_relative_training_of_the_any_view_small_network_lowers_the_loss(
         rgbd: Path, tmp_path: Path) -> None:
     summary = _train(rgbd, tmp_path / 'run', 'encoder=da3-small', 'init=untrained:da3-small',
@@ -211,6 +212,19 @@ def test_relative_training_of_the_any_view_small_network_lowers_the_loss(
     side = read_sidecar(summary['export'], required=True)
     assert side['licence'] == UNTRAINED_LICENCE and side['head'] == 'relative'
     assert load_model(summary['export']).config.encoder == 'da3-small'
+
+
+def test_a_da3_run_resumes_exactly(rgbd: Path, tmp_path: Path) -> None:
+    from depth_anything_ros.training.train import train
+    args = [f'data={rgbd}', 'input_size=56', 'batch_size=4', 'log_every=1', 'save_every=1000',
+            'encoder=da3-tiny', 'init=untrained:da3-tiny', 'max_steps=6', 'export=false',
+            'max_val_images=1']
+    whole = train(load_config('debug', args), tmp_path / 'whole', progress=False)['losses']
+    first = train(load_config('debug', args), tmp_path / 'split', stop_at=3,
+                  progress=False)['losses']
+    rest = train(load_config('debug', args), tmp_path / 'split', resume=True,
+                 progress=False)['losses']
+    assert len(whole) == 6 and first + rest == whole
 
 
 def test_bad_da3_training_requests_are_one_line_each(rgbd: Path, tmp_path: Path,
