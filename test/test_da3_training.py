@@ -231,8 +231,12 @@ def test_bad_da3_training_requests_are_one_line_each(rgbd: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     anyview = export_model(load_model('untrained:da3-tiny', allow_untrained=True),
                            tmp_path / 'anyview.pth')
+    from depth_anything_ros.model import build_model
+    v2 = export_model(build_model('tiny', 'metric', 10.0), tmp_path / 'v2.pth')
     no_k = _no_intrinsics(rgbd, tmp_path / 'no_k')
     cases = {
+        f'init={v2} holds Depth Anything V2 weights but encoder=da3metric-tiny is a Depth '
+        'Anything 3 network': ['encoder=da3metric-tiny', f'init={v2}'],
         'target=metric: da3-tiny gives relative depth': ['encoder=da3-tiny', 'target=metric'],
         'target=relative: da3metric-tiny is a metric network': [
             'encoder=da3metric-tiny', 'target=relative'],

@@ -55,7 +55,12 @@ from depth_anything_ros.model import build_model, load_model, read_checkpoint, r
 from depth_anything_ros.models.da2.checkpoint import check_state_dict
 from depth_anything_ros.models.files import CheckpointError
 from depth_anything_ros.models.hub import checkpoint_info, resolve_checkpoint
-from depth_anything_ros.models.registry import family_for_encoder, keys_family, split_untrained
+from depth_anything_ros.models.registry import (
+    family,
+    family_for_encoder,
+    keys_family,
+    split_untrained,
+)
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training import loop
 from depth_anything_ros.training.config import dataclass_to_dict, TrainConfig
@@ -169,13 +174,16 @@ def _build_fixed_output(cfg: TrainConfig) -> nn.Module:
                                     f'encoder={cfg.encoder}; use init=untrained:{cfg.encoder}')
         return load_model(cfg.init, encoder=cfg.encoder, allow_untrained=True)
     path = resolve_checkpoint(cfg.init)
-    sd, _ = read_checkpoint(path)
-    _check_init_family(path, sd, cfg.encoder)
-    del sd
     try:
-        model = load_model(path)   # the configuration the file itself names
+        model = load_model(path)   # the family and configuration the file itself names
     except CheckpointError:
         model = None   # e.g. a bare file whose shapes fit two configurations: the config's
+    want = family_for_encoder(cfg.encoder)
+    if model is not None and want is not None and model.family != want.name:
+        raise InvalidInputError(f'init={path} holds {family(model.family).title} weights but '
+                                f'encoder={cfg.encoder} is a {want.title} network; set '
+                                "encoder= to the checkpoint's network or init= to a checkpoint "
+                                'of this one')
     if model is not None and model.config.encoder != cfg.encoder:
         own = model.config
         raise InvalidInputError(
