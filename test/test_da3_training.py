@@ -259,6 +259,8 @@ def test_bad_da3_training_requests_are_one_line_each(rgbd: Path, tmp_path: Path,
         assert rc == 2, (want, err)
         assert err[-1].startswith('depth-anything-ros train: error: '), err
         assert want in err[-1], (want, err[-1])
+        if 'target=' in want:   # refused before the run folder is made
+            assert not (tmp_path / f'run{i}').exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,6 +296,26 @@ def test_teacher_outputs_become_disparity_consistently() -> None:
     focal = _FakeEstimator('metric', needs_intrinsics=True)
     estimator_teacher(focal)([img, img])
     assert focal.seen == [[(6, 6), (6, 6)]]   # a nominal focal length: the image width
+
+
+def test_a_teacher_that_needs_a_focal_length_labels_without_intrinsics(
+        tmp_path: Path) -> None:
+    from depth_anything_ros.training.labels import LabelSet
+    frames = tmp_path / 'frames'
+    frames.mkdir()
+    for i in range(2):
+        rgb, _, _ = render_sample('indoor', i, 0, SIZE)
+        cv2.imwrite(str(frames / f'f{i}.png'), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert cli.main(['pseudo-label', '--teacher', 'untrained:da3metric-tiny',
+                     '--allow-untrained', '--inputs', str(frames), '--out',
+                     str(tmp_path / 'labels'), '--input-size', '56', '--device', 'cpu',
+                     '--no-progress']) == 0
+    labels = LabelSet(tmp_path / 'labels')
+    assert labels.meta['teacher_output'] == 'metric'
+    assert labels.meta['teacher_licence'] == UNTRAINED_LICENCE
+    label = labels.load_label(0)
+    assert label.shape == SIZE and np.isfinite(label).all() and (label >= 0).all()
+    assert (label > 0).any()
 
 
 def test_a_depth_students_loss_reads_labels_as_inverse_depth_up_to_scale() -> None:
@@ -383,6 +405,7 @@ def test_a_depth_student_refuses_disparity_labels_and_metric_students(
         err = capsys.readouterr().err.strip().splitlines()
         assert rc == 2 and err[-1].startswith('depth-anything-ros distill: error: '), err
         assert want in err[-1], err[-1]
+        assert not (tmp_path / student).exists()   # refused before the run folder is made
 
 
 @pytest.mark.ros

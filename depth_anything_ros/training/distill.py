@@ -579,12 +579,20 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
     ``resume=True``), e.g. to split a run over job time limits.
     """
     cfg.validate()
-    run, info, device = loop.start_run(out, cfg, resume=resume, command='distill')
-    torch.manual_seed(cfg.seed + info.rank)
-
+    # what the student and the labels are is checked before the run folder is made
     labels = LabelSet([Path(p) for p in cfg.labels])
     if len(labels) == 0:
         raise InvalidInputError(f'no labels in {", ".join(cfg.labels)}; run pseudo-label first')
+    is_depth = depth_student(cfg.student)
+    if is_depth:
+        check_labels_fit(labels, cfg.student)
+        if cfg.feature_teacher:
+            raise InvalidInputError(f'feature_teacher: feature alignment is for Depth Anything '
+                                    f'V2 students, not student={cfg.student}; set '
+                                    'feature_teacher=""')
+    run, info, device = loop.start_run(out, cfg, resume=resume, command='distill')
+    torch.manual_seed(cfg.seed + info.rank)
+
     val_idx = [i for i in range(len(labels))
                if is_val_key(labels.record(i).key, cfg.val_fraction)]
     held = set(val_idx)
@@ -595,13 +603,6 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
     dataset = LabelDataset(labels, train_idx, TrainTransform(cfg.input_size, hflip=cfg.hflip,
                                                              jitter=cfg.color_jitter))
 
-    is_depth = depth_student(cfg.student)
-    if is_depth:
-        check_labels_fit(labels, cfg.student)
-        if cfg.feature_teacher:
-            raise InvalidInputError(f'feature_teacher: feature alignment is for Depth Anything '
-                                    f'V2 students, not student={cfg.student}; set '
-                                    'feature_teacher=""')
     teacher = _teacher_features(cfg, device)
     net = build_student(cfg)
     derived_from = [{'role': 'init', 'weights': cfg.init, 'licence': net.licence},
