@@ -109,7 +109,7 @@ def test_the_confidence_term_trains_the_confidence_to_the_inverse_error_only() -
     assert torch.allclose(conf.grad, torch.zeros_like(conf), atol=1e-6)
     assert pred.grad is None or not pred.grad.any()   # the depth gets nothing from this term
     worse = confidence_loss(2.0 / r.abs(), pred.detach(), gt, mask)
-    assert float(worse) > float(loss)
+    assert float(worse) > float(loss.detach())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,6 +366,15 @@ def test_labels_record_the_teacher_output_and_licence(da3_labels: Path) -> None:
     meta = json.loads((da3_labels / 'meta.json').read_text())
     assert meta['teacher_output'] == 'depth' and meta['teacher_licence'] == 'CC-BY-NC-4.0'
     assert 'inverse depth up to a scale' in meta['disparity']
+    # the label is the inverse of the teacher's relative depth (larger = farther), not its depth
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.training.labels import LabelSet
+    labels = LabelSet(da3_labels)
+    est = DepthEstimator(load_model(da3_labels.parent / 'teacher' / 'model.pth'), device='cpu',
+                         backend='torch', input_size=56)
+    depth = est.infer(labels.load_image(0), 'bgr8')
+    label = labels.load_label(0)
+    np.testing.assert_allclose(label, 1.0 / depth, rtol=1e-3, atol=1e-4 * label.max())
 
 
 @pytest.mark.parametrize('student', ['tiny', 'da3-tiny'])

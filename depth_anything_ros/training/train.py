@@ -312,13 +312,17 @@ class BatchStream:
 
 
 def require_intrinsics(dataset: DepthDataset, split: str, encoder: str) -> None:
-    """One line when a sample of ``dataset`` has no intrinsics (a focal-scaled network)."""
-    for i, ref in enumerate(dataset.refs):
-        if ref.intrinsics is None and 'intrinsics' not in dataset.load(i):
-            raise InvalidInputError(
-                f'{ref.rgb} ({split} split) has no intrinsics, and {encoder} gives metres only '
-                "with each image's focal length; add camera: {fx, fy, cx, cy} to the "
-                "dataset's dataset.yaml or fx fy cx cy to each line of its split file")
+    """One line when a sample of ``dataset`` has no intrinsics (a focal-scaled network).
+
+    Samples whose reference carries none are looked at through the first of them: a loader
+    that adds intrinsics when it reads a sample (Hypersim) does so for all of its samples.
+    """
+    missing = next((i for i, ref in enumerate(dataset.refs) if ref.intrinsics is None), None)
+    if missing is not None and 'intrinsics' not in dataset.load(missing):
+        raise InvalidInputError(
+            f'{dataset.refs[missing].rgb} ({split} split) has no intrinsics, and {encoder} '
+            "gives metres only with each image's focal length; add camera: {fx, fy, cx, cy} "
+            "to the dataset's dataset.yaml or fx fy cx cy to each line of its split file")
 
 
 def batch_focal(batch: dict[str, Any], device: torch.device) -> torch.Tensor:
