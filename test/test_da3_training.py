@@ -227,6 +227,18 @@ def test_a_da3_run_resumes_exactly(rgbd: Path, tmp_path: Path) -> None:
     assert len(whole) == 6 and first + rest == whole
 
 
+def test_a_depth_anything_v2_run_keeps_the_licence_of_its_init(rgbd: Path,
+                                                                tmp_path: Path) -> None:
+    from depth_anything_ros.model import build_model
+    init = _with_licence(build_model('tiny', 'relative'), tmp_path / 'rel.pth', 'CC-BY-NC-4.0')
+    summary = _train(rgbd, tmp_path / 'run', f'init={init}', 'init_head=relative',
+                     'max_steps=1', 'max_val_images=1')
+    side = read_sidecar(summary['export'], required=True)
+    assert side['licence'] == 'CC-BY-NC-4.0' and side['head'] == 'metric'
+    assert side['derived_from'] == [{'role': 'init', 'weights': str(init),
+                                     'licence': 'CC-BY-NC-4.0'}]
+
+
 def test_bad_da3_training_requests_are_one_line_each(rgbd: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     anyview = export_model(load_model('untrained:da3-tiny', allow_untrained=True),
@@ -238,6 +250,8 @@ def test_bad_da3_training_requests_are_one_line_each(rgbd: Path, tmp_path: Path,
         f'init={v2} holds Depth Anything V2 weights but encoder=da3metric-tiny is a Depth '
         'Anything 3 network': ['encoder=da3metric-tiny', f'init={v2}'],
         'target=metric: da3-tiny gives relative depth': ['encoder=da3-tiny', 'target=metric'],
+        'target=metric: da3mono-large gives relative depth (known up to a scale), not metres': [
+            'encoder=da3mono-large', 'target=metric'],
         'target=relative: da3metric-tiny is a metric network': [
             'encoder=da3metric-tiny', 'target=relative'],
         'target=relative: train fine-tunes tiny to metric depth only': ['target=relative'],
