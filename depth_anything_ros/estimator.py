@@ -96,6 +96,15 @@ class DepthResult:
     depth: np.ndarray
     confidence: np.ndarray | None = None
     sky: np.ndarray | None = None
+    #: The focal length (pixels of the frame) the metric depth was made with, for a family
+    #: that uses one and estimates it otherwise (Depth Pro); None: the depth uses none.
+    focal_px: float | None = None
+    #: True when :attr:`focal_px` is the network's estimate, not the camera's.
+    focal_estimated: bool = False
+    #: What :attr:`depth` is for this frame when it differs from the estimator's
+    #: :attr:`DepthEstimator.output` (None: the same): a prompted family run without its
+    #: prompt gives affine-invariant ``'depth'`` instead of metres.
+    output: str | None = None
 
 
 def _family_of(model: Any) -> Any:
@@ -300,6 +309,11 @@ class DepthEstimator:
         return 'metric' if self.is_metric else 'disparity'
 
     @property
+    def takes_prompt(self) -> bool:
+        """Whether the network takes a metric prompt depth per frame (``prompts=``)."""
+        return bool(getattr(self.model, 'takes_prompt', False)) and self.backend == 'torch'
+
+    @property
     def needs_intrinsics(self) -> bool:
         """Whether each frame needs the camera's focal length (``intrinsics=(fx, fy)``)."""
         return bool(getattr(self.config, 'needs_intrinsics', False))
@@ -351,14 +365,16 @@ class DepthEstimator:
             net = torch.compile(model)
         dtype = _DTYPES.get(self.precision)
 
-        def run(x: Tensor, focal: Tensor | None = None) -> Tensor | Mapping[str, Tensor]:
+        def run(x: Tensor, focal: Tensor | None = None, *,
+                prompt: Tensor | None = None) -> Tensor | Mapping[str, Tensor]:
             if self._channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             amp = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None
                    else contextlib.nullcontext())
+            kwargs = {} if prompt is None else {'prompt': prompt}
             with amp:
                 # (B, h, w), or {'depth': (B, h, w), ...}
-                return net(x) if focal is None else net(x, focal=focal)
+                return net(x, **kwargs) if focal is None else net(x, focal=focal, **kwargs)
 
         return run
 
@@ -429,15 +445,18 @@ class DepthEstimator:
         return self.forward_all(x, focal)['depth']
 
     @torch.inference_mode()
-    def forward_all(self, x: Tensor, focal: Tensor | None = None) -> dict[str, Tensor]:
+    def forward_all(self, x: Tensor, focal: Tensor | None = None, *,
+                    prompt: Tensor | None = None) -> dict[str, Tensor]:
         """Like :meth:`forward`, with every per-pixel output.
 
         ``depth`` and, where the network has them, ``confidence`` and ``sky`` (probability),
-        [B,h,w] float32 on the device.
+        [B,h,w] float32 on the device. ``prompt`` [B,1,hp,wp]: metric prompt depth (metres)
+        for a network that takes one (:attr:`takes_prompt`).
         """
         if self.needs_intrinsics and focal is None:
             raise IntrinsicsRequired(self._intrinsics_message())
-        raw = self._runner(x) if focal is None else self._runner(x, focal)
+        kwargs = {} if prompt is None else {'prompt': prompt}
+        raw = self._runner(x, **kwargs) if focal is None else self._runner(x, focal, **kwargs)
         out = dict(raw) if isinstance(raw, Mapping) else {'depth': raw}
         return {k: v.float().to(self.device) for k, v in out.items()
                 if k in ('depth', 'confidence', 'sky')}
@@ -467,14 +486,19 @@ class DepthEstimator:
     @torch.inference_mode()
     def estimate_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
                        intrinsics: Sequence[Any] | None = None, *,
-                       focal_px: Sequence[float | None] | None = None) -> list[DepthResult]:
+                       focal_px: Sequence[float | None] | None = None,
+                       prompts: Sequence[np.ndarray | None] | None = None
+                       ) -> list[DepthResult]:
         """Every per-pixel output for several frames; same-size frames share one forward pass.
 
         ``intrinsics``: per frame (fx, fy) in pixels of that frame (or None), used by a
         network that needs them (:attr:`needs_intrinsics`; else ignored). ``focal_px``: per
         frame focal length in pixels (None: unknown) for a family whose metric depth uses one
         and estimates it otherwise (Depth Pro; :attr:`last_focal_px`); defaults to the fx of
-        ``intrinsics``. Returns one :class:`DepthResult` per frame, in input order.
+        ``intrinsics``. ``prompts``: per frame a dense metric prompt depth (float32 metres,
+        any size; None: no prompt) for a network that takes one (:attr:`takes_prompt`; else
+        ignored); a frame without one gets affine-invariant depth (``DepthResult.output``
+        ``'depth'``). Returns one :class:`DepthResult` per frame, in input order.
 
         Raises:
             IntrinsicsRequired: the network needs a focal length that a frame lacks.
@@ -492,18 +516,33 @@ class DepthEstimator:
         focals = list(focal_px) if focal_px is not None else [None] * len(images)
         if len(focals) != len(images):
             raise ValueError(f'{len(focals)} focal lengths for {len(images)} images')
-        groups: dict[tuple[int, int], list[int]] = {}
+        if prompts is not None and len(prompts) != len(images):
+            raise ValueError(f'{len(images)} images but {len(prompts)} prompts')
+        prompted = self.takes_prompt
+        if not prompted:
+            prompts = None
+        elif prompts is None:   # no prompt for any frame: each gives relative depth
+            prompts = [None] * len(images)
+        # frames of one size (and, prompted, one prompt size) share a forward pass
+        groups: dict[tuple[Any, ...], list[int]] = {}
         for i, im in enumerate(images):
             im = validate_image(im, encoding)
-            groups.setdefault(im.shape[:2], []).append(i)
+            key = im.shape[:2] if prompts is None else (
+                *im.shape[:2], None if prompts[i] is None else np.shape(prompts[i]))
+            groups.setdefault(key, []).append(i)
         if self.needs_intrinsics and (intrinsics is None
                                       or any(k is None for k in intrinsics)):
             raise IntrinsicsRequired(self._intrinsics_message())
         sky_threshold = float(getattr(self.config, 'sky_threshold', SKY_THRESHOLD))
         out: list[DepthResult | None] = [None] * len(images)
         times = {'preprocess_ms': 0.0, 'forward_ms': 0.0, 'postprocess_ms': 0.0}
-        for size, idx in groups.items():
-            focal = None
+        for key, idx in groups.items():
+            size = key[:2]
+            focal = prompt = None
+            if prompts is not None and prompts[idx[0]] is not None:
+                prompt = torch.from_numpy(np.stack(
+                    [np.asarray(prompts[i], np.float32) for i in idx]))[:, None].to(
+                        self.device)  # (B, 1, hp, wp) metres
             if self.needs_intrinsics:
                 net = self.network_size(*size)
                 focal = torch.tensor([self._focal(intrinsics[i], size, net) for i in idx],
@@ -512,15 +551,19 @@ class DepthEstimator:
             x = self.preprocess([images[i] for i in idx], encoding)  # (B, 3, h, w)
             self._sync()
             t1 = time.perf_counter()
-            pred = self.forward_all(x, focal)  # each (B, h, w)
+            pred = self.forward_all(x, focal, prompt=prompt)  # each (B, h, w)
             self._sync()
             t2 = time.perf_counter()
+            estimated_at: set[int] = set()
+            uses_focal = False   # whether the depth was made with a focal length
             if self._library is not None:
                 depth = self._library.finish(pred['depth'], size, [focals[i] for i in idx])
                 estimated = self._library.network.estimated_focal(size[1])
+                uses_focal = estimated is not None
                 for j, i in enumerate(idx):
                     if focals[i] is None and estimated is not None:
                         focals[i] = estimated[j]
+                        estimated_at.add(i)
                 maps = {'depth': depth.cpu().numpy()}  # (B, H, W) float32
             else:
                 maps = {k: postprocess(v, size).cpu().numpy() for k, v in pred.items()}
@@ -529,7 +572,11 @@ class DepthEstimator:
                 sky = maps.get('sky')
                 out[i] = DepthResult(maps['depth'][j],
                                      maps['confidence'][j] if 'confidence' in maps else None,
-                                     None if sky is None else sky[j] >= sky_threshold)
+                                     None if sky is None else sky[j] >= sky_threshold,
+                                     focal_px=focals[i] if uses_focal else None,
+                                     focal_estimated=i in estimated_at,
+                                     output='depth' if prompted and prompt is None
+                                     else None)
             times['preprocess_ms'] += 1e3 * (t1 - t0)
             times['forward_ms'] += 1e3 * (t2 - t1)
             times['postprocess_ms'] += 1e3 * (t3 - t2)

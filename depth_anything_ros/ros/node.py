@@ -135,6 +135,14 @@ class DepthNodeCore:
             log.info("the model gives metres only with the camera's focal length: from each "
                      "frame's camera_info, else the fx/fy parameters; frames without either "
                      'get no metric depth (the reason goes to /diagnostics)')
+        if getattr(estimator, 'takes_prompt', False):
+            anchored = cfg.alignment in ('sparse', 'lidar')
+            (log.info if anchored else log.warning)(
+                'the model takes a metric prompt: ' + (
+                    f'the anchors of alignment {cfg.alignment} (within anchor_slop); frames '
+                    'without one fall back to the alignment' if anchored else
+                    f'alignment {cfg.alignment} reads no anchor/points or anchor/depth, so no '
+                    'frame has one: set alignment lidar or sparse'))
         self._cfg = cfg
         self._cameras = [RosCamera(*camera, estimator) for camera in cameras]
         self._warmup.start(Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir(),

@@ -190,7 +190,7 @@ def diagnostics(node_name: str, cameras: list[RosCamera], estimator: Any, model:
     statuses = []
     for camera in cameras:
         aligned = camera.stage.aligner.status() if camera.stage.aligner is not None else {}
-        report = camera.stats.report(**extra, **aligned)
+        report = camera.stats.report(**extra, **aligned, **camera.stage.status())
         statuses.append(DiagnosticStatus(
             level=bytes([report.level]), name=status_name(node_name, camera.name),
             message=report.message, hardware_id=str(estimator.device),
