@@ -28,6 +28,6 @@ FAMILY = registry.register_family(registry.library_family(
     checkpoints=tuple(
         registry.library_checkpoint(f'prompt-depth-anything-{size}', 'promptda', 'metric',
                                     f'depth-anything/prompt-depth-anything-{size}-hf',
-                                    'Apache-2.0')
+                                    'Apache-2.0', needs_prompt=True)
         for size in ('vits', 'vitl')),
     default='prompt-depth-anything-vits', order=23))
