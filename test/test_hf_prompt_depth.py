@@ -300,3 +300,43 @@ def test_depth_pro_uses_the_cameras_focal_and_publishes_its_estimate_without(
     np.testing.assert_allclose(known.depth[inside], 2 * out.depth[inside], rtol=1e-4)
     assert stage.status()['focal_source'] == 'parameters'
     assert stage.status()['focal_estimated'] == 'false'
+
+
+def test_process_bag_prompts_with_the_bags_lidar_points(
+        folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+        one_torch_thread: None) -> None:
+    """Offline as live: the bag's anchor points are the prompt; frames without fall back."""
+    pytest.importorskip('rosbags')
+    from ros_helpers.bags import IMAGE_TOPIC, read_bag, write_camera_bag
+    from ros_helpers.harness import stamp_ns
+    from test_process_bag import _copy_with, _out, _points_along_rays
+
+    from depth_anything_ros.commands import cli
+    from depth_anything_ros.ros import topics
+    from depth_anything_ros.ros.conversions import cloud_xyz, image_to_array
+    h, w = 28, 42
+    plain = write_camera_bag(tmp_path / 'plain', 3, h=h, w=w)
+    f = 0.8 * w                                               # write_camera_bag's camera
+    k = np.array([[f, 0.0, w / 2], [0.0, f, h / 2], [0.0, 0.0, 1.0]])
+    truth = np.tile(np.linspace(2.0, 5.0, w, dtype=np.float32), (h, 1))
+    images = read_bag(plain)[IMAGE_TOPIC]
+    clouds = [(t - 500_000, _points_along_rays(truth, k, image.header))
+              for t, image in images[:2]]                     # the last frame has none
+    _copy_with(plain, tmp_path / 'lidar', {_out(topics.ANCHOR_POINTS): clouds})
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    alignment: lidar\n    max_depth: 1000.0\n'
+                      '    min_depth: 0.0\n    alignment_hold: 0.0\n')
+    rc = cli.main(['process-bag', str(tmp_path / 'lidar'), '--out', str(tmp_path / 'out'),
+                   '--checkpoint', str(folder), '--mode', 'metric', '--device', 'cpu',
+                   '--backend', 'torch', '--precision', 'fp32', '--params-file', str(params)])
+    assert rc == 0, capsys.readouterr()
+    depths = read_bag(tmp_path / 'out')[_out(topics.DEPTH_IMAGE)]
+    assert [stamp_ns(m.header) for _, m in depths] == [stamp_ns(i.header) for _, i in images[:2]]
+    est = estimator(folder)
+    cloud = _points_along_rays(truth, k, images[0][1].header)
+    sparse = prompts.points_prompt(cloud_xyz(cloud), k, (h, w), prompts.prompt_shape(h, w))
+    for (_, msg), (_, image) in zip(depths, images):
+        pixels = image_to_array(image)
+        (expected,) = est.estimate_batch([pixels], 'rgb8',
+                                         prompts=[prompts.densify(sparse, 'nearest')])
+        np.testing.assert_allclose(image_to_array(msg), expected.depth, rtol=1e-5)
