@@ -83,6 +83,17 @@ class IntrinsicsRequired(InvalidInputError):
     """The network gives metres only with the camera's focal length, and none was given."""
 
 
+class PromptRequired(InvalidInputError):
+    """The network gives metres only with a metric prompt, and the call cannot take one."""
+
+
+#: Why a prompted network is refused where no prompt can be given.
+PROMPT_MESSAGE = ('{name} gives metres only from a metric prompt (LiDAR points or a sparse '
+                  'depth image) fed into the network; a plain image has none, and none is '
+                  'guessed: run it in the node or process-bag with alignment lidar '
+                  '(anchor/points) or sparse (anchor/depth)')
+
+
 @dataclass
 class DepthResult:
     """What the network gives for one frame, float32 at the frame's resolution.
@@ -586,7 +597,14 @@ class DepthEstimator:
 
     def estimate(self, image: np.ndarray, encoding: str = 'bgr8', intrinsics: Any = None, *,
                  focal_px: float | None = None) -> DepthResult:
-        """Every per-pixel output for one uint8 frame (see :meth:`estimate_batch`)."""
+        """Every per-pixel output for one uint8 frame (see :meth:`estimate_batch`).
+
+        Raises:
+            PromptRequired: the network takes a metric prompt (:meth:`estimate_batch` takes
+                one).
+
+        """
+        self._refuse_unprompted()
         return self.estimate_batch([image], encoding, None if intrinsics is None
                                    else [intrinsics],
                                    focal_px=None if focal_px is None else [focal_px])[0]
@@ -598,7 +616,13 @@ class DepthEstimator:
 
         Returns float32 HxW arrays in input order (disparity, relative depth or metres: see
         :attr:`output`); :meth:`estimate_batch` also gives confidence and sky.
+
+        Raises:
+            PromptRequired: the network takes a metric prompt (:meth:`estimate_batch` takes
+                one).
+
         """
+        self._refuse_unprompted()
         return [r.depth for r in self.estimate_batch(images, encoding, intrinsics,
                                                      focal_px=focal_px)]
 
@@ -616,8 +640,14 @@ class DepthEstimator:
         """
         start = time.perf_counter()
         focal = (float(max(height, width)),) * 2 if self.needs_intrinsics else None
-        self.infer(np.zeros((height, width, 3), np.uint8), intrinsics=focal)
+        self.estimate_batch([np.zeros((height, width, 3), np.uint8)], 'bgr8',
+                            None if focal is None else [focal])
         return 1e3 * (time.perf_counter() - start)
+
+    def _refuse_unprompted(self) -> None:
+        if self.takes_prompt:
+            name = self.config.encoder if self.config is not None else 'this model'
+            raise PromptRequired(PROMPT_MESSAGE.format(name=name))
 
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """Network input (h, w) used for a height x width frame at the current input_size."""

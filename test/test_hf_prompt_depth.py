@@ -231,6 +231,38 @@ def test_download_list_names_the_official_ids_and_licences(capsys) -> None:
     assert len(lines) == 2 and all('Apache-2.0' in line for line in lines)
 
 
+@pytest.mark.parametrize('command', ['infer', 'eval', 'pseudo-label'])
+def test_commands_without_a_prompt_refuse_it_in_one_line(
+        command: str, folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+        one_torch_thread: None) -> None:
+    """A plain image has no prompt: its relative output is never written as metres."""
+    import cv2
+
+    from depth_anything_ros.commands import cli
+    from depth_anything_ros.training.datasets import GenericWriter
+    (tmp_path / 'images').mkdir()
+    cv2.imwrite(str(tmp_path / 'images' / 'a.png'), frame())
+    writer = GenericWriter(tmp_path / 'data', depth_scale=1e-3)
+    writer.add('ramp', frame(), np.full((H, W), 2.0, np.float32), 'val')
+    writer.close()
+    argv = {'infer': ['infer', str(tmp_path / 'images' / 'a.png'), '--out',
+                      str(tmp_path / 'out'), '--checkpoint', str(folder), '--device', 'cpu'],
+            'eval': ['eval', '--checkpoint', str(folder), '--data', str(tmp_path / 'data'),
+                     '--out', str(tmp_path / 'out.json'), '--device', 'cpu',
+                     '--eval-max-depth', '10'],
+            'pseudo-label': ['pseudo-label', '--teacher', str(folder), '--inputs',
+                             str(tmp_path / 'images'), '--out', str(tmp_path / 'labels'),
+                             '--device', 'cpu', '--no-progress']}[command]
+    rc = cli.main(argv)
+    captured = capsys.readouterr()
+    said = [line for line in (captured.out + captured.err).splitlines()
+            if 'metric prompt' in line]
+    assert rc == 2, captured
+    assert len(said) == 1 and 'alignment lidar' in said[0]
+    assert 'Traceback' not in captured.out + captured.err
+    assert not list(tmp_path.glob('out/*.npy')) and not (tmp_path / 'out.json').exists()
+
+
 # ---------------------------------------------------------------------------- the stage
 def _lidar(depth_m: float, stride: int = 4) -> np.ndarray:
     """Points at ``depth_m`` along every ``stride``-th pixel's ray (camera optical frame)."""
