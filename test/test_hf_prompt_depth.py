@@ -372,3 +372,14 @@ def test_process_bag_prompts_with_the_bags_lidar_points(
         (expected,) = est.estimate_batch([pixels], 'rgb8',
                                          prompts=[prompts.densify(sparse, 'nearest')])
         np.testing.assert_allclose(image_to_array(msg), expected.depth, rtol=1e-5)
+
+
+def test_without_anchored_alignment_every_frame_is_unprompted_and_says_why(
+        folder: Path, one_torch_thread: None) -> None:
+    stage = _stage(estimator(folder), alignment='none')
+    stage.add_camera_info(0, Calibration.from_intrinsics(40.0, 40.0, 21.5, 14.5, W, H))
+    out = stage.process(Frame(frame(), 'rgb8', 1), Wanted(image=True, info=True))
+    assert out.depth is None   # relative depth, no alignment: no metres
+    status = stage.status()
+    assert status['prompt_missing'] == '1' and status['prompt_frames'] == '0'
+    assert 'alignment none reads no anchors' in status['prompt_last_missing']

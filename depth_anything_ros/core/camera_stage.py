@@ -367,7 +367,10 @@ class CameraStage:
         anchor = None if self.aligner is None else self.aligner.anchor(frame.stamp_ns)
         shape = frame.pixels.shape[:2]
         reason = ''
-        if camera is None:
+        if self.aligner is None or self.aligner.kind not in ('lidar', 'sparse'):
+            reason = (f'alignment {self.cfg.alignment} reads no anchors (set alignment lidar '
+                      'or sparse)')
+        elif camera is None:
             reason = 'no camera_info to project the anchors with'
         elif anchor is None:
             reason = f'no anchor stamped within {self.cfg.anchor_slop:g} s of the frame'
