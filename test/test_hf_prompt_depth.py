@@ -177,6 +177,11 @@ def test_prompted_depth_equals_the_librarys_processor_model_and_post_processing(
     (bare,) = est.estimate_batch([image], 'rgb8')
     assert bare.output == 'depth'
     np.testing.assert_allclose(bare.depth, expected, rtol=1e-5)
+    # ... which is the library's depth-estimation pipeline's (it takes no prompt)
+    from PIL import Image
+    pipe = transformers.pipeline('depth-estimation', model=str(folder), device='cpu')
+    piped = pipe(Image.fromarray(image))['predicted_depth'].numpy()
+    np.testing.assert_allclose(bare.depth, piped, rtol=1e-5)
 
 
 def test_a_constant_prompt_is_handled_as_the_processor_does(folder: Path,
