@@ -82,7 +82,7 @@ def ours(folder: Path, **kwargs):
 
 
 def assert_depth(published: np.ndarray, expected: np.ndarray) -> None:
-    """Published depth equals ours; NaN only beyond max_depth (the tiny net's far pixels)."""
+    """Check published depth equals ours; NaN only beyond max_depth (far tiny-net pixels)."""
     valid = np.isfinite(published)
     assert valid.mean() > 0.9
     np.testing.assert_allclose(published[valid], expected[valid], rtol=1e-4)

@@ -495,7 +495,7 @@ def _count(n: int | None) -> str:
 
 
 def _needs(c: Checkpoint) -> str:
-    """What a checkpoint's metres need beside the image, in words."""
+    """Return what a checkpoint's metres need beside the image, in words."""
     if c.needs_prompt:
         return 'a metric prompt (anchor/points or anchor/depth) and intrinsics'
     return 'fx, fy' if c.needs_intrinsics else 'no'
