@@ -322,6 +322,16 @@ class DepthEstimator:
         return getattr(self, '_licence', None)
 
     @property
+    def note(self) -> str:
+        """Return what a user must be told whenever these weights run.
+
+        '' for most; the bundled toy model says what it is.
+        """
+        if self.model is not None:
+            return getattr(self.model, 'note', '') or ''
+        return getattr(self, '_note', '')
+
+    @property
     def backend_report(self) -> dict[str, str]:
         """Runtime facts of the backend for /diagnostics (profile, memory, providers, TF32)."""
         report = getattr(self._runner, 'report', None)
@@ -378,6 +388,7 @@ class DepthEstimator:
                                     'checkpoint folder with backend torch')
         cfg = config_from_sidecar(meta)
         self._licence = meta.get('licence') if isinstance(meta.get('licence'), str) else None
+        self._note = meta.get('note') if isinstance(meta.get('note'), str) else ''
         metric = meta.get('head') == 'metric'
         return cfg, metric, meta.get('max_depth') if metric else None
 

@@ -102,6 +102,8 @@ def main(args: argparse.Namespace) -> int:
     unit = {'metric': 'm', 'depth': '(relative depth)'}.get(est.output, '(disparity)')
     log.info('%r (%s)', est, est.choice.reason)
     print(f'weights licence: {describe_licence(est.licence)}')
+    if est.note:
+        print(f'NOTE: these weights are {est.note}')
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     used: set[str] = set()

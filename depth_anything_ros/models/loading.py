@@ -188,6 +188,9 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: Any = None,
     published = find_checkpoint(path)[1]
     model.licence = licence if isinstance(licence, str) else (
         published.licence if published is not None else None)
+    note = embedded.get('note') if embedded else None   # e.g. the bundled toy's "a toy ..."
+    model.note = note if isinstance(note, str) else (
+        published.note if published is not None else '')
     return model.eval()
 
 

@@ -92,6 +92,8 @@ class Checkpoint:
     needs_intrinsics: bool = False
     max_views: int = 1
     parameters: int | None = None
+    bundled: bool = False
+    note: str = ''
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
@@ -214,8 +216,8 @@ class ModelFamily:
         problems += [f'precision {p!r} is not one of {PRECISIONS}' for p in self.precisions
                      if p not in PRECISIONS]
         problems += [f'checkpoint {c.name} holds encoder {c.encoder!r}, not one of '
-                     f'{self.encoders}' for c in self.checkpoints
-                     if c.encoder not in self.encoders]
+                     f'{(*self.encoders, *self.extra_encoders)}' for c in self.checkpoints
+                     if c.encoder not in (*self.encoders, *self.extra_encoders)]
         problems += [f'checkpoint {c.name} outputs {c.output!r}, not one of {self.outputs}'
                      for c in self.checkpoints if c.output not in self.outputs]
         for trait in ('confidence', 'sky', 'needs_intrinsics'):
@@ -499,7 +501,8 @@ def markdown_table() -> str:
                              + (f' (max {c.max_depth:g} m)' if c.max_depth else '')]
                             + [w for w, on in (('confidence', c.confidence), ('sky', c.sky))
                                if on])
-        licence = c.licence + ('' if c.repo else ' (not published)')
+        licence = c.licence + ('' if c.repo else ' (bundled toy)' if c.bundled
+                               else ' (not published)')
         rows.append(f'| {names} | {fam.title} | {_count(c.parameters)} | {licence} | {outputs} '
                     f'| {"fx, fy" if c.needs_intrinsics else "no"} '
                     f'| {"yes" if c.max_views > 1 else "no"} |')

@@ -131,6 +131,8 @@ class DepthNodeCore:
                  f'precision {getattr(estimator, "precision", cfg.precision)}'
                  + (f' ({choice.reason})' if choice is not None else '')
                  + f'; weights licence: {describe_licence(getattr(estimator, "licence", None))}')
+        if getattr(estimator, 'note', ''):
+            log.warning(f'weights: {estimator.note}')
         if getattr(estimator, 'needs_intrinsics', False):
             log.info("the model gives metres only with the camera's focal length: from each "
                      "frame's camera_info, else the fx/fy parameters; frames without either "
