@@ -111,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _scores(doc: dict) -> dict:
     """Return the headline scores of a metrics document."""
-    return {k: round(float(doc[k]), 4) for k in ('abs_rel', 'delta1', 'rmse', 'n_images')
-            if k in doc}
+    out = {k: round(float(doc[k]), 4) for k in ('abs_rel', 'delta1', 'rmse') if k in doc}
+    if 'n_images' in doc:
+        out['n_images'] = int(doc['n_images'])
+    return out
 
 
 if __name__ == '__main__':
