@@ -53,6 +53,8 @@ Value = bool | int | float | str
 
 # Metric training range of the official checkpoints (metres): Hypersim indoor, VKITTI outdoor.
 SCENE_MAX_DEPTH: dict[str, float] = {'indoor': 20.0, 'outdoor': 80.0}
+#: Smallest network input size the node takes (5 patches of 14 pixels).
+MIN_INPUT_SIZE = 70
 COLORMAPS: tuple[str, ...] = ('turbo', 'inferno', 'magma', 'plasma', 'viridis', 'jet', 'gray')
 
 
@@ -127,8 +129,10 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('diagnostics_period', 1.0, 'seconds between /diagnostics messages',
               range=(0.1, 60.0), read_only=True),
     # --- runtime (apply from the next frame) ---
-    ParamSpec('input_size', 518, 'network input short side in pixels (multiple of 14); '
-              'smaller is faster and coarser', range=(70, 2044), step=14),
+    ParamSpec('input_size', 0, 'network input size in pixels (multiple of 14): the short '
+              'side for Depth Anything V2, the longest side for Depth Anything 3 (the model '
+              "family's input policy); 0: the family's own size (518 V2, 504 DA3, logged at "
+              'start-up); smaller is faster and coarser', range=(0, 2044), step=14),
     ParamSpec('min_depth', 0.1, 'metres; nearer pixels are invalid (NaN / 0)',
               range=(0.0, 1000.0)),
     ParamSpec('max_depth', 0.0, 'metres; farther pixels are invalid; 0: the scene range '
@@ -401,6 +405,9 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
     # checkpoint file, by the one rule every path uses (backends.select.choose), before the
     # model loads.
     errors = []
+    if 0 < v['input_size'] < MIN_INPUT_SIZE:
+        errors.append(f"input_size must be 0 (the model family's size) or at least "
+                      f"{MIN_INPUT_SIZE}, got {v['input_size']}")
     if v['encoder'] == AUTO and (not v['checkpoint'] or v['checkpoint'] == UNTRAINED):
         errors.append('encoder auto takes the architecture from the checkpoint: set checkpoint '
                       'to a file (or untrained:<encoder>), or name the encoder')

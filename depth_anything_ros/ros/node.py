@@ -50,6 +50,7 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from depth_anything_ros.backends.engine_cache import default_cache_dir
+from depth_anything_ros.core.pipeline import resolved_input_size
 from depth_anything_ros.core.stats import NodeStats
 from depth_anything_ros.core.sync import CameraSlots
 from depth_anything_ros.models.loading import describe_licence
@@ -131,6 +132,10 @@ class DepthNodeCore:
                  f'precision {getattr(estimator, "precision", cfg.precision)}'
                  + (f' ({choice.reason})' if choice is not None else '')
                  + f'; weights licence: {describe_licence(getattr(estimator, "licence", None))}')
+        size = resolved_input_size(estimator, cfg.input_size)
+        log.info(f'network input size {size} ({getattr(estimator, "input_side", "short")} side'
+                 + (')' if cfg.input_size else ": the model family's own size; set input_size "
+                    'to change it)'))
         if getattr(estimator, 'needs_intrinsics', False):
             log.info("the model gives metres only with the camera's focal length: from each "
                      "frame's camera_info, else the fx/fy parameters; frames without either "
@@ -284,7 +289,8 @@ class DepthNodeCore:
         if self._estimator is not None and self._cfg is not None:
             self._gate.publish(self._pub_diag, diagnostics(
                 self.get_name(), self._cameras, self._estimator, self._model_label,
-                self._cfg.input_size, self._warmup.ms), self.get_clock())
+                resolved_input_size(self._estimator, self._cfg.input_size), self._warmup.ms),
+                self.get_clock())
 
     def _size_key(self, camera: RosCamera) -> str:
         return self.get_fully_qualified_name() + (f'/{camera.name}' if camera.name else '')

@@ -158,5 +158,5 @@ def build_estimator(cfg: DepthConfig) -> Any:
         model_max_depth=cfg.model_max_depth, default_max_depth=cfg.resolved_model_max_depth,
         weights_dir=cfg.weights_dir, allow_untrained=cfg.allow_untrained_weights,
         device=cfg.device, precision=cfg.precision, backend=cfg.backend,
-        input_size=cfg.input_size, exact=cfg.exact, cache_dir=cfg.cache_dir,
+        input_size=cfg.input_size or None, exact=cfg.exact, cache_dir=cfg.cache_dir,
         engine_cache_size=cfg.engine_cache_size, trt_profile=cfg.trt_profile)
