@@ -261,3 +261,88 @@ def test_the_node_builds_untrained_metric_da3_with_its_default_settings() -> Non
     # an explicit ceiling is still refused, in one line
     with pytest.raises(ValueError, match='does not apply to da3metric-tiny'):
         build_estimator(validate({**cfg.__dict__, 'model_max_depth': 25.0}))
+
+
+# ---------------------------------------------------------------- input size
+def _rgb_msg(stamp_ns: int) -> Any:
+    from sensor_msgs.msg import Image
+    msg = Image(width=W, height=H, encoding='rgb8', step=W * 3,
+                data=make_pixels(W, H, 3, 0).tobytes())
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    msg.header.frame_id = 'cam'
+    return msg
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize(('checkpoint', 'size', 'side', 'net'), [
+    ('untrained:da3-tiny', 504, 'longest', (378, 504)),   # DA3's official processing size
+    ('untrained:tiny', 518, 'short', (518, 686)),         # Depth Anything V2's
+])
+def test_without_input_size_the_node_uses_the_model_familys_own_size(
+        harness_ctx, capfd: pytest.CaptureFixture, one_torch_thread: None, checkpoint: str,
+        size: int, side: str, net: tuple[int, int]) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.models.loading import load_model
+    from depth_anything_ros.ros.node import DepthNode
+    from depth_anything_ros.ros.topics import DISPARITY_IMAGE
+    est = DepthEstimator(load_model(checkpoint, allow_untrained=True), device='cpu',
+                         backend='torch', precision='fp32')
+    assert est.input_size == est.default_input_size == size
+    params = {'mode': 'relative', 'diagnostics_period': 0.1, 'checkpoint': checkpoint,
+              'encoder': 'auto', 'allow_untrained_weights': True}
+    node = DepthNode(estimator=est, context=harness_ctx, parameter_overrides=[
+        Parameter(k, value=v) for k, v in params.items()])
+    sub = Node('harness', context=harness_ctx)
+    msgs: dict[str, list] = {'/diagnostics': [], 'disparity/image': []}
+    sub.create_subscription(DiagnosticArray, '/diagnostics', msgs['/diagnostics'].append, 10)
+    sub.create_subscription(Image, 'disparity/image', msgs['disparity/image'].append, 10)
+    executor = SingleThreadedExecutor(context=harness_ctx)
+    executor.add_node(node)
+    executor.add_node(sub)
+
+    def spin_until(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not predicate():
+            executor.spin_once(timeout_sec=0.02)
+        return predicate()
+
+    def diag_size() -> str:
+        for status in msgs['/diagnostics'][-1].status:
+            return {kv.key: kv.value for kv in status.values}['input_size']
+        return ''
+
+    try:
+        assert node.get_parameter('input_size').value == 0
+        started = capfd.readouterr().err
+        assert f"network input size {size} ({side} side: the model family's own size" in \
+            started, started
+        assert spin_until(lambda: bool(msgs['/diagnostics']))
+        assert diag_size() == str(size)
+        assert spin_until(lambda: node.publisher(DISPARITY_IMAGE).get_subscription_count() > 0)
+        node._on_image(_rgb_msg(1_000_000_000))
+        assert spin_until(lambda: len(msgs['disparity/image']) == 1)
+        assert est.input_size == size and est.network_size(H, W) == net
+        # a size set at runtime applies; 0 goes back to the family's own
+        node.set_parameters([Parameter('input_size', value=70)])
+        node._on_image(_rgb_msg(2_000_000_000))
+        assert spin_until(lambda: len(msgs['disparity/image']) == 2)
+        assert est.input_size == 70
+        msgs['/diagnostics'].clear()
+        assert spin_until(lambda: bool(msgs['/diagnostics'])) and diag_size() == '70'
+        node.set_parameters([Parameter('input_size', value=0)])
+        node._on_image(_rgb_msg(3_000_000_000))
+        assert spin_until(lambda: len(msgs['disparity/image']) == 3)
+        assert est.input_size == size
+        msgs['/diagnostics'].clear()
+        assert spin_until(lambda: bool(msgs['/diagnostics'])) and diag_size() == str(size)
+    finally:
+        node.stop_worker(5.0)
+        executor.shutdown()
+        node.destroy_node()
+        sub.destroy_node()
