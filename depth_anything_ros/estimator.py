@@ -323,9 +323,29 @@ class DepthEstimator:
         return bool(getattr(self.config, 'confidence', False))
 
     @property
+    def stateful(self) -> bool:
+        """Whether the network keeps state between frames (its family's ``stateful``).
+
+        Such an estimator gives ``new_stream()`` and takes each frame's stream in
+        ``estimate_batch(..., streams=...)`` (``temporal`` vda, core.temporal.CameraTemporal).
+        """
+        return bool(self._family is not None and self._family.stateful)
+
+    @property
     def has_sky(self) -> bool:
         """Whether results carry a sky mask."""
         return bool(getattr(self.config, 'sky', False))
+
+    @property
+    def max_views(self) -> int:
+        """Views of one scene one forward pass takes (1: each image alone; torch backend)."""
+        views = int(getattr(self.config, 'max_views', 1) or 1)
+        return views if self.backend == 'torch' and self.model is not None else 1
+
+    @property
+    def takes_poses(self) -> bool:
+        """Whether a multi-view pass can be conditioned on the cameras' poses."""
+        return self.max_views > 1 and bool(getattr(self.config, 'takes_poses', False))
 
     @property
     def licence(self) -> str | None:
@@ -549,6 +569,76 @@ class DepthEstimator:
         self.last_timings = times
         self.last_focal_px = focals
         return out  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def estimate_views(self, images: Sequence[np.ndarray], encodings: str | Sequence[str],
+                       intrinsics: Sequence[np.ndarray] | None = None,
+                       extrinsics: np.ndarray | None = None) -> list[DepthResult]:
+        """Every per-pixel output for the views of one scene, in ONE any-view forward pass.
+
+        ``images``: uint8 frames (one per camera) whose network inputs have one size
+        (:meth:`network_size`), ``encodings`` one for all or one per frame. ``extrinsics``
+        (S, 4, 4) world-to-camera, normalised (``core.multiview.pose_tensor``), with
+        ``intrinsics`` (S, 3, 3) K in pixels of each frame, condition the pass on the cameras'
+        poses (both or neither). Returns one :class:`DepthResult` per view, at its frame's size.
+
+        Raises:
+            ValueError: more views than the model takes (:attr:`max_views`), network inputs of
+                different sizes, poses of the wrong shape or for a model without a camera
+                encoder.
+
+        """
+        n = len(images)
+        encs = [encodings] * n if isinstance(encodings, str) else list(encodings)
+        if n == 0 or len(encs) != n or n > self.max_views:
+            raise ValueError(f'{self.config.encoder if self.config is not None else "the model"}'
+                             f' takes 1 to {self.max_views} view(s) in one pass on the '
+                             f'{self.backend} backend, got {n} (with {len(encs)} encodings)')
+        sizes = [validate_image(im, enc).shape[:2] for im, enc in zip(images, encs)]
+        nets = {self.network_size(*size) for size in sizes}
+        if len(nets) != 1:
+            raise ValueError(f'views of one pass need one network input size, got '
+                             f'{sorted(nets)} for frames of {sizes}')
+        (h, w), = nets
+        ext = k = None
+        if (extrinsics is None) != (intrinsics is None):
+            raise ValueError('poses need both extrinsics and intrinsics')
+        if extrinsics is not None:
+            if not self.takes_poses:
+                raise ValueError(f'{self.config.encoder} cannot be conditioned on poses')
+            ext_np = np.asarray(extrinsics, np.float64)
+            if ext_np.shape != (n, 4, 4) or len(intrinsics) != n:
+                raise ValueError(f'{n} views need extrinsics ({n}, 4, 4) and {n} intrinsics, got '
+                                 f'{ext_np.shape} and {len(intrinsics)}')
+            net_k = [self._own_prep.network_intrinsics(np.asarray(kk, np.float64), *size,
+                                                       self.input_size)
+                     for kk, size in zip(intrinsics, sizes)]
+            ext = torch.from_numpy(ext_np).float()[None].to(self.device)   # (1, S, 4, 4)
+            k = torch.from_numpy(np.stack(net_k)).float()[None].to(self.device)  # (1, S, 3, 3)
+        t0 = time.perf_counter()
+        x = torch.cat([self.preprocess([im], enc) for im, enc in zip(images, encs)])
+        x = x[None]                                                     # (1, S, 3, h, w)
+        self._sync()
+        t1 = time.perf_counter()
+        dtype = _DTYPES.get(self.precision)
+        amp = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None
+               else contextlib.nullcontext())
+        with amp:
+            pred = self.model.forward_views(x, ext, k)                   # each (S, h, w)
+        pred = {key: v.float() for key, v in pred.items()}
+        self._sync()
+        t2 = time.perf_counter()
+        sky_threshold = float(getattr(self.config, 'sky_threshold', SKY_THRESHOLD))
+        out = []
+        for j, size in enumerate(sizes):
+            maps = {key: postprocess(v[j:j + 1], size).cpu().numpy()[0]
+                    for key, v in pred.items()}
+            sky = maps.get('sky')
+            out.append(DepthResult(maps['depth'], maps.get('confidence'),
+                                   None if sky is None else sky >= sky_threshold))
+        self.last_timings = {'preprocess_ms': 1e3 * (t1 - t0), 'forward_ms': 1e3 * (t2 - t1),
+                             'postprocess_ms': 1e3 * (time.perf_counter() - t2)}
+        return out
 
     def estimate(self, image: np.ndarray, encoding: str = 'bgr8', intrinsics: Any = None, *,
                  focal_px: float | None = None) -> DepthResult:

@@ -41,6 +41,7 @@ from depth_anything_ros.vocabulary import (
     DEVICE_CHOICES,
     device_name_error,
     PRECISIONS,
+    TEMPORAL_MODES,
     transform_values,
     trt_profile,
 )
@@ -194,6 +195,14 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('alignment_hold', 1.0, 'seconds to keep the last alignment without a good fit; '
               'then only disparity is published (a metric model: its own metres, uncorrected)',
               range=(0.0, 3600.0), read_only=True),
+    ParamSpec('temporal', 'none', 'depth that does not flicker: none; fuse: fuse each frame '
+              "with the previous ones moved by the camera's motion from TF (odom_frame), else "
+              'only while the image hardly changes; vda: a Video Depth Anything checkpoint '
+              'keeps its own state per camera (docs/temporal.md)', TEMPORAL_MODES,
+              read_only=True, per_camera=True),
+    ParamSpec('odom_frame', 'odom', "temporal fuse: a fixed frame; the camera's motion "
+              "between two frames is its optical frame's pose in this frame (TF) at both "
+              'stamps', read_only=True, per_camera=True),
     ParamSpec('fx', 0.0, 'focal length x in pixels for cameras without camera_info; 0: use '
               'camera_info', range=(0.0, 1.0e6), per_camera=True),
     ParamSpec('fy', 0.0, 'focal length y in pixels (with fx)',
@@ -209,6 +218,17 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('rectify', False, 'undistort raw images (image_raw) with camera_info D, R and P '
               'before inference, as image_proc does; leave off for image_rect inputs (their '
               'camera_info still lists the raw distortion)', per_camera=True),
+    ParamSpec('multiview_slop', 0.0, 'seconds, several cameras with an any-view model '
+              '(da3-small, ...): frames of different cameras stamped within this of each other '
+              'go through one forward pass with cross-view attention (conditioned on the '
+              "cameras' poses where extrinsics or TF give them); a frame without a partner is "
+              'processed alone, and never waits longer than this for one; 0: each frame alone',
+              range=(0.0, 1.0)),
+    ParamSpec('extrinsics', '', 'any-view passes (multiview_slop): pose of the camera optical '
+              'frame in a frame common to all cameras, "x y z yaw pitch roll", '
+              '"x y z qx qy qz qw" or 16 numbers (row-major 4x4); empty: TF between the '
+              "cameras' frames where tf2_ros is installed, else no pose conditioning",
+              per_camera=True),
     ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info stamped within '
               "camera_info_slop of the image's stamp before using the latest one",
               range=(0.0, 1.0)),
@@ -303,6 +323,8 @@ class DepthConfig:
     alignment_time_constant: float
     alignment_max_jump: float
     alignment_hold: float
+    temporal: str
+    odom_frame: str
     fx: float
     fy: float
     cx: float
@@ -310,6 +332,8 @@ class DepthConfig:
     calib_width: int
     calib_height: int
     rectify: bool
+    multiview_slop: float
+    extrinsics: str
     camera_info_wait: float
     camera_info_slop: float
     min_image_side: int
@@ -440,6 +464,13 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
         transform_values(v['anchor_transform'])
     except ValueError as exc:
         errors.append(str(exc))
+    from depth_anything_ros.core.multiview import parse_extrinsics  # numpy: only when checked
+    try:
+        parse_extrinsics(v['extrinsics'])
+    except ValueError as exc:
+        errors.append(str(exc))
+    if v['temporal'] == 'fuse' and not v['odom_frame'].strip():
+        errors.append("temporal fuse needs odom_frame (a fixed frame such as 'odom')")
     intr = [v[k] for k in ('fx', 'fy', 'cx', 'cy')]
     size = [v['calib_width'], v['calib_height']]
     if any(intr) or any(size):

@@ -346,3 +346,34 @@ def test_without_input_size_the_node_uses_the_model_familys_own_size(
         executor.shutdown()
         node.destroy_node()
         sub.destroy_node()
+
+
+def test_an_any_view_pass_without_input_size_runs_at_the_familys_own_size(
+        one_torch_thread: None) -> None:
+    from depth_anything_ros.core.camera_stage import (
+        ALL_OUTPUTS,
+        CameraStage,
+        Frame,
+        process_frames,
+    )
+    from depth_anything_ros.estimator import DepthEstimator
+    from depth_anything_ros.models.loading import load_model
+    from depth_anything_ros.params import validate
+    est = DepthEstimator(load_model('untrained:da3-tiny', allow_untrained=True), device='cpu',
+                         backend='torch', precision='fp32')
+    est.input_size = 70                       # as a runtime change left it
+    shapes: list[tuple[int, ...]] = []
+    hook = est.model.model.register_forward_pre_hook(
+        lambda _m, args: shapes.append(tuple(args[0].shape)))
+    try:
+        cfg = validate({'mode': 'relative', 'multiview_slop': 0.01})
+        assert cfg.input_size == 0
+        stages = [CameraStage(est, cfg, name) for name in ('left', 'right')]
+        pixels = make_pixels(80, 60, 3, 0)
+        results = process_frames([(stage, Frame(pixels, 'rgb8', 1_000_000_000 + i, name),
+                                   ALL_OUTPUTS)
+                                  for i, (stage, name) in enumerate(zip(stages, 'lr'))])
+    finally:
+        hook.remove()
+    assert shapes == [(1, 2, 3, 378, 504)]    # one pass of two views, longest side 504
+    assert all(r.views == 2 for r in results)
