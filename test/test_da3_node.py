@@ -192,6 +192,19 @@ def test_da3_small_over_dds_depth_confidence_cloud_and_min_confidence(
     np.testing.assert_allclose(gated_depth[~low], depth[~low], rtol=1e-6)
     assert np.isnan(image_to_array(by_stamp(rec, 'disparity/image')[gated])[low]).all()
     check_cloud(by_stamp(rec, 'points')[gated], gated_depth, fx)
+
+    # --- a threshold no pixel reaches: each frame is refused with the reason, the node runs on
+    result = rec.call(client.set_parameters([Parameter('min_confidence', value=1.0e5)]))
+    assert result.results[0].successful
+    assert stream(rec, proc, lambda: player.send(fx), lambda: 'no valid pixel' in
+                  rec.diagnostics().get('last_error', ''), 60), rec.diagnostics()
+    result = rec.call(client.set_parameters([Parameter('min_confidence', value=0.0)]))
+    assert result.results[0].successful
+    seen = set(common_stamps(rec, topics))
+    assert stream(rec, proc, lambda: player.send(fx), lambda: any(
+        s not in seen and np.isfinite(image_to_array(by_stamp(rec, 'depth/image')[s])).all()
+        for s in common_stamps(rec, topics)), 60), log_of(log)
+    assert proc.poll() is None
     text = log_of(log)
     assert 'network input size 70 (longest side)' in text
 
