@@ -27,6 +27,18 @@ affine-invariant disparity (larger = nearer), affine-invariant relative depth (l
 farther) or metres. A network that needs the camera's focal length for metres
 (:attr:`DepthEstimator.needs_intrinsics`) gets it per image as ``intrinsics=(fx, fy)`` in
 pixels of the image; without it :class:`IntrinsicsRequired` is raised, never a guess.
+
+A *stateful* network (:attr:`DepthEstimator.stateful`: Video Depth Anything) keeps state
+between the frames of one camera. Its caller holds that state, one stream per camera::
+
+    stream = estimator.new_stream()             # an object with reset()
+    for frame in frames_of_one_camera:          # in order
+        result = estimator.estimate(frame, 'bgr8', stream=stream)
+    stream.reset('tf jump')                     # forget the history (the reason is kept)
+
+``estimate_batch(images, ..., streams=[s1, s2])`` runs several cameras' frames, each
+through its own stream. Without a stream a stateful network runs each frame alone (no
+history). Only the torch backend carries the state (docs/temporal.md).
 """
 
 from __future__ import annotations
@@ -323,15 +335,6 @@ class DepthEstimator:
         return bool(getattr(self.config, 'confidence', False))
 
     @property
-    def stateful(self) -> bool:
-        """Whether the network keeps state between frames (its family's ``stateful``).
-
-        Such an estimator gives ``new_stream()`` and takes each frame's stream in
-        ``estimate_batch(..., streams=...)`` (``temporal`` vda, core.temporal.CameraTemporal).
-        """
-        return bool(self._family is not None and self._family.stateful)
-
-    @property
     def has_sky(self) -> bool:
         """Whether results carry a sky mask."""
         return bool(getattr(self.config, 'sky', False))
@@ -346,6 +349,37 @@ class DepthEstimator:
     def takes_poses(self) -> bool:
         """Whether a multi-view pass can be conditioned on the cameras' poses."""
         return self.max_views > 1 and bool(getattr(self.config, 'takes_poses', False))
+
+    @property
+    def stateful(self) -> bool:
+        """Whether the network keeps state between frames (then :meth:`new_stream` gives one)."""
+        return (self.backend == 'torch' and self._family is not None and self._family.stateful
+                and callable(getattr(self.model, 'new_stream', None)))
+
+    def new_stream(self) -> Any:
+        """Return a fresh per-camera state for a stateful network: pass it with every frame.
+
+        The object has ``reset(reason='reset')`` (forget every earlier frame), ``frames``
+        (frames since the last reset), ``resets`` and ``last_reset`` (the last reason).
+
+        Raises:
+            InvalidInputError: the network keeps no state between frames.
+
+        """
+        if not self.stateful:
+            title = self._family.title if self._family is not None else 'this network'
+            raise InvalidInputError(f'{title} keeps no state between frames: it has no stream '
+                                    '(a Video Depth Anything checkpoint does)')
+        return self.model.new_stream()
+
+    def with_stream(self, stream: Any = None) -> StreamEstimator:
+        """Return this estimator with every frame run as the next of one camera's ``stream``.
+
+        ``stream``: from :meth:`new_stream` (None: a new one). For code written for a
+        stateless estimator (``estimate``, ``estimate_batch``, ``infer``, ``infer_batch``)
+        that sees one camera's frames in order, e.g. ``process-bag``.
+        """
+        return StreamEstimator(self, self.new_stream() if stream is None else stream)
 
     @property
     def licence(self) -> str | None:
@@ -384,12 +418,15 @@ class DepthEstimator:
             net = torch.compile(model)
         dtype = _DTYPES.get(self.precision)
 
-        def run(x: Tensor, focal: Tensor | None = None) -> Tensor | Mapping[str, Tensor]:
+        def run(x: Tensor, focal: Tensor | None = None,
+                stream: Any = None) -> Tensor | Mapping[str, Tensor]:
             if self._channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             amp = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None
                    else contextlib.nullcontext())
             with amp:
+                if stream is not None:   # a stateful network's next frame of one camera
+                    return model.forward_stream(x, stream)
                 # (B, h, w), or {'depth': (B, h, w), ...}
                 return net(x) if focal is None else net(x, focal=focal)
 
@@ -462,15 +499,20 @@ class DepthEstimator:
         return self.forward_all(x, focal)['depth']
 
     @torch.inference_mode()
-    def forward_all(self, x: Tensor, focal: Tensor | None = None) -> dict[str, Tensor]:
+    def forward_all(self, x: Tensor, focal: Tensor | None = None, *,
+                    stream: Any = None) -> dict[str, Tensor]:
         """Like :meth:`forward`, with every per-pixel output.
 
         ``depth`` and, where the network has them, ``confidence`` and ``sky`` (probability),
-        [B,h,w] float32 on the device.
+        [B,h,w] float32 on the device. ``stream`` (:meth:`new_stream`): run x [1,3,h,w] as the
+        next frame of that camera, updating the stream.
         """
         if self.needs_intrinsics and focal is None:
             raise IntrinsicsRequired(self._intrinsics_message())
-        raw = self._runner(x) if focal is None else self._runner(x, focal)
+        if stream is not None:
+            raw = self._runner(x, focal, stream)
+        else:
+            raw = self._runner(x) if focal is None else self._runner(x, focal)
         out = dict(raw) if isinstance(raw, Mapping) else {'depth': raw}
         return {k: v.float().to(self.device) for k, v in out.items()
                 if k in ('depth', 'confidence', 'sky')}
@@ -500,18 +542,21 @@ class DepthEstimator:
     @torch.inference_mode()
     def estimate_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
                        intrinsics: Sequence[Any] | None = None, *,
-                       focal_px: Sequence[float | None] | None = None) -> list[DepthResult]:
+                       focal_px: Sequence[float | None] | None = None,
+                       streams: Sequence[Any] | None = None) -> list[DepthResult]:
         """Every per-pixel output for several frames; same-size frames share one forward pass.
 
         ``intrinsics``: per frame (fx, fy) in pixels of that frame (or None), used by a
         network that needs them (:attr:`needs_intrinsics`; else ignored). ``focal_px``: per
         frame focal length in pixels (None: unknown) for a family whose metric depth uses one
         and estimates it otherwise (Depth Pro; :attr:`last_focal_px`); defaults to the fx of
-        ``intrinsics``. Returns one :class:`DepthResult` per frame, in input order.
+        ``intrinsics``. ``streams``: per frame the stream (:meth:`new_stream`) of its camera,
+        for a stateful network; each frame then runs alone, in input order, as the next frame
+        of its stream. Returns one :class:`DepthResult` per frame, in input order.
 
         Raises:
             IntrinsicsRequired: the network needs a focal length that a frame lacks.
-            ValueError: a bad image or focal length.
+            ValueError: a bad image or focal length, or streams for a network without state.
 
         """
         self.last_focal_px = []
@@ -525,17 +570,24 @@ class DepthEstimator:
         focals = list(focal_px) if focal_px is not None else [None] * len(images)
         if len(focals) != len(images):
             raise ValueError(f'{len(focals)} focal lengths for {len(images)} images')
-        groups: dict[tuple[int, int], list[int]] = {}
+        if streams is not None:
+            if len(streams) != len(images):
+                raise ValueError(f'{len(images)} images but {len(streams)} streams')
+            if not self.stateful:
+                self.new_stream()   # raises: the network keeps no state
+        groups: dict[tuple, list[int]] = {}
         for i, im in enumerate(images):
             im = validate_image(im, encoding)
-            groups.setdefault(im.shape[:2], []).append(i)
+            # A stream takes its camera's frames one at a time.
+            groups.setdefault(im.shape[:2] if streams is None else (i,), []).append(i)
         if self.needs_intrinsics and (intrinsics is None
                                       or any(k is None for k in intrinsics)):
             raise IntrinsicsRequired(self._intrinsics_message())
         sky_threshold = float(getattr(self.config, 'sky_threshold', SKY_THRESHOLD))
         out: list[DepthResult | None] = [None] * len(images)
         times = {'preprocess_ms': 0.0, 'forward_ms': 0.0, 'postprocess_ms': 0.0}
-        for size, idx in groups.items():
+        for idx in groups.values():
+            size = tuple(images[idx[0]].shape[:2])
             focal = None
             if self.needs_intrinsics:
                 net = self.network_size(*size)
@@ -545,7 +597,8 @@ class DepthEstimator:
             x = self.preprocess([images[i] for i in idx], encoding)  # (B, 3, h, w)
             self._sync()
             t1 = time.perf_counter()
-            pred = self.forward_all(x, focal)  # each (B, h, w)
+            stream = None if streams is None else streams[idx[0]]
+            pred = self.forward_all(x, focal, stream=stream)  # each (B, h, w)
             self._sync()
             t2 = time.perf_counter()
             if self._library is not None:
@@ -641,11 +694,15 @@ class DepthEstimator:
         return out
 
     def estimate(self, image: np.ndarray, encoding: str = 'bgr8', intrinsics: Any = None, *,
-                 focal_px: float | None = None) -> DepthResult:
-        """Every per-pixel output for one uint8 frame (see :meth:`estimate_batch`)."""
+                 focal_px: float | None = None, stream: Any = None) -> DepthResult:
+        """Every per-pixel output for one uint8 frame (see :meth:`estimate_batch`).
+
+        ``stream``: the frame is the next one of that camera (a stateful network).
+        """
         return self.estimate_batch([image], encoding, None if intrinsics is None
                                    else [intrinsics],
-                                   focal_px=None if focal_px is None else [focal_px])[0]
+                                   focal_px=None if focal_px is None else [focal_px],
+                                   streams=None if stream is None else [stream])[0]
 
     def infer_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
                     intrinsics: Sequence[Any] | None = None, *,
@@ -689,3 +746,50 @@ class DepthEstimator:
         return (f'DepthEstimator({enc}, {self.output}, '
                 f'backend={self.backend}, device={self.device}, precision={self.precision}, '
                 f'input_size={self.input_size}, exact={self.exact})')
+
+
+class StreamEstimator:
+    """A :class:`DepthEstimator` whose frames all go through one stream (one camera, in order).
+
+    Every attribute is the estimator's (setting one sets the estimator's); ``stream`` is the
+    state (``stream.reset(reason)`` forgets the history). Made by
+    :meth:`DepthEstimator.with_stream`.
+    """
+
+    def __init__(self, estimator: DepthEstimator, stream: Any) -> None:
+        object.__setattr__(self, 'estimator', estimator)
+        object.__setattr__(self, 'stream', stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.estimator, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.estimator, name, value)
+
+    def estimate_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
+                       intrinsics: Sequence[Any] | None = None, *,
+                       focal_px: Sequence[float | None] | None = None) -> list[DepthResult]:
+        """:meth:`DepthEstimator.estimate_batch`, the frames in order through the stream."""
+        return self.estimator.estimate_batch(images, encoding, intrinsics, focal_px=focal_px,
+                                             streams=[self.stream] * len(images))
+
+    def estimate(self, image: np.ndarray, encoding: str = 'bgr8', intrinsics: Any = None, *,
+                 focal_px: float | None = None) -> DepthResult:
+        """:meth:`DepthEstimator.estimate` as the stream's next frame."""
+        return self.estimator.estimate(image, encoding, intrinsics, focal_px=focal_px,
+                                       stream=self.stream)
+
+    def infer_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
+                    intrinsics: Sequence[Any] | None = None, *,
+                    focal_px: Sequence[float | None] | None = None) -> list[np.ndarray]:
+        """Depth of each frame, in order through the stream."""
+        return [r.depth for r in self.estimate_batch(images, encoding, intrinsics,
+                                                     focal_px=focal_px)]
+
+    def infer(self, image: np.ndarray, encoding: str = 'bgr8', intrinsics: Any = None, *,
+              focal_px: float | None = None) -> np.ndarray:
+        """Depth of one frame, the stream's next."""
+        return self.estimate(image, encoding, intrinsics, focal_px=focal_px).depth
+
+    def __repr__(self) -> str:
+        return f'{self.estimator!r} with {self.stream!r}'

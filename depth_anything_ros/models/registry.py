@@ -414,10 +414,11 @@ def family_for_model_type(model_type: str) -> ModelFamily | None:
 def family_for_keys(keys: Iterable[str], meta: dict[str, Any] | None = None) -> ModelFamily:
     """Return the family of a state dict: its metadata's ``family``, else its key names.
 
-    Each key belongs to the family with the longest :attr:`ModelFamily.key_prefixes` entry it
-    starts with (families may share a short prefix such as ``backbone.``: the more specific
-    one, e.g. ``backbone.pretrained.``, decides); the family owning most keys wins. When none
-    owns any, the first family, whose strict loader then names what does not fit.
+    Each key belongs to the family (or families) with the longest
+    :attr:`ModelFamily.key_prefixes` entry it starts with (families may share a short prefix
+    such as ``backbone.``: the more specific one, e.g. ``backbone.pretrained.``, decides); the
+    family owning most keys wins (:func:`keys_family`). When none owns any, the first family,
+    whose strict loader then names what does not fit.
     """
     name = (meta or {}).get('family')
     if isinstance(name, str):
@@ -426,14 +427,21 @@ def family_for_keys(keys: Iterable[str], meta: dict[str, Any] | None = None) -> 
 
 
 def keys_family(keys: Iterable[str]) -> ModelFamily | None:
-    """Return the family owning most of these state-dict keys by prefix (None: none)."""
+    """Return the family owning most of these state-dict keys by prefix (None: none).
+
+    A key belongs to every family whose longest matching prefix is the longest any family has
+    for it (families built on one trunk share its prefix, e.g. ``pretrained.``: the keys only
+    one of them has decide); on equal counts the first family in order wins.
+    """
     fams = families()
     owned = dict.fromkeys((f.name for f in fams), 0)
     for key in keys:
-        lengths = [(f.prefix_length(key), -i) for i, f in enumerate(fams)]
-        best, neg = max(lengths)
+        lengths = [f.prefix_length(key) for f in fams]
+        best = max(lengths)
         if best:
-            owned[fams[-neg].name] += 1
+            for f, n in zip(fams, lengths):
+                if n == best:
+                    owned[f.name] += 1
     top = max(fams, key=lambda f: owned[f.name])
     return top if owned[top.name] else None
 

@@ -55,8 +55,8 @@ from .transforms import prepare_image, process_sizes
 log = logging.getLogger(__name__)
 
 __all__ = ['Da3Facts', 'Da3Model', 'build_model', 'check_metadata', 'config_from_dict',
-           'load_state_dict', 'named', 'network_intrinsics', 'network_size', 'preprocess',
-           'untrained_model']
+           'freeze_unsupervised', 'load_state_dict', 'named', 'network_intrinsics',
+           'network_size', 'preprocess', 'UNSUPERVISED', 'untrained_model']
 
 AnyConfig = Da3Config | NestedConfig
 
@@ -168,15 +168,18 @@ class Da3Model(nn.Module):
         """Whether ``depth`` is in metres."""
         return self.config.is_metric
 
-    def forward(self, x: Tensor, focal: Tensor | None = None) -> dict[str, Tensor]:
+    def forward(self, x: Tensor, focal: Tensor | None = None, *,
+                sky_to_far: bool = True) -> dict[str, Tensor]:
         """Images [B, 3, h, w] (normalised) -> ``depth`` [B, h, w] (+ confidence, sky).
 
         ``focal`` [B, 2]: (fx, fy) in pixels of the network input; needed by a network whose
-        depth becomes metres only with it, ignored by the others.
+        depth becomes metres only with it, ignored by the others. ``sky_to_far=False``
+        (training): the depth of sky pixels stays what the head made (see
+        :meth:`DepthAnything3.forward`).
         """
         if x.dim() != 4:
             raise ValueError(f'expected images (B, 3, H, W), got {tuple(x.shape)}')
-        out = self.model(x)
+        out = self.model(x) if sky_to_far else self.model(x, sky_to_far=False)
         depth = out['depth'][:, 0]
         if self.config.needs_intrinsics:
             if focal is None:
@@ -328,3 +331,27 @@ def preprocess(rgb: np.ndarray, input_size: int) -> Tensor:
     """RGB uint8 (H, W, 3) -> network input [1, 3, h, w], the official preprocessing."""
     x, _ = prepare_image(np.ascontiguousarray(rgb), None, input_size)
     return x[None]
+
+
+#: Parts of a network that single-view depth training gives no signal to, by state-dict
+#: prefix (inside :class:`Da3Model`) or name part: the camera encoder (runs only with known
+#: poses), the camera decoder (its predicted poses are not supervised), the Gaussian head (not
+#: run), the dual DPT head's auxiliary ray branch (not run) and the sky output (depth data
+#: cannot tell sky from a sensor's missing returns, see docs/training.md).
+UNSUPERVISED = ('model.cam_enc.', 'model.cam_dec.', 'model.gs_head.',
+                'model.head.scratch.sky_output_conv2.')
+
+
+def freeze_unsupervised(model: Da3Model) -> list[str]:
+    """Freeze the parts :data:`UNSUPERVISED` names; return the frozen parameter names.
+
+    What stays trainable is the backbone (``model.backbone.pretrained.*``: the encoder of the
+    learning-rate groups) and the depth head (with the any-view networks' confidence, which
+    shares its last convolution).
+    """
+    frozen = []
+    for name, p in model.named_parameters():
+        if name.startswith(UNSUPERVISED) or '_aux' in name:
+            p.requires_grad_(False)
+            frozen.append(name)
+    return frozen
