@@ -261,18 +261,23 @@ def test_da3metric_large_over_dds_scales_with_fx_and_says_why_without_it(
     assert 'network input size 70 (longest side)' in log_of(log)
 
 
-def test_the_node_builds_untrained_metric_da3_with_its_default_settings() -> None:
-    """The scene's metric range (20 m indoors) is a DA-V2 head's ceiling: DA3 has none."""
+@pytest.mark.parametrize(('name', 'refusal'), [
+    ('da3metric-tiny', 'does not apply to da3metric-tiny'),
+    ('vda-tiny', 'Video Depth Anything networks have no max_depth'),
+])
+def test_the_node_builds_untrained_metric_models_without_a_ceiling_by_default(
+        name: str, refusal: str) -> None:
+    """The scene's metric range (20 m indoors) is a DA-V2 head's ceiling: DA3 and VDA have none."""
     from depth_anything_ros.params import validate
     from depth_anything_ros.ros.parameters import build_estimator
-    cfg = validate({'checkpoint': 'untrained:da3metric-tiny', 'encoder': 'auto',
+    cfg = validate({'checkpoint': f'untrained:{name}', 'encoder': 'auto',
                     'allow_untrained_weights': True, 'device': 'cpu', 'backend': 'torch',
                     'precision': 'fp32'})
     assert cfg.mode == 'metric' and cfg.resolved_model_max_depth == 20.0
     est = build_estimator(cfg)
-    assert est.is_metric and est.needs_intrinsics
+    assert est.is_metric
     # an explicit ceiling is still refused, in one line
-    with pytest.raises(ValueError, match='does not apply to da3metric-tiny'):
+    with pytest.raises(ValueError, match=refusal):
         build_estimator(validate({**cfg.__dict__, 'model_max_depth': 25.0}))
 
 
