@@ -149,6 +149,14 @@ class DepthNodeCore:
                      f'{cfg.multiview_slop:g} s share one forward pass (at most '
                      f'{estimator.max_views} views), conditioned on poses where extrinsics '
                      'or TF give them')
+        if getattr(estimator, 'takes_prompt', False):
+            anchored = cfg.alignment in ('sparse', 'lidar')
+            (log.info if anchored else log.warning)(
+                'the model takes a metric prompt: ' + (
+                    f'the anchors of alignment {cfg.alignment} (within anchor_slop); frames '
+                    'without one fall back to the alignment' if anchored else
+                    f'alignment {cfg.alignment} reads no anchor/points or anchor/depth, so no '
+                    'frame has one: set alignment lidar or sparse'))
         self._cfg = cfg
         self._cameras = [RosCamera(*camera, estimator) for camera in cameras]
         self._warmup.start(Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir(),

@@ -42,6 +42,7 @@ from tqdm import tqdm
 from depth_anything_ros.backends.devices import amp_dtype, resolve_device
 from depth_anything_ros.core.geometry import Intrinsics
 from depth_anything_ros.errors import InvalidInputError, MissingInputError
+from depth_anything_ros.estimator import PROMPT_MESSAGE, PromptRequired
 from depth_anything_ros.models.registry import family, InputPolicy
 from depth_anything_ros.models.transforms import LIBRARY, library_processing, postprocess
 from depth_anything_ros.training import distributed as dist_utils
@@ -102,6 +103,8 @@ def predict(model: nn.Module, image: torch.Tensor, size: tuple[int, int],
     """
     device = next(model.parameters()).device
     base = getattr(model, 'module', model)
+    if getattr(base, 'takes_prompt', False):   # its metres need a prompt a dataset lacks
+        raise PromptRequired(PROMPT_MESSAGE.format(name=base.config.encoder))
     own = library_processing(_policy(base), base) if rgb is not None else None
     x = (own.prepare([rgb]) if own is not None else image[None]).to(device)  # (1, 3, h, w)
     focal = network_focal(model, intrinsics, size, tuple(x.shape[-2:]))
