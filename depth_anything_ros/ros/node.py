@@ -135,10 +135,14 @@ class DepthNodeCore:
                  f'precision {getattr(estimator, "precision", cfg.precision)}'
                  + (f' ({choice.reason})' if choice is not None else '')
                  + f'; weights licence: {describe_licence(getattr(estimator, "licence", None))}')
-        size = resolved_input_size(estimator, cfg.input_size)
-        log.info(f'network input size {size} ({getattr(estimator, "input_side", "short")} side'
-                 + (')' if cfg.input_size else ": the model family's own size; set input_size "
-                    'to change it)'))
+        side = getattr(estimator, 'input_side', 'short')
+        if side == 'library':
+            log.info("network input: the model library's own image processing (input_size "
+                     'does not apply)')
+        else:
+            log.info(f'network input size {resolved_input_size(estimator, cfg.input_size)} '
+                     f'({side} side' + (')' if cfg.input_size else ": the model family's own "
+                                        'size; set input_size to change it)'))
         if getattr(estimator, 'needs_intrinsics', False):
             log.info("the model gives metres only with the camera's focal length: from each "
                      "frame's camera_info, else the fx/fy parameters; frames without either "
