@@ -50,6 +50,8 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from depth_anything_ros.backends.engine_cache import default_cache_dir
+from depth_anything_ros.core.multiview import multiview_problem
+from depth_anything_ros.core.pipeline import resolved_input_size
 from depth_anything_ros.core.stats import NodeStats
 from depth_anything_ros.core.sync import CameraSlots
 from depth_anything_ros.models.loading import describe_licence
@@ -67,7 +69,7 @@ from depth_anything_ros.ros.publishing import (
     subscribed,
 )
 from depth_anything_ros.ros.runner import spin_node
-from depth_anything_ros.ros.tf import anchor_extrinsic, AnchorTransforms
+from depth_anything_ros.ros.tf import anchor_extrinsic, Transforms
 from depth_anything_ros.ros.warmup import WarmUp
 from depth_anything_ros.ros.worker import Pending, THROTTLE_S, Worker
 
@@ -85,15 +87,17 @@ class DepthNodeCore:
     """
 
     # ------------------------------------------------------------------ lifecycle steps
-    def _init_core(self, estimator: Any = None) -> None:
+    def _init_core(self, estimator: Any = None, poses: Any = None) -> None:
         self._given_estimator = estimator   # a stand-in (tests) used instead of loading
+        self._given_poses = poses   # a core.temporal.PoseSource used instead of TF (tests)
         self._cfg: DepthConfig | None = None
         self._cameras: list[RosCamera] = []
         self._estimator: Any = None
         self._model_label = ''
         self._pub_diag: Any = None
         self._diag_timer: Any = None
-        self._transforms: AnchorTransforms | None = None   # lidar anchors in another frame
+        # TF: lidar anchors in another frame, camera poses for temporal fuse
+        self._transforms: Transforms | None = None
         self._slot: CameraSlots[RosCamera, Pending] = CameraSlots()
         self._slot.close()   # nothing is taken before activation
         self._worker: Worker | None = None
@@ -133,10 +137,32 @@ class DepthNodeCore:
                  + f'; weights licence: {describe_licence(getattr(estimator, "licence", None))}')
         if getattr(estimator, 'note', ''):
             log.warning(f'weights: {estimator.note}')
+        side = getattr(estimator, 'input_side', 'short')
+        if side == 'library':
+            log.info("network input: the model library's own image processing (input_size "
+                     'does not apply)')
+        else:
+            log.info(f'network input size {resolved_input_size(estimator, cfg.input_size)} '
+                     f'({side} side' + (')' if cfg.input_size else ": the model family's own "
+                                        'size; set input_size to change it)'))
         if getattr(estimator, 'needs_intrinsics', False):
             log.info("the model gives metres only with the camera's focal length: from each "
                      "frame's camera_info, else the fx/fy parameters; frames without either "
                      'get no metric depth (the reason goes to /diagnostics)')
+        self._check_views(cfg)
+        if len(cameras) > 1 and cfg.multiview_slop > 0.0:
+            log.info(f'any-view: frames of the {len(cameras)} cameras stamped within '
+                     f'{cfg.multiview_slop:g} s share one forward pass (at most '
+                     f'{estimator.max_views} views), conditioned on poses where extrinsics '
+                     'or TF give them')
+        if getattr(estimator, 'takes_prompt', False):
+            anchored = cfg.alignment in ('sparse', 'lidar')
+            (log.info if anchored else log.warning)(
+                'the model takes a metric prompt: ' + (
+                    f'the anchors of alignment {cfg.alignment} (within anchor_slop); frames '
+                    'without one fall back to the alignment' if anchored else
+                    f'alignment {cfg.alignment} reads no anchor/points or anchor/depth, so no '
+                    'frame has one: set alignment lidar or sparse'))
         self._cfg = cfg
         self._cameras = [RosCamera(*camera, estimator) for camera in cameras]
         self._warmup.start(Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir(),
@@ -148,12 +174,35 @@ class DepthNodeCore:
                 camera.pubs[topic] = self._create_output(
                     topic.message_class(), camera.topic(topic), copy.copy(OUTPUT_QOS),
                     qos_overriding_options=overrides)
-        if self._transforms is None and any(c.cfg.alignment == 'lidar' and
-                                            not c.cfg.anchor_transform for c in self._cameras):
-            self._transforms = AnchorTransforms.create(self)
+        fusing = [c for c in self._cameras
+                  if c.stage.temporal is not None and c.stage.temporal.fusion is not None]
+        # TF: lidar anchors in another frame, the poses of temporal fusion, and those of
+        # any-view passes without the extrinsics parameters (a node started with
+        # multiview_slop)
+        views = len(self._cameras) > 1 and cfg.multiview_slop > 0.0 and getattr(
+            estimator, 'takes_poses', False)
+        if self._transforms is None and (any(c.cfg.alignment == 'lidar' and
+                                             not c.cfg.anchor_transform
+                                             for c in self._cameras) or
+                                         (fusing and self._given_poses is None) or
+                                         any(views and not c.cfg.extrinsics
+                                             for c in self._cameras)):
+            self._transforms = Transforms.create(self)
+        if fusing:
+            self._use_poses(fusing)
         # /diagnostics is absolute by convention: the aggregator listens there.
         self._pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diag_timer = self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
+
+    def _use_poses(self, fusing: list[RosCamera]) -> None:
+        """Give the cameras with temporal fuse their poses (TF, or the given stand-in)."""
+        poses = self._given_poses if self._given_poses is not None else self._transforms
+        for camera in fusing:
+            camera.stage.temporal.poses = poses
+            where = (f"its optical frame's pose in {camera.cfg.odom_frame!r} from TF at each "
+                     'stamp') if poses is not None else (
+                'no TF (tf2_ros is not installed): fused only while the image hardly changes')
+            self.get_logger().info(f'{camera.prefix}temporal fuse: camera motion from {where}')
 
     def _activate(self) -> None:
         """Subscribe to every camera and start the worker."""
@@ -176,7 +225,8 @@ class DepthNodeCore:
                 functools.partial(callback, camera=camera), copy.copy(qos),
                 qos_overriding_options=overrides) for topic, callback, qos in inputs]
         self._worker = Worker(self._slot, self._cameras, self._estimator, self._gate,
-                              self._warmup, self.get_logger(), self.get_clock(), self._size_key)
+                              self._warmup, self.get_logger(), self.get_clock(), self._size_key,
+                              None if self._transforms is None else self._transforms.lookup)
         self._worker.start()
 
     def _deactivate(self) -> bool:
@@ -272,6 +322,8 @@ class DepthNodeCore:
             changed = parameters.changed_settings(
                 self._cfg, [(c.name, c.overrides) for c in self._cameras], params,
                 metric_publishers=any(topics.POINTS in c.pubs for c in self._cameras))
+            if changed is not None:
+                self._check_views(changed[0])
         except ValueError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         if changed is not None:
@@ -286,7 +338,15 @@ class DepthNodeCore:
         if self._estimator is not None and self._cfg is not None:
             self._gate.publish(self._pub_diag, diagnostics(
                 self.get_name(), self._cameras, self._estimator, self._model_label,
-                self._cfg.input_size, self._warmup.ms), self.get_clock())
+                resolved_input_size(self._estimator, self._cfg.input_size), self._warmup.ms),
+                self.get_clock())
+
+    def _check_views(self, cfg: DepthConfig) -> None:
+        """Raise ValueError when ``multiview_slop`` asks for views the model cannot take."""
+        problem = multiview_problem(cfg.multiview_slop, getattr(self._estimator, 'max_views', 1),
+                                    cfg.resolved_checkpoint)
+        if problem is not None:
+            raise ValueError(problem)
 
     def _size_key(self, camera: RosCamera) -> str:
         return self.get_fully_qualified_name() + (f'/{camera.name}' if camera.name else '')
@@ -336,13 +396,13 @@ class DepthNode(DepthNodeCore, Node):
     """Depth Anything V2 on camera streams (see docs/node.md for topics and parameters).
 
     Configured and active from construction; construction raises what a bad configuration
-    raises (ValueError, FileNotFoundError, ...). ``estimator`` replaces the loaded model
-    (tests).
+    raises (ValueError, FileNotFoundError, ...). ``estimator`` replaces the loaded model and
+    ``poses`` (a core.temporal.PoseSource) the camera poses from TF (tests).
     """
 
-    def __init__(self, *, estimator: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *, estimator: Any = None, poses: Any = None, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
-        self._init_core(estimator)
+        self._init_core(estimator, poses)
         self._declare_parameters()
         self._configure()
         self._activate()
