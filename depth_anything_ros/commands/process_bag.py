@@ -46,6 +46,7 @@ from depth_anything_ros.commands.args import (
     add_engine_arguments,
     add_model_arguments,
     add_runtime_arguments,
+    add_sampling_arguments,
     model_flags,
     ray_options_from_args,
 )
@@ -107,6 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--storage', choices=STORAGES, default=None,
                         help="output storage (default: the input's)")
     add_model_arguments(parser)
+    add_sampling_arguments(parser)
     add_runtime_arguments(parser)
     parser.add_argument('--json', action='store_true',
                         help='print the summary as JSON (on stdout) instead of text')

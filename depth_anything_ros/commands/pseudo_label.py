@@ -30,6 +30,7 @@ from depth_anything_ros.commands.args import (
     add_engine_arguments,
     add_model_arguments,
     add_renamed_argument,
+    add_sampling_arguments,
     load_model_from_args,
     model_flags,
     ModelFlags,
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``depth-anything-ros pseudo-label`` to ``parser``."""
     add_model_arguments(parser, flag='--teacher',
                         help='official name (e.g. vitl, metric_indoor_vitl) or checkpoint path')
+    add_sampling_arguments(parser)
     add_renamed_argument(parser, '--inputs', '--images', required=True,
                          help='folder of images, video file, or rosbag2 (dir, .mcap, .db3)')
     parser.add_argument('--out', required=True, help='label directory (resumed if it exists)')
@@ -105,6 +107,8 @@ def main(args: argparse.Namespace) -> int:
             'teacher_head': cfg.head, 'teacher_max_depth': cfg.max_depth,
             'input_size': args.input_size, 'tta_flip': bool(args.tta_flip),
             'disparity': ('1 / depth (1/m) from a metric teacher' if cfg.is_metric else
+                          '1 - relative depth from a relative-depth teacher'
+                          if getattr(cfg, 'output', None) == 'depth' else
                           'affine-invariant disparity from a relative teacher')}
     if options is not None:
         from depth_anything_ros.offline.ray_engine import label_frames_ray

@@ -76,11 +76,20 @@ def flip_tta(teacher: Teacher) -> Teacher:
 
 
 def estimator_teacher(estimator: Any, *, tta_flip: bool = False) -> Teacher:
-    """Wrap a :class:`~depth_anything_ros.estimator.DepthEstimator` as a disparity teacher."""
+    """Wrap a :class:`~depth_anything_ros.estimator.DepthEstimator` as a disparity teacher.
+
+    A metric teacher's metres become 1/depth; a relative-depth teacher's output (Marigold: in
+    [0, 1], larger = farther) becomes ``1 - depth``: larger = nearer, as disparity, and
+    affine in the teacher's output (its true disparity is not recoverable without the scene's
+    depth range; the students' loss is scale-and-shift invariant).
+    """
     metric = bool(estimator.is_metric)
+    reversed_depth = getattr(estimator, 'output', None) == 'depth'
 
     def teach(images: Sequence[np.ndarray]) -> list[np.ndarray]:
         out = estimator.infer_batch(list(images), 'bgr8')  # (H, W) float32 each
+        if reversed_depth:
+            return [np.float32(1.0) - np.asarray(d, np.float32) for d in out]
         return [depth_to_disparity(d) if metric else np.asarray(d, np.float32) for d in out]
 
     return flip_tta(teach) if tta_flip else teach
