@@ -48,7 +48,7 @@ FAMILY = register_family(ModelFamily(
                             'Apache-2.0'),
                  _published('marigold-depth-lcm-v1-0', 'prs-eth/marigold-depth-lcm-v1-0',
                             'Apache-2.0')),
-    input=InputPolicy(aspect='library', default_size=768), outputs=('depth',),
+    input=InputPolicy(aspect='library'), outputs=('depth',),
     backends=('torch',), precisions=('fp32',), trainable=False,
     checkpoint_names=(('relative', 'marigold-depth-v1-1'),
                       ('metric', 'marigold-depth-v1-1')),

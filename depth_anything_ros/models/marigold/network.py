@@ -165,10 +165,13 @@ class MarigoldDepthNet(nn.Module):
     def prepare(self, images: Sequence[np.ndarray]) -> Tensor:
         """HxWx3 uint8 RGB frames -> [B,3,H,W] uint8 (CPU): the pipeline scales them itself.
 
-        (As it scales a PIL image: the frame reaches it as a user's image would.)
+        The frame reaches the pipeline as a user's PIL image or array would, down to the memory
+        layout (channels last, as its ``numpy_to_pt`` makes it): its ensembling's alignment
+        (BFGS on finite differences, two iterations) turns last-bit differences of the
+        predictions into visibly different results, so only identical input gives its output.
         """
         batch = np.stack([np.asarray(im, dtype=np.uint8) for im in images])  # (B, H, W, 3)
-        return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
+        return torch.from_numpy(batch).permute(0, 3, 1, 2)   # (B, 3, H, W), channels last
 
     def finish(self, pred: Tensor, size: Sequence[int],
                focal_px: Sequence[float | None] | None = None) -> Tensor:
