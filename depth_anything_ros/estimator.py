@@ -338,6 +338,15 @@ class DepthEstimator:
         return bool(getattr(self.config, 'confidence', False))
 
     @property
+    def stateful(self) -> bool:
+        """Whether the network keeps state between frames (its family's ``stateful``).
+
+        Such an estimator gives ``new_stream()`` and takes each frame's stream in
+        ``estimate_batch(..., streams=...)`` (``temporal`` vda, core.temporal.CameraTemporal).
+        """
+        return bool(self._family is not None and self._family.stateful)
+
+    @property
     def has_sky(self) -> bool:
         """Whether results carry a sky mask."""
         return bool(getattr(self.config, 'sky', False))

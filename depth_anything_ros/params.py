@@ -41,6 +41,7 @@ from depth_anything_ros.vocabulary import (
     DEVICE_CHOICES,
     device_name_error,
     PRECISIONS,
+    TEMPORAL_MODES,
     transform_values,
     trt_profile,
 )
@@ -188,6 +189,14 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('alignment_hold', 1.0, 'seconds to keep the last alignment without a good fit; '
               'then only disparity is published (a metric model: its own metres, uncorrected)',
               range=(0.0, 3600.0), read_only=True),
+    ParamSpec('temporal', 'none', 'depth that does not flicker: none; fuse: fuse each frame '
+              "with the previous ones moved by the camera's motion from TF (odom_frame), else "
+              'only while the image hardly changes; vda: a Video Depth Anything checkpoint '
+              'keeps its own state per camera (docs/temporal.md)', TEMPORAL_MODES,
+              read_only=True, per_camera=True),
+    ParamSpec('odom_frame', 'odom', "temporal fuse: a fixed frame; the camera's motion "
+              "between two frames is its optical frame's pose in this frame (TF) at both "
+              'stamps', read_only=True, per_camera=True),
     ParamSpec('fx', 0.0, 'focal length x in pixels for cameras without camera_info; 0: use '
               'camera_info', range=(0.0, 1.0e6), per_camera=True),
     ParamSpec('fy', 0.0, 'focal length y in pixels (with fx)',
@@ -297,6 +306,8 @@ class DepthConfig:
     alignment_time_constant: float
     alignment_max_jump: float
     alignment_hold: float
+    temporal: str
+    odom_frame: str
     fx: float
     fy: float
     cx: float
@@ -432,6 +443,8 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
         transform_values(v['anchor_transform'])
     except ValueError as exc:
         errors.append(str(exc))
+    if v['temporal'] == 'fuse' and not v['odom_frame'].strip():
+        errors.append("temporal fuse needs odom_frame (a fixed frame such as 'odom')")
     intr = [v[k] for k in ('fx', 'fy', 'cx', 'cy')]
     size = [v['calib_width'], v['calib_height']]
     if any(intr) or any(size):

@@ -24,7 +24,8 @@ import math
 import re
 
 __all__ = ['ALIGNMENTS', 'AMP_CHOICES', 'ANCHORED', 'AUTO', 'BACKENDS', 'DEVICE_CHOICES',
-           'DEVICE_NAMES', 'PATCH_SIZE', 'PRECISIONS', 'TRT_MIN_HW', 'device_name_error',
+           'DEVICE_NAMES', 'PATCH_SIZE', 'PRECISIONS', 'TEMPORAL_MODES', 'TRT_MIN_HW',
+           'device_name_error',
            'parse_hw', 'trt_profile', 'transform_values']
 
 #: "Pick the best for this machine" wherever a backend, precision or device is chosen.
@@ -55,6 +56,10 @@ def cuda_bf16_capable(capability: tuple[int, int]) -> bool:
 ALIGNMENTS: tuple[str, ...] = ('none', 'fixed', 'sparse', 'lidar', 'ground')
 #: The alignments fitted per frame to metric anchors.
 ANCHORED: tuple[str, ...] = ('sparse', 'lidar', 'ground')
+#: Temporal consistency over frames (``temporal`` parameter, ``--temporal``): none; fuse:
+#: ego-motion-compensated fusion of any model's output (core/temporal.py); vda: a stateful
+#: (Video Depth Anything) model's own per-camera stream state. See docs/temporal.md.
+TEMPORAL_MODES: tuple[str, ...] = ('none', 'fuse', 'vda')
 
 
 def transform_values(text: str) -> tuple[float, ...] | None:

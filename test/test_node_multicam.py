@@ -257,3 +257,38 @@ def test_the_two_cameras_example_configures_both_cameras(ros_domain: int) -> Non
         node.stop_worker(5.0)
         node.destroy_node()
         rclpy.try_shutdown(context=ctx)
+
+
+def test_temporal_is_per_camera_and_vda_needs_a_stateful_model(ros_domain: int) -> None:
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    from depth_anything_ros.core import stats
+    from depth_anything_ros.core.temporal import VDA_NEEDS_STATEFUL
+    from depth_anything_ros.ros.node import DepthNode
+    from depth_anything_ros.ros.publishing import diagnostics
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=ros_domain)
+    try:
+        node = DepthNode(estimator=FakeEstimator(), context=ctx, parameter_overrides=[
+            Parameter('cameras', value=['front', 'rear']),
+            Parameter('rear.temporal', value='fuse'), Parameter('rear.odom_frame', value='map')])
+        try:
+            front, rear = node._cameras
+            assert front.stage.temporal is None
+            assert (rear.stage.temporal.mode, rear.stage.temporal.fixed_frame) == ('fuse', 'map')
+            # TF where tf2_ros is installed; without it no poses (static-camera fusion only)
+            assert (rear.stage.temporal.poses is None) == (node._transforms is None)
+            status = diagnostics(node.get_name(), node._cameras, node._estimator, 'm', 154,
+                                 None).status
+            keys = [{kv.key for kv in s.values} for s in status]
+            assert stats.TEMPORAL not in keys[0] and stats.TEMPORAL_RESET_REASONS in keys[1]
+        finally:
+            node.stop_worker(5.0)
+            node.destroy_node()
+        with pytest.raises(ValueError) as err:
+            DepthNode(estimator=FakeEstimator(), context=ctx,
+                      parameter_overrides=[Parameter('temporal', value='vda')])
+        assert str(err.value) == VDA_NEEDS_STATEFUL
+    finally:
+        rclpy.try_shutdown(context=ctx)

@@ -126,10 +126,11 @@ def test_camera_names_and_per_camera_parameters() -> None:
         camera_names(['front', 'front'])
     with pytest.raises(ValueError, match="'a/b' must start with a letter"):
         camera_names(['a/b'])
-    # a camera's calibration and pose are its own; the model and its outputs are shared
+    # a camera's calibration, pose and temporal state are its own; the model and its outputs
+    # are shared
     assert set(PER_CAMERA) == {'rectify', 'fx', 'fy', 'cx', 'cy', 'calib_width',
                                'calib_height', 'anchor_transform', 'camera_height',
-                               'camera_pitch', 'camera_roll'}
+                               'camera_pitch', 'camera_roll', 'temporal', 'odom_frame'}
     assert camera_parameter('front', 'fx') == 'front.fx'
 
 
@@ -215,3 +216,13 @@ def test_image_limits_default_to_the_parameters() -> None:
     assert (ImageLimits().min_side, ImageLimits().max_aspect_ratio, ImageLimits().max_pixels) == (
         spec('min_image_side').default, spec('max_aspect_ratio').default,
         spec('max_image_pixels').default)
+
+
+def test_temporal_parameter() -> None:
+    from depth_anything_ros.params import validate
+    assert validate({}).temporal == 'none' and validate({}).odom_frame == 'odom'
+    assert validate({'temporal': 'fuse', 'odom_frame': 'map'}).temporal == 'fuse'
+    with pytest.raises(ValueError, match='temporal must be one of none, fuse, vda'):
+        validate({'temporal': 'smooth'})
+    with pytest.raises(ValueError, match='temporal fuse needs odom_frame'):
+        validate({'temporal': 'fuse', 'odom_frame': ' '})

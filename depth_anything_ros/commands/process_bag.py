@@ -31,6 +31,10 @@ namespace, or the ``--anchor-*-topic`` flags) and given to the node's aligner in
 order, as the live node receives them; ``--anchor-lookahead`` lets each frame also pair with
 anchors recorded after it (stamped within ``anchor_slop``), which only offline processing can do.
 
+``--temporal fuse`` (or ``temporal: fuse`` in the params file) fuses each frame with the previous
+ones as the node does, with the camera's motion from the bag's ``/tf`` and ``/tf_static`` (the
+pose of the image's optical frame in ``odom_frame``), looked up by the node's TF rule.
+
 ``--compare NAME,...`` runs more models on the same frames: every model's outputs, the main
 one's included, go under a namespace of its own name beside the camera's
 (``/cam/color/vits/depth/image``, ``/cam/color/dpt_large/disparity/image``), for side-by-side
@@ -55,6 +59,7 @@ from depth_anything_ros.commands.args import (
     model_flags,
     ray_options_from_args,
 )
+from depth_anything_ros.core import stats
 from depth_anything_ros.core.bags import STORAGES
 from depth_anything_ros.errors import (
     InvalidInputError,
@@ -64,6 +69,7 @@ from depth_anything_ros.errors import (
 )
 from depth_anything_ros.offline.bag_processing import OUTPUT_CHOICES, topic_flag
 from depth_anything_ros.ros.topics import ANCHORS, Topic
+from depth_anything_ros.vocabulary import TEMPORAL_MODES
 
 _SHOWN_REASONS = 10
 
@@ -104,6 +110,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='pair each frame with anchors recorded after it too (stamped '
                              'within anchor_slop); default: only those recorded before it, as '
                              'the live node')
+    parser.add_argument('--temporal', choices=TEMPORAL_MODES, default=None,
+                        help="the node's temporal parameter (default: the params file's, else "
+                             "none): fuse fuses frames with the camera's motion from the bag's "
+                             '/tf (odom_frame from the params file); vda needs a Video Depth '
+                             'Anything checkpoint')
     parser.add_argument('--outputs', type=_outputs, default=OUTPUT_CHOICES,
                         help=f'comma list of {", ".join(OUTPUT_CHOICES)} (default: all); depth '
                              'means depth/image (or disparity/image) and depth/camera_info')
@@ -140,6 +151,8 @@ def _config(args: argparse.Namespace, metric: bool, checkpoint: str | None = Non
                   allow_untrained_weights=flags.allow_untrained, device=args.device,
                   precision=args.precision, backend=args.backend, input_size=args.input_size,
                   exact=args.exact, engine_cache_size=args.engine_cache_size)
+    if args.temporal is not None:
+        values['temporal'] = args.temporal
     if flags.weights_dir:
         values['weights_dir'] = flags.weights_dir
     if flags.model_max_depth:
@@ -149,7 +162,7 @@ def _config(args: argparse.Namespace, metric: bool, checkpoint: str | None = Non
     return validate(values)
 
 
-def _report(summary: Any, without_camera: int) -> str:
+def _report(summary: Any, without_camera: int, temporal: dict[str, str]) -> str:
     lines = [f'{summary.frames} frames from {summary.image_topic} '
              f'(camera_info: {summary.camera_info_topic or "none"}) in {summary.seconds:.1f} s '
              f'({summary.fps:.2f} frames/s): {summary.processed} processed, '
@@ -165,6 +178,14 @@ def _report(summary: Any, without_camera: int) -> str:
             f'{bag} ({name})' for name, bag in summary.anchor_topics.items()))
     for reason, count in Counter(summary.refused_anchors).most_common(_SHOWN_REASONS):
         lines.append(f'  anchor refused {count}x: {reason}')
+    if temporal:
+        lines.append(f'  temporal {temporal[stats.TEMPORAL]}: '
+                     f'{temporal[stats.TEMPORAL_FRAMES_FUSED]} of '
+                     f'{temporal[stats.TEMPORAL_FRAMES]} frames fused (or continued); not: '
+                     f'{temporal[stats.TEMPORAL_RESET_REASONS] or "none"}; '
+                     f'{summary.transforms} TF transforms read')
+    for reason, count in sorted(summary.refused_transforms.items()):
+        lines.append(f'  TF refused {count}x: {reason}')
     if without_camera:
         lines.append(f'  {without_camera} frames had no intrinsics (no camera_info paired, '
                      'fx..cy unset): no depth/camera_info and no points for them')
@@ -189,7 +210,8 @@ def make_bag_runner(args: argparse.Namespace) -> Any:
                               camera_info_topic=args.camera_info_topic,
                               anchor_topics={t.name: getattr(args, _dest(t)) for t in ANCHORS},
                               storage=args.storage)
-        return {**summary.as_dict(), 'frames_without_camera': stage.without_camera}
+        return {**summary.as_dict(), 'frames_without_camera': stage.without_camera,
+                'temporal': stage.temporal_status()}
 
     return run
 
@@ -312,7 +334,7 @@ def main(args: argparse.Namespace) -> int:
     failed = summary.frames > 0 and summary.processed == 0
     if args.json:
         doc = {**summary.as_dict(), 'frames_without_camera': stage.without_camera,
-               'outputs': list(args.outputs)}
+               'temporal': stage.temporal_status(), 'outputs': list(args.outputs)}
         if args.compare:
             doc['models'] = {name: {'checkpoint': s.stage.cfg.checkpoint,
                                     'wanted': dataclasses.asdict(s.wanted)}
@@ -321,7 +343,7 @@ def main(args: argparse.Namespace) -> int:
             doc['wanted'] = dataclasses.asdict(stage.wanted)
         print(json.dumps(doc, indent=2))
     else:
-        print(_report(summary, stage.without_camera))
+        print(_report(summary, stage.without_camera, stage.temporal_status()))
     if failed:
         print(f'error: none of the {summary.frames} frames could be processed (reasons above)',
               file=sys.stderr)

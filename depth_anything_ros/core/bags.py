@@ -27,12 +27,18 @@ from pathlib import Path
 import struct
 from typing import Any
 
-__all__ = ['BAG_SUFFIXES', 'IMAGE_TYPES', 'STORAGES', 'bag_storage', 'header_stamp_ns',
-           'image_topics', 'message_type_name', 'open_reader', 'open_writer', 'typestore']
+from depth_anything_ros.core.temporal import PoseBuffer
+
+__all__ = ['BAG_SUFFIXES', 'IMAGE_TYPES', 'STORAGES', 'TF_TOPICS', 'TF_TYPE', 'bag_storage',
+           'header_stamp_ns', 'image_topics', 'message_type_name', 'open_reader', 'open_writer',
+           'read_poses', 'typestore']
 
 BAG_SUFFIXES = ('.mcap', '.db3')
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 STORAGES = ('mcap', 'sqlite3')
+# TF as a bag records it: the topic and whether its transforms hold at every time
+TF_TOPICS = {'/tf': False, '/tf_static': True}
+TF_TYPE = 'tf2_msgs/msg/TFMessage'
 
 
 @functools.lru_cache(maxsize=1)
@@ -115,3 +121,27 @@ def message_type_name(msg: Any) -> str:
     """Return the ROS type name of a generated message, e.g. ``'sensor_msgs/msg/Image'``."""
     cls = type(msg)
     return f'{cls.__module__.split(".")[0]}/msg/{cls.__name__}'
+
+
+def read_poses(reader: Any) -> tuple[PoseBuffer, int]:
+    """Return every transform of a bag's ``/tf`` and ``/tf_static`` in a PoseBuffer, and the count.
+
+    Read with the rosbags type store (tf2_msgs needs no ROS install). Offline the whole bag's
+    TF is known before the first frame, as the live node's TF buffer knows the transforms
+    around a frame's stamp by the time it looks them up; both look up by tf2's rule.
+    """
+    store = typestore()
+    buffer = PoseBuffer()
+    conns = [c for c in reader.connections if c.topic in TF_TOPICS and c.msgtype == TF_TYPE]
+    count = 0
+    if not conns:   # (messages() of no connection at all would read every message)
+        return buffer, count
+    for conn, _, raw in reader.messages(connections=conns):
+        msg = store.deserialize_cdr(bytes(raw), TF_TYPE)
+        for tf in msg.transforms:
+            t, q = tf.transform.translation, tf.transform.rotation
+            stamp = tf.header.stamp.sec * 1_000_000_000 + tf.header.stamp.nanosec
+            buffer.add(tf.header.frame_id, tf.child_frame_id, stamp, (t.x, t.y, t.z),
+                       (q.x, q.y, q.z, q.w), static=TF_TOPICS[conn.topic])
+            count += 1
+    return buffer, count

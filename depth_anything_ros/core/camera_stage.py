@@ -21,7 +21,8 @@
 A :class:`CameraStage` holds one camera's settings, its intrinsics (the ``fx``..``cy``
 parameters, else the camera_info paired with each frame: nearest stamp within
 ``camera_info_slop``, else the latest earlier one, see ``sync.StampMatcher``), its metric anchors
-and aligner, its pipeline caches, the rule of which outputs to compute and the checks of
+and aligner, its temporal state (``temporal``: ``core.temporal.CameraTemporal``, whose poses
+the owner sets), its pipeline caches, the rule of which outputs to compute and the checks of
 calibrations and frames. Messages become arrays and :class:`Calibration` in ros/conversions;
 outputs become messages there too. :func:`process_frames` is the one per-frame entry: the node's
 worker hands it every pending frame of its cameras (frames of one network input share a forward
@@ -46,9 +47,11 @@ from depth_anything_ros.core.pipeline import (
     image_limits,
     infer_frames,
     make_aligner,
+    Temporal,
     Wanted,
 )
 from depth_anything_ros.core.sync import StampMatcher
+from depth_anything_ros.core.temporal import make_temporal
 from depth_anything_ros.params import DepthConfig
 
 __all__ = ['ALL_OUTPUTS', 'Calibration', 'CameraStage', 'Frame', 'FrameResult', 'Guard',
@@ -159,6 +162,7 @@ class _Prepared:
     camera: CameraModel | None
     cfg: DepthConfig         # the settings the frame was prepared with (one snapshot)
     wanted: Wanted
+    stream: Any = None       # temporal vda: the camera's stream of the stateful model
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,10 @@ class CameraStage:
         self.anchor_calibration: Calibration | None = None      # of anchor/depth (sparse)
         self.image_frame = ''          # optical frame of the latest image
         self.without_camera = 0        # frames processed without intrinsics
+        # temporal fuse / vda (core.temporal.CameraTemporal); its poses are set by the owner
+        # (the node: TF; process-bag: the bag's /tf). ValueError: vda with a stateless model.
+        self.temporal = make_temporal(cfg.temporal, cfg.odom_frame, estimator)
+        self._calibration_epoch = 0    # fixed disparity calibration changes (temporal resets)
         self.set_config(cfg)
 
     def set_config(self, cfg: DepthConfig) -> None:
@@ -206,6 +214,10 @@ class CameraStage:
         self.param_calibration = Calibration.from_intrinsics(
             cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
             cfg.calib_height) if cfg.has_intrinsics else None
+        old = getattr(self, 'cfg', cfg)
+        if (old.disparity_scale, old.disparity_shift) != (cfg.disparity_scale,
+                                                          cfg.disparity_shift):
+            self._calibration_epoch += 1
         self.cfg = cfg
 
     @property
@@ -333,14 +345,33 @@ class CameraStage:
                     'length, and this frame has no camera_info (nor fx/fy parameters); '
                     'publish camera_info or set fx, fy, cx, cy')
         net_pixels = self.pipeline.prepare(frame.pixels, frame.encoding, camera, cfg)
-        return _Prepared(index, self, frame, net_pixels, camera, cfg, wanted)
+        stream = None
+        if self.temporal is not None and self.temporal.mode == 'vda':
+            stream = self.temporal.stream(frame.stamp_ns, (
+                net_pixels.shape, None if camera is None else camera.intrinsics))
+        return _Prepared(index, self, frame, net_pixels, camera, cfg, wanted, stream)
 
     def finish(self, job: _Prepared, raw: np.ndarray, infer_ms: float) -> FrameResult:
         """Turn the network output of a prepared frame into its outputs."""
         out = self.pipeline.finish(job.net_pixels, job.frame.encoding, raw, infer_ms,
                                    job.camera, job.cfg, job.wanted,
-                                   frame_alignment(self.aligner, job.frame.stamp_ns))
+                                   frame_alignment(self.aligner, job.frame.stamp_ns),
+                                   self._fusion(job))
         return FrameResult(job.frame, out, job.cfg, job.wanted)
+
+    def _fusion(self, job: _Prepared) -> Temporal | None:
+        """Return the temporal fuse hook of a prepared frame (None: temporal is not fuse)."""
+        temporal = self.temporal
+        if temporal is None or temporal.fusion is None:
+            return None
+
+        def fuse(values: np.ndarray, space: str, intr: Any, confidence: Any) -> Any:
+            # read after this frame's alignment: a restart of its filter is a scale jump
+            epoch = (self._calibration_epoch,
+                     None if self.aligner is None else self.aligner.filter.restarts)
+            return temporal.fuse(job.frame.stamp_ns, job.frame.frame_id, values, space, intr,
+                                 confidence, job.net_pixels, epoch)
+        return fuse
 
     def process(self, frame: Frame, wanted: Wanted = ALL_OUTPUTS) -> FrameOutputs:
         """Run one frame through :func:`process_frames`; return its outputs.
@@ -377,8 +408,11 @@ def process_frames(frames: Sequence[tuple[CameraStage, Frame, Wanted]],
             focal = None
             if getattr(estimator, 'needs_intrinsics', False):   # each frame's own focal length
                 focal = [(job.camera.intrinsics.fx, job.camera.intrinsics.fy) for job in group]
+            streams = [job.stream for job in group] \
+                if any(job.stream is not None for job in group) else None
             raws, infer_ms = infer_frames(estimator, [job.net_pixels for job in group],
-                                          first.frame.encoding, first.cfg.input_size, focal)
+                                          first.frame.encoding, first.cfg.input_size, focal,
+                                          streams)
         # a failed forward pass fails each of its frames, each through its own guard
         except Exception as exc:   # noqa: BLE001 -- handed to the guard, re-raised by default
             for job in group:

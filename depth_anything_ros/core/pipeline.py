@@ -55,6 +55,7 @@ from depth_anything_ros.core.colorize import colorize
 from depth_anything_ros.core.geometry import (
     CameraInfoError,
     CameraModel,
+    Intrinsics,
     pack_cloud,
     RayGrid,
     Rectifier,
@@ -71,14 +72,18 @@ from depth_anything_ros.core.model_outputs import pipeline_values
 from depth_anything_ros.params import DepthConfig
 from depth_anything_ros.vocabulary import ANCHORED
 
-__all__ = ['Align', 'FrameOutputs', 'FramePipeline', 'Prediction', 'Wanted', 'encode_depth',
-           'frame_alignment', 'image_limits', 'infer_frames', 'make_aligner', 'split_prediction',
+__all__ = ['Align', 'FrameOutputs', 'FramePipeline', 'Prediction', 'Temporal', 'Wanted',
+           'encode_depth', 'frame_alignment', 'fuse_prediction', 'image_limits', 'infer_frames',
+           'make_aligner', 'split_prediction',
            'stride_image']
 
 
 # the per-frame alignment hook: (disparity, or a metric model's depth, camera) ->
 # (scale, shift) or None
 Align = Callable[[np.ndarray, CameraModel | None], tuple[float, float] | None]
+# the per-frame temporal hook: (values, space, intrinsics or None, confidence or None) -> the
+# fused values, or None (the frame goes out as it is); spaces as core.temporal.FUSION_SPACES
+Temporal = Callable[[np.ndarray, str, Intrinsics | None, np.ndarray | None], np.ndarray | None]
 
 
 @dataclass(frozen=True)
@@ -195,12 +200,14 @@ class FramePipeline:
 
     def finish(self, net_pixels: np.ndarray, encoding: str, raw: Any, infer_ms: float,
                camera: CameraModel | None, cfg: DepthConfig, wanted: Wanted,
-               align: Align | None = None) -> FrameOutputs:
+               align: Align | None = None, temporal: Temporal | None = None) -> FrameOutputs:
         """Turn the network output ``raw`` of :meth:`prepare`'s pixels into the outputs.
 
         ``raw``: the estimator's depth (H, W), or its result with ``depth``, ``confidence``
         and ``sky`` (``estimator.DepthResult``): relative depth becomes disparity, sky and
         pixels below ``cfg.min_confidence`` become NaN (``core.model_outputs``).
+        ``temporal``: fuses the frame's output over frames (see :func:`fuse_prediction`)
+        before any output is made from it.
 
         Raises:
             ValueError: ``raw`` is not the image's size or has no finite value.
@@ -224,9 +231,13 @@ class FramePipeline:
                                 min_depth=cfg.min_depth, max_depth=cfg.resolved_max_depth,
                                 disparity_scale=cfg.disparity_scale,
                                 disparity_shift=cfg.disparity_shift)
+        # the calibration 1/depth = scale * d + shift of a relative model's depth (None: none)
+        calibration = (cfg.disparity_scale, cfg.disparity_shift) \
+            if pred.disparity is not None and pred.depth is not None else None
         if align is not None and pred.disparity is not None:
             scale_shift = align(pred.disparity, camera)
             if scale_shift is not None:
+                calibration = scale_shift
                 pred = split_prediction(raw, metric_model=False, min_depth=cfg.min_depth,
                                         max_depth=cfg.resolved_max_depth,
                                         disparity_scale=scale_shift[0],
@@ -237,6 +248,8 @@ class FramePipeline:
                 pred = split_prediction(ScaleShift(*scale_shift).correct(raw), metric_model=True,
                                         min_depth=cfg.min_depth,
                                         max_depth=cfg.resolved_max_depth)
+        if temporal is not None:
+            pred = fuse_prediction(pred, temporal, calibration, camera, confidence, cfg)
         s = cfg.output_stride
         depth = disparity = colored = cloud = None
         if wanted.image and pred.depth is not None:
@@ -263,20 +276,25 @@ class FramePipeline:
 
 
 def infer_frames(estimator: Any, frames: list[np.ndarray], encoding: str,
-                 input_size: int, intrinsics: list[Any] | None = None
-                 ) -> tuple[list[Any], float]:
+                 input_size: int, intrinsics: list[Any] | None = None,
+                 streams: list[Any] | None = None) -> tuple[list[Any], float]:
     """Run the network on ``frames`` (one encoding) at ``input_size``; return outputs and ms.
 
     Frames of one size share a forward pass where the estimator has ``infer_batch``
     (several cameras of one node); the time is that of the whole call. An estimator with
     ``estimate_batch`` gives every per-pixel output per frame (depth, confidence, sky), with
     ``intrinsics`` (per frame ``(fx, fy)`` or None) for a model that needs the focal length.
+    ``streams``: per frame, its camera's stream of a stateful model (``temporal`` vda, see
+    core.temporal.CameraTemporal), given to ``estimate_batch(..., streams=streams)``.
     """
     if estimator.input_size != input_size:
         estimator.input_size = input_size
     batch = getattr(estimator, 'infer_batch', None)
     estimate = getattr(estimator, 'estimate_batch', None)
     t0 = time.perf_counter()
+    if streams is not None:   # a stateful model: each frame carries its camera's state
+        results = list(estimate(frames, encoding, intrinsics, streams=streams))
+        return results, 1e3 * (time.perf_counter() - t0)
     if estimate is not None:
         results = list(estimate(frames, encoding, intrinsics))
         return results, 1e3 * (time.perf_counter() - t0)
@@ -293,6 +311,34 @@ class Prediction:
 
     depth: np.ndarray | None        # metres (metric model, or calibrated relative model)
     disparity: np.ndarray | None    # relative model only: affine-invariant inverse depth
+
+
+def fuse_prediction(pred: Prediction, temporal: Temporal,
+                    calibration: tuple[float, float] | None, camera: CameraModel | None,
+                    confidence: np.ndarray | None, cfg: DepthConfig) -> Prediction:
+    """Return ``pred`` fused over frames by ``temporal`` (unchanged where it is not fused).
+
+    The space follows the output: a metric model's metres (``depth``); a relative model's
+    calibrated inverse depth ``scale * d + shift`` (``inverse_depth``, the aligned space,
+    then depth and disparity both come from the fused values); an uncalibrated disparity
+    (``disparity``: static-camera fusion only, core.temporal).
+    """
+    intr = camera.intrinsics if camera is not None else None
+    if pred.disparity is None:                                   # metric model: metres
+        fused = temporal(pred.depth, 'depth', intr, confidence)
+        return pred if fused is None else Prediction(
+            _limit(fused, cfg.min_depth, cfg.resolved_max_depth), None)
+    if calibration is None or pred.depth is None or calibration[0] <= 0.0:
+        fused = temporal(pred.disparity, 'disparity', intr, confidence)
+        return pred if fused is None else Prediction(None, fused)
+    scale, shift = calibration
+    inverse = pred.disparity * np.float32(scale) + np.float32(shift)    # 1/m
+    fused = temporal(inverse, 'inverse_depth', intr, confidence)
+    if fused is None:
+        return pred
+    return split_prediction((fused - np.float32(shift)) / np.float32(scale), metric_model=False,
+                            min_depth=cfg.min_depth, max_depth=cfg.resolved_max_depth,
+                            disparity_scale=scale, disparity_shift=shift)
 
 
 def _limit(depth: np.ndarray, min_depth: float, max_depth: float) -> np.ndarray:

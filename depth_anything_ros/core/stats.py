@@ -48,6 +48,11 @@ LAST_ERROR, LAST_OUTPUT_AGE_S = 'last_error', 'last_output_age_s'
 # what runs, appended by the node
 MODEL, DEVICE, BACKEND, PRECISION, INPUT_SIZE, WARMUP_MS = \
     'model', 'device', 'backend', 'precision', 'input_size', 'warmup_ms'
+# the temporal state of a camera (core.temporal.CameraTemporal.status), where temporal is on
+TEMPORAL, TEMPORAL_FRAMES, TEMPORAL_FRAMES_FUSED = \
+    'temporal', 'temporal_frames', 'temporal_frames_fused'
+TEMPORAL_RESETS, TEMPORAL_RESET_REASONS, TEMPORAL_LAST_REASON, TEMPORAL_POSE_PROBLEM = \
+    'temporal_resets', 'temporal_reset_reasons', 'temporal_last_reason', 'temporal_pose_problem'
 
 
 def status_name(node: str, camera: str = '') -> str:

@@ -25,8 +25,12 @@ prediction. See docs/temporal.md for the rules and why.
 * :func:`relative_transform`, :func:`pose_problem`, :func:`pose_matrix`: poses as 4x4
   transforms from the camera optical frame into a fixed frame (``odom``).
 * :class:`FusionOptions`, :class:`TemporalFusion`, :class:`Fused`: the per-pixel filter, its
-  resets (pose gap, stamp backwards, calibration change, scale jump) and the static-camera
-  fallback without a pose.
+  resets (pose gap, stamp backwards, calibration change, scale jump; :func:`stream_break`) and
+  the static-camera fallback without a pose.
+* :class:`PoseBuffer`: transforms over time looked up by tf2's rule without ROS (process-bag
+  replays a bag's /tf with it; the node asks TF).
+* :class:`CameraTemporal`: one camera's temporal state, held by ``camera_stage.CameraStage``
+  (``temporal`` fuse: the fusion and the camera's poses; vda: a stateful model's stream).
 
 Conventions as in :mod:`.geometry`: optical frame (x right, y down, z forward), depth = z in
 metres, pixel centres at integers. Poses: ``pose`` maps points of the camera optical frame into
@@ -36,19 +40,23 @@ the fixed frame (``T_fixed_camera``), as a TF lookup of the camera frame in ``od
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass
 import math
-from typing import NamedTuple
+import threading
+from typing import Any, NamedTuple, Protocol
 
 import cv2
 import numpy as np
 
+from depth_anything_ros.core import stats
 from depth_anything_ros.core.geometry import Intrinsics, RayGrid
 
-__all__ = ['FUSION_SPACES', 'Fused', 'FusionOptions', 'TemporalFusion', 'pose_matrix',
-           'pose_problem', 'project_depth', 'quaternion_from_matrix', 'relative_transform',
-           'sample_depth',
-           'warp_inverse_depth']
+__all__ = ['FUSION_SPACES', 'CameraTemporal', 'Fused', 'FusionOptions', 'PoseBuffer',
+           'PoseSource', 'PoseUnavailable', 'TemporalFusion', 'VDA_NEEDS_STATEFUL',
+           'make_temporal', 'pose_matrix', 'pose_problem', 'project_depth',
+           'quaternion_from_matrix', 'relative_confidence', 'relative_transform',
+           'sample_depth', 'stream_break', 'warp_inverse_depth']
 
 #: What :meth:`TemporalFusion.update` is given: metres, inverse metres (e.g. a relative model's
 #: disparity aligned to ``1/depth``), or affine-invariant disparity with no metric scale
@@ -293,6 +301,28 @@ def _warp(inverse_src: np.ndarray, intr_src: Intrinsics, transform: np.ndarray,
     return w, mu, mv
 
 
+def stream_break(stamp_prev: float | None, stamp_s: float, max_gap_s: float,
+                 calibration_prev: Hashable, calibration: Hashable, epoch_prev: Hashable,
+                 epoch: Hashable) -> str:
+    """Return why a frame cannot carry on from the previous one ('' when it can).
+
+    The rules every temporal state of a camera resets on (the fusion's history, a stateful
+    model's stream): the first frame, a stamp going backwards, a gap over ``max_gap_s``
+    (seconds), a change of calibration (intrinsics, size, output space) or of the scale epoch.
+    """
+    if stamp_prev is None:
+        return 'started'
+    if not math.isfinite(stamp_s) or stamp_s < stamp_prev:
+        return 'time went backwards'
+    if stamp_s - stamp_prev > max_gap_s:
+        return 'gap'
+    if calibration_prev != calibration:
+        return 'calibration changed'
+    if epoch_prev != epoch:
+        return 'scale jump'
+    return ''
+
+
 # ---------------------------------------------------------------------------------------------
 # the per-pixel filter
 
@@ -354,7 +384,7 @@ class _State:
     intr: Intrinsics
     pose: np.ndarray | None   # T_fixed_camera of the state's frame, None = unknown
     space: str
-    epoch: int | None
+    epoch: Hashable
 
 
 class TemporalFusion:
@@ -428,7 +458,7 @@ class TemporalFusion:
         return float(np.mean(np.abs(gray - previous))) < self.options.static_threshold
 
     def _restart(self, values: np.ndarray, log_inv: np.ndarray, r: np.ndarray | float,
-                 intr: Intrinsics, pose: np.ndarray | None, space: str, epoch: int | None,
+                 intr: Intrinsics, pose: np.ndarray | None, space: str, epoch: Hashable,
                  reason: str) -> Fused:
         var = np.broadcast_to(np.float32(r), log_inv.shape).astype(np.float32)
         self._state = _State(log_inv, var, intr, pose, space, epoch)
@@ -440,7 +470,7 @@ class TemporalFusion:
     def update(self, stamp_s: float, values: np.ndarray, intr: Intrinsics,
                pose: np.ndarray | None = None, *, space: str = 'depth',
                confidence: np.ndarray | None = None, image: np.ndarray | None = None,
-               scale_epoch: int | None = None) -> Fused:
+               scale_epoch: Hashable = None) -> Fused:
         """Fuse one frame; return its output (see :class:`Fused`).
 
         ``values`` (H, W): metres (``space='depth'``), inverse metres (``inverse_depth``: e.g.
@@ -479,17 +509,12 @@ class TemporalFusion:
             return self._restart(vals, log_z, r, intr, pose if keep_pose and not problem
                                  else None, space, scale_epoch, reason)
 
-        if state is None or stamp_prev is None:
-            return restart('started')
-        if not math.isfinite(stamp_s) or stamp_s < stamp_prev:
-            return restart('time went backwards')
+        broken = 'started' if state is None else stream_break(
+            stamp_prev, stamp_s, opt.max_gap_s, (state.intr, state.space), (intr, space),
+            state.epoch, scale_epoch)
+        if broken:
+            return restart(broken)
         dt = stamp_s - stamp_prev
-        if dt > opt.max_gap_s:
-            return restart('gap')
-        if state.intr != intr or state.space != space:
-            return restart('calibration changed')
-        if scale_epoch != state.epoch:
-            return restart('scale jump')
         if problem:
             return restart(problem, keep_pose=False)
         if pose is None and state.pose is not None:
@@ -559,3 +584,270 @@ class TemporalFusion:
         n_valid = int(np.count_nonzero(np.isfinite(log_z)))
         return Fused(out.astype(np.float32), True, '',
                      float(np.count_nonzero(agree)) / max(n_valid, 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# poses over time (TF without ROS)
+
+
+class PoseUnavailable(ValueError):
+    """The camera's pose at a stamp cannot be had (no such transform, or not at that time)."""
+
+
+def _slerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
+    """Return the spherical interpolation of unit quaternions ``(x, y, z, w)`` at ``t``."""
+    dot = float(np.dot(q0, q1))
+    if dot < 0.0:            # the shorter way round
+        q1, dot = -q1, -dot
+    if dot > 0.9995:         # nearly equal: linear, then normalised
+        q = q0 + t * (q1 - q0)
+        return q / np.linalg.norm(q)
+    theta = math.acos(min(dot, 1.0))
+    return (math.sin((1 - t) * theta) * q0 + math.sin(t * theta) * q1) / math.sin(theta)
+
+
+class PoseBuffer:
+    """Transforms over time, looked up by tf2's rule, without ROS (process-bag replays /tf).
+
+    Each child frame has one parent. :meth:`pose` chains the transforms between two frames
+    through their common ancestor; each is taken at the stamp: a sample stamped exactly then,
+    else interpolated between the samples around it (translation linearly, rotation by slerp),
+    never extrapolated beyond the first or last sample; static transforms hold at every time.
+    A transform that is not finite (or a zero quaternion) is refused on arrival, as tf2 does
+    (:attr:`refused` counts them), so a lookup at its stamp interpolates its neighbours.
+    """
+
+    def __init__(self) -> None:
+        self._parent: dict[str, str] = {}
+        self._samples: dict[str, tuple[list[int], list[tuple[np.ndarray, np.ndarray]]]] = {}
+        self._static: dict[str, np.ndarray] = {}
+        self.refused: Counter[str] = Counter()
+
+    def add(self, parent: str, child: str, stamp_ns: int, translation: np.ndarray,
+            quaternion_xyzw: np.ndarray, *, static: bool = False) -> bool:
+        """Take ``T_parent_child`` at ``stamp_ns``; return False when it is refused (counted)."""
+        t = np.asarray(translation, np.float64).reshape(3)
+        q = np.asarray(quaternion_xyzw, np.float64).reshape(4)
+        n = float(np.linalg.norm(q))
+        if not (np.isfinite(t).all() and math.isfinite(n) and n > 0):
+            self.refused[f'{parent} -> {child}: not finite'] += 1
+            return False
+        self._parent[child] = parent
+        if static:
+            self._static[child] = pose_matrix(t, q)
+            return True
+        stamps, values = self._samples.setdefault(child, ([], []))
+        i = int(np.searchsorted(stamps, stamp_ns))
+        if i < len(stamps) and stamps[i] == stamp_ns:
+            values[i] = (t, q / n)
+        else:
+            stamps.insert(i, int(stamp_ns))
+            values.insert(i, (t, q / n))
+        return True
+
+    def _edge(self, child: str, stamp_ns: int) -> np.ndarray:
+        """Return ``T_parent_child`` at ``stamp_ns``."""
+        if child in self._static:
+            return self._static[child]
+        stamps, values = self._samples[child]
+        i = int(np.searchsorted(stamps, stamp_ns))
+        if i < len(stamps) and stamps[i] == stamp_ns:
+            return pose_matrix(*values[i])
+        if i == 0 or i == len(stamps):
+            side = 'before the first' if i == 0 else 'after the last'
+            raise PoseUnavailable(
+                f'{self._parent[child]} -> {child} at {stamp_ns * 1e-9:.3f} s is {side} '
+                f'transform ({stamps[0 if i == 0 else -1] * 1e-9:.3f} s): no extrapolation')
+        (t0, q0), (t1, q1) = values[i - 1], values[i]
+        ratio = (stamp_ns - stamps[i - 1]) / (stamps[i] - stamps[i - 1])
+        return pose_matrix(t0 + ratio * (t1 - t0), _slerp(q0, q1, ratio))
+
+    def _chain(self, frame: str) -> list[str]:
+        chain = [frame]
+        while chain[-1] in self._parent and len(chain) <= len(self._parent):
+            chain.append(self._parent[chain[-1]])
+        return chain
+
+    def pose(self, fixed: str, frame: str, stamp_ns: int) -> np.ndarray:
+        """Return ``T_fixed_frame`` (4x4) at ``stamp_ns``.
+
+        Raises:
+            PoseUnavailable: the frames are not connected, or not at that time.
+
+        """
+        up, down = self._chain(frame), self._chain(fixed)
+        common = next((f for f in up if f in down), None)
+        if common is None:
+            raise PoseUnavailable(f'no transform {fixed} <- {frame} (TF connects neither to '
+                                  'the other)')
+        out = np.eye(4)
+        for child in up[:up.index(common)]:                 # frame -> common
+            out = self._edge(child, stamp_ns) @ out
+        back = np.eye(4)
+        for child in down[:down.index(common)]:             # fixed -> common
+            back = self._edge(child, stamp_ns) @ back
+        return np.linalg.inv(back) @ out
+
+
+# ---------------------------------------------------------------------------------------------
+# one camera's temporal state (the camera stage holds one)
+
+
+class PoseSource(Protocol):
+    """Where a camera's poses come from: TF live (ros.tf), the bag's /tf offline (PoseBuffer)."""
+
+    def pose(self, fixed: str, frame: str, stamp_ns: int) -> np.ndarray:
+        """Return ``T_fixed_frame`` at ``stamp_ns``; raise :class:`PoseUnavailable`."""
+
+
+#: Why ``temporal: vda`` is refused with a model that keeps no state between frames.
+VDA_NEEDS_STATEFUL = ('temporal: vda needs a Video Depth Anything checkpoint '
+                      '(checkpoint:=vda-small); this model keeps no state between frames: '
+                      'use temporal:=fuse with it')
+
+
+def relative_confidence(confidence: np.ndarray | None) -> np.ndarray | None:
+    """Return a model's confidence as weights in (0, 1]: divided by the frame's median.
+
+    Models give confidence on scales of their own (DA3: 1 + exp, >= 1); the filter needs the
+    share of a typical prediction's weight: a pixel at the median counts as one prediction,
+    less confident ones less, more confident ones no more.
+    """
+    if confidence is None:
+        return None
+    c = np.asarray(confidence, np.float32)
+    # the median of a 1/16 sample is as good and costs 1/16 (a 640x480 frame: 0.2 ms, not 4)
+    sample = c[::4, ::4] if c.ndim == 2 and c.size >= 4096 else c
+    finite = sample[np.isfinite(sample) & (sample > 0)]
+    if finite.size == 0:
+        return None
+    return np.clip(c / np.float32(np.median(finite)), 0.0, 1.0).astype(np.float32)
+
+
+class CameraTemporal:
+    """One camera's temporal state: ``temporal`` fuse (the fusion) or vda (a model's stream).
+
+    ``fuse``: :meth:`fuse` runs :class:`TemporalFusion` on each frame's output, with the
+    camera's pose in ``fixed_frame`` at the frame's stamp from :attr:`poses` (TF live, the
+    bag's /tf offline; None: no poses, static-camera fusion only). A pose that cannot be had
+    is no pose (the reason is kept in :attr:`pose_problem`): the fusion resets on it after
+    frames with poses, and never warps without one.
+
+    ``vda``: the model keeps its own state per camera: :meth:`stream` returns this camera's
+    stream, made once by ``estimator.new_stream()`` and ``reset()`` on the rules of
+    :func:`stream_break` (first frame, stamp backwards, gap, calibration change); the
+    estimator receives it with each frame (``estimate_batch(..., streams=...)``). An alignment
+    restart does not reset it: the model's state holds its own features of earlier frames,
+    which come before any alignment.
+
+    Raises:
+        ValueError: ``vda`` with an estimator whose family keeps no state (``stateful``).
+
+    """
+
+    def __init__(self, mode: str, fixed_frame: str = 'odom', estimator: Any = None,
+                 options: FusionOptions | None = None) -> None:
+        if mode not in ('fuse', 'vda'):
+            raise ValueError(f"temporal must be 'fuse' or 'vda' here, got {mode!r}")
+        if mode == 'vda' and not getattr(estimator, 'stateful', False):
+            raise ValueError(VDA_NEEDS_STATEFUL)
+        self.mode = mode
+        self.fixed_frame = fixed_frame
+        self.fusion = TemporalFusion(options) if mode == 'fuse' else None
+        self.options = self.fusion.options if self.fusion is not None else \
+            (options or FusionOptions())
+        self.poses: PoseSource | None = None
+        self.pose_problem = ''
+        self.last_reason = ''
+        self._estimator = estimator
+        self._stream: Any = None
+        self._previous: tuple[float, Hashable] | None = None
+        # counters as of the last frame: the worker updates, the diagnostics timer reads
+        self._lock = threading.Lock()
+        self._frames = self._continued = 0
+        self._counts: dict[str, int] = {}
+
+    # -- fuse -----------------------------------------------------------------------------
+    def fuse(self, stamp_ns: int, frame_id: str, values: np.ndarray, space: str,
+             intr: Intrinsics | None, confidence: np.ndarray | None = None,
+             image: np.ndarray | None = None, scale_epoch: Hashable = None
+             ) -> np.ndarray | None:
+        """Fuse one frame's output; return the fused values, or None where it goes out unfused.
+
+        ``values`` (H, W) in ``space`` (see :meth:`TemporalFusion.update`); ``intr`` its
+        intrinsics (None: no camera model, then no pose is used); ``frame_id`` the image's
+        optical frame; ``confidence`` the model's own (see :func:`relative_confidence`).
+        """
+        assert self.fusion is not None, 'fuse is for temporal fuse'
+        pose = None
+        if intr is None:   # no camera model: nothing to warp with, the camera must stand still
+            h, w = values.shape
+            intr = Intrinsics(1.0, 1.0, 0.0, 0.0, w, h)
+        elif space != 'disparity':
+            problem = 'no pose source (no TF)' if self.poses is None else \
+                'the image has no frame_id' if not frame_id else ''
+            if not problem:
+                try:
+                    pose = self.poses.pose(self.fixed_frame, frame_id, stamp_ns)
+                except PoseUnavailable as exc:
+                    problem = str(exc)
+            self.pose_problem = problem
+        fusion = self.fusion
+        out = fusion.update(stamp_ns * 1e-9, values, intr, pose, space=space,
+                            confidence=relative_confidence(confidence), image=image,
+                            scale_epoch=scale_epoch)
+        with self._lock:
+            self._frames, self._continued = fusion.frames, fusion.fused_frames
+            self._counts = dict(fusion.counts)
+            self.last_reason = out.reason or self.last_reason
+        return out.values if out.fused else None
+
+    # -- vda ------------------------------------------------------------------------------
+    def stream(self, stamp_ns: int, calibration: Hashable) -> Any:
+        """Return this camera's model stream for the frame at ``stamp_ns``, reset if it must be.
+
+        ``calibration``: what the frame's intrinsics and size are (any comparable value).
+        """
+        if self._stream is None:
+            self._stream = self._estimator.new_stream()
+        stamp = stamp_ns * 1e-9
+        prev_stamp, prev_cal = self._previous if self._previous is not None else (None, None)
+        reason = stream_break(prev_stamp, stamp, self.options.max_gap_s, prev_cal, calibration,
+                              None, None)
+        self._previous = (stamp, calibration)
+        with self._lock:
+            self._frames += 1
+            if reason:
+                self._counts[reason] = self._counts.get(reason, 0) + 1
+                self.last_reason = reason
+            else:
+                self._continued += 1
+        if reason and reason != 'started':
+            self._stream.reset()
+        return self._stream
+
+    # -- diagnostics ----------------------------------------------------------------------
+    def status(self) -> dict[str, str]:
+        """Return key/values for /diagnostics (keys from core.stats)."""
+        with self._lock:
+            frames, fused, counts = self._frames, self._continued, dict(self._counts)
+            last = self.last_reason
+        return {
+            stats.TEMPORAL: self.mode, stats.TEMPORAL_FRAMES: str(frames),
+            stats.TEMPORAL_FRAMES_FUSED: str(fused),
+            stats.TEMPORAL_RESETS: str(sum(counts.values())),
+            stats.TEMPORAL_RESET_REASONS: ', '.join(
+                f'{reason}: {n}' for reason, n in sorted(counts.items())),
+            stats.TEMPORAL_LAST_REASON: last,
+            stats.TEMPORAL_POSE_PROBLEM: self.pose_problem,
+        }
+
+
+def make_temporal(mode: str, fixed_frame: str, estimator: Any) -> CameraTemporal | None:
+    """Return a camera's temporal state for the ``temporal`` parameter (None: ``none``).
+
+    Raises:
+        ValueError: ``vda`` with a model that keeps no state (:data:`VDA_NEEDS_STATEFUL`).
+
+    """
+    return None if mode == 'none' else CameraTemporal(mode, fixed_frame, estimator)

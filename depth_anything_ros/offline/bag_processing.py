@@ -48,6 +48,7 @@ from depth_anything_ros.core.bags import (
     message_type_name,
     open_reader,
     open_writer,
+    read_poses,
     typestore,
 )
 from depth_anything_ros.ros.topics import (
@@ -90,6 +91,8 @@ class FrameStage(Protocol):
     # anchor_lookahead_ns: int | None      None: anchors in recording order, as live; else every
     #                                      anchor stamped up to this much after an image first
     # add_anchor(topic: Topic, stamp_ns: int, msg) -> None    ValueError when refused
+    # Optional, for a stage that needs the camera's poses (temporal fuse):
+    # reads_tf: bool                       true: use_poses(PoseBuffer of the bag's /tf) first
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,8 @@ class BagSummary:
     anchors: int = 0                                    # anchor messages given to the stage
     refused_anchors: list[str] = field(default_factory=list)   # reasons
     copied: int = 0                                     # input messages copied
+    transforms: int = 0                                 # TF transforms read (temporal fuse)
+    refused_transforms: dict[str, int] = field(default_factory=dict)   # reason -> count
     seconds: float = 0.0
 
     @property
@@ -361,6 +366,10 @@ def process_bag(src: str | Path, dst: str | Path, stage: FrameStage, *,
                              anchor_topics={t.name: bag for t, bag in topics.anchors.items()})
         total = sum(c.msgcount for c in reader.connections if c.topic == topics.image)
         pending, summary.refused_camera_info = _camera_infos(reader, topics.camera_info)
+        if getattr(stage, 'reads_tf', False):   # the whole bag's TF, looked up as live
+            poses, summary.transforms = read_poses(reader)
+            summary.refused_transforms = dict(poses.refused)
+            stage.use_poses(poses)
         known = 0   # pending[:known] were given to the stage, in stamp order
         lookahead = getattr(stage, 'anchor_lookahead_ns', None)
         ahead = None
@@ -423,8 +432,10 @@ class NodeStage:
 
     ``anchor_lookahead``: know every anchor stamped up to ``anchor_slop`` after a frame before
     processing it (offline only; the default gives anchors in recording order, as live).
-    LiDAR anchors in another frame than the image need ``anchor_transform`` (there is no TF
-    offline).
+    LiDAR anchors in another frame than the image need ``anchor_transform`` (process-bag reads
+    TF only for the camera's poses). ``temporal: fuse`` takes the camera's poses from the
+    bag's ``/tf`` and ``/tf_static`` by the rule the node's TF lookups follow
+    (core.temporal.PoseBuffer), so offline output equals live output.
     """
 
     def __init__(self, estimator: Any, cfg: Any, outputs: Sequence[str] = OUTPUT_CHOICES, *,
@@ -449,6 +460,17 @@ class NodeStage:
         self.anchor_inputs = ANCHOR_INPUTS.get(cfg.alignment, ())
         self.anchor_lookahead_ns = int(cfg.anchor_slop * 1e9) if anchor_lookahead else None
         self.lookahead_ns = int(cfg.camera_info_slop * 1e9)
+        temporal = self.stage.temporal
+        self.reads_tf = temporal is not None and temporal.fusion is not None
+
+    def use_poses(self, poses: Any) -> None:
+        """Take the camera's poses (a core.temporal.PoseSource) for temporal fuse."""
+        self.stage.temporal.poses = poses
+
+    def temporal_status(self) -> dict[str, str]:
+        """Return the temporal state as /diagnostics shows it ({} without temporal)."""
+        temporal = self.stage.temporal
+        return {} if temporal is None else temporal.status()
 
     @property
     def without_camera(self) -> int:
@@ -541,6 +563,18 @@ class CompareStage:
         self.anchor_inputs = tuple(getattr(first, 'anchor_inputs', ()))
         self.anchor_lookahead_ns = getattr(first, 'anchor_lookahead_ns', None)
         self.lookahead_ns = max(s.lookahead_ns for s in self.stages.values())
+        self.reads_tf = any(getattr(s, 'reads_tf', False) for s in self.stages.values())
+
+    def use_poses(self, poses: Any) -> None:
+        """Give the camera's poses to every stage that fuses frames over time."""
+        for stage in self.stages.values():
+            if getattr(stage, 'reads_tf', False):
+                stage.use_poses(poses)
+
+    def temporal_status(self) -> dict[str, str]:
+        """Return the first model's temporal state (every model has the same parameters)."""
+        first = next(iter(self.stages.values()))
+        return first.temporal_status() if hasattr(first, 'temporal_status') else {}
 
     @property
     def without_camera(self) -> int:

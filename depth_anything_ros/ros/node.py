@@ -67,7 +67,7 @@ from depth_anything_ros.ros.publishing import (
     subscribed,
 )
 from depth_anything_ros.ros.runner import spin_node
-from depth_anything_ros.ros.tf import anchor_extrinsic, AnchorTransforms
+from depth_anything_ros.ros.tf import anchor_extrinsic, Transforms
 from depth_anything_ros.ros.warmup import WarmUp
 from depth_anything_ros.ros.worker import Pending, THROTTLE_S, Worker
 
@@ -85,15 +85,17 @@ class DepthNodeCore:
     """
 
     # ------------------------------------------------------------------ lifecycle steps
-    def _init_core(self, estimator: Any = None) -> None:
+    def _init_core(self, estimator: Any = None, poses: Any = None) -> None:
         self._given_estimator = estimator   # a stand-in (tests) used instead of loading
+        self._given_poses = poses   # a core.temporal.PoseSource used instead of TF (tests)
         self._cfg: DepthConfig | None = None
         self._cameras: list[RosCamera] = []
         self._estimator: Any = None
         self._model_label = ''
         self._pub_diag: Any = None
         self._diag_timer: Any = None
-        self._transforms: AnchorTransforms | None = None   # lidar anchors in another frame
+        # TF: lidar anchors in another frame, camera poses for temporal fuse
+        self._transforms: Transforms | None = None
         self._slot: CameraSlots[RosCamera, Pending] = CameraSlots()
         self._slot.close()   # nothing is taken before activation
         self._worker: Worker | None = None
@@ -146,12 +148,28 @@ class DepthNodeCore:
                 camera.pubs[topic] = self._create_output(
                     topic.message_class(), camera.topic(topic), copy.copy(OUTPUT_QOS),
                     qos_overriding_options=overrides)
-        if self._transforms is None and any(c.cfg.alignment == 'lidar' and
-                                            not c.cfg.anchor_transform for c in self._cameras):
-            self._transforms = AnchorTransforms.create(self)
+        fusing = [c for c in self._cameras
+                  if c.stage.temporal is not None and c.stage.temporal.fusion is not None]
+        if self._transforms is None and (any(c.cfg.alignment == 'lidar' and
+                                             not c.cfg.anchor_transform
+                                             for c in self._cameras) or
+                                         (fusing and self._given_poses is None)):
+            self._transforms = Transforms.create(self)
+        if fusing:
+            self._use_poses(fusing)
         # /diagnostics is absolute by convention: the aggregator listens there.
         self._pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diag_timer = self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
+
+    def _use_poses(self, fusing: list[RosCamera]) -> None:
+        """Give the cameras with temporal fuse their poses (TF, or the given stand-in)."""
+        poses = self._given_poses if self._given_poses is not None else self._transforms
+        for camera in fusing:
+            camera.stage.temporal.poses = poses
+            where = (f"its optical frame's pose in {camera.cfg.odom_frame!r} from TF at each "
+                     'stamp') if poses is not None else (
+                'no TF (tf2_ros is not installed): fused only while the image hardly changes')
+            self.get_logger().info(f'{camera.prefix}temporal fuse: camera motion from {where}')
 
     def _activate(self) -> None:
         """Subscribe to every camera and start the worker."""
@@ -334,13 +352,13 @@ class DepthNode(DepthNodeCore, Node):
     """Depth Anything V2 on camera streams (see docs/node.md for topics and parameters).
 
     Configured and active from construction; construction raises what a bad configuration
-    raises (ValueError, FileNotFoundError, ...). ``estimator`` replaces the loaded model
-    (tests).
+    raises (ValueError, FileNotFoundError, ...). ``estimator`` replaces the loaded model and
+    ``poses`` (a core.temporal.PoseSource) the camera poses from TF (tests).
     """
 
-    def __init__(self, *, estimator: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *, estimator: Any = None, poses: Any = None, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
-        self._init_core(estimator)
+        self._init_core(estimator, poses)
         self._declare_parameters()
         self._configure()
         self._activate()

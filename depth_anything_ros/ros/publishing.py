@@ -181,7 +181,7 @@ class PublishGate:
 
 def diagnostics(node_name: str, cameras: list[RosCamera], estimator: Any, model: str,
                 input_size: int, warmup_ms: float | None) -> DiagnosticArray:
-    """Return one status per camera: its statistics, what runs and its alignment."""
+    """Return one status per camera: its statistics, what runs, its alignment and temporal."""
     extra = {keys.MODEL: model, keys.DEVICE: str(estimator.device),
              keys.BACKEND: getattr(estimator, 'backend', ''),
              keys.PRECISION: getattr(estimator, 'precision', ''), keys.INPUT_SIZE: input_size,
@@ -190,7 +190,8 @@ def diagnostics(node_name: str, cameras: list[RosCamera], estimator: Any, model:
     statuses = []
     for camera in cameras:
         aligned = camera.stage.aligner.status() if camera.stage.aligner is not None else {}
-        report = camera.stats.report(**extra, **aligned)
+        temporal = camera.stage.temporal.status() if camera.stage.temporal is not None else {}
+        report = camera.stats.report(**extra, **aligned, **temporal)
         statuses.append(DiagnosticStatus(
             level=bytes([report.level]), name=status_name(node_name, camera.name),
             message=report.message, hardware_id=str(estimator.device),

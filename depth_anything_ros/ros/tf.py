@@ -12,10 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""TF lookups for LiDAR anchors in another frame than the camera's (optional: tf2_ros).
+"""TF lookups (optional: tf2_ros): LiDAR anchors in another frame, camera poses for fusion.
 
 Without ``anchor_transform`` a cloud in another frame is moved into the camera's optical
-frame with the transform TF knows at the latest time, where tf2_ros is installed.
+frame with the transform TF knows at the latest time, where tf2_ros is installed. With
+``temporal: fuse`` each camera's pose in ``odom_frame`` is looked up at each image's stamp
+(:meth:`Transforms.pose`, waiting up to :data:`POSE_WAIT_S` for it); without tf2_ros the
+node has no poses and fuses only while the image hardly changes (core/temporal.py).
 """
 
 from __future__ import annotations
@@ -23,20 +26,27 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import rclpy.duration
 import rclpy.time
 
 from depth_anything_ros.core.alignment import transform_matrix
 from depth_anything_ros.core.camera_stage import CameraStage
+from depth_anything_ros.core.temporal import pose_matrix, PoseUnavailable
 
 try:   # optional: where tf2_ros is installed
     import tf2_ros
 except ImportError:
     tf2_ros = None
 
-__all__ = ['anchor_extrinsic', 'AnchorTransforms']
+__all__ = ['anchor_extrinsic', 'POSE_WAIT_S', 'Transforms']
+
+# Seconds the worker waits for the transform at an image's stamp: TF at the camera's rate
+# arrives within milliseconds of the image; a longer wait would only delay frames when TF
+# has stopped (the frame then goes out unfused, the reason counted).
+POSE_WAIT_S = 0.1
 
 
-class AnchorTransforms:
+class Transforms:
     """A TF buffer and its listener on ``node``."""
 
     def __init__(self, node: Any) -> None:
@@ -44,7 +54,7 @@ class AnchorTransforms:
         self._listener = tf2_ros.TransformListener(self._buffer, node)
 
     @classmethod
-    def create(cls, node: Any) -> AnchorTransforms | None:
+    def create(cls, node: Any) -> Transforms | None:
         """Return a listener on ``node``, or None where tf2_ros is not installed."""
         return None if tf2_ros is None else cls(node)
 
@@ -62,8 +72,28 @@ class AnchorTransforms:
         t, q = tf.transform.translation, tf.transform.rotation
         return transform_matrix((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
 
+    def pose(self, fixed: str, frame: str, stamp_ns: int) -> np.ndarray:
+        """Return ``T_fixed_frame`` (4x4) at ``stamp_ns`` (a core.temporal.PoseSource).
 
-def anchor_extrinsic(transforms: AnchorTransforms | None, stage: CameraStage,
+        tf2 interpolates between the transforms around the stamp and never extrapolates, the
+        rule core.temporal.PoseBuffer applies to a bag's /tf offline.
+
+        Raises:
+            PoseUnavailable: TF has no such transform at that time within POSE_WAIT_S.
+
+        """
+        try:
+            tf = self._buffer.lookup_transform(
+                fixed, frame, rclpy.time.Time(nanoseconds=int(stamp_ns)),
+                timeout=rclpy.duration.Duration(nanoseconds=int(POSE_WAIT_S * 1e9)))
+        except tf2_ros.TransformException as exc:
+            raise PoseUnavailable(f'no transform {fixed} <- {frame} at '
+                                  f'{stamp_ns * 1e-9:.3f} s: {exc}') from None
+        t, q = tf.transform.translation, tf.transform.rotation
+        return pose_matrix((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))   # NaN: refused by the fusion
+
+
+def anchor_extrinsic(transforms: Transforms | None, stage: CameraStage,
                      frame: str) -> np.ndarray | None:
     """Return the transform anchor ``frame`` -> the camera's optical frame (None: not needed).
 
