@@ -193,7 +193,7 @@ def tiny_pipeline(diffusers: ModuleType, *, lcm: bool = False) -> Any:
     CLIP text encoder of width 16 with a tokenizer of the special tokens only; DDIM (v1-1's
     scheduler kind) or LCM. Weights: the libraries' initialisation under the caller's RNG.
     """
-    import transformers
+    transformers = importlib.import_module('transformers')   # an optional extra, as diffusers
     unet = diffusers.UNet2DConditionModel(
         sample_size=16, in_channels=8, out_channels=4, layers_per_block=1,
         block_out_channels=(8, 16), norm_num_groups=4, cross_attention_dim=16,
