@@ -338,3 +338,18 @@ def test_the_node_and_the_cli_import_without_diffusers(tmp_path: Path) -> None:
     assert 'marigold-depth-v1-1' in done.stdout and 'marigold-depth-lcm-v1-0' in done.stdout
     refused = done.stdout.split('REFUSED ', 1)[1]
     assert 'diffusers' in refused and 'depth_anything_ros[diffusers]' in refused
+
+
+def test_a_pipeline_without_default_steps_loads_and_asks_for_steps(
+        folders: dict[str, Path], tmp_path: Path, one_torch_thread: None) -> None:
+    folder = tmp_path / 'no-defaults'
+    shutil.copytree(folders['v1-1'], folder)
+    index = json.loads((folder / 'model_index.json').read_text())
+    index['default_denoising_steps'] = None
+    (folder / 'model_index.json').write_text(json.dumps(index))
+    model = load_model(folder)   # the flags are given after loading: no refusal yet
+    est = DepthEstimator(model, device='cpu', backend='torch', precision='fp32')
+    with pytest.raises(InvalidInputError, match='give --steps'):
+        est.infer(frame(), 'rgb8')
+    model.configure_sampling(steps=1)
+    assert est.infer(frame(), 'rgb8').shape == (H, W)

@@ -20,7 +20,8 @@ upsampled (bilinear, align_corners=True) to the ground-truth resolution and scor
 least-squares scale per image); relative models always after a least-squares scale-and-shift
 fit per image: in disparity space for disparity, in depth space for relative depth (Marigold).
 Point pairs (``--pairs``) add DA-2K-style ordinal accuracy on point pairs. ``--compare`` scores
-more models on exactly the same images by the same rules, with each model's median ms/frame.
+more models on exactly the same images by the same rules, adding each model's median
+ms/frame (timings only then: a single evaluation stays reproducible).
 ``--tae`` adds the temporal metrics (TAE, flicker; see metrics.temporal_pair) over consecutive
 frames of the sequences a dataset's ``poses.txt`` describes (``synth --sequence`` writes it).
 """
@@ -198,8 +199,13 @@ def score_sample(model: nn.Module, sample: dict[str, Any], index: int, *, min_de
 
 
 def combine_scores(scores: Iterable[ImageScore],
-                   dist: dist_utils.DistInfo | None = None) -> dict[str, float]:
-    """Average the scores of the images (in dataset order); all-reduced under torchrun."""
+                   dist: dist_utils.DistInfo | None = None, *,
+                   timed: bool = False) -> dict[str, float]:
+    """Average the scores of the images (in dataset order); all-reduced under torchrun.
+
+    ``timed``: add ``ms_per_frame``, the median time of a prediction (the mean over ranks
+    under torchrun); left out by default so that a result is reproducible.
+    """
     dist = dist or dist_utils.DistInfo()
     acc = MetricAccumulator()
     correct_pairs = total_pairs = 0
@@ -230,7 +236,7 @@ def combine_scores(scores: Iterable[ImageScore],
     if total_pairs:
         result['ordinal_acc'] = correct_pairs / total_pairs
         result['n_pairs'] = total_pairs
-    if ms is not None:
+    if timed and ms is not None:
         result['ms_per_frame'] = ms
     return result
 
@@ -241,12 +247,14 @@ def evaluate_model(model: nn.Module, dataset: Any, *, min_depth: float, max_dept
                    pairs: dict[str, list[PointPair]] | None = None,
                    autocast_dtype: torch.dtype | None = None, progress: bool = False,
                    on_image: Callable[[str, dict[str, Any]], None] | None = None,
-                   dist: dist_utils.DistInfo | None = None) -> dict[str, float]:
+                   dist: dist_utils.DistInfo | None = None,
+                   timed: bool = False) -> dict[str, float]:
     """Average metrics of ``model`` over ``dataset`` (an eval-transformed DepthDataset).
 
     Under torchrun each rank scores a strided share and the sums are all-reduced, so every
     rank returns the same result. ``on_image(name, record)`` receives per-image results
-    (``metrics``, ``pred``, ``gt``, ``mask``) for error maps.
+    (``metrics``, ``pred``, ``gt``, ``mask``) for error maps. ``timed``: add ``ms_per_frame``
+    (see :func:`combine_scores`).
     """
     dist = dist or dist_utils.DistInfo()
     was_training = model.training
@@ -260,7 +268,7 @@ def evaluate_model(model: nn.Module, dataset: Any, *, min_depth: float, max_dept
         scores.append(score)
         if on_image is not None:
             on_image(score.name, record)
-    result = combine_scores(scores, dist)
+    result = combine_scores(scores, dist, timed=timed)
     if was_training:
         model.train()
     return result
@@ -442,6 +450,7 @@ class EvalJob:
     pairs: dict[str, list[PointPair]] | None
     maps_dir: str | None
     keep_rgb: bool = False    # the model's family preprocesses the image itself
+    timed: bool = False       # add ms_per_frame (models compared)
 
     def model(self) -> nn.Module:
         return load_eval_model(self.checkpoint, resolve_device(self.device),
@@ -579,7 +588,7 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
                                             max_depth=cap, align=how,
                                             crop=None if crop == 'none' else crop,
                                             pairs=pairs, autocast_dtype=autocast, progress=True,
-                                            on_image=on_image)
+                                            on_image=on_image, timed=bool(compared))
             model = None   # before the next one loads
         else:
             job = EvalJob(str(ckpt), device, allow_untrained, options, opts['dataset'],
@@ -587,7 +596,7 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
                           opts['min_depth'], max_depth, opts['limit'], cap, how,
                           None if crop == 'none' else crop, opts['amp'], pairs,
                           None if maps_dir is None else str(maps_dir),
-                          owns_processing(model))
+                          owns_processing(model), bool(compared))
             del model   # the evaluator builds its own
             results[label] = evaluator(job, len(dataset))
         if scorer is not None:

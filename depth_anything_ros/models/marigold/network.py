@@ -108,7 +108,6 @@ class MarigoldDepthNet(nn.Module):
         for name in ('unet', 'vae', 'text_encoder'):
             self.add_module(name, getattr(pipe, name))
         self.config = config or MarigoldConfig()
-        self.configure_sampling()   # checks the defaults against this pipeline
 
     @property
     def is_metric(self) -> bool:
@@ -135,14 +134,18 @@ class MarigoldDepthNet(nn.Module):
         if res is not None and (res < 0 or res % multiple):
             raise InvalidInputError(f'--processing-resolution must be 0 (the frame size) or a '
                                     f'positive multiple of {multiple}, got {res}')
-        if cfg.steps is None and self.pipe.default_denoising_steps is None:
-            raise InvalidInputError('this pipeline names no default number of steps: give '
-                                    '--steps')
-        if res is None and self.pipe.default_processing_resolution is None:
-            raise InvalidInputError('this pipeline names no default processing resolution: '
-                                    'give --processing-resolution')
         self.config = cfg
         return cfg
+
+    def _check_defaults(self) -> None:
+        """InvalidInputError when a setting left to the pipeline has no default there."""
+        if self.config.steps is None and self.pipe.default_denoising_steps is None:
+            raise InvalidInputError('this pipeline names no default number of steps: give '
+                                    '--steps')
+        if self.config.processing_resolution is None \
+                and self.pipe.default_processing_resolution is None:
+            raise InvalidInputError('this pipeline names no default processing resolution: '
+                                    'give --processing-resolution')
 
     def call_kwargs(self, frames: int) -> dict[str, Any]:
         """Return the pipeline arguments of one call over ``frames`` frames (seeded noise)."""
@@ -158,6 +161,7 @@ class MarigoldDepthNet(nn.Module):
 
         Larger = farther; the pipeline's own resizing, sampling, ensembling and resize back.
         """
+        self._check_defaults()
         out = self.pipe(x, **self.call_kwargs(x.shape[0]), output_type='pt',
                         match_input_resolution=True)
         return out.prediction[:, 0]   # (B, H, W)
