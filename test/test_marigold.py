@@ -353,3 +353,14 @@ def test_a_pipeline_without_default_steps_loads_and_asks_for_steps(
         est.infer(frame(), 'rgb8')
     model.configure_sampling(steps=1)
     assert est.infer(frame(), 'rgb8').shape == (H, W)
+
+
+def test_an_onnx_export_of_marigold_is_refused_in_one_line(folders: dict[str, Path],
+                                                           tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / 'marigold.onnx'
+    rc = cli.main(['export', '--checkpoint', str(folders['v1-1']), '--out', str(out),
+                   '--input-size', '28', '--no-verify'])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert 'cannot be exported to onnx' in err.splitlines()[-1] and not out.exists()
