@@ -212,6 +212,17 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('rectify', False, 'undistort raw images (image_raw) with camera_info D, R and P '
               'before inference, as image_proc does; leave off for image_rect inputs (their '
               'camera_info still lists the raw distortion)', per_camera=True),
+    ParamSpec('multiview_slop', 0.0, 'seconds, several cameras with an any-view model '
+              '(da3-small, ...): frames of different cameras stamped within this of each other '
+              'go through one forward pass with cross-view attention (conditioned on the '
+              "cameras' poses where extrinsics or TF give them); a frame without a partner is "
+              'processed alone, and never waits longer than this for one; 0: each frame alone',
+              range=(0.0, 1.0)),
+    ParamSpec('extrinsics', '', 'any-view passes (multiview_slop): pose of the camera optical '
+              'frame in a frame common to all cameras, "x y z yaw pitch roll", '
+              '"x y z qx qy qz qw" or 16 numbers (row-major 4x4); empty: TF between the '
+              "cameras' frames where tf2_ros is installed, else no pose conditioning",
+              per_camera=True),
     ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info stamped within '
               "camera_info_slop of the image's stamp before using the latest one",
               range=(0.0, 1.0)),
@@ -315,6 +326,8 @@ class DepthConfig:
     calib_width: int
     calib_height: int
     rectify: bool
+    multiview_slop: float
+    extrinsics: str
     camera_info_wait: float
     camera_info_slop: float
     min_image_side: int
@@ -441,6 +454,11 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
                       'centre down to the floor)')
     try:
         transform_values(v['anchor_transform'])
+    except ValueError as exc:
+        errors.append(str(exc))
+    from depth_anything_ros.core.multiview import parse_extrinsics  # numpy: only when checked
+    try:
+        parse_extrinsics(v['extrinsics'])
     except ValueError as exc:
         errors.append(str(exc))
     if v['temporal'] == 'fuse' and not v['odom_frame'].strip():

@@ -391,7 +391,7 @@ def test_the_node_and_the_cli_import_without_transformers(tmp_path: Path) -> Non
         "from depth_anything_ros.models import registry\n"
         "from depth_anything_ros.params import spec\n"
         "names = [f.name for f in registry.families()]\n"
-        "assert {'dpt', 'zoedepth', 'depth_pro'} <= set(names), names\n"
+        "assert {'dpt', 'zoedepth', 'depth_pro', 'prompt_depth_anything'} <= set(names)\n"
         "assert 'dpt' in spec('encoder').choices\n"
         "rc = cli.main(['download', '--list'])\n"
         "assert rc == 0\n"

@@ -130,7 +130,8 @@ def test_camera_names_and_per_camera_parameters() -> None:
     # are shared
     assert set(PER_CAMERA) == {'rectify', 'fx', 'fy', 'cx', 'cy', 'calib_width',
                                'calib_height', 'anchor_transform', 'camera_height',
-                               'camera_pitch', 'camera_roll', 'temporal', 'odom_frame'}
+                               'camera_pitch', 'camera_roll', 'temporal', 'odom_frame',
+                               'extrinsics'}
     assert camera_parameter('front', 'fx') == 'front.fx'
 
 

@@ -84,6 +84,8 @@ class MarigoldConfig:
     ensemble_size: int = 1
     processing_resolution: int | None = None
     seed: int = 0
+    #: the depth has an unknown shift as well as scale (so 1 / depth is no inverse depth)
+    shift_invariant: bool = True
 
     @property
     def head(self) -> str:
