@@ -236,8 +236,9 @@ def test_pseudo_label_with_a_marigold_teacher(folders: dict[str, Path], tmp_path
                    '--device', 'cpu', '--no-progress', '--steps', '1'])
     out = capsys.readouterr().out
     assert rc == 0 and '1 new labels' in out
-    meta = json.loads(next((tmp_path / 'labels').glob('*.json')).read_text())
-    assert '1 - relative depth' in json.dumps(meta)
+    meta = json.loads((tmp_path / 'labels' / 'meta.json').read_text())
+    # 1 - depth: disparity-like labels of unknown scale and shift (1 / depth needs the shift)
+    assert meta['teacher_output'] == 'disparity' and 'shift' in meta['disparity']
 
 
 def test_the_teacher_reverses_relative_depth_into_disparity(folders: dict[str, Path],
