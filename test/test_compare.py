@@ -223,3 +223,19 @@ def test_process_bag_compare_is_refused_on_ray_in_one_line(tmp_path: Path,
                    '--engine', 'ray'])
     err = capsys.readouterr().err
     assert rc == 2 and '--compare runs every model in one process' in err
+
+
+def test_relative_depth_of_unknown_shift_is_fitted_in_depth_space() -> None:
+    import torch
+
+    from depth_anything_ros.training.evaluate import score_prediction
+    gt = torch.linspace(1.0, 5.0, 80).reshape(8, 10)
+    valid = torch.ones(8, 10, dtype=torch.bool)
+    pred = (gt - 1.0) / 4.0   # Marigold-like: affine in depth, 0 at the nearest pixel
+    kw = {'min_depth': 0.1, 'max_depth': 10.0, 'is_metric': False, 'align': 'scale_shift'}
+    m, depth, _ = score_prediction(pred, gt, valid, relative_depth=True, **kw)
+    assert m['abs_rel'] < 1e-5
+    np.testing.assert_allclose(depth.numpy(), gt.numpy(), rtol=1e-5)
+    # read as disparity (1 / depth), the same prediction is far off
+    m, _, _ = score_prediction(1.0 / pred.clamp(min=1e-6), gt, valid, **kw)
+    assert m['abs_rel'] > 0.1

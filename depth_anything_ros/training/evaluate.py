@@ -18,7 +18,8 @@ The network sees the image resized as in training (short side ``input_size``); i
 upsampled (bilinear, align_corners=True) to the ground-truth resolution and scored there with
 :mod:`.metrics`. Metric models are scored as they are (``--align none``, or ``scale``: a
 least-squares scale per image); relative models always after a least-squares scale-and-shift
-fit per image: in disparity space for disparity, in depth space for relative depth (Marigold).
+fit per image: in disparity space for disparity and for depth known up to a scale (its
+inverse), in depth space for depth of unknown scale and shift (Marigold).
 Point pairs (``--pairs``) add DA-2K-style ordinal accuracy on point pairs. ``--compare`` scores
 more models on exactly the same images by the same rules, adding each model's median
 ms/frame (timings only then: a single evaluation stays reproducible).
@@ -144,8 +145,8 @@ def score_prediction(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, 
 
     ``align``: None/'none' (metric models), 'scale' (metric models: a least-squares scale in
     depth space) or 'scale_shift' (fit in disparity space, the prediction read as disparity;
-    with ``relative_depth`` the prediction is relative depth, fitted in depth space and
-    clamped to [``min_depth``, ``max_depth``]).
+    with ``relative_depth`` the prediction is relative depth of unknown scale and shift
+    (Marigold), fitted in depth space and clamped to [``min_depth``, ``max_depth``]).
     """
     mask = valid_depth_mask(gt, valid, min_depth, max_depth)
     mask &= crop_mask(*gt.shape[-2:], crop).to(mask.device)
@@ -201,7 +202,11 @@ def score_sample(model: nn.Module, sample: dict[str, Any], index: int, *, min_de
     """
     base = getattr(model, 'module', model)
     is_metric = bool(getattr(base, 'is_metric', True))
-    relative_depth = getattr(getattr(base, 'config', None), 'output', None) == 'depth'
+    config = getattr(base, 'config', None)
+    relative_depth = getattr(config, 'output', None) == 'depth'
+    # depth known up to a scale and a shift (Marigold) is fitted in depth space; up to a scale
+    # only (Depth Anything 3), its inverse is disparity, fitted as the other relative models'
+    shifted = relative_depth and bool(getattr(config, 'shift_invariant', False))
     gt = sample['depth']                                        # (H, W) metres
     k = sample.get('intrinsics')
     start = time.perf_counter()
@@ -209,15 +214,17 @@ def score_sample(model: nn.Module, sample: dict[str, Any], index: int, *, min_de
                    rgb=sample.get('rgb'),
                    focal_px=float(k[0, 0]) if k is not None else None, intrinsics=k).cpu()
     ms = 1e3 * (time.perf_counter() - start)   # (.cpu() waited for the device)
+    if relative_depth and not shifted:   # inverse depth up to a scale: scored as disparity
+        pred = 1.0 / pred.clamp(min=1e-6)
     metrics, depth, mask = score_prediction(pred, gt, sample['valid_mask'],
                                             min_depth=min_depth, max_depth=max_depth,
                                             is_metric=is_metric, align=align, crop=crop,
-                                            relative_depth=relative_depth)
+                                            relative_depth=shifted)
     score = ImageScore(sample.get('name', str(index)), metrics, ms=ms)
     if pairs is not None and score.name in pairs:
         # ordinal order is judged on the raw output: disparity for disparity models
         acc_i = ordinal_accuracy(pred, pairs[score.name],
-                                 disparity=not (is_metric or relative_depth))
+                                 disparity=not (is_metric or shifted))
         score.correct_pairs = round(acc_i * len(pairs[score.name]))
         score.total_pairs = len(pairs[score.name])
     return score, {'metrics': metrics, 'pred': depth, 'gt': gt, 'mask': mask,
