@@ -61,7 +61,7 @@ from .backends.select import choose_here, is_exported_file, ModelSupport
 from .core.model_outputs import network_focal
 from .errors import InvalidInputError
 from .models.loading import config_from_sidecar, load_model
-from .models.registry import family, split_untrained
+from .models.registry import encoder_choices, family, split_untrained
 from .models.sidecar import read_sidecar
 from .models.transforms import (
     check_input_policy,
@@ -180,9 +180,11 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
                        default_max_depth=default_max_depth if metric else None,
                        weights_dir=weights_dir or None, allow_untrained=allow_untrained)
     if encoder is not None and model.config.encoder != encoder:
-        raise ValueError(f'checkpoint {name!r} holds a {model.config.encoder} model but encoder '
-                         f'is {encoder!r}; set encoder:={model.config.encoder} or pick another '
-                         'checkpoint')
+        held = model.config.encoder
+        # a custom or small configuration is no encoder choice: auto takes what the file holds
+        fix = held if held in encoder_choices() else AUTO
+        raise ValueError(f'checkpoint {name!r} holds a {held} model but encoder is '
+                         f'{encoder!r}; set encoder:={fix} or pick another checkpoint')
     apply_sampling(model, sampling, name)
     return model
 
@@ -257,8 +259,10 @@ class DepthEstimator:
         self.backend, self.precision = self.choice.backend, self.choice.precision
         self._family = _family_of(model)
         self._own_prep = _own_preprocessing(self._family)
-        default_size = self._family.input.default_size if self._family is not None else 518
-        self.input_size = default_size if input_size is None else input_size
+        #: The family's own input size (its input policy): what ``input_size`` None means.
+        self.default_input_size: int = (self._family.input.default_size
+                                        if self._family is not None else 518)
+        self.input_size = self.default_input_size if input_size is None else input_size
         self.exact = bool(exact)
         if self.exact and self.device.type == 'cuda':
             # TF32 (Ampere+) would round fp32 convolutions and matmuls to 10-bit mantissas.
@@ -339,6 +343,15 @@ class DepthEstimator:
     @input_size.setter
     def input_size(self, value: int) -> None:
         self._input_size = validate_input_size(value)
+
+    @property
+    def input_side(self) -> str:
+        """Which side of the network input ``input_size`` sets: short, longest or library.
+
+        ``library``: the family's own library resizes (``input_size`` unused).
+        """
+        aspect = self._family.input.aspect if self._family is not None else 'keep'
+        return {'keep': 'short', 'longest': 'longest'}.get(aspect, aspect)
 
     @property
     def is_metric(self) -> bool:

@@ -130,7 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              '(<camera namespace>/<model name>/depth/image, ...), the main one '
                              'too')
     add_sampling_arguments(parser)
-    add_runtime_arguments(parser)
+    add_runtime_arguments(parser, family_size=True)
     parser.add_argument('--json', action='store_true',
                         help='print the summary as JSON (on stdout) instead of text')
     add_engine_arguments(parser, batch_size=True)
@@ -149,7 +149,7 @@ def _config(args: argparse.Namespace, metric: bool, checkpoint: str | None = Non
     values.update(checkpoint=checkpoint or flags.checkpoint, encoder='auto',
                   mode='metric' if metric else 'relative',
                   allow_untrained_weights=flags.allow_untrained, device=args.device,
-                  precision=args.precision, backend=args.backend, input_size=args.input_size,
+                  precision=args.precision, backend=args.backend, input_size=args.input_size or 0,
                   exact=args.exact, engine_cache_size=args.engine_cache_size)
     if args.temporal is not None:
         values['temporal'] = args.temporal

@@ -236,8 +236,9 @@ def _config(encoder: Any) -> AnyConfig:
 def _check_head(cfg: AnyConfig, head: str | None, max_depth: float | None) -> None:
     kind = traits(cfg.name)['output']
     if head == 'metric' and kind != 'metric':
-        raise ValueError(f'{cfg.name} gives relative depth; a metric Depth Anything 3 is '
-                         'da3metric-large (with the focal length) or da3nested-giant-large')
+        raise ValueError(f'{cfg.name} gives relative depth: set mode:=relative for it, or '
+                         'pick a metric Depth Anything 3, da3metric-large (with the focal '
+                         'length) or da3nested-giant-large')
     if max_depth is not None:
         raise ValueError(f'max_depth={max_depth} does not apply to {cfg.name}: Depth Anything '
                          '3 metric depth has no ceiling')
