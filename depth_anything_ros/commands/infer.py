@@ -50,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='image files or directories of images')
     parser.add_argument('--out', type=Path, required=True, help='output directory')
     flags.add_model_arguments(parser)
+    flags.add_sampling_arguments(parser)
     flags.add_runtime_arguments(parser, family_size=True)
     flags.add_intrinsics_arguments(parser)
     parser.add_argument('--colormap', default=spec('colormap').default,

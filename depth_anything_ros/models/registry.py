@@ -184,7 +184,11 @@ class ModelFamily:
             ``checkpoint`` parameter is empty (``{encoder}``, ``{scene}``).
         order: listing order (lowest first; the first family is the default of ``untrained``).
         model_types: the ``model_type`` values of a library's ``config.json`` this family
-            loads from a folder in the library's own format (``save_pretrained``).
+            loads from a folder in the library's own format (``save_pretrained``); for a
+            pipeline folder, the ``_class_name`` of its ``model_index.json``.
+        offline: empty when the family runs in the live node; else why it does not and what
+            to use there instead (one sentence): the node refuses it with that sentence, the
+            offline commands run it.
     """
 
     name: str
@@ -210,6 +214,7 @@ class ModelFamily:
                                                      ('metric', '{encoder}'))
     order: int = 100
     model_types: tuple[str, ...] = ()
+    offline: str = ''
 
     def __post_init__(self) -> None:
         problems = [f'output {o!r} is not one of {OUTPUTS}' for o in self.outputs
