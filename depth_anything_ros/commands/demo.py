@@ -107,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 UNTRAINED_LABEL = 'UNTRAINED WEIGHTS - NOT REAL DEPTH'
-TOY_LABEL = 'TOY MODEL (SYNTHETIC ROOMS) - NOT DEPTH ANYTHING'
+TOY_LABEL = 'TOY MODEL - NOT DEPTH ANYTHING'
 
 
 def _label(img: np.ndarray, text: str, warning: str) -> np.ndarray:
@@ -115,9 +115,11 @@ def _label(img: np.ndarray, text: str, warning: str) -> np.ndarray:
     out = img.copy()
     cv2.putText(out, text, (8, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
                 cv2.LINE_AA)
-    if warning:
+    if warning:   # as large as fits the picture's width
+        (width, _), _ = cv2.getTextSize(warning, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 2)
+        scale = min(0.5, 0.5 * (out.shape[1] - 16) / width)
         cv2.putText(out, warning, (8, out.shape[0] - 10),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 2, cv2.LINE_AA)
+                    cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 255), 2, cv2.LINE_AA)
     return out
 
 
