@@ -61,7 +61,7 @@ from .backends.select import choose_here, is_exported_file, ModelSupport
 from .core.model_outputs import network_focal
 from .errors import InvalidInputError
 from .models.loading import config_from_sidecar, load_model
-from .models.registry import family, split_untrained
+from .models.registry import encoder_choices, family, split_untrained
 from .models.sidecar import read_sidecar
 from .models.transforms import (
     check_input_policy,
@@ -152,7 +152,8 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
                        mode: str | None = None, model_max_depth: float | None = None,
                        default_max_depth: float | None = None,
                        weights_dir: str | os.PathLike | None = None,
-                       allow_untrained: bool = False) -> nn.Module | str:
+                       allow_untrained: bool = False,
+                       sampling: Mapping[str, Any] | None = None) -> nn.Module | str:
     """Load the network ``checkpoint`` names and check it is the one asked for.
 
     An exported file (``.onnx``, ``.xml``, ``.engine``, ...: backends.select.FILE_BACKENDS) is
@@ -161,11 +162,14 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
     ``'untrained'`` weights, which they build. A metric checkpoint knows its own output scale
     (sidecar or official name); ``default_max_depth`` (metres) is the fallback and
     ``model_max_depth`` (metres, 0/None: none) a deliberate override; with
-    ``mode='relative'`` neither applies.
+    ``mode='relative'`` neither applies. ``sampling``: the settings of a network that samples
+    (a diffusion pipeline's ``configure_sampling``: ``steps``, ``ensemble_size``,
+    ``processing_resolution``; None values: its defaults).
 
     Raises:
         FileNotFoundError: the checkpoint is missing (the message says where to get it).
-        ValueError: the checkpoint does not match ``encoder`` or ``mode``.
+        ValueError: the checkpoint does not match ``encoder`` or ``mode``, or takes no
+            sampling settings.
 
     """
     name = os.fspath(checkpoint)
@@ -179,10 +183,35 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
                        default_max_depth=default_max_depth if metric else None,
                        weights_dir=weights_dir or None, allow_untrained=allow_untrained)
     if encoder is not None and model.config.encoder != encoder:
-        raise ValueError(f'checkpoint {name!r} holds a {model.config.encoder} model but encoder '
-                         f'is {encoder!r}; set encoder:={model.config.encoder} or pick another '
-                         'checkpoint')
+        held = model.config.encoder
+        # a custom or small configuration is no encoder choice: auto takes what the file holds
+        fix = held if held in encoder_choices() else AUTO
+        raise ValueError(f'checkpoint {name!r} holds a {held} model but encoder is '
+                         f'{encoder!r}; set encoder:={fix} or pick another checkpoint')
+    apply_sampling(model, sampling, name)
     return model
+
+
+def apply_sampling(model: Any, sampling: Mapping[str, Any] | None, name: str, *,
+                   required: bool = True) -> bool:
+    """Give a sampling network its settings (None values: keep); returns whether it took them.
+
+    Raises:
+        InvalidInputError: settings for a network that does not sample (with ``required``).
+
+    """
+    given = {k: v for k, v in (sampling or {}).items() if v is not None}
+    if not given:
+        return False
+    configure = getattr(model, 'configure_sampling', None)
+    if configure is None:
+        if not required:
+            return False
+        flags = ', '.join('--' + k.replace('_', '-') for k in given)
+        raise InvalidInputError(f'{flags}: {name} does not sample (only a diffusion pipeline '
+                                'such as marigold-depth-v1-1 takes them)')
+    configure(**given)
+    return True
 
 
 def _support(model: Any) -> ModelSupport | None:
@@ -233,8 +262,10 @@ class DepthEstimator:
         self.backend, self.precision = self.choice.backend, self.choice.precision
         self._family = _family_of(model)
         self._own_prep = _own_preprocessing(self._family)
-        default_size = self._family.input.default_size if self._family is not None else 518
-        self.input_size = default_size if input_size is None else input_size
+        #: The family's own input size (its input policy): what ``input_size`` None means.
+        self.default_input_size: int = (self._family.input.default_size
+                                        if self._family is not None else 518)
+        self.input_size = self.default_input_size if input_size is None else input_size
         self.exact = bool(exact)
         if self.exact and self.device.type == 'cuda':
             # TF32 (Ampere+) would round fp32 convolutions and matmuls to 10-bit mantissas.
@@ -274,6 +305,7 @@ class DepthEstimator:
                     mode: str | None = None, model_max_depth: float | None = None,
                     default_max_depth: float | None = None,
                     weights_dir: str | os.PathLike | None = None, allow_untrained: bool = False,
+                    sampling: Mapping[str, Any] | None = None,
                     device: str | torch.device = 'auto', precision: str = AUTO,
                     backend: str = AUTO, input_size: int | None = None, exact: bool = False,
                     cache_dir: str | os.PathLike | None = None,
@@ -297,7 +329,7 @@ class DepthEstimator:
         model = load_checked_model(checkpoint, encoder=encoder, mode=mode,
                                    model_max_depth=model_max_depth,
                                    default_max_depth=default_max_depth, weights_dir=weights_dir,
-                                   allow_untrained=allow_untrained)
+                                   allow_untrained=allow_untrained, sampling=sampling)
         est = cls(model, device=device, precision=precision, input_size=input_size,
                   backend=backend, exact=exact, cache_dir=cache_dir or None,
                   engine_cache_size=engine_cache_size, trt_profile=trt_profile)
@@ -316,6 +348,15 @@ class DepthEstimator:
     @input_size.setter
     def input_size(self, value: int) -> None:
         self._input_size = validate_input_size(value)
+
+    @property
+    def input_side(self) -> str:
+        """Which side of the network input ``input_size`` sets: short, longest or library.
+
+        ``library``: the family's own library resizes (``input_size`` unused).
+        """
+        aspect = self._family.input.aspect if self._family is not None else 'keep'
+        return {'keep': 'short', 'longest': 'longest'}.get(aspect, aspect)
 
     @property
     def is_metric(self) -> bool:
@@ -413,6 +454,16 @@ class DepthEstimator:
         return getattr(self, '_licence', None)
 
     @property
+    def note(self) -> str:
+        """Return what a user must be told whenever these weights run.
+
+        '' for most; the bundled toy model says what it is.
+        """
+        if self.model is not None:
+            return getattr(self.model, 'note', '') or ''
+        return getattr(self, '_note', '')
+
+    @property
     def backend_report(self) -> dict[str, str]:
         """Runtime facts of the backend for /diagnostics (profile, memory, providers, TF32)."""
         report = getattr(self._runner, 'report', None)
@@ -494,6 +545,7 @@ class DepthEstimator:
                                     'checkpoint folder with backend torch')
         cfg = config_from_sidecar(meta)
         self._licence = meta.get('licence') if isinstance(meta.get('licence'), str) else None
+        self._note = meta.get('note') if isinstance(meta.get('note'), str) else ''
         metric = meta.get('head') == 'metric'
         return cfg, metric, meta.get('max_depth') if metric else None
 

@@ -432,3 +432,17 @@ def test_eval_scores_relative_depth_as_the_inverse_of_disparity(
     got = {out: evaluate_model(Oracle(out), data, min_depth=1e-3, max_depth=10.0,
                                align='scale_shift')['abs_rel'] for out in ('depth', 'disparity')}
     assert got['depth'] < 0.03 < got['disparity'], got
+
+
+def test_the_stated_parameter_counts_are_those_of_the_networks() -> None:
+    """The registry (and so the README table) counts what the networks hold, tensor by tensor.
+
+    The official README rounds differently (0.08B for da3-small, 0.12B for da3-base, ...);
+    the counts here are those of the state dicts that load the published files strictly.
+    """
+    from depth_anything_ros.models.da3.network import build_model
+    fam = registry.family('da3')
+    for c in fam.checkpoints:
+        net = build_model(c.name, device='meta')   # shapes only, no memory
+        assert c.parameters == sum(t.numel() for t in net.state_dict().values()), c.name
+    assert {c.name: c.parameters for c in fam.checkpoints}['da3-small'] == 34_299_655

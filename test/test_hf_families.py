@@ -331,7 +331,8 @@ def test_the_family_runs_through_eval(name: str, folders: dict[str, Path], tmp_p
 @pytest.mark.ros
 @pytest.mark.parametrize('name', FAMILIES)
 def test_the_family_runs_in_the_node(name: str, folders: dict[str, Path], harness_ctx,
-                                     one_torch_thread: None) -> None:
+                                     one_torch_thread: None,
+                                     capfd: pytest.CaptureFixture) -> None:
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.parameter import Parameter
@@ -345,6 +346,8 @@ def test_the_family_runs_in_the_node(name: str, folders: dict[str, Path], harnes
               'device': 'cpu', 'backend': 'torch', 'precision': 'fp32'}
     node = DepthNode(context=harness_ctx,
                      parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    started = capfd.readouterr().err   # the library resizes: no input size is claimed
+    assert "network input: the model library's own image processing" in started, started
     sub = Node(f'{name}_harness', context=harness_ctx)
     got: list = []
     topic = 'disparity/image' if name == 'dpt' else 'depth/image'

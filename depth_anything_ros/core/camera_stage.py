@@ -61,6 +61,7 @@ from depth_anything_ros.core.pipeline import (
     image_limits,
     infer_frames,
     make_aligner,
+    resolved_input_size,
     Temporal,
     Wanted,
 )
@@ -540,8 +541,9 @@ def _multiview(jobs: list[_Prepared], results: list[FrameResult | None], guard: 
     slop = jobs[0].cfg.multiview_slop
     if max_views < 2 or slop <= 0.0 or len({id(job.stage) for job in jobs}) < 2:
         return jobs
-    if estimator.input_size != jobs[0].cfg.input_size:
-        estimator.input_size = jobs[0].cfg.input_size
+    size = resolved_input_size(estimator, jobs[0].cfg.input_size)
+    if estimator.input_size != size:
+        estimator.input_size = size
     rest = [job for job in jobs if job.stage.pipeline.estimator is not estimator]
     jobs = [job for job in jobs if job.stage.pipeline.estimator is estimator]
     shapes = [estimator.network_size(*job.net_pixels.shape[:2]) for job in jobs]

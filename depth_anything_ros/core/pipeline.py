@@ -74,8 +74,7 @@ from depth_anything_ros.vocabulary import ANCHORED
 
 __all__ = ['Align', 'FrameOutputs', 'FramePipeline', 'Prediction', 'Temporal', 'Wanted',
            'encode_depth', 'frame_alignment', 'fuse_prediction', 'image_limits', 'infer_frames',
-           'make_aligner', 'split_prediction',
-           'stride_image']
+           'make_aligner', 'resolved_input_size', 'split_prediction', 'stride_image']
 
 
 # the per-frame alignment hook: (disparity, or a metric model's depth, camera) ->
@@ -278,11 +277,20 @@ class FramePipeline:
         return FrameOutputs(depth, disparity, out_camera, colored, cloud, infer_ms, conf)
 
 
+def resolved_input_size(estimator: Any, input_size: int) -> int:
+    """Return the network input size ``input_size`` means for ``estimator`` (0: its default)."""
+    if input_size:
+        return input_size
+    return getattr(estimator, 'default_input_size', estimator.input_size)
+
+
 def infer_frames(estimator: Any, frames: list[np.ndarray], encoding: str,
                  input_size: int, intrinsics: list[Any] | None = None,
                  streams: list[Any] | None = None,
                  prompts: list[np.ndarray | None] | None = None) -> tuple[list[Any], float]:
     """Run the network on ``frames`` (one encoding) at ``input_size``; return outputs and ms.
+
+    ``input_size`` 0: the estimator's own default (its model family's input size).
 
     Frames of one size share a forward pass where the estimator has ``infer_batch``
     (several cameras of one node); the time is that of the whole call. An estimator with
@@ -292,6 +300,7 @@ def infer_frames(estimator: Any, frames: list[np.ndarray], encoding: str,
     ``streams``: per frame, its camera's stream of a stateful model (``temporal`` vda, see
     core.temporal.CameraTemporal), given to ``estimate_batch(..., streams=streams)``.
     """
+    input_size = resolved_input_size(estimator, input_size)
     if estimator.input_size != input_size:
         estimator.input_size = input_size
     batch = getattr(estimator, 'infer_batch', None)

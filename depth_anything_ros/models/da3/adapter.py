@@ -169,6 +169,17 @@ class Da3Model(nn.Module):
         """Whether ``depth`` is in metres."""
         return self.config.is_metric
 
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> Any:
+        """Load a published file's state dict, or the official network's own, key for key.
+
+        A published file's keys start with ``model.``; the official network's own
+        (``backbone.``, ``head.``, ...) get that prefix added. Strict by default.
+        """
+        if state_dict and not any(k.startswith('model.') for k in state_dict):
+            state_dict = {f'model.{k}': v for k, v in state_dict.items()}
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     def forward(self, x: Tensor, focal: Tensor | None = None, *,
                 sky_to_far: bool = True) -> dict[str, Tensor]:
         """Images [B, 3, h, w] (normalised) -> ``depth`` [B, h, w] (+ confidence, sky).
@@ -177,9 +188,19 @@ class Da3Model(nn.Module):
         depth becomes metres only with it, ignored by the others. ``sky_to_far=False``
         (training): the depth of sky pixels stays what the head made (see
         :meth:`DepthAnything3.forward`).
+
+        Views [B, S, 3, h, w] (the official form) -> the official network's own outputs,
+        unchanged: ``depth``, ``depth_conf`` (and ``sky`` where it has one) [B, S, h, w] plus
+        what else it gives; raw network depth (no focal scaling), as the official network.
         """
+        if x.dim() == 5:
+            if x.shape[1] > self.config.max_views:
+                raise ValueError(f'{self.config.encoder} takes at most {self.config.max_views} '
+                                 f'view(s) in one pass, got {x.shape[1]}')
+            return dict(self.model(x))
         if x.dim() != 4:
-            raise ValueError(f'expected images (B, 3, H, W), got {tuple(x.shape)}')
+            raise ValueError(f'expected images (B, 3, H, W) or views (B, S, 3, H, W), got '
+                             f'{tuple(x.shape)}')
         net = self.model
         raw = raw_outputs(net, x)   # the network sees (B, 3, H, W), as without export
         if has_views(net):   # one view per image: drop the views axis
@@ -244,8 +265,9 @@ def _config(encoder: Any) -> AnyConfig:
 def _check_head(cfg: AnyConfig, head: str | None, max_depth: float | None) -> None:
     kind = traits(cfg.name)['output']
     if head == 'metric' and kind != 'metric':
-        raise ValueError(f'{cfg.name} gives relative depth; a metric Depth Anything 3 is '
-                         'da3metric-large (with the focal length) or da3nested-giant-large')
+        raise ValueError(f'{cfg.name} gives relative depth: set mode:=relative for it, or '
+                         'pick a metric Depth Anything 3, da3metric-large (with the focal '
+                         'length) or da3nested-giant-large')
     if max_depth is not None:
         raise ValueError(f'max_depth={max_depth} does not apply to {cfg.name}: Depth Anything '
                          '3 metric depth has no ceiling')
