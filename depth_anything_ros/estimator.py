@@ -61,7 +61,7 @@ from .backends.select import choose_here, is_exported_file, ModelSupport
 from .core.model_outputs import network_focal
 from .errors import InvalidInputError
 from .models.loading import config_from_sidecar, load_model
-from .models.registry import family, split_untrained
+from .models.registry import encoder_choices, family, split_untrained
 from .models.sidecar import read_sidecar
 from .models.transforms import (
     check_input_policy,
@@ -95,6 +95,17 @@ class IntrinsicsRequired(InvalidInputError):
     """The network gives metres only with the camera's focal length, and none was given."""
 
 
+class PromptRequired(InvalidInputError):
+    """The network gives metres only with a metric prompt, and the call cannot take one."""
+
+
+#: Why a prompted network is refused where no prompt can be given.
+PROMPT_MESSAGE = ('{name} gives metres only from a metric prompt (LiDAR points or a sparse '
+                  'depth image) fed into the network; a plain image has none, and none is '
+                  'guessed: run it in the node or process-bag with alignment lidar '
+                  '(anchor/points) or sparse (anchor/depth)')
+
+
 @dataclass
 class DepthResult:
     """What the network gives for one frame, float32 at the frame's resolution.
@@ -108,6 +119,15 @@ class DepthResult:
     depth: np.ndarray
     confidence: np.ndarray | None = None
     sky: np.ndarray | None = None
+    #: The focal length (pixels of the frame) the metric depth was made with, for a family
+    #: that uses one and estimates it otherwise (Depth Pro); None: the depth uses none.
+    focal_px: float | None = None
+    #: True when :attr:`focal_px` is the network's estimate, not the camera's.
+    focal_estimated: bool = False
+    #: What :attr:`depth` is for this frame when it differs from the estimator's
+    #: :attr:`DepthEstimator.output` (None: the same): a prompted family run without its
+    #: prompt gives affine-invariant ``'depth'`` instead of metres.
+    output: str | None = None
 
 
 def _family_of(model: Any) -> Any:
@@ -132,7 +152,8 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
                        mode: str | None = None, model_max_depth: float | None = None,
                        default_max_depth: float | None = None,
                        weights_dir: str | os.PathLike | None = None,
-                       allow_untrained: bool = False) -> nn.Module | str:
+                       allow_untrained: bool = False,
+                       sampling: Mapping[str, Any] | None = None) -> nn.Module | str:
     """Load the network ``checkpoint`` names and check it is the one asked for.
 
     An exported file (``.onnx``, ``.xml``, ``.engine``, ...: backends.select.FILE_BACKENDS) is
@@ -141,11 +162,14 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
     ``'untrained'`` weights, which they build. A metric checkpoint knows its own output scale
     (sidecar or official name); ``default_max_depth`` (metres) is the fallback and
     ``model_max_depth`` (metres, 0/None: none) a deliberate override; with
-    ``mode='relative'`` neither applies.
+    ``mode='relative'`` neither applies. ``sampling``: the settings of a network that samples
+    (a diffusion pipeline's ``configure_sampling``: ``steps``, ``ensemble_size``,
+    ``processing_resolution``; None values: its defaults).
 
     Raises:
         FileNotFoundError: the checkpoint is missing (the message says where to get it).
-        ValueError: the checkpoint does not match ``encoder`` or ``mode``.
+        ValueError: the checkpoint does not match ``encoder`` or ``mode``, or takes no
+            sampling settings.
 
     """
     name = os.fspath(checkpoint)
@@ -159,10 +183,35 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
                        default_max_depth=default_max_depth if metric else None,
                        weights_dir=weights_dir or None, allow_untrained=allow_untrained)
     if encoder is not None and model.config.encoder != encoder:
-        raise ValueError(f'checkpoint {name!r} holds a {model.config.encoder} model but encoder '
-                         f'is {encoder!r}; set encoder:={model.config.encoder} or pick another '
-                         'checkpoint')
+        held = model.config.encoder
+        # a custom or small configuration is no encoder choice: auto takes what the file holds
+        fix = held if held in encoder_choices() else AUTO
+        raise ValueError(f'checkpoint {name!r} holds a {held} model but encoder is '
+                         f'{encoder!r}; set encoder:={fix} or pick another checkpoint')
+    apply_sampling(model, sampling, name)
     return model
+
+
+def apply_sampling(model: Any, sampling: Mapping[str, Any] | None, name: str, *,
+                   required: bool = True) -> bool:
+    """Give a sampling network its settings (None values: keep); returns whether it took them.
+
+    Raises:
+        InvalidInputError: settings for a network that does not sample (with ``required``).
+
+    """
+    given = {k: v for k, v in (sampling or {}).items() if v is not None}
+    if not given:
+        return False
+    configure = getattr(model, 'configure_sampling', None)
+    if configure is None:
+        if not required:
+            return False
+        flags = ', '.join('--' + k.replace('_', '-') for k in given)
+        raise InvalidInputError(f'{flags}: {name} does not sample (only a diffusion pipeline '
+                                'such as marigold-depth-v1-1 takes them)')
+    configure(**given)
+    return True
 
 
 def _support(model: Any) -> ModelSupport | None:
@@ -229,8 +278,10 @@ class DepthEstimator:
         self.backend, self.precision = self.choice.backend, self.choice.precision
         self._family = _family_of(model)
         self._own_prep = _own_preprocessing(self._family)
-        default_size = self._family.input.default_size if self._family is not None else 518
-        self.input_size = default_size if input_size is None else input_size
+        #: The family's own input size (its input policy): what ``input_size`` None means.
+        self.default_input_size: int = (self._family.input.default_size
+                                        if self._family is not None else 518)
+        self.input_size = self.default_input_size if input_size is None else input_size
         self.exact = bool(exact)
         if self.exact and self.device.type == 'cuda':
             # TF32 (Ampere+) would round fp32 convolutions and matmuls to 10-bit mantissas.
@@ -275,6 +326,7 @@ class DepthEstimator:
                     mode: str | None = None, model_max_depth: float | None = None,
                     default_max_depth: float | None = None,
                     weights_dir: str | os.PathLike | None = None, allow_untrained: bool = False,
+                    sampling: Mapping[str, Any] | None = None,
                     device: str | torch.device = 'auto', precision: str = AUTO,
                     backend: str = AUTO, input_size: int | None = None, exact: bool = False,
                     cache_dir: str | os.PathLike | None = None,
@@ -298,7 +350,7 @@ class DepthEstimator:
         model = load_checked_model(checkpoint, encoder=encoder, mode=mode,
                                    model_max_depth=model_max_depth,
                                    default_max_depth=default_max_depth, weights_dir=weights_dir,
-                                   allow_untrained=allow_untrained)
+                                   allow_untrained=allow_untrained, sampling=sampling)
         est = cls(model, device=device, precision=precision, input_size=input_size,
                   backend=backend, exact=exact, cache_dir=cache_dir or None,
                   engine_cache_size=engine_cache_size, trt_profile=trt_profile)
@@ -319,6 +371,15 @@ class DepthEstimator:
         self._input_size = validate_input_size(value)
 
     @property
+    def input_side(self) -> str:
+        """Which side of the network input ``input_size`` sets: short, longest or library.
+
+        ``library``: the family's own library resizes (``input_size`` unused).
+        """
+        aspect = self._family.input.aspect if self._family is not None else 'keep'
+        return {'keep': 'short', 'longest': 'longest'}.get(aspect, aspect)
+
+    @property
     def is_metric(self) -> bool:
         """True when outputs are metres; False for relative (affine-invariant) disparity."""
         if self.config is not None:
@@ -336,6 +397,11 @@ class DepthEstimator:
         if isinstance(given, str):
             return given
         return 'metric' if self.is_metric else 'disparity'
+
+    @property
+    def takes_prompt(self) -> bool:
+        """Whether the network takes a metric prompt depth per frame (``prompts=``)."""
+        return bool(getattr(self.model, 'takes_prompt', False)) and self.backend == 'torch'
 
     @property
     def needs_intrinsics(self) -> bool:
@@ -409,6 +475,16 @@ class DepthEstimator:
         return getattr(self, '_licence', None)
 
     @property
+    def note(self) -> str:
+        """Return what a user must be told whenever these weights run.
+
+        '' for most; the bundled toy model says what it is.
+        """
+        if self.model is not None:
+            return getattr(self.model, 'note', '') or ''
+        return getattr(self, '_note', '')
+
+    @property
     def backend_report(self) -> dict[str, str]:
         """Runtime facts of the backend for /diagnostics (profile, memory, providers, TF32)."""
         report = getattr(self._runner, 'report', None)
@@ -438,17 +514,18 @@ class DepthEstimator:
             net = torch.compile(model)
         dtype = _DTYPES.get(self.precision)
 
-        def run(x: Tensor, focal: Tensor | None = None,
-                stream: Any = None) -> Tensor | Mapping[str, Tensor]:
+        def run(x: Tensor, focal: Tensor | None = None, stream: Any = None, *,
+                prompt: Tensor | None = None) -> Tensor | Mapping[str, Tensor]:
             if self._channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             amp = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None
                    else contextlib.nullcontext())
+            kwargs = {} if prompt is None else {'prompt': prompt}
             with amp:
                 if stream is not None:   # a stateful network's next frame of one camera
                     return model.forward_stream(x, stream)
                 # (B, h, w), or {'depth': (B, h, w), ...}
-                return net(x) if focal is None else net(x, focal=focal)
+                return net(x, **kwargs) if focal is None else net(x, focal=focal, **kwargs)
 
         return run
 
@@ -484,6 +561,7 @@ class DepthEstimator:
                              'is metric)')
         cfg = config_from_sidecar(meta)
         self._licence = meta.get('licence') if isinstance(meta.get('licence'), str) else None
+        self._note = meta.get('note') if isinstance(meta.get('note'), str) else ''
         metric = meta.get('head') == 'metric'
         return cfg, metric, meta.get('max_depth') if metric else None
 
@@ -536,19 +614,22 @@ class DepthEstimator:
 
     @torch.inference_mode()
     def forward_all(self, x: Tensor, focal: Tensor | None = None, *,
-                    stream: Any = None) -> dict[str, Tensor]:
+                    stream: Any = None, prompt: Tensor | None = None) -> dict[str, Tensor]:
         """Like :meth:`forward`, with every per-pixel output.
 
         ``depth`` and, where the network has them, ``confidence`` and ``sky`` (probability),
         [B,h,w] float32 on the device. ``stream`` (:meth:`new_stream`): run x [1,3,h,w] as the
-        next frame of that camera, updating the stream.
+        next frame of that camera, updating the stream. ``prompt`` [B,1,hp,wp]: metric prompt
+        depth (metres) for a network that takes one (:attr:`takes_prompt`).
         """
         if self.needs_intrinsics and focal is None:
             raise IntrinsicsRequired(self._intrinsics_message())
+        kwargs = {} if prompt is None else {'prompt': prompt}
         if stream is not None:
             raw = self._runner(x, focal, stream)
         else:
-            raw = self._runner(x) if focal is None else self._runner(x, focal)
+            raw = self._runner(x, **kwargs) if focal is None else \
+                self._runner(x, focal, **kwargs)
         out = dict(raw) if isinstance(raw, Mapping) else {'depth': raw}
         if self._library is not None and 'field_of_view' in out:   # an exported Depth Pro
             self._library.network.field_of_view = out['field_of_view'].float().reshape(-1)
@@ -581,7 +662,9 @@ class DepthEstimator:
     def estimate_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
                        intrinsics: Sequence[Any] | None = None, *,
                        focal_px: Sequence[float | None] | None = None,
-                       streams: Sequence[Any] | None = None) -> list[DepthResult]:
+                       streams: Sequence[Any] | None = None,
+                       prompts: Sequence[np.ndarray | None] | None = None
+                       ) -> list[DepthResult]:
         """Every per-pixel output for several frames; same-size frames share one forward pass.
 
         ``intrinsics``: per frame (fx, fy) in pixels of that frame (or None), used by a
@@ -590,7 +673,10 @@ class DepthEstimator:
         and estimates it otherwise (Depth Pro; :attr:`last_focal_px`); defaults to the fx of
         ``intrinsics``. ``streams``: per frame the stream (:meth:`new_stream`) of its camera,
         for a stateful network; each frame then runs alone, in input order, as the next frame
-        of its stream. Returns one :class:`DepthResult` per frame, in input order.
+        of its stream. ``prompts``: per frame a dense metric prompt depth (float32 metres,
+        any size; None: no prompt) for a network that takes one (:attr:`takes_prompt`; else
+        ignored); a frame without one gets affine-invariant depth (``DepthResult.output``
+        ``'depth'``). Returns one :class:`DepthResult` per frame, in input order.
 
         Raises:
             IntrinsicsRequired: the network needs a focal length that a frame lacks.
@@ -613,11 +699,21 @@ class DepthEstimator:
                 raise ValueError(f'{len(images)} images but {len(streams)} streams')
             if not self.stateful:
                 self.new_stream()   # raises: the network keeps no state
-        groups: dict[tuple, list[int]] = {}
+        if prompts is not None and len(prompts) != len(images):
+            raise ValueError(f'{len(images)} images but {len(prompts)} prompts')
+        prompted = self.takes_prompt
+        if not prompted:
+            prompts = None
+        elif prompts is None:   # no prompt for any frame: each gives relative depth
+            prompts = [None] * len(images)
+        # frames of one size (and, prompted, one prompt size) share a forward pass; a stream
+        # takes its camera's frames one at a time
+        groups: dict[tuple[Any, ...], list[int]] = {}
         for i, im in enumerate(images):
             im = validate_image(im, encoding)
-            # A stream takes its camera's frames one at a time.
-            groups.setdefault(im.shape[:2] if streams is None else (i,), []).append(i)
+            key = (i,) if streams is not None else im.shape[:2] if prompts is None else (
+                *im.shape[:2], None if prompts[i] is None else np.shape(prompts[i]))
+            groups.setdefault(key, []).append(i)
         if self.needs_intrinsics and (intrinsics is None
                                       or any(k is None for k in intrinsics)):
             raise IntrinsicsRequired(self._intrinsics_message())
@@ -626,7 +722,11 @@ class DepthEstimator:
         times = {'preprocess_ms': 0.0, 'forward_ms': 0.0, 'postprocess_ms': 0.0}
         for idx in groups.values():
             size = tuple(images[idx[0]].shape[:2])
-            focal = None
+            focal = prompt = None
+            if prompts is not None and prompts[idx[0]] is not None:
+                prompt = torch.from_numpy(np.stack(
+                    [np.asarray(prompts[i], np.float32) for i in idx]))[:, None].to(
+                        self.device)  # (B, 1, hp, wp) metres
             if self.needs_intrinsics:
                 net = self.network_size(*size)
                 focal = torch.tensor([self._focal(intrinsics[i], size, net) for i in idx],
@@ -636,15 +736,19 @@ class DepthEstimator:
             self._sync()
             t1 = time.perf_counter()
             stream = None if streams is None else streams[idx[0]]
-            pred = self.forward_all(x, focal, stream=stream)  # each (B, h, w)
+            pred = self.forward_all(x, focal, stream=stream, prompt=prompt)  # each (B, h, w)
             self._sync()
             t2 = time.perf_counter()
+            estimated_at: set[int] = set()
+            uses_focal = False   # whether the depth was made with a focal length
             if self._library is not None:
                 depth = self._library.finish(pred['depth'], size, [focals[i] for i in idx])
                 estimated = self._library.network.estimated_focal(size[1])
+                uses_focal = estimated is not None
                 for j, i in enumerate(idx):
                     if focals[i] is None and estimated is not None:
                         focals[i] = estimated[j]
+                        estimated_at.add(i)
                 maps = {'depth': depth.cpu().numpy()}  # (B, H, W) float32
             else:
                 maps = {k: postprocess(v, size).cpu().numpy() for k, v in pred.items()}
@@ -653,7 +757,11 @@ class DepthEstimator:
                 sky = maps.get('sky')
                 out[i] = DepthResult(maps['depth'][j],
                                      maps['confidence'][j] if 'confidence' in maps else None,
-                                     None if sky is None else sky[j] >= sky_threshold)
+                                     None if sky is None else sky[j] >= sky_threshold,
+                                     focal_px=focals[i] if uses_focal else None,
+                                     focal_estimated=i in estimated_at,
+                                     output='depth' if prompted and prompt is None
+                                     else None)
             times['preprocess_ms'] += 1e3 * (t1 - t0)
             times['forward_ms'] += 1e3 * (t2 - t1)
             times['postprocess_ms'] += 1e3 * (t3 - t2)
@@ -743,7 +851,13 @@ class DepthEstimator:
         """Every per-pixel output for one uint8 frame (see :meth:`estimate_batch`).
 
         ``stream``: the frame is the next one of that camera (a stateful network).
+
+        Raises:
+            PromptRequired: the network takes a metric prompt (:meth:`estimate_batch` takes
+                one).
+
         """
+        self._refuse_unprompted()
         return self.estimate_batch([image], encoding, None if intrinsics is None
                                    else [intrinsics],
                                    focal_px=None if focal_px is None else [focal_px],
@@ -756,7 +870,13 @@ class DepthEstimator:
 
         Returns float32 HxW arrays in input order (disparity, relative depth or metres: see
         :attr:`output`); :meth:`estimate_batch` also gives confidence and sky.
+
+        Raises:
+            PromptRequired: the network takes a metric prompt (:meth:`estimate_batch` takes
+                one).
+
         """
+        self._refuse_unprompted()
         return [r.depth for r in self.estimate_batch(images, encoding, intrinsics,
                                                      focal_px=focal_px)]
 
@@ -774,8 +894,14 @@ class DepthEstimator:
         """
         start = time.perf_counter()
         focal = (float(max(height, width)),) * 2 if self.needs_intrinsics else None
-        self.infer(np.zeros((height, width, 3), np.uint8), intrinsics=focal)
+        self.estimate_batch([np.zeros((height, width, 3), np.uint8)], 'bgr8',
+                            None if focal is None else [focal])
         return 1e3 * (time.perf_counter() - start)
+
+    def _refuse_unprompted(self) -> None:
+        if self.takes_prompt:
+            name = self.config.encoder if self.config is not None else 'this model'
+            raise PromptRequired(PROMPT_MESSAGE.format(name=name))
 
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """Network input (h, w) used for a height x width frame at the current input_size."""

@@ -642,11 +642,18 @@ def test_an_engine_without_the_outputs_its_export_names_is_refused(
         make_runner('tensorrt', da3_onnx, device='cuda', precision='fp16', cache_dir=tmp_path)
 
 
-def test_strongly_typed_tensorrt_names_the_fp32_only_export_of_da3(
-        trt11: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from depth_anything_ros.models.da3.adapter import untrained_model
+def test_strongly_typed_tensorrt_runs_da3_in_fp32_and_says_why(
+        trt11: types.ModuleType, da3_onnx: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A TensorRT 11 engine of a Depth Anything 3 graph runs fp32, and the log says why.
+
+    Auto picks TensorRT fp16 on a GPU; a strongly typed engine takes its precision from the
+    graph, and these graphs are fp32 only.
+    """
     StandInCuda.install(monkeypatch)
-    with pytest.raises(ValueError, match='da3-tiny exports an fp32 graph only: use precision '
-                                         'fp32'):
-        make_runner('tensorrt', untrained_model('da3-tiny'), device='cuda', precision='fp16',
-                    cache_dir=tmp_path)
+    type(trt11.Runtime(None).deserialize_cuda_engine(b'')).names = ['image', 'depth',
+                                                                     'depth_conf']
+    runner = make_runner('tensorrt', da3_onnx, device='cuda', precision='fp16',
+                         cache_dir=tmp_path)
+    assert runner.precision == 'fp32'
+    assert 'da3-tiny exports fp32 graphs only' in caplog.text

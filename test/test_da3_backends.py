@@ -165,6 +165,26 @@ def test_every_backend_gives_depth_and_confidence_as_torch(anyview: Da3Model, an
 
 
 @needs_ort
+def test_the_views_of_one_scene_run_in_one_exported_pass(anyview: Da3Model, anyview_onnx: Path,
+                                                         metric: Da3Model,
+                                                         tmp_path: Path) -> None:
+    views = [FRAME, FRAME[::-1].copy(), np.roll(FRAME, 40, axis=1)]
+    ref = DepthEstimator(anyview, device='cpu', backend='torch', precision='fp32',
+                         input_size=70).estimate_views(views, 'bgr8')
+    est = DepthEstimator(anyview_onnx, device='cpu', backend='onnxruntime', precision='fp32',
+                         input_size=70)
+    assert est.max_views == 8 and not est.takes_poses   # no pose inputs in the graph
+    got = est.estimate_views(views, 'bgr8')
+    for g, w in zip(got, ref):
+        assert _rel(g.depth, w.depth) <= TOL and _rel(g.confidence, w.confidence) <= TOL
+    with pytest.raises(ValueError, match='exported graphs have no pose inputs'):
+        est.estimate_views(views, 'bgr8', [np.eye(3)] * 3, np.stack([np.eye(4)] * 3))
+    one = DepthEstimator(metric, device='cpu', backend='onnxruntime', precision='fp32',
+                         input_size=70, cache_dir=tmp_path)
+    assert one.max_views == 1
+
+
+@needs_ort
 @needs_ov
 def test_metric_scale_stays_outside_the_graph_and_exact(metric: Da3Model, tmp_path: Path) -> None:
     path = export_openvino(metric, tmp_path / 'metric.xml', dynamic=True)
@@ -233,6 +253,9 @@ def test_export_command_writes_and_verifies_da3(tmp_path: Path,
     assert cli.main([*base, '--format', 'openvino', '--input-size', '98', '--height', '96',
                      '--width', '128', '--views', '2', '--out', str(tmp_path / 'b.xml')]) == 0
     assert 'input 1x2x3x70x98' in capsys.readouterr().out   # the longest side is 98
+    # a metric model: its graph's errors are relative (it has no max_depth to scale by)
+    assert cli.main(['export', '--checkpoint', 'untrained:da3metric-tiny', '--allow-untrained',
+                     '--dynamic', '--out', str(tmp_path / 'm.onnx')]) == 0
 
 
 def test_export_refuses_views_for_a_one_view_model_in_one_line(

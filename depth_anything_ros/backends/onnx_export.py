@@ -175,8 +175,10 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
         **(extra_metadata or {}),
     })
     write_sidecar(path, meta)
-    log.info('exported %s (%s, %.1f s)', path, 'dynamic H/W' if dynamic else
-             f'static {batch}x3x{height}x{width}', time.perf_counter() - start)
+    views_axis = graph is not None and graph.views
+    log.info('exported %s (%s, %.1f s)', path, ('dynamic batch/views/H/W' if views_axis
+                                                 else 'dynamic H/W') if dynamic else
+             f'static {"x".join(map(str, shape))}', time.perf_counter() - start)
     return path
 
 

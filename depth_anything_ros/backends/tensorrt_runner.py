@@ -444,21 +444,21 @@ class TensorRTRunner(Runner):
                 if path is None:
                     # A strongly typed builder takes its precision from the graph's types.
                     dtype = precision if typed else 'fp32'
-                    if dtype != 'fp32' and callable(getattr(source, 'export_graph', None)):
-                        raise ValueError(
-                            f'TensorRT {version} builds strongly typed networks, whose '
-                            f"precision is the ONNX graph's; {source.config.encoder} exports "
-                            'an fp32 graph only: use precision fp32 (or torch for fp16/bf16)')
+                    if callable(getattr(source, 'export_graph', None)):
+                        dtype = 'fp32'   # graphs of several outputs export in fp32 only
                     path = cached_onnx(source, Path(cache_dir), shape=None, opset=opset,
                                        dtype=dtype)
                 metadata = read_sidecar(path, required=True)
                 graph = metadata.get('dtype', 'fp32')
+                fp32_only = len(metadata.get('output_names') or ()) > 1
                 if typed and graph != precision:
                     log.warning('TensorRT %s builds strongly typed networks: precision comes '
                                 'from the ONNX types, and %s is a %s graph, so the engine runs '
-                                '%s, not %s (pass the torch checkpoint to get a %s graph '
-                                'exported)', version, path.name, graph, graph, precision,
-                                precision)
+                                '%s, not %s (%s)', version, path.name, graph, graph, precision,
+                                f'{metadata.get("encoder")} exports fp32 graphs only'
+                                if fp32_only else
+                                f'pass the torch checkpoint to get a {precision} graph '
+                                'exported')
                     precision = graph
                 shape = metadata.get('input_shape') or []
                 views = None

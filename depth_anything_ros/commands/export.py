@@ -118,8 +118,10 @@ def main(args: argparse.Namespace) -> int:
         runtime = 'OpenVINO f32' if args.format == 'openvino' else 'onnxruntime'
         relative = graph_of(model) is not None
         for case, err in errors.items():
-            log.info('verify %s: max |%s - torch| = %.2e%s', 'x'.join(map(str, case)), runtime,
-                     err, ' (relative to the output scale)' if relative else '')
+            where = (f'{case[0]} view(s) {case[1]}x{case[2]}' if len(case) == 3
+                     else f'{case[0]}x{case[1]}')
+            log.info('verify %s: max |%s - torch| = %.2e%s', where, runtime, err,
+                     ' (relative to the output scale)' if relative else '')
         # Metric outputs are metres up to max_depth: allow the same relative error.
         scale = max(1.0, (model.config.max_depth or 10) / 10) if model.is_metric else 1.0
         if relative:

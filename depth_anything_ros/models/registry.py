@@ -69,7 +69,9 @@ class Checkpoint:
     head; ``licence`` is the licence of these weights (SPDX id); ``repo`` the Hugging Face
     repository (None: not published). ``confidence``/``sky``: the network also gives a
     per-pixel confidence / sky map; ``needs_intrinsics``: its metric output needs the camera's
-    focal length; ``max_views``: views one forward pass can take (1: monocular);
+    focal length; ``needs_prompt``: its metres come from a metric prompt (anchors: sparse
+    depth or points) fed into the network; ``max_views``: views one forward pass can take
+    (1: monocular);
     ``parameters``: its parameter count (None: not stated). ``subdir``: the folder of the
     weights directory the file is kept in, for published files whose name says nothing
     (``model.safetensors``): they are then found by that folder, never by their file name
@@ -92,6 +94,9 @@ class Checkpoint:
     needs_intrinsics: bool = False
     max_views: int = 1
     parameters: int | None = None
+    bundled: bool = False
+    note: str = ''
+    needs_prompt: bool = False
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
@@ -179,7 +184,11 @@ class ModelFamily:
             ``checkpoint`` parameter is empty (``{encoder}``, ``{scene}``).
         order: listing order (lowest first; the first family is the default of ``untrained``).
         model_types: the ``model_type`` values of a library's ``config.json`` this family
-            loads from a folder in the library's own format (``save_pretrained``).
+            loads from a folder in the library's own format (``save_pretrained``); for a
+            pipeline folder, the ``_class_name`` of its ``model_index.json``.
+        offline: empty when the family runs in the live node; else why it does not and what
+            to use there instead (one sentence): the node refuses it with that sentence, the
+            offline commands run it.
     """
 
     name: str
@@ -205,6 +214,7 @@ class ModelFamily:
                                                      ('metric', '{encoder}'))
     order: int = 100
     model_types: tuple[str, ...] = ()
+    offline: str = ''
 
     def __post_init__(self) -> None:
         problems = [f'output {o!r} is not one of {OUTPUTS}' for o in self.outputs
@@ -214,8 +224,8 @@ class ModelFamily:
         problems += [f'precision {p!r} is not one of {PRECISIONS}' for p in self.precisions
                      if p not in PRECISIONS]
         problems += [f'checkpoint {c.name} holds encoder {c.encoder!r}, not one of '
-                     f'{self.encoders}' for c in self.checkpoints
-                     if c.encoder not in self.encoders]
+                     f'{(*self.encoders, *self.extra_encoders)}' for c in self.checkpoints
+                     if c.encoder not in (*self.encoders, *self.extra_encoders)]
         problems += [f'checkpoint {c.name} outputs {c.output!r}, not one of {self.outputs}'
                      for c in self.checkpoints if c.output not in self.outputs]
         for trait in ('confidence', 'sky', 'needs_intrinsics'):
@@ -280,10 +290,12 @@ LIBRARY_FILES = ('config.json', 'preprocessor_config.json')
 
 
 def library_checkpoint(name: str, encoder: str, output: str, repo: str, licence: str,
-                       max_depth: float | None = None) -> Checkpoint:
+                       max_depth: float | None = None, *,
+                       needs_prompt: bool = False) -> Checkpoint:
     """Return a published library folder (weights + LIBRARY_FILES), downloaded as ``name``."""
     return Checkpoint(name, encoder, output, 'model.safetensors', licence, repo=repo,
-                      max_depth=max_depth, subdir=name, extra_files=LIBRARY_FILES)
+                      max_depth=max_depth, subdir=name, extra_files=LIBRARY_FILES,
+                      needs_prompt=needs_prompt)
 
 
 #: What a library family whose network exports (for one input size) runs on: torch, and its
@@ -523,9 +535,16 @@ def backends_table() -> str:
     return '\n'.join(rows)
 
 
+def _needs(c: Checkpoint) -> str:
+    """Return what a checkpoint's metres need beside the image, in words."""
+    if c.needs_prompt:
+        return 'a metric prompt (anchor/points or anchor/depth) and intrinsics'
+    return 'fx, fy' if c.needs_intrinsics else 'no'
+
+
 def markdown_table() -> str:
     """Every published checkpoint as a Markdown table (README's model-family table)."""
-    rows = ['| name | family | parameters | licence | outputs | needs intrinsics | any-view |',
+    rows = ['| name | family | parameters | licence | outputs | needs | any-view |',
             '|---|---|---|---|---|---|---|']
     for fam, c in checkpoints():
         names = ', '.join(f'`{n}`' for n in (c.name, *c.aliases))
@@ -533,8 +552,9 @@ def markdown_table() -> str:
                              + (f' (max {c.max_depth:g} m)' if c.max_depth else '')]
                             + [w for w, on in (('confidence', c.confidence), ('sky', c.sky))
                                if on])
-        licence = c.licence + ('' if c.repo else ' (not published)')
+        licence = c.licence + ('' if c.repo else ' (bundled toy)' if c.bundled
+                               else ' (not published)')
         rows.append(f'| {names} | {fam.title} | {_count(c.parameters)} | {licence} | {outputs} '
-                    f'| {"fx, fy" if c.needs_intrinsics else "no"} '
+                    f'| {_needs(c)} '
                     f'| {"yes" if c.max_views > 1 else "no"} |')
     return '\n'.join(rows)

@@ -81,7 +81,8 @@ FAMILY = register_family(ModelFamily(
     sky=True,
     needs_intrinsics=True,
     max_views=MAX_VIEWS,
-    trainable=False,   # fine-tuning and distilling these networks: not yet
+    # train fine-tunes whole networks single-view; distill trains relative students
+    trainable=True,
     # every backend: exported graphs hold the networks' raw outputs (models/da3/graph.py)
     checkpoint_names=(('relative', '{encoder}'), ('metric', '{encoder}')),
     order=10,

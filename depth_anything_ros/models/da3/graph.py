@@ -68,7 +68,11 @@ def output_names(net: nn.Module) -> tuple[str, ...]:
 
 
 def raw_outputs(net: nn.Module, x: Tensor) -> dict[str, Tensor]:
-    """Return the graph's outputs of ``net`` for images ``x`` (see the module docstring)."""
+    """Return the graph's outputs of ``net`` for images ``x`` (see the module docstring).
+
+    ``x``: (B, S, 3, H, W) or (B, 3, H, W) (one view each) for a network with views, then
+    the outputs have the views axis either way; (B, 3, H, W) for a monocular network.
+    """
     if isinstance(net, NestedDepthAnything3):
         out = net.da3(x)
         metric = net.da3_metric(x, sky_to_far=False)
@@ -79,17 +83,18 @@ def raw_outputs(net: nn.Module, x: Tensor) -> dict[str, Tensor]:
     if has_views(net):
         out = net(x)
         return {'depth': out['depth'], 'depth_conf': out['depth_conf']}
-    out = net(x[:, None], sky_to_far=False)
+    out = net(x, sky_to_far=False)
     return {'depth': out['depth'][:, 0], 'sky': out['sky'][:, 0]}
 
 
 def finish(raw: Mapping[str, Tensor], focal: Tensor | None = None, *,
-           needs_focal: bool = False) -> dict[str, Tensor]:
+           needs_focal: bool = False, sky_to_far: bool = True) -> dict[str, Tensor]:
     """Graph outputs -> ``depth`` (+ ``confidence``, ``sky``), each shaped as ``raw['depth']``.
 
     ``focal`` (B, 2): (fx, fy) in pixels of the network input, for a network whose depth
     becomes metres only with it (``needs_focal``). Exact: the same torch operations as the
-    torch model's own forward pass.
+    torch model's own forward pass. ``sky_to_far=False`` (training): a monocular network's
+    sky pixels keep the depth its head gave them.
     """
     raw = {k: v.float() for k, v in raw.items()}
     if 'metric_depth' in raw:   # nested
@@ -98,7 +103,7 @@ def finish(raw: Mapping[str, Tensor], focal: Tensor | None = None, *,
         return {'depth': depth, 'confidence': conf, 'sky': raw['sky']}
     if 'depth_conf' in raw:   # any-view
         return {'depth': raw['depth'], 'confidence': raw['depth_conf']}
-    depth = DepthAnything3.sky_to_far(raw['depth'], raw['sky'])
+    depth = DepthAnything3.sky_to_far(raw['depth'], raw['sky']) if sky_to_far else raw['depth']
     if needs_focal:
         if focal is None:
             raise ValueError("this network gives metres only with the camera's focal length "

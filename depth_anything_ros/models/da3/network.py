@@ -109,8 +109,9 @@ class DepthAnything3(nn.Module):
         ``extrinsics`` (B, S, 4, 4) world-to-camera and ``intrinsics`` (B, S, 3, 3) in input
         pixels condition an any-view network on known poses (both or neither).
         ``ref_view_strategy`` picks the reference among three or more views without poses.
-        ``sky_to_far=False``: a monocular network's depth as its head gives it, sky pixels
-        untouched (an exported graph leaves that data-dependent step to :meth:`sky_to_far`).
+        ``sky_to_far=False``: a network with a sky output gives its depth map as the head made
+        it, without the far value put on sky pixels (a batch quantile, which a training loss
+        must not see, and which an exported graph leaves to :meth:`sky_to_far`).
         """
         cfg = self.config
         x = as_views(x)

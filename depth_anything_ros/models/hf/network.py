@@ -154,6 +154,8 @@ class LibraryDepthNet(LibraryIO, nn.Module):
 
     #: Why a graph with a dynamic input size cannot be exported (None: it can); set per family.
     dynamic_refusal: str | None = None
+    #: Whether ``forward`` takes a metric prompt depth (``prompt=``; Prompt Depth Anything).
+    takes_prompt = False
 
     def __init__(self, family: str, model: nn.Module, processor: Any, config: LibraryConfig,
                  *, flip_average: bool = False) -> None:
@@ -274,8 +276,8 @@ def library_processor(lib: ModuleType, folder: Path) -> Any:
 
 def load_folder(folder: str | os.PathLike, family: str, model_class: str, *,
                 describe: Callable[[Any], LibraryConfig], flip_average: bool = False,
-                processor: Callable[[ModuleType, Path], Any] = library_processor
-                ) -> LibraryDepthNet:
+                processor: Callable[[ModuleType, Path], Any] = library_processor,
+                net_class: type[LibraryDepthNet] = LibraryDepthNet) -> LibraryDepthNet:
     """Load a library folder strictly: config, weights and image processor.
 
     ``model_class``: the library's class name (``DPTForDepthEstimation``); ``describe`` turns
@@ -316,8 +318,8 @@ def load_folder(folder: str | os.PathLike, family: str, model_class: str, *,
         raise CheckpointError(f'{folder}: the weights do not fit its config.json '
                               f'({model_class}): {"; ".join(problems)}')
     model = model.float().eval()
-    net = LibraryDepthNet(family, model, processing, describe(model.config),
-                          flip_average=flip_average)
+    net = net_class(family, model, processing, describe(model.config),
+                    flip_average=flip_average)
     net.checkpoint_file = folder
     return net.eval()
 
@@ -346,6 +348,8 @@ class LibraryImplementation:
     default_processor: Callable[[ModuleType], Any] | None = None
     #: What fails when the network is exported with a dynamic input size (the error text).
     dynamic_refusal: str | None = None
+    #: The network wrapper (a subclass of LibraryDepthNet where the family's inputs differ).
+    net_class: type[LibraryDepthNet] = LibraryDepthNet
 
     def describe(self, config: Any) -> LibraryConfig:
         return LibraryConfig(self.encoder, self.metric,
@@ -366,9 +370,9 @@ class LibraryImplementation:
         return None if head == 'relative' and self.metric else head
 
     def _wrap(self, model: nn.Module, processor: Any) -> LibraryDepthNet:
-        return self._facts(LibraryDepthNet(self.family, model.float().eval(), processor,
-                                           self.describe(model.config),
-                                           flip_average=self.flip_average).eval())
+        return self._facts(self.net_class(self.family, model.float().eval(), processor,
+                                          self.describe(model.config),
+                                          flip_average=self.flip_average).eval())
 
     def _facts(self, net: LibraryDepthNet) -> LibraryDepthNet:
         if self.dynamic_refusal is not None:
@@ -415,7 +419,7 @@ class LibraryImplementation:
         self._check(None, head, os.fspath(folder))
         return self._facts(load_folder(folder, self.family, self.model_class,
                                        describe=self.describe, flip_average=self.flip_average,
-                                       processor=self.processor))
+                                       processor=self.processor, net_class=self.net_class))
 
     def exported_io(self, meta: dict[str, Any], where: str) -> ExportedLibraryIO:
         """Return the processing around an exported file, from its sidecar's processor.
