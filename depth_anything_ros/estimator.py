@@ -233,9 +233,10 @@ def _check_library_backend(model: Any, backend: str) -> None:
     if fam is None or fam.input.aspect != LIBRARY or not isinstance(model, nn.Module) \
             or backend in (AUTO, 'torch') or backend not in fam.backends:
         return
+    folder = getattr(model, 'checkpoint_file', None) or 'FOLDER'
     raise InvalidInputError(
         f'{fam.title} runs on {backend} from an exported file only (its graph has a fixed input '
-        'size): depth-anything-ros export --checkpoint FOLDER --height H --width W --out '
+        f'size): depth-anything-ros export --checkpoint {folder} --height H --width W --out '
         'model.onnx (or --format openvino --out model.xml), then run that file')
 
 
