@@ -304,7 +304,7 @@ def library_family(*, name: str, title: str, encoder: str, output: str,
 
     Its implementation is ``models/<name>/network.py``'s ``IMPLEMENTATION``; its folders' config
     names the family by ``model_type`` (= ``name``); it runs on torch in fp32 with the library's
-    own image processing.
+    own image processing. ``train`` and ``distill`` do not build it (the library trains it).
     """
     return ModelFamily(
         name=name, title=title, implementation=f'depth_anything_ros.models.{name}.network'
@@ -312,7 +312,7 @@ def library_family(*, name: str, title: str, encoder: str, output: str,
         encoders=(encoder,), checkpoints=checkpoints, input=InputPolicy(aspect='library'),
         outputs=(output,), backends=('torch',), precisions=('fp32',),
         checkpoint_names=(('relative', default), ('metric', default)), order=order,
-        model_types=(name,))
+        model_types=(name,), trainable=False)
 
 
 def register_family(fam: ModelFamily) -> ModelFamily:
