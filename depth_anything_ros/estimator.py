@@ -131,7 +131,10 @@ class DepthResult:
 
 
 def _family_of(model: Any) -> Any:
-    name = getattr(model, 'family', None)
+    if isinstance(model, (str, os.PathLike)) and is_exported_file(model):
+        name = read_sidecar(model, required=False).get('family')   # what exported it
+    else:
+        name = getattr(model, 'family', None)
     return family(name) if isinstance(name, str) else None
 
 
@@ -289,11 +292,13 @@ class DepthEstimator:
             options: dict[str, Any] = {'cache_dir': Path(cache_dir)} if cache_dir else {}
             if self.backend == 'openvino':
                 options['engine_cache_size'] = engine_cache_size
-            self._runner = make_runner(self.backend, model, device=self.device,
-                                       precision=self.precision, profile=trt_profile, **options)
+            runner = make_runner(self.backend, model, device=self.device,
+                                 precision=self.precision, profile=trt_profile, **options)
+            self._backend_runner = runner
+            self._runner = self._finished(runner)
             # What the runtime really runs: an engine file's own precision, or fp32 where an
             # onnxruntime session lost its TensorRT provider.
-            self.precision = getattr(self._runner, 'precision', self.precision)
+            self.precision = getattr(runner, 'precision', self.precision)
 
     @classmethod
     def from_config(cls, checkpoint: str | os.PathLike, *, encoder: str | None = None,
@@ -396,12 +401,19 @@ class DepthEstimator:
     def max_views(self) -> int:
         """Views of one scene one forward pass takes (1: each image alone; torch backend)."""
         views = int(getattr(self.config, 'max_views', 1) or 1)
-        return views if self.backend == 'torch' and self.model is not None else 1
+        if self.backend == 'torch':
+            return views if self.model is not None else 1
+        # an exported graph with a views axis (backends.common.Runner.views)
+        return views if getattr(self._backend_runner, 'views', False) else 1
 
     @property
     def takes_poses(self) -> bool:
-        """Whether a multi-view pass can be conditioned on the cameras' poses."""
-        return self.max_views > 1 and bool(getattr(self.config, 'takes_poses', False))
+        """Whether a multi-view pass can be conditioned on the cameras' poses.
+
+        The torch model only: exported graphs have no pose inputs.
+        """
+        return self.backend == 'torch' and self.max_views > 1 and bool(
+            getattr(self.config, 'takes_poses', False))
 
     @property
     def stateful(self) -> bool:
@@ -494,6 +506,27 @@ class DepthEstimator:
                 # (B, h, w), or {'depth': (B, h, w), ...}
                 return net(x, **kwargs) if focal is None else net(x, focal=focal, **kwargs)
 
+        return run
+
+    def _finished(self, runner: Any) -> Runner:
+        """``runner`` followed by the family's steps outside the exported graph, if any.
+
+        A family whose implementation module defines ``finish_graph(raw, config, focal)``
+        exports a graph of raw outputs (several, perhaps); what depends on the whole output or
+        on the camera's focal length runs after it, in torch, as in the torch model.
+        """
+        finish = getattr(self._family.module(), 'finish_graph', None) \
+            if self._family is not None else None
+        if finish is None:
+            return runner
+
+        def run(x: Tensor, focal: Tensor | None = None) -> Mapping[str, Tensor]:
+            raw = runner(x)
+            return finish(raw if isinstance(raw, Mapping) else {'depth': raw}, self.config,
+                          focal)
+
+        run.report = getattr(runner, 'report', None)   # type: ignore[attr-defined]
+        run.runner = runner   # type: ignore[attr-defined]
         return run
 
     def _backend_metadata(self, model: Any) -> tuple[Any, bool, float | None]:
@@ -753,7 +786,10 @@ class DepthEstimator:
             raise ValueError('poses need both extrinsics and intrinsics')
         if extrinsics is not None:
             if not self.takes_poses:
-                raise ValueError(f'{self.config.encoder} cannot be conditioned on poses')
+                raise ValueError(f'{self.config.encoder} cannot be conditioned on poses'
+                                 + ('' if self.backend == 'torch' else
+                                    f' on the {self.backend} backend (exported graphs have no '
+                                    'pose inputs; use backend torch)'))
             ext_np = np.asarray(extrinsics, np.float64)
             if ext_np.shape != (n, 4, 4) or len(intrinsics) != n:
                 raise ValueError(f'{n} views need extrinsics ({n}, 4, 4) and {n} intrinsics, got '
@@ -771,9 +807,13 @@ class DepthEstimator:
         dtype = _DTYPES.get(self.precision)
         amp = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None
                else contextlib.nullcontext())
-        with amp:
-            pred = self.model.forward_views(x, ext, k)                   # each (S, h, w)
-        pred = {key: v.float() for key, v in pred.items()}
+        if self.backend == 'torch':
+            with amp:
+                pred = self.model.forward_views(x, ext, k)               # each (S, h, w)
+        else:   # the exported graph's views axis, then its finishing steps
+            pred = {key: v[0] for key, v in self._runner(x).items()
+                    if key in ('depth', 'confidence', 'sky')}           # each (S, h, w)
+        pred = {key: v.float().to(self.device) for key, v in pred.items()}
         self._sync()
         t2 = time.perf_counter()
         sky_threshold = float(getattr(self.config, 'sky_threshold', SKY_THRESHOLD))
