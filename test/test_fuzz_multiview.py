@@ -201,7 +201,7 @@ def test_each_view_keeps_its_own_frame_and_equals_a_direct_call(estimator, cams,
         frames.append((stage, Frame(_pixels(seed + k, w, h, enc), enc, 1_000 * MS + stamp,
                                     f'cam{k}_optical'), ALL_OUTPUTS))
     results = process_frames(frames)
-    for (stage, frame, _), res in zip(frames, results):
+    for (_, frame, _), res in zip(frames, results):
         assert res.frame is frame
         h, w = frame.pixels.shape[:2]
         assert res.outputs.disparity.shape == (h, w)
@@ -210,7 +210,7 @@ def test_each_view_keeps_its_own_frame_and_equals_a_direct_call(estimator, cams,
         assert np.isfinite(d).mean() > 0.5, (res.views, res.posed, res.note)
     # a pass of several views equals one direct call of the network on them
     by_views: dict = {}
-    for (stage, frame, _), res in zip(frames, results):
+    for (_, frame, _), res in zip(frames, results):
         if res.views > 1 and not res.posed:
             by_views.setdefault(res.views, []).append((frame, res))
     for views in by_views.values():
@@ -244,3 +244,77 @@ def test_extrinsics_that_overflow_run_the_pass_unposed_with_a_note(estimator) ->
     for res, ref in zip(results, direct):
         assert res.views == 2 and not res.posed and 'no pose conditioning' in res.note
         np.testing.assert_allclose(res.outputs.disparity, 1 / ref.depth, rtol=1e-5)
+
+
+class _TwoCameras:
+    """A two-camera node (any-view, ``multiview_slop`` 1 s) with a subscriber to the left one."""
+
+    def __init__(self, ctx, estimator) -> None:
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.parameter import Parameter
+        from sensor_msgs.msg import Image
+
+        from depth_anything_ros.ros.node import DepthNode
+        from depth_anything_ros.ros.publishing import subscribed
+        values = {'input_size': 70, 'mode': 'relative', 'cameras': ['left', 'right'],
+                  'multiview_slop': 1.0}     # the longest wait the parameter allows
+        self.node = DepthNode(estimator=estimator, context=ctx, parameter_overrides=[
+            Parameter(k, value=v) for k, v in values.items()])
+        self.sub = Node('partner_harness', context=ctx)
+        self.got: list = []
+        self.sub.create_subscription(Image, 'left/disparity/image', self.got.append, 10)
+        self.executor = SingleThreadedExecutor(context=ctx)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.sub)
+        self.left, self.right = self.node._cameras
+        end = time.monotonic() + 15.0
+        while time.monotonic() < end and not self.left.stage.wanted(
+                subscribed(self.left)).any():
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def image(self, camera, stamp_ns: int = 0) -> None:
+        from sensor_msgs.msg import Image
+        msg = Image(width=W, height=H, encoding='rgb8', step=W * 3,
+                    data=_pixels(0, W, H, 'rgb8').tobytes())
+        msg.header.frame_id = f'{camera.name}_optical'
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        self.node._on_image(msg, camera)
+
+    def close(self) -> None:
+        self.node.stop_worker(5.0)
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.sub.destroy_node()
+
+
+@pytest.mark.ros
+def test_stopping_the_node_while_a_frame_waits_for_its_partner_is_immediate(
+        estimator, harness_ctx) -> None:
+    h = _TwoCameras(harness_ctx, estimator)
+    try:
+        h.right.stage.wanted = lambda requested, cfg=None: requested.__class__(image=True)
+        h.image(h.left)                      # the right camera (subscribed) never publishes
+        time.sleep(0.3)                      # the worker now waits for a partner
+        assert h.node._slot._items and not h.got, 'the frame should wait for its partner'
+        start = time.monotonic()
+        assert h.node.stop_worker(5.0)       # deactivate / cleanup / shutdown mid-wait
+        assert time.monotonic() - start < 0.5
+    finally:
+        h.close()
+
+
+@pytest.mark.ros
+def test_a_frame_never_waits_for_a_camera_whose_frames_nobody_wants(estimator,
+                                                                     harness_ctx) -> None:
+    h = _TwoCameras(harness_ctx, estimator)
+    try:
+        for k in range(3):                   # the right camera publishes, nobody subscribes
+            h.image(h.right, k * 33 * MS)
+        assert not h.node._slot._items       # its frames are never pending: no partner
+        h.image(h.left)
+        time.sleep(0.3)
+        # was: the left frame waited the whole slop (1 s) for a partner that cannot come
+        assert not h.node._slot._items, 'the frame waits for a camera nobody wants'
+    finally:
+        h.close()

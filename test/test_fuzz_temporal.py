@@ -56,7 +56,7 @@ _FLOATS = st.one_of(st.floats(-3.0, 3.0), st.sampled_from(
 
 @st.composite
 def _poses(draw):
-    """A pose: good, identity, None, NaN, non-rigid, a degenerate quaternion, huge."""
+    """Draw a pose: good, None, NaN, non-rigid, a degenerate quaternion, huge."""
     kind = draw(st.sampled_from(['good', 'good', 'good', 'none', 'quat', 'matrix']))
     if kind == 'none':
         return None
@@ -71,7 +71,7 @@ def _poses(draw):
 
 @st.composite
 def _frames(draw):
-    """One frame: stamp step, values, pose, intrinsics, confidence, image, scale epoch."""
+    """Draw a frame: stamp step, values, pose, intrinsics, confidence, image, scale epoch."""
     step = draw(st.one_of(st.sampled_from([33 * MS, 33 * MS, 0, -5 * MS, 700 * MS, 10 ** 18]),
                           st.integers(-100 * MS, 600 * MS)))
     base = draw(st.floats(0.5, 5.0))
@@ -205,3 +205,58 @@ def test_camera_temporal_counters_add_up_and_say_what_went_wrong(steps) -> None:
         frames = int(status['temporal_frames'])
         assert frames == k + 1
         assert int(status['temporal_frames_fused']) + int(status['temporal_resets']) == frames
+
+
+# ------------------------------------------------------------------ the camera stage
+
+class _Wall:
+    """Stand-in metric estimator: a wall at 2 m with seeded noise, at the frame's size."""
+
+    device, is_metric, input_size = 'cpu', True, 154
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+        self.last: np.ndarray | None = None
+
+    def infer(self, pixels: np.ndarray, encoding: str) -> np.ndarray:
+        noise = 1.0 + 0.03 * self.rng.standard_normal(pixels.shape[:2])
+        self.last = (2.0 * noise).astype(np.float32)
+        return self.last
+
+
+_SIZES = [(W, H), (W, H), (W, H), (2 * W, 2 * H), (H, W)]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_SIZES), st.integers(-50, 700).map(lambda t: t * MS),
+                          _poses(), st.booleans(), st.sampled_from(['rgb8', 'mono8', 'bgra8'])),
+                min_size=1, max_size=10))
+def test_the_stage_never_fuses_across_a_size_or_calibration_change(steps) -> None:
+    from depth_anything_ros.core.camera_stage import Calibration, CameraStage, Frame
+    from depth_anything_ros.core.pipeline import Wanted
+    from depth_anything_ros.params import validate
+    est = _Wall()
+    stage = CameraStage(est, validate({'temporal': 'fuse', 'max_depth': 100.0}))
+    source = _Poses()
+    stage.temporal.poses = source
+    stamp, previous = 1_000 * MS, None
+    for (w, h), step, pose, new_info, encoding in steps:
+        stamp += step
+        if new_info:                 # a calibration for this size arrives mid-stream
+            stage.add_camera_info(stamp, Calibration.from_intrinsics(
+                30.0 * w / W, 30.0 * w / W, w / 2, h / 2, w, h))
+        source.next = pose if pose is not None else PoseUnavailable('no transform')
+        channels = {'mono8': 0, 'bgra8': 4}.get(encoding, 3)
+        pixels = np.full((h, w) if not channels else (h, w, channels), 90, np.uint8)
+        try:
+            out = stage.process(Frame(pixels, encoding, stamp, 'cam'), Wanted(image=True))
+        except ValueError:           # a calibration that does not describe the image: refused
+            previous = None
+            continue
+        assert out.depth.shape == (h, w)
+        camera = None if out.camera is None else out.camera.intrinsics
+        if previous is not None and (previous[0] != (h, w) or previous[1] != camera):
+            np.testing.assert_array_equal(out.depth, est.last)     # unfused: the prediction
+        previous = ((h, w), camera)
+    status = stage.temporal.status()
+    assert int(status['temporal_frames_fused']) + int(status['temporal_resets']) == \
+        int(status['temporal_frames'])
