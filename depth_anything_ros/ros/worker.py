@@ -115,8 +115,13 @@ class Worker:
         return cameras[0].stage.cfg.multiview_slop
 
     def _views_ready(self, pending: list[tuple[RosCamera, Pending]]) -> bool:
-        """Return True when every camera has a frame pending, all stamped within the slop."""
-        return len(pending) >= len(self.cameras) and stamps_match(
+        """Return True when every camera has a frame pending, all stamped within the slop.
+
+        Only cameras whose outputs someone wants count: the frames of the others are never
+        taken (``_on_image`` drops them), so waiting for one would only add the slop.
+        """
+        partners = sum(1 for camera in self.cameras if self.gate.wanted(camera).any())
+        return len(pending) >= partners and stamps_match(
             [stamp_ns(item.msg.header) for _, item in pending], self._gather())
 
     def _decode(self, camera: RosCamera,
