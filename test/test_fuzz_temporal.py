@@ -260,3 +260,30 @@ def test_the_stage_never_fuses_across_a_size_or_calibration_change(steps) -> Non
     status = stage.temporal.status()
     assert int(status['temporal_frames_fused']) + int(status['temporal_resets']) == \
         int(status['temporal_frames'])
+
+
+def test_a_metric_model_is_not_fused_across_its_scale_correction_switching_on() -> None:
+    from depth_anything_ros.core.camera_stage import Calibration, CameraStage, Frame
+    from depth_anything_ros.core.pipeline import Wanted
+    from depth_anything_ros.params import validate
+    est = _Wall()
+    stage = CameraStage(est, validate({'temporal': 'fuse', 'alignment': 'sparse',
+                                       'max_depth': 100.0}))
+    calib = Calibration.from_intrinsics(30.0, 30.0, W / 2, H / 2, W, H)
+    stage.add_camera_info(0, calib)
+    stage.add_anchor_camera_info(calib)
+    still = PoseBuffer()
+    still.add('odom', 'cam', 0, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0), static=True)
+    stage.temporal.poses = still
+    pixels = np.full((H, W, 3), 90, np.uint8)
+    for k in range(3):                   # no anchors yet: the model's own metres, fused
+        stage.process(Frame(pixels, 'rgb8', k * 33 * MS, 'cam'), Wanted(image=True))
+    assert stage.temporal.status()['temporal_frames_fused'] == '2'
+    # the anchors arrive: the wall is at 2.2 m, the correction switches on (x 1.1)
+    stamp = 3 * 33 * MS
+    stage.add_anchor_depth(stamp, np.full((H, W), 2.2, np.float32))
+    out = stage.process(Frame(pixels, 'rgb8', stamp, 'cam'), Wanted(image=True))
+    assert stage.aligner.filter.state == 'tracking'
+    # was: averaged with the uncorrected history (a depth between 2.0 and 2.2 m)
+    assert float(np.nanmedian(out.depth)) == pytest.approx(2.2, rel=0.01)
+    assert stage.temporal.status()['temporal_last_reason'] == 'scale jump'
