@@ -318,3 +318,42 @@ def test_a_frame_never_waits_for_a_camera_whose_frames_nobody_wants(estimator,
         assert not h.node._slot._items, 'the frame waits for a camera nobody wants'
     finally:
         h.close()
+
+
+@given(st.lists(st.tuples(st.booleans(), st.booleans(), st.integers(0, 40)), min_size=1,
+                max_size=6))
+@settings(max_examples=6, suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture])
+def test_temporal_fuse_per_camera_through_passes_of_one_and_two_views(estimator, steps) -> None:
+    from depth_anything_ros.core.camera_stage import (
+        ALL_OUTPUTS,
+        Calibration,
+        CameraStage,
+        Frame,
+        process_frames,
+    )
+    from depth_anything_ros.core.temporal import PoseBuffer
+    from depth_anything_ros.params import validate
+    still = PoseBuffer()
+    stages = []
+    for k in range(2):
+        still.add('odom', f'c{k}', 0, (0.1 * k, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0), static=True)
+        stage = CameraStage(estimator, validate({
+            'mode': 'relative', 'input_size': 70, 'multiview_slop': 0.005, 'temporal': 'fuse',
+            'disparity_scale': 0.5, 'disparity_shift': 0.05}), f'c{k}')
+        stage.add_camera_info(0, Calibration.from_intrinsics(70.0, 70.0, 40.0, 30.0, W, H))
+        stage.temporal.poses = still
+        stages.append(stage)
+    stamp = 1_000 * MS
+    for left, right, offset_ms in steps:     # a camera that stops and comes back; late frames
+        stamp += 33 * MS
+        frames = [(stages[k], Frame(_pixels(k, W, H, 'rgb8'), 'rgb8',
+                                    stamp + k * offset_ms * MS, f'c{k}'), ALL_OUTPUTS)
+                  for k, on in enumerate((left, right)) if on]
+        for (_, frame, _), res in zip(frames, process_frames(frames)):
+            assert res.frame is frame and res.outputs.disparity.shape == (H, W)
+            assert np.isfinite(res.outputs.disparity).any()
+    for stage in stages:
+        status = stage.temporal.status()
+        assert int(status['temporal_frames_fused']) + int(status['temporal_resets']) == \
+            int(status['temporal_frames'])
