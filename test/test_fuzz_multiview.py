@@ -305,6 +305,25 @@ def test_stopping_the_node_while_a_frame_waits_for_its_partner_is_immediate(
 
 
 @pytest.mark.ros
+def test_a_frame_never_waits_for_a_camera_that_stopped_publishing(estimator,
+                                                                   harness_ctx) -> None:
+    h = _TwoCameras(harness_ctx, estimator)
+    try:
+        h.right.stage.wanted = lambda requested, cfg=None: requested.__class__(image=True)
+        h.image(h.right)                     # the right camera published once ...
+        deadline = time.monotonic() + 5.0
+        while h.node._slot._items and time.monotonic() < deadline:
+            time.sleep(0.01)
+        h.right.stats.last_input -= 10.0     # ... ten seconds ago, then stopped
+        h.image(h.left)
+        time.sleep(0.3)
+        # was: every frame of the left camera waited the whole slop (1 s) for it
+        assert not h.node._slot._items, 'the frame waits for a camera that stopped'
+    finally:
+        h.close()
+
+
+@pytest.mark.ros
 def test_a_frame_never_waits_for_a_camera_whose_frames_nobody_wants(estimator,
                                                                      harness_ctx) -> None:
     h = _TwoCameras(harness_ctx, estimator)
