@@ -54,6 +54,8 @@ Value = bool | int | float | str
 
 # Metric training range of the official checkpoints (metres): Hypersim indoor, VKITTI outdoor.
 SCENE_MAX_DEPTH: dict[str, float] = {'indoor': 20.0, 'outdoor': 80.0}
+#: Smallest network input size the node takes (5 patches of 14 pixels).
+MIN_INPUT_SIZE = 70
 COLORMAPS: tuple[str, ...] = ('turbo', 'inferno', 'magma', 'plasma', 'viridis', 'jet', 'gray')
 
 
@@ -69,6 +71,7 @@ class ParamSpec:
     step: int = 0                               # int ranges: valid values are lo + k*step
     read_only: bool = False
     per_camera: bool = False                    # each camera may override it (``<camera>.<name>``)
+    zero: bool = False                          # 0 is valid too, outside the range (a default)
 
     @property
     def type(self) -> type:
@@ -128,8 +131,11 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('diagnostics_period', 1.0, 'seconds between /diagnostics messages',
               range=(0.1, 60.0), read_only=True),
     # --- runtime (apply from the next frame) ---
-    ParamSpec('input_size', 518, 'network input short side in pixels (multiple of 14); '
-              'smaller is faster and coarser', range=(70, 2044), step=14),
+    ParamSpec('input_size', 0, 'network input size in pixels (multiple of 14): the short '
+              'side for Depth Anything V2, the longest side for Depth Anything 3 (the model '
+              "family's input policy); 0: the family's own size (518 V2, 504 DA3, logged at "
+              'start-up); smaller is faster and coarser', range=(MIN_INPUT_SIZE, 2044), step=14,
+              zero=True),
     ParamSpec('min_depth', 0.1, 'metres; nearer pixels are invalid (NaN / 0)',
               range=(0.0, 1000.0)),
     ParamSpec('max_depth', 0.0, 'metres; farther pixels are invalid; 0: the scene range '
@@ -386,6 +392,8 @@ def _check_value(s: ParamSpec, value: Any) -> tuple[Value, str | None]:
                        f'{value!r}')
     if s.choices and value not in s.choices:
         return value, f'{s.name} must be one of {", ".join(s.choices)}, got {value!r}'
+    if s.zero and value == 0:
+        return value, None
     if s.range is not None:
         lo, hi = s.range
         if isinstance(value, float) and not math.isfinite(value):
@@ -540,7 +548,8 @@ def markdown_table() -> str:
             '|---|---|---|---|---|---|']
     for s in SCHEMA:
         allowed = ', '.join(s.choices) if s.choices else (
-            f'{s.range[0]:g} .. {s.range[1]:g}' + (f' step {s.step}' if s.step > 1 else '')
+            ('0, or ' if s.zero else '')
+            + f'{s.range[0]:g} .. {s.range[1]:g}' + (f' step {s.step}' if s.step > 1 else '')
             if s.range else '')
         rows.append(f'| `{s.name}` | {s.type.__name__} | `{s.default!r}` | {allowed} | '
                     f"{'no (restart)' if s.read_only else 'yes'} | {s.description} |")

@@ -38,7 +38,11 @@ from depth_anything_ros.commands.args import (
 from depth_anything_ros.errors import user_errors
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.training.labels import LABEL_FORMATS
-from depth_anything_ros.training.pseudo_label import estimator_teacher, label_frames
+from depth_anything_ros.training.pseudo_label import (
+    estimator_teacher,
+    label_frames,
+    LABEL_OUTPUTS,
+)
 from depth_anything_ros.training.sources import parse_shard
 from depth_anything_ros.vocabulary import PRECISIONS
 
@@ -104,8 +108,9 @@ def main(args: argparse.Namespace) -> int:
     meta = {'teacher': str(args.checkpoint), 'teacher_encoder': cfg.encoder,
             'teacher_head': cfg.head, 'teacher_max_depth': cfg.max_depth,
             'input_size': args.input_size, 'tta_flip': bool(args.tta_flip),
-            'disparity': ('1 / depth (1/m) from a metric teacher' if cfg.is_metric else
-                          'affine-invariant disparity from a relative teacher')}
+            'teacher_output': estimator.output,
+            'teacher_licence': getattr(model, 'licence', None),
+            'disparity': LABEL_OUTPUTS[estimator.output]}
     if options is not None:
         from depth_anything_ros.offline.ray_engine import label_frames_ray
         factory = functools.partial(make_teacher, model_flags(args), args.device,

@@ -30,6 +30,16 @@ pass) and process-bag one frame at a time (:meth:`CameraStage.process`). With an
 and ``multiview_slop`` > 0, frames of different cameras stamped within the slop go through one
 forward pass as views of one scene (``core.multiview``), conditioned on the cameras' poses
 where they are known; a frame without a partner is processed alone.
+
+Two kinds of network take more than the frame. One whose metric depth uses the focal length
+and estimates it otherwise (Depth Pro) gets each frame's own focal length where the frame has
+a camera model; a frame without one gets the network's estimate, and its outputs a camera
+model built from it (``fx = fy`` = the estimate, the principal point at the image centre):
+``depth/camera_info`` and the cloud then carry the estimate, and :meth:`CameraStage.status`
+says so. A prompted network (Prompt Depth Anything) gets the anchor paired with the frame as
+its prompt (core/prompt.py); a frame without one within ``anchor_slop`` runs unprompted,
+gives relative depth and goes through the configured alignment like a relative model's
+frame (no fit: no metric depth), and is counted.
 """
 
 from __future__ import annotations
@@ -51,8 +61,16 @@ from depth_anything_ros.core.pipeline import (
     image_limits,
     infer_frames,
     make_aligner,
+    resolved_input_size,
     Temporal,
     Wanted,
+)
+from depth_anything_ros.core.prompt import (
+    densify,
+    depth_prompt,
+    MIN_PROMPT_CELLS,
+    points_prompt,
+    prompt_shape,
 )
 from depth_anything_ros.core.sync import StampMatcher
 from depth_anything_ros.core.temporal import make_temporal
@@ -167,6 +185,7 @@ class _Prepared:
     cfg: DepthConfig         # the settings the frame was prepared with (one snapshot)
     wanted: Wanted
     stream: Any = None       # temporal vda: the camera's stream of the stateful model
+    prompt: np.ndarray | None = None   # dense metric prompt (prompted networks), or none
 
 
 @dataclass(frozen=True)
@@ -209,7 +228,15 @@ class CameraStage:
         self.name = name
         self.pipeline = FramePipeline(estimator)
         self.infos: StampMatcher[Calibration] = StampMatcher()
-        self.aligner = make_aligner(cfg, estimator.is_metric)   # None unless anchored
+        # a prompted network's anchors are its prompt; the configured alignment aligns the
+        # relative depth of the frames that have none
+        self.takes_prompt = bool(getattr(estimator, 'takes_prompt', False))
+        self.aligner = make_aligner(cfg, estimator.is_metric and not self.takes_prompt)
+        self.prompted = 0              # frames run with a prompt
+        self.unprompted = 0            # frames without one (fell back to the alignment)
+        self.prompt_refusal = ''       # why the latest unprompted frame had none
+        self.focal_source = ''         # camera_info, parameters or estimated ('' none used)
+        self.focal_px: float | None = None   # the focal length of the latest frame (pixels)
         self.anchor_calibration: Calibration | None = None      # of anchor/depth (sparse)
         self.image_frame = ''          # optical frame of the latest image
         self.without_camera = 0        # frames processed without intrinsics
@@ -364,14 +391,74 @@ class CameraStage:
         if self.temporal is not None and self.temporal.mode == 'vda':
             stream = self.temporal.stream(frame.stamp_ns, (
                 net_pixels.shape, None if camera is None else camera.intrinsics))
-        return _Prepared(index, self, frame, net_pixels, camera, cfg, wanted, stream)
+        prompt = self._prompt(frame, camera) if self.takes_prompt else None
+        return _Prepared(index, self, frame, net_pixels, camera, cfg, wanted, stream,
+                         prompt)
+
+    def _prompt(self, frame: Frame, camera: CameraModel | None) -> np.ndarray | None:
+        """Return the dense prompt of ``frame`` from its paired anchor (None: none, counted)."""
+        anchor = None if self.aligner is None else self.aligner.anchor(frame.stamp_ns)
+        shape = frame.pixels.shape[:2]
+        reason = ''
+        if self.aligner is None or self.aligner.kind not in ('lidar', 'sparse'):
+            reason = (f'alignment {self.cfg.alignment} reads no anchors (set alignment lidar '
+                      'or sparse)')
+        elif camera is None:
+            reason = 'no camera_info to project the anchors with'
+        elif anchor is None:
+            reason = f'no anchor stamped within {self.cfg.anchor_slop:g} s of the frame'
+        else:
+            data, extra = anchor
+            grid = prompt_shape(*shape)
+            k = camera.intrinsics.k_matrix()
+            sparse = (points_prompt(data, k, shape, grid, extra) if self.aligner.kind == 'lidar'
+                      else depth_prompt(data, extra, k, shape, grid))
+            cells = int(np.count_nonzero(sparse > 0))
+            if cells >= MIN_PROMPT_CELLS:
+                self.prompted += 1
+                return densify(sparse, 'nearest')
+            reason = f'the anchor covers {cells} prompt cells (fewer than {MIN_PROMPT_CELLS})'
+        self.unprompted += 1
+        self.prompt_refusal = reason
+        return None
+
+    def _focal_camera(self, job: _Prepared, raw: Any) -> CameraModel | None:
+        """Note the focal length of the frame's metres; return its camera (or the estimate's)."""
+        focal = getattr(raw, 'focal_px', None)
+        if focal is None:
+            return job.camera
+        self.focal_px = float(focal)
+        if job.camera is not None or not getattr(raw, 'focal_estimated', False):
+            self.focal_source = 'parameters' if self.param_calibration is not None \
+                else 'camera_info'
+            return job.camera
+        self.focal_source = 'estimated'
+        h, w = job.net_pixels.shape[:2]
+        return Calibration.from_intrinsics(focal, focal, (w - 1) / 2.0, (h - 1) / 2.0, w,
+                                           h).model(w, h)
+
+    def status(self) -> dict[str, str]:
+        """Return key/values for /diagnostics: the focal length used, the prompts."""
+        values: dict[str, str] = {}
+        if self.focal_source:
+            values['focal_source'] = self.focal_source
+            values['focal_px'] = f'{self.focal_px:.6g}'
+            values['focal_estimated'] = 'true' if self.focal_source == 'estimated' else 'false'
+        if self.takes_prompt:
+            values.update({'prompt_frames': str(self.prompted),
+                           'prompt_missing': str(self.unprompted),
+                           'prompt_densify': 'nearest',
+                           'prompt_last_missing': self.prompt_refusal})
+        return values
 
     def finish(self, job: _Prepared, raw: np.ndarray, infer_ms: float) -> FrameResult:
         """Turn the network output of a prepared frame into its outputs."""
+        camera = self._focal_camera(job, raw)
+        # a prompted frame's metres come from its anchors already: no alignment on top
+        align = None if job.prompt is not None else frame_alignment(self.aligner,
+                                                                    job.frame.stamp_ns)
         out = self.pipeline.finish(job.net_pixels, job.frame.encoding, raw, infer_ms,
-                                   job.camera, job.cfg, job.wanted,
-                                   frame_alignment(self.aligner, job.frame.stamp_ns),
-                                   self._fusion(job))
+                                   camera, job.cfg, job.wanted, align, self._fusion(job))
         return FrameResult(job.frame, out, job.cfg, job.wanted)
 
     def _fusion(self, job: _Prepared) -> Temporal | None:
@@ -426,14 +513,16 @@ def process_frames(frames: Sequence[tuple[CameraStage, Frame, Wanted]],
         first = group[0]
         try:
             estimator = first.stage.pipeline.estimator
-            focal = None
-            if getattr(estimator, 'needs_intrinsics', False):   # each frame's own focal length
-                focal = [(job.camera.intrinsics.fx, job.camera.intrinsics.fy) for job in group]
+            focal = None   # each frame's own focal length, where it has a camera model
+            if any(job.camera is not None for job in group):
+                focal = [None if job.camera is None else
+                         (job.camera.intrinsics.fx, job.camera.intrinsics.fy) for job in group]
             streams = [job.stream for job in group] \
                 if any(job.stream is not None for job in group) else None
+            prompts = [job.prompt for job in group] if first.stage.takes_prompt else None
             raws, infer_ms = infer_frames(estimator, [job.net_pixels for job in group],
                                           first.frame.encoding, first.cfg.input_size, focal,
-                                          streams)
+                                          streams, prompts)
         # a failed forward pass fails each of its frames, each through its own guard
         except Exception as exc:   # noqa: BLE001 -- handed to the guard, re-raised by default
             for job in group:
@@ -454,8 +543,9 @@ def _multiview(jobs: list[_Prepared], results: list[FrameResult | None], guard: 
     slop = jobs[0].cfg.multiview_slop
     if max_views < 2 or slop <= 0.0 or len({id(job.stage) for job in jobs}) < 2:
         return jobs
-    if estimator.input_size != jobs[0].cfg.input_size:
-        estimator.input_size = jobs[0].cfg.input_size
+    size = resolved_input_size(estimator, jobs[0].cfg.input_size)
+    if estimator.input_size != size:
+        estimator.input_size = size
     rest = [job for job in jobs if job.stage.pipeline.estimator is not estimator]
     jobs = [job for job in jobs if job.stage.pipeline.estimator is estimator]
     shapes = [estimator.network_size(*job.net_pixels.shape[:2]) for job in jobs]

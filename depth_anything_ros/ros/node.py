@@ -51,6 +51,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from depth_anything_ros.backends.engine_cache import default_cache_dir
 from depth_anything_ros.core.multiview import multiview_problem
+from depth_anything_ros.core.pipeline import resolved_input_size
 from depth_anything_ros.core.stats import NodeStats
 from depth_anything_ros.core.sync import CameraSlots
 from depth_anything_ros.models.loading import describe_licence
@@ -134,6 +135,14 @@ class DepthNodeCore:
                  f'precision {getattr(estimator, "precision", cfg.precision)}'
                  + (f' ({choice.reason})' if choice is not None else '')
                  + f'; weights licence: {describe_licence(getattr(estimator, "licence", None))}')
+        side = getattr(estimator, 'input_side', 'short')
+        if side == 'library':
+            log.info("network input: the model library's own image processing (input_size "
+                     'does not apply)')
+        else:
+            log.info(f'network input size {resolved_input_size(estimator, cfg.input_size)} '
+                     f'({side} side' + (')' if cfg.input_size else ": the model family's own "
+                                        'size; set input_size to change it)'))
         if getattr(estimator, 'needs_intrinsics', False):
             log.info("the model gives metres only with the camera's focal length: from each "
                      "frame's camera_info, else the fx/fy parameters; frames without either "
@@ -144,6 +153,14 @@ class DepthNodeCore:
                      f'{cfg.multiview_slop:g} s share one forward pass (at most '
                      f'{estimator.max_views} views), conditioned on poses where extrinsics '
                      'or TF give them')
+        if getattr(estimator, 'takes_prompt', False):
+            anchored = cfg.alignment in ('sparse', 'lidar')
+            (log.info if anchored else log.warning)(
+                'the model takes a metric prompt: ' + (
+                    f'the anchors of alignment {cfg.alignment} (within anchor_slop); frames '
+                    'without one fall back to the alignment' if anchored else
+                    f'alignment {cfg.alignment} reads no anchor/points or anchor/depth, so no '
+                    'frame has one: set alignment lidar or sparse'))
         self._cfg = cfg
         self._cameras = [RosCamera(*camera, estimator) for camera in cameras]
         self._warmup.start(Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir(),
@@ -319,7 +336,8 @@ class DepthNodeCore:
         if self._estimator is not None and self._cfg is not None:
             self._gate.publish(self._pub_diag, diagnostics(
                 self.get_name(), self._cameras, self._estimator, self._model_label,
-                self._cfg.input_size, self._warmup.ms), self.get_clock())
+                resolved_input_size(self._estimator, self._cfg.input_size), self._warmup.ms),
+                self.get_clock())
 
     def _check_views(self, cfg: DepthConfig) -> None:
         """Raise ValueError when ``multiview_slop`` asks for views the model cannot take."""
