@@ -407,6 +407,7 @@ class _Cam:
     def __init__(self, slop: float) -> None:
         from types import SimpleNamespace
         self.stage = SimpleNamespace(cfg=validate({'multiview_slop': slop}))
+        self.stats = SimpleNamespace(last_input=None, input_interval=None)   # no rate yet
 
 
 class _Gate:

@@ -259,8 +259,11 @@ class _TwoCameras:
         from depth_anything_ros.ros.publishing import subscribed
         values = {'input_size': 70, 'mode': 'relative', 'cameras': ['left', 'right'],
                   'multiview_slop': 1.0}     # the longest wait the parameter allows
+        # a name of its own: the sizes its cameras saw are remembered per node name, and
+        # another test's depth_node would warm up with them
         self.node = DepthNode(estimator=estimator, context=ctx, parameter_overrides=[
-            Parameter(k, value=v) for k, v in values.items()])
+            Parameter(k, value=v) for k, v in values.items()],
+            cli_args=['--ros-args', '-r', '__node:=partner_test_node'])
         self.sub = Node('partner_harness', context=ctx)
         self.got: list = []
         self.sub.create_subscription(Image, 'left/disparity/image', self.got.append, 10)
