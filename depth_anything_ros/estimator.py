@@ -149,7 +149,8 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
                        mode: str | None = None, model_max_depth: float | None = None,
                        default_max_depth: float | None = None,
                        weights_dir: str | os.PathLike | None = None,
-                       allow_untrained: bool = False) -> nn.Module | str:
+                       allow_untrained: bool = False,
+                       sampling: Mapping[str, Any] | None = None) -> nn.Module | str:
     """Load the network ``checkpoint`` names and check it is the one asked for.
 
     An exported file (``.onnx``, ``.xml``, ``.engine``, ...: backends.select.FILE_BACKENDS) is
@@ -158,11 +159,14 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
     ``'untrained'`` weights, which they build. A metric checkpoint knows its own output scale
     (sidecar or official name); ``default_max_depth`` (metres) is the fallback and
     ``model_max_depth`` (metres, 0/None: none) a deliberate override; with
-    ``mode='relative'`` neither applies.
+    ``mode='relative'`` neither applies. ``sampling``: the settings of a network that samples
+    (a diffusion pipeline's ``configure_sampling``: ``steps``, ``ensemble_size``,
+    ``processing_resolution``; None values: its defaults).
 
     Raises:
         FileNotFoundError: the checkpoint is missing (the message says where to get it).
-        ValueError: the checkpoint does not match ``encoder`` or ``mode``.
+        ValueError: the checkpoint does not match ``encoder`` or ``mode``, or takes no
+            sampling settings.
 
     """
     name = os.fspath(checkpoint)
@@ -181,7 +185,30 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
         fix = held if held in encoder_choices() else AUTO
         raise ValueError(f'checkpoint {name!r} holds a {held} model but encoder is '
                          f'{encoder!r}; set encoder:={fix} or pick another checkpoint')
+    apply_sampling(model, sampling, name)
     return model
+
+
+def apply_sampling(model: Any, sampling: Mapping[str, Any] | None, name: str, *,
+                   required: bool = True) -> bool:
+    """Give a sampling network its settings (None values: keep); returns whether it took them.
+
+    Raises:
+        InvalidInputError: settings for a network that does not sample (with ``required``).
+
+    """
+    given = {k: v for k, v in (sampling or {}).items() if v is not None}
+    if not given:
+        return False
+    configure = getattr(model, 'configure_sampling', None)
+    if configure is None:
+        if not required:
+            return False
+        flags = ', '.join('--' + k.replace('_', '-') for k in given)
+        raise InvalidInputError(f'{flags}: {name} does not sample (only a diffusion pipeline '
+                                'such as marigold-depth-v1-1 takes them)')
+    configure(**given)
+    return True
 
 
 def _support(model: Any) -> ModelSupport | None:
@@ -273,6 +300,7 @@ class DepthEstimator:
                     mode: str | None = None, model_max_depth: float | None = None,
                     default_max_depth: float | None = None,
                     weights_dir: str | os.PathLike | None = None, allow_untrained: bool = False,
+                    sampling: Mapping[str, Any] | None = None,
                     device: str | torch.device = 'auto', precision: str = AUTO,
                     backend: str = AUTO, input_size: int | None = None, exact: bool = False,
                     cache_dir: str | os.PathLike | None = None,
@@ -296,7 +324,7 @@ class DepthEstimator:
         model = load_checked_model(checkpoint, encoder=encoder, mode=mode,
                                    model_max_depth=model_max_depth,
                                    default_max_depth=default_max_depth, weights_dir=weights_dir,
-                                   allow_untrained=allow_untrained)
+                                   allow_untrained=allow_untrained, sampling=sampling)
         est = cls(model, device=device, precision=precision, input_size=input_size,
                   backend=backend, exact=exact, cache_dir=cache_dir or None,
                   engine_cache_size=engine_cache_size, trt_profile=trt_profile)
@@ -414,6 +442,16 @@ class DepthEstimator:
         return getattr(self, '_licence', None)
 
     @property
+    def note(self) -> str:
+        """Return what a user must be told whenever these weights run.
+
+        '' for most; the bundled toy model says what it is.
+        """
+        if self.model is not None:
+            return getattr(self.model, 'note', '') or ''
+        return getattr(self, '_note', '')
+
+    @property
     def backend_report(self) -> dict[str, str]:
         """Runtime facts of the backend for /diagnostics (profile, memory, providers, TF32)."""
         report = getattr(self._runner, 'report', None)
@@ -474,6 +512,7 @@ class DepthEstimator:
                                     'checkpoint folder with backend torch')
         cfg = config_from_sidecar(meta)
         self._licence = meta.get('licence') if isinstance(meta.get('licence'), str) else None
+        self._note = meta.get('note') if isinstance(meta.get('note'), str) else ''
         metric = meta.get('head') == 'metric'
         return cfg, metric, meta.get('max_depth') if metric else None
 

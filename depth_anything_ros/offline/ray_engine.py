@@ -547,7 +547,7 @@ def evaluate_ray(job: Any, images: int, manifest_path: str | os.PathLike,
                   for sc in plan.done[i]['scores']]
         if not plan.complete:
             manifest.complete(plan, written=len(scores), skipped=0)
-    return combine_scores(scores)
+    return combine_scores(scores, timed=job.timed)
 
 
 # ---------------------------------------------------------------------------------------------
