@@ -39,6 +39,7 @@ the fixed frame (``T_fixed_camera``), as a TF lookup of the camera frame in ``od
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -637,11 +638,15 @@ class PoseBuffer:
             self._static[child] = pose_matrix(t, q)
             return True
         stamps, values = self._samples.setdefault(child, ([], []))
-        i = int(np.searchsorted(stamps, stamp_ns))
+        stamp_ns = int(stamp_ns)
+        # a bag's /tf comes in order: appending is O(1) (a search of the list is O(log n);
+        # np.searchsorted would copy the whole list on every call, quadratic over a bag)
+        i = len(stamps) if not stamps or stamp_ns > stamps[-1] else \
+            bisect.bisect_left(stamps, stamp_ns)
         if i < len(stamps) and stamps[i] == stamp_ns:
             values[i] = (t, q / n)
         else:
-            stamps.insert(i, int(stamp_ns))
+            stamps.insert(i, stamp_ns)
             values.insert(i, (t, q / n))
         return True
 
@@ -650,7 +655,7 @@ class PoseBuffer:
         if child in self._static:
             return self._static[child]
         stamps, values = self._samples[child]
-        i = int(np.searchsorted(stamps, stamp_ns))
+        i = bisect.bisect_left(stamps, stamp_ns)
         if i < len(stamps) and stamps[i] == stamp_ns:
             return pose_matrix(*values[i])
         if i == 0 or i == len(stamps):
