@@ -308,13 +308,17 @@ def stream_break(stamp_prev: float | None, stamp_s: float, max_gap_s: float,
     """Return why a frame cannot carry on from the previous one ('' when it can).
 
     The rules every temporal state of a camera resets on (the fusion's history, a stateful
-    model's stream): the first frame, a stamp going backwards, a gap over ``max_gap_s``
-    (seconds), a change of calibration (intrinsics, size, output space) or of the scale epoch.
+    model's stream): the first frame, a stamp going backwards, the previous frame's stamp
+    again (a frame re-sent: fusing it with itself would count one prediction twice), a gap
+    over ``max_gap_s`` (seconds), a change of calibration (intrinsics, size, output space) or
+    of the scale epoch.
     """
     if stamp_prev is None:
         return 'started'
     if not math.isfinite(stamp_s) or stamp_s < stamp_prev:
         return 'time went backwards'
+    if stamp_s == stamp_prev:
+        return 'stamp repeated'
     if stamp_s - stamp_prev > max_gap_s:
         return 'gap'
     if calibration_prev != calibration:
