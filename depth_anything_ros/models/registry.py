@@ -314,7 +314,8 @@ def library_family(*, name: str, title: str, encoder: str, output: str,
     names the family by ``model_type`` (= ``name``); it runs with the library's own image
     processing on ``backends`` in ``precisions`` (default torch fp32; a family whose network
     exports passes :data:`LIBRARY_EXPORTED`: its file, exported for one input size, runs on
-    OpenVINO and onnxruntime, see docs/backends.md).
+    OpenVINO and onnxruntime, see docs/backends.md). ``train`` and
+    ``distill`` do not build it (the library trains it).
     """
     return ModelFamily(
         name=name, title=title, implementation=f'depth_anything_ros.models.{name}.network'
@@ -322,7 +323,7 @@ def library_family(*, name: str, title: str, encoder: str, output: str,
         encoders=(encoder,), checkpoints=checkpoints, input=InputPolicy(aspect='library'),
         outputs=(output,), backends=backends, precisions=precisions,
         checkpoint_names=(('relative', default), ('metric', default)), order=order,
-        model_types=(name,))
+        model_types=(name,), trainable=False)
 
 
 def register_family(fam: ModelFamily) -> ModelFamily:
