@@ -297,3 +297,56 @@ def test_process_bag_on_ray_stopped_and_resumed_equals_one_process(
     assert list(shards[4]['skipped']) == ['broken'] and shards[4]['written'] == []
     assert shards[1]['summary']['skipped'][0]['index'] == 2   # a frame skipped inside a bag
     assert records[-1]['event'] == 'complete'
+
+
+@pytest.mark.slow
+def test_pseudo_label_of_a_video_on_ray_stopped_and_resumed_equals_one_process(
+        tmp_path: Path, ray_address: str) -> None:
+    # a video decodes in stream order only: one task reads it whole and hands its shards on
+    video = tmp_path / 'clip.avi'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 10.0, (32, 24))
+    for img in _scenes(12):
+        writer.write(img)
+    writer.release()
+    common = ['pseudo-label', *TEACHER, '--inputs', str(video), '--batch-size', '1']
+    one = _run_cli([*common, '--out', str(tmp_path / 'one')])
+    assert one.returncode == 0, one.stderr
+    ray_argv = [*common, '--out', str(tmp_path / 'ray'), '--engine', 'ray', '--address',
+                ray_address]
+    _stop_half_way(ray_argv, tmp_path / 'ray')
+    again = _run_cli(ray_argv)
+    assert again.returncode == 0, again.stderr
+    one_files = _files(tmp_path / 'one')
+    assert len([n for n in one_files if n.startswith('images/')]) == 12   # video: copied
+    assert _files(tmp_path / 'ray') == one_files   # file by file, bit for bit
+    records = _manifest(tmp_path / 'ray')
+    shards = {r['shard']: r for r in records if r['event'] == 'shard'}
+    assert sorted(shards) == [0, 1, 2]   # 12 frames, 4 a shard, each shard once
+    assert [k for i in range(3) for k in shards[i]['written']] == [
+        f'frame{i:08d}' for i in range(12)]
+    assert records[-1] == {'event': 'complete', 'run': 1, 'written': 12, 'skipped': 0}
+
+
+@pytest.mark.slow
+def test_eval_tae_on_ray_shards_by_sequence_and_equals_one_process(
+        tmp_path: Path, ray_address: str) -> None:
+    from depth_anything_ros.training.sequences import generate_sequences
+    data = generate_sequences(tmp_path / 'seq', 'indoor', 2, 3, size=(28, 42),
+                              val_fraction=1.0, progress=False)
+    common = ['eval', '--checkpoint', 'untrained:vits', '--allow-untrained', '--data',
+              str(data), '--input-size', '28', '--device', 'cpu', '--eval-max-depth', '10',
+              '--tae']
+    one = _run_cli([*common, '--out', str(tmp_path / 'one.json')])
+    assert one.returncode == 0, one.stderr
+    res = _run_cli([*common, '--out', str(tmp_path / 'ray.json'), '--engine', 'ray',
+                    '--address', ray_address, '--batch-size', '1'])
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / 'ray.json').read_bytes() == (tmp_path / 'one.json').read_bytes()
+    doc = json.loads((tmp_path / 'one.json').read_text())
+    assert doc['n_frame_pairs'] == 4   # 2 sequences of 3 frames: no pair across them
+    records = [json.loads(line) for line in
+               (tmp_path / ('ray.json.' + MANIFEST)).read_text().splitlines()]
+    (plan,) = [r for r in records if r['event'] == 'plan']
+    assert plan['shards'] == [['0', '1', '2'], ['3', '4', '5']]   # one shard per sequence
+    shards = [r for r in records if r['event'] == 'shard']
+    assert sorted(len(r['temporal']['flicker']) for r in shards) == [2, 2]

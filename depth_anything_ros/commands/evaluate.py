@@ -33,7 +33,6 @@ from depth_anything_ros.commands.args import (
     model_flags,
     ray_options_from_args,
 )
-from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.vocabulary import AMP_CHOICES
 
 
@@ -87,9 +86,6 @@ def main(args: argparse.Namespace) -> int:
     options = flags.load_kwargs()
     evaluator = None
     if args.engine == 'ray':
-        if args.tae:
-            raise InvalidInputError('--tae needs the frames of a sequence in order in one '
-                                    'process; leave out --engine ray')
         from depth_anything_ros.offline.ray_engine import eval_manifest, evaluate_ray
         ray_options = ray_options_from_args(args)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

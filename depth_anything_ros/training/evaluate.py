@@ -410,6 +410,7 @@ class EvalJob:
     pairs: dict[str, list[PointPair]] | None
     maps_dir: str | None
     keep_rgb: bool = False    # the model's family preprocesses the image itself
+    tae: bool = False         # add the temporal metrics (poses.txt of ``data``)
 
     def model(self) -> nn.Module:
         return load_eval_model(self.checkpoint, resolve_device(self.device),
@@ -448,10 +449,8 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
     arguments of estimator.load_checked_model for ``checkpoint`` (``weights_dir`` also applies
     to ``compare``). ``tae``: add the temporal metrics (the dataset needs ``poses.txt``).
     ``evaluator``: computes each model's metrics elsewhere (default: here, with
-    :func:`evaluate_model`; not with ``tae``, which needs the frames in order here).
+    :func:`evaluate_model`); with ``tae`` it adds the temporal metrics itself.
     """
-    if tae and evaluator is not None:
-        raise InvalidInputError('--tae needs the frames of a sequence in order in one process')
     torch_device = resolve_device(device)
     opts, folder = resolve_settings(checkpoint, given)
     poses = None
@@ -492,7 +491,8 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
         if maps_dir is not None:
             maps_dir.mkdir(parents=True, exist_ok=True)
 
-        scorer = TemporalScorer(opts['data'], poses) if poses is not None else None
+        scorer = (TemporalScorer(opts['data'], poses)
+                  if poses is not None and evaluator is None else None)
 
         def on_image(name: str, record: dict[str, Any], maps_dir: Path | None = maps_dir,
                      scorer: TemporalScorer | None = scorer) -> None:
@@ -515,7 +515,7 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
                           opts['min_depth'], max_depth, opts['limit'], cap, how,
                           None if crop == 'none' else crop, opts['amp'], pairs,
                           None if maps_dir is None else str(maps_dir),
-                          owns_processing(model))
+                          owns_processing(model), poses is not None)
             del model   # the evaluator builds its own
             results[label] = evaluator(job, len(dataset))
         if scorer is not None:
