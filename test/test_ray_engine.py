@@ -152,6 +152,108 @@ def test_process_bag_takes_several_bags_only_with_the_engine(
 
 
 # ---------------------------------------------------------------------------------------------
+# fsspec URIs, with fsspec's own local (file://) and in-memory (memory://) filesystems; a cloud
+# bucket (s3://, gs://) cannot be reached from the test machine. memory:// lives in one
+# process, so it serves the tests that run no Ray worker; the runs on Ray use file://.
+
+
+@pytest.fixture
+def memory_fs() -> Iterator[object]:
+    fsspec = pytest.importorskip('fsspec')
+    fs = fsspec.filesystem('memory')
+    if fs.exists('/t'):
+        fs.rm('/t', recursive=True)
+    yield fs
+    if fs.exists('/t'):
+        fs.rm('/t', recursive=True)
+
+
+def test_uri_inputs_and_outputs_on_fsspec_memory(tmp_path: Path, memory_fs: object) -> None:
+    from depth_anything_ros.offline.ray_engine import (
+        bag_output_name,
+        is_uri,
+        local_copy,
+        path_or_uri,
+        staged_output,
+        upload,
+        uri_folder_frames,
+        uri_source_kind,
+    )
+    fs = memory_fs
+    assert is_uri('s3://bucket/a') and is_uri('file:///x') and not is_uri('/x/y')
+    assert path_or_uri('gs://b/rec.mcap') == 'gs://b/rec.mcap'   # not folded to gs:/b
+    assert path_or_uri('rec.mcap') == Path('rec.mcap')
+    assert bag_output_name('s3://b/fleet/rec7.mcap') == 'rec7'
+    assert bag_output_name('s3://b/fleet/rec8/') == 'rec8'
+    # a folder of images at a URI: the keys and images of the same folder on disk
+    images = _scenes(3)
+    local = _folder(tmp_path / 'imgs', images)
+    (local / 'sub').mkdir()
+    cv2.imwrite(str(local / 'sub' / '000.png'), images[0])
+    upload(local, 'memory://t/imgs')
+    assert uri_source_kind('memory://t/imgs') == 'folder'
+    from depth_anything_ros.training.sources import image_folder_frames
+    want = list(image_folder_frames(local))
+    got = list(uri_folder_frames('memory://t/imgs'))
+    assert [f.key for f in got] == [f.key for f in want] == ['000.png', '001.png', '002.png',
+                                                             'sub/000.png']
+    for a, b in zip(got, want):
+        assert np.array_equal(a.load(), b.load())
+    # a bag at a URI: fetched whole, byte for byte, for the libraries that need a local file
+    bag = write_image_bag(tmp_path / 'bag', images)
+    upload(bag, 'memory://t/bags/rec')
+    assert uri_source_kind('memory://t/bags/rec') == 'bag'
+    with local_copy('memory://t/bags/rec') as copy:
+        assert _files(copy) == _files(bag)
+    # an output at a URI: its manifest is fetched to resume, and pushed back
+    fs.pipe_file('/t/out/' + MANIFEST, b'{"event":"plan"}\n')
+    with staged_output('memory://t/out', [MANIFEST, 'index.jsonl']) as (stage, push):
+        assert sorted(p.name for p in stage.iterdir()) == [MANIFEST]
+        (stage / 'index.jsonl').write_text('{}\n')
+        push('index.jsonl')
+    assert fs.cat_file('/t/out/index.jsonl') == b'{}\n'
+    # uploading a folder again replaces it whole (a bag redone after a stopped run)
+    (tmp_path / 'two').mkdir()
+    (tmp_path / 'two' / 'b.txt').write_text('b')
+    upload(tmp_path / 'two', 'memory://t/imgs')
+    assert fs.find('/t/imgs') == ['/t/imgs/b.txt']
+
+
+def test_uri_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture) -> None:
+    from depth_anything_ros.commands import cli
+    from depth_anything_ros.offline.ray_engine import url_to_fs
+    with pytest.raises(ValueError, match='fsspec cannot open it here .*Protocol not known'):
+        url_to_fs('nosuchfs://bucket/rec.mcap')
+    try:
+        import s3fs  # noqa: F401
+    except ImportError:   # the usual case: a cloud protocol whose package is not installed
+        with pytest.raises(ValueError, match=r'install the package of that protocol \(s3fs'):
+            url_to_fs('s3://bucket/rec.mcap')
+    from depth_anything_ros.errors import MissingInputError
+    from depth_anything_ros.offline.ray_engine import uri_source_kind
+    with pytest.raises(MissingInputError, match='memory://x/y does not exist'):
+        uri_source_kind('memory://x/y')
+    monkeypatch.setitem(sys.modules, 'fsspec', None)   # fsspec not installed
+    with pytest.raises(ValueError, match=r'URIs need fsspec: pip install -r requirements/ray'):
+        url_to_fs('file:///tmp/rec.mcap')
+    monkeypatch.undo()
+    # without --engine ray, a URI is refused before any model loads
+    rc = cli.main(['process-bag', 's3://bucket/rec.mcap', '--out', str(tmp_path / 'o'),
+                   '--checkpoint', 'untrained:tiny', '--allow-untrained'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].endswith(
+        's3://bucket/rec.mcap: URIs are read and written with --engine ray; add it, or copy '
+        'the bag to a local folder')
+    rc = cli.main(['pseudo-label', *TEACHER, '--inputs', str(tmp_path), '--out',
+                   'gs://bucket/labels'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].endswith('gs://bucket/labels: URIs are read and written with '
+                                        '--engine ray; add it, or copy the data to a local '
+                                        'folder')
+
+
+# ---------------------------------------------------------------------------------------------
 # on a local Ray
 
 
@@ -350,3 +452,48 @@ def test_eval_tae_on_ray_shards_by_sequence_and_equals_one_process(
     assert plan['shards'] == [['0', '1', '2'], ['3', '4', '5']]   # one shard per sequence
     shards = [r for r in records if r['event'] == 'shard']
     assert sorted(len(r['temporal']['flicker']) for r in shards) == [2, 2]
+
+
+@pytest.mark.slow
+def test_process_bag_on_ray_reads_and_writes_file_uris(tmp_path: Path, ray_address: str) -> None:
+    pytest.importorskip('fsspec')
+    from ros_helpers.bags import write_camera_bag
+    model = ['--checkpoint', 'untrained:tiny', '--allow-untrained', '--device', 'cpu',
+             '--backend', 'torch', '--precision', 'fp32', '--input-size', '70']
+    bags = [write_camera_bag(tmp_path / 'in' / f'rec{i}', 4, h=28, w=42) for i in range(2)]
+    for bag in bags:
+        res = _run_cli(['process-bag', str(bag), '--out', str(tmp_path / 'one' / bag.name),
+                        *model])
+        assert res.returncode == 0, res.stderr
+    res = _run_cli(['process-bag', *(f'file://{b}' for b in bags), '--out',
+                    f'file://{tmp_path}/ray', *model, '--engine', 'ray', '--address',
+                    ray_address])
+    assert res.returncode == 0, res.stderr
+    assert _files(tmp_path / 'ray') == _files(tmp_path / 'one')   # byte for byte
+    records = _manifest(tmp_path / 'ray')   # uploaded beside the bags
+    (plan,) = [r for r in records if r['event'] == 'plan']
+    assert plan['options']['bags'] == [f'file://{b}' for b in bags]
+    assert records[-1] == {'event': 'complete', 'run': 1, 'written': 2, 'skipped': 0}
+
+
+@pytest.mark.slow
+def test_pseudo_label_on_ray_reads_and_writes_file_uris(tmp_path: Path,
+                                                        ray_address: str) -> None:
+    pytest.importorskip('fsspec')
+    src = _folder(tmp_path / 'imgs', _scenes(6))
+    common = ['pseudo-label', *TEACHER, '--batch-size', '1']
+    # images at a URI are copied beside their labels (they cannot be referenced)
+    one = _run_cli([*common, '--inputs', str(src), '--out', str(tmp_path / 'one'),
+                    '--image-mode', 'copy'])
+    assert one.returncode == 0, one.stderr
+    res = _run_cli([*common, '--inputs', f'file://{src}', '--out', f'file://{tmp_path}/ray',
+                    '--engine', 'ray', '--address', ray_address])
+    assert res.returncode == 0, res.stderr
+    ray_files, one_files = _files(tmp_path / 'ray'), _files(tmp_path / 'one')
+    meta_ray, meta_one = (json.loads(f.pop('meta.json')) for f in (ray_files, one_files))
+    assert ray_files == one_files   # labels, images and the index, byte for byte
+    assert meta_ray.pop('source') == f'file://{src}' and meta_one.pop('source') == str(src)
+    assert meta_ray == meta_one
+    records = _manifest(tmp_path / 'ray')
+    assert len([r for r in records if r['event'] == 'shard']) == 2   # 6 images, 4 a shard
+    assert records[-1] == {'event': 'complete', 'run': 1, 'written': 6, 'skipped': 0}

@@ -456,6 +456,52 @@ def _decode_frames(row: dict[str, Any]) -> dict[str, Any]:
             'decode_s': time.perf_counter() - t0}
 
 
+def _read_uri_image(uri: str) -> Any:
+    """Read and decode the image file at ``uri`` as the folder source does (BGR uint8)."""
+    import cv2
+    import numpy as np
+    fs, path = url_to_fs(uri)
+    img = cv2.imdecode(np.frombuffer(fs.cat_file(path), np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InvalidInputError(f'cannot decode image {uri}; remove it or convert it to '
+                                'PNG/JPEG')
+    return img
+
+
+def uri_source_kind(uri: str) -> str:
+    """Return ``'bag'``, ``'video'`` or ``'folder'`` for a source URI, as for a local path."""
+    from depth_anything_ros.core.bags import BAG_SUFFIXES
+    from depth_anything_ros.training.sources import source_kind, VIDEO_SUFFIXES
+    fs, path = url_to_fs(uri)
+    if not fs.exists(path):
+        raise MissingInputError(f'image source {uri} does not exist')
+    if fs.isdir(path):
+        return 'bag' if fs.isfile(posixpath.join(path, 'metadata.yaml')) else 'folder'
+    suffix = posixpath.splitext(path)[1].lower()
+    if suffix in BAG_SUFFIXES:
+        return 'bag'
+    if suffix in VIDEO_SUFFIXES:
+        return 'video'
+    return source_kind(Path(uri_name(uri)))   # the error of an unknown kind
+
+
+def uri_folder_frames(uri: str) -> Iterator[Any]:
+    """Yield the images under the folder ``uri`` as ``image_folder_frames`` does a folder's.
+
+    Keys are the paths relative to the folder, in the same order; each frame is read from
+    the URI by whichever task decodes it.
+    """
+    from depth_anything_ros.training.sources import FrameRef, IMAGE_SUFFIXES
+    fs, path = url_to_fs(uri)
+    root = path.rstrip('/')
+    rels = sorted(posixpath.relpath(f, root) for f in fs.find(root)
+                  if posixpath.splitext(f)[1].lower() in IMAGE_SUFFIXES)
+    if not rels:
+        raise MissingInputError(f'no images ({", ".join(IMAGE_SUFFIXES)}) under {uri}')
+    for i, rel in enumerate(rels):
+        yield FrameRef(i, rel, functools.partial(_read_uri_image, uri_join(uri, rel)))
+
+
 def _decode_video(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Decode a video's shards in stream order, in this one task; yield each as it is complete.
 
@@ -463,7 +509,6 @@ def _decode_video(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
     reads the whole stream once and hands each shard on as soon as its last frame is decoded.
     Frames of finished shards are passed over without being decoded into images.
     """
-    from depth_anything_ros.training.sources import video_frames
     shards = [(int(i), keys) for i, keys in json.loads(row['shards'])]
     owner = {key: j for j, (_, keys) in enumerate(shards) for key in keys}
     got: dict[int, dict[str, tuple[Any, ...]]] = {j: {} for j in range(len(shards))}
@@ -480,15 +525,25 @@ def _decode_video(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
         t0 = time.perf_counter()
         return out
 
-    for frame in video_frames(row['video']):
+    with contextlib.ExitStack() as stack:   # a URI: fetched by this task, on its node
+        video = (stack.enter_context(local_copy(row['video'])) if is_uri(row['video'])
+                 else row['video'])
+        yield from _video_shards(video, shards, owner, got, finish)
+    for j in sorted(got):   # shards the stream ended before (a video cut short)
+        yield finish(j)
+
+
+def _video_shards(video: str | Path, shards: list[tuple[int, list[str]]], owner: dict[str, int],
+                  got: dict[int, dict[str, tuple[Any, ...]]],
+                  finish: Callable[[int], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    from depth_anything_ros.training.sources import video_frames
+    for frame in video_frames(video):
         j = owner.get(frame.key)
         if j is None:
             continue
         got[j][frame.key] = _decode_item(frame)
         if len(got[j]) == len(shards[j][1]):
             yield finish(j)
-    for j in sorted(got):   # shards the stream ended before (a video cut short)
-        yield finish(j)
 
 
 class _TeacherActor:
@@ -519,14 +574,22 @@ def _write_labels(row: dict[str, Any], out: str, label_format: str,
     t0 = time.perf_counter()
     items, labels = pickle.loads(row['items']), iter(pickle.loads(row['labels']))
     records, skipped = [], {}
-    for key, index, stamp_ns, path, image, reason in items:
-        if reason is not None:
-            skipped[key] = reason
-            continue
-        rec = store_label(out, key, image, next(labels), index=index, stamp_ns=stamp_ns,
-                          image_path=None if path is None else Path(path),
-                          label_format=label_format, copy_images=copy_images)
-        records.append(asdict(rec))
+    with contextlib.ExitStack() as stack:
+        # a URI output: the files are written here, then uploaded under the same names
+        local = (Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='darr-labels')))
+                 if is_uri(out) else Path(out))
+        for key, index, stamp_ns, path, image, reason in items:
+            if reason is not None:
+                skipped[key] = reason
+                continue
+            (local / 'labels').mkdir(exist_ok=True)
+            rec = store_label(local, key, image, next(labels), index=index, stamp_ns=stamp_ns,
+                              image_path=None if path is None else Path(path),
+                              label_format=label_format, copy_images=copy_images)
+            if is_uri(out):
+                for rel in {rec.label, rec.image} if copy_images or path is None else {rec.label}:
+                    upload(local / rel, uri_join(out, rel))
+            records.append(asdict(rec))
     return {'shard': row['shard'], 'records': json.dumps(records),
             'skipped': json.dumps(skipped), 'decode_s': row['decode_s'],
             'infer_s': row['infer_s'], 'write_s': time.perf_counter() - t0}
@@ -546,7 +609,13 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
     one to the model actors.
     """
     cloudpickle = import_ray().cloudpickle
-    from depth_anything_ros.training.labels import LabelRecord, LabelWriter, remove_partial_files
+    from depth_anything_ros.training.labels import (
+        index_name,
+        LabelRecord,
+        LabelWriter,
+        META_FILE,
+        remove_partial_files,
+    )
     from depth_anything_ros.training.pseudo_label import label_run_meta
     from depth_anything_ros.training.sources import (
         open_source,
@@ -555,20 +624,48 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
         source_kind,
     )
 
-    kind = source_kind(source)
     t0 = time.perf_counter()
-    run_meta = label_run_meta(source, meta, topic=topic, every=every, dedup=dedup)
-    out = Path(out)
-    with LabelWriter(out, run_meta, shard=shard, label_format=label_format,
-                     image_mode=image_mode, source_kind=kind) as writer, \
-            Manifest(out / MANIFEST) as manifest:
-        remove_partial_files(out)   # what a stopped run was writing; its shard is redone
+    stack = contextlib.ExitStack()
+    if is_uri(source):
+        kind = uri_source_kind(str(source))
+        run_meta = {**(meta or {}), 'source': str(source), 'source_kind': kind, 'topic': topic,
+                    'every': every, 'dedup': dedup}   # label_run_meta's, for a URI
+        if kind == 'folder':
+            if image_mode == 'reference':
+                raise InvalidInputError(f'{source}: images at a URI cannot be referenced; use '
+                                        'image mode copy (or auto)')
+            image_mode = 'copy'   # auto: the images go with the labels
+
+            def frames_of_source() -> Iterator[Any]:
+                if topic is not None:
+                    raise InvalidInputError(f'--topic applies to rosbag2 sources only; {source} '
+                                            'is a folder')
+                return uri_folder_frames(str(source))
+        else:   # a bag or a video is read from a local copy (a video's again in its task)
+            local_source = stack.enter_context(local_copy(str(source)))
+
+            def frames_of_source() -> Iterator[Any]:
+                return open_source(local_source, topic)
+    else:
+        kind = source_kind(source)
+        run_meta = label_run_meta(source, meta, topic=topic, every=every, dedup=dedup)
+
+        def frames_of_source() -> Iterator[Any]:
+            return open_source(source, topic)
+    index_file = index_name(shard)
+    with stack, staged_output(out, [META_FILE, index_file, MANIFEST]) as (stage, push), \
+            LabelWriter(stage, run_meta, shard=shard, label_format=label_format,
+                        image_mode=image_mode, source_kind=kind) as writer, \
+            Manifest(stage / MANIFEST, mirror=(lambda: push(MANIFEST)) if is_uri(out) else None
+                     ) as manifest:
+        push(META_FILE)
+        remove_partial_files(stage)   # what a stopped run was writing; its shard is redone
         plan = manifest.pending
         wanted: set[str] | None = None if plan is None else {k for s in plan.shards for k in s}
         frames = {}
         if plan is None:
             stats = SelectionStats()
-            for frame, _ in select_frames(open_source(source, topic), every=every, dedup=dedup,
+            for frame, _ in select_frames(frames_of_source(), every=every, dedup=dedup,
                                           shard=shard, done=frozenset(writer.done_keys()),
                                           stats=stats, load=False):
                 frames[frame.key] = frame
@@ -579,7 +676,7 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
         else:
             LOG.info('resuming run %d of %s: %d of %d shards done', plan.run, manifest.path,
                      len(plan.done), len(plan.shards))
-            for frame in open_source(source, topic):
+            for frame in frames_of_source():
                 if frame.key in wanted:
                     frames[frame.key] = frame
             missing = wanted - set(frames)
@@ -631,6 +728,7 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
                 written += 1
                 if rec['key'] not in indexed:
                     writer.append(LabelRecord(**rec))
+        push(index_file)
         manifest.complete(plan, written=written, skipped=len(skipped))
     return RayLabelResult(written, skipped, len(plan.shards), len(todo),
                           time.perf_counter() - t0, times, plan.selection)
