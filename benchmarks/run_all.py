@@ -37,6 +37,7 @@ def commands(out: Path, quick: bool) -> list[list[str]]:
         ['bench_publish.py', '--out', str(out), *q],
         ['bench_alignment.py', '--out', str(out), *q],
         ['bench_temporal.py', '--out', str(out), *q],
+        ['bench_anyview.py', '--out', str(out), *q],
         ['bench_model.py', '--out', str(out / 'model.json'), *q],
         ['bench_baseline.py', '--out', str(out), *(['--rounds', '2'] if quick else [])],
         ['bench_backends.py', '--out', str(out / 'backends.json'), *q],

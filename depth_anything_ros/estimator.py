@@ -27,6 +27,18 @@ affine-invariant disparity (larger = nearer), affine-invariant relative depth (l
 farther) or metres. A network that needs the camera's focal length for metres
 (:attr:`DepthEstimator.needs_intrinsics`) gets it per image as ``intrinsics=(fx, fy)`` in
 pixels of the image; without it :class:`IntrinsicsRequired` is raised, never a guess.
+
+A *stateful* network (:attr:`DepthEstimator.stateful`: Video Depth Anything) keeps state
+between the frames of one camera. Its caller holds that state, one stream per camera::
+
+    stream = estimator.new_stream()             # an object with reset()
+    for frame in frames_of_one_camera:          # in order
+        result = estimator.estimate(frame, 'bgr8', stream=stream)
+    stream.reset('tf jump')                     # forget the history (the reason is kept)
+
+``estimate_batch(images, ..., streams=[s1, s2])`` runs several cameras' frames, each
+through its own stream. Without a stream a stateful network runs each frame alone (no
+history). Only the torch backend carries the state (docs/temporal.md).
 """
 
 from __future__ import annotations
@@ -49,7 +61,7 @@ from .backends.select import choose_here, is_exported_file, ModelSupport
 from .core.model_outputs import network_focal
 from .errors import InvalidInputError
 from .models.loading import config_from_sidecar, load_model
-from .models.registry import family, split_untrained
+from .models.registry import encoder_choices, family, split_untrained
 from .models.sidecar import read_sidecar
 from .models.transforms import (
     check_input_policy,
@@ -83,6 +95,17 @@ class IntrinsicsRequired(InvalidInputError):
     """The network gives metres only with the camera's focal length, and none was given."""
 
 
+class PromptRequired(InvalidInputError):
+    """The network gives metres only with a metric prompt, and the call cannot take one."""
+
+
+#: Why a prompted network is refused where no prompt can be given.
+PROMPT_MESSAGE = ('{name} gives metres only from a metric prompt (LiDAR points or a sparse '
+                  'depth image) fed into the network; a plain image has none, and none is '
+                  'guessed: run it in the node or process-bag with alignment lidar '
+                  '(anchor/points) or sparse (anchor/depth)')
+
+
 @dataclass
 class DepthResult:
     """What the network gives for one frame, float32 at the frame's resolution.
@@ -96,6 +119,15 @@ class DepthResult:
     depth: np.ndarray
     confidence: np.ndarray | None = None
     sky: np.ndarray | None = None
+    #: The focal length (pixels of the frame) the metric depth was made with, for a family
+    #: that uses one and estimates it otherwise (Depth Pro); None: the depth uses none.
+    focal_px: float | None = None
+    #: True when :attr:`focal_px` is the network's estimate, not the camera's.
+    focal_estimated: bool = False
+    #: What :attr:`depth` is for this frame when it differs from the estimator's
+    #: :attr:`DepthEstimator.output` (None: the same): a prompted family run without its
+    #: prompt gives affine-invariant ``'depth'`` instead of metres.
+    output: str | None = None
 
 
 def _family_of(model: Any) -> Any:
@@ -144,9 +176,11 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
                        default_max_depth=default_max_depth if metric else None,
                        weights_dir=weights_dir or None, allow_untrained=allow_untrained)
     if encoder is not None and model.config.encoder != encoder:
-        raise ValueError(f'checkpoint {name!r} holds a {model.config.encoder} model but encoder '
-                         f'is {encoder!r}; set encoder:={model.config.encoder} or pick another '
-                         'checkpoint')
+        held = model.config.encoder
+        # a custom or small configuration is no encoder choice: auto takes what the file holds
+        fix = held if held in encoder_choices() else AUTO
+        raise ValueError(f'checkpoint {name!r} holds a {held} model but encoder is '
+                         f'{encoder!r}; set encoder:={fix} or pick another checkpoint')
     return model
 
 
@@ -198,8 +232,10 @@ class DepthEstimator:
         self.backend, self.precision = self.choice.backend, self.choice.precision
         self._family = _family_of(model)
         self._own_prep = _own_preprocessing(self._family)
-        default_size = self._family.input.default_size if self._family is not None else 518
-        self.input_size = default_size if input_size is None else input_size
+        #: The family's own input size (its input policy): what ``input_size`` None means.
+        self.default_input_size: int = (self._family.input.default_size
+                                        if self._family is not None else 518)
+        self.input_size = self.default_input_size if input_size is None else input_size
         self.exact = bool(exact)
         if self.exact and self.device.type == 'cuda':
             # TF32 (Ampere+) would round fp32 convolutions and matmuls to 10-bit mantissas.
@@ -281,6 +317,15 @@ class DepthEstimator:
         self._input_size = validate_input_size(value)
 
     @property
+    def input_side(self) -> str:
+        """Which side of the network input ``input_size`` sets: short, longest or library.
+
+        ``library``: the family's own library resizes (``input_size`` unused).
+        """
+        aspect = self._family.input.aspect if self._family is not None else 'keep'
+        return {'keep': 'short', 'longest': 'longest'}.get(aspect, aspect)
+
+    @property
     def is_metric(self) -> bool:
         """True when outputs are metres; False for relative (affine-invariant) disparity."""
         if self.config is not None:
@@ -300,6 +345,11 @@ class DepthEstimator:
         return 'metric' if self.is_metric else 'disparity'
 
     @property
+    def takes_prompt(self) -> bool:
+        """Whether the network takes a metric prompt depth per frame (``prompts=``)."""
+        return bool(getattr(self.model, 'takes_prompt', False)) and self.backend == 'torch'
+
+    @property
     def needs_intrinsics(self) -> bool:
         """Whether each frame needs the camera's focal length (``intrinsics=(fx, fy)``)."""
         return bool(getattr(self.config, 'needs_intrinsics', False))
@@ -310,18 +360,51 @@ class DepthEstimator:
         return bool(getattr(self.config, 'confidence', False))
 
     @property
-    def stateful(self) -> bool:
-        """Whether the network keeps state between frames (its family's ``stateful``).
-
-        Such an estimator gives ``new_stream()`` and takes each frame's stream in
-        ``estimate_batch(..., streams=...)`` (``temporal`` vda, core.temporal.CameraTemporal).
-        """
-        return bool(self._family is not None and self._family.stateful)
-
-    @property
     def has_sky(self) -> bool:
         """Whether results carry a sky mask."""
         return bool(getattr(self.config, 'sky', False))
+
+    @property
+    def max_views(self) -> int:
+        """Views of one scene one forward pass takes (1: each image alone; torch backend)."""
+        views = int(getattr(self.config, 'max_views', 1) or 1)
+        return views if self.backend == 'torch' and self.model is not None else 1
+
+    @property
+    def takes_poses(self) -> bool:
+        """Whether a multi-view pass can be conditioned on the cameras' poses."""
+        return self.max_views > 1 and bool(getattr(self.config, 'takes_poses', False))
+
+    @property
+    def stateful(self) -> bool:
+        """Whether the network keeps state between frames (then :meth:`new_stream` gives one)."""
+        return (self.backend == 'torch' and self._family is not None and self._family.stateful
+                and callable(getattr(self.model, 'new_stream', None)))
+
+    def new_stream(self) -> Any:
+        """Return a fresh per-camera state for a stateful network: pass it with every frame.
+
+        The object has ``reset(reason='reset')`` (forget every earlier frame), ``frames``
+        (frames since the last reset), ``resets`` and ``last_reset`` (the last reason).
+
+        Raises:
+            InvalidInputError: the network keeps no state between frames.
+
+        """
+        if not self.stateful:
+            title = self._family.title if self._family is not None else 'this network'
+            raise InvalidInputError(f'{title} keeps no state between frames: it has no stream '
+                                    '(a Video Depth Anything checkpoint does)')
+        return self.model.new_stream()
+
+    def with_stream(self, stream: Any = None) -> StreamEstimator:
+        """Return this estimator with every frame run as the next of one camera's ``stream``.
+
+        ``stream``: from :meth:`new_stream` (None: a new one). For code written for a
+        stateless estimator (``estimate``, ``estimate_batch``, ``infer``, ``infer_batch``)
+        that sees one camera's frames in order, e.g. ``process-bag``.
+        """
+        return StreamEstimator(self, self.new_stream() if stream is None else stream)
 
     @property
     def licence(self) -> str | None:
@@ -360,14 +443,18 @@ class DepthEstimator:
             net = torch.compile(model)
         dtype = _DTYPES.get(self.precision)
 
-        def run(x: Tensor, focal: Tensor | None = None) -> Tensor | Mapping[str, Tensor]:
+        def run(x: Tensor, focal: Tensor | None = None, stream: Any = None, *,
+                prompt: Tensor | None = None) -> Tensor | Mapping[str, Tensor]:
             if self._channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             amp = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None
                    else contextlib.nullcontext())
+            kwargs = {} if prompt is None else {'prompt': prompt}
             with amp:
+                if stream is not None:   # a stateful network's next frame of one camera
+                    return model.forward_stream(x, stream)
                 # (B, h, w), or {'depth': (B, h, w), ...}
-                return net(x) if focal is None else net(x, focal=focal)
+                return net(x, **kwargs) if focal is None else net(x, focal=focal, **kwargs)
 
         return run
 
@@ -438,15 +525,23 @@ class DepthEstimator:
         return self.forward_all(x, focal)['depth']
 
     @torch.inference_mode()
-    def forward_all(self, x: Tensor, focal: Tensor | None = None) -> dict[str, Tensor]:
+    def forward_all(self, x: Tensor, focal: Tensor | None = None, *,
+                    stream: Any = None, prompt: Tensor | None = None) -> dict[str, Tensor]:
         """Like :meth:`forward`, with every per-pixel output.
 
         ``depth`` and, where the network has them, ``confidence`` and ``sky`` (probability),
-        [B,h,w] float32 on the device.
+        [B,h,w] float32 on the device. ``stream`` (:meth:`new_stream`): run x [1,3,h,w] as the
+        next frame of that camera, updating the stream. ``prompt`` [B,1,hp,wp]: metric prompt
+        depth (metres) for a network that takes one (:attr:`takes_prompt`).
         """
         if self.needs_intrinsics and focal is None:
             raise IntrinsicsRequired(self._intrinsics_message())
-        raw = self._runner(x) if focal is None else self._runner(x, focal)
+        kwargs = {} if prompt is None else {'prompt': prompt}
+        if stream is not None:
+            raw = self._runner(x, focal, stream)
+        else:
+            raw = self._runner(x, **kwargs) if focal is None else \
+                self._runner(x, focal, **kwargs)
         out = dict(raw) if isinstance(raw, Mapping) else {'depth': raw}
         return {k: v.float().to(self.device) for k, v in out.items()
                 if k in ('depth', 'confidence', 'sky')}
@@ -476,18 +571,26 @@ class DepthEstimator:
     @torch.inference_mode()
     def estimate_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
                        intrinsics: Sequence[Any] | None = None, *,
-                       focal_px: Sequence[float | None] | None = None) -> list[DepthResult]:
+                       focal_px: Sequence[float | None] | None = None,
+                       streams: Sequence[Any] | None = None,
+                       prompts: Sequence[np.ndarray | None] | None = None
+                       ) -> list[DepthResult]:
         """Every per-pixel output for several frames; same-size frames share one forward pass.
 
         ``intrinsics``: per frame (fx, fy) in pixels of that frame (or None), used by a
         network that needs them (:attr:`needs_intrinsics`; else ignored). ``focal_px``: per
         frame focal length in pixels (None: unknown) for a family whose metric depth uses one
         and estimates it otherwise (Depth Pro; :attr:`last_focal_px`); defaults to the fx of
-        ``intrinsics``. Returns one :class:`DepthResult` per frame, in input order.
+        ``intrinsics``. ``streams``: per frame the stream (:meth:`new_stream`) of its camera,
+        for a stateful network; each frame then runs alone, in input order, as the next frame
+        of its stream. ``prompts``: per frame a dense metric prompt depth (float32 metres,
+        any size; None: no prompt) for a network that takes one (:attr:`takes_prompt`; else
+        ignored); a frame without one gets affine-invariant depth (``DepthResult.output``
+        ``'depth'``). Returns one :class:`DepthResult` per frame, in input order.
 
         Raises:
             IntrinsicsRequired: the network needs a focal length that a frame lacks.
-            ValueError: a bad image or focal length.
+            ValueError: a bad image or focal length, or streams for a network without state.
 
         """
         self.last_focal_px = []
@@ -501,18 +604,39 @@ class DepthEstimator:
         focals = list(focal_px) if focal_px is not None else [None] * len(images)
         if len(focals) != len(images):
             raise ValueError(f'{len(focals)} focal lengths for {len(images)} images')
-        groups: dict[tuple[int, int], list[int]] = {}
+        if streams is not None:
+            if len(streams) != len(images):
+                raise ValueError(f'{len(images)} images but {len(streams)} streams')
+            if not self.stateful:
+                self.new_stream()   # raises: the network keeps no state
+        if prompts is not None and len(prompts) != len(images):
+            raise ValueError(f'{len(images)} images but {len(prompts)} prompts')
+        prompted = self.takes_prompt
+        if not prompted:
+            prompts = None
+        elif prompts is None:   # no prompt for any frame: each gives relative depth
+            prompts = [None] * len(images)
+        # frames of one size (and, prompted, one prompt size) share a forward pass; a stream
+        # takes its camera's frames one at a time
+        groups: dict[tuple[Any, ...], list[int]] = {}
         for i, im in enumerate(images):
             im = validate_image(im, encoding)
-            groups.setdefault(im.shape[:2], []).append(i)
+            key = (i,) if streams is not None else im.shape[:2] if prompts is None else (
+                *im.shape[:2], None if prompts[i] is None else np.shape(prompts[i]))
+            groups.setdefault(key, []).append(i)
         if self.needs_intrinsics and (intrinsics is None
                                       or any(k is None for k in intrinsics)):
             raise IntrinsicsRequired(self._intrinsics_message())
         sky_threshold = float(getattr(self.config, 'sky_threshold', SKY_THRESHOLD))
         out: list[DepthResult | None] = [None] * len(images)
         times = {'preprocess_ms': 0.0, 'forward_ms': 0.0, 'postprocess_ms': 0.0}
-        for size, idx in groups.items():
-            focal = None
+        for idx in groups.values():
+            size = tuple(images[idx[0]].shape[:2])
+            focal = prompt = None
+            if prompts is not None and prompts[idx[0]] is not None:
+                prompt = torch.from_numpy(np.stack(
+                    [np.asarray(prompts[i], np.float32) for i in idx]))[:, None].to(
+                        self.device)  # (B, 1, hp, wp) metres
             if self.needs_intrinsics:
                 net = self.network_size(*size)
                 focal = torch.tensor([self._focal(intrinsics[i], size, net) for i in idx],
@@ -521,15 +645,20 @@ class DepthEstimator:
             x = self.preprocess([images[i] for i in idx], encoding)  # (B, 3, h, w)
             self._sync()
             t1 = time.perf_counter()
-            pred = self.forward_all(x, focal)  # each (B, h, w)
+            stream = None if streams is None else streams[idx[0]]
+            pred = self.forward_all(x, focal, stream=stream, prompt=prompt)  # each (B, h, w)
             self._sync()
             t2 = time.perf_counter()
+            estimated_at: set[int] = set()
+            uses_focal = False   # whether the depth was made with a focal length
             if self._library is not None:
                 depth = self._library.finish(pred['depth'], size, [focals[i] for i in idx])
                 estimated = self._library.network.estimated_focal(size[1])
+                uses_focal = estimated is not None
                 for j, i in enumerate(idx):
                     if focals[i] is None and estimated is not None:
                         focals[i] = estimated[j]
+                        estimated_at.add(i)
                 maps = {'depth': depth.cpu().numpy()}  # (B, H, W) float32
             else:
                 maps = {k: postprocess(v, size).cpu().numpy() for k, v in pred.items()}
@@ -538,7 +667,11 @@ class DepthEstimator:
                 sky = maps.get('sky')
                 out[i] = DepthResult(maps['depth'][j],
                                      maps['confidence'][j] if 'confidence' in maps else None,
-                                     None if sky is None else sky[j] >= sky_threshold)
+                                     None if sky is None else sky[j] >= sky_threshold,
+                                     focal_px=focals[i] if uses_focal else None,
+                                     focal_estimated=i in estimated_at,
+                                     output='depth' if prompted and prompt is None
+                                     else None)
             times['preprocess_ms'] += 1e3 * (t1 - t0)
             times['forward_ms'] += 1e3 * (t2 - t1)
             times['postprocess_ms'] += 1e3 * (t3 - t2)
@@ -546,12 +679,92 @@ class DepthEstimator:
         self.last_focal_px = focals
         return out  # type: ignore[return-value]
 
+    @torch.inference_mode()
+    def estimate_views(self, images: Sequence[np.ndarray], encodings: str | Sequence[str],
+                       intrinsics: Sequence[np.ndarray] | None = None,
+                       extrinsics: np.ndarray | None = None) -> list[DepthResult]:
+        """Every per-pixel output for the views of one scene, in ONE any-view forward pass.
+
+        ``images``: uint8 frames (one per camera) whose network inputs have one size
+        (:meth:`network_size`), ``encodings`` one for all or one per frame. ``extrinsics``
+        (S, 4, 4) world-to-camera, normalised (``core.multiview.pose_tensor``), with
+        ``intrinsics`` (S, 3, 3) K in pixels of each frame, condition the pass on the cameras'
+        poses (both or neither). Returns one :class:`DepthResult` per view, at its frame's size.
+
+        Raises:
+            ValueError: more views than the model takes (:attr:`max_views`), network inputs of
+                different sizes, poses of the wrong shape or for a model without a camera
+                encoder.
+
+        """
+        n = len(images)
+        encs = [encodings] * n if isinstance(encodings, str) else list(encodings)
+        if n == 0 or len(encs) != n or n > self.max_views:
+            raise ValueError(f'{self.config.encoder if self.config is not None else "the model"}'
+                             f' takes 1 to {self.max_views} view(s) in one pass on the '
+                             f'{self.backend} backend, got {n} (with {len(encs)} encodings)')
+        sizes = [validate_image(im, enc).shape[:2] for im, enc in zip(images, encs)]
+        nets = {self.network_size(*size) for size in sizes}
+        if len(nets) != 1:
+            raise ValueError(f'views of one pass need one network input size, got '
+                             f'{sorted(nets)} for frames of {sizes}')
+        (h, w), = nets
+        ext = k = None
+        if (extrinsics is None) != (intrinsics is None):
+            raise ValueError('poses need both extrinsics and intrinsics')
+        if extrinsics is not None:
+            if not self.takes_poses:
+                raise ValueError(f'{self.config.encoder} cannot be conditioned on poses')
+            ext_np = np.asarray(extrinsics, np.float64)
+            if ext_np.shape != (n, 4, 4) or len(intrinsics) != n:
+                raise ValueError(f'{n} views need extrinsics ({n}, 4, 4) and {n} intrinsics, got '
+                                 f'{ext_np.shape} and {len(intrinsics)}')
+            net_k = [self._own_prep.network_intrinsics(np.asarray(kk, np.float64), *size,
+                                                       self.input_size)
+                     for kk, size in zip(intrinsics, sizes)]
+            ext = torch.from_numpy(ext_np).float()[None].to(self.device)   # (1, S, 4, 4)
+            k = torch.from_numpy(np.stack(net_k)).float()[None].to(self.device)  # (1, S, 3, 3)
+        t0 = time.perf_counter()
+        x = torch.cat([self.preprocess([im], enc) for im, enc in zip(images, encs)])
+        x = x[None]                                                     # (1, S, 3, h, w)
+        self._sync()
+        t1 = time.perf_counter()
+        dtype = _DTYPES.get(self.precision)
+        amp = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None
+               else contextlib.nullcontext())
+        with amp:
+            pred = self.model.forward_views(x, ext, k)                   # each (S, h, w)
+        pred = {key: v.float() for key, v in pred.items()}
+        self._sync()
+        t2 = time.perf_counter()
+        sky_threshold = float(getattr(self.config, 'sky_threshold', SKY_THRESHOLD))
+        out = []
+        for j, size in enumerate(sizes):
+            maps = {key: postprocess(v[j:j + 1], size).cpu().numpy()[0]
+                    for key, v in pred.items()}
+            sky = maps.get('sky')
+            out.append(DepthResult(maps['depth'], maps.get('confidence'),
+                                   None if sky is None else sky >= sky_threshold))
+        self.last_timings = {'preprocess_ms': 1e3 * (t1 - t0), 'forward_ms': 1e3 * (t2 - t1),
+                             'postprocess_ms': 1e3 * (time.perf_counter() - t2)}
+        return out
+
     def estimate(self, image: np.ndarray, encoding: str = 'bgr8', intrinsics: Any = None, *,
-                 focal_px: float | None = None) -> DepthResult:
-        """Every per-pixel output for one uint8 frame (see :meth:`estimate_batch`)."""
+                 focal_px: float | None = None, stream: Any = None) -> DepthResult:
+        """Every per-pixel output for one uint8 frame (see :meth:`estimate_batch`).
+
+        ``stream``: the frame is the next one of that camera (a stateful network).
+
+        Raises:
+            PromptRequired: the network takes a metric prompt (:meth:`estimate_batch` takes
+                one).
+
+        """
+        self._refuse_unprompted()
         return self.estimate_batch([image], encoding, None if intrinsics is None
                                    else [intrinsics],
-                                   focal_px=None if focal_px is None else [focal_px])[0]
+                                   focal_px=None if focal_px is None else [focal_px],
+                                   streams=None if stream is None else [stream])[0]
 
     def infer_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
                     intrinsics: Sequence[Any] | None = None, *,
@@ -560,7 +773,13 @@ class DepthEstimator:
 
         Returns float32 HxW arrays in input order (disparity, relative depth or metres: see
         :attr:`output`); :meth:`estimate_batch` also gives confidence and sky.
+
+        Raises:
+            PromptRequired: the network takes a metric prompt (:meth:`estimate_batch` takes
+                one).
+
         """
+        self._refuse_unprompted()
         return [r.depth for r in self.estimate_batch(images, encoding, intrinsics,
                                                      focal_px=focal_px)]
 
@@ -578,8 +797,14 @@ class DepthEstimator:
         """
         start = time.perf_counter()
         focal = (float(max(height, width)),) * 2 if self.needs_intrinsics else None
-        self.infer(np.zeros((height, width, 3), np.uint8), intrinsics=focal)
+        self.estimate_batch([np.zeros((height, width, 3), np.uint8)], 'bgr8',
+                            None if focal is None else [focal])
         return 1e3 * (time.perf_counter() - start)
+
+    def _refuse_unprompted(self) -> None:
+        if self.takes_prompt:
+            name = self.config.encoder if self.config is not None else 'this model'
+            raise PromptRequired(PROMPT_MESSAGE.format(name=name))
 
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """Network input (h, w) used for a height x width frame at the current input_size."""
@@ -595,3 +820,50 @@ class DepthEstimator:
         return (f'DepthEstimator({enc}, {self.output}, '
                 f'backend={self.backend}, device={self.device}, precision={self.precision}, '
                 f'input_size={self.input_size}, exact={self.exact})')
+
+
+class StreamEstimator:
+    """A :class:`DepthEstimator` whose frames all go through one stream (one camera, in order).
+
+    Every attribute is the estimator's (setting one sets the estimator's); ``stream`` is the
+    state (``stream.reset(reason)`` forgets the history). Made by
+    :meth:`DepthEstimator.with_stream`.
+    """
+
+    def __init__(self, estimator: DepthEstimator, stream: Any) -> None:
+        object.__setattr__(self, 'estimator', estimator)
+        object.__setattr__(self, 'stream', stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.estimator, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.estimator, name, value)
+
+    def estimate_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
+                       intrinsics: Sequence[Any] | None = None, *,
+                       focal_px: Sequence[float | None] | None = None) -> list[DepthResult]:
+        """:meth:`DepthEstimator.estimate_batch`, the frames in order through the stream."""
+        return self.estimator.estimate_batch(images, encoding, intrinsics, focal_px=focal_px,
+                                             streams=[self.stream] * len(images))
+
+    def estimate(self, image: np.ndarray, encoding: str = 'bgr8', intrinsics: Any = None, *,
+                 focal_px: float | None = None) -> DepthResult:
+        """:meth:`DepthEstimator.estimate` as the stream's next frame."""
+        return self.estimator.estimate(image, encoding, intrinsics, focal_px=focal_px,
+                                       stream=self.stream)
+
+    def infer_batch(self, images: Sequence[np.ndarray], encoding: str = 'bgr8',
+                    intrinsics: Sequence[Any] | None = None, *,
+                    focal_px: Sequence[float | None] | None = None) -> list[np.ndarray]:
+        """Depth of each frame, in order through the stream."""
+        return [r.depth for r in self.estimate_batch(images, encoding, intrinsics,
+                                                     focal_px=focal_px)]
+
+    def infer(self, image: np.ndarray, encoding: str = 'bgr8', intrinsics: Any = None, *,
+              focal_px: float | None = None) -> np.ndarray:
+        """Depth of one frame, the stream's next."""
+        return self.estimate(image, encoding, intrinsics, focal_px=focal_px).depth
+
+    def __repr__(self) -> str:
+        return f'{self.estimator!r} with {self.stream!r}'

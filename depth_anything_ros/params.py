@@ -54,6 +54,8 @@ Value = bool | int | float | str
 
 # Metric training range of the official checkpoints (metres): Hypersim indoor, VKITTI outdoor.
 SCENE_MAX_DEPTH: dict[str, float] = {'indoor': 20.0, 'outdoor': 80.0}
+#: Smallest network input size the node takes (5 patches of 14 pixels).
+MIN_INPUT_SIZE = 70
 COLORMAPS: tuple[str, ...] = ('turbo', 'inferno', 'magma', 'plasma', 'viridis', 'jet', 'gray')
 
 
@@ -69,6 +71,7 @@ class ParamSpec:
     step: int = 0                               # int ranges: valid values are lo + k*step
     read_only: bool = False
     per_camera: bool = False                    # each camera may override it (``<camera>.<name>``)
+    zero: bool = False                          # 0 is valid too, outside the range (a default)
 
     @property
     def type(self) -> type:
@@ -128,8 +131,11 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('diagnostics_period', 1.0, 'seconds between /diagnostics messages',
               range=(0.1, 60.0), read_only=True),
     # --- runtime (apply from the next frame) ---
-    ParamSpec('input_size', 518, 'network input short side in pixels (multiple of 14); '
-              'smaller is faster and coarser', range=(70, 2044), step=14),
+    ParamSpec('input_size', 0, 'network input size in pixels (multiple of 14): the short '
+              'side for Depth Anything V2, the longest side for Depth Anything 3 (the model '
+              "family's input policy); 0: the family's own size (518 V2, 504 DA3, logged at "
+              'start-up); smaller is faster and coarser', range=(MIN_INPUT_SIZE, 2044), step=14,
+              zero=True),
     ParamSpec('min_depth', 0.1, 'metres; nearer pixels are invalid (NaN / 0)',
               range=(0.0, 1000.0)),
     ParamSpec('max_depth', 0.0, 'metres; farther pixels are invalid; 0: the scene range '
@@ -212,6 +218,17 @@ SCHEMA: tuple[ParamSpec, ...] = (
     ParamSpec('rectify', False, 'undistort raw images (image_raw) with camera_info D, R and P '
               'before inference, as image_proc does; leave off for image_rect inputs (their '
               'camera_info still lists the raw distortion)', per_camera=True),
+    ParamSpec('multiview_slop', 0.0, 'seconds, several cameras with an any-view model '
+              '(da3-small, ...): frames of different cameras stamped within this of each other '
+              'go through one forward pass with cross-view attention (conditioned on the '
+              "cameras' poses where extrinsics or TF give them); a frame without a partner is "
+              'processed alone, and never waits longer than this for one; 0: each frame alone',
+              range=(0.0, 1.0)),
+    ParamSpec('extrinsics', '', 'any-view passes (multiview_slop): pose of the camera optical '
+              'frame in a frame common to all cameras, "x y z yaw pitch roll", '
+              '"x y z qx qy qz qw" or 16 numbers (row-major 4x4); empty: TF between the '
+              "cameras' frames where tf2_ros is installed, else no pose conditioning",
+              per_camera=True),
     ParamSpec('camera_info_wait', 0.05, 'seconds to wait for the camera_info stamped within '
               "camera_info_slop of the image's stamp before using the latest one",
               range=(0.0, 1.0)),
@@ -315,6 +332,8 @@ class DepthConfig:
     calib_width: int
     calib_height: int
     rectify: bool
+    multiview_slop: float
+    extrinsics: str
     camera_info_wait: float
     camera_info_slop: float
     min_image_side: int
@@ -373,6 +392,8 @@ def _check_value(s: ParamSpec, value: Any) -> tuple[Value, str | None]:
                        f'{value!r}')
     if s.choices and value not in s.choices:
         return value, f'{s.name} must be one of {", ".join(s.choices)}, got {value!r}'
+    if s.zero and value == 0:
+        return value, None
     if s.range is not None:
         lo, hi = s.range
         if isinstance(value, float) and not math.isfinite(value):
@@ -441,6 +462,11 @@ def _cross_checks(v: Mapping[str, Any]) -> list[str]:
                       'centre down to the floor)')
     try:
         transform_values(v['anchor_transform'])
+    except ValueError as exc:
+        errors.append(str(exc))
+    from depth_anything_ros.core.multiview import parse_extrinsics  # numpy: only when checked
+    try:
+        parse_extrinsics(v['extrinsics'])
     except ValueError as exc:
         errors.append(str(exc))
     if v['temporal'] == 'fuse' and not v['odom_frame'].strip():
@@ -522,7 +548,8 @@ def markdown_table() -> str:
             '|---|---|---|---|---|---|']
     for s in SCHEMA:
         allowed = ', '.join(s.choices) if s.choices else (
-            f'{s.range[0]:g} .. {s.range[1]:g}' + (f' step {s.step}' if s.step > 1 else '')
+            ('0, or ' if s.zero else '')
+            + f'{s.range[0]:g} .. {s.range[1]:g}' + (f' step {s.step}' if s.step > 1 else '')
             if s.range else '')
         rows.append(f'| `{s.name}` | {s.type.__name__} | `{s.default!r}` | {allowed} | '
                     f"{'no (restart)' if s.read_only else 'yes'} | {s.description} |")

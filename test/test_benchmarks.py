@@ -146,3 +146,36 @@ def test_bench_publish_times_both_setter_check_settings(tmp_path: Path) -> None:
     assert on[before]['median_ms'] > 20 * on[now]['median_ms']
     assert on[before]['median_ms'] > 5 * off[before]['median_ms']
     assert 'checks on (Humble)' in proc.stdout
+
+
+def test_bench_anyview_agreement_is_zero_for_the_truth_and_sees_a_scaled_camera() -> None:
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    import bench_anyview as bench
+    import numpy as np
+
+    from depth_anything_ros.training import synth
+    camera = synth.Camera.from_fov(80, 60, synth.HFOV_DEG)
+    rig = bench.rig(synth.random_indoor_scene(np.random.default_rng([0, 0])), 3, 0.15, 10.0)
+    poses = [pose for _, pose in rig]
+    truths = [synth.render(view, camera)[1] for view, _ in rig]
+    truths = [np.where(np.isfinite(t), t, np.nan) for t in truths]
+    same = bench.agreement(truths, truths, camera.matrix(), poses)
+    assert same.size > 1000 and np.median(same) < 0.005 and np.mean(same > 0.05) == 0.0
+    off = bench.agreement([truths[0], truths[1] * 1.1, truths[2]], truths, camera.matrix(),
+                          poses)
+    assert 0.05 < np.median(off) < 0.11
+
+
+@pytest.mark.slow
+def test_bench_anyview_writes_table_and_json(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / 'benchmarks' / 'bench_anyview.py'), '--quick',
+         '--cameras', '2', '--out', str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'UNTRAINED weights' in proc.stdout and '| any-view + poses | shared |' in proc.stdout
+    report = json.loads((tmp_path / 'bench_anyview.json').read_text())
+    assert report['fidelity_only'] and report['cameras'] == 2
+    rows = {(r['method'], r['alignment']): r for r in report['results']}
+    assert len(rows) == 6 and all(r['pixels'] > 0 and r['ms_per_camera'] > 0
+                                  for r in rows.values())

@@ -331,7 +331,8 @@ def test_the_family_runs_through_eval(name: str, folders: dict[str, Path], tmp_p
 @pytest.mark.ros
 @pytest.mark.parametrize('name', FAMILIES)
 def test_the_family_runs_in_the_node(name: str, folders: dict[str, Path], harness_ctx,
-                                     one_torch_thread: None) -> None:
+                                     one_torch_thread: None,
+                                     capfd: pytest.CaptureFixture) -> None:
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.parameter import Parameter
@@ -345,6 +346,8 @@ def test_the_family_runs_in_the_node(name: str, folders: dict[str, Path], harnes
               'device': 'cpu', 'backend': 'torch', 'precision': 'fp32'}
     node = DepthNode(context=harness_ctx,
                      parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    started = capfd.readouterr().err   # the library resizes: no input size is claimed
+    assert "network input: the model library's own image processing" in started, started
     sub = Node(f'{name}_harness', context=harness_ctx)
     got: list = []
     topic = 'disparity/image' if name == 'dpt' else 'depth/image'
@@ -391,7 +394,7 @@ def test_the_node_and_the_cli_import_without_transformers(tmp_path: Path) -> Non
         "from depth_anything_ros.models import registry\n"
         "from depth_anything_ros.params import spec\n"
         "names = [f.name for f in registry.families()]\n"
-        "assert {'dpt', 'zoedepth', 'depth_pro'} <= set(names), names\n"
+        "assert {'dpt', 'zoedepth', 'depth_pro', 'prompt_depth_anything'} <= set(names)\n"
         "assert 'dpt' in spec('encoder').choices\n"
         "rc = cli.main(['download', '--list'])\n"
         "assert rc == 0\n"

@@ -47,7 +47,7 @@ def test_schema_is_consistent_with_the_config_type() -> None:
         if s.choices:
             assert s.default in s.choices, s.name
         if s.range:
-            assert s.range[0] <= s.default <= s.range[1], s.name
+            assert s.range[0] <= s.default <= s.range[1] or (s.zero and s.default == 0), s.name
     assert validate({}) == validate(default_values())
 
 
@@ -78,6 +78,7 @@ def test_model_scale_and_colour_range() -> None:
     ({'encoder': 'auto'}, 'encoder auto takes the architecture from the checkpoint'),
     ({'input_size': 500}, 'input_size must be 70 \\+ a multiple of 14 \\(e.g. 490\\)'),
     ({'input_size': 14}, 'input_size must be in \\[70, 2044\\]'),
+    ({'input_size': -14}, 'input_size must be in \\[70, 2044\\]'),
     ({'input_size': 518.0}, 'input_size must be int'),
     ({'publish_points': 1}, 'publish_points must be bool'),
     ({'max_depth': float('nan')}, 'max_depth must be finite'),
@@ -130,7 +131,8 @@ def test_camera_names_and_per_camera_parameters() -> None:
     # are shared
     assert set(PER_CAMERA) == {'rectify', 'fx', 'fy', 'cx', 'cy', 'calib_width',
                                'calib_height', 'anchor_transform', 'camera_height',
-                               'camera_pitch', 'camera_roll', 'temporal', 'odom_frame'}
+                               'camera_pitch', 'camera_roll', 'temporal', 'odom_frame',
+                               'extrinsics'}
     assert camera_parameter('front', 'fx') == 'front.fx'
 
 

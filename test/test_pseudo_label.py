@@ -178,15 +178,19 @@ def test_metric_teacher_depth_becomes_disparity() -> None:
 
 
 def test_estimator_teacher_turns_metric_depth_into_disparity() -> None:
+    from depth_anything_ros.estimator import DepthResult
     from depth_anything_ros.training.pseudo_label import estimator_teacher
 
     class FakeEstimator:
-        def __init__(self, is_metric: bool) -> None:
-            self.is_metric = is_metric
+        needs_intrinsics = False
 
-        def infer_batch(self, images: list[np.ndarray], encoding: str) -> list[np.ndarray]:
+        def __init__(self, is_metric: bool) -> None:
+            self.output = 'metric' if is_metric else 'disparity'
+
+        def estimate_batch(self, images: list[np.ndarray], encoding: str,
+                           intrinsics: object = None) -> list[DepthResult]:
             assert encoding == 'bgr8'
-            return [1.0 + im[:, :, 0].astype(np.float32) for im in images]  # metres
+            return [DepthResult(1.0 + im[:, :, 0].astype(np.float32)) for im in images]
 
     img = np.random.default_rng(1).integers(0, 256, (4, 6, 3), dtype=np.uint8)
     (metric,) = estimator_teacher(FakeEstimator(True))([img])

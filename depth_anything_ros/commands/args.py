@@ -211,7 +211,9 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, *,
                         help=_described('backend') + '; with an exported model file as '
                         '--checkpoint (see "depth-anything-ros export") the runtimes that load '
                         'it')
-    size = spec('input_size').default if input_size is None else input_size
+    # the node's 0 (the model family's size) is the family_size flag here; commands without it
+    # keep the short side of Depth Anything V2
+    size = (spec('input_size').default or 518) if input_size is None else input_size
     if family_size:
         parser.add_argument('--input-size', type=int, default=None,
                             help='network input size in pixels, multiple of 14 (default: the '

@@ -39,6 +39,7 @@ def _also(info: Checkpoint) -> str:
     """Return what else a checkpoint's network gives or needs, in words (``-``: nothing)."""
     words = [w for w, on in (('confidence', info.confidence), ('sky', info.sky),
                              ('needs fx/fy', info.needs_intrinsics),
+                             ('needs a prompt', info.needs_prompt),
                              ('any-view', info.max_views > 1)) if on]
     return ', '.join(words) or '-'
 

@@ -103,6 +103,11 @@ def main(args: argparse.Namespace) -> int:
     log.info('%r (%s)', est, est.choice.reason)
     print(f'weights licence: {describe_licence(est.licence)}')
     args.out.mkdir(parents=True, exist_ok=True)
+    stream = None
+    if est.stateful:   # a video network: the images are one camera's frames, in order
+        stream = est.new_stream()
+        print(f'{len(files)} images run in order as frames of one video (the network keeps '
+              'state between frames)')
     failed = 0
     used: set[str] = set()
     for path in tqdm(files, desc='infer', unit='img'):
@@ -111,7 +116,7 @@ def main(args: argparse.Namespace) -> int:
             print(f'{path}: cannot read (missing or not an image); skipped')
             failed += 1
             continue
-        result = est.estimate(image, 'bgr8', focal)
+        result = est.estimate(image, 'bgr8', focal, stream=stream)
         depth = mask_invalid(result.depth, sky=result.sky)   # sky: NaN, never a far wall
         stem = path.stem
         while stem in used:  # same name in two directories

@@ -120,7 +120,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--storage', choices=STORAGES, default=None,
                         help="output storage (default: the input's)")
     add_model_arguments(parser)
-    add_runtime_arguments(parser)
+    add_runtime_arguments(parser, family_size=True)
     parser.add_argument('--json', action='store_true',
                         help='print the summary as JSON (on stdout) instead of text')
     add_engine_arguments(parser, batch_size=True)
@@ -136,7 +136,7 @@ def _config(args: argparse.Namespace, metric: bool) -> Any:
     values.update(checkpoint=flags.checkpoint, encoder='auto',
                   mode='metric' if metric else 'relative',
                   allow_untrained_weights=flags.allow_untrained, device=args.device,
-                  precision=args.precision, backend=args.backend, input_size=args.input_size,
+                  precision=args.precision, backend=args.backend, input_size=args.input_size or 0,
                   exact=args.exact, engine_cache_size=args.engine_cache_size)
     if args.temporal is not None:
         values['temporal'] = args.temporal

@@ -39,7 +39,11 @@ from depth_anything_ros.errors import InvalidInputError, user_errors
 from depth_anything_ros.estimator import DepthEstimator
 from depth_anything_ros.offline.ray_engine import is_uri, path_or_uri
 from depth_anything_ros.training.labels import LABEL_FORMATS
-from depth_anything_ros.training.pseudo_label import estimator_teacher, label_frames
+from depth_anything_ros.training.pseudo_label import (
+    estimator_teacher,
+    label_frames,
+    LABEL_OUTPUTS,
+)
 from depth_anything_ros.training.sources import parse_shard
 from depth_anything_ros.vocabulary import PRECISIONS
 
@@ -109,8 +113,9 @@ def main(args: argparse.Namespace) -> int:
     meta = {'teacher': str(args.checkpoint), 'teacher_encoder': cfg.encoder,
             'teacher_head': cfg.head, 'teacher_max_depth': cfg.max_depth,
             'input_size': args.input_size, 'tta_flip': bool(args.tta_flip),
-            'disparity': ('1 / depth (1/m) from a metric teacher' if cfg.is_metric else
-                          'affine-invariant disparity from a relative teacher')}
+            'teacher_output': estimator.output,
+            'teacher_licence': getattr(model, 'licence', None),
+            'disparity': LABEL_OUTPUTS[estimator.output]}
     if options is not None:
         from depth_anything_ros.offline.ray_engine import label_frames_ray
         factory = functools.partial(make_teacher, model_flags(args), args.device,

@@ -793,6 +793,17 @@ class Aligner:
         t = extrinsic if extrinsic is not None else self.extrinsic
         self._anchors.add(stamp_ns, (np.asarray(points, np.float64).reshape(-1, 3), t))
 
+    def anchor(self, stamp_ns: int) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Return the anchor stamped within ``slop_s`` of ``stamp_ns``, or None.
+
+        ``(depth image, its K or None)`` (sparse) or ``(points (N, 3), extrinsic or None)``
+        (lidar): what a prompted network takes as its prompt (core/prompt.py).
+        """
+        if self.kind == 'ground':
+            return None
+        item, kind = self._anchors.match(stamp_ns, self.slop_s)
+        return item if item is not None and kind in ('exact', 'nearest') else None
+
     def fit(self, prediction: np.ndarray, k: np.ndarray, stamp_ns: int) -> Fit:
         """Return this frame's fit (refused when no anchor is paired).
 

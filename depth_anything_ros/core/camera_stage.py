@@ -26,13 +26,26 @@ the owner sets), its pipeline caches, the rule of which outputs to compute and t
 calibrations and frames. Messages become arrays and :class:`Calibration` in ros/conversions;
 outputs become messages there too. :func:`process_frames` is the one per-frame entry: the node's
 worker hands it every pending frame of its cameras (frames of one network input share a forward
-pass) and process-bag one frame at a time (:meth:`CameraStage.process`).
+pass) and process-bag one frame at a time (:meth:`CameraStage.process`). With an any-view model
+and ``multiview_slop`` > 0, frames of different cameras stamped within the slop go through one
+forward pass as views of one scene (``core.multiview``), conditioned on the cameras' poses
+where they are known; a frame without a partner is processed alone.
+
+Two kinds of network take more than the frame. One whose metric depth uses the focal length
+and estimates it otherwise (Depth Pro) gets each frame's own focal length where the frame has
+a camera model; a frame without one gets the network's estimate, and its outputs a camera
+model built from it (``fx = fy`` = the estimate, the principal point at the image centre):
+``depth/camera_info`` and the cloud then carry the estimate, and :meth:`CameraStage.status`
+says so. A prompted network (Prompt Depth Anything) gets the anchor paired with the frame as
+its prompt (core/prompt.py); a frame without one within ``anchor_slop`` runs unprompted,
+gives relative depth and goes through the configured alignment like a relative model's
+frame (no fit: no metric depth), and is counted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import time
 from typing import Any
 
@@ -40,6 +53,7 @@ import numpy as np
 
 from depth_anything_ros.core.geometry import CameraInfoError, CameraModel
 from depth_anything_ros.core.images import check_image_size, ImageFormatError, ImageLimits
+from depth_anything_ros.core.multiview import group_views, parse_extrinsics, pose_tensor
 from depth_anything_ros.core.pipeline import (
     frame_alignment,
     FrameOutputs,
@@ -47,8 +61,16 @@ from depth_anything_ros.core.pipeline import (
     image_limits,
     infer_frames,
     make_aligner,
+    resolved_input_size,
     Temporal,
     Wanted,
+)
+from depth_anything_ros.core.prompt import (
+    densify,
+    depth_prompt,
+    MIN_PROMPT_CELLS,
+    points_prompt,
+    prompt_shape,
 )
 from depth_anything_ros.core.sync import StampMatcher
 from depth_anything_ros.core.temporal import make_temporal
@@ -163,6 +185,7 @@ class _Prepared:
     cfg: DepthConfig         # the settings the frame was prepared with (one snapshot)
     wanted: Wanted
     stream: Any = None       # temporal vda: the camera's stream of the stateful model
+    prompt: np.ndarray | None = None   # dense metric prompt (prompted networks), or none
 
 
 @dataclass(frozen=True)
@@ -173,11 +196,17 @@ class FrameResult:
     outputs: FrameOutputs
     cfg: DepthConfig
     wanted: Wanted
+    views: int = 1         # views in the frame's forward pass (> 1: an any-view pass)
+    posed: bool = False    # the pass was conditioned on the cameras' poses
+    note: str = ''         # why an any-view pass ran without poses ('' : nothing to say)
 
 
 # guard(index, fn, *args): return fn(*args), or None where the caller absorbs a failure of
 # frame ``index`` (the node counts it and goes on); the default lets exceptions through
 Guard = Callable[..., Any]
+# lookup(target_frame, source_frame) -> 4x4 transform of points in source into target (TF);
+# ValueError when it is not known
+Lookup = Callable[[str, str], np.ndarray]
 
 
 def _unguarded(_index: int, fn: Callable[..., Any], *args: Any) -> Any:
@@ -199,10 +228,21 @@ class CameraStage:
         self.name = name
         self.pipeline = FramePipeline(estimator)
         self.infos: StampMatcher[Calibration] = StampMatcher()
-        self.aligner = make_aligner(cfg, estimator.is_metric)   # None unless anchored
+        # a prompted network's anchors are its prompt; the configured alignment aligns the
+        # relative depth of the frames that have none
+        self.takes_prompt = bool(getattr(estimator, 'takes_prompt', False))
+        self.aligner = make_aligner(cfg, estimator.is_metric and not self.takes_prompt)
+        self.prompted = 0              # frames run with a prompt
+        self.unprompted = 0            # frames without one (fell back to the alignment)
+        self.prompt_refusal = ''       # why the latest unprompted frame had none
+        self.focal_source = ''         # camera_info, parameters or estimated ('' none used)
+        self.focal_px: float | None = None   # the focal length of the latest frame (pixels)
         self.anchor_calibration: Calibration | None = None      # of anchor/depth (sparse)
         self.image_frame = ''          # optical frame of the latest image
         self.without_camera = 0        # frames processed without intrinsics
+        self.view_frames = 0           # frames processed in an any-view pass of > 1 view
+        self.posed_frames = 0          # of those, passes conditioned on the cameras' poses
+        self.views_note = ''           # why the last any-view pass had no poses ('' : it had)
         # temporal fuse / vda (core.temporal.CameraTemporal); its poses are set by the owner
         # (the node: TF; process-bag: the bag's /tf). ValueError: vda with a stateless model.
         self.temporal = make_temporal(cfg.temporal, cfg.odom_frame, estimator)
@@ -214,6 +254,8 @@ class CameraStage:
         self.param_calibration = Calibration.from_intrinsics(
             cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calib_width,
             cfg.calib_height) if cfg.has_intrinsics else None
+        # camera -> common frame, for any-view passes (validated with the parameters)
+        self.extrinsics = parse_extrinsics(cfg.extrinsics)
         old = getattr(self, 'cfg', cfg)
         if (old.disparity_scale, old.disparity_shift) != (cfg.disparity_scale,
                                                           cfg.disparity_shift):
@@ -349,14 +391,74 @@ class CameraStage:
         if self.temporal is not None and self.temporal.mode == 'vda':
             stream = self.temporal.stream(frame.stamp_ns, (
                 net_pixels.shape, None if camera is None else camera.intrinsics))
-        return _Prepared(index, self, frame, net_pixels, camera, cfg, wanted, stream)
+        prompt = self._prompt(frame, camera) if self.takes_prompt else None
+        return _Prepared(index, self, frame, net_pixels, camera, cfg, wanted, stream,
+                         prompt)
+
+    def _prompt(self, frame: Frame, camera: CameraModel | None) -> np.ndarray | None:
+        """Return the dense prompt of ``frame`` from its paired anchor (None: none, counted)."""
+        anchor = None if self.aligner is None else self.aligner.anchor(frame.stamp_ns)
+        shape = frame.pixels.shape[:2]
+        reason = ''
+        if self.aligner is None or self.aligner.kind not in ('lidar', 'sparse'):
+            reason = (f'alignment {self.cfg.alignment} reads no anchors (set alignment lidar '
+                      'or sparse)')
+        elif camera is None:
+            reason = 'no camera_info to project the anchors with'
+        elif anchor is None:
+            reason = f'no anchor stamped within {self.cfg.anchor_slop:g} s of the frame'
+        else:
+            data, extra = anchor
+            grid = prompt_shape(*shape)
+            k = camera.intrinsics.k_matrix()
+            sparse = (points_prompt(data, k, shape, grid, extra) if self.aligner.kind == 'lidar'
+                      else depth_prompt(data, extra, k, shape, grid))
+            cells = int(np.count_nonzero(sparse > 0))
+            if cells >= MIN_PROMPT_CELLS:
+                self.prompted += 1
+                return densify(sparse, 'nearest')
+            reason = f'the anchor covers {cells} prompt cells (fewer than {MIN_PROMPT_CELLS})'
+        self.unprompted += 1
+        self.prompt_refusal = reason
+        return None
+
+    def _focal_camera(self, job: _Prepared, raw: Any) -> CameraModel | None:
+        """Note the focal length of the frame's metres; return its camera (or the estimate's)."""
+        focal = getattr(raw, 'focal_px', None)
+        if focal is None:
+            return job.camera
+        self.focal_px = float(focal)
+        if job.camera is not None or not getattr(raw, 'focal_estimated', False):
+            self.focal_source = 'parameters' if self.param_calibration is not None \
+                else 'camera_info'
+            return job.camera
+        self.focal_source = 'estimated'
+        h, w = job.net_pixels.shape[:2]
+        return Calibration.from_intrinsics(focal, focal, (w - 1) / 2.0, (h - 1) / 2.0, w,
+                                           h).model(w, h)
+
+    def status(self) -> dict[str, str]:
+        """Return key/values for /diagnostics: the focal length used, the prompts."""
+        values: dict[str, str] = {}
+        if self.focal_source:
+            values['focal_source'] = self.focal_source
+            values['focal_px'] = f'{self.focal_px:.6g}'
+            values['focal_estimated'] = 'true' if self.focal_source == 'estimated' else 'false'
+        if self.takes_prompt:
+            values.update({'prompt_frames': str(self.prompted),
+                           'prompt_missing': str(self.unprompted),
+                           'prompt_densify': 'nearest',
+                           'prompt_last_missing': self.prompt_refusal})
+        return values
 
     def finish(self, job: _Prepared, raw: np.ndarray, infer_ms: float) -> FrameResult:
         """Turn the network output of a prepared frame into its outputs."""
+        camera = self._focal_camera(job, raw)
+        # a prompted frame's metres come from its anchors already: no alignment on top
+        align = None if job.prompt is not None else frame_alignment(self.aligner,
+                                                                    job.frame.stamp_ns)
         out = self.pipeline.finish(job.net_pixels, job.frame.encoding, raw, infer_ms,
-                                   job.camera, job.cfg, job.wanted,
-                                   frame_alignment(self.aligner, job.frame.stamp_ns),
-                                   self._fusion(job))
+                                   camera, job.cfg, job.wanted, align, self._fusion(job))
         return FrameResult(job.frame, out, job.cfg, job.wanted)
 
     def _fusion(self, job: _Prepared) -> Temporal | None:
@@ -385,34 +487,40 @@ class CameraStage:
 
 
 def process_frames(frames: Sequence[tuple[CameraStage, Frame, Wanted]],
-                   guard: Guard = _unguarded) -> list[FrameResult | None]:
+                   guard: Guard = _unguarded,
+                   lookup: Lookup | None = None) -> list[FrameResult | None]:
     """Run frames of one or more cameras: the one per-frame entry of the node and process-bag.
 
     Each frame is prepared by its stage (checks, pairing, rectify), frames of one network
     input (size and encoding, one estimator) share a forward pass, and each is finished by its
-    stage (depth, alignment, colour, cloud). ``guard(i, fn, *args)`` runs every step of frame
-    ``i``; a guard that absorbs a failure (returns None) costs that frame only, and its result
-    is None. The default guard lets exceptions through.
+    stage (depth, alignment, colour, cloud). With an any-view estimator (``max_views`` > 1)
+    and ``multiview_slop`` > 0, frames of different cameras stamped within the slop (and of
+    one network input size) are instead the views of ONE forward pass (:func:`_run_views`;
+    ``lookup``: TF for cameras without ``extrinsics``). ``guard(i, fn, *args)`` runs every
+    step of frame ``i``; a guard that absorbs a failure (returns None) costs that frame only,
+    and its result is None. The default guard lets exceptions through.
     """
     results: list[FrameResult | None] = [None] * len(frames)
     groups: dict[tuple[Any, ...], list[_Prepared]] = {}
-    for i, (stage, frame, wanted) in enumerate(frames):
-        job = guard(i, stage.prepare, frame, wanted, i)
-        if job is not None:
-            key = (id(stage.pipeline.estimator), job.net_pixels.shape, frame.encoding)
-            groups.setdefault(key, []).append(job)
+    jobs = [job for i, (stage, frame, wanted) in enumerate(frames)
+            if (job := guard(i, stage.prepare, frame, wanted, i)) is not None]
+    for job in _multiview(jobs, results, guard, lookup):
+        key = (id(job.stage.pipeline.estimator), job.net_pixels.shape, job.frame.encoding)
+        groups.setdefault(key, []).append(job)
     for group in groups.values():
         first = group[0]
         try:
             estimator = first.stage.pipeline.estimator
-            focal = None
-            if getattr(estimator, 'needs_intrinsics', False):   # each frame's own focal length
-                focal = [(job.camera.intrinsics.fx, job.camera.intrinsics.fy) for job in group]
+            focal = None   # each frame's own focal length, where it has a camera model
+            if any(job.camera is not None for job in group):
+                focal = [None if job.camera is None else
+                         (job.camera.intrinsics.fx, job.camera.intrinsics.fy) for job in group]
             streams = [job.stream for job in group] \
                 if any(job.stream is not None for job in group) else None
+            prompts = [job.prompt for job in group] if first.stage.takes_prompt else None
             raws, infer_ms = infer_frames(estimator, [job.net_pixels for job in group],
                                           first.frame.encoding, first.cfg.input_size, focal,
-                                          streams)
+                                          streams, prompts)
         # a failed forward pass fails each of its frames, each through its own guard
         except Exception as exc:   # noqa: BLE001 -- handed to the guard, re-raised by default
             for job in group:
@@ -421,3 +529,84 @@ def process_frames(frames: Sequence[tuple[CameraStage, Frame, Wanted]],
         for job, raw in zip(group, raws):
             results[job.index] = guard(job.index, job.stage.finish, job, raw, infer_ms)
     return results
+
+
+def _multiview(jobs: list[_Prepared], results: list[FrameResult | None], guard: Guard,
+               lookup: Lookup | None) -> list[_Prepared]:
+    """Run the any-view groups of ``jobs`` (see :func:`process_frames`); return the others."""
+    if not jobs:
+        return jobs
+    estimator = jobs[0].stage.pipeline.estimator
+    max_views = int(getattr(estimator, 'max_views', 1))
+    slop = jobs[0].cfg.multiview_slop
+    if max_views < 2 or slop <= 0.0 or len({id(job.stage) for job in jobs}) < 2:
+        return jobs
+    size = resolved_input_size(estimator, jobs[0].cfg.input_size)
+    if estimator.input_size != size:
+        estimator.input_size = size
+    rest = [job for job in jobs if job.stage.pipeline.estimator is not estimator]
+    jobs = [job for job in jobs if job.stage.pipeline.estimator is estimator]
+    shapes = [estimator.network_size(*job.net_pixels.shape[:2]) for job in jobs]
+    groups = group_views([id(job.stage) for job in jobs], [job.frame.stamp_ns for job in jobs],
+                         shapes, slop, max_views)
+    for group in groups:
+        if len(group) == 1:
+            rest.append(jobs[group[0]])
+        else:
+            _run_views([jobs[i] for i in group], results, guard, lookup)
+    return rest
+
+
+def _view_poses(group: list[_Prepared], lookup: Lookup | None
+                ) -> tuple[tuple[np.ndarray, list[np.ndarray]] | None, str]:
+    """Return (extrinsics (S, 4, 4), K per view) of an any-view group, or None and why.
+
+    The poses are every camera's ``extrinsics`` parameter, else TF (each camera's optical
+    frame into the first one's); conditioning needs a pose and intrinsics for every view.
+    """
+    if not getattr(group[0].stage.pipeline.estimator, 'takes_poses', False):
+        return None, ''
+    poses = [job.stage.extrinsics for job in group]
+    if any(p is None for p in poses):
+        if lookup is None:
+            missing = [job.stage.name or '(unnamed)' for job in group if job.stage.extrinsics
+                       is None]
+            return None, ('' if len(missing) == len(group) else
+                          f'no pose conditioning: no extrinsics for {", ".join(missing)}')
+        try:
+            poses = [lookup(group[0].frame.frame_id, job.frame.frame_id) for job in group]
+        except ValueError as exc:
+            return None, f'no pose conditioning: {exc}'
+    if any(job.camera is None for job in group):
+        return None, 'no pose conditioning: a camera has no intrinsics (camera_info or fx/fy)'
+    try:
+        extrinsics = pose_tensor(poses)
+    except ValueError as exc:
+        return None, f'no pose conditioning: {exc}'
+    return (extrinsics, [job.camera.intrinsics.k_matrix() for job in group]), ''
+
+
+def _run_views(group: list[_Prepared], results: list[FrameResult | None], guard: Guard,
+               lookup: Lookup | None) -> None:
+    """One any-view forward pass for the frames of ``group``; each finished by its stage."""
+    estimator = group[0].stage.pipeline.estimator
+    poses, note = _view_poses(group, lookup)
+    try:
+        t0 = time.perf_counter()
+        raws = estimator.estimate_views(
+            [job.net_pixels for job in group], [job.frame.encoding for job in group],
+            None if poses is None else poses[1], None if poses is None else poses[0])
+        infer_ms = 1e3 * (time.perf_counter() - t0)
+    # a failed forward pass fails each of its frames, each through its own guard
+    except Exception as exc:   # noqa: BLE001 -- handed to the guard, re-raised by default
+        for job in group:
+            guard(job.index, _raise, exc)
+        return
+    for job, raw in zip(group, raws):
+        stage = job.stage
+        stage.view_frames += 1
+        stage.posed_frames += poses is not None
+        stage.views_note = note
+        result = guard(job.index, stage.finish, job, raw, infer_ms)
+        results[job.index] = None if result is None else replace(
+            result, views=len(group), posed=poses is not None, note=note)

@@ -74,8 +74,7 @@ from depth_anything_ros.vocabulary import ANCHORED
 
 __all__ = ['Align', 'FrameOutputs', 'FramePipeline', 'Prediction', 'Temporal', 'Wanted',
            'encode_depth', 'frame_alignment', 'fuse_prediction', 'image_limits', 'infer_frames',
-           'make_aligner', 'split_prediction',
-           'stride_image']
+           'make_aligner', 'resolved_input_size', 'split_prediction', 'stride_image']
 
 
 # the per-frame alignment hook: (disparity, or a metric model's depth, camera) ->
@@ -215,19 +214,22 @@ class FramePipeline:
         """
         h, w = net_pixels.shape[:2]
         confidence = None
+        metric_model = self.estimator.is_metric
         if not isinstance(raw, np.ndarray):   # a result with every per-pixel output
             confidence = raw.confidence
             if raw.depth.shape != (h, w):
                 raise ValueError(f'the estimator returned {raw.depth.shape} for a {h}x{w} image')
-            output = getattr(self.estimator, 'output', None) or (
-                'metric' if self.estimator.is_metric else 'disparity')
+            # this frame's own kind where it differs (a prompted network without its prompt)
+            output = getattr(raw, 'output', None) or getattr(self.estimator, 'output', None) \
+                or ('metric' if self.estimator.is_metric else 'disparity')
+            metric_model = output == 'metric'
             raw = pipeline_values(raw.depth, output, confidence, raw.sky, cfg.min_confidence)
             if not np.isfinite(raw).any():
                 raise ValueError('no valid pixel: the whole frame is sky or below '
                                  f'min_confidence {cfg.min_confidence:g}')
         if raw.shape != (h, w):
             raise ValueError(f'the estimator returned {raw.shape} for a {h}x{w} image')
-        pred = split_prediction(raw, metric_model=self.estimator.is_metric,
+        pred = split_prediction(raw, metric_model=metric_model,
                                 min_depth=cfg.min_depth, max_depth=cfg.resolved_max_depth,
                                 disparity_scale=cfg.disparity_scale,
                                 disparity_shift=cfg.disparity_shift)
@@ -275,18 +277,30 @@ class FramePipeline:
         return FrameOutputs(depth, disparity, out_camera, colored, cloud, infer_ms, conf)
 
 
+def resolved_input_size(estimator: Any, input_size: int) -> int:
+    """Return the network input size ``input_size`` means for ``estimator`` (0: its default)."""
+    if input_size:
+        return input_size
+    return getattr(estimator, 'default_input_size', estimator.input_size)
+
+
 def infer_frames(estimator: Any, frames: list[np.ndarray], encoding: str,
                  input_size: int, intrinsics: list[Any] | None = None,
-                 streams: list[Any] | None = None) -> tuple[list[Any], float]:
+                 streams: list[Any] | None = None,
+                 prompts: list[np.ndarray | None] | None = None) -> tuple[list[Any], float]:
     """Run the network on ``frames`` (one encoding) at ``input_size``; return outputs and ms.
+
+    ``input_size`` 0: the estimator's own default (its model family's input size).
 
     Frames of one size share a forward pass where the estimator has ``infer_batch``
     (several cameras of one node); the time is that of the whole call. An estimator with
     ``estimate_batch`` gives every per-pixel output per frame (depth, confidence, sky), with
-    ``intrinsics`` (per frame ``(fx, fy)`` or None) for a model that needs the focal length.
+    ``intrinsics`` (per frame ``(fx, fy)`` or None) for a model that uses the focal length,
+    and ``prompts`` (per frame a dense metric prompt or None) for a prompted one.
     ``streams``: per frame, its camera's stream of a stateful model (``temporal`` vda, see
     core.temporal.CameraTemporal), given to ``estimate_batch(..., streams=streams)``.
     """
+    input_size = resolved_input_size(estimator, input_size)
     if estimator.input_size != input_size:
         estimator.input_size = input_size
     batch = getattr(estimator, 'infer_batch', None)
@@ -296,7 +310,8 @@ def infer_frames(estimator: Any, frames: list[np.ndarray], encoding: str,
         results = list(estimate(frames, encoding, intrinsics, streams=streams))
         return results, 1e3 * (time.perf_counter() - t0)
     if estimate is not None:
-        results = list(estimate(frames, encoding, intrinsics))
+        results = list(estimate(frames, encoding, intrinsics) if prompts is None
+                       else estimate(frames, encoding, intrinsics, prompts=prompts))
         return results, 1e3 * (time.perf_counter() - t0)
     if batch is not None and len(frames) > 1:
         raws = list(batch(frames, encoding))                           # each (H, W) float32

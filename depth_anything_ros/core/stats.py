@@ -48,6 +48,8 @@ LAST_ERROR, LAST_OUTPUT_AGE_S = 'last_error', 'last_output_age_s'
 # what runs, appended by the node
 MODEL, DEVICE, BACKEND, PRECISION, INPUT_SIZE, WARMUP_MS = \
     'model', 'device', 'backend', 'precision', 'input_size', 'warmup_ms'
+# any-view passes across cameras (multiview_slop), appended by the node
+ANYVIEW_FRAMES, ANYVIEW_POSED, ANYVIEW_NOTE = 'anyview_frames', 'anyview_posed', 'anyview_note'
 # the temporal state of a camera (core.temporal.CameraTemporal.status), where temporal is on
 TEMPORAL, TEMPORAL_FRAMES, TEMPORAL_FRAMES_FUSED = \
     'temporal', 'temporal_frames', 'temporal_frames_fused'

@@ -18,6 +18,8 @@
 camera, where a frame that arrives while the worker is busy replaces the pending one (counted
 as dropped), so latency never grows with a queue; the worker takes every pending frame at once,
 the camera waiting longest first, so no camera starves however fast another one publishes.
+With ``gather`` it waits, up to that long, for the pending frames to be ``ready`` (the frames of
+several cameras that share an any-view pass: ``core.multiview``).
 :class:`StampMatcher` pairs each image with the camera_info of the nearest stamp within a
 tolerance (as message_filters' ApproximateTime policy with one message per stream), else with
 the latest earlier one (a camera's calibration rarely changes). message_filters' synchronisers
@@ -27,6 +29,7 @@ do not fall back, so the node uses this on every ROS distribution.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 import threading
 import time
 from typing import Generic, TypeVar
@@ -61,14 +64,24 @@ class CameraSlots(Generic[K, T]):
             self._cond.notify()
             return replaced
 
-    def take(self, timeout: float | None = None) -> list[tuple[K, T]]:
+    def take(self, timeout: float | None = None, gather: float = 0.0,
+             ready: Callable[[list[tuple[K, T]]], bool] | None = None) -> list[tuple[K, T]]:
         """Return every pending ``(key, item)``, longest waiting first, waiting up to ``timeout``.
 
-        Empty on timeout and once closed.
+        Once something is pending, wait up to ``gather`` s more until ``ready(pending)`` is True
+        (frames that arrive meanwhile join or replace as usual): no item waits longer than
+        ``gather`` beyond the moment it could have been taken. Empty on timeout and once closed.
         """
         with self._cond:
             if not self._items and not self._closed:
                 self._cond.wait(timeout)
+            if gather > 0.0 and ready is not None and self._items:
+                deadline = time.monotonic() + gather
+                while not self._closed and not ready(list(self._items.items())):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0.0:
+                        break
+                    self._cond.wait(remaining)
             items = list(self._items.items())
             self._items.clear()
             return [] if self._closed else items

@@ -153,7 +153,10 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: Any = None,
         enc = enc or encoder
         fam = family_of_config(enc) if enc is not None else families()[0]
         head = head or 'relative'
-        scale = max_depth if max_depth is not None else default_max_depth
+        # the default is a ceiling for families whose metric heads have one (none: DA3's)
+        ceiling = any(c.max_depth is not None for c in fam.checkpoints)
+        scale = max_depth if max_depth is not None else (default_max_depth if ceiling
+                                                         else None)
         model = fam.module().untrained_model(enc or fam.encoders[0], head,
                                              scale if head == 'metric' else None)
         model.licence = UNTRAINED_LICENCE

@@ -69,7 +69,9 @@ class Checkpoint:
     head; ``licence`` is the licence of these weights (SPDX id); ``repo`` the Hugging Face
     repository (None: not published). ``confidence``/``sky``: the network also gives a
     per-pixel confidence / sky map; ``needs_intrinsics``: its metric output needs the camera's
-    focal length; ``max_views``: views one forward pass can take (1: monocular);
+    focal length; ``needs_prompt``: its metres come from a metric prompt (anchors: sparse
+    depth or points) fed into the network; ``max_views``: views one forward pass can take
+    (1: monocular);
     ``parameters``: its parameter count (None: not stated). ``subdir``: the folder of the
     weights directory the file is kept in, for published files whose name says nothing
     (``model.safetensors``): they are then found by that folder, never by their file name
@@ -92,6 +94,7 @@ class Checkpoint:
     needs_intrinsics: bool = False
     max_views: int = 1
     parameters: int | None = None
+    needs_prompt: bool = False
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
@@ -280,10 +283,12 @@ LIBRARY_FILES = ('config.json', 'preprocessor_config.json')
 
 
 def library_checkpoint(name: str, encoder: str, output: str, repo: str, licence: str,
-                       max_depth: float | None = None) -> Checkpoint:
+                       max_depth: float | None = None, *,
+                       needs_prompt: bool = False) -> Checkpoint:
     """Return a published library folder (weights + LIBRARY_FILES), downloaded as ``name``."""
     return Checkpoint(name, encoder, output, 'model.safetensors', licence, repo=repo,
-                      max_depth=max_depth, subdir=name, extra_files=LIBRARY_FILES)
+                      max_depth=max_depth, subdir=name, extra_files=LIBRARY_FILES,
+                      needs_prompt=needs_prompt)
 
 
 def library_family(*, name: str, title: str, encoder: str, output: str,
@@ -414,10 +419,11 @@ def family_for_model_type(model_type: str) -> ModelFamily | None:
 def family_for_keys(keys: Iterable[str], meta: dict[str, Any] | None = None) -> ModelFamily:
     """Return the family of a state dict: its metadata's ``family``, else its key names.
 
-    Each key belongs to the family with the longest :attr:`ModelFamily.key_prefixes` entry it
-    starts with (families may share a short prefix such as ``backbone.``: the more specific
-    one, e.g. ``backbone.pretrained.``, decides); the family owning most keys wins. When none
-    owns any, the first family, whose strict loader then names what does not fit.
+    Each key belongs to the family (or families) with the longest
+    :attr:`ModelFamily.key_prefixes` entry it starts with (families may share a short prefix
+    such as ``backbone.``: the more specific one, e.g. ``backbone.pretrained.``, decides); the
+    family owning most keys wins (:func:`keys_family`). When none owns any, the first family,
+    whose strict loader then names what does not fit.
     """
     name = (meta or {}).get('family')
     if isinstance(name, str):
@@ -426,14 +432,21 @@ def family_for_keys(keys: Iterable[str], meta: dict[str, Any] | None = None) -> 
 
 
 def keys_family(keys: Iterable[str]) -> ModelFamily | None:
-    """Return the family owning most of these state-dict keys by prefix (None: none)."""
+    """Return the family owning most of these state-dict keys by prefix (None: none).
+
+    A key belongs to every family whose longest matching prefix is the longest any family has
+    for it (families built on one trunk share its prefix, e.g. ``pretrained.``: the keys only
+    one of them has decide); on equal counts the first family in order wins.
+    """
     fams = families()
     owned = dict.fromkeys((f.name for f in fams), 0)
     for key in keys:
-        lengths = [(f.prefix_length(key), -i) for i, f in enumerate(fams)]
-        best, neg = max(lengths)
+        lengths = [f.prefix_length(key) for f in fams]
+        best = max(lengths)
         if best:
-            owned[fams[-neg].name] += 1
+            for f, n in zip(fams, lengths):
+                if n == best:
+                    owned[f.name] += 1
     top = max(fams, key=lambda f: owned[f.name])
     return top if owned[top.name] else None
 
@@ -489,9 +502,16 @@ def _count(n: int | None) -> str:
     return f'{n / 1e9:.2f} B' if n >= 1e9 else f'{n / 1e6:.1f} M'
 
 
+def _needs(c: Checkpoint) -> str:
+    """Return what a checkpoint's metres need beside the image, in words."""
+    if c.needs_prompt:
+        return 'a metric prompt (anchor/points or anchor/depth) and intrinsics'
+    return 'fx, fy' if c.needs_intrinsics else 'no'
+
+
 def markdown_table() -> str:
     """Every published checkpoint as a Markdown table (README's model-family table)."""
-    rows = ['| name | family | parameters | licence | outputs | needs intrinsics | any-view |',
+    rows = ['| name | family | parameters | licence | outputs | needs | any-view |',
             '|---|---|---|---|---|---|---|']
     for fam, c in checkpoints():
         names = ', '.join(f'`{n}`' for n in (c.name, *c.aliases))
@@ -501,6 +521,6 @@ def markdown_table() -> str:
                                if on])
         licence = c.licence + ('' if c.repo else ' (not published)')
         rows.append(f'| {names} | {fam.title} | {_count(c.parameters)} | {licence} | {outputs} '
-                    f'| {"fx, fy" if c.needs_intrinsics else "no"} '
+                    f'| {_needs(c)} '
                     f'| {"yes" if c.max_views > 1 else "no"} |')
     return '\n'.join(rows)

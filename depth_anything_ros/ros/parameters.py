@@ -59,7 +59,8 @@ def descriptor(param: Any, name: str | None = None) -> ParameterDescriptor:
         d.floating_point_range = [FloatingPointRange(from_value=float(param.range[0]),
                                                      to_value=float(param.range[1]), step=0.0)]
     elif param.range is not None and param.type is int:
-        d.integer_range = [IntegerRange(from_value=int(param.range[0]),
+        # a range with 0 besides it: from 0 (rclpy takes one range; validate refuses 1 .. lo)
+        d.integer_range = [IntegerRange(from_value=0 if param.zero else int(param.range[0]),
                                         to_value=int(param.range[1]), step=max(param.step, 0))]
     return d
 
@@ -158,5 +159,5 @@ def build_estimator(cfg: DepthConfig) -> Any:
         model_max_depth=cfg.model_max_depth, default_max_depth=cfg.resolved_model_max_depth,
         weights_dir=cfg.weights_dir, allow_untrained=cfg.allow_untrained_weights,
         device=cfg.device, precision=cfg.precision, backend=cfg.backend,
-        input_size=cfg.input_size, exact=cfg.exact, cache_dir=cfg.cache_dir,
+        input_size=cfg.input_size or None, exact=cfg.exact, cache_dir=cfg.cache_dir,
         engine_cache_size=cfg.engine_cache_size, trt_profile=cfg.trt_profile)

@@ -189,9 +189,13 @@ def diagnostics(node_name: str, cameras: list[RosCamera], estimator: Any, model:
              **getattr(estimator, 'backend_report', {})}
     statuses = []
     for camera in cameras:
-        aligned = camera.stage.aligner.status() if camera.stage.aligner is not None else {}
-        temporal = camera.stage.temporal.status() if camera.stage.temporal is not None else {}
-        report = camera.stats.report(**extra, **aligned, **temporal)
+        stage = camera.stage
+        aligned = stage.aligner.status() if stage.aligner is not None else {}
+        temporal = stage.temporal.status() if stage.temporal is not None else {}
+        views = {keys.ANYVIEW_FRAMES: stage.view_frames, keys.ANYVIEW_POSED: stage.posed_frames,
+                 keys.ANYVIEW_NOTE: stage.views_note} if stage.cfg.multiview_slop > 0 else {}
+        report = camera.stats.report(**extra, **aligned, **temporal, **views,
+                                     **stage.status())
         statuses.append(DiagnosticStatus(
             level=bytes([report.level]), name=status_name(node_name, camera.name),
             message=report.message, hardware_id=str(estimator.device),

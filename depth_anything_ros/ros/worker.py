@@ -17,7 +17,11 @@
 The image callbacks drop frames into a ``sync.CameraSlots`` (one newest frame per camera). The
 worker takes every pending frame, longest-waiting camera first, decodes each (a compressed frame
 only now, off the executor), hands them to ``camera_stage.process_frames`` (frames of one
-network input share a forward pass) and publishes each result. A fault in one frame costs that
+network input share a forward pass; with an any-view model and ``multiview_slop``, frames of
+several cameras stamped within the slop are the views of one pass) and publishes each result.
+For such a model it first waits, at most ``multiview_slop`` s, until every camera has a frame
+pending and their stamps agree within the slop: a frame never waits longer for a partner, and
+one that finds none is processed alone. A fault in one frame costs that
 frame only (:meth:`Worker.guarded`, the node's one broad catch); should the loop itself die it
 is counted and started again. Between frames it runs the pending warm-up.
 """
@@ -31,9 +35,10 @@ import threading
 import time
 from typing import Any
 
-from depth_anything_ros.core.camera_stage import Frame, FrameResult, process_frames
+from depth_anything_ros.core.camera_stage import Frame, FrameResult, Lookup, process_frames
 from depth_anything_ros.core.geometry import CameraInfoError
 from depth_anything_ros.core.images import ImageFormatError
+from depth_anything_ros.core.multiview import stamps_match
 from depth_anything_ros.core.pipeline import Wanted
 from depth_anything_ros.core.sync import CameraSlots
 from depth_anything_ros.ros.conversions import camera_frame_to_array, stamp_ns
@@ -58,10 +63,10 @@ class Worker:
 
     def __init__(self, slot: CameraSlots[RosCamera, Pending], cameras: list[RosCamera],
                  estimator: Any, gate: PublishGate, warmup: WarmUp, logger: Any, clock: Any,
-                 size_key: Callable[[RosCamera], str]) -> None:
+                 size_key: Callable[[RosCamera], str], lookup: Lookup | None = None) -> None:
         self.slot, self.cameras, self.estimator = slot, cameras, estimator
         self.gate, self.warmup, self.logger, self.clock = gate, warmup, logger, clock
-        self.size_key = size_key
+        self.size_key, self.lookup = size_key, lookup
         self.thread = threading.Thread(target=self._run, name='depth_worker', daemon=True)
 
     def start(self) -> None:
@@ -85,7 +90,10 @@ class Worker:
     def _work(self) -> None:
         slot = self.slot
         while not slot.closed:
-            pending = slot.take(timeout=0.5 if self.warmup.pending is None else 0.02)
+            timeout = 0.5 if self.warmup.pending is None else 0.02
+            gather = self._gather()   # any-view: wait up to multiview_slop for partners
+            pending = slot.take(timeout, gather, self._views_ready) if gather > 0.0 else \
+                slot.take(timeout=timeout)
             if not pending:
                 self.warmup.run(self.estimator, slot.closed)
                 continue
@@ -94,10 +102,22 @@ class Worker:
             cameras = [camera for camera, _ in frames]
             results = process_frames(
                 [(camera.stage, frame, wanted) for camera, (frame, wanted, _) in frames],
-                functools.partial(self._guard_of, cameras))
+                functools.partial(self._guard_of, cameras), self.lookup)
             for (camera, (_, _, header)), result in zip(frames, results):
                 if result is not None:
                     self.guarded(camera, self._publish, camera, result, header)
+
+    def _gather(self) -> float:
+        """Seconds to wait for partner frames: ``multiview_slop`` for an any-view model."""
+        cameras = self.cameras
+        if len(cameras) < 2 or int(getattr(self.estimator, 'max_views', 1)) < 2:
+            return 0.0
+        return cameras[0].stage.cfg.multiview_slop
+
+    def _views_ready(self, pending: list[tuple[RosCamera, Pending]]) -> bool:
+        """Return True when every camera has a frame pending, all stamped within the slop."""
+        return len(pending) >= len(self.cameras) and stamps_match(
+            [stamp_ns(item.msg.header) for _, item in pending], self._gather())
 
     def _decode(self, camera: RosCamera,
                 item: Pending) -> tuple[Frame, Wanted, Any] | None:
@@ -123,6 +143,9 @@ class Worker:
             self.logger.warning(
                 f'{camera.prefix}no intrinsics: nothing received on camera_info and '
                 'fx/fy/cx/cy unset; points are not published', throttle_duration_sec=THROTTLE_S)
+        if result.note:
+            self.logger.warning(f'{camera.prefix}any-view pass of {result.views} cameras: '
+                                f'{result.note}', throttle_duration_sec=THROTTLE_S)
         latency_ms = self.gate.publish_frame(camera, result, header, self.clock)
         if latency_ms is not None:
             camera.stats.frame_out(time.monotonic(), latency_ms, result.outputs.infer_ms)

@@ -44,6 +44,8 @@ T = TypeVar('T')
 # every architecture the model families build (the one list: models.registry)
 ENCODERS = encoder_choices(extra=True, trainable=True)
 DATASETS = ('generic', 'nyu', 'kitti', 'vkitti2', 'hypersim')
+#: What ``train`` teaches: metres, or depth up to a scale (networks whose output is depth).
+TARGETS = ('auto', 'metric', 'relative')
 
 
 @dataclass
@@ -103,9 +105,10 @@ class TrainConfig(TrainingLoopConfig):
     """Everything a metric fine-tuning run needs; saved resolved as ``RUN/config.yaml``."""
 
     # --- model ---
-    encoder: str = 'vits'          # tiny | vits | vitb | vitl | vitg
-    init: str = 'untrained'        # 'untrained', or a checkpoint path / official name
+    encoder: str = 'vits'          # tiny | vits | vitb | vitl | vitg | da3metric-large | ...
+    init: str = 'untrained'        # 'untrained', 'untrained:NAME', or a checkpoint path / name
     init_head: str = 'auto'        # auto | relative | metric: what the init checkpoint holds
+    target: str = 'auto'           # auto | metric | relative: what the run teaches the network
     max_depth: float = 20.0        # metres; metric head output is sigmoid * max_depth
     min_depth: float = 1e-3        # metres; ground truth below this is ignored
     freeze_encoder: bool = False
@@ -121,6 +124,7 @@ class TrainConfig(TrainingLoopConfig):
     num_workers: int = 2
     # --- loss ---
     silog_lambda: float = 0.5
+    conf_weight: float = 0.1       # confidence term of networks with a confidence output
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the bad field and the fix; return self."""
@@ -131,6 +135,10 @@ class TrainConfig(TrainingLoopConfig):
             problems.append(f'dataset={self.dataset!r}: choose one of {", ".join(DATASETS)}')
         if self.init_head not in ('auto', 'relative', 'metric'):
             problems.append(f'init_head={self.init_head!r}: use auto, relative or metric')
+        if self.target not in TARGETS:
+            problems.append(f'target={self.target!r}: use {", ".join(TARGETS)}')
+        if self.conf_weight < 0:
+            problems.append(f'conf_weight={self.conf_weight}: must be >= 0')
         if self.input_size <= 0 or self.input_size % 14:
             problems.append(f'input_size={self.input_size}: must be a positive multiple of 14 '
                             '(the ViT patch size), e.g. 140, 266, 518')

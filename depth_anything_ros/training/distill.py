@@ -18,6 +18,12 @@ One flat loop (nanoGPT style): the student (any encoder, or the ``tiny`` config)
 disparity on random crops of pseudo-labelled frames; the loss is the DA-V2 recipe from
 :mod:`.relative_losses` (scale-and-shift-invariant + 2 x gradient matching, the 10 % largest
 residuals of each sample ignored), optionally plus feature alignment to a frozen teacher.
+A Depth Anything 3 student (``da3mono-large``, an any-view network, single view) predicts
+depth up to a scale instead: each label is read as depth ``1 / disparity`` and the loss is the
+per-image scale-invariant log-depth loss of :mod:`.losses` (plus its confidence term), which
+needs labels without an unknown shift (a Depth Anything 3 or metric teacher). The export's
+sidecar records the licence of the init weights and of each teacher (``derived_from``); a
+non-commercial one among them becomes the student's licence.
 
 Run folder, logs, checkpoints and export follow ``depth-anything-ros train``
 (:mod:`.runs`): ``RUN/config.yaml``, ``run.json``, ``log.csv`` (+ ``tb/``), complete
@@ -59,7 +65,8 @@ from depth_anything_ros.model import (
     read_json_file,
     untrained_model,
 )
-from depth_anything_ros.models.registry import encoder_choices
+from depth_anything_ros.models.loading import UNTRAINED_LICENCE
+from depth_anything_ros.models.registry import encoder_choices, find_checkpoint
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training import loop, runs
 from depth_anything_ros.training.config import (
@@ -72,6 +79,7 @@ from depth_anything_ros.training.distributed import loader_context
 from depth_anything_ros.training.evaluate import predict
 from depth_anything_ros.training.labels import LabelSet
 from depth_anything_ros.training.loop import get_lr, param_groups
+from depth_anything_ros.training.losses import confidence_loss, scale_invariant_depth_loss
 from depth_anything_ros.training.metrics import (
     align_disparity_to_depth,
     depth_metrics,
@@ -117,6 +125,7 @@ class DistillConfig(TrainingLoopConfig):
     feature_teacher: str = ''      # '' = off; else frozen teacher for feature alignment
     feature_weight: float = 1.0
     feature_margin: float = 0.85   # cosine similarity above which a token is left alone
+    conf_weight: float = 0.1       # confidence term of a depth student with a confidence output
     # --- optimisation (the rest: TrainingLoopConfig) ---
     batch_size: int = 8            # per process, per micro-step
 
@@ -139,6 +148,8 @@ class DistillConfig(TrainingLoopConfig):
             problems.append(f'val_fraction={self.val_fraction}: must be in [0, 1)')
         if self.grad_scales < 1:
             problems.append(f'grad_scales={self.grad_scales}: must be >= 1')
+        if self.conf_weight < 0:
+            problems.append(f'conf_weight={self.conf_weight}: must be >= 0')
         problems += self.loop_problems()
         if problems:
             raise InvalidInputError('invalid distillation config:\n  ' + '\n  '.join(problems))
@@ -238,8 +249,96 @@ def student_architecture(student: str) -> Any:
     return ModelConfig.from_dict(data.get('config', data)).with_head('relative')
 
 
+def depth_student(student: str) -> bool:
+    """Whether the student predicts depth up to a scale (Depth Anything 3), not disparity.
+
+    Raises InvalidInputError for a network distill cannot train: one whose output is metres
+    (a metric student keeps no scale from scale-free labels; fine-tune it with ``train``).
+    """
+    if student.endswith('.json'):
+        return False
+    out = loop.network_output(student)
+    if out in ('focal', 'metres'):
+        raise InvalidInputError(f'student={student} is a metric network, and distill trains '
+                                'relative students only (pseudo-labels carry no metric scale); '
+                                'distil into da3mono-large or an any-view network, or fine-tune '
+                                f'{student} with "depth-anything-ros train"')
+    return out == 'depth'
+
+
+def check_labels_fit(labels: LabelSet, student: str) -> None:
+    """One line when a depth student is given labels with an unknown shift.
+
+    A depth student's loss reads each label as 1 / depth up to a scale; a relative disparity
+    teacher's labels (Depth Anything V2) are affine-invariant, and their inverse is no depth.
+    """
+    for d, meta in zip(labels.dirs, labels.metas):
+        output = meta.get('teacher_output') or (
+            'metric' if meta.get('teacher_head') == 'metric' else 'disparity')
+        if output == 'disparity':
+            raise InvalidInputError(
+                f'{d} holds affine-invariant disparity from teacher {meta.get("teacher")} '
+                f'(unknown scale and shift), which is no depth for student={student}; label '
+                'with a depth teacher (e.g. da3mono-large, a metric model) or distil into a '
+                'Depth Anything V2 student')
+
+
+def teacher_entries(labels: LabelSet) -> list[dict[str, Any]]:
+    """``derived_from`` entries of the teachers of ``labels`` (name and licence of each)."""
+    entries = []
+    for meta in labels.metas:
+        name = meta.get('teacher')
+        licence = meta.get('teacher_licence')
+        if not isinstance(licence, str) and isinstance(name, str):
+            published = find_checkpoint(name)[1]
+            licence = published.licence if published is not None else None
+        entry = {'role': 'teacher', 'weights': name, 'licence': licence}
+        if entry not in entries:
+            entries.append(entry)
+    return entries
+
+
+def _init_licence(cfg: DistillConfig, model: nn.Module) -> str | None:
+    if cfg.init == 'scratch':
+        return loop.SCRATCH_LICENCE
+    if cfg.init == 'untrained' or cfg.init.startswith('untrained:'):
+        return UNTRAINED_LICENCE
+    return getattr(model, 'licence', None)
+
+
 def build_student(cfg: DistillConfig) -> nn.Module:
-    """Build the student: from a relative checkpoint, deterministic weights or scratch."""
+    """Build the student: from a relative checkpoint, deterministic weights or scratch.
+
+    The returned network's ``licence`` is that of the weights it starts from.
+    """
+    if depth_student(cfg.student):
+        model = _build_depth_student(cfg)
+    else:
+        model = _build_disparity_student(cfg)
+    model.licence = _init_licence(cfg, model)
+    return model
+
+
+def _build_depth_student(cfg: DistillConfig) -> nn.Module:
+    """Build a Depth Anything 3 student, whole; freeze what distillation gives no signal to."""
+    if cfg.init == 'scratch':
+        model = build_model(cfg.student)
+    elif cfg.init == 'untrained' or cfg.init.startswith('untrained:'):
+        if cfg.init not in ('untrained', f'untrained:{cfg.student}'):
+            raise InvalidInputError(f'init={cfg.init} names another network than '
+                                    f'student={cfg.student}; use init=untrained:{cfg.student}')
+        model = load_model(f'untrained:{cfg.student}', allow_untrained=True)
+    else:
+        model = load_model(cfg.init, encoder=None, weights_dir=cfg.weights_dir or None)
+        if model.config.encoder != cfg.student:
+            raise InvalidInputError(f'init={cfg.init!r} holds a {model.config.encoder} network '
+                                    f'but student={cfg.student!r}; set student='
+                                    f'{model.config.encoder} or another init')
+    loop.model_module(model).freeze_unsupervised(model)
+    return model
+
+
+def _build_disparity_student(cfg: DistillConfig) -> nn.Module:
     arch = student_architecture(cfg.student)
     if cfg.init == 'scratch':
         model = build_model(arch, 'relative')
@@ -263,16 +362,21 @@ def build_student(cfg: DistillConfig) -> nn.Module:
 class Student(nn.Module):
     """The student network plus (with feature alignment) a linear projector to the teacher.
 
-    ``forward(x) -> (disparity (B, H, W), projected last-level tokens (B, N, Dt) or None)``.
+    ``forward(x) -> (disparity (B, H, W), projected last-level tokens (B, N, Dt) or None)``;
+    a depth student (``depth=True``) gives ``({'depth': (B, H, W), ...}, None)`` instead, the
+    head's depth before sky pixels get the far value.
     """
 
-    def __init__(self, net: nn.Module, teacher_dim: int | None) -> None:
+    def __init__(self, net: nn.Module, teacher_dim: int | None, *, depth: bool = False) -> None:
         super().__init__()
         self.net = net
+        self.depth = depth
         self.projector = (nn.Linear(net.config.embed_dim, teacher_dim)
                           if teacher_dim is not None else None)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor) -> tuple[Any, torch.Tensor | None]:
+        if self.depth:
+            return self.net(x, sky_to_far=False), None
         if self.projector is None:
             return self.net(x), None
         p = self.net.config.patch_size
@@ -343,11 +447,17 @@ def relative_scores(pred_disp: np.ndarray, ref: np.ndarray, mask: np.ndarray, *,
 @torch.no_grad()
 def predict_disparity(model: nn.Module, rgb: np.ndarray, input_size: int,
                       device: torch.device) -> np.ndarray:
-    """Student disparity (H, W) float32 for an RGB uint8 image, at the image's resolution."""
+    """Student disparity (H, W) float32 for an RGB uint8 image, at the image's resolution.
+
+    A depth student's depth ``z`` is given as ``1 / z``.
+    """
     h, w = rgb.shape[:2]
     sample = EvalTransform(input_size)({'image': rgb, 'depth': np.zeros((h, w), np.float32),
                                         'valid_mask': np.ones((h, w), bool)})
-    return predict(model.to(device), sample['image'], (h, w)).cpu().numpy()  # (H, W)
+    pred = predict(model.to(device), sample['image'], (h, w))  # (H, W)
+    if getattr(model.config, 'output', None) == 'depth':
+        pred = 1.0 / pred.clamp(min=1e-6)
+    return pred.cpu().numpy()
 
 
 # Scores evaluate() averages; a fixed order so that every rank's sums line up in all-reduce.
@@ -429,6 +539,29 @@ def build_val_sets(cfg: DistillConfig, labels: LabelSet, val_idx: list[int]
 # the loop
 
 
+def depth_student_loss(out: dict[str, torch.Tensor], disparity: torch.Tensor,
+                       mask: torch.Tensor, conf_weight: float
+                       ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss of a depth student on disparity labels (1 / depth up to a scale, sky 0).
+
+    The label becomes depth ``1 / disparity`` where it is positive (sky and invalid pixels
+    are left out) and the student's depth is scored by the per-image scale-invariant log-depth
+    loss, plus ``conf_weight`` x the confidence term where the student has a confidence.
+    """
+    pred = out['depth'].float()                                          # (B, S, S)
+    mask = mask & torch.isfinite(disparity) & (disparity > 0)
+    target = 1.0 / torch.where(mask, disparity, torch.ones_like(disparity))
+    l_si = scale_invariant_depth_loss(pred, target, mask)
+    parts = {'si': float(l_si.detach())}
+    loss = l_si
+    if 'confidence' in out and conf_weight > 0:
+        l_conf = confidence_loss(out['confidence'].float(), pred, target, mask)
+        loss = loss + conf_weight * l_conf
+        parts['conf'] = float(l_conf.detach())
+    parts['loss'] = float(loss.detach())
+    return loss, parts
+
+
 def _teacher_features(cfg: DistillConfig, device: torch.device) -> nn.Module | None:
     if not cfg.feature_teacher:
         return None
@@ -446,12 +579,20 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
     ``resume=True``), e.g. to split a run over job time limits.
     """
     cfg.validate()
-    run, info, device = loop.start_run(out, cfg, resume=resume, command='distill')
-    torch.manual_seed(cfg.seed + info.rank)
-
+    # what the student and the labels are is checked before the run folder is made
     labels = LabelSet([Path(p) for p in cfg.labels])
     if len(labels) == 0:
         raise InvalidInputError(f'no labels in {", ".join(cfg.labels)}; run pseudo-label first')
+    is_depth = depth_student(cfg.student)
+    if is_depth:
+        check_labels_fit(labels, cfg.student)
+        if cfg.feature_teacher:
+            raise InvalidInputError(f'feature_teacher: feature alignment is for Depth Anything '
+                                    f'V2 students, not student={cfg.student}; set '
+                                    'feature_teacher=""')
+    run, info, device = loop.start_run(out, cfg, resume=resume, command='distill')
+    torch.manual_seed(cfg.seed + info.rank)
+
     val_idx = [i for i in range(len(labels))
                if is_val_key(labels.record(i).key, cfg.val_fraction)]
     held = set(val_idx)
@@ -463,7 +604,10 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
                                                              jitter=cfg.color_jitter))
 
     teacher = _teacher_features(cfg, device)
-    student = Student(build_student(cfg), teacher.config.embed_dim if teacher else None)
+    net = build_student(cfg)
+    derived_from = [{'role': 'init', 'weights': cfg.init, 'licence': net.licence},
+                    *teacher_entries(labels)]
+    student = Student(net, teacher.config.embed_dim if teacher else None, depth=is_depth)
     student.to(device).train()
     optimizer = torch.optim.AdamW(param_groups(student, cfg.head_lr_mult), lr=cfg.lr,
                                   betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
@@ -557,8 +701,11 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
             with sync:
                 with torch.autocast(device.type, dtype=amp or torch.float32,
                                     enabled=amp is not None):
-                    pred, tokens = model(x)  # (B, S, S), (B, N, Dt) | None
-                loss, parts = relative_loss(pred.float(), target, mask, loss_cfg)
+                    pred, tokens = model(x)  # (B, S, S) | {'depth': ...}, (B, N, Dt) | None
+                if is_depth:
+                    loss, parts = depth_student_loss(pred, target, mask, cfg.conf_weight)
+                else:
+                    loss, parts = relative_loss(pred.float(), target, mask, loss_cfg)
                 if teacher is not None:
                     with torch.no_grad(), torch.autocast(device.type,
                                                          dtype=amp or torch.float32,
@@ -598,7 +745,10 @@ def distill(cfg: DistillConfig, out: str | os.PathLike, *, resume: bool = False,
         return summary
 
     summary['val_end'] = validate('val_end', step)
+    # the student's weights come from its init and from its teachers' labels
+    student.net.licence = loop.derived_licence(derived_from)
     return loop.finish_run(run, summary, info, logger, student.net if cfg.export else None,
                            'exported the student to %s: a relative model for load_model, '
-                           'DepthEstimator, "depth-anything-ros eval" and the node')
+                           'DepthEstimator, "depth-anything-ros eval" and the node',
+                           derived_from=derived_from)
 

@@ -42,6 +42,7 @@ from tqdm import tqdm
 from depth_anything_ros.backends.devices import amp_dtype, resolve_device
 from depth_anything_ros.core.geometry import Intrinsics
 from depth_anything_ros.errors import InvalidInputError, MissingInputError
+from depth_anything_ros.estimator import PROMPT_MESSAGE, PromptRequired
 from depth_anything_ros.models.registry import family, InputPolicy
 from depth_anything_ros.models.transforms import LIBRARY, library_processing, postprocess
 from depth_anything_ros.training import distributed as dist_utils
@@ -70,21 +71,46 @@ def upsample_to(pred: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return postprocess(pred[None], size)[0]
 
 
+def network_focal(model: nn.Module, intrinsics: Any, size: tuple[int, int],
+                  net_size: tuple[int, int]) -> torch.Tensor | None:
+    """(fx, fy) [1, 2] at the network input for a model that needs them, else None.
+
+    ``intrinsics`` (3, 3) belong to the image of ``size`` (H, W); the network sees it resized
+    to ``net_size`` (h, w). Raises InvalidInputError when the model needs them and there are
+    none.
+    """
+    base = getattr(model, 'module', model)
+    if not getattr(getattr(base, 'config', None), 'needs_intrinsics', False):
+        return None
+    if intrinsics is None:
+        raise InvalidInputError(f"{base.config.encoder} gives metres only with each image's "
+                                'focal length, and an image has no intrinsics; add camera: '
+                                "{fx, fy, cx, cy} to the dataset's dataset.yaml (or fx fy cx cy "
+                                'to each line of the split file)')
+    k = torch.as_tensor(intrinsics, dtype=torch.float32)
+    return torch.stack([k[0, 0] * net_size[1] / size[1], k[1, 1] * net_size[0] / size[0]])[None]
+
+
 def predict(model: nn.Module, image: torch.Tensor, size: tuple[int, int],
             autocast_dtype: torch.dtype | None = None, *, rgb: np.ndarray | None = None,
-            focal_px: float | None = None) -> torch.Tensor:
+            focal_px: float | None = None, intrinsics: Any = None) -> torch.Tensor:
     """Normalised image (3, h, w) -> float32 prediction (H, W) at ground-truth ``size``.
 
     A network that brings its own processing (:func:`library_processing`) gets the frame
-    itself (``rgb``, uint8 RGB at ``size``) and the camera's focal length instead.
+    itself (``rgb``, uint8 RGB at ``size``) and the camera's focal length instead. A network
+    whose metres need the focal length gets it from ``intrinsics`` (3, 3) of the image at
+    ``size`` (:func:`network_focal`).
     """
     device = next(model.parameters()).device
     base = getattr(model, 'module', model)
+    if getattr(base, 'takes_prompt', False):   # its metres need a prompt a dataset lacks
+        raise PromptRequired(PROMPT_MESSAGE.format(name=base.config.encoder))
     own = library_processing(_policy(base), base) if rgb is not None else None
     x = (own.prepare([rgb]) if own is not None else image[None]).to(device)  # (1, 3, h, w)
+    focal = network_focal(model, intrinsics, size, tuple(x.shape[-2:]))
     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                         enabled=autocast_dtype is not None):
-        pred = model(x)                                         # (1, h, w)
+        pred = model(x) if focal is None else model(x, focal=focal.to(device))  # (1, h, w)
     if isinstance(pred, Mapping):   # a network with several outputs: its depth
         pred = pred['depth']
     if own is not None:
@@ -161,7 +187,7 @@ def score_sample(model: nn.Module, sample: dict[str, Any], index: int, *, min_de
     k = sample.get('intrinsics')
     pred = predict(model, sample['image'], tuple(gt.shape[-2:]), autocast_dtype,
                    rgb=sample.get('rgb'),
-                   focal_px=float(k[0, 0]) if k is not None else None).cpu()
+                   focal_px=float(k[0, 0]) if k is not None else None, intrinsics=k).cpu()
     if relative_depth:   # affine-invariant depth: scored as disparity like the others
         pred = 1.0 / pred.clamp(min=1e-6)
     metrics, depth, mask = score_prediction(pred, gt, sample['valid_mask'],
@@ -329,9 +355,6 @@ def load_eval_model(checkpoint: str, device: torch.device, *, allow_untrained: b
     if isinstance(model, str):
         raise ValueError(f'{model} is an exported model; evaluate the torch checkpoint it was '
                          'exported from')
-    if getattr(model.config, 'needs_intrinsics', False):
-        raise ValueError(f"{model.config.encoder} gives metres only with each image's focal "
-                         'length, which eval does not pass; evaluate a model that needs none')
     return model.to(device).eval()
 
 

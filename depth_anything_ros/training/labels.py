@@ -313,7 +313,9 @@ class LabelSet:
                     seen.add(rec.key)
                     self.items.append((d, rec))
         self.items.sort(key=lambda item: item[1].key)
-        self.meta = json.loads((self.dirs[0] / META_FILE).read_text())
+        #: each directory's meta.json, in ``dirs`` order; ``meta`` is the first one's
+        self.metas = [json.loads((d / META_FILE).read_text()) for d in self.dirs]
+        self.meta = self.metas[0]
 
     def __len__(self) -> int:
         return len(self.items)

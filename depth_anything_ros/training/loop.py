@@ -33,13 +33,59 @@ import torch
 from torch import nn
 
 from depth_anything_ros.errors import InvalidInputError, MissingInputError
-from depth_anything_ros.model import export_model
+from depth_anything_ros.model import build_model, export_model, read_sidecar
+from depth_anything_ros.models.registry import family, find_checkpoint
+from depth_anything_ros.models.sidecar import write_sidecar
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training.config import load_dataclass, TrainingLoopConfig
 from depth_anything_ros.training.runs import prepare_run_dir, RunLogger, write_json
 
 LOG = logging.getLogger(__name__)
 C = TypeVar('C', bound=TrainingLoopConfig)
+#: The licence a network trained from default initialisation records (no weights came in).
+SCRATCH_LICENCE = 'none (default initialisation, no pretrained weights)'
+#: A licence that a network made from weights or labels under it keeps (non-commercial).
+RESTRICTIVE_LICENCES = ('CC-BY-NC-4.0',)
+
+
+def model_module(model: nn.Module) -> Any:
+    """Return the implementation module of the family ``model`` belongs to (``family``)."""
+    return family(model.family).module()
+
+
+def derived_licence(entries: list[dict[str, Any]]) -> str | None:
+    """Licence of weights made from ``entries`` (``derived_from``: ``role``, ``licence``).
+
+    A non-commercial licence among them (:data:`RESTRICTIVE_LICENCES`: the weights of a
+    teacher, or the init) is kept, so that nothing made from them shows as freely usable;
+    otherwise the init's licence.
+    """
+    for entry in entries:
+        if entry.get('licence') in RESTRICTIVE_LICENCES:
+            return entry['licence']
+    return next((e.get('licence') for e in entries if e.get('role') == 'init'), None)
+
+
+def weights_licence(path: Path) -> str | None:
+    """Licence of the weights in ``path``: its sidecar's, else its published checkpoint's."""
+    side = read_sidecar(path, required=False)
+    if isinstance(side.get('licence'), str):
+        return side['licence']
+    published = find_checkpoint(path)[1]
+    return published.licence if published is not None else None
+
+
+def network_output(encoder: str) -> str | None:
+    """Return what a configuration's network gives whatever its head (None: train picks it).
+
+    ``'depth'`` (depth up to a scale), ``'focal'`` (metres once scaled by the focal length)
+    or ``'metres'`` for a family whose configurations fix their output (Depth Anything 3);
+    None for one whose metric head ``train`` builds (Depth Anything V2). Built on the meta
+    device: nothing is allocated.
+    """
+    net = build_model(encoder, device='meta')
+    unit = getattr(getattr(net, 'model', None), 'depth_unit', None)
+    return {'relative': 'depth', 'focal': 'focal', 'metres': 'metres'}.get(unit)
 
 
 def resolve_run_config(cls: type[C], *, config: str | None, out: str | os.PathLike,
@@ -150,18 +196,24 @@ def stopped_early(step: int, max_steps: int, logger: RunLogger) -> bool:
 
 
 def finish_run(run: Path, summary: dict[str, Any], info: dist_utils.DistInfo,
-               logger: RunLogger, export: nn.Module | None, export_note: str
-               ) -> dict[str, Any]:
+               logger: RunLogger, export: nn.Module | None, export_note: str, *,
+               derived_from: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """End a completed run: rank 0 writes ``val_end.json`` and exports; every rank waits.
 
     ``summary['val_end']`` holds the final scores; with ``export`` (the bare network) rank 0
     writes ``RUN/export/model.pth``, stores its path as ``summary['export']`` and logs
-    ``export_note % path``. Returns ``summary``.
+    ``export_note % path``. The export's sidecar records ``export.licence`` (the licence of
+    the weights the run came from) and ``derived_from``: what went into the weights (``role``:
+    ``init`` or ``teacher``, ``weights``, ``licence``). Returns ``summary``.
     """
     if info.is_main:
         write_json(run / 'val_end.json', summary['val_end'])
         if export is not None:
-            summary['export'] = str(export_model(export, run / 'export' / 'model.pth'))
+            path = export_model(export, run / 'export' / 'model.pth')
+            if derived_from is not None:
+                write_sidecar(path, {**read_sidecar(path, required=True),
+                                     'derived_from': derived_from})
+            summary['export'] = str(path)
             LOG.info(export_note, summary['export'])
     logger.close()
     dist_utils.barrier()

@@ -24,9 +24,20 @@ takes a fixed, hash-based part of the frames, so ``n`` machines (or processes) c
 set into one shared directory, or into separate directories that ``distill`` reads together.
 
 A teacher is any function ``images -> disparities``: BGR uint8 (H, W, 3) frames in, float32
-(H, W) disparity at the same resolution out. A metric teacher's depth (metres) is turned into
-disparity 1/depth (1/m); relative students are trained with affine-invariant losses, so the
-unit does not matter.
+(H, W) disparity at the same resolution out. What a network gives becomes disparity so
+(:func:`estimator_teacher`):
+
+* disparity (Depth Anything V2 relative): stored as is, affine-invariant (unknown scale *and*
+  shift);
+* metres: 1 / depth (1/m);
+* relative depth (Depth Anything 3: larger = farther, known up to a scale): 1 / depth, exact
+  inverse depth up to a scale (no shift). A network whose metres need the focal length
+  (``da3metric-large``) labels with a nominal focal length (the image width in pixels): the
+  focal length only scales each label, and no student loss sees a label's scale.
+
+Sky pixels (a teacher with a sky output) are stored as disparity 0 (infinitely far).
+:data:`LABEL_OUTPUTS` names which of these a label directory holds (``teacher_output`` in its
+meta.json): a student that predicts depth needs labels without an unknown shift.
 """
 
 from __future__ import annotations
@@ -66,6 +77,14 @@ def depth_to_disparity(depth: np.ndarray) -> np.ndarray:
     return out
 
 
+#: What a label directory's disparity is, by the teacher's output (its ``teacher_output``).
+LABEL_OUTPUTS = {
+    'disparity': 'affine-invariant disparity from a relative teacher (unknown scale and shift)',
+    'depth': '1 / depth from a relative-depth teacher (inverse depth up to a scale)',
+    'metric': '1 / depth (1/m) from a metric teacher',
+}
+
+
 def flip_tta(teacher: Teacher) -> Teacher:
     """Average the teacher's disparity on each image and on its mirror image (flipped back)."""
     def teach(images: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -76,12 +95,23 @@ def flip_tta(teacher: Teacher) -> Teacher:
 
 
 def estimator_teacher(estimator: Any, *, tta_flip: bool = False) -> Teacher:
-    """Wrap a :class:`~depth_anything_ros.estimator.DepthEstimator` as a disparity teacher."""
-    metric = bool(estimator.is_metric)
+    """Wrap a :class:`~depth_anything_ros.estimator.DepthEstimator` as a disparity teacher.
+
+    Disparity is kept, depth (metres or relative) becomes 1 / depth, sky becomes 0; a network
+    that needs a focal length gets a nominal one (see the module docstring).
+    """
+    output = estimator.output   # 'disparity', 'depth' or 'metric'
+    nominal = bool(estimator.needs_intrinsics)
 
     def teach(images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        out = estimator.infer_batch(list(images), 'bgr8')  # (H, W) float32 each
-        return [depth_to_disparity(d) if metric else np.asarray(d, np.float32) for d in out]
+        # only the labels' scale depends on the focal length: the image width will do
+        intrinsics = [(im.shape[1], im.shape[1]) for im in images] if nominal else None
+        out = []
+        for r in estimator.estimate_batch(list(images), 'bgr8', intrinsics):
+            d = np.asarray(r.depth, np.float32)                        # (H, W)
+            disp = d if output == 'disparity' else depth_to_disparity(d)
+            out.append(disp if r.sky is None else np.where(r.sky, np.float32(0), disp))
+        return out
 
     return flip_tta(teach) if tta_flip else teach
 

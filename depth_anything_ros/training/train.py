@@ -12,13 +12,21 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Metric fine-tuning of Depth Anything V2 (the ``depth-anything-ros train`` command).
+"""Fine-tuning on RGB-D data (the ``depth-anything-ros train`` command).
 
-The official metric recipe: encoder from a relative checkpoint (or a whole metric model), a
-fresh DPT head ending in sigmoid * max_depth, SiLog loss on valid pixels, AdamW with the head at
-10x the encoder learning rate and poly decay per iteration. One flat loop; a run folder holds
-the resolved config, logs, complete checkpoints (``--resume`` continues bit-for-bit), the val
-metrics before the first and after the last step and the exported model.
+Depth Anything V2, the official metric recipe: encoder from a relative checkpoint (or a whole
+metric model), a fresh DPT head ending in sigmoid * max_depth, SiLog loss on valid pixels,
+AdamW with the head at 10x the encoder learning rate and poly decay per iteration.
+
+Depth Anything 3 (whole networks, single view): a metric network (``da3metric-large``) gives
+metres as ``depth * mean(fx, fy) / 300`` with each sample's focal length at the network input,
+and SiLog is applied to those metres; a relative network (``da3mono-large``, the any-view ones)
+gives depth up to a scale and is trained with a per-image scale-invariant log-depth loss (plus
+a confidence term where it has a confidence). See docs/training.md.
+
+One flat loop; a run folder holds the resolved config, logs, complete checkpoints
+(``--resume`` continues bit-for-bit), the val metrics before the first and after the last step
+and the exported model, whose sidecar records the licence of the weights it came from.
 
 Several GPUs: ``torchrun --nproc_per_node=N -m depth_anything_ros train ...``
 (DDP, one
@@ -43,16 +51,34 @@ from tqdm import tqdm
 
 from depth_anything_ros.backends.devices import amp_dtype
 from depth_anything_ros.errors import InvalidInputError
-from depth_anything_ros.model import build_model, read_checkpoint, read_sidecar
+from depth_anything_ros.model import build_model, load_model, read_checkpoint, read_sidecar
 from depth_anything_ros.models.da2.checkpoint import check_state_dict
+from depth_anything_ros.models.files import CheckpointError
 from depth_anything_ros.models.hub import checkpoint_info, resolve_checkpoint
+from depth_anything_ros.models.registry import (
+    family,
+    family_for_encoder,
+    keys_family,
+    split_untrained,
+)
 from depth_anything_ros.training import distributed as dist_utils
 from depth_anything_ros.training import loop
 from depth_anything_ros.training.config import dataclass_to_dict, TrainConfig
 from depth_anything_ros.training.datasets import build_dataset, DepthDataset
 from depth_anything_ros.training.evaluate import evaluate_model
-from depth_anything_ros.training.loop import get_lr, param_groups
-from depth_anything_ros.training.losses import silog_loss
+from depth_anything_ros.training.loop import (
+    get_lr,
+    model_module,
+    network_output,
+    param_groups,
+    SCRATCH_LICENCE,
+    weights_licence,
+)
+from depth_anything_ros.training.losses import (
+    confidence_loss,
+    scale_invariant_depth_loss,
+    silog_loss,
+)
 from depth_anything_ros.training.runs import (
     load_checkpoint,
     rng_state,
@@ -92,20 +118,117 @@ def _known_max_depth(path: Path, meta: dict[str, Any]) -> float | None:
     return float(value) if value else None
 
 
-def build_training_model(cfg: TrainConfig) -> nn.Module:
-    """Metric-head model for ``cfg``: untrained, encoder-from-relative, or a whole metric model.
+def training_target(cfg: TrainConfig) -> str:
+    """``'metric'`` or ``'relative'``: what the run teaches (``target``, checked against it).
 
-    From a relative checkpoint only ``pretrained.*`` (encoder) weights are taken and the DPT
-    head keeps PyTorch's default init, as in the official recipe; a metric checkpoint is
-    loaded whole (strict).
+    Raises InvalidInputError (one line) for a target the network cannot learn.
     """
+    out = network_output(cfg.encoder)
+    if out is None:
+        if cfg.target == 'relative':
+            raise InvalidInputError(f'target=relative: train fine-tunes {cfg.encoder} to metric '
+                                    'depth only (a metric head); relative students are trained '
+                                    'with "depth-anything-ros distill"')
+        return 'metric'
+    if out == 'metres':
+        raise InvalidInputError(f'encoder={cfg.encoder}: its metres come from two networks '
+                                'joined by a least-squares scale, which train does not '
+                                'fine-tune; train its metric network (encoder=da3metric-large) '
+                                'or its any-view one instead')
+    if out == 'depth' and cfg.target == 'metric':
+        raise InvalidInputError(f'target=metric: {cfg.encoder} gives relative depth (known up '
+                                'to a scale), not metres; metric fine-tuning needs a metric '
+                                'network such as encoder=da3metric-large, or use '
+                                'target=relative')
+    if out == 'focal' and cfg.target == 'relative':
+        raise InvalidInputError(f'target=relative: {cfg.encoder} is a metric network (metres '
+                                'from the focal length); train it with target=metric, or train '
+                                'a relative network such as encoder=da3mono-large')
+    return 'metric' if out == 'focal' else 'relative'
+
+
+def _check_init_family(path: Path, sd: dict[str, Any], encoder: str) -> None:
+    """One line when the init file's weights belong to another family than ``encoder``."""
+    own, want = keys_family(sd), family_for_encoder(encoder)
+    if own is not None and want is not None and own is not want:
+        raise InvalidInputError(f'init={path} holds {own.title} weights but encoder={encoder} is '
+                                f"a {want.title} network; set encoder= to the checkpoint's "
+                                'network or init= to a checkpoint of this one')
+
+
+def _build_fixed_output(cfg: TrainConfig) -> nn.Module:
+    """Build a network whose configuration fixes its output (Depth Anything 3), with weights.
+
+    ``init``: ``untrained`` (default initialisation), ``untrained:NAME`` (deterministic test
+    weights), or a checkpoint of the same configuration, loaded whole and strictly.
+    """
+    if cfg.init == 'untrained':
+        model = build_model(cfg.encoder)
+        model.licence = SCRATCH_LICENCE
+        LOG.info('model: %s, default init', cfg.encoder)
+        return model
+    untrained, name = split_untrained(cfg.init)
+    if untrained:
+        if name not in (None, cfg.encoder):
+            raise InvalidInputError(f'init={cfg.init} names another network than '
+                                    f'encoder={cfg.encoder}; use init=untrained:{cfg.encoder}')
+        return load_model(cfg.init, encoder=cfg.encoder, allow_untrained=True)
+    path = resolve_checkpoint(cfg.init)
+    try:
+        model = load_model(path)   # the family and configuration the file itself names
+    except CheckpointError:
+        model = None   # e.g. a bare file whose shapes fit two configurations: the config's
+    want = family_for_encoder(cfg.encoder)
+    if model is not None and want is not None and model.family != want.name:
+        raise InvalidInputError(f'init={path} holds {family(model.family).title} weights but '
+                                f'encoder={cfg.encoder} is a {want.title} network; set '
+                                "encoder= to the checkpoint's network or init= to a checkpoint "
+                                'of this one')
+    if model is not None and model.config.encoder != cfg.encoder:
+        own = model.config
+        raise InvalidInputError(
+            f'init={cfg.init} holds {own.encoder} ({"metric" if own.is_metric else "relative"}'
+            f' depth) but encoder={cfg.encoder} ({_kind_words(cfg.encoder)}): a Depth Anything '
+            f'3 network is fine-tuned from its own weights; set encoder={own.encoder} or give '
+            f'a {cfg.encoder} checkpoint')
+    if model is None:
+        model = load_model(path, encoder=cfg.encoder)
+    LOG.info('model: %s from %s (whole network)', cfg.encoder, path)
+    return model
+
+
+def _kind_words(encoder: str) -> str:
+    return {'depth': 'relative depth', 'focal': 'metric depth'}.get(
+        network_output(encoder) or '', 'metric depth')
+
+
+def build_training_model(cfg: TrainConfig) -> nn.Module:
+    """Build the network ``cfg`` trains, with its weights and their licence (``licence``).
+
+    Depth Anything V2: a metric-head model, untrained, encoder-from-relative, or a whole
+    metric model. From a relative checkpoint only ``pretrained.*`` (encoder) weights are taken
+    and the DPT head keeps PyTorch's default init, as in the official recipe; a metric
+    checkpoint is loaded whole (strict). A family whose configurations fix their output (Depth
+    Anything 3) is loaded whole from a checkpoint of the same configuration; single-view
+    training leaves the parts it gives no signal to frozen (``freeze_unsupervised``).
+    """
+    training_target(cfg)   # refuses a target the network cannot learn
+    if network_output(cfg.encoder) is not None:
+        model = _build_fixed_output(cfg)
+        frozen = model_module(model).freeze_unsupervised(model)
+        LOG.info('frozen (no signal in single-view depth training): %d tensors (camera '
+                 'encoder/decoder, sky output, unused branches)', len(frozen))
+        return model
     model = build_model(cfg.encoder, head='metric', max_depth=cfg.max_depth)
     if cfg.init == 'untrained':
         LOG.info('model: %s encoder, metric head (max_depth %.1f m), default init',
                  cfg.encoder, cfg.max_depth)
+        model.licence = SCRATCH_LICENCE
         return model
     path = resolve_checkpoint(cfg.init)
     sd, meta = read_checkpoint(path)
+    _check_init_family(path, sd, cfg.encoder)
+    model.licence = weights_licence(path)
     kind = _init_head_kind(path, meta, cfg.init_head)
     if kind == 'relative':
         encoder_sd = {k: v for k, v in sd.items() if k.startswith('pretrained.')}
@@ -188,6 +311,53 @@ class BatchStream:
                 yield batch
 
 
+def require_intrinsics(dataset: DepthDataset, split: str, encoder: str) -> None:
+    """One line when a sample of ``dataset`` has no intrinsics (a focal-scaled network).
+
+    Samples whose reference carries none are looked at through the first of them: a loader
+    that adds intrinsics when it reads a sample (Hypersim) does so for all of its samples.
+    """
+    missing = next((i for i, ref in enumerate(dataset.refs) if ref.intrinsics is None), None)
+    if missing is not None and 'intrinsics' not in dataset.load(missing):
+        raise InvalidInputError(
+            f'{dataset.refs[missing].rgb} ({split} split) has no intrinsics, and {encoder} '
+            "gives metres only with each image's focal length; add camera: {fx, fy, cx, cy} "
+            "to the dataset's dataset.yaml or fx fy cx cy to each line of its split file")
+
+
+def batch_focal(batch: dict[str, Any], device: torch.device) -> torch.Tensor:
+    """(fx, fy) [B, 2] in pixels of the network input, from the batch's intrinsics."""
+    k = batch.get('intrinsics')
+    if k is None:
+        raise InvalidInputError('a training batch has no intrinsics; the network gives metres '
+                                "only with each image's focal length")
+    focal = torch.stack([k[:, 0, 0], k[:, 1, 1]], 1).to(device, torch.float32)  # (B, 2)
+    if not bool(torch.isfinite(focal).all()) or bool((focal <= 0).any()):
+        raise InvalidInputError(f'a training sample has focal length {focal.tolist()}; fix '
+                                "the dataset's intrinsics (fx, fy > 0 pixels)")
+    return focal
+
+
+def fixed_output_loss(out: dict[str, torch.Tensor], depth: torch.Tensor, mask: torch.Tensor,
+                      target: str, cfg: TrainConfig) -> torch.Tensor:
+    """Loss of a network whose output its configuration fixes (Depth Anything 3).
+
+    ``out['depth']`` (B, S, S) is the head's depth before sky pixels get the far value:
+    metres (focal-scaled) for ``target='metric'``, scored by SiLog as the metric recipe does;
+    depth up to a scale for ``'relative'``, scored per image by
+    :func:`scale_invariant_depth_loss`, plus ``conf_weight`` x :func:`confidence_loss` where
+    the network gives a confidence.
+    """
+    pred = out['depth'].float()
+    if target == 'metric':
+        return silog_loss(pred, depth, mask, cfg.silog_lambda)
+    loss = scale_invariant_depth_loss(pred, depth, mask)
+    if 'confidence' in out and cfg.conf_weight > 0:
+        loss = loss + cfg.conf_weight * confidence_loss(out['confidence'].float(), pred, depth,
+                                                        mask)
+    return loss
+
+
 # ---------------------------------------------------------------------------------------------
 # the loop
 
@@ -208,12 +378,19 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
     cfg.validate()
     if not cfg.data:
         raise InvalidInputError('no dataset: pass --data DIR (or data=DIR)')
+    target = training_target(cfg)   # before the run folder: a refused run leaves nothing
     run, info, device = loop.start_run(out, cfg, resume=resume, command='train')
     _seed_everything(cfg.seed + info.rank)
 
     model = build_training_model(cfg).to(device)
+    licence = getattr(model, 'licence', None)
+    # a network whose output is fixed by its configuration gives a dict (depth, sky, ...)
+    fixed = network_output(cfg.encoder) is not None
+    needs_focal = bool(getattr(model.config, 'needs_intrinsics', False))
     if cfg.freeze_encoder:
-        model.pretrained.requires_grad_(False)
+        for name, p in model.named_parameters():
+            if 'pretrained' in name.split('.'):
+                p.requires_grad_(False)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.head_lr_mult), lr=cfg.lr,
                                   betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
     amp = amp_dtype(cfg.amp, device)
@@ -240,12 +417,17 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
     val_ds = build_dataset(cfg.dataset, cfg.data, cfg.val_split, EvalTransform(cfg.input_size),
                            min_depth=cfg.min_depth, max_depth=cfg.max_depth
                            ).limit(cfg.max_val_images)
+    if needs_focal:
+        for ds, split in ((train_ds, cfg.train_split), (val_ds, cfg.val_split)):
+            require_intrinsics(ds, split, cfg.encoder)
     logger = RunLogger(run, tensorboard=cfg.tensorboard, enabled=info.is_main)
-    LOG.info('data: %d train / %d val samples from %s (%s)', len(train_ds), len(val_ds),
-             cfg.data, cfg.dataset)
+    LOG.info('data: %d train / %d val samples from %s (%s); target: %s depth', len(train_ds),
+             len(val_ds), cfg.data, cfg.dataset, target)
 
     def validate(at_step: int) -> dict[str, float]:
+        # relative depth is scored as eval scores relative models: scale-and-shift fitted
         result = evaluate_model(model, val_ds, min_depth=cfg.min_depth, max_depth=cfg.max_depth,
+                                align=None if target == 'metric' else 'scale_shift',
                                 autocast_dtype=amp, progress=progress, dist=info)
         logger.log(at_step, {k: v for k, v in result.items() if not k.startswith('n_')},
                    prefix='val/')
@@ -292,8 +474,13 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
             with sync:
                 with torch.autocast(device.type, dtype=amp or torch.float32,
                                     enabled=amp is not None):
-                    pred = model(image)                                # (B, S, S) metres
-                loss = silog_loss(pred.float(), depth, mask, cfg.silog_lambda)
+                    if fixed:
+                        focal = batch_focal(batch, device) if needs_focal else None
+                        out = model(image, focal=focal, sky_to_far=False)
+                    else:
+                        out = {'depth': model(image)}                 # (B, S, S) metres
+                loss = fixed_output_loss(out, depth, mask, target, cfg) if fixed else \
+                    silog_loss(out['depth'].float(), depth, mask, cfg.silog_lambda)
                 scaler.scale(loss / cfg.grad_accum).backward()
             loss_value += float(loss.detach()) / cfg.grad_accum
         loop.optimizer_step(optimizer, scaler, model.parameters(), cfg.grad_clip)
@@ -324,5 +511,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, stop_at: i
         best, best_step = summary['val_end']['abs_rel'], step
         checkpoint(run / 'best.pt', step)
     checkpoint(run / 'last.pt', step)
+    base.licence = licence
     return loop.finish_run(run, summary, info, logger, base if cfg.export else None,
-                           'exported %s (load with load_model / DepthEstimator / the node)')
+                           'exported %s (load with load_model / DepthEstimator / the node)',
+                           derived_from=[{'role': 'init', 'weights': cfg.init,
+                                          'licence': licence}])

@@ -18,7 +18,9 @@
 ``model`` (so its state dict is the published files' one, ``model.`` prefix included) and gives
 the estimator what every family gives: ``family``, ``config`` (encoder, output, is_metric,
 max_depth, to_dict()) and ``forward(x [B, 3, h, w]) -> {'depth': [B, h, w], ...}`` with
-``confidence`` and ``sky`` where the network has them. One view per image so far.
+``confidence`` and ``sky`` where the network has them, one view per image;
+:meth:`Da3Model.forward_views` runs several views of one scene through one any-view pass
+(cross-view attention), optionally conditioned on their poses.
 
 ``da3metric-large`` gives metres only with the camera's focal length: ``forward(x, focal=f)``
 with ``f`` [B, 2] = (fx, fy) in pixels of the network input; metres = depth * mean(fx, fy) /
@@ -53,7 +55,8 @@ from .transforms import prepare_image, process_sizes
 log = logging.getLogger(__name__)
 
 __all__ = ['Da3Facts', 'Da3Model', 'build_model', 'check_metadata', 'config_from_dict',
-           'load_state_dict', 'named', 'network_size', 'preprocess', 'untrained_model']
+           'freeze_unsupervised', 'load_state_dict', 'named', 'network_intrinsics',
+           'network_size', 'preprocess', 'UNSUPERVISED', 'untrained_model']
 
 AnyConfig = Da3Config | NestedConfig
 
@@ -107,6 +110,17 @@ class Da3Facts:
     def needs_intrinsics(self) -> bool:
         return self.traits['needs_intrinsics']
 
+    @property
+    def max_views(self) -> int:
+        """Views one forward pass takes (1: the network sees each image alone)."""
+        return int(self.traits['max_views'])
+
+    @property
+    def takes_poses(self) -> bool:
+        """Whether a multi-view pass can be conditioned on camera poses (camera encoder)."""
+        net = self.network.anyview if isinstance(self.network, NestedConfig) else self.network
+        return bool(net.camera)
+
     def to_dict(self) -> dict[str, Any]:
         return {'encoder': self.encoder, 'head': self.head, 'max_depth': None,
                 'network': self.network.to_dict()}
@@ -154,15 +168,18 @@ class Da3Model(nn.Module):
         """Whether ``depth`` is in metres."""
         return self.config.is_metric
 
-    def forward(self, x: Tensor, focal: Tensor | None = None) -> dict[str, Tensor]:
+    def forward(self, x: Tensor, focal: Tensor | None = None, *,
+                sky_to_far: bool = True) -> dict[str, Tensor]:
         """Images [B, 3, h, w] (normalised) -> ``depth`` [B, h, w] (+ confidence, sky).
 
         ``focal`` [B, 2]: (fx, fy) in pixels of the network input; needed by a network whose
-        depth becomes metres only with it, ignored by the others.
+        depth becomes metres only with it, ignored by the others. ``sky_to_far=False``
+        (training): the depth of sky pixels stays what the head made (see
+        :meth:`DepthAnything3.forward`).
         """
         if x.dim() != 4:
             raise ValueError(f'expected images (B, 3, H, W), got {tuple(x.shape)}')
-        out = self.model(x)
+        out = self.model(x) if sky_to_far else self.model(x, sky_to_far=False)
         depth = out['depth'][:, 0]
         if self.config.needs_intrinsics:
             if focal is None:
@@ -170,12 +187,35 @@ class Da3Model(nn.Module):
                                  'focal length (fx, fy in pixels); none was given')
             focal = focal.to(depth)
             depth = metric_depth(depth, focal[:, 0, None, None], focal[:, 1, None, None])
-        res = {'depth': depth}
-        if 'depth_conf' in out:
-            res['confidence'] = out['depth_conf'][:, 0]
-        if 'sky' in out:
-            res['sky'] = out['sky'][:, 0]
-        return res
+        return _per_image(out, depth)
+
+    def forward_views(self, x: Tensor, extrinsics: Tensor | None = None,
+                      intrinsics: Tensor | None = None) -> dict[str, Tensor]:
+        """Run views of one scene [1, S, 3, h, w] -> ``depth`` [S, h, w] (+ confidence, sky).
+
+        One forward pass with cross-view attention. ``extrinsics`` [1, S, 4, 4] world-to-camera
+        (normalised as ``core.multiview.pose_tensor`` makes them) with ``intrinsics``
+        [1, S, 3, 3] in pixels of the network input condition it on the cameras' poses.
+        """
+        if x.dim() != 5 or x.shape[0] != 1:
+            raise ValueError(f'expected the views of one scene (1, S, 3, H, W), got '
+                             f'{tuple(x.shape)}')
+        if x.shape[1] > self.config.max_views:
+            raise ValueError(f'{self.config.encoder} takes at most {self.config.max_views} '
+                             f'view(s) in one pass, got {x.shape[1]}')
+        out = self.model(x, extrinsics, intrinsics)
+        return _per_image({k: v[0][:, None] for k, v in out.items()
+                           if k in ('depth', 'depth_conf', 'sky')}, out['depth'][0])
+
+
+def _per_image(out: Mapping[str, Tensor], depth: Tensor) -> dict[str, Tensor]:
+    """Return the estimator's outputs of one view per image: depth, confidence, sky [B, h, w]."""
+    res = {'depth': depth}
+    if 'depth_conf' in out:
+        res['confidence'] = out['depth_conf'][:, 0]
+    if 'sky' in out:
+        res['sky'] = out['sky'][:, 0]
+    return res
 
 
 def named(name: str) -> AnyConfig:
@@ -196,8 +236,9 @@ def _config(encoder: Any) -> AnyConfig:
 def _check_head(cfg: AnyConfig, head: str | None, max_depth: float | None) -> None:
     kind = traits(cfg.name)['output']
     if head == 'metric' and kind != 'metric':
-        raise ValueError(f'{cfg.name} gives relative depth; a metric Depth Anything 3 is '
-                         'da3metric-large (with the focal length) or da3nested-giant-large')
+        raise ValueError(f'{cfg.name} gives relative depth: set mode:=relative for it, or '
+                         'pick a metric Depth Anything 3, da3metric-large (with the focal '
+                         'length) or da3nested-giant-large')
     if max_depth is not None:
         raise ValueError(f'max_depth={max_depth} does not apply to {cfg.name}: Depth Anything '
                          '3 metric depth has no ceiling')
@@ -271,7 +312,46 @@ def network_size(height: int, width: int, input_size: int) -> tuple[int, int]:
     return process_sizes(height, width, input_size)[1]
 
 
+def network_intrinsics(k: np.ndarray, height: int, width: int,
+                       input_size: int) -> np.ndarray:
+    """K (3, 3) in pixels of a height x width image -> K at the network input, as officially.
+
+    The official preprocessing scales the first row of K by each resize's width ratio and the
+    second by its height ratio (the longest-side resize, then the one to multiples of 14).
+    """
+    (h1, w1), (h2, w2) = process_sizes(height, width, input_size)
+    k = np.array(k, dtype=np.float64)
+    for (h, w), (hp, wp) in (((h1, w1), (height, width)), ((h2, w2), (h1, w1))):
+        k[0] *= w / float(wp)
+        k[1] *= h / float(hp)
+    return k
+
+
 def preprocess(rgb: np.ndarray, input_size: int) -> Tensor:
     """RGB uint8 (H, W, 3) -> network input [1, 3, h, w], the official preprocessing."""
     x, _ = prepare_image(np.ascontiguousarray(rgb), None, input_size)
     return x[None]
+
+
+#: Parts of a network that single-view depth training gives no signal to, by state-dict
+#: prefix (inside :class:`Da3Model`) or name part: the camera encoder (runs only with known
+#: poses), the camera decoder (its predicted poses are not supervised), the Gaussian head (not
+#: run), the dual DPT head's auxiliary ray branch (not run) and the sky output (depth data
+#: cannot tell sky from a sensor's missing returns, see docs/training.md).
+UNSUPERVISED = ('model.cam_enc.', 'model.cam_dec.', 'model.gs_head.',
+                'model.head.scratch.sky_output_conv2.')
+
+
+def freeze_unsupervised(model: Da3Model) -> list[str]:
+    """Freeze the parts :data:`UNSUPERVISED` names; return the frozen parameter names.
+
+    What stays trainable is the backbone (``model.backbone.pretrained.*``: the encoder of the
+    learning-rate groups) and the depth head (with the any-view networks' confidence, which
+    shares its last convolution).
+    """
+    frozen = []
+    for name, p in model.named_parameters():
+        if name.startswith(UNSUPERVISED) or '_aux' in name:
+            p.requires_grad_(False)
+            frozen.append(name)
+    return frozen

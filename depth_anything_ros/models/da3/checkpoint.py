@@ -36,7 +36,7 @@ from depth_anything_ros.models import reading
 from depth_anything_ros.models.files import CheckpointError, read_json_file
 from depth_anything_ros.models.reading import read_checkpoint
 
-from .config import config_for, CONFIGS, Da3Config, NAMES, NESTED, NestedConfig
+from .config import config_for, CONFIGS, Da3Config, EXTRA_CONFIGS, NAMES, NESTED, NestedConfig
 from .network import build_model
 
 CONFIG_FILE = 'config.json'
@@ -88,10 +88,14 @@ def infer_config(sd: Mapping[str, Tensor], source: str) -> Da3Config | NestedCon
         return _BY_WIDTH[width]
     if width == 1024:
         raise CheckpointError(f'{source} holds a monocular ViT-L network, which is either '
-                              'da3mono-large or da3metric-large (same shapes); pass the name, '
-                              f'or put {{"model_name": "..."}} into {CONFIG_FILE} beside it')
+                              'da3mono-large or da3metric-large (same shapes); write '
+                              f'{{"model_name": "da3metric-large"}} (or "da3mono-large") into '
+                              f'{Path(source).with_name(CONFIG_FILE)}, as the published '
+                              'repositories have it')
     raise CheckpointError(f'{source}: embed width {width} fits no official Depth Anything 3 '
-                          'network')
+                          f'network; name its configuration in '
+                          f'{Path(source).with_name(CONFIG_FILE)}: {{"model_name": "<one of '
+                          f'{", ".join((*NAMES, *EXTRA_CONFIGS))}>"}}')
 
 
 def check_fits(model: nn.Module, sd: Mapping[str, Tensor], source: str, name: str) -> None:

@@ -81,7 +81,8 @@ FAMILY = register_family(ModelFamily(
     sky=True,
     needs_intrinsics=True,
     max_views=MAX_VIEWS,
-    trainable=False,   # fine-tuning and distilling these networks: not yet
+    # train fine-tunes whole networks single-view; distill trains relative students
+    trainable=True,
     # the torch path only, so far (no ONNX export of the dict outputs yet)
     backends=('torch',),
     checkpoint_names=(('relative', '{encoder}'), ('metric', '{encoder}')),

@@ -102,12 +102,16 @@ class DepthAnything3(nn.Module):
 
     def forward(self, x: Tensor, extrinsics: Tensor | None = None,
                 intrinsics: Tensor | None = None,
-                ref_view_strategy: str = 'saddle_balanced') -> dict[str, Tensor]:
+                ref_view_strategy: str = 'saddle_balanced', *,
+                sky_to_far: bool = True) -> dict[str, Tensor]:
         """Images -> outputs (see the module docstring).
 
         ``extrinsics`` (B, S, 4, 4) world-to-camera and ``intrinsics`` (B, S, 3, 3) in input
         pixels condition an any-view network on known poses (both or neither).
         ``ref_view_strategy`` picks the reference among three or more views without poses.
+        ``sky_to_far=False`` (training): a network with a sky output gives its depth map as the
+        head made it, without the far value put on sky pixels (a batch quantile, which a loss
+        must not see).
         """
         cfg = self.config
         x = as_views(x)
@@ -138,7 +142,8 @@ class DepthAnything3(nn.Module):
                     ext, k = decode_cameras(self.cam_dec(feats[-1][1].float()), h, w)
                     out.update(extrinsics=ext, intrinsics=k)
                 return out
-            return {'depth': self._sky_to_far(first, second), 'sky': second}
+            depth = self._sky_to_far(first, second) if sky_to_far else first
+            return {'depth': depth, 'sky': second}
 
     @staticmethod
     def _sky_to_far(depth: Tensor, sky: Tensor) -> Tensor:

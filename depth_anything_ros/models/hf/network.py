@@ -99,6 +99,9 @@ class LibraryDepthNet(nn.Module):
     estimates (Depth Pro) is kept in :attr:`field_of_view` (degrees, [B]) for :meth:`finish`.
     """
 
+    #: Whether ``forward`` takes a metric prompt depth (``prompt=``; Prompt Depth Anything).
+    takes_prompt = False
+
     def __init__(self, family: str, model: nn.Module, processor: Any, config: LibraryConfig,
                  *, flip_average: bool = False) -> None:
         super().__init__()
@@ -165,8 +168,8 @@ def library_processor(lib: ModuleType, folder: Path) -> Any:
 
 def load_folder(folder: str | os.PathLike, family: str, model_class: str, *,
                 describe: Callable[[Any], LibraryConfig], flip_average: bool = False,
-                processor: Callable[[ModuleType, Path], Any] = library_processor
-                ) -> LibraryDepthNet:
+                processor: Callable[[ModuleType, Path], Any] = library_processor,
+                net_class: type[LibraryDepthNet] = LibraryDepthNet) -> LibraryDepthNet:
     """Load a library folder strictly: config, weights and image processor.
 
     ``model_class``: the library's class name (``DPTForDepthEstimation``); ``describe`` turns
@@ -207,8 +210,8 @@ def load_folder(folder: str | os.PathLike, family: str, model_class: str, *,
         raise CheckpointError(f'{folder}: the weights do not fit its config.json '
                               f'({model_class}): {"; ".join(problems)}')
     model = model.float().eval()
-    net = LibraryDepthNet(family, model, processing, describe(model.config),
-                          flip_average=flip_average)
+    net = net_class(family, model, processing, describe(model.config),
+                    flip_average=flip_average)
     net.checkpoint_file = folder
     return net.eval()
 
@@ -235,6 +238,8 @@ class LibraryImplementation:
     tiny_weights: Callable[[ModuleType, nn.Module], None] | None = None
     #: ``lib -> processor`` of the published architecture (the library's defaults).
     default_processor: Callable[[ModuleType], Any] | None = None
+    #: The network wrapper (a subclass of LibraryDepthNet where the family's inputs differ).
+    net_class: type[LibraryDepthNet] = LibraryDepthNet
 
     def describe(self, config: Any) -> LibraryConfig:
         return LibraryConfig(self.encoder, self.metric,
@@ -255,9 +260,9 @@ class LibraryImplementation:
         return None if head == 'relative' and self.metric else head
 
     def _wrap(self, model: nn.Module, processor: Any) -> LibraryDepthNet:
-        return LibraryDepthNet(self.family, model.float().eval(), processor,
-                               self.describe(model.config),
-                               flip_average=self.flip_average).eval()
+        return self.net_class(self.family, model.float().eval(), processor,
+                              self.describe(model.config),
+                              flip_average=self.flip_average).eval()
 
     def build_model(self, encoder: Any, head: str = 'relative',
                     max_depth: float | None = None, *,
@@ -298,7 +303,8 @@ class LibraryImplementation:
                     **_: Any) -> LibraryDepthNet:
         self._check(None, head, os.fspath(folder))
         return load_folder(folder, self.family, self.model_class, describe=self.describe,
-                           flip_average=self.flip_average, processor=self.processor)
+                           flip_average=self.flip_average, processor=self.processor,
+                           net_class=self.net_class)
 
     def config_from_dict(self, data: dict[str, Any]) -> LibraryConfig:
         return LibraryConfig(**data)
