@@ -37,7 +37,7 @@ setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*']),
-    package_data={PACKAGE: ['py.typed', 'data/demo_stream/*']},
+    package_data={PACKAGE: ['py.typed', 'data/demo_stream/*', 'data/models/*']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
@@ -52,6 +52,8 @@ setup(
     # optional: the model families on Hugging Face transformers (requirements/hf.txt pins the
     # same), and --engine ray (the pins of requirements/ray.txt, read here: written once)
     extras_require={'hf': ['transformers==5.25.0', 'pillow'],
+                    'diffusers': ['diffusers==0.42.1', 'scipy==1.17.1', 'transformers==5.25.0',
+                                  'pillow'],
                     'ray': _requirements('requirements/ray.txt')},
     python_requires='>=3.10',  # PEP 604 unions evaluated at import (e.g. params.Value)
     zip_safe=True,

@@ -83,7 +83,12 @@ def run_scene(frames: list[sequences.SequenceFrame], intr: Intrinsics, rng: np.r
     filt = al.AlignmentFilter()
     fusion = tp.TemporalFusion()
     for f in frames:
-        disp = network(f.depth, rng, f.stamp_s, args.jitter, args.noise, args.corr_px)
+        if args.estimator is not None:   # a real model's output, as inverse depth
+            pred = args.estimator.infer(f.rgb, 'rgb8')
+            with np.errstate(divide='ignore', invalid='ignore'):
+                disp = np.where(pred > 0, 1.0 / pred, np.nan).astype(np.float32)
+        else:
+            disp = network(f.depth, rng, f.stamp_s, args.jitter, args.noise, args.corr_px)
         uv, z = sparse_points(f.depth, rng, n=args.anchors, noise=args.anchor_noise)
         t0 = time.perf_counter()
         fit = al.fit_inverse_depth_points(disp, uv, z)
@@ -193,8 +198,19 @@ def main() -> int:
     parser.add_argument('--seed', type=int, default=3)
     parser.add_argument('--inference', action='store_true',
                         help='also time DA-V2 ViT-S at 640x480 on this CPU (slow)')
+    parser.add_argument('--model', default='',
+                        help='a checkpoint (e.g. rooms_tiny, the bundled toy) to run instead of '
+                             'the noisy-predictor stand-in; its output is aligned as inverse '
+                             'depth')
+    parser.add_argument('--input-size', type=int, default=196, help="the model's input size")
     parser.add_argument('--out', type=Path, default=Path('out/bench'))
     args = parser.parse_args()
+    args.estimator = None
+    if args.model:
+        from depth_anything_ros.estimator import DepthEstimator
+        args.estimator = DepthEstimator.from_config(
+            args.model, device='cpu', backend='torch', precision='fp32',
+            input_size=args.input_size, allow_untrained=True)
     size = tuple(int(v) for v in args.size.split('x'))
     scenes, num = (1, 60) if args.quick else (args.scenes, args.frames)
     if args.quick:
@@ -242,7 +258,8 @@ def main() -> int:
     if 'share' in cost:
         print(f"fusion / inference at 640x480 (timed in turns): {100 * cost['share']:.1f} %")
     args.out.mkdir(parents=True, exist_ok=True)
-    report = {'network': 'noisy-predictor stand-in', 'jitter': args.jitter,
+    network_name = args.model or 'noisy-predictor stand-in'
+    report = {'network': network_name, 'jitter': args.jitter,
               'anchors': args.anchors, 'anchor_noise': args.anchor_noise,
               'noise': args.noise, 'corr_px': args.corr_px, 'scenes': scenes, 'frames': num,
               'size': size, 'seed': args.seed, 'rows': rows, 'fuse_vs_per_frame': gains,

@@ -41,6 +41,7 @@ def commands(out: Path, quick: bool) -> list[list[str]]:
         ['bench_model.py', '--out', str(out / 'model.json'), *q],
         ['bench_baseline.py', '--out', str(out), *(['--rounds', '2'] if quick else [])],
         ['bench_backends.py', '--out', str(out / 'backends.json'), *q],
+        ['bench_da3.py', '--out', str(out), *q],
         ['bench_engine_cache.py', '--out', str(out / 'engine_cache.json'), *q],
         ['bench_node.py', '--out', str(out), *q],
         ['bench_multicam.py', '--out', str(out), *q],

@@ -131,7 +131,10 @@ class DepthResult:
 
 
 def _family_of(model: Any) -> Any:
-    name = getattr(model, 'family', None)
+    if isinstance(model, (str, os.PathLike)) and is_exported_file(model):
+        name = read_sidecar(model, required=False).get('family')   # what exported it
+    else:
+        name = getattr(model, 'family', None)
     return family(name) if isinstance(name, str) else None
 
 
@@ -149,7 +152,8 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
                        mode: str | None = None, model_max_depth: float | None = None,
                        default_max_depth: float | None = None,
                        weights_dir: str | os.PathLike | None = None,
-                       allow_untrained: bool = False) -> nn.Module | str:
+                       allow_untrained: bool = False,
+                       sampling: Mapping[str, Any] | None = None) -> nn.Module | str:
     """Load the network ``checkpoint`` names and check it is the one asked for.
 
     An exported file (``.onnx``, ``.xml``, ``.engine``, ...: backends.select.FILE_BACKENDS) is
@@ -158,11 +162,14 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
     ``'untrained'`` weights, which they build. A metric checkpoint knows its own output scale
     (sidecar or official name); ``default_max_depth`` (metres) is the fallback and
     ``model_max_depth`` (metres, 0/None: none) a deliberate override; with
-    ``mode='relative'`` neither applies.
+    ``mode='relative'`` neither applies. ``sampling``: the settings of a network that samples
+    (a diffusion pipeline's ``configure_sampling``: ``steps``, ``ensemble_size``,
+    ``processing_resolution``; None values: its defaults).
 
     Raises:
         FileNotFoundError: the checkpoint is missing (the message says where to get it).
-        ValueError: the checkpoint does not match ``encoder`` or ``mode``.
+        ValueError: the checkpoint does not match ``encoder`` or ``mode``, or takes no
+            sampling settings.
 
     """
     name = os.fspath(checkpoint)
@@ -181,7 +188,30 @@ def load_checked_model(checkpoint: str | os.PathLike, *, encoder: str | None = N
         fix = held if held in encoder_choices() else AUTO
         raise ValueError(f'checkpoint {name!r} holds a {held} model but encoder is '
                          f'{encoder!r}; set encoder:={fix} or pick another checkpoint')
+    apply_sampling(model, sampling, name)
     return model
+
+
+def apply_sampling(model: Any, sampling: Mapping[str, Any] | None, name: str, *,
+                   required: bool = True) -> bool:
+    """Give a sampling network its settings (None values: keep); returns whether it took them.
+
+    Raises:
+        InvalidInputError: settings for a network that does not sample (with ``required``).
+
+    """
+    given = {k: v for k, v in (sampling or {}).items() if v is not None}
+    if not given:
+        return False
+    configure = getattr(model, 'configure_sampling', None)
+    if configure is None:
+        if not required:
+            return False
+        flags = ', '.join('--' + k.replace('_', '-') for k in given)
+        raise InvalidInputError(f'{flags}: {name} does not sample (only a diffusion pipeline '
+                                'such as marigold-depth-v1-1 takes them)')
+    configure(**given)
+    return True
 
 
 def _support(model: Any) -> ModelSupport | None:
@@ -262,17 +292,20 @@ class DepthEstimator:
             options: dict[str, Any] = {'cache_dir': Path(cache_dir)} if cache_dir else {}
             if self.backend == 'openvino':
                 options['engine_cache_size'] = engine_cache_size
-            self._runner = make_runner(self.backend, model, device=self.device,
-                                       precision=self.precision, profile=trt_profile, **options)
+            runner = make_runner(self.backend, model, device=self.device,
+                                 precision=self.precision, profile=trt_profile, **options)
+            self._backend_runner = runner
+            self._runner = self._finished(runner)
             # What the runtime really runs: an engine file's own precision, or fp32 where an
             # onnxruntime session lost its TensorRT provider.
-            self.precision = getattr(self._runner, 'precision', self.precision)
+            self.precision = getattr(runner, 'precision', self.precision)
 
     @classmethod
     def from_config(cls, checkpoint: str | os.PathLike, *, encoder: str | None = None,
                     mode: str | None = None, model_max_depth: float | None = None,
                     default_max_depth: float | None = None,
                     weights_dir: str | os.PathLike | None = None, allow_untrained: bool = False,
+                    sampling: Mapping[str, Any] | None = None,
                     device: str | torch.device = 'auto', precision: str = AUTO,
                     backend: str = AUTO, input_size: int | None = None, exact: bool = False,
                     cache_dir: str | os.PathLike | None = None,
@@ -296,7 +329,7 @@ class DepthEstimator:
         model = load_checked_model(checkpoint, encoder=encoder, mode=mode,
                                    model_max_depth=model_max_depth,
                                    default_max_depth=default_max_depth, weights_dir=weights_dir,
-                                   allow_untrained=allow_untrained)
+                                   allow_untrained=allow_untrained, sampling=sampling)
         est = cls(model, device=device, precision=precision, input_size=input_size,
                   backend=backend, exact=exact, cache_dir=cache_dir or None,
                   engine_cache_size=engine_cache_size, trt_profile=trt_profile)
@@ -368,12 +401,19 @@ class DepthEstimator:
     def max_views(self) -> int:
         """Views of one scene one forward pass takes (1: each image alone; torch backend)."""
         views = int(getattr(self.config, 'max_views', 1) or 1)
-        return views if self.backend == 'torch' and self.model is not None else 1
+        if self.backend == 'torch':
+            return views if self.model is not None else 1
+        # an exported graph with a views axis (backends.common.Runner.views)
+        return views if getattr(self._backend_runner, 'views', False) else 1
 
     @property
     def takes_poses(self) -> bool:
-        """Whether a multi-view pass can be conditioned on the cameras' poses."""
-        return self.max_views > 1 and bool(getattr(self.config, 'takes_poses', False))
+        """Whether a multi-view pass can be conditioned on the cameras' poses.
+
+        The torch model only: exported graphs have no pose inputs.
+        """
+        return self.backend == 'torch' and self.max_views > 1 and bool(
+            getattr(self.config, 'takes_poses', False))
 
     @property
     def stateful(self) -> bool:
@@ -412,6 +452,16 @@ class DepthEstimator:
         if self.model is not None:
             return getattr(self.model, 'licence', None)
         return getattr(self, '_licence', None)
+
+    @property
+    def note(self) -> str:
+        """Return what a user must be told whenever these weights run.
+
+        '' for most; the bundled toy model says what it is.
+        """
+        if self.model is not None:
+            return getattr(self.model, 'note', '') or ''
+        return getattr(self, '_note', '')
 
     @property
     def backend_report(self) -> dict[str, str]:
@@ -458,6 +508,27 @@ class DepthEstimator:
 
         return run
 
+    def _finished(self, runner: Any) -> Runner:
+        """``runner`` followed by the family's steps outside the exported graph, if any.
+
+        A family whose implementation module defines ``finish_graph(raw, config, focal)``
+        exports a graph of raw outputs (several, perhaps); what depends on the whole output or
+        on the camera's focal length runs after it, in torch, as in the torch model.
+        """
+        finish = getattr(self._family.module(), 'finish_graph', None) \
+            if self._family is not None else None
+        if finish is None:
+            return runner
+
+        def run(x: Tensor, focal: Tensor | None = None) -> Mapping[str, Tensor]:
+            raw = runner(x)
+            return finish(raw if isinstance(raw, Mapping) else {'depth': raw}, self.config,
+                          focal)
+
+        run.report = getattr(runner, 'report', None)   # type: ignore[attr-defined]
+        run.runner = runner   # type: ignore[attr-defined]
+        return run
+
     def _backend_metadata(self, model: Any) -> tuple[Any, bool, float | None]:
         if isinstance(model, nn.Module):
             return model.config, model.config.is_metric, model.config.max_depth
@@ -474,6 +545,7 @@ class DepthEstimator:
                                     'checkpoint folder with backend torch')
         cfg = config_from_sidecar(meta)
         self._licence = meta.get('licence') if isinstance(meta.get('licence'), str) else None
+        self._note = meta.get('note') if isinstance(meta.get('note'), str) else ''
         metric = meta.get('head') == 'metric'
         return cfg, metric, meta.get('max_depth') if metric else None
 
@@ -714,7 +786,10 @@ class DepthEstimator:
             raise ValueError('poses need both extrinsics and intrinsics')
         if extrinsics is not None:
             if not self.takes_poses:
-                raise ValueError(f'{self.config.encoder} cannot be conditioned on poses')
+                raise ValueError(f'{self.config.encoder} cannot be conditioned on poses'
+                                 + ('' if self.backend == 'torch' else
+                                    f' on the {self.backend} backend (exported graphs have no '
+                                    'pose inputs; use backend torch)'))
             ext_np = np.asarray(extrinsics, np.float64)
             if ext_np.shape != (n, 4, 4) or len(intrinsics) != n:
                 raise ValueError(f'{n} views need extrinsics ({n}, 4, 4) and {n} intrinsics, got '
@@ -732,9 +807,13 @@ class DepthEstimator:
         dtype = _DTYPES.get(self.precision)
         amp = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None
                else contextlib.nullcontext())
-        with amp:
-            pred = self.model.forward_views(x, ext, k)                   # each (S, h, w)
-        pred = {key: v.float() for key, v in pred.items()}
+        if self.backend == 'torch':
+            with amp:
+                pred = self.model.forward_views(x, ext, k)               # each (S, h, w)
+        else:   # the exported graph's views axis, then its finishing steps
+            pred = {key: v[0] for key, v in self._runner(x).items()
+                    if key in ('depth', 'confidence', 'sky')}           # each (S, h, w)
+        pred = {key: v.float().to(self.device) for key, v in pred.items()}
         self._sync()
         t2 = time.perf_counter()
         sky_threshold = float(getattr(self.config, 'sky_threshold', SKY_THRESHOLD))

@@ -407,6 +407,16 @@ class _Cam:
     def __init__(self, slop: float) -> None:
         from types import SimpleNamespace
         self.stage = SimpleNamespace(cfg=validate({'multiview_slop': slop}))
+        self.stats = SimpleNamespace(last_input=None, input_interval=None)   # no rate yet
+
+
+class _Gate:
+    """The part of the publish gate the wait reads: every camera's outputs are wanted."""
+
+    @staticmethod
+    def wanted(camera):
+        from depth_anything_ros.core.pipeline import Wanted
+        return Wanted(image=True)
 
 
 def _pending(stamp_ns: int):
@@ -428,7 +438,8 @@ def test_the_worker_waits_for_a_partner_stamped_within_the_slop_and_no_longer(
     from depth_anything_ros.ros.worker import Worker
     left, right = _Cam(0.3), _Cam(0.3)   # stamps 1 s apart per trigger (time to spare)
     slot = CameraSlots()
-    worker = Worker(slot, [left, right], estimators['anyview'], None, None, None, None, None)
+    worker = Worker(slot, [left, right], estimators['anyview'], _Gate(), None, None, None,
+                    None)
     assert worker._gather() == 0.3
 
     def take():

@@ -76,7 +76,8 @@ def standin_tensorrt(surface: str, *, normalization: bool = True) -> types.Modul
     trt = types.ModuleType('tensorrt')
     trt.__version__ = {'10': '10.13.3.9', '11': '11.4.0.1'}[surface]
     calls: dict[str, Any] = {'flags': [], 'shapes': [], 'network_flags': [], 'build_device': [],
-                             'strategy': [], 'device_memory': [], 'timing_cache_seed': []}
+                             'strategy': [], 'device_memory': [], 'timing_cache_seed': [],
+                             'executed': []}
     trt.calls = calls
 
     class Logger:
@@ -148,16 +149,26 @@ def standin_tensorrt(surface: str, *, normalization: bool = True) -> types.Modul
     class IExecutionContext:
         def __init__(self) -> None:
             self.shape: tuple = ()
+            self.addresses: dict[str, int] = {}
 
         def execute_async_v3(self, stream: int) -> bool:
+            calls['executed'].append(dict(self.addresses))
             return True
 
         def set_input_shape(self, name: str, shape: tuple) -> bool:
             self.shape = shape
             return True
 
+        def get_tensor_shape(self, name: str) -> tuple:
+            # an image (B, [S,] 3, H, W) -> each output (B, [S,] H, W); focal lengths (B, S)
+            return self.shape[:-3] if name in ('fx', 'fy') else \
+                self.shape[:-3] + self.shape[-2:]
+
+        def set_tensor_address(self, name: str, ptr: int) -> None:
+            self.addresses[name] = ptr
+
         def update_device_memory_size_for_shapes(self) -> int:
-            b, _, h, w = self.shape
+            b, h, w = self.shape[0], self.shape[-2], self.shape[-1]
             return b * h * w  # grows with the shape, as the real one does
 
         def set_device_memory(self, ptr: int, size: int) -> None:
@@ -168,11 +179,16 @@ def standin_tensorrt(surface: str, *, normalization: bool = True) -> types.Modul
             calls['strategy'].append(strategy.name)
 
     class Engine:
-        num_io_tensors = 2
+        #: the engine's I/O tensors: what the parsed ONNX file's sidecar names
+        names = ['image', 'depth']
         device_memory_size_v2 = 64 << 20
 
+        @property
+        def num_io_tensors(self) -> int:
+            return len(self.names)
+
         def get_tensor_name(self, i: int) -> str:
-            return ['image', 'depth'][i]
+            return self.names[i]
 
         def get_tensor_dtype(self, name: str) -> Enum:
             return Enum('FLOAT')
@@ -462,6 +478,11 @@ def test_onnxruntime_tensorrt_provider_gets_the_profile_and_a_timing_cache() -> 
     assert options['trt_profile_max_shapes'] == 'image:2x3x1036x1736'
     assert options['trt_timing_cache_enable'] is True
     assert options['trt_timing_cache_path'] == '/c/e'
+    views = onnxruntime_runner.provider_options(
+        'TensorrtExecutionProvider', device_id=0, precision='fp32', engine_cache=Path('/c/e'),
+        profile=PROFILE, views=(1, 1, 8))   # a graph of (B, S, 3, H, W)
+    assert views['trt_profile_min_shapes'] == 'image:1x1x3x70x70'
+    assert views['trt_profile_max_shapes'] == 'image:2x8x3x1036x1736'
 
 
 class SessionStandIn:
@@ -562,3 +583,77 @@ def test_a_batch_above_the_profile_runs_in_chunks() -> None:
     assert seen == [2, 2, 1] and torch.equal(y, x[:, 0] * 2)
     with pytest.raises(ValueError, match='trt_max_shape'):
         original(runner, torch.zeros(1, 3, 70, 154))  # too wide: refused, not chunked
+
+
+# ------------------------------------------------------------------ several outputs, views
+@pytest.fixture(scope='module')
+def da3_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Export a small any-view Depth Anything 3 with dynamic axes (image (B, S, 3, H, W))."""
+    from depth_anything_ros.models.da3.adapter import untrained_model
+    return export_onnx(untrained_model('da3-tiny'), tmp_path_factory.mktemp('da3') / 'a.onnx',
+                       dynamic=True)
+
+
+def _run_on_cpu(runner: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the runner's __call__ work on CPU tensors (the stand-in computes nothing)."""
+    stream = types.SimpleNamespace(wait_stream=lambda other: None, cuda_stream=7)
+    monkeypatch.setattr(torch.cuda, 'current_stream', lambda dev=None: stream)
+    runner.device, runner._stream = torch.device('cpu'), stream
+
+
+@pytest.mark.skipif(not HAS_ORT, reason='the export check needs onnxruntime')
+def test_an_engine_of_several_outputs_and_a_views_axis(trt10: types.ModuleType, da3_onnx: Path,
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    StandInCuda.install(monkeypatch)
+    engine_class = type(trt10.Runtime(None).deserialize_cuda_engine(b''))
+    engine_class.names = ['image', 'depth', 'depth_conf']   # what the export names
+    runner = make_runner('tensorrt', da3_onnx, device='cuda', precision='fp16',
+                         cache_dir=tmp_path, profile=PROFILE)
+    # the profile covers the views axis: 1 to 8 views, one at the optimum
+    assert trt10.calls['shapes'] == [('image', (1, 1, 3, 70, 70), (1, 1, 3, 518, 686),
+                                      (2, 8, 3, 1036, 1736))]
+    engine = next((tmp_path / 'tensorrt').glob('*.engine'))
+    assert json.loads(engine.with_name(engine.name + '.json').read_text())['views'] == [1, 1, 8]
+    assert runner.output_names == ['depth', 'depth_conf'] and runner.views
+    _run_on_cpu(runner, monkeypatch)
+    out = runner(torch.zeros(2, 3, 3, 70, 98))   # two items of three views
+    assert {k: tuple(v.shape) for k, v in out.items()} == {'depth': (2, 3, 70, 98),
+                                                           'depth_conf': (2, 3, 70, 98)}
+    assert set(trt10.calls['executed'][-1]) == {'image', 'depth', 'depth_conf'}
+    one = runner(torch.zeros(1, 3, 70, 98))   # one view per image: the views axis comes off
+    assert {k: tuple(v.shape) for k, v in one.items()} == {'depth': (1, 70, 98),
+                                                           'depth_conf': (1, 70, 98)}
+    with pytest.raises(ValueError, match=r'^9 views is outside the engine profile \(1 to 8 '
+                                         r'views\); build the engine for more views$'):
+        runner(torch.zeros(1, 9, 3, 70, 98))
+    # the engine file runs as it was built, views included
+    again = make_runner('tensorrt', engine, device='cuda', precision='fp16', cache_dir=tmp_path)
+    assert again.views_profile == (1, 1, 8) and again.output_names == ['depth', 'depth_conf']
+
+
+@pytest.mark.skipif(not HAS_ORT, reason='the export check needs onnxruntime')
+def test_an_engine_without_the_outputs_its_export_names_is_refused(
+        trt10: types.ModuleType, da3_onnx: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    StandInCuda.install(monkeypatch)   # the stand-in engine has 'image' and 'depth' only
+    with pytest.raises(ValueError, match=r"engine tensors are \['image', 'depth'\]; expected "
+                                         r"'image', 'depth', 'depth_conf'"):
+        make_runner('tensorrt', da3_onnx, device='cuda', precision='fp16', cache_dir=tmp_path)
+
+
+def test_strongly_typed_tensorrt_runs_da3_in_fp32_and_says_why(
+        trt11: types.ModuleType, da3_onnx: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A TensorRT 11 engine of a Depth Anything 3 graph runs fp32, and the log says why.
+
+    Auto picks TensorRT fp16 on a GPU; a strongly typed engine takes its precision from the
+    graph, and these graphs are fp32 only.
+    """
+    StandInCuda.install(monkeypatch)
+    type(trt11.Runtime(None).deserialize_cuda_engine(b'')).names = ['image', 'depth',
+                                                                     'depth_conf']
+    runner = make_runner('tensorrt', da3_onnx, device='cuda', precision='fp16',
+                         cache_dir=tmp_path)
+    assert runner.precision == 'fp32'
+    assert 'da3-tiny exports fp32 graphs only' in caplog.text

@@ -179,3 +179,20 @@ def test_bench_anyview_writes_table_and_json(tmp_path: Path) -> None:
     rows = {(r['method'], r['alignment']): r for r in report['results']}
     assert len(rows) == 6 and all(r['pixels'] > 0 and r['ms_per_camera'] > 0
                                   for r in rows.values())
+
+
+def test_bench_da3_times_both_families_at_one_network_input(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture
+                                                             ) -> None:
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    try:
+        import bench_da3
+    finally:
+        sys.path.remove(str(ROOT / 'benchmarks'))
+    assert bench_da3.main(['--encoders', 'vits,da3-tiny', '--input-sizes', '70', '--backends',
+                           'torch', '--precisions', 'fp32', '--quick', '--out',
+                           str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / 'da3_vs_da2.json').read_text())['results']
+    assert [(r['encoder'], r['net_input']) for r in rows] == [('vits', [70, 98]),
+                                                              ('da3-tiny', [70, 98])]
+    assert 'da3-tiny' in capsys.readouterr().out

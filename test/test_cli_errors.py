@@ -81,7 +81,11 @@ ALWAYS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
 }
 # flag -> the values worth trying beyond TEXTS (dest names for positionals)
 VALUES: dict[str, list[str]] = {
-    '--checkpoint': CHECKPOINTS, '--teacher': CHECKPOINTS, '--compare': CHECKPOINTS,
+    '--checkpoint': CHECKPOINTS, '--teacher': CHECKPOINTS,
+    '--compare': [*CHECKPOINTS, ',', 'untrained:tiny,', f'untrained:tiny,{GARBAGE}',
+                  f'{MISSING},untrained'],
+    '--steps': ['0', '1', '-3', 'x'], '--ensemble-size': ['0', '1', '3', '1.5'],
+    '--processing-resolution': ['0', '7', '16', '-8'],
     '--config': ['debug', 'distill_debug', 'no_such_preset', str(GARBAGE), str(MISSING)],
     '--params-file': PATHS, '--pairs': PATHS, '--split': ['val', 'train', str(MISSING)],
     '--image-topic': ['/camera/image', 'image', ''], '--shard': ['0/1', '1/1', '2/4', 'x'],

@@ -57,8 +57,13 @@ def test_render_cloud_puts_a_plane_in_view() -> None:
 
 
 def test_checkpoint_fallback(tmp_path: Path) -> None:
-    assert resolve_checkpoint('', str(tmp_path)) == ('untrained', True)
+    # no official weights: the toy model that ships with the package, never untrained weights
+    assert resolve_checkpoint('', str(tmp_path)) == ('rooms_tiny', False)
+    assert resolve_checkpoint('untrained', str(tmp_path)) == ('untrained', True)
     assert resolve_checkpoint('/w/x.pth', '') == ('/w/x.pth', False)
+    # an official metric_indoor_vits in the weights directory wins over the toy
+    (tmp_path / 'depth_anything_v2_metric_hypersim_vits.pth').write_bytes(b'x')
+    assert resolve_checkpoint('', str(tmp_path)) == ('metric_indoor_vits', False)
 
 
 @pytest.mark.ros
@@ -71,13 +76,16 @@ def test_demo_runs_the_node_and_writes_pictures(ros_domain: int, tmp_path: Path)
     result = subprocess.run(cmd, env=os.environ.copy(), capture_output=True, text=True,
                             timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert 'UNTRAINED' in result.stdout and 'stamp -> depth/image' in result.stdout
+    # the bundled toy model runs, and the demo says loudly what it is
+    assert 'BUNDLED TOY MODEL' in result.stdout and 'stamp -> depth/image' in result.stdout
+    assert 'not Depth Anything' in result.stdout
     depth = cv2.imread(str(out / 'depth.png'))
     cloud = cv2.imread(str(out / 'cloud.png'))
     assert depth.shape == (240, 640, 3) and cloud.shape == (480, 640, 3)
     assert len(np.unique(cloud.reshape(-1, 3), axis=0)) > 50     # a picture, not a blank
     summary = json.loads((out / 'latency.json').read_text())
-    assert summary['untrained_weights'] is True and summary['frames'] == 3
+    assert summary['untrained_weights'] is False and summary['frames'] == 3
+    assert summary['checkpoint'] == 'rooms_tiny' and 'toy' in summary['toy_model']
     assert summary['image_size'] == [320, 240]
     assert summary['depth_latency_ms']['median'] > 0
     assert summary['node_inference_p50_ms'] > 0

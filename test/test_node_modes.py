@@ -144,6 +144,10 @@ def test_compressed_calibrated_relative_params_file_live_intrinsics(
      'depth_anything_v2_metric_hypersim_vits'),
     (('-m', 'depth_anything_ros.ros.node', '--ros-args', '-p', 'mode:=relative',
       '-p', 'disparity_shift:=2.0'), 'disparity_shift needs disparity_scale'),
+    # an offline-only family (a diffusion pipeline) is refused before anything loads
+    (('-m', 'depth_anything_ros.ros.node', '--ros-args', '-p', 'mode:=relative',
+      '-p', 'checkpoint:=marigold-depth-v1-1', '-p', 'weights_dir:={tmp}'),
+     'a diffusion pipeline takes seconds per frame'),
 ])
 @pytest.mark.slow
 def test_startup_failures_exit_1_with_the_reason(spawn, tmp_path: Path, argv: tuple,

@@ -271,6 +271,7 @@ def _sheared(pose: np.ndarray) -> np.ndarray:
 
 CAUSES = {
     'time went backwards': {'stamp': 0.5},
+    'stamp repeated': {'stamp': 1.0 + DT},   # the same frame again: never fused with itself
     'gap': {'stamp': 3.0},
     'calibration changed': {'intr': Intrinsics(120.0, 120.0, 63.2, 47.7, SHAPE[1], SHAPE[0])},
     'scale jump': {'epoch': 1},

@@ -210,6 +210,7 @@ class RestartingAligner:
 
     def __init__(self) -> None:
         self.filter = _Filter()
+        self.applied = True
 
     def align(self, values: np.ndarray, k: object, stamp_ns: int) -> tuple[float, float]:
         return 1.0, 0.0

@@ -77,3 +77,13 @@ def test_camera_pose_is_the_optical_frame_in_the_fixed_frame_at_the_stamp(
 def test_without_tf2_ros_there_are_no_transforms(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tf, 'tf2_ros', None)
     assert tf.Transforms.create(node='node') is None
+
+
+@pytest.mark.parametrize('stamp_ns', [-1, -5_000_000_000])
+def test_a_stamp_tf_cannot_hold_is_no_pose_not_a_lost_frame(transforms: tf.Transforms,
+                                                            stamp_ns: int) -> None:
+    # a header stamp before 1970 (a negative int32 sec, which ROS allows): no pose
+    # (the frame goes out unfused, the reason counted); was: ValueError from
+    # rclpy.time.Time, which cost the whole frame
+    with pytest.raises(PoseUnavailable, match='no transform odom <- cam at'):
+        transforms.pose('odom', 'cam', stamp_ns)

@@ -135,3 +135,12 @@ def test_tensorboard_events_are_written(tmp_path) -> None:
     acc.Reload()
     (scalar,) = acc.Scalars('val/abs_rel')
     assert (scalar.step, scalar.value) == (3, pytest.approx(0.25))
+
+
+def test_library_families_are_not_training_choices() -> None:
+    # transformers / diffusers families are trained by their library, not by `train`
+    from depth_anything_ros.models.registry import encoder_choices, families
+    trainable = encoder_choices(trainable=True)
+    library = [f for f in families() if f.input.aspect == 'library']
+    assert library and not any(e in trainable for f in library for e in f.encoders)
+    assert 'vits' in trainable and 'da3-small' in trainable

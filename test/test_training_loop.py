@@ -107,7 +107,7 @@ def test_debug_run_learns_exports_and_evaluates(indoor, tmp_path) -> None:
     for key in ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'log10', 'silog', 'delta1', 'delta2',
                 'delta3', 'n_images'):
         assert doc[key] == pytest.approx(summary['val_end'][key], rel=1e-4), key
-    assert doc['compare']['abs_rel'] == pytest.approx(doc['abs_rel'], rel=1e-4)
+    assert doc['compare'][0]['abs_rel'] == pytest.approx(doc['abs_rel'], rel=1e-4)
     maps = sorted((tmp_path / 'maps' / 'model').glob('*.png'))
     assert len(maps) == doc['n_images']
     assert cv2.imread(str(maps[0])).shape == (84, 3 * 112, 3)

@@ -50,8 +50,13 @@ class Runner:
     """A compiled network: ``runner(x [B,3,H,W] float32) -> [B,H,W] float32``.
 
     ``x`` is the normalised network input (H, W multiples of 14) and the result is what the torch
-    model's ``forward`` returns: affine-invariant disparity (relative) or metres (metric).
+    model's ``forward`` returns: affine-invariant disparity (relative) or metres (metric). A graph
+    of several outputs (:attr:`output_names`) returns a mapping of them instead, and one whose
+    input has a views axis (:attr:`views`) takes [B,S,3,H,W] too.
     """
+
+    output_names: list[str] = [OUTPUT_NAME]
+    views: bool = False
 
     def __init__(self, *, backend: str, precision: str, metadata: dict[str, Any]) -> None:
         if precision not in PRECISIONS:
@@ -64,9 +69,40 @@ class Runner:
         self.is_metric: bool = bool(metadata.get('is_metric', metadata.get('head') == 'metric'))
         max_depth = metadata.get('max_depth')
         self.max_depth: float | None = float(max_depth) if self.is_metric and max_depth else None
+        #: The graph's outputs, in order; more than ``depth``: calls return a mapping.
+        self.output_names = list(metadata.get('output_names') or [OUTPUT_NAME])
+        #: Whether the graph's input has a views axis: (B, S, 3, H, W).
+        self.views = len(metadata.get('input_shape') or ()) == 5
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def graph_input(self, x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """``x`` as the graph takes it, and whether a views axis of one was added.
+
+        A graph with a views axis takes [B, S, 3, H, W], or [B, 3, H, W] as one view each;
+        any other graph [B, 3, H, W] only.
+
+        Raises:
+            ValueError: a shape the graph does not take (one line saying what it takes).
+        """
+        if isinstance(x, torch.Tensor) and x.ndim == 5:
+            if not self.views:
+                raise ValueError(f'{self.encoder or "this model"} takes one view per image, '
+                                 f'[B, 3, H, W]; got {tuple(x.shape)}')
+            self.check_input(x[:, 0])
+            return x, False
+        self.check_input(x)
+        return (x[:, None], True) if self.views else (x, False)
+
+    def graph_output(self, outputs: list[torch.Tensor], added: bool
+                     ) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Return the graph's outputs as the caller gets them: ``depth`` alone, or a mapping."""
+        if added:
+            outputs = [o[:, 0] for o in outputs]
+        if self.output_names == [OUTPUT_NAME]:
+            return outputs[0]
+        return dict(zip(self.output_names, outputs))
 
     def report(self) -> dict[str, str]:
         """Runtime facts for /diagnostics (key -> text); none by default."""
@@ -114,7 +150,15 @@ def cpu_fp32(model: nn.Module) -> nn.Module:
 def model_metadata(model: nn.Module) -> dict[str, Any]:
     """Describe a module for an export's sidecar: the model's sidecar plus ``is_metric``."""
     meta = sidecar_dict(model)
-    return {**meta, 'is_metric': meta['head'] == 'metric'}
+    meta = {**meta, 'is_metric': meta['head'] == 'metric'}
+    make = getattr(model, 'export_graph', None)
+    if callable(make):   # a graph with its own inputs and outputs (onnx_export.graph_of)
+        graph = make()
+        meta.update(input_names=list(graph.input_names),
+                    output_names=list(graph.output_names),
+                    input_shape=['batch', 'views', 3, 'height', 'width'] if graph.views
+                    else ['batch', 3, 'height', 'width'])
+    return meta
 
 
 def weights_fingerprint(model: nn.Module) -> str:

@@ -22,7 +22,7 @@ that one resolution (what a fixed camera wants: ~15% faster in OpenVINO).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 import contextlib
 import copy
 import logging
@@ -71,11 +71,17 @@ def check_hw(height: int, width: int) -> None:
 def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None,
                 width: int | None = None, dynamic: bool = False, batch: int = 1,
                 opset: int = DEFAULT_OPSET, exporter: str = 'torchscript',
-                extra_metadata: dict[str, Any] | None = None, dtype: str = 'fp32') -> Path:
+                extra_metadata: dict[str, Any] | None = None, dtype: str = 'fp32',
+                views: int = 1) -> Path:
     """Export ``model`` to ONNX at ``path`` and write the ``<path>.json`` sidecar.
 
+    A module with ``export_graph()`` (a family whose network has several outputs, or a views
+    axis: :func:`graph_of`) is exported as that graph, with its input and output names and
+    dynamic axes (views too, where it has them); the sidecar lists them.
+
     Args:
-        model: DA-V2 module mapping [B,3,H,W] to [B,H,W]; exported on CPU in fp32.
+        model: DA-V2 module mapping [B,3,H,W] to [B,H,W], or a module with ``export_graph``;
+            exported on CPU in fp32.
         path: output ``.onnx`` file.
         height, width: static network input size (multiples of 14); required unless dynamic.
         dynamic: symbolic batch, height and width (any multiple of 14 at run time).
@@ -87,6 +93,8 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
         dtype: ``fp32``, or ``fp16`` / ``bf16`` for a graph typed in that precision (weights and
             computation; LayerNorm stays fp32, input and output stay float32): what a strongly
             typed TensorRT builds reduced-precision engines from.
+        views: views of a static export of a graph with a views axis (traced with 2 when
+            dynamic).
 
     Returns:
         The path written.
@@ -95,6 +103,13 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
         raise ValueError(f'unknown exporter {exporter!r}; choose from {", ".join(EXPORTERS)}')
     if dtype not in TYPED_DTYPES:
         raise ValueError(f'unknown dtype {dtype!r}; choose from {", ".join(TYPED_DTYPES)}')
+    model = cpu_fp32(model)
+    graph = graph_of(model)
+    if graph is not None and (dtype != 'fp32' or exporter != 'torchscript'):
+        raise ValueError(f'{model.config.encoder} exports in fp32 with the torchscript exporter '
+                         f'only (not {dtype} / {exporter})')
+    if views < 1:
+        raise ValueError(f'views must be >= 1, got {views}')
     if dynamic:
         height, width = height or _TRACE_HW[0], width or _TRACE_HW[1]
         # torch.export specialises a dimension of size 1, so trace a batch of 2 there.
@@ -105,11 +120,18 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
     check_hw(height, width)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = cpu_fp32(model)
     was_training = model.training
     model.eval()
-    traced: nn.Module = model if dtype == 'fp32' else TypedGraph(model, TYPED_DTYPES[dtype])
-    x = torch.zeros(batch, 3, height, width)  # (B, 3, H, W): values do not matter for a trace
+    names = ([INPUT_NAME], [OUTPUT_NAME]) if graph is None else \
+        (list(graph.input_names), list(graph.output_names))
+    if graph is not None:
+        traced: nn.Module = graph
+        # Dynamic: two views traced, so no one-view shortcut is baked in (the reference
+        # choice for three views or more is in the graph, gated by the view count).
+        x = graph.example(batch, height, width, views=2 if dynamic else views)
+    else:
+        traced = model if dtype == 'fp32' else TypedGraph(model, TYPED_DTYPES[dtype])
+        x = torch.zeros(batch, 3, height, width)  # (B, 3, H, W): values do not matter
     start = time.perf_counter()
     # Write next to the target, then move, so a concurrent reader never sees half a file.
     tmp_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix='.export-'))
@@ -124,7 +146,9 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
                 frozen_pos_embed(getattr(traced, 'net', traced), x)
             with frozen:
                 if exporter == 'torchscript':
-                    _export_torchscript(traced, x, tmp, dynamic=dynamic, opset=opset)
+                    axes = graph.dynamic_axes() if graph is not None else None
+                    _export_torchscript(traced, x, tmp, dynamic=dynamic, opset=opset,
+                                        names=names, axes=axes)
                 else:
                     _export_dynamo(traced, x, tmp, dynamic=dynamic, opset=opset)
         tmp.replace(path)
@@ -132,10 +156,15 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
         shutil.rmtree(tmp_dir, ignore_errors=True)
         model.train(was_training)
     meta = model_metadata(model)
+    if graph is not None and graph.views:
+        shape = ['batch', 'views', 3, 'height', 'width'] if dynamic else \
+            [batch, views, 3, height, width]
+    else:
+        shape = ['batch', 3, 'height', 'width'] if dynamic else [batch, 3, height, width]
     meta.update({
-        'input_names': [INPUT_NAME],
-        'output_names': [OUTPUT_NAME],
-        'input_shape': ['batch', 3, 'height', 'width'] if dynamic else [batch, 3, height, width],
+        'input_names': names[0],
+        'output_names': names[1],
+        'input_shape': shape,
         'dynamic': dynamic,
         'opset': opset,
         'exporter': exporter,
@@ -144,8 +173,10 @@ def export_onnx(model: nn.Module, path: Path | str, *, height: int | None = None
         **(extra_metadata or {}),
     })
     write_sidecar(path, meta)
-    log.info('exported %s (%s, %.1f s)', path, 'dynamic H/W' if dynamic else
-             f'static {batch}x3x{height}x{width}', time.perf_counter() - start)
+    views_axis = graph is not None and graph.views
+    log.info('exported %s (%s, %.1f s)', path, ('dynamic batch/views/H/W' if views_axis
+                                                 else 'dynamic H/W') if dynamic else
+             f'static {"x".join(map(str, shape))}', time.perf_counter() - start)
     return path
 
 
@@ -199,12 +230,27 @@ def frozen_pos_embed(model: nn.Module, x: torch.Tensor) -> Iterator[None]:
         del encoder.interpolate_pos_embed
 
 
+def graph_of(model: nn.Module) -> nn.Module | None:
+    """Return the module's export graph (``model.export_graph()``), or None: the module itself.
+
+    Such a graph has ``input_names``, ``output_names``, ``views`` (whether its input has a
+    views axis: (B, S, 3, H, W)), ``dynamic_axes()`` and ``example(batch, h, w, views)``.
+    """
+    make = getattr(model, 'export_graph', None)
+    return make() if callable(make) else None
+
+
 def _export_torchscript(model: nn.Module, x: torch.Tensor, path: Path, *, dynamic: bool,
-                        opset: int) -> None:
-    axes = {INPUT_NAME: {0: 'batch', 2: 'height', 3: 'width'},
-            OUTPUT_NAME: {0: 'batch', 1: 'height', 2: 'width'}} if dynamic else None
-    torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=[INPUT_NAME],
-                      output_names=[OUTPUT_NAME], dynamic_axes=axes, opset_version=opset,
+                        opset: int, names: tuple[list[str], list[str]] | None = None,
+                        axes: dict[str, dict[int, str]] | None = None) -> None:
+    inputs, outputs = names or ([INPUT_NAME], [OUTPUT_NAME])
+    if not dynamic:
+        axes = None
+    elif axes is None:
+        axes = {INPUT_NAME: {0: 'batch', 2: 'height', 3: 'width'},
+                OUTPUT_NAME: {0: 'batch', 1: 'height', 2: 'width'}}
+    torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=inputs,
+                      output_names=outputs, dynamic_axes=axes, opset_version=opset,
                       do_constant_folding=True)
 
 
@@ -224,7 +270,7 @@ def _export_dynamo(model: nn.Module, x: torch.Tensor, path: Path, *, dynamic: bo
 
 def export_openvino(model: nn.Module, path: Path | str, *, height: int | None = None,
                     width: int | None = None, dynamic: bool = False, batch: int = 1,
-                    opset: int = DEFAULT_OPSET) -> Path:
+                    opset: int = DEFAULT_OPSET, views: int = 1) -> Path:
     """Export ``model`` to OpenVINO IR (``path`` = ``.xml``, weights in ``.bin``) in fp32.
 
     Goes through ONNX (static exports get the position embedding constant-folded, which also
@@ -238,7 +284,7 @@ def export_openvino(model: nn.Module, path: Path | str, *, height: int | None = 
         raise ValueError(f'an OpenVINO IR path must end in .xml, got {path.name}')
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_onnx(model, Path(tmp) / 'model.onnx', height=height, width=width,
-                                dynamic=dynamic, batch=batch, opset=opset)
+                                dynamic=dynamic, batch=batch, opset=opset, views=views)
         meta = read_sidecar(onnx_path, required=True)
         ov_model = ov.Core().read_model(str(onnx_path))
         # compress_to_fp16 defaults to True, which would change fp32 results.
@@ -284,15 +330,74 @@ def onnx_input_hw(path: Path | str) -> tuple[int, int] | None:
     shape = meta.get('input_shape')
     if not shape or meta.get('dynamic') or not all(isinstance(s, int) for s in shape):
         return None
-    return int(shape[2]), int(shape[3])
+    return int(shape[-2]), int(shape[-1])
+
+
+def onnx_input_views(path: Path | str) -> int | None:
+    """Return the static view count of an exported file with a views axis; else ``None``."""
+    meta = read_sidecar(Path(path), required=False)
+    shape = meta.get('input_shape')
+    if not shape or len(shape) != 5 or not isinstance(shape[1], int):
+        return None
+    return int(shape[1])
+
+
+#: View counts checked after a dynamic export of a graph with a views axis: one view, two, and
+#: three (from three on the reference view is chosen in the graph).
+VERIFY_VIEWS_DYNAMIC = (1, 2, 3)
+
+
+def _probe(graph: nn.Module | None, height: int, width: int, batch: int,
+           views: int) -> torch.Tensor:
+    """Return the deterministic check input of a graph: [B,3,H,W], or [B,S,3,H,W] with views."""
+    x = probe_input(height, width, batch)  # (B, 3, H, W)
+    if graph is None or not graph.views:
+        return x
+    # Views that differ (brightness, contrast), so the reference choice is exercised.
+    return torch.stack([x * (1.0 - 0.2 * v) + 0.15 * v for v in range(views)], dim=1)
+
+
+def _cases(graph: nn.Module | None, sizes: list[tuple[int, int]],
+           views: Sequence[int] | None) -> list[tuple[int, ...]]:
+    """Return the (H, W) checked, or (views, H, W) for a graph with a views axis."""
+    if graph is None or not graph.views:
+        return list(sizes)
+    return [(v, h, w) for h, w in sizes for v in (views or VERIFY_VIEWS_DYNAMIC)]
+
+
+def _error(got: dict[str, torch.Tensor], want: dict[str, torch.Tensor], graph: nn.Module | None,
+           what: str) -> float:
+    """Max |got - want| (a graph's outputs: relative to max(1, max |want|), worst output)."""
+    worst = 0.0
+    for name, ref in want.items():
+        out = got[name]
+        if tuple(out.shape) != tuple(ref.shape):
+            raise AssertionError(f'{what} returned {name} {tuple(out.shape)}, torch '
+                                 f'{tuple(ref.shape)}: the export baked in a size')
+        err = float((out.float() - ref).abs().max())
+        if graph is not None:
+            err /= max(1.0, float(ref.abs().max()))
+        worst = max(worst, err)
+    return worst
+
+
+def _torch_outputs(model: nn.Module, graph: nn.Module | None,
+                   x: torch.Tensor) -> dict[str, torch.Tensor]:
+    if graph is None:
+        return {OUTPUT_NAME: model(x)}
+    return dict(zip(graph.output_names, graph(x)))
 
 
 @torch.inference_mode()
-def verify_onnx(model: nn.Module, path: Path | str,
-                sizes: list[tuple[int, int]], batch: int = 1) -> dict[tuple[int, int], float]:
+def verify_onnx(model: nn.Module, path: Path | str, sizes: list[tuple[int, int]],
+                batch: int = 1, views: Sequence[int] | None = None
+                ) -> dict[tuple[int, ...], float]:
     """Run ``path`` in onnxruntime (CPU) at each (H, W) and return max |onnx - torch| per size.
 
-    Inputs are a fixed smooth pattern (no RNG), so the check is reproducible.
+    Inputs are a fixed smooth pattern (no RNG), so the check is reproducible. A graph with a
+    views axis (:func:`graph_of`) is checked at each count of ``views`` too (default
+    :data:`VERIFY_VIEWS_DYNAMIC`), keyed (views, H, W), each output's error relative to
+    max(1, its largest magnitude), the worst output's.
     """
     from depth_anything_ros.backends import import_runtime
     ort = import_runtime('onnxruntime')
@@ -300,33 +405,43 @@ def verify_onnx(model: nn.Module, path: Path | str,
     opts.intra_op_num_threads = max(1, torch.get_num_threads())
     session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
     model = cpu_fp32(model)
+    graph = graph_of(model)
+    names = [OUTPUT_NAME] if graph is None else list(graph.output_names)
     errors = {}
-    for height, width in sizes:
+    for case in _cases(graph, sizes, views):
+        height, width = case[-2:]
         check_hw(height, width)
-        x = probe_input(height, width, batch)  # (B, 3, H, W)
-        ref = model(x)  # (B, H, W)
-        out = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
-        if tuple(out.shape) != tuple(ref.shape):
-            raise AssertionError(f'{path} returned {tuple(out.shape)} for a {height}x{width} '
-                                 f'input, torch {tuple(ref.shape)}: the export baked in a size')
-        errors[(height, width)] = float((torch.from_numpy(out) - ref).abs().max())
+        x = _probe(graph, height, width, batch, case[0] if len(case) == 3 else 1)
+        ref = _torch_outputs(model, graph, x)
+        out = session.run(names, {INPUT_NAME: x.numpy()})
+        got = {n: torch.from_numpy(o) for n, o in zip(names, out)}
+        errors[case] = _error(got, ref, graph, f'{path} at {"x".join(map(str, case))}')
     return errors
 
 
 @torch.inference_mode()
 def verify_export(model: nn.Module, path: Path | str, sizes: list[tuple[int, int]],
-                  batch: int = 1) -> dict[tuple[int, int], float]:
-    """Max |exported - torch| per (H, W): ``.onnx`` in onnxruntime, ``.xml`` in OpenVINO f32."""
+                  batch: int = 1, views: Sequence[int] | None = None
+                  ) -> dict[tuple[int, ...], float]:
+    """Max |exported - torch| per case: ``.onnx`` in onnxruntime, ``.xml`` in OpenVINO f32.
+
+    Cases and errors as :func:`verify_onnx`.
+    """
     path = Path(path)
     if path.suffix.lower() != '.xml':
-        return verify_onnx(model, path, sizes, batch)
+        return verify_onnx(model, path, sizes, batch, views)
     from depth_anything_ros.backends import make_runner
     runner = make_runner('openvino', path, precision='fp32')
     model = cpu_fp32(model)
+    graph = graph_of(model)
     errors = {}
-    for height, width in sizes:
-        x = probe_input(height, width, batch)  # (B, 3, H, W)
-        errors[(height, width)] = float((runner(x) - model(x)).abs().max())
+    for case in _cases(graph, sizes, views):
+        height, width = case[-2:]
+        x = _probe(graph, height, width, batch, case[0] if len(case) == 3 else 1)
+        out = runner(x)
+        got = out if isinstance(out, dict) else {OUTPUT_NAME: out}
+        errors[case] = _error(got, _torch_outputs(model, graph, x), graph,
+                              f'{path} at {"x".join(map(str, case))}')
     return errors
 
 

@@ -45,7 +45,12 @@ from depth_anything_ros.backends.common import (
     read_sidecar,
     Runner,
 )
-from depth_anything_ros.backends.onnx_export import cached_onnx, DEFAULT_OPSET, onnx_input_hw
+from depth_anything_ros.backends.onnx_export import (
+    cached_onnx,
+    DEFAULT_OPSET,
+    onnx_input_hw,
+    onnx_input_views,
+)
 
 Shape = tuple[int, int, int]  # (batch, height, width) of the network input
 
@@ -81,7 +86,8 @@ def choose_providers(device: torch.device, precision: str, available: list[str])
 
 
 def provider_options(name: str, *, device_id: int, precision: str, engine_cache: Path,
-                     profile: tuple[Shape, Shape, Shape] | None = None) -> dict[str, Any]:
+                     profile: tuple[Shape, Shape, Shape] | None = None,
+                     views: tuple[int, int, int] | None = None) -> dict[str, Any]:
     """Return the options of execution provider ``name`` (empty for the CPU provider).
 
     The TensorRT provider names its cached engines after the ONNX file *name* and graph, not
@@ -89,7 +95,8 @@ def provider_options(name: str, *, device_id: int, precision: str, engine_cache:
     :func:`ort_engine_cache_dir`); its kernel timing cache lives there too. ``profile``
     (min, opt, max as (batch, height, width)) fixes the engine's input range up front, so the
     provider builds one engine at start-up instead of rebuilding inside the worker whenever a
-    larger input arrives. Both GPU providers get the same ``device_id``.
+    larger input arrives. Both GPU providers get the same ``device_id``. ``views``: the
+    (min, opt, max) view counts of a graph whose input has a views axis (B, S, 3, H, W).
     """
     if name == 'TensorrtExecutionProvider':
         options: dict[str, Any] = {
@@ -97,8 +104,9 @@ def provider_options(name: str, *, device_id: int, precision: str, engine_cache:
             'trt_engine_cache_enable': True, 'trt_engine_cache_path': str(engine_cache),
             'trt_timing_cache_enable': True, 'trt_timing_cache_path': str(engine_cache)}
         if profile is not None:
-            for key, (b, h, w) in zip(('min', 'opt', 'max'), profile):
-                options[f'trt_profile_{key}_shapes'] = f'{INPUT_NAME}:{b}x3x{h}x{w}'
+            for i, (key, (b, h, w)) in enumerate(zip(('min', 'opt', 'max'), profile)):
+                s = '' if views is None else f'{views[i]}x'
+                options[f'trt_profile_{key}_shapes'] = f'{INPUT_NAME}:{b}x{s}3x{h}x{w}'
         return options
     if name == 'CUDAExecutionProvider':
         return {'device_id': device_id}
@@ -150,7 +158,8 @@ class OnnxRuntimeRunner(Runner):
                  cache_dir: Path, providers: list[str] | None = None,
                  num_threads: int | None = None, opset: int = DEFAULT_OPSET,
                  min_shape: Shape | None = None, opt_shape: Shape | None = None,
-                 max_shape: Shape | None = None, allow_fallback: bool = False) -> None:
+                 max_shape: Shape | None = None, allow_fallback: bool = False,
+                 max_views: int = 8) -> None:
         """Create the session.
 
         Args:
@@ -163,6 +172,8 @@ class OnnxRuntimeRunner(Runner):
                 (batch, height, width); default the TensorRT backend's.
             allow_fallback: run a session that lost a requested GPU provider (with a warning)
                 instead of refusing it.
+            max_views: the most views per batch item the TensorRT provider's profile takes,
+                for a graph with a views axis.
         """
         ort = import_runtime('onnxruntime')
         if isinstance(source, nn.Module):
@@ -175,6 +186,7 @@ class OnnxRuntimeRunner(Runner):
         self.device = device
         self.path = path
         self._static_hw = onnx_input_hw(path)
+        self._static_views = onnx_input_views(path)
         available = ort.get_available_providers()
         names = providers or choose_providers(device, precision, available)
         self._device_id = cuda_index(device) if device.type == 'cuda' else 0
@@ -191,7 +203,8 @@ class OnnxRuntimeRunner(Runner):
             engine_cache = (ort_engine_cache_dir(cache_dir, path)
                             if name == 'TensorrtExecutionProvider' else Path(cache_dir))
             options = provider_options(name, device_id=self._device_id, precision=precision,
-                                       engine_cache=engine_cache, profile=profile)
+                                       engine_cache=engine_cache, profile=profile,
+                                       views=self._views_profile(max_views))
             provider_list.append((name, options) if options else name)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(num_threads or torch.get_num_threads())
@@ -210,41 +223,63 @@ class OnnxRuntimeRunner(Runner):
         log.info('onnxruntime %s session for %s with %s', self.precision, path.name,
                  ', '.join(self.providers))
 
+    def _views_profile(self, max_views: int) -> tuple[int, int, int] | None:
+        """(min, opt, max) view counts of a graph with a views axis (None: it has none)."""
+        if not self.views:
+            return None
+        if self._static_views is not None:
+            return (self._static_views,) * 3
+        return 1, 1, int(max_views)
+
     def report(self) -> dict[str, str]:
         """Facts for /diagnostics: the providers the session runs, and any fallback."""
         return {'providers': ', '.join(self.providers),
                 'provider_warning': self.provider_warning or ''}
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device."""
-        self.check_input(x)
-        if self._static_hw is not None and tuple(x.shape[2:]) != self._static_hw:
+    def __call__(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device.
+
+        A graph with several outputs returns a mapping of them; one with a views axis takes
+        [B,S,3,H,W] too (see :meth:`Runner.graph_input`).
+        """
+        xg, added = self.graph_input(x)
+        if self._static_hw is not None and tuple(xg.shape[-2:]) != self._static_hw:
             raise ValueError(f'{self.path.name} was exported for {self._static_hw[0]}x'
-                             f'{self._static_hw[1]} inputs, got {x.shape[2]}x{x.shape[3]}; '
+                             f'{self._static_hw[1]} inputs, got {xg.shape[-2]}x{xg.shape[-1]}; '
                              'export with --dynamic or for this size')
+        if self._static_views is not None and xg.shape[1] != self._static_views:
+            raise ValueError(f'{self.path.name} was exported for {self._static_views} views, got '
+                             f'{xg.shape[1]}; export with --dynamic or --views {xg.shape[1]}')
         with self._lock:
             if x.device.type == 'cuda' and 'CUDAExecutionProvider' in self.providers:
-                return self._run_cuda(x)
-            array = np.ascontiguousarray(x.detach().to('cpu', torch.float32).numpy())
-            out = self.session.run([OUTPUT_NAME], {INPUT_NAME: array})[0]
-        return torch.from_numpy(out).to(x.device)  # (B, H, W)
+                return self.graph_output(self._run_cuda(xg), added)
+            array = np.ascontiguousarray(xg.detach().to('cpu', torch.float32).numpy())
+            outs = self.session.run(self.output_names, {INPUT_NAME: array})
+        return self.graph_output([torch.from_numpy(o).to(x.device) for o in outs], added)
 
-    def _run_cuda(self, x: torch.Tensor) -> torch.Tensor:
-        """Zero-copy run on CUDA tensors through IO binding."""
+    def _run_cuda(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Zero-copy run on CUDA tensors through IO binding; the outputs in order."""
         src_device = x.device
         dev = torch.device('cuda', self._device_id)  # the session's GPU
-        x = x.detach().to(dev, torch.float32).contiguous()  # (B, 3, H, W)
-        y = torch.empty((x.shape[0], x.shape[2], x.shape[3]), device=dev)  # (B, H, W)
+        x = x.detach().to(dev, torch.float32).contiguous()  # (B, 3, H, W) or (B, S, 3, H, W)
         binding = self.session.io_binding()
         binding.bind_input(INPUT_NAME, 'cuda', self._device_id, np.float32, tuple(x.shape),
                            x.data_ptr())
-        binding.bind_output(OUTPUT_NAME, 'cuda', self._device_id, np.float32, tuple(y.shape),
-                            y.data_ptr())
+        if self.output_names == [OUTPUT_NAME]:
+            y = torch.empty((x.shape[0], x.shape[2], x.shape[3]), device=dev)  # (B, H, W)
+            binding.bind_output(OUTPUT_NAME, 'cuda', self._device_id, np.float32,
+                                tuple(y.shape), y.data_ptr())
+        else:   # several outputs: onnxruntime allocates them on the GPU
+            for name in self.output_names:
+                binding.bind_output(name, 'cuda', self._device_id)
         # onnxruntime runs on its own stream: x must be written before it reads x. run returns
         # after synchronising that stream, so y is complete then.
         torch.cuda.current_stream(dev).synchronize()
         self.session.run_with_iobinding(binding)
-        return y.to(src_device)
+        if self.output_names == [OUTPUT_NAME]:
+            return [y.to(src_device)]
+        return [torch.from_numpy(o).to(src_device)
+                for o in binding.copy_outputs_to_cpu()]
 
 
 def create(model: nn.Module | Path, *, device: torch.device, precision: str, cache_dir: Path,

@@ -46,6 +46,7 @@ from depth_anything_ros.backends.common import (
     cpu_fp32,
     model_metadata,
     module_fingerprint,
+    OUTPUT_NAME,
     read_sidecar,
     Runner,
 )
@@ -125,7 +126,12 @@ class OpenVINORunner(Runner):
         if int(engine_cache_size) < 1:
             raise ValueError(f'engine_cache_size must be at least 1, got {engine_cache_size}')
         self.engine_cache_size = int(engine_cache_size)
-        if isinstance(source, nn.Module):
+        if isinstance(source, nn.Module) and self.output_names != [OUTPUT_NAME]:
+            # A graph of several outputs (and perhaps a views axis): one dynamic export,
+            # reshaped to each input shape (see onnx_export.graph_of).
+            module = cpu_fp32(source)
+            self._load_file(cached_onnx(module, self.cache_dir, shape=None, opset=opset))
+        elif isinstance(source, nn.Module):
             self._module = cpu_fp32(source)
             self._fingerprint = module_fingerprint(self._module, self.cache_dir)
         else:
@@ -177,7 +183,8 @@ class OpenVINORunner(Runner):
         if self._module is None:
             raise ValueError(
                 f'this OpenVINO model was exported for input {list(self._static_shape or ())}, '
-                f'got {list(shape)}; export with --dynamic or for this size')
+                f'got {list(shape)}; export with --dynamic or for this size'
+                + (' and view count' if len(shape) == 5 else ''))
         batch, _, height, width = shape
         if self.static_shapes:
             self._make_room()
@@ -229,17 +236,22 @@ class OpenVINORunner(Runner):
         """Export/compile for one input size ahead of the first frame."""
         self(torch.zeros(batch, 3, height, width))
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device."""
-        self.check_input(x)
+    def __call__(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device.
+
+        A graph with several outputs returns a mapping of them; one with a views axis takes
+        [B,S,3,H,W] too (see :meth:`Runner.graph_input`).
+        """
+        xg, added = self.graph_input(x)
         device = x.device
-        array = np.ascontiguousarray(x.detach().to('cpu', torch.float32).numpy())
+        array = np.ascontiguousarray(xg.detach().to('cpu', torch.float32).numpy())
         with self._lock:
             request = self._request(tuple(array.shape))
             result = request.infer({0: array}, share_inputs=True, share_outputs=True)
-            # The output buffer belongs to the request and is reused by the next call: copy once.
-            out = np.array(result[0], dtype=np.float32, copy=True)
-        return torch.from_numpy(out).to(device)  # (B, H, W)
+            # The output buffers belong to the request and are reused by the next call: copy.
+            outs = [np.array(result[i], dtype=np.float32, copy=True)
+                    for i in range(len(self.output_names))]
+        return self.graph_output([torch.from_numpy(o).to(device) for o in outs], added)
 
 
 def create(model: nn.Module | Path, *, device: torch.device, precision: str, cache_dir: Path,

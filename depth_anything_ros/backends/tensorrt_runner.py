@@ -71,6 +71,8 @@ Profile = tuple[Shape, Shape, Shape]
 #: trt_max_shape): batches of up to 4 frames of up to 1036x1736, tuned for one 518x686 frame.
 DEFAULT_PROFILE: Profile = trt_profile(4, '518x686', '1036x1736')
 DEFAULT_WORKSPACE_BYTES = 2 << 30
+#: The most views per batch item of an engine built from a dynamic graph with a views axis.
+DEFAULT_MAX_VIEWS = 8
 _DTYPES = {'FLOAT': torch.float32, 'HALF': torch.float16, 'BF16': torch.bfloat16}
 _MIB = 1 << 20
 _logger: Any = None
@@ -255,6 +257,23 @@ def enqueue(engine: Any, context: Any, x_ptr: int, y_ptr: int, stream_handle: in
         raise RuntimeError('TensorRT execution failed (see the TensorRT log)')
 
 
+def output_shapes(context: Any, names: list[str]) -> dict[str, tuple[int, ...]]:
+    """Return the shape TensorRT derives for each output ``name`` from the input shape set."""
+    return {name: tuple(int(d) for d in context.get_tensor_shape(name)) for name in names}
+
+
+def enqueue_all(context: Any, addresses: dict[str, int], stream_handle: int) -> None:
+    """Queue one inference with every I/O tensor at its device address (name -> address).
+
+    Raises:
+        RuntimeError: TensorRT reported a failure (details in the TensorRT log).
+    """
+    for name, ptr in addresses.items():
+        context.set_tensor_address(name, ptr)
+    if not context.execute_async_v3(stream_handle):
+        raise RuntimeError('TensorRT execution failed (see the TensorRT log)')
+
+
 def engine_max_activation_bytes(engine: Any) -> int:
     """Activation memory the engine needs at its largest profile shape (bytes)."""
     for name in ('device_memory_size_v2', 'device_memory_size'):
@@ -311,13 +330,15 @@ class ActivationMemory:
 
 def build_engine(onnx_path: Path, *, precision: str, profile: Profile,
                  workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
-                 timing_cache: Path | None = None) -> bytes:
+                 timing_cache: Path | None = None,
+                 views: tuple[int, int, int] | None = None) -> bytes:
     """Build a serialized TensorRT engine from a dynamic-H/W ONNX file.
 
     With a strongly typed TensorRT the engine computes in the ONNX file's types (``precision``
     only names them in the log); otherwise fp16 / bf16 are builder flags on an fp32 graph.
     ``timing_cache``: a file of kernel timings reused across builds (created when absent), which
-    makes a rebuild for another profile or precision much faster.
+    makes a rebuild for another profile or precision much faster. ``views``: the (min, opt,
+    max) view counts of a graph whose input has a views axis (B, S, 3, H, W).
 
     Raises:
         RuntimeError: the ONNX parser or the builder failed (messages included).
@@ -348,7 +369,12 @@ def build_engine(onnx_path: Path, *, precision: str, profile: Profile,
         config.set_timing_cache(cache, False)
     opt = builder.create_optimization_profile()
     (b0, h0, w0), (b1, h1, w1), (b2, h2, w2) = profile
-    opt.set_shape(INPUT_NAME, (b0, 3, h0, w0), (b1, 3, h1, w1), (b2, 3, h2, w2))
+    if views is None:
+        opt.set_shape(INPUT_NAME, (b0, 3, h0, w0), (b1, 3, h1, w1), (b2, 3, h2, w2))
+    else:
+        s0, s1, s2 = views
+        opt.set_shape(INPUT_NAME, (b0, s0, 3, h0, w0), (b1, s1, 3, h1, w1),
+                      (b2, s2, 3, h2, w2))
     config.add_optimization_profile(opt)
     start = time.perf_counter()
     log.info('building a TensorRT %s engine (%s network, profile %s) from %s (minutes on a '
@@ -371,7 +397,7 @@ class TensorRTRunner(Runner):
     def __init__(self, source: nn.Module | Path, *, device: torch.device, precision: str,
                  cache_dir: Path, min_shape: Shape | None = None, opt_shape: Shape | None = None,
                  max_shape: Shape | None = None, workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
-                 opset: int = DEFAULT_OPSET) -> None:
+                 opset: int = DEFAULT_OPSET, max_views: int = DEFAULT_MAX_VIEWS) -> None:
         """Build (or load from the cache) the engine on ``device``.
 
         Args:
@@ -381,6 +407,8 @@ class TensorRTRunner(Runner):
             precision: ``fp16`` (recommended), ``fp32`` or ``bf16`` (Ampere and newer).
             min_shape, opt_shape, max_shape: optimisation profile as (batch, height, width);
                 default :data:`DEFAULT_PROFILE` (see :func:`resolve_profile`).
+            max_views: the most views per batch item of an engine built for a graph with a
+                views axis (a dynamic export; a static one has its own count).
         """
         trt = import_runtime('tensorrt')
         check_supported(trt)
@@ -405,6 +433,7 @@ class TensorRTRunner(Runner):
                                      f'{built_for[1]}; this is {gpu} with TensorRT {version}. '
                                      'Pass the .onnx file instead so the engine is rebuilt here')
                 profile = tuple(tuple(s) for s in metadata['profile'])  # type: ignore[assignment]
+                views = tuple(metadata['views']) if metadata.get('views') else None
                 built = metadata.get('precision', precision)
                 if built != precision:
                     log.warning('%s is a %s engine; %s was asked for: running it as %s',
@@ -415,21 +444,32 @@ class TensorRTRunner(Runner):
                 if path is None:
                     # A strongly typed builder takes its precision from the graph's types.
                     dtype = precision if typed else 'fp32'
+                    if callable(getattr(source, 'export_graph', None)):
+                        dtype = 'fp32'   # graphs of several outputs export in fp32 only
                     path = cached_onnx(source, Path(cache_dir), shape=None, opset=opset,
                                        dtype=dtype)
                 metadata = read_sidecar(path, required=True)
                 graph = metadata.get('dtype', 'fp32')
+                fp32_only = len(metadata.get('output_names') or ()) > 1
                 if typed and graph != precision:
                     log.warning('TensorRT %s builds strongly typed networks: precision comes '
                                 'from the ONNX types, and %s is a %s graph, so the engine runs '
-                                '%s, not %s (pass the torch checkpoint to get a %s graph '
-                                'exported)', version, path.name, graph, graph, precision,
-                                precision)
+                                '%s, not %s (%s)', version, path.name, graph, graph, precision,
+                                f'{metadata.get("encoder")} exports fp32 graphs only'
+                                if fp32_only else
+                                f'pass the torch checkpoint to get a {precision} graph '
+                                'exported')
                     precision = graph
+                shape = metadata.get('input_shape') or []
+                views = None
+                if len(shape) == 5:   # a views axis: static count, or 1 .. max_views
+                    views = (shape[1],) * 3 if isinstance(shape[1], int) else \
+                        (1, 1, int(max_views))
                 if not metadata.get('dynamic', False):
-                    shape = metadata.get('input_shape')
-                    profile = ((shape[0], shape[2], shape[3]),) * 3  # type: ignore[assignment]
+                    profile = ((shape[0], shape[-2], shape[-1]),) * 3  # type: ignore[assignment]
                 key = engine_cache_key(file_digest(path), precision, gpu, version, profile)
+                if views is not None:
+                    key = hashlib.sha256(f'{key}|views={views}'.encode()).hexdigest()[:24]
                 folder = Path(cache_dir) / 'tensorrt'
                 engine_path = folder / f'{key}.engine'
                 self.cache_hit = engine_path.is_file()
@@ -441,14 +481,17 @@ class TensorRTRunner(Runner):
                         f'{gpu}|{version}'.encode()).hexdigest()[:16] + '.cache')
                     engine_bytes = build_engine(path, precision=precision, profile=profile,
                                                 workspace_bytes=workspace_bytes,
-                                                timing_cache=timings)
+                                                timing_cache=timings, views=views)
                     atomic_write_bytes(engine_path, engine_bytes)
                     write_sidecar(engine_path, {
                         **metadata, 'gpu': gpu, 'tensorrt_version': version,
                         'precision': precision, 'strongly_typed': typed,
-                        'profile': [list(s) for s in profile]})
+                        'profile': [list(s) for s in profile],
+                        **({'views': list(views)} if views is not None else {})})
             super().__init__(backend='tensorrt', precision=precision, metadata=metadata)
             self.profile: Profile = profile
+            #: (min, opt, max) view counts of a graph with a views axis (None: none).
+            self.views_profile: tuple[int, int, int] | None = views
             self._runtime = trt.Runtime(trt_logger(trt))
             self.engine = self._runtime.deserialize_cuda_engine(engine_bytes)
             if self.engine is None:
@@ -464,13 +507,16 @@ class TensorRTRunner(Runner):
             # stream synchronisations and logs a warning.
             self._stream = torch.cuda.Stream(self.device)
         names = io_tensor_names(self.engine)
-        if INPUT_NAME not in names or OUTPUT_NAME not in names:
-            raise ValueError(f'engine tensors are {names}; expected {INPUT_NAME!r} and '
-                             f'{OUTPUT_NAME!r} (export with depth-anything-ros export)')
+        missing = [n for n in (INPUT_NAME, *self.output_names) if n not in names]
+        if missing:
+            raise ValueError(f'engine tensors are {names}; expected '
+                             f'{", ".join(map(repr, (INPUT_NAME, *self.output_names)))} '
+                             '(export with depth-anything-ros export)')
         # Engines built here keep float32 I/O whatever the precision; an engine built
         # elsewhere may take or return float16.
         self._in_dtype = io_dtype(self.engine, INPUT_NAME)
-        self._out_dtype = io_dtype(self.engine, OUTPUT_NAME)
+        self._out_dtypes = {n: io_dtype(self.engine, n) for n in self.output_names}
+        self._out_dtype = self._out_dtypes[self.output_names[0]]
         self.strongly_typed = typed
         self.max_activation_bytes = engine_max_activation_bytes(self.engine)
         # TF32: the builder's default for fp32 layers on Ampere and newer (compute capability 8+).
@@ -497,41 +543,67 @@ class TensorRTRunner(Runner):
                 'activation_memory_max_mb': f'{self.max_activation_bytes / _MIB:.1f}',
                 'tf32': 'on' if self.tf32 else 'off'}
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
         """Run ``x`` [B,3,H,W] float32 (normalised); return [B,H,W] float32 on x's device.
 
         A batch larger than the profile's runs in chunks of the profile's largest batch (more
-        same-size cameras than ``trt_max_batch``).
+        same-size cameras than ``trt_max_batch``). An engine of several outputs returns a
+        mapping of them; one with a views axis takes [B,S,3,H,W] too
+        (:meth:`Runner.graph_input`).
         """
-        self.check_input(x)
+        xg, added = self.graph_input(x)
         top = self.profile[2][0]
-        if x.shape[0] > top and in_profile((top, int(x.shape[2]), int(x.shape[3])),
-                                           self.profile[0], self.profile[2]):
-            return torch.cat([self(part) for part in x.split(top)])  # (B, H, W)
-        shape = (int(x.shape[0]), int(x.shape[2]), int(x.shape[3]))
+        if xg.shape[0] > top and in_profile((top, int(xg.shape[-2]), int(xg.shape[-1])),
+                                            self.profile[0], self.profile[2]):
+            parts = [self(part) for part in x.split(top)]
+            if isinstance(parts[0], dict):
+                return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+            return torch.cat(parts)  # (B, H, W)
+        shape = (int(xg.shape[0]), int(xg.shape[-2]), int(xg.shape[-1]))
         if not in_profile(shape, self.profile[0], self.profile[2]):
             raise ValueError(f'input (B, H, W) = {shape} is outside the engine profile '
                              f'{describe_profile(self.profile)}; raise trt_max_batch / '
                              'trt_max_shape (node parameters, CLI flags --trt-max-batch / '
                              '--trt-max-shape) or lower input_size')
+        if self.views_profile is not None and not (
+                self.views_profile[0] <= xg.shape[1] <= self.views_profile[2]):
+            lo, _, hi = self.views_profile
+            raise ValueError(f'{int(xg.shape[1])} views is outside the engine profile '
+                             f'({lo} to {hi} views); build the engine for more views')
         src_device = x.device
+        single = self.output_names == [OUTPUT_NAME]
         with self._lock, torch.cuda.device(self.device):
-            xin = x.detach().to(self.device, self._in_dtype).contiguous()  # (B, 3, H, W)
-            out_shape = set_input_shape(self.engine, self.context, tuple(xin.shape))
-            if out_shape != shape:
-                raise RuntimeError(f'engine output shape {out_shape} for input {tuple(xin.shape)}'
-                                   f'; expected {shape} (B, H, W)')
+            xin = xg.detach().to(self.device, self._in_dtype).contiguous()
+            if single:
+                out_shape = set_input_shape(self.engine, self.context, tuple(xin.shape))
+                if out_shape != shape:
+                    raise RuntimeError(f'engine output shape {out_shape} for input '
+                                       f'{tuple(xin.shape)}; expected {shape} (B, H, W)')
+                shapes = {OUTPUT_NAME: shape}
+            else:
+                if not self.context.set_input_shape(INPUT_NAME, tuple(xin.shape)):
+                    raise ValueError(f'TensorRT refused input shape {tuple(xin.shape)} '
+                                     "(outside the engine's optimisation profile?)")
+                shapes = output_shapes(self.context, self.output_names)
             if self._memory is not None:
                 self._memory.fit()
-            y = torch.empty(shape, device=self.device, dtype=self._out_dtype)  # (B, H, W)
+            outs = {name: torch.empty(shapes[name], device=self.device,
+                                      dtype=self._out_dtypes[name])
+                    for name in self.output_names}
             caller = torch.cuda.current_stream(self.device)
-            # xin and y belong to the caller's stream: TensorRT starts after the work that
-            # wrote xin, and the caller's later work (and reuse of both blocks) waits for it.
+            # xin and the outputs belong to the caller's stream: TensorRT starts after the work
+            # that wrote xin, and the caller's later work (and reuse of the blocks) waits for it.
             self._stream.wait_stream(caller)
-            enqueue(self.engine, self.context, xin.data_ptr(), y.data_ptr(),
-                    self._stream.cuda_stream)
+            if single:
+                enqueue(self.engine, self.context, xin.data_ptr(),
+                        outs[OUTPUT_NAME].data_ptr(), self._stream.cuda_stream)
+            else:
+                enqueue_all(self.context, {INPUT_NAME: xin.data_ptr(),
+                                           **{n: t.data_ptr() for n, t in outs.items()}},
+                            self._stream.cuda_stream)
             caller.wait_stream(self._stream)
-        return y.to(src_device, torch.float32)
+        return self.graph_output([outs[n].to(src_device, torch.float32)
+                                  for n in self.output_names], added)
 
 
 def create(model: nn.Module | Path, *, device: torch.device, precision: str, cache_dir: Path,

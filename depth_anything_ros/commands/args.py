@@ -74,12 +74,15 @@ class ModelFlags:
     model_max_depth: float | None = None
     weights_dir: str | None = None
     allow_untrained: bool = False
+    #: a diffusion pipeline's settings (:func:`add_sampling_arguments`); None: its defaults
+    sampling: tuple[tuple[str, int | None], ...] = ()
 
     def load_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of estimator.load_checked_model / DepthEstimator.from_config."""
         return {'encoder': self.encoder, 'mode': self.mode,
                 'model_max_depth': self.model_max_depth, 'weights_dir': self.weights_dir,
-                'allow_untrained': self.allow_untrained}
+                'allow_untrained': self.allow_untrained,
+                'sampling': dict(self.sampling) or None}
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, flag: str = '--checkpoint',
@@ -120,6 +123,36 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, flag: str = '--check
     add_allow_untrained_argument(parser)
 
 
+#: The flags of :func:`add_sampling_arguments`, by setting name.
+SAMPLING = ('steps', 'ensemble_size', 'processing_resolution')
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f'expected a whole number >= {minimum}, got '
+                                             f'{text!r}')
+        return value
+    return parse
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the settings of a diffusion model (Marigold): steps, ensemble, resolution."""
+    parser.add_argument('--steps', type=_count(1), default=None,
+                        help="diffusion models: denoising steps (default: the model's own)")
+    parser.add_argument('--ensemble-size', type=_count(1), default=None,
+                        help='diffusion models: predictions per frame, aligned and combined '
+                             '(median) by the pipeline; more is steadier and slower (default 1)')
+    parser.add_argument('--processing-resolution', type=_count(0), default=None,
+                        metavar='PIXELS',
+                        help="diffusion models: the longest side they work at (0: the frame's "
+                             "own; default: the model's own, 768 for Marigold)")
+
+
 def _encoders() -> list[str]:
     """Every encoder name a family builds (published sizes and extra configurations)."""
     from depth_anything_ros.models.registry import encoder_choices
@@ -150,10 +183,13 @@ def model_flags(args: argparse.Namespace) -> ModelFlags:
         named = named or encoder or families()[0].encoders[0]
         checkpoint, encoder = f'untrained:{named}', named
     max_depth = getattr(args, 'model_max_depth', None)
+    sampling = tuple((k, getattr(args, k)) for k in SAMPLING
+                     if getattr(args, k, None) is not None)
     return ModelFlags(checkpoint=checkpoint, encoder=encoder, mode=getattr(args, 'mode', None),
                       model_max_depth=max_depth or None,
                       weights_dir=getattr(args, 'weights_dir', None) or None,
-                      allow_untrained=bool(getattr(args, 'allow_untrained', False)))
+                      allow_untrained=bool(getattr(args, 'allow_untrained', False)),
+                      sampling=sampling)
 
 
 def _described(name: str) -> str:

@@ -22,8 +22,10 @@ each frame's outputs, and writes to ``--out``:
 * ``cloud.png``: the point cloud rendered from an oblique viewpoint,
 * ``latency.json``: stamp -> receipt latency of depth and cloud, node-side inference time.
 
-Without a real checkpoint it runs deterministic untrained weights and says so loudly: the
-pictures then show the pipeline working, not real depth.
+Without a real checkpoint it runs the toy model that ships with the package (``rooms_tiny``,
+trained on synthetic rooms) and says so loudly, on the terminal and on its pictures: the depth
+then shows the pipeline working on a model that learned roughly what a room looks like, not
+Depth Anything. ``--checkpoint untrained`` runs deterministic untrained weights, said as loudly.
 """
 
 from __future__ import annotations
@@ -47,11 +49,14 @@ from depth_anything_ros.commands.args import (
 from depth_anything_ros.core import stats as keys
 from depth_anything_ros.errors import InvalidInputError, user_errors
 from depth_anything_ros.offline.demo import (
+    BUNDLED_CHECKPOINT,
+    BUNDLED_INPUT_SIZE,
     DATA,
     DEFAULT_CHECKPOINT,
     read_stream,
     render_cloud,
     resolve_checkpoint,
+    toy_note,
 )
 from depth_anything_ros.offline.node_process import (
     camera_remaps,
@@ -71,30 +76,50 @@ UNTRAINED_BANNER = '\n'.join([
     '#' * 78])
 
 
+def toy_banner(note: str) -> str:
+    """Return the banner of a run on the bundled toy model (``note``: what it is)."""
+    return '\n'.join([
+        '#' * 78,
+        f'#  NO CHECKPOINT FOUND: USING THE BUNDLED TOY MODEL {BUNDLED_CHECKPOINT!r}:',
+        f'#  {note}.',
+        f'#  For real depth: depth-anything-ros download {DEFAULT_CHECKPOINT}',
+        '#  then run the demo again (or pass --checkpoint FILE).',
+        '#' * 78])
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the demo's command-line flags."""
     parser.add_argument('--out', type=Path, required=True, help='output directory')
     # the node runs a metric head here, so the head flags are left out
     add_model_arguments(parser, required=False, default='', head=False,
                         help=f'metric checkpoint file or name (default: {DEFAULT_CHECKPOINT} '
-                        'if present in the weights directory, else untrained weights, which '
-                        'the demo takes without --allow-untrained)')
+                        'if present in the weights directory, else the bundled toy model '
+                        f'{BUNDLED_CHECKPOINT}; "untrained" runs deterministic untrained '
+                        'weights, which the demo takes without --allow-untrained)')
     parser.add_argument('--scene', default='indoor', choices=spec('scene').choices)
     # 364: a smooth stream on a CPU; 518 = full quality.
     add_runtime_arguments(parser, input_size=364)
+    parser.set_defaults(input_size=None)   # 364, or the size the bundled toy was trained at
     parser.add_argument('--frames', type=int, default=0, help='play only the first N frames')
     parser.add_argument('--bag', type=Path, default=DATA, help='rosbag2 directory to play')
     parser.add_argument('--timeout', type=float, default=120.0,
                         help='seconds to wait for the node to start or to answer a frame')
 
 
-def _label(img: np.ndarray, text: str, untrained: bool) -> np.ndarray:
+UNTRAINED_LABEL = 'UNTRAINED WEIGHTS - NOT REAL DEPTH'
+TOY_LABEL = 'TOY MODEL - NOT DEPTH ANYTHING'
+
+
+def _label(img: np.ndarray, text: str, warning: str) -> np.ndarray:
+    """``img`` with ``text`` on top and ``warning`` (if any) in red at the bottom."""
     out = img.copy()
     cv2.putText(out, text, (8, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
                 cv2.LINE_AA)
-    if untrained:
-        cv2.putText(out, 'UNTRAINED WEIGHTS - NOT REAL DEPTH', (8, out.shape[0] - 10),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 2, cv2.LINE_AA)
+    if warning:   # as large as fits the picture's width
+        (width, _), _ = cv2.getTextSize(warning, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 2)
+        scale = min(0.5, 0.5 * (out.shape[1] - 16) / width)
+        cv2.putText(out, warning, (8, out.shape[0] - 10),
+                    cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 255), 2, cv2.LINE_AA)
     return out
 
 
@@ -111,25 +136,30 @@ def main(args: argparse.Namespace) -> int:
     if args.frames < 0 or not args.timeout > 0:
         raise InvalidInputError('need --frames >= 0 (0: all) and --timeout > 0 seconds')
     checkpoint, untrained = resolve_checkpoint(args.checkpoint, args.weights_dir)
+    note = '' if untrained else toy_note(checkpoint)
+    if args.input_size is None:
+        args.input_size = BUNDLED_INPUT_SIZE if checkpoint == BUNDLED_CHECKPOINT else 364
+    banner = UNTRAINED_BANNER if untrained else toy_banner(note) if note else ''
+    args.warning = UNTRAINED_LABEL if untrained else TOY_LABEL if note else ''
     with user_errors(ValueError):   # the model flags as every command reads them
         flags = model_flags(argparse.Namespace(**{**vars(args), 'checkpoint': checkpoint}))
     checkpoint = flags.checkpoint   # untrained --encoder E: untrained:E
     # the node's encoder parameter: a check of the checkpoint (untrained:E names its own)
-    args.encoder = ('auto' if untrained or args.encoder == 'auto'
+    args.encoder = ('auto' if untrained or note or args.encoder == 'auto'
                     else flags.encoder or spec('encoder').default)
     params = _node_parameters(args, checkpoint, untrained)
     validate({name: value for name, value in params.items() if value is not None})
     pairs = read_stream(args.bag, args.frames)
     args.out.mkdir(parents=True, exist_ok=True)
-    if untrained:
-        print(UNTRAINED_BANNER, flush=True)
+    if banner:
+        print(banner, flush=True)
     print(f'demo: {len(pairs)} frames from {args.bag}, checkpoint {checkpoint!r}, '
           f'input_size {args.input_size}', flush=True)
     with ros_environment():
         code = _run(args, pairs, node_arguments(params, camera_remaps('/demo')), checkpoint,
                     untrained)
-    if untrained:
-        print(UNTRAINED_BANNER, flush=True)
+    if banner:
+        print(banner, flush=True)
     return code
 
 
@@ -229,7 +259,7 @@ def _play(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: st
     depth = image_to_array(got['depth'][stamp][0])
     colored = image_to_array(got['colored'][stamp][0])
     cloud = cloud_to_array(got['points'][stamp][0])
-    _write_pictures(args.out, pixels, depth, colored, cloud, untrained)
+    _write_pictures(args.out, pixels, depth, colored, cloud, args.warning)
     summary = _summary(rows, diagnostics, checkpoint, untrained, args, depth)
     (args.out / 'latency.json').write_text(json.dumps(summary, indent=2) + '\n')
     _print_table(summary)
@@ -238,17 +268,17 @@ def _play(args: argparse.Namespace, pairs: list[tuple[Any, Any]], checkpoint: st
 
 
 def _write_pictures(out: Path, bgr: np.ndarray, depth: np.ndarray, colored: np.ndarray,
-                    cloud: np.ndarray, untrained: bool) -> None:
+                    cloud: np.ndarray, warning: str) -> None:
     finite = depth[np.isfinite(depth)]
     span = f'{finite.min():.2f}-{finite.max():.2f} m' if finite.size else 'no valid depth'
-    side = np.hstack([_label(bgr, 'camera', False),
-                      _label(colored, f'depth (near = red) {span}', untrained)])
+    side = np.hstack([_label(bgr, 'camera', ''),
+                      _label(colored, f'depth (near = red) {span}', warning)])
     cv2.imwrite(str(out / 'depth.png'), side)
     xyz = np.stack([cloud['x'], cloud['y'], cloud['z']], -1).reshape(-1, 3)
     rgb = cloud['rgb'].view(np.uint32).reshape(-1)
     bgr_points = np.stack([rgb & 0xFF, (rgb >> 8) & 0xFF, (rgb >> 16) & 0xFF], -1)
     picture = render_cloud(xyz, bgr_points.astype(np.uint8))
-    cv2.imwrite(str(out / 'cloud.png'), _label(picture, 'point cloud, oblique view', untrained))
+    cv2.imwrite(str(out / 'cloud.png'), _label(picture, 'point cloud, oblique view', warning))
 
 
 def _summary(rows: list[dict], diagnostics: list[Any], checkpoint: str, untrained: bool,
@@ -259,6 +289,7 @@ def _summary(rows: list[dict], diagnostics: list[Any], checkpoint: str, untraine
     steady = rows[1:] or rows     # the first frame includes one-off warm-up work
     return {
         'checkpoint': checkpoint, 'untrained_weights': untrained,
+        'toy_model': toy_note(checkpoint) if not untrained else '',
         'input_size': args.input_size, 'frames': len(rows),
         'image_size': [int(depth.shape[1]), int(depth.shape[0])],
         'first_frame_ms': rows[0]['depth_ms'],

@@ -44,6 +44,11 @@ def _also(info: Checkpoint) -> str:
     return ', '.join(words) or '-'
 
 
+def _unpublished(info: Checkpoint) -> str:
+    """Return the repository column of a checkpoint without one."""
+    return f'(bundled: {info.note})' if info.bundled else '(not published)'
+
+
 def main(args: argparse.Namespace) -> int:
     """List the known names, or download one and print where it went."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
@@ -55,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
         for name, fam, info in sorted(rows, key=lambda r: r[0]):
             print(f'{name:<22} {fam:<7} {info.output:<9} {_also(info):<26} '
                   f'{info.local_name:<45} {info.licence:<13} '
-                  f'{info.repo or "(not published)"}')
+                  f'{info.repo or _unpublished(info)}')
         if args.list:
             return 0
         raise InvalidInputError('name the checkpoint to download (one of the list above)')

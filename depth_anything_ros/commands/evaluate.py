@@ -30,6 +30,7 @@ from depth_anything_ros.commands.args import (
     add_engine_arguments,
     add_model_arguments,
     add_renamed_argument,
+    add_sampling_arguments,
     model_flags,
     ray_options_from_args,
 )
@@ -50,8 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='split name or split-file path' + run % 'val')
     add_renamed_argument(parser, '--out', '--json', required=True,
                          help='write the results (JSON) here')
-    parser.add_argument('--align', choices=('auto', 'none', 'scale_shift'), default='auto',
-                        help='auto: none for metric models, scale_shift for relative ones')
+    parser.add_argument('--align', choices=('auto', 'none', 'scale', 'scale_shift'),
+                        default='auto',
+                        help='how metric models are aligned per image (auto: none; scale: a '
+                             'least-squares scale); relative models are always fitted by '
+                             'scale_shift (disparity models in disparity space, relative-depth '
+                             'ones in depth space)')
     parser.add_argument('--pairs', help='pairs file "image, (x1,y1), (x2,y2), closer"')
     parser.add_argument('--crop', choices=('none', 'garg', 'eigen', 'nyu'), default='none')
     parser.add_argument('--min-depth', type=float, default=None,
@@ -67,7 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--amp', choices=AMP_CHOICES, default=None,
                         help='autocast dtype of the forward pass' + run % 'none')
     parser.add_argument('--error-maps', help='folder for per-image prediction/GT/error PNGs')
-    parser.add_argument('--compare', help='a second checkpoint evaluated the same way')
+    parser.add_argument('--compare', metavar='NAME,NAME,...',
+                        help='more checkpoints (names, files or folders, comma-separated), each '
+                             'scored on exactly the same images by the same rules: one table, '
+                             'the JSON keeps them under "compare" (a list), and a bar chart '
+                             '(PNG) beside --out')
+    add_sampling_arguments(parser)
     parser.add_argument('--tae', action='store_true',
                         help='add the temporal metrics tae and flicker over consecutive frames '
                              '(needs poses.txt beside the data, as synth --sequence writes)')
@@ -84,6 +94,7 @@ def main(args: argparse.Namespace) -> int:
              'max_depth': args.eval_max_depth, 'limit': args.limit, 'amp': args.amp}
     flags = model_flags(args)
     options = flags.load_kwargs()
+    compare = _compare_list(args.compare)
     evaluator = None
     if args.engine == 'ray':
         from depth_anything_ros.offline.ray_engine import eval_manifest, evaluate_ray
@@ -91,19 +102,41 @@ def main(args: argparse.Namespace) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         evaluator = functools.partial(evaluate_ray, manifest_path=eval_manifest(args.out),
                                       options=ray_options)
-    doc = run_eval(flags.checkpoint, given, compare=args.compare, align=args.align,
+    doc = run_eval(flags.checkpoint, given, compare=compare, align=args.align,
                    pairs_file=args.pairs, crop=args.crop, error_maps=args.error_maps,
                    device=args.device, allow_untrained=options.pop('allow_untrained'),
                    model_options=options, tae=args.tae, evaluator=evaluator)
     folder = doc['settings']['run']
     print('settings: ' + ', '.join(f'{k} {v}' for k, v in doc['settings'].items()) +
           (f' (unset flags from the training run {folder})' if folder else ''))
-    results = {Path(doc['settings']['checkpoint']).name: doc}
-    if 'compare' in doc:
-        results[Path(doc['compare']['settings']['checkpoint']).name + ' (2)'] = doc['compare']
+    results: dict[str, dict] = {}
+    for row in (doc, *doc.get('compare', ())):
+        name = _label(row['settings']['checkpoint'])
+        results[name if name not in results else f'{name} ({len(results) + 1})'] = row
     print(format_table(results))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2) + '\n')
     print(f'wrote {out}')
+    if compare:
+        from depth_anything_ros.training.evaluate import save_comparison_chart
+        chart = save_comparison_chart(results, out.with_suffix('.png'))
+        print(f'wrote {chart}')
     return 0
+
+
+def _compare_list(value: object) -> list[str]:
+    """``--compare`` as a list of checkpoints (a comma list; empty items are an error)."""
+    if value is None:
+        return []
+    items = [item.strip() for item in str(value).split(',')]
+    if not all(items):
+        raise InvalidInputError(f'--compare {value!r}: give checkpoints separated by commas, '
+                                'e.g. --compare vits,dpt-large')
+    return items
+
+
+def _label(checkpoint: str) -> str:
+    """Return a short table heading for a checkpoint: its file or folder name, else its name."""
+    path = Path(checkpoint)
+    return path.name if path.name else checkpoint

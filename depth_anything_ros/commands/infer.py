@@ -50,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='image files or directories of images')
     parser.add_argument('--out', type=Path, required=True, help='output directory')
     flags.add_model_arguments(parser)
+    flags.add_sampling_arguments(parser)
     flags.add_runtime_arguments(parser, family_size=True)
     flags.add_intrinsics_arguments(parser)
     parser.add_argument('--colormap', default=spec('colormap').default,
@@ -102,6 +103,8 @@ def main(args: argparse.Namespace) -> int:
     unit = {'metric': 'm', 'depth': '(relative depth)'}.get(est.output, '(disparity)')
     log.info('%r (%s)', est, est.choice.reason)
     print(f'weights licence: {describe_licence(est.licence)}')
+    if est.note:
+        print(f'NOTE: these weights are {est.note}')
     args.out.mkdir(parents=True, exist_ok=True)
     stream = None
     if est.stateful:   # a video network: the images are one camera's frames, in order

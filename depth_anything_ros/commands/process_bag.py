@@ -34,6 +34,11 @@ anchors recorded after it (stamped within ``anchor_slop``), which only offline p
 ``--temporal fuse`` (or ``temporal: fuse`` in the params file) fuses each frame with the previous
 ones as the node does, with the camera's motion from the bag's ``/tf`` and ``/tf_static`` (the
 pose of the image's optical frame in ``odom_frame``), looked up by the node's TF rule.
+
+``--compare NAME,...`` runs more models on the same frames: every model's outputs, the main
+one's included, go under a namespace of its own name beside the camera's
+(``/cam/color/vits/depth/image``, ``/cam/color/dpt_large/disparity/image``), for side-by-side
+viewing in RViz or Foxglove.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from depth_anything_ros.commands.args import (
     add_engine_arguments,
     add_model_arguments,
     add_runtime_arguments,
+    add_sampling_arguments,
     model_flags,
     ray_options_from_args,
 )
@@ -120,20 +126,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--storage', choices=STORAGES, default=None,
                         help="output storage (default: the input's)")
     add_model_arguments(parser)
+    parser.add_argument('--compare', metavar='NAME,NAME,...',
+                        help='more checkpoints (names, files or folders, comma-separated) run on '
+                             'the same frames; each model writes under its own namespace '
+                             '(<camera namespace>/<model name>/depth/image, ...), the main one '
+                             'too')
+    add_sampling_arguments(parser)
     add_runtime_arguments(parser, family_size=True)
     parser.add_argument('--json', action='store_true',
                         help='print the summary as JSON (on stdout) instead of text')
     add_engine_arguments(parser, batch_size=True)
 
 
-def _config(args: argparse.Namespace, metric: bool) -> Any:
-    """Return the node configuration: defaults, then the params file, then the model flags."""
+def _config(args: argparse.Namespace, metric: bool, checkpoint: str | None = None) -> Any:
+    """Return the node configuration: defaults, then the params file, then the model flags.
+
+    ``checkpoint``: a compared model's (default: the main one's, from the flags).
+    """
     from depth_anything_ros.params import load_params_file, validate
     values = load_params_file(args.params_file) if args.params_file else {}
     flags = model_flags(args)
     # the estimator was built (and checked against --encoder) from the same flags: the
     # canonical checkpoint names the architecture
-    values.update(checkpoint=flags.checkpoint, encoder='auto',
+    values.update(checkpoint=checkpoint or flags.checkpoint, encoder='auto',
                   mode='metric' if metric else 'relative',
                   allow_untrained_weights=flags.allow_untrained, device=args.device,
                   precision=args.precision, backend=args.backend, input_size=args.input_size or 0,
@@ -203,6 +218,42 @@ def make_bag_runner(args: argparse.Namespace) -> Any:
     return run
 
 
+def _compare_stage(args: argparse.Namespace) -> Any:
+    """Build the main model and each of ``--compare``; return their :class:`CompareStage`.
+
+    Every model gets the runtime flags and the params file; the sampling flags go to each
+    model that samples (at least one must).
+    """
+    from depth_anything_ros.commands.args import build_estimator_from_args, SAMPLING
+    from depth_anything_ros.estimator import apply_sampling
+    from depth_anything_ros.offline.bag_processing import compare_names, CompareStage, NodeStage
+    items = [c.strip() for c in str(args.compare).split(',')]
+    if not all(items):
+        raise InvalidInputError(f'--compare {args.compare!r}: give checkpoints separated by '
+                                'commas, e.g. --compare vits,dpt-large')
+    sampling = {k: getattr(args, k) for k in SAMPLING if getattr(args, k, None) is not None}
+    plain = dict.fromkeys(SAMPLING)
+    main = model_flags(args).checkpoint
+    runs = [(main, argparse.Namespace(**{**vars(args), **plain}))]
+    for checkpoint in items:   # a compared model: its own name, no --encoder/--mode check
+        runs.append((checkpoint, argparse.Namespace(**{
+            **vars(args), **plain, 'checkpoint': checkpoint, 'encoder': None, 'mode': None,
+            'model_max_depth': None})))
+    names = compare_names([c for c, _ in runs])
+    stages, sampled = {}, False
+    for name, (checkpoint, run_args) in zip(names, runs):
+        estimator = build_estimator_from_args(run_args)
+        sampled |= apply_sampling(estimator.model, sampling, checkpoint, required=False)
+        cfg = _config(run_args, estimator.is_metric, checkpoint=model_flags(run_args).checkpoint)
+        stages[name] = NodeStage(estimator, cfg, args.outputs,
+                                 anchor_lookahead=args.anchor_lookahead)
+    if sampling and not sampled:
+        flags = ', '.join('--' + k.replace('_', '-') for k in sampling)
+        raise InvalidInputError(f'{flags}: none of the models samples (only a diffusion '
+                                'pipeline such as marigold-depth-v1-1 takes them)')
+    return CompareStage(stages)
+
+
 _NOT_SETTINGS = ('bag', 'out', 'json', 'engine', 'address', 'num_workers', 'gpus_per_worker',
                  'batch_size', 'func', 'command')
 
@@ -250,6 +301,9 @@ def main(args: argparse.Namespace) -> int:
     from depth_anything_ros.offline.bag_processing import NodeStage, process_bag
 
     if args.engine == 'ray':
+        if args.compare:
+            raise InvalidInputError('--compare runs every model in one process; leave out '
+                                    '--engine ray')
         return _main_ray(args)
     uris = [u for u in (*args.bag, args.out) if is_uri(u)]
     if uris:
@@ -265,10 +319,13 @@ def main(args: argparse.Namespace) -> int:
         raise MissingInputError(f'input bag {args.bag} does not exist; give a rosbag2 '
                                 'directory, .mcap or .db3')
     with user_errors(FileNotFoundError, ValueError):
-        estimator = build_estimator_from_args(args)
-        cfg = _config(args, estimator.is_metric)
-        stage = NodeStage(estimator, cfg, args.outputs,
-                          anchor_lookahead=args.anchor_lookahead)
+        if args.compare:
+            stage = _compare_stage(args)
+        else:
+            estimator = build_estimator_from_args(args)
+            cfg = _config(args, estimator.is_metric)
+            stage = NodeStage(estimator, cfg, args.outputs,
+                              anchor_lookahead=args.anchor_lookahead)
     with tqdm(desc='process-bag', unit='frame', file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -283,8 +340,13 @@ def main(args: argparse.Namespace) -> int:
     failed = summary.frames > 0 and summary.processed == 0
     if args.json:
         doc = {**summary.as_dict(), 'frames_without_camera': stage.without_camera,
-               'temporal': stage.temporal_status(), 'outputs': list(args.outputs),
-               'wanted': dataclasses.asdict(stage.wanted)}
+               'temporal': stage.temporal_status(), 'outputs': list(args.outputs)}
+        if args.compare:
+            doc['models'] = {name: {'checkpoint': s.stage.cfg.checkpoint,
+                                    'wanted': dataclasses.asdict(s.wanted)}
+                             for name, s in stage.stages.items()}
+        else:
+            doc['wanted'] = dataclasses.asdict(stage.wanted)
         print(json.dumps(doc, indent=2))
     else:
         print(_report(summary, stage.without_camera, stage.temporal_status()))

@@ -30,6 +30,7 @@ from depth_anything_ros.commands.args import (
     add_engine_arguments,
     add_model_arguments,
     add_renamed_argument,
+    add_sampling_arguments,
     load_model_from_args,
     model_flags,
     ModelFlags,
@@ -42,6 +43,7 @@ from depth_anything_ros.training.labels import LABEL_FORMATS
 from depth_anything_ros.training.pseudo_label import (
     estimator_teacher,
     label_frames,
+    label_output,
     LABEL_OUTPUTS,
 )
 from depth_anything_ros.training.sources import parse_shard
@@ -54,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``depth-anything-ros pseudo-label`` to ``parser``."""
     add_model_arguments(parser, flag='--teacher',
                         help='official name (e.g. vitl, metric_indoor_vitl) or checkpoint path')
+    add_sampling_arguments(parser)
     add_renamed_argument(parser, '--inputs', '--images', required=True,
                          help='folder of images, video file, or rosbag2 (dir, .mcap, .db3)')
     parser.add_argument('--out', required=True, help='label directory (resumed if it exists)')
@@ -113,9 +116,9 @@ def main(args: argparse.Namespace) -> int:
     meta = {'teacher': str(args.checkpoint), 'teacher_encoder': cfg.encoder,
             'teacher_head': cfg.head, 'teacher_max_depth': cfg.max_depth,
             'input_size': args.input_size, 'tta_flip': bool(args.tta_flip),
-            'teacher_output': estimator.output,
+            'teacher_output': label_output(estimator),
             'teacher_licence': getattr(model, 'licence', None),
-            'disparity': LABEL_OUTPUTS[estimator.output]}
+            'disparity': LABEL_OUTPUTS[label_output(estimator)]}
     if options is not None:
         from depth_anything_ros.offline.ray_engine import label_frames_ray
         factory = functools.partial(make_teacher, model_flags(args), args.device,

@@ -468,9 +468,11 @@ class CameraStage:
             return None
 
         def fuse(values: np.ndarray, space: str, intr: Any, confidence: Any) -> Any:
-            # read after this frame's alignment: a restart of its filter is a scale jump
-            epoch = (self._calibration_epoch,
-                     None if self.aligner is None else self.aligner.filter.restarts)
+            # read after this frame's alignment: a restart of its filter, or its correction
+            # switching on or off (a metric model's metres change scale), is a scale jump
+            aligner = self.aligner
+            epoch = (self._calibration_epoch, None if aligner is None else
+                     (aligner.filter.restarts, aligner.applied))
             return temporal.fuse(job.frame.stamp_ns, job.frame.frame_id, values, space, intr,
                                  confidence, job.net_pixels, epoch)
         return fuse

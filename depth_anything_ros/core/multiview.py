@@ -156,18 +156,23 @@ def pose_tensor(camera_to_common: Sequence[np.ndarray]) -> np.ndarray:
     matter.
 
     Raises:
-        ValueError: fewer than one pose, or a pose that is not a finite rigid transform.
+        ValueError: fewer than one pose, a pose that is not a finite rigid transform, or
+            poses so far apart that their distances overflow.
 
     """
     if len(camera_to_common) < 1:
         raise ValueError('pose_tensor needs at least one pose')
     poses = [_check_rigid(np.asarray(p, np.float64), f'pose of view {i}')
              for i, p in enumerate(camera_to_common)]
-    # world-to-camera of view i with view 0 as the world: inv(P_i) @ P_0
-    ext = np.stack([np.linalg.inv(p) @ poses[0] for p in poses])   # (S, 4, 4)
-    r, t = ext[:, :3, :3], ext[:, :3, 3]
-    centres = -np.einsum('sji,sj->si', r, t)                       # camera centres, view 0 frame
-    scale = max(_lower_median(np.linalg.norm(centres, axis=-1)), MIN_POSE_SCALE)
-    ext[:, :3, 3] = t / scale
+    with np.errstate(over='ignore', invalid='ignore'):
+        # world-to-camera of view i with view 0 as the world: inv(P_i) @ P_0
+        ext = np.stack([np.linalg.inv(p) @ poses[0] for p in poses])   # (S, 4, 4)
+        r, t = ext[:, :3, :3], ext[:, :3, 3]
+        centres = -np.einsum('sji,sj->si', r, t)                   # camera centres, view 0 frame
+        scale = max(_lower_median(np.linalg.norm(centres, axis=-1)), MIN_POSE_SCALE)
+        ext[:, :3, 3] = t / scale
+    if not (np.isfinite(ext).all() and np.isfinite(centres).all() and math.isfinite(scale)):
+        # finite poses whose distances overflow: the network would see inf (NaN depth)
+        raise ValueError('the poses are too far apart to normalise (a distance overflows)')
     ext[:, 3] = (0.0, 0.0, 0.0, 1.0)
     return ext

@@ -161,6 +161,7 @@ class NodeStats:
         self.last_error = ''
         self.first_input: float | None = None
         self.last_input: float | None = None
+        self.input_interval: float | None = None   # seconds between the last two images
         self.last_output: float | None = None
         self.last_failure: float | None = None
         self.last_refusal: float | None = None   # an image or CameraInfo refused
@@ -172,6 +173,8 @@ class NodeStats:
             self.dropped += int(dropped)
             self.input_rate.tick(now)
             self.first_input = now if self.first_input is None else self.first_input
+            if self.last_input is not None:
+                self.input_interval = now - self.last_input
             self.last_input = now
 
     def frame_idle(self) -> None:

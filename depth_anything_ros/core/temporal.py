@@ -39,6 +39,7 @@ the fixed frame (``T_fixed_camera``), as a TF lookup of the camera frame in ``od
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -307,13 +308,17 @@ def stream_break(stamp_prev: float | None, stamp_s: float, max_gap_s: float,
     """Return why a frame cannot carry on from the previous one ('' when it can).
 
     The rules every temporal state of a camera resets on (the fusion's history, a stateful
-    model's stream): the first frame, a stamp going backwards, a gap over ``max_gap_s``
-    (seconds), a change of calibration (intrinsics, size, output space) or of the scale epoch.
+    model's stream): the first frame, a stamp going backwards, the previous frame's stamp
+    again (a frame re-sent: fusing it with itself would count one prediction twice), a gap
+    over ``max_gap_s`` (seconds), a change of calibration (intrinsics, size, output space) or
+    of the scale epoch.
     """
     if stamp_prev is None:
         return 'started'
     if not math.isfinite(stamp_s) or stamp_s < stamp_prev:
         return 'time went backwards'
+    if stamp_s == stamp_prev:
+        return 'stamp repeated'
     if stamp_s - stamp_prev > max_gap_s:
         return 'gap'
     if calibration_prev != calibration:
@@ -637,11 +642,15 @@ class PoseBuffer:
             self._static[child] = pose_matrix(t, q)
             return True
         stamps, values = self._samples.setdefault(child, ([], []))
-        i = int(np.searchsorted(stamps, stamp_ns))
+        stamp_ns = int(stamp_ns)
+        # a bag's /tf comes in order: appending is O(1) (a search of the list is O(log n);
+        # np.searchsorted would copy the whole list on every call, quadratic over a bag)
+        i = len(stamps) if not stamps or stamp_ns > stamps[-1] else \
+            bisect.bisect_left(stamps, stamp_ns)
         if i < len(stamps) and stamps[i] == stamp_ns:
             values[i] = (t, q / n)
         else:
-            stamps.insert(i, int(stamp_ns))
+            stamps.insert(i, stamp_ns)
             values.insert(i, (t, q / n))
         return True
 
@@ -650,7 +659,7 @@ class PoseBuffer:
         if child in self._static:
             return self._static[child]
         stamps, values = self._samples[child]
-        i = int(np.searchsorted(stamps, stamp_ns))
+        i = bisect.bisect_left(stamps, stamp_ns)
         if i < len(stamps) and stamps[i] == stamp_ns:
             return pose_matrix(*values[i])
         if i == 0 or i == len(stamps):

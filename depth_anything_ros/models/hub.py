@@ -15,8 +15,9 @@
 """Official checkpoint names, where to find them on disk, and how to download them.
 
 Search order for a name such as ``vits`` or ``metric_indoor_vitl``: ``weights_dir`` (argument),
-``$DEPTH_ANYTHING_WEIGHTS``, ``~/.cache/depth_anything_ros``. ``depth-anything-ros download
-NAME`` fetches the official file from Hugging Face into the first of those directories.
+``$DEPTH_ANYTHING_WEIGHTS``, ``~/.cache/depth_anything_ros``, then the checkpoints that ship
+with the package (:data:`BUNDLED_DIR`). ``depth-anything-ros download NAME`` fetches the
+official file from Hugging Face into the first of those directories.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_ENV = 'DEPTH_ANYTHING_WEIGHTS'
 DEFAULT_WEIGHTS_DIR = Path('~/.cache/depth_anything_ros')
+#: Where the checkpoints that ship with the package live (searched last).
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / 'data' / 'models'
 
-__all__ = ['CHECKPOINT_SUFFIXES', 'DEFAULT_WEIGHTS_DIR', 'WEIGHTS_ENV', 'checkpoint_info',
-           'download', 'how_to_get', 'known_names', 'resolve_checkpoint', 'weights_dirs']
+__all__ = ['BUNDLED_DIR', 'CHECKPOINT_SUFFIXES', 'DEFAULT_WEIGHTS_DIR', 'WEIGHTS_ENV',
+           'checkpoint_info', 'download', 'how_to_get', 'known_names', 'resolve_checkpoint',
+           'weights_dirs']
 
 
 def known_names() -> dict[str, Checkpoint]:
@@ -61,6 +65,7 @@ def weights_dirs(weights_dir: str | os.PathLike | None = None) -> list[Path]:
     if os.environ.get(WEIGHTS_ENV):
         dirs.append(Path(os.environ[WEIGHTS_ENV]).expanduser())
     dirs.append(DEFAULT_WEIGHTS_DIR.expanduser())
+    dirs.append(BUNDLED_DIR)
     return dirs
 
 
@@ -121,6 +126,10 @@ def download(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
         raise InvalidInputError(f'unknown model name {name!r}; choose from '
                                 f'{", ".join(sorted(known_names()))}')
     target = weights_dirs(weights_dir)[0]
+    if info.bundled:
+        log.info('%s ships with the package (%s): nothing to download', info.name,
+                 BUNDLED_DIR / info.local_name)
+        return resolve_checkpoint(info.name, weights_dir)
     if info.url is None:
         raise RuntimeError(how_to_get(info, target))
     try:

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 HEADS = ('relative', 'metric')
 
 __all__ = ['HEADS', 'build_model', 'config_from_sidecar', 'describe_licence', 'export_model',
-           'family_of_config', 'library_folder_family', 'load_model']
+           'family_of_config', 'library_folder_family', 'load_model', 'offline_only']
 
 #: What the licence of deterministic test weights is shown as.
 UNTRAINED_LICENCE = 'none (deterministic test weights)'
@@ -65,10 +65,15 @@ def describe_licence(licence: str | None) -> str:
 
 #: Weight files of a folder in a library's own format (``save_pretrained``).
 LIBRARY_WEIGHTS = ('model.safetensors', 'pytorch_model.bin')
+#: The file naming a pipeline folder's class and parts (diffusers' ``save_pretrained``).
+PIPELINE_INDEX = 'model_index.json'
 
 
 def library_folder_family(folder: Path, *, required: bool = True) -> ModelFamily | None:
     """Return the family that loads ``folder`` by its config.json's ``model_type`` (or None).
+
+    A pipeline folder (``model_index.json`` and no ``config.json``) is its index's
+    ``_class_name``'s family.
 
     ``required=False``: a config.json without ``model_type`` (another family's published
     folder, e.g. Depth Anything 3's) is no library folder either: None.
@@ -77,6 +82,15 @@ def library_folder_family(folder: Path, *, required: bool = True) -> ModelFamily
         CheckpointError: the config.json is unreadable, or (``required``) names no model_type.
 
     """
+    index = folder / PIPELINE_INDEX
+    if index.is_file() and not (folder / 'config.json').is_file():
+        data = read_json_file(index, 'pipeline index')
+        name = data.get('_class_name') if isinstance(data, dict) else None
+        fam = family_for_model_type(name) if isinstance(name, str) else None
+        if fam is None and required:
+            raise CheckpointError(f'{index} names pipeline {name!r}, which no model family '
+                                  'runs')
+        return fam
     config = folder / 'config.json'
     if not config.is_file():
         return None
@@ -169,7 +183,7 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: Any = None,
         if fam is not None:   # a folder in a library's format: the family's own loader
             return fam.module().load_folder(given, head=head, max_depth=max_depth).eval()
     path = resolve_checkpoint(spec, weights_dir)
-    if path.name in LIBRARY_WEIGHTS:   # a published folder (download puts the config beside)
+    if path.name in (*LIBRARY_WEIGHTS, PIPELINE_INDEX):   # a published folder (downloaded)
         fam = library_folder_family(path.parent, required=False)
         if fam is not None:
             return fam.module().load_folder(path.parent, head=head,
@@ -191,6 +205,9 @@ def load_model(path_or_name: str | os.PathLike, *, encoder: Any = None,
     published = find_checkpoint(path)[1]
     model.licence = licence if isinstance(licence, str) else (
         published.licence if published is not None else None)
+    note = embedded.get('note') if embedded else None   # e.g. the bundled toy's "a toy ..."
+    model.note = note if isinstance(note, str) else (
+        published.note if published is not None else '')
     return model.eval()
 
 
@@ -237,3 +254,20 @@ def export_model(model: nn.Module, path: str | os.PathLike) -> Path:
     write_sidecar(path, meta)
     return path
 
+
+def offline_only(spec: str | os.PathLike, *, encoder: str | None = None) -> str:
+    """Why the family of checkpoint ``spec`` does not run live ('' when it does or is unknown).
+
+    Read from the name alone (``untrained:ENC``, a published name, a library folder), before
+    anything loads: :attr:`ModelFamily.offline`.
+    """
+    name = os.fspath(spec)
+    given = Path(name).expanduser()
+    try:
+        if given.is_dir():
+            fam = library_folder_family(given, required=False)
+        else:
+            fam = family_for_checkpoint(name, encoder=None if encoder == 'auto' else encoder)
+    except (ValueError, OSError):   # the loader names what is wrong
+        return ''
+    return fam.offline if fam is not None else ''

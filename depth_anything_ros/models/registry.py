@@ -94,6 +94,8 @@ class Checkpoint:
     needs_intrinsics: bool = False
     max_views: int = 1
     parameters: int | None = None
+    bundled: bool = False
+    note: str = ''
     needs_prompt: bool = False
 
     def __post_init__(self) -> None:
@@ -182,7 +184,11 @@ class ModelFamily:
             ``checkpoint`` parameter is empty (``{encoder}``, ``{scene}``).
         order: listing order (lowest first; the first family is the default of ``untrained``).
         model_types: the ``model_type`` values of a library's ``config.json`` this family
-            loads from a folder in the library's own format (``save_pretrained``).
+            loads from a folder in the library's own format (``save_pretrained``); for a
+            pipeline folder, the ``_class_name`` of its ``model_index.json``.
+        offline: empty when the family runs in the live node; else why it does not and what
+            to use there instead (one sentence): the node refuses it with that sentence, the
+            offline commands run it.
     """
 
     name: str
@@ -208,6 +214,7 @@ class ModelFamily:
                                                      ('metric', '{encoder}'))
     order: int = 100
     model_types: tuple[str, ...] = ()
+    offline: str = ''
 
     def __post_init__(self) -> None:
         problems = [f'output {o!r} is not one of {OUTPUTS}' for o in self.outputs
@@ -217,8 +224,8 @@ class ModelFamily:
         problems += [f'precision {p!r} is not one of {PRECISIONS}' for p in self.precisions
                      if p not in PRECISIONS]
         problems += [f'checkpoint {c.name} holds encoder {c.encoder!r}, not one of '
-                     f'{self.encoders}' for c in self.checkpoints
-                     if c.encoder not in self.encoders]
+                     f'{(*self.encoders, *self.extra_encoders)}' for c in self.checkpoints
+                     if c.encoder not in (*self.encoders, *self.extra_encoders)]
         problems += [f'checkpoint {c.name} outputs {c.output!r}, not one of {self.outputs}'
                      for c in self.checkpoints if c.output not in self.outputs]
         for trait in ('confidence', 'sky', 'needs_intrinsics'):
@@ -297,7 +304,7 @@ def library_family(*, name: str, title: str, encoder: str, output: str,
 
     Its implementation is ``models/<name>/network.py``'s ``IMPLEMENTATION``; its folders' config
     names the family by ``model_type`` (= ``name``); it runs on torch in fp32 with the library's
-    own image processing.
+    own image processing. ``train`` and ``distill`` do not build it (the library trains it).
     """
     return ModelFamily(
         name=name, title=title, implementation=f'depth_anything_ros.models.{name}.network'
@@ -305,7 +312,7 @@ def library_family(*, name: str, title: str, encoder: str, output: str,
         encoders=(encoder,), checkpoints=checkpoints, input=InputPolicy(aspect='library'),
         outputs=(output,), backends=('torch',), precisions=('fp32',),
         checkpoint_names=(('relative', default), ('metric', default)), order=order,
-        model_types=(name,))
+        model_types=(name,), trainable=False)
 
 
 def register_family(fam: ModelFamily) -> ModelFamily:
@@ -519,7 +526,8 @@ def markdown_table() -> str:
                              + (f' (max {c.max_depth:g} m)' if c.max_depth else '')]
                             + [w for w, on in (('confidence', c.confidence), ('sky', c.sky))
                                if on])
-        licence = c.licence + ('' if c.repo else ' (not published)')
+        licence = c.licence + ('' if c.repo else ' (bundled toy)' if c.bundled
+                               else ' (not published)')
         rows.append(f'| {names} | {fam.title} | {_count(c.parameters)} | {licence} | {outputs} '
                     f'| {_needs(c)} '
                     f'| {"yes" if c.max_views > 1 else "no"} |')

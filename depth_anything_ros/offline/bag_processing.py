@@ -63,7 +63,8 @@ from depth_anything_ros.ros.topics import (
     Topic,
 )
 
-__all__ = ['BagSummary', 'BagTopics', 'FrameStage', 'NodeStage', 'OUTPUT_CHOICES',
+__all__ = ['BagSummary', 'BagTopics', 'CompareStage', 'compare_names', 'FrameStage', 'NodeStage',
+           'OUTPUT_CHOICES',
            'process_bag', 'resolve_anchor_topics', 'resolve_topics', 'Skipped', 'topic_flag']
 
 
@@ -522,3 +523,83 @@ class NodeStage:
         only = None if self.wanted.info else [t.name for t in OUTPUTS if t != DEPTH_CAMERA_INFO]
         return list(output_messages(out, msg.header, stage.cfg.depth_encoding,
                                     stage.pipeline.cloud_buffer, only).items())
+
+
+def compare_names(labels: Sequence[str]) -> list[str]:
+    """Return a topic-namespace name per model label (``process-bag --compare``), unique.
+
+    A label is a checkpoint name, file or folder: its last path part without the weight-file
+    suffix, with every character a ROS name cannot hold made ``_`` (``marigold-depth-v1-1`` ->
+    ``marigold_depth_v1_1``, ``untrained:vits`` -> ``untrained_vits``); repeats get ``_2``, ...
+    """
+    names: list[str] = []
+    for label in labels:
+        base = Path(label.rstrip('/')).name or label
+        for suffix in ('.pth', '.pt', '.safetensors', '.bin', '.ckpt', '.onnx', '.xml'):
+            if base.endswith(suffix):
+                base = base[:-len(suffix)]
+        base = ''.join(c if c.isascii() and (c.isalnum() or c == '_') else '_' for c in base)
+        base = base.strip('_') or 'model'
+        if base[0].isdigit():
+            base = 'm_' + base
+        name, n = base, 2
+        while name in names:
+            name, n = f'{base}_{n}', n + 1
+        names.append(name)
+    return names
+
+
+class CompareStage:
+    """Several models' stages on the same frames, each writing under its own namespace.
+
+    ``stages``: ``{name: stage}`` (each a :class:`NodeStage` with its own model); a frame's
+    outputs of stage ``name`` go to ``<camera namespace>/<name>/<relative topic>`` (e.g.
+    ``/cam/color/vits/depth/image``), for side-by-side viewing. Camera infos and anchors go to
+    every stage; a frame one stage refuses is skipped for all (the reason names the model).
+    """
+
+    def __init__(self, stages: Mapping[str, Any]) -> None:
+        if not stages:
+            raise ValueError('no models to compare')
+        self.stages = dict(stages)
+        first = next(iter(self.stages.values()))
+        self.anchor_inputs = tuple(getattr(first, 'anchor_inputs', ()))
+        self.anchor_lookahead_ns = getattr(first, 'anchor_lookahead_ns', None)
+        self.lookahead_ns = max(s.lookahead_ns for s in self.stages.values())
+        self.reads_tf = any(getattr(s, 'reads_tf', False) for s in self.stages.values())
+
+    def use_poses(self, poses: Any) -> None:
+        """Give the camera's poses to every stage that fuses frames over time."""
+        for stage in self.stages.values():
+            if getattr(stage, 'reads_tf', False):
+                stage.use_poses(poses)
+
+    def temporal_status(self) -> dict[str, str]:
+        """Return the first model's temporal state (every model has the same parameters)."""
+        first = next(iter(self.stages.values()))
+        return first.temporal_status() if hasattr(first, 'temporal_status') else {}
+
+    @property
+    def without_camera(self) -> int:
+        """Return how many frames had no intrinsics (the most of any model's stage)."""
+        return max(getattr(s, 'without_camera', 0) for s in self.stages.values())
+
+    def add_camera_info(self, stamp_ns: int, msg: Any) -> None:
+        for stage in self.stages.values():
+            stage.add_camera_info(stamp_ns, msg)
+
+    def add_anchor(self, topic: Topic, stamp_ns: int, msg: Any) -> None:
+        for stage in self.stages.values():
+            stage.add_anchor(topic, stamp_ns, msg)
+
+    def __call__(self, msg: Any, stamp_ns: int) -> list[tuple[str, Any]]:
+        """Return every model's output messages for one image, each under its name."""
+        out: list[tuple[str, Any]] = []
+        for name, stage in self.stages.items():
+            try:
+                produced = stage(msg, stamp_ns)
+            except (ValueError, RuntimeError) as exc:
+                kind = ValueError if isinstance(exc, ValueError) else RuntimeError
+                raise kind(f'{name}: {exc}') from exc
+            out += [(f'{name}/{relative}', message) for relative, message in produced]
+        return out

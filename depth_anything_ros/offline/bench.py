@@ -109,13 +109,30 @@ def load_network(checkpoint: str, encoder: str, weights_dir: str | None = None
                               allow_untrained=checkpoint.startswith('untrained'))
 
 
+def family_input_size(model: Any, size: int, height: int, width: int) -> int:
+    """Return the input size giving ``model`` the network input short side ``size`` gives.
+
+    Sizes on the bench are short sides (Depth Anything V2's rule): a family whose input rule
+    sets the longest side (Depth Anything 3) gets the longest side of that same network input
+    for a ``height`` x ``width`` frame, so every family is timed at the same processing
+    resolution.
+    """
+    from depth_anything_ros.models.registry import family
+    from depth_anything_ros.models.transforms import target_size
+    name = getattr(model, 'family', None)
+    if not isinstance(name, str) or family(name).input.aspect != 'longest':
+        return size
+    return max(target_size(height, width, size))
+
+
 def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
             reference: np.ndarray | None, runs: int, warmup: int,
             compile: bool = False, trt_profile: tuple | None = None) -> dict[str, Any]:
     """Time one configuration; returns a JSON-able row."""
     from depth_anything_ros.estimator import DepthEstimator
+    size = family_input_size(model, point.input_size, *frame.shape[:2])
     est = DepthEstimator(model, device=point.device, precision=point.precision,
-                         input_size=point.input_size, exact=point.mode == 'exact',
+                         input_size=size, exact=point.mode == 'exact',
                          backend=point.backend, compile=compile, trt_profile=trt_profile)
 
     def sync() -> None:
@@ -136,6 +153,7 @@ def measure(point: BenchPoint, model: torch.nn.Module, frame: np.ndarray,
     # backend/precision 'auto' are recorded as what they resolved to, with the reason.
     row: dict[str, Any] = {**asdict(point), 'backend': est.backend, 'precision': est.precision,
                            'choice': est.choice.reason, 'net_input': list(x.shape[-2:]),
+                           'family_input_size': size,
                            'forward': latency_stats(forward, point.batch),
                            'infer': latency_stats(end_to_end, point.batch), 'stages_ms': stages,
                            'runtime': est.backend_report}
@@ -160,16 +178,24 @@ def environment() -> dict[str, Any]:
 
 
 def skip_reason(backend: str, precision: str, device: torch.device | str,
-                exact: bool = False) -> str | None:
+                exact: bool = False, model: Any = None) -> str | None:
     """Why ``backend`` x ``precision`` (``exact``: the exact path) cannot run on ``device`` here.
 
-    None when it can: the estimator's own rule (backends.select.choose) decides.
+    None when it can: the estimator's own rule (backends.select.choose) decides, with what
+    ``model``'s family runs on.
     """
     from depth_anything_ros.backends.devices import resolve_device
-    from depth_anything_ros.backends.select import choose_here
+    from depth_anything_ros.backends.select import choose_here, ModelSupport
+    from depth_anything_ros.models.registry import family
     device = resolve_device(device) if str(device) == 'auto' else torch.device(device)
+    name = getattr(model, 'family', None)
+    support = None
+    if isinstance(name, str):
+        fam = family(name)
+        support = ModelSupport(fam.title, fam.backends, fam.precisions)
     try:
-        choose_here(str(device), backend=backend, precision=precision, exact=exact)
+        choose_here(str(device), backend=backend, precision=precision, exact=exact,
+                    support=support)
     except ValueError as exc:
         return str(exc)
     return None
@@ -215,12 +241,15 @@ def run(encoders: list[str], input_sizes: list[int], precisions: list[str], mode
             if enc != encoder:
                 continue
             if with_accuracy and size not in refs:
-                ref_est = DepthEstimator(model, device='cpu', exact=True, input_size=size,
+                ref_est = DepthEstimator(model, device='cpu', exact=True,
+                                         input_size=family_input_size(model, size,
+                                                                      *frame.shape[:2]),
                                          channels_last=False)
                 refs[size] = ref_est.infer(frame)  # fp32 exact torch reference
             point = BenchPoint(encoder, size, precision, mode, batch, backend, device)
             bar.set_postfix_str(f'{encoder} {size} {precision} {mode} b{batch} {backend}')
-            reason = skip_reason(backend, precision, device, exact=mode == 'exact')
+            reason = skip_reason(backend, precision, device, exact=mode == 'exact',
+                                 model=model)
             if reason is not None:  # a combination this machine cannot run: say so, go on
                 rows.append({**asdict(point), 'skipped': reason})
                 bar.update()
@@ -241,12 +270,12 @@ def run(encoders: list[str], input_sizes: list[int], precisions: list[str], mode
 
 def format_table(rows: list[dict]) -> str:
     """Plain-text table of the rows."""
-    head = (f'{"encoder":<7} {"size":>4} {"prec":<4} {"mode":<5} {"B":>2} {"backend":<11} '
+    head = (f'{"encoder":<10} {"size":>4} {"prec":<4} {"mode":<5} {"B":>2} {"backend":<11} '
             f'{"net in":>9} {"fwd med":>8} {"fwd p90":>8} {"infer med":>9} {"infer p90":>9} '
             f'{"fps":>6} {"max abs":>8} {"med rel":>8} {"p99 rel":>8}')
     lines = [head, '-' * len(head)]
     for r in rows:
-        left = (f'{r["encoder"]:<7} {r["input_size"]:>4} {r["precision"]:<4} {r["mode"]:<5} '
+        left = (f'{r["encoder"]:<10} {r["input_size"]:>4} {r["precision"]:<4} {r["mode"]:<5} '
                 f'{r["batch"]:>2} {r["backend"]:<11} ')
         if 'error' in r:
             lines.append(left + f'error: {r["error"][:80]}')

@@ -30,18 +30,38 @@ from depth_anything_ros.errors import InvalidInputError, MissingInputError
 
 DATA = Path(__file__).resolve().parents[1] / 'data' / 'demo_stream'
 DEFAULT_CHECKPOINT = 'metric_indoor_vits'
+#: What the demo runs without the default checkpoint: the toy model shipped with the package.
+BUNDLED_CHECKPOINT = 'rooms_tiny'
+#: The input size it was trained at (tools/make_bundled_model.py), the demo's default for it.
+BUNDLED_INPUT_SIZE = 196
 
 
 def resolve_checkpoint(checkpoint: str, weights_dir: str) -> tuple[str, bool]:
-    """Return ``(checkpoint, untrained)``: the given one, the default if present, or untrained."""
+    """Return ``(checkpoint, untrained)``.
+
+    The given one, else the default if present, else the bundled toy model, else (a package
+    without its data) untrained weights.
+    """
     if checkpoint:
         return checkpoint, checkpoint.startswith('untrained')
     try:
         from depth_anything_ros.models.hub import resolve_checkpoint as find
-        find(DEFAULT_CHECKPOINT, weights_dir or None)
-        return DEFAULT_CHECKPOINT, False
-    except (ImportError, FileNotFoundError):
+    except ImportError:
         return 'untrained', True
+    for name in (DEFAULT_CHECKPOINT, BUNDLED_CHECKPOINT):
+        try:
+            find(name, weights_dir or None)
+            return name, False
+        except FileNotFoundError:
+            continue
+    return 'untrained', True
+
+
+def toy_note(checkpoint: str) -> str:
+    """Return what a user must be told about ``checkpoint`` whenever it runs ('': nothing)."""
+    from depth_anything_ros.models.hub import checkpoint_info
+    info = checkpoint_info(checkpoint)
+    return info.note if info is not None else ''
 
 
 def read_stream(bag: Path, limit: int = 0) -> list[tuple[Any, Any]]:

@@ -856,7 +856,7 @@ def evaluate_ray(job: Any, images: int, manifest_path: str | os.PathLike,
                   for sc in plan.done[i]['scores']]
         if not plan.complete:
             manifest.complete(plan, written=len(scores), skipped=0)
-    result = combine_scores(scores)
+    result = combine_scores(scores, timed=job.timed)
     if job.tae:   # the per-pair values of every sequence, in dataset order, as one process
         acc = TemporalAccumulator()
         for i in range(len(plan.shards)):

@@ -135,6 +135,8 @@ class DepthNodeCore:
                  f'precision {getattr(estimator, "precision", cfg.precision)}'
                  + (f' ({choice.reason})' if choice is not None else '')
                  + f'; weights licence: {describe_licence(getattr(estimator, "licence", None))}')
+        if getattr(estimator, 'note', ''):
+            log.warning(f'weights: {estimator.note}')
         side = getattr(estimator, 'input_side', 'short')
         if side == 'library':
             log.info("network input: the model library's own image processing (input_size "

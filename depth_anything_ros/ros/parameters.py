@@ -28,6 +28,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.parameter import Parameter
 
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.params import (
     camera_names,
     camera_parameter,
@@ -150,6 +151,11 @@ def build_estimator(cfg: DepthConfig) -> Any:
         ValueError: the checkpoint does not match ``encoder``/``mode``, or bad device/precision.
 
     """
+    from depth_anything_ros.models.loading import offline_only
+    why = offline_only(cfg.resolved_checkpoint, encoder=cfg.encoder)
+    if why:   # before anything loads: a family that cannot keep up with a camera
+        raise InvalidInputError(f'checkpoint {cfg.resolved_checkpoint!r} is not for the live '
+                                f'node: {why}')
     if cfg.cpu_threads > 0:
         import torch
         torch.set_num_threads(cfg.cpu_threads)   # process-wide; the worker thread inherits it

@@ -83,10 +83,11 @@ class Transforms:
 
         """
         try:
+            # (a stamp before 1970 is a valid header but no rclpy Time: ValueError)
             tf = self._buffer.lookup_transform(
                 fixed, frame, rclpy.time.Time(nanoseconds=int(stamp_ns)),
                 timeout=rclpy.duration.Duration(nanoseconds=int(POSE_WAIT_S * 1e9)))
-        except tf2_ros.TransformException as exc:
+        except (tf2_ros.TransformException, ValueError, OverflowError) as exc:
             raise PoseUnavailable(f'no transform {fixed} <- {frame} at '
                                   f'{stamp_ns * 1e-9:.3f} s: {exc}') from None
         t, q = tf.transform.translation, tf.transform.rotation

@@ -45,9 +45,14 @@ from depth_anything_ros.ros.conversions import camera_frame_to_array, stamp_ns
 from depth_anything_ros.ros.publishing import PublishGate, RosCamera
 from depth_anything_ros.ros.warmup import WarmUp
 
-__all__ = ['Pending', 'THROTTLE_S', 'Worker']
+__all__ = ['PARTNER_SILENT_PERIODS', 'PARTNER_SILENT_S', 'Pending', 'stopped',
+           'THROTTLE_S', 'Worker']
 
 THROTTLE_S = 5.0   # seconds between repeats of one per-frame log message
+# A camera silent for longer than this and than PARTNER_SILENT_PERIODS of its own last frame
+# interval stopped publishing: the other cameras' frames no longer wait for it as a partner.
+PARTNER_SILENT_S = 1.0
+PARTNER_SILENT_PERIODS = 3.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,19 @@ class Pending:
 
     msg: Any            # sensor_msgs Image or CompressedImage
     received: float     # time.monotonic() at arrival
+
+
+def stopped(stats: Any, now: float) -> bool:
+    """Return True when a camera stopped publishing (its ``NodeStats`` at ``now``).
+
+    That is silent for longer than :data:`PARTNER_SILENT_S` and than
+    :data:`PARTNER_SILENT_PERIODS` of its own last frame interval (a slow camera is no stopped
+    one). A camera with fewer than two frames has no rate yet and counts as publishing.
+    """
+    last, interval = stats.last_input, stats.input_interval
+    if last is None or interval is None:
+        return False
+    return now - last > max(PARTNER_SILENT_S, PARTNER_SILENT_PERIODS * interval)
 
 
 class Worker:
@@ -115,8 +133,16 @@ class Worker:
         return cameras[0].stage.cfg.multiview_slop
 
     def _views_ready(self, pending: list[tuple[RosCamera, Pending]]) -> bool:
-        """Return True when every camera has a frame pending, all stamped within the slop."""
-        return len(pending) >= len(self.cameras) and stamps_match(
+        """Return True when every camera has a frame pending, all stamped within the slop.
+
+        Only cameras whose outputs someone wants and that still publish count: the frames
+        of the others are never taken (``_on_image`` drops them) or not coming (see
+        :func:`stopped`), so waiting for one would only add the slop.
+        """
+        now = time.monotonic()
+        partners = sum(1 for camera in self.cameras
+                       if self.gate.wanted(camera).any() and not stopped(camera.stats, now))
+        return len(pending) >= partners and stamps_match(
             [stamp_ns(item.msg.header) for _, item in pending], self._gather())
 
     def _decode(self, camera: RosCamera,

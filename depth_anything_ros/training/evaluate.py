@@ -16,21 +16,27 @@
 
 The network sees the image resized as in training (short side ``input_size``); its output is
 upsampled (bilinear, align_corners=True) to the ground-truth resolution and scored there with
-:mod:`.metrics`. Metric models are scored as they are; relative models (disparity) after a
-least-squares scale-and-shift fit in disparity space per image (``--align scale_shift``, the
-default for them). Point pairs (``--pairs``) add DA-2K-style ordinal accuracy on point pairs.
+:mod:`.metrics`. Metric models are scored as they are (``--align none``, or ``scale``: a
+least-squares scale per image); relative models always after a least-squares scale-and-shift
+fit per image: in disparity space for disparity and for depth known up to a scale (its
+inverse), in depth space for depth of unknown scale and shift (Marigold).
+Point pairs (``--pairs``) add DA-2K-style ordinal accuracy on point pairs. ``--compare`` scores
+more models on exactly the same images by the same rules, adding each model's median
+ms/frame (timings only then: a single evaluation stays reproducible).
 ``--tae`` adds the temporal metrics (TAE, flicker; see metrics.temporal_pair) over consecutive
 frames of the sequences a dataset's ``poses.txt`` describes (``synth --sequence`` writes it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+import hashlib
 import json
 import logging
 import os
 from pathlib import Path
+import time
 from typing import Any
 
 import cv2
@@ -52,6 +58,7 @@ from depth_anything_ros.training.metrics import (
     align_disparity_to_depth,
     crop_mask,
     depth_metrics,
+    fit_scale_shift,
     HIGHER_IS_BETTER,
     METRIC_NAMES,
     MetricAccumulator,
@@ -131,29 +138,41 @@ def owns_processing(model: nn.Module) -> bool:
 
 def score_prediction(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, *,
                      min_depth: float, max_depth: float, is_metric: bool,
-                     align: str | None = None, crop: str | None = None
+                     align: str | None = None, crop: str | None = None,
+                     relative_depth: bool = False
                      ) -> tuple[dict[str, float] | None, torch.Tensor, torch.Tensor]:
     """Score one image. Returns (metrics or None, depth prediction (H, W), mask (H, W)).
 
-    ``align``: None/'none' (metric models), or 'scale_shift' (fit in disparity space; the
-    prediction is read as disparity).
+    ``align``: None/'none' (metric models), 'scale' (metric models: a least-squares scale in
+    depth space) or 'scale_shift' (fit in disparity space, the prediction read as disparity;
+    with ``relative_depth`` the prediction is relative depth of unknown scale and shift
+    (Marigold), fitted in depth space and clamped to [``min_depth``, ``max_depth``]).
     """
     mask = valid_depth_mask(gt, valid, min_depth, max_depth)
     mask &= crop_mask(*gt.shape[-2:], crop).to(mask.device)
-    if align in (None, 'none'):
+    if align in (None, 'none', 'scale'):
         if not is_metric:
-            raise InvalidInputError('a relative model predicts affine-invariant disparity, not '
-                                    'metres: evaluate it with --align scale_shift')
+            raise InvalidInputError('a relative model predicts affine-invariant disparity or '
+                                    'depth, not metres: evaluate it with --align scale_shift')
         depth = pred
+        if align == 'scale':
+            if int(mask.sum()) < 1:
+                return None, pred, mask
+            p, g = pred[mask].double(), gt[mask].double()
+            depth = pred * float((p * g).sum() / (p * p).sum().clamp(min=1e-12))
     elif align == 'scale_shift':
         if int(mask.sum()) < 2:
             return None, pred, mask
-        if is_metric:
-            # fit a metric model's output as disparity too: 1 / depth
-            pred = 1.0 / pred.clamp(min=1e-6)
-        depth = align_disparity_to_depth(pred, gt, mask, max_depth).to(gt.device)
+        if relative_depth:
+            s, t = fit_scale_shift(pred, gt, mask)
+            depth = (s * pred + t).clamp(min=min_depth, max=max_depth).to(gt.device)
+        else:
+            if is_metric:
+                # fit a metric model's output as disparity too: 1 / depth
+                pred = 1.0 / pred.clamp(min=1e-6)
+            depth = align_disparity_to_depth(pred, gt, mask, max_depth).to(gt.device)
     else:
-        raise InvalidInputError(f'unknown align {align!r}; use none or scale_shift')
+        raise InvalidInputError(f'unknown align {align!r}; use none, scale or scale_shift')
     # predictions are not clipped (as in the official evaluation), only kept positive for logs
     metrics = depth_metrics(depth.clamp(min=1e-6), gt, mask)
     return metrics, depth, mask
@@ -167,6 +186,7 @@ class ImageScore:
     metrics: dict[str, float] | None
     correct_pairs: int = 0
     total_pairs: int = 0
+    ms: float | None = None    # the model's time for this frame (prediction at GT size)
 
 
 @torch.no_grad()
@@ -182,21 +202,29 @@ def score_sample(model: nn.Module, sample: dict[str, Any], index: int, *, min_de
     """
     base = getattr(model, 'module', model)
     is_metric = bool(getattr(base, 'is_metric', True))
-    relative_depth = getattr(getattr(base, 'config', None), 'output', None) == 'depth'
+    config = getattr(base, 'config', None)
+    relative_depth = getattr(config, 'output', None) == 'depth'
+    # depth known up to a scale and a shift (Marigold) is fitted in depth space; up to a scale
+    # only (Depth Anything 3), its inverse is disparity, fitted as the other relative models'
+    shifted = relative_depth and bool(getattr(config, 'shift_invariant', False))
     gt = sample['depth']                                        # (H, W) metres
     k = sample.get('intrinsics')
+    start = time.perf_counter()
     pred = predict(model, sample['image'], tuple(gt.shape[-2:]), autocast_dtype,
                    rgb=sample.get('rgb'),
                    focal_px=float(k[0, 0]) if k is not None else None, intrinsics=k).cpu()
-    if relative_depth:   # affine-invariant depth: scored as disparity like the others
+    ms = 1e3 * (time.perf_counter() - start)   # (.cpu() waited for the device)
+    if relative_depth and not shifted:   # inverse depth up to a scale: scored as disparity
         pred = 1.0 / pred.clamp(min=1e-6)
     metrics, depth, mask = score_prediction(pred, gt, sample['valid_mask'],
                                             min_depth=min_depth, max_depth=max_depth,
-                                            is_metric=is_metric, align=align, crop=crop)
-    score = ImageScore(sample.get('name', str(index)), metrics)
+                                            is_metric=is_metric, align=align, crop=crop,
+                                            relative_depth=shifted)
+    score = ImageScore(sample.get('name', str(index)), metrics, ms=ms)
     if pairs is not None and score.name in pairs:
-        # ordinal order is judged on the raw output: disparity for relative models
-        acc_i = ordinal_accuracy(pred, pairs[score.name], disparity=not is_metric)
+        # ordinal order is judged on the raw output: disparity for disparity models
+        acc_i = ordinal_accuracy(pred, pairs[score.name],
+                                 disparity=not (is_metric or shifted))
         score.correct_pairs = round(acc_i * len(pairs[score.name]))
         score.total_pairs = len(pairs[score.name])
     return score, {'metrics': metrics, 'pred': depth, 'gt': gt, 'mask': mask,
@@ -204,29 +232,45 @@ def score_sample(model: nn.Module, sample: dict[str, Any], index: int, *, min_de
 
 
 def combine_scores(scores: Iterable[ImageScore],
-                   dist: dist_utils.DistInfo | None = None) -> dict[str, float]:
-    """Average the scores of the images (in dataset order); all-reduced under torchrun."""
+                   dist: dist_utils.DistInfo | None = None, *,
+                   timed: bool = False) -> dict[str, float]:
+    """Average the scores of the images (in dataset order); all-reduced under torchrun.
+
+    ``timed``: add ``ms_per_frame``, the median time of a prediction (the mean over ranks
+    under torchrun); left out by default so that a result is reproducible.
+    """
     dist = dist or dist_utils.DistInfo()
     acc = MetricAccumulator()
     correct_pairs = total_pairs = 0
+    times = []
     for score in scores:
         acc.add(score.metrics)
         correct_pairs += score.correct_pairs
         total_pairs += score.total_pairs
+        if score.ms is not None:
+            times.append(score.ms)
     sums, n_images, n_skipped = acc.sums, acc.n_images, acc.n_skipped
-    if dist.world_size > 1:
+    # the median: the first frames (warm-up, allocations) do not count
+    ms = float(np.median(times)) if times else None
+    if dist.world_size > 1:   # ranks run at once: the mean over all of them
         keys = list(METRIC_NAMES)
         vec = torch.tensor([sums.get(k, 0.0) for k in keys] +
-                           [n_images, n_skipped, correct_pairs, total_pairs], dtype=torch.float64)
+                           [n_images, n_skipped, correct_pairs, total_pairs, sum(times),
+                            len(times)], dtype=torch.float64)
         vec = dist_utils.all_reduce_sum(vec)
         sums = dict(zip(keys, vec[:len(keys)].tolist()))
-        n_images, n_skipped, correct_pairs, total_pairs = (int(v) for v in vec[len(keys):])
+        n_images, n_skipped, correct_pairs, total_pairs = (
+            int(v) for v in vec[len(keys):len(keys) + 4])
+        total_ms, n_timed = float(vec[-2]), int(vec[-1])
+        ms = total_ms / n_timed if n_timed else None
     total = MetricAccumulator()
     total.merge_sums(sums, n_images, n_skipped)
     result = total.result()
     if total_pairs:
         result['ordinal_acc'] = correct_pairs / total_pairs
         result['n_pairs'] = total_pairs
+    if timed and ms is not None:
+        result['ms_per_frame'] = ms
     return result
 
 
@@ -236,12 +280,14 @@ def evaluate_model(model: nn.Module, dataset: Any, *, min_depth: float, max_dept
                    pairs: dict[str, list[PointPair]] | None = None,
                    autocast_dtype: torch.dtype | None = None, progress: bool = False,
                    on_image: Callable[[str, dict[str, Any]], None] | None = None,
-                   dist: dist_utils.DistInfo | None = None) -> dict[str, float]:
+                   dist: dist_utils.DistInfo | None = None,
+                   timed: bool = False) -> dict[str, float]:
     """Average metrics of ``model`` over ``dataset`` (an eval-transformed DepthDataset).
 
     Under torchrun each rank scores a strided share and the sums are all-reduced, so every
     rank returns the same result. ``on_image(name, record)`` receives per-image results
-    (``metrics``, ``pred``, ``gt``, ``mask``) for error maps.
+    (``metrics``, ``pred``, ``gt``, ``mask``) for error maps. ``timed``: add ``ms_per_frame``
+    (see :func:`combine_scores`).
     """
     dist = dist or dist_utils.DistInfo()
     was_training = model.training
@@ -255,7 +301,7 @@ def evaluate_model(model: nn.Module, dataset: Any, *, min_depth: float, max_dept
         scores.append(score)
         if on_image is not None:
             on_image(score.name, record)
-    result = combine_scores(scores, dist)
+    result = combine_scores(scores, dist, timed=timed)
     if was_training:
         model.train()
     return result
@@ -309,8 +355,8 @@ class TemporalScorer:
 def format_table(results: dict[str, dict[str, float]]) -> str:
     """Text table: one column per evaluated model, one row per metric (arrow = better)."""
     names = list(results)
-    keys = [k for k in (*METRIC_NAMES, 'ordinal_acc', *TEMPORAL_NAMES, 'n_images', 'n_skipped',
-                        'n_pairs', 'n_frame_pairs')
+    keys = [k for k in (*METRIC_NAMES, 'ordinal_acc', *TEMPORAL_NAMES, 'ms_per_frame',
+                        'n_images', 'n_skipped', 'n_pairs', 'n_frame_pairs')
             if any(k in r for r in results.values())]
     width = max(12, *(len(n) for n in names))
     lines = [f'{"metric":<14}' + ''.join(f'{n:>{width + 2}}' for n in names)]
@@ -321,6 +367,7 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
             v = results[n].get(k)
             cells.append(f'{"-":>{width + 2}}' if v is None else
                          f'{int(v):>{width + 2}d}' if k.startswith('n_') else
+                         f'{v:>{width + 2}.1f}' if k == 'ms_per_frame' else
                          f'{v:>{width + 2}.4f}')
         lines.append(f'{k + arrow:<14}' + ''.join(cells))
     return '\n'.join(lines)
@@ -433,6 +480,7 @@ class EvalJob:
     pairs: dict[str, list[PointPair]] | None
     maps_dir: str | None
     keep_rgb: bool = False    # the model's family preprocesses the image itself
+    timed: bool = False       # add ms_per_frame (models compared)
     tae: bool = False         # add the temporal metrics (poses.txt of ``data``)
 
     def model(self) -> nn.Module:
@@ -456,21 +504,36 @@ class EvalJob:
 Evaluator = Callable[[EvalJob, int], dict[str, float]]
 
 
+def image_list(dataset: Any) -> list[str]:
+    """Return the images a dataset scores, in order (RGB and depth file of each)."""
+    return [f'{r.rgb}|{r.depth}' for r in getattr(dataset, 'refs', ())]
+
+
+def images_digest(images: Sequence[str]) -> str:
+    """Return the SHA-256 of an image list (what ``settings.images_sha256`` records)."""
+    return hashlib.sha256('\n'.join(images).encode()).hexdigest()
+
+
 def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
-             compare: str | os.PathLike | None = None, align: str = 'auto',
+             compare: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+             align: str = 'auto',
              pairs_file: str | os.PathLike | None = None, crop: str = 'none',
              error_maps: str | os.PathLike | None = None, device: str = 'auto',
              allow_untrained: bool = False,
              model_options: dict[str, Any] | None = None, tae: bool = False,
              evaluator: Evaluator | None = None) -> dict[str, Any]:
-    """Evaluate ``checkpoint`` (and ``compare``); return the JSON document.
+    """Evaluate ``checkpoint`` (and each of ``compare``); return the JSON document.
 
     ``given``: the settings of :func:`resolve_settings` that the caller fixes (None: from the
-    checkpoint's training run, else the default). ``align`` auto: none for metric models,
-    scale_shift for relative ones. ``pairs_file``: point pairs for ordinal accuracy.
-    ``error_maps``: folder for per-image prediction/GT/error PNGs. ``model_options``: keyword
-    arguments of estimator.load_checked_model for ``checkpoint`` (``weights_dir`` also applies
-    to ``compare``). ``tae``: add the temporal metrics (the dataset needs ``poses.txt``).
+    checkpoint's training run, else the default). ``align``: the rule of metric models (auto:
+    none; none, scale or scale_shift); relative ones are always fitted by scale and shift.
+    ``pairs_file``: point pairs for ordinal accuracy. ``error_maps``: folder for per-image
+    prediction/GT/error PNGs (``model/``, ``compare1/``, ...). ``model_options``: keyword
+    arguments of estimator.load_checked_model for ``checkpoint`` (``weights_dir`` and
+    ``sampling`` also apply to ``compare``: sampling to each model that samples, at least
+    one). ``compare``: more checkpoints, each scored on exactly the main one's images; the
+    document keeps the main result at the top level and theirs under ``compare`` (a list, in
+    order). ``tae``: add the temporal metrics (the dataset needs ``poses.txt``).
     ``evaluator``: computes each model's metrics elsewhere (default: here, with
     :func:`evaluate_model`); with ``tae`` it adds the temporal metrics itself.
     """
@@ -489,23 +552,47 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
         pairs = {}
         for p in read_pairs(pairs_file):
             pairs.setdefault(Path(p.image).stem, []).append(p)
+    if compare is None:
+        compared: list[str | os.PathLike] = []
+    elif isinstance(compare, (str, os.PathLike)):
+        compared = [compare]
+    else:
+        compared = list(compare)
     results: dict[str, dict[str, float]] = {}
     settings: dict[str, Any] = {}
-    for label, ckpt in (('model', checkpoint), ('compare', compare)):
-        if ckpt is None:
-            continue
+    sampling = dict((model_options or {}).get('sampling') or {})
+    sampled = False
+    images: list[str] | None = None
+    from depth_anything_ros.estimator import apply_sampling
+    runs = [('model', checkpoint)] + [(f'compare{i}', c) for i, c in enumerate(compared, 1)]
+    for label, ckpt in runs:
         options = dict(model_options or {})
-        if label == 'compare':
+        if label != 'model':
             options = {k: v for k, v in options.items() if k == 'weights_dir'}
+        options.pop('sampling', None)
         model = load_eval_model(ckpt, torch_device, allow_untrained=allow_untrained, **options)
+        if apply_sampling(model, sampling, str(ckpt), required=not compared):
+            sampled = True
+            options['sampling'] = sampling
         is_metric = bool(model.is_metric)
-        how = align if align != 'auto' else ('none' if is_metric else 'scale_shift')
+        how = ('scale_shift' if not is_metric else
+               'none' if align == 'auto' else align)
+        output = getattr(model.config, 'output', None) or (
+            'metric' if is_metric else 'disparity')
+        took = ({k: getattr(model.config, k, None) for k in (
+            'steps', 'ensemble_size', 'processing_resolution', 'seed')}
+            if getattr(model, 'configure_sampling', None) is not None else None)
         max_depth = opts['max_depth'] or (model.config.max_depth if is_metric else None)
         dataset = build_dataset(opts['dataset'], opts['data'], opts['split'],
                                 EvalTransform(opts['input_size'],
                                               keep_rgb=owns_processing(model)),
                                 min_depth=opts['min_depth'], max_depth=max_depth
                                 ).limit(opts['limit'])
+        listing = image_list(dataset)
+        if images is None:
+            images = listing
+        elif listing != images:   # never: the datasets differ in transform only
+            raise RuntimeError(f'{ckpt} would be scored on other images than {checkpoint}')
         cap = max_depth or dataset.max_depth
         if not np.isfinite(cap):
             raise InvalidInputError('relative models need --eval-max-depth (metres) to cap '
@@ -531,26 +618,105 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
                                             max_depth=cap, align=how,
                                             crop=None if crop == 'none' else crop,
                                             pairs=pairs, autocast_dtype=autocast, progress=True,
-                                            on_image=on_image)
+                                            on_image=on_image, timed=bool(compared))
+            model = None   # before the next one loads
         else:
             job = EvalJob(str(ckpt), device, allow_untrained, options, opts['dataset'],
                           str(opts['data']), opts['split'], opts['input_size'],
                           opts['min_depth'], max_depth, opts['limit'], cap, how,
                           None if crop == 'none' else crop, opts['amp'], pairs,
                           None if maps_dir is None else str(maps_dir),
-                          owns_processing(model), poses is not None)
+                          owns_processing(model), bool(compared), poses is not None)
             del model   # the evaluator builds its own
             results[label] = evaluator(job, len(dataset))
         if scorer is not None:
             results[label].update(scorer.result())
         settings[label] = {'checkpoint': str(ckpt), 'align': how, 'max_depth': cap,
-                           'head': 'metric' if is_metric else 'relative'}
+                           'head': 'metric' if is_metric else 'relative',
+                           'output': output, 'images_sha256': images_digest(listing)}
+        if took is not None:
+            settings[label]['sampling'] = took
+    if sampling and not sampled:
+        flags = ', '.join('--' + k.replace('_', '-') for k in sampling)
+        raise InvalidInputError(f'{flags}: none of the evaluated models samples (only a '
+                                'diffusion pipeline such as marigold-depth-v1-1 takes them)')
     doc: dict[str, Any] = dict(results['model'])
     doc['settings'] = {'data': str(opts['data']), 'dataset': opts['dataset'],
                        'split': opts['split'], 'crop': crop, 'min_depth': opts['min_depth'],
                        'input_size': opts['input_size'], 'limit': opts['limit'],
                        'amp': opts['amp'], 'run': str(folder) if folder else None,
                        **settings['model']}
-    if 'compare' in results:
-        doc['compare'] = {**results['compare'], 'settings': settings['compare']}
+    if compared:
+        doc['compare'] = [{**results[label], 'settings': settings[label]}
+                          for label, _ in runs[1:]]
     return doc
+
+
+#: What the comparison chart shows, in order: (key, title).
+CHART_METRICS = (('abs_rel', 'AbsRel (lower is better)'), ('delta1', 'δ1 (higher is better)'),
+                 ('rmse', 'RMSE, m (lower is better)'),
+                 ('ordinal_acc', 'ordinal accuracy (higher is better)'),
+                 ('ms_per_frame', 'ms/frame (lower is better)'))
+
+
+def save_comparison_chart(results: Mapping[str, Mapping[str, Any]], path: str | os.PathLike
+                          ) -> Path:
+    """Write a PNG bar chart: one panel per metric of :data:`CHART_METRICS`, one bar per model.
+
+    matplotlib draws it when installed, else OpenCV (the package's own dependency).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = list(results)
+    panels = [(k, title) for k, title in CHART_METRICS
+              if any(results[n].get(k) is not None for n in names)]
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        _opencv_chart(results, names, panels, path)
+        return path
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), squeeze=False)
+    colours = [plt.get_cmap('tab10')(i % 10) for i in range(len(names))]
+    for ax, (key, title) in zip(axes[0], panels):
+        values = [results[n].get(key) for n in names]
+        ax.bar(range(len(names)), [np.nan if v is None else v for v in values], color=colours)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(range(len(names)), names, rotation=30, ha='right', fontsize=7)
+        for i, v in enumerate(values):
+            if v is not None:
+                ax.annotate(f'{v:.3g}', (i, v), ha='center', va='bottom', fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _opencv_chart(results: Mapping[str, Mapping[str, Any]], names: list[str],
+                  panels: list[tuple[str, str]], path: Path) -> None:
+    """Draw the chart of :func:`save_comparison_chart` with OpenCV (no matplotlib)."""
+    pw, ph, top, bottom = 240, 300, 30, 70
+    image = np.full((ph, pw * max(len(panels), 1), 3), 255, np.uint8)
+    colours = [tuple(int(c) for c in cv2.applyColorMap(
+        np.uint8([[int(255 * i / max(len(names) - 1, 1))]]), cv2.COLORMAP_TURBO)[0, 0])
+        for i in range(len(names))]
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for p, (key, title) in enumerate(panels):
+        x0 = p * pw
+        values = [results[n].get(key) for n in names]
+        hi = max((v for v in values if v is not None), default=1.0) or 1.0
+        cv2.putText(image, title.split(' (')[0], (x0 + 8, 20), font, 0.5, (0, 0, 0), 1)
+        bar = (pw - 20) // max(len(names), 1)
+        for i, v in enumerate(values):
+            bx = x0 + 10 + i * bar
+            if v is not None:
+                height = int((ph - top - bottom) * max(v, 0.0) / hi)
+                cv2.rectangle(image, (bx + 2, ph - bottom - height), (bx + bar - 2, ph - bottom),
+                              colours[i], -1)
+                cv2.putText(image, f'{v:.3g}', (bx + 2, ph - bottom - height - 4), font, 0.35,
+                            (0, 0, 0), 1)
+            cv2.putText(image, names[i][:10], (bx + 2, ph - bottom + 14 + 12 * (i % 3)), font,
+                        0.3, (0, 0, 0), 1)
+    if not cv2.imwrite(str(path), image):
+        raise OSError(f'could not write {path}')

@@ -85,6 +85,20 @@ LABEL_OUTPUTS = {
 }
 
 
+def label_output(estimator: Any) -> str:
+    """Return what a teacher's labels are, a key of :data:`LABEL_OUTPUTS`.
+
+    The estimator's output, except relative depth with an unknown shift (a network whose
+    config says ``shift_invariant``, Marigold): its labels are disparity-like, of unknown scale
+    and shift.
+    """
+    output = estimator.output
+    if output == 'depth' and getattr(getattr(estimator, 'config', None), 'shift_invariant',
+                                     False):
+        return 'disparity'
+    return output
+
+
 def flip_tta(teacher: Teacher) -> Teacher:
     """Average the teacher's disparity on each image and on its mirror image (flipped back)."""
     def teach(images: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -98,9 +112,13 @@ def estimator_teacher(estimator: Any, *, tta_flip: bool = False) -> Teacher:
     """Wrap a :class:`~depth_anything_ros.estimator.DepthEstimator` as a disparity teacher.
 
     Disparity is kept, depth (metres or relative) becomes 1 / depth, sky becomes 0; a network
-    that needs a focal length gets a nominal one (see the module docstring).
+    that needs a focal length gets a nominal one (see the module docstring). Relative depth
+    with an unknown shift (Marigold: in [0, 1], larger = farther) becomes ``1 - depth``:
+    larger = nearer and affine in the teacher's output, so labels of unknown scale and shift,
+    as disparity (:func:`label_output`; 1 / depth would need the shift).
     """
     output = estimator.output   # 'disparity', 'depth' or 'metric'
+    shifted = label_output(estimator) == 'disparity' and output == 'depth'
     nominal = bool(estimator.needs_intrinsics)
 
     def teach(images: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -109,7 +127,8 @@ def estimator_teacher(estimator: Any, *, tta_flip: bool = False) -> Teacher:
         out = []
         for r in estimator.estimate_batch(list(images), 'bgr8', intrinsics):
             d = np.asarray(r.depth, np.float32)                        # (H, W)
-            disp = d if output == 'disparity' else depth_to_disparity(d)
+            disp = (d if output == 'disparity' else np.float32(1.0) - d if shifted
+                    else depth_to_disparity(d))
             out.append(disp if r.sky is None else np.where(r.sky, np.float32(0), disp))
         return out
 

@@ -33,6 +33,13 @@ _PARAMETERS = {'vits': 24_785_089, 'vitb': 97_470_785, 'vitl': 335_315_649,
 _METRIC = (('hypersim', 'indoor', 'Hypersim', 20.0), ('vkitti', 'outdoor', 'VKITTI', 80.0))
 
 
+#: The toy model that ships with the package (tools/make_bundled_model.py makes it).
+BUNDLED = Checkpoint(
+    'rooms_tiny', 'tiny', 'metric', 'rooms_tiny.pth', 'Apache-2.0', max_depth=10.0,
+    parameters=430_713, bundled=True,
+    note='a toy trained on procedural synthetic rooms, not Depth Anything')
+
+
 def _checkpoints() -> tuple[Checkpoint, ...]:
     out = []
     for enc, size in _SIZE.items():
@@ -48,7 +55,7 @@ def _checkpoints() -> tuple[Checkpoint, ...]:
                 f'depth_anything_v2_metric_{dataset}_{enc}.pth', _LICENCE[enc],
                 f'depth-anything/Depth-Anything-V2-Metric-{hf_name}-{size}', max_depth,
                 aliases=(f'metric_{alias}_{enc}',), parameters=_PARAMETERS[enc]))
-    return tuple(out)
+    return (*out, BUNDLED)
 
 
 FAMILY = register_family(ModelFamily(

@@ -48,15 +48,16 @@ from . import weights
 from .checkpoint import check_fits, config_name, infer_config, WRAPPER_PREFIX
 from .config import config_for, Da3Config, EXTRA_CONFIGS, NestedConfig
 from .family import FAMILY, traits
+from .graph import Da3Graph, finish, has_views, raw_outputs
 from .network import build_model as build_network
-from .network import metric_depth, SKY_THRESHOLD
+from .network import SKY_THRESHOLD
 from .transforms import prepare_image, process_sizes
 
 log = logging.getLogger(__name__)
 
 __all__ = ['Da3Facts', 'Da3Model', 'build_model', 'check_metadata', 'config_from_dict',
-           'freeze_unsupervised', 'load_state_dict', 'named', 'network_intrinsics',
-           'network_size', 'preprocess', 'UNSUPERVISED', 'untrained_model']
+           'finish_graph', 'freeze_unsupervised', 'load_state_dict', 'named',
+           'network_intrinsics', 'network_size', 'preprocess', 'UNSUPERVISED', 'untrained_model']
 
 AnyConfig = Da3Config | NestedConfig
 
@@ -168,6 +169,17 @@ class Da3Model(nn.Module):
         """Whether ``depth`` is in metres."""
         return self.config.is_metric
 
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> Any:
+        """Load a published file's state dict, or the official network's own, key for key.
+
+        A published file's keys start with ``model.``; the official network's own
+        (``backbone.``, ``head.``, ...) get that prefix added. Strict by default.
+        """
+        if state_dict and not any(k.startswith('model.') for k in state_dict):
+            state_dict = {f'model.{k}': v for k, v in state_dict.items()}
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     def forward(self, x: Tensor, focal: Tensor | None = None, *,
                 sky_to_far: bool = True) -> dict[str, Tensor]:
         """Images [B, 3, h, w] (normalised) -> ``depth`` [B, h, w] (+ confidence, sky).
@@ -176,18 +188,35 @@ class Da3Model(nn.Module):
         depth becomes metres only with it, ignored by the others. ``sky_to_far=False``
         (training): the depth of sky pixels stays what the head made (see
         :meth:`DepthAnything3.forward`).
+
+        Views [B, S, 3, h, w] (the official form) -> the official network's own outputs,
+        unchanged: ``depth``, ``depth_conf`` (and ``sky`` where it has one) [B, S, h, w] plus
+        what else it gives; raw network depth (no focal scaling), as the official network.
         """
+        if x.dim() == 5:
+            if x.shape[1] > self.config.max_views:
+                raise ValueError(f'{self.config.encoder} takes at most {self.config.max_views} '
+                                 f'view(s) in one pass, got {x.shape[1]}')
+            return dict(self.model(x))
         if x.dim() != 4:
-            raise ValueError(f'expected images (B, 3, H, W), got {tuple(x.shape)}')
-        out = self.model(x) if sky_to_far else self.model(x, sky_to_far=False)
-        depth = out['depth'][:, 0]
-        if self.config.needs_intrinsics:
-            if focal is None:
-                raise ValueError(f"{self.config.encoder} gives metres only with the camera's "
-                                 'focal length (fx, fy in pixels); none was given')
-            focal = focal.to(depth)
-            depth = metric_depth(depth, focal[:, 0, None, None], focal[:, 1, None, None])
-        return _per_image(out, depth)
+            raise ValueError(f'expected images (B, 3, H, W) or views (B, S, 3, H, W), got '
+                             f'{tuple(x.shape)}')
+        net = self.model
+        raw = raw_outputs(net, x)   # the network sees (B, 3, H, W), as without export
+        if has_views(net):   # one view per image: drop the views axis
+            raw = {k: v[:, 0] for k, v in raw.items()}
+        if self.config.needs_intrinsics and focal is None:
+            raise ValueError(f"{self.config.encoder} gives metres only with the camera's "
+                             'focal length (fx, fy in pixels); none was given')
+        return finish(raw, focal, needs_focal=self.config.needs_intrinsics,
+                      sky_to_far=sky_to_far)
+
+    def export_graph(self) -> Da3Graph:
+        """Return the computation an exported file holds (:mod:`.graph`).
+
+        The rest runs after it: :func:`finish_graph`.
+        """
+        return Da3Graph(self.model)
 
     def forward_views(self, x: Tensor, extrinsics: Tensor | None = None,
                       intrinsics: Tensor | None = None) -> dict[str, Tensor]:
@@ -305,6 +334,19 @@ def load_state_dict(path: Path, sd: Mapping[str, Tensor], meta: Mapping[str, Any
                         assign=True)
     log.info('loaded %s: %s (%s)', path, cfg.name, traits(cfg.name)['output'])
     return Da3Model(net).eval()
+
+
+def finish_graph(raw: Mapping[str, Tensor], config: Da3Facts,
+                 focal: Tensor | None = None) -> dict[str, Tensor]:
+    """Turn an exported graph's outputs into what :meth:`Da3Model.forward` returns (exactly).
+
+    The steps outside the graph (:mod:`.graph`): sky pixels far, the focal scaling of a
+    metric network (``focal`` (B, 2), network-input pixels), the nested alignment.
+    """
+    if config.needs_intrinsics and focal is None:
+        raise ValueError(f"{config.encoder} gives metres only with the camera's focal length "
+                         '(fx, fy in pixels); none was given')
+    return finish(raw, focal, needs_focal=config.needs_intrinsics)
 
 
 def network_size(height: int, width: int, input_size: int) -> tuple[int, int]:

@@ -83,8 +83,7 @@ FAMILY = register_family(ModelFamily(
     max_views=MAX_VIEWS,
     # train fine-tunes whole networks single-view; distill trains relative students
     trainable=True,
-    # the torch path only, so far (no ONNX export of the dict outputs yet)
-    backends=('torch',),
+    # every backend: exported graphs hold the networks' raw outputs (models/da3/graph.py)
     checkpoint_names=(('relative', '{encoder}'), ('metric', '{encoder}')),
     order=10,
 ))

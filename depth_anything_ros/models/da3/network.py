@@ -109,9 +109,9 @@ class DepthAnything3(nn.Module):
         ``extrinsics`` (B, S, 4, 4) world-to-camera and ``intrinsics`` (B, S, 3, 3) in input
         pixels condition an any-view network on known poses (both or neither).
         ``ref_view_strategy`` picks the reference among three or more views without poses.
-        ``sky_to_far=False`` (training): a network with a sky output gives its depth map as the
-        head made it, without the far value put on sky pixels (a batch quantile, which a loss
-        must not see).
+        ``sky_to_far=False``: a network with a sky output gives its depth map as the head made
+        it, without the far value put on sky pixels (a batch quantile, which a training loss
+        must not see, and which an exported graph leaves to :meth:`sky_to_far`).
         """
         cfg = self.config
         x = as_views(x)
@@ -142,11 +142,11 @@ class DepthAnything3(nn.Module):
                     ext, k = decode_cameras(self.cam_dec(feats[-1][1].float()), h, w)
                     out.update(extrinsics=ext, intrinsics=k)
                 return out
-            depth = self._sky_to_far(first, second) if sky_to_far else first
-            return {'depth': depth, 'sky': second}
+            return {'depth': self.sky_to_far(first, second) if sky_to_far else first,
+                    'sky': second}
 
     @staticmethod
-    def _sky_to_far(depth: Tensor, sky: Tensor) -> Tensor:
+    def sky_to_far(depth: Tensor, sky: Tensor) -> Tensor:
         """Sky pixels take the 99th percentile of the other depths (over the whole batch)."""
         ground = sky < SKY_THRESHOLD
         n = ground.sum()
@@ -172,28 +172,41 @@ class NestedDepthAnything3(nn.Module):
                 ref_view_strategy: str = 'saddle_balanced') -> dict[str, Tensor]:
         x = as_views(x)
         out = self.da3(x, extrinsics, intrinsics, ref_view_strategy)
-        metric = self.da3_metric(x)
+        metric = self.da3_metric(x, sky_to_far=False)
         k = out['intrinsics']
-        scaled = metric_depth(metric['depth'], k[:, :, 0, 0, None, None],
-                              k[:, :, 1, 1, None, None])
-        ground = metric['sky'] < SKY_THRESHOLD
+        depth, conf, scale = self.align(out['depth'], out['depth_conf'], k[:, :, 0, 0],
+                                        k[:, :, 1, 1], metric['depth'], metric['sky'])
+        ext = out['extrinsics'].clone()
+        ext[..., :3, 3] = ext[..., :3, 3] * scale
+        out.update(depth=depth, depth_conf=conf, extrinsics=ext, sky=metric['sky'],
+                   scale_factor=scale)
+        return out
+
+    @staticmethod
+    def align(depth: Tensor, conf: Tensor, fx: Tensor, fy: Tensor, metric: Tensor,
+              sky: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Any-view depth and confidence (B, S, H, W) -> metres, confidence, the scale.
+
+        ``fx``, ``fy`` (B, S): the any-view network's focal lengths; ``metric`` and ``sky``
+        (B, S, H, W): the metric network's depth as its head gives it and its sky map. The
+        metric depth (sky pixels far, then focal-scaled) is the target of a least-squares
+        scale over confident ground pixels; sky pixels get the far limit, confidence 1.
+        """
+        metric = DepthAnything3.sky_to_far(metric, sky)
+        scaled = metric_depth(metric, fx[..., None, None], fy[..., None, None])
+        ground = sky < SKY_THRESHOLD
         if ground.sum() <= 10:
             raise ValueError('the metric network sees sky almost everywhere: no scale to align '
                              'to')
-        depth, conf = out['depth'], out['depth_conf']
         median_conf = torch.quantile(_sample(conf[ground]), 0.5)
         use = ((conf >= median_conf) & ground & (scaled > _MIN_METRIC_DEPTH)
                & (depth > _MIN_DEPTH))
         a, d = scaled[use], depth[use]
         scale = torch.dot(a, d) / torch.dot(d, d).clamp_min(1e-12)
         depth = depth * scale
-        ext = out['extrinsics'].clone()
-        ext[..., :3, 3] = ext[..., :3, 3] * scale
         far = torch.clamp(torch.quantile(_sample(depth[ground]), 0.99), max=SKY_DEPTH_LIMIT)
-        out.update(depth=torch.where(ground, depth, far),
-                   depth_conf=torch.where(ground, conf, torch.ones_like(conf)),
-                   extrinsics=ext, sky=metric['sky'], scale_factor=scale)
-        return out
+        return (torch.where(ground, depth, far),
+                torch.where(ground, conf, torch.ones_like(conf)), scale)
 
 
 def build_model(name: str | Da3Config | NestedConfig, *,

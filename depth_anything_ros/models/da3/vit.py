@@ -244,7 +244,11 @@ class VisionTransformer(nn.Module):
         n, d = x.shape[2], x.shape[3]
         local_rope, global_rope = (self._rope(h // p, w // p, x.device)
                                    if cfg.rope_start >= 0 else (None, None))
-        choose_ref = cfg.any_view and s >= REFERENCE_MIN_VIEWS and cam_token is None
+        # Traced for export, the view count is the graph's: the choice is made in the graph
+        # and kept only from three views on (the first view below that, as here).
+        tracing = torch.jit.is_tracing()
+        choose_ref = cfg.any_view and cam_token is None and (s >= REFERENCE_MIN_VIEWS
+                                                              or tracing)
         ref = None
         local_x = x
         wanted = set(cfg.out_layers)
@@ -252,6 +256,9 @@ class VisionTransformer(nn.Module):
         for i, blk in enumerate(self.blocks):
             if choose_ref and i == cfg.alt_start - 1:
                 ref = select_reference(x, ref_view_strategy)
+                if tracing:
+                    count = torch._shape_as_tensor(x)[1]
+                    ref = torch.where(count >= REFERENCE_MIN_VIEWS, ref, torch.zeros_like(ref))
                 x, local_x = reference_first(x, ref), reference_first(local_x, ref)
             if cfg.any_view and i == cfg.alt_start:
                 if cam_token is None:  # learnt tokens: one for the reference, one for the rest
