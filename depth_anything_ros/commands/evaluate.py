@@ -34,6 +34,7 @@ from depth_anything_ros.commands.args import (
     model_flags,
     ray_options_from_args,
 )
+from depth_anything_ros.errors import InvalidInputError
 from depth_anything_ros.vocabulary import AMP_CHOICES
 
 
