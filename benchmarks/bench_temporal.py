@@ -175,6 +175,23 @@ def cost_640x480(repeats: int, seed: int, inference: bool) -> dict[str, Any]:
             'share': float(np.median(shares))}
 
 
+def summarise(accs: dict[str, TemporalAccumulator],
+              stats: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, Any]]:
+    """Return each mode's table row: TAE, flicker, AbsRel (all and on the ball), ms, no depth."""
+    rows = {}
+    for m, acc in accs.items():
+        t = acc.result()
+        s = stats[m]
+        rows[m] = {'tae': t['tae'], 'flicker': t['flicker'], 'n_frame_pairs': t['n_pairs'],
+                   'absrel': float(np.mean(s['absrel'])) if s['absrel'] else math.nan,
+                   'ball_absrel': float(np.mean(s['ball_absrel'])) if s['ball_absrel']
+                   else math.nan,
+                   'ms_per_frame': float(np.median(s['ms'])),
+                   'frames_without_depth': int(sum(s['no_depth'])),
+                   'frames': len(s['no_depth'])}
+    return rows
+
+
 def fmt(v: float, pct: bool = True) -> str:
     if isinstance(v, float) and math.isnan(v):
         return '-'
@@ -224,17 +241,7 @@ def main() -> int:
         intr = Intrinsics(cam.fx, cam.fy, cam.cx, cam.cy, cam.width, cam.height)
         per_scene.append(run_scene(frames, intr, rng, args, accs, stats, f's{k}'))
         print(f'scene {k}: {per_scene[-1]}', flush=True)
-    rows = {}
-    for m in MODES:
-        t = accs[m].result()
-        s = stats[m]
-        rows[m] = {'tae': t['tae'], 'flicker': t['flicker'], 'n_frame_pairs': t['n_pairs'],
-                   'absrel': float(np.mean(s['absrel'])),
-                   'ball_absrel': float(np.mean(s['ball_absrel'])) if s['ball_absrel']
-                   else math.nan,
-                   'ms_per_frame': float(np.median(s['ms'])),
-                   'frames_without_depth': int(sum(s['no_depth'])),
-                   'frames': len(s['no_depth'])}
+    rows = summarise(accs, stats)
     base = rows['per-frame']
     lines = ['| mode | TAE | flicker | AbsRel | AbsRel on the ball | ms/frame | no depth |',
              '|---|---|---|---|---|---|---|']

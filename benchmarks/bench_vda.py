@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 import sys
 import time
@@ -50,7 +49,7 @@ from depth_anything_ros.training.metrics import TemporalAccumulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_alignment import sparse_points  # noqa: E402  (the same anchors as bench_temporal)
-from bench_temporal import fmt  # noqa: E402
+from bench_temporal import fmt, summarise  # noqa: E402
 
 MODES = ('vda per-frame', 'vda stream')
 
@@ -123,17 +122,7 @@ def main() -> int:
         intr = Intrinsics(cam.fx, cam.fy, cam.cx, cam.cy, cam.width, cam.height)
         per_scene.append(run_scene(est, frames, intr, args, accs, stats, f's{k}'))
         print(f'scene {k}: {per_scene[-1]}', flush=True)
-    rows = {}
-    for m in MODES:
-        t = accs[m].result()
-        s = stats[m]
-        rows[m] = {'tae': t['tae'], 'flicker': t['flicker'], 'n_frame_pairs': t['n_pairs'],
-                   'absrel': float(np.mean(s['absrel'])) if s['absrel'] else math.nan,
-                   'ball_absrel': float(np.mean(s['ball_absrel'])) if s['ball_absrel']
-                   else math.nan,
-                   'ms_per_frame': float(np.median(s['ms'])),
-                   'frames_without_depth': int(sum(s['no_depth'])),
-                   'frames': len(s['no_depth'])}
+    rows = summarise(accs, stats)
     untrained = checkpoint.startswith('untrained')
     note = ' (deterministic weights: fidelity only)' if untrained else ''
     lines = [f'| mode{note} | TAE | flicker | AbsRel | AbsRel on the ball | '

@@ -271,3 +271,15 @@ def test_download_fetches_the_extra_files_into_the_checkpoints_folder(
     folder = tmp_path / 'toyhub-small'
     assert got == folder / 'model.safetensors'
     assert calls == [('you/toy', 'model.safetensors', folder), ('you/toy', 'config.json', folder)]
+
+
+def test_the_model_table_says_where_each_runs_and_how_to_get_it() -> None:
+    from depth_anything_ros.models.registry import checkpoints, markdown_table
+    rows = {line.split('|')[1].split(',')[0].strip(' `'): line
+            for line in markdown_table().splitlines()[2:]}
+    for fam, c in checkpoints():
+        cells = [cell.strip() for cell in rows[c.name].split('|')[1:-1]]
+        assert cells[-2] == ('offline' if fam.offline else 'live, offline'), c.name
+        assert cells[-1] == ('ships with the package' if c.bundled else 'not published'
+                             if c.repo is None else f'`depth-anything-ros download {c.name}`')
+    assert rows['marigold-depth-v1-1'].split('|')[-3].strip() == 'offline'

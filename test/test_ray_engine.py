@@ -152,6 +152,108 @@ def test_process_bag_takes_several_bags_only_with_the_engine(
 
 
 # ---------------------------------------------------------------------------------------------
+# fsspec URIs, with fsspec's own local (file://) and in-memory (memory://) filesystems; a cloud
+# bucket (s3://, gs://) cannot be reached from the test machine. memory:// lives in one
+# process, so it serves the tests that run no Ray worker; the runs on Ray use file://.
+
+
+@pytest.fixture
+def memory_fs() -> Iterator[object]:
+    fsspec = pytest.importorskip('fsspec')
+    fs = fsspec.filesystem('memory')
+    if fs.exists('/t'):
+        fs.rm('/t', recursive=True)
+    yield fs
+    if fs.exists('/t'):
+        fs.rm('/t', recursive=True)
+
+
+def test_uri_inputs_and_outputs_on_fsspec_memory(tmp_path: Path, memory_fs: object) -> None:
+    from depth_anything_ros.offline.ray_engine import (
+        bag_output_name,
+        is_uri,
+        local_copy,
+        path_or_uri,
+        staged_output,
+        upload,
+        uri_folder_frames,
+        uri_source_kind,
+    )
+    fs = memory_fs
+    assert is_uri('s3://bucket/a') and is_uri('file:///x') and not is_uri('/x/y')
+    assert path_or_uri('gs://b/rec.mcap') == 'gs://b/rec.mcap'   # not folded to gs:/b
+    assert path_or_uri('rec.mcap') == Path('rec.mcap')
+    assert bag_output_name('s3://b/fleet/rec7.mcap') == 'rec7'
+    assert bag_output_name('s3://b/fleet/rec8/') == 'rec8'
+    # a folder of images at a URI: the keys and images of the same folder on disk
+    images = _scenes(3)
+    local = _folder(tmp_path / 'imgs', images)
+    (local / 'sub').mkdir()
+    cv2.imwrite(str(local / 'sub' / '000.png'), images[0])
+    upload(local, 'memory://t/imgs')
+    assert uri_source_kind('memory://t/imgs') == 'folder'
+    from depth_anything_ros.training.sources import image_folder_frames
+    want = list(image_folder_frames(local))
+    got = list(uri_folder_frames('memory://t/imgs'))
+    assert [f.key for f in got] == [f.key for f in want] == ['000.png', '001.png', '002.png',
+                                                             'sub/000.png']
+    for a, b in zip(got, want):
+        assert np.array_equal(a.load(), b.load())
+    # a bag at a URI: fetched whole, byte for byte, for the libraries that need a local file
+    bag = write_image_bag(tmp_path / 'bag', images)
+    upload(bag, 'memory://t/bags/rec')
+    assert uri_source_kind('memory://t/bags/rec') == 'bag'
+    with local_copy('memory://t/bags/rec') as copy:
+        assert _files(copy) == _files(bag)
+    # an output at a URI: its manifest is fetched to resume, and pushed back
+    fs.pipe_file('/t/out/' + MANIFEST, b'{"event":"plan"}\n')
+    with staged_output('memory://t/out', [MANIFEST, 'index.jsonl']) as (stage, push):
+        assert sorted(p.name for p in stage.iterdir()) == [MANIFEST]
+        (stage / 'index.jsonl').write_text('{}\n')
+        push('index.jsonl')
+    assert fs.cat_file('/t/out/index.jsonl') == b'{}\n'
+    # uploading a folder again replaces it whole (a bag redone after a stopped run)
+    (tmp_path / 'two').mkdir()
+    (tmp_path / 'two' / 'b.txt').write_text('b')
+    upload(tmp_path / 'two', 'memory://t/imgs')
+    assert fs.find('/t/imgs') == ['/t/imgs/b.txt']
+
+
+def test_uri_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture) -> None:
+    from depth_anything_ros.commands import cli
+    from depth_anything_ros.offline.ray_engine import url_to_fs
+    with pytest.raises(ValueError, match='fsspec cannot open it here .*Protocol not known'):
+        url_to_fs('nosuchfs://bucket/rec.mcap')
+    try:
+        import s3fs  # noqa: F401
+    except ImportError:   # the usual case: a cloud protocol whose package is not installed
+        with pytest.raises(ValueError, match=r'install the package of that protocol \(s3fs'):
+            url_to_fs('s3://bucket/rec.mcap')
+    from depth_anything_ros.errors import MissingInputError
+    from depth_anything_ros.offline.ray_engine import uri_source_kind
+    with pytest.raises(MissingInputError, match='memory://x/y does not exist'):
+        uri_source_kind('memory://x/y')
+    monkeypatch.setitem(sys.modules, 'fsspec', None)   # fsspec not installed
+    with pytest.raises(ValueError, match=r'URIs need fsspec: pip install -r requirements/ray'):
+        url_to_fs('file:///tmp/rec.mcap')
+    monkeypatch.undo()
+    # without --engine ray, a URI is refused before any model loads
+    rc = cli.main(['process-bag', 's3://bucket/rec.mcap', '--out', str(tmp_path / 'o'),
+                   '--checkpoint', 'untrained:tiny', '--allow-untrained'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].endswith(
+        's3://bucket/rec.mcap: URIs are read and written with --engine ray; add it, or copy '
+        'the bag to a local folder')
+    rc = cli.main(['pseudo-label', *TEACHER, '--inputs', str(tmp_path), '--out',
+                   'gs://bucket/labels'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].endswith('gs://bucket/labels: URIs are read and written with '
+                                        '--engine ray; add it, or copy the data to a local '
+                                        'folder')
+
+
+# ---------------------------------------------------------------------------------------------
 # on a local Ray
 
 
@@ -267,7 +369,7 @@ def test_eval_on_ray_equals_one_process(tmp_path: Path, ray_address: str) -> Non
 def test_process_bag_on_ray_stopped_and_resumed_equals_one_process(
         tmp_path: Path, ray_address: str) -> None:
     pytest.importorskip('rosbags')
-    from ros_helpers.bags import read_bag, write_camera_bag
+    from ros_helpers.bags import write_camera_bag
     model = ['--checkpoint', 'untrained:tiny', '--allow-untrained', '--device', 'cpu',
              '--backend', 'torch', '--precision', 'fp32', '--input-size', '70']
     bags = [write_camera_bag(tmp_path / 'in' / f'rec{i}', 6, h=28, w=42,
@@ -283,17 +385,13 @@ def test_process_bag_on_ray_stopped_and_resumed_equals_one_process(
     _stop_half_way(argv, tmp_path / 'ray')
     res = _run_cli(argv)
     assert res.returncode == 1, res.stderr   # one input could not be processed
-    # one output bag per input, file by file: the same metadata.yaml bytes and, in the
-    # storage file, the same messages (fields equal; two runs of one process differ in the
-    # padding bytes the CDR serialiser leaves uninitialised, so the bytes cannot be compared)
+    # one output bag per input, file by file, byte for byte (metadata.yaml and the storage
+    # file with every message: the writer zeroes the CDR padding, so runs do not differ there)
     ray_files, one_files = _files(tmp_path / 'ray'), _files(tmp_path / 'one')
     assert sorted(ray_files) == sorted(one_files)
+    assert any(name.endswith('.mcap') for name in one_files)
     for name in one_files:
-        if name.endswith('.mcap'):
-            folder = Path(name).parent
-            assert read_bag(tmp_path / 'ray' / folder) == read_bag(tmp_path / 'one' / folder)
-        else:
-            assert ray_files[name] == one_files[name], name
+        assert ray_files[name] == one_files[name], name
     records = _manifest(tmp_path / 'ray')
     shards = {r['shard']: r for r in records if r['event'] == 'shard'}
     assert sorted(shards) == list(range(5))
@@ -301,3 +399,101 @@ def test_process_bag_on_ray_stopped_and_resumed_equals_one_process(
     assert list(shards[4]['skipped']) == ['broken'] and shards[4]['written'] == []
     assert shards[1]['summary']['skipped'][0]['index'] == 2   # a frame skipped inside a bag
     assert records[-1]['event'] == 'complete'
+
+
+@pytest.mark.slow
+def test_pseudo_label_of_a_video_on_ray_stopped_and_resumed_equals_one_process(
+        tmp_path: Path, ray_address: str) -> None:
+    # a video decodes in stream order only: one task reads it whole and hands its shards on
+    video = tmp_path / 'clip.avi'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 10.0, (32, 24))
+    for img in _scenes(12):
+        writer.write(img)
+    writer.release()
+    common = ['pseudo-label', *TEACHER, '--inputs', str(video), '--batch-size', '1']
+    one = _run_cli([*common, '--out', str(tmp_path / 'one')])
+    assert one.returncode == 0, one.stderr
+    ray_argv = [*common, '--out', str(tmp_path / 'ray'), '--engine', 'ray', '--address',
+                ray_address]
+    _stop_half_way(ray_argv, tmp_path / 'ray')
+    again = _run_cli(ray_argv)
+    assert again.returncode == 0, again.stderr
+    one_files = _files(tmp_path / 'one')
+    assert len([n for n in one_files if n.startswith('images/')]) == 12   # video: copied
+    assert _files(tmp_path / 'ray') == one_files   # file by file, bit for bit
+    records = _manifest(tmp_path / 'ray')
+    shards = {r['shard']: r for r in records if r['event'] == 'shard'}
+    assert sorted(shards) == [0, 1, 2]   # 12 frames, 4 a shard, each shard once
+    assert [k for i in range(3) for k in shards[i]['written']] == [
+        f'frame{i:08d}' for i in range(12)]
+    assert records[-1] == {'event': 'complete', 'run': 1, 'written': 12, 'skipped': 0}
+
+
+@pytest.mark.slow
+def test_eval_tae_on_ray_shards_by_sequence_and_equals_one_process(
+        tmp_path: Path, ray_address: str) -> None:
+    from depth_anything_ros.training.sequences import generate_sequences
+    data = generate_sequences(tmp_path / 'seq', 'indoor', 2, 3, size=(28, 42),
+                              val_fraction=1.0, progress=False)
+    common = ['eval', '--checkpoint', 'untrained:vits', '--allow-untrained', '--data',
+              str(data), '--input-size', '28', '--device', 'cpu', '--eval-max-depth', '10',
+              '--tae']
+    one = _run_cli([*common, '--out', str(tmp_path / 'one.json')])
+    assert one.returncode == 0, one.stderr
+    res = _run_cli([*common, '--out', str(tmp_path / 'ray.json'), '--engine', 'ray',
+                    '--address', ray_address, '--batch-size', '1'])
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / 'ray.json').read_bytes() == (tmp_path / 'one.json').read_bytes()
+    doc = json.loads((tmp_path / 'one.json').read_text())
+    assert doc['n_frame_pairs'] == 4   # 2 sequences of 3 frames: no pair across them
+    records = [json.loads(line) for line in
+               (tmp_path / ('ray.json.' + MANIFEST)).read_text().splitlines()]
+    (plan,) = [r for r in records if r['event'] == 'plan']
+    assert plan['shards'] == [['0', '1', '2'], ['3', '4', '5']]   # one shard per sequence
+    shards = [r for r in records if r['event'] == 'shard']
+    assert sorted(len(r['temporal']['flicker']) for r in shards) == [2, 2]
+
+
+@pytest.mark.slow
+def test_process_bag_on_ray_reads_and_writes_file_uris(tmp_path: Path, ray_address: str) -> None:
+    pytest.importorskip('fsspec')
+    from ros_helpers.bags import write_camera_bag
+    model = ['--checkpoint', 'untrained:tiny', '--allow-untrained', '--device', 'cpu',
+             '--backend', 'torch', '--precision', 'fp32', '--input-size', '70']
+    bags = [write_camera_bag(tmp_path / 'in' / f'rec{i}', 4, h=28, w=42) for i in range(2)]
+    for bag in bags:
+        res = _run_cli(['process-bag', str(bag), '--out', str(tmp_path / 'one' / bag.name),
+                        *model])
+        assert res.returncode == 0, res.stderr
+    res = _run_cli(['process-bag', *(f'file://{b}' for b in bags), '--out',
+                    f'file://{tmp_path}/ray', *model, '--engine', 'ray', '--address',
+                    ray_address])
+    assert res.returncode == 0, res.stderr
+    assert _files(tmp_path / 'ray') == _files(tmp_path / 'one')   # byte for byte
+    records = _manifest(tmp_path / 'ray')   # uploaded beside the bags
+    (plan,) = [r for r in records if r['event'] == 'plan']
+    assert plan['options']['bags'] == [f'file://{b}' for b in bags]
+    assert records[-1] == {'event': 'complete', 'run': 1, 'written': 2, 'skipped': 0}
+
+
+@pytest.mark.slow
+def test_pseudo_label_on_ray_reads_and_writes_file_uris(tmp_path: Path,
+                                                        ray_address: str) -> None:
+    pytest.importorskip('fsspec')
+    src = _folder(tmp_path / 'imgs', _scenes(6))
+    common = ['pseudo-label', *TEACHER, '--batch-size', '1']
+    # images at a URI are copied beside their labels (they cannot be referenced)
+    one = _run_cli([*common, '--inputs', str(src), '--out', str(tmp_path / 'one'),
+                    '--image-mode', 'copy'])
+    assert one.returncode == 0, one.stderr
+    res = _run_cli([*common, '--inputs', f'file://{src}', '--out', f'file://{tmp_path}/ray',
+                    '--engine', 'ray', '--address', ray_address])
+    assert res.returncode == 0, res.stderr
+    ray_files, one_files = _files(tmp_path / 'ray'), _files(tmp_path / 'one')
+    meta_ray, meta_one = (json.loads(f.pop('meta.json')) for f in (ray_files, one_files))
+    assert ray_files == one_files   # labels, images and the index, byte for byte
+    assert meta_ray.pop('source') == f'file://{src}' and meta_one.pop('source') == str(src)
+    assert meta_ray == meta_one
+    records = _manifest(tmp_path / 'ray')
+    assert len([r for r in records if r['event'] == 'shard']) == 2   # 6 images, 4 a shard
+    assert records[-1] == {'event': 'complete', 'run': 1, 'written': 6, 'skipped': 0}

@@ -176,6 +176,24 @@ def test_extras_by_name(distro: str, target: str, extras: str, pip: list[str], a
         assert apt_cmd.endswith(name) or f' {name} ' in apt_cmd, name
 
 
+@pytest.mark.parametrize('distro', ['jazzy', 'kilted'])
+def test_ray_extra_installs_the_ray_pins_with_a_pandas_for_the_system_numpy(
+        distro: str, tmp_path: Path) -> None:
+    steps = plan(distro, 'cpu', tmp_path, '--extras', 'ray')
+    pins = [line for line in (REPO / 'requirements' / 'ray.txt').read_text().splitlines()
+            if line and not line.startswith('#')]
+    ray_pin = next(p for p in pins if p.startswith('ray['))
+    pyarrow_pin = next(p for p in pins if p.startswith('pyarrow=='))
+    pip_cmd = steps[6][1]
+    # the brackets quoted: unquoted, bash would take ray[data] as a file pattern
+    assert f" '{ray_pin}' " in pip_cmd and pip_cmd.endswith(f' {pyarrow_pin} pandas==2.3.3')
+    # pandas 3 (the tested pin) needs numpy >= 2: the environment keeps the system's
+    assert 'pandas==3' not in pip_cmd
+    constraints = steps[3][1].split("printf '%s\\n' ")[1].split(' >> ')[0].split()
+    assert not any(c.startswith(('pandas', 'ray', 'pyarrow')) for c in constraints)
+    assert 'torch==' in ' '.join(constraints)
+
+
 @pytest.mark.parametrize(('args', 'message'), [
     ((), 'give --distro humble, jazzy or kilted'),
     (('--distro', 'iron', '--cpu'), 'unknown --distro iron'),
@@ -186,6 +204,7 @@ def test_extras_by_name(distro: str, target: str, extras: str, pip: list[str], a
     (('--distro', 'humble', '--cpu', '--extras', 'export'), 'numpy >= 1.22'),
     (('--distro', 'jazzy', '--cpu', '--extras', 'tensorrt'), 'needs --cuda or --jetson'),
     (('--distro', 'jazzy', '--cpu', '--extras', 'cuda'), 'unknown extra cuda'),
+    (('--distro', 'humble', '--cpu', '--extras', 'ray'), 'Ubuntu 22.04 has Python 3.10'),
     (('--distro', 'jazzy', '--cpu', '--frobnicate'), 'unknown argument --frobnicate'),
 ])
 def test_user_errors_are_one_line_and_exit_2(args: tuple, message: str,

@@ -16,7 +16,8 @@
 #      (python3-rosbags-pip, python3-huggingface-hub-pip) with the environment's pip, so
 #      PEP 668 (Ubuntu 24.04) is respected and no system package is replaced
 #   5. torch from the index of the target (CPU wheel, CUDA wheel, NVIDIA's JetPack wheel)
-#   6. safetensors and the chosen extras with pip
+#   6. safetensors and the chosen extras with pip (ray: --engine ray, so that the robot can be
+#      a node of a Ray cluster; pandas there is not the tested pin, see ROBOT_PANDAS)
 #   7. colcon build --symlink-install, run by the environment's Python so that the node's
 #      executables start with that Python (and find torch)
 #   8. a check: the package, torch and the messages import, numpy is still the system's
@@ -24,7 +25,12 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REQ="$ROOT/requirements/dev.txt"
-EXTRA_NAMES='openvino onnxruntime tensorrt export rviz'
+RAY_REQ="$ROOT/requirements/ray.txt"
+EXTRA_NAMES='openvino onnxruntime tensorrt export rviz ray'
+# pandas for the ray extra on Ubuntu 24.04: the tested pin (pandas 3) needs numpy >= 2, and the
+# environment keeps the system's numpy 1.26.4; 2.3.3 is the newest pandas that runs on it and
+# that ray[data] accepts (>= 2.2.3). Not the version the test suite runs.
+ROBOT_PANDAS='pandas==2.3.3'
 PYTORCH_INDEX=https://download.pytorch.org/whl
 JETSON_INDEX=https://pypi.jetson-ai-lab.io/jp6/cu126   # NVIDIA's wheels for JetPack 6
 
@@ -69,10 +75,16 @@ if [ "$target" = jetson ] && [ "$distro" != humble ]; then
   die "--jetson: JetPack 6 is Ubuntu 22.04, so ROS 2 Humble; $distro needs Ubuntu 24.04"
 fi
 
-# The versions the test suite runs (one list: requirements/dev.txt).
+# The versions the test suite runs (one list: requirements/dev.txt, and the ray extra's
+# requirements/ray.txt that it includes); a pin may name extras of its package: ray[data]==.
 pin() {
-  local line
-  line=$(grep -E "^$1==" "$REQ" | head -n 1) || die "requirements/dev.txt has no pin for $1"
+  local file line=''
+  for file in "$REQ" "$RAY_REQ"; do
+    if [ -z "$line" ] && [ -f "$file" ]; then
+      line=$(grep -E "^$1(\[[a-z,]+\])?==" "$file" | head -n 1 || true)
+    fi
+  done
+  [ -n "$line" ] || die "requirements/dev.txt and ray.txt have no pin for $1"
   echo "$line"
 }
 
@@ -97,6 +109,11 @@ for name in ${extras//,/ }; do
         *) die 'extra tensorrt needs --cuda or --jetson' ;;
       esac ;;
     rviz) apt_extras+=("ros-$distro-rviz2") ;;
+    ray)
+      [ "$distro" != humble ] || die 'extra ray: the tested pyarrow needs Python >= 3.11 and' \
+        "Ray Data's pandas needs numpy >= 1.22.4; Ubuntu 22.04 has Python 3.10 and numpy" \
+        '1.21.5: run --engine ray on machines set up with requirements/ray.txt'
+      pip_extras+=("'$(pin ray)'" "$(pin pyarrow)" "$ROBOT_PANDAS") ;;   # quoted: [ ] globs
     '') ;;
     *) die "unknown extra $name; choose from: $EXTRA_NAMES" ;;
   esac

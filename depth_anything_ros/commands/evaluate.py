@@ -98,9 +98,6 @@ def main(args: argparse.Namespace) -> int:
     compare = _compare_list(args.compare)
     evaluator = None
     if args.engine == 'ray':
-        if args.tae:
-            raise InvalidInputError('--tae needs the frames of a sequence in order in one '
-                                    'process; leave out --engine ray')
         from depth_anything_ros.offline.ray_engine import eval_manifest, evaluate_ray
         ray_options = ray_options_from_args(args)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

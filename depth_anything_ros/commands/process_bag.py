@@ -68,6 +68,7 @@ from depth_anything_ros.errors import (
     user_errors,
 )
 from depth_anything_ros.offline.bag_processing import OUTPUT_CHOICES, topic_flag
+from depth_anything_ros.offline.ray_engine import is_uri, path_or_uri
 from depth_anything_ros.ros.topics import ANCHORS, Topic
 from depth_anything_ros.vocabulary import TEMPORAL_MODES
 
@@ -90,12 +91,13 @@ def _dest(topic: Topic) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the command's flags."""
-    parser.add_argument('bag', type=Path, nargs='+',
+    parser.add_argument('bag', type=path_or_uri, nargs='+',
                         help='input rosbag2: directory, .mcap or .db3 (several with --engine '
-                             'ray)')
-    parser.add_argument('--out', type=Path, required=True,
+                             'ray, which also reads fsspec URIs: s3://, gs://, file://)')
+    parser.add_argument('--out', type=path_or_uri, required=True,
                         help='output bag directory (must not exist); with --engine ray a '
-                             'folder that gets one output bag per input, named as the input')
+                             'folder (or fsspec URI) that gets one output bag per input, named '
+                             'as the input')
     parser.add_argument('--image-topic', default=None,
                         help='sensor_msgs/Image or CompressedImage topic (default: the only '
                              'image topic of the bag)')
@@ -262,7 +264,7 @@ def _main_ray(args: argparse.Namespace) -> int:
 
     from depth_anything_ros.offline.ray_engine import MANIFEST, process_bags_ray
     options = ray_options_from_args(args)
-    missing = [b for b in args.bag if not b.exists()]
+    missing = [b for b in args.bag if not is_uri(b) and not b.exists()]
     if missing:   # before the model loads
         raise MissingInputError(f'input bag {missing[0]} does not exist; give rosbag2 '
                                 'directories, .mcap or .db3 files')
@@ -276,11 +278,11 @@ def _main_ray(args: argparse.Namespace) -> int:
     else:
         for name, s in res.summaries.items():
             print(f'{name}: {s["frames"]} frames, {s["processed"]} processed, '
-                  f'{len(s["skipped"])} skipped -> {args.out / name}')
+                  f'{len(s["skipped"])} skipped -> {args.out}/{name}')
         for name, reason in res.skipped.items():
             print(f'{name}: not processed: {reason}')
         print(f'{len(res.summaries)} of {len(args.bag)} bags written ({res.redone} now); '
-              f'reasons in {args.out / MANIFEST}')
+              f'reasons in {args.out}/{MANIFEST}')
     failed = res.skipped or any(s['frames'] > 0 and s['processed'] == 0
                                 for s in res.summaries.values())
     return 1 if failed else 0
@@ -303,6 +305,10 @@ def main(args: argparse.Namespace) -> int:
             raise InvalidInputError('--compare runs every model in one process; leave out '
                                     '--engine ray')
         return _main_ray(args)
+    uris = [u for u in (*args.bag, args.out) if is_uri(u)]
+    if uris:
+        raise InvalidInputError(f'{uris[0]}: URIs are read and written with --engine ray; '
+                                'add it, or copy the bag to a local folder')
     if len(args.bag) > 1:
         raise InvalidInputError(f'{len(args.bag)} input bags: one at a time, or all of them '
                                 'with --engine ray (one output bag each under --out)')

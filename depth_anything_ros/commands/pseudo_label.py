@@ -36,8 +36,9 @@ from depth_anything_ros.commands.args import (
     ModelFlags,
     ray_options_from_args,
 )
-from depth_anything_ros.errors import user_errors
+from depth_anything_ros.errors import InvalidInputError, user_errors
 from depth_anything_ros.estimator import DepthEstimator
+from depth_anything_ros.offline.ray_engine import is_uri, path_or_uri
 from depth_anything_ros.training.labels import LABEL_FORMATS
 from depth_anything_ros.training.pseudo_label import (
     estimator_teacher,
@@ -100,6 +101,10 @@ def main(args: argparse.Namespace) -> int:
 
     shard = parse_shard(args.shard)
     options = ray_options_from_args(args) if args.engine == 'ray' else None
+    uris = [u for u in (args.inputs, args.out) if is_uri(u)]
+    if uris and options is None:
+        raise InvalidInputError(f'{uris[0]}: URIs are read and written with --engine ray; add '
+                                'it, or copy the data to a local folder')
     with user_errors(ValueError, FileNotFoundError):   # what the teacher flags name
         model = load_model_from_args(args)
         estimator = DepthEstimator(model, device=args.device, precision=args.precision,
@@ -119,7 +124,8 @@ def main(args: argparse.Namespace) -> int:
         factory = functools.partial(make_teacher, model_flags(args), args.device,
                                     args.precision, args.input_size, bool(args.tta_flip))
         del estimator, model   # each actor builds its own
-        res = label_frames_ray(Path(args.inputs), factory, Path(args.out), options, meta=meta,
+        res = label_frames_ray(path_or_uri(args.inputs), factory, path_or_uri(args.out),
+                               options, meta=meta,
                                topic=args.image_topic, every=args.every, dedup=args.dedup,
                                shard=shard, label_format=args.label_format,
                                image_mode=args.image_mode, progress=not args.no_progress)

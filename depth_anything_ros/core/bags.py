@@ -30,8 +30,8 @@ from typing import Any
 from depth_anything_ros.core.temporal import PoseBuffer
 
 __all__ = ['BAG_SUFFIXES', 'IMAGE_TYPES', 'STORAGES', 'TF_TOPICS', 'TF_TYPE', 'bag_storage',
-           'header_stamp_ns', 'image_topics', 'message_type_name', 'open_reader', 'open_writer',
-           'read_poses', 'typestore']
+           'cdr_with_zero_padding', 'header_stamp_ns', 'image_topics', 'message_type_name',
+           'open_reader', 'open_writer', 'read_poses', 'typestore']
 
 BAG_SUFFIXES = ('.mcap', '.db3')
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
@@ -115,6 +115,21 @@ def open_writer(path: str | Path, storage: str) -> Any:
         raise ValueError(f'storage must be one of {", ".join(STORAGES)}, got {storage!r}')
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
     return Writer(path, version=9, storage_plugin=plugin)
+
+
+def cdr_with_zero_padding(raw: bytes | memoryview, msgtype: str) -> bytes:
+    """Return the CDR message ``raw`` of type ``msgtype`` with every padding byte zero.
+
+    rclpy's serialiser aligns fields by skipping bytes it does not write, so they hold what
+    the buffer's memory held: the same message serialised in two processes differs there, and
+    so would two bags written from it. Read and written again with the rosbags type store
+    (which writes zeros), the fields are kept and the bytes depend on the message only, so a
+    bag is the same file in every run. The type must be known to :func:`typestore`.
+    """
+    store = typestore()
+    little = len(raw) > 1 and raw[1] == 1
+    return bytes(store.serialize_cdr(store.deserialize_cdr(raw, msgtype), msgtype,
+                                     little_endian=little))
 
 
 def message_type_name(msg: Any) -> str:

@@ -545,8 +545,9 @@ def _needs(c: Checkpoint) -> str:
 
 def markdown_table() -> str:
     """Every published checkpoint as a Markdown table (README's model-family table)."""
-    rows = ['| name | family | parameters | licence | outputs | needs | any-view |',
-            '|---|---|---|---|---|---|---|']
+    rows = ['| name | family | parameters | licence | outputs | needs | any-view | runs '
+            '| get it |',
+            '|---|---|---|---|---|---|---|---|---|']
     for fam, c in checkpoints():
         names = ', '.join(f'`{n}`' for n in (c.name, *c.aliases))
         outputs = ', '.join([_OUTPUT_WORDS[c.output]
@@ -557,5 +558,15 @@ def markdown_table() -> str:
                                else ' (not published)')
         rows.append(f'| {names} | {fam.title} | {_count(c.parameters)} | {licence} | {outputs} '
                     f'| {_needs(c)} '
-                    f'| {"yes" if c.max_views > 1 else "no"} |')
+                    f'| {"yes" if c.max_views > 1 else "no"} '
+                    f'| {"offline" if fam.offline else "live, offline"} | {_fetch(c)} |')
     return '\n'.join(rows)
+
+
+def _fetch(c: Checkpoint) -> str:
+    """Return how a user gets ``c``'s weights, as a table cell."""
+    if c.bundled:
+        return 'ships with the package'
+    if c.repo is None:
+        return 'not published'
+    return f'`depth-anything-ros download {c.name}`'

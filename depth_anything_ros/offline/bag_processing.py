@@ -43,6 +43,7 @@ from typing import Any, Protocol
 
 from depth_anything_ros.core.bags import (
     bag_storage,
+    cdr_with_zero_padding,
     header_stamp_ns,
     IMAGE_TYPES,
     message_type_name,
@@ -268,7 +269,9 @@ class _Output:
             out = self._writer.add_connection(topic, message_type_name(msg),
                                               typestore=typestore())
             self._outputs[topic] = out
-        self._writer.write(out, bag_time, serialize_message(msg))
+        # zeroed padding: the same message is the same bytes in every run
+        self._writer.write(out, bag_time, cdr_with_zero_padding(serialize_message(msg),
+                                                                out.msgtype))
 
 
 def _camera_infos(reader: Any, topic: str | None) -> tuple[list[tuple[int, Any]], list[str]]:

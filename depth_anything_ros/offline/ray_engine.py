@@ -48,10 +48,18 @@ import logging
 import os
 from pathlib import Path
 import pickle
+import posixpath
+import re
+import tempfile
 import time
 from typing import Any, IO
 
-from depth_anything_ros.errors import InvalidInputError, OutputExistsError
+from depth_anything_ros.errors import (
+    InvalidInputError,
+    make_folder,
+    MissingInputError,
+    OutputExistsError,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -118,6 +126,110 @@ def connected(options: RayOptions, progress: bool = False) -> Iterator[Any]:
 
 
 # ---------------------------------------------------------------------------------------------
+# fsspec URIs: inputs read from and outputs written to s3://, gs://, file://, ... where they are
+
+_URI = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
+
+
+def is_uri(text: object) -> bool:
+    """Return whether ``text`` is a URI (``scheme://...``) rather than a local path."""
+    return isinstance(text, str) and bool(_URI.match(text))
+
+
+def path_or_uri(text: str) -> Path | str:
+    """Argument type: a URI stays as written (a Path would fold its ``//``), else a Path."""
+    return text if is_uri(text) else Path(text)
+
+
+def url_to_fs(uri: str) -> tuple[Any, str]:
+    """Return ``(filesystem, path)`` of ``uri``; a user error without fsspec or its protocol."""
+    try:
+        # by name: fsspec comes with ray[data], and is no dependency of the package
+        fsspec = importlib.import_module('fsspec')
+    except ImportError:
+        raise InvalidInputError(f'{uri}: URIs need fsspec: pip install -r {RAY_REQUIREMENTS} '
+                                '(ray[data] brings it)') from None
+    try:
+        return fsspec.core.url_to_fs(uri)
+    except (ImportError, ValueError) as exc:
+        raise InvalidInputError(f'{uri}: fsspec cannot open it here ({exc}); install the '
+                                'package of that protocol (s3fs, gcsfs, ...)') from None
+
+
+def uri_join(uri: str, *parts: str) -> str:
+    """Return ``uri`` with ``parts`` appended as path components."""
+    return '/'.join([uri.rstrip('/'), *parts])
+
+
+def uri_name(uri: str) -> str:
+    """Return the last path component of ``uri``."""
+    return posixpath.basename(uri.rstrip('/'))
+
+
+@contextlib.contextmanager
+def local_copy(uri: str) -> Iterator[Path]:
+    """Download the file or folder ``uri`` into a temporary folder for a block; yield its path.
+
+    A bag (SQLite, MCAP) or a video is read by libraries that need a local file: the task
+    that reads it fetches it first, so that it works on any node of a cluster.
+    """
+    fs, path = url_to_fs(uri)
+    if not fs.exists(path):
+        raise MissingInputError(f'{uri} does not exist')
+    with tempfile.TemporaryDirectory(prefix='darr-in') as tmp:
+        local = Path(tmp) / uri_name(uri)
+        if fs.isdir(path):
+            local.mkdir()
+            for src in sorted(fs.find(path)):
+                rel = posixpath.relpath(src, path.rstrip('/'))
+                (local / rel).parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(src, str(local / rel))
+        else:
+            fs.get_file(path, str(local))
+        yield local
+
+
+def upload(local: Path, uri: str) -> None:
+    """Copy the file or folder ``local`` to ``uri``, replacing whatever is there."""
+    fs, path = url_to_fs(uri)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+    files = sorted(p for p in local.rglob('*') if p.is_file()) if local.is_dir() else [local]
+    for file in files:
+        rel = file.relative_to(local).as_posix() if local.is_dir() else ''
+        target = posixpath.join(path, rel) if rel else path
+        fs.makedirs(posixpath.dirname(target), exist_ok=True)
+        fs.pipe_file(target, file.read_bytes())
+
+
+@contextlib.contextmanager
+def staged_output(out: str | Path, names: Sequence[str]
+                  ) -> Iterator[tuple[Path, Callable[[str], None]]]:
+    """Yield a local folder standing for the output ``out``, and ``push(name)``.
+
+    A local ``out`` is itself and ``push`` does nothing. For a URI, the files ``names`` it
+    already holds (a manifest, an index of a run to resume) are downloaded into a temporary
+    folder first, and ``push(name)`` uploads one of them back.
+    """
+    if not is_uri(out):
+        yield Path(out), lambda name: None
+        return
+    fs, path = url_to_fs(out)
+    with tempfile.TemporaryDirectory(prefix='darr-out') as tmp:
+        stage = Path(tmp)
+        for name in names:
+            if fs.isfile(posixpath.join(path, name)):
+                fs.get_file(posixpath.join(path, name), str(stage / name))
+
+        def push(name: str) -> None:
+            if (stage / name).is_file():
+                fs.makedirs(path, exist_ok=True)
+                fs.pipe_file(posixpath.join(path, name), (stage / name).read_bytes())
+
+        yield stage, push
+
+
+# ---------------------------------------------------------------------------------------------
 # the manifest
 
 
@@ -148,9 +260,15 @@ class Manifest:
     Opening it takes an exclusive lock (released when the process ends, however it ends).
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        """Open (or create) the manifest file ``path`` and lock it."""
+    def __init__(self, path: str | os.PathLike,
+                 mirror: Callable[[], None] | None = None) -> None:
+        """Open (or create) the manifest file ``path`` and lock it.
+
+        ``mirror()`` is called after every line written (it uploads the file to a URI
+        output; the lock holds on this machine only).
+        """
         self.path = Path(path)
+        self._mirror = mirror
         folder = self.path.parent
         self._file: IO[str] = self.path.open('a+')
         try:
@@ -190,6 +308,8 @@ class Manifest:
         self._file.write(text + '\n')
         self._file.flush()
         os.fsync(self._file.fileno())
+        if self._mirror is not None:
+            self._mirror()
 
     def _append(self, rec: dict[str, Any]) -> None:
         self._write_line(json.dumps(rec, separators=(',', ':')))
@@ -267,20 +387,21 @@ def actor_resources(options: RayOptions, cpus: float) -> dict[str, float]:
     return {'num_cpus': min(1.0, room)}
 
 
-def run_pipeline(ray: Any, rows: list[dict[str, Any]], decode: Callable[..., dict[str, Any]],
+def run_pipeline(ray: Any, rows: list[dict[str, Any]], decode: Callable[..., Any],
                  infer: type, infer_args: tuple, write: Callable[..., dict[str, Any]],
-                 write_kwargs: dict[str, Any], options: RayOptions
-                 ) -> Iterator[dict[str, Any]]:
+                 write_kwargs: dict[str, Any], options: RayOptions, *,
+                 flat_decode: bool = False) -> Iterator[dict[str, Any]]:
     """Stream ``rows`` (one per shard) through decode -> infer -> write; yield finished rows.
 
     ``infer`` is a class: one instance (one model) per actor, ``options.num_workers`` actors
-    with ``options.gpus_per_worker`` GPUs each.
+    with ``options.gpus_per_worker`` GPUs each. ``flat_decode``: a row is a whole sequence
+    (a video) whose ``decode`` yields one row per shard, in stream order, in one task.
     """
     ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
     # Half a CPU per decode and write task: two of them share a core (they wait on files
     # much of the time), and the different request keeps Ray Data from fusing decoding into
     # the model actors, so that decoding runs on CPU workers while the models infer.
-    ds = ds.map(decode, num_cpus=CPU_TASK)
+    ds = (ds.flat_map if flat_decode else ds.map)(decode, num_cpus=CPU_TASK)
     ds = ds.map(infer, fn_constructor_args=infer_args,
                 compute=ray.data.ActorPoolStrategy(size=options.num_workers),
                 **actor_resources(options, ray.cluster_resources().get('CPU', 1.0)))
@@ -314,22 +435,115 @@ class RayLabelResult:
         return self.written / self.seconds if self.seconds > 0 else 0.0
 
 
+def _decode_item(frame: Any) -> tuple[Any, ...]:
+    """Decode one frame; one that cannot be decoded carries its reason instead of an image."""
+    image, reason = None, None
+    try:
+        image = frame.load()
+    # Like process-bag: whatever one input raises costs that input only, with its reason.
+    except Exception as exc:   # noqa: BLE001
+        reason = str(exc) if isinstance(exc, ValueError) else \
+            f'cannot decode ({type(exc).__name__}): {exc}'
+    return (frame.key, frame.index, frame.stamp_ns,
+            None if frame.path is None else str(frame.path), image, reason)
+
+
 def _decode_frames(row: dict[str, Any]) -> dict[str, Any]:
-    """Decode a shard's frames (CPU task); an input that cannot be decoded carries its reason."""
+    """Decode a shard's frames (CPU task)."""
     t0 = time.perf_counter()
-    items = []
-    for frame in pickle.loads(row['frames']):
-        image, reason = None, None
-        try:
-            image = frame.load()
-        # Like process-bag: whatever one input raises costs that input only, with its reason.
-        except Exception as exc:   # noqa: BLE001
-            reason = str(exc) if isinstance(exc, ValueError) else \
-                f'cannot decode ({type(exc).__name__}): {exc}'
-        items.append((frame.key, frame.index, frame.stamp_ns,
-                      None if frame.path is None else str(frame.path), image, reason))
+    items = [_decode_item(frame) for frame in pickle.loads(row['frames'])]
     return {'shard': row['shard'], 'items': pickle.dumps(items),
             'decode_s': time.perf_counter() - t0}
+
+
+def _read_uri_image(uri: str) -> Any:
+    """Read and decode the image file at ``uri`` as the folder source does (BGR uint8)."""
+    import cv2
+    import numpy as np
+    fs, path = url_to_fs(uri)
+    img = cv2.imdecode(np.frombuffer(fs.cat_file(path), np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InvalidInputError(f'cannot decode image {uri}; remove it or convert it to '
+                                'PNG/JPEG')
+    return img
+
+
+def uri_source_kind(uri: str) -> str:
+    """Return ``'bag'``, ``'video'`` or ``'folder'`` for a source URI, as for a local path."""
+    from depth_anything_ros.core.bags import BAG_SUFFIXES
+    from depth_anything_ros.training.sources import source_kind, VIDEO_SUFFIXES
+    fs, path = url_to_fs(uri)
+    if not fs.exists(path):
+        raise MissingInputError(f'image source {uri} does not exist')
+    if fs.isdir(path):
+        return 'bag' if fs.isfile(posixpath.join(path, 'metadata.yaml')) else 'folder'
+    suffix = posixpath.splitext(path)[1].lower()
+    if suffix in BAG_SUFFIXES:
+        return 'bag'
+    if suffix in VIDEO_SUFFIXES:
+        return 'video'
+    return source_kind(Path(uri_name(uri)))   # the error of an unknown kind
+
+
+def uri_folder_frames(uri: str) -> Iterator[Any]:
+    """Yield the images under the folder ``uri`` as ``image_folder_frames`` does a folder's.
+
+    Keys are the paths relative to the folder, in the same order; each frame is read from
+    the URI by whichever task decodes it.
+    """
+    from depth_anything_ros.training.sources import FrameRef, IMAGE_SUFFIXES
+    fs, path = url_to_fs(uri)
+    root = path.rstrip('/')
+    rels = sorted(posixpath.relpath(f, root) for f in fs.find(root)
+                  if posixpath.splitext(f)[1].lower() in IMAGE_SUFFIXES)
+    if not rels:
+        raise MissingInputError(f'no images ({", ".join(IMAGE_SUFFIXES)}) under {uri}')
+    for i, rel in enumerate(rels):
+        yield FrameRef(i, rel, functools.partial(_read_uri_image, uri_join(uri, rel)))
+
+
+def _decode_video(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Decode a video's shards in stream order, in this one task; yield each as it is complete.
+
+    A video decodes in order only, so its frames are never split between tasks: the task
+    reads the whole stream once and hands each shard on as soon as its last frame is decoded.
+    Frames of finished shards are passed over without being decoded into images.
+    """
+    shards = [(int(i), keys) for i, keys in json.loads(row['shards'])]
+    owner = {key: j for j, (_, keys) in enumerate(shards) for key in keys}
+    got: dict[int, dict[str, tuple[Any, ...]]] = {j: {} for j in range(len(shards))}
+    t0 = time.perf_counter()
+
+    def finish(j: int) -> dict[str, Any]:
+        nonlocal t0
+        i, keys = shards[j]
+        items = [got[j].get(key, (key, -1, None, None, None, f'{row["video"]} has no {key} '
+                                                          'any more (the video changed)'))
+                 for key in keys]
+        del got[j]
+        out = {'shard': i, 'items': pickle.dumps(items), 'decode_s': time.perf_counter() - t0}
+        t0 = time.perf_counter()
+        return out
+
+    with contextlib.ExitStack() as stack:   # a URI: fetched by this task, on its node
+        video = (stack.enter_context(local_copy(row['video'])) if is_uri(row['video'])
+                 else row['video'])
+        yield from _video_shards(video, shards, owner, got, finish)
+    for j in sorted(got):   # shards the stream ended before (a video cut short)
+        yield finish(j)
+
+
+def _video_shards(video: str | Path, shards: list[tuple[int, list[str]]], owner: dict[str, int],
+                  got: dict[int, dict[str, tuple[Any, ...]]],
+                  finish: Callable[[int], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    from depth_anything_ros.training.sources import video_frames
+    for frame in video_frames(video):
+        j = owner.get(frame.key)
+        if j is None:
+            continue
+        got[j][frame.key] = _decode_item(frame)
+        if len(got[j]) == len(shards[j][1]):
+            yield finish(j)
 
 
 class _TeacherActor:
@@ -360,14 +574,22 @@ def _write_labels(row: dict[str, Any], out: str, label_format: str,
     t0 = time.perf_counter()
     items, labels = pickle.loads(row['items']), iter(pickle.loads(row['labels']))
     records, skipped = [], {}
-    for key, index, stamp_ns, path, image, reason in items:
-        if reason is not None:
-            skipped[key] = reason
-            continue
-        rec = store_label(out, key, image, next(labels), index=index, stamp_ns=stamp_ns,
-                          image_path=None if path is None else Path(path),
-                          label_format=label_format, copy_images=copy_images)
-        records.append(asdict(rec))
+    with contextlib.ExitStack() as stack:
+        # a URI output: the files are written here, then uploaded under the same names
+        local = (Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='darr-labels')))
+                 if is_uri(out) else Path(out))
+        for key, index, stamp_ns, path, image, reason in items:
+            if reason is not None:
+                skipped[key] = reason
+                continue
+            (local / 'labels').mkdir(exist_ok=True)
+            rec = store_label(local, key, image, next(labels), index=index, stamp_ns=stamp_ns,
+                              image_path=None if path is None else Path(path),
+                              label_format=label_format, copy_images=copy_images)
+            if is_uri(out):
+                for rel in {rec.label, rec.image} if copy_images or path is None else {rec.label}:
+                    upload(local / rel, uri_join(out, rel))
+            records.append(asdict(rec))
     return {'shard': row['shard'], 'records': json.dumps(records),
             'skipped': json.dumps(skipped), 'decode_s': row['decode_s'],
             'infer_s': row['infer_s'], 'write_s': time.perf_counter() - t0}
@@ -382,11 +604,18 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
     """Pseudo-label ``source`` into ``out`` on Ray; the layout of ``label_frames``.
 
     ``make_teacher()`` builds the teacher (``images -> disparities``) inside each model actor;
-    it must be picklable. The other arguments are :func:`label_frames`'s. A video source is
-    refused (its frames decode in stream order only): extract them to a folder first.
+    it must be picklable. The other arguments are :func:`label_frames`'s. A video decodes in
+    stream order only: one task decodes all of it, in order, and hands its shards on one by
+    one to the model actors.
     """
     cloudpickle = import_ray().cloudpickle
-    from depth_anything_ros.training.labels import LabelRecord, LabelWriter, remove_partial_files
+    from depth_anything_ros.training.labels import (
+        index_name,
+        LabelRecord,
+        LabelWriter,
+        META_FILE,
+        remove_partial_files,
+    )
     from depth_anything_ros.training.pseudo_label import label_run_meta
     from depth_anything_ros.training.sources import (
         open_source,
@@ -395,24 +624,48 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
         source_kind,
     )
 
-    kind = source_kind(source)
-    if kind == 'video':
-        raise InvalidInputError(f'--engine ray reads folders of images and rosbag2, not video '
-                                f'({source} decodes in stream order only); extract its frames '
-                                'to a folder first')
     t0 = time.perf_counter()
-    run_meta = label_run_meta(source, meta, topic=topic, every=every, dedup=dedup)
-    out = Path(out)
-    with LabelWriter(out, run_meta, shard=shard, label_format=label_format,
-                     image_mode=image_mode, source_kind=kind) as writer, \
-            Manifest(out / MANIFEST) as manifest:
-        remove_partial_files(out)   # what a stopped run was writing; its shard is redone
+    stack = contextlib.ExitStack()
+    if is_uri(source):
+        kind = uri_source_kind(str(source))
+        run_meta = {**(meta or {}), 'source': str(source), 'source_kind': kind, 'topic': topic,
+                    'every': every, 'dedup': dedup}   # label_run_meta's, for a URI
+        if kind == 'folder':
+            if image_mode == 'reference':
+                raise InvalidInputError(f'{source}: images at a URI cannot be referenced; use '
+                                        'image mode copy (or auto)')
+            image_mode = 'copy'   # auto: the images go with the labels
+
+            def frames_of_source() -> Iterator[Any]:
+                if topic is not None:
+                    raise InvalidInputError(f'--topic applies to rosbag2 sources only; {source} '
+                                            'is a folder')
+                return uri_folder_frames(str(source))
+        else:   # a bag or a video is read from a local copy (a video's again in its task)
+            local_source = stack.enter_context(local_copy(str(source)))
+
+            def frames_of_source() -> Iterator[Any]:
+                return open_source(local_source, topic)
+    else:
+        kind = source_kind(source)
+        run_meta = label_run_meta(source, meta, topic=topic, every=every, dedup=dedup)
+
+        def frames_of_source() -> Iterator[Any]:
+            return open_source(source, topic)
+    index_file = index_name(shard)
+    with stack, staged_output(out, [META_FILE, index_file, MANIFEST]) as (stage, push), \
+            LabelWriter(stage, run_meta, shard=shard, label_format=label_format,
+                        image_mode=image_mode, source_kind=kind) as writer, \
+            Manifest(stage / MANIFEST, mirror=(lambda: push(MANIFEST)) if is_uri(out) else None
+                     ) as manifest:
+        push(META_FILE)
+        remove_partial_files(stage)   # what a stopped run was writing; its shard is redone
         plan = manifest.pending
         wanted: set[str] | None = None if plan is None else {k for s in plan.shards for k in s}
         frames = {}
         if plan is None:
             stats = SelectionStats()
-            for frame, _ in select_frames(open_source(source, topic), every=every, dedup=dedup,
+            for frame, _ in select_frames(frames_of_source(), every=every, dedup=dedup,
                                           shard=shard, done=frozenset(writer.done_keys()),
                                           stats=stats, load=False):
                 frames[frame.key] = frame
@@ -423,7 +676,7 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
         else:
             LOG.info('resuming run %d of %s: %d of %d shards done', plan.run, manifest.path,
                      len(plan.done), len(plan.shards))
-            for frame in open_source(source, topic):
+            for frame in frames_of_source():
                 if frame.key in wanted:
                     frames[frame.key] = frame
             missing = wanted - set(frames)
@@ -439,18 +692,25 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
                         'the same batches)', manifest.path, batch_size)
         times = StageTimes(workers={'decode': 1, 'infer': options.num_workers, 'write': 1})
         todo = plan.todo
-        if todo:
+        if todo and kind == 'video':   # one sequence: one decode task, in stream order
+            rows = [{'video': str(source),
+                     'shards': json.dumps([[i, plan.shards[i]] for i in todo])}]
+            decode: Callable[..., Any] = _decode_video
+        elif todo:
             rows = [{'shard': i, 'frames': cloudpickle.dumps([frames[k] for k in plan.shards[i]])}
                     for i in todo]
+            decode = _decode_frames
+        if todo:
             copy_images = writer.copy_images
             with connected(options, progress) as ray:
                 times.workers['decode'] = times.workers['write'] = max(
                     1, int(ray.available_resources().get('CPU', 1) / CPU_TASK))
                 t_run = time.perf_counter()
                 for row in run_pipeline(
-                        ray, rows, _decode_frames, _TeacherActor, (make_teacher, batch_size),
+                        ray, rows, decode, _TeacherActor, (make_teacher, batch_size),
                         _write_labels, {'out': str(out), 'label_format': label_format,
-                                        'copy_images': copy_images}, options):
+                                        'copy_images': copy_images}, options,
+                        flat_decode=kind == 'video'):
                     records = json.loads(row['records'])
                     manifest.shard_done(plan, int(row['shard']),
                                         [r['key'] for r in records], json.loads(row['skipped']),
@@ -468,6 +728,7 @@ def label_frames_ray(source: str | os.PathLike, make_teacher: Callable[[], Any],
                 written += 1
                 if rec['key'] not in indexed:
                     writer.append(LabelRecord(**rec))
+        push(index_file)
         manifest.complete(plan, written=written, skipped=len(skipped))
     return RayLabelResult(written, skipped, len(plan.shards), len(todo),
                           time.perf_counter() - t0, times, plan.selection)
@@ -493,24 +754,69 @@ def _load_samples(row: dict[str, Any], job: Any) -> dict[str, Any]:
 
 
 class _EvalActor:
-    """One model per actor; scores a shard's samples (and draws their error maps)."""
+    """One model per actor; scores a shard's samples (and draws their error maps).
+
+    With ``--tae`` a shard is one sequence's frames in dataset order: the actor feeds them to
+    a temporal scorer as the single-process evaluation does and returns its per-pair values.
+    """
 
     def __init__(self, job: Any) -> None:
         self.job = job
         self.model = job.model()
         self.kwargs = job.score_kwargs(next(self.model.parameters()).device)
+        self.poses = None
+        if job.tae:
+            from depth_anything_ros.training.sequences import read_poses
+            self.poses = read_poses(job.data)
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
-        from depth_anything_ros.training.evaluate import save_error_map, score_sample
+        from depth_anything_ros.training.evaluate import (
+            save_error_map,
+            score_sample,
+            TemporalScorer,
+        )
         t0 = time.perf_counter()
         scores = []
+        scorer = None if self.poses is None else TemporalScorer(self.job.data, self.poses)
         for i, sample in pickle.loads(row['samples']):
             score, record = score_sample(self.model, sample, i, **self.kwargs)
             if self.job.maps_dir is not None:
                 save_error_map(Path(self.job.maps_dir) / f'{score.name}.png', record)
+            if scorer is not None:
+                scorer(score.name, record)
             scores.append(asdict(score))
+        temporal = None if scorer is None else {'tae': scorer.acc.tae,
+                                                'flicker': scorer.acc.flicker}
         return {'shard': row['shard'], 'scores': json.dumps(scores),
-                'decode_s': row['decode_s'], 'infer_s': time.perf_counter() - t0}
+                'temporal': json.dumps(temporal), 'decode_s': row['decode_s'],
+                'infer_s': time.perf_counter() - t0}
+
+
+def sequence_shards(job: Any) -> list[list[str]]:
+    """Return ``eval --tae``'s shards: each sequence's run of consecutive dataset items.
+
+    The single-process evaluation pairs consecutive items of one sequence; a shard that holds
+    a whole run keeps every pair in one task, in order. Every item needs a pose and intrinsics
+    (checked here, before the cluster is asked, with the single-process command's errors).
+    """
+    from depth_anything_ros.training.sequences import read_poses
+    poses = read_poses(job.data)
+    shards: list[list[str]] = []
+    last = None
+    for i, ref in enumerate(job.dataset().refs):
+        name = ref.name or ref.rgb.stem
+        if name not in poses:
+            raise InvalidInputError(f'{name} has no pose in {job.data}/poses.txt; --tae needs '
+                                    'the pose of every frame')
+        if ref.intrinsics is None:
+            raise InvalidInputError(f'{name} has no intrinsics; --tae needs them (per line of '
+                                    'the split file, or camera: in dataset.yaml)')
+        sequence = poses[name][0]
+        if sequence != last:
+            shards.append([])
+            last = sequence
+        shards[-1].append(str(i))
+    return shards
 
 
 def _keep_scores(row: dict[str, Any]) -> dict[str, Any]:
@@ -526,14 +832,16 @@ def evaluate_ray(job: Any, images: int, manifest_path: str | os.PathLike,
     are kept in the manifest, so a stopped evaluation started again scores only the rest.
     """
     from depth_anything_ros.training.evaluate import combine_scores, ImageScore
+    from depth_anything_ros.training.metrics import TemporalAccumulator
     ray = import_ray()
     key = {'command': 'eval', 'job': json.loads(json.dumps(asdict(job), default=str)),
            'images': images, 'inputs_per_shard': options.batch_size * BATCHES_PER_SHARD}
     with Manifest(manifest_path) as manifest:
         plan = manifest.plan_for(key)
         if plan is None:
-            plan = manifest.new_plan(key, shard_plan([str(i) for i in range(images)],
-                                                     key['inputs_per_shard']), {})
+            shards = (sequence_shards(job) if job.tae else
+                      shard_plan([str(i) for i in range(images)], key['inputs_per_shard']))
+            plan = manifest.new_plan(key, shards, {})
         if plan.todo:
             rows = [{'shard': i, 'indices': json.dumps([int(k) for k in plan.shards[i]])}
                     for i in plan.todo]
@@ -542,12 +850,21 @@ def evaluate_ray(job: Any, images: int, manifest_path: str | os.PathLike,
                                         _EvalActor, (job,), _keep_scores, {}, options):
                     scores = json.loads(row['scores'])
                     manifest.shard_done(plan, int(row['shard']), [s['name'] for s in scores],
-                                        {}, scores=scores)
+                                        {}, scores=scores,
+                                        temporal=json.loads(row['temporal']))
         scores = [ImageScore(**sc) for i in range(len(plan.shards))
                   for sc in plan.done[i]['scores']]
         if not plan.complete:
             manifest.complete(plan, written=len(scores), skipped=0)
-    return combine_scores(scores, timed=job.timed)
+    result = combine_scores(scores, timed=job.timed)
+    if job.tae:   # the per-pair values of every sequence, in dataset order, as one process
+        acc = TemporalAccumulator()
+        for i in range(len(plan.shards)):
+            acc.tae.extend(plan.done[i]['temporal']['tae'])
+            acc.flicker.extend(plan.done[i]['temporal']['flicker'])
+        out = acc.result()
+        result.update(tae=out['tae'], flicker=out['flicker'], n_frame_pairs=out['n_pairs'])
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -562,6 +879,10 @@ _PARTIAL = '.partial-'   # folders bags are written in, then renamed out of
 
 def bag_output_name(bag: str | os.PathLike) -> str:
     """Return the name of a bag's output in the output folder: the bag's own name."""
+    if is_uri(bag):
+        name = uri_name(str(bag))
+        stem, suffix = posixpath.splitext(name)
+        return stem if suffix in ('.mcap', '.db3') else name
     path = Path(bag)
     return path.name if path.is_dir() else path.stem
 
@@ -574,23 +895,33 @@ class _BagActor:
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
-        dst = Path(row['dst'])
-        # a folder of this process's own (a left-over worker of a stopped run never writes
-        # here) holding the bag under its final name (a bag names its files after its folder)
-        partial = dst.parent / f'{_PARTIAL}{os.getpid()}'
-        _remove(partial)
-        partial.mkdir()
         summary, reason = None, None
-        try:
-            summary = self.run(Path(row['src']), partial / dst.name)
-        # A bag that cannot be read costs that bag only, with its reason (as a frame does).
-        except Exception as exc:   # noqa: BLE001
-            reason = str(exc) if isinstance(exc, (ValueError, OSError)) else \
-                f'processing failed ({type(exc).__name__}): {exc}'
-        else:
-            _remove(dst)   # what a stopped run renamed into place is redone whole
-            os.replace(partial / dst.name, dst)
-        _remove(partial)
+        with contextlib.ExitStack() as stack:
+            remote = is_uri(row['dst'])
+            name = uri_name(row['dst']) if remote else Path(row['dst']).name
+            # a folder of this process's own (a left-over worker of a stopped run never writes
+            # here) holding the bag under its final name (a bag names its files after its
+            # folder); for a URI output, a temporary folder on this node
+            folder = (Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='darr-bag')))
+                      if remote else Path(row['dst']).parent)
+            partial = folder / f'{_PARTIAL}{os.getpid()}'
+            _remove(partial)
+            partial.mkdir()
+            try:
+                src = (stack.enter_context(local_copy(row['src'])) if is_uri(row['src'])
+                       else Path(row['src']))
+                summary = self.run(src, partial / name)
+                if remote:   # what a stopped run uploaded is replaced whole
+                    upload(partial / name, row['dst'])
+                else:
+                    _remove(Path(row['dst']))   # what a stopped run renamed into place
+                    os.replace(partial / name, row['dst'])
+            # A bag that cannot be read costs that bag only, with its reason (as a frame does).
+            except Exception as exc:   # noqa: BLE001
+                summary = None
+                reason = str(exc) if isinstance(exc, (ValueError, OSError)) else \
+                    f'processing failed ({type(exc).__name__}): {exc}'
+            _remove(partial)
         return {'shard': row['shard'], 'summary': json.dumps(summary), 'reason': reason,
                 'decode_s': 0.0, 'infer_s': time.perf_counter() - t0}
 
@@ -634,34 +965,56 @@ def process_bags_ray(bags: Sequence[str | os.PathLike], out: str | os.PathLike,
     manifest; the others go on.
     """
     t0 = time.perf_counter()
-    out = Path(out)
     names = [bag_output_name(b) for b in bags]
+    for bag in bags:
+        if is_uri(bag):
+            fs, path = url_to_fs(str(bag))
+            if not fs.exists(path):
+                raise MissingInputError(f'input bag {bag} does not exist')
+    if is_uri(out):
+        out_fs, out_path = url_to_fs(str(out))
+
+        def exists(name: str) -> bool:
+            return out_fs.exists(posixpath.join(out_path, name))
+
+        def dst(name: str) -> str:
+            return uri_join(str(out), name)
+    else:
+        out = Path(out)
+
+        def exists(name: str) -> bool:
+            return (Path(out) / name).exists()
+
+        def dst(name: str) -> str:
+            return str(Path(out) / name)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise InvalidInputError(f'two input bags would write {out / twice[0]} (same name); '
+        raise InvalidInputError(f'two input bags would write {dst(twice[0])} (same name); '
                                 'rename one or run them separately')
-    from depth_anything_ros.errors import make_folder
-    make_folder(out)
-    key = {'command': 'process-bag', 'bags': [str(Path(b).resolve()) for b in bags],
+    key = {'command': 'process-bag',
+           'bags': [str(b) if is_uri(b) else str(Path(b).resolve()) for b in bags],
            'settings': settings or {}}
-    with Manifest(out / MANIFEST) as manifest:
-        for stale in out.glob(f'{_PARTIAL}*'):
+    if not is_uri(out):
+        make_folder(out)
+    with staged_output(out, [MANIFEST]) as (stage, push), \
+            Manifest(stage / MANIFEST, mirror=(lambda: push(MANIFEST)) if is_uri(out) else None
+                     ) as manifest:
+        for stale in stage.glob(f'{_PARTIAL}*'):
             _remove(stale)   # what a stopped run was writing; that bag is redone
         plan = manifest.pending
         if plan is not None and plan.options != key:
             raise InvalidInputError(f'{out} holds a stopped run over other bags or options '
-                                    f'(see {manifest.path}); start it again with the same '
+                                    f'(see {dst(MANIFEST)}); start it again with the same '
                                     'ones, or choose another --out')
         if plan is None:
-            done_before = [n for n in names if (out / n).exists()]
+            done_before = [n for n in names if exists(n)]
             if done_before:
-                raise OutputExistsError(f'{out / done_before[0]} exists; remove it or choose '
+                raise OutputExistsError(f'{dst(done_before[0])} exists; remove it or choose '
                                         'another --out')
             plan = manifest.new_plan(key, [[n] for n in names], {'bags': len(names)})
         todo = plan.todo
         if todo:
-            rows = [{'shard': i, 'src': key['bags'][i], 'dst': str(out / names[i])}
-                    for i in todo]
+            rows = [{'shard': i, 'src': key['bags'][i], 'dst': dst(names[i])} for i in todo]
             ray = import_ray()
             with connected(options, progress):
                 for row in run_pipeline(ray, rows, _bag_row, _BagActor, (make_runner,),

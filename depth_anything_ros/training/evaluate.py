@@ -481,6 +481,7 @@ class EvalJob:
     maps_dir: str | None
     keep_rgb: bool = False    # the model's family preprocesses the image itself
     timed: bool = False       # add ms_per_frame (models compared)
+    tae: bool = False         # add the temporal metrics (poses.txt of ``data``)
 
     def model(self) -> nn.Module:
         return load_eval_model(self.checkpoint, resolve_device(self.device),
@@ -534,10 +535,8 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
     document keeps the main result at the top level and theirs under ``compare`` (a list, in
     order). ``tae``: add the temporal metrics (the dataset needs ``poses.txt``).
     ``evaluator``: computes each model's metrics elsewhere (default: here, with
-    :func:`evaluate_model`; not with ``tae``, which needs the frames in order here).
+    :func:`evaluate_model`); with ``tae`` it adds the temporal metrics itself.
     """
-    if tae and evaluator is not None:
-        raise InvalidInputError('--tae needs the frames of a sequence in order in one process')
     torch_device = resolve_device(device)
     opts, folder = resolve_settings(checkpoint, given)
     poses = None
@@ -602,7 +601,8 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
         if maps_dir is not None:
             maps_dir.mkdir(parents=True, exist_ok=True)
 
-        scorer = TemporalScorer(opts['data'], poses) if poses is not None else None
+        scorer = (TemporalScorer(opts['data'], poses)
+                  if poses is not None and evaluator is None else None)
 
         def on_image(name: str, record: dict[str, Any], maps_dir: Path | None = maps_dir,
                      scorer: TemporalScorer | None = scorer) -> None:
@@ -626,7 +626,7 @@ def run_eval(checkpoint: str | os.PathLike, given: dict[str, Any], *,
                           opts['min_depth'], max_depth, opts['limit'], cap, how,
                           None if crop == 'none' else crop, opts['amp'], pairs,
                           None if maps_dir is None else str(maps_dir),
-                          owns_processing(model), bool(compared))
+                          owns_processing(model), bool(compared), poses is not None)
             del model   # the evaluator builds its own
             results[label] = evaluator(job, len(dataset))
         if scorer is not None:

@@ -117,6 +117,9 @@ def estimator_teacher(estimator: Any, *, tta_flip: bool = False) -> Teacher:
     larger = nearer and affine in the teacher's output, so labels of unknown scale and shift,
     as disparity (:func:`label_output`; 1 / depth would need the shift).
     """
+    if getattr(estimator, 'takes_prompt', False):   # its metres need a prompt images lack
+        from depth_anything_ros.estimator import PROMPT_MESSAGE, PromptRequired
+        raise PromptRequired(PROMPT_MESSAGE.format(name=estimator.config.encoder))
     output = estimator.output   # 'disparity', 'depth' or 'metric'
     shifted = label_output(estimator) == 'disparity' and output == 'depth'
     nominal = bool(estimator.needs_intrinsics)
