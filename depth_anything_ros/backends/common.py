@@ -55,8 +55,11 @@ class Runner:
     input has a views axis (:attr:`views`) takes [B,S,3,H,W] too.
     """
 
+    # What a graph without metadata about them takes (each instance sets its own).
     output_names: list[str] = [OUTPUT_NAME]
     views: bool = False
+    encoder: str | None = None
+    multiple: int = PATCH
 
     def __init__(self, *, backend: str, precision: str, metadata: dict[str, Any]) -> None:
         if precision not in PRECISIONS:
