@@ -98,6 +98,19 @@ def test_anyview_graph_is_dynamic_in_batch_views_height_and_width(
 
 
 @needs_ort
+def test_dynamic_graph_matches_torch_on_a_full_height_grid_of_any_width(
+        anyview: Da3Model, anyview_onnx: Path) -> None:
+    """518 rows are the stored 37-patch position grid: only a 37 x 37 grid skips the resize.
+
+    A 640x480 camera runs at 518x686; the graph (traced at 140x182) must not take the
+    no-resize shortcut there from the row count alone.
+    """
+    sizes = [(518, 686), (518, 616), (518, 518), (686, 518)]
+    errors = verify_onnx(anyview, anyview_onnx, sizes, views=[1])
+    assert len(errors) == len(sizes) and max(errors.values()) <= TOL, errors
+
+
+@needs_ort
 def test_the_reference_view_is_chosen_inside_the_graph(
         anyview: Da3Model, anyview_onnx: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """From three views on, torch picks a reference view by the class tokens; so must the graph.

@@ -24,8 +24,9 @@ from depth_anything_ros.backends.common import PATCH
 from depth_anything_ros.backends.select import EXPORT_FORMATS as FORMATS  # noqa: F401
 
 # Sizes checked after a dynamic export: the official no-interpolation 518x518 path, a
+# 640x480 camera at the default input (full-height position grid, wider than tall), a
 # non-square size and a small one.
-VERIFY_SIZES_DYNAMIC = [(518, 518), (266, 350), (140, 182)]
+VERIFY_SIZES_DYNAMIC = [(518, 518), (518, 686), (266, 350), (140, 182)]
 VERIFY_ATOL = 1e-4
 
 

@@ -162,6 +162,15 @@ def cubic_resize_matrix(n_out: int, n_in: int, square: Tensor | bool = False,
     return w
 
 
+def full_grid(ph: int, pw: int, g: int, like: Tensor) -> Tensor:
+    """Whether a ph x pw patch grid is the stored g x g one: a 0-d bool tensor.
+
+    Built with tensor ops so a traced graph keeps both sides symbolic (a Python ``and`` of
+    traced sizes would keep only the operand that decided it at trace time).
+    """
+    return (like.new_ones(ph).sum() == g) & (like.new_ones(pw).sum() == g)
+
+
 def add_embeddings(vit: nn.Module, dim: int, pos_grid: int, patch_size: int, *,
                    camera_tokens: int = 0, mask_token: bool = False) -> None:
     """Register a DINOv2-style ViT's own parameters and patch embedding, in the official order.
@@ -202,7 +211,7 @@ class DinoVisionTransformer(nn.Module):
         d = grid.shape[-1]
         # The official shortcut (no interpolation) applies only to an exactly g x g grid; decided
         # with tensor ops rather than Python branching so export keeps the sizes symbolic.
-        square = (grid.new_ones(ph).sum() == g) & (grid.new_ones(pw).sum() == g)
+        square = full_grid(ph, pw, g, grid)
         w_rows = cubic_resize_matrix(ph, g, square, grid.device)  # (ph, g)
         w_cols = cubic_resize_matrix(pw, g, square, grid.device)  # (pw, g)
         # Two plain 2-D matmuls (export-friendly): rows first, then columns.

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from depth_anything_ros.models.da2.dinov2 import (
     add_embeddings,
     cubic_resize_matrix,
+    full_grid,
     LayerScale,
     Mlp,
     SwiGLUFFN,
@@ -199,7 +200,7 @@ class VisionTransformer(nn.Module):
         g = self.cfg.pos_grid
         pos = self.pos_embed.float()
         grid = pos[0, 1:].reshape(g, g, -1)  # (g, g, D)
-        square = ph == g and pw == g
+        square = full_grid(ph, pw, g, grid)  # tensor ops: both sides stay symbolic when traced
         w_rows = cubic_resize_matrix(ph, g, square, grid.device)  # (ph, g)
         w_cols = cubic_resize_matrix(pw, g, square, grid.device)  # (pw, g)
         x = torch.einsum('ig,ghd->ihd', w_rows, grid)  # (ph, g, D)
