@@ -245,6 +245,14 @@ def test_cache_key_depends_on_weights(tiny: torch.nn.Module, tmp_path: Path) -> 
     assert cached_onnx(tiny, tmp_path, shape=(1, 140, 182)) == p1
 
 
+def test_an_engine_exported_by_an_earlier_graph_version_is_not_reused(
+        tiny: torch.nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = cached_onnx(tiny, tmp_path, shape=(1, 140, 182))
+    monkeypatch.setattr(common, 'GRAPH_VERSION', common.GRAPH_VERSION + 1)
+    after = cached_onnx(tiny, tmp_path, shape=(1, 140, 182))
+    assert after != before and after.is_file()
+
+
 @needs_ov
 @pytest.mark.slow
 def test_openvino_dynamic_file_static_or_dynamic_compile(tiny: torch.nn.Module,

@@ -218,10 +218,16 @@ def cached_file_digest(path: Path, cache_dir: Path) -> str:
     return index[key]
 
 
+#: The version of the graphs this package exports: raise it whenever a change of the network
+#: or export code changes what an exported graph computes, so that engines cached by an
+#: earlier version are never reused (2: Depth Anything 3's position grid at any width).
+GRAPH_VERSION = 2
+
+
 def cache_key(fingerprint: str, **options: Any) -> str:
     """Return a short hex key for ``fingerprint`` plus every option that changes an artifact."""
-    blob = json.dumps({'weights': fingerprint, 'torch': torch.__version__, **options},
-                      sort_keys=True, default=str)
+    blob = json.dumps({'weights': fingerprint, 'torch': torch.__version__,
+                       'graph': GRAPH_VERSION, **options}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
