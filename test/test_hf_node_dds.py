@@ -234,3 +234,26 @@ def test_prompt_depth_anything_consumes_anchor_points(
     assert not {stamp_ns(d.header) for d in m['depth/image']} & bare
     node.send_signal(signal.SIGINT)
     assert node.wait(timeout=20) == 0, log_of(log)
+
+
+@pytest.mark.parametrize('family,mode,topic', [('dpt', 'relative', 'disparity/image'),
+                                               ('zoedepth', 'metric', 'depth/image')])
+def test_a_live_library_family_over_dds(family: str, mode: str, topic: str, ros_node, spawn,
+                                        tmp_path: Path) -> None:
+    """MiDaS/DPT and ZoeDepth as the node runs them: topic, encoding, size, header, values."""
+    from sensor_msgs.msg import Image
+    from test_hf_families import save_folder
+    folder = save_folder(family, tmp_path / family)
+    log = tmp_path / 'node.log'
+    node = start_node(spawn, folder, log, mode=mode)
+    rec = Recorder(ros_node)
+    rec.listen(Image, topic)
+    m = rec.msgs
+    sent = stream(ros_node, rec, node, lambda: len(m[topic]) >= 2, info=True)
+    assert m[topic], log_of(log)
+    msg = m[topic][-1]
+    assert msg.encoding == '32FC1' and (msg.height, msg.width) == (H, W)
+    assert msg.header.frame_id == 'cam_optical' and stamp_ns(msg.header) in sent
+    assert_depth(image_to_array(msg), ours(folder).depth)
+    node.send_signal(signal.SIGINT)
+    assert node.wait(timeout=20) == 0, log_of(log)
