@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 import pytest
+from ros_helpers.models import tiny_da3_estimators
 
 from depth_anything_ros.core.camera_stage import (
     ALL_OUTPUTS,
@@ -45,16 +46,7 @@ RIGHT = '0.12 0 0 0 0.1305262 0 0.9914449'   # 12 cm to the right, turned 15 deg
 
 @pytest.fixture(scope='module')
 def estimators():
-    import torch
-
-    from depth_anything_ros.estimator import DepthEstimator
-    from depth_anything_ros.models.loading import load_model
-    torch.set_num_threads(1)
-
-    def make(name: str) -> DepthEstimator:
-        return DepthEstimator(load_model(f'untrained:{name}', allow_untrained=True),
-                              device='cpu', backend='torch', precision='fp32', input_size=70)
-    return {'anyview': make('da3-tiny'), 'metric': make('da3metric-tiny')}
+    return tiny_da3_estimators()
 
 
 class Passes:

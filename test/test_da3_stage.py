@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ros_helpers.models import tiny_da3_estimators
 
 from depth_anything_ros.core.camera_stage import (
     ALL_OUTPUTS,
@@ -38,16 +39,7 @@ W, H = 80, 60
 
 @pytest.fixture(scope='module')
 def estimators():
-    import torch
-
-    from depth_anything_ros.estimator import DepthEstimator
-    from depth_anything_ros.models.loading import load_model
-    torch.set_num_threads(1)
-
-    def make(name: str) -> DepthEstimator:
-        return DepthEstimator(load_model(f'untrained:{name}', allow_untrained=True),
-                              device='cpu', backend='torch', precision='fp32', input_size=70)
-    return {'metric': make('da3metric-tiny'), 'anyview': make('da3-tiny')}
+    return tiny_da3_estimators()
 
 
 def _frame(stamp_ns: int = 1) -> Frame:
